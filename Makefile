@@ -1,0 +1,94 @@
+# herald: one non-recursive Makefile. Outputs go to $(B) (default build/).
+#   make            build/herald and build/heraldctl
+#   make deps       install the Debian packages herald and its tests need
+#   make test       unit + integration tests (prints "N passed, N failed")
+#   make asan       the same tests on an AddressSanitizer + UBSan build
+#   make bench      side-by-side benchmarks against nghttpx
+#   make demo       herald in front of the sample legacy site
+
+B          ?= build
+PKGS       := libuv libnghttp2 sqlite3 inih
+BSSL       ?= /usr/lib/x86_64-linux-gnu/android
+BSSL_INC   ?= /usr/include/android
+LLHTTP_SRC ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+
+OPT        ?= -O2
+CFLAGS     ?= -g $(OPT)
+XCFLAGS    := -std=c11 -D_GNU_SOURCE -I. -I$(BSSL_INC) -I$(LLHTTP_INC) $(SAN) \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+WFLAGS     := -Wall -Wextra -Werror
+LDLIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
+              -L$(BSSL) -Wl,-rpath,$(BSSL) -lssl -lcrypto -lpthread -lm
+LDFLAGS    += $(SAN)
+
+# Modules shared by herald, heraldctl and the unit tests.
+CORE_SRC   := $(wildcard proxy/*.c config/*.c learner/*.c store/*.c)
+CORE_SRC   := $(filter-out proxy/main.c,$(CORE_SRC))
+CORE_OBJ   := $(CORE_SRC:%.c=$(B)/%.o)
+LLHTTP_OBJ := $(B)/llhttp/api.o $(B)/llhttp/http.o $(B)/llhttp/llhttp.o
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend
+
+.PHONY: all deps test unit integ asan bench demo clean check-nghttp2
+all: $(B)/herald $(B)/heraldctl
+
+$(B)/%.o: %.c $(B)/.nghttp2-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(XCFLAGS) $(WFLAGS) -MMD -MP -c -o $@ $<
+
+# llhttp's generated C is compiled as shipped, without our -Werror.
+$(B)/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -I$(LLHTTP_INC) -w -c -o $@ $<
+
+# Debian backports the Rapid Reset and CONTINUATION flood fixes into its
+# nghttp2 1.52; the version string cannot tell, so link-test the symbols.
+$(B)/.nghttp2-ok:
+	@mkdir -p $(B)
+	@printf '#include <nghttp2/nghttp2.h>\nint main(void){nghttp2_option *o;nghttp2_option_new(&o);nghttp2_option_set_stream_reset_rate_limit(o,1000,33);nghttp2_option_set_max_continuations(o,8);nghttp2_option_del(o);return 0;}\n' > $(B)/nghttp2-check.c
+	@$(CC) -o $(B)/nghttp2-check $(B)/nghttp2-check.c $(shell pkg-config --cflags --libs libnghttp2 2>/dev/null) 2>/dev/null || \
+	  { echo "error: libnghttp2 lacks nghttp2_option_set_stream_reset_rate_limit / nghttp2_option_set_max_continuations (Rapid Reset / CONTINUATION flood fixes). Install Debian's libnghttp2-dev >= 1.52.0-1+deb12u2 (make deps)." >&2; exit 1; }
+	@touch $@
+
+$(B)/herald: $(B)/proxy/main.o $(CORE_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/heraldctl: $(B)/tools/heraldctl.o $(CORE_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/fault_backend: $(B)/tests/integ/fault_backend.o $(CORE_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(CORE_OBJ) $(LLHTTP_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  build-essential pkg-config libuv1-dev libnghttp2-dev libsqlite3-dev \
+	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev \
+	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps
+
+unit: all $(UNIT_BIN)
+integ: all $(TOOLS_BIN)
+
+test: all $(UNIT_BIN) $(TOOLS_BIN)
+	@B=$(B) tests/run.sh
+
+asan:
+	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+bench: all
+	@B=$(B) tools/bench/bench.sh
+
+demo: all
+	@B=$(B) tools/demo/demo.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

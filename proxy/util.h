@@ -1,0 +1,41 @@
+/* util.h: small helpers every module uses.
+ *
+ * herald is an application, so running out of memory aborts (as h2o and
+ * Redis do): caps on every buffer and queue are what protect memory, not
+ * NULL checks scattered through the hot path. */
+#ifndef PROXY_UTIL_H
+#define PROXY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define container_of(ptr, type, member) \
+  ((type *)((char *)(ptr) - offsetof(type, member)))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* iov is a borrowed byte slice; who owns |base| is said where it is used. */
+struct iov {
+  const uint8_t *base;
+  size_t len;
+};
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* util_now_ms returns a monotonic clock in milliseconds. */
+uint64_t util_now_ms(void);
+
+/* util_strcaseeq compares |a| of |alen| bytes with the NUL-terminated |b|
+ * ignoring ASCII case. */
+int util_strcaseeq(const char *a, size_t alen, const char *b);
+
+/* util_parse_hostport splits "host:port", "[v6]:port" into |host| (without
+ * brackets, at most |hostcap|-1 bytes) and |*port|. Returns 0 or -1. */
+int util_parse_hostport(const char *s, char *host, size_t hostcap, int *port);
+
+#endif
