@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# bench.sh -- herald and nghttpx side by side, one worker each, on loopback.
+#
+# Usage: B=build tools/bench/bench.sh        (what "make bench" runs)
+#
+# Starts its own nginx backend (1 worker, static 1k.bin and 100k.bin,
+# keep-alive), then for every cell (h2c 1 KB, h2c 100 KB, TLS 1 KB, TLS
+# 100 KB) runs h2load against the two proxies interleaved A B A B ..., each
+# proxy freshly started for each run so its peak RSS is per run.  Proxies
+# are pinned to CPU 1, the backend and h2load to CPU 0 (as shared/peers
+# does).  Each run is fixed-duration (-D) after a warm-up.
+#
+# Per run: req/s (h2load), p50/p99 latency (from h2load's per-request
+# --log-file), proxy CPU time over the measured window (utime+stime of the
+# proxy's process tree from /proc/PID/stat) divided by the requests done,
+# and peak RSS (sum of VmHWM over the tree).  The table shows medians over
+# the repetitions and a ratio row A/B per cell.
+#
+# Environment:
+#   B=build               where herald is ($B/herald)
+#   BENCH_QUICK=1         one short rep per cell (about a minute)
+#   BENCH_A=herald BENCH_B=nghttpx   the two proxies (herald|nghttpx; the
+#                         same name twice compares a proxy with itself)
+#   BENCH_REPS=3 BENCH_DURATION=8 BENCH_WARMUP=2 BENCH_C=32 BENCH_M=10
+#   BENCH_CELLS="h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"
+#   BENCH_OUT=DIR         results (default $B/bench/<timestamp>): raw.tsv,
+#                         summary.tsv, h2load/*.txt, logs
+#   BENCH_PIN=0           do not pin to CPUs
+#
+# Everything started here is stopped at exit, by the PIDs recorded here.
+set -uo pipefail
+
+B=${B:-build}
+QUICK=${BENCH_QUICK:-0}
+A=${BENCH_A:-herald}
+BB=${BENCH_B:-nghttpx}
+if [[ $QUICK == 1 ]]; then
+  REPS=${BENCH_REPS:-1}; DUR=${BENCH_DURATION:-4}; WARM=${BENCH_WARMUP:-1}
+else
+  REPS=${BENCH_REPS:-3}; DUR=${BENCH_DURATION:-8}; WARM=${BENCH_WARMUP:-2}
+fi
+C=${BENCH_C:-32}; M=${BENCH_M:-10}
+CELLS=${BENCH_CELLS:-"h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"}
+PIN=${BENCH_PIN:-1}
+HZ=$(getconf CLK_TCK)
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+for p in "$A" "$BB"; do
+  case $p in herald|nghttpx) ;; *) die "unknown proxy '$p' (herald|nghttpx)" ;; esac
+done
+for t in nginx h2load openssl awk; do
+  command -v "$t" >/dev/null 2>&1 || die "$t not found (make deps)"
+done
+if [[ $A == nghttpx || $BB == nghttpx ]]; then
+  command -v nghttpx >/dev/null 2>&1 || die "nghttpx not found (make deps)"
+fi
+if [[ $A == herald || $BB == herald ]]; then
+  [[ -x $B/herald ]] || die "$B/herald not built (make), or run with BENCH_A=nghttpx"
+  HERALD=$(cd "$(dirname "$B/herald")" && pwd)/herald
+fi
+if [[ $PIN == 1 ]] && command -v taskset >/dev/null 2>&1 && (( $(nproc) >= 2 )); then
+  PIN_PROXY="taskset -c 1"; PIN_LOAD="taskset -c 0"
+else
+  PIN_PROXY=""; PIN_LOAD=""
+fi
+
+# Labels: the proxy names, told apart when both sides run the same proxy.
+LA=$A LB=$BB
+if [[ $A == "$BB" ]]; then LA=$A-a; LB=$BB-b; fi
+
+OUT=${BENCH_OUT:-$B/bench/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$OUT/h2load" || die "cannot create $OUT"
+OUT=$(cd "$OUT" && pwd)
+# nginx workers (not root) must read the site, so the work dir is world-readable.
+WORK=$(mktemp -d /tmp/herald-bench.XXXXXX) || die "mktemp failed"
+chmod 755 "$WORK"
+mkdir -p "$WORK/site" "$WORK/backend" "$WORK/run"
+
+NOFILE=$(ulimit -Hn); [[ $NOFILE == unlimited ]] && NOFILE=65536
+ulimit -n "$NOFILE" 2>/dev/null || true
+
+# ----------------------------------------------------------- process control
+STARTED=()   # every PID we started and have not yet stopped
+
+# tree PID: the PID and all its descendants
+tree() {
+  local c
+  echo "$1"
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do tree "$c"; done
+}
+
+# forget PID: drop PID from STARTED
+forget() {
+  local p keep=()
+  for p in "${STARTED[@]}"; do [[ $p != "$1" ]] && keep+=("$p"); done
+  STARTED=("${keep[@]}")
+}
+
+# stop_pid PID: SIGTERM the PID and its children, SIGKILL survivors after 3 s
+stop_pid() {
+  local pid=$1 all p i alive
+  kill -0 "$pid" 2>/dev/null || return 0
+  all=$(tree "$pid" | tr '\n' ' ')
+  kill -TERM "$pid" 2>/dev/null
+  for i in $(seq 1 30); do
+    alive=0
+    for p in $all; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [[ $alive == 0 ]] && break
+    sleep 0.1
+  done
+  for p in $all; do kill -KILL "$p" 2>/dev/null; done
+  wait "$pid" 2>/dev/null
+  forget "$pid"
+}
+
+cleanup() {
+  local pid
+  trap - EXIT INT TERM
+  for pid in "${STARTED[@]}"; do stop_pid "$pid"; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+listening() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+
+# wait_port PORT PID: until PORT accepts connections (max 10 s) while PID lives
+wait_port() {
+  local i
+  for i in $(seq 1 100); do
+    listening "$1" && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# pick_port VAR: set VAR to a port nothing listens on (from a random base,
+# so concurrent runs and shared/peers' fixed ports are left alone)
+NEXT_PORT=$((20000 + RANDOM % 20000))
+pick_port() {
+  local i
+  for i in $(seq 1 200); do
+    NEXT_PORT=$((NEXT_PORT + 1))
+    if ! listening "$NEXT_PORT"; then printf -v "$1" '%s' "$NEXT_PORT"; return 0; fi
+  done
+  die "no free port found"
+}
+
+# ticks PID...: summed utime+stime (clock ticks) of the given processes
+ticks() {
+  local p s=0 f
+  for p in "$@"; do
+    f=$(sed 's/^.*) //' /proc/"$p"/stat 2>/dev/null) || continue
+    set -- $f
+    s=$((s + ${12} + ${13}))  # stat fields 14 and 15 once "pid (comm) " is cut
+  done
+  echo "$s"
+}
+# hwm_kb PID...: summed VmHWM
+hwm_kb() {
+  local p s=0 v
+  for p in "$@"; do
+    v=$(awk '/^VmHWM/{print $2}' /proc/"$p"/status 2>/dev/null)
+    s=$((s + ${v:-0}))
+  done
+  echo "$s"
+}
+
+# ------------------------------------------------------------- site, certs
+head -c 1024 /dev/urandom >"$WORK/site/1k.bin"
+head -c 102400 /dev/urandom >"$WORK/site/100k.bin"
+chmod -R a+rX "$WORK/site"
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
+  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null ||
+  die "openssl could not make a certificate"
+
+# ------------------------------------------------------------------ backend
+# Same choices as shared/peers: 1 worker, no access log, sendfile, open file
+# cache, keep-alive effectively unlimited so the proxies' pools stay warm.
+pick_port BP
+cat >"$WORK/backend.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile $NOFILE;
+pid $WORK/run/backend.pid;
+error_log $WORK/run/backend.err warn;
+daemon off;
+events { worker_connections 16384; }
+http {
+  default_type application/octet-stream;
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  open_file_cache max=100 inactive=60s;
+  keepalive_timeout 65s;
+  keepalive_requests 100000000;
+  client_body_temp_path $WORK/backend/body;
+  proxy_temp_path $WORK/backend/proxy;
+  fastcgi_temp_path $WORK/backend/fcgi;
+  uwsgi_temp_path $WORK/backend/uwsgi;
+  scgi_temp_path $WORK/backend/scgi;
+  server {
+    listen 127.0.0.1:$BP backlog=4096;
+    root $WORK/site;
+  }
+}
+EOF
+$PIN_LOAD nginx -p "$WORK/backend" -c "$WORK/backend.conf" >>"$OUT/backend.log" 2>&1 &
+BACKEND_PID=$!
+STARTED+=("$BACKEND_PID")
+wait_port "$BP" "$BACKEND_PID" || die "backend nginx did not start (see $OUT/backend.log)"
+log "backend nginx pid $BACKEND_PID on :$BP"
+
+# -------------------------------------------------------------------- proxies
+# start_proxy NAME: fresh proxy on new ports; sets PROXY_PID, H2C_PORT, TLS_PORT
+start_proxy() {
+  local name=$1 logf=$OUT/$1.log
+  pick_port H2C_PORT; pick_port TLS_PORT
+  case $name in
+    herald)
+      # one event-loop thread by design
+      $PIN_PROXY "$HERALD" --listen "127.0.0.1:$H2C_PORT" --listen-tls "127.0.0.1:$TLS_PORT" \
+        --cert "$WORK/cert.pem" --key "$WORK/key.pem" --backend "127.0.0.1:$BP" \
+        >>"$logf" 2>&1 &
+      ;;
+    nghttpx)
+      # shared/peers' choices: one worker, h2c + TLS frontends, no OCSP,
+      # backend keep-alive 60 s, no access log, fd limit raised.
+      $PIN_PROXY nghttpx --conf=/dev/null -n1 \
+        --backend="127.0.0.1,$BP" \
+        --frontend="127.0.0.1,$H2C_PORT;no-tls" --frontend="127.0.0.1,$TLS_PORT" \
+        --no-ocsp --backend-keep-alive-timeout=60s \
+        --errorlog-file="$logf" --rlimit-nofile="$NOFILE" \
+        "$WORK/key.pem" "$WORK/cert.pem" >>"$logf" 2>&1 &
+      ;;
+  esac
+  PROXY_PID=$!
+  STARTED+=("$PROXY_PID")
+  if ! wait_port "$H2C_PORT" "$PROXY_PID" || ! wait_port "$TLS_PORT" "$PROXY_PID"; then
+    tail -n 5 "$logf" >&2
+    die "$name did not start (see $logf)"
+  fi
+}
+
+# wait_line FILE PATTERN SECONDS: until PATTERN appears in FILE (or timeout)
+wait_line() {
+  local i n=$(( $3 * 50 ))
+  for i in $(seq 1 "$n"); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$GEN_PID" 2>/dev/null || return 1
+    sleep 0.02
+  done
+  return 1
+}
+
+RAW=$OUT/raw.tsv
+printf 'cell\tproxy\trep\treq_s\tdone\tfailed\tp50_ms\tp99_ms\tcpu_us_req\tproxy_cpu_pct\tpeak_rss_mb\n' >"$RAW"
+
+# one_run CELL LABEL PROXY REP: one measured h2load run, one line in raw.tsv
+one_run() {
+  local cell=$1 label=$2 proxy=$3 rep=$4 mode=${1%%:*} file=${1#*:}
+  local url of lf pids t0 t1 rss rps done failed p50 p99 tls_opt=()
+  start_proxy "$proxy"
+  if [[ $mode == tls ]]; then
+    url=https://127.0.0.1:$TLS_PORT/$file
+    tls_opt=(--tls13-ciphers=TLS_AES_128_GCM_SHA256)
+  else
+    url=http://127.0.0.1:$H2C_PORT/$file
+  fi
+  of=$OUT/h2load/${mode}_${file%.bin}.$label.rep$rep.txt
+  lf=$WORK/run/latency.log
+  rm -f "$lf"
+  sleep 0.3
+  $PIN_LOAD h2load -c "$C" -m "$M" -t 1 "${tls_opt[@]}" -D "$DUR" --warm-up-time "$WARM" \
+    --log-file="$lf" "$url" >"$of" 2>&1 &
+  GEN_PID=$!
+  STARTED+=("$GEN_PID")
+  # CPU is counted over the measured window only: from the end of warm-up
+  # to the end of the main duration, as h2load reports them.
+  wait_line "$of" 'Main benchmark duration is started' $((WARM + 15))
+  pids=$(tree "$PROXY_PID" | tr '\n' ' ')
+  t0=$(ticks $pids)
+  wait_line "$of" 'Main benchmark duration is over' $((DUR + 15))
+  t1=$(ticks $pids)
+  wait "$GEN_PID" 2>/dev/null
+  forget "$GEN_PID"
+  rss=$(hwm_kb $pids)
+  stop_pid "$PROXY_PID"
+
+  rps=$(awk '/^finished in/{gsub(",", "", $4); print $4}' "$of")
+  read -r done failed < <(awk '/^requests:/{print $8, $12}' "$of")
+  # percentiles: successful requests' latency (3rd column, us), sorted,
+  # nearest rank
+  read -r p50 p99 < <(awk -F'\t' '$2 != -1 {print $3}' "$lf" 2>/dev/null | sort -n |
+    awk '{ v[NR] = $1 }
+         END { if (NR == 0) { print "NA NA"; exit }
+               a = int(NR * 0.50 + 0.999); b = int(NR * 0.99 + 0.999)
+               printf "%.3f %.3f\n", v[a] / 1000, v[b] / 1000 }')
+  awk -v OFS='\t' -v cell="$cell" -v label="$label" -v rep="$rep" -v rps="${rps:-0}" \
+      -v done="${done:-0}" -v failed="${failed:-NA}" -v p50="$p50" -v p99="$p99" \
+      -v dt=$((t1 - t0)) -v hz="$HZ" -v dur="$DUR" -v rss="$rss" 'BEGIN {
+      us = done > 0 ? sprintf("%.2f", 1e6 * dt / hz / done) : "NA"
+      print cell, label, rep, rps, done, failed, p50, p99, us,
+            sprintf("%.1f", 100 * dt / hz / dur), sprintf("%.1f", rss / 1024) }' >>"$RAW"
+  tail -n 1 "$RAW" | awk -F'\t' '{ printf "[bench] %-14s %-10s rep %s  %10s req/s  p50 %7s ms  p99 %7s ms  cpu %7s us/req (%s%%)  rss %6s MB  failed %s\n",
+                                   $1, $2, $3, $4, $7, $8, $9, $10, $11, $6 }' >&2
+  rm -f "$lf"
+}
+
+runs=$(( $(wc -w <<<"$CELLS") * 2 * REPS ))
+log "output in $OUT; $A vs $BB; cells: $CELLS; $REPS reps x ${DUR}s (+${WARM}s warm-up); h2load -c $C -m $M; $runs runs"
+{
+  echo "date: $(date -Is)"
+  echo "h2load: $(h2load --version 2>&1 | head -n 1)"
+  echo "nghttpx: $(nghttpx --version 2>&1 | head -n 1)"
+  echo "A=$A B=$BB REPS=$REPS DUR=$DUR WARM=$WARM C=$C M=$M PIN=$PIN cpus=$(nproc)"
+} >"$OUT/params.txt"
+
+for rep in $(seq 1 "$REPS"); do
+  for cell in $CELLS; do
+    one_run "$cell" "$LA" "$A" "$rep"
+    one_run "$cell" "$LB" "$BB" "$rep"
+  done
+done
+
+# ------------------------------------------------------------------- summary
+awk -F'\t' -v OFS='\t' -v la="$LA" -v lb="$LB" '
+  function isort(a, n,   i, j, t) {
+    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
+  }
+  function med(s,   a, n, i, k, m) {
+    n = split(s, a, " "); k = 0
+    for (i = 1; i <= n; i++) if (a[i] != "NA") m[++k] = a[i] + 0
+    if (k == 0) return "NA"
+    isort(m, k)
+    return (k % 2) ? m[(k+1)/2] : (m[k/2] + m[k/2+1]) / 2
+  }
+  function ratio(x, y) { return (x == "NA" || y == "NA" || y == 0) ? "NA" : sprintf("%.2f", x / y) }
+  NR == 1 { next }
+  { k = $1 SUBSEP $2
+    if (!($1 in seen)) { seen[$1] = 1; cells[++nc] = $1 }
+    rps[k] = rps[k] " " $4; p50[k] = p50[k] " " $7; p99[k] = p99[k] " " $8
+    us[k] = us[k] " " $9; rss[k] = rss[k] " " $11 }
+  END {
+    print "cell", "proxy", "req/s", "p50_ms", "p99_ms", "cpu_us/req", "peak_rss_MB"
+    for (i = 1; i <= nc; i++) {
+      c = cells[i]
+      for (j = 1; j <= 2; j++) {
+        l = (j == 1) ? la : lb; k = c SUBSEP l
+        R[j] = med(rps[k]); P50[j] = med(p50[k]); P99[j] = med(p99[k]); U[j] = med(us[k])
+        print c, l, (R[j] == "NA" ? "NA" : sprintf("%.0f", R[j])), P50[j], P99[j],
+              (U[j] == "NA" ? "NA" : sprintf("%.2f", U[j])), med(rss[k])
+      }
+      print c, la "/" lb, ratio(R[1], R[2]), "-", ratio(P99[1], P99[2]), ratio(U[1], U[2]), "-"
+    }
+  }' "$RAW" >"$OUT/summary.tsv"
+
+echo
+echo "herald bench: medians of $REPS run(s) per cell; ${DUR}s each after ${WARM}s warm-up; h2load -c $C -m $M"
+echo "ratio rows are $LA/$LB (req/s: higher is better; p99 and cpu/req: lower is better)"
+column -t -s $'\t' <"$OUT/summary.tsv"
+echo
+log "raw: $RAW  summary: $OUT/summary.tsv"
