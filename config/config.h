@@ -3,7 +3,10 @@
  * Everything the proxy reads at start (and again on reload) lives in one
  * struct config that is filled, validated, then treated as immutable: the
  * loop holds a const pointer, and a reload builds a whole new one so a bad
- * file never leaves a half-applied configuration behind. */
+ * file never leaves a half-applied configuration behind.
+ *
+ * Not thread-safe: getopt and libinih keep process-wide state, so build
+ * configurations on one thread (the main one, at start and on reload). */
 #ifndef CONFIG_CONFIG_H
 #define CONFIG_CONFIG_H
 
@@ -16,6 +19,8 @@
 #define CONFIG_NAME_MAX 64
 #define CONFIG_HOST_MAX 256
 #define CONFIG_PATH_MAX 1024
+#define CONFIG_LINE_MAX 4096   /* longest INI line accepted */
+#define CONFIG_SECTION_MAX 48  /* longest "[...]" contents accepted */
 
 struct config_listener {
   char name[CONFIG_NAME_MAX];
@@ -39,7 +44,8 @@ struct config_backend {
 
 struct config_route {
   char name[CONFIG_NAME_MAX];
-  char host[CONFIG_HOST_MAX]; /* "" matches any Host; else exact, no port */
+  char host[CONFIG_HOST_MAX]; /* "" matches any Host; else exact, no port,
+                                 stored lowercase */
   char prefix[CONFIG_PATH_MAX]; /* path prefix, default "/" */
   char backend_name[CONFIG_NAME_MAX]; /* as written in the file */
   int backend;                  /* index into config.backends, resolved by
@@ -83,6 +89,13 @@ struct config {
   int backend_idle_timeout;    /* pooled idle connection kept, 60000 */
   int shutdown_timeout;        /* graceful drain deadline, 10000 */
   int backend_retry_backoff;   /* first down-server backoff, 1000 */
+
+  /* [store], reserved for the learner's SQLite file; "" = none */
+  char db[CONFIG_PATH_MAX];
+
+  /* [admin] listen, reserved for the admin endpoint; port 0 = off */
+  char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */
+  int admin_port;
 };
 
 /* config_defaults fills |c| with the default value of every key and no
@@ -91,26 +104,50 @@ void config_defaults(struct config *c);
 
 /* config_load reads the INI file |path| into |c| (which should hold
  * defaults). On error it returns -1 and writes "FILE:LINE: key 'K': why"
- * into |err| (|errlen| bytes); |c| is then unspecified. */
+ * (or "FILE: cannot open: why") into |err| (|errlen| bytes); |c| is then
+ * unspecified. Values may be wrapped in double quotes, so `key = ""` is the
+ * empty string; `;` starts a comment only at line start or after
+ * whitespace. Lines are limited to CONFIG_LINE_MAX bytes and section
+ * headers to CONFIG_SECTION_MAX bytes (libinih truncates silently beyond
+ * that, so longer ones are rejected here). */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
 
-/* config_parse_args applies command-line flags to |c|; flags override the
- * file. |*config_path| is set from -c/--config, |*test_only| from -t,
- * |*help| from -h/--help. The file, if any, must be loaded by the caller
- * first: call config_parse_args twice (first to find -c, with |c| NULL
- * meaning only scan for -c/-t/-h), then load, then apply.
- * Returns 0 or -1 with a message in |err|. */
+/* config_parse_args runs getopt_long over |argv|; flags override the file.
+ * With |c| NULL it only scans: |*config_path| is set from -c/--config,
+ * |*test_only| from -t, |*help| from -h, |*version| from -V, and every
+ * other flag is just checked for syntax. With |c| non-NULL it also applies
+ * each flag to |c| (the file must already be loaded). --cert/--key and the
+ * --backend list are applied after all flags, so their order does not
+ * matter. |*config_path| points into |argv|. Any out pointer may be NULL.
+ * Returns 0 or -1 with a message in |err|. config_from_args below is the
+ * usual way to call it. */
 int config_parse_args(struct config *c, int argc, char **argv,
                       const char **config_path, int *test_only, int *help,
-                      char *err, size_t errlen);
+                      int *version, char *err, size_t errlen);
+
+/* config_from_args builds a whole configuration the way herald starts and
+ * reloads: config_defaults, a first config_parse_args pass to find -c,
+ * config_load of that file if given, a second pass applying the flags, then
+ * config_validate. If -h or -V is given it returns 0 right after the first
+ * pass with |c| holding only defaults. A reload calls it again with the
+ * same argv into a fresh struct, so flags keep overriding the new file.
+ * Out pointers are as for config_parse_args. Returns 0 or -1 with a
+ * message in |err|. */
+int config_from_args(struct config *c, int argc, char **argv,
+                     const char **config_path, int *test_only, int *help,
+                     int *version, char *err, size_t errlen);
 
 /* config_validate checks cross-key rules (at least one listener and
- * backend, TLS listeners have cert and key, routes name known backends,
- * unique listener addresses) and resolves route backend names to
- * indexes. Returns 0 or -1 with a message in |err|. */
+ * backend, every listener has an address, every backend a server, TLS
+ * listeners have readable cert and key files, routes name known backends
+ * and no two share host and prefix, no two listeners (or the admin
+ * address) overlap, counting a wildcard as overlapping its family) and
+ * resolves route backend names to indexes. It calls access(2), so run it
+ * at start or reload, not on the loop. Returns 0 or -1 with a message in
+ * |err|. */
 int config_validate(struct config *c, char *err, size_t errlen);
 
-/* config_usage prints every flag to stdout. */
+/* config_usage prints every flag, with its default, to stdout. */
 void config_usage(const char *argv0);
 
 #endif

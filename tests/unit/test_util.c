@@ -1,0 +1,130 @@
+/* test_util.c: util_parse_hostport and util_strcaseeq. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "proxy/util.h"
+
+static void test_hostport_ipv4(void **state) {
+  char host[64];
+  int port = 0;
+  (void)state;
+  assert_int_equal(util_parse_hostport("127.0.0.1:8443", host, sizeof host,
+                                       &port), 0);
+  assert_string_equal(host, "127.0.0.1");
+  assert_int_equal(port, 8443);
+  assert_int_equal(util_parse_hostport("0.0.0.0:1", host, sizeof host,
+                                       &port), 0);
+  assert_int_equal(port, 1);
+  assert_int_equal(util_parse_hostport("10.0.0.1:65535", host, sizeof host,
+                                       &port), 0);
+  assert_int_equal(port, 65535);
+}
+
+static void test_hostport_name(void **state) {
+  char host[64];
+  int port = 0;
+  (void)state;
+  assert_int_equal(util_parse_hostport("backend.example:80", host,
+                                       sizeof host, &port), 0);
+  assert_string_equal(host, "backend.example");
+  assert_int_equal(port, 80);
+}
+
+static void test_hostport_ipv6(void **state) {
+  char host[64];
+  int port = 0;
+  (void)state;
+  assert_int_equal(util_parse_hostport("[::1]:8080", host, sizeof host,
+                                       &port), 0);
+  assert_string_equal(host, "::1");
+  assert_int_equal(port, 8080);
+  assert_int_equal(util_parse_hostport("[2001:db8::5]:443", host,
+                                       sizeof host, &port), 0);
+  assert_string_equal(host, "2001:db8::5");
+  assert_int_equal(port, 443);
+}
+
+static void test_hostport_missing_port(void **state) {
+  char host[64];
+  int port = 0;
+  (void)state;
+  assert_int_equal(util_parse_hostport("127.0.0.1", host, sizeof host,
+                                       &port), -1);
+  assert_int_equal(util_parse_hostport("127.0.0.1:", host, sizeof host,
+                                       &port), -1);
+  assert_int_equal(util_parse_hostport("[::1]", host, sizeof host, &port),
+                   -1);
+  assert_int_equal(util_parse_hostport("[::1]:", host, sizeof host, &port),
+                   -1);
+}
+
+static void test_hostport_port_range(void **state) {
+  char host[64];
+  int port = 0;
+  (void)state;
+  assert_int_equal(util_parse_hostport("127.0.0.1:0", host, sizeof host,
+                                       &port), -1);
+  assert_int_equal(util_parse_hostport("127.0.0.1:65536", host, sizeof host,
+                                       &port), -1);
+  assert_int_equal(util_parse_hostport("[::1]:0", host, sizeof host, &port),
+                   -1);
+  assert_int_equal(util_parse_hostport("[::1]:65536", host, sizeof host,
+                                       &port), -1);
+  assert_int_equal(util_parse_hostport("h:99999999999999999999", host,
+                                       sizeof host, &port), -1);
+}
+
+static void test_hostport_garbage(void **state) {
+  char host[64];
+  char tiny[4];
+  int port = 0;
+  (void)state;
+  assert_int_equal(util_parse_hostport("", host, sizeof host, &port), -1);
+  assert_int_equal(util_parse_hostport(":80", host, sizeof host, &port), -1);
+  assert_int_equal(util_parse_hostport("host:http", host, sizeof host,
+                                       &port), -1);
+  assert_int_equal(util_parse_hostport("host:80x", host, sizeof host,
+                                       &port), -1);
+  assert_int_equal(util_parse_hostport("[::1:80", host, sizeof host, &port),
+                   -1);
+  assert_int_equal(util_parse_hostport("[::1]80", host, sizeof host, &port),
+                   -1);
+  assert_int_equal(util_parse_hostport("[]:80", host, sizeof host, &port),
+                   -1);
+  /* A host that does not fit is refused, not truncated. */
+  assert_int_equal(util_parse_hostport("abcd:80", tiny, sizeof tiny, &port),
+                   -1);
+  assert_int_equal(util_parse_hostport("abc:80", tiny, sizeof tiny, &port),
+                   0);
+  assert_string_equal(tiny, "abc");
+}
+
+static void test_strcaseeq(void **state) {
+  (void)state;
+  assert_true(util_strcaseeq("Host", 4, "host"));
+  assert_true(util_strcaseeq("CONTENT-LENGTH", 14, "content-length"));
+  assert_true(util_strcaseeq("", 0, ""));
+  /* |alen| bounds |a|: the rest of the buffer is not part of it. */
+  assert_true(util_strcaseeq("hostname", 4, "HOST"));
+  assert_false(util_strcaseeq("hostname", 8, "host"));
+  assert_false(util_strcaseeq("host", 4, "hostname"));
+  assert_false(util_strcaseeq("host", 4, "hose"));
+  assert_false(util_strcaseeq("", 0, "x"));
+  assert_false(util_strcaseeq("x", 1, ""));
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_hostport_ipv4),
+      cmocka_unit_test(test_hostport_name),
+      cmocka_unit_test(test_hostport_ipv6),
+      cmocka_unit_test(test_hostport_missing_port),
+      cmocka_unit_test(test_hostport_port_range),
+      cmocka_unit_test(test_hostport_garbage),
+      cmocka_unit_test(test_strcaseeq),
+  };
+  return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
