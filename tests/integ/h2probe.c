@@ -108,7 +108,8 @@ struct conn {
   uint32_t peer_max_frame;
   long long peer_max_streams; /* -1 = not announced */
   long long peer_initial_window;
-  long long swin_conn, swin_s1;
+  long long swin_conn, swin_stream; /* send windows: connection, cur_sid */
+  uint32_t cur_sid;
 
   /* observations */
   int closed;          /* the peer closed or reset the connection */
@@ -367,7 +368,7 @@ static void handle_settings(struct conn *c, const uint8_t *p, size_t len,
     if (id == 3)
       c->peer_max_streams = v;
     else if (id == 4) {
-      c->swin_s1 += (long long)v - c->peer_initial_window;
+      c->swin_stream += (long long)v - c->peer_initial_window;
       c->peer_initial_window = v;
     } else if (id == 5)
       c->peer_max_frame = v;
@@ -483,8 +484,8 @@ static void handle_frame(struct conn *c, uint8_t type, uint8_t flags,
       break;
     if (sid == 0)
       c->swin_conn += get32(p) & 0x7fffffffu;
-    else if (sid == 1)
-      c->swin_s1 += get32(p) & 0x7fffffffu;
+    else if (sid == c->cur_sid)
+      c->swin_stream += get32(p) & 0x7fffffffu;
     break;
   default:
     break;
@@ -758,6 +759,9 @@ struct opts {
   long long n;          /* N for the flood modes */
   long long data;       /* --data bytes, -1 = no DATA frame */
   int no_end;           /* --no-end */
+  int no_end_headers;   /* --no-end-headers */
+  long long repeat;     /* --repeat */
+  int pace_ms;          /* --pace */
   int timeout_s;        /* --timeout */
   int wait_ms;          /* --wait, -1 = mode default */
   int hold_ms;          /* --hold */
@@ -842,10 +846,13 @@ static void usage(FILE *f) {
       "        order (pseudo-headers included); escapes \\r \\n \\t \\0 \\\\ "
       "\\xHH\n"
       "        work in names and values; --data sends one DATA payload of\n"
-      "        BYTES bytes ('a') ending the stream; --no-end never ends it\n"
+      "        BYTES bytes ('a') ending the stream; --no-end never ends it;\n"
+      "        --no-end-headers stops after a HEADERS without END_HEADERS;\n"
+      "        --repeat K sends it on K streams (1, 3, 5, ...)\n"
       "  rapid HOST PORT N      N x (HEADERS GET + RST_STREAM CANCEL)\n"
       "  cont HOST PORT N       HEADERS without END_HEADERS + up to N\n"
-      "                         CONTINUATIONs of one 64-byte literal each\n"
+      "                         CONTINUATIONs of one 64-byte literal each;\n"
+      "                         the first 200 are paced --pace MS apart (3)\n"
       "  bomb HOST PORT [REFS]  4000-byte header added to the dynamic table,\n"
       "                         then REFS (default 16000) 1-byte references\n"
       "  ping HOST PORT N       N PINGs without reading (small SO_RCVBUF)\n"
@@ -900,6 +907,7 @@ static void parse_args(int argc, char **argv, struct opts *o) {
   o->rcvbuf = -1;
   o->path = "/";
   o->variant = "badmagic";
+  o->pace_ms = 3;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -924,6 +932,14 @@ static void parse_args(int argc, char **argv, struct opts *o) {
       o->data = parse_num(next, "--data");
     } else if (strcmp(a, "--no-end") == 0) {
       o->no_end = 1;
+    } else if (strcmp(a, "--no-end-headers") == 0) {
+      o->no_end_headers = 1;
+    } else if (strcmp(a, "--repeat") == 0) {
+      NEED_ARG;
+      o->repeat = parse_num(next, "--repeat");
+    } else if (strcmp(a, "--pace") == 0) {
+      NEED_ARG;
+      o->pace_ms = (int)parse_num(next, "--pace");
     } else if (strcmp(a, "--timeout") == 0) {
       NEED_ARG;
       o->timeout_s = (int)parse_num(next, "--timeout");
@@ -985,7 +1001,7 @@ static void parse_args(int argc, char **argv, struct opts *o) {
     fprintf(stderr, "h2probe: --timeout must be 1..3600\n");
     exit(2);
   }
-  if (o->n > MAX_FLOOD) {
+  if (o->n > MAX_FLOOD || o->repeat > MAX_FLOOD) {
     fprintf(stderr, "h2probe: N is capped at %ld\n", MAX_FLOOD);
     exit(2);
   }
@@ -1032,11 +1048,24 @@ static int s1_done(struct conn *c) {
 
 static int dead_or_closed(struct conn *c) { return c->dead || c->closed; }
 
-static void mode_req(struct conn *c, const struct opts *o) {
+/* print_escaped writes |p| to stderr with non-printable bytes as \xHH. */
+static void print_escaped(const uint8_t *p, size_t n) {
+  size_t i;
+  for (i = 0; i < n; i++) {
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+      fputc(p[i], stderr);
+    else
+      fprintf(stderr, "\\x%02x", p[i]);
+  }
+}
+
+/* send_request queues one request from the -H list on stream |sid|, with
+ * the --data body, and flushes it. */
+static void send_request(struct conn *c, const struct opts *o, uint32_t sid) {
   nghttp2_nv nv[MAX_HEADERS];
   size_t i, hlen;
   uint8_t *hb;
-  int end_on_headers = o->data < 0 && !o->no_end;
+  int end_on_headers = o->data < 0 && !o->no_end && !o->no_end_headers;
   for (i = 0; i < o->nhdrs; i++) {
     nv[i].name = o->hdrs[i].name;
     nv[i].namelen = o->hdrs[i].namelen;
@@ -1044,43 +1073,78 @@ static void mode_req(struct conn *c, const struct opts *o) {
     nv[i].valuelen = o->hdrs[i].valuelen;
     nv[i].flags = NGHTTP2_NV_FLAG_NONE;
   }
+  if (c->verbose >= 2 && sid == 1)
+    for (i = 0; i < o->nhdrs; i++) {
+      fputs(">   ", stderr);
+      print_escaped(nv[i].name, nv[i].namelen);
+      fputs(": ", stderr);
+      print_escaped(nv[i].value, nv[i].valuelen);
+      fputc('\n', stderr);
+    }
   hb = deflate_nva(c, nv, o->nhdrs, &hlen);
-  c->sent += out_header_block(c, 1, hb, hlen,
-                              o->frame_max ? o->frame_max : c->peer_max_frame,
-                              end_on_headers, 0);
+  out_header_block(c, sid, hb, hlen,
+                   o->frame_max ? o->frame_max : c->peer_max_frame,
+                   end_on_headers, o->no_end_headers);
   free(hb);
-  flush(c, 1, 0);
-  if (o->data >= 0) {
+  c->cur_sid = sid;
+  c->swin_stream = c->peer_initial_window;
+  /* HEADERS and the first DATA go out in one write, so the peer sees the
+   * whole request at once */
+  if (o->data < 0 || o->no_end_headers) {
+    flush(c, 1, 0);
+    return;
+  }
+  {
     long long left = o->data;
-    uint8_t *chunk = xmalloc(16384);
-    memset(chunk, 'a', 16384);
+    uint8_t chunk[16384];
+    memset(chunk, 'a', sizeof(chunk));
     for (i = 0; i < 1000000 && !c->closed; i++) {
-      long long n = left, win = c->swin_conn < c->swin_s1 ? c->swin_conn
-                                                          : c->swin_s1;
+      long long n = left, win = c->swin_conn < c->swin_stream
+                                    ? c->swin_conn
+                                    : c->swin_stream;
       if (n > (long long)c->peer_max_frame)
         n = c->peer_max_frame;
-      if (n > 16384)
-        n = 16384;
+      if (n > (long long)sizeof(chunk))
+        n = sizeof(chunk);
       if (n > win)
         n = win > 0 ? win : 0;
       if (n == 0 && left > 0) { /* wait for WINDOW_UPDATE */
-        if (remaining_ms(c) == 0 || s1_done(c))
+        struct stream *s = stream_get(c, sid);
+        if (remaining_ms(c) == 0 || c->dead || c->got_goaway ||
+            (s != NULL && (s->rst >= 0 || s->ended)))
           break;
         io_step(c, 100, 1);
         continue;
       }
       left -= n;
       c->swin_conn -= n;
-      c->swin_s1 -= n;
-      out_frame(c, FT_DATA, left == 0 && !o->no_end ? FL_END_STREAM : 0, 1,
+      c->swin_stream -= n;
+      out_frame(c, FT_DATA, left == 0 && !o->no_end ? FL_END_STREAM : 0, sid,
                 chunk, (size_t)n);
-      c->sent++;
       if (flush(c, 1, 0) < 0 || left == 0)
         break;
     }
-    free(chunk);
   }
-  pump(c, o->wait_ms >= 0 ? o->wait_ms : remaining_ms(c), s1_done);
+}
+
+static long long g_streams_n;
+static int streams_done(struct conn *c);
+
+static void mode_req(struct conn *c, const struct opts *o) {
+  long long k, repeat = o->repeat > 0 ? o->repeat : 1;
+  for (k = 0; k < repeat; k++) {
+    if (c->closed || c->got_goaway || remaining_ms(c) == 0)
+      break;
+    send_request(c, o, (uint32_t)(2 * k + 1));
+    c->sent = k + 1;
+    /* with --repeat, a PING round trip now and then shows when the peer
+     * gave up on us, and keeps it from falling far behind */
+    if (repeat > 1 && ((k + 1) % 16 == 0 || k + 1 == repeat))
+      sync_ping(c, 1000);
+  }
+  g_streams_n = repeat;
+  pump(c, o->wait_ms >= 0 ? o->wait_ms : remaining_ms(c),
+       repeat > 1 ? streams_done : s1_done);
 }
 
 static void mode_rapid(struct conn *c, const struct opts *o) {
@@ -1116,10 +1180,10 @@ static void mode_cont(struct conn *c, const struct opts *o) {
   for (i = 0; i < o->n; i++) {
     /* literal without indexing, new name: 0x00 len name len value = 64 */
     uint8_t f[64];
-    char name[13];
+    char name[16];
     if (c->closed || c->got_goaway || remaining_ms(c) == 0)
       break;
-    snprintf(name, sizeof(name), "x-cont-%05lld", i % 100000);
+    snprintf(name, sizeof(name), "x-cont-%05u", (unsigned)(i % 100000));
     f[0] = 0x00;
     f[1] = 12;
     memcpy(f + 2, name, 12);
@@ -1133,7 +1197,7 @@ static void mode_cont(struct conn *c, const struct opts *o) {
       if (flush(c, 1, 0) < 0)
         break;
       c->sent = i + 2;
-      io_step(c, i < 200 ? 3 : 0, 1);
+      io_step(c, i < 200 ? o->pace_ms : 0, 1);
     }
   }
   pump(c, o->wait_ms >= 0 ? o->wait_ms : 2000, dead_or_closed);
@@ -1269,8 +1333,6 @@ static void mode_emptydata(struct conn *c, const struct opts *o) {
   }
   pump(c, o->wait_ms >= 0 ? o->wait_ms : 1500, dead_or_closed);
 }
-
-static long long g_streams_n;
 
 static int streams_done(struct conn *c) {
   long long i, settled = 0;
@@ -1423,14 +1485,14 @@ int main(int argc, char **argv) {
   c.peer_max_frame = 16384;
   c.peer_max_streams = -1;
   c.peer_initial_window = 65535;
-  c.swin_conn = c.swin_s1 = 65535;
+  c.swin_conn = c.swin_stream = 65535;
   c.goaway_last = -1;
   c.first_rst = -1;
   c.stop_at = -1;
   c.close_how = "none";
   c.nstreams = strcmp(o.mode, "rapid") == 0 || strcmp(o.mode, "streams") == 0
                    ? (size_t)o.n + 1
-                   : 1;
+                   : (size_t)(o.repeat > 1 ? o.repeat : 1);
   c.streams = xcalloc(c.nstreams, sizeof(*c.streams));
   for (i = 0; i < c.nstreams; i++)
     c.streams[i].status = c.streams[i].rst = -1;
