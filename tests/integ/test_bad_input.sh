@@ -42,12 +42,13 @@ printf 'GET / HTTP/1.1\r\nHost: a\r\n\r\n' | raw_http 127.0.0.1 "$HF" 2 >"$WORK/
 assert_eq "sanity: raw GET is answered 200" 200 "$(status_of <"$WORK/r")"
 
 printf 'GET /\r\n\r\n' | reject_h1 "invalid request line (no version)" 400
-printf 'GET  / HTTP/1.1\r\nHost: a\r\n\r\n' | reject_h1 "invalid request line (double space)" 400
 printf 'GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n' | reject_h1 "invalid request line (junk after version)" 400
 printf 'GET / HTTP/9.9\r\nHost: a\r\n\r\n' | reject_h1 "invalid HTTP version" '400|505'
 printf 'G@T / HTTP/1.1\r\nHost: a\r\n\r\n' | reject_h1 "invalid method token" '400|501'
 printf 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\rb\r\n\r\n' | reject_h1 "bare CR in header value" 400
 printf 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n' | reject_h1 "NUL in header value" 400
+# llhttp 8 accepts the next two (and HTTP/0.9 above): herald must check
+# field names itself; RFC 9112 5.1 requires 400 for space before the colon.
 printf 'GET / HTTP/1.1\r\nHost: a\r\nX A: b\r\n\r\n' | reject_h1 "space in header name" 400
 printf 'GET / HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n' | reject_h1 "space before colon" 400
 printf 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
