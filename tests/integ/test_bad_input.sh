@@ -41,7 +41,7 @@ reject_h1() {
 printf 'GET / HTTP/1.1\r\nHost: a\r\n\r\n' | raw_http 127.0.0.1 "$HF" 2 >"$WORK/r"
 assert_eq "sanity: raw GET is answered 200" 200 "$(status_of <"$WORK/r")"
 
-printf 'GET /\r\n\r\n' | reject_h1 "invalid request line (no version)" 400
+printf 'GET /\r\n\r\n' | reject_h1 "invalid request line (no version, HTTP/0.9)" '400|505'
 printf 'GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n' | reject_h1 "invalid request line (junk after version)" 400
 printf 'GET / HTTP/9.9\r\nHost: a\r\n\r\n' | reject_h1 "invalid HTTP version" '400|505'
 printf 'G@T / HTTP/1.1\r\nHost: a\r\n\r\n' | reject_h1 "invalid method token" '400|501'
