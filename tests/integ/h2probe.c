@@ -662,7 +662,7 @@ static void pump(struct conn *c, int ms, int (*done)(struct conn *)) {
     uint64_t now = util_now_ms();
     if (done != NULL && done(c))
       return;
-    if (now >= end || remaining_ms(c) == 0 || (c->dead && c->opos >= c->olen))
+    if (now >= end || remaining_ms(c) == 0 || c->dead)
       return;
     io_step(c, (int)(end - now), 1);
   }
@@ -1046,7 +1046,8 @@ static int s1_done(struct conn *c) {
          (c->got_goaway && c->goaway_last < 1) || c->http1;
 }
 
-static int dead_or_closed(struct conn *c) { return c->dead || c->closed; }
+/* is_dead: nothing more to read (EOF or error), so the story is complete */
+static int is_dead(struct conn *c) { return c->dead; }
 
 /* print_escaped writes |p| to stderr with non-printable bytes as \xHH. */
 static void print_escaped(const uint8_t *p, size_t n) {
@@ -1166,7 +1167,7 @@ static void mode_rapid(struct conn *c, const struct opts *o) {
       sync_ping(c, 1000);
     }
   }
-  pump(c, o->wait_ms >= 0 ? o->wait_ms : 2000, dead_or_closed);
+  pump(c, o->wait_ms >= 0 ? o->wait_ms : 2000, is_dead);
 }
 
 static void mode_cont(struct conn *c, const struct opts *o) {
@@ -1200,7 +1201,7 @@ static void mode_cont(struct conn *c, const struct opts *o) {
       io_step(c, i < 200 ? o->pace_ms : 0, 1);
     }
   }
-  pump(c, o->wait_ms >= 0 ? o->wait_ms : 2000, dead_or_closed);
+  pump(c, o->wait_ms >= 0 ? o->wait_ms : 2000, is_dead);
 }
 
 static size_t hpack_int(uint8_t *p, uint8_t first, int prefix, size_t v) {
@@ -1226,7 +1227,7 @@ static void mode_bomb(struct conn *c, const struct opts *o) {
   long long i;
   if (alen > 200)
     alen = 200;
-  cap = 64 + alen + 4100 + (size_t)refs;
+  cap = 512 + alen + strlen(o->path) + 4000 + (size_t)refs;
   hb = xmalloc(cap);
   hb[n++] = 0x82; /* :method GET */
   hb[n++] = 0x86; /* :scheme http */
@@ -1310,7 +1311,7 @@ static void mode_flood(struct conn *c, const struct opts *o, int settings) {
   /* drop what was never sent, then drain and see how it ends */
   c->opos = c->olen = 0;
   g_blocked = blocked;
-  pump(c, o->wait_ms >= 0 ? o->wait_ms : 2000, dead_or_closed);
+  pump(c, o->wait_ms >= 0 ? o->wait_ms : 2000, is_dead);
 }
 
 static void mode_emptydata(struct conn *c, const struct opts *o) {
@@ -1331,7 +1332,7 @@ static void mode_emptydata(struct conn *c, const struct opts *o) {
       sync_ping(c, 1000);
     }
   }
-  pump(c, o->wait_ms >= 0 ? o->wait_ms : 1500, dead_or_closed);
+  pump(c, o->wait_ms >= 0 ? o->wait_ms : 1500, is_dead);
 }
 
 static int streams_done(struct conn *c) {
@@ -1391,7 +1392,7 @@ static void mode_preface(struct conn *c, const struct opts *o) {
   }
   c->sent = (long long)c->olen;
   flush(c, 1, 0);
-  pump(c, o->wait_ms >= 0 ? o->wait_ms : 3000, dead_or_closed);
+  pump(c, o->wait_ms >= 0 ? o->wait_ms : 3000, is_dead);
 }
 
 /* ------------------------------------------------------------------- main */

@@ -337,6 +337,7 @@ awk -F'\t' -v OFS='\t' -v la="$LA" -v lb="$LB" '
     isort(m, k)
     return (k % 2) ? m[(k+1)/2] : (m[k/2] + m[k/2+1]) / 2
   }
+  function fmt(f, v) { return v == "NA" ? "NA" : sprintf(f, v) }
   function ratio(x, y) { return (x == "NA" || y == "NA" || y == 0) ? "NA" : sprintf("%.2f", x / y) }
   NR == 1 { next }
   { k = $1 SUBSEP $2
@@ -350,8 +351,9 @@ awk -F'\t' -v OFS='\t' -v la="$LA" -v lb="$LB" '
       for (j = 1; j <= 2; j++) {
         l = (j == 1) ? la : lb; k = c SUBSEP l
         R[j] = med(rps[k]); P50[j] = med(p50[k]); P99[j] = med(p99[k]); U[j] = med(us[k])
-        print c, l, (R[j] == "NA" ? "NA" : sprintf("%.0f", R[j])), P50[j], P99[j],
-              (U[j] == "NA" ? "NA" : sprintf("%.2f", U[j])), med(rss[k])
+        M = med(rss[k])
+        print c, l, fmt("%.0f", R[j]), fmt("%.3f", P50[j]), fmt("%.3f", P99[j]),
+              fmt("%.2f", U[j]), fmt("%.1f", M)
       }
       print c, la "/" lb, ratio(R[1], R[2]), "-", ratio(P99[1], P99[2]), ratio(U[1], U[2]), "-"
     }
