@@ -146,7 +146,8 @@ static void sb_add(struct sbuf *b, const void *data, size_t n) {
     b->p = xrealloc(b->p, cap);
     b->cap = cap;
   }
-  memcpy(b->p + b->len, data, n);
+  if (n > 0) /* |data| may be NULL when empty, which memcpy forbids */
+    memcpy(b->p + b->len, data, n);
   b->len += n;
   b->p[b->len] = '\0';
 }
@@ -792,6 +793,8 @@ static void compact(struct conn *c) {
   size_t keep_from = c->in_head ? c->msg_start : c->parse_off;
   if (keep_from > c->in_len)
     keep_from = c->in_len;
+  if (keep_from == 0)
+    return; /* also covers c->in == NULL: memmove must not see NULL */
   memmove(c->in, c->in + keep_from, c->in_len - keep_from);
   c->in_len -= keep_from;
   c->parse_off -= keep_from;
