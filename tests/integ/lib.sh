@@ -136,11 +136,13 @@ free_port() {
   echo "$p"
 }
 
-# wait_port PORT [HOST] [SECONDS]: until something accepts on HOST:PORT.
+# wait_port PORT [HOST] [SECONDS] [PID]: until something accepts on
+# HOST:PORT; gives up early if PID (the process meant to listen) exits.
 wait_port() {
-  local port=$1 host=${2:-127.0.0.1} secs=${3:-10} i
+  local port=$1 host=${2:-127.0.0.1} secs=${3:-10} pid=${4:-} i
   for ((i = 0; i < secs * 20; i++)); do
     if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
     sleep 0.05
   done
   return 1
@@ -256,7 +258,7 @@ EOF
     >"$WORK/nginx/stdout.log" 2>&1 &
   NGINX_PID=$!
   track_pid "$NGINX_PID"
-  if ! wait_port "$NGINX_PORT"; then
+  if ! wait_port "$NGINX_PORT" 127.0.0.1 10 "$NGINX_PID"; then
     fail "start_nginx" "nginx did not listen: $(tail -5 "$WORK/nginx/error.log" "$WORK/nginx/stdout.log" 2>/dev/null)"
     return 1
   fi
@@ -275,7 +277,7 @@ start_fault_backend() {
     >>"$WORK/fault_backend.log" 2>&1 &
   FB_PID=$!
   track_pid "$FB_PID"
-  if ! wait_port "$FB_PORT"; then
+  if ! wait_port "$FB_PORT" 127.0.0.1 10 "$FB_PID"; then
     fail "start_fault_backend" "no listener: $(tail -5 "$WORK/fault_backend.log")"
     return 1
   fi
@@ -373,7 +375,7 @@ start_herald() {
   track_pid "$HERALD_PID"
   local host port
   while read -r host port; do
-    if ! wait_port "$port" "$host" 10; then
+    if ! wait_port "$port" "$host" 10 "$HERALD_PID"; then
       fail "start_herald" "not listening on $host:$port: $(tail -5 "$HERALD_LOG")"
       return 1
     fi
