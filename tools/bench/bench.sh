@@ -363,5 +363,8 @@ echo
 echo "herald bench: medians of $REPS run(s) per cell; ${DUR}s each after ${WARM}s warm-up; h2load -c $C -m $M"
 echo "ratio rows are $LA/$LB (req/s: higher is better; p99 and cpu/req: lower is better)"
 column -t -s $'\t' <"$OUT/summary.tsv"
+awk -F'\t' 'NR > 1 && ($5 == 0 || ($6 != 0 && $6 != "NA")) {
+    bad = bad sprintf("\n  %s %s rep %s: %s done, %s failed", $1, $2, $3, $5, $6); n++ }
+  END { if (n) printf "WARNING: %d run(s) completed no requests or had failures (see h2load/):%s\n", n, bad }' "$RAW"
 echo
 log "raw: $RAW  summary: $OUT/summary.tsv"
