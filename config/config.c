@@ -267,7 +267,7 @@ void config_defaults(struct config *c) {
   c->max_header_fields = 100;
   c->max_request_body = 104857600;
   c->max_requests_per_conn = 10000;
-  c->backend_keepalive = 32;
+  c->backend_keepalive = 1024;
   c->write_buffer = 262144;
   c->idle_timeout = 60000;
   c->header_timeout = 10000;

@@ -76,7 +76,7 @@ struct config {
   int max_header_fields;        /* default 100 */
   long long max_request_body;   /* bytes, default 104857600 (100 MiB) */
   int max_requests_per_conn;    /* then GOAWAY / Connection: close, 10000 */
-  int backend_keepalive;        /* idle pooled connections per server, 32 */
+  int backend_keepalive;        /* idle pooled connections per server, 1024*/
   int write_buffer;             /* per-connection output high-water, 262144 */
 
   /* [timeouts], milliseconds */

@@ -32,7 +32,11 @@ int log_level_parse(const char *s);
  * turns the access log off. Returns 0 or a negative errno. */
 int log_access_open(const char *path);
 int log_access_enabled(void);
-/* log_access writes one access record (already formatted, no newline). */
+/* log_access_close flushes and stops the writer thread. */
+void log_access_close(void);
+/* log_access_dropped counts lines dropped because the ring was full. */
+uint64_t log_access_dropped(void);
+/* log_access queues one access record (formatted, without newline). */
 void log_access(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

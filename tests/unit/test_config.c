@@ -121,7 +121,7 @@ static void test_defaults(void **state) {
   assert_int_equal(c->max_header_fields, 100);
   assert_true(c->max_request_body == 104857600LL);
   assert_int_equal(c->max_requests_per_conn, 10000);
-  assert_int_equal(c->backend_keepalive, 32);
+  assert_int_equal(c->backend_keepalive, 1024);
   assert_int_equal(c->write_buffer, 262144);
   assert_int_equal(c->idle_timeout, 60000);
   assert_int_equal(c->header_timeout, 10000);

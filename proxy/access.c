@@ -1,0 +1,22 @@
+/* access.c: see access.h. */
+#include "proxy/access.h"
+
+#include <inttypes.h>
+
+#include "proxy/conn.h"
+#include "proxy/log.h"
+
+static const char *or_dash(const char *s) {
+  return s != NULL && s[0] != '\0' ? s : "-";
+}
+
+void access_log_request(const struct conn *c, const char *proto,
+                        const char *method, const char *authority,
+                        const char *path, int status, uint64_t bytes,
+                        uint64_t ms, const char *backend) {
+  if (!log_access_enabled())
+    return;
+  log_access("%s %s %s %s %s %d %" PRIu64 " %" PRIu64 " %s", conn_peer(c),
+             proto, or_dash(method), or_dash(authority), or_dash(path),
+             status, bytes, ms, or_dash(backend));
+}

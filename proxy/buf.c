@@ -1,0 +1,158 @@
+/* buf.c: see buf.h. Not thread-safe: the free list belongs to the loop. */
+#include "proxy/buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/util.h"
+
+struct buf_chunk {
+  struct buf_chunk *next;
+  size_t start, end;
+  uint8_t data[BUF_CHUNK_SIZE];
+};
+
+/* Chunks kept for reuse; beyond this many, freed chunks go back to malloc
+ * so one burst does not pin memory forever. */
+#define FREE_MAX 1024
+static struct buf_chunk *free_list;
+static size_t free_count;
+
+static struct buf_chunk *chunk_get(void) {
+  struct buf_chunk *c = free_list;
+  if (c != NULL) {
+    free_list = c->next;
+    free_count--;
+  } else {
+    c = xmalloc(sizeof(*c));
+  }
+  c->next = NULL;
+  c->start = c->end = 0;
+  return c;
+}
+
+static void chunk_put(struct buf_chunk *c) {
+  if (free_count >= FREE_MAX) {
+    free(c);
+    return;
+  }
+  c->next = free_list;
+  free_list = c;
+  free_count++;
+}
+
+void buf_init(struct buf *q) { memset(q, 0, sizeof(*q)); }
+
+void buf_cleanup(struct buf *q) {
+  struct buf_chunk *c = q->head;
+  while (c != NULL) {
+    struct buf_chunk *next = c->next;
+    chunk_put(c);
+    c = next;
+  }
+  buf_init(q);
+}
+
+void buf_append(struct buf *q, const void *p, size_t n) {
+  const uint8_t *src = p;
+  while (n > 0) {
+    struct buf_chunk *t = q->tail;
+    if (t == NULL || t->end == BUF_CHUNK_SIZE) {
+      struct buf_chunk *c = chunk_get();
+      if (t == NULL)
+        q->head = c;
+      else
+        t->next = c;
+      q->tail = t = c;
+    }
+    size_t room = BUF_CHUNK_SIZE - t->end;
+    size_t k = n < room ? n : room;
+    memcpy(t->data + t->end, src, k);
+    t->end += k;
+    src += k;
+    n -= k;
+    q->len += k;
+  }
+}
+
+size_t buf_peek(const struct buf *q, const uint8_t **out) {
+  if (q->head == NULL) {
+    *out = NULL;
+    return 0;
+  }
+  *out = q->head->data + q->head->start;
+  return q->head->end - q->head->start;
+}
+
+void buf_consume(struct buf *q, size_t n) {
+  while (n > 0 && q->head != NULL) {
+    struct buf_chunk *c = q->head;
+    size_t avail = c->end - c->start;
+    size_t k = n < avail ? n : avail;
+    c->start += k;
+    n -= k;
+    q->len -= k;
+    if (c->start == c->end) {
+      q->head = c->next;
+      if (q->head == NULL)
+        q->tail = NULL;
+      chunk_put(c);
+    }
+  }
+}
+
+size_t buf_copyout(struct buf *q, void *dst, size_t n) {
+  uint8_t *d = dst;
+  size_t done = 0;
+  while (done < n) {
+    const uint8_t *p;
+    size_t avail = buf_peek(q, &p);
+    if (avail == 0)
+      break;
+    size_t k = n - done < avail ? n - done : avail;
+    memcpy(d + done, p, k);
+    buf_consume(q, k);
+    done += k;
+  }
+  return done;
+}
+
+void buf_take(struct buf *dst, struct buf *src) {
+  if (src->head == NULL)
+    return;
+  if (dst->tail == NULL)
+    dst->head = src->head;
+  else
+    dst->tail->next = src->head;
+  dst->tail = src->tail;
+  dst->len += src->len;
+  buf_init(src);
+}
+
+size_t buf_slices(const struct buf *q, struct iov *out, size_t max) {
+  size_t n = 0;
+  for (struct buf_chunk *c = q->head; c != NULL && n < max; c = c->next) {
+    if (c->end == c->start)
+      continue;
+    out[n].base = c->data + c->start;
+    out[n].len = c->end - c->start;
+    n++;
+  }
+  return n;
+}
+
+size_t buf_nchunks(const struct buf *q) {
+  size_t n = 0;
+  for (struct buf_chunk *c = q->head; c != NULL; c = c->next)
+    n++;
+  return n;
+}
+
+void buf_release_cache(void) {
+  while (free_list != NULL) {
+    struct buf_chunk *c = free_list;
+    free_list = c->next;
+    free(c);
+  }
+  free_count = 0;
+}

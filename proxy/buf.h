@@ -1,0 +1,46 @@
+/* buf.h: a byte queue made of fixed-size chunks.
+ *
+ * Bodies travel through herald in these queues: a backend's response body
+ * waits here for the HTTP/2 stream's flow-control window, a client's request
+ * body waits here for the backend socket. Chunks come from a free list owned
+ * by the loop thread, so a steady-state proxy allocates nothing per request
+ * for body bytes. Every queue's owner enforces its own cap by pausing the
+ * producer; the queue itself never refuses bytes. */
+#ifndef PROXY_BUF_H
+#define PROXY_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/util.h"
+
+#define BUF_CHUNK_SIZE 16384
+
+struct buf_chunk;
+
+struct buf {
+  struct buf_chunk *head, *tail;
+  size_t len; /* bytes queued */
+};
+
+void buf_init(struct buf *q);
+/* buf_cleanup returns every chunk to the free list. */
+void buf_cleanup(struct buf *q);
+void buf_append(struct buf *q, const void *p, size_t n);
+/* buf_peek returns the first contiguous slice (valid until the queue is
+ * changed) and its length, 0 when empty. */
+size_t buf_peek(const struct buf *q, const uint8_t **out);
+/* buf_copyout copies and removes up to |n| bytes into |dst|. */
+size_t buf_copyout(struct buf *q, void *dst, size_t n);
+void buf_consume(struct buf *q, size_t n);
+/* buf_take moves every chunk of |src| to the end of |dst|, no copying. */
+void buf_take(struct buf *dst, struct buf *src);
+/* buf_slices fills up to |max| slices covering the queue's bytes in order
+ * (valid until the queue changes) and returns how many it filled. */
+size_t buf_slices(const struct buf *q, struct iov *out, size_t max);
+/* buf_nchunks counts the chunks a queue holds. */
+size_t buf_nchunks(const struct buf *q);
+/* buf_release_cache frees the free list (at exit, for leak checkers). */
+void buf_release_cache(void);
+
+#endif

@@ -1,0 +1,524 @@
+/* conn.c: see conn.h.
+ *
+ * Reads land in one loop-wide buffer (the loop thread processes each read
+ * to completion, so nothing is kept between reads except what a session
+ * copies). Cleartext connections sniff the HTTP/2 preface to choose h2c
+ * prior knowledge or HTTP/1.1; TLS connections choose by ALPN. Output is a
+ * chunk queue handed to uv_write without copying (cleartext) or encrypted
+ * once into a write request (TLS). */
+#include "proxy/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "proxy/buf.h"
+#include "proxy/log.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
+#include "proxy/tls.h"
+#include "proxy/util.h"
+
+#define READ_BUF_SIZE 65536
+#define LINGER_MS 1000
+
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define PREFACE_LEN (sizeof(h2_preface) - 1)
+
+enum conn_state { CONN_TLS_HANDSHAKE, CONN_SNIFF, CONN_OPEN, CONN_LINGER };
+
+struct conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;  /* session timeouts: idle, header, handshake */
+  uv_timer_t wtimer; /* write progress */
+  struct server *srv;
+  struct conn *prev, *next;      /* server's list */
+  struct conn *dirty_next;       /* server's dirty list */
+  int dirty;
+  uint64_t id;
+  enum conn_state state;
+  struct tls_conn *tls;
+  const struct session_ops *ops;
+  void *session;
+  char sniff[PREFACE_LEN];
+  size_t sniff_len;
+  char peer[64];
+  const char *timeout_why;
+
+  struct buf out;   /* plaintext queued by the session */
+  size_t inflight;  /* bytes handed to uv_write, not yet completed */
+  int reading, read_paused, closing, close_after_flush, shutting;
+  int handles_open; /* tcp + two timers; freed when this reaches 0 */
+};
+
+struct wreq {
+  uv_write_t req;
+  struct conn *c;
+  struct buf data;
+  size_t len;
+  unsigned nbufs;
+  uv_buf_t bufs[];
+};
+
+static uint8_t read_buf[READ_BUF_SIZE];
+static uint8_t plain_buf[READ_BUF_SIZE];
+
+static void do_close(struct conn *c);
+static void start_session(struct conn *c, int h2);
+
+struct server *conn_server(const struct conn *c) { return c->srv; }
+const char *conn_peer(const struct conn *c) { return c->peer; }
+int conn_is_tls(const struct conn *c) { return c->tls != NULL; }
+uint64_t conn_id(const struct conn *c) { return c->id; }
+int conn_closing(const struct conn *c) { return c->closing; }
+struct conn *conn_next(const struct conn *c) { return c->next; }
+
+size_t conn_output_pending(const struct conn *c) {
+  return c->out.len + c->inflight;
+}
+
+int conn_write_blocked(const struct conn *c) {
+  return c->closing ||
+         conn_output_pending(c) >= (size_t)c->srv->cfg->write_buffer;
+}
+
+void conn_write(struct conn *c, const void *p, size_t n) {
+  if (c->closing && !c->close_after_flush)
+    return;
+  buf_append(&c->out, p, n);
+  conn_mark_dirty(c);
+}
+
+void conn_mark_dirty(struct conn *c) {
+  if (c->dirty || (c->closing && !c->close_after_flush))
+    return;
+  c->dirty = 1;
+  if (c->srv->dirty == NULL)
+    server_wake_flush(c->srv);
+  c->dirty_next = c->srv->dirty;
+  c->srv->dirty = c;
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  struct conn *c = h->data;
+  if (--c->handles_open > 0)
+    return;
+  if (c->session != NULL)
+    c->ops->free(c->session);
+  tls_conn_free(c->tls);
+  buf_cleanup(&c->out);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    c->srv->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  server_conn_removed(c->srv, c);
+  free(c);
+}
+
+static void do_close(struct conn *c) {
+  if (uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  c->closing = 1;
+  c->close_after_flush = 0;
+  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->wtimer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+static void on_linger_timeout(uv_timer_t *t) {
+  do_close(t->data);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  struct conn *c = req->data;
+  free(req);
+  if (status != 0 || uv_is_closing((uv_handle_t *)&c->tcp)) {
+    do_close(c);
+    return;
+  }
+  /* Lingering close: keep reading (and discarding) briefly so the peer
+   * gets our GOAWAY instead of a TCP RST for unread bytes. */
+  c->state = CONN_LINGER;
+  uv_timer_start(&c->timer, on_linger_timeout, LINGER_MS, 0);
+  conn_resume_read(c);
+}
+
+static void start_linger(struct conn *c) {
+  if (c->shutting)
+    return;
+  c->shutting = 1;
+  uv_shutdown_t *req = xmalloc(sizeof(*req));
+  req->data = c;
+  if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+    free(req);
+    do_close(c);
+  }
+}
+
+void conn_close(struct conn *c, int graceful) {
+  if (c->closing)
+    return;
+  if (!graceful) {
+    do_close(c);
+    return;
+  }
+  c->closing = 1;
+  c->close_after_flush = 1;
+  conn_mark_dirty(c);
+}
+
+static void on_wtimeout(uv_timer_t *t) {
+  struct conn *c = t->data;
+  LOG_INFO("conn %llu %s: client made no write progress for %d ms, closing",
+           (unsigned long long)c->id, c->peer, c->srv->cfg->write_timeout);
+  do_close(c);
+}
+
+static void on_write(uv_write_t *req, int status) {
+  struct wreq *w = container_of(req, struct wreq, req);
+  struct conn *c = w->c;
+  size_t cap = (size_t)c->srv->cfg->write_buffer;
+  size_t before = conn_output_pending(c);
+  c->inflight -= w->len;
+  buf_cleanup(&w->data);
+  free(w);
+  if (uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  if (status != 0) {
+    LOG_DEBUG("conn %llu %s: write failed: %s", (unsigned long long)c->id,
+              c->peer, uv_strerror(status));
+    do_close(c);
+    return;
+  }
+  if (c->inflight == 0)
+    uv_timer_stop(&c->wtimer);
+  else
+    uv_timer_again(&c->wtimer);
+  if (c->close_after_flush) {
+    if (conn_output_pending(c) == 0 && c->state != CONN_LINGER)
+      start_linger(c);
+    return;
+  }
+  /* Crossing the low-water mark: let the session produce again and
+   * resume reading the client. */
+  if (before >= cap / 2 && conn_output_pending(c) < cap / 2) {
+    if (c->read_paused == 1)
+      conn_resume_read(c);
+    if (c->session != NULL)
+      c->ops->writable(c->session);
+    conn_mark_dirty(c);
+  }
+}
+
+static void submit(struct conn *c, struct buf *data) {
+  size_t n = buf_nchunks(data);
+  struct wreq *w = xmalloc(sizeof(*w) + n * sizeof(uv_buf_t));
+  w->c = c;
+  buf_init(&w->data);
+  buf_take(&w->data, data);
+  w->len = w->data.len;
+  struct iov tmp[64];
+  size_t k = 0, filled;
+  /* buf_slices is bounded per call; walk in batches of 64. */
+  const struct buf *q = &w->data;
+  filled = buf_slices(q, tmp, ARRAY_SIZE(tmp));
+  if (filled < n) {
+    struct iov *all = xmalloc(n * sizeof(*all));
+    filled = buf_slices(q, all, n);
+    for (k = 0; k < filled; k++)
+      w->bufs[k] = uv_buf_init((char *)all[k].base, (unsigned)all[k].len);
+    free(all);
+  } else {
+    for (k = 0; k < filled; k++)
+      w->bufs[k] = uv_buf_init((char *)tmp[k].base, (unsigned)tmp[k].len);
+  }
+  w->nbufs = (unsigned)filled;
+  c->inflight += w->len;
+  int rv = uv_write(&w->req, (uv_stream_t *)&c->tcp, w->bufs, w->nbufs,
+                    on_write);
+  if (rv != 0) {
+    c->inflight -= w->len;
+    buf_cleanup(&w->data);
+    free(w);
+    do_close(c);
+    return;
+  }
+  if (!uv_is_active((uv_handle_t *)&c->wtimer))
+    uv_timer_start(&c->wtimer, on_wtimeout,
+                   (uint64_t)c->srv->cfg->write_timeout,
+                   (uint64_t)c->srv->cfg->write_timeout);
+}
+
+static void flush_tls(struct conn *c) {
+  struct iov sl[16];
+  size_t n;
+  while ((n = buf_slices(&c->out, sl, ARRAY_SIZE(sl))) > 0) {
+    for (size_t i = 0; i < n; i++) {
+      if (tls_write(c->tls, sl[i].base, sl[i].len) != 0) {
+        LOG_INFO("conn %llu %s: TLS write: %s", (unsigned long long)c->id,
+                 c->peer, tls_last_error(c->tls));
+        do_close(c);
+        return;
+      }
+      buf_consume(&c->out, sl[i].len);
+    }
+  }
+  const uint8_t *p;
+  size_t len = tls_out(c->tls, &p);
+  if (len == 0)
+    return;
+  struct buf cipher;
+  buf_init(&cipher);
+  buf_append(&cipher, p, len);
+  tls_out_consume(c->tls, len);
+  submit(c, &cipher);
+}
+
+void conn_flush_now(struct conn *c) {
+  if (uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  if (c->tls != NULL)
+    flush_tls(c);
+  else if (c->out.len > 0)
+    submit(c, &c->out);
+  if (uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  if (c->close_after_flush && c->inflight == 0 && c->state != CONN_LINGER)
+    start_linger(c);
+  if (!c->closing && conn_output_pending(c) >= (size_t)c->srv->cfg->write_buffer)
+    conn_pause_read(c), c->read_paused = 1;
+}
+
+/* Runs after every loop turn's I/O callbacks (uv_check): each dirty
+ * connection lets its session produce frames, then writes once. */
+void conn_flush_dirty(struct server *srv) {
+  while (srv->dirty != NULL) {
+    struct conn *c = srv->dirty;
+    srv->dirty = c->dirty_next;
+    c->dirty = 0;
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+      continue;
+    if (c->session != NULL && !c->closing) {
+      c->ops->produce(c->session);
+      if (c->ops->done(c->session))
+        conn_close(c, 1);
+    }
+    conn_flush_now(c);
+  }
+}
+
+static void on_timeout(uv_timer_t *t) {
+  struct conn *c = t->data;
+  LOG_INFO("conn %llu %s: %s timeout, closing", (unsigned long long)c->id,
+           c->peer, c->timeout_why ? c->timeout_why : "idle");
+  if (c->state == CONN_OPEN && c->session != NULL &&
+      c->ops == &h2_session_ops) {
+    /* HTTP/2 peers get a GOAWAY first. */
+    c->ops->shutdown(c->session);
+    c->ops->produce(c->session);
+    conn_close(c, 1);
+    conn_mark_dirty(c);
+    return;
+  }
+  do_close(c);
+}
+
+void conn_set_timeout(struct conn *c, uint64_t ms, const char *why) {
+  if (c->closing)
+    return;
+  c->timeout_why = why;
+  if (ms == 0)
+    uv_timer_stop(&c->timer);
+  else
+    uv_timer_start(&c->timer, on_timeout, ms, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  *buf = uv_buf_init((char *)read_buf, sizeof(read_buf));
+}
+
+static int feed_session(struct conn *c, const uint8_t *p, size_t n) {
+  if (c->state == CONN_SNIFF) {
+    /* Compare what we have of the preface; decide as soon as it differs
+     * or is complete. */
+    size_t take = PREFACE_LEN - c->sniff_len;
+    if (take > n)
+      take = n;
+    memcpy(c->sniff + c->sniff_len, p, take);
+    c->sniff_len += take;
+    p += take;
+    n -= take;
+    int match = memcmp(c->sniff, h2_preface, c->sniff_len) == 0;
+    if (match && c->sniff_len < PREFACE_LEN)
+      return 0;
+    start_session(c, match);
+    int rv = c->ops->recv(c->session, (const uint8_t *)c->sniff, c->sniff_len);
+    if (rv < 0 || n == 0)
+      return rv;
+  }
+  if (c->closing)
+    return 0;
+  return c->ops->recv(c->session, p, n);
+}
+
+static int on_tls_bytes(struct conn *c, const uint8_t *p, size_t n) {
+  tls_feed(c->tls, p, n);
+  for (;;) {
+    int rv = tls_read(c->tls, plain_buf, sizeof(plain_buf));
+    if (c->state == CONN_TLS_HANDSHAKE && tls_handshake_done(c->tls)) {
+      start_session(c, tls_alpn_h2(c->tls));
+    }
+    if (rv == 0)
+      break;
+    if (rv < 0) {
+      if (rv != UV_EOF)
+        LOG_INFO("conn %llu %s: TLS: %s", (unsigned long long)c->id,
+                 c->peer, tls_last_error(c->tls));
+      conn_flush_now(c); /* send the alert */
+      return rv;
+    }
+    if (c->closing)
+      break;
+    rv = c->ops->recv(c->session, plain_buf, (size_t)rv);
+    if (rv < 0)
+      return rv;
+  }
+  /* The handshake may have produced bytes to send. */
+  const uint8_t *out;
+  if (tls_out(c->tls, &out) > 0)
+    conn_mark_dirty(c);
+  return 0;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  struct conn *c = s->data;
+  (void)buf;
+  if (nread == 0)
+    return;
+  if (nread < 0) {
+    if (c->state == CONN_LINGER || c->session == NULL) {
+      do_close(c);
+      return;
+    }
+    if (nread != UV_EOF)
+      LOG_DEBUG("conn %llu %s: read: %s", (unsigned long long)c->id, c->peer,
+                uv_strerror((int)nread));
+    if (nread != UV_EOF) {
+      do_close(c);
+      return;
+    }
+    /* A half-closed HTTP/1.1 client still waits for its responses; the
+     * session reports done() once they are sent. */
+    c->ops->eof(c->session);
+    conn_pause_read(c);
+    conn_mark_dirty(c);
+    return;
+  }
+  if (c->state == CONN_LINGER)
+    return;
+  int rv;
+  if (c->tls != NULL)
+    rv = on_tls_bytes(c, read_buf, (size_t)nread);
+  else
+    rv = feed_session(c, read_buf, (size_t)nread);
+  if (rv < 0) {
+    conn_close(c, 1);
+  }
+}
+
+void conn_pause_read(struct conn *c) {
+  if (!c->reading)
+    return;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = 0;
+}
+
+void conn_resume_read(struct conn *c) {
+  if (c->reading || uv_is_closing((uv_handle_t *)&c->tcp))
+    return;
+  if (c->state != CONN_LINGER && c->closing)
+    return;
+  c->read_paused = 0;
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+    c->reading = 1;
+}
+
+static void start_session(struct conn *c, int h2) {
+  c->state = CONN_OPEN;
+  if (h2) {
+    c->ops = &h2_session_ops;
+    c->session = h2_session_new(c);
+  } else {
+    c->ops = &h1_session_ops;
+    c->session = h1_session_new(c);
+  }
+}
+
+void conn_shutdown(struct conn *c) {
+  if (c->closing)
+    return;
+  if (c->session == NULL) {
+    do_close(c);
+    return;
+  }
+  c->ops->shutdown(c->session);
+  conn_mark_dirty(c);
+}
+
+static void peer_name(struct conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  c->peer[0] = '\0';
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+    return;
+  if (ss.ss_family == AF_INET6)
+    uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+  else
+    uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+}
+
+void conn_accept(struct listener *l) {
+  struct server *srv = l->srv;
+  struct conn *c = xcalloc(1, sizeof(*c));
+  c->srv = srv;
+  c->id = ++srv->next_conn_id;
+  uv_tcp_init(srv->loop, &c->tcp);
+  uv_timer_init(srv->loop, &c->timer);
+  uv_timer_init(srv->loop, &c->wtimer);
+  c->tcp.data = c->timer.data = c->wtimer.data = c;
+  c->handles_open = 3;
+  buf_init(&c->out);
+  c->next = srv->conns;
+  if (srv->conns)
+    srv->conns->prev = c;
+  srv->conns = c;
+  server_conn_added(srv, c);
+  if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&c->tcp) != 0) {
+    do_close(c);
+    return;
+  }
+  srv->stats.conns_accepted++;
+  if (srv->nconns > srv->cfg->max_connections || srv->draining) {
+    srv->stats.conns_refused++;
+    LOG_WARN("refusing connection: %d open (limits.max_connections %d)",
+             srv->nconns - 1, srv->cfg->max_connections);
+    do_close(c);
+    return;
+  }
+  uv_tcp_nodelay(&c->tcp, 1);
+  peer_name(c);
+  if (l->tls) {
+    c->tls = tls_conn_new(l->tls_ctx);
+    c->state = CONN_TLS_HANDSHAKE;
+    conn_set_timeout(c, (uint64_t)srv->cfg->tls_handshake_timeout,
+                     "TLS handshake");
+  } else {
+    c->state = CONN_SNIFF;
+    conn_set_timeout(c, (uint64_t)srv->cfg->header_timeout, "preface");
+  }
+  conn_resume_read(c);
+}

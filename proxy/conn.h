@@ -1,0 +1,60 @@
+/* conn.h: one client connection: socket, TLS, protocol choice, output.
+ *
+ * A conn owns its socket and, once the protocol is known, exactly one
+ * session (h1 or h2). Sessions write plaintext with conn_write; the bytes
+ * are queued and sent after the current loop turn (coalescing many frames
+ * into one write, and one TLS record run). Output above the configured
+ * high-water mark makes conn_write_blocked true: sessions stop producing
+ * and the conn stops reading the client until the socket drains, which is
+ * what bounds memory per connection. A conn is freed only from its
+ * uv_close callbacks; conn_close may be called from anywhere, including
+ * from inside a session callback. */
+#ifndef PROXY_CONN_H
+#define PROXY_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct listener;
+struct server;
+struct conn;
+
+void conn_accept(struct listener *l);
+
+/* conn_write queues plaintext for the client (copied). */
+void conn_write(struct conn *c, const void *p, size_t n);
+/* conn_write_blocked: output is above the high-water mark. */
+int conn_write_blocked(const struct conn *c);
+/* conn_output_pending: bytes queued or in flight to the client. */
+size_t conn_output_pending(const struct conn *c);
+/* conn_flush_now sends queued output (normally done after the loop turn). */
+void conn_flush_now(struct conn *c);
+/* conn_mark_dirty asks for the session's produce step and a flush after
+ * this loop turn (used when a backend delivers bytes). */
+void conn_mark_dirty(struct conn *c);
+
+/* conn_close closes now (discarding unsent output) when |graceful| is 0;
+ * otherwise it sends what is queued, shuts down the write side and drains
+ * reads briefly (lingering close) before closing. */
+void conn_close(struct conn *c, int graceful);
+int conn_closing(const struct conn *c);
+
+void conn_pause_read(struct conn *c);
+void conn_resume_read(struct conn *c);
+
+/* conn_set_timeout arms the session timer: after |ms| with no call to
+ * conn_set_timeout the connection is closed, logging |why|. 0 disarms. */
+void conn_set_timeout(struct conn *c, uint64_t ms, const char *why);
+
+struct server *conn_server(const struct conn *c);
+const char *conn_peer(const struct conn *c);
+int conn_is_tls(const struct conn *c);
+uint64_t conn_id(const struct conn *c);
+
+/* Used by server.c. */
+void conn_shutdown(struct conn *c); /* graceful drain request */
+struct conn *conn_next(const struct conn *c);
+void conn_flush_dirty(struct server *srv);
+
+#endif

@@ -1,0 +1,618 @@
+/* h1.c: the HTTP/1.1 front session of one client connection.
+ *
+ * llhttp parses requests strictly (no lenient flags). One request is
+ * proxied at a time: when a request is complete the parser is paused, and
+ * bytes a pipelining client sent meanwhile wait in |stash| (reading stops
+ * while they do) until the response is finished, so responses go out in
+ * request order without buffering responses. A request that herald
+ * rejects is answered with a 4xx and "Connection: close": once framing is
+ * in doubt, nothing more from that connection is trusted. */
+#include <inttypes.h>
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "proxy/access.h"
+#include "proxy/buf.h"
+#include "proxy/conn.h"
+#include "proxy/http.h"
+#include "proxy/log.h"
+#include "proxy/route.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
+#include "proxy/upstream.h"
+#include "proxy/util.h"
+
+#define MAX_URL 8192
+#define BODY_HIGH_WATER (256 * 1024)
+#define STASH_MAX 65536
+
+enum h1_state { H1_IDLE, H1_HEAD, H1_BODY, H1_WAIT, H1_DONE };
+
+struct h1_session {
+  struct conn *c;
+  struct server *srv;
+  llhttp_t parser;
+  struct http_fields fields;
+  char url[MAX_URL];
+  size_t url_len;
+  const char *read_start;
+  enum h1_state state;
+  struct buf stash;  /* bytes after a complete request, parsed later */
+  int parser_paused, next_ready, peer_eof, close_after;
+  int reject_status;
+  const char *reject_why;
+
+  /* the request in progress */
+  struct upstream *up;
+  int version;       /* 10 or 11 */
+  int keepalive;
+  int is_head;
+  int64_t body_received;
+  int read_paused_for_body, up_paused;
+  int resp_started, resp_chunked, resp_done;
+  int status;
+  uint64_t bytes_sent, start_ms;
+  char method[24];
+  char authority[256];
+  uint64_t requests;
+};
+
+static const struct upstream_cb up_cb;
+static llhttp_settings_t settings;
+static int settings_ready;
+
+static struct h1_session *from_parser(llhttp_t *p) { return p->data; }
+
+static void set_idle_timer(struct h1_session *s) {
+  conn_set_timeout(s->c, (uint64_t)s->srv->cfg->idle_timeout, "keep-alive idle");
+}
+
+static void log_request(struct h1_session *s, int status) {
+  char path[512];
+  size_t n = s->url_len < sizeof(path) - 1 ? s->url_len : sizeof(path) - 1;
+  memcpy(path, s->url, n);
+  path[n] = '\0';
+  access_log_request(s->c, s->version == 10 ? "http/1.0" : "http/1.1",
+                     s->method, s->authority, path, status, s->bytes_sent,
+                     util_now_ms() - s->start_ms,
+                     s->up ? upstream_backend_name(s->up) : "-");
+  if (status >= 100 && status < 600)
+    s->srv->stats.responses[status / 100]++;
+}
+
+/* send_error answers with a short text response and closes afterwards. */
+static void send_error(struct h1_session *s, int status, const char *why) {
+  char buf[512];
+  char body[96];
+  int bn = snprintf(body, sizeof(body), "%d %s\n", status,
+                    http_status_reason(status));
+  int n = snprintf(buf, sizeof(buf),
+                   "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+                   "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
+                   status, http_status_reason(status), bn, body);
+  conn_write(s->c, buf, (size_t)n);
+  s->bytes_sent = (uint64_t)bn;
+  LOG_INFO("conn %llu %s: HTTP/1.1 %d: %s", (unsigned long long)conn_id(s->c),
+           conn_peer(s->c), status, why);
+  log_request(s, status);
+  s->state = H1_DONE;
+  s->close_after = 1;
+  conn_close(s->c, 1);
+}
+
+/* ---- response path ---------------------------------------------------- */
+
+static void up_head(void *ud, int status, const struct http_hdr *hdrs,
+                    size_t n, int64_t content_length) {
+  struct h1_session *s = ud;
+  struct buf out;
+  buf_init(&out);
+  char line[128];
+  int k = snprintf(line, sizeof(line), "HTTP/1.%d %d %s\r\n",
+                   s->version == 10 ? 0 : 1, status, http_status_reason(status));
+  buf_append(&out, line, (size_t)k);
+  for (size_t i = 0; i < n; i++) {
+    buf_append(&out, hdrs[i].name, hdrs[i].name_len);
+    buf_append(&out, ": ", 2);
+    buf_append(&out, hdrs[i].value, hdrs[i].value_len);
+    buf_append(&out, "\r\n", 2);
+  }
+  int bodyless = s->is_head || status == 204 || status == 304;
+  if (!bodyless && content_length < 0) {
+    if (s->version == 11) {
+      buf_append(&out, "Transfer-Encoding: chunked\r\n", 28);
+      s->resp_chunked = 1;
+    } else {
+      s->keepalive = 0; /* the body ends when the connection does */
+    }
+  }
+  if (s->srv->draining || s->requests >= (uint64_t)s->srv->cfg->max_requests_per_conn)
+    s->keepalive = 0;
+  if (!s->keepalive)
+    buf_append(&out, "Connection: close\r\n", 19);
+  else if (s->version == 10)
+    buf_append(&out, "Connection: keep-alive\r\n", 24);
+  buf_append(&out, "\r\n", 2);
+  const uint8_t *p;
+  size_t len;
+  while ((len = buf_peek(&out, &p)) > 0) {
+    conn_write(s->c, p, len);
+    buf_consume(&out, len);
+  }
+  s->status = status;
+  s->resp_started = 1;
+}
+
+static void up_body(void *ud, const uint8_t *p, size_t n) {
+  struct h1_session *s = ud;
+  if (s->resp_chunked) {
+    char hdr[24];
+    int k = snprintf(hdr, sizeof(hdr), "%zx\r\n", n);
+    conn_write(s->c, hdr, (size_t)k);
+    conn_write(s->c, p, n);
+    conn_write(s->c, "\r\n", 2);
+  } else {
+    conn_write(s->c, p, n);
+  }
+  s->bytes_sent += n;
+  if (conn_write_blocked(s->c) && s->up != NULL) {
+    upstream_pause(s->up);
+    s->up_paused = 1;
+  }
+}
+
+static void response_done(struct h1_session *s) {
+  log_request(s, s->status);
+  s->resp_done = 1;
+  if (!s->keepalive || s->peer_eof) {
+    s->state = H1_DONE;
+    s->close_after = 1;
+    conn_close(s->c, 1);
+    return;
+  }
+  if (s->state == H1_WAIT) {
+    /* Parse the next pipelined request after this loop turn, so the stack
+     * unwinds out of the upstream first. */
+    s->next_ready = 1;
+    conn_mark_dirty(s->c);
+  }
+  /* Still receiving the body of a request answered early: keep reading;
+   * the next request starts when the body ends. */
+}
+
+static void up_end(void *ud, const struct http_hdr *tr, size_t n) {
+  struct h1_session *s = ud;
+  if (s->resp_chunked) {
+    conn_write(s->c, "0\r\n", 3);
+    for (size_t i = 0; i < n; i++) {
+      conn_write(s->c, tr[i].name, tr[i].name_len);
+      conn_write(s->c, ": ", 2);
+      conn_write(s->c, tr[i].value, tr[i].value_len);
+      conn_write(s->c, "\r\n", 2);
+    }
+    conn_write(s->c, "\r\n", 2);
+  }
+  s->up = NULL;
+  response_done(s);
+}
+
+static void up_error(void *ud, int status, const char *why) {
+  struct h1_session *s = ud;
+  (void)why;
+  s->up = NULL;
+  s->srv->stats.backend_errors++;
+  if (status == 504)
+    s->srv->stats.backend_timeouts++;
+  if (s->resp_started) {
+    /* A cut-short body can only be signalled by closing without the
+     * last chunk (or before Content-Length bytes): never pretend. */
+    log_request(s, 0);
+    s->state = H1_DONE;
+    conn_close(s->c, 0);
+    return;
+  }
+  char buf[256], body[64];
+  int bn = snprintf(body, sizeof(body), "%d %s\n", status,
+                    http_status_reason(status));
+  /* If the request body is still arriving we cannot find the next
+   * request's start without reading it all: close instead. */
+  if (s->state != H1_WAIT)
+    s->keepalive = 0;
+  int n = snprintf(buf, sizeof(buf),
+                   "HTTP/1.%d %d %s\r\nContent-Type: text/plain\r\n"
+                   "Content-Length: %d\r\n%s\r\n%s",
+                   s->version == 10 ? 0 : 1, status,
+                   http_status_reason(status), bn,
+                   s->keepalive ? "" : "Connection: close\r\n", body);
+  conn_write(s->c, buf, (size_t)n);
+  s->status = status;
+  s->bytes_sent = (uint64_t)bn;
+  s->resp_started = 1;
+  response_done(s);
+}
+
+static void up_body_sent(void *ud, size_t n) {
+  struct h1_session *s = ud;
+  (void)n;
+  if (s->read_paused_for_body && s->up != NULL &&
+      upstream_body_pending(s->up) < BODY_HIGH_WATER / 4) {
+    s->read_paused_for_body = 0;
+    conn_resume_read(s->c);
+  }
+}
+
+static const struct upstream_cb up_cb = {
+    .on_head = up_head,
+    .on_body = up_body,
+    .on_end = up_end,
+    .on_error = up_error,
+    .on_body_sent = up_body_sent,
+};
+
+/* ---- request path ----------------------------------------------------- */
+
+static int reject(struct h1_session *s, int status, const char *why) {
+  s->reject_status = status;
+  s->reject_why = why;
+  llhttp_set_error_reason(&s->parser, why);
+  return -1;
+}
+
+static int on_message_begin(llhttp_t *p) {
+  struct h1_session *s = from_parser(p);
+  http_fields_reset(&s->fields);
+  s->url_len = 0;
+  s->state = H1_HEAD;
+  s->resp_started = s->resp_chunked = s->resp_done = 0;
+  s->up_paused = 0;
+  s->status = 0;
+  s->bytes_sent = 0;
+  s->body_received = 0;
+  s->method[0] = s->authority[0] = '\0';
+  s->start_ms = util_now_ms();
+  conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
+                   "request header");
+  return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n) {
+  struct h1_session *s = from_parser(p);
+  if (s->url_len + n > sizeof(s->url))
+    return reject(s, 414, "request target too long");
+  memcpy(s->url + s->url_len, at, n);
+  s->url_len += n;
+  return 0;
+}
+
+static int fields_rv(struct h1_session *s, int rv) {
+  if (rv == HTTP_FIELDS_TOO_BIG)
+    return reject(s, 431, "request header fields too large");
+  if (rv == HTTP_FIELDS_INVALID)
+    return reject(s, 400, "invalid header field (bad name or obs-fold)");
+  return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n) {
+  struct h1_session *s = from_parser(p);
+  return fields_rv(s, http_fields_name(&s->fields, at, n));
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n) {
+  struct h1_session *s = from_parser(p);
+  return fields_rv(s, http_fields_value(&s->fields, at, n, s->read_start));
+}
+
+static int on_headers_complete(llhttp_t *p) {
+  struct h1_session *s = from_parser(p);
+  const struct config *cfg = s->srv->cfg;
+  s->srv->stats.requests++;
+  s->srv->stats.h1_requests++;
+  s->requests++;
+  snprintf(s->method, sizeof(s->method), "%s",
+           llhttp_method_name((llhttp_method_t)p->method));
+  if (p->http_major != 1 || p->http_minor > 1)
+    return reject(s, 505, "unsupported HTTP version");
+  s->version = p->http_minor == 0 ? 10 : 11;
+  s->keepalive = llhttp_should_keep_alive(p);
+  s->is_head = p->method == HTTP_HEAD;
+  if (p->method == HTTP_CONNECT)
+    return reject(s, 501, "CONNECT is not supported");
+
+  struct http_hdr *hdrs = xmalloc((s->fields.n + 1) * sizeof(*hdrs));
+  http_fields_export(&s->fields, hdrs);
+  const char *path = s->url, *auth = NULL;
+  size_t path_len = s->url_len, auth_len = 0;
+  int hosts = 0;
+  for (size_t i = 0; i < s->fields.n; i++) {
+    if (util_strcaseeq(hdrs[i].name, hdrs[i].name_len, "host")) {
+      hosts++;
+      auth = hdrs[i].value;
+      auth_len = hdrs[i].value_len;
+    }
+  }
+  /* Absolute-form (RFC 9112 3.2.2): the target's authority wins. */
+  size_t skip = 0;
+  if (path_len > 7 && strncasecmp(path, "http://", 7) == 0)
+    skip = 7;
+  else if (path_len > 8 && strncasecmp(path, "https://", 8) == 0)
+    skip = 8;
+  if (skip) {
+    const char *slash = memchr(path + skip, '/', path_len - skip);
+    auth = path + skip;
+    auth_len = slash ? (size_t)(slash - auth) : path_len - skip;
+    path = slash ? slash : "/";
+    path_len = slash ? s->url_len - (size_t)(slash - s->url) : 1;
+  }
+  int status = 0;
+  const char *why = NULL;
+  if (hosts > 1) {
+    status = 400, why = "more than one Host field";
+  } else if (auth == NULL && s->version == 11) {
+    status = 400, why = "no Host field";
+  } else if (auth != NULL && !http_authority_valid(auth, auth_len)) {
+    status = 400, why = "invalid Host";
+  } else if (!http_path_valid(path, path_len, p->method == HTTP_OPTIONS)) {
+    status = 400, why = "invalid request target";
+  } else if ((p->flags & F_CONTENT_LENGTH) &&
+             p->content_length > (uint64_t)cfg->max_request_body) {
+    status = 413, why = "request body larger than limits.max_request_body";
+  }
+  if (status != 0) {
+    free(hdrs);
+    return reject(s, status, why);
+  }
+  if (auth == NULL) {
+    auth = "localhost";
+    auth_len = 9;
+  }
+  snprintf(s->authority, sizeof(s->authority), "%.*s", (int)auth_len, auth);
+  int chunked = (p->flags & F_CHUNKED) != 0;
+  int64_t cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
+  struct http_req req = {
+      .method = s->method,
+      .method_len = strlen(s->method),
+      .path = path,
+      .path_len = path_len,
+      .authority = auth,
+      .authority_len = auth_len,
+      .https = conn_is_tls(s->c),
+      .version = s->version,
+      .hdrs = hdrs,
+      .nhdrs = s->fields.n,
+      .content_length = chunked ? -1 : cl,
+      .has_body = chunked || cl > 0,
+      .client_addr = conn_peer(s->c),
+  };
+  /* Upgrade is never forwarded (it is hop-by-hop and dropped from the
+   * request); keep parsing this connection as HTTP/1.1. */
+  p->upgrade = 0;
+  for (size_t i = 0; i < s->fields.n; i++) {
+    if (req.has_body && s->version == 11 &&
+        util_strcaseeq(hdrs[i].name, hdrs[i].name_len, "expect") &&
+        util_strcaseeq(hdrs[i].value, hdrs[i].value_len, "100-continue"))
+      conn_write(s->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+  }
+  size_t hostlen = http_authority_host_len(auth, auth_len);
+  int backend = route_pick(cfg, auth, hostlen, path, path_len);
+  s->state = req.has_body ? H1_BODY : H1_WAIT;
+  if (req.has_body)
+    conn_set_timeout(s->c, (uint64_t)cfg->idle_timeout, "request body");
+  else
+    conn_set_timeout(s->c, 0, NULL);
+  s->up = upstream_start(s->srv->pool, backend, &req, &up_cb, s);
+  free(hdrs);
+  return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n) {
+  struct h1_session *s = from_parser(p);
+  s->body_received += (int64_t)n;
+  if (s->body_received > s->srv->cfg->max_request_body)
+    return reject(s, 413, "request body larger than limits.max_request_body");
+  conn_set_timeout(s->c, (uint64_t)s->srv->cfg->idle_timeout, "request body");
+  if (s->up == NULL)
+    return 0; /* answered already; the body is read and dropped */
+  upstream_send_body(s->up, (const uint8_t *)at, n);
+  if (upstream_body_pending(s->up) > BODY_HIGH_WATER &&
+      !s->read_paused_for_body) {
+    s->read_paused_for_body = 1;
+    conn_pause_read(s->c);
+  }
+  return 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+  struct h1_session *s = from_parser(p);
+  conn_set_timeout(s->c, 0, NULL);
+  if (s->up != NULL)
+    upstream_end_body(s->up);
+  s->state = H1_WAIT;
+  if (s->resp_done) {
+    /* The response finished before the body did: move on now. */
+    s->next_ready = 1;
+    conn_mark_dirty(s->c);
+  }
+  return HPE_PAUSED;
+}
+
+static void init_settings(void) {
+  llhttp_settings_init(&settings);
+  settings.on_message_begin = on_message_begin;
+  settings.on_url = on_url;
+  settings.on_header_field = on_header_field;
+  settings.on_header_value = on_header_value;
+  settings.on_headers_complete = on_headers_complete;
+  settings.on_body = on_body;
+  settings.on_message_complete = on_message_complete;
+  settings_ready = 1;
+}
+
+/* parse runs llhttp over |p| and handles pausing and errors. */
+static int parse(struct h1_session *s, const uint8_t *p, size_t n) {
+  s->read_start = (const char *)p;
+  llhttp_errno_t e = llhttp_execute(&s->parser, (const char *)p, n);
+  if (e == HPE_OK)
+    return 0;
+  if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+    const char *pos = llhttp_get_error_pos(&s->parser);
+    size_t used = pos ? (size_t)(pos - (const char *)p) : n;
+    s->parser_paused = 1;
+    if (used < n) {
+      buf_append(&s->stash, p + used, n - used);
+      if (s->stash.len >= STASH_MAX)
+        conn_pause_read(s->c);
+    }
+    return 0;
+  }
+  int status = s->reject_status ? s->reject_status : 400;
+  const char *why = s->reject_why ? s->reject_why
+                                  : llhttp_get_error_reason(&s->parser);
+  if (s->up != NULL) {
+    upstream_cancel(s->up);
+    s->up = NULL;
+  }
+  if (s->resp_started) {
+    conn_close(s->c, 0);
+    return -1;
+  }
+  if (s->state == H1_IDLE && s->url_len == 0 && s->fields.n == 0 &&
+      e == HPE_INVALID_METHOD && status == 400)
+    why = "invalid request line";
+  send_error(s, status, why);
+  return 0;
+}
+
+static int h1_recv(void *sp, const uint8_t *p, size_t n) {
+  struct h1_session *s = sp;
+  if (s->state == H1_DONE)
+    return 0;
+  if (s->parser_paused) {
+    buf_append(&s->stash, p, n);
+    if (s->stash.len >= STASH_MAX)
+      conn_pause_read(s->c);
+    return 0;
+  }
+  return parse(s, p, n);
+}
+
+/* next_request resumes the parser on what the client already sent. */
+static void next_request(struct h1_session *s) {
+  s->next_ready = 0;
+  s->state = H1_IDLE;
+  s->parser_paused = 0;
+  llhttp_resume(&s->parser);
+  set_idle_timer(s);
+  if (s->srv->draining) {
+    s->state = H1_DONE;
+    conn_close(s->c, 1);
+    return;
+  }
+  struct buf pending;
+  buf_init(&pending);
+  buf_take(&pending, &s->stash);
+  while (pending.len > 0 && !s->parser_paused && s->state != H1_DONE) {
+    const uint8_t *p;
+    size_t k = buf_peek(&pending, &p);
+    /* Copy the slice out: parse may stash into s->stash, never into
+     * |pending|, so the slice stays valid through the call. */
+    if (parse(s, p, k) < 0)
+      break;
+    if (s->parser_paused) {
+      buf_consume(&pending, k);
+      /* What parse stashed came from this slice; the rest of |pending|
+       * follows it. */
+      buf_take(&s->stash, &pending);
+      break;
+    }
+    buf_consume(&pending, k);
+  }
+  buf_cleanup(&pending);
+  if (!s->parser_paused && !s->peer_eof)
+    conn_resume_read(s->c);
+  if (s->peer_eof && s->state == H1_IDLE) {
+    s->state = H1_DONE;
+    conn_close(s->c, 1);
+  }
+}
+
+static void h1_produce(void *sp) {
+  struct h1_session *s = sp;
+  if (s->next_ready && s->state == H1_WAIT)
+    next_request(s);
+}
+
+static void h1_writable(void *sp) {
+  struct h1_session *s = sp;
+  if (s->up_paused && s->up != NULL) {
+    s->up_paused = 0;
+    upstream_resume(s->up);
+  }
+}
+
+static int h1_done(void *sp) {
+  struct h1_session *s = sp;
+  return s->state == H1_DONE ||
+         (s->peer_eof && (s->state == H1_IDLE || s->state == H1_HEAD) &&
+          s->stash.len == 0);
+}
+
+static void h1_shutdown(void *sp) {
+  struct h1_session *s = sp;
+  if (s->state == H1_IDLE) {
+    s->state = H1_DONE;
+    conn_close(s->c, 1);
+  }
+  /* Otherwise the response in progress carries "Connection: close". */
+}
+
+static void h1_eof(void *sp) {
+  struct h1_session *s = sp;
+  s->peer_eof = 1;
+  if (s->state == H1_BODY && s->up != NULL) {
+    /* The client went away mid-body: the request can never complete. */
+    upstream_cancel(s->up);
+    s->up = NULL;
+    s->state = H1_DONE;
+    conn_close(s->c, 0);
+  } else if (s->state == H1_HEAD) {
+    LOG_INFO("conn %llu %s: client closed mid-request",
+             (unsigned long long)conn_id(s->c), conn_peer(s->c));
+  }
+}
+
+static void h1_free(void *sp) {
+  struct h1_session *s = sp;
+  if (s->up != NULL)
+    upstream_cancel(s->up);
+  http_fields_cleanup(&s->fields);
+  buf_cleanup(&s->stash);
+  free(s);
+}
+
+void *h1_session_new(struct conn *c) {
+  if (!settings_ready)
+    init_settings();
+  struct h1_session *s = xcalloc(1, sizeof(*s));
+  s->c = c;
+  s->srv = conn_server(c);
+  llhttp_init(&s->parser, HTTP_REQUEST, &settings);
+  s->parser.data = s;
+  http_fields_init(&s->fields, (size_t)s->srv->cfg->max_header_list_size,
+                   (size_t)s->srv->cfg->max_header_fields);
+  buf_init(&s->stash);
+  set_idle_timer(s);
+  return s;
+}
+
+const struct session_ops h1_session_ops = {
+    .recv = h1_recv,
+    .produce = h1_produce,
+    .writable = h1_writable,
+    .done = h1_done,
+    .shutdown = h1_shutdown,
+    .eof = h1_eof,
+    .free = h1_free,
+};

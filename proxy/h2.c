@@ -1,0 +1,861 @@
+/* h2.c: the HTTP/2 front session of one client connection.
+ *
+ * nghttp2 does the framing, HPACK and the protocol's own checks (HTTP
+ * messaging stays on: pseudo-header rules, content-length against DATA,
+ * connection-specific fields). This file adds what nghttp2 1.52 leaves to
+ * the application (see shared/research/security.md §3): a cumulative
+ * header-size and field-count cap, :scheme/:authority/Host policy, a
+ * "glitch" token bucket for cheap-to-send frames, a bucket for the resets
+ * we send, a per-connection request cap, the header-completion and idle
+ * timers, and manual window updates so a request body is acknowledged
+ * only once it reached the backend socket.
+ *
+ * Response bodies wait in the stream's chunk queue and are framed with
+ * NGHTTP2_DATA_FLAG_NO_COPY, so body bytes are copied once from the
+ * backend's read buffer into the queue and once into the output. */
+#include <inttypes.h>
+#include <nghttp2/nghttp2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "proxy/access.h"
+#include "proxy/buf.h"
+#include "proxy/conn.h"
+#include "proxy/http.h"
+#include "proxy/log.h"
+#include "proxy/route.h"
+#include "proxy/server.h"
+#include "proxy/session.h"
+#include "proxy/upstream.h"
+#include "proxy/util.h"
+
+#define STREAM_WINDOW (256 * 1024)
+#define CONN_WINDOW (1024 * 1024)
+#define RESP_HIGH_WATER (64 * 1024)
+#define MAX_OUTBOUND_FRAMES 5000
+#define GLITCH_BURST 10000
+#define GLITCH_RATE 330   /* per second */
+#define RESET_BURST 200
+#define RESET_RATE 20     /* per second */
+
+struct bucket {
+  double tokens;
+  uint64_t last_ms;
+};
+
+struct h2_stream {
+  struct h2_session *s;
+  struct h2_stream *prev, *next;
+  int32_t id;
+  struct http_fields fields;   /* regular request fields */
+  char pseudo[4][256];         /* :method :path :scheme :authority */
+  size_t pseudo_len[4];
+  int pseudo_seen[4];
+  size_t header_size, nfields;
+  int reject;                  /* status to answer instead of proxying */
+  const char *reject_why;
+  int64_t content_length;
+  int64_t body_received;
+  int request_ended, headers_done, headers_end_stream;
+  int started;                 /* upstream_start has been called */
+  int rst_after_response;      /* stop the client's upload once answered */
+  struct buf early_body;       /* DATA that arrived before the start */
+
+  struct upstream *up;
+  struct buf resp;
+  int resp_started, resp_eof, deferred;
+  struct http_fields trailers;
+  int status;
+  uint64_t start_ms;
+  uint64_t bytes_sent;
+};
+
+enum { P_METHOD, P_PATH, P_SCHEME, P_AUTHORITY };
+static const char *const pseudo_names[] = {":method", ":path", ":scheme",
+                                           ":authority"};
+
+struct h2_session {
+  struct conn *c;
+  struct server *srv;
+  nghttp2_session *ng;
+  struct h2_stream *streams;
+  int nstreams, headers_pending;
+  /* Streams whose request head is complete, started once the current
+   * mem_recv batch is fully processed: a malformed frame later in the
+   * same read (a content-length that DATA contradicts) then resets the
+   * stream before anything reaches the backend. */
+  int32_t *ready;
+  size_t nready, ready_cap;
+  uint64_t requests;
+  int goaway_sent;
+  struct bucket glitch, resets;
+};
+
+static const struct upstream_cb up_cb;
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int bucket_take(struct bucket *b, double burst, double rate) {
+  uint64_t now = util_now_ms();
+  if (b->last_ms == 0) {
+    b->tokens = burst;
+  } else {
+    b->tokens += (double)(now - b->last_ms) * rate / 1000.0;
+    if (b->tokens > burst)
+      b->tokens = burst;
+  }
+  b->last_ms = now;
+  if (b->tokens < 1)
+    return 0;
+  b->tokens -= 1;
+  return 1;
+}
+
+static void calm_down(struct h2_session *s, const char *why) {
+  if (s->goaway_sent)
+    return;
+  LOG_WARN("conn %llu %s: %s; GOAWAY ENHANCE_YOUR_CALM",
+           (unsigned long long)conn_id(s->c), conn_peer(s->c), why);
+  nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(s->ng),
+                        NGHTTP2_ENHANCE_YOUR_CALM, NULL, 0);
+  s->goaway_sent = 1;
+  conn_mark_dirty(s->c);
+}
+
+static void update_timer(struct h2_session *s) {
+  const struct config *cfg = s->srv->cfg;
+  if (s->headers_pending > 0)
+    conn_set_timeout(s->c, (uint64_t)cfg->header_timeout, "request header");
+  else if (s->nstreams == 0)
+    conn_set_timeout(s->c, (uint64_t)cfg->idle_timeout, "idle");
+  else
+    conn_set_timeout(s->c, 0, NULL);
+}
+
+static struct h2_stream *stream_new(struct h2_session *s, int32_t id) {
+  const struct config *cfg = s->srv->cfg;
+  struct h2_stream *st = xcalloc(1, sizeof(*st));
+  st->s = s;
+  st->id = id;
+  st->content_length = -1;
+  st->start_ms = util_now_ms();
+  http_fields_init(&st->fields, (size_t)cfg->max_header_list_size,
+                   (size_t)cfg->max_header_fields);
+  http_fields_init(&st->trailers, 65536, 100);
+  buf_init(&st->resp);
+  buf_init(&st->early_body);
+  st->next = s->streams;
+  if (s->streams)
+    s->streams->prev = st;
+  s->streams = st;
+  s->nstreams++;
+  return st;
+}
+
+static void stream_free(struct h2_stream *st) {
+  struct h2_session *s = st->s;
+  if (st->up != NULL)
+    upstream_cancel(st->up);
+  if (st->prev)
+    st->prev->next = st->next;
+  else
+    s->streams = st->next;
+  if (st->next)
+    st->next->prev = st->prev;
+  s->nstreams--;
+  http_fields_cleanup(&st->fields);
+  http_fields_cleanup(&st->trailers);
+  buf_cleanup(&st->resp);
+  buf_cleanup(&st->early_body);
+  free(st);
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf,
+                         size_t length, uint32_t *flags,
+                         nghttp2_data_source *src, void *user_data) {
+  (void)buf;
+  (void)user_data;
+  struct h2_stream *st = src->ptr;
+  size_t n = st->resp.len < length ? st->resp.len : length;
+  if (n == 0 && !st->resp_eof) {
+    st->deferred = 1;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+  if (st->resp_eof && n == st->resp.len) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (st->trailers.n > 0) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      nghttp2_nv nv[100];
+      struct http_hdr h[100];
+      http_fields_export(&st->trailers, h);
+      for (size_t i = 0; i < st->trailers.n; i++) {
+        nv[i] = (nghttp2_nv){(uint8_t *)h[i].name, (uint8_t *)h[i].value,
+                             h[i].name_len, h[i].value_len,
+                             NGHTTP2_NV_FLAG_NONE};
+      }
+      nghttp2_submit_trailer(ng, id, nv, st->trailers.n);
+    }
+  }
+  return (ssize_t)n;
+}
+
+static int send_data(nghttp2_session *ng, nghttp2_frame *frame,
+                     const uint8_t *framehd, size_t length,
+                     nghttp2_data_source *src, void *user_data) {
+  (void)ng;
+  struct h2_session *s = user_data;
+  struct h2_stream *st = src->ptr;
+  if (conn_write_blocked(s->c))
+    return NGHTTP2_ERR_WOULDBLOCK;
+  conn_write(s->c, framehd, 9);
+  size_t left = length;
+  while (left > 0) {
+    const uint8_t *p;
+    size_t k = buf_peek(&st->resp, &p);
+    if (k > left)
+      k = left;
+    conn_write(s->c, p, k);
+    buf_consume(&st->resp, k);
+    left -= k;
+  }
+  (void)frame;
+  st->bytes_sent += length;
+  /* Below half the high-water mark the backend may send again. */
+  if (st->up != NULL && st->resp.len < RESP_HIGH_WATER / 2)
+    upstream_resume(st->up);
+  return 0;
+}
+
+static void submit_simple(struct h2_stream *st, int status, const char *why) {
+  struct h2_session *s = st->s;
+  char code[8], body[128];
+  snprintf(code, sizeof(code), "%d", status);
+  int n = snprintf(body, sizeof(body), "%d %s\n", status,
+                   http_status_reason(status));
+  char len[16];
+  snprintf(len, sizeof(len), "%d", n);
+  nghttp2_nv nv[] = {
+      {(uint8_t *)":status", (uint8_t *)code, 7, strlen(code), 0},
+      {(uint8_t *)"content-type", (uint8_t *)"text/plain", 12, 10, 0},
+      {(uint8_t *)"content-length", (uint8_t *)len, 14, strlen(len), 0},
+  };
+  buf_cleanup(&st->resp);
+  buf_append(&st->resp, body, (size_t)n);
+  st->resp_eof = 1;
+  st->resp_started = 1;
+  st->status = status;
+  nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
+  if (nghttp2_submit_response(s->ng, st->id, nv, ARRAY_SIZE(nv), &dp) != 0)
+    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
+                              NGHTTP2_INTERNAL_ERROR);
+  if (why != NULL)
+    LOG_INFO("conn %llu %s: stream %d: %d (%s)",
+             (unsigned long long)conn_id(s->c), conn_peer(s->c), st->id,
+             status, why);
+  conn_mark_dirty(s->c);
+}
+
+static void up_head(void *ud, int status, const struct http_hdr *hdrs,
+                    size_t n, int64_t content_length) {
+  struct h2_stream *st = ud;
+  struct h2_session *s = st->s;
+  (void)content_length;
+  nghttp2_nv *nv = xmalloc((n + 1) * sizeof(*nv));
+  char code[8];
+  snprintf(code, sizeof(code), "%d", status);
+  nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7,
+                       strlen(code), NGHTTP2_NV_FLAG_NONE};
+  /* HTTP/2 field names are lower case; HTTP/1.1 backends use any case. */
+  size_t names = 0;
+  for (size_t i = 0; i < n; i++)
+    names += hdrs[i].name_len;
+  char *lower = xmalloc(names + 1), *lp = lower;
+  size_t k = 1;
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < hdrs[i].name_len; j++) {
+      char ch = hdrs[i].name[j];
+      lp[j] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    }
+    nv[k++] = (nghttp2_nv){(uint8_t *)lp, (uint8_t *)hdrs[i].value,
+                           hdrs[i].name_len, hdrs[i].value_len,
+                           NGHTTP2_NV_FLAG_NONE};
+    lp += hdrs[i].name_len;
+  }
+  st->status = status;
+  st->resp_started = 1;
+  int head_only = status == 204 || status == 304 ||
+                  (st->pseudo_len[P_METHOD] == 4 &&
+                   memcmp(st->pseudo[P_METHOD], "HEAD", 4) == 0);
+  nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
+  int rv = nghttp2_submit_response(s->ng, st->id, nv, k,
+                                   head_only ? NULL : &dp);
+  free(lower);
+  free(nv);
+  if (rv != 0) {
+    LOG_WARN("stream %d: cannot submit response: %s", st->id,
+             nghttp2_strerror(rv));
+    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
+                              NGHTTP2_INTERNAL_ERROR);
+  }
+  if (head_only)
+    st->resp_eof = 1;
+  conn_mark_dirty(s->c);
+}
+
+static void up_body(void *ud, const uint8_t *p, size_t n) {
+  struct h2_stream *st = ud;
+  buf_append(&st->resp, p, n);
+  if (st->resp.len >= RESP_HIGH_WATER && st->up != NULL)
+    upstream_pause(st->up);
+  if (st->deferred) {
+    st->deferred = 0;
+    nghttp2_session_resume_data(st->s->ng, st->id);
+  }
+  conn_mark_dirty(st->s->c);
+}
+
+static void up_end(void *ud, const struct http_hdr *tr, size_t n) {
+  struct h2_stream *st = ud;
+  st->up = NULL;
+  st->resp_eof = 1;
+  for (size_t i = 0; i < n; i++) {
+    /* Trailer names go out as HTTP/2 fields: lower-case them. */
+    char name[256];
+    size_t len = tr[i].name_len < sizeof(name) ? tr[i].name_len : sizeof(name);
+    for (size_t j = 0; j < len; j++) {
+      char ch = tr[i].name[j];
+      name[j] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    }
+    if (http_fields_name(&st->trailers, name, len) != 0 ||
+        http_fields_value(&st->trailers, tr[i].value, tr[i].value_len,
+                          tr[i].value) != 0)
+      break;
+  }
+  if (st->deferred) {
+    st->deferred = 0;
+    nghttp2_session_resume_data(st->s->ng, st->id);
+  }
+  conn_mark_dirty(st->s->c);
+}
+
+static void up_error(void *ud, int status, const char *why) {
+  struct h2_stream *st = ud;
+  struct h2_session *s = st->s;
+  st->up = NULL;
+  s->srv->stats.backend_errors++;
+  if (status == 504)
+    s->srv->stats.backend_timeouts++;
+  if (!st->resp_started) {
+    submit_simple(st, status, NULL);
+    return;
+  }
+  /* The head is out: the only honest signal left is a reset, never a
+   * clean END_STREAM on a body that was cut short. */
+  (void)why;
+  nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
+                            NGHTTP2_INTERNAL_ERROR);
+  conn_mark_dirty(s->c);
+}
+
+static void up_body_sent(void *ud, size_t n) {
+  struct h2_stream *st = ud;
+  nghttp2_session_consume(st->s->ng, st->id, n);
+  conn_mark_dirty(st->s->c);
+}
+
+static const struct upstream_cb up_cb = {
+    .on_head = up_head,
+    .on_body = up_body,
+    .on_end = up_end,
+    .on_error = up_error,
+    .on_body_sent = up_body_sent,
+};
+
+/* ---- requests --------------------------------------------------------- */
+
+static void reject(struct h2_stream *st, int status, const char *why) {
+  if (st->reject == 0) {
+    st->reject = status;
+    st->reject_why = why;
+  }
+}
+
+/* validate applies herald's request policy on top of nghttp2's checks and
+ * fills |req|. Returns 0 or an HTTP status to answer with. */
+static int validate(struct h2_stream *st, struct http_req *req,
+                    struct http_hdr *hdrs) {
+  struct h2_session *s = st->s;
+  if (st->reject)
+    return st->reject;
+  const char *method = st->pseudo[P_METHOD];
+  size_t mlen = st->pseudo_len[P_METHOD];
+  if (mlen == 7 && memcmp(method, "CONNECT", 7) == 0) {
+    st->reject_why = "CONNECT is not supported";
+    return 501;
+  }
+  const char *scheme = conn_is_tls(s->c) ? "https" : "http";
+  if (!st->pseudo_seen[P_SCHEME] ||
+      !util_strcaseeq(st->pseudo[P_SCHEME], st->pseudo_len[P_SCHEME], scheme)) {
+    st->reject_why = ":scheme does not match the connection";
+    return 400;
+  }
+  if (!http_path_valid(st->pseudo[P_PATH], st->pseudo_len[P_PATH],
+                       mlen == 7 && memcmp(method, "OPTIONS", 7) == 0)) {
+    st->reject_why = "invalid :path";
+    return 400;
+  }
+  http_fields_export(&st->fields, hdrs);
+  const struct http_hdr *host = NULL;
+  for (size_t i = 0; i < st->fields.n; i++) {
+    if (util_strcaseeq(hdrs[i].name, hdrs[i].name_len, "host")) {
+      if (host != NULL) {
+        st->reject_why = "more than one host field";
+        return 400;
+      }
+      host = &hdrs[i];
+    }
+  }
+  const char *auth = st->pseudo[P_AUTHORITY];
+  size_t alen = st->pseudo_len[P_AUTHORITY];
+  if (!st->pseudo_seen[P_AUTHORITY]) {
+    if (host == NULL) {
+      st->reject_why = "no :authority and no host";
+      return 400;
+    }
+    auth = host->value;
+    alen = host->value_len;
+  } else if (host != NULL &&
+             (host->value_len != alen ||
+              strncasecmp(host->value, auth, alen) != 0)) {
+    st->reject_why = "host differs from :authority";
+    return 400;
+  }
+  if (!http_authority_valid(auth, alen)) {
+    st->reject_why = "invalid :authority";
+    return 400;
+  }
+  const struct config *cfg = s->srv->cfg;
+  if (st->content_length > cfg->max_request_body) {
+    st->reject_why = "request body larger than limits.max_request_body";
+    return 413;
+  }
+  *req = (struct http_req){
+      .method = method,
+      .method_len = mlen,
+      .path = st->pseudo[P_PATH],
+      .path_len = st->pseudo_len[P_PATH],
+      .authority = auth,
+      .authority_len = alen,
+      .https = conn_is_tls(s->c),
+      .version = 20,
+      .hdrs = hdrs,
+      .nhdrs = st->fields.n,
+      .content_length = st->content_length,
+      .has_body = !st->headers_end_stream,
+      .client_addr = conn_peer(s->c),
+  };
+  return 0;
+}
+
+static void start_request(struct h2_stream *st) {
+  struct h2_session *s = st->s;
+  st->started = 1;
+  struct http_req req;
+  struct http_hdr *hdrs = xmalloc((st->fields.n + 1) * sizeof(*hdrs));
+  s->srv->stats.requests++;
+  s->srv->stats.h2_requests++;
+  int status = validate(st, &req, hdrs);
+  if (status != 0) {
+    submit_simple(st, status, st->reject_why);
+    free(hdrs);
+    return;
+  }
+  const struct config *cfg = s->srv->cfg;
+  size_t hostlen = http_authority_host_len(req.authority, req.authority_len);
+  int backend = route_pick(cfg, req.authority, hostlen, req.path, req.path_len);
+  st->up = upstream_start(s->srv->pool, backend, &req, &up_cb, st);
+  free(hdrs);
+  const uint8_t *p;
+  size_t k;
+  while ((k = buf_peek(&st->early_body, &p)) > 0) {
+    upstream_send_body(st->up, p, k);
+    buf_consume(&st->early_body, k);
+  }
+  if (st->request_ended)
+    upstream_end_body(st->up);
+  if (++s->requests >= (uint64_t)cfg->max_requests_per_conn &&
+      !s->goaway_sent) {
+    /* Enough for one connection: finish what is open, take no more. */
+    nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR,
+                          NULL, 0);
+    s->goaway_sent = 1;
+  }
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
+                            void *user_data) {
+  struct h2_session *s = user_data;
+  if (frame->hd.type != NGHTTP2_HEADERS ||
+      frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+    return 0;
+  struct h2_stream *st = stream_new(s, frame->hd.stream_id);
+  nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, st);
+  s->headers_pending++;
+  update_timer(s);
+  return 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+                     const uint8_t *name, size_t namelen,
+                     const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user_data) {
+  (void)flags;
+  (void)user_data;
+  if (frame->hd.type != NGHTTP2_HEADERS)
+    return 0;
+  struct h2_stream *st =
+      nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+  if (st == NULL)
+    return 0;
+  if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    /* Request trailers: HTTP/1.1 chunked trailers would need the body to
+     * be chunked; herald drops them (they are optional by definition). */
+    return 0;
+  }
+  const struct config *cfg = st->s->srv->cfg;
+  /* Count everything, store nothing past the cap: HPACK state must stay
+   * in sync, but an HPACK bomb must not become memory. */
+  st->header_size += namelen + valuelen + 32;
+  st->nfields++;
+  if (st->header_size > (size_t)cfg->max_header_list_size ||
+      st->nfields > (size_t)cfg->max_header_fields) {
+    reject(st, 431, "request header fields too large");
+    return 0;
+  }
+  if (st->reject)
+    return 0;
+  if (namelen > 0 && name[0] == ':') {
+    for (int i = 0; i < 4; i++) {
+      if (util_strcaseeq((const char *)name, namelen, pseudo_names[i])) {
+        if (valuelen >= sizeof(st->pseudo[i])) {
+          reject(st, i == P_PATH ? 414 : 400, "pseudo-header too long");
+          return 0;
+        }
+        memcpy(st->pseudo[i], value, valuelen);
+        st->pseudo[i][valuelen] = '\0';
+        st->pseudo_len[i] = valuelen;
+        st->pseudo_seen[i] = 1;
+      }
+    }
+    return 0;
+  }
+  if (util_strcaseeq((const char *)name, namelen, "content-length")) {
+    char tmp[24];
+    if (valuelen == 0 || valuelen >= sizeof(tmp)) {
+      reject(st, 400, "bad content-length");
+      return 0;
+    }
+    memcpy(tmp, value, valuelen);
+    tmp[valuelen] = '\0';
+    st->content_length = strtoll(tmp, NULL, 10);
+  }
+  if (http_fields_name(&st->fields, (const char *)name, namelen) != 0 ||
+      http_fields_value(&st->fields, (const char *)value, valuelen,
+                        (const char *)value) != 0)
+    reject(st, 400, "invalid header field");
+  return 0;
+}
+
+static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
+                         void *user_data) {
+  struct h2_session *s = user_data;
+  struct h2_stream *st =
+      nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+  switch (frame->hd.type) {
+  case NGHTTP2_HEADERS:
+    if (st == NULL || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+      if (st != NULL && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        st->request_ended = 1;
+        if (st->up != NULL)
+          upstream_end_body(st->up);
+      }
+      break;
+    }
+    s->headers_pending--;
+    st->headers_done = 1;
+    update_timer(s);
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+      st->request_ended = st->headers_end_stream = 1;
+    if (s->nready == s->ready_cap) {
+      s->ready_cap = s->ready_cap ? s->ready_cap * 2 : 16;
+      s->ready = xrealloc(s->ready, s->ready_cap * sizeof(*s->ready));
+    }
+    s->ready[s->nready++] = st->id;
+    break;
+  case NGHTTP2_DATA:
+    if (frame->hd.length == 0 && !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+        !bucket_take(&s->glitch, GLITCH_BURST, GLITCH_RATE))
+      calm_down(s, "too many empty DATA frames");
+    if (st != NULL && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      st->request_ended = 1;
+      if (st->up != NULL)
+        upstream_end_body(st->up);
+    }
+    break;
+  case NGHTTP2_PRIORITY:
+    if (!bucket_take(&s->glitch, GLITCH_BURST, GLITCH_RATE))
+      calm_down(s, "too many PRIORITY frames");
+    break;
+  case NGHTTP2_SETTINGS:
+  case NGHTTP2_PING:
+  case NGHTTP2_WINDOW_UPDATE:
+    if (!(frame->hd.flags & NGHTTP2_FLAG_ACK) &&
+        !bucket_take(&s->glitch, GLITCH_BURST, GLITCH_RATE))
+      calm_down(s, "too many control frames");
+    break;
+  default:
+    break;
+  }
+  return 0;
+}
+
+static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
+                         const uint8_t *data, size_t len, void *user_data) {
+  (void)flags;
+  (void)user_data;
+  struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
+  if (st == NULL || (st->started && st->up == NULL)) {
+    /* Nobody will read it: give the window back at once. */
+    nghttp2_session_consume(ng, id, len);
+    return 0;
+  }
+  st->body_received += (int64_t)len;
+  if (st->body_received > st->s->srv->cfg->max_request_body) {
+    if (st->up != NULL)
+      upstream_cancel(st->up);
+    st->up = NULL;
+    st->started = 1;
+    nghttp2_session_consume(ng, id, len);
+    if (!st->resp_started) {
+      submit_simple(st, 413, "request body larger than limits.max_request_body");
+      st->rst_after_response = 1;
+    } else {
+      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+    }
+    return 0;
+  }
+  if (st->up == NULL)
+    buf_append(&st->early_body, data, len);
+  else
+    upstream_send_body(st->up, data, len);
+  return 0;
+}
+
+static int on_stream_close(nghttp2_session *ng, int32_t id,
+                           uint32_t error_code, void *user_data) {
+  struct h2_session *s = user_data;
+  struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
+  if (st == NULL)
+    return 0;
+  if (!st->headers_done)
+    s->headers_pending--;
+  if (st->resp_started || error_code != NGHTTP2_NO_ERROR)
+    access_log_request(s->c, "h2", st->pseudo[P_METHOD], st->pseudo[P_AUTHORITY],
+                  st->pseudo[P_PATH],
+                  error_code == NGHTTP2_NO_ERROR ? st->status : 0,
+                  st->bytes_sent, util_now_ms() - st->start_ms,
+                  st->up ? upstream_backend_name(st->up) : "-");
+  if (st->status >= 100 && st->status < 600)
+    s->srv->stats.responses[st->status / 100]++;
+  nghttp2_session_set_stream_user_data(ng, id, NULL);
+  stream_free(st);
+  update_timer(s);
+  return 0;
+}
+
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
+                         void *user_data) {
+  struct h2_session *s = user_data;
+  if (frame->hd.type == NGHTTP2_RST_STREAM &&
+      frame->rst_stream.error_code != NGHTTP2_NO_ERROR &&
+      !bucket_take(&s->resets, RESET_BURST, RESET_RATE))
+    calm_down(s, "too many streams reset by herald");
+  if (frame->hd.type == NGHTTP2_GOAWAY)
+    s->goaway_sent = 1;
+  if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+      (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS)) {
+    struct h2_stream *st =
+        nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+    /* RFC 9113 8.1: a complete response may be followed by RST_STREAM
+     * NO_ERROR to stop an upload nobody will read. */
+    if (st != NULL && st->rst_after_response)
+      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id,
+                                NGHTTP2_NO_ERROR);
+  }
+  return 0;
+}
+
+static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *frame,
+                            int lib_error, void *user_data) {
+  (void)ng;
+  struct h2_session *s = user_data;
+  LOG_INFO("conn %llu %s: invalid frame type %d on stream %d: %s",
+           (unsigned long long)conn_id(s->c), conn_peer(s->c), frame->hd.type,
+           frame->hd.stream_id, nghttp2_strerror(lib_error));
+  if (!bucket_take(&s->resets, RESET_BURST, RESET_RATE))
+    calm_down(s, "too many invalid frames");
+  return 0;
+}
+
+/* ---- session ops ------------------------------------------------------ */
+
+static nghttp2_session_callbacks *callbacks;
+static nghttp2_option *options;
+
+static void init_library(void) {
+  nghttp2_session_callbacks_new(&callbacks);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks,
+                                                          on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks,
+                                                       on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks,
+                                                            on_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks,
+                                                         on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks,
+                                                       on_frame_send);
+  nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
+      callbacks, on_invalid_frame);
+  nghttp2_session_callbacks_set_send_data_callback(callbacks, send_data);
+  nghttp2_option_new(&options);
+  nghttp2_option_set_no_auto_window_update(options, 1);
+  nghttp2_option_set_max_continuations(options, 8);
+  nghttp2_option_set_stream_reset_rate_limit(options, 1000, 33);
+  nghttp2_option_set_max_deflate_dynamic_table_size(options, 4096);
+  nghttp2_option_set_max_outbound_ack(options, 1000);
+}
+
+void *h2_session_new(struct conn *c) {
+  if (callbacks == NULL)
+    init_library();
+  struct h2_session *s = xcalloc(1, sizeof(*s));
+  s->c = c;
+  s->srv = conn_server(c);
+  const struct config *cfg = s->srv->cfg;
+  int rv = nghttp2_session_server_new2(&s->ng, callbacks, s, options);
+  if (rv != 0) {
+    LOG_ERR("nghttp2_session_server_new2: %s", nghttp2_strerror(rv));
+    abort();
+  }
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS,
+       (uint32_t)cfg->max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+       (uint32_t)cfg->max_header_list_size},
+  };
+  nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, ARRAY_SIZE(iv));
+  nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
+                                        CONN_WINDOW);
+  update_timer(s);
+  conn_mark_dirty(c);
+  return s;
+}
+
+static int h2_recv(void *p, const uint8_t *data, size_t n) {
+  struct h2_session *s = p;
+  ssize_t rv = nghttp2_session_mem_recv(s->ng, data, n);
+  if (rv < 0) {
+    LOG_INFO("conn %llu %s: HTTP/2: %s", (unsigned long long)conn_id(s->c),
+             conn_peer(s->c), nghttp2_strerror((int)rv));
+    if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+      nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, 0,
+                            NGHTTP2_PROTOCOL_ERROR, NULL, 0);
+    else if (!s->goaway_sent)
+      nghttp2_session_terminate_session(s->ng, NGHTTP2_PROTOCOL_ERROR);
+    /* Flush the GOAWAY, then close with lingering. */
+    s->goaway_sent = 1;
+    conn_mark_dirty(s->c);
+    conn_close(s->c, 1);
+    return 0;
+  }
+  for (size_t i = 0; i < s->nready; i++) {
+    struct h2_stream *st =
+        nghttp2_session_get_stream_user_data(s->ng, s->ready[i]);
+    if (st != NULL && !st->started)
+      start_request(st);
+  }
+  s->nready = 0;
+  if (nghttp2_session_get_outbound_queue_size(s->ng) > MAX_OUTBOUND_FRAMES)
+    calm_down(s, "outbound queue too long (client not reading)");
+  conn_mark_dirty(s->c);
+  return 0;
+}
+
+static void h2_produce(void *p) {
+  struct h2_session *s = p;
+  while (!conn_write_blocked(s->c)) {
+    const uint8_t *data;
+    ssize_t n = nghttp2_session_mem_send(s->ng, &data);
+    if (n < 0) {
+      LOG_INFO("conn %llu: nghttp2_session_mem_send: %s",
+               (unsigned long long)conn_id(s->c), nghttp2_strerror((int)n));
+      conn_close(s->c, 0);
+      return;
+    }
+    if (n == 0)
+      break;
+    conn_write(s->c, data, (size_t)n);
+  }
+}
+
+static void h2_writable(void *p) { (void)p; }
+
+static int h2_done(void *p) {
+  struct h2_session *s = p;
+  return !nghttp2_session_want_read(s->ng) &&
+         !nghttp2_session_want_write(s->ng);
+}
+
+static void h2_shutdown(void *p) {
+  struct h2_session *s = p;
+  if (s->goaway_sent)
+    return;
+  nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(s->ng),
+                        NGHTTP2_NO_ERROR, NULL, 0);
+  s->goaway_sent = 1;
+  conn_mark_dirty(s->c);
+}
+
+static void h2_eof(void *p) {
+  struct h2_session *s = p;
+  /* Nothing can be delivered to a client that closed: stop everything. */
+  conn_close(s->c, 0);
+}
+
+static void h2_free(void *p) {
+  struct h2_session *s = p;
+  while (s->streams != NULL)
+    stream_free(s->streams);
+  nghttp2_session_del(s->ng);
+  free(s->ready);
+  free(s);
+}
+
+const struct session_ops h2_session_ops = {
+    .recv = h2_recv,
+    .produce = h2_produce,
+    .writable = h2_writable,
+    .done = h2_done,
+    .shutdown = h2_shutdown,
+    .eof = h2_eof,
+    .free = h2_free,
+};

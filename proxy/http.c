@@ -1,0 +1,351 @@
+/* http.c: see http.h. */
+#include "proxy/http.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/util.h"
+
+static const char *const hop_by_hop[] = {
+    "connection", "keep-alive", "proxy-connection", "te",
+    "transfer-encoding", "upgrade", "http2-settings",
+};
+
+int http_is_hop_by_hop(const char *name, size_t len) {
+  for (size_t i = 0; i < ARRAY_SIZE(hop_by_hop); i++) {
+    if (util_strcaseeq(name, len, hop_by_hop[i]))
+      return 1;
+  }
+  return 0;
+}
+
+int http_token_listed(const char *list, size_t list_len, const char *name,
+                      size_t name_len) {
+  size_t i = 0;
+  while (i < list_len) {
+    while (i < list_len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
+      i++;
+    size_t start = i;
+    while (i < list_len && list[i] != ',')
+      i++;
+    size_t end = i;
+    while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t'))
+      end--;
+    if (end - start == name_len && end > start) {
+      size_t k;
+      for (k = 0; k < name_len; k++) {
+        if (tolower((unsigned char)list[start + k]) !=
+            tolower((unsigned char)name[k]))
+          break;
+      }
+      if (k == name_len)
+        return 1;
+    }
+  }
+  return 0;
+}
+
+static int is_regname_char(unsigned char c) {
+  /* unreserved / sub-delims / pct-encoded from RFC 3986, minus those that
+   * no real host name uses and a backend might treat specially. */
+  return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+         c == '%';
+}
+
+int http_authority_valid(const char *p, size_t len) {
+  size_t i = 0;
+  if (len == 0 || len > 255)
+    return 0;
+  if (p[0] == '[') {
+    for (i = 1; i < len && p[i] != ']'; i++) {
+      unsigned char c = (unsigned char)p[i];
+      if (!isxdigit(c) && c != ':' && c != '.')
+        return 0;
+    }
+    if (i == len || i == 1)
+      return 0;
+    i++; /* past ']' */
+  } else {
+    for (; i < len && p[i] != ':'; i++) {
+      if (!is_regname_char((unsigned char)p[i]))
+        return 0;
+    }
+    if (i == 0)
+      return 0;
+  }
+  if (i == len)
+    return 1;
+  if (p[i] != ':' || i + 1 == len || len - i - 1 > 5)
+    return 0;
+  for (i++; i < len; i++) {
+    if (!isdigit((unsigned char)p[i]))
+      return 0;
+  }
+  return 1;
+}
+
+size_t http_authority_host_len(const char *p, size_t len) {
+  if (len > 0 && p[0] == '[') {
+    const char *e = memchr(p, ']', len);
+    return e ? (size_t)(e - p) + 1 : len;
+  }
+  const char *colon = memchr(p, ':', len);
+  return colon ? (size_t)(colon - p) : len;
+}
+
+int http_path_valid(const char *p, size_t len, int is_options) {
+  if (len == 1 && p[0] == '*')
+    return is_options;
+  if (len == 0 || p[0] != '/')
+    return 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c <= 0x20 || c == 0x7f)
+      return 0;
+  }
+  return 1;
+}
+
+int http_method_idempotent(const char *m, size_t len) {
+  static const char *const idem[] = {"GET", "HEAD", "OPTIONS", "TRACE",
+                                     "PUT", "DELETE"};
+  for (size_t i = 0; i < ARRAY_SIZE(idem); i++) {
+    if (len == strlen(idem[i]) && memcmp(m, idem[i], len) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+static void put(struct buf *out, const char *s, size_t n) {
+  buf_append(out, s, n);
+}
+static void puts_(struct buf *out, const char *s) { put(out, s, strlen(s)); }
+
+static void put_field(struct buf *out, const char *name, size_t nlen,
+                      const char *value, size_t vlen) {
+  put(out, name, nlen);
+  put(out, ": ", 2);
+  put(out, value, vlen);
+  put(out, "\r\n", 2);
+}
+
+/* Fields herald writes itself or must not pass through, beyond the
+ * hop-by-hop set. Expect is answered by the front session. */
+static int replaced_by_proxy(const char *name, size_t len) {
+  return util_strcaseeq(name, len, "host") ||
+         util_strcaseeq(name, len, "content-length") ||
+         util_strcaseeq(name, len, "expect") ||
+         util_strcaseeq(name, len, "x-forwarded-proto") ||
+         util_strcaseeq(name, len, "x-forwarded-for") ||
+         util_strcaseeq(name, len, "via") ||
+         util_strcaseeq(name, len, "cookie");
+}
+
+static void put_joined(struct buf *out, const struct http_req *req,
+                       const char *field, const char *sep,
+                       const char *extra) {
+  size_t seen = 0;
+  for (size_t i = 0; i < req->nhdrs; i++) {
+    const struct http_hdr *h = &req->hdrs[i];
+    if (!util_strcaseeq(h->name, h->name_len, field))
+      continue;
+    if (seen++ == 0) {
+      puts_(out, field);
+      put(out, ": ", 2);
+    } else {
+      puts_(out, sep);
+    }
+    put(out, h->value, h->value_len);
+  }
+  if (extra != NULL) {
+    if (seen++ == 0) {
+      puts_(out, field);
+      put(out, ": ", 2);
+    } else {
+      puts_(out, sep);
+    }
+    puts_(out, extra);
+  }
+  if (seen > 0)
+    put(out, "\r\n", 2);
+}
+
+void http_req_serialize(const struct http_req *req, struct buf *out) {
+  const char *conn_list = NULL;
+  size_t conn_len = 0;
+  for (size_t i = 0; i < req->nhdrs; i++) {
+    const struct http_hdr *h = &req->hdrs[i];
+    if (util_strcaseeq(h->name, h->name_len, "connection")) {
+      conn_list = h->value;
+      conn_len = h->value_len;
+    }
+  }
+
+  put(out, req->method, req->method_len);
+  put(out, " ", 1);
+  put(out, req->path, req->path_len);
+  puts_(out, " HTTP/1.1\r\n");
+  put_field(out, "Host", 4, req->authority, req->authority_len);
+
+  for (size_t i = 0; i < req->nhdrs; i++) {
+    const struct http_hdr *h = &req->hdrs[i];
+    if (http_is_hop_by_hop(h->name, h->name_len) ||
+        replaced_by_proxy(h->name, h->name_len))
+      continue;
+    if (conn_list != NULL &&
+        http_token_listed(conn_list, conn_len, h->name, h->name_len))
+      continue;
+    put_field(out, h->name, h->name_len, h->value, h->value_len);
+  }
+  put_joined(out, req, "cookie", "; ", NULL);
+
+  char tmp[64];
+  if (req->content_length >= 0) {
+    int n = snprintf(tmp, sizeof(tmp), "Content-Length: %" PRId64 "\r\n",
+                     req->content_length);
+    put(out, tmp, (size_t)n);
+  } else if (req->has_body) {
+    puts_(out, "Transfer-Encoding: chunked\r\n");
+  }
+  put_joined(out, req, "x-forwarded-for", ", ", req->client_addr);
+  puts_(out, req->https ? "X-Forwarded-Proto: https\r\n"
+                        : "X-Forwarded-Proto: http\r\n");
+  const char *via = req->version == 20   ? "2 herald"
+                    : req->version == 10 ? "1.0 herald"
+                                         : "1.1 herald";
+  put_joined(out, req, "via", ", ", via);
+  put(out, "\r\n", 2);
+}
+
+const char *http_status_reason(int status) {
+  switch (status) {
+  case 100: return "Continue";
+  case 101: return "Switching Protocols";
+  case 103: return "Early Hints";
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 206: return "Partial Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 307: return "Temporary Redirect";
+  case 308: return "Permanent Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 411: return "Length Required";
+  case 413: return "Content Too Large";
+  case 414: return "URI Too Long";
+  case 421: return "Misdirected Request";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
+  default: return "Unknown";
+  }
+}
+
+void http_fields_init(struct http_fields *f, size_t max_size,
+                      size_t max_fields) {
+  memset(f, 0, sizeof(*f));
+  f->max_size = max_size;
+  f->max_fields = max_fields;
+}
+
+void http_fields_reset(struct http_fields *f) {
+  f->len = f->n = f->size = 0;
+  f->in_value = 0;
+  f->last_end = NULL;
+}
+
+void http_fields_cleanup(struct http_fields *f) {
+  free(f->buf);
+  free(f->ent);
+  memset(f, 0, sizeof(*f));
+}
+
+static int fields_bytes(struct http_fields *f, const char *p, size_t n) {
+  f->size += n;
+  if (f->size > f->max_size)
+    return HTTP_FIELDS_TOO_BIG;
+  if (f->len + n > f->cap) {
+    size_t cap = f->cap ? f->cap : 1024;
+    while (cap < f->len + n)
+      cap *= 2;
+    f->buf = xrealloc(f->buf, cap);
+    f->cap = cap;
+  }
+  memcpy(f->buf + f->len, p, n);
+  f->len += n;
+  return 0;
+}
+
+static int is_tchar(unsigned char c) {
+  return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+int http_fields_name(struct http_fields *f, const char *p, size_t n) {
+  if (f->in_value || f->n == 0) {
+    if (f->n == f->max_fields)
+      return HTTP_FIELDS_TOO_BIG;
+    if (f->n == f->ent_cap) {
+      f->ent_cap = f->ent_cap ? f->ent_cap * 2 : 16;
+      f->ent = xrealloc(f->ent, f->ent_cap * sizeof(*f->ent));
+    }
+    struct http_field_ent *e = &f->ent[f->n++];
+    e->noff = (uint32_t)f->len;
+    e->nlen = e->vlen = 0;
+    e->voff = 0;
+    f->in_value = 0;
+    f->size += 32;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!is_tchar((unsigned char)p[i]))
+      return HTTP_FIELDS_INVALID;
+  }
+  int rv = fields_bytes(f, p, n);
+  f->ent[f->n - 1].nlen += (uint32_t)n;
+  return rv;
+}
+
+int http_fields_value(struct http_fields *f, const char *p, size_t n,
+                      const char *read_start) {
+  if (f->n == 0)
+    return HTTP_FIELDS_INVALID;
+  struct http_field_ent *e = &f->ent[f->n - 1];
+  if (!f->in_value) {
+    f->in_value = 1;
+    e->voff = (uint32_t)f->len;
+  } else if (p != f->last_end && p != read_start) {
+    /* A second piece of the same value that does not continue the first
+     * within one read: llhttp joined an obs-fold line (RFC 9112 5.2). */
+    return HTTP_FIELDS_INVALID;
+  }
+  f->last_end = p + n;
+  int rv = fields_bytes(f, p, n);
+  e->vlen += (uint32_t)n;
+  return rv;
+}
+
+void http_fields_export(const struct http_fields *f, struct http_hdr *out) {
+  for (size_t i = 0; i < f->n; i++) {
+    const struct http_field_ent *e = &f->ent[i];
+    out[i].name = f->buf + e->noff;
+    out[i].name_len = e->nlen;
+    out[i].value = f->buf + e->voff;
+    out[i].value_len = e->vlen;
+  }
+}

@@ -1,0 +1,107 @@
+/* http.h: protocol-neutral request heads and the HTTP/2 → HTTP/1.1 mapping.
+ *
+ * Front sessions (h1.c, h2.c) parse and validate what the client sent into a
+ * struct http_req; upstream.c turns it into bytes for the backend with
+ * http_req_serialize. Everything here is pure so the mapping rules that
+ * stop request smuggling are unit-tested in isolation. */
+#ifndef PROXY_HTTP_H
+#define PROXY_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/buf.h"
+
+/* A header field; the bytes are borrowed from whoever built the list. */
+struct http_hdr {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+};
+
+struct http_req {
+  const char *method;
+  size_t method_len;
+  const char *path; /* origin-form ("/x?y") or "*" */
+  size_t path_len;
+  const char *authority; /* validated host[:port] */
+  size_t authority_len;
+  int https;              /* the client-side scheme */
+  int version;            /* client's protocol: 11, 10 or 20 */
+  const struct http_hdr *hdrs; /* regular fields, hop-by-hop included */
+  size_t nhdrs;
+  int64_t content_length; /* -1 when the client gave none */
+  int has_body;           /* body bytes follow the head */
+  const char *client_addr; /* textual peer address, for X-Forwarded-For */
+};
+
+/* http_is_hop_by_hop tells whether |name| is a connection-specific field
+ * that a proxy must never forward in either direction. */
+int http_is_hop_by_hop(const char *name, size_t len);
+
+/* http_token_listed tells whether the comma-separated |list| (a Connection
+ * header value) names |name|, ignoring case and optional whitespace. */
+int http_token_listed(const char *list, size_t list_len, const char *name,
+                      size_t name_len);
+
+/* http_authority_valid accepts "host", "host:port", "[v6]:port" with a
+ * reg-name or IP literal host; userinfo, paths, queries, spaces and empty
+ * hosts are rejected (they would be read differently by the backend). */
+int http_authority_valid(const char *p, size_t len);
+
+/* http_authority_host returns the length of the host part of a valid
+ * authority (without port; brackets kept for IPv6). */
+size_t http_authority_host_len(const char *p, size_t len);
+
+/* http_path_valid accepts an origin-form target ("/..." without spaces or
+ * control bytes), or "*" when |is_options|. */
+int http_path_valid(const char *p, size_t len, int is_options);
+
+/* http_method_idempotent per RFC 9110 9.2.2. */
+int http_method_idempotent(const char *m, size_t len);
+
+/* http_req_serialize appends the HTTP/1.1 request head for |req| to |out|:
+ * request line, Host from the authority, the client's fields minus
+ * hop-by-hop ones and those Connection names, Cookie crumbs joined with
+ * "; " (RFC 9113 8.2.3), Content-Length or chunked framing, and the
+ * X-Forwarded-For, X-Forwarded-Proto and Via fields. */
+void http_req_serialize(const struct http_req *req, struct buf *out);
+
+/* http_status_reason returns the reason phrase for |status|. */
+const char *http_status_reason(int status);
+
+/* http_fields collects header fields as llhttp delivers them in pieces
+ * (a name or value may be split across reads). It enforces a cap on the
+ * total size (name + value + 32 per field, as HTTP/2 counts) and on the
+ * number of fields, and checks that names are tokens. */
+struct http_field_ent {
+  uint32_t noff, nlen, voff, vlen;
+};
+struct http_fields {
+  char *buf;
+  size_t len, cap;
+  struct http_field_ent *ent;
+  size_t n, ent_cap;
+  size_t size;      /* HTTP/2-style accounted size */
+  size_t max_size, max_fields;
+  int in_value;
+  const char *last_end; /* end of the last value piece (fold check) */
+};
+
+void http_fields_init(struct http_fields *f, size_t max_size,
+                      size_t max_fields);
+void http_fields_reset(struct http_fields *f);
+void http_fields_cleanup(struct http_fields *f);
+/* The add functions return 0, HTTP_FIELDS_TOO_BIG when a cap is hit, or
+ * HTTP_FIELDS_INVALID for a non-token name or an obs-fold continuation. */
+#define HTTP_FIELDS_TOO_BIG (-1)
+#define HTTP_FIELDS_INVALID (-2)
+int http_fields_name(struct http_fields *f, const char *p, size_t n);
+int http_fields_value(struct http_fields *f, const char *p, size_t n,
+                      const char *read_start);
+/* http_fields_export fills |out| (|f->n| entries) with pointers into the
+ * collector, valid until it is next changed. */
+void http_fields_export(const struct http_fields *f, struct http_hdr *out);
+
+#endif

@@ -1,0 +1,266 @@
+/* pool.c: see pool.h. */
+#include "proxy/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "proxy/log.h"
+#include "proxy/util.h"
+
+#define MAX_BACKOFF_MS 30000
+
+struct pool_server {
+  struct pool *pool;
+  struct sockaddr_storage addr;
+  char name[CONFIG_HOST_MAX + 8];
+  struct bconn *idle;
+  int nidle;
+  uint64_t down_until; /* 0 when up */
+  uint64_t backoff;
+};
+
+struct pool_backend {
+  struct pool_server servers[CONFIG_MAX_SERVERS];
+  int nservers;
+  unsigned next; /* round-robin cursor */
+};
+
+struct pool {
+  uv_loop_t *loop;
+  const struct config *cfg;
+  struct pool_backend backends[CONFIG_MAX_BACKENDS];
+  int nbackends;
+};
+
+static int resolve(uv_loop_t *loop, const struct config_server *s,
+                   struct sockaddr_storage *out) {
+  char port[16];
+  snprintf(port, sizeof(port), "%d", s->port);
+  struct addrinfo hints = {0};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  uv_getaddrinfo_t req;
+  /* Synchronous (no callback): this runs at start and on reload, before
+   * the configuration takes effect, never on a request path. */
+  int rv = uv_getaddrinfo(loop, &req, NULL, s->host, port, &hints);
+  if (rv != 0)
+    return rv;
+  memcpy(out, req.addrinfo->ai_addr, req.addrinfo->ai_addrlen);
+  uv_freeaddrinfo(req.addrinfo);
+  return 0;
+}
+
+struct pool *pool_new(uv_loop_t *loop, const struct config *cfg, char *err,
+                      size_t errlen) {
+  struct pool *p = xcalloc(1, sizeof(*p));
+  p->loop = loop;
+  p->cfg = cfg;
+  p->nbackends = cfg->nbackends;
+  for (int i = 0; i < cfg->nbackends; i++) {
+    const struct config_backend *cb = &cfg->backends[i];
+    struct pool_backend *pb = &p->backends[i];
+    pb->nservers = cb->nservers;
+    for (int k = 0; k < cb->nservers; k++) {
+      struct pool_server *s = &pb->servers[k];
+      s->pool = p;
+      snprintf(s->name, sizeof(s->name), "%s:%d", cb->servers[k].host,
+               cb->servers[k].port);
+      int rv = resolve(loop, &cb->servers[k], &s->addr);
+      if (rv != 0) {
+        snprintf(err, errlen, "backend %s: cannot resolve %s: %s", cb->name,
+                 s->name, uv_strerror(rv));
+        pool_free(p);
+        return NULL;
+      }
+    }
+  }
+  return p;
+}
+
+static void on_bconn_closed(uv_handle_t *h) {
+  struct bconn *b = h->data;
+  if (--b->handles_open == 0)
+    free(b);
+}
+
+static void bconn_close(struct bconn *b) {
+  if (b->closing)
+    return;
+  b->closing = 1;
+  uv_close((uv_handle_t *)&b->timer, on_bconn_closed);
+  uv_close((uv_handle_t *)&b->tcp, on_bconn_closed);
+}
+
+static void idle_remove(struct bconn *b) {
+  struct pool_server *s = b->server;
+  for (struct bconn **pp = &s->idle; *pp != NULL; pp = &(*pp)->idle_next) {
+    if (*pp == b) {
+      *pp = b->idle_next;
+      s->nidle--;
+      break;
+    }
+  }
+  b->idle_next = NULL;
+}
+
+void pool_free(struct pool *p) {
+  if (p == NULL)
+    return;
+  for (int i = 0; i < p->nbackends; i++) {
+    for (int k = 0; k < p->backends[i].nservers; k++) {
+      struct pool_server *s = &p->backends[i].servers[k];
+      while (s->idle != NULL) {
+        struct bconn *b = s->idle;
+        idle_remove(b);
+        bconn_close(b);
+      }
+    }
+  }
+  free(p);
+}
+
+static struct pool_server *pick(struct pool_backend *pb, uint64_t now) {
+  struct pool_server *soonest = NULL;
+  for (int i = 0; i < pb->nservers; i++) {
+    struct pool_server *s = &pb->servers[pb->next++ % (unsigned)pb->nservers];
+    if (s->down_until <= now)
+      return s;
+    if (soonest == NULL || s->down_until < soonest->down_until)
+      soonest = s;
+  }
+  return soonest;
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  struct bconn *b = req->data;
+  if (b->closing)
+    return;
+  uv_timer_stop(&b->timer);
+  if (status == 0)
+    b->connected = 1;
+  b->on_connect(b, status);
+}
+
+static void on_connect_timeout(uv_timer_t *t) {
+  struct bconn *b = t->data;
+  /* Closing the socket cancels the connect; on_connect then sees
+   * UV_ECANCELED and is ignored because b->closing is set. */
+  b->on_connect(b, UV_ETIMEDOUT);
+}
+
+static void on_idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  struct bconn *b = s->data;
+  if (nread == 0)
+    return;
+  /* An idle backend connection has nothing to say: EOF means the backend
+   * closed it, bytes mean it is confused. Either way it cannot be reused. */
+  idle_remove(b);
+  bconn_close(b);
+}
+
+static void idle_alloc(uv_handle_t *h, size_t n, uv_buf_t *buf) {
+  (void)h;
+  (void)n;
+  static char scratch[512];
+  *buf = uv_buf_init(scratch, sizeof(scratch));
+}
+
+static void on_idle_timeout(uv_timer_t *t) {
+  struct bconn *b = t->data;
+  idle_remove(b);
+  bconn_close(b);
+}
+
+struct bconn *pool_get(struct pool *p, int backend, int fresh,
+                       bconn_connect_cb cb, void *owner, int *err) {
+  if (backend < 0 || backend >= p->nbackends)
+    backend = 0;
+  struct pool_backend *pb = &p->backends[backend];
+  struct pool_server *s = pick(pb, util_now_ms());
+  if (s == NULL) {
+    *err = UV_EINVAL;
+    return NULL;
+  }
+  if (!fresh && s->idle != NULL) {
+    struct bconn *b = s->idle;
+    idle_remove(b);
+    uv_read_stop((uv_stream_t *)&b->tcp);
+    uv_timer_stop(&b->timer);
+    b->owner = owner;
+    b->on_connect = cb;
+    b->reused = 1;
+    return b;
+  }
+  struct bconn *b = xcalloc(1, sizeof(*b));
+  b->server = s;
+  b->owner = owner;
+  b->on_connect = cb;
+  uv_tcp_init(p->loop, &b->tcp);
+  uv_timer_init(p->loop, &b->timer);
+  b->tcp.data = b->timer.data = b->connect_req.data = b;
+  b->handles_open = 2;
+  uv_tcp_nodelay(&b->tcp, 1);
+  int rv = uv_tcp_connect(&b->connect_req, &b->tcp,
+                          (const struct sockaddr *)&s->addr, on_connect);
+  if (rv != 0) {
+    *err = rv;
+    bconn_close(b);
+    return NULL;
+  }
+  uv_timer_start(&b->timer, on_connect_timeout,
+                 (uint64_t)p->cfg->backend_connect_timeout, 0);
+  return b;
+}
+
+void pool_put(struct bconn *b) {
+  struct pool_server *s = b->server;
+  struct pool *p = s->pool;
+  b->owner = NULL;
+  b->on_connect = NULL;
+  uv_timer_stop(&b->timer);
+  if (b->closing || s->nidle >= p->cfg->backend_keepalive) {
+    bconn_close(b);
+    return;
+  }
+  if (uv_read_start((uv_stream_t *)&b->tcp, idle_alloc, on_idle_read) != 0) {
+    bconn_close(b);
+    return;
+  }
+  b->idle_next = s->idle;
+  s->idle = b;
+  s->nidle++;
+  uv_timer_start(&b->timer, on_idle_timeout,
+                 (uint64_t)p->cfg->backend_idle_timeout, 0);
+}
+
+void pool_discard(struct bconn *b) {
+  b->owner = NULL;
+  bconn_close(b);
+}
+
+void pool_server_failed(struct bconn *b) {
+  struct pool_server *s = b->server;
+  uint64_t base = (uint64_t)s->pool->cfg->backend_retry_backoff;
+  s->backoff = s->backoff ? s->backoff * 2 : base;
+  if (s->backoff > MAX_BACKOFF_MS)
+    s->backoff = MAX_BACKOFF_MS;
+  s->down_until = util_now_ms() + s->backoff;
+  LOG_WARN("backend server %s marked down for %llu ms", s->name,
+           (unsigned long long)s->backoff);
+}
+
+void pool_server_ok(struct bconn *b) {
+  struct pool_server *s = b->server;
+  if (s->down_until != 0)
+    LOG_INFO("backend server %s is up again", s->name);
+  s->down_until = 0;
+  s->backoff = 0;
+}
+
+const char *pool_server_name(const struct bconn *b) { return b->server->name; }
+
+const struct config *pool_config(const struct pool *p) { return p->cfg; }
+uv_loop_t *pool_loop(const struct pool *p) { return p->loop; }

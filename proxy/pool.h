@@ -1,0 +1,61 @@
+/* pool.h: backend servers and their keep-alive connections.
+ *
+ * Each configured backend is a group of servers tried round-robin. A
+ * server that refuses or times out a connection is marked down and skipped
+ * until its backoff (doubling from timeouts.backend_retry_backoff, at most
+ * 30 s) expires; when every server of a group is down the one due soonest
+ * is tried anyway, so a single-server backend recovers on the next
+ * request. Idle connections wait in a per-server list; one that the
+ * backend closes (or sends bytes on) while idle is dropped at once. */
+#ifndef PROXY_POOL_H
+#define PROXY_POOL_H
+
+#include <stdint.h>
+#include <uv.h>
+
+struct config;
+struct pool;
+struct pool_server;
+struct bconn;
+
+/* The owner of a busy bconn is told about the connect outcome and reads. */
+typedef void (*bconn_connect_cb)(struct bconn *b, int status);
+
+struct bconn {
+  uv_tcp_t tcp;
+  uv_timer_t timer; /* connect timeout, then the owner's read timeout */
+  uv_connect_t connect_req;
+  struct pool_server *server;
+  struct bconn *idle_next;
+  void *owner;          /* the upstream using it; NULL when idle */
+  bconn_connect_cb on_connect;
+  int connected, reused, closing, handles_open;
+  uint64_t requests;    /* served on this connection so far */
+};
+
+struct pool *pool_new(uv_loop_t *loop, const struct config *cfg, char *err,
+                      size_t errlen);
+void pool_free(struct pool *p); /* closes idle connections; NULL no-op */
+
+/* pool_get returns a connection to a server of |backend|: an idle one
+ * (b->connected set, reused set) unless |fresh|, else a new one whose
+ * |cb| runs when the connect finishes. |owner| is stored in b->owner.
+ * Returns NULL with |*err| set when no address could be tried. */
+struct bconn *pool_get(struct pool *p, int backend, int fresh,
+                       bconn_connect_cb cb, void *owner, int *err);
+
+/* pool_put returns a healthy connection for reuse (the owner has stopped
+ * reading and forgets it). */
+void pool_put(struct bconn *b);
+/* pool_discard closes a connection (its owner forgets it). */
+void pool_discard(struct bconn *b);
+/* pool_server_failed marks the connection's server down with backoff;
+ * pool_server_ok clears it. */
+void pool_server_failed(struct bconn *b);
+void pool_server_ok(struct bconn *b);
+const struct config *pool_config(const struct pool *p);
+uv_loop_t *pool_loop(const struct pool *p);
+/* pool_server_name is "host:port" for logs. */
+const char *pool_server_name(const struct bconn *b);
+
+#endif

@@ -1,0 +1,30 @@
+/* route.c: see route.h. Routes are few (at most CONFIG_MAX_ROUTES), so a
+ * linear scan beats any index on both speed and clarity. */
+#include "proxy/route.h"
+
+#include <string.h>
+
+#include "config/config.h"
+#include "proxy/util.h"
+
+int route_pick(const struct config *cfg, const char *host, size_t host_len,
+               const char *path, size_t path_len) {
+  int best = -1, best_host_specific = 0;
+  size_t best_len = 0;
+  for (int i = 0; i < cfg->nroutes; i++) {
+    const struct config_route *r = &cfg->routes[i];
+    int specific = r->host[0] != '\0';
+    if (specific && !util_strcaseeq(host, host_len, r->host))
+      continue;
+    size_t plen = strlen(r->prefix);
+    if (plen > path_len || memcmp(path, r->prefix, plen) != 0)
+      continue;
+    if (best < 0 || specific > best_host_specific ||
+        (specific == best_host_specific && plen > best_len)) {
+      best = i;
+      best_len = plen;
+      best_host_specific = specific;
+    }
+  }
+  return best < 0 ? 0 : cfg->routes[best].backend;
+}

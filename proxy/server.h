@@ -1,0 +1,72 @@
+/* server.h: the running proxy: listeners, connections, signals, shutdown.
+ *
+ * One server per process, driven by one libuv loop thread. It owns the
+ * configuration in force, the TLS contexts, the backend pool and the list
+ * of client connections, and it is what a graceful shutdown drains. */
+#ifndef PROXY_SERVER_H
+#define PROXY_SERVER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+struct config;
+struct conn;
+struct pool;
+struct tls_ctx;
+
+struct listener {
+  uv_tcp_t tcp;
+  struct server *srv;
+  int tls;
+  struct tls_ctx *tls_ctx; /* one reference, NULL for cleartext */
+  char name[300];          /* "host:port" for logs */
+};
+
+struct server_stats {
+  uint64_t conns_accepted, conns_refused;
+  uint64_t requests, responses[6]; /* responses by status class 1xx..5xx */
+  uint64_t h2_requests, h1_requests;
+  uint64_t backend_errors, backend_timeouts;
+};
+
+struct server {
+  uv_loop_t *loop;
+  const struct config *cfg; /* owned; replaced whole on reload */
+  struct pool *pool;
+  struct listener *listeners;
+  int nlisteners;
+  struct conn *conns; /* intrusive list of live connections */
+  int nconns;
+  struct conn *dirty; /* conns with output to flush after this turn */
+  int draining;
+  uint64_t next_conn_id;
+  uv_check_t flush_check;
+  uv_idle_t flush_idle; /* keeps poll from blocking while conns are dirty */
+  uv_signal_t sigterm, sigint, sighup;
+  uv_timer_t drain_timer;
+  struct server_stats stats;
+};
+
+/* server_init binds every listener in |cfg| (which the server then owns)
+ * and prepares the backend pool. Returns 0 or a negative UV_E* with a
+ * message in |err|. */
+int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
+                char *err, size_t errlen);
+
+/* server_run runs the loop until a graceful shutdown has finished. */
+int server_run(struct server *srv);
+
+/* server_shutdown starts a graceful drain: stop accepting, GOAWAY/close
+ * idle connections, let in-flight requests finish until the deadline. */
+void server_shutdown(struct server *srv);
+
+/* server_cleanup frees everything once the loop has stopped. */
+void server_cleanup(struct server *srv);
+
+/* Called by conn.c. server_wake_flush makes sure the dirty list is
+ * flushed on this loop turn. */
+void server_wake_flush(struct server *srv);
+void server_conn_added(struct server *srv, struct conn *c);
+void server_conn_removed(struct server *srv, struct conn *c);
+
+#endif

@@ -1,0 +1,37 @@
+/* session.h: what a conn asks of its protocol session (h1.c or h2.c).
+ *
+ * Both sessions implement the same small set of operations; the conn calls
+ * them through this table so it never needs to know which protocol runs. */
+#ifndef PROXY_SESSION_H
+#define PROXY_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+
+struct session_ops {
+  /* recv feeds plaintext from the client. A negative return closes the
+   * connection at once (the session has logged why). */
+  int (*recv)(void *s, const uint8_t *p, size_t n);
+  /* produce writes pending output with conn_write until blocked. */
+  void (*produce)(void *s);
+  /* writable: the output drained below the low-water mark. */
+  void (*writable)(void *s);
+  /* done: nothing more to do; the conn closes gracefully. */
+  int (*done)(void *s);
+  /* shutdown: stop taking new requests, finish in-flight ones. */
+  void (*shutdown)(void *s);
+  /* eof: the client closed its side. */
+  void (*eof)(void *s);
+  void (*free)(void *s);
+};
+
+extern const struct session_ops h1_session_ops;
+extern const struct session_ops h2_session_ops;
+
+/* h1_session_new / h2_session_new attach a session to |c|. */
+void *h1_session_new(struct conn *c);
+void *h2_session_new(struct conn *c);
+
+#endif

@@ -1,0 +1,200 @@
+/* tls.c: see tls.h. */
+#include "proxy/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "proxy/util.h"
+
+struct tls_ctx {
+  SSL_CTX *ssl_ctx;
+  int refs;
+};
+
+struct tls_conn {
+  SSL *ssl;
+  BIO *rbio, *wbio; /* owned by |ssl| */
+  char err[128];
+};
+
+static const uint8_t alpn_h2[] = {2, 'h', '2'};
+static const uint8_t alpn_h1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+
+/* Prefer h2, accept http/1.1; a client offering neither proceeds without
+ * ALPN and is served HTTP/1.1 (as nginx and nghttpx do). */
+static int select_alpn(SSL *ssl, const uint8_t **out, uint8_t *out_len,
+                       const uint8_t *in, unsigned in_len, void *arg) {
+  (void)ssl;
+  (void)arg;
+  const uint8_t *prefs[] = {alpn_h2, alpn_h1};
+  for (size_t k = 0; k < ARRAY_SIZE(prefs); k++) {
+    for (unsigned i = 0; i < in_len; i += 1u + in[i]) {
+      if (in[i] == prefs[k][0] && i + 1u + in[i] <= in_len &&
+          memcmp(in + i + 1, prefs[k] + 1, in[i]) == 0) {
+        *out = in + i + 1;
+        *out_len = in[i];
+        return SSL_TLSEXT_ERR_OK;
+      }
+    }
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+struct tls_ctx *tls_ctx_new(const char *cert_file, const char *key_file,
+                            char *err, size_t errlen) {
+  SSL_CTX *c = SSL_CTX_new(TLS_method());
+  if (c == NULL)
+    goto fail;
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION);
+  SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION |
+                             SSL_OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION);
+  SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
+  if (SSL_CTX_use_certificate_chain_file(c, cert_file) != 1) {
+    snprintf(err, errlen, "cannot load certificate %s: %s", cert_file,
+             ERR_reason_error_string(ERR_get_error()));
+    goto fail_msg;
+  }
+  if (SSL_CTX_use_PrivateKey_file(c, key_file, SSL_FILETYPE_PEM) != 1) {
+    snprintf(err, errlen, "cannot load key %s: %s", key_file,
+             ERR_reason_error_string(ERR_get_error()));
+    goto fail_msg;
+  }
+  if (SSL_CTX_check_private_key(c) != 1) {
+    snprintf(err, errlen, "key %s does not match certificate %s", key_file,
+             cert_file);
+    goto fail_msg;
+  }
+  SSL_CTX_set_alpn_select_cb(c, select_alpn, NULL);
+  struct tls_ctx *ctx = xcalloc(1, sizeof(*ctx));
+  ctx->ssl_ctx = c;
+  ctx->refs = 1;
+  return ctx;
+fail:
+  snprintf(err, errlen, "cannot create TLS context: %s",
+           ERR_reason_error_string(ERR_get_error()));
+fail_msg:
+  SSL_CTX_free(c);
+  ERR_clear_error();
+  return NULL;
+}
+
+void tls_ctx_ref(struct tls_ctx *ctx) { ctx->refs++; }
+
+void tls_ctx_free(struct tls_ctx *ctx) {
+  if (ctx == NULL || --ctx->refs > 0)
+    return;
+  SSL_CTX_free(ctx->ssl_ctx);
+  free(ctx);
+}
+
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx) {
+  struct tls_conn *t = xcalloc(1, sizeof(*t));
+  t->ssl = SSL_new(ctx->ssl_ctx);
+  t->rbio = BIO_new(BIO_s_mem());
+  t->wbio = BIO_new(BIO_s_mem());
+  if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
+    fprintf(stderr, "herald: out of memory in TLS\n");
+    abort();
+  }
+  SSL_set_bio(t->ssl, t->rbio, t->wbio);
+  SSL_set_accept_state(t->ssl);
+  return t;
+}
+
+void tls_conn_free(struct tls_conn *t) {
+  if (t == NULL)
+    return;
+  SSL_free(t->ssl);
+  free(t);
+}
+
+void tls_feed(struct tls_conn *t, const uint8_t *p, size_t n) {
+  /* A memory BIO grows as needed; the caller bounds how much it reads
+   * before draining plaintext, so this never accumulates. */
+  BIO_write(t->rbio, p, (int)n);
+}
+
+static int tls_error(struct tls_conn *t, int rv) {
+  int e = SSL_get_error(t->ssl, rv);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+    return 0;
+  if (e == SSL_ERROR_ZERO_RETURN)
+    return UV_EOF;
+  unsigned long code = ERR_get_error();
+  snprintf(t->err, sizeof(t->err), "%s",
+           code ? ERR_reason_error_string(code) : "TLS error");
+  ERR_clear_error();
+  return UV_EPROTO;
+}
+
+int tls_read(struct tls_conn *t, uint8_t *out, size_t cap) {
+  if (!SSL_is_init_finished(t->ssl)) {
+    int rv = SSL_do_handshake(t->ssl);
+    if (rv != 1)
+      return tls_error(t, rv);
+  }
+  int rv = SSL_read(t->ssl, out, (int)cap);
+  if (rv > 0)
+    return rv;
+  return tls_error(t, rv);
+}
+
+int tls_write(struct tls_conn *t, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    int chunk = n > 16384 ? 16384 : (int)n;
+    int rv = SSL_write(t->ssl, p, chunk);
+    if (rv <= 0) {
+      int e = tls_error(t, rv);
+      return e == 0 ? UV_EPROTO : e;
+    }
+    p += rv;
+    n -= (size_t)rv;
+  }
+  return 0;
+}
+
+size_t tls_out(struct tls_conn *t, const uint8_t **out) {
+  const uint8_t *p;
+  size_t n;
+  if (!BIO_mem_contents(t->wbio, &p, &n))
+    return 0;
+  *out = p;
+  return n;
+}
+
+void tls_out_consume(struct tls_conn *t, size_t n) {
+  const uint8_t *p;
+  size_t have;
+  if (BIO_mem_contents(t->wbio, &p, &have) && n >= have) {
+    BIO_reset(t->wbio); /* the common case: everything was copied out */
+    return;
+  }
+  uint8_t scratch[4096];
+  while (n > 0) {
+    int want = n > sizeof(scratch) ? (int)sizeof(scratch) : (int)n;
+    int k = BIO_read(t->wbio, scratch, want);
+    if (k <= 0)
+      break;
+    n -= (size_t)k;
+  }
+}
+
+int tls_handshake_done(const struct tls_conn *t) {
+  return SSL_is_init_finished(t->ssl);
+}
+
+int tls_alpn_h2(const struct tls_conn *t) {
+  const uint8_t *p;
+  unsigned len;
+  SSL_get0_alpn_selected(t->ssl, &p, &len);
+  return len == 2 && memcmp(p, "h2", 2) == 0;
+}
+
+const char *tls_last_error(struct tls_conn *t) {
+  return t->err[0] ? t->err : "TLS error";
+}

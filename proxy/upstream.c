@@ -1,0 +1,610 @@
+/* upstream.c: see upstream.h. */
+#include "proxy/upstream.h"
+
+#include <llhttp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "proxy/buf.h"
+#include "proxy/log.h"
+#include "proxy/pool.h"
+#include "proxy/util.h"
+
+#define READ_BUF_SIZE 65536
+#define MAX_RESPONSE_HEADER 65536
+#define MAX_RESPONSE_FIELDS 200
+
+struct upstream {
+  struct pool *pool;
+  const struct config *cfg;
+  int backend;
+  struct bconn *b;
+  const struct upstream_cb *cb;
+  void *ud;
+  char what[160];     /* "GET /path" for log lines */
+  char server[CONFIG_HOST_MAX + 8];
+
+  struct buf head;    /* serialized request head, kept for one retry */
+  struct buf body_q;  /* body bytes waiting for the connection */
+  size_t body_inflight;
+  int body_chunked, body_done, has_body;
+  int retryable, attempts;
+
+  llhttp_t parser;
+  struct http_fields fields;
+  const char *read_start;
+  int is_head_req;
+  int status;
+  int head_delivered, complete, failed;
+  int paused, reading;
+  int in_cb, dead; /* cancel from inside a callback defers the free */
+  int starting, got_bytes;
+  int deferred_status;
+  const char *deferred_why;
+  struct upstream *deferred_next;
+  struct bwreq *writes; /* in flight; unlinked from |u| when it is freed */
+};
+
+struct bwreq {
+  uv_write_t req;
+  struct upstream *u; /* NULL once the upstream is gone */
+  struct bwreq *next;
+  struct buf data;
+  size_t body_bytes;
+  unsigned nbufs;
+  uv_buf_t bufs[];
+};
+
+static uint8_t read_buf[READ_BUF_SIZE];
+static llhttp_settings_t settings;
+static int settings_ready;
+
+static void fail(struct upstream *u, int status, const char *why);
+static void finish(struct upstream *u);
+static void start_connect(struct upstream *u, int fresh);
+
+const char *upstream_backend_name(const struct upstream *u) {
+  return u->server[0] ? u->server : "-";
+}
+
+static void upstream_free(struct upstream *u) {
+  for (struct bwreq *w = u->writes; w != NULL; w = w->next)
+    w->u = NULL;
+  buf_cleanup(&u->head);
+  buf_cleanup(&u->body_q);
+  http_fields_cleanup(&u->fields);
+  free(u);
+}
+
+/* release hands the backend connection back or closes it. */
+static void release(struct upstream *u, int reuse) {
+  struct bconn *b = u->b;
+  if (b == NULL)
+    return;
+  u->b = NULL;
+  if (u->reading)
+    uv_read_stop((uv_stream_t *)&b->tcp);
+  u->reading = 0;
+  b->requests++;
+  if (reuse)
+    pool_put(b);
+  else
+    pool_discard(b);
+}
+
+/* ---- writing to the backend ------------------------------------------ */
+
+static void on_write(uv_write_t *req, int status) {
+  struct bwreq *w = container_of(req, struct bwreq, req);
+  struct upstream *u = w->u;
+  size_t body = w->body_bytes;
+  if (u != NULL) {
+    for (struct bwreq **pp = &u->writes; *pp != NULL; pp = &(*pp)->next) {
+      if (*pp == w) {
+        *pp = w->next;
+        break;
+      }
+    }
+  }
+  buf_cleanup(&w->data);
+  free(w);
+  if (u == NULL || u->dead)
+    return;
+  u->body_inflight -= body;
+  if (status != 0) {
+    /* A failed write shows up as a read error or EOF too; a reused
+     * connection that turned out closed is retried from there. */
+    LOG_DEBUG("backend %s: write failed: %s", u->server, uv_strerror(status));
+    return;
+  }
+  if (body > 0 && u->cb->on_body_sent != NULL) {
+    u->in_cb++;
+    u->cb->on_body_sent(u->ud, body);
+    u->in_cb--;
+    if (u->dead && u->in_cb == 0)
+      upstream_free(u);
+  }
+}
+
+static void bwrite(struct upstream *u, struct buf *data, size_t body_bytes) {
+  struct iov sl[64];
+  size_t n = buf_nchunks(data);
+  struct bwreq *w = xmalloc(sizeof(*w) + n * sizeof(uv_buf_t));
+  w->u = u;
+  w->body_bytes = body_bytes;
+  buf_init(&w->data);
+  buf_take(&w->data, data);
+  /* A write is one request head or one body piece from one client read
+   * (at most 64 KB), so it never spans more than 64 chunks. */
+  size_t done = buf_slices(&w->data, sl, n < ARRAY_SIZE(sl) ? n : ARRAY_SIZE(sl));
+  for (size_t i = 0; i < done; i++)
+    w->bufs[i] = uv_buf_init((char *)sl[i].base, (unsigned)sl[i].len);
+  w->nbufs = (unsigned)done;
+  if (uv_write(&w->req, (uv_stream_t *)&u->b->tcp, w->bufs, w->nbufs,
+               on_write) != 0) {
+    buf_cleanup(&w->data);
+    free(w);
+    fail(u, 502, "write to backend failed");
+    return;
+  }
+  u->body_inflight += body_bytes;
+  w->next = u->writes;
+  u->writes = w;
+}
+
+static void send_head_and_queue(struct upstream *u) {
+  struct buf copy;
+  buf_init(&copy);
+  struct iov sl[16];
+  size_t n = buf_slices(&u->head, sl, ARRAY_SIZE(sl));
+  for (size_t i = 0; i < n; i++)
+    buf_append(&copy, sl[i].base, sl[i].len);
+  bwrite(u, &copy, 0);
+  if (u->b != NULL && u->body_q.len > 0) {
+    size_t body = u->body_q.len;
+    bwrite(u, &u->body_q, body);
+  }
+}
+
+/* ---- reading the response -------------------------------------------- */
+
+static struct upstream *from_parser(llhttp_t *p) { return p->data; }
+
+static int on_message_begin(llhttp_t *p) {
+  struct upstream *u = from_parser(p);
+  http_fields_reset(&u->fields);
+  return 0;
+}
+
+static int fields_rv(struct upstream *u, int rv) {
+  if (rv == HTTP_FIELDS_TOO_BIG) {
+    llhttp_set_error_reason(&u->parser, "response header too large");
+    return -1;
+  }
+  if (rv == HTTP_FIELDS_INVALID) {
+    llhttp_set_error_reason(&u->parser, "invalid response header field");
+    return -1;
+  }
+  return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n) {
+  struct upstream *u = from_parser(p);
+  return fields_rv(u, http_fields_name(&u->fields, at, n));
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n) {
+  struct upstream *u = from_parser(p);
+  return fields_rv(u, http_fields_value(&u->fields, at, n, u->read_start));
+}
+
+/* export_fields copies the collector's fields minus hop-by-hop ones and
+ * those the Connection field names. */
+static size_t export_fields(struct upstream *u, struct http_hdr *out) {
+  size_t n = u->fields.n, k = 0;
+  http_fields_export(&u->fields, out);
+  const struct http_hdr *conn = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (util_strcaseeq(out[i].name, out[i].name_len, "connection"))
+      conn = &out[i];
+  }
+  struct http_hdr connv = conn ? *conn : (struct http_hdr){0};
+  for (size_t i = 0; i < n; i++) {
+    if (http_is_hop_by_hop(out[i].name, out[i].name_len))
+      continue;
+    if (conn && http_token_listed(connv.value, connv.value_len, out[i].name,
+                                  out[i].name_len))
+      continue;
+    out[k++] = out[i];
+  }
+  return k;
+}
+
+static int on_headers_complete(llhttp_t *p) {
+  struct upstream *u = from_parser(p);
+  int status = p->status_code;
+  if (status == 101 || p->upgrade) {
+    llhttp_set_error_reason(p, "backend tried to switch protocols");
+    return -1;
+  }
+  if (status >= 100 && status < 200)
+    return 0; /* interim response: skip it, the final one follows */
+  if (status < 200 || status > 599) {
+    llhttp_set_error_reason(p, "invalid response status");
+    return -1;
+  }
+  u->status = status;
+  struct http_hdr *hdrs = xmalloc((u->fields.n + 1) * sizeof(*hdrs));
+  size_t n = export_fields(u, hdrs);
+  int64_t cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
+  if (status == 204 || status == 304)
+    cl = -1;
+  u->head_delivered = 1;
+  buf_cleanup(&u->head); /* no retry once the backend has answered */
+  u->cb->on_head(u->ud, status, hdrs, n, cl);
+  free(hdrs);
+  http_fields_reset(&u->fields); /* trailers come next, if any */
+  if (u->dead)
+    return HPE_PAUSED;
+  return u->is_head_req ? 1 : 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n) {
+  struct upstream *u = from_parser(p);
+  if (u->dead)
+    return HPE_PAUSED;
+  u->cb->on_body(u->ud, (const uint8_t *)at, n);
+  return u->dead ? HPE_PAUSED : 0;
+}
+
+static int on_message_complete(llhttp_t *p) {
+  struct upstream *u = from_parser(p);
+  if (!u->head_delivered)
+    return 0; /* end of an interim response */
+  u->complete = 1;
+  return HPE_PAUSED; /* anything after the response is not ours */
+}
+
+static void on_alloc(uv_handle_t *h, size_t n, uv_buf_t *buf) {
+  (void)h;
+  (void)n;
+  *buf = uv_buf_init((char *)read_buf, sizeof(read_buf));
+}
+
+static void on_read_timeout(uv_timer_t *t) {
+  struct bconn *b = t->data;
+  struct upstream *u = b->owner;
+  if (u == NULL)
+    return;
+  fail(u, 504, "backend read timeout");
+}
+
+static void arm_read_timer(struct upstream *u) {
+  if (u->b != NULL && !u->paused)
+    uv_timer_start(&u->b->timer, on_read_timeout,
+                   (uint64_t)u->cfg->backend_read_timeout, 0);
+}
+
+static int can_retry(struct upstream *u) {
+  return u->b != NULL && u->b->reused && u->retryable == 1 &&
+         !u->got_bytes && u->attempts < 2;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  struct bconn *b = s->data;
+  struct upstream *u = b->owner;
+  (void)buf;
+  if (u == NULL || nread == 0)
+    return;
+  if (nread < 0) {
+    if (can_retry(u)) {
+      /* The pooled connection was closed by the backend before it saw
+       * our request: try once more on a fresh connection. */
+      LOG_DEBUG("backend %s closed a pooled connection, retrying %s",
+                u->server, u->what);
+      release(u, 0);
+      start_connect(u, 1);
+      return;
+    }
+    if (nread == UV_EOF && u->head_delivered) {
+      u->in_cb++;
+      llhttp_errno_t e = llhttp_finish(&u->parser);
+      u->in_cb--;
+      if (u->dead) {
+        if (u->in_cb == 0)
+          upstream_free(u);
+        return;
+      }
+      if ((e == HPE_OK || e == HPE_PAUSED) && u->complete) {
+        finish(u);
+        return;
+      }
+    }
+    fail(u, 502, nread == UV_EOF ? "backend closed the connection early"
+                                 : uv_strerror((int)nread));
+    return;
+  }
+  arm_read_timer(u);
+  u->got_bytes = 1;
+  u->read_start = (const char *)read_buf;
+  u->in_cb++;
+  llhttp_errno_t e = llhttp_execute(&u->parser, (const char *)read_buf,
+                                    (size_t)nread);
+  u->in_cb--;
+  if (u->dead) {
+    if (u->in_cb == 0)
+      upstream_free(u);
+    return;
+  }
+  if (u->complete) {
+    const char *pos = llhttp_get_error_pos(&u->parser);
+    int extra = pos != NULL && pos < (const char *)read_buf + nread;
+    if (extra) {
+      LOG_WARN("backend %s: bytes after the response to %s; connection "
+               "discarded", u->server, u->what);
+      u->parser.flags &= ~(unsigned)F_CONNECTION_KEEP_ALIVE;
+      u->retryable = -1; /* marker: do not reuse */
+    }
+    finish(u);
+    return;
+  }
+  if (e != HPE_OK) {
+    char why[160];
+    snprintf(why, sizeof(why), "malformed response: %s",
+             llhttp_get_error_reason(&u->parser));
+    fail(u, 502, why);
+  }
+}
+
+static void finish(struct upstream *u) {
+  int reuse = llhttp_should_keep_alive(&u->parser) && u->body_done &&
+              u->body_inflight == 0 && u->retryable != -1;
+  struct http_hdr *tr = xmalloc((u->fields.n + 1) * sizeof(*tr));
+  size_t n = export_fields(u, tr);
+  if (u->b != NULL)
+    pool_server_ok(u->b);
+  release(u, reuse);
+  u->in_cb++;
+  u->cb->on_end(u->ud, tr, n);
+  u->in_cb--;
+  free(tr);
+  upstream_free(u);
+}
+
+/* Failures before upstream_start returns are reported on a later loop
+ * turn, so the consumer never sees a callback for an upstream it has not
+ * been handed yet. One timer per loop serves every such upstream. */
+static uv_timer_t deferred_timer;
+static int deferred_timer_ready;
+static struct upstream *deferred;
+
+static void on_deferred(uv_timer_t *t) {
+  (void)t;
+  while (deferred != NULL) {
+    struct upstream *u = deferred;
+    deferred = u->deferred_next;
+    if (u->dead) {
+      upstream_free(u);
+      continue;
+    }
+    u->cb->on_error(u->ud, u->deferred_status, u->deferred_why);
+    upstream_free(u);
+  }
+}
+
+static void defer_fail(struct upstream *u, int status, const char *why) {
+  u->deferred_status = status;
+  u->deferred_why = why;
+  u->deferred_next = deferred;
+  deferred = u;
+  uv_loop_t *loop = pool_loop(u->pool);
+  if (!deferred_timer_ready) {
+    uv_timer_init(loop, &deferred_timer);
+    uv_unref((uv_handle_t *)&deferred_timer);
+    deferred_timer_ready = 1;
+  }
+  uv_timer_start(&deferred_timer, on_deferred, 0, 0);
+}
+
+void upstream_shutdown(void) {
+  if (deferred_timer_ready) {
+    uv_close((uv_handle_t *)&deferred_timer, NULL);
+    deferred_timer_ready = 0;
+  }
+}
+
+static void fail(struct upstream *u, int status, const char *why) {
+  if (u->failed)
+    return;
+  u->failed = 1;
+  if (u->starting) {
+    LOG_WARN("backend %s: %s (%s)", u->server[0] ? u->server : "-", why,
+             u->what);
+    release(u, 0);
+    defer_fail(u, status, why);
+    return;
+  }
+  LOG_WARN("backend %s: %s (%s)%s", u->server[0] ? u->server : "-",
+           why, u->what, u->head_delivered ? ", response cut short" : "");
+  release(u, 0);
+  if (u->in_cb > 0) {
+    /* Deliver the error after the parser unwinds. */
+    u->dead = 1;
+  }
+  u->cb->on_error(u->ud, status, why);
+  if (!u->dead)
+    upstream_free(u);
+}
+
+/* ---- connecting ------------------------------------------------------- */
+
+static void on_ready(struct upstream *u) {
+  if (uv_read_start((uv_stream_t *)&u->b->tcp, on_alloc, on_read) != 0) {
+    fail(u, 502, "cannot read from backend");
+    return;
+  }
+  u->reading = 1;
+  u->paused = 0;
+  llhttp_init(&u->parser, HTTP_RESPONSE, &settings);
+  u->parser.data = u;
+  arm_read_timer(u);
+  send_head_and_queue(u);
+}
+
+static void on_connected(struct bconn *b, int status) {
+  struct upstream *u = b->owner;
+  if (status == 0) {
+    on_ready(u);
+    return;
+  }
+  pool_server_failed(b);
+  int backend_servers = u->cfg->backends[u->backend].nservers;
+  if (status != UV_ETIMEDOUT && u->attempts < backend_servers) {
+    LOG_WARN("backend %s: connect: %s; trying another server", u->server,
+             uv_strerror(status));
+    release(u, 0);
+    start_connect(u, 1);
+    return;
+  }
+  fail(u, status == UV_ETIMEDOUT ? 504 : 502,
+       status == UV_ETIMEDOUT ? "backend connect timeout"
+                              : uv_strerror(status));
+}
+
+static void start_connect(struct upstream *u, int fresh) {
+  int err = 0;
+  u->attempts++;
+  u->b = pool_get(u->pool, u->backend, fresh, on_connected, u, &err);
+  if (u->b == NULL) {
+    fail(u, 502, uv_strerror(err));
+    return;
+  }
+  snprintf(u->server, sizeof(u->server), "%s", pool_server_name(u->b));
+  if (u->b->connected)
+    on_ready(u);
+}
+
+static void init_settings(void) {
+  llhttp_settings_init(&settings);
+  settings.on_message_begin = on_message_begin;
+  settings.on_header_field = on_header_field;
+  settings.on_header_value = on_header_value;
+  settings.on_headers_complete = on_headers_complete;
+  settings.on_body = on_body;
+  settings.on_message_complete = on_message_complete;
+  settings_ready = 1;
+}
+
+/* Failures before any I/O are reported on the next loop turn so the
+ * consumer never sees a callback from inside upstream_start. */
+struct deferred_fail {
+  uv_timer_t timer;
+  struct upstream *u;
+};
+
+struct upstream *upstream_start(struct pool *pool, int backend,
+                                const struct http_req *req,
+                                const struct upstream_cb *cb, void *ud) {
+  if (!settings_ready)
+    init_settings();
+  struct upstream *u = xcalloc(1, sizeof(*u));
+  u->pool = pool;
+  u->cfg = pool_config(pool);
+  u->backend = backend;
+  u->cb = cb;
+  u->ud = ud;
+  snprintf(u->what, sizeof(u->what), "%.*s %.*s", (int)req->method_len,
+           req->method, (int)(req->path_len > 120 ? 120 : req->path_len),
+           req->path);
+  buf_init(&u->head);
+  buf_init(&u->body_q);
+  http_fields_init(&u->fields, MAX_RESPONSE_HEADER, MAX_RESPONSE_FIELDS);
+  http_req_serialize(req, &u->head);
+  u->has_body = req->has_body;
+  u->body_done = !req->has_body;
+  u->body_chunked = req->has_body && req->content_length < 0;
+  u->is_head_req = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
+  u->retryable = http_method_idempotent(req->method, req->method_len) &&
+                 !req->has_body;
+  u->starting = 1;
+  start_connect(u, 0);
+  u->starting = 0;
+  return u;
+}
+
+void upstream_send_body(struct upstream *u, const uint8_t *p, size_t n) {
+  if (n == 0 || u->failed)
+    return;
+  struct buf q;
+  buf_init(&q);
+  if (u->body_chunked) {
+    char hdr[24];
+    int k = snprintf(hdr, sizeof(hdr), "%zx\r\n", n);
+    buf_append(&q, hdr, (size_t)k);
+  }
+  buf_append(&q, p, n);
+  if (u->body_chunked)
+    buf_append(&q, "\r\n", 2);
+  if (u->b != NULL && u->b->connected && u->reading)
+    bwrite(u, &q, n);
+  else {
+    buf_take(&u->body_q, &q);
+  }
+}
+
+void upstream_end_body(struct upstream *u) {
+  if (u->body_done || u->failed)
+    return;
+  u->body_done = 1;
+  if (!u->body_chunked)
+    return;
+  struct buf q;
+  buf_init(&q);
+  buf_append(&q, "0\r\n\r\n", 5);
+  if (u->b != NULL && u->b->connected && u->reading)
+    bwrite(u, &q, 0);
+  else
+    buf_take(&u->body_q, &q);
+}
+
+size_t upstream_body_pending(const struct upstream *u) {
+  return u->body_q.len + u->body_inflight;
+}
+
+void upstream_pause(struct upstream *u) {
+  if (u->paused || u->b == NULL)
+    return;
+  u->paused = 1;
+  if (u->reading) {
+    uv_read_stop((uv_stream_t *)&u->b->tcp);
+    uv_timer_stop(&u->b->timer);
+  }
+}
+
+void upstream_resume(struct upstream *u) {
+  if (!u->paused)
+    return;
+  u->paused = 0;
+  if (u->b != NULL && u->reading) {
+    uv_read_start((uv_stream_t *)&u->b->tcp, on_alloc, on_read);
+    arm_read_timer(u);
+  }
+}
+
+void upstream_cancel(struct upstream *u) {
+  if (u == NULL || u->dead)
+    return;
+  release(u, 0);
+  if (u->failed && u->deferred_why != NULL) {
+    u->dead = 1; /* on the deferred list; freed there */
+    return;
+  }
+  u->failed = 1;
+  if (u->in_cb > 0) {
+    u->dead = 1;
+    return;
+  }
+  upstream_free(u);
+}

@@ -1,0 +1,72 @@
+/* upstream.h: one request/response exchange with an HTTP/1.1 backend.
+ *
+ * A front session (h1.c or h2.c) starts an upstream with a validated
+ * request head, streams the request body into it, and receives the
+ * response through callbacks. The response is parsed strictly with llhttp
+ * (plus checks llhttp 8 leaves out: obs-fold, non-token names, bad status),
+ * and any malformed, truncated or upgraded response fails the exchange and
+ * discards the backend connection, so one bad response can never bleed
+ * into the next request on a pooled connection.
+ *
+ * Callbacks run on the loop thread from backend I/O. After on_end or
+ * on_error the upstream is gone: the consumer must drop its pointer. The
+ * consumer may call upstream_cancel at any time before that, including
+ * from inside a callback; no callback follows a cancel. */
+#ifndef PROXY_UPSTREAM_H
+#define PROXY_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/http.h"
+
+struct pool;
+struct upstream;
+
+struct upstream_cb {
+  /* The response head, hop-by-hop fields removed; |hdrs| is valid only
+   * during the call. |content_length| is -1 when the backend gave none. */
+  void (*on_head)(void *ud, int status, const struct http_hdr *hdrs,
+                  size_t n, int64_t content_length);
+  /* Response body bytes, valid only during the call. */
+  void (*on_body)(void *ud, const uint8_t *p, size_t n);
+  /* The response is complete; trailers valid during the call. */
+  void (*on_end)(void *ud, const struct http_hdr *trailers, size_t n);
+  /* The exchange failed. |status| is 502 or 504 (used when no head was
+   * delivered); after a head the consumer must abort its response. */
+  void (*on_error)(void *ud, int status, const char *why);
+  /* |n| request body bytes reached the backend socket (flow control). */
+  void (*on_body_sent)(void *ud, size_t n);
+};
+
+/* upstream_start begins forwarding |req| (serialized at once; the caller
+ * may free it after the call) to a server of |backend|. Never NULL: a
+ * failure to even try is reported through on_error on a later turn. */
+struct upstream *upstream_start(struct pool *pool, int backend,
+                                const struct http_req *req,
+                                const struct upstream_cb *cb, void *ud);
+
+/* upstream_send_body queues request body bytes (copied). */
+void upstream_send_body(struct upstream *u, const uint8_t *p, size_t n);
+/* upstream_end_body: the request body is complete. */
+void upstream_end_body(struct upstream *u);
+/* upstream_body_pending: request body bytes not yet on the socket. */
+size_t upstream_body_pending(const struct upstream *u);
+
+/* upstream_pause / resume stop and restart reading the response, which is
+ * how a slow client slows the backend. */
+void upstream_pause(struct upstream *u);
+void upstream_resume(struct upstream *u);
+
+/* upstream_cancel abandons the exchange; the backend connection is closed
+ * unless the response was already complete. */
+void upstream_cancel(struct upstream *u);
+
+/* upstream_backend_name: "host:port" of the server used, for access logs
+ * ("-" before a server was picked). Valid while |u| lives. */
+const char *upstream_backend_name(const struct upstream *u);
+
+/* upstream_shutdown releases module state when the loop ends. */
+void upstream_shutdown(void);
+
+#endif
