@@ -34,6 +34,7 @@
 #define STREAM_WINDOW (256 * 1024)
 #define CONN_WINDOW (1024 * 1024)
 #define RESP_HIGH_WATER (64 * 1024)
+#define DISCARD_MAX (4 * 1024 * 1024)
 #define MAX_OUTBOUND_FRAMES 5000
 #define GLITCH_BURST 10000
 #define GLITCH_RATE 330   /* per second */
@@ -60,7 +61,8 @@ struct h2_stream {
   int64_t body_received;
   int request_ended, headers_done, headers_end_stream;
   int started;                 /* upstream_start has been called */
-  int rst_after_response;      /* stop the client's upload once answered */
+  int invalid;                 /* nghttp2 is resetting it: never start */
+  int64_t discarded;           /* upload bytes dropped after a 413 */
   struct buf early_body;       /* DATA that arrived before the start */
 
   struct upstream *up;
@@ -631,8 +633,12 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
   (void)user_data;
   struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
   if (st == NULL || (st->started && st->up == NULL)) {
-    /* Nobody will read it: give the window back at once. */
+    /* Nobody will read it: give the window back at once. After a 413 the
+     * client may finish its upload (curl reports an error if the stream
+     * is reset under it), but only so much: then the stream is reset. */
     nghttp2_session_consume(ng, id, len);
+    if (st != NULL && (st->discarded += (int64_t)len) > DISCARD_MAX)
+      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
     return 0;
   }
   st->body_received += (int64_t)len;
@@ -644,7 +650,6 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
     nghttp2_session_consume(ng, id, len);
     if (!st->resp_started) {
       submit_simple(st, 413, "request body larger than limits.max_request_body");
-      st->rst_after_response = 1;
     } else {
       nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
     }
@@ -681,6 +686,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
 
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
                          void *user_data) {
+  (void)ng;
   struct h2_session *s = user_data;
   if (frame->hd.type == NGHTTP2_RST_STREAM &&
       frame->rst_stream.error_code != NGHTTP2_NO_ERROR &&
@@ -688,23 +694,21 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
     calm_down(s, "too many streams reset by herald");
   if (frame->hd.type == NGHTTP2_GOAWAY)
     s->goaway_sent = 1;
-  if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
-      (frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS)) {
-    struct h2_stream *st =
-        nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
-    /* RFC 9113 8.1: a complete response may be followed by RST_STREAM
-     * NO_ERROR to stop an upload nobody will read. */
-    if (st != NULL && st->rst_after_response)
-      nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, st->id,
-                                NGHTTP2_NO_ERROR);
-  }
   return 0;
 }
 
 static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *frame,
                             int lib_error, void *user_data) {
-  (void)ng;
   struct h2_session *s = user_data;
+  struct h2_stream *st =
+      nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+  if (st != NULL) {
+    st->invalid = 1;
+    if (st->up != NULL) {
+      upstream_cancel(st->up);
+      st->up = NULL;
+    }
+  }
   LOG_INFO("conn %llu %s: invalid frame type %d on stream %d: %s",
            (unsigned long long)conn_id(s->c), conn_peer(s->c), frame->hd.type,
            frame->hd.stream_id, nghttp2_strerror(lib_error));
@@ -769,6 +773,8 @@ void *h2_session_new(struct conn *c) {
   return s;
 }
 
+static void h2_produce(void *p);
+
 static int h2_recv(void *p, const uint8_t *data, size_t n) {
   struct h2_session *s = p;
   ssize_t rv = nghttp2_session_mem_recv(s->ng, data, n);
@@ -786,10 +792,15 @@ static int h2_recv(void *p, const uint8_t *data, size_t n) {
     conn_close(s->c, 1);
     return 0;
   }
+  /* nghttp2 answers some stream errors found in this batch (DATA longer
+   * than content-length) with a queued RST_STREAM; sending it now closes
+   * those streams before their requests could reach a backend. */
+  if (s->nready > 0)
+    h2_produce(s);
   for (size_t i = 0; i < s->nready; i++) {
     struct h2_stream *st =
         nghttp2_session_get_stream_user_data(s->ng, s->ready[i]);
-    if (st != NULL && !st->started)
+    if (st != NULL && !st->started && !st->invalid)
       start_request(st);
   }
   s->nready = 0;
