@@ -1,0 +1,336 @@
+/* test_buf.c: the chunked byte queue that carries bodies. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/buf.h"
+
+#define BIG 40000
+
+static uint8_t pattern[BIG], got[BIG + 100];
+
+/* A pattern that never repeats on chunk boundaries (period 251). */
+static void fill_pattern(uint8_t *p, size_t n, unsigned seed) {
+  for (size_t i = 0; i < n; i++)
+    p[i] = (uint8_t)((i + seed) % 251);
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  fill_pattern(pattern, BIG, 0);
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  buf_release_cache();
+  return 0;
+}
+
+static void test_empty(void **state) {
+  (void)state;
+  struct buf q;
+  const uint8_t *p = (const uint8_t *)"x";
+  struct iov v[4];
+  buf_init(&q);
+  assert_int_equal(q.len, 0);
+  assert_int_equal(buf_peek(&q, &p), 0);
+  assert_null(p);
+  assert_int_equal(buf_copyout(&q, got, sizeof got), 0);
+  assert_int_equal(buf_slices(&q, v, 4), 0);
+  assert_int_equal(buf_nchunks(&q), 0);
+  buf_consume(&q, 10); /* nothing to consume: no effect */
+  assert_int_equal(q.len, 0);
+  buf_append(&q, "", 0);
+  assert_int_equal(q.len, 0);
+  assert_int_equal(buf_nchunks(&q), 0);
+  buf_cleanup(&q);
+}
+
+static void test_append_across_chunks(void **state) {
+  (void)state;
+  struct buf q;
+  buf_init(&q);
+  buf_append(&q, pattern, BIG);
+  assert_int_equal(q.len, BIG);
+  /* 40000 bytes need three 16384-byte chunks. */
+  assert_int_equal(buf_nchunks(&q),
+                   (BIG + BUF_CHUNK_SIZE - 1) / BUF_CHUNK_SIZE);
+  memset(got, 0, sizeof got);
+  assert_int_equal(buf_copyout(&q, got, sizeof got), BIG);
+  assert_memory_equal(got, pattern, BIG);
+  assert_int_equal(q.len, 0);
+  assert_int_equal(buf_nchunks(&q), 0);
+  buf_cleanup(&q);
+}
+
+static void test_append_small_pieces(void **state) {
+  (void)state;
+  struct buf q;
+  buf_init(&q);
+  /* Odd-sized appends, several straddling a chunk boundary. */
+  size_t off = 0, step = 1;
+  while (off < BIG) {
+    size_t n = step < BIG - off ? step : BIG - off;
+    buf_append(&q, pattern + off, n);
+    off += n;
+    step = step * 3 % 4099 + 1;
+    assert_int_equal(q.len, off);
+  }
+  assert_int_equal(buf_nchunks(&q), 3);
+  /* Copied out in uneven portions too. */
+  size_t done = 0;
+  while (done < BIG) {
+    size_t k = buf_copyout(&q, got + done, 7777);
+    assert_true(k > 0);
+    done += k;
+    assert_int_equal(q.len, BIG - done);
+  }
+  assert_memory_equal(got, pattern, BIG);
+  buf_cleanup(&q);
+}
+
+static void test_peek_consume(void **state) {
+  (void)state;
+  struct buf q;
+  const uint8_t *p;
+  buf_init(&q);
+  buf_append(&q, pattern, BIG);
+
+  /* peek shows the first chunk only, without removing anything. */
+  size_t n = buf_peek(&q, &p);
+  assert_int_equal(n, BUF_CHUNK_SIZE);
+  assert_memory_equal(p, pattern, n);
+  assert_int_equal(q.len, BIG);
+
+  /* Partial consumption within a chunk. */
+  buf_consume(&q, 100);
+  assert_int_equal(q.len, BIG - 100);
+  n = buf_peek(&q, &p);
+  assert_int_equal(n, BUF_CHUNK_SIZE - 100);
+  assert_memory_equal(p, pattern + 100, n);
+
+  /* Consuming across a chunk boundary drops the emptied chunk. */
+  buf_consume(&q, BUF_CHUNK_SIZE);
+  assert_int_equal(q.len, BIG - 100 - BUF_CHUNK_SIZE);
+  assert_int_equal(buf_nchunks(&q), 2);
+  n = buf_peek(&q, &p);
+  assert_int_equal(n, BUF_CHUNK_SIZE - 100);
+  assert_memory_equal(p, pattern + 100 + BUF_CHUNK_SIZE, n);
+
+  /* Exactly the rest of the head chunk. */
+  buf_consume(&q, n);
+  assert_int_equal(buf_nchunks(&q), 1);
+  n = buf_peek(&q, &p);
+  assert_int_equal(n, BIG - 2 * BUF_CHUNK_SIZE);
+  assert_memory_equal(p, pattern + 2 * BUF_CHUNK_SIZE, n);
+
+  /* Over-consuming empties the queue, no more. */
+  buf_consume(&q, BIG);
+  assert_int_equal(q.len, 0);
+  assert_int_equal(buf_peek(&q, &p), 0);
+  assert_int_equal(buf_nchunks(&q), 0);
+
+  /* Appending after the queue emptied works. */
+  buf_append(&q, "abc", 3);
+  assert_int_equal(buf_peek(&q, &p), 3);
+  assert_memory_equal(p, "abc", 3);
+  buf_cleanup(&q);
+}
+
+static void test_copyout_partial(void **state) {
+  (void)state;
+  struct buf q;
+  buf_init(&q);
+  buf_append(&q, "hello, world", 12);
+  assert_int_equal(buf_copyout(&q, got, 5), 5);
+  assert_memory_equal(got, "hello", 5);
+  assert_int_equal(q.len, 7);
+  assert_int_equal(buf_copyout(&q, got, 100), 7);
+  assert_memory_equal(got, ", world", 7);
+  assert_int_equal(q.len, 0);
+  buf_cleanup(&q);
+}
+
+static void test_take(void **state) {
+  (void)state;
+  static uint8_t other[BIG];
+  struct buf dst, src;
+  fill_pattern(other, BIG, 7);
+  buf_init(&dst);
+  buf_init(&src);
+  buf_append(&dst, pattern, 20000);
+  buf_append(&src, other, 30000);
+  size_t dchunks = buf_nchunks(&dst), schunks = buf_nchunks(&src);
+
+  buf_take(&dst, &src);
+  assert_int_equal(src.len, 0);
+  assert_int_equal(buf_nchunks(&src), 0);
+  const uint8_t *p;
+  assert_int_equal(buf_peek(&src, &p), 0);
+  assert_int_equal(dst.len, 50000);
+  assert_int_equal(buf_nchunks(&dst), dchunks + schunks);
+
+  /* Appending to dst afterwards lands after the taken bytes. */
+  buf_append(&dst, "END", 3);
+  assert_int_equal(dst.len, 50003);
+
+  static uint8_t all[50003];
+  assert_int_equal(buf_copyout(&dst, all, sizeof all), sizeof all);
+  assert_memory_equal(all, pattern, 20000);
+  assert_memory_equal(all + 20000, other, 30000);
+  assert_memory_equal(all + 50000, "END", 3);
+
+  /* src stays usable. */
+  buf_append(&src, "x", 1);
+  assert_int_equal(src.len, 1);
+  buf_cleanup(&src);
+  buf_cleanup(&dst);
+}
+
+static void test_take_edge_cases(void **state) {
+  (void)state;
+  struct buf dst, src;
+  buf_init(&dst);
+  buf_init(&src);
+
+  /* Into an empty queue. */
+  buf_append(&src, "abc", 3);
+  buf_take(&dst, &src);
+  assert_int_equal(dst.len, 3);
+  assert_int_equal(src.len, 0);
+
+  /* From an empty queue: nothing changes. */
+  buf_take(&dst, &src);
+  assert_int_equal(dst.len, 3);
+  assert_int_equal(buf_nchunks(&dst), 1);
+
+  /* From a partly consumed queue: only the remaining bytes move. */
+  buf_append(&src, "0123456789", 10);
+  buf_consume(&src, 4);
+  buf_take(&dst, &src);
+  assert_int_equal(dst.len, 9);
+  char s[16] = {0};
+  assert_int_equal(buf_copyout(&dst, s, sizeof s), 9);
+  assert_string_equal(s, "abc456789");
+  buf_cleanup(&dst);
+  buf_cleanup(&src);
+}
+
+static void test_slices(void **state) {
+  (void)state;
+  struct buf q;
+  struct iov v[8];
+  buf_init(&q);
+  buf_append(&q, pattern, BIG);
+  buf_consume(&q, 10);
+
+  size_t n = buf_slices(&q, v, 8);
+  assert_int_equal(n, 3);
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++) {
+    assert_true(v[i].len > 0);
+    assert_memory_equal(v[i].base, pattern + 10 + total, v[i].len);
+    total += v[i].len;
+  }
+  assert_int_equal(total, q.len);
+  assert_int_equal(v[0].len, BUF_CHUNK_SIZE - 10);
+  assert_int_equal(v[2].len, BIG - 2 * BUF_CHUNK_SIZE);
+
+  /* Fewer slots than chunks: the first ones, in order. */
+  struct iov w[2];
+  assert_int_equal(buf_slices(&q, w, 2), 2);
+  assert_ptr_equal(w[0].base, v[0].base);
+  assert_int_equal(w[0].len, v[0].len);
+  assert_ptr_equal(w[1].base, v[1].base);
+  assert_int_equal(buf_slices(&q, w, 0), 0);
+
+  /* Slices do not consume. */
+  assert_int_equal(q.len, BIG - 10);
+  buf_cleanup(&q);
+}
+
+static void test_nchunks(void **state) {
+  (void)state;
+  struct buf q;
+  buf_init(&q);
+  assert_int_equal(buf_nchunks(&q), 0);
+  buf_append(&q, pattern, 1);
+  assert_int_equal(buf_nchunks(&q), 1);
+  buf_append(&q, pattern, BUF_CHUNK_SIZE - 1);
+  assert_int_equal(buf_nchunks(&q), 1);
+  buf_append(&q, pattern, 1);
+  assert_int_equal(buf_nchunks(&q), 2);
+  buf_append(&q, pattern, 2 * BUF_CHUNK_SIZE);
+  assert_int_equal(buf_nchunks(&q), 4);
+  assert_int_equal(q.len, 3 * BUF_CHUNK_SIZE + 1);
+  buf_cleanup(&q);
+  assert_int_equal(buf_nchunks(&q), 0);
+}
+
+static void test_cleanup_then_reuse(void **state) {
+  (void)state;
+  struct buf q;
+  const uint8_t *p;
+  buf_init(&q);
+  buf_append(&q, pattern, BIG);
+  buf_cleanup(&q);
+  assert_int_equal(q.len, 0);
+  assert_int_equal(buf_nchunks(&q), 0);
+  assert_int_equal(buf_peek(&q, &p), 0);
+
+  /* Reused chunks come back empty: no stale bytes, right offsets. */
+  static uint8_t other[BIG];
+  fill_pattern(other, BIG, 100);
+  buf_append(&q, other, 5);
+  assert_int_equal(q.len, 5);
+  assert_int_equal(buf_peek(&q, &p), 5);
+  assert_memory_equal(p, other, 5);
+  buf_append(&q, other + 5, BIG - 5);
+  assert_int_equal(q.len, BIG);
+  assert_int_equal(buf_copyout(&q, got, sizeof got), BIG);
+  assert_memory_equal(got, other, BIG);
+  buf_cleanup(&q);
+
+  /* Cleaning up twice, or an empty queue, is harmless. */
+  buf_cleanup(&q);
+  buf_cleanup(&q);
+  assert_int_equal(q.len, 0);
+}
+
+static void test_release_cache(void **state) {
+  (void)state;
+  struct buf q;
+  buf_init(&q);
+  buf_append(&q, pattern, BIG);
+  buf_cleanup(&q);
+  buf_release_cache();
+  /* Queues still work after the free list was emptied. */
+  buf_append(&q, pattern, BIG);
+  assert_int_equal(buf_copyout(&q, got, sizeof got), BIG);
+  assert_memory_equal(got, pattern, BIG);
+  buf_cleanup(&q);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_empty),
+      cmocka_unit_test(test_append_across_chunks),
+      cmocka_unit_test(test_append_small_pieces),
+      cmocka_unit_test(test_peek_consume),
+      cmocka_unit_test(test_copyout_partial),
+      cmocka_unit_test(test_take),
+      cmocka_unit_test(test_take_edge_cases),
+      cmocka_unit_test(test_slices),
+      cmocka_unit_test(test_nchunks),
+      cmocka_unit_test(test_cleanup_then_reuse),
+      cmocka_unit_test(test_release_cache),
+  };
+  return cmocka_run_group_tests_name("buf", tests, group_setup,
+                                     group_teardown);
+}
