@@ -44,10 +44,12 @@ struct conn {
   size_t sniff_len;
   char peer[64];
   const char *timeout_why;
+  uint64_t timeout_ms, timeout_set; /* lazy session timer, see on_timeout */
 
   struct buf out;   /* plaintext queued by the session */
   size_t inflight;  /* bytes handed to uv_write, not yet completed */
   int reading, read_paused, closing, close_after_flush, shutting;
+  int want_produce; /* the session stopped producing on a full queue */
   int handles_open; /* tcp + two timers; freed when this reaches 0 */
 };
 
@@ -77,9 +79,13 @@ size_t conn_output_pending(const struct conn *c) {
   return c->out.len + c->inflight;
 }
 
-int conn_write_blocked(const struct conn *c) {
-  return c->closing ||
-         conn_output_pending(c) >= (size_t)c->srv->cfg->write_buffer;
+int conn_write_blocked(struct conn *c) {
+  if (c->closing)
+    return 1;
+  if (conn_output_pending(c) < (size_t)c->srv->cfg->write_buffer)
+    return 0;
+  c->want_produce = 1; /* the caller stops producing: wake it later */
+  return 1;
 }
 
 void conn_write(struct conn *c, const void *p, size_t n) {
@@ -176,11 +182,26 @@ static void on_wtimeout(uv_timer_t *t) {
   do_close(c);
 }
 
+/* after_progress: output went out. Below the low-water mark the client
+ * is read again and the session may produce (a paused backend resumes). */
+static void after_progress(struct conn *c) {
+  size_t cap = (size_t)c->srv->cfg->write_buffer;
+  if (c->closing || conn_output_pending(c) >= cap / 2)
+    return;
+  if (c->read_paused == 1)
+    conn_resume_read(c);
+  if (c->session != NULL) {
+    c->ops->writable(c->session);
+    if (c->want_produce) {
+      c->want_produce = 0;
+      conn_mark_dirty(c);
+    }
+  }
+}
+
 static void on_write(uv_write_t *req, int status) {
   struct wreq *w = container_of(req, struct wreq, req);
   struct conn *c = w->c;
-  size_t cap = (size_t)c->srv->cfg->write_buffer;
-  size_t before = conn_output_pending(c);
   c->inflight -= w->len;
   buf_cleanup(&w->data);
   free(w);
@@ -201,18 +222,33 @@ static void on_write(uv_write_t *req, int status) {
       start_linger(c);
     return;
   }
-  /* Crossing the low-water mark: let the session produce again and
-   * resume reading the client. */
-  if (before >= cap / 2 && conn_output_pending(c) < cap / 2) {
-    if (c->read_paused == 1)
-      conn_resume_read(c);
-    if (c->session != NULL)
-      c->ops->writable(c->session);
-    conn_mark_dirty(c);
-  }
+  after_progress(c);
 }
 
 static void submit(struct conn *c, struct buf *data) {
+  if (c->inflight == 0) {
+    /* Nothing queued in libuv: write what the socket takes right now.
+     * A completed uv_write costs an epoll_ctl (libuv re-arms the watcher
+     * when its queue drains); a try_write that takes everything costs
+     * only the write itself. */
+    struct iov sl[64];
+    uv_buf_t bufs[64];
+    size_t k = buf_slices(data, sl, ARRAY_SIZE(sl));
+    for (size_t i = 0; i < k; i++)
+      bufs[i] = uv_buf_init((char *)sl[i].base, (unsigned)sl[i].len);
+    int rv = uv_try_write((uv_stream_t *)&c->tcp, bufs, (unsigned)k);
+    if (rv < 0 && rv != UV_EAGAIN) {
+      LOG_DEBUG("conn %llu %s: write failed: %s", (unsigned long long)c->id,
+                c->peer, uv_strerror(rv));
+      buf_cleanup(data);
+      do_close(c);
+      return;
+    }
+    if (rv > 0)
+      buf_consume(data, (size_t)rv);
+    if (data->len == 0)
+      return;
+  }
   size_t n = buf_nchunks(data);
   struct wreq *w = xmalloc(sizeof(*w) + n * sizeof(uv_buf_t));
   w->c = c;
@@ -287,8 +323,14 @@ void conn_flush_now(struct conn *c) {
     return;
   if (c->close_after_flush && c->inflight == 0 && c->state != CONN_LINGER)
     start_linger(c);
-  if (!c->closing && conn_output_pending(c) >= (size_t)c->srv->cfg->write_buffer)
-    conn_pause_read(c), c->read_paused = 1;
+  if (c->closing)
+    return;
+  if (conn_output_pending(c) >= (size_t)c->srv->cfg->write_buffer) {
+    conn_pause_read(c);
+    c->read_paused = 1;
+    return;
+  }
+  after_progress(c);
 }
 
 /* Runs after every loop turn's I/O callbacks (uv_check): each dirty
@@ -309,8 +351,18 @@ void conn_flush_dirty(struct server *srv) {
   }
 }
 
+/* Sessions re-arm their timer on every stream and request; doing that
+ * lazily (record the deadline, let the running timer re-check when it
+ * fires) keeps the timer heap out of the per-request path. */
 static void on_timeout(uv_timer_t *t) {
   struct conn *c = t->data;
+  if (c->timeout_ms == 0)
+    return;
+  uint64_t elapsed = uv_now(t->loop) - c->timeout_set;
+  if (elapsed < c->timeout_ms) {
+    uv_timer_start(t, on_timeout, c->timeout_ms - elapsed, 0);
+    return;
+  }
   LOG_INFO("conn %llu %s: %s timeout, closing", (unsigned long long)c->id,
            c->peer, c->timeout_why ? c->timeout_why : "idle");
   if (c->state == CONN_OPEN && c->session != NULL &&
@@ -329,9 +381,12 @@ void conn_set_timeout(struct conn *c, uint64_t ms, const char *why) {
   if (c->closing)
     return;
   c->timeout_why = why;
+  c->timeout_ms = ms;
+  c->timeout_set = uv_now(c->srv->loop);
   if (ms == 0)
-    uv_timer_stop(&c->timer);
-  else
+    return;
+  if (!uv_is_active((uv_handle_t *)&c->timer) ||
+      uv_timer_get_due_in(&c->timer) > ms)
     uv_timer_start(&c->timer, on_timeout, ms, 0);
 }
 

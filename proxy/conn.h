@@ -25,7 +25,7 @@ void conn_accept(struct listener *l);
 /* conn_write queues plaintext for the client (copied). */
 void conn_write(struct conn *c, const void *p, size_t n);
 /* conn_write_blocked: output is above the high-water mark. */
-int conn_write_blocked(const struct conn *c);
+int conn_write_blocked(struct conn *c);
 /* conn_output_pending: bytes queued or in flight to the client. */
 size_t conn_output_pending(const struct conn *c);
 /* conn_flush_now sends queued output (normally done after the loop turn). */

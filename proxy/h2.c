@@ -91,7 +91,7 @@ struct h2_session {
   int32_t *ready;
   size_t nready, ready_cap;
   uint64_t requests;
-  int goaway_sent;
+  int goaway_sent, peer_eof;
   struct bucket glitch, resets;
 };
 
@@ -831,6 +831,8 @@ static void h2_writable(void *p) { (void)p; }
 
 static int h2_done(void *p) {
   struct h2_session *s = p;
+  if (s->peer_eof && s->nstreams == 0)
+    return 1;
   return !nghttp2_session_want_read(s->ng) &&
          !nghttp2_session_want_write(s->ng);
 }
@@ -848,8 +850,11 @@ static void h2_shutdown(void *p) {
 
 static void h2_eof(void *p) {
   struct h2_session *s = p;
-  /* Nothing can be delivered to a client that closed: stop everything. */
-  conn_close(s->c, 0);
+  /* A client may half-close after its GOAWAY and still read the answers
+   * to streams in flight (h2load does); finish those, then close. */
+  s->peer_eof = 1;
+  if (s->nstreams == 0)
+    conn_close(s->c, 0);
 }
 
 static void h2_free(void *p) {

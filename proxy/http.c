@@ -15,6 +15,16 @@ static const char *const hop_by_hop[] = {
 };
 
 int http_is_hop_by_hop(const char *name, size_t len) {
+  /* Every hop-by-hop name starts with c, k, p, t or u and is 2..17 long:
+   * most fields are ruled out without a comparison. */
+  if (len < 2 || len > 17)
+    return 0;
+  switch (name[0] | 0x20) {
+  case 'c': case 'k': case 'p': case 't': case 'u': case 'h':
+    break;
+  default:
+    return 0;
+  }
   for (size_t i = 0; i < ARRAY_SIZE(hop_by_hop); i++) {
     if (util_strcaseeq(name, len, hop_by_hop[i]))
       return 1;
@@ -135,6 +145,12 @@ static void put_field(struct buf *out, const char *name, size_t nlen,
 /* Fields herald writes itself or must not pass through, beyond the
  * hop-by-hop set. Expect is answered by the front session. */
 static int replaced_by_proxy(const char *name, size_t len) {
+  switch (name[0] | 0x20) {
+  case 'h': case 'c': case 'e': case 'x': case 'v':
+    break;
+  default:
+    return 0;
+  }
   return util_strcaseeq(name, len, "host") ||
          util_strcaseeq(name, len, "content-length") ||
          util_strcaseeq(name, len, "expect") ||
@@ -173,15 +189,25 @@ static void put_joined(struct buf *out, const struct http_req *req,
     put(out, "\r\n", 2);
 }
 
-void http_req_serialize(const struct http_req *req, struct buf *out) {
-  const char *conn_list = NULL;
-  size_t conn_len = 0;
+/* named_by_connection: does any Connection field of |req| list |name|?
+ * HTTP/1.1 clients may send several (RFC 9110 7.6.1). */
+static int named_by_connection(const struct http_req *req, const char *name,
+                               size_t len) {
   for (size_t i = 0; i < req->nhdrs; i++) {
     const struct http_hdr *h = &req->hdrs[i];
-    if (util_strcaseeq(h->name, h->name_len, "connection")) {
-      conn_list = h->value;
-      conn_len = h->value_len;
-    }
+    if (util_strcaseeq(h->name, h->name_len, "connection") &&
+        http_token_listed(h->value, h->value_len, name, len))
+      return 1;
+  }
+  return 0;
+}
+
+void http_req_serialize(const struct http_req *req, struct buf *out) {
+  int has_connection = 0;
+  for (size_t i = 0; i < req->nhdrs; i++) {
+    const struct http_hdr *h = &req->hdrs[i];
+    if (util_strcaseeq(h->name, h->name_len, "connection"))
+      has_connection = 1;
   }
 
   put(out, req->method, req->method_len);
@@ -195,8 +221,7 @@ void http_req_serialize(const struct http_req *req, struct buf *out) {
     if (http_is_hop_by_hop(h->name, h->name_len) ||
         replaced_by_proxy(h->name, h->name_len))
       continue;
-    if (conn_list != NULL &&
-        http_token_listed(conn_list, conn_len, h->name, h->name_len))
+    if (has_connection && named_by_connection(req, h->name, h->name_len))
       continue;
     put_field(out, h->name, h->name_len, h->value, h->value_len);
   }

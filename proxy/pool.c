@@ -133,14 +133,56 @@ static struct pool_server *pick(struct pool_backend *pb, uint64_t now) {
   return soonest;
 }
 
+static uint8_t read_buf[65536];
+
+static void on_alloc(uv_handle_t *h, size_t n, uv_buf_t *buf) {
+  (void)h;
+  (void)n;
+  *buf = uv_buf_init((char *)read_buf, sizeof(read_buf));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  struct bconn *b = s->data;
+  if (nread == 0)
+    return;
+  if (b->owner != NULL && b->on_read != NULL) {
+    b->on_read(b, nread, read_buf);
+    return;
+  }
+  /* An idle backend connection has nothing to say: EOF means the backend
+   * closed it, bytes mean it is confused. Either way it cannot be reused. */
+  if (b->owner == NULL && !b->closing) {
+    idle_remove(b);
+    bconn_close(b);
+  }
+}
+
 static void on_connect(uv_connect_t *req, int status) {
   struct bconn *b = req->data;
   if (b->closing)
     return;
   uv_timer_stop(&b->timer);
-  if (status == 0)
+  if (status == 0) {
     b->connected = 1;
+    if (uv_read_start((uv_stream_t *)&b->tcp, on_alloc, on_read) != 0)
+      status = UV_ECONNRESET;
+  }
   b->on_connect(b, status);
+}
+
+void pool_pause_read(struct bconn *b) {
+  if (b->read_paused || b->closing)
+    return;
+  b->read_paused = 1;
+  uv_read_stop((uv_stream_t *)&b->tcp);
+}
+
+void pool_resume_read(struct bconn *b) {
+  if (!b->read_paused || b->closing)
+    return;
+  b->read_paused = 0;
+  uv_read_start((uv_stream_t *)&b->tcp, on_alloc, on_read);
 }
 
 static void on_connect_timeout(uv_timer_t *t) {
@@ -150,24 +192,6 @@ static void on_connect_timeout(uv_timer_t *t) {
   b->on_connect(b, UV_ETIMEDOUT);
 }
 
-static void on_idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  (void)buf;
-  struct bconn *b = s->data;
-  if (nread == 0)
-    return;
-  /* An idle backend connection has nothing to say: EOF means the backend
-   * closed it, bytes mean it is confused. Either way it cannot be reused. */
-  idle_remove(b);
-  bconn_close(b);
-}
-
-static void idle_alloc(uv_handle_t *h, size_t n, uv_buf_t *buf) {
-  (void)h;
-  (void)n;
-  static char scratch[512];
-  *buf = uv_buf_init(scratch, sizeof(scratch));
-}
-
 static void on_idle_timeout(uv_timer_t *t) {
   struct bconn *b = t->data;
   idle_remove(b);
@@ -175,7 +199,8 @@ static void on_idle_timeout(uv_timer_t *t) {
 }
 
 struct bconn *pool_get(struct pool *p, int backend, int fresh,
-                       bconn_connect_cb cb, void *owner, int *err) {
+                       bconn_connect_cb cb, bconn_read_cb read_cb,
+                       void *owner, int *err) {
   if (backend < 0 || backend >= p->nbackends)
     backend = 0;
   struct pool_backend *pb = &p->backends[backend];
@@ -187,10 +212,10 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
   if (!fresh && s->idle != NULL) {
     struct bconn *b = s->idle;
     idle_remove(b);
-    uv_read_stop((uv_stream_t *)&b->tcp);
     uv_timer_stop(&b->timer);
     b->owner = owner;
     b->on_connect = cb;
+    b->on_read = read_cb;
     b->reused = 1;
     return b;
   }
@@ -198,6 +223,7 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
   b->server = s;
   b->owner = owner;
   b->on_connect = cb;
+  b->on_read = read_cb;
   uv_tcp_init(p->loop, &b->tcp);
   uv_timer_init(p->loop, &b->timer);
   b->tcp.data = b->timer.data = b->connect_req.data = b;
@@ -220,15 +246,12 @@ void pool_put(struct bconn *b) {
   struct pool *p = s->pool;
   b->owner = NULL;
   b->on_connect = NULL;
-  uv_timer_stop(&b->timer);
+  b->on_read = NULL;
   if (b->closing || s->nidle >= p->cfg->backend_keepalive) {
     bconn_close(b);
     return;
   }
-  if (uv_read_start((uv_stream_t *)&b->tcp, idle_alloc, on_idle_read) != 0) {
-    bconn_close(b);
-    return;
-  }
+  pool_resume_read(b);
   b->idle_next = s->idle;
   s->idle = b;
   s->nidle++;

@@ -18,8 +18,14 @@ struct pool;
 struct pool_server;
 struct bconn;
 
-/* The owner of a busy bconn is told about the connect outcome and reads. */
+/* The owner of a busy bconn is told about the connect outcome and reads.
+ * Reading stays on for a connection's whole life (idle or busy), so
+ * handing a pooled connection to the next request costs no epoll_ctl;
+ * the pool routes each read to the owner's |on_read| or, when idle,
+ * treats it as the backend closing or misbehaving. */
 typedef void (*bconn_connect_cb)(struct bconn *b, int status);
+typedef void (*bconn_read_cb)(struct bconn *b, ssize_t nread,
+                              const uint8_t *data);
 
 struct bconn {
   uv_tcp_t tcp;
@@ -29,7 +35,8 @@ struct bconn {
   struct bconn *idle_next;
   void *owner;          /* the upstream using it; NULL when idle */
   bconn_connect_cb on_connect;
-  int connected, reused, closing, handles_open;
+  bconn_read_cb on_read;
+  int connected, reused, closing, handles_open, read_paused;
   uint64_t requests;    /* served on this connection so far */
 };
 
@@ -42,7 +49,12 @@ void pool_free(struct pool *p); /* closes idle connections; NULL no-op */
  * |cb| runs when the connect finishes. |owner| is stored in b->owner.
  * Returns NULL with |*err| set when no address could be tried. */
 struct bconn *pool_get(struct pool *p, int backend, int fresh,
-                       bconn_connect_cb cb, void *owner, int *err);
+                       bconn_connect_cb cb, bconn_read_cb read_cb,
+                       void *owner, int *err);
+
+/* pool_pause_read / pool_resume_read: backpressure from a slow client. */
+void pool_pause_read(struct bconn *b);
+void pool_resume_read(struct bconn *b);
 
 /* pool_put returns a healthy connection for reuse (the owner has stopped
  * reading and forgets it). */

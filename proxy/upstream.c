@@ -12,7 +12,6 @@
 #include "proxy/pool.h"
 #include "proxy/util.h"
 
-#define READ_BUF_SIZE 65536
 #define MAX_RESPONSE_HEADER 65536
 #define MAX_RESPONSE_FIELDS 200
 
@@ -38,7 +37,8 @@ struct upstream {
   int is_head_req;
   int status;
   int head_delivered, complete, failed;
-  int paused, reading;
+  int paused, reading;  /* reading: connected and request sent */
+  uint64_t last_read_ms;
   int in_cb, dead; /* cancel from inside a callback defers the free */
   int starting, got_bytes;
   int deferred_status;
@@ -57,7 +57,6 @@ struct bwreq {
   uv_buf_t bufs[];
 };
 
-static uint8_t read_buf[READ_BUF_SIZE];
 static llhttp_settings_t settings;
 static int settings_ready;
 
@@ -84,9 +83,8 @@ static void release(struct upstream *u, int reuse) {
   if (b == NULL)
     return;
   u->b = NULL;
-  if (u->reading)
-    uv_read_stop((uv_stream_t *)&b->tcp);
   u->reading = 0;
+  uv_timer_stop(&b->timer);
   b->requests++;
   if (reuse)
     pool_put(b);
@@ -128,8 +126,46 @@ static void on_write(uv_write_t *req, int status) {
   }
 }
 
+static void body_sent(struct upstream *u, size_t body) {
+  if (body > 0 && u->cb->on_body_sent != NULL) {
+    u->in_cb++;
+    u->cb->on_body_sent(u->ud, body);
+    u->in_cb--;
+  }
+}
+
 static void bwrite(struct upstream *u, struct buf *data, size_t body_bytes) {
   struct iov sl[64];
+  if (u->writes == NULL) {
+    /* As in conn.c: a write the socket takes at once needs no request
+     * and no epoll re-arm. */
+    uv_buf_t bufs[64];
+    size_t k = buf_slices(data, sl, ARRAY_SIZE(sl));
+    for (size_t i = 0; i < k; i++)
+      bufs[i] = uv_buf_init((char *)sl[i].base, (unsigned)sl[i].len);
+    int rv = uv_try_write((uv_stream_t *)&u->b->tcp, bufs, (unsigned)k);
+    if (rv < 0 && rv != UV_EAGAIN) {
+      buf_cleanup(data);
+      fail(u, 502, "write to backend failed");
+      return;
+    }
+    if (rv > 0) {
+      size_t total = data->len;
+      buf_consume(data, (size_t)rv);
+      if (data->len == 0) {
+        body_sent(u, body_bytes);
+        return;
+      }
+      /* Body bytes are at the end of |data|; what went out first was
+       * framing or head. Report the body part that left. */
+      size_t gone = (size_t)rv, head = total - body_bytes;
+      if (gone > head) {
+        size_t rep = gone - head < body_bytes ? gone - head : body_bytes;
+        body_sent(u, rep);
+        body_bytes -= rep;
+      }
+    }
+  }
   size_t n = buf_nchunks(data);
   struct bwreq *w = xmalloc(sizeof(*w) + n * sizeof(uv_buf_t));
   w->u = u;
@@ -267,24 +303,30 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED; /* anything after the response is not ours */
 }
 
-static void on_alloc(uv_handle_t *h, size_t n, uv_buf_t *buf) {
-  (void)h;
-  (void)n;
-  *buf = uv_buf_init((char *)read_buf, sizeof(read_buf));
-}
-
+/* The read timeout is lazy: each read only records the time, and the
+ * timer, when it fires, re-arms itself for whatever is left. A busy
+ * backend connection thus costs no timer-heap work per read. */
 static void on_read_timeout(uv_timer_t *t) {
   struct bconn *b = t->data;
   struct upstream *u = b->owner;
-  if (u == NULL)
+  if (u == NULL || u->paused)
     return;
+  uint64_t now = uv_now(t->loop), limit = (uint64_t)u->cfg->backend_read_timeout;
+  if (now - u->last_read_ms < limit) {
+    uv_timer_start(t, on_read_timeout, limit - (now - u->last_read_ms), 0);
+    return;
+  }
   fail(u, 504, "backend read timeout");
 }
 
 static void arm_read_timer(struct upstream *u) {
-  if (u->b != NULL && !u->paused)
-    uv_timer_start(&u->b->timer, on_read_timeout,
-                   (uint64_t)u->cfg->backend_read_timeout, 0);
+  if (u->b == NULL || u->paused)
+    return;
+  uv_timer_t *t = &u->b->timer;
+  u->last_read_ms = uv_now(t->loop);
+  if (!uv_is_active((uv_handle_t *)t))
+    uv_timer_start(t, on_read_timeout, (uint64_t)u->cfg->backend_read_timeout,
+                   0);
 }
 
 static int can_retry(struct upstream *u) {
@@ -292,10 +334,8 @@ static int can_retry(struct upstream *u) {
          !u->got_bytes && u->attempts < 2;
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  struct bconn *b = s->data;
+static void on_read(struct bconn *b, ssize_t nread, const uint8_t *read_buf) {
   struct upstream *u = b->owner;
-  (void)buf;
   if (u == NULL || nread == 0)
     return;
   if (nread < 0) {
@@ -441,10 +481,6 @@ static void fail(struct upstream *u, int status, const char *why) {
 /* ---- connecting ------------------------------------------------------- */
 
 static void on_ready(struct upstream *u) {
-  if (uv_read_start((uv_stream_t *)&u->b->tcp, on_alloc, on_read) != 0) {
-    fail(u, 502, "cannot read from backend");
-    return;
-  }
   u->reading = 1;
   u->paused = 0;
   llhttp_init(&u->parser, HTTP_RESPONSE, &settings);
@@ -476,7 +512,7 @@ static void on_connected(struct bconn *b, int status) {
 static void start_connect(struct upstream *u, int fresh) {
   int err = 0;
   u->attempts++;
-  u->b = pool_get(u->pool, u->backend, fresh, on_connected, u, &err);
+  u->b = pool_get(u->pool, u->backend, fresh, on_connected, on_read, u, &err);
   if (u->b == NULL) {
     fail(u, 502, uv_strerror(err));
     return;
@@ -577,18 +613,16 @@ void upstream_pause(struct upstream *u) {
   if (u->paused || u->b == NULL)
     return;
   u->paused = 1;
-  if (u->reading) {
-    uv_read_stop((uv_stream_t *)&u->b->tcp);
-    uv_timer_stop(&u->b->timer);
-  }
+  pool_pause_read(u->b);
+  uv_timer_stop(&u->b->timer);
 }
 
 void upstream_resume(struct upstream *u) {
   if (!u->paused)
     return;
   u->paused = 0;
-  if (u->b != NULL && u->reading) {
-    uv_read_start((uv_stream_t *)&u->b->tcp, on_alloc, on_read);
+  if (u->b != NULL) {
+    pool_resume_read(u->b);
     arm_read_timer(u);
   }
 }

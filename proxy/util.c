@@ -47,10 +47,16 @@ uint64_t util_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static inline unsigned char lower(unsigned char ch) {
+  return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch | 0x20) : ch;
+}
+
 int util_strcaseeq(const char *a, size_t alen, const char *b) {
   size_t i;
+  /* Header names: ASCII only, and most comparisons fail on the first
+   * byte, so no locale-aware tolower. */
   for (i = 0; i < alen; i++) {
-    if (b[i] == '\0' || tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+    if (b[i] == '\0' || lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
       return 0;
   }
   return b[i] == '\0';
