@@ -14,6 +14,7 @@
  * NGHTTP2_DATA_FLAG_NO_COPY, so body bytes are copied once from the
  * backend's read buffer into the queue and once into the output. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,16 +138,55 @@ static void update_timer(struct h2_session *s) {
     conn_set_timeout(s->c, 0, NULL);
 }
 
+/* Closed streams are kept for reuse with their header buffers (loop
+ * thread only), so a busy connection allocates little per request. */
+#define STREAM_FREE_MAX 256
+static struct h2_stream *stream_free_list;
+static int stream_free_count;
+
+void h2_release_cache(void) {
+  while (stream_free_list != NULL) {
+    struct h2_stream *st = stream_free_list;
+    stream_free_list = st->next;
+    http_fields_cleanup(&st->fields);
+    http_fields_cleanup(&st->trailers);
+    free(st);
+  }
+  stream_free_count = 0;
+}
+
+static struct h2_stream *stream_alloc(void) {
+  struct h2_stream *st = stream_free_list;
+  if (st == NULL)
+    return xcalloc(1, sizeof(*st));
+  stream_free_list = st->next;
+  stream_free_count--;
+  struct http_fields f = st->fields, t = st->trailers;
+  /* The pseudo-header buffers are overwritten before use; clear only the
+   * fields before them. */
+  memset(st, 0, offsetof(struct h2_stream, pseudo));
+  memset(&st->pseudo_len, 0,
+         sizeof(*st) - offsetof(struct h2_stream, pseudo_len));
+  for (int i = 0; i < 4; i++)
+    st->pseudo[i][0] = '\0';
+  st->fields = f;
+  st->trailers = t;
+  http_fields_reset(&st->fields);
+  http_fields_reset(&st->trailers);
+  return st;
+}
+
 static struct h2_stream *stream_new(struct h2_session *s, int32_t id) {
   const struct config *cfg = s->srv->cfg;
-  struct h2_stream *st = xcalloc(1, sizeof(*st));
+  struct h2_stream *st = stream_alloc();
   st->s = s;
   st->id = id;
   st->content_length = -1;
   st->start_ms = util_now_ms();
-  http_fields_init(&st->fields, (size_t)cfg->max_header_list_size,
-                   (size_t)cfg->max_header_fields);
-  http_fields_init(&st->trailers, 65536, 100);
+  st->fields.max_size = (size_t)cfg->max_header_list_size;
+  st->fields.max_fields = (size_t)cfg->max_header_fields;
+  st->trailers.max_size = 65536;
+  st->trailers.max_fields = 100;
   buf_init(&st->resp);
   buf_init(&st->early_body);
   st->next = s->streams;
@@ -168,10 +208,16 @@ static void stream_free(struct h2_stream *st) {
   if (st->next)
     st->next->prev = st->prev;
   s->nstreams--;
-  http_fields_cleanup(&st->fields);
-  http_fields_cleanup(&st->trailers);
   buf_cleanup(&st->resp);
   buf_cleanup(&st->early_body);
+  if (stream_free_count < STREAM_FREE_MAX) {
+    st->next = stream_free_list;
+    stream_free_list = st;
+    stream_free_count++;
+    return;
+  }
+  http_fields_cleanup(&st->fields);
+  http_fields_cleanup(&st->trailers);
   free(st);
 }
 

@@ -162,7 +162,7 @@ static void on_connect(uv_connect_t *req, int status) {
   struct bconn *b = req->data;
   if (b->closing)
     return;
-  uv_timer_stop(&b->timer);
+  b->deadline = 0;
   if (status == 0) {
     b->connected = 1;
     if (uv_read_start((uv_stream_t *)&b->tcp, on_alloc, on_read) != 0)
@@ -185,17 +185,38 @@ void pool_resume_read(struct bconn *b) {
   uv_read_start((uv_stream_t *)&b->tcp, on_alloc, on_read);
 }
 
-static void on_connect_timeout(uv_timer_t *t) {
+static void on_timer(uv_timer_t *t) {
   struct bconn *b = t->data;
-  /* Closing the socket cancels the connect; on_connect then sees
-   * UV_ECANCELED and is ignored because b->closing is set. */
-  b->on_connect(b, UV_ETIMEDOUT);
+  if (b->deadline == 0 || b->closing)
+    return;
+  uint64_t now = uv_now(t->loop);
+  if (now < b->deadline) {
+    uv_timer_start(t, on_timer, b->deadline - now, 0);
+    return;
+  }
+  b->deadline = 0;
+  if (!b->connected) {
+    /* Closing the socket cancels the connect; on_connect then sees
+     * UV_ECANCELED and is ignored because b->closing is set. */
+    b->on_connect(b, UV_ETIMEDOUT);
+  } else if (b->owner != NULL) {
+    if (b->on_timeout != NULL)
+      b->on_timeout(b);
+  } else {
+    idle_remove(b);
+    bconn_close(b);
+  }
 }
 
-static void on_idle_timeout(uv_timer_t *t) {
-  struct bconn *b = t->data;
-  idle_remove(b);
-  bconn_close(b);
+void pool_set_deadline(struct bconn *b, uint64_t ms) {
+  if (ms == 0) {
+    b->deadline = 0;
+    return;
+  }
+  b->deadline = uv_now(b->timer.loop) + ms;
+  if (!uv_is_active((uv_handle_t *)&b->timer) ||
+      uv_timer_get_due_in(&b->timer) > ms)
+    uv_timer_start(&b->timer, on_timer, ms, 0);
 }
 
 struct bconn *pool_get(struct pool *p, int backend, int fresh,
@@ -212,7 +233,7 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
   if (!fresh && s->idle != NULL) {
     struct bconn *b = s->idle;
     idle_remove(b);
-    uv_timer_stop(&b->timer);
+    b->deadline = 0;
     b->owner = owner;
     b->on_connect = cb;
     b->on_read = read_cb;
@@ -236,8 +257,7 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
     bconn_close(b);
     return NULL;
   }
-  uv_timer_start(&b->timer, on_connect_timeout,
-                 (uint64_t)p->cfg->backend_connect_timeout, 0);
+  pool_set_deadline(b, (uint64_t)p->cfg->backend_connect_timeout);
   return b;
 }
 
@@ -247,6 +267,7 @@ void pool_put(struct bconn *b) {
   b->owner = NULL;
   b->on_connect = NULL;
   b->on_read = NULL;
+  b->on_timeout = NULL;
   if (b->closing || s->nidle >= p->cfg->backend_keepalive) {
     bconn_close(b);
     return;
@@ -255,8 +276,7 @@ void pool_put(struct bconn *b) {
   b->idle_next = s->idle;
   s->idle = b;
   s->nidle++;
-  uv_timer_start(&b->timer, on_idle_timeout,
-                 (uint64_t)p->cfg->backend_idle_timeout, 0);
+  pool_set_deadline(b, (uint64_t)p->cfg->backend_idle_timeout);
 }
 
 void pool_discard(struct bconn *b) {

@@ -26,6 +26,7 @@ struct bconn;
 typedef void (*bconn_connect_cb)(struct bconn *b, int status);
 typedef void (*bconn_read_cb)(struct bconn *b, ssize_t nread,
                               const uint8_t *data);
+typedef void (*bconn_timeout_cb)(struct bconn *b);
 
 struct bconn {
   uv_tcp_t tcp;
@@ -36,6 +37,8 @@ struct bconn {
   void *owner;          /* the upstream using it; NULL when idle */
   bconn_connect_cb on_connect;
   bconn_read_cb on_read;
+  bconn_timeout_cb on_timeout; /* the owner's deadline passed */
+  uint64_t deadline;           /* loop time in ms, 0 = none */
   int connected, reused, closing, handles_open, read_paused;
   uint64_t requests;    /* served on this connection so far */
 };
@@ -51,6 +54,12 @@ void pool_free(struct pool *p); /* closes idle connections; NULL no-op */
 struct bconn *pool_get(struct pool *p, int backend, int fresh,
                        bconn_connect_cb cb, bconn_read_cb read_cb,
                        void *owner, int *err);
+
+/* pool_set_deadline gives |b| a deadline |ms| from now (0 clears it):
+ * connect timeout, then the owner's read timeout, then the idle timeout.
+ * One timer per connection re-checks lazily, so moving a deadline on
+ * every read costs no timer-heap work. */
+void pool_set_deadline(struct bconn *b, uint64_t ms);
 
 /* pool_pause_read / pool_resume_read: backpressure from a slow client. */
 void pool_pause_read(struct bconn *b);

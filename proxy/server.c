@@ -11,6 +11,7 @@
 #include "proxy/conn.h"
 #include "proxy/log.h"
 #include "proxy/pool.h"
+#include "proxy/session.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
 #include "proxy/util.h"
@@ -198,6 +199,7 @@ void server_cleanup(struct server *srv) {
   pool_free(srv->pool);
   srv->pool = NULL;
   upstream_shutdown();
+  h2_release_cache();
   uv_walk(srv->loop, close_any, NULL);
   uv_run(srv->loop, UV_RUN_DEFAULT);
   for (int i = 0; i < srv->nlisteners; i++)

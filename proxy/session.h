@@ -34,4 +34,7 @@ extern const struct session_ops h2_session_ops;
 void *h1_session_new(struct conn *c);
 void *h2_session_new(struct conn *c);
 
+/* h2_release_cache frees recycled streams (at exit, for leak checkers). */
+void h2_release_cache(void);
+
 #endif

@@ -23,7 +23,7 @@ struct upstream {
   const struct upstream_cb *cb;
   void *ud;
   char what[160];     /* "GET /path" for log lines */
-  char server[CONFIG_HOST_MAX + 8];
+  const char *server; /* pool-owned name of the server in use, or "" */
 
   struct buf head;    /* serialized request head, kept for one retry */
   struct buf body_q;  /* body bytes waiting for the connection */
@@ -38,7 +38,6 @@ struct upstream {
   int status;
   int head_delivered, complete, failed;
   int paused, reading;  /* reading: connected and request sent */
-  uint64_t last_read_ms;
   int in_cb, dead; /* cancel from inside a callback defers the free */
   int starting, got_bytes;
   int deferred_status;
@@ -68,11 +67,36 @@ const char *upstream_backend_name(const struct upstream *u) {
   return u->server[0] ? u->server : "-";
 }
 
+/* Finished upstreams are kept for reuse with their header buffers, so a
+ * steady stream of requests allocates neither. */
+#define FREE_MAX 256
+static struct upstream *free_list;
+static int free_count;
+
+static struct upstream *upstream_alloc(void) {
+  struct upstream *u = free_list;
+  if (u == NULL)
+    return xcalloc(1, sizeof(*u));
+  free_list = u->deferred_next;
+  free_count--;
+  struct http_fields keep = u->fields;
+  memset(u, 0, sizeof(*u));
+  u->fields = keep;
+  http_fields_reset(&u->fields);
+  return u;
+}
+
 static void upstream_free(struct upstream *u) {
   for (struct bwreq *w = u->writes; w != NULL; w = w->next)
     w->u = NULL;
   buf_cleanup(&u->head);
   buf_cleanup(&u->body_q);
+  if (free_count < FREE_MAX) {
+    u->deferred_next = free_list;
+    free_list = u;
+    free_count++;
+    return;
+  }
   http_fields_cleanup(&u->fields);
   free(u);
 }
@@ -84,7 +108,7 @@ static void release(struct upstream *u, int reuse) {
     return;
   u->b = NULL;
   u->reading = 0;
-  uv_timer_stop(&b->timer);
+  b->deadline = 0;
   b->requests++;
   if (reuse)
     pool_put(b);
@@ -303,30 +327,16 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED; /* anything after the response is not ours */
 }
 
-/* The read timeout is lazy: each read only records the time, and the
- * timer, when it fires, re-arms itself for whatever is left. A busy
- * backend connection thus costs no timer-heap work per read. */
-static void on_read_timeout(uv_timer_t *t) {
-  struct bconn *b = t->data;
+static void on_read_timeout(struct bconn *b) {
   struct upstream *u = b->owner;
-  if (u == NULL || u->paused)
-    return;
-  uint64_t now = uv_now(t->loop), limit = (uint64_t)u->cfg->backend_read_timeout;
-  if (now - u->last_read_ms < limit) {
-    uv_timer_start(t, on_read_timeout, limit - (now - u->last_read_ms), 0);
-    return;
-  }
-  fail(u, 504, "backend read timeout");
+  if (u != NULL && !u->paused)
+    fail(u, 504, "backend read timeout");
 }
 
+/* Every read moves the deadline; pool.c's timer re-checks lazily. */
 static void arm_read_timer(struct upstream *u) {
-  if (u->b == NULL || u->paused)
-    return;
-  uv_timer_t *t = &u->b->timer;
-  u->last_read_ms = uv_now(t->loop);
-  if (!uv_is_active((uv_handle_t *)t))
-    uv_timer_start(t, on_read_timeout, (uint64_t)u->cfg->backend_read_timeout,
-                   0);
+  if (u->b != NULL && !u->paused)
+    pool_set_deadline(u->b, (uint64_t)u->cfg->backend_read_timeout);
 }
 
 static int can_retry(struct upstream *u) {
@@ -449,6 +459,13 @@ static void defer_fail(struct upstream *u, int status, const char *why) {
 }
 
 void upstream_shutdown(void) {
+  while (free_list != NULL) {
+    struct upstream *u = free_list;
+    free_list = u->deferred_next;
+    http_fields_cleanup(&u->fields);
+    free(u);
+  }
+  free_count = 0;
   if (deferred_timer_ready) {
     uv_close((uv_handle_t *)&deferred_timer, NULL);
     deferred_timer_ready = 0;
@@ -517,7 +534,8 @@ static void start_connect(struct upstream *u, int fresh) {
     fail(u, 502, uv_strerror(err));
     return;
   }
-  snprintf(u->server, sizeof(u->server), "%s", pool_server_name(u->b));
+  u->b->on_timeout = on_read_timeout;
+  u->server = pool_server_name(u->b);
   if (u->b->connected)
     on_ready(u);
 }
@@ -545,18 +563,23 @@ struct upstream *upstream_start(struct pool *pool, int backend,
                                 const struct upstream_cb *cb, void *ud) {
   if (!settings_ready)
     init_settings();
-  struct upstream *u = xcalloc(1, sizeof(*u));
+  struct upstream *u = upstream_alloc();
+  u->server = "";
   u->pool = pool;
   u->cfg = pool_config(pool);
   u->backend = backend;
   u->cb = cb;
   u->ud = ud;
-  snprintf(u->what, sizeof(u->what), "%.*s %.*s", (int)req->method_len,
-           req->method, (int)(req->path_len > 120 ? 120 : req->path_len),
-           req->path);
+  size_t ml = req->method_len < 20 ? req->method_len : 20;
+  size_t pl = req->path_len < 120 ? req->path_len : 120;
+  memcpy(u->what, req->method, ml);
+  u->what[ml] = ' ';
+  memcpy(u->what + ml + 1, req->path, pl);
+  u->what[ml + 1 + pl] = '\0';
   buf_init(&u->head);
   buf_init(&u->body_q);
-  http_fields_init(&u->fields, MAX_RESPONSE_HEADER, MAX_RESPONSE_FIELDS);
+  u->fields.max_size = MAX_RESPONSE_HEADER;
+  u->fields.max_fields = MAX_RESPONSE_FIELDS;
   http_req_serialize(req, &u->head);
   u->has_body = req->has_body;
   u->body_done = !req->has_body;
@@ -614,7 +637,7 @@ void upstream_pause(struct upstream *u) {
     return;
   u->paused = 1;
   pool_pause_read(u->b);
-  uv_timer_stop(&u->b->timer);
+  pool_set_deadline(u->b, 0); /* waiting on the client, not the backend */
 }
 
 void upstream_resume(struct upstream *u) {
