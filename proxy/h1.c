@@ -321,7 +321,10 @@ static int on_headers_complete(llhttp_t *p) {
   if (p->method == HTTP_CONNECT)
     return reject(s, 501, "CONNECT is not supported");
 
-  struct http_hdr *hdrs = xmalloc((s->fields.n + 1) * sizeof(*hdrs));
+  struct http_hdr stack_hdrs[128];
+  struct http_hdr *hdrs = s->fields.n <= ARRAY_SIZE(stack_hdrs)
+                              ? stack_hdrs
+                              : xmalloc(s->fields.n * sizeof(*hdrs));
   http_fields_export(&s->fields, hdrs);
   const char *path = s->url, *auth = NULL;
   size_t path_len = s->url_len, auth_len = 0;
@@ -361,7 +364,8 @@ static int on_headers_complete(llhttp_t *p) {
     status = 413, why = "request body larger than limits.max_request_body";
   }
   if (status != 0) {
-    free(hdrs);
+    if (hdrs != stack_hdrs)
+      free(hdrs);
     return reject(s, status, why);
   }
   if (auth == NULL) {
@@ -403,7 +407,8 @@ static int on_headers_complete(llhttp_t *p) {
   else
     conn_set_timeout(s->c, 0, NULL);
   s->up = upstream_start(s->srv->pool, backend, &req, &up_cb, s);
-  free(hdrs);
+  if (hdrs != stack_hdrs)
+    free(hdrs);
   return 0;
 }
 

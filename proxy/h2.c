@@ -314,18 +314,21 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   struct h2_stream *st = ud;
   struct h2_session *s = st->s;
   (void)content_length;
-  nghttp2_nv *nv = xmalloc((n + 1) * sizeof(*nv));
+  /* Upstream caps a response at MAX_RESPONSE_FIELDS fields and 64 KB. */
+  nghttp2_nv nv[256];
+  static char lower[65536]; /* loop thread only */
+  if (n > ARRAY_SIZE(nv) - 1)
+    n = ARRAY_SIZE(nv) - 1;
   char code[8];
   snprintf(code, sizeof(code), "%d", status);
   nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7,
                        strlen(code), NGHTTP2_NV_FLAG_NONE};
   /* HTTP/2 field names are lower case; HTTP/1.1 backends use any case. */
-  size_t names = 0;
-  for (size_t i = 0; i < n; i++)
-    names += hdrs[i].name_len;
-  char *lower = xmalloc(names + 1), *lp = lower;
+  char *lp = lower;
   size_t k = 1;
   for (size_t i = 0; i < n; i++) {
+    if ((size_t)(lp - lower) + hdrs[i].name_len > sizeof(lower))
+      break;
     for (size_t j = 0; j < hdrs[i].name_len; j++) {
       char ch = hdrs[i].name[j];
       lp[j] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
@@ -343,8 +346,6 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
   int rv = nghttp2_submit_response(s->ng, st->id, nv, k,
                                    head_only ? NULL : &dp);
-  free(lower);
-  free(nv);
   if (rv != 0) {
     LOG_WARN("stream %d: cannot submit response: %s", st->id,
              nghttp2_strerror(rv));
@@ -515,20 +516,25 @@ static void start_request(struct h2_stream *st) {
   struct h2_session *s = st->s;
   st->started = 1;
   struct http_req req;
-  struct http_hdr *hdrs = xmalloc((st->fields.n + 1) * sizeof(*hdrs));
+  struct http_hdr stack_hdrs[128];
+  struct http_hdr *hdrs = st->fields.n <= ARRAY_SIZE(stack_hdrs)
+                              ? stack_hdrs
+                              : xmalloc(st->fields.n * sizeof(*hdrs));
   s->srv->stats.requests++;
   s->srv->stats.h2_requests++;
   int status = validate(st, &req, hdrs);
   if (status != 0) {
     submit_simple(st, status, st->reject_why);
-    free(hdrs);
+    if (hdrs != stack_hdrs)
+      free(hdrs);
     return;
   }
   const struct config *cfg = s->srv->cfg;
   size_t hostlen = http_authority_host_len(req.authority, req.authority_len);
   int backend = route_pick(cfg, req.authority, hostlen, req.path, req.path_len);
   st->up = upstream_start(s->srv->pool, backend, &req, &up_cb, st);
-  free(hdrs);
+  if (hdrs != stack_hdrs)
+    free(hdrs);
   const uint8_t *p;
   size_t k;
   while ((k = buf_peek(&st->early_body, &p)) > 0) {

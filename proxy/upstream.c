@@ -296,7 +296,7 @@ static int on_headers_complete(llhttp_t *p) {
     return -1;
   }
   u->status = status;
-  struct http_hdr *hdrs = xmalloc((u->fields.n + 1) * sizeof(*hdrs));
+  struct http_hdr hdrs[MAX_RESPONSE_FIELDS];
   size_t n = export_fields(u, hdrs);
   int64_t cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
   if (status == 204 || status == 304)
@@ -304,7 +304,6 @@ static int on_headers_complete(llhttp_t *p) {
   u->head_delivered = 1;
   buf_cleanup(&u->head); /* no retry once the backend has answered */
   u->cb->on_head(u->ud, status, hdrs, n, cl);
-  free(hdrs);
   http_fields_reset(&u->fields); /* trailers come next, if any */
   if (u->dead)
     return HPE_PAUSED;
@@ -411,7 +410,7 @@ static void on_read(struct bconn *b, ssize_t nread, const uint8_t *read_buf) {
 static void finish(struct upstream *u) {
   int reuse = llhttp_should_keep_alive(&u->parser) && u->body_done &&
               u->body_inflight == 0 && u->retryable != -1;
-  struct http_hdr *tr = xmalloc((u->fields.n + 1) * sizeof(*tr));
+  struct http_hdr tr[MAX_RESPONSE_FIELDS];
   size_t n = export_fields(u, tr);
   if (u->b != NULL)
     pool_server_ok(u->b);
@@ -419,7 +418,6 @@ static void finish(struct upstream *u) {
   u->in_cb++;
   u->cb->on_end(u->ud, tr, n);
   u->in_cb--;
-  free(tr);
   upstream_free(u);
 }
 
