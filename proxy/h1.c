@@ -47,6 +47,7 @@ struct h1_session {
 
   /* the request in progress */
   struct upstream *up;
+  const char *backend; /* server that answered, pool-owned */
   int version;       /* 10 or 11 */
   int keepalive;
   int is_head;
@@ -78,7 +79,7 @@ static void log_request(struct h1_session *s, int status) {
   access_log_request(s->c, s->version == 10 ? "http/1.0" : "http/1.1",
                      s->method, s->authority, path, status, s->bytes_sent,
                      util_now_ms() - s->start_ms,
-                     s->up ? upstream_backend_name(s->up) : "-");
+                     s->up ? upstream_backend_name(s->up) : s->backend);
   if (status >= 100 && status < 600)
     s->srv->stats.responses[status / 100]++;
 }
@@ -108,6 +109,7 @@ static void send_error(struct h1_session *s, int status, const char *why) {
 static void up_head(void *ud, int status, const struct http_hdr *hdrs,
                     size_t n, int64_t content_length) {
   struct h1_session *s = ud;
+  s->backend = upstream_backend_name(s->up);
   struct buf out;
   buf_init(&out);
   char line[128];
@@ -120,6 +122,8 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
     buf_append(&out, hdrs[i].value, hdrs[i].value_len);
     buf_append(&out, "\r\n", 2);
   }
+  /* RFC 9110 7.6.3: a proxy adds itself to Via in both directions. */
+  buf_append(&out, "Via: 1.1 herald\r\n", 17);
   int bodyless = s->is_head || status == 204 || status == 304;
   if (!bodyless && content_length < 0) {
     if (s->version == 11) {
@@ -202,6 +206,7 @@ static void up_end(void *ud, const struct http_hdr *tr, size_t n) {
 static void up_error(void *ud, int status, const char *why) {
   struct h1_session *s = ud;
   (void)why;
+  s->backend = upstream_backend_name(s->up);
   s->up = NULL;
   s->srv->stats.backend_errors++;
   if (status == 504)
@@ -272,6 +277,7 @@ static int on_message_begin(llhttp_t *p) {
   s->bytes_sent = 0;
   s->body_received = 0;
   s->method[0] = s->authority[0] = '\0';
+  s->backend = NULL;
   s->start_ms = util_now_ms();
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
                    "request header");

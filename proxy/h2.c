@@ -67,6 +67,7 @@ struct h2_stream {
   struct buf early_body;       /* DATA that arrived before the start */
 
   struct upstream *up;
+  const char *backend;         /* server that answered, pool-owned */
   struct buf resp;
   int resp_started, resp_eof, deferred;
   struct http_fields trailers;
@@ -314,11 +315,12 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   struct h2_stream *st = ud;
   struct h2_session *s = st->s;
   (void)content_length;
+  st->backend = upstream_backend_name(st->up);
   /* Upstream caps a response at MAX_RESPONSE_FIELDS fields and 64 KB. */
-  nghttp2_nv nv[256];
+  nghttp2_nv nv[257];
   static char lower[65536]; /* loop thread only */
-  if (n > ARRAY_SIZE(nv) - 1)
-    n = ARRAY_SIZE(nv) - 1;
+  if (n > ARRAY_SIZE(nv) - 2)
+    n = ARRAY_SIZE(nv) - 2;
   char code[8];
   snprintf(code, sizeof(code), "%d", status);
   nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7,
@@ -338,6 +340,9 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
                            NGHTTP2_NV_FLAG_NONE};
     lp += hdrs[i].name_len;
   }
+  /* RFC 9110 7.6.3: a proxy adds itself to Via in both directions. */
+  nv[k++] = (nghttp2_nv){(uint8_t *)"via", (uint8_t *)"1.1 herald", 3, 10,
+                         NGHTTP2_NV_FLAG_NONE};
   st->status = status;
   st->resp_started = 1;
   int head_only = status == 204 || status == 304 ||
@@ -396,6 +401,7 @@ static void up_end(void *ud, const struct http_hdr *tr, size_t n) {
 static void up_error(void *ud, int status, const char *why) {
   struct h2_stream *st = ud;
   struct h2_session *s = st->s;
+  st->backend = upstream_backend_name(st->up);
   st->up = NULL;
   s->srv->stats.backend_errors++;
   if (status == 504)
@@ -727,7 +733,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
                   st->pseudo[P_PATH],
                   error_code == NGHTTP2_NO_ERROR ? st->status : 0,
                   st->bytes_sent, util_now_ms() - st->start_ms,
-                  st->up ? upstream_backend_name(st->up) : "-");
+                  st->up ? upstream_backend_name(st->up) : st->backend);
   if (st->status >= 100 && st->status < 600)
     s->srv->stats.responses[st->status / 100]++;
   nghttp2_session_set_stream_user_data(ng, id, NULL);

@@ -198,6 +198,7 @@ assert_no_match "h2 /hop: no proxy-connection" '^proxy-connection:' "$out"
 assert_no_match "h2 /hop: no upgrade" '^upgrade:' "$out"
 assert_no_match "h2 /hop: no connection" '^connection:' "$out"
 assert_match "h2 /hop: x-kept kept" '^x-kept: yes$' "$out"
+assert_match "h2 response carries Via: 1.1 herald" '^via: 1\.1 herald$' "$out"
 
 out=$(hcurl --http1.1 -D - -o /dev/null "$F/hop" 2>&1 | tr -d '\r')
 assert_match "h1 /hop status 200" '^HTTP/1\.1 200' "$out"
@@ -207,6 +208,7 @@ assert_no_match "h1 /hop: no proxy-connection" '^proxy-connection:' "$out"
 assert_no_match "h1 /hop: no upgrade" '^upgrade:' "$out"
 assert_no_match "h1 /hop: backend's Connection tokens not forwarded" '^connection:.*x-hop' "$out"
 assert_match "h1 /hop: x-kept kept" '^x-kept: yes$' "$out"
+assert_match "h1 response carries Via: 1.1 herald" '^via: 1\.1 herald$' "$out"
 
 out=$(hcurl --http2-prior-knowledge -D - -o /dev/null "$F/link" 2>&1 | tr -d '\r')
 assert_match "Link header passes through" '^link: </style\.css>; rel=preload; as=style$' "$out"
@@ -221,6 +223,7 @@ sleep 0.3 # records may be written as the stream closes
 alog=$(cat "$WORK/access.log" 2>/dev/null)
 assert_match "access log: GET /index.html 200" 'GET.*/index\.html.* 200( |$)' "$alog"
 assert_match "access log: 404 recorded" 'GET.*/missing\.html.* 404( |$)' "$alog"
+assert_match "access log: names the backend server" "/index\\.html 200 [0-9]+ [0-9]+ 127\\.0\\.0\\.1:$NGINX_PORT\$" "$alog"
 alog=$(cat "$WORK/access-fb.log" 2>/dev/null)
 assert_match "access log: POST /echo 200" 'POST.*/echo.* 200( |$)' "$alog"
 
