@@ -1,0 +1,78 @@
+/* obs.h: one observed request, as the loop thread hands it to the
+ * recorder.
+ *
+ * The record is fixed-size so the loop copies it into a bounded queue with
+ * one memcpy and never allocates for it. Strings are truncated to their
+ * field (a truncated path is flagged and never learned from). The client
+ * address travels only in memory: the recorder turns it and the
+ * User-Agent hash into a keyed client token and zeroes it before anything
+ * is written. */
+#ifndef LEARNER_OBS_H
+#define LEARNER_OBS_H
+
+#include <stdint.h>
+
+#define OBS_AUTHORITY_MAX 128
+#define OBS_PATH_MAX 512   /* path and query as the client sent them */
+#define OBS_REFERER_MAX 640
+#define OBS_CTYPE_MAX 64
+
+enum obs_kind {
+  OBS_NAV_START = 1, /* a request that may be a navigation has arrived */
+  OBS_DONE = 2,      /* a request finished (or was abandoned) */
+};
+
+/* What the client said it fetches (Sec-Fetch-Dest), or what the response's
+ * content type says when the client sent no Sec-Fetch-Dest. */
+enum obs_dest {
+  OBS_DEST_NONE = 0,
+  OBS_DEST_DOCUMENT,
+  OBS_DEST_STYLE,
+  OBS_DEST_SCRIPT,
+  OBS_DEST_FONT,
+  OBS_DEST_IMAGE,
+  OBS_DEST_FETCH, /* fetch/XHR/json/other CORS */
+  OBS_DEST_OTHER,
+};
+
+enum obs_flag {
+  OBS_F_TLS = 1u << 0,           /* scheme https */
+  OBS_F_H2 = 1u << 1,            /* arrived over HTTP/2 */
+  OBS_F_NAVIGATE = 1u << 2,      /* Sec-Fetch-Mode: navigate or Dest: document */
+  OBS_F_SEC_FETCH = 1u << 3,     /* the client sent any Sec-Fetch-* field */
+  OBS_F_ACCEPT_HTML = 1u << 4,   /* Accept prefers text/html */
+  OBS_F_AUTHORIZATION = 1u << 5, /* the request carried Authorization */
+  OBS_F_CONDITIONAL = 1u << 6,   /* If-None-Match / If-Modified-Since */
+  OBS_F_MOBILE = 1u << 7,        /* Sec-CH-UA-Mobile ?1, else UA says Mobi */
+  OBS_F_NO_STORE = 1u << 8,      /* Cache-Control: no-store */
+  OBS_F_PRIVATE = 1u << 9,       /* Cache-Control: private */
+  OBS_F_SET_COOKIE = 1u << 10,   /* response sets a cookie */
+  OBS_F_VARY_OTHER = 1u << 11,   /* Vary names more than Accept-Encoding */
+  OBS_F_CUT_SHORT = 1u << 12,    /* response incomplete or reset */
+  OBS_F_TRUNCATED = 1u << 13,    /* a string did not fit its field */
+  OBS_F_PUSHED = 1u << 14,       /* herald pushed it on this connection */
+  OBS_F_HINTED = 1u << 15,       /* herald hinted it to this client */
+  OBS_F_HTML = 1u << 16,         /* response Content-Type is text/html */
+};
+
+struct obs {
+  uint8_t kind;        /* enum obs_kind */
+  uint8_t dest;        /* enum obs_dest from Sec-Fetch-Dest, or NONE */
+  uint16_t status;     /* 0 for OBS_NAV_START or no response */
+  uint32_t flags;      /* enum obs_flag */
+  uint64_t start_ms;   /* wall clock (Unix ms) when the request arrived */
+  uint64_t end_ms;     /* wall clock when it finished (OBS_DONE) */
+  uint64_t conn_id;    /* herald's connection id */
+  uint64_t stream_id;  /* HTTP/2 stream id, or request number on HTTP/1.1 */
+  uint64_t bytes;      /* response body bytes sent */
+  uint64_t ua_hash;    /* hash of the User-Agent (not keyed) */
+  uint8_t addr[16];    /* client address (IPv4 in the first 4 bytes) */
+  uint8_t client_token[16]; /* filled by the recorder; addr then zeroed */
+  char method[8];
+  char authority[OBS_AUTHORITY_MAX]; /* host[:port] */
+  char path[OBS_PATH_MAX];           /* origin-form, with query */
+  char referer[OBS_REFERER_MAX];     /* absolute URL, or "" */
+  char content_type[OBS_CTYPE_MAX];  /* response media type, lower case */
+};
+
+#endif

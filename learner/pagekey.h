@@ -1,0 +1,49 @@
+/* pagekey.h: how a URL becomes a page key, a template key and a resource
+ * key, and how a client is classed. Pure functions, unit-tested. */
+#ifndef LEARNER_PAGEKEY_H
+#define LEARNER_PAGEKEY_H
+
+#include <stddef.h>
+
+#define PAGEKEY_MAX 768
+#define PAGEKEY_MAX_PATTERNS 32
+
+/* Templates: each configured pattern is a path where '*' matches one
+ * segment ("/product/*" turns /product/123 into /product/*). Without a
+ * matching pattern, segments that are all digits, a UUID, or hex of 16 or
+ * more characters are folded to ":id". */
+struct pagekey_config {
+  const char *patterns[PAGEKEY_MAX_PATTERNS];
+  int npatterns;
+  /* Query parameters kept in keys, comma-separated names; NULL or "" keeps
+   * none (the default: query strings are dropped). */
+  const char *keep_params;
+};
+
+/* pagekey_make writes "scheme://authority/path[?kept params]" for |path|
+ * (origin-form, may carry a query) into |out| (|cap| bytes, at least
+ * PAGEKEY_MAX). The authority is lower-cased and a default port (:80 for
+ * http, :443 for https) dropped. Returns the length, or -1 if it does not
+ * fit. */
+int pagekey_make(const struct pagekey_config *cfg, int https,
+                 const char *authority, const char *path, char *out,
+                 size_t cap);
+
+/* pagekey_template writes the template key of the page key |key| into
+ * |out|. Returns the length, or -1. When no segment folds, the template
+ * equals the key. */
+int pagekey_template(const struct pagekey_config *cfg, const char *key,
+                     char *out, size_t cap);
+
+/* pagekey_from_url turns an absolute URL (a Referer) into a key the same
+ * way, so a Referer can be compared with page and resource keys. Returns
+ * the length, or -1 for anything not http(s). */
+int pagekey_from_url(const struct pagekey_config *cfg, const char *url,
+                     char *out, size_t cap);
+
+/* pagekey_is_mobile classes a client from its Sec-CH-UA-Mobile value (may
+ * be NULL) and User-Agent (may be NULL). */
+int pagekey_is_mobile(const char *ch_ua_mobile, size_t ch_len,
+                      const char *user_agent, size_t ua_len);
+
+#endif
