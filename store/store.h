@@ -41,15 +41,17 @@ void store_rollback(struct store *s);
 /* store_add_visit records one finished visit: its page and template rows
  * (created on first sight, last_seen and visit counts updated), its
  * resources, the visit row and one row per attributed request. Call inside
- * a transaction. */
+ * a transaction (outside one it makes its own); after an error, roll the
+ * transaction back. |v| is only read during the call. */
 int store_add_visit(struct store *s, const struct visit *v);
 
 /* store_trim_visits deletes the oldest visits (and their requests) beyond
- * the newest |retain|. */
+ * the newest |retain| by start time. A negative |retain| is UV_EINVAL. */
 int store_trim_visits(struct store *s, int64_t retain);
 
 /* store_count runs "SELECT count(*) FROM |table|" (tests and heraldctl).
- * Returns the count or a negative UV_E* code. */
+ * Returns the count or a negative UV_E* code; a name that is not one of
+ * the schema's tables is UV_EINVAL. */
 int64_t store_count(struct store *s, const char *table);
 
 #endif
