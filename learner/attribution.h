@@ -12,12 +12,21 @@
  *     parent recorded), or
  *   - it has no Referer and arrives on the same HTTP/2 connection.
  * Among several candidate visits the latest that started before the
- * request wins, preferring one on the same connection (two tabs on two
- * connections stay apart). Navigations, requests to another authority,
- * requests past the window and truncated paths are never attributed.
+ * request wins, preferring one on the same connection when the request
+ * came over HTTP/2 (two tabs on two connections stay apart; HTTP/1.1
+ * connections are pooled, so there the connection says nothing). The
+ * window runs from the page request's start; "within" means the
+ * request's start is in [page start, page start + window). Navigations
+ * (OBS_F_NAVIGATE, dest DOCUMENT, or a GET that would have started a
+ * visit), requests to another authority, requests past the window and
+ * truncated paths are never attributed. A resource key already in the
+ * visit, or equal to the page key, is recorded once (the first).
  * Completion order is not request order (a stylesheet may finish after
  * the font it references), so requests that match nothing yet are held
- * for the window and matched again when the visit gains a resource. */
+ * for the window and matched again when a visit of the client gains a
+ * resource or is confirmed. Resources may attach to a visit that is still
+ * tentative (the HTML is still streaming); they go with it if it is
+ * discarded. */
 #ifndef LEARNER_ATTRIBUTION_H
 #define LEARNER_ATTRIBUTION_H
 
@@ -29,27 +38,45 @@
 
 struct attrib;
 
+/* Zero in any field takes the default. attrib_new copies the pattern and
+ * keep_params strings. */
 struct attrib_config {
   uint64_t window_ms;        /* default 5000 */
   int single_class;          /* 1: everyone is "desktop" */
   struct pagekey_config keys;
+  /* Caps on memory; what goes over is dropped oldest first and counted in
+   * struct attrib_stats. */
+  size_t max_visits;         /* visits in flight, default 65536 */
+  size_t max_reqs;           /* resources recorded per visit, default 256 */
+  size_t max_held_client;    /* held requests per client, default 256 */
+  size_t max_held;           /* held requests in all, default 4096 */
 };
 
 enum visit_req_flag {
-  VISIT_REQ_PUSHABLE = 1u << 0,    /* GET, 200, same authority, cacheable,
-                                      no Set-Cookie, Vary <= Accept-Encoding */
+  VISIT_REQ_PUSHABLE = 1u << 0,    /* GET, 200, same authority, cacheable
+                                      (no no-store, no private, no
+                                      Authorization), no Set-Cookie,
+                                      Vary <= Accept-Encoding, complete */
   VISIT_REQ_ALREADY_HAD = 1u << 1, /* 304 to a conditional request */
   VISIT_REQ_PUSHED = 1u << 2,
   VISIT_REQ_HINTED = 1u << 3,
 };
 
+/* When the client sent no Sec-Fetch-Dest, dest is derived from the media
+ * type (parameters ignored): text/css is STYLE; a type containing
+ * "javascript" or "ecmascript" is SCRIPT; a "font/" type, or one
+ * containing "woff", "ttf", "otf", "truetype", "opentype" or
+ * "fontobject" is FONT; an "image/" type is IMAGE; one containing "json"
+ * or "xml", or text/plain, is FETCH; anything else (text/html included)
+ * is OTHER. */
 struct visit_req {
   char key[PAGEKEY_MAX];   /* resource key (same scheme://authority/path) */
   char method[8];
   char content_type[OBS_CTYPE_MAX];
   uint16_t status;
-  uint8_t dest;            /* enum obs_dest: Sec-Fetch-Dest or derived */
-  uint8_t depth;           /* 1: referred by the page */
+  uint8_t dest;            /* enum obs_dest: Sec-Fetch-Dest, or derived
+                              from content_type (see below) */
+  uint8_t depth;           /* 1: referred by the page (255 at most) */
   int parent;              /* index of the referring resource, or -1 */
   uint32_t flags;          /* enum visit_req_flag */
   uint32_t delay_ms;       /* request start minus page request start */
@@ -79,15 +106,44 @@ void attrib_free(struct attrib *a); /* NULL is a no-op */
  * order the recorder received them). */
 void attrib_add(struct attrib *a, const struct obs *o);
 
-/* attrib_expire emits every visit whose window has closed by |now_ms| and
- * forgets held requests older than the window. */
+/* attrib_expire emits every confirmed visit whose window has closed by
+ * |now_ms| (start + window <= now), frees it, and discards tentative
+ * visits still unconfirmed 30 s after their window closed. It forgets held
+ * requests older than the window. A request that started inside a window
+ * but finishes after the visit was emitted is lost, so a caller that
+ * wants slow responses counted passes a |now_ms| that lags the clock.
+ * Visits are examined in arrival order, stopping at the first whose window
+ * is still open. */
 void attrib_expire(struct attrib *a, uint64_t now_ms, attrib_emit_cb emit,
                    void *ud);
 
-/* attrib_flush emits every confirmed visit regardless of time (shutdown). */
+/* attrib_flush emits every confirmed visit regardless of time (shutdown).
+ * Tentative visits and held requests stay until attrib_expire or
+ * attrib_free. */
 void attrib_flush(struct attrib *a, attrib_emit_cb emit, void *ud);
 
-/* attrib_pending counts visits not yet emitted (for tests and metrics). */
+/* attrib_pending counts visits not yet emitted, tentative ones included
+ * (for tests and metrics). */
 size_t attrib_pending(const struct attrib *a);
+
+/* attrib_held counts requests held for a referrer not yet seen. */
+size_t attrib_held(const struct attrib *a);
+
+/* Counters since attrib_new, for metrics and tests. */
+struct attrib_stats {
+  uint64_t visits_started;   /* tentative visits created */
+  uint64_t visits_confirmed;
+  uint64_t visits_discarded; /* not a 200 HTML GET, or never confirmed */
+  uint64_t visits_dropped;   /* over max_visits, dropped unemitted */
+  uint64_t visits_emitted;
+  uint64_t reqs_attributed;  /* resources recorded in a visit */
+  uint64_t reqs_duplicate;   /* key already in the visit (or the page) */
+  uint64_t reqs_over_cap;    /* the visit already had max_reqs */
+  uint64_t reqs_held;        /* held when they first arrived */
+  uint64_t held_dropped;     /* over max_held_client or max_held */
+  uint64_t held_expired;     /* older than the window, never matched */
+};
+
+void attrib_get_stats(const struct attrib *a, struct attrib_stats *out);
 
 #endif
