@@ -149,7 +149,10 @@ bad:
 
 /* ---- single-valued keys: [log] [limits] [timeouts] [store] [admin] ---- */
 
-enum key_type { KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR };
+enum key_type {
+  KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
+  KEY_PATTERNS,
+};
 
 struct key_def {
   const char *section;
@@ -193,6 +196,14 @@ static const struct key_def keys[] = {
   INT_KEY("timeouts", "backend_retry_backoff", backend_retry_backoff, 1,
           3600000),
   {"store", "db", KEY_PATH, FIELD(db), 0, 0, 0},
+  {"record", "enabled", KEY_BOOL, FIELD(record_enabled), 0, 0, 0},
+  INT_KEY("record", "window", record_window, 100, 600000),
+  {"record", "classes", KEY_CLASSES, FIELD(record_single_class), 0, 0, 0},
+  {"record", "templates", KEY_PATTERNS, FIELD(record_templates), 0, 0, 0},
+  {"record", "keep_params", KEY_PATH, FIELD(record_keep_params), 0, 0, 0},
+  INT_KEY("record", "retain_visits", record_retain_visits, 0, 100000000),
+  INT_KEY("record", "queue", record_queue, 16, 1048576),
+  INT_KEY("record", "flush", record_flush, 10, 60000),
   {"admin", "listen", KEY_ADDR, FIELD(admin_host), FIELD(admin_port), 0, 0},
 };
 
@@ -245,6 +256,32 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
   }
   case KEY_PATH:
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
+  case KEY_BOOL:
+    return parse_bool(v, (int *)(base + k->off), why, whylen);
+  case KEY_CLASSES:
+    if (strcmp(v, "split") == 0 || strcmp(v, "single") == 0) {
+      *(int *)(base + k->off) = strcmp(v, "single") == 0;
+      return 0;
+    }
+    snprintf(why, whylen, "'%.64s' is not split or single", v);
+    return -1;
+  case KEY_PATTERNS: {
+    /* Comma-separated path patterns, each starting with '/'. */
+    const char *p = v;
+    while (*p != '\0') {
+      while (*p == ' ' || *p == ',')
+        p++;
+      if (*p == '\0')
+        break;
+      if (*p != '/') {
+        snprintf(why, whylen, "pattern '%.64s' does not start with '/'", p);
+        return -1;
+      }
+      while (*p != '\0' && *p != ',')
+        p++;
+    }
+    return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
+  }
   case KEY_ADDR:
     if (*v == '\0') {
       base[k->off] = '\0';
@@ -278,6 +315,11 @@ void config_defaults(struct config *c) {
   c->backend_idle_timeout = 60000;
   c->shutdown_timeout = 10000;
   c->backend_retry_backoff = 1000;
+  c->record_enabled = 1;
+  c->record_window = 5000;
+  c->record_retain_visits = 100000;
+  c->record_queue = 4096;
+  c->record_flush = 1000;
 }
 
 /* ---- the file ---- */
@@ -770,7 +812,8 @@ static int set_named(struct config *c, const char *flag, const char *section,
                name);
     else
       snprintf(err, errlen, "%s: key '%s.%s': only [log], [limits], "
-               "[timeouts], [store] and [admin] keys can be set this way",
+               "[timeouts], [store], [record] and [admin] keys can be set "
+               "this way",
                flag, section, name);
     return -1;
   }
@@ -1143,13 +1186,13 @@ void config_usage(const char *argv0) {
       "                            backend 'default' if there is none)\n"
       "      --access-log PATH     \"\" = off, \"-\" = stdout (default: off)\n"
       "      --log-level LEVEL     error|warn|info|debug (default: info)\n"
-      "      --db PATH             SQLite store; accepted, not used yet\n"
-      "                            (recording lands next) (default: none)\n"
+      "      --db PATH             SQLite database; recording is on when\n"
+      "                            set (default: none)\n"
       "      --admin ADDR:PORT     admin endpoint; accepted, not served yet\n"
       "                            (default: off)\n"
       "  -o, --set SECTION.KEY=VALUE\n"
       "                            set a [log], [limits], [timeouts],\n"
-      "                            [store] or [admin] key, e.g.\n"
+      "                            [store], [record] or [admin] key, e.g.\n"
       "                            -o limits.max_connections=5000\n",
       argv0);
 }

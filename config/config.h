@@ -90,8 +90,18 @@ struct config {
   int shutdown_timeout;        /* graceful drain deadline, 10000 */
   int backend_retry_backoff;   /* first down-server backoff, 1000 */
 
-  /* [store], reserved for the learner's SQLite file; "" = none */
+  /* [store] db: the SQLite file; "" = none (no recording) */
   char db[CONFIG_PATH_MAX];
+
+  /* [record]: which subresources follow each page (on when db is set) */
+  int record_enabled;          /* default 1 */
+  int record_window;           /* ms after a page a request may attach, 5000 */
+  int record_single_class;     /* classes = single: no mobile/desktop split */
+  char record_templates[CONFIG_PATH_MAX]; /* comma-separated patterns */
+  char record_keep_params[CONFIG_PATH_MAX]; /* query names kept, "" = none */
+  int record_retain_visits;    /* visits kept for replay, 100000 */
+  int record_queue;            /* observations queued, 8192 */
+  int record_flush;            /* ms between batches, 1000 */
 
   /* [admin] listen, reserved for the admin endpoint; port 0 = off */
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */

@@ -8,8 +8,9 @@
 #define PAGEKEY_MAX 768
 #define PAGEKEY_MAX_PATTERNS 32
 
-/* Templates: each configured pattern is a path where '*' matches one
- * segment ("/product/*" turns /product/123 into /product/*). Without a
+/* Templates: each configured pattern is a path where a '*' segment matches
+ * one segment (pattern "/product/STAR", with STAR written as '*', turns
+ * /product/123 into that pattern). Without a
  * matching pattern, segments that are all digits, a UUID, or hex of 16 or
  * more characters are folded to ":id". */
 struct pagekey_config {

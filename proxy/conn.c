@@ -43,6 +43,7 @@ struct conn {
   char sniff[PREFACE_LEN];
   size_t sniff_len;
   char peer[64];
+  uint8_t addr[16]; /* binary client address, see conn_peer_addr */
   const char *timeout_why;
   uint64_t timeout_ms, timeout_set; /* lazy session timer, see on_timeout */
 
@@ -70,6 +71,9 @@ static void start_session(struct conn *c, int h2);
 
 struct server *conn_server(const struct conn *c) { return c->srv; }
 const char *conn_peer(const struct conn *c) { return c->peer; }
+void conn_peer_addr(const struct conn *c, uint8_t out[16]) {
+  memcpy(out, c->addr, 16);
+}
 int conn_is_tls(const struct conn *c) { return c->tls != NULL; }
 uint64_t conn_id(const struct conn *c) { return c->id; }
 int conn_closing(const struct conn *c) { return c->closing; }
@@ -530,10 +534,15 @@ static void peer_name(struct conn *c) {
   c->peer[0] = '\0';
   if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
     return;
-  if (ss.ss_family == AF_INET6)
-    uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
-  else
-    uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+  if (ss.ss_family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    uv_ip6_name(a, c->peer, sizeof(c->peer));
+    memcpy(c->addr, &a->sin6_addr, 16);
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    uv_ip4_name(a, c->peer, sizeof(c->peer));
+    memcpy(c->addr, &a->sin_addr, 4);
+  }
 }
 
 void conn_accept(struct listener *l) {

@@ -49,6 +49,9 @@ void conn_set_timeout(struct conn *c, uint64_t ms, const char *why);
 
 struct server *conn_server(const struct conn *c);
 const char *conn_peer(const struct conn *c);
+/* conn_peer_addr copies the client address (IPv4 in the first 4 bytes,
+ * the rest zero) into |out|. */
+void conn_peer_addr(const struct conn *c, uint8_t out[16]);
 int conn_is_tls(const struct conn *c);
 uint64_t conn_id(const struct conn *c);
 

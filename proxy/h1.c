@@ -18,7 +18,9 @@
 #include "proxy/buf.h"
 #include "proxy/conn.h"
 #include "proxy/http.h"
+#include "learner/recorder.h"
 #include "proxy/log.h"
+#include "proxy/record.h"
 #include "proxy/route.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
@@ -59,6 +61,8 @@ struct h1_session {
   char method[24];
   char authority[256];
   uint64_t requests;
+  int recording;     /* |obs| is being filled for the recorder */
+  struct obs obs;
 };
 
 static const struct upstream_cb up_cb;
@@ -82,6 +86,11 @@ static void log_request(struct h1_session *s, int status) {
                      s->up ? upstream_backend_name(s->up) : s->backend);
   if (status >= 100 && status < 600)
     s->srv->stats.responses[status / 100]++;
+  if (s->recording) {
+    s->recording = 0;
+    record_finish(&s->obs, s->bytes_sent, status == 0);
+    recorder_post(s->srv->recorder, &s->obs);
+  }
 }
 
 /* send_error answers with a short text response and closes afterwards. */
@@ -110,6 +119,8 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
                     size_t n, int64_t content_length) {
   struct h1_session *s = ud;
   s->backend = upstream_backend_name(s->up);
+  if (s->recording)
+    record_response(&s->obs, status, hdrs, n);
   struct buf out;
   buf_init(&out);
   char line[128];
@@ -278,6 +289,7 @@ static int on_message_begin(llhttp_t *p) {
   s->body_received = 0;
   s->method[0] = s->authority[0] = '\0';
   s->backend = NULL;
+  s->recording = 0;
   s->start_ms = util_now_ms();
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
                    "request header");
@@ -412,6 +424,15 @@ static int on_headers_complete(llhttp_t *p) {
     conn_set_timeout(s->c, (uint64_t)cfg->idle_timeout, "request body");
   else
     conn_set_timeout(s->c, 0, NULL);
+  struct recorder *rec = s->srv->recorder;
+  if (recorder_enabled(rec)) {
+    s->recording = 1;
+    record_request(&s->obs, s->c, s->requests, &req);
+    if (record_maybe_navigation(&s->obs)) {
+      s->obs.kind = OBS_NAV_START;
+      recorder_post(rec, &s->obs);
+    }
+  }
   s->up = upstream_start(s->srv->pool, backend, &req, &up_cb, s);
   if (hdrs != stack_hdrs)
     free(hdrs);

@@ -25,7 +25,9 @@
 #include "proxy/buf.h"
 #include "proxy/conn.h"
 #include "proxy/http.h"
+#include "learner/recorder.h"
 #include "proxy/log.h"
+#include "proxy/record.h"
 #include "proxy/route.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
@@ -74,6 +76,8 @@ struct h2_stream {
   int status;
   uint64_t start_ms;
   uint64_t bytes_sent;
+  int recording;               /* |obs| is being filled for the recorder */
+  struct obs obs;
 };
 
 enum { P_METHOD, P_PATH, P_SCHEME, P_AUTHORITY };
@@ -316,6 +320,8 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   struct h2_session *s = st->s;
   (void)content_length;
   st->backend = upstream_backend_name(st->up);
+  if (st->recording)
+    record_response(&st->obs, status, hdrs, n);
   /* Upstream caps a response at MAX_RESPONSE_FIELDS fields and 64 KB. */
   nghttp2_nv nv[257];
   static char lower[65536]; /* loop thread only */
@@ -538,6 +544,15 @@ static void start_request(struct h2_stream *st) {
   const struct config *cfg = s->srv->cfg;
   size_t hostlen = http_authority_host_len(req.authority, req.authority_len);
   int backend = route_pick(cfg, req.authority, hostlen, req.path, req.path_len);
+  struct recorder *rec = s->srv->recorder;
+  if (recorder_enabled(rec)) {
+    st->recording = 1;
+    record_request(&st->obs, s->c, (uint64_t)st->id, &req);
+    if (record_maybe_navigation(&st->obs)) {
+      st->obs.kind = OBS_NAV_START;
+      recorder_post(rec, &st->obs);
+    }
+  }
   st->up = upstream_start(s->srv->pool, backend, &req, &up_cb, st);
   if (hdrs != stack_hdrs)
     free(hdrs);
@@ -736,6 +751,12 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
                   st->up ? upstream_backend_name(st->up) : st->backend);
   if (st->status >= 100 && st->status < 600)
     s->srv->stats.responses[st->status / 100]++;
+  if (st->recording) {
+    int cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||
+              st->resp.len > 0;
+    record_finish(&st->obs, st->bytes_sent, cut);
+    recorder_post(s->srv->recorder, &st->obs);
+  }
   nghttp2_session_set_stream_user_data(ng, id, NULL);
   stream_free(st);
   update_timer(s);

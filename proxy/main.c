@@ -10,10 +10,39 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "learner/recorder.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 
 #define HERALD_VERSION "0.1.0"
+
+/* start_recorder starts recording when a database is configured. The
+ * database itself is opened on the recorder's thread; a failure there is
+ * logged and turns recording off without stopping the proxy. */
+static struct recorder *start_recorder(const struct config *cfg) {
+  if (cfg->db[0] == '\0' || !cfg->record_enabled)
+    return NULL;
+  struct recorder_config rc = {
+      .db_path = cfg->db,
+      .attrib = {
+          .window_ms = (uint64_t)cfg->record_window,
+          .single_class = cfg->record_single_class,
+          .keys = {.keep_params = cfg->record_keep_params},
+      },
+      .templates = cfg->record_templates,
+      .retain_visits = cfg->record_retain_visits,
+      .queue_cap = (uint32_t)cfg->record_queue,
+      .flush_ms = (uint32_t)cfg->record_flush,
+  };
+  struct recorder *r = NULL;
+  int rv = recorder_start(&r, &rc);
+  if (rv != 0) {
+    LOG_ERR("recording off: cannot start the recorder thread: %s",
+            uv_strerror(rv));
+    return NULL;
+  }
+  return r;
+}
 
 int main(int argc, char **argv) {
   static struct config cfg; /* large: keep it off the stack */
@@ -57,9 +86,11 @@ int main(int argc, char **argv) {
     log_access_close();
     return 1;
   }
+  srv.recorder = start_recorder(&cfg);
   LOG_INFO("herald %s started (pid %d)", HERALD_VERSION, (int)uv_os_getpid());
   server_run(&srv);
   server_cleanup(&srv);
+  recorder_stop(srv.recorder); /* writes what is finished, then joins */
   uv_loop_close(loop);
   log_access_close();
   LOG_INFO("herald stopped");

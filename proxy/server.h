@@ -12,6 +12,7 @@
 struct config;
 struct conn;
 struct pool;
+struct recorder;
 struct tls_ctx;
 
 struct listener {
@@ -33,6 +34,7 @@ struct server {
   uv_loop_t *loop;
   const struct config *cfg; /* owned; replaced whole on reload */
   struct pool *pool;
+  struct recorder *recorder; /* NULL when recording is off; owned by main */
   struct listener *listeners;
   int nlisteners;
   struct conn *conns; /* intrusive list of live connections */

@@ -1,0 +1,303 @@
+/* recorder.c: see recorder.h.
+ *
+ * DESIGN. Two arrays of fixed-size records, one mutex, one condition
+ * variable. The loop thread appends to the filling array under the mutex
+ * (a memcpy). The recorder thread wakes every flush interval (or when the
+ * filling array is half full), swaps the arrays under the mutex, and does
+ * all the work (token hashing, attribution, SQLite) on the array it took,
+ * holding nothing. */
+#include "learner/recorder.h"
+
+#include <errno.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "proxy/log.h"
+#include "proxy/util.h"
+#include "store/store.h"
+
+#define TRIM_EVERY_MS 60000
+
+struct recorder {
+  struct recorder_config cfg;
+  char *db_path;
+  char *templates_buf;   /* owns the pattern strings of cfg.attrib.keys */
+  char *keep_params;
+
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  struct obs *fill;      /* the loop appends here; guarded by mu */
+  uint32_t len;          /* records in |fill|; guarded by mu */
+  struct obs *spare;     /* the recorder works on this one */
+  int stop;              /* guarded by mu */
+
+  atomic_int enabled;
+  atomic_uint_fast64_t posted, dropped, visits, requests, write_errors;
+  atomic_uint queue_depth;
+  uint64_t last_drop_log_ms; /* loop thread only */
+
+  /* recorder thread only */
+  struct store *store;
+  struct attrib *attrib;
+  uint8_t key[32];
+  int64_t key_day;
+};
+
+static uint64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int recorder_enabled(const struct recorder *r) {
+  return r != NULL && atomic_load_explicit(&r->enabled, memory_order_relaxed);
+}
+
+int recorder_post(struct recorder *r, const struct obs *o) {
+  if (!recorder_enabled(r))
+    return -1;
+  pthread_mutex_lock(&r->mu);
+  if (r->len == r->cfg.queue_cap) {
+    pthread_mutex_unlock(&r->mu);
+    uint64_t n = atomic_fetch_add(&r->dropped, 1) + 1;
+    uint64_t now = util_now_ms();
+    if (now - r->last_drop_log_ms >= 10000) {
+      r->last_drop_log_ms = now;
+      LOG_WARN("recorder queue full (record.queue %u): %llu observations "
+               "dropped so far", r->cfg.queue_cap, (unsigned long long)n);
+    }
+    return -1;
+  }
+  memcpy(&r->fill[r->len], o, sizeof(*o));
+  r->len++;
+  if (r->len == r->cfg.queue_cap / 2)
+    pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  atomic_fetch_add_explicit(&r->posted, 1, memory_order_relaxed);
+  return 0;
+}
+
+void recorder_stats(struct recorder *r, struct recorder_stats *out) {
+  out->posted = atomic_load(&r->posted);
+  out->dropped = atomic_load(&r->dropped);
+  out->visits = atomic_load(&r->visits);
+  out->requests = atomic_load(&r->requests);
+  out->write_errors = atomic_load(&r->write_errors);
+  out->queue_depth = atomic_load(&r->queue_depth);
+  out->enabled = atomic_load(&r->enabled);
+}
+
+/* ---- recorder thread ---------------------------------------------------- */
+
+/* The token key changes with the UTC day, so a token cannot follow a client
+ * across days, and it never leaves memory. */
+static void rotate_key(struct recorder *r, uint64_t now_ms) {
+  int64_t day = (int64_t)(now_ms / 86400000);
+  if (day == r->key_day)
+    return;
+  RAND_bytes(r->key, sizeof(r->key));
+  r->key_day = day;
+}
+
+static void tokenize(struct recorder *r, struct obs *o) {
+  uint8_t msg[24], mac[32];
+  unsigned maclen = 0;
+  memcpy(msg, o->addr, 16);
+  memcpy(msg + 16, &o->ua_hash, 8);
+  HMAC(EVP_sha256(), r->key, sizeof(r->key), msg, sizeof(msg), mac, &maclen);
+  memcpy(o->client_token, mac, sizeof(o->client_token));
+  memset(o->addr, 0, sizeof(o->addr));
+}
+
+static void disable(struct recorder *r, const char *why) {
+  LOG_ERR("recording off: %s (proxying continues)", why);
+  atomic_store(&r->enabled, 0);
+}
+
+struct emit_ctx {
+  struct recorder *r;
+  int failed;
+};
+
+static void on_visit(void *ud, const struct visit *v) {
+  struct emit_ctx *x = ud;
+  if (x->failed)
+    return;
+  if (store_add_visit(x->r->store, v) != 0) {
+    x->failed = 1;
+    return;
+  }
+  atomic_fetch_add(&x->r->visits, 1);
+  atomic_fetch_add(&x->r->requests, v->nreqs);
+}
+
+/* write_finished writes the visits whose window closed, in one
+ * transaction. A busy database loses this batch (counted) and tries again
+ * next time; any other error stops recording. */
+static void write_finished(struct recorder *r, uint64_t now_ms, int all) {
+  if (r->store == NULL)
+    return;
+  struct emit_ctx x = {r, 0};
+  int rv = store_begin(r->store);
+  if (rv == 0) {
+    if (all)
+      attrib_flush(r->attrib, on_visit, &x);
+    else
+      attrib_expire(r->attrib, now_ms, on_visit, &x);
+    rv = x.failed ? -1 : store_commit(r->store);
+  }
+  if (rv == 0 && !x.failed)
+    return;
+  atomic_fetch_add(&r->write_errors, 1);
+  store_rollback(r->store);
+  if (rv == UV_EBUSY) {
+    LOG_WARN("recording: database busy, %s; batch dropped",
+             store_errmsg(r->store));
+    return;
+  }
+  disable(r, store_errmsg(r->store));
+  store_close(r->store);
+  r->store = NULL;
+}
+
+static void *run(void *arg) {
+  struct recorder *r = arg;
+  char err[512];
+  int rv = store_open(&r->store, r->db_path, err, sizeof(err));
+  if (rv != 0) {
+    disable(r, err);
+    r->store = NULL;
+  } else {
+    LOG_INFO("recording into %s", r->db_path);
+  }
+  uint64_t last_trim = util_now_ms();
+  pthread_mutex_lock(&r->mu);
+  for (;;) {
+    if (r->len == 0 && !r->stop) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)r->cfg.flush_ms * 1000000;
+      ts.tv_sec += (time_t)(ns / 1000000000);
+      ts.tv_nsec = (long)(ns % 1000000000);
+      pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+    }
+    struct obs *batch = r->fill;
+    uint32_t n = r->len;
+    r->fill = r->spare;
+    r->len = 0;
+    r->spare = batch;
+    int stopping = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    atomic_store(&r->queue_depth, n);
+
+    uint64_t now = wall_ms();
+    rotate_key(r, now);
+    for (uint32_t i = 0; i < n; i++) {
+      tokenize(r, &batch[i]);
+      if (r->store != NULL)
+        attrib_add(r->attrib, &batch[i]);
+    }
+    /* A request that started inside a visit's window may finish (and
+     * reach us) up to a flush interval later: keep the window open that
+     * much longer before writing. */
+    write_finished(r, now - r->cfg.flush_ms, stopping);
+    if (r->store != NULL && r->cfg.retain_visits > 0 &&
+        util_now_ms() - last_trim >= TRIM_EVERY_MS) {
+      last_trim = util_now_ms();
+      if (store_trim_visits(r->store, r->cfg.retain_visits) != 0)
+        LOG_WARN("recording: trimming old visits: %s",
+                 store_errmsg(r->store));
+    }
+    pthread_mutex_lock(&r->mu);
+    if (stopping)
+      break;
+  }
+  pthread_mutex_unlock(&r->mu);
+  store_close(r->store);
+  r->store = NULL;
+  return NULL;
+}
+
+/* split_patterns turns "a, b,c" into the NUL-separated patterns the page
+ * key code takes (in place). */
+static void split_patterns(struct recorder *r) {
+  struct pagekey_config *k = &r->cfg.attrib.keys;
+  k->npatterns = 0;
+  char *p = r->templates_buf;
+  while (p != NULL && *p != '\0' && k->npatterns < PAGEKEY_MAX_PATTERNS) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    if (*p == '\0')
+      break;
+    char *end = p;
+    while (*end != '\0' && *end != ',')
+      end++;
+    char *last = end;
+    while (last > p && last[-1] == ' ')
+      last--;
+    char next = *end;
+    *last = '\0';
+    k->patterns[k->npatterns++] = p;
+    p = next ? end + 1 : end;
+  }
+}
+
+int recorder_start(struct recorder **out, const struct recorder_config *cfg) {
+  struct recorder *r = xcalloc(1, sizeof(*r));
+  r->cfg = *cfg;
+  r->db_path = xstrdup(cfg->db_path);
+  r->keep_params = xstrdup(cfg->attrib.keys.keep_params
+                               ? cfg->attrib.keys.keep_params : "");
+  r->cfg.attrib.keys.keep_params = r->keep_params;
+  r->templates_buf = xstrdup(cfg->templates ? cfg->templates : "");
+  r->cfg.templates = NULL;
+  split_patterns(r);
+  /* Pages are touched only as records arrive, so an idle proxy does not
+   * pay for the queue's full size in RSS. */
+  r->fill = xmalloc((size_t)cfg->queue_cap * sizeof(*r->fill));
+  r->spare = xmalloc((size_t)cfg->queue_cap * sizeof(*r->spare));
+  r->attrib = attrib_new(&r->cfg.attrib);
+  r->key_day = -1;
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  atomic_store(&r->enabled, 1);
+  if (pthread_create(&r->thread, NULL, run, r) != 0) {
+    int e = errno;
+    attrib_free(r->attrib);
+    free(r->fill);
+    free(r->spare);
+    free(r->db_path);
+    free(r->keep_params);
+    free(r->templates_buf);
+    free(r);
+    return -e;
+  }
+  *out = r;
+  return 0;
+}
+
+void recorder_stop(struct recorder *r) {
+  if (r == NULL)
+    return;
+  pthread_mutex_lock(&r->mu);
+  r->stop = 1;
+  pthread_cond_signal(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  pthread_join(r->thread, NULL);
+  attrib_free(r->attrib);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+  free(r->fill);
+  free(r->spare);
+  free(r->db_path);
+  free(r->keep_params);
+  free(r->templates_buf);
+  free(r);
+}

@@ -1,0 +1,197 @@
+/* record.c: see record.h. */
+#include "proxy/record.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "learner/pagekey.h"
+#include "proxy/conn.h"
+#include "proxy/http.h"
+#include "proxy/util.h"
+
+static uint64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts); /* vDSO: no system call */
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* copy writes |n| bytes of |p| as a C string into |dst| (|cap| bytes) and
+ * flags the record when it had to cut. */
+static void copy(struct obs *o, char *dst, size_t cap, const char *p,
+                 size_t n) {
+  if (n >= cap) {
+    n = cap - 1;
+    o->flags |= OBS_F_TRUNCATED;
+  }
+  memcpy(dst, p, n);
+  dst[n] = '\0';
+}
+
+static int contains(const char *p, size_t n, const char *needle) {
+  size_t k = strlen(needle);
+  for (size_t i = 0; i + k <= n; i++) {
+    if (util_strcaseeq(p + i, k, needle))
+      return 1;
+  }
+  return 0;
+}
+
+static uint8_t dest_of(const char *v, size_t n) {
+  static const struct {
+    const char *name;
+    uint8_t dest;
+  } map[] = {
+      {"document", OBS_DEST_DOCUMENT}, {"style", OBS_DEST_STYLE},
+      {"script", OBS_DEST_SCRIPT},     {"font", OBS_DEST_FONT},
+      {"image", OBS_DEST_IMAGE},       {"empty", OBS_DEST_FETCH},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+    if (util_strcaseeq(v, n, map[i].name))
+      return map[i].dest;
+  }
+  return OBS_DEST_OTHER;
+}
+
+static uint64_t fnv1a(const char *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (uint8_t)p[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
+                    const struct http_req *req) {
+  memset(o, 0, sizeof(*o));
+  o->start_ms = wall_ms();
+  o->conn_id = conn_id(c);
+  o->stream_id = stream_id;
+  conn_peer_addr(c, o->addr);
+  if (req->https)
+    o->flags |= OBS_F_TLS;
+  if (req->version == 20)
+    o->flags |= OBS_F_H2;
+  copy(o, o->method, sizeof(o->method), req->method, req->method_len);
+  copy(o, o->authority, sizeof(o->authority), req->authority,
+       req->authority_len);
+  copy(o, o->path, sizeof(o->path), req->path, req->path_len);
+  const char *ch = NULL, *ua = NULL;
+  size_t ch_len = 0, ua_len = 0;
+  for (size_t i = 0; i < req->nhdrs; i++) {
+    const struct http_hdr *h = &req->hdrs[i];
+    const char *name = h->name;
+    size_t len = h->name_len;
+    if (len < 6)
+      continue;
+    switch (name[0] | 0x20) {
+    case 'r':
+      if (util_strcaseeq(name, len, "referer"))
+        copy(o, o->referer, sizeof(o->referer), h->value, h->value_len);
+      break;
+    case 'a':
+      if (util_strcaseeq(name, len, "accept")) {
+        if (contains(h->value, h->value_len, "text/html"))
+          o->flags |= OBS_F_ACCEPT_HTML;
+      } else if (util_strcaseeq(name, len, "authorization")) {
+        o->flags |= OBS_F_AUTHORIZATION;
+      }
+      break;
+    case 'u':
+      if (util_strcaseeq(name, len, "user-agent")) {
+        ua = h->value;
+        ua_len = h->value_len;
+      }
+      break;
+    case 'i':
+      if (util_strcaseeq(name, len, "if-none-match") ||
+          util_strcaseeq(name, len, "if-modified-since"))
+        o->flags |= OBS_F_CONDITIONAL;
+      break;
+    case 's':
+      if (len > 10 && util_strcaseeq(name, 10, "sec-fetch-")) {
+        o->flags |= OBS_F_SEC_FETCH;
+        if (util_strcaseeq(name, len, "sec-fetch-dest")) {
+          o->dest = dest_of(h->value, h->value_len);
+          if (o->dest == OBS_DEST_DOCUMENT)
+            o->flags |= OBS_F_NAVIGATE;
+        } else if (util_strcaseeq(name, len, "sec-fetch-mode") &&
+                   util_strcaseeq(h->value, h->value_len, "navigate")) {
+          o->flags |= OBS_F_NAVIGATE;
+        }
+      } else if (util_strcaseeq(name, len, "sec-ch-ua-mobile")) {
+        ch = h->value;
+        ch_len = h->value_len;
+      }
+      break;
+    default:
+      break;
+    }
+  }
+  if (ua != NULL)
+    o->ua_hash = fnv1a(ua, ua_len);
+  if (pagekey_is_mobile(ch, ch_len, ua, ua_len))
+    o->flags |= OBS_F_MOBILE;
+}
+
+int record_maybe_navigation(const struct obs *o) {
+  if (strcmp(o->method, "GET") != 0)
+    return 0;
+  if (o->flags & OBS_F_SEC_FETCH)
+    return (o->flags & OBS_F_NAVIGATE) != 0;
+  return (o->flags & OBS_F_ACCEPT_HTML) != 0;
+}
+
+static int vary_other(const char *v, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+      i++;
+    size_t start = i;
+    while (i < n && v[i] != ',')
+      i++;
+    size_t end = i;
+    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+      end--;
+    if (end > start &&
+        !util_strcaseeq(v + start, end - start, "accept-encoding"))
+      return 1;
+  }
+  return 0;
+}
+
+void record_response(struct obs *o, int status, const struct http_hdr *hdrs,
+                     size_t n) {
+  o->status = (uint16_t)status;
+  for (size_t i = 0; i < n; i++) {
+    const struct http_hdr *h = &hdrs[i];
+    if (util_strcaseeq(h->name, h->name_len, "content-type")) {
+      size_t k = 0;
+      while (k < h->value_len && h->value[k] != ';' && h->value[k] != ' ')
+        k++;
+      copy(o, o->content_type, sizeof(o->content_type), h->value, k);
+      for (char *p = o->content_type; *p; p++)
+        *p = (*p >= 'A' && *p <= 'Z') ? (char)(*p + 32) : *p;
+      if (strcmp(o->content_type, "text/html") == 0)
+        o->flags |= OBS_F_HTML;
+    } else if (util_strcaseeq(h->name, h->name_len, "cache-control")) {
+      if (http_token_listed(h->value, h->value_len, "no-store", 8))
+        o->flags |= OBS_F_NO_STORE;
+      if (http_token_listed(h->value, h->value_len, "private", 7))
+        o->flags |= OBS_F_PRIVATE;
+    } else if (util_strcaseeq(h->name, h->name_len, "set-cookie")) {
+      o->flags |= OBS_F_SET_COOKIE;
+    } else if (util_strcaseeq(h->name, h->name_len, "vary")) {
+      if (vary_other(h->value, h->value_len))
+        o->flags |= OBS_F_VARY_OTHER;
+    }
+  }
+}
+
+void record_finish(struct obs *o, uint64_t bytes, int cut_short) {
+  o->kind = OBS_DONE;
+  o->end_ms = wall_ms();
+  o->bytes = bytes;
+  if (cut_short)
+    o->flags |= OBS_F_CUT_SHORT;
+}

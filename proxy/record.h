@@ -1,0 +1,34 @@
+/* record.h: what the loop thread notes about a request for the recorder.
+ *
+ * A front session keeps one struct obs per request and fills it in three
+ * steps: from the validated request head, from the response head, and at
+ * the end. Each step is a single pass over fields the session already
+ * has; nothing here allocates or blocks. Posting is recorder_post. */
+#ifndef PROXY_RECORD_H
+#define PROXY_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "learner/obs.h"
+
+struct conn;
+struct http_req;
+struct http_hdr;
+
+/* record_request fills |o| from a validated request on |c|. */
+void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
+                    const struct http_req *req);
+
+/* record_maybe_navigation: worth an OBS_NAV_START (the recorder decides). */
+int record_maybe_navigation(const struct obs *o);
+
+/* record_response notes the response head. */
+void record_response(struct obs *o, int status, const struct http_hdr *hdrs,
+                     size_t n);
+
+/* record_finish notes the end: body bytes sent and whether the response
+ * was cut short (reset, backend failure after the head, client gone). */
+void record_finish(struct obs *o, uint64_t bytes, int cut_short);
+
+#endif
