@@ -48,6 +48,7 @@ struct recorder {
   struct attrib *attrib;
   uint8_t key[32];
   int64_t key_day;
+  uint64_t busy_batches; /* batches lost to a lock since the last success */
 };
 
 static uint64_t wall_ms(void) {
@@ -153,13 +154,20 @@ static void write_finished(struct recorder *r, uint64_t now_ms, int all) {
       attrib_expire(r->attrib, now_ms, on_visit, &x);
     rv = x.failed ? -1 : store_commit(r->store);
   }
-  if (rv == 0 && !x.failed)
+  if (rv == 0 && !x.failed) {
+    if (r->busy_batches > 0)
+      LOG_WARN("recording: database writable again (%llu batches lost to "
+               "the lock)", (unsigned long long)r->busy_batches);
+    r->busy_batches = 0;
     return;
+  }
   atomic_fetch_add(&r->write_errors, 1);
   store_rollback(r->store);
   if (rv == UV_EBUSY) {
-    LOG_WARN("recording: database busy, %s; batch dropped",
-             store_errmsg(r->store));
+    /* One line per locked episode, not one per batch. */
+    if (r->busy_batches++ == 0)
+      LOG_WARN("recording: %s; batches are dropped until it is released",
+               store_errmsg(r->store));
     return;
   }
   disable(r, store_errmsg(r->store));
