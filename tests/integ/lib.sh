@@ -220,7 +220,9 @@ EOF
   chmod -R a+rX "$WORK" "$s"
 }
 
-# start_nginx: nginx on $NGINX_PORT serving $WORK/site.
+# start_nginx: nginx on $NGINX_PORT serving $WORK/site. NGINX_SERVER_EXTRA
+# (optional) is pasted into the server block, e.g. a location with its own
+# default_type.
 start_nginx() {
   make_site
   NGINX_PORT=$(free_port)
@@ -251,6 +253,7 @@ http {
     listen 127.0.0.1:$NGINX_PORT;
     root $WORK/site;
     location / { }
+    ${NGINX_SERVER_EXTRA:-}
   }
 }
 EOF

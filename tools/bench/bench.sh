@@ -16,6 +16,17 @@
 # and peak RSS (sum of VmHWM over the tree).  The table shows medians over
 # the repetitions and a ratio row A/B per cell.
 #
+# Recording overhead (unless BENCH_RECORD=0): herald with --db against
+# herald without, interleaved rec-on rec-off rec-on ..., on a page mix over
+# h2c: the demo shop's front page and its eight assets (tools/demo/site),
+# h2load cycling through the nine URLs with "sec-fetch-dest: document",
+# "sec-fetch-mode: navigate" and "referer: <front page>" on every request
+# (h2load has no per-URL headers), so every request is a navigation and
+# every front page a visit.  Same columns, a ratio row rec-on/rec-off, and
+# per run the recorder's dropped observations (the largest count in
+# herald's "observations dropped" warnings, which are rate-limited: a lower
+# bound; 0 without one) and the visits written (sqlite3).
+#
 # Environment:
 #   B=build               where herald is ($B/herald)
 #   BENCH_QUICK=1         one short rep per cell (about a minute)
@@ -23,6 +34,10 @@
 #                         same name twice compares a proxy with itself)
 #   BENCH_REPS=3 BENCH_DURATION=8 BENCH_WARMUP=2 BENCH_C=32 BENCH_M=10
 #   BENCH_CELLS="h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"
+#                         (BENCH_CELLS= runs no A/B cell: the recording
+#                         section alone)
+#   BENCH_RECORD=1        the recording-overhead section (0: skip it)
+#   BENCH_RECORD_REPS=2 BENCH_RECORD_DURATION=6   (quick: 1 and 3)
 #   BENCH_OUT=DIR         results (default $B/bench/<timestamp>): raw.tsv,
 #                         summary.tsv, h2load/*.txt, logs
 #   BENCH_PIN=0           do not pin to CPUs
@@ -40,7 +55,13 @@ else
   REPS=${BENCH_REPS:-3}; DUR=${BENCH_DURATION:-8}; WARM=${BENCH_WARMUP:-2}
 fi
 C=${BENCH_C:-32}; M=${BENCH_M:-10}
-CELLS=${BENCH_CELLS:-"h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"}
+CELLS=${BENCH_CELLS-"h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"}
+REC=${BENCH_RECORD:-1}
+if [[ $QUICK == 1 ]]; then
+  REC_REPS=${BENCH_RECORD_REPS:-1}; REC_DUR=${BENCH_RECORD_DURATION:-3}
+else
+  REC_REPS=${BENCH_RECORD_REPS:-2}; REC_DUR=${BENCH_RECORD_DURATION:-6}
+fi
 PIN=${BENCH_PIN:-1}
 HZ=$(getconf CLK_TCK)
 
@@ -59,6 +80,16 @@ fi
 if [[ $A == herald || $BB == herald ]]; then
   [[ -x $B/herald ]] || die "$B/herald not built (make), or run with BENCH_A=nghttpx"
   HERALD=$(cd "$(dirname "$B/herald")" && pwd)/herald
+fi
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+if [[ $REC != 0 ]]; then
+  if [[ ! -x $B/herald ]]; then
+    log "no $B/herald: recording-overhead section skipped"; REC=0
+  elif [[ ! -f $ROOT/tools/demo/site/index.html ]]; then
+    log "no tools/demo/site: recording-overhead section skipped"; REC=0
+  else
+    HERALD=$(cd "$(dirname "$B/herald")" && pwd)/herald
+  fi
 fi
 if [[ $PIN == 1 ]] && command -v taskset >/dev/null 2>&1 && (( $(nproc) >= 2 )); then
   PIN_PROXY="taskset -c 1"; PIN_LOAD="taskset -c 0"
@@ -172,6 +203,11 @@ hwm_kb() {
 # ------------------------------------------------------------- site, certs
 head -c 1024 /dev/urandom >"$WORK/site/1k.bin"
 head -c 102400 /dev/urandom >"$WORK/site/100k.bin"
+# The page mix of the recording section: the demo shop at the site's root.
+# Front page, stylesheet, scripts, images, then the font the stylesheet loads.
+PAGE_MIX=(/ /css/shop.css /js/lib/minidom-1.2.js /js/shop.js /img/logo.png /img/banner.png
+  /img/product-123.png /img/product-456.png /fonts/shopsans.woff2)
+[[ $REC != 0 ]] && cp -r "$ROOT/tools/demo/site/." "$WORK/site/"
 chmod -R a+rX "$WORK/site"
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
   -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -subj "/CN=127.0.0.1" \
@@ -191,6 +227,11 @@ daemon off;
 events { worker_connections 16384; }
 http {
   default_type application/octet-stream;
+  # The page mix needs real types (a visit is a text/html answer).
+  types {
+    text/html html; text/css css; application/javascript js; image/png png;
+    font/woff2 woff2; application/octet-stream bin;
+  }
   access_log off;
   sendfile on; tcp_nopush on; tcp_nodelay on;
   open_file_cache max=100 inactive=60s;
@@ -214,9 +255,13 @@ wait_port "$BP" "$BACKEND_PID" || die "backend nginx did not start (see $OUT/bac
 log "backend nginx pid $BACKEND_PID on :$BP"
 
 # -------------------------------------------------------------------- proxies
-# start_proxy NAME: fresh proxy on new ports; sets PROXY_PID, H2C_PORT, TLS_PORT
+# start_proxy NAME: fresh proxy on new ports; sets PROXY_PID, H2C_PORT, TLS_PORT.
+# HERALD_EXTRA (array) is added to herald's arguments; PROXY_LOG, if set,
+# is the log file instead of $OUT/NAME.log.
+HERALD_EXTRA=()
+PROXY_LOG=
 start_proxy() {
-  local name=$1 logf=$OUT/$1.log
+  local name=$1 logf=${PROXY_LOG:-$OUT/$1.log}
   pick_port H2C_PORT; pick_port TLS_PORT
   case $name in
     herald)
@@ -225,7 +270,7 @@ start_proxy() {
       # request cap, so lift herald's (default 10000) for the comparison.
       $PIN_PROXY "$HERALD" --listen "127.0.0.1:$H2C_PORT" --listen-tls "127.0.0.1:$TLS_PORT" \
         --cert "$WORK/cert.pem" --key "$WORK/key.pem" --backend "127.0.0.1:$BP" \
-        -o limits.max_requests_per_conn=100000000 \
+        -o limits.max_requests_per_conn=100000000 "${HERALD_EXTRA[@]}" \
         >>"$logf" 2>&1 &
       ;;
     nghttpx)
@@ -261,23 +306,30 @@ wait_line() {
 RAW=$OUT/raw.tsv
 printf 'cell\tproxy\trep\treq_s\tdone\tfailed\tp50_ms\tp99_ms\tcpu_us_req\tproxy_cpu_pct\tpeak_rss_mb\n' >"$RAW"
 
-# one_run CELL LABEL PROXY REP: one measured h2load run, one line in raw.tsv
+# one_run CELL LABEL PROXY REP: one measured h2load run, one line in $RAW.
+# CELL is MODE:FILE (MODE h2c or tls), or page:h2c for the page mix.
 one_run() {
   local cell=$1 label=$2 proxy=$3 rep=$4 mode=${1%%:*} file=${1#*:}
-  local url of lf pids t0 t1 rss rps done failed p50 p99 tls_opt=()
+  local url of lf pids t0 t1 rss rps done failed p50 p99 tls_opt=() p
+  local -a urls=()
   start_proxy "$proxy"
-  if [[ $mode == tls ]]; then
-    url=https://127.0.0.1:$TLS_PORT/$file
+  if [[ $mode == page ]]; then
+    for p in "${PAGE_MIX[@]}"; do urls+=("http://127.0.0.1:$H2C_PORT$p"); done
+    tls_opt=(-H 'sec-fetch-dest: document' -H 'sec-fetch-mode: navigate'
+      -H "referer: http://127.0.0.1:$H2C_PORT/")
+    file=mix
+  elif [[ $mode == tls ]]; then
+    urls=("https://127.0.0.1:$TLS_PORT/$file")
     tls_opt=(--tls13-ciphers=TLS_AES_128_GCM_SHA256)
   else
-    url=http://127.0.0.1:$H2C_PORT/$file
+    urls=("http://127.0.0.1:$H2C_PORT/$file")
   fi
   of=$OUT/h2load/${mode}_${file%.bin}.$label.rep$rep.txt
   lf=$WORK/run/latency.log
   rm -f "$lf"
   sleep 0.3
   $PIN_LOAD h2load -c "$C" -m "$M" -t 1 "${tls_opt[@]}" -D "$DUR" --warm-up-time "$WARM" \
-    --log-file="$lf" "$url" >"$of" 2>&1 &
+    --log-file="$lf" "${urls[@]}" >"$of" 2>&1 &
   GEN_PID=$!
   STARTED+=("$GEN_PID")
   # CPU is counted over the measured window only: from the end of warm-up
@@ -321,15 +373,16 @@ log "output in $OUT; $A vs $BB; cells: $CELLS; $REPS reps x ${DUR}s (+${WARM}s w
   echo "A=$A B=$BB REPS=$REPS DUR=$DUR WARM=$WARM C=$C M=$M PIN=$PIN cpus=$(nproc)"
 } >"$OUT/params.txt"
 
-for rep in $(seq 1 "$REPS"); do
-  for cell in $CELLS; do
-    one_run "$cell" "$LA" "$A" "$rep"
-    one_run "$cell" "$LB" "$BB" "$rep"
-  done
-done
+RAW_RECORD=$OUT/raw-record.tsv
+EXTRA_RECORD=$OUT/record-extra.tsv
+rec_runs=0
+[[ $REC != 0 ]] && rec_runs=$((2 * REC_REPS))
+log "recording overhead: $([[ $REC != 0 ]] && echo "$rec_runs runs of ${REC_DUR}s, herald --db vs none, page mix over h2c" || echo skipped)"
 
 # ------------------------------------------------------------------- summary
-awk -F'\t' -v OFS='\t' -v la="$LA" -v lb="$LB" '
+# summarize RAW LABEL_A LABEL_B: medians per cell and label, and a ratio row
+summarize() {
+  awk -F'\t' -v OFS='\t' -v la="$2" -v lb="$3" '
   function isort(a, n,   i, j, t) {
     for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
   }
@@ -360,14 +413,79 @@ awk -F'\t' -v OFS='\t' -v la="$LA" -v lb="$LB" '
       }
       print c, la "/" lb, ratio(R[1], R[2]), "-", ratio(P99[1], P99[2]), ratio(U[1], U[2]), "-"
     }
-  }' "$RAW" >"$OUT/summary.tsv"
+  }' "$1"
+}
 
+# warn_bad RAW: runs that completed nothing or had failures
+warn_bad() {
+  awk -F'\t' 'NR > 1 && ($5 == 0 || ($6 != 0 && $6 != "NA")) {
+      bad = bad sprintf("\n  %s %s rep %s: %s done, %s failed", $1, $2, $3, $5, $6); n++ }
+    END { if (n) printf "WARNING: %d run(s) completed no requests or had failures (see h2load/):%s\n", n, bad }' "$1"
+}
+
+# rec_extra LABEL REP DB: the recorder's dropped observations (largest count
+# in herald's rate-limited warnings: a lower bound) and the visits written.
+rec_extra() {
+  local label=$1 rep=$2 db=$3 dropped visits=NA off
+  dropped=$(grep -o '[0-9]* observations dropped' "$PROXY_LOG" 2>/dev/null |
+    awk '$1 > m { m = $1 } END { print m + 0 }')
+  if [[ -n $db ]] && command -v sqlite3 >/dev/null 2>&1; then
+    visits=$(sqlite3 -cmd '.timeout 5000' "$db" 'SELECT count(*) FROM visits' 2>/dev/null || echo NA)
+  elif [[ -z $db ]]; then
+    visits=-
+  fi
+  off=$(grep -c 'recording off' "$PROXY_LOG" 2>/dev/null)
+  [[ ${off:-0} != 0 ]] && log "WARNING: $label rep $rep: $(grep -m1 'recording off' "$PROXY_LOG")"
+  printf '%s\t%s\t%s\t%s\n' "$label" "$rep" "$dropped" "$visits" >>"$EXTRA_RECORD"
+  log "  $label rep $rep: observations dropped $dropped, visits written $visits"
+}
+
+if [[ -n $CELLS ]]; then
+  for rep in $(seq 1 "$REPS"); do
+    for cell in $CELLS; do
+      one_run "$cell" "$LA" "$A" "$rep"
+      one_run "$cell" "$LB" "$BB" "$rep"
+    done
+  done
+  summarize "$RAW" "$LA" "$LB" >"$OUT/summary.tsv"
+fi
+
+if [[ $REC != 0 ]]; then
+  # Each run gets a fresh database and its own log. DUR is one_run's.
+  MAIN_DUR=$DUR MAIN_RAW=$RAW
+  DUR=$REC_DUR RAW=$RAW_RECORD
+  printf 'cell\tproxy\trep\treq_s\tdone\tfailed\tp50_ms\tp99_ms\tcpu_us_req\tproxy_cpu_pct\tpeak_rss_mb\n' >"$RAW"
+  printf 'proxy\trep\tdropped\tvisits\n' >"$EXTRA_RECORD"
+  for rep in $(seq 1 "$REC_REPS"); do
+    HERALD_EXTRA=(--db "$WORK/run/record.$rep.db") PROXY_LOG=$OUT/herald-rec-on.rep$rep.log
+    one_run page:h2c rec-on herald "$rep"
+    rec_extra rec-on "$rep" "$WORK/run/record.$rep.db"
+    HERALD_EXTRA=() PROXY_LOG=$OUT/herald-rec-off.rep$rep.log
+    one_run page:h2c rec-off herald "$rep"
+    rec_extra rec-off "$rep" ""
+  done
+  HERALD_EXTRA=() PROXY_LOG=
+  DUR=$MAIN_DUR RAW=$MAIN_RAW
+  summarize "$RAW_RECORD" rec-on rec-off >"$OUT/summary-record.tsv"
+fi
+
+if [[ -n $CELLS ]]; then
+  echo
+  echo "herald bench: medians of $REPS run(s) per cell; ${DUR}s each after ${WARM}s warm-up; h2load -c $C -m $M"
+  echo "ratio rows are $LA/$LB (req/s: higher is better; p99 and cpu/req: lower is better)"
+  column -t -s $'\t' <"$OUT/summary.tsv"
+  warn_bad "$RAW"
+fi
+if [[ $REC != 0 ]]; then
+  echo
+  echo "recording overhead: herald --db vs no --db, medians of $REC_REPS run(s); ${REC_DUR}s each after ${WARM}s warm-up; h2load -c $C -m $M"
+  echo "page mix over h2c: ${PAGE_MIX[*]} (every request a navigation with Referer /)"
+  echo "ratio row is rec-on/rec-off (req/s: higher is better; p99 and cpu/req: lower is better)"
+  column -t -s $'\t' <"$OUT/summary-record.tsv"
+  awk -F'\t' 'NR > 1 && $1 == "rec-on" { d = d sep "rep " $2 ": " $3; v = v sep "rep " $2 ": " $4; sep = ", " }
+    END { print "recorder: observations dropped (lower bound, from the log) " d "; visits written " v }' "$EXTRA_RECORD"
+  warn_bad "$RAW_RECORD"
+fi
 echo
-echo "herald bench: medians of $REPS run(s) per cell; ${DUR}s each after ${WARM}s warm-up; h2load -c $C -m $M"
-echo "ratio rows are $LA/$LB (req/s: higher is better; p99 and cpu/req: lower is better)"
-column -t -s $'\t' <"$OUT/summary.tsv"
-awk -F'\t' 'NR > 1 && ($5 == 0 || ($6 != 0 && $6 != "NA")) {
-    bad = bad sprintf("\n  %s %s rep %s: %s done, %s failed", $1, $2, $3, $5, $6); n++ }
-  END { if (n) printf "WARNING: %d run(s) completed no requests or had failures (see h2load/):%s\n", n, bad }' "$RAW"
-echo
-log "raw: $RAW  summary: $OUT/summary.tsv"
+if [[ -n $CELLS ]]; then log "raw: $RAW  summary: $OUT/summary.tsv"; fi
+if [[ $REC != 0 ]]; then log "recording: raw: $RAW_RECORD  summary: $OUT/summary-record.tsv  extra: $EXTRA_RECORD"; fi
