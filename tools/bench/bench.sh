@@ -170,7 +170,8 @@ wait_port() {
 
 # pick_port VAR: set VAR to a port nothing listens on (from a random base,
 # so concurrent runs and shared/peers' fixed ports are left alone)
-NEXT_PORT=$((20000 + RANDOM % 20000))
+# Below the ephemeral range (32768+), so an outgoing connection never holds it.
+NEXT_PORT=$((20000 + RANDOM % 10000))
 pick_port() {
   local i
   for i in $(seq 1 200); do
