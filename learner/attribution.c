@@ -30,6 +30,7 @@
 #define DEFAULT_MAX_VISITS 65536
 #define DEFAULT_MAX_REQS 256
 #define DEFAULT_MAX_HELD_CLIENT 256
+#define DEFAULT_MAX_VISITS_CLIENT 32
 #define DEFAULT_MAX_HELD 4096
 /* A page can take long to answer; its DONE still confirms it. */
 #define TENTATIVE_GRACE_MS 30000
@@ -71,6 +72,7 @@ struct client {
   struct link visits; /* struct avisit.by_client, newest first */
   struct link held;   /* struct held.by_client, oldest first */
   size_t nheld;
+  size_t nvisits;
 };
 
 /* One attributed resource until it is emitted as a struct visit_req. */
@@ -270,6 +272,7 @@ static void visit_free(struct attrib *a, struct avisit *v) {
   list_del(&v->by_client);
   list_del(&v->by_age);
   a->nvisits--;
+  v->client->nvisits--;
   for (size_t i = 0; i < v->nreqs; i++)
     free(v->reqs[i].key);
   free(v->reqs);
@@ -491,6 +494,11 @@ static void nav_start(struct attrib *a, const struct obs *o) {
   list_add_head(&c->visits, &v->by_client);
   list_add_tail(&a->visits, &v->by_age);
   a->nvisits++;
+  c->nvisits++;
+  while (c->nvisits > a->cfg.max_visits_client) {
+    visit_free(a, visit_of_client(c->visits.prev)); /* its oldest */
+    a->stats.visits_dropped++;
+  }
   a->stats.visits_started++;
   /* The new visit is the newest, so the oldest dropped here is another
    * and |c| keeps at least the new one. */
@@ -590,6 +598,8 @@ struct attrib *attrib_new(const struct attrib_config *cfg) {
     a->cfg.max_held_client = DEFAULT_MAX_HELD_CLIENT;
   if (a->cfg.max_held == 0)
     a->cfg.max_held = DEFAULT_MAX_HELD;
+  if (a->cfg.max_visits_client == 0)
+    a->cfg.max_visits_client = DEFAULT_MAX_VISITS_CLIENT;
   /* The caller's strings may not outlive it (a reloaded config). */
   int np = cfg->keys.npatterns;
   if (np < 0)

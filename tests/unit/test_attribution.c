@@ -1030,6 +1030,24 @@ static void test_many_clients(void **state) {
   attrib_free(NULL);
 }
 
+/* One client loading pages faster than any browser (a bot, or many users
+ * behind one NAT address and User-Agent) keeps only its newest visits
+ * open, so each of its requests walks a short list. */
+static void test_visits_per_client_cap(void **state) {
+  (void)state;
+  struct attrib_config cfg = {.window_ms = 5000};
+  cfg.max_visits_client = 4;
+  struct attrib *a = attrib_new(&cfg);
+  for (uint64_t i = 0; i < 10; i++)
+    page_visit(a, 1, 1, 2 * i + 1, 1000 + i, "/p");
+  assert_int_equal(attrib_pending(a), 4);
+  page_visit(a, 2, 2, 1, 1000, "/p"); /* another client is not affected */
+  assert_int_equal(attrib_pending(a), 5);
+  flush(a);
+  assert_int_equal(ngot, 5);
+  attrib_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_basic_visit, setup),
@@ -1057,6 +1075,7 @@ int main(void) {
       cmocka_unit_test_setup(test_held_caps, setup),
       cmocka_unit_test_setup(test_visit_and_request_caps, setup),
       cmocka_unit_test_setup(test_many_clients, setup),
+      cmocka_unit_test_setup(test_visits_per_client_cap, setup),
   };
   return cmocka_run_group_tests_name("attribution", tests, NULL, NULL);
 }
