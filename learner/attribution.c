@@ -30,7 +30,7 @@
 #define DEFAULT_MAX_VISITS 65536
 #define DEFAULT_MAX_REQS 256
 #define DEFAULT_MAX_HELD_CLIENT 256
-#define DEFAULT_MAX_VISITS_CLIENT 32
+#define DEFAULT_MAX_VISITS_CLIENT 64
 #define DEFAULT_MAX_HELD 4096
 /* A page can take long to answer; its DONE still confirms it. */
 #define TENTATIVE_GRACE_MS 30000

@@ -50,7 +50,7 @@ struct attrib_config {
   size_t max_reqs;           /* resources recorded per visit, default 256 */
   size_t max_held_client;    /* held requests per client, default 256 */
   size_t max_held;           /* held requests in all, default 4096 */
-  size_t max_visits_client;  /* open visits per client, default 32: a
+  size_t max_visits_client;  /* open visits per client, default 64: a
                                 client (or one address behind a NAT)
                                 loading pages faster than that cannot make
                                 every request walk a long list */
