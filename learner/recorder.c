@@ -299,6 +299,12 @@ void recorder_stop(struct recorder *r) {
   pthread_cond_signal(&r->cv);
   pthread_mutex_unlock(&r->mu);
   pthread_join(r->thread, NULL);
+  LOG_INFO("recorder: %llu observations queued, %llu dropped (queue full), "
+           "%llu visits and %llu requests written",
+           (unsigned long long)atomic_load(&r->posted),
+           (unsigned long long)atomic_load(&r->dropped),
+           (unsigned long long)atomic_load(&r->visits),
+           (unsigned long long)atomic_load(&r->requests));
   attrib_free(r->attrib);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);

@@ -23,9 +23,8 @@
 # "sec-fetch-mode: navigate" and "referer: <front page>" on every request
 # (h2load has no per-URL headers), so every request is a navigation and
 # every front page a visit.  Same columns, a ratio row rec-on/rec-off, and
-# per run the recorder's dropped observations (the largest count in
-# herald's "observations dropped" warnings, which are rate-limited: a lower
-# bound; 0 without one) and the visits written (sqlite3).
+# per run the recorder's dropped observations (herald logs the exact count
+# when it stops) and the visits written (sqlite3).
 #
 # Environment:
 #   B=build               where herald is ($B/herald)
@@ -424,11 +423,11 @@ warn_bad() {
     END { if (n) printf "WARNING: %d run(s) completed no requests or had failures (see h2load/):%s\n", n, bad }' "$1"
 }
 
-# rec_extra LABEL REP DB: the recorder's dropped observations (largest count
-# in herald's rate-limited warnings: a lower bound) and the visits written.
+# rec_extra LABEL REP DB: the recorder's dropped observations (herald logs
+# the exact count when it stops) and the visits written.
 rec_extra() {
   local label=$1 rep=$2 db=$3 dropped visits=NA off
-  dropped=$(grep -o '[0-9]* observations dropped' "$PROXY_LOG" 2>/dev/null |
+  dropped=$(grep -o '[0-9]* dropped (queue full)' "$PROXY_LOG" 2>/dev/null |
     awk '$1 > m { m = $1 } END { print m + 0 }')
   if [[ -n $db ]] && command -v sqlite3 >/dev/null 2>&1; then
     visits=$(sqlite3 -cmd '.timeout 5000' "$db" 'SELECT count(*) FROM visits' 2>/dev/null || echo NA)
@@ -484,7 +483,7 @@ if [[ $REC != 0 ]]; then
   echo "ratio row is rec-on/rec-off (req/s: higher is better; p99 and cpu/req: lower is better)"
   column -t -s $'\t' <"$OUT/summary-record.tsv"
   awk -F'\t' 'NR > 1 && $1 == "rec-on" { d = d sep "rep " $2 ": " $3; v = v sep "rep " $2 ": " $4; sep = ", " }
-    END { print "recorder: observations dropped (lower bound, from the log) " d "; visits written " v }' "$EXTRA_RECORD"
+    END { print "recorder: observations dropped " d "; visits written " v }' "$EXTRA_RECORD"
   warn_bad "$RAW_RECORD"
 fi
 echo
