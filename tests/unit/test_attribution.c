@@ -971,7 +971,7 @@ static void test_visit_and_request_caps(void **state) {
                               .max_reqs = 4};
   struct attrib *a = attrib_new(&cfg);
   for (int i = 0; i < 5; i++) {
-    char path[16];
+    char path[32];
     snprintf(path, sizeof(path), "/p%d", i);
     page_visit(a, 1 + i, 10 + i, 1, T0 + (uint64_t)i, path);
   }
@@ -980,7 +980,7 @@ static void test_visit_and_request_caps(void **state) {
   attrib_get_stats(a, &st);
   assert_int_equal(st.visits_dropped, 2);
   for (int i = 0; i < 6; i++) {
-    char path[16];
+    char path[32];
     snprintf(path, sizeof(path), "/r%d.js", i);
     add_sub(a, 5, 14, 3 + 2 * i, T0 + 100, path, "/p4", OBS_DEST_SCRIPT,
             "text/javascript");
