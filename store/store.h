@@ -54,4 +54,55 @@ int store_trim_visits(struct store *s, int64_t retain);
  * the schema's tables is UV_EINVAL. */
 int64_t store_count(struct store *s, const char *table);
 
+/* ---- learner and heraldctl ------------------------------------------- */
+
+struct learn_rule;
+
+/* store_replace_rules replaces every rule row of (|page_key|, class) with
+ * |rules| (only those with channels set or state pinned/blocked are
+ * written; channel 'push' means push and hint, 'hint' hint only). Creates
+ * the page and resource rows if needed. Call inside a transaction. */
+int store_replace_rules(struct store *s, const char *page_key, int mobile,
+                        const struct learn_rule *rules, size_t n,
+                        int64_t now_ms);
+
+/* store_put_aggregate writes the decayed counts of one (page, class,
+ * resource); |r| carries k, n, clients, median delay, depth, bytes, and
+ * |pushable|. Call inside a transaction. */
+int store_put_aggregate(struct store *s, const char *page_key, int mobile,
+                        const struct learn_rule *r, int pushable,
+                        int64_t now_ms);
+
+/* store_rule_cb receives one stored rule row: page key, class, and the
+ * rule (key, dest, depth, state, channels, ord, k, n, confidence, wilson,
+ * clients, bytes, median_delay_ms filled from rules joined with
+ * aggregates and resources). Valid during the call. */
+typedef void (*store_rule_cb)(void *ud, const char *page_key, int mobile,
+                              const struct learn_rule *r);
+
+/* store_load_rules calls |cb| for every rule row, per page in ord order
+ * (what a restarted herald serves before it has learned anything). */
+int store_load_rules(struct store *s, store_rule_cb cb, void *ud);
+
+/* store_visit_cb receives one retained visit, oldest first. */
+typedef void (*store_visit_cb)(void *ud, const struct visit *v);
+
+/* store_replay_visits calls |cb| for every retained visit in the order
+ * they started, rebuilt as struct visit (with their requests). */
+int store_replay_visits(struct store *s, store_visit_cb cb, void *ud);
+
+/* store_get_setting reads settings(scope, name) into |out|; returns 0,
+ * UV_ENOENT when unset, or an error. store_set_setting writes one. */
+int store_get_setting(struct store *s, const char *scope, const char *name,
+                      char *out, size_t cap);
+int store_set_setting(struct store *s, const char *scope, const char *name,
+                      const char *value);
+
+/* store_overrides_cb receives one override (page key, resource key,
+ * "pin" or "block"). store_load_overrides calls it for every row. */
+typedef void (*store_override_cb)(void *ud, const char *page_key,
+                                  const char *resource_key,
+                                  const char *action);
+int store_load_overrides(struct store *s, store_override_cb cb, void *ud);
+
 #endif
