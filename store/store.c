@@ -8,6 +8,7 @@
  * constant text; values always travel through sqlite3_bind_*. SQLITE_*
  * codes become UV_E* codes here and nowhere else. */
 #include "store/store.h"
+#include "store/store_int.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -57,11 +58,12 @@ enum stmt_id {
   ST_INSERT_VISIT,
   ST_INSERT_REQ,
   ST_TRIM,
-  ST_COUNT0, /* one per counts entry */
+  ST_RULES0, /* store_rules.c's statements, RST_MAX of them */
+  ST_COUNT0 = ST_RULES0 + RST_MAX, /* one per counts entry */
   ST_MAX = ST_COUNT0 + ARRAY_SIZE(counts),
 };
 
-static const char *const stmt_sql[ST_COUNT0] = {
+static const char *const stmt_sql[ST_RULES0] = {
     /* IMMEDIATE takes the write lock now, while the busy handler can still
      * wait for it; a deferred BEGIN upgrading later could fail at once. */
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -156,13 +158,17 @@ static int uv_code(sqlite3 *db, int rc) {
   }
 }
 
-static void seterr(struct store *s, const char *fmt, ...) {
+static void vseterr(struct store *s, const char *fmt, va_list ap) {
   int n = snprintf(s->err, sizeof(s->err), "store %s: ", s->path);
   if (n < 0 || (size_t)n >= sizeof(s->err))
     return;
+  vsnprintf(s->err + n, sizeof(s->err) - (size_t)n, fmt, ap);
+}
+
+static void seterr(struct store *s, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(s->err + n, sizeof(s->err) - (size_t)n, fmt, ap);
+  vseterr(s, fmt, ap);
   va_end(ap);
 }
 
@@ -399,7 +405,9 @@ static int configure(struct store *s) {
 
 static int prepare_all(struct store *s) {
   for (size_t i = 0; i < ST_MAX; i++) {
-    const char *text = i < ST_COUNT0 ? stmt_sql[i] : counts[i - ST_COUNT0].sql;
+    const char *text = i < ST_RULES0   ? stmt_sql[i]
+                       : i < ST_COUNT0 ? store_rst_sql[i - ST_RULES0]
+                                       : counts[i - ST_COUNT0].sql;
     int rc = sqlite3_prepare_v3(s->db, text, -1, SQLITE_PREPARE_PERSISTENT,
                                 &s->st[i], NULL);
     if (rc != SQLITE_OK)
@@ -616,4 +624,30 @@ int64_t store_count(struct store *s, const char *table) {
   }
   seterr(s, "count: unknown table %s", table);
   return UV_EINVAL;
+}
+
+/* ---- shared with store_rules.c (store_int.h) ---------------------------- */
+
+sqlite3_stmt *store_rst(struct store *s, enum store_rst id) {
+  return s->st[ST_RULES0 + id];
+}
+
+void store_seterr(struct store *s, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vseterr(s, fmt, ap);
+  va_end(ap);
+}
+
+int store_sqlerr(struct store *s, int rc, const char *what) {
+  return sqlerr(s, rc, what);
+}
+
+int store_step(struct store *s, sqlite3_stmt *st, const char *what) {
+  return step(s, st, what);
+}
+
+int store_step_id(struct store *s, sqlite3_stmt *st, const char *what,
+                  int64_t *id) {
+  return step_id(s, st, what, id);
 }

@@ -105,4 +105,23 @@ typedef void (*store_override_cb)(void *ud, const char *page_key,
                                   const char *action);
 int store_load_overrides(struct store *s, store_override_cb cb, void *ud);
 
+/* struct store_page is one row of heraldctl's page list: a page (or
+ * template) key and a class that has retained visits or rules. |visits|
+ * is pages.visits, every visit recorded under the key in either class;
+ * |rules| counts its rules with a push or hint channel in this class;
+ * |last_seen_ms| is the key's latest visit (Unix ms). */
+struct store_page {
+  const char *key;
+  int is_template;
+  int mobile;
+  int64_t visits;
+  int64_t rules;
+  int64_t last_seen_ms;
+};
+
+/* store_list_pages calls |cb| for every such (page, class), by key then
+ * class; |p| and its key are valid during the call. */
+typedef void (*store_page_cb)(void *ud, const struct store_page *p);
+int store_list_pages(struct store *s, store_page_cb cb, void *ud);
+
 #endif

@@ -1,0 +1,412 @@
+/* store_rules.c: the queries of the learner and heraldctl.
+ *
+ * The recorder writes visits (store.c); this file reads them back for a
+ * replay, and reads and writes what the learner makes of them: rules,
+ * decayed aggregates, settings and operator overrides. Like store.c it
+ * only binds and steps statements prepared at open (their text is
+ * store_rst_sql below), and SQLite's codes become UV_E* codes through
+ * store_sqlerr. Rows that the learner writes refer to pages and resources
+ * by id; a key the recorder has not seen yet (a pinned resource, a
+ * template) gets its row here, with no visits. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "learner/attribution.h"
+#include "learner/learn.h"
+#include "proxy/util.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+const char *const store_rst_sql[RST_MAX] = {
+    /* The no-op update makes RETURNING answer for an existing row too. */
+    [RST_PAGE] =
+        "INSERT INTO pages(key, is_template, first_seen, last_seen, visits)"
+        " VALUES(?1, ?2, ?3, ?3, 0)"
+        " ON CONFLICT(key) DO UPDATE SET key = excluded.key"
+        " RETURNING id",
+    /* What a recorded 200 said about the resource wins over the learner's
+     * copy; the learner's only fills gaps. */
+    [RST_RESOURCE] =
+        "INSERT INTO resources(key, dest, bytes, first_seen, last_seen)"
+        " VALUES(?1, ?2, ?3, ?4, ?4)"
+        " ON CONFLICT(key) DO UPDATE SET"
+        " dest = coalesce(dest, excluded.dest),"
+        " bytes = coalesce(bytes, excluded.bytes)"
+        " RETURNING id",
+    [RST_DELETE_RULES] = "DELETE FROM rules WHERE page_id = ?1 AND class = ?2",
+    [RST_INSERT_RULE] =
+        "INSERT INTO rules(page_id, class, resource_id, ord, channel,"
+        " confidence, wilson, n, k, clients, bytes, state, updated_at)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [RST_PUT_AGGREGATE] =
+        "INSERT INTO aggregates(page_id, class, resource_id, k, n, clients,"
+        " median_delay_ms, depth, bytes, pushable, last_visit)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        " ON CONFLICT(page_id, class, resource_id) DO UPDATE SET"
+        " k = excluded.k, n = excluded.n, clients = excluded.clients,"
+        " median_delay_ms = excluded.median_delay_ms,"
+        " depth = excluded.depth, bytes = excluded.bytes,"
+        " pushable = excluded.pushable, last_visit = excluded.last_visit",
+    /* Aggregates may be missing (a pinned resource never seen): LEFT JOIN,
+     * and the delay and depth read as 0. */
+    [RST_LOAD_RULES] =
+        "SELECT p.key, r.class, res.key, res.dest, a.depth, r.state,"
+        " r.channel, r.ord, r.k, r.n, r.confidence, r.wilson, r.clients,"
+        " r.bytes, a.median_delay_ms"
+        " FROM rules r"
+        " JOIN pages p ON p.id = r.page_id"
+        " JOIN resources res ON res.id = r.resource_id"
+        " LEFT JOIN aggregates a ON a.page_id = r.page_id"
+        " AND a.class = r.class AND a.resource_id = r.resource_id"
+        " ORDER BY p.key, r.class, r.ord, res.key",
+    [RST_VISITS] =
+        "SELECT v.id, p.key, t.key, v.class, v.client_token, v.started_at,"
+        " v.load_ms, v.bytes"
+        " FROM visits v"
+        " JOIN pages p ON p.id = v.page_id"
+        " JOIN pages t ON t.id = v.template_id"
+        " ORDER BY v.started_at, v.id",
+    [RST_VISIT_REQS] =
+        "SELECT vr.seq, res.key, vr.method, vr.content_type, vr.status,"
+        " vr.dest, vr.depth, vr.parent_seq, vr.pushable, vr.already_had,"
+        " vr.pushed, vr.hinted, vr.delay_ms, vr.bytes"
+        " FROM visit_requests vr"
+        " JOIN resources res ON res.id = vr.resource_id"
+        " WHERE vr.visit_id = ?1 ORDER BY vr.seq",
+    [RST_GET_SETTING] =
+        "SELECT value FROM settings WHERE scope = ?1 AND name = ?2",
+    [RST_SET_SETTING] =
+        "INSERT INTO settings(scope, name, value) VALUES(?1, ?2, ?3)"
+        " ON CONFLICT(scope, name) DO UPDATE SET value = excluded.value",
+    [RST_OVERRIDES] = "SELECT page_key, resource_key, action FROM overrides"
+                      " ORDER BY page_key, resource_key",
+    /* A (page, class) is listed when it has a retained visit (as page or
+     * as template) or a rule. */
+    [RST_PAGES] = "SELECT p.key, p.is_template, c.class, p.visits,"
+                  " (SELECT count(*) FROM rules r WHERE r.page_id = p.id"
+                  "  AND r.class = c.class AND r.channel IN ('push', 'hint')),"
+                  " p.last_seen"
+                  " FROM pages p JOIN ("
+                  "  SELECT page_id AS id, class FROM visits"
+                  "  UNION SELECT template_id, class FROM visits"
+                  "  UNION SELECT page_id, class FROM rules) c ON c.id = p.id"
+                  " ORDER BY p.key, c.class",
+};
+
+static const char *class_name(int mobile) {
+  return mobile ? "mobile" : "desktop";
+}
+
+static const char *text_col(sqlite3_stmt *st, int col) {
+  const unsigned char *t = sqlite3_column_text(st, col);
+  return t != NULL ? (const char *)t : "";
+}
+
+/* A key is a template when pagekey folded a segment (":id") or a
+ * configured pattern matched (its '*' segments stay in the key). */
+static int looks_like_template(const char *key) {
+  return strstr(key, "/:id") != NULL || strstr(key, "/*") != NULL;
+}
+
+static int page_id(struct store *s, const char *key, int64_t now, int64_t *id) {
+  sqlite3_stmt *st = store_rst(s, RST_PAGE);
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, looks_like_template(key));
+  sqlite3_bind_int64(st, 3, now);
+  return store_step_id(s, st, "rules: page", id);
+}
+
+static int resource_id(struct store *s, const struct learn_rule *r, int64_t now,
+                       int64_t *id) {
+  sqlite3_stmt *st = store_rst(s, RST_RESOURCE);
+  sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
+  if (r->dest != OBS_DEST_NONE)
+    sqlite3_bind_int(st, 2, r->dest);
+  if (r->bytes > 0)
+    sqlite3_bind_int64(st, 3, (int64_t)r->bytes);
+  sqlite3_bind_int64(st, 4, now);
+  return store_step_id(s, st, "rules: resource", id);
+}
+
+static const char *channel_text(uint32_t channels) {
+  if (channels & LEARN_PUSH)
+    return "push";
+  if (channels & LEARN_HINT)
+    return "hint";
+  return "none";
+}
+
+static uint32_t channel_bits(const char *t) {
+  if (strcmp(t, "push") == 0)
+    return LEARN_PUSH | LEARN_HINT; /* push means push and hint */
+  if (strcmp(t, "hint") == 0)
+    return LEARN_HINT;
+  return 0;
+}
+
+static const char *state_text(uint8_t state) {
+  switch (state) {
+  case LEARN_PINNED:
+    return "pinned";
+  case LEARN_BLOCKED:
+    return "blocked";
+  default:
+    return "learned";
+  }
+}
+
+static uint8_t state_value(const char *t) {
+  if (strcmp(t, "pinned") == 0)
+    return LEARN_PINNED;
+  if (strcmp(t, "blocked") == 0)
+    return LEARN_BLOCKED;
+  return LEARN_LEARNED;
+}
+
+static int insert_rule(struct store *s, int64_t pid, int mobile,
+                       const struct learn_rule *r, int64_t now) {
+  int64_t rid;
+  int rv = resource_id(s, r, now, &rid);
+  if (rv != 0)
+    return rv;
+  sqlite3_stmt *st = store_rst(s, RST_INSERT_RULE);
+  sqlite3_bind_int64(st, 1, pid);
+  sqlite3_bind_text(st, 2, class_name(mobile), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, rid);
+  sqlite3_bind_int(st, 4, r->ord);
+  sqlite3_bind_text(st, 5, channel_text(r->channels), -1, SQLITE_STATIC);
+  sqlite3_bind_double(st, 6, r->confidence);
+  sqlite3_bind_double(st, 7, r->wilson);
+  sqlite3_bind_double(st, 8, r->n);
+  sqlite3_bind_double(st, 9, r->k);
+  sqlite3_bind_int(st, 10, r->clients);
+  sqlite3_bind_int64(st, 11, (int64_t)r->bytes);
+  sqlite3_bind_text(st, 12, state_text(r->state), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 13, now);
+  return store_step(s, st, "rules: insert");
+}
+
+int store_replace_rules(struct store *s, const char *page_key, int mobile,
+                        const struct learn_rule *rules, size_t n,
+                        int64_t now_ms) {
+  int64_t pid;
+  int rv = page_id(s, page_key, now_ms, &pid);
+  if (rv != 0)
+    return rv;
+  sqlite3_stmt *st = store_rst(s, RST_DELETE_RULES);
+  sqlite3_bind_int64(st, 1, pid);
+  sqlite3_bind_text(st, 2, class_name(mobile), -1, SQLITE_STATIC);
+  rv = store_step(s, st, "rules: delete");
+  for (size_t i = 0; rv == 0 && i < n; i++) {
+    const struct learn_rule *r = &rules[i];
+    /* Near misses (no channel, learned) explain; they are not rules. */
+    if (r->channels != 0 || r->state == LEARN_PINNED ||
+        r->state == LEARN_BLOCKED)
+      rv = insert_rule(s, pid, mobile, r, now_ms);
+  }
+  return rv;
+}
+
+int store_put_aggregate(struct store *s, const char *page_key, int mobile,
+                        const struct learn_rule *r, int pushable,
+                        int64_t now_ms) {
+  int64_t pid, rid;
+  int rv = page_id(s, page_key, now_ms, &pid);
+  if (rv == 0)
+    rv = resource_id(s, r, now_ms, &rid);
+  if (rv != 0)
+    return rv;
+  sqlite3_stmt *st = store_rst(s, RST_PUT_AGGREGATE);
+  sqlite3_bind_int64(st, 1, pid);
+  sqlite3_bind_text(st, 2, class_name(mobile), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, rid);
+  sqlite3_bind_double(st, 4, r->k);
+  sqlite3_bind_double(st, 5, r->n);
+  sqlite3_bind_int(st, 6, r->clients);
+  sqlite3_bind_int64(st, 7, r->median_delay_ms);
+  sqlite3_bind_int(st, 8, r->depth);
+  sqlite3_bind_int64(st, 9, (int64_t)r->bytes);
+  sqlite3_bind_int(st, 10, !!pushable);
+  sqlite3_bind_int64(st, 11, now_ms);
+  return store_step(s, st, "aggregates: put");
+}
+
+/* finish ends a SELECT: |rc| is the last sqlite3_step result. */
+static int finish(struct store *s, sqlite3_stmt *st, int rc, const char *what) {
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+  return rc == SQLITE_DONE ? 0 : store_sqlerr(s, rc, what);
+}
+
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+int store_load_rules(struct store *s, store_rule_cb cb, void *ud) {
+  sqlite3_stmt *st = store_rst(s, RST_LOAD_RULES);
+  int rc;
+  struct learn_rule r;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    memset(&r, 0, sizeof r);
+    snprintf(r.key, sizeof r.key, "%s", text_col(st, 2));
+    r.dest = (uint8_t)clamp(sqlite3_column_int64(st, 3), 0, UINT8_MAX);
+    r.depth = (uint8_t)clamp(sqlite3_column_int64(st, 4), 0, UINT8_MAX);
+    r.state = state_value(text_col(st, 5));
+    r.channels = channel_bits(text_col(st, 6));
+    r.ord = (int)clamp(sqlite3_column_int64(st, 7), 0, INT32_MAX);
+    r.k = sqlite3_column_double(st, 8);
+    r.n = sqlite3_column_double(st, 9);
+    r.confidence = sqlite3_column_double(st, 10);
+    r.wilson = sqlite3_column_double(st, 11);
+    r.clients = (int)clamp(sqlite3_column_int64(st, 12), 0, INT32_MAX);
+    r.bytes = (uint64_t)clamp(sqlite3_column_int64(st, 13), 0, INT64_MAX);
+    r.median_delay_ms =
+        (uint32_t)clamp(sqlite3_column_int64(st, 14), 0, UINT32_MAX);
+    cb(ud, text_col(st, 0), strcmp(text_col(st, 1), "mobile") == 0, &r);
+  }
+  return finish(s, st, rc, "load rules");
+}
+
+/* load_reqs fills |v|'s requests from the rows of visit |id|, growing
+ * |*reqs| (|*cap| entries) as needed. parent_seq names a seq; requests
+ * are numbered by seq from 0 when written, so the seq is the index, but a
+ * gap (a hand-edited file) must not make a parent point past itself. */
+static int load_reqs(struct store *s, int64_t id, struct visit *v,
+                     struct visit_req **reqs, size_t *cap) {
+  sqlite3_stmt *st = store_rst(s, RST_VISIT_REQS);
+  int rc;
+  sqlite3_bind_int64(st, 1, id);
+  v->nreqs = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (v->nreqs == *cap) {
+      *cap = *cap != 0 ? *cap * 2 : 64;
+      *reqs = xrealloc(*reqs, *cap * sizeof(**reqs));
+    }
+    struct visit_req *r = &(*reqs)[v->nreqs];
+    memset(r, 0, sizeof(*r));
+    int64_t seq = sqlite3_column_int64(st, 0);
+    snprintf(r->key, sizeof r->key, "%s", text_col(st, 1));
+    snprintf(r->method, sizeof r->method, "%s", text_col(st, 2));
+    snprintf(r->content_type, sizeof r->content_type, "%s", text_col(st, 3));
+    r->status = (uint16_t)clamp(sqlite3_column_int64(st, 4), 0, UINT16_MAX);
+    r->dest = (uint8_t)clamp(sqlite3_column_int64(st, 5), 0, UINT8_MAX);
+    r->depth = (uint8_t)clamp(sqlite3_column_int64(st, 6), 0, UINT8_MAX);
+    r->parent = -1;
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+      int64_t p = sqlite3_column_int64(st, 7);
+      if (p >= 0 && p < seq && p < (int64_t)v->nreqs)
+        r->parent = (int)p;
+    }
+    if (sqlite3_column_int(st, 8))
+      r->flags |= VISIT_REQ_PUSHABLE;
+    if (sqlite3_column_int(st, 9))
+      r->flags |= VISIT_REQ_ALREADY_HAD;
+    if (sqlite3_column_int(st, 10))
+      r->flags |= VISIT_REQ_PUSHED;
+    if (sqlite3_column_int(st, 11))
+      r->flags |= VISIT_REQ_HINTED;
+    r->delay_ms = (uint32_t)clamp(sqlite3_column_int64(st, 12), 0, UINT32_MAX);
+    r->bytes = (uint64_t)clamp(sqlite3_column_int64(st, 13), 0, INT64_MAX);
+    v->nreqs++;
+  }
+  v->reqs = *reqs;
+  return finish(s, st, rc, "replay: requests");
+}
+
+int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
+  sqlite3_stmt *st = store_rst(s, RST_VISITS);
+  struct visit *v = xcalloc(1, sizeof(*v));
+  struct visit_req *reqs = NULL;
+  size_t cap = 0;
+  int rc, rv = 0;
+  /* One visit at a time: the visits statement stays open while each
+   * visit's requests are read, so memory is one visit's worth. */
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t id = sqlite3_column_int64(st, 0);
+    snprintf(v->page_key, sizeof v->page_key, "%s", text_col(st, 1));
+    snprintf(v->template_key, sizeof v->template_key, "%s", text_col(st, 2));
+    v->mobile = strcmp(text_col(st, 3), "mobile") == 0;
+    memset(v->client_token, 0, sizeof v->client_token);
+    int tlen = sqlite3_column_bytes(st, 4);
+    const void *tok = sqlite3_column_blob(st, 4);
+    if (tok != NULL)
+      memcpy(v->client_token, tok,
+             (size_t)tlen < sizeof v->client_token ? (size_t)tlen
+                                                   : sizeof v->client_token);
+    v->start_ms = (uint64_t)clamp(sqlite3_column_int64(st, 5), 0, INT64_MAX);
+    v->load_ms = (uint64_t)clamp(sqlite3_column_int64(st, 6), 0, INT64_MAX);
+    v->bytes = (uint64_t)clamp(sqlite3_column_int64(st, 7), 0, INT64_MAX);
+    rv = load_reqs(s, id, v, &reqs, &cap);
+    if (rv != 0)
+      break;
+    cb(ud, v);
+  }
+  if (rv != 0) {
+    sqlite3_reset(st);
+  } else {
+    rv = finish(s, st, rc, "replay: visits");
+  }
+  free(reqs);
+  free(v);
+  return rv;
+}
+
+int store_get_setting(struct store *s, const char *scope, const char *name,
+                      char *out, size_t cap) {
+  sqlite3_stmt *st = store_rst(s, RST_GET_SETTING);
+  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int rv = UV_ENOENT;
+  if (rc == SQLITE_ROW) {
+    const char *t = text_col(st, 0);
+    if (cap == 0 || strlen(t) >= cap) {
+      store_seterr(s, "setting %s.%s: value longer than %zu bytes", scope, name,
+                   cap);
+      rv = UV_ENOBUFS;
+    } else {
+      memcpy(out, t, strlen(t) + 1);
+      rv = 0;
+    }
+    rc = SQLITE_DONE;
+  }
+  int e = finish(s, st, rc, "get setting");
+  return e != 0 ? e : rv;
+}
+
+int store_set_setting(struct store *s, const char *scope, const char *name,
+                      const char *value) {
+  sqlite3_stmt *st = store_rst(s, RST_SET_SETTING);
+  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+  return store_step(s, st, "set setting");
+}
+
+int store_load_overrides(struct store *s, store_override_cb cb, void *ud) {
+  sqlite3_stmt *st = store_rst(s, RST_OVERRIDES);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    cb(ud, text_col(st, 0), text_col(st, 1), text_col(st, 2));
+  return finish(s, st, rc, "load overrides");
+}
+
+int store_list_pages(struct store *s, store_page_cb cb, void *ud) {
+  sqlite3_stmt *st = store_rst(s, RST_PAGES);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    struct store_page p = {
+        .key = text_col(st, 0),
+        .is_template = sqlite3_column_int(st, 1),
+        .mobile = strcmp(text_col(st, 2), "mobile") == 0,
+        .visits = sqlite3_column_int64(st, 3),
+        .rules = sqlite3_column_int64(st, 4),
+        .last_seen_ms = sqlite3_column_int64(st, 5),
+    };
+    cb(ud, &p);
+  }
+  return finish(s, st, rc, "list pages");
+}
