@@ -55,7 +55,11 @@ $(B)/.nghttp2-ok:
 $(B)/herald: $(B)/proxy/main.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/heraldctl: $(B)/tools/heraldctl.o $(CORE_OBJ) $(LLHTTP_OBJ)
+$(B)/heraldctl: $(B)/tools/heraldctl.o $(B)/tools/ctl_show.o $(CORE_OBJ) \
+               $(LLHTTP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/learnbench: $(B)/tools/bench/learnbench.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/fault_backend: $(B)/tests/integ/fault_backend.o $(CORE_OBJ) $(LLHTTP_OBJ)
@@ -85,7 +89,7 @@ test: all $(UNIT_BIN) $(TOOLS_BIN)
 asan:
 	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
-bench: all
+bench: all $(B)/learnbench
 	@B=$(B) tools/bench/bench.sh
 
 demo: all

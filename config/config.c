@@ -151,7 +151,7 @@ bad:
 
 enum key_type {
   KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
-  KEY_PATTERNS,
+  KEY_PATTERNS, KEY_DOUBLE,
 };
 
 struct key_def {
@@ -204,6 +204,20 @@ static const struct key_def keys[] = {
   INT_KEY("record", "retain_visits", record_retain_visits, 0, 100000000),
   INT_KEY("record", "queue", record_queue, 16, 1048576),
   INT_KEY("record", "flush", record_flush, 10, 60000),
+  /* [learn] doubles: min and max are in thousandths. */
+  {"learn", "half_life", KEY_DOUBLE, FIELD(learn_half_life), 0, 1000,
+   1000000000},
+  {"learn", "push_threshold", KEY_DOUBLE, FIELD(learn_push_threshold), 0, 0,
+   1000},
+  {"learn", "hint_threshold", KEY_DOUBLE, FIELD(learn_hint_threshold), 0, 0,
+   1000},
+  {"learn", "z", KEY_DOUBLE, FIELD(learn_z), 0, 1, 10000},
+  INT_KEY("learn", "min_visits", learn_min_visits, 1, 1000000),
+  INT_KEY("learn", "min_clients", learn_min_clients, 1, 1000000),
+  INT_KEY("learn", "budget", learn_budget, 0, 1000000000),
+  INT_KEY("learn", "max_resources", learn_max_resources, 0, 1000),
+  INT_KEY("learn", "interval", learn_interval, 100, 3600000),
+  INT_KEY("learn", "recompute_after", learn_recompute_after, 1, 100000000),
   {"admin", "listen", KEY_ADDR, FIELD(admin_host), FIELD(admin_port), 0, 0},
 };
 
@@ -258,6 +272,22 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
   case KEY_BOOL:
     return parse_bool(v, (int *)(base + k->off), why, whylen);
+  case KEY_DOUBLE: {
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (*v == '\0' || *end != '\0' || errno == ERANGE || d != d) {
+      snprintf(why, whylen, "'%.64s' is not a number", v);
+      return -1;
+    }
+    if (d * 1000 < (double)k->min || d * 1000 > (double)k->max) {
+      snprintf(why, whylen, "'%.64s' is out of range (%g..%g)", v,
+               (double)k->min / 1000, (double)k->max / 1000);
+      return -1;
+    }
+    *(double *)(base + k->off) = d;
+    return 0;
+  }
   case KEY_CLASSES:
     if (strcmp(v, "split") == 0 || strcmp(v, "single") == 0) {
       *(int *)(base + k->off) = strcmp(v, "single") == 0;
@@ -320,6 +350,16 @@ void config_defaults(struct config *c) {
   c->record_retain_visits = 100000;
   c->record_queue = 4096;
   c->record_flush = 1000;
+  c->learn_half_life = 100;
+  c->learn_push_threshold = 0.95;
+  c->learn_hint_threshold = 0.90;
+  c->learn_z = 1.96;
+  c->learn_min_visits = 20;
+  c->learn_min_clients = 3;
+  c->learn_budget = 102400;
+  c->learn_max_resources = 16;
+  c->learn_interval = 5000;
+  c->learn_recompute_after = 100;
 }
 
 /* ---- the file ---- */
@@ -812,8 +852,8 @@ static int set_named(struct config *c, const char *flag, const char *section,
                name);
     else
       snprintf(err, errlen, "%s: key '%s.%s': only [log], [limits], "
-               "[timeouts], [store], [record] and [admin] keys can be set "
-               "this way",
+               "[timeouts], [store], [record], [learn] and [admin] keys can "
+               "be set this way",
                flag, section, name);
     return -1;
   }
@@ -1192,7 +1232,8 @@ void config_usage(const char *argv0) {
       "                            (default: off)\n"
       "  -o, --set SECTION.KEY=VALUE\n"
       "                            set a [log], [limits], [timeouts],\n"
-      "                            [store], [record] or [admin] key, e.g.\n"
+      "                            [store], [record], [learn] or [admin]\n"
+      "                            key, e.g.\n"
       "                            -o limits.max_connections=5000\n",
       argv0);
 }

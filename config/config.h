@@ -103,6 +103,18 @@ struct config {
   int record_queue;            /* observations queued, 8192 */
   int record_flush;            /* ms between batches, 1000 */
 
+  /* [learn]: from recorded visits to rules (see learner/learn.h) */
+  double learn_half_life;      /* visits of a page, 100 */
+  double learn_push_threshold; /* Wilson lower bound for push, 0.95 */
+  double learn_hint_threshold; /* for 103 Early Hints, 0.90 */
+  double learn_z;              /* 1.96 */
+  int learn_min_visits;        /* decayed visits, 20 */
+  int learn_min_clients;       /* distinct client tokens, 3 */
+  int learn_budget;            /* bytes per page, 102400 */
+  int learn_max_resources;     /* per page, 16 */
+  int learn_interval;          /* ms between recomputes, 5000 */
+  int learn_recompute_after;   /* or after this many new visits, 100 */
+
   /* [admin] listen, reserved for the admin endpoint; port 0 = off */
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */
   int admin_port;

@@ -45,6 +45,7 @@ struct recorder {
 
   /* recorder thread only */
   struct store *store;
+  struct learner *learner;
   struct attrib *attrib;
   uint8_t key[32];
   int64_t key_day;
@@ -137,6 +138,8 @@ static void on_visit(void *ud, const struct visit *v) {
   }
   atomic_fetch_add(&x->r->visits, 1);
   atomic_fetch_add(&x->r->requests, v->nreqs);
+  if (x->r->learner != NULL)
+    learner_visit(x->r->learner, v);
 }
 
 /* write_finished writes the visits whose window closed, in one
@@ -171,6 +174,8 @@ static void write_finished(struct recorder *r, uint64_t now_ms, int all) {
     return;
   }
   disable(r, store_errmsg(r->store));
+  learner_free(r->learner);
+  r->learner = NULL;
   store_close(r->store);
   r->store = NULL;
 }
@@ -184,6 +189,7 @@ static void *run(void *arg) {
     r->store = NULL;
   } else {
     LOG_INFO("recording into %s", r->db_path);
+    r->learner = learner_new(&r->cfg.learner, r->store);
   }
   uint64_t last_trim = util_now_ms();
   pthread_mutex_lock(&r->mu);
@@ -216,6 +222,8 @@ static void *run(void *arg) {
      * reach us) up to a flush interval later: keep the window open that
      * much longer before writing. */
     write_finished(r, now - r->cfg.flush_ms, stopping);
+    if (r->learner != NULL && learner_tick(r->learner, now, stopping) != 0)
+      atomic_fetch_add(&r->write_errors, 1);
     if (r->store != NULL && r->cfg.retain_visits > 0 &&
         util_now_ms() - last_trim >= TRIM_EVERY_MS) {
       last_trim = util_now_ms();
@@ -228,6 +236,8 @@ static void *run(void *arg) {
       break;
   }
   pthread_mutex_unlock(&r->mu);
+  learner_free(r->learner);
+  r->learner = NULL;
   store_close(r->store);
   r->store = NULL;
   return NULL;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "learner/attribution.h"
+#include "learner/learner.h"
 #include "learner/obs.h"
 
 struct recorder;
@@ -28,6 +29,7 @@ struct recorder_config {
   int64_t retain_visits;
   uint32_t queue_cap;   /* observations per half of the double buffer */
   uint32_t flush_ms;    /* batch interval */
+  struct learner_config learner; /* the learner runs on this thread */
 };
 
 struct recorder_stats {

@@ -13,13 +13,15 @@
 #include "learner/recorder.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
+#include "proxy/util.h"
 
 #define HERALD_VERSION "0.1.0"
 
 /* start_recorder starts recording when a database is configured. The
  * database itself is opened on the recorder's thread; a failure there is
  * logged and turns recording off without stopping the proxy. */
-static struct recorder *start_recorder(const struct config *cfg) {
+static struct recorder *start_recorder(const struct config *cfg,
+                                       struct server *srv) {
   if (cfg->db[0] == '\0' || !cfg->record_enabled)
     return NULL;
   struct recorder_config rc = {
@@ -33,7 +35,30 @@ static struct recorder *start_recorder(const struct config *cfg) {
       .retain_visits = cfg->record_retain_visits,
       .queue_cap = (uint32_t)cfg->record_queue,
       .flush_ms = (uint32_t)cfg->record_flush,
+      .learner = {
+          .half_life = cfg->learn_half_life,
+          .params = {
+              .push_threshold = cfg->learn_push_threshold,
+              .hint_threshold = cfg->learn_hint_threshold,
+              .z = cfg->learn_z,
+              .min_visits = cfg->learn_min_visits,
+              .min_clients = cfg->learn_min_clients,
+              .budget_bytes = (uint64_t)cfg->learn_budget,
+              .max_resources = cfg->learn_max_resources,
+          },
+          .interval_ms = (uint32_t)cfg->learn_interval,
+          .recompute_after = (uint32_t)cfg->learn_recompute_after,
+          .publish = server_publish_rules,
+          .publish_ud = srv,
+      },
   };
+  for (int i = 0; i < cfg->nroutes && i < LEARNER_MAX_ROUTES; i++) {
+    struct learner_route *lr = &rc.learner.routes[i];
+    snprintf(lr->name, sizeof(lr->name), "%s", cfg->routes[i].name);
+    snprintf(lr->host, sizeof(lr->host), "%s", cfg->routes[i].host);
+    snprintf(lr->prefix, sizeof(lr->prefix), "%s", cfg->routes[i].prefix);
+    rc.learner.nroutes = i + 1;
+  }
   struct recorder *r = NULL;
   int rv = recorder_start(&r, &rc);
   if (rv != 0) {
@@ -86,11 +111,14 @@ int main(int argc, char **argv) {
     log_access_close();
     return 1;
   }
-  srv.recorder = start_recorder(&cfg);
+  srv.recorder = start_recorder(&cfg, &srv);
   LOG_INFO("herald %s started (pid %d)", HERALD_VERSION, (int)uv_os_getpid());
   server_run(&srv);
+  /* The recorder writes what is finished and publishes its last rules
+   * while the server's handles are still open. */
+  recorder_stop(srv.recorder);
+  srv.recorder = NULL;
   server_cleanup(&srv);
-  recorder_stop(srv.recorder); /* writes what is finished, then joins */
   uv_loop_close(loop);
   log_access_close();
   LOG_INFO("herald stopped");

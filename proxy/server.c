@@ -2,6 +2,7 @@
 #include "proxy/server.h"
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "proxy/buf.h"
 #include "proxy/conn.h"
 #include "proxy/log.h"
+#include "learner/ruleset.h"
 #include "proxy/pool.h"
 #include "proxy/session.h"
 #include "proxy/tls.h"
@@ -32,6 +34,28 @@ static void on_check(uv_check_t *h) {
 }
 
 static void on_idle(uv_idle_t *h) { (void)h; }
+
+static void on_rules(uv_async_t *h) {
+  struct server *srv = h->data;
+  struct ruleset *rs = atomic_exchange(&srv->rules_pending, NULL);
+  if (rs == NULL)
+    return;
+  struct ruleset *old = srv->rules;
+  srv->rules = rs;
+  /* Nothing on the loop keeps a ruleset across callbacks yet, so the old
+   * one has no other reference. */
+  ruleset_unref(old);
+  LOG_DEBUG("rules: %zu rules for %zu pages now in force", ruleset_rules(rs),
+            ruleset_pages(rs));
+}
+
+void server_publish_rules(void *ud, struct ruleset *rs) {
+  struct server *srv = ud;
+  struct ruleset *stale = atomic_exchange(&srv->rules_pending, rs);
+  /* A snapshot the loop never picked up was never shared: free it here. */
+  ruleset_unref(stale);
+  uv_async_send(&srv->rules_async);
+}
 
 void server_wake_flush(struct server *srv) {
   /* Output marked from a timer or close callback must not wait for the
@@ -163,6 +187,9 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
   uv_check_start(&srv->flush_check, on_check);
   uv_idle_init(loop, &srv->flush_idle);
   srv->flush_idle.data = srv;
+  uv_async_init(loop, &srv->rules_async, on_rules);
+  srv->rules_async.data = srv;
+  uv_unref((uv_handle_t *)&srv->rules_async);
   uv_timer_init(loop, &srv->drain_timer);
   srv->drain_timer.data = srv;
   uv_signal_t *sigs[] = {&srv->sigterm, &srv->sigint, &srv->sighup};
@@ -205,5 +232,8 @@ void server_cleanup(struct server *srv) {
   for (int i = 0; i < srv->nlisteners; i++)
     tls_ctx_free(srv->listeners[i].tls_ctx);
   free(srv->listeners);
+  ruleset_unref(atomic_exchange(&srv->rules_pending, NULL));
+  ruleset_unref(srv->rules);
+  srv->rules = NULL;
   buf_release_cache();
 }

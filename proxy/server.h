@@ -13,6 +13,7 @@ struct config;
 struct conn;
 struct pool;
 struct recorder;
+struct ruleset;
 struct tls_ctx;
 
 struct listener {
@@ -35,6 +36,11 @@ struct server {
   const struct config *cfg; /* owned; replaced whole on reload */
   struct pool *pool;
   struct recorder *recorder; /* NULL when recording is off; owned by main */
+  /* The rules in force: an immutable snapshot from the learner, swapped
+   * whole on the loop thread (NULL until the first one arrives). */
+  struct ruleset *rules;
+  struct ruleset *_Atomic rules_pending; /* handed over by the learner */
+  uv_async_t rules_async;
   struct listener *listeners;
   int nlisteners;
   struct conn *conns; /* intrusive list of live connections */
@@ -61,6 +67,10 @@ int server_run(struct server *srv);
 /* server_shutdown starts a graceful drain: stop accepting, GOAWAY/close
  * idle connections, let in-flight requests finish until the deadline. */
 void server_shutdown(struct server *srv);
+
+/* server_publish_rules is the learner's publish callback: it may run on
+ * any thread; the loop swaps the snapshot in on its next turn. */
+void server_publish_rules(void *srv, struct ruleset *rs);
 
 /* server_cleanup frees everything once the loop has stopped. */
 void server_cleanup(struct server *srv);

@@ -1,0 +1,359 @@
+/* learner.c: see learner.h. */
+#include "learner/learner.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "learner/attribution.h"
+#include "learner/ruleset.h"
+#include "proxy/log.h"
+#include "proxy/util.h"
+#include "store/store.h"
+
+#define RULES_PER_PAGE 64
+
+struct override {
+  char *page_key, *resource_key;
+  int pin;
+};
+
+struct learner {
+  struct learner_config cfg;
+  struct store *st;
+  struct learn *learn;
+  uint64_t last_tick_ms;
+  uint32_t new_visits;
+  struct learner_stats stats;
+
+  /* per recompute: settings and overrides read from the store */
+  struct learn_params global;
+  struct override *ovr;
+  size_t novr, ovr_cap;
+  uint64_t settings_hash; /* of everything load_settings read */
+  int failed;
+};
+
+static uint64_t mix(uint64_t h, const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++) {
+    h ^= b[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+static uint64_t mono_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ---- settings ---------------------------------------------------------- */
+
+static void read_param(struct learner *l, const char *scope, const char *name,
+                       double *out) {
+  char v[64];
+  if (store_get_setting(l->st, scope, name, v, sizeof(v)) != 0)
+    return;
+  char *end;
+  double d = strtod(v, &end);
+  if (end != v && *end == '\0' && d == d && d >= 0)
+    *out = d;
+}
+
+/* read_params overlays the settings of |scope| on |p|. */
+static void read_params(struct learner *l, const char *scope,
+                        struct learn_params *p) {
+  double d;
+  d = p->push_threshold, read_param(l, scope, "push_threshold", &d);
+  p->push_threshold = d;
+  d = p->hint_threshold, read_param(l, scope, "hint_threshold", &d);
+  p->hint_threshold = d;
+  d = p->z, read_param(l, scope, "z", &d);
+  p->z = d;
+  d = p->min_visits, read_param(l, scope, "min_visits", &d);
+  p->min_visits = d;
+  d = p->min_clients, read_param(l, scope, "min_clients", &d);
+  p->min_clients = (int)d;
+  d = (double)p->budget_bytes, read_param(l, scope, "budget", &d);
+  p->budget_bytes = (uint64_t)d;
+  d = p->max_resources, read_param(l, scope, "max_resources", &d);
+  p->max_resources = (int)d;
+}
+
+static void on_override(void *ud, const char *page_key,
+                        const char *resource_key, const char *action) {
+  struct learner *l = ud;
+  if (l->novr == l->ovr_cap) {
+    l->ovr_cap = l->ovr_cap ? l->ovr_cap * 2 : 16;
+    l->ovr = xrealloc(l->ovr, l->ovr_cap * sizeof(*l->ovr));
+  }
+  struct override *o = &l->ovr[l->novr++];
+  o->page_key = xstrdup(page_key);
+  o->resource_key = xstrdup(resource_key);
+  o->pin = strcmp(action, "pin") == 0;
+}
+
+static void clear_overrides(struct learner *l) {
+  for (size_t i = 0; i < l->novr; i++) {
+    free(l->ovr[i].page_key);
+    free(l->ovr[i].resource_key);
+  }
+  l->novr = 0;
+}
+
+/* load_settings reads the operator's settings and overrides and returns
+ * whether anything differs from the last read. */
+static int load_settings(struct learner *l) {
+  l->global = l->cfg.params;
+  read_params(l, "global", &l->global);
+  clear_overrides(l);
+  store_load_overrides(l->st, on_override, l);
+  uint64_t h = mix(1469598103934665603ull, &l->global, sizeof(l->global));
+  for (int i = 0; i < l->cfg.nroutes; i++) {
+    struct learn_params p = l->global;
+    char scope[80];
+    snprintf(scope, sizeof(scope), "route:%s", l->cfg.routes[i].name);
+    read_params(l, scope, &p);
+    h = mix(h, &p, sizeof(p));
+  }
+  for (size_t i = 0; i < l->novr; i++) {
+    h = mix(h, l->ovr[i].page_key, strlen(l->ovr[i].page_key) + 1);
+    h = mix(h, l->ovr[i].resource_key, strlen(l->ovr[i].resource_key) + 1);
+    h = mix(h, &l->ovr[i].pin, sizeof(l->ovr[i].pin));
+  }
+  int changed = h != l->settings_hash;
+  l->settings_hash = h;
+  return changed;
+}
+
+static void ignore_page(void *ud, const char *page_key, int mobile) {
+  (void)ud;
+  (void)page_key;
+  (void)mobile;
+}
+
+/* route_of names the configured route a page key falls under, or NULL. */
+static const char *route_of(const struct learner *l, const char *key) {
+  const char *auth = strstr(key, "://");
+  if (auth == NULL)
+    return NULL;
+  auth += 3;
+  const char *path = strchr(auth, '/');
+  if (path == NULL)
+    path = auth + strlen(auth);
+  size_t hostlen = strcspn(auth, ":/");
+  const struct learner_route *best = NULL;
+  size_t best_len = 0;
+  int best_specific = 0;
+  for (int i = 0; i < l->cfg.nroutes; i++) {
+    const struct learner_route *r = &l->cfg.routes[i];
+    int specific = r->host[0] != '\0';
+    if (specific && (strlen(r->host) != hostlen ||
+                     strncasecmp(r->host, auth, hostlen) != 0))
+      continue;
+    size_t plen = strlen(r->prefix);
+    if (strncmp(path, r->prefix, plen) != 0)
+      continue;
+    if (best == NULL || specific > best_specific ||
+        (specific == best_specific && plen > best_len)) {
+      best = r;
+      best_len = plen;
+      best_specific = specific;
+    }
+  }
+  return best ? best->name : NULL;
+}
+
+static void params_for(const struct learner *l, const char *page_key,
+                       struct learn_params *p) {
+  *p = l->global;
+  const char *route = route_of(l, page_key);
+  if (route != NULL) {
+    char scope[80];
+    snprintf(scope, sizeof(scope), "route:%s", route);
+    read_params((struct learner *)l, scope, p);
+  }
+}
+
+/* ---- recompute --------------------------------------------------------- */
+
+struct page_ctx {
+  struct learner *l;
+  struct ruleset_builder *b; /* snapshot being built, or NULL */
+  int write;                 /* write rules and aggregates to the store */
+  int64_t now_ms;
+  size_t rules;
+};
+
+static size_t rules_of(struct learner *l, const char *page_key, int mobile,
+                       struct learn_params *p, struct learn_rule *out) {
+  const char *pinned[32], *blocked[32];
+  struct learn_overrides ov = {pinned, 0, blocked, 0};
+  for (size_t i = 0; i < l->novr; i++) {
+    if (strcmp(l->ovr[i].page_key, page_key) != 0)
+      continue;
+    if (l->ovr[i].pin && ov.npinned < 32)
+      pinned[ov.npinned++] = l->ovr[i].resource_key;
+    else if (!l->ovr[i].pin && ov.nblocked < 32)
+      blocked[ov.nblocked++] = l->ovr[i].resource_key;
+  }
+  params_for(l, page_key, p);
+  return learn_rules(l->learn, page_key, mobile, p, &ov, out, RULES_PER_PAGE);
+}
+
+static void on_page(void *ud, const char *page_key, int mobile) {
+  struct page_ctx *x = ud;
+  struct learner *l = x->l;
+  struct learn_rule rules[RULES_PER_PAGE];
+  struct learn_params p;
+  size_t n = rules_of(l, page_key, mobile, &p, rules);
+  size_t served = 0;
+  for (size_t i = 0; i < n; i++)
+    served += rules[i].channels != 0;
+  if (x->write && !l->failed) {
+    int rv = store_replace_rules(l->st, page_key, mobile, rules, n,
+                                 x->now_ms);
+    for (size_t i = 0; rv == 0 && i < n; i++)
+      rv = store_put_aggregate(l->st, page_key, mobile, &rules[i], 1,
+                               x->now_ms);
+    if (rv != 0)
+      l->failed = rv;
+  }
+  /* A page with its own visits keeps its own (maybe empty) entry so it
+   * does not fall back to its template's rules. */
+  if (x->b != NULL &&
+      (served > 0 ||
+       learn_page_visits(l->learn, page_key, mobile) >= p.min_visits)) {
+    ruleset_builder_add(x->b, page_key, mobile, rules, n);
+    x->rules += served;
+  }
+}
+
+static void publish(struct learner *l, struct ruleset *rs) {
+  l->stats.pages = ruleset_pages(rs);
+  l->stats.rules = ruleset_rules(rs);
+  if (l->cfg.publish != NULL)
+    l->cfg.publish(l->cfg.publish_ud, rs);
+  else
+    ruleset_unref(rs);
+}
+
+int learner_tick(struct learner *l, uint64_t now_ms, int force) {
+  if (!force && l->new_visits < l->cfg.recompute_after &&
+      now_ms - l->last_tick_ms < l->cfg.interval_ms)
+    return 0;
+  l->last_tick_ms = now_ms;
+  uint64_t t0 = mono_us();
+  int changed = load_settings(l);
+  if (l->new_visits == 0 && !changed && !force)
+    return 0;
+  l->new_visits = 0;
+
+  /* Rules of the pages whose counts moved go to the store (all of them
+   * when a setting or override changed)... */
+  struct page_ctx x = {l, NULL, 1, (int64_t)now_ms, 0};
+  l->failed = 0;
+  int rv = store_begin(l->st);
+  if (rv == 0) {
+    if (changed) {
+      learn_take_dirty(l->learn, ignore_page, NULL);
+      learn_foreach_page(l->learn, on_page, &x);
+    } else {
+      learn_take_dirty(l->learn, on_page, &x);
+    }
+    rv = l->failed ? l->failed : store_commit(l->st);
+  }
+  if (rv != 0) {
+    store_rollback(l->st);
+    LOG_WARN("learner: writing rules: %s", store_errmsg(l->st));
+  }
+  /* ...and every page's rules go into the new snapshot, since settings
+   * and overrides may have changed any of them. */
+  struct page_ctx y = {l, ruleset_builder_new(), 0, (int64_t)now_ms, 0};
+  learn_foreach_page(l->learn, on_page, &y);
+  publish(l, ruleset_build(y.b));
+  l->stats.cycles++;
+  l->stats.last_cycle_us = mono_us() - t0;
+  return rv;
+}
+
+/* ---- start ------------------------------------------------------------- */
+
+struct load_ctx {
+  struct ruleset_builder *b;
+  char page[PAGEKEY_MAX];
+  int mobile;
+  struct learn_rule *rules;
+  size_t n, cap;
+};
+
+static void load_flush(struct load_ctx *x) {
+  if (x->page[0] != '\0')
+    ruleset_builder_add(x->b, x->page, x->mobile, x->rules, x->n);
+  x->n = 0;
+}
+
+static void on_stored_rule(void *ud, const char *page_key, int mobile,
+                           const struct learn_rule *r) {
+  struct load_ctx *x = ud;
+  if (strcmp(page_key, x->page) != 0 || mobile != x->mobile) {
+    load_flush(x);
+    snprintf(x->page, sizeof(x->page), "%s", page_key);
+    x->mobile = mobile;
+  }
+  if (x->n == x->cap) {
+    x->cap = x->cap ? x->cap * 2 : 32;
+    x->rules = xrealloc(x->rules, x->cap * sizeof(*x->rules));
+  }
+  x->rules[x->n++] = *r;
+}
+
+static void on_replay(void *ud, const struct visit *v) {
+  learn_visit(ud, v);
+}
+
+struct learner *learner_new(const struct learner_config *cfg,
+                            struct store *st) {
+  struct learner *l = xcalloc(1, sizeof(*l));
+  l->cfg = *cfg;
+  l->st = st;
+  l->learn = learn_new(cfg->half_life);
+
+  struct load_ctx x = {.b = ruleset_builder_new()};
+  if (store_load_rules(st, on_stored_rule, &x) != 0)
+    LOG_WARN("learner: loading stored rules: %s", store_errmsg(st));
+  load_flush(&x);
+  free(x.rules);
+  struct ruleset *rs = ruleset_build(x.b);
+  LOG_INFO("learner: serving %zu stored rules for %zu pages",
+           ruleset_rules(rs), ruleset_pages(rs));
+  publish(l, rs);
+
+  uint64_t t0 = mono_us();
+  if (store_replay_visits(st, on_replay, l->learn) != 0)
+    LOG_WARN("learner: replaying visits: %s", store_errmsg(st));
+  LOG_INFO("learner: counts rebuilt from retained visits in %llu ms",
+           (unsigned long long)((mono_us() - t0) / 1000));
+  return l;
+}
+
+void learner_visit(struct learner *l, const struct visit *v) {
+  learn_visit(l->learn, v);
+  l->new_visits++;
+}
+
+void learner_stats(const struct learner *l, struct learner_stats *out) {
+  *out = l->stats;
+}
+
+void learner_free(struct learner *l) {
+  if (l == NULL)
+    return;
+  clear_overrides(l);
+  free(l->ovr);
+  learn_free(l->learn);
+  free(l);
+}
