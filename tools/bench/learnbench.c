@@ -18,7 +18,6 @@
 #include <time.h>
 
 #include "learner/learn.h"
-#include "learner/learner.h"
 #include "store/store.h"
 
 static double now_s(void) {
@@ -128,8 +127,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "learnbench: bad sizes\n");
     return 2;
   }
-  struct gen g = {pages, resources, {0}, calloc((size_t)resources,
-                                                sizeof(struct visit_req))};
+  struct gen g;
+  memset(&g, 0, sizeof(g));
+  g.pages = pages;
+  g.resources = resources;
+  g.reqs = calloc((size_t)resources, sizeof(struct visit_req));
   struct learn *l = learn_new(100);
   struct learn_params p;
   learn_params_defaults(&p);
