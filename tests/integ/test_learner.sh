@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# test_learner.sh: the learner inside herald. Browser-like visits of the demo
+# shop through herald (with --db) until rules appear; the rules table and
+# heraldctl show the page's stylesheet, scripts, images and font in
+# discovery order; a restarted herald loads and serves them at once; a
+# threshold stored in the settings table changes the rules within one
+# learner interval; a pinned and a blocked resource behave.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$HERALD_STANDIN" = nghttpx ]; then
+  skip "learner" "herald's own feature; no stand-in"
+  finish
+fi
+command -v sqlite3 >/dev/null 2>&1 || { fail "sqlite3 installed" "make deps"; finish; }
+
+BROWSER=$ROOT/tests/integ/browser.sh
+mkdir -p "$WORK/site"
+cp -r "$ROOT/tools/demo/site/." "$WORK/site/"
+chmod -R a+rX "$WORK"
+start_nginx || finish
+
+DB=$WORK/h.db
+HP=$(free_port)
+# Thresholds low enough for a short test; the learner runs every 300 ms.
+LEARN=(-o record.window=1000 -o record.flush=100 -o learn.interval=300
+  -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.7
+  -o learn.push_threshold=0.75)
+start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
+  --db "$DB" "${LEARN[@]}" --log-level debug || finish
+BASE=http://127.0.0.1:$HP
+
+visit() { "$BROWSER" --ua "learner-test-$1" "$BASE" "${2:-/}" >/dev/null 2>&1; }
+
+# Two visits are far too few for any rule.
+visit 1; visit 2
+sleep 1.5
+assert_eq "no rule after 2 visits" 0 "$(sqlite3 "$DB" 'SELECT count(*) FROM rules')"
+
+# 12 visits from 3 clients: every asset of the front page requested on
+# every visit qualifies (Wilson bound of 12/12 at z 1.96 is 0.76 >= 0.75).
+for i in $(seq 1 10); do visit $((i % 3)); done
+ok=0
+for _ in $(seq 1 40); do
+  n=$(sqlite3 "$DB" "SELECT count(*) FROM rules WHERE channel = 'push'" 2>/dev/null)
+  [ "${n:-0}" -ge 8 ] && ok=1 && break
+  sleep 0.25
+done
+assert_eq "rules appear after enough visits (8 push rules)" 1 "$ok"
+
+rules=$("$B/heraldctl" --db "$DB" rules / 2>&1)
+assert_match "heraldctl rules lists the stylesheet" '/css/shop\.css +style' "$rules"
+assert_match "heraldctl rules lists the font" '/fonts/shopsans\.woff2 +font' "$rules"
+css_ord=$(sqlite3 "$DB" "SELECT r.ord FROM rules r JOIN resources s ON s.id = r.resource_id WHERE s.key LIKE '%/css/shop.css'")
+font_ord=$(sqlite3 "$DB" "SELECT r.ord FROM rules r JOIN resources s ON s.id = r.resource_id WHERE s.key LIKE '%/fonts/shopsans.woff2'")
+assert_eq "font ordered after the stylesheet that asks for it" 1 "$([ "${font_ord:-0}" -gt "${css_ord:-99}" ] && echo 1 || echo 0)"
+assert_match "snapshot published to the loop" 'rules: [1-9][0-9]* rules for [1-9][0-9]* pages now in force' "$(cat "$WORK/herald.log")"
+n_before=$(sqlite3 "$DB" "SELECT count(*) FROM rules")
+
+# Restart: the stored rules are served at once, before any new visit.
+herald_graceful_stop
+start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
+  --db "$DB" "${LEARN[@]}" --log-level debug || finish
+ok=0
+for _ in $(seq 1 20); do
+  grep -q "learner: serving $n_before stored rules for 1 pages" "$WORK/herald.log" && ok=1 && break
+  sleep 0.1
+done
+assert_eq "restarted herald serves the $n_before stored rules" 1 "$ok"
+
+# The operator raises the push threshold in the settings table: within one
+# interval the rules become hint-only.
+sqlite3 "$DB" "INSERT OR REPLACE INTO settings VALUES ('global', 'push_threshold', '0.99')"
+ok=0
+for _ in $(seq 1 30); do
+  n=$(sqlite3 "$DB" "SELECT count(*) FROM rules WHERE channel = 'push'")
+  h=$(sqlite3 "$DB" "SELECT count(*) FROM rules WHERE channel = 'hint'")
+  [ "$n" = 0 ] && [ "${h:-0}" -ge 8 ] && ok=1 && break
+  sleep 0.2
+done
+assert_eq "a stored threshold turns push rules into hint rules" 1 "$ok"
+
+# Pin a resource no visit requested, block one that qualifies.
+PAGE=$(sqlite3 "$DB" "SELECT key FROM pages WHERE key LIKE '%:$HP/'")
+sqlite3 "$DB" "INSERT INTO overrides VALUES ('$PAGE', '$BASE/js/extra.js', 'pin'), ('$PAGE', '$BASE/img/banner.png', 'block')"
+ok=0
+for _ in $(seq 1 30); do
+  pin=$(sqlite3 "$DB" "SELECT r.state FROM rules r JOIN resources s ON s.id = r.resource_id WHERE s.key = '$BASE/js/extra.js'")
+  blk=$(sqlite3 "$DB" "SELECT r.state || ':' || r.channel FROM rules r JOIN resources s ON s.id = r.resource_id WHERE s.key = '$BASE/img/banner.png'")
+  [ "$pin" = pinned ] && [ "$blk" = blocked:none ] && ok=1 && break
+  sleep 0.2
+done
+assert_eq "pinned resource served, blocked one not (state pinned / blocked:none)" 1 "$ok"
+
+herald_graceful_stop
+finish
