@@ -51,17 +51,18 @@ const char *const store_rst_sql[RST_MAX] = {
         " depth = excluded.depth, bytes = excluded.bytes,"
         " pushable = excluded.pushable, last_visit = excluded.last_visit",
     /* Aggregates may be missing (a pinned resource never seen): LEFT JOIN,
-     * and the delay and depth read as 0. */
+     * and the delay and depth read as 0. Rows the learner did not place
+     * (ord -1: blocked) come after the served ones. */
     [RST_LOAD_RULES] =
         "SELECT p.key, r.class, res.key, res.dest, a.depth, r.state,"
         " r.channel, r.ord, r.k, r.n, r.confidence, r.wilson, r.clients,"
-        " r.bytes, a.median_delay_ms"
+        " r.bytes, a.median_delay_ms, a.pushable"
         " FROM rules r"
         " JOIN pages p ON p.id = r.page_id"
         " JOIN resources res ON res.id = r.resource_id"
         " LEFT JOIN aggregates a ON a.page_id = r.page_id"
         " AND a.class = r.class AND a.resource_id = r.resource_id"
-        " ORDER BY p.key, r.class, r.ord, res.key",
+        " ORDER BY p.key, r.class, r.ord < 0, r.ord, res.key",
     [RST_VISITS] =
         "SELECT v.id, p.key, t.key, v.class, v.client_token, v.started_at,"
         " v.load_ms, v.bytes"
@@ -256,7 +257,7 @@ int store_load_rules(struct store *s, store_rule_cb cb, void *ud) {
     r.depth = (uint8_t)clamp(sqlite3_column_int64(st, 4), 0, UINT8_MAX);
     r.state = state_value(text_col(st, 5));
     r.channels = channel_bits(text_col(st, 6));
-    r.ord = (int)clamp(sqlite3_column_int64(st, 7), 0, INT32_MAX);
+    r.ord = (int)clamp(sqlite3_column_int64(st, 7), -1, INT32_MAX);
     r.k = sqlite3_column_double(st, 8);
     r.n = sqlite3_column_double(st, 9);
     r.confidence = sqlite3_column_double(st, 10);
@@ -265,6 +266,10 @@ int store_load_rules(struct store *s, store_rule_cb cb, void *ud) {
     r.bytes = (uint64_t)clamp(sqlite3_column_int64(st, 13), 0, INT64_MAX);
     r.median_delay_ms =
         (uint32_t)clamp(sqlite3_column_int64(st, 14), 0, UINT32_MAX);
+    /* Without counts, a rule with a channel was pushable when made. */
+    r.pushable = sqlite3_column_type(st, 15) != SQLITE_NULL
+                     ? sqlite3_column_int(st, 15) != 0
+                     : r.channels != 0;
     cb(ud, text_col(st, 0), strcmp(text_col(st, 1), "mobile") == 0, &r);
   }
   return finish(s, st, rc, "load rules");
@@ -319,8 +324,9 @@ static int load_reqs(struct store *s, int64_t id, struct visit *v,
 int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
   sqlite3_stmt *st = store_rst(s, RST_VISITS);
   struct visit *v = xcalloc(1, sizeof(*v));
-  struct visit_req *reqs = NULL;
-  size_t cap = 0;
+  /* Never NULL, even for a visit without requests. */
+  size_t cap = 64;
+  struct visit_req *reqs = xmalloc(cap * sizeof(*reqs));
   int rc, rv = 0;
   /* One visit at a time: the visits statement stays open while each
    * visit's requests are read, so memory is one visit's worth. */

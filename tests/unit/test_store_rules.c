@@ -202,27 +202,31 @@ static void test_replace_rules(void **state) {
 
 static void test_load_rules(void **state) {
   struct fix *f = *state;
-  /* Written out of order: loading sorts by page, class, ord. */
-  struct learn_rule r[3] = {
+  /* Written out of order: loading sorts by page, class, ord, with the
+   * unplaced (ord -1, blocked) last. */
+  struct learn_rule r[4] = {
       rule(FONT, OBS_DEST_FONT, LEARN_HINT, 2, 80),
       rule(CSS, OBS_DEST_STYLE, LEARN_PUSH | LEARN_HINT, 0, 30),
       rule(JS, OBS_DEST_SCRIPT, LEARN_PUSH | LEARN_HINT, 1, 40),
+      rule(IMG, OBS_DEST_IMAGE, 0, -1, 20),
   };
   r[1].state = LEARN_PINNED;
+  r[3].state = LEARN_BLOCKED;
   assert_int_equal(put_all(f->s, "https://shop.example/z", 0, r, 1), 0);
   assert_int_equal(put_all(f->s, PAGE, 1, r, 1), 0);
-  assert_int_equal(put_all(f->s, PAGE, 0, r, 3), 0);
+  assert_int_equal(put_all(f->s, PAGE, 0, r, 4), 0);
   /* A rule without an aggregate (say, pinned, never seen) still loads. */
   raw_exec(f->db, "DELETE FROM aggregates WHERE resource_id ="
                   " (SELECT id FROM resources WHERE key LIKE '%.js')");
 
   struct loaded l = {0};
   assert_int_equal(store_load_rules(f->s, on_rule, &l), 0);
-  assert_int_equal(l.n, 5);
-  const char *pages[5] = {PAGE, PAGE, PAGE, PAGE, "https://shop.example/z"};
-  const int mobile[5] = {0, 0, 0, 1, 0};
-  const char *keys[5] = {CSS, JS, FONT, FONT, FONT};
-  for (size_t i = 0; i < 5; i++) {
+  assert_int_equal(l.n, 6);
+  const char *pages[6] = {PAGE, PAGE, PAGE, PAGE, PAGE,
+                          "https://shop.example/z"};
+  const int mobile[6] = {0, 0, 0, 0, 1, 0};
+  const char *keys[6] = {CSS, JS, FONT, IMG, FONT, FONT};
+  for (size_t i = 0; i < 6; i++) {
     assert_string_equal(l.page[i], pages[i]);
     assert_int_equal(l.mobile[i], mobile[i]);
     assert_string_equal(l.r[i].key, keys[i]);
@@ -249,6 +253,13 @@ static void test_load_rules(void **state) {
   assert_int_equal(l.r[2].channels, LEARN_HINT);
   assert_int_equal(l.r[2].depth, 2);
   assert_int_equal(l.r[2].median_delay_ms, 80);
+  assert_int_equal(l.r[3].ord, -1);
+  assert_int_equal(l.r[3].state, LEARN_BLOCKED);
+  assert_int_equal(l.r[3].channels, 0);
+  /* pushable comes from the aggregate, else from the channel. */
+  assert_int_equal(l.r[3].pushable, 0);
+  assert_int_equal(l.r[2].pushable, 1);
+  assert_int_equal(l.r[1].pushable, 1);
 
   /* An empty table calls nothing. */
   raw_exec(f->db, "DELETE FROM rules");

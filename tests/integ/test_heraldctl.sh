@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# test_heraldctl.sh: the operator CLI on a database filled by a real
+# proxied session. Browser-like visits (tests/integ/browser.sh) of the test
+# site's front page from four User-Agents (four client tokens) go through
+# herald --db; then, with herald stopped and low thresholds written to the
+# settings table, `heraldctl learn` replays them and `rules` / `pages` show
+# the result: the stylesheet, script and font as push rules, the font after
+# the stylesheet (served in discovery order), JSON that parses, a bare
+# path matching the key, --class, overrides (blocked), -c CONFIG, options
+# after the command. Then the failure modes: unknown page (1), no database
+# argument (2), a missing file (1, and not created), bad usage (2), a bad
+# setting (2), and a fresh empty database (header only / [], 0).
+. "$(dirname "$0")/lib.sh"
+
+if [ "$HERALD_STANDIN" = nghttpx ]; then
+  skip "heraldctl" "herald's own database; no stand-in"
+  finish
+fi
+for t in sqlite3 nghttp python3; do
+  command -v "$t" >/dev/null 2>&1 || {
+    fail "$t installed" "make deps"
+    finish
+  }
+done
+CTL=$B/heraldctl
+[ -x "$CTL" ] || {
+  fail "heraldctl built" "make $CTL"
+  finish
+}
+
+BROWSER=$ROOT/tests/integ/browser.sh
+VISITS=25
+DB=$WORK/h.db
+
+# q SQL: one query on $DB, rows "a|b", no header.
+q() { sqlite3 -batch -noheader -cmd '.timeout 5000' "$DB" "$1" 2>&1; }
+# ctl ARGS...: heraldctl with stdout in $OUT, stderr in $ERR, status in $RC.
+ctl() {
+  "$CTL" "$@" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
+  RC=$?
+  OUT=$(cat "$WORK/ctl.out")
+  ERR=$(cat "$WORK/ctl.err")
+}
+json_ok() { python3 -c 'import json,sys; json.load(sys.stdin)' <"$WORK/ctl.out"; }
+# json_py EXPR: evaluates EXPR with the parsed output as d.
+json_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" <"$WORK/ctl.out" 2>&1; }
+
+# ---- a recorded session --------------------------------------------------------
+
+start_nginx || finish
+HP=$(free_port)
+start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" --db "$DB" \
+  -o record.window=1000 -o record.flush=200 || finish
+N=http://127.0.0.1:$HP
+PAGE=$N/
+
+bad=0
+for ((i = 0; i < VISITS; i++)); do
+  "$BROWSER" --ua "Mozilla/5.0 (X11; Linux x86_64) test-heraldctl $((i % 4))" "$N" / \
+    >/dev/null 2>>"$WORK/browser.err" || bad=$((bad + 1))
+done
+assert_eq "$VISITS browser visits of / answered" 0 "$bad"
+# A visit is written once its window has closed; SIGTERM writes the rest.
+sleep 1.5
+herald_graceful_stop
+check "herald exits on SIGTERM" wait_pid_exit "$HERALD_PID" 10
+assert_eq "visits recorded" "$VISITS" "$(q 'SELECT count(*) FROM visits')"
+
+q "INSERT INTO settings VALUES('global','min_visits','5'),('global','hint_threshold','0.5'),
+   ('global','push_threshold','0.6')" >/dev/null
+
+# ---- learn -----------------------------------------------------------------------
+
+ctl --db "$DB" learn
+assert_eq "learn exits 0" 0 "$RC"
+assert_match "learn prints its counts" "^learned [1-9][0-9]* rules for 1 pages from $VISITS visits$" "$OUT"
+assert_eq "learn: nothing on stderr" "" "$ERR"
+first=$OUT
+assert_ge "rules rows written" 3 "$(q "SELECT count(*) FROM rules WHERE channel IN ('push','hint')")"
+ctl --db "$DB" learn
+assert_eq "learn again: same counts" "$first" "$OUT"
+
+# ---- rules -----------------------------------------------------------------------
+
+ctl --db "$DB" rules
+assert_eq "rules exits 0" 0 "$RC"
+log "rules:"
+printf '%s\n' "$OUT" | sed 's/^/#   /'
+assert_match "rules: header" '^PAGE +CLASS +ORD +RESOURCE +TYPE +CONFIDENCE +WILSON +N +K +CLIENTS +BYTES +DELAY +CHANNEL +STATE$' \
+  "$(printf '%s\n' "$OUT" | head -1)"
+for r in "/style.css +style" "/app.js +script" "/fonts/t.woff2 +font"; do
+  assert_match "rules: ${r%% *} pushed" "^$PAGE +desktop +[0-9]+ +$r .* push +learned$" "$OUT"
+done
+css_line=$(printf '%s\n' "$OUT" | grep -n '/style.css' | cut -d: -f1)
+font_line=$(printf '%s\n' "$OUT" | grep -n '/fonts/t.woff2' | cut -d: -f1)
+if [ -n "$css_line" ] && [ -n "$font_line" ] && [ "$font_line" -gt "$css_line" ]; then
+  ok "rules: the font (found by the stylesheet) comes after the stylesheet"
+else
+  fail "rules: the font comes after the stylesheet" "$OUT"
+fi
+# Columns line up: every row starts the RESOURCE column where the header does.
+col=$(printf '%s\n' "$OUT" | head -1 | grep -bo 'RESOURCE' | cut -d: -f1)
+misaligned=$(printf '%s\n' "$OUT" | tail -n +2 | awk -v c="$col" 'substr($0, c + 1, 1) != "/"' | wc -l)
+assert_eq "rules: aligned columns" 0 "$misaligned"
+
+ctl --db "$DB" rules --json
+assert_eq "rules --json exits 0" 0 "$RC"
+check "rules --json parses" json_ok
+assert_eq "rules --json: ordered by delay, css before font" "True" \
+  "$(json_py '[r["resource"] for r in d].index("'"$N"'/style.css") < [r["resource"] for r in d].index("'"$N"'/fonts/t.woff2")')"
+assert_eq "rules --json: fields" "desktop push learned font" \
+  "$(json_py '" ".join(str(x) for x in [d[-1]["class"], d[-1]["channel"], d[-1]["state"], [r["type"] for r in d if r["resource"].endswith(".woff2")][0]])')"
+assert_eq "rules --json: ord and delay ascending" "True" \
+  "$(json_py 'all(a["ord"] < b["ord"] and a["delay_ms"] <= b["delay_ms"] for a, b in zip(d, d[1:]))')"
+
+ctl --db "$DB" rules "$PAGE"
+assert_eq "rules PAGE (exact key) exits 0" 0 "$RC"
+assert_contains "rules PAGE lists the stylesheet" "/style.css" "$OUT"
+ctl rules / --db "$DB" --json
+assert_eq "rules / (bare path, options after the command) exits 0" 0 "$RC"
+assert_eq "rules / matches the same rules" "$(q "SELECT count(*) FROM rules")" "$(json_py 'len(d)')"
+ctl --db "$DB" rules /nope.html
+assert_eq "unknown page: exit 1" 1 "$RC"
+assert_eq "unknown page: one line" "heraldctl: no rules for /nope.html" "$ERR"
+assert_eq "unknown page: nothing on stdout" "" "$OUT"
+ctl --db "$DB" --class mobile rules /
+assert_eq "rules --class mobile (none recorded): exit 1" 1 "$RC"
+assert_contains "rules --class mobile: says so" "no rules for / (mobile)" "$ERR"
+ctl --db "$DB" --class desktop rules /
+assert_eq "rules --class desktop: exit 0" 0 "$RC"
+
+# ---- pages -----------------------------------------------------------------------
+
+ctl --db "$DB" pages
+assert_eq "pages exits 0" 0 "$RC"
+log "pages:"
+printf '%s\n' "$OUT" | sed 's/^/#   /'
+assert_match "pages: header" '^PAGE +TEMPLATE +CLASS +VISITS +RULES +LAST SEEN$' "$(printf '%s\n' "$OUT" | head -1)"
+nrules=$(q "SELECT count(*) FROM rules WHERE channel IN ('push','hint')")
+assert_match "pages: the page, its visits and rules" \
+  "^$PAGE +no +desktop +$VISITS +$nrules +20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$" "$OUT"
+assert_eq "pages: one page" 2 "$(printf '%s\n' "$OUT" | wc -l)"
+ctl pages --json --db "$DB"
+check "pages --json parses" json_ok
+assert_eq "pages --json: fields" "$PAGE False desktop $VISITS $nrules" \
+  "$(json_py '" ".join(str(x) for x in [d[0]["page"], d[0]["is_template"], d[0]["class"], d[0]["visits"], d[0]["rules"]])')"
+
+# ---- -c CONFIG: the database of herald's configuration ------------------------------
+
+printf '[store]\ndb = %s\n' "$DB" >"$WORK/herald.ini"
+ctl -c "$WORK/herald.ini" pages
+assert_eq "-c CONFIG: pages exit 0" 0 "$RC"
+assert_contains "-c CONFIG: reads [store] db" "$PAGE" "$OUT"
+printf '[store]\n' >"$WORK/nodb.ini"
+ctl -c "$WORK/nodb.ini" pages
+assert_eq "-c CONFIG without [store] db: exit 2" 2 "$RC"
+assert_contains "-c CONFIG without [store] db: says so" "no database" "$ERR"
+ctl --config "$WORK/missing.ini" pages
+assert_eq "-c missing file: exit 2" 2 "$RC"
+assert_eq "-c missing file: one line" 1 "$(printf '%s\n' "$ERR" | wc -l)"
+
+# Parameters: the defaults, then [learn] of -c CONFIG, then the settings.
+cp "$DB" "$WORK/cfg.db"
+sqlite3 "$WORK/cfg.db" "DELETE FROM settings"
+ctl --db "$WORK/cfg.db" learn
+assert_eq "default thresholds: no rules from $VISITS visits" "learned 0 rules for 1 pages from $VISITS visits" "$OUT"
+printf '[store]\ndb = %s\n[learn]\nmin_visits = 5\nhint_threshold = 0.5\npush_threshold = 0.6\n' \
+  "$WORK/cfg.db" >"$WORK/learn.ini"
+ctl -c "$WORK/learn.ini" learn
+assert_match "[learn] of -c CONFIG lowers the thresholds" "^learned [1-9][0-9]* rules for 1 pages" "$OUT"
+sqlite3 "$WORK/cfg.db" "INSERT INTO settings VALUES('global', 'min_visits', '1000')"
+ctl -c "$WORK/learn.ini" learn
+assert_eq "a setting beats the configuration" "learned 0 rules for 1 pages from $VISITS visits" "$OUT"
+
+# ---- overrides: a blocked resource is never served ------------------------------------
+
+q "INSERT INTO overrides VALUES('$PAGE', '$N/app.js', 'block')" >/dev/null
+ctl --db "$DB" learn
+assert_eq "learn with an override exits 0" 0 "$RC"
+ctl --db "$DB" rules /
+assert_match "blocked: app.js listed as blocked, no channel" "^$PAGE +desktop +- +/app.js .* none +blocked$" "$OUT"
+assert_match "blocked: the stylesheet still pushed" "/style.css .* push +learned$" "$OUT"
+q "DELETE FROM overrides" >/dev/null
+
+# ---- learn drops the rules of pages no retained visit has -------------------------------
+
+q "INSERT INTO pages(key, is_template, first_seen, last_seen, visits) VALUES('http://gone.example/', 0, 1, 1, 0);
+   INSERT INTO rules(page_id, class, resource_id, ord, channel, state)
+   SELECT p.id, 'desktop', r.id, 0, 'push', 'learned' FROM pages p, resources r
+   WHERE p.key = 'http://gone.example/' LIMIT 1" >/dev/null
+ctl --db "$DB" rules http://gone.example/
+assert_eq "a stale rule is listed before learn" 0 "$RC"
+ctl --db "$DB" learn
+ctl --db "$DB" rules http://gone.example/
+assert_eq "learn removed the stale rule" 1 "$RC"
+ctl --db "$DB" rules /
+assert_eq "learn kept the page's rules" 0 "$RC"
+
+# ---- errors ------------------------------------------------------------------------
+
+ctl pages
+assert_eq "no database argument: exit 2" 2 "$RC"
+assert_eq "no database argument: message" "heraldctl: no database: use --db PATH or -c CONFIG" "$ERR"
+ctl --db "$WORK/nodir/x.db" pages
+assert_eq "--db missing file: exit 1" 1 "$RC"
+assert_contains "--db missing file: clear message" "no database at $WORK/nodir/x.db" "$ERR"
+ctl --db /nonexistent/x.db pages
+assert_eq "--db /nonexistent/x.db: exit 1" 1 "$RC"
+ctl --db "$WORK/gone.db" rules
+assert_eq "--db missing file (rules): exit 1" 1 "$RC"
+check "a missing file is not created" test ! -e "$WORK/gone.db"
+ctl --db "$DB" frobnicate
+assert_eq "unknown command: exit 2" 2 "$RC"
+assert_contains "unknown command: named" "unknown command 'frobnicate'" "$ERR"
+ctl --db "$DB" --bogus pages
+assert_eq "unknown option: exit 2" 2 "$RC"
+ctl --db "$DB" --class tablet pages
+assert_eq "bad --class: exit 2" 2 "$RC"
+ctl --db "$DB" pages extra
+assert_eq "extra argument: exit 2" 2 "$RC"
+ctl --db
+assert_eq "--db without a value: exit 2" 2 "$RC"
+printf 'not a database, just text\n%.0s' {1..200} >"$WORK/junk.db"
+ctl --db "$WORK/junk.db" pages
+assert_eq "not a database: exit 2" 2 "$RC"
+assert_eq "not a database: one line" 1 "$(printf '%s\n' "$ERR" | wc -l)"
+cp "$DB" "$WORK/badset.db"
+sqlite3 "$WORK/badset.db" "UPDATE settings SET value = 'lots' WHERE name = 'min_visits'"
+ctl --db "$WORK/badset.db" learn
+assert_eq "bad setting: exit 2" 2 "$RC"
+assert_contains "bad setting: named" "global.min_visits = 'lots'" "$ERR"
+
+# ---- help and version -------------------------------------------------------------
+
+ctl --help
+assert_eq "--help exits 0" 0 "$RC"
+for w in pages rules learn --db --config --json --class --help --version; do
+  assert_contains "--help mentions $w" "$w" "$OUT"
+done
+ctl --version
+assert_match "--version" '^heraldctl [0-9]+\.[0-9]+\.[0-9]+$' "$OUT"
+
+# ---- a fresh, empty database ----------------------------------------------------------
+
+: >"$WORK/empty.db"
+ctl --db "$WORK/empty.db" pages
+assert_eq "empty db: pages exit 0" 0 "$RC"
+assert_match "empty db: pages prints only the header" '^PAGE +TEMPLATE +CLASS +VISITS +RULES +LAST SEEN$' "$OUT"
+ctl --db "$WORK/empty.db" pages --json
+assert_eq "empty db: pages --json is []" "[]" "$OUT"
+ctl --db "$WORK/empty.db" rules --json
+assert_eq "empty db: rules --json is []" "0 []" "$RC $OUT"
+ctl --db "$WORK/empty.db" learn
+assert_eq "empty db: learn" "0 learned 0 rules for 0 pages from 0 visits" "$RC $OUT"
+
+finish
