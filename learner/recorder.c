@@ -13,6 +13,9 @@
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -183,6 +186,12 @@ static void write_finished(struct recorder *r, uint64_t now_ms, int all) {
 static void *run(void *arg) {
   struct recorder *r = arg;
   char err[512];
+  /* Recording and learning may wait; requests may not. On a loaded core
+   * the scheduler gives this thread about a tenth of the loop's share, so
+   * a long recompute never shows up in request latency. (Linux applies
+   * nice per thread.) */
+  if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+    LOG_DEBUG("recorder: cannot lower thread priority: %s", strerror(errno));
   int rv = store_open(&r->store, r->db_path, err, sizeof(err));
   if (rv != 0) {
     disable(r, err);

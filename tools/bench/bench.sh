@@ -36,6 +36,9 @@
 #                         (BENCH_CELLS= runs no A/B cell: the recording
 #                         section alone)
 #   BENCH_RECORD=1        the recording-overhead section (0: skip it)
+#   BENCH_LEARN=1         the learner section: learnbench (BENCH_LEARN_VISITS,
+#                         default 1000000 visits over 10000 pages) and loop
+#                         latency while herald replays and recomputes (0: skip)
 #   BENCH_RECORD_REPS=2 BENCH_RECORD_DURATION=6   (quick: 1 and 3)
 #   BENCH_OUT=DIR         results (default $B/bench/<timestamp>): raw.tsv,
 #                         summary.tsv, h2load/*.txt, logs
@@ -56,6 +59,8 @@ fi
 C=${BENCH_C:-32}; M=${BENCH_M:-10}
 CELLS=${BENCH_CELLS-"h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"}
 REC=${BENCH_RECORD:-1}
+LEARN=${BENCH_LEARN:-1}
+LEARN_VISITS=${BENCH_LEARN_VISITS:-1000000}
 if [[ $QUICK == 1 ]]; then
   REC_REPS=${BENCH_RECORD_REPS:-1}; REC_DUR=${BENCH_RECORD_DURATION:-3}
 else
@@ -374,6 +379,7 @@ log "output in $OUT; $A vs $BB; cells: $CELLS; $REPS reps x ${DUR}s (+${WARM}s w
 } >"$OUT/params.txt"
 
 RAW_RECORD=$OUT/raw-record.tsv
+RAW_LEARN=$OUT/raw-learn.tsv
 EXTRA_RECORD=$OUT/record-extra.tsv
 rec_runs=0
 [[ $REC != 0 ]] && rec_runs=$((2 * REC_REPS))
@@ -469,6 +475,31 @@ if [[ $REC != 0 ]]; then
   summarize "$RAW_RECORD" rec-on rec-off >"$OUT/summary-record.tsv"
 fi
 
+if [[ $LEARN != 0 ]]; then
+  # 1. The learner alone: digest synthetic visits, recompute every rule.
+  [[ -x $B/learnbench ]] || die "$B/learnbench not built (make $B/learnbench)"
+  LEARN_OUT=$("$B/learnbench" --visits "$LEARN_VISITS" --pages 10000 \
+    --db "$WORK/run/learn.db" --db-visits 100000)
+  # 2. The loop while the learner works: herald starts on a database of
+  # 100000 retained visits (it replays them on its learner thread) and
+  # then recomputes every page's rules every 100 ms, against herald
+  # without a database; h2c 1 KB, interleaved.
+  MAIN_DUR=$DUR MAIN_RAW=$RAW
+  DUR=$REC_DUR RAW=$RAW_LEARN
+  printf 'cell\tproxy\trep\treq_s\tdone\tfailed\tp50_ms\tp99_ms\tcpu_us_req\tproxy_cpu_pct\tpeak_rss_mb\n' >"$RAW"
+  for rep in $(seq 1 "$REC_REPS"); do
+    cp "$WORK/run/learn.db" "$WORK/run/learn.$rep.db"
+    HERALD_EXTRA=(--db "$WORK/run/learn.$rep.db" -o learn.interval=100
+      -o learn.recompute_after=1) PROXY_LOG=$OUT/herald-learn-on.rep$rep.log
+    one_run h2c:1k.bin learner-on herald "$rep"
+    HERALD_EXTRA=() PROXY_LOG=$OUT/herald-learn-off.rep$rep.log
+    one_run h2c:1k.bin learner-off herald "$rep"
+  done
+  HERALD_EXTRA=() PROXY_LOG=
+  DUR=$MAIN_DUR RAW=$MAIN_RAW
+  summarize "$RAW_LEARN" learner-on learner-off >"$OUT/summary-learn.tsv"
+fi
+
 if [[ -n $CELLS ]]; then
   echo
   echo "herald bench: medians of $REPS run(s) per cell; ${DUR}s each after ${WARM}s warm-up; h2load -c $C -m $M"
@@ -485,6 +516,15 @@ if [[ $REC != 0 ]]; then
   awk -F'\t' 'NR > 1 && $1 == "rec-on" { d = d sep "rep " $2 ": " $3; v = v sep "rep " $2 ": " $4; sep = ", " }
     END { print "recorder: observations dropped " d "; visits written " v }' "$EXTRA_RECORD"
   warn_bad "$RAW_RECORD"
+fi
+if [[ $LEARN != 0 ]]; then
+  echo
+  echo "learner: $LEARN_VISITS synthetic visits over 10000 pages (targets: under 10 s and 200 MB)"
+  printf '%s\n' "$LEARN_OUT"
+  echo "loop latency while the learner replays 100000 visits and recomputes all rules every 100 ms,"
+  echo "vs no database; h2c 1 KB, medians of $REC_REPS run(s), ${REC_DUR}s each (ratio learner-on/learner-off)"
+  column -t -s $'\t' <"$OUT/summary-learn.tsv"
+  warn_bad "$RAW_LEARN"
 fi
 echo
 if [[ -n $CELLS ]]; then log "raw: $RAW  summary: $OUT/summary.tsv"; fi
