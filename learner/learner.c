@@ -268,7 +268,12 @@ int learner_tick(struct learner *l, uint64_t now_ms, int force) {
   }
   if (rv != 0) {
     store_rollback(l->st);
-    LOG_WARN("learner: writing rules: %s", store_errmsg(l->st));
+    /* The pages taken as dirty were not written: forget the settings
+     * fingerprint so the next recompute writes every page. A lock is
+     * reported once by the recorder; other errors here. */
+    l->settings_hash = 0;
+    if (rv != UV_EBUSY)
+      LOG_WARN("learner: writing rules: %s", store_errmsg(l->st));
   }
   /* ...and every page's rules go into the new snapshot, since settings
    * and overrides may have changed any of them. */
