@@ -55,7 +55,7 @@ static void usage(FILE *f) {
       "                wilson (its lower bound), decayed n and k, clients,\n"
       "                bytes, delay (median after the page), channel (push =\n"
       "                push and hint, hint), state (learned, pinned, blocked)\n"
-      "  learn         replay the retained visits into a fresh learner and\n"
+      "  learn [DB]    replay the retained visits into a fresh learner and\n"
       "                replace every rule. Parameters: the defaults, then\n"
       "                [learn] of -c CONFIG, then the settings table (scope\n"
       "                'global'): half_life (100), push_threshold (0.95),\n"
@@ -419,6 +419,10 @@ static int find_db(const struct args *a, struct config **cfg,
     *path = a->db;
     return CTL_OK;
   }
+  if (a->npos > 1 && strcmp(a->pos[0], "learn") == 0) {
+    *path = a->pos[1];
+    return CTL_OK;
+  }
   if (a->config == NULL) {
     fputs("heraldctl: no database: use --db PATH or -c CONFIG\n", stderr);
     return CTL_ERROR;
@@ -470,13 +474,16 @@ static int check_command(const struct args *a, struct ctl *c) {
   if (a->npos == 0)
     return usage_error("%s", "no command");
   const char *cmd = a->pos[0];
-  int max = strcmp(cmd, "rules") == 0 ? 1 : 0;
+  /* rules [PAGE]; learn [DB] (the "heraldctl learn DB" form). */
+  int max = strcmp(cmd, "rules") == 0 || strcmp(cmd, "learn") == 0 ? 1 : 0;
   if (strcmp(cmd, "pages") != 0 && strcmp(cmd, "rules") != 0 &&
       strcmp(cmd, "learn") != 0)
     return usage_error("unknown command '%s'", cmd);
   if (a->npos - 1 > max)
     return usage_error("unexpected argument '%s'", a->pos[max + 1]);
-  c->page = a->npos > 1 ? a->pos[1] : NULL;
+  c->page = a->npos > 1 && strcmp(cmd, "rules") == 0 ? a->pos[1] : NULL;
+  if (strcmp(cmd, "learn") == 0 && a->npos > 1 && a->db != NULL)
+    return usage_error("%s", "learn DB and --db both name a database");
   c->mobile = -1;
   if (a->cls != NULL) {
     if (strcmp(cmd, "learn") == 0)

@@ -79,6 +79,10 @@ first=$OUT
 assert_ge "rules rows written" 3 "$(q "SELECT count(*) FROM rules WHERE channel IN ('push','hint')")"
 ctl --db "$DB" learn
 assert_eq "learn again: same counts" "$first" "$OUT"
+ctl learn "$DB"
+assert_eq "learn DB (positional): same counts" "$first" "$OUT"
+ctl --db "$DB" learn "$DB"
+assert_eq "learn DB with --db too: usage error" 2 "$RC"
 
 # ---- rules -----------------------------------------------------------------------
 
