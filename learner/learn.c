@@ -996,3 +996,22 @@ void learn_foreach_page(const struct learn *l, learn_page_cb cb, void *ud) {
     cb(ud, str_of(l, p->key), p->mobile);
   }
 }
+
+const char *learn_channel_name(uint32_t channels) {
+  if (channels & LEARN_PUSH)
+    return "push";
+  if (channels & LEARN_HINT)
+    return "hint";
+  return "none";
+}
+
+const char *learn_state_name(uint8_t state) {
+  switch (state) {
+  case LEARN_PINNED:
+    return "pinned";
+  case LEARN_BLOCKED:
+    return "blocked";
+  default:
+    return "learned";
+  }
+}

@@ -56,6 +56,12 @@ enum learn_channel {
 
 enum learn_state { LEARN_LEARNED, LEARN_PINNED, LEARN_BLOCKED };
 
+/* learn_channel_name: "push" (push and hint), "hint" or "none", as the
+ * rules table and heraldctl spell them; learn_state_name: "learned",
+ * "pinned" or "blocked". */
+const char *learn_channel_name(uint32_t channels);
+const char *learn_state_name(uint8_t state);
+
 struct learn_rule {
   char key[PAGEKEY_MAX];  /* resource key */
   uint8_t dest;           /* enum obs_dest */

@@ -276,6 +276,18 @@ static void split_patterns(struct recorder *r) {
   }
 }
 
+static void recorder_free(struct recorder *r) {
+  attrib_free(r->attrib);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+  free(r->fill);
+  free(r->spare);
+  free(r->db_path);
+  free(r->keep_params);
+  free(r->templates_buf);
+  free(r);
+}
+
 int recorder_start(struct recorder **out, const struct recorder_config *cfg) {
   struct recorder *r = xcalloc(1, sizeof(*r));
   r->cfg = *cfg;
@@ -297,13 +309,7 @@ int recorder_start(struct recorder **out, const struct recorder_config *cfg) {
   atomic_store(&r->enabled, 1);
   if (pthread_create(&r->thread, NULL, run, r) != 0) {
     int e = errno;
-    attrib_free(r->attrib);
-    free(r->fill);
-    free(r->spare);
-    free(r->db_path);
-    free(r->keep_params);
-    free(r->templates_buf);
-    free(r);
+    recorder_free(r);
     return -e;
   }
   *out = r;
@@ -324,13 +330,5 @@ void recorder_stop(struct recorder *r) {
            (unsigned long long)atomic_load(&r->dropped),
            (unsigned long long)atomic_load(&r->visits),
            (unsigned long long)atomic_load(&r->requests));
-  attrib_free(r->attrib);
-  pthread_mutex_destroy(&r->mu);
-  pthread_cond_destroy(&r->cv);
-  free(r->fill);
-  free(r->spare);
-  free(r->db_path);
-  free(r->keep_params);
-  free(r->templates_buf);
-  free(r);
+  recorder_free(r);
 }

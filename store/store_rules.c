@@ -132,31 +132,12 @@ static int resource_id(struct store *s, const struct learn_rule *r, int64_t now,
   return store_step_id(s, st, "rules: resource", id);
 }
 
-static const char *channel_text(uint32_t channels) {
-  if (channels & LEARN_PUSH)
-    return "push";
-  if (channels & LEARN_HINT)
-    return "hint";
-  return "none";
-}
-
 static uint32_t channel_bits(const char *t) {
   if (strcmp(t, "push") == 0)
     return LEARN_PUSH | LEARN_HINT; /* push means push and hint */
   if (strcmp(t, "hint") == 0)
     return LEARN_HINT;
   return 0;
-}
-
-static const char *state_text(uint8_t state) {
-  switch (state) {
-  case LEARN_PINNED:
-    return "pinned";
-  case LEARN_BLOCKED:
-    return "blocked";
-  default:
-    return "learned";
-  }
 }
 
 static uint8_t state_value(const char *t) {
@@ -178,14 +159,15 @@ static int insert_rule(struct store *s, int64_t pid, int mobile,
   sqlite3_bind_text(st, 2, class_name(mobile), -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 3, rid);
   sqlite3_bind_int(st, 4, r->ord);
-  sqlite3_bind_text(st, 5, channel_text(r->channels), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 5, learn_channel_name(r->channels), -1,
+                    SQLITE_STATIC);
   sqlite3_bind_double(st, 6, r->confidence);
   sqlite3_bind_double(st, 7, r->wilson);
   sqlite3_bind_double(st, 8, r->n);
   sqlite3_bind_double(st, 9, r->k);
   sqlite3_bind_int(st, 10, r->clients);
   sqlite3_bind_int64(st, 11, (int64_t)r->bytes);
-  sqlite3_bind_text(st, 12, state_text(r->state), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 12, learn_state_name(r->state), -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 13, now);
   return store_step(s, st, "rules: insert");
 }

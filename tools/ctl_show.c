@@ -265,25 +265,6 @@ static const char *dest_name(uint8_t dest) {
 }
 
 /* The store reads 'push' back as push and hint. */
-static const char *channel_name(uint32_t channels) {
-  if (channels & LEARN_PUSH)
-    return "push";
-  if (channels & LEARN_HINT)
-    return "hint";
-  return "none";
-}
-
-static const char *state_name(uint8_t state) {
-  switch (state) {
-  case LEARN_PINNED:
-    return "pinned";
-  case LEARN_BLOCKED:
-    return "blocked";
-  default:
-    return "learned";
-  }
-}
-
 /* short_key drops the page's scheme://authority from a resource key of
  * the same origin, which is nearly every one, so the table stays narrow. */
 static const char *short_key(const char *page, const char *res) {
@@ -316,8 +297,8 @@ static void rule_json(const char *page, int mobile,
          ", \"delay_ms\": %" PRIu32 ", \"depth\": %u, \"channel\": \"%s\","
          " \"state\": \"%s\"}",
          dest_name(r->dest), r->confidence, r->wilson, r->n, r->k, r->clients,
-         r->bytes, r->median_delay_ms, r->depth, channel_name(r->channels),
-         state_name(r->state));
+         r->bytes, r->median_delay_ms, r->depth,
+         learn_channel_name(r->channels), learn_state_name(r->state));
 }
 
 static void on_rule(void *ud, const char *page, int mobile,
@@ -357,8 +338,8 @@ static void on_rule(void *ud, const char *page, int mobile,
                        clients,
                        bytes,
                        delay,
-                       channel_name(r->channels),
-                       state_name(r->state)};
+                       learn_channel_name(r->channels),
+                       learn_state_name(r->state)};
   table_add(&run->t, row);
   run->count++;
 }
