@@ -865,9 +865,10 @@ static int h2_recv(void *p, const uint8_t *data, size_t n) {
                             NGHTTP2_PROTOCOL_ERROR, NULL, 0);
     else if (!s->goaway_sent)
       nghttp2_session_terminate_session(s->ng, NGHTTP2_PROTOCOL_ERROR);
-    /* Flush the GOAWAY, then close with lingering. */
+    /* Serialize the GOAWAY now (a closing conn takes no more frames from
+     * the session), then close with lingering once it is sent. */
     s->goaway_sent = 1;
-    conn_mark_dirty(s->c);
+    h2_produce(s);
     conn_close(s->c, 1);
     return 0;
   }

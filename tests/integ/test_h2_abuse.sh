@@ -278,4 +278,40 @@ probe req "${GET[@]}" --no-end-headers --wait 6000
 assert_eq "[§2.3/§3.4 header timeout 1 s: connection closed]" 1 "$(f closed)"
 assert_le "[§2.3/§3.4 header timeout 1 s: within 4 s (ms)]" 4000 "$(f elapsed_ms)"
 
+# ---- §3.10 TLS with ALPN h2 but not the HTTP/2 preface: GOAWAY, then close -----
+stop_pid "$HERALD_PID"
+gen_cert || finish
+HPORT=$(free_port)
+start_herald --listen-tls "127.0.0.1:$HPORT" --cert "$CERT" --key "$KEY" \
+  --backend "127.0.0.1:$FB_PORT" || finish
+frames=$(timeout 10 python3 - "$HPORT" <<'PY'
+import socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+ctx.set_alpn_protocols(["h2"])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
+                    server_hostname="localhost")
+s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+s.settimeout(3)
+data = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+except Exception:
+    pass
+i, out = 0, []
+while i + 9 <= len(data):
+    n, t = int.from_bytes(data[i:i + 3], "big"), data[i + 3]
+    out.append("GOAWAY:%d" % int.from_bytes(data[i + 13:i + 17], "big")
+               if t == 7 else str(t))
+    i += 9 + n
+print(" ".join(out))
+PY
+)
+assert_match "[§3.10 TLS h2 without the preface: GOAWAY PROTOCOL_ERROR]" 'GOAWAY:1' "$frames"
+
 finish
