@@ -151,7 +151,7 @@ bad:
 
 enum key_type {
   KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
-  KEY_PATTERNS, KEY_DOUBLE,
+  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER,
 };
 
 struct key_def {
@@ -218,6 +218,8 @@ static const struct key_def keys[] = {
   INT_KEY("learn", "max_resources", learn_max_resources, 0, 1000),
   INT_KEY("learn", "interval", learn_interval, 100, 3600000),
   INT_KEY("learn", "recompute_after", learn_recompute_after, 1, 100000000),
+  {"deliver", "mode", KEY_DELIVER, FIELD(deliver_mode), 0, 0, 0},
+  {"deliver", "hints_http1", KEY_BOOL, FIELD(deliver_hints_http1), 0, 0, 0},
   {"admin", "listen", KEY_ADDR, FIELD(admin_host), FIELD(admin_port), 0, 0},
 };
 
@@ -272,6 +274,18 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
   case KEY_BOOL:
     return parse_bool(v, (int *)(base + k->off), why, whylen);
+  case KEY_DELIVER: {
+    static const char *const modes[] = {"off", "hints", "shadow"};
+    for (int i = 0; i < 3; i++) {
+      if (strcmp(v, modes[i]) == 0) {
+        *(int *)(base + k->off) = i;
+        return 0;
+      }
+    }
+    snprintf(why, whylen, "'%.64s' is not off, hints or shadow (push "
+             "delivery is not built yet)", v);
+    return -1;
+  }
   case KEY_DOUBLE: {
     char *end;
     errno = 0;
@@ -360,6 +374,7 @@ void config_defaults(struct config *c) {
   c->learn_max_resources = 16;
   c->learn_interval = 5000;
   c->learn_recompute_after = 100;
+  c->deliver_mode = CONFIG_DELIVER_HINTS;
 }
 
 /* ---- the file ---- */
@@ -852,8 +867,8 @@ static int set_named(struct config *c, const char *flag, const char *section,
                name);
     else
       snprintf(err, errlen, "%s: key '%s.%s': only [log], [limits], "
-               "[timeouts], [store], [record], [learn] and [admin] keys can "
-               "be set this way",
+               "[timeouts], [store], [record], [learn], [deliver] and [admin] "
+               "keys can be set this way",
                flag, section, name);
     return -1;
   }
@@ -1232,8 +1247,8 @@ void config_usage(const char *argv0) {
       "                            (default: off)\n"
       "  -o, --set SECTION.KEY=VALUE\n"
       "                            set a [log], [limits], [timeouts],\n"
-      "                            [store], [record], [learn] or [admin]\n"
-      "                            key, e.g.\n"
+      "                            [store], [record], [learn], [deliver]\n"
+      "                            or [admin] key, e.g.\n"
       "                            -o limits.max_connections=5000\n",
       argv0);
 }

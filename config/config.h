@@ -22,6 +22,13 @@
 #define CONFIG_LINE_MAX 4096   /* longest INI line accepted */
 #define CONFIG_SECTION_MAX 48  /* longest "[...]" contents accepted */
 
+/* [deliver] mode. Server push is not delivered yet: hints only. */
+enum config_deliver {
+  CONFIG_DELIVER_OFF,
+  CONFIG_DELIVER_HINTS,  /* 103 Early Hints from the learned hint rules */
+  CONFIG_DELIVER_SHADOW, /* decide and count, send nothing */
+};
+
 struct config_listener {
   char name[CONFIG_NAME_MAX];
   char host[CONFIG_HOST_MAX]; /* numeric IPv4 or IPv6, no brackets */
@@ -114,6 +121,10 @@ struct config {
   int learn_max_resources;     /* per page, 16 */
   int learn_interval;          /* ms between recomputes, 5000 */
   int learn_recompute_after;   /* or after this many new visits, 100 */
+
+  /* [deliver]: what herald sends ahead of a page */
+  int deliver_mode;            /* CONFIG_DELIVER_*, default hints */
+  int deliver_hints_http1;     /* 103 to HTTP/1.1 clients too, default off */
 
   /* [admin] listen, reserved for the admin endpoint; port 0 = off */
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */

@@ -326,6 +326,11 @@ struct learner *learner_new(const struct learner_config *cfg,
   l->cfg = *cfg;
   l->st = st;
   l->learn = learn_new(cfg->half_life);
+  /* The stored rules serve until the first recompute, one interval (or
+   * recompute_after visits) from now. */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  l->last_tick_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 
   struct load_ctx x = {.b = ruleset_builder_new()};
   if (store_load_rules(st, on_stored_rule, &x) != 0)

@@ -366,3 +366,23 @@ int pagekey_is_mobile(const char *ch_ua_mobile, size_t ch_len,
         return 1;
   return 0;
 }
+
+void pagekey_split_patterns(struct pagekey_config *cfg, char *p) {
+  cfg->npatterns = 0;
+  while (p != NULL && *p != '\0' && cfg->npatterns < PAGEKEY_MAX_PATTERNS) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    if (*p == '\0')
+      break;
+    char *end = p;
+    while (*end != '\0' && *end != ',')
+      end++;
+    char *last = end;
+    while (last > p && last[-1] == ' ')
+      last--;
+    char next = *end;
+    *last = '\0';
+    cfg->patterns[cfg->npatterns++] = p;
+    p = next ? end + 1 : end;
+  }
+}

@@ -21,6 +21,12 @@ struct pagekey_config {
   const char *keep_params;
 };
 
+/* pagekey_split_patterns fills |cfg|'s patterns from |patterns|, a
+ * comma-separated list ("/product/STAR, /blog/STAR", STAR being '*'),
+ * which it cuts in place: the patterns point into it, so it must outlive
+ * |cfg|. */
+void pagekey_split_patterns(struct pagekey_config *cfg, char *patterns);
+
 /* pagekey_make writes "scheme://authority/path[?kept params]" for |path|
  * (origin-form, may carry a query) into |out| (|cap| bytes, at least
  * PAGEKEY_MAX). The authority is lower-cased and a default port (:80 for

@@ -252,7 +252,7 @@ static void *run(void *arg) {
      * reach us) up to a flush interval later: keep the window open that
      * much longer before writing. */
     write_finished(r, now - r->cfg.flush_ms, stopping);
-    if (r->learner != NULL && learner_tick(r->learner, now, stopping) != 0)
+    if (r->learner != NULL && learner_tick(r->learner, now, 0) != 0)
       atomic_fetch_add(&r->write_errors, 1);
     if (r->store != NULL && r->cfg.retain_visits > 0 &&
         util_now_ms() - last_trim >= TRIM_EVERY_MS) {
@@ -271,30 +271,6 @@ static void *run(void *arg) {
   store_close(r->store);
   r->store = NULL;
   return NULL;
-}
-
-/* split_patterns turns "a, b,c" into the NUL-separated patterns the page
- * key code takes (in place). */
-static void split_patterns(struct recorder *r) {
-  struct pagekey_config *k = &r->cfg.attrib.keys;
-  k->npatterns = 0;
-  char *p = r->templates_buf;
-  while (p != NULL && *p != '\0' && k->npatterns < PAGEKEY_MAX_PATTERNS) {
-    while (*p == ' ' || *p == ',')
-      p++;
-    if (*p == '\0')
-      break;
-    char *end = p;
-    while (*end != '\0' && *end != ',')
-      end++;
-    char *last = end;
-    while (last > p && last[-1] == ' ')
-      last--;
-    char next = *end;
-    *last = '\0';
-    k->patterns[k->npatterns++] = p;
-    p = next ? end + 1 : end;
-  }
 }
 
 static void recorder_free(struct recorder *r) {
@@ -318,7 +294,7 @@ int recorder_start(struct recorder **out, const struct recorder_config *cfg) {
   r->cfg.attrib.keys.keep_params = r->keep_params;
   r->templates_buf = xstrdup(cfg->templates ? cfg->templates : "");
   r->cfg.templates = NULL;
-  split_patterns(r);
+  pagekey_split_patterns(&r->cfg.attrib.keys, r->templates_buf);
   /* Pages are touched only as records arrive, so an idle proxy does not
    * pay for the queue's full size in RSS. */
   r->fill = xmalloc((size_t)cfg->queue_cap * sizeof(*r->fill));

@@ -17,6 +17,8 @@
 #include "proxy/access.h"
 #include "proxy/buf.h"
 #include "proxy/conn.h"
+#include "learner/ruleset.h"
+#include "proxy/hints.h"
 #include "proxy/http.h"
 #include "learner/recorder.h"
 #include "proxy/log.h"
@@ -323,6 +325,41 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   return fields_rv(s, http_fields_value(&s->fields, at, n, s->read_start));
 }
 
+/* send_hints writes one 103 Early Hints for a navigation whose page has
+ * hint rules (only when [deliver] hints_http1 is on; see proxy/hints.h). */
+static void send_hints(struct h1_session *s, const struct http_req *req) {
+  struct obs tmp;
+  const struct obs *o = &s->obs;
+  if (!s->recording) {
+    record_request(&tmp, s->c, s->requests, req);
+    o = &tmp;
+  }
+  const struct ruleset_page *p = hints_for(s->srv, req, o);
+  if (p == NULL)
+    return;
+  if (s->srv->cfg->deliver_mode == CONFIG_DELIVER_SHADOW) {
+    s->srv->stats.hints_shadow++;
+    return;
+  }
+  char link[600];
+  int any = 0;
+  for (size_t i = 0; i < p->n && i < 32; i++) {
+    size_t len = hints_link(p, i, link, sizeof(link));
+    if (len == 0)
+      continue;
+    if (!any)
+      conn_write(s->c, "HTTP/1.1 103 Early Hints\r\n", 26);
+    any = 1;
+    conn_write(s->c, "Link: ", 6);
+    conn_write(s->c, link, len);
+    conn_write(s->c, "\r\n", 2);
+  }
+  if (any) {
+    conn_write(s->c, "\r\n", 2);
+    s->srv->stats.hints_sent++;
+  }
+}
+
 static int on_headers_complete(llhttp_t *p) {
   struct h1_session *s = from_parser(p);
   const struct config *cfg = s->srv->cfg;
@@ -434,6 +471,9 @@ static int on_headers_complete(llhttp_t *p) {
     }
   }
   s->up = upstream_start(s->srv->pool, backend, &req, &up_cb, s);
+  /* HTTP/1.0 clients know no 1xx; hints_for checks hints_http1. */
+  if (s->srv->rules != NULL && s->version == 11)
+    send_hints(s, &req);
   if (hdrs != stack_hdrs)
     free(hdrs);
   return 0;

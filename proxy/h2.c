@@ -24,6 +24,9 @@
 #include "proxy/access.h"
 #include "proxy/buf.h"
 #include "proxy/conn.h"
+#include "config/config.h"
+#include "learner/ruleset.h"
+#include "proxy/hints.h"
 #include "proxy/http.h"
 #include "learner/recorder.h"
 #include "proxy/log.h"
@@ -524,6 +527,49 @@ static int validate(struct h2_stream *st, struct http_req *req,
   return 0;
 }
 
+/* send_hints sends one 103 Early Hints for a navigation whose page has
+ * hint rules (see proxy/hints.h). */
+static void send_hints(struct h2_stream *st, const struct http_req *req) {
+  struct h2_session *s = st->s;
+  struct obs tmp;
+  const struct obs *o = &st->obs;
+  if (!st->recording) {
+    record_request(&tmp, s->c, (uint64_t)st->id, req);
+    o = &tmp;
+  }
+  const struct ruleset_page *p = hints_for(s->srv, req, o);
+  if (p == NULL)
+    return;
+  if (s->srv->cfg->deliver_mode == CONFIG_DELIVER_SHADOW) {
+    s->srv->stats.hints_shadow++;
+    return;
+  }
+  enum { MAX_LINKS = 32, LINK_MAX = 600 };
+  nghttp2_nv nv[MAX_LINKS + 1];
+  char links[MAX_LINKS][LINK_MAX];
+  size_t n = 1;
+  nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"103", 7, 3,
+                       NGHTTP2_NV_FLAG_NONE};
+  for (size_t i = 0; i < p->n && n <= MAX_LINKS; i++) {
+    size_t len = hints_link(p, i, links[n - 1], LINK_MAX);
+    if (len == 0)
+      continue;
+    nv[n] = (nghttp2_nv){(uint8_t *)"link", (uint8_t *)links[n - 1], 4, len,
+                         NGHTTP2_NV_FLAG_NONE};
+    n++;
+  }
+  if (n == 1)
+    return;
+  int rv = nghttp2_submit_headers(s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, nv,
+                                  n, NULL);
+  if (rv != 0) {
+    LOG_DEBUG("stream %d: cannot send 103: %s", st->id, nghttp2_strerror(rv));
+    return;
+  }
+  s->srv->stats.hints_sent++;
+  conn_mark_dirty(s->c);
+}
+
 static void start_request(struct h2_stream *st) {
   struct h2_session *s = st->s;
   st->started = 1;
@@ -554,6 +600,9 @@ static void start_request(struct h2_stream *st) {
     }
   }
   st->up = upstream_start(s->srv->pool, backend, &req, &up_cb, st);
+  /* The request is on its way to the backend; fill its think time. */
+  if (s->srv->rules != NULL)
+    send_hints(st, &req);
   if (hdrs != stack_hdrs)
     free(hdrs);
   const uint8_t *p;

@@ -12,6 +12,7 @@
 #include "proxy/conn.h"
 #include "proxy/log.h"
 #include "learner/ruleset.h"
+#include "proxy/hints.h"
 #include "proxy/pool.h"
 #include "proxy/session.h"
 #include "proxy/tls.h"
@@ -168,6 +169,9 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
   memset(srv, 0, sizeof(*srv));
   srv->loop = loop;
   srv->cfg = cfg;
+  srv->hint_keys = xmalloc(sizeof(*srv->hint_keys));
+  hints_keys_init(srv->hint_keys, cfg->record_templates,
+                  cfg->record_keep_params);
   srv->pool = pool_new(loop, cfg, err, errlen);
   if (srv->pool == NULL)
     return UV_EINVAL;
@@ -235,5 +239,7 @@ void server_cleanup(struct server *srv) {
   ruleset_unref(atomic_exchange(&srv->rules_pending, NULL));
   ruleset_unref(srv->rules);
   srv->rules = NULL;
+  free(srv->hint_keys);
+  srv->hint_keys = NULL;
   buf_release_cache();
 }

@@ -14,6 +14,7 @@ struct conn;
 struct pool;
 struct recorder;
 struct ruleset;
+struct hints_keys;
 struct tls_ctx;
 
 struct listener {
@@ -29,6 +30,7 @@ struct server_stats {
   uint64_t requests, responses[6]; /* responses by status class 1xx..5xx */
   uint64_t h2_requests, h1_requests;
   uint64_t backend_errors, backend_timeouts;
+  uint64_t hints_sent, hints_shadow; /* navigations that got (or would get) a 103 */
 };
 
 struct server {
@@ -41,6 +43,7 @@ struct server {
   struct ruleset *rules;
   struct ruleset *_Atomic rules_pending; /* handed over by the learner */
   uv_async_t rules_async;
+  struct hints_keys *hint_keys; /* page-key settings for hint lookups */
   struct listener *listeners;
   int nlisteners;
   struct conn *conns; /* intrusive list of live connections */

@@ -1,0 +1,47 @@
+/* hints.h: 103 Early Hints from the learned rules.
+ *
+ * When a navigation arrives for a page that has hint rules, the front
+ * session sends one 103 with a Link: rel=preload field per resource, in
+ * rule order, right after forwarding the request: the browser fetches
+ * what the page needs while the backend is still thinking. Only GET
+ * navigations (Sec-Fetch-Mode: navigate or Sec-Fetch-Dest: document, or
+ * Accept: text/html without Sec-Fetch-*) without Authorization get hints;
+ * HTTP/1.1 clients only when [deliver] hints_http1 is on (old HTTP/1.1
+ * clients mishandle 1xx). In shadow mode the decision is made and counted
+ * but nothing is sent. The page's own rules win; a page without them uses
+ * its template's. */
+#ifndef PROXY_HINTS_H
+#define PROXY_HINTS_H
+
+#include <stddef.h>
+
+#include "learner/obs.h"
+#include "learner/pagekey.h"
+
+struct server;
+struct http_req;
+struct ruleset_page;
+
+/* hints_keys holds the page-key settings the loop needs (patterns cut
+ * from the config). */
+struct hints_keys {
+  struct pagekey_config keys;
+  char patterns[1024];
+};
+
+void hints_keys_init(struct hints_keys *k, const char *templates,
+                     const char *keep_params);
+
+/* hints_for returns the rules page to hint for |req| (described by |o|,
+ * as record_request fills it), or NULL when nothing should be hinted. */
+const struct ruleset_page *hints_for(const struct server *srv,
+                                     const struct http_req *req,
+                                     const struct obs *o);
+
+/* hints_link formats entry |i| of |p| as a Link field value into |out|
+ * ("</path>; rel=preload; as=style", fonts and fetches with crossorigin)
+ * and returns its length, or 0 when it does not fit. */
+size_t hints_link(const struct ruleset_page *p, size_t i, char *out,
+                  size_t cap);
+
+#endif
