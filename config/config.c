@@ -275,15 +275,16 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
   case KEY_BOOL:
     return parse_bool(v, (int *)(base + k->off), why, whylen);
   case KEY_DELIVER: {
-    static const char *const modes[] = {"off", "hints", "shadow"};
-    for (int i = 0; i < 3; i++) {
+    static const char *const modes[] = {"off", "hints", "shadow", "push",
+                                        "both"};
+    for (int i = 0; i < 5; i++) {
       if (strcmp(v, modes[i]) == 0) {
         *(int *)(base + k->off) = i;
         return 0;
       }
     }
-    snprintf(why, whylen, "'%.64s' is not off, hints or shadow (push "
-             "delivery is not built yet)", v);
+    snprintf(why, whylen, "'%.64s' is not off, hints, shadow, push or "
+             "both", v);
     return -1;
   }
   case KEY_DOUBLE: {

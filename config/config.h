@@ -22,11 +22,13 @@
 #define CONFIG_LINE_MAX 4096   /* longest INI line accepted */
 #define CONFIG_SECTION_MAX 48  /* longest "[...]" contents accepted */
 
-/* [deliver] mode. Server push is not delivered yet: hints only. */
+/* [deliver] mode. */
 enum config_deliver {
   CONFIG_DELIVER_OFF,
   CONFIG_DELIVER_HINTS,  /* 103 Early Hints from the learned hint rules */
   CONFIG_DELIVER_SHADOW, /* decide and count, send nothing */
+  CONFIG_DELIVER_PUSH,   /* server push to clients that accept it */
+  CONFIG_DELIVER_BOTH,   /* push where accepted, 103 to everyone else */
 };
 
 struct config_listener {

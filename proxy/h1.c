@@ -335,7 +335,8 @@ static void send_hints(struct h1_session *s, const struct http_req *req) {
     o = &tmp;
   }
   const struct ruleset_page *p = hints_for(s->srv, req, o);
-  if (p == NULL)
+  /* HTTP/1.1 has no push: in push-only mode these clients get nothing. */
+  if (p == NULL || s->srv->cfg->deliver_mode == CONFIG_DELIVER_PUSH)
     return;
   if (s->srv->cfg->deliver_mode == CONFIG_DELIVER_SHADOW) {
     s->srv->stats.hints_shadow++;

@@ -80,6 +80,7 @@ struct h2_stream {
   uint64_t start_ms;
   uint64_t bytes_sent;
   int recording;               /* |obs| is being filled for the recorder */
+  int pushed;                  /* a stream herald promised, not a request */
   struct obs obs;
 };
 
@@ -101,6 +102,10 @@ struct h2_session {
   size_t nready, ready_cap;
   uint64_t requests;
   int goaway_sent, peer_eof;
+  /* Resources pushed on this connection (hashes of their keys): a
+   * resource is pushed at most once per connection. */
+  uint64_t pushed[256];
+  size_t npushed;
   struct bucket glitch, resets;
 };
 
@@ -317,6 +322,20 @@ static void submit_simple(struct h2_stream *st, int status, const char *why) {
   conn_mark_dirty(s->c);
 }
 
+/* push_response_ok: the same test recording applies to call a response
+ * pushable (200, no no-store/private, no Set-Cookie, Vary at most
+ * Accept-Encoding). */
+static int push_response_ok(int status, const struct http_hdr *hdrs,
+                            size_t n) {
+  struct obs o;
+  memset(&o, 0, offsetof(struct obs, method));
+  o.content_type[0] = '\0';
+  record_response(&o, status, hdrs, n);
+  return status == 200 &&
+         !(o.flags & (OBS_F_NO_STORE | OBS_F_PRIVATE | OBS_F_SET_COOKIE |
+                      OBS_F_VARY_OTHER));
+}
+
 static void up_head(void *ud, int status, const struct http_hdr *hdrs,
                     size_t n, int64_t content_length) {
   struct h2_stream *st = ud;
@@ -325,6 +344,19 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   st->backend = upstream_backend_name(st->up);
   if (st->recording)
     record_response(&st->obs, status, hdrs, n);
+  if (st->pushed && !push_response_ok(status, hdrs, n)) {
+    /* Learned as pushable, answered otherwise this time: never deliver
+     * it as a push. The client loses nothing; it asks for it itself. */
+    LOG_INFO("conn %llu: pushed %s answered %d or not cacheable; reset",
+             (unsigned long long)conn_id(s->c), st->pseudo[P_PATH], status);
+    s->srv->stats.pushes_refused++;
+    upstream_cancel(st->up);
+    st->up = NULL;
+    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
+                              NGHTTP2_CANCEL);
+    conn_mark_dirty(s->c);
+    return;
+  }
   /* Upstream caps a response at MAX_RESPONSE_FIELDS fields and 64 KB. */
   nghttp2_nv nv[257];
   static char lower[65536]; /* loop thread only */
@@ -527,6 +559,113 @@ static int validate(struct h2_stream *st, struct http_req *req,
   return 0;
 }
 
+static uint64_t key_hash(const char *k) {
+  uint64_t h = 1469598103934665603ull;
+  for (; *k; k++)
+    h = (h ^ (uint8_t)*k) * 1099511628211ull;
+  return h;
+}
+
+/* push_one promises |e| on the page stream |st| and fetches it from the
+ * backend as if the client had asked, with the page request's
+ * user-agent, accept-encoding, accept-language and cache-control (never
+ * cookies or authorization). Returns 0, or -1 when no more can be pushed
+ * on this connection now. */
+static int push_one(struct h2_stream *st, const struct http_req *req,
+                    const struct ruleset_entry *e) {
+  struct h2_session *s = st->s;
+  static const char *const copied[] = {"user-agent", "accept-encoding",
+                                       "accept-language", "cache-control"};
+  nghttp2_nv nv[4 + ARRAY_SIZE(copied)];
+  struct http_hdr hdrs[ARRAY_SIZE(copied)];
+  size_t n = 0, nh = 0;
+  const char *scheme = req->https ? "https" : "http";
+  nv[n++] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0};
+  nv[n++] = (nghttp2_nv){(uint8_t *)":scheme", (uint8_t *)scheme, 7,
+                         strlen(scheme), 0};
+  nv[n++] = (nghttp2_nv){(uint8_t *)":authority", (uint8_t *)req->authority,
+                         10, req->authority_len, 0};
+  nv[n++] = (nghttp2_nv){(uint8_t *)":path", (uint8_t *)e->path, 5,
+                         strlen(e->path), 0};
+  for (size_t i = 0; i < req->nhdrs; i++) {
+    for (size_t k = 0; k < ARRAY_SIZE(copied); k++) {
+      const struct http_hdr *h = &req->hdrs[i];
+      if (nh < ARRAY_SIZE(hdrs) &&
+          util_strcaseeq(h->name, h->name_len, copied[k])) {
+        hdrs[nh++] = *h;
+        nv[n++] = (nghttp2_nv){(uint8_t *)copied[k], (uint8_t *)h->value,
+                               strlen(copied[k]), h->value_len, 0};
+      }
+    }
+  }
+  int32_t id = nghttp2_submit_push_promise(s->ng, NGHTTP2_FLAG_NONE, st->id,
+                                           nv, n, NULL);
+  if (id < 0) {
+    LOG_DEBUG("stream %d: no push of %s: %s", st->id, e->path,
+              nghttp2_strerror(id));
+    return -1;
+  }
+  struct h2_stream *ps = stream_new(s, id);
+  nghttp2_session_set_stream_user_data(s->ng, id, ps);
+  ps->pushed = ps->started = ps->headers_done = 1;
+  ps->request_ended = ps->headers_end_stream = 1;
+  const char *pv[4] = {"GET", e->path, scheme, NULL};
+  size_t pl[4] = {3, strlen(e->path), strlen(scheme), req->authority_len};
+  for (int i = 0; i < 4; i++) {
+    const char *v = i == P_AUTHORITY ? req->authority : pv[i];
+    size_t len = pl[i] < sizeof(ps->pseudo[i]) ? pl[i] : sizeof(ps->pseudo[i]) - 1;
+    memcpy(ps->pseudo[i], v, len);
+    ps->pseudo[i][len] = '\0';
+    ps->pseudo_len[i] = len;
+    ps->pseudo_seen[i] = 1;
+  }
+  struct http_req preq = {
+      .method = "GET",
+      .method_len = 3,
+      .path = ps->pseudo[P_PATH],
+      .path_len = ps->pseudo_len[P_PATH],
+      .authority = req->authority,
+      .authority_len = req->authority_len,
+      .https = req->https,
+      .version = 20,
+      .hdrs = hdrs,
+      .nhdrs = nh,
+      .content_length = -1,
+      .has_body = 0,
+      .client_addr = req->client_addr,
+  };
+  const struct config *cfg = s->srv->cfg;
+  size_t hostlen = http_authority_host_len(req->authority, req->authority_len);
+  int backend = route_pick(cfg, req->authority, hostlen, preq.path,
+                           preq.path_len);
+  ps->up = upstream_start(s->srv->pool, backend, &preq, &up_cb, ps);
+  s->srv->stats.pushes_promised++;
+  return 0;
+}
+
+/* push_page pushes the page's push rules not yet pushed on this
+ * connection, in rule order. */
+static void push_page(struct h2_stream *st, const struct http_req *req,
+                      const struct ruleset_page *p) {
+  struct h2_session *s = st->s;
+  for (size_t i = 0; i < p->n; i++) {
+    const struct ruleset_entry *e = &p->entries[i];
+    if (!(e->channels & LEARN_PUSH))
+      continue;
+    uint64_t h = key_hash(e->key);
+    size_t k;
+    for (k = 0; k < s->npushed && s->pushed[k] != h; k++)
+      ;
+    if (k < s->npushed)
+      continue; /* the client has it from an earlier push */
+    if (push_one(st, req, e) != 0)
+      break;
+    if (s->npushed < ARRAY_SIZE(s->pushed))
+      s->pushed[s->npushed++] = h;
+  }
+  conn_mark_dirty(s->c);
+}
+
 /* send_hints sends one 103 Early Hints for a navigation whose page has
  * hint rules (see proxy/hints.h). */
 static void send_hints(struct h2_stream *st, const struct http_req *req) {
@@ -537,13 +676,22 @@ static void send_hints(struct h2_stream *st, const struct http_req *req) {
     record_request(&tmp, s->c, (uint64_t)st->id, req);
     o = &tmp;
   }
-  const struct ruleset_page *p = hints_for(s->srv, req, o);
+  const struct ruleset_page *p = hints_page(s->srv, req, o);
   if (p == NULL)
     return;
-  if (s->srv->cfg->deliver_mode == CONFIG_DELIVER_SHADOW) {
+  int mode = s->srv->cfg->deliver_mode;
+  if (mode == CONFIG_DELIVER_SHADOW) {
     s->srv->stats.hints_shadow++;
     return;
   }
+  if ((mode == CONFIG_DELIVER_PUSH || mode == CONFIG_DELIVER_BOTH) &&
+      nghttp2_session_get_remote_settings(s->ng,
+                                          NGHTTP2_SETTINGS_ENABLE_PUSH)) {
+    push_page(st, req, p);
+    return;
+  }
+  if (mode == CONFIG_DELIVER_PUSH)
+    return; /* this client refuses push, and hints are not wanted */
   enum { MAX_LINKS = 32, LINK_MAX = 600 };
   nghttp2_nv nv[MAX_LINKS + 1];
   char links[MAX_LINKS][LINK_MAX];
@@ -800,6 +948,9 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
                   st->up ? upstream_backend_name(st->up) : st->backend);
   if (st->status >= 100 && st->status < 600)
     s->srv->stats.responses[st->status / 100]++;
+  if (st->pushed && (error_code == NGHTTP2_CANCEL ||
+                     error_code == NGHTTP2_REFUSED_STREAM))
+    s->srv->stats.pushes_cancelled++;
   if (st->recording) {
     int cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||
               st->resp.len > 0;

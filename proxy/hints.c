@@ -26,9 +26,9 @@ static int is_navigation(const struct obs *o) {
   return (o->flags & OBS_F_ACCEPT_HTML) != 0;
 }
 
-const struct ruleset_page *hints_for(const struct server *srv,
-                                     const struct http_req *req,
-                                     const struct obs *o) {
+const struct ruleset_page *hints_page(const struct server *srv,
+                                      const struct http_req *req,
+                                      const struct obs *o) {
   const struct config *cfg = srv->cfg;
   if (srv->rules == NULL || cfg->deliver_mode == CONFIG_DELIVER_OFF ||
       !is_navigation(o))
@@ -45,9 +45,14 @@ const struct ruleset_page *hints_for(const struct server *srv,
       pagekey_template(&srv->hint_keys->keys, key, tmpl, sizeof(tmpl)) >= 0 &&
       strcmp(tmpl, key) != 0)
     p = ruleset_lookup(srv->rules, tmpl, mobile);
-  if (p == NULL)
-    return NULL;
-  for (size_t i = 0; i < p->n; i++) {
+  return p;
+}
+
+const struct ruleset_page *hints_for(const struct server *srv,
+                                     const struct http_req *req,
+                                     const struct obs *o) {
+  const struct ruleset_page *p = hints_page(srv, req, o);
+  for (size_t i = 0; p != NULL && i < p->n; i++) {
     if (p->entries[i].channels & LEARN_HINT)
       return p;
   }

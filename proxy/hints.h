@@ -32,8 +32,14 @@ struct hints_keys {
 void hints_keys_init(struct hints_keys *k, const char *templates,
                      const char *keep_params);
 
-/* hints_for returns the rules page to hint for |req| (described by |o|,
- * as record_request fills it), or NULL when nothing should be hinted. */
+/* hints_page returns the rules page of the navigation |req| (described by
+ * |o|, as record_request fills it), whatever its channels, or NULL when
+ * the request is not a navigation herald delivers for. */
+const struct ruleset_page *hints_page(const struct server *srv,
+                                      const struct http_req *req,
+                                      const struct obs *o);
+
+/* hints_for is hints_page limited to pages with hint rules. */
 const struct ruleset_page *hints_for(const struct server *srv,
                                      const struct http_req *req,
                                      const struct obs *o);

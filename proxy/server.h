@@ -31,6 +31,7 @@ struct server_stats {
   uint64_t h2_requests, h1_requests;
   uint64_t backend_errors, backend_timeouts;
   uint64_t hints_sent, hints_shadow; /* navigations that got (or would get) a 103 */
+  uint64_t pushes_promised, pushes_cancelled, pushes_refused;
 };
 
 struct server {
