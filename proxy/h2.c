@@ -106,6 +106,10 @@ struct h2_session {
    * resource is pushed at most once per connection. */
   uint64_t pushed[256];
   size_t npushed;
+  /* Resources named in a 103 on this connection, same hashing: a later
+   * request for one is recorded as hinted. */
+  uint64_t hinted[256];
+  size_t nhinted;
   struct bucket glitch, resets;
 };
 
@@ -139,6 +143,26 @@ static void calm_down(struct h2_session *s, const char *why) {
                         NGHTTP2_ENHANCE_YOUR_CALM, NULL, 0);
   s->goaway_sent = 1;
   conn_mark_dirty(s->c);
+}
+
+/* origin_hash identifies a resource on this connection by authority and
+ * path without query, the way pushes and hints name it. */
+static uint64_t origin_hash(const char *authority, size_t alen,
+                            const char *path, size_t plen) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < alen; i++)
+    h = (h ^ (uint8_t)authority[i]) * 1099511628211ull;
+  for (size_t i = 0; i < plen && path[i] != '?' && path[i] != '#'; i++)
+    h = (h ^ (uint8_t)path[i]) * 1099511628211ull;
+  return h;
+}
+
+static int in_set(const uint64_t *set, size_t n, uint64_t h) {
+  for (size_t i = 0; i < n; i++) {
+    if (set[i] == h)
+      return 1;
+  }
+  return 0;
 }
 
 static void update_timer(struct h2_session *s) {
@@ -559,13 +583,6 @@ static int validate(struct h2_stream *st, struct http_req *req,
   return 0;
 }
 
-static uint64_t key_hash(const char *k) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *k; k++)
-    h = (h ^ (uint8_t)*k) * 1099511628211ull;
-  return h;
-}
-
 /* push_one promises |e| on the page stream |st| and fetches it from the
  * backend as if the client had asked, with the page request's
  * user-agent, accept-encoding, accept-language and cache-control (never
@@ -652,11 +669,9 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
     const struct ruleset_entry *e = &p->entries[i];
     if (!(e->channels & LEARN_PUSH))
       continue;
-    uint64_t h = key_hash(e->key);
-    size_t k;
-    for (k = 0; k < s->npushed && s->pushed[k] != h; k++)
-      ;
-    if (k < s->npushed)
+    uint64_t h = origin_hash(req->authority, req->authority_len, e->path,
+                             strlen(e->path));
+    if (in_set(s->pushed, s->npushed, h))
       continue; /* the client has it from an earlier push */
     if (push_one(st, req, e) != 0)
       break;
@@ -705,6 +720,11 @@ static void send_hints(struct h2_stream *st, const struct http_req *req) {
     nv[n] = (nghttp2_nv){(uint8_t *)"link", (uint8_t *)links[n - 1], 4, len,
                          NGHTTP2_NV_FLAG_NONE};
     n++;
+    uint64_t h = origin_hash(req->authority, req->authority_len,
+                             p->entries[i].path, strlen(p->entries[i].path));
+    if (s->nhinted < ARRAY_SIZE(s->hinted) &&
+        !in_set(s->hinted, s->nhinted, h))
+      s->hinted[s->nhinted++] = h;
   }
   if (n == 1)
     return;
@@ -742,6 +762,14 @@ static void start_request(struct h2_stream *st) {
   if (recorder_enabled(rec)) {
     st->recording = 1;
     record_request(&st->obs, s->c, (uint64_t)st->id, &req);
+    if (s->npushed > 0 || s->nhinted > 0) {
+      uint64_t h = origin_hash(req.authority, req.authority_len, req.path,
+                               req.path_len);
+      if (in_set(s->pushed, s->npushed, h))
+        st->obs.flags |= OBS_F_PUSHED; /* pushed, yet requested again */
+      if (in_set(s->hinted, s->nhinted, h))
+        st->obs.flags |= OBS_F_HINTED;
+    }
     if (record_maybe_navigation(&st->obs)) {
       st->obs.kind = OBS_NAV_START;
       recorder_post(rec, &st->obs);

@@ -44,19 +44,28 @@ nav_frames() {
     sed 's/^.*recv (stream_id=[0-9]*) //'
 }
 
-start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
-  "${LEARN[@]}" || finish
-# 12 all-hit visits: the Wilson bound of 12/12 (about 0.73 with the decayed
+gen_cert || finish
+HT=$(free_port)
+TB=https://127.0.0.1:$HT
+start_herald --listen "127.0.0.1:$HP" --listen-tls "127.0.0.1:$HT" --cert "$CERT" \
+  --key "$KEY" --backend "127.0.0.1:$NGINX_PORT" "${LEARN[@]}" || finish
+# 14 all-hit visits: the Wilson bound of 14/14 (about 0.76 with the decayed
 # n) clears the test thresholds (hint 0.6, push 0.65) with room to spare.
-for i in $(seq 1 12); do
+for i in $(seq 1 14); do
   "$BROWSER" --ua "hints-test-$((i % 3))" "$BASE" / >/dev/null 2>&1
+  "$BROWSER" --ua "hints-test-$((i % 3))" "$TB" / >/dev/null 2>&1
   "$BROWSER" --ua "hints-test-$((i % 3))" "$BASE" /product/$((i % 2 ? 123 : 456)) >/dev/null 2>&1
 done
+# rules_of KEY: served rules of a page key.
+rules_of() {
+  sqlite3 "$DB" "SELECT count(*) FROM rules r JOIN pages p ON p.id = r.page_id WHERE r.channel IN ('push', 'hint') AND p.key = '$1'" 2>/dev/null
+}
 ok=0
-for _ in $(seq 1 40); do
-  n=$(sqlite3 "$DB" "SELECT count(*) FROM rules WHERE channel IN ('push', 'hint')" 2>/dev/null)
-  # / has 8 assets; /product/:id 5 common to both product pages.
-  [ "${n:-0}" -ge 13 ] && ok=1 && break
+for _ in $(seq 1 80); do
+  # / has 8 assets (over http and over https); the product pages share
+  # at least 5.
+  [ "$(rules_of "$BASE/")" = 8 ] && [ "$(rules_of "$TB/")" = 8 ] &&
+    [ "$(rules_of "$BASE/product/:id")" -ge 5 ] && ok=1 && break
   sleep 0.25
 done
 assert_eq "rules learned for / and /product/:id" 1 "$ok"
@@ -144,6 +153,28 @@ out=$(timeout 10 nghttp -nv --no-push "${NAV[@]}" "$BASE/" 2>&1)
 assert_no_match "mode push, client without push: no 103" ':status: 103' "$out"
 assert_eq "mode push, client without push: nothing pushed" 0 \
   "$(echo "$out" | grep -c 'recv PUSH_PROMISE frame')"
+
+# ---- a hinted resource the client then requests is recorded as hinted ----------
+herald_graceful_stop
+start_herald --listen "127.0.0.1:$HP" --listen-tls "127.0.0.1:$HT" --cert "$CERT" \
+  --key "$KEY" --backend "127.0.0.1:$NGINX_PORT" "${FROZEN[@]}" \
+  -o record.window=1000 -o record.flush=100 || finish
+since=$(($(date +%s%3N) - 1000))
+# One curl invocation, one TLS h2 connection: the page (gets the 103), then
+# the stylesheet it names, as a browser would.
+out=$(curl -sk --http2 -m 10 -o /dev/null -w '%{num_connects} ' \
+  -H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document' -H 'user-agent: hinted-ua' "$TB/" \
+  --next -sk --http2 -m 10 -o /dev/null -w '%{num_connects}' \
+  -H "referer: $TB/" -H 'sec-fetch-dest: style' -H 'sec-fetch-mode: no-cors' \
+  -H 'user-agent: hinted-ua' "$TB/css/shop.css")
+assert_eq "page and stylesheet on one connection" "1 0" "$out"
+ok=0
+for _ in $(seq 1 30); do
+  h=$(sqlite3 "$DB" "SELECT q.hinted FROM visit_requests q JOIN visits v ON v.id = q.visit_id JOIN pages p ON p.id = v.page_id JOIN resources r ON r.id = q.resource_id WHERE p.key = '$TB/' AND r.key = '$TB/css/shop.css' AND v.started_at >= $since ORDER BY v.started_at DESC LIMIT 1" 2>/dev/null)
+  [ -n "$h" ] && ok=1 && break
+  sleep 0.2
+done
+assert_eq "the stylesheet request after the 103 is recorded hinted=1" "1:1" "$ok:$h"
 
 herald_graceful_stop
 finish
