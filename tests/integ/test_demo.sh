@@ -31,6 +31,9 @@ assert_contains "prints the nghttp command" "nghttp -nv http://127.0.0.1:$HP/" "
 assert_contains "prints the access log path" "$RUN/access.log" "$out"
 assert_contains "oneshot: says it stops instead of waiting for Ctrl-C" "DEMO_ONESHOT=1: stopping now" "$out"
 assert_contains "front page check passed" "https://127.0.0.1:$TP/ -> 200 2" "$out"
+assert_contains "the demo teaches herald and shows the learned rules" "learned (heraldctl" "$out"
+assert_match "a push-capable client then gets 8 PUSH_PROMISEs" 'takes push: 8 PUSH_PROMISEs' "$out"
+assert_match "a client without push then gets the 103 with the stylesheet" 'link: </css/shop\.css>; rel=preload; as=style' "$out"
 assert_contains "stopped what it started" "stopped herald and nginx" "$out"
 
 # ---- served through herald ----------------------------------------------------
