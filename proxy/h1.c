@@ -328,20 +328,11 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
 /* send_hints writes one 103 Early Hints for a navigation whose page has
  * hint rules (only when [deliver] hints_http1 is on; see proxy/hints.h). */
 static void send_hints(struct h1_session *s, const struct http_req *req) {
-  struct obs tmp;
-  const struct obs *o = &s->obs;
-  if (!s->recording) {
-    record_request(&tmp, s->c, s->requests, req);
-    o = &tmp;
-  }
-  const struct ruleset_page *p = hints_for(s->srv, req, o);
+  const struct ruleset_page *p = NULL;
   /* HTTP/1.1 has no push: in push-only mode these clients get nothing. */
-  if (p == NULL || s->srv->cfg->deliver_mode == CONFIG_DELIVER_PUSH)
+  if (hints_decide(s->srv, req, s->recording ? &s->obs : NULL, s->c,
+                   s->requests, 0, &p) != HINTS_EARLY)
     return;
-  if (s->srv->cfg->deliver_mode == CONFIG_DELIVER_SHADOW) {
-    s->srv->stats.hints_shadow++;
-    return;
-  }
   char link[600];
   int any = 0;
   for (size_t i = 0; i < p->n && i < 32; i++) {
@@ -472,7 +463,7 @@ static int on_headers_complete(llhttp_t *p) {
     }
   }
   s->up = upstream_start(s->srv->pool, backend, &req, &up_cb, s);
-  /* HTTP/1.0 clients know no 1xx; hints_for checks hints_http1. */
+  /* HTTP/1.0 clients know no 1xx; hints_decide checks hints_http1. */
   if (s->srv->rules != NULL && s->version == 11)
     send_hints(s, &req);
   if (hdrs != stack_hdrs)

@@ -681,32 +681,23 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
   conn_mark_dirty(s->c);
 }
 
-/* send_hints sends one 103 Early Hints for a navigation whose page has
- * hint rules (see proxy/hints.h). */
-static void send_hints(struct h2_stream *st, const struct http_req *req) {
+/* deliver pushes a navigation's page rules to a client that takes push,
+ * or sends it one 103 Early Hints (see proxy/hints.h). */
+static void deliver(struct h2_stream *st, const struct http_req *req) {
   struct h2_session *s = st->s;
-  struct obs tmp;
-  const struct obs *o = &st->obs;
-  if (!st->recording) {
-    record_request(&tmp, s->c, (uint64_t)st->id, req);
-    o = &tmp;
-  }
-  const struct ruleset_page *p = hints_page(s->srv, req, o);
-  if (p == NULL)
-    return;
-  int mode = s->srv->cfg->deliver_mode;
-  if (mode == CONFIG_DELIVER_SHADOW) {
-    s->srv->stats.hints_shadow++;
-    return;
-  }
-  if ((mode == CONFIG_DELIVER_PUSH || mode == CONFIG_DELIVER_BOTH) &&
-      nghttp2_session_get_remote_settings(s->ng,
-                                          NGHTTP2_SETTINGS_ENABLE_PUSH)) {
+  const struct ruleset_page *p = NULL;
+  int can_push = nghttp2_session_get_remote_settings(
+                     s->ng, NGHTTP2_SETTINGS_ENABLE_PUSH) != 0;
+  switch (hints_decide(s->srv, req, st->recording ? &st->obs : NULL, s->c,
+                       (uint64_t)st->id, can_push, &p)) {
+  case HINTS_PUSH:
     push_page(st, req, p);
     return;
+  case HINTS_NONE:
+    return;
+  case HINTS_EARLY:
+    break;
   }
-  if (mode == CONFIG_DELIVER_PUSH)
-    return; /* this client refuses push, and hints are not wanted */
   enum { MAX_LINKS = 32, LINK_MAX = 600 };
   nghttp2_nv nv[MAX_LINKS + 1];
   char links[MAX_LINKS][LINK_MAX];
@@ -778,7 +769,7 @@ static void start_request(struct h2_stream *st) {
   st->up = upstream_start(s->srv->pool, backend, &req, &up_cb, st);
   /* The request is on its way to the backend; fill its think time. */
   if (s->srv->rules != NULL)
-    send_hints(st, &req);
+    deliver(st, &req);
   if (hdrs != stack_hdrs)
     free(hdrs);
   const uint8_t *p;

@@ -8,6 +8,7 @@
 #include "learner/learn.h"
 #include "learner/ruleset.h"
 #include "proxy/http.h"
+#include "proxy/record.h"
 #include "proxy/server.h"
 
 void hints_keys_init(struct hints_keys *k, const char *templates,
@@ -26,9 +27,11 @@ static int is_navigation(const struct obs *o) {
   return (o->flags & OBS_F_ACCEPT_HTML) != 0;
 }
 
-const struct ruleset_page *hints_page(const struct server *srv,
-                                      const struct http_req *req,
-                                      const struct obs *o) {
+/* page_of returns the rules page of the navigation |req|, whatever its
+ * channels, or NULL when herald delivers nothing for it. */
+static const struct ruleset_page *page_of(const struct server *srv,
+                                          const struct http_req *req,
+                                          const struct obs *o) {
   const struct config *cfg = srv->cfg;
   if (srv->rules == NULL || cfg->deliver_mode == CONFIG_DELIVER_OFF ||
       !is_navigation(o))
@@ -48,15 +51,34 @@ const struct ruleset_page *hints_page(const struct server *srv,
   return p;
 }
 
-const struct ruleset_page *hints_for(const struct server *srv,
-                                     const struct http_req *req,
-                                     const struct obs *o) {
-  const struct ruleset_page *p = hints_page(srv, req, o);
-  for (size_t i = 0; p != NULL && i < p->n; i++) {
-    if (p->entries[i].channels & LEARN_HINT)
-      return p;
+enum hints_action hints_decide(struct server *srv, const struct http_req *req,
+                               const struct obs *o, const struct conn *c,
+                               uint64_t id, int can_push,
+                               const struct ruleset_page **page) {
+  struct obs tmp;
+  if (o == NULL) {
+    record_request(&tmp, c, id, req);
+    o = &tmp;
   }
-  return NULL;
+  const struct ruleset_page *p = page_of(srv, req, o);
+  if (p == NULL)
+    return HINTS_NONE;
+  int mode = srv->cfg->deliver_mode;
+  if (mode == CONFIG_DELIVER_SHADOW) {
+    srv->stats.hints_shadow++;
+    return HINTS_NONE;
+  }
+  *page = p;
+  if ((mode == CONFIG_DELIVER_PUSH || mode == CONFIG_DELIVER_BOTH) &&
+      can_push)
+    return HINTS_PUSH;
+  if (mode == CONFIG_DELIVER_PUSH)
+    return HINTS_NONE; /* this client refuses push; hints are not wanted */
+  for (size_t i = 0; i < p->n; i++) {
+    if (p->entries[i].channels & LEARN_HINT)
+      return HINTS_EARLY;
+  }
+  return HINTS_NONE;
 }
 
 size_t hints_link(const struct ruleset_page *p, size_t i, char *out,

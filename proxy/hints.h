@@ -14,10 +14,12 @@
 #define PROXY_HINTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "learner/obs.h"
 #include "learner/pagekey.h"
 
+struct conn;
 struct server;
 struct http_req;
 struct ruleset_page;
@@ -32,17 +34,18 @@ struct hints_keys {
 void hints_keys_init(struct hints_keys *k, const char *templates,
                      const char *keep_params);
 
-/* hints_page returns the rules page of the navigation |req| (described by
- * |o|, as record_request fills it), whatever its channels, or NULL when
- * the request is not a navigation herald delivers for. */
-const struct ruleset_page *hints_page(const struct server *srv,
-                                      const struct http_req *req,
-                                      const struct obs *o);
+/* What a navigation gets: nothing, a 103, or pushes. */
+enum hints_action { HINTS_NONE, HINTS_EARLY, HINTS_PUSH };
 
-/* hints_for is hints_page limited to pages with hint rules. */
-const struct ruleset_page *hints_for(const struct server *srv,
-                                     const struct http_req *req,
-                                     const struct obs *o);
+/* hints_decide decides for the request |req| on |c| (|id|: its stream or
+ * request number) by the delivery mode, the rules and |can_push| (the
+ * client accepts push). |o| is the request's observation when recording
+ * filled one, else NULL. Shadow decisions are counted here. On
+ * HINTS_EARLY or HINTS_PUSH, |*page| is the page's rules. */
+enum hints_action hints_decide(struct server *srv, const struct http_req *req,
+                               const struct obs *o, const struct conn *c,
+                               uint64_t id, int can_push,
+                               const struct ruleset_page **page);
 
 /* hints_link formats entry |i| of |p| as a Link field value into |out|
  * ("</path>; rel=preload; as=style", fonts and fetches with crossorigin)
