@@ -40,6 +40,8 @@ struct recorder {
   uint32_t len;          /* records in |fill|; guarded by mu */
   struct obs *spare;     /* the recorder works on this one */
   int stop;              /* guarded by mu */
+  int ready;             /* stored rules published (or no DB); guarded by mu */
+  pthread_cond_t ready_cv;
 
   atomic_int enabled;
   atomic_uint_fast64_t posted, dropped, visits, requests, write_errors;
@@ -223,6 +225,8 @@ static void *run(void *arg) {
   }
   uint64_t last_trim = util_now_ms();
   pthread_mutex_lock(&r->mu);
+  r->ready = 1;
+  pthread_cond_broadcast(&r->ready_cv);
   for (;;) {
     if (r->len == 0 && !r->stop) {
       struct timespec ts;
@@ -277,6 +281,7 @@ static void recorder_free(struct recorder *r) {
   attrib_free(r->attrib);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);
+  pthread_cond_destroy(&r->ready_cv);
   free(r->fill);
   free(r->spare);
   free(r->db_path);
@@ -303,6 +308,7 @@ int recorder_start(struct recorder **out, const struct recorder_config *cfg) {
   r->key_day = -1;
   pthread_mutex_init(&r->mu, NULL);
   pthread_cond_init(&r->cv, NULL);
+  pthread_cond_init(&r->ready_cv, NULL);
   atomic_store(&r->enabled, 1);
   if (pthread_create(&r->thread, NULL, run, r) != 0) {
     int e = errno;
@@ -311,6 +317,21 @@ int recorder_start(struct recorder **out, const struct recorder_config *cfg) {
   }
   *out = r;
   return 0;
+}
+
+int recorder_wait_ready(struct recorder *r, uint32_t timeout_ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)timeout_ms * 1000000;
+  ts.tv_sec += (time_t)(ns / 1000000000);
+  ts.tv_nsec = (long)(ns % 1000000000);
+  pthread_mutex_lock(&r->mu);
+  int rv = 0;
+  while (!r->ready && rv == 0)
+    rv = pthread_cond_timedwait(&r->ready_cv, &r->mu, &ts);
+  int ready = r->ready;
+  pthread_mutex_unlock(&r->mu);
+  return ready ? 0 : -1;
 }
 
 void recorder_stop(struct recorder *r) {

@@ -47,6 +47,13 @@ struct recorder_stats {
  * a negative UV_E* code. */
 int recorder_start(struct recorder **out, const struct recorder_config *cfg);
 
+/* recorder_wait_ready waits until the thread has opened the database and
+ * published the stored rules (or given up on the database), at most
+ * |timeout_ms|. Returns 0 when ready, -1 on timeout. Called once at start,
+ * before the loop serves, so a restarted herald pushes from its first
+ * request. */
+int recorder_wait_ready(struct recorder *r, uint32_t timeout_ms);
+
 /* recorder_post copies |o| into the queue. Returns 0, or -1 when it was
  * dropped (queue full, or recording off). Safe from one producer thread. */
 int recorder_post(struct recorder *r, const struct obs *o);

@@ -112,6 +112,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   srv.recorder = start_recorder(&cfg, &srv);
+  /* Stored rules serve from the first request; a database that takes
+   * longer than this to open only delays them. */
+  if (srv.recorder != NULL && recorder_wait_ready(srv.recorder, 3000) != 0)
+    LOG_WARN("recorder: database still opening; stored rules apply once loaded");
+  server_adopt_rules(&srv);
   LOG_INFO("herald %s started (pid %d)", HERALD_VERSION, (int)uv_os_getpid());
   server_run(&srv);
   /* The recorder writes what is finished and publishes its last rules

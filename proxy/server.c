@@ -36,8 +36,7 @@ static void on_check(uv_check_t *h) {
 
 static void on_idle(uv_idle_t *h) { (void)h; }
 
-static void on_rules(uv_async_t *h) {
-  struct server *srv = h->data;
+void server_adopt_rules(struct server *srv) {
   struct ruleset *rs = atomic_exchange(&srv->rules_pending, NULL);
   if (rs == NULL)
     return;
@@ -49,6 +48,8 @@ static void on_rules(uv_async_t *h) {
   LOG_DEBUG("rules: %zu rules for %zu pages now in force", ruleset_rules(rs),
             ruleset_pages(rs));
 }
+
+static void on_rules(uv_async_t *h) { server_adopt_rules(h->data); }
 
 void server_publish_rules(void *ud, struct ruleset *rs) {
   struct server *srv = ud;

@@ -76,6 +76,10 @@ void server_shutdown(struct server *srv);
  * any thread; the loop swaps the snapshot in on its next turn. */
 void server_publish_rules(void *srv, struct ruleset *rs);
 
+/* server_adopt_rules puts a published snapshot in force (loop thread, or
+ * before the loop runs). */
+void server_adopt_rules(struct server *srv);
+
 /* server_cleanup frees everything once the loop has stopped. */
 void server_cleanup(struct server *srv);
 
