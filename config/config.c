@@ -220,8 +220,38 @@ static const struct key_def keys[] = {
   INT_KEY("learn", "recompute_after", learn_recompute_after, 1, 100000000),
   {"deliver", "mode", KEY_DELIVER, FIELD(deliver_mode), 0, 0, 0},
   {"deliver", "hints_http1", KEY_BOOL, FIELD(deliver_hints_http1), 0, 0, 0},
+  {"deliver", "holdout", KEY_DOUBLE, FIELD(deliver_holdout), 0, 0, 1000},
+  {"deliver", "digest", KEY_BOOL, FIELD(deliver_digest), 0, 0, 0},
   {"admin", "listen", KEY_ADDR, FIELD(admin_host), FIELD(admin_port), 0, 0},
 };
+
+static const char *const deliver_modes[] = {"off", "hints", "shadow", "push",
+                                            "both"};
+
+int config_deliver_parse(const char *s) {
+  for (int i = 0; i < (int)ARRAY_SIZE(deliver_modes); i++) {
+    if (strcmp(s, deliver_modes[i]) == 0)
+      return i;
+  }
+  return -1;
+}
+
+const char *config_deliver_name(int mode) {
+  return mode >= 0 && mode < (int)ARRAY_SIZE(deliver_modes)
+             ? deliver_modes[mode]
+             : "inherit";
+}
+
+static int parse_deliver(const char *v, int *out, char *why, size_t whylen) {
+  int m = config_deliver_parse(v);
+  if (m < 0) {
+    snprintf(why, whylen, "'%.64s' is not off, hints, shadow, push or both",
+             v);
+    return -1;
+  }
+  *out = m;
+  return 0;
+}
 
 static const struct key_def *find_key(const char *section, const char *name) {
   for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
@@ -274,19 +304,8 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
   case KEY_BOOL:
     return parse_bool(v, (int *)(base + k->off), why, whylen);
-  case KEY_DELIVER: {
-    static const char *const modes[] = {"off", "hints", "shadow", "push",
-                                        "both"};
-    for (int i = 0; i < 5; i++) {
-      if (strcmp(v, modes[i]) == 0) {
-        *(int *)(base + k->off) = i;
-        return 0;
-      }
-    }
-    snprintf(why, whylen, "'%.64s' is not off, hints, shadow, push or "
-             "both", v);
-    return -1;
-  }
+  case KEY_DELIVER:
+    return parse_deliver(v, (int *)(base + k->off), why, whylen);
   case KEY_DOUBLE: {
     char *end;
     errno = 0;
@@ -376,6 +395,8 @@ void config_defaults(struct config *c) {
   c->learn_interval = 5000;
   c->learn_recompute_after = 100;
   c->deliver_mode = CONFIG_DELIVER_HINTS;
+  c->deliver_holdout = 0.05;
+  c->deliver_digest = 1;
 }
 
 /* ---- the file ---- */
@@ -390,7 +411,7 @@ enum section_kind {
 
 /* Keys of the named sections; the index is the bit in load_ctx.seen. */
 static const char *listener_keys[] = {"listen", "tls", "cert", "key"};
-static const char *route_keys[] = {"host", "prefix", "backend"};
+static const char *route_keys[] = {"host", "prefix", "backend", "deliver"};
 
 struct load_ctx {
   struct config *c;
@@ -558,6 +579,7 @@ static int begin_section(struct load_ctx *x, const char *section) {
     strcpy(c->routes[x->index].name, name);
     strcpy(c->routes[x->index].prefix, "/");
     c->routes[x->index].backend = -1;
+    c->routes[x->index].deliver = -1;
     return 0;
   }
 unknown:
@@ -625,6 +647,8 @@ static int set_route_key(struct config_route *r, int k, const char *v,
       return -1;
     }
     return copy_str(r->prefix, sizeof r->prefix, v, why, whylen);
+  case 3:
+    return parse_deliver(v, &r->deliver, why, whylen);
   default:
     if (v[0] == '\0') {
       snprintf(why, whylen, "empty backend name");

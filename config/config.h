@@ -22,6 +22,11 @@
 #define CONFIG_LINE_MAX 4096   /* longest INI line accepted */
 #define CONFIG_SECTION_MAX 48  /* longest "[...]" contents accepted */
 
+/* config_deliver_parse returns the CONFIG_DELIVER_* named |s| ("off",
+ * "hints", "shadow", "push", "both"), or -1. */
+int config_deliver_parse(const char *s);
+const char *config_deliver_name(int mode);
+
 /* [deliver] mode. */
 enum config_deliver {
   CONFIG_DELIVER_OFF,
@@ -59,6 +64,7 @@ struct config_route {
   char backend_name[CONFIG_NAME_MAX]; /* as written in the file */
   int backend;                  /* index into config.backends, resolved by
                                    config_validate */
+  int deliver;                  /* CONFIG_DELIVER_*, or -1: [deliver] mode */
 };
 
 struct config {
@@ -127,6 +133,8 @@ struct config {
   /* [deliver]: what herald sends ahead of a page */
   int deliver_mode;            /* CONFIG_DELIVER_*, default hints */
   int deliver_hints_http1;     /* 103 to HTTP/1.1 clients too, default off */
+  double deliver_holdout;      /* fraction of navigations sent nothing, 0.05 */
+  int deliver_digest;          /* cross-connection pushed-set cookie, on */
 
   /* [admin] listen, reserved for the admin endpoint; port 0 = off */
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */

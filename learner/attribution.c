@@ -101,9 +101,12 @@ struct avisit {
   uint64_t bytes;
   int confirmed;
   int mobile;
+  uint8_t delivery;
   struct areq *reqs;
   size_t nreqs;
   size_t capreqs;
+  struct visit_push *pushes;
+  size_t npushes, cappushes;
 };
 
 /* What matching and recording need from a finished request. |key| and
@@ -276,6 +279,7 @@ static void visit_free(struct attrib *a, struct avisit *v) {
   for (size_t i = 0; i < v->nreqs; i++)
     free(v->reqs[i].key);
   free(v->reqs);
+  free(v->pushes);
   free(v->page_key);
   struct client *c = v->client;
   free(v);
@@ -524,6 +528,12 @@ static void page_done(struct attrib *a, struct avisit *v,
   struct client *c = v->client;
   v->confirmed = 1;
   v->bytes += o->bytes;
+  if (o->flags & OBS_F_HOLDOUT)
+    v->delivery = VISIT_HOLDOUT;
+  else if (o->flags & OBS_F_GOT_PUSH)
+    v->delivery = VISIT_PUSH;
+  else if (o->flags & OBS_F_GOT_HINTS)
+    v->delivery = VISIT_HINTS;
   if (o->end_ms > v->end_ms)
     v->end_ms = o->end_ms;
   a->stats.visits_confirmed++;
@@ -581,6 +591,39 @@ static void done(struct attrib *a, const struct obs *o) {
   } else if (possible && ref[0] != '\0') {
     hold(a, c, &r);
   }
+}
+
+/* pushed adds a pushed stream's outcome to the visit whose page stream
+ * promised it. A push outliving its visit's window is not counted. */
+static void pushed(struct attrib *a, const struct obs *o) {
+  struct client *c = client_get(a, o->client_token, 0);
+  if (c == NULL || (o->flags & OBS_F_TRUNCATED))
+    return;
+  struct avisit *v = NULL;
+  for (struct link *l = c->visits.next; l != &c->visits; l = l->next) {
+    struct avisit *w = visit_of_client(l);
+    if (w->conn_id == o->conn_id && w->stream_id == o->stream_id) {
+      v = w;
+      break;
+    }
+  }
+  if (v == NULL || v->npushes >= a->cfg.max_reqs)
+    return;
+  char key[PAGEKEY_MAX];
+  if (pagekey_make(&a->cfg.keys, (o->flags & OBS_F_TLS) != 0, o->authority,
+                   o->path, key, sizeof(key)) < 0)
+    return;
+  if (v->npushes == v->cappushes) {
+    v->cappushes = v->cappushes ? v->cappushes * 2 : 8;
+    v->pushes = xrealloc(v->pushes, v->cappushes * sizeof(*v->pushes));
+  }
+  struct visit_push *p = &v->pushes[v->npushes++];
+  memcpy(p->key, key, sizeof(key));
+  p->bytes = o->bytes;
+  p->completed = !(o->flags & OBS_F_CUT_SHORT);
+  v->bytes += o->bytes;
+  if (p->completed && o->end_ms > v->end_ms)
+    v->end_ms = o->end_ms;
 }
 
 /* ---- interface ---------------------------------------------------------- */
@@ -645,6 +688,8 @@ void attrib_add(struct attrib *a, const struct obs *o) {
     nav_start(a, o);
   else if (o->kind == OBS_DONE)
     done(a, o);
+  else if (o->kind == OBS_PUSH)
+    pushed(a, o);
 }
 
 /* emit_visit hands |v| to |emit| as a struct visit and frees it. */
@@ -662,6 +707,9 @@ static void emit_visit(struct attrib *a, struct avisit *v,
   out.start_ms = v->start_ms;
   out.load_ms = v->end_ms - v->start_ms;
   out.bytes = v->bytes;
+  out.delivery = v->delivery;
+  out.pushes = v->pushes;
+  out.npushes = v->npushes;
   out.nreqs = v->nreqs;
   out.reqs = v->nreqs != 0 ? xcalloc(v->nreqs, sizeof(*out.reqs)) : NULL;
   for (size_t i = 0; i < v->nreqs; i++) {

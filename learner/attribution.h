@@ -26,7 +26,11 @@
  * for the window and matched again when a visit of the client gains a
  * resource or is confirmed. Resources may attach to a visit that is still
  * tentative (the HTML is still streaming); they go with it if it is
- * discarded. */
+ * discarded. An OBS_PUSH (a stream herald pushed) belongs to the visit
+ * whose page stream promised it; its bytes count in the visit's bytes and
+ * its end in the load time when it completed. The page's own OBS_DONE
+ * says what herald sent ahead of it (OBS_F_HOLDOUT, _GOT_HINTS,
+ * _GOT_PUSH). */
 #ifndef LEARNER_ATTRIBUTION_H
 #define LEARNER_ATTRIBUTION_H
 
@@ -87,6 +91,21 @@ struct visit_req {
   uint64_t bytes;
 };
 
+/* What herald sent ahead of the page. */
+enum visit_delivery {
+  VISIT_NONE = 0,    /* no rules, mode off or shadow */
+  VISIT_HINTS = 1,   /* a 103 Early Hints */
+  VISIT_PUSH = 2,    /* server pushes */
+  VISIT_HOLDOUT = 3, /* would have got one of those; held out to measure */
+};
+
+/* One pushed stream of the visit (OBS_PUSH). */
+struct visit_push {
+  char key[PAGEKEY_MAX];
+  uint64_t bytes;      /* body bytes sent */
+  int completed;       /* sent to the end; 0: reset (cancelled) */
+};
+
 struct visit {
   char page_key[PAGEKEY_MAX];
   char template_key[PAGEKEY_MAX];
@@ -94,14 +113,17 @@ struct visit {
   uint8_t client_token[16];
   uint64_t start_ms;       /* page request arrival, Unix ms */
   uint64_t load_ms;        /* page start to end of last attributed response */
-  uint64_t bytes;          /* page + attributed response bytes */
+  uint64_t bytes;          /* page + attributed + pushed response bytes */
+  uint8_t delivery;        /* enum visit_delivery */
   struct visit_req *reqs;  /* in attribution order */
   size_t nreqs;
+  struct visit_push *pushes;
+  size_t npushes;
 };
 
 /* attrib_emit_cb receives each finished visit; |v| is valid during the
- * call only. */
-typedef void (*attrib_emit_cb)(void *ud, const struct visit *v);
+ * call only, and the callee may change the flags of its requests. */
+typedef void (*attrib_emit_cb)(void *ud, struct visit *v);
 
 struct attrib *attrib_new(const struct attrib_config *cfg);
 void attrib_free(struct attrib *a); /* NULL is a no-op */

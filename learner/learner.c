@@ -6,7 +6,9 @@
 #include <time.h>
 #include <uv.h>
 
+#include "config/config.h"
 #include "learner/attribution.h"
+#include "learner/learn.h"
 #include "learner/ruleset.h"
 #include "proxy/log.h"
 #include "proxy/util.h"
@@ -29,6 +31,9 @@ struct learner {
 
   /* per recompute: settings and overrides read from the store */
   struct learn_params global;
+  int global_mode;                       /* CONFIG_DELIVER_* or -1 */
+  int route_mode[LEARNER_MAX_ROUTES];
+  struct ruleset *served; /* our reference to the last snapshot published */
   struct override *ovr;
   size_t novr, ovr_cap;
   uint64_t settings_hash; /* of everything load_settings read */
@@ -83,6 +88,14 @@ static void read_params(struct learner *l, const char *scope,
   p->max_resources = (int)d;
 }
 
+/* read_mode returns the delivery mode set for |scope|, or -1. */
+static int read_mode(struct learner *l, const char *scope) {
+  char v[32];
+  if (store_get_setting(l->st, scope, "mode", v, sizeof(v)) != 0)
+    return -1;
+  return config_deliver_parse(v);
+}
+
 static void on_override(void *ud, const char *page_key,
                         const char *resource_key, const char *action) {
   struct learner *l = ud;
@@ -109,6 +122,7 @@ static void clear_overrides(struct learner *l) {
 static int load_settings(struct learner *l) {
   l->global = l->cfg.params;
   read_params(l, "global", &l->global);
+  l->global_mode = read_mode(l, "global");
   clear_overrides(l);
   store_load_overrides(l->st, on_override, l);
   uint64_t h = mix(1469598103934665603ull, &l->global, sizeof(l->global));
@@ -118,7 +132,10 @@ static int load_settings(struct learner *l) {
     snprintf(scope, sizeof(scope), "route:%s", l->cfg.routes[i].name);
     read_params(l, scope, &p);
     h = mix(h, &p, sizeof(p));
+    l->route_mode[i] = read_mode(l, scope);
   }
+  h = mix(h, &l->global_mode, sizeof(l->global_mode));
+  h = mix(h, l->route_mode, sizeof(l->route_mode));
   for (size_t i = 0; i < l->novr; i++) {
     h = mix(h, l->ovr[i].page_key, strlen(l->ovr[i].page_key) + 1);
     h = mix(h, l->ovr[i].resource_key, strlen(l->ovr[i].resource_key) + 1);
@@ -135,11 +152,11 @@ static void ignore_page(void *ud, const char *page_key, int mobile) {
   (void)mobile;
 }
 
-/* route_of names the configured route a page key falls under, or NULL. */
-static const char *route_of(const struct learner *l, const char *key) {
+/* route_index finds the configured route a page key falls under, or -1. */
+static int route_index(const struct learner *l, const char *key) {
   const char *auth = strstr(key, "://");
   if (auth == NULL)
-    return NULL;
+    return -1;
   auth += 3;
   const char *path = strchr(auth, '/');
   if (path == NULL)
@@ -164,7 +181,21 @@ static const char *route_of(const struct learner *l, const char *key) {
       best_specific = specific;
     }
   }
-  return best ? best->name : NULL;
+  return best ? (int)(best - l->cfg.routes) : -1;
+}
+
+static const char *route_of(const struct learner *l, const char *key) {
+  int i = route_index(l, key);
+  return i < 0 ? NULL : l->cfg.routes[i].name;
+}
+
+/* mode_for is the operator's delivery mode for a page: its route's
+ * setting, else the global one, else -1 (the config decides). */
+static int mode_for(const struct learner *l, const char *page_key) {
+  int i = route_index(l, page_key);
+  if (i >= 0 && l->route_mode[i] >= 0)
+    return l->route_mode[i];
+  return l->global_mode;
 }
 
 static void params_for(const struct learner *l, const char *page_key,
@@ -227,7 +258,8 @@ static void on_page(void *ud, const char *page_key, int mobile) {
   if (x->b != NULL &&
       (served > 0 ||
        learn_page_visits(l->learn, page_key, mobile) >= p.min_visits)) {
-    ruleset_builder_add(x->b, page_key, mobile, rules, n);
+    ruleset_builder_add(x->b, page_key, mobile, rules, n,
+                        mode_for(l, page_key));
     x->rules += served;
   }
 }
@@ -235,6 +267,9 @@ static void on_page(void *ud, const char *page_key, int mobile) {
 static void publish(struct learner *l, struct ruleset *rs) {
   l->stats.pages = ruleset_pages(rs);
   l->stats.rules = ruleset_rules(rs);
+  ruleset_unref(l->served);
+  l->served = rs;
+  ruleset_ref(rs);
   if (l->cfg.publish != NULL)
     l->cfg.publish(l->cfg.publish_ud, rs);
   else
@@ -288,6 +323,7 @@ int learner_tick(struct learner *l, uint64_t now_ms, int force) {
 /* ---- start ------------------------------------------------------------- */
 
 struct load_ctx {
+  struct learner *l;
   struct ruleset_builder *b;
   char page[PAGEKEY_MAX];
   int mobile;
@@ -297,7 +333,8 @@ struct load_ctx {
 
 static void load_flush(struct load_ctx *x) {
   if (x->page[0] != '\0')
-    ruleset_builder_add(x->b, x->page, x->mobile, x->rules, x->n);
+    ruleset_builder_add(x->b, x->page, x->mobile, x->rules, x->n,
+                        mode_for(x->l, x->page));
   x->n = 0;
 }
 
@@ -332,7 +369,8 @@ struct learner *learner_new(const struct learner_config *cfg,
   clock_gettime(CLOCK_REALTIME, &ts);
   l->last_tick_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 
-  struct load_ctx x = {.b = ruleset_builder_new()};
+  load_settings(l);
+  struct load_ctx x = {.l = l, .b = ruleset_builder_new()};
   if (store_load_rules(st, on_stored_rule, &x) != 0)
     LOG_WARN("learner: loading stored rules: %s", store_errmsg(st));
   load_flush(&x);
@@ -355,6 +393,22 @@ void learner_visit(struct learner *l, const struct visit *v) {
   l->new_visits++;
 }
 
+void learner_outcome(struct learner *l, const struct visit *v,
+                     const char *resource, int used) {
+  learn_outcome(l->learn, v->page_key, v->mobile, resource, used);
+  if (strcmp(v->template_key, v->page_key) != 0)
+    learn_outcome(l->learn, v->template_key, v->mobile, resource, used);
+}
+
+const struct ruleset_page *learner_served(const struct learner *l,
+                                          const struct visit *v) {
+  const struct ruleset_page *p =
+      ruleset_lookup(l->served, v->page_key, v->mobile);
+  if (p == NULL && strcmp(v->template_key, v->page_key) != 0)
+    p = ruleset_lookup(l->served, v->template_key, v->mobile);
+  return p;
+}
+
 void learner_stats(const struct learner *l, struct learner_stats *out) {
   *out = l->stats;
 }
@@ -364,6 +418,7 @@ void learner_free(struct learner *l) {
     return;
   clear_overrides(l);
   free(l->ovr);
+  ruleset_unref(l->served);
   learn_free(l->learn);
   free(l);
 }

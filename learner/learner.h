@@ -21,6 +21,7 @@
 
 struct learner;
 struct ruleset;
+struct ruleset_page;
 struct store;
 struct visit;
 
@@ -65,6 +66,18 @@ struct learner_stats {
   uint64_t last_cycle_us;
   size_t pages, rules; /* in the last published snapshot */
 };
+/* learner_outcome notes what became of a push of |resource| during the
+ * visit |v| (|used| 0: cancelled or requested again anyway), for the page
+ * and its template; it demotes resources whose pushes go unused. */
+void learner_outcome(struct learner *l, const struct visit *v,
+                     const char *resource, int used);
+
+/* learner_served returns the rules the proxy serves for the visit's page
+ * (its own, else its template's) in the last published snapshot, or
+ * NULL. Valid until the next learner_tick. */
+const struct ruleset_page *learner_served(const struct learner *l,
+                                          const struct visit *v);
+
 void learner_stats(const struct learner *l, struct learner_stats *out);
 
 #endif

@@ -20,6 +20,10 @@
 enum obs_kind {
   OBS_NAV_START = 1, /* a request that may be a navigation has arrived */
   OBS_DONE = 2,      /* a request finished (or was abandoned) */
+  OBS_PUSH = 3,      /* a pushed stream ended: path is the pushed resource,
+                        referer the page's URL, stream_id the page's
+                        stream, bytes what was sent, OBS_F_CUT_SHORT when
+                        the client (or herald) reset it */
 };
 
 /* What the client said it fetches (Sec-Fetch-Dest), or what the response's
@@ -53,6 +57,9 @@ enum obs_flag {
   OBS_F_PUSHED = 1u << 14,       /* herald pushed it on this connection */
   OBS_F_HINTED = 1u << 15,       /* herald hinted it to this client */
   OBS_F_HTML = 1u << 16,         /* response Content-Type is text/html */
+  OBS_F_HOLDOUT = 1u << 17,      /* a navigation held out: nothing sent */
+  OBS_F_GOT_HINTS = 1u << 18,    /* a navigation that got a 103 */
+  OBS_F_GOT_PUSH = 1u << 19,     /* a navigation that got pushes */
 };
 
 struct obs {

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <uv.h>
 
+#include "learner/learn.h"
+#include "learner/ruleset.h"
 #include "proxy/log.h"
 #include "proxy/util.h"
 #include "store/store.h"
@@ -154,11 +156,69 @@ struct emit_ctx {
   int failed;
 };
 
-static void on_visit(void *ud, const struct visit *v) {
+static struct visit_req *requested(struct visit *v, const char *key) {
+  for (size_t i = 0; i < v->nreqs; i++) {
+    if (strcmp(v->reqs[i].key, key) == 0)
+      return &v->reqs[i];
+  }
+  return NULL;
+}
+
+static int add_outcome(struct recorder *r, const struct visit *v,
+                       const char *resource, const struct store_outcome *o) {
+  int rv = store_add_outcome(r->store, v->page_key, v->mobile, resource, o,
+                             (int64_t)v->start_ms);
+  if (rv == 0 && strcmp(v->template_key, v->page_key) != 0)
+    rv = store_add_outcome(r->store, v->template_key, v->mobile, resource, o,
+                           (int64_t)v->start_ms);
+  return rv;
+}
+
+/* outcomes settles what became of the visit's pushes and hints: a push
+ * completed and not requested again was used; one reset, or requested
+ * anyway (on any connection), was not. A hinted resource the visit then
+ * requested was used. The resources hinted are the page's hint rules in
+ * the learner's last snapshot, which is what the proxy served unless a
+ * new snapshot arrived in between. Marks the requests pushed/hinted. */
+static int outcomes(struct recorder *r, struct visit *v) {
+  int rv = 0;
+  for (size_t i = 0; rv == 0 && i < v->npushes; i++) {
+    const struct visit_push *p = &v->pushes[i];
+    struct visit_req *q = requested(v, p->key);
+    if (q != NULL)
+      q->flags |= VISIT_REQ_PUSHED;
+    struct store_outcome o = {.promised = 1,
+                              .completed = p->completed,
+                              .cancelled = !p->completed,
+                              .wasted = q != NULL,
+                              .pushed_bytes = p->bytes};
+    rv = add_outcome(r, v, p->key, &o);
+    if (r->learner != NULL)
+      learner_outcome(r->learner, v, p->key, p->completed && q == NULL);
+  }
+  const struct ruleset_page *page =
+      v->delivery == VISIT_HINTS && r->learner != NULL
+          ? learner_served(r->learner, v)
+          : NULL;
+  for (size_t i = 0; rv == 0 && page != NULL && i < page->n; i++) {
+    const struct ruleset_entry *e = &page->entries[i];
+    if (!(e->channels & LEARN_HINT) || e->dest == OBS_DEST_NONE ||
+        e->dest == OBS_DEST_DOCUMENT || e->dest == OBS_DEST_OTHER)
+      continue; /* not sent: no valid as= (see proxy/hints.c) */
+    struct visit_req *q = requested(v, e->key);
+    if (q != NULL)
+      q->flags |= VISIT_REQ_HINTED;
+    struct store_outcome o = {.hinted = 1, .hinted_used = q != NULL};
+    rv = add_outcome(r, v, e->key, &o);
+  }
+  return rv;
+}
+
+static void on_visit(void *ud, struct visit *v) {
   struct emit_ctx *x = ud;
   if (x->failed)
     return;
-  if (store_add_visit(x->r->store, v) != 0) {
+  if (outcomes(x->r, v) != 0 || store_add_visit(x->r->store, v) != 0) {
     x->failed = 1;
     return;
   }

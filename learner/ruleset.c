@@ -4,6 +4,7 @@
  * cache lines. */
 #include "learner/ruleset.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@ struct bpage {
   int mobile;
   struct ruleset_entry *entries; /* key/path point to owned strings */
   size_t n;
+  int mode;
 };
 
 struct ruleset_builder {
@@ -30,7 +32,7 @@ struct slot {
 };
 
 struct ruleset {
-  int refs;
+  atomic_int refs;
   size_t npages, nrules;
   size_t mask;      /* slots - 1 */
   struct slot *slots;
@@ -75,7 +77,7 @@ static const char *path_of(const char *key) {
 
 void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
                          int mobile, const struct learn_rule *rules,
-                         size_t n) {
+                         size_t n, int mode) {
   if (b->n == b->cap) {
     b->cap = b->cap ? b->cap * 2 : 64;
     b->pages = xrealloc(b->pages, b->cap * sizeof(*b->pages));
@@ -83,6 +85,7 @@ void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
   struct bpage *p = &b->pages[b->n++];
   p->key = xstrdup(page_key);
   p->mobile = mobile != 0;
+  p->mode = mode;
   p->entries = xcalloc(n ? n : 1, sizeof(*p->entries));
   p->n = 0;
   for (size_t i = 0; i < n; i++) {
@@ -109,7 +112,7 @@ static struct slot *find(const struct ruleset *rs, const char *key,
 
 struct ruleset *ruleset_build(struct ruleset_builder *b) {
   struct ruleset *rs = xcalloc(1, sizeof(*rs));
-  rs->refs = 1;
+  atomic_init(&rs->refs, 1);
   size_t slots = 16;
   while (slots < b->n * 2)
     slots *= 2;
@@ -153,6 +156,7 @@ struct ruleset *ruleset_build(struct ruleset_builder *b) {
     s->mobile = p->mobile;
     s->page.entries = first;
     s->page.n = p->n;
+    s->page.mode = p->mode;
     rs->nrules += p->n;
   }
   ruleset_builder_free(b);
@@ -171,10 +175,10 @@ const struct ruleset_page *ruleset_lookup(const struct ruleset *rs,
 size_t ruleset_pages(const struct ruleset *rs) { return rs ? rs->npages : 0; }
 size_t ruleset_rules(const struct ruleset *rs) { return rs ? rs->nrules : 0; }
 
-void ruleset_ref(struct ruleset *rs) { rs->refs++; }
+void ruleset_ref(struct ruleset *rs) { atomic_fetch_add(&rs->refs, 1); }
 
 void ruleset_unref(struct ruleset *rs) {
-  if (rs == NULL || --rs->refs > 0)
+  if (rs == NULL || atomic_fetch_sub(&rs->refs, 1) > 1)
     return;
   free(rs->slots);
   free(rs->arena);

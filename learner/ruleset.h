@@ -3,8 +3,9 @@
  * The learner thread builds a ruleset from scratch, never changes it
  * after ruleset_build, and hands it to the loop thread whole (see
  * server_publish_rules). The loop looks pages up with no lock and drops
- * its reference when a newer snapshot arrives; reference counts are only
- * touched on the loop thread once a snapshot is published.
+ * its reference when a newer snapshot arrives. The learner keeps a
+ * reference of its own to the last snapshot (to know what was hinted), so
+ * reference counts are atomic.
  *
  * A page key maps, per class, to its served resources in order. A page
  * whose own visits reach min_visits is present even with no rules, so it
@@ -31,15 +32,17 @@ struct ruleset_entry {
 struct ruleset_page {
   const struct ruleset_entry *entries;
   size_t n;
+  int mode;           /* delivery mode set by the operator for the page's
+                         route or globally (CONFIG_DELIVER_*), or -1 */
 };
 
 struct ruleset_builder *ruleset_builder_new(void);
 /* ruleset_builder_add adds a page (copying everything); only rules with
- * channels set are kept. Adding the same page and class twice keeps the
- * last. */
+ * channels set are kept. |mode| is the operator's delivery mode for the
+ * page, or -1. Adding the same page and class twice keeps the last. */
 void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
                          int mobile, const struct learn_rule *rules,
-                         size_t n);
+                         size_t n, int mode);
 /* ruleset_build turns the builder (consumed) into a snapshot with one
  * reference. */
 struct ruleset *ruleset_build(struct ruleset_builder *b);

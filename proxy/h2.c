@@ -110,6 +110,7 @@ struct h2_session {
    * request for one is recorded as hinted. */
   uint64_t hinted[256];
   size_t nhinted;
+  int push_open; /* pushed streams promised and not yet closed */
   struct bucket glitch, resets;
 };
 
@@ -655,16 +656,37 @@ static int push_one(struct h2_stream *st, const struct http_req *req,
   size_t hostlen = http_authority_host_len(req->authority, req->authority_len);
   int backend = route_pick(cfg, req->authority, hostlen, preq.path,
                            preq.path_len);
+  if (st->recording) {
+    /* What becomes of the push goes to the recorder as OBS_PUSH, tied to
+     * the page's stream; the copied user-agent keeps the client token. */
+    record_request(&ps->obs, s->c, (uint64_t)st->id, &preq);
+    int n = snprintf(ps->obs.referer, sizeof(ps->obs.referer), "%s://%.*s%s",
+                     scheme, (int)req->authority_len, req->authority,
+                     st->pseudo[P_PATH]);
+    if (n < 0 || (size_t)n >= sizeof(ps->obs.referer))
+      ps->obs.flags |= OBS_F_TRUNCATED;
+    ps->recording = 1;
+  }
   ps->up = upstream_start(s->srv->pool, backend, &preq, &up_cb, ps);
+  s->push_open++;
   s->srv->stats.pushes_promised++;
   return 0;
 }
 
 /* push_page pushes the page's push rules not yet pushed on this
- * connection, in rule order. */
+ * connection, in rule order, while the client's stream limit and the
+ * connection's send window have room: a push the client cannot take at
+ * once only queues behind the page. The learner already cut the list to
+ * the byte budget and count cap. */
 static void push_page(struct h2_stream *st, const struct http_req *req,
                       const struct ruleset_page *p) {
   struct h2_session *s = st->s;
+  uint32_t max_streams = nghttp2_session_get_remote_settings(
+      s->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+  int64_t window = nghttp2_session_get_remote_window_size(s->ng);
+  if (nghttp2_session_get_remote_settings(
+          s->ng, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) == 0)
+    window = 0; /* new streams could not send a byte */
   for (size_t i = 0; i < p->n; i++) {
     const struct ruleset_entry *e = &p->entries[i];
     if (!(e->channels & LEARN_PUSH))
@@ -673,8 +695,13 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
                              strlen(e->path));
     if (in_set(s->pushed, s->npushed, h))
       continue; /* the client has it from an earlier push */
+    if ((uint32_t)s->push_open >= max_streams || window < (int64_t)e->bytes) {
+      s->srv->stats.pushes_skipped++;
+      break;
+    }
     if (push_one(st, req, e) != 0)
       break;
+    window -= e->bytes;
     if (s->npushed < ARRAY_SIZE(s->pushed))
       s->pushed[s->npushed++] = h;
   }
@@ -756,8 +783,10 @@ static void start_request(struct h2_stream *st) {
     if (s->npushed > 0 || s->nhinted > 0) {
       uint64_t h = origin_hash(req.authority, req.authority_len, req.path,
                                req.path_len);
-      if (in_set(s->pushed, s->npushed, h))
+      if (in_set(s->pushed, s->npushed, h)) {
         st->obs.flags |= OBS_F_PUSHED; /* pushed, yet requested again */
+        s->srv->stats.pushes_wasted++;
+      }
       if (in_set(s->hinted, s->nhinted, h))
         st->obs.flags |= OBS_F_HINTED;
     }
@@ -967,13 +996,20 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
                   st->up ? upstream_backend_name(st->up) : st->backend);
   if (st->status >= 100 && st->status < 600)
     s->srv->stats.responses[st->status / 100]++;
-  if (st->pushed && (error_code == NGHTTP2_CANCEL ||
-                     error_code == NGHTTP2_REFUSED_STREAM))
-    s->srv->stats.pushes_cancelled++;
+  int cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||
+            st->resp.len > 0;
+  if (st->pushed) {
+    s->push_open--;
+    if (error_code == NGHTTP2_CANCEL || error_code == NGHTTP2_REFUSED_STREAM)
+      s->srv->stats.pushes_cancelled++;
+    else if (!cut)
+      s->srv->stats.pushes_completed++;
+    s->srv->stats.push_bytes += st->bytes_sent;
+  }
   if (st->recording) {
-    int cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||
-              st->resp.len > 0;
     record_finish(&st->obs, st->bytes_sent, cut);
+    if (st->pushed)
+      st->obs.kind = OBS_PUSH;
     recorder_post(s->srv->recorder, &st->obs);
   }
   nghttp2_session_set_stream_user_data(ng, id, NULL);

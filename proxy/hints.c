@@ -9,6 +9,7 @@
 #include "learner/ruleset.h"
 #include "proxy/http.h"
 #include "proxy/record.h"
+#include "proxy/route.h"
 #include "proxy/server.h"
 
 void hints_keys_init(struct hints_keys *k, const char *templates,
@@ -28,13 +29,12 @@ static int is_navigation(const struct obs *o) {
 }
 
 /* page_of returns the rules page of the navigation |req|, whatever its
- * channels, or NULL when herald delivers nothing for it. */
+ * channels, or NULL when there is none. */
 static const struct ruleset_page *page_of(const struct server *srv,
                                           const struct http_req *req,
                                           const struct obs *o) {
   const struct config *cfg = srv->cfg;
-  if (srv->rules == NULL || cfg->deliver_mode == CONFIG_DELIVER_OFF ||
-      !is_navigation(o))
+  if (srv->rules == NULL || !is_navigation(o))
     return NULL;
   if (req->version != 20 && !cfg->deliver_hints_http1)
     return NULL;
@@ -51,8 +51,38 @@ static const struct ruleset_page *page_of(const struct server *srv,
   return p;
 }
 
+/* mode_of: the operator's live setting (heraldctl mode, carried by the
+ * rules snapshot) wins over the route's configured mode, which wins over
+ * [deliver] mode. */
+static int mode_of(const struct server *srv, const struct http_req *req,
+                   const struct ruleset_page *p) {
+  if (p->mode >= 0)
+    return p->mode;
+  const struct config *cfg = srv->cfg;
+  size_t hostlen = http_authority_host_len(req->authority, req->authority_len);
+  int r = route_find(cfg, req->authority, hostlen, req->path, req->path_len);
+  if (r >= 0 && cfg->routes[r].deliver >= 0)
+    return cfg->routes[r].deliver;
+  return cfg->deliver_mode;
+}
+
+/* held_out draws the holdout arm: a uniform fraction of the navigations
+ * that would get something. xorshift64* is plenty for sampling. */
+static int held_out(struct server *srv) {
+  double f = srv->cfg->deliver_holdout;
+  if (f <= 0)
+    return 0;
+  uint64_t x = srv->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  srv->rng = x;
+  double u = (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+  return u < f;
+}
+
 enum hints_action hints_decide(struct server *srv, const struct http_req *req,
-                               const struct obs *o, const struct conn *c,
+                               struct obs *o, const struct conn *c,
                                uint64_t id, int can_push,
                                const struct ruleset_page **page) {
   struct obs tmp;
@@ -63,22 +93,37 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
   const struct ruleset_page *p = page_of(srv, req, o);
   if (p == NULL)
     return HINTS_NONE;
-  int mode = srv->cfg->deliver_mode;
+  int mode = mode_of(srv, req, p);
+  if (mode == CONFIG_DELIVER_OFF)
+    return HINTS_NONE;
   if (mode == CONFIG_DELIVER_SHADOW) {
     srv->stats.hints_shadow++;
     return HINTS_NONE;
   }
-  *page = p;
+  enum hints_action a = HINTS_NONE;
   if ((mode == CONFIG_DELIVER_PUSH || mode == CONFIG_DELIVER_BOTH) &&
-      can_push)
-    return HINTS_PUSH;
-  if (mode == CONFIG_DELIVER_PUSH)
-    return HINTS_NONE; /* this client refuses push; hints are not wanted */
-  for (size_t i = 0; i < p->n; i++) {
-    if (p->entries[i].channels & LEARN_HINT)
-      return HINTS_EARLY;
+      can_push) {
+    for (size_t i = 0; i < p->n && a == HINTS_NONE; i++) {
+      if (p->entries[i].channels & LEARN_PUSH)
+        a = HINTS_PUSH;
+    }
+  } else if (mode != CONFIG_DELIVER_PUSH) {
+    /* (A push-only route sends nothing to a client that refuses push.) */
+    for (size_t i = 0; i < p->n && a == HINTS_NONE; i++) {
+      if (p->entries[i].channels & LEARN_HINT)
+        a = HINTS_EARLY;
+    }
   }
-  return HINTS_NONE;
+  if (a == HINTS_NONE)
+    return HINTS_NONE;
+  if (held_out(srv)) {
+    o->flags |= OBS_F_HOLDOUT;
+    srv->stats.holdout_visits++;
+    return HINTS_NONE;
+  }
+  o->flags |= a == HINTS_PUSH ? OBS_F_GOT_PUSH : OBS_F_GOT_HINTS;
+  *page = p;
+  return a;
 }
 
 size_t hints_link(const struct ruleset_page *p, size_t i, char *out,

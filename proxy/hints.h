@@ -38,12 +38,16 @@ void hints_keys_init(struct hints_keys *k, const char *templates,
 enum hints_action { HINTS_NONE, HINTS_EARLY, HINTS_PUSH };
 
 /* hints_decide decides for the request |req| on |c| (|id|: its stream or
- * request number) by the delivery mode, the rules and |can_push| (the
- * client accepts push). |o| is the request's observation when recording
- * filled one, else NULL. Shadow decisions are counted here. On
+ * request number) by the delivery mode (the operator's live setting for
+ * the page, else its route's mode, else [deliver] mode), the rules and
+ * |can_push| (the client accepts push). A [deliver] holdout fraction of
+ * the navigations that would get something get nothing, to measure the
+ * effect. |o| is the request's observation when recording filled one,
+ * else NULL; its flags record the arm (OBS_F_HOLDOUT, _GOT_HINTS,
+ * _GOT_PUSH). Shadow and holdout decisions are counted here. On
  * HINTS_EARLY or HINTS_PUSH, |*page| is the page's rules. */
 enum hints_action hints_decide(struct server *srv, const struct http_req *req,
-                               const struct obs *o, const struct conn *c,
+                               struct obs *o, const struct conn *c,
                                uint64_t id, int can_push,
                                const struct ruleset_page **page);
 

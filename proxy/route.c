@@ -7,7 +7,7 @@
 #include "config/config.h"
 #include "proxy/util.h"
 
-int route_pick(const struct config *cfg, const char *host, size_t host_len,
+int route_find(const struct config *cfg, const char *host, size_t host_len,
                const char *path, size_t path_len) {
   int best = -1, best_host_specific = 0;
   size_t best_len = 0;
@@ -26,5 +26,11 @@ int route_pick(const struct config *cfg, const char *host, size_t host_len,
       best_host_specific = specific;
     }
   }
-  return best < 0 ? 0 : cfg->routes[best].backend;
+  return best;
+}
+
+int route_pick(const struct config *cfg, const char *host, size_t host_len,
+               const char *path, size_t path_len) {
+  int r = route_find(cfg, host, host_len, path, path_len);
+  return r < 0 ? 0 : cfg->routes[r].backend;
 }

@@ -170,6 +170,9 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
   memset(srv, 0, sizeof(*srv));
   srv->loop = loop;
   srv->cfg = cfg;
+  /* Holdout sampling only needs to differ between runs. */
+  srv->rng = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^
+             0x9e3779b97f4a7c15ull;
   srv->hint_keys = xmalloc(sizeof(*srv->hint_keys));
   hints_keys_init(srv->hint_keys, cfg->record_templates,
                   cfg->record_keep_params);

@@ -32,6 +32,11 @@ struct server_stats {
   uint64_t backend_errors, backend_timeouts;
   uint64_t hints_sent, hints_shadow; /* navigations that got (or would get) a 103 */
   uint64_t pushes_promised, pushes_cancelled, pushes_refused;
+  uint64_t pushes_completed, push_bytes; /* pushed streams sent whole */
+  uint64_t pushes_wasted;  /* pushed, then requested on the connection */
+  uint64_t pushes_skipped; /* not pushed: the client's digest had it, or
+                              its stream limit or window was reached */
+  uint64_t holdout_visits; /* navigations held out of delivery */
 };
 
 struct server {
@@ -57,6 +62,7 @@ struct server {
   uv_signal_t sigterm, sigint, sighup;
   uv_timer_t drain_timer;
   struct server_stats stats;
+  uint64_t rng; /* holdout sampling (loop thread) */
 };
 
 /* server_init binds every listener in |cfg| (which the server then owns)

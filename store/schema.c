@@ -128,7 +128,19 @@ static const char schema_v1[] =
     ");\n"
     "INSERT INTO schema_version(version) VALUES(1);\n";
 
+/* v2: what herald sent ahead of each visit (the holdout arm compares
+ * against the treated ones) and the bytes of pushes, for heraldctl stats. */
+static const char schema_v2[] =
+    "ALTER TABLE visits ADD COLUMN delivery TEXT NOT NULL DEFAULT 'none'\n"
+    "  CHECK(delivery IN ('none','hints','push','holdout'));\n"
+    "  -- none: no rules (or mode off/shadow); holdout: held out of delivery\n"
+    "CREATE INDEX visits_delivery ON visits(delivery, started_at);\n"
+    "ALTER TABLE push_outcomes ADD COLUMN pushed_bytes INTEGER DEFAULT 0;\n"
+    "  -- body bytes of the pushes sent\n"
+    "UPDATE schema_version SET version = 2;\n";
+
 /* store_migrations[i] takes a database from version i to version i + 1.
  * A new version appends a migration here and bumps STORE_SCHEMA_VERSION;
  * a shipped migration is never edited, since databases already ran it. */
-const char *const store_migrations[STORE_SCHEMA_VERSION] = {schema_v1};
+const char *const store_migrations[STORE_SCHEMA_VERSION] = {schema_v1,
+                                                           schema_v2};

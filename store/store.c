@@ -58,6 +58,7 @@ enum stmt_id {
   ST_INSERT_VISIT,
   ST_INSERT_REQ,
   ST_TRIM,
+  ST_ADD_OUTCOME,
   ST_RULES0, /* store_rules.c's statements, RST_MAX of them */
   ST_COUNT0 = ST_RULES0 + RST_MAX, /* one per counts entry */
   ST_MAX = ST_COUNT0 + ARRAY_SIZE(counts),
@@ -90,7 +91,8 @@ static const char *const stmt_sql[ST_RULES0] = {
         " RETURNING id",
     [ST_INSERT_VISIT] =
         "INSERT INTO visits(page_id, template_id, class, client_token,"
-        " started_at, load_ms, bytes) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        " started_at, load_ms, bytes, holdout, delivery)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_INSERT_REQ] =
         "INSERT INTO visit_requests(visit_id, seq, resource_id, method,"
         " status, bytes, content_type, dest, delay_ms, depth, parent_seq,"
@@ -98,6 +100,21 @@ static const char *const stmt_sql[ST_RULES0] = {
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
         " ?14, ?15)",
     /* Requests go with their visit through ON DELETE CASCADE. */
+    [ST_ADD_OUTCOME] =
+        "INSERT INTO push_outcomes(page_id, class, resource_id, promised,"
+        " completed, cancelled, wasted, hinted, hinted_used, pushed_bytes,"
+        " updated_at)"
+        " SELECT p.id, ?3, r.id, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"
+        " FROM pages p JOIN resources r WHERE p.key = ?1 AND r.key = ?2"
+        " ON CONFLICT(page_id, class, resource_id) DO UPDATE SET"
+        " promised = promised + excluded.promised,"
+        " completed = completed + excluded.completed,"
+        " cancelled = cancelled + excluded.cancelled,"
+        " wasted = wasted + excluded.wasted,"
+        " hinted = hinted + excluded.hinted,"
+        " hinted_used = hinted_used + excluded.hinted_used,"
+        " pushed_bytes = pushed_bytes + excluded.pushed_bytes,"
+        " updated_at = excluded.updated_at",
     [ST_TRIM] = "DELETE FROM visits WHERE id IN (SELECT id FROM visits"
                 " ORDER BY started_at DESC, id DESC LIMIT -1 OFFSET ?1)",
 };
@@ -560,6 +577,10 @@ static int add_visit(struct store *s, const struct visit *v) {
   sqlite3_bind_int64(st, 5, now);
   sqlite3_bind_int64(st, 6, (int64_t)v->load_ms);
   sqlite3_bind_int64(st, 7, (int64_t)v->bytes);
+  static const char *const delivery[] = {"none", "hints", "push", "holdout"};
+  sqlite3_bind_int(st, 8, v->delivery == VISIT_HOLDOUT);
+  sqlite3_bind_text(st, 9, delivery[v->delivery < 4 ? v->delivery : 0], -1,
+                    SQLITE_STATIC);
   rv = step(s, st, "add visit");
   if (rv != 0)
     return rv;
@@ -595,6 +616,24 @@ int store_add_visit(struct store *s, const struct visit *v) {
       store_rollback(s);
   }
   return rv;
+}
+
+int store_add_outcome(struct store *s, const char *page_key, int mobile,
+                      const char *resource_key, const struct store_outcome *o,
+                      int64_t now_ms) {
+  sqlite3_stmt *st = s->st[ST_ADD_OUTCOME];
+  sqlite3_bind_text(st, 1, page_key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, resource_key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, mobile ? "mobile" : "desktop", -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 4, o->promised);
+  sqlite3_bind_int(st, 5, o->completed);
+  sqlite3_bind_int(st, 6, o->cancelled);
+  sqlite3_bind_int(st, 7, o->wasted);
+  sqlite3_bind_int(st, 8, o->hinted);
+  sqlite3_bind_int(st, 9, o->hinted_used);
+  sqlite3_bind_int64(st, 10, (int64_t)o->pushed_bytes);
+  sqlite3_bind_int64(st, 11, now_ms);
+  return step(s, st, "add outcome");
 }
 
 int store_trim_visits(struct store *s, int64_t retain) {

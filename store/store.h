@@ -19,7 +19,7 @@
 struct store;
 struct visit;
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* store_open opens or creates the database at |path|, runs forward
  * migrations up to STORE_SCHEMA_VERSION and a quick_check. On error it
@@ -44,6 +44,19 @@ void store_rollback(struct store *s);
  * a transaction (outside one it makes its own); after an error, roll the
  * transaction back. |v| is only read during the call. */
 int store_add_visit(struct store *s, const struct visit *v);
+
+/* Increments to the push_outcomes row of a (page, class, resource). */
+struct store_outcome {
+  int promised, completed, cancelled, wasted, hinted, hinted_used;
+  uint64_t pushed_bytes;
+};
+
+/* store_add_outcome adds |o| to the outcome counts of |resource_key| on
+ * |page_key| for a class. Pages or resources never recorded are skipped
+ * (returns 0). Call inside a transaction. */
+int store_add_outcome(struct store *s, const char *page_key, int mobile,
+                      const char *resource_key, const struct store_outcome *o,
+                      int64_t now_ms);
 
 /* store_trim_visits deletes the oldest visits (and their requests) beyond
  * the newest |retain| by start time. A negative |retain| is UV_EINVAL. */

@@ -25,7 +25,7 @@ static struct visit got[MAXV];
 static struct visit_req got_reqs[MAXV][MAXR];
 static size_t ngot;
 
-static void collect(void *ud, const struct visit *v) {
+static void collect(void *ud, struct visit *v) {
   (void)ud;
   assert_true(ngot < MAXV);
   assert_true(v->nreqs <= MAXR);

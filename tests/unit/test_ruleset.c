@@ -32,9 +32,9 @@ static void test_lookup_by_page_and_class(void **state) {
       rule("https://a.example/near.js", 0, LEARN_LEARNED),
       rule("https://a.example/b.png", LEARN_HINT, LEARN_LEARNED),
   };
-  ruleset_builder_add(b, "https://a.example/", 0, r, 3);
-  ruleset_builder_add(b, "https://a.example/", 1, r, 1);
-  ruleset_builder_add(b, "https://a.example/empty", 0, NULL, 0);
+  ruleset_builder_add(b, "https://a.example/", 0, r, 3, -1);
+  ruleset_builder_add(b, "https://a.example/", 1, r, 1, -1);
+  ruleset_builder_add(b, "https://a.example/empty", 0, NULL, 0, -1);
   struct ruleset *rs = ruleset_build(b);
   assert_int_equal(ruleset_pages(rs), 3);
   assert_int_equal(ruleset_rules(rs), 3); /* near misses are not served */
@@ -70,8 +70,8 @@ static void test_blocked_never_served_and_last_add_wins(void **state) {
       rule("https://a.example/x.js", LEARN_PUSH, LEARN_BLOCKED),
       rule("https://a.example/y.js", LEARN_HINT, LEARN_PINNED),
   };
-  ruleset_builder_add(b, "https://a.example/p", 0, r, 1);
-  ruleset_builder_add(b, "https://a.example/p", 0, r, 2);
+  ruleset_builder_add(b, "https://a.example/p", 0, r, 1, -1);
+  ruleset_builder_add(b, "https://a.example/p", 0, r, 2, -1);
   struct ruleset *rs = ruleset_build(b);
   const struct ruleset_page *p = ruleset_lookup(rs, "https://a.example/p", 0);
   assert_non_null(p);
@@ -93,7 +93,7 @@ static void test_many_pages(void **state) {
   char key[64];
   for (int i = 0; i < 5000; i++) {
     snprintf(key, sizeof(key), "https://a.example/p/%d", i);
-    ruleset_builder_add(b, key, i & 1, &r, 1);
+    ruleset_builder_add(b, key, i & 1, &r, 1, -1);
   }
   struct ruleset *rs = ruleset_build(b);
   assert_int_equal(ruleset_pages(rs), 5000);

@@ -181,14 +181,15 @@ static void test_fresh_open(void **state) {
   sqlite3_close(db);
   store_close(s);
 
-  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"), 1);
+  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"),
+                   STORE_SCHEMA_VERSION);
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM schema_version"), 1);
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema"
                                   " WHERE type = 'table'"),
                    11);
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema"
                                   " WHERE name LIKE 'visits_%'"),
-                   2);
+                   3); /* started_at, page_id, delivery */
   store_close(NULL);
 }
 
@@ -301,7 +302,8 @@ static void test_reopen_keeps_data(void **state) {
   store_rollback(s); /* nothing open: quietly nothing */
   assert_int_equal(store_count(s, "visits"), 1);
   store_close(s);
-  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"), 1);
+  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"),
+                   STORE_SCHEMA_VERSION);
 }
 
 static void test_trim(void **state) {
@@ -453,6 +455,31 @@ static void test_locked_at_begin(void **state) {
   store_close(s);
 }
 
+extern const char *const store_migrations[STORE_SCHEMA_VERSION];
+
+/* A database written by schema v1 (before holdout arms) opens, migrates to
+ * the current version, and keeps its visits with delivery 'none'. */
+static void test_migrate_from_v1(void **state) {
+  struct fix *f = *state;
+  raw_exec(f->db, store_migrations[0]);
+  raw_exec(f->db, "INSERT INTO pages(key, is_template, first_seen, last_seen,"
+                  " visits) VALUES('http://a/', 0, 1, 1, 1);"
+                  "INSERT INTO visits(page_id, template_id, class,"
+                  " client_token, started_at) VALUES(1, 1, 'desktop', x'00',"
+                  " 1)");
+  struct store *s = open_ok(f);
+  store_close(s);
+  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"),
+                   STORE_SCHEMA_VERSION);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM visits WHERE"
+                                  " delivery = 'none'"),
+                   1);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM pragma_table_info("
+                                  "'push_outcomes') WHERE name ="
+                                  " 'pushed_bytes'"),
+                   1);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -462,6 +489,7 @@ int main(void) {
       T(test_garbage_file),      T(test_foreign_database),
       T(test_newer_schema),      T(test_read_only),
       T(test_locked_at_open),    T(test_locked_at_begin),
+      T(test_migrate_from_v1),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);
