@@ -27,6 +27,7 @@
 #include "config/config.h"
 #include "learner/ruleset.h"
 #include "proxy/hints.h"
+#include "proxy/pushed.h"
 #include "proxy/http.h"
 #include "learner/recorder.h"
 #include "proxy/log.h"
@@ -81,6 +82,10 @@ struct h2_stream {
   uint64_t bytes_sent;
   int recording;               /* |obs| is being filled for the recorder */
   int pushed;                  /* a stream herald promised, not a request */
+  struct digest *digest;       /* owned: what the browser has from our
+                                  pushes, sent back in Set-Cookie on this
+                                  page's response; NULL when nothing was
+                                  pushed */
   struct obs obs;
 };
 
@@ -248,6 +253,8 @@ static void stream_free(struct h2_stream *st) {
   s->nstreams--;
   buf_cleanup(&st->resp);
   buf_cleanup(&st->early_body);
+  free(st->digest);
+  st->digest = NULL;
   if (stream_free_count < STREAM_FREE_MAX) {
     st->next = stream_free_list;
     stream_free_list = st;
@@ -382,11 +389,17 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
     conn_mark_dirty(s->c);
     return;
   }
+  if (status == 200 && st->pseudo_len[P_METHOD] == 3 &&
+      memcmp(st->pseudo[P_METHOD], "GET", 3) == 0)
+    pushed_note_validator(s->srv->validators, st->pseudo[P_AUTHORITY],
+                          st->pseudo_len[P_AUTHORITY], st->pseudo[P_PATH],
+                          st->pseudo_len[P_PATH], hdrs, n);
   /* Upstream caps a response at MAX_RESPONSE_FIELDS fields and 64 KB. */
-  nghttp2_nv nv[257];
+  nghttp2_nv nv[258];
   static char lower[65536]; /* loop thread only */
-  if (n > ARRAY_SIZE(nv) - 2)
-    n = ARRAY_SIZE(nv) - 2;
+  static char cookie[DIGEST_COOKIE_MAX + 128];
+  if (n > ARRAY_SIZE(nv) - 3)
+    n = ARRAY_SIZE(nv) - 3;
   char code[8];
   snprintf(code, sizeof(code), "%d", status);
   nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7,
@@ -409,6 +422,12 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   /* RFC 9110 7.6.3: a proxy adds itself to Via in both directions. */
   nv[k++] = (nghttp2_nv){(uint8_t *)"via", (uint8_t *)"1.1 herald", 3, 10,
                          NGHTTP2_NV_FLAG_NONE};
+  size_t clen;
+  if (st->digest != NULL && status < 400 &&
+      (clen = pushed_cookie(st->digest, st->pseudo[P_SCHEME][4] == 's',
+                            cookie, sizeof(cookie))) > 0)
+    nv[k++] = (nghttp2_nv){(uint8_t *)"set-cookie", (uint8_t *)cookie, 10,
+                           clen, NGHTTP2_NV_FLAG_NONE};
   st->status = status;
   st->resp_started = 1;
   int head_only = status == 204 || status == 304 ||
@@ -687,6 +706,12 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
   if (nghttp2_session_get_remote_settings(
           s->ng, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) == 0)
     window = 0; /* new streams could not send a byte */
+  struct digest *d = NULL;
+  if (s->srv->cfg->deliver_digest) {
+    d = xmalloc(sizeof(*d));
+    pushed_read_cookie(d, req);
+  }
+  size_t before = s->npushed;
   for (size_t i = 0; i < p->n; i++) {
     const struct ruleset_entry *e = &p->entries[i];
     if (!(e->channels & LEARN_PUSH))
@@ -695,6 +720,11 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
                              strlen(e->path));
     if (in_set(s->pushed, s->npushed, h))
       continue; /* the client has it from an earlier push */
+    if (d != NULL && pushed_has(s->srv->validators, d, req->authority,
+                                req->authority_len, e->path)) {
+      s->srv->stats.pushes_digest_skipped++;
+      continue; /* pushed on an earlier connection */
+    }
     if ((uint32_t)s->push_open >= max_streams || window < (int64_t)e->bytes) {
       s->srv->stats.pushes_skipped++;
       break;
@@ -702,8 +732,17 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
     if (push_one(st, req, e) != 0)
       break;
     window -= e->bytes;
+    if (d != NULL)
+      pushed_add(s->srv->validators, d, req->authority, req->authority_len,
+                 e->path);
     if (s->npushed < ARRAY_SIZE(s->pushed))
       s->pushed[s->npushed++] = h;
+  }
+  if (d != NULL && s->npushed > before) {
+    free(st->digest);
+    st->digest = d; /* goes out with the page's response headers */
+  } else {
+    free(d);
   }
   conn_mark_dirty(s->c);
 }

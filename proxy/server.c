@@ -14,6 +14,7 @@
 #include "learner/ruleset.h"
 #include "proxy/hints.h"
 #include "proxy/pool.h"
+#include "proxy/pushed.h"
 #include "proxy/session.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
@@ -173,6 +174,7 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
   /* Holdout sampling only needs to differ between runs. */
   srv->rng = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^
              0x9e3779b97f4a7c15ull;
+  srv->validators = pushed_validators_new();
   srv->hint_keys = xmalloc(sizeof(*srv->hint_keys));
   hints_keys_init(srv->hint_keys, cfg->record_templates,
                   cfg->record_keep_params);
@@ -245,5 +247,7 @@ void server_cleanup(struct server *srv) {
   srv->rules = NULL;
   free(srv->hint_keys);
   srv->hint_keys = NULL;
+  pushed_validators_free(srv->validators);
+  srv->validators = NULL;
   buf_release_cache();
 }

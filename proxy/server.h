@@ -15,6 +15,7 @@ struct pool;
 struct recorder;
 struct ruleset;
 struct hints_keys;
+struct pushed_validators;
 struct tls_ctx;
 
 struct listener {
@@ -34,8 +35,9 @@ struct server_stats {
   uint64_t pushes_promised, pushes_cancelled, pushes_refused;
   uint64_t pushes_completed, push_bytes; /* pushed streams sent whole */
   uint64_t pushes_wasted;  /* pushed, then requested on the connection */
-  uint64_t pushes_skipped; /* not pushed: the client's digest had it, or
-                              its stream limit or window was reached */
+  uint64_t pushes_skipped; /* not pushed: the client's stream limit or
+                              the connection window was reached */
+  uint64_t pushes_digest_skipped; /* the browser's herald_pd cookie had it */
   uint64_t holdout_visits; /* navigations held out of delivery */
 };
 
@@ -50,6 +52,7 @@ struct server {
   struct ruleset *_Atomic rules_pending; /* handed over by the learner */
   uv_async_t rules_async;
   struct hints_keys *hint_keys; /* page-key settings for hint lookups */
+  struct pushed_validators *validators; /* ETags of pushable resources */
   struct listener *listeners;
   int nlisteners;
   struct conn *conns; /* intrusive list of live connections */

@@ -223,13 +223,16 @@ start_herald() {
   # Recording and learning on, from scratch each run. The learner's demo
   # settings are far below the defaults (20 visits, 3 clients, 0.95/0.90)
   # so a dozen scripted visits teach it; mode both pushes to clients that
-  # take push and sends 103 Early Hints to the others.
+  # take push and sends 103 Early Hints to the others. No holdout (default
+  # 5% of navigations get nothing, to measure the effect), so every visit
+  # shown gets what was learned.
   rm -f "$RUN/herald.db" "$RUN/herald.db-wal" "$RUN/herald.db-shm"
   local -a cmd=("$HERALD" --listen "127.0.0.1:$HTTP_PORT" --listen-tls "127.0.0.1:$TLS_PORT"
     --cert "$CERT" --key "$KEY" --backend "127.0.0.1:$BACKEND_PORT" --access-log "$ACCESS_LOG"
     --db "$RUN/herald.db" -o record.window=1500 -o record.flush=100
     -o learn.interval=300 -o learn.min_visits=5 -o learn.min_clients=2
-    -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65 -o deliver.mode=both)
+    -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65 -o deliver.mode=both
+    -o deliver.holdout=0)
   echo "== $(date '+%F %T') ${cmd[*]}" >>"$HERALD_LOG"
   "${cmd[@]}" >>"$HERALD_LOG" 2>&1 &
   HERALD_PID=$!
