@@ -621,6 +621,8 @@ static void pushed(struct attrib *a, const struct obs *o) {
   memcpy(p->key, key, sizeof(key));
   p->bytes = o->bytes;
   p->completed = !(o->flags & OBS_F_CUT_SHORT);
+  copy_field(p->content_type, sizeof(p->content_type), o->content_type,
+             sizeof(o->content_type));
   v->bytes += o->bytes;
   if (p->completed && o->end_ms > v->end_ms)
     v->end_ms = o->end_ms;
@@ -692,6 +694,14 @@ void attrib_add(struct attrib *a, const struct obs *o) {
     pushed(a, o);
 }
 
+static int requested_key(const struct avisit *v, const char *key) {
+  for (size_t i = 0; i < v->nreqs; i++) {
+    if (strcmp(v->reqs[i].key, key) == 0)
+      return 1;
+  }
+  return 0;
+}
+
 /* emit_visit hands |v| to |emit| as a struct visit and frees it. */
 static void emit_visit(struct attrib *a, struct avisit *v,
                        attrib_emit_cb emit, void *ud) {
@@ -711,7 +721,8 @@ static void emit_visit(struct attrib *a, struct avisit *v,
   out.pushes = v->pushes;
   out.npushes = v->npushes;
   out.nreqs = v->nreqs;
-  out.reqs = v->nreqs != 0 ? xcalloc(v->nreqs, sizeof(*out.reqs)) : NULL;
+  size_t cap = v->nreqs + v->npushes;
+  out.reqs = cap != 0 ? xcalloc(cap, sizeof(*out.reqs)) : NULL;
   for (size_t i = 0; i < v->nreqs; i++) {
     const struct areq *q = &v->reqs[i];
     struct visit_req *w = &out.reqs[i];
@@ -725,6 +736,21 @@ static void emit_visit(struct attrib *a, struct avisit *v,
     w->flags = q->flags;
     w->delay_ms = q->delay_ms;
     w->bytes = q->bytes;
+  }
+  for (size_t i = 0; i < v->npushes; i++) {
+    const struct visit_push *p = &v->pushes[i];
+    if (!p->completed || requested_key(v, p->key))
+      continue;
+    struct visit_req *w = &out.reqs[out.nreqs++];
+    memcpy(w->key, p->key, PAGEKEY_MAX);
+    memcpy(w->method, "GET", 4);
+    memcpy(w->content_type, p->content_type, sizeof(w->content_type));
+    w->status = 200;
+    w->dest = derive_dest(p->content_type);
+    w->depth = 0;
+    w->parent = -1;
+    w->flags = VISIT_REQ_PUSHABLE | VISIT_REQ_PUSHED | VISIT_REQ_DELIVERED;
+    w->bytes = p->bytes;
   }
   if (emit != NULL)
     emit(ud, &out);

@@ -28,7 +28,11 @@
  * tentative (the HTML is still streaming); they go with it if it is
  * discarded. An OBS_PUSH (a stream herald pushed) belongs to the visit
  * whose page stream promised it; its bytes count in the visit's bytes and
- * its end in the load time when it completed. The page's own OBS_DONE
+ * its end in the load time when it completed. A completed push the client
+ * did not also request is emitted among the requests too, flagged
+ * VISIT_REQ_DELIVERED: the page needed it as much as if it had been asked
+ * for, and a learner that saw only requests would lose confidence in
+ * exactly the resources it pushes. The page's own OBS_DONE
  * says what herald sent ahead of it (OBS_F_HOLDOUT, _GOT_HINTS,
  * _GOT_PUSH). */
 #ifndef LEARNER_ATTRIBUTION_H
@@ -68,6 +72,10 @@ enum visit_req_flag {
   VISIT_REQ_ALREADY_HAD = 1u << 1, /* 304 to a conditional request */
   VISIT_REQ_PUSHED = 1u << 2,
   VISIT_REQ_HINTED = 1u << 3,
+  VISIT_REQ_DELIVERED = 1u << 4,   /* not requested: herald pushed it whole
+                                      and the client never asked (the
+                                      push stood in for the request);
+                                      depth 0, no delay */
 };
 
 /* When the client sent no Sec-Fetch-Dest, dest is derived from the media
@@ -102,6 +110,7 @@ enum visit_delivery {
 /* One pushed stream of the visit (OBS_PUSH). */
 struct visit_push {
   char key[PAGEKEY_MAX];
+  char content_type[OBS_CTYPE_MAX];
   uint64_t bytes;      /* body bytes sent */
   int completed;       /* sent to the end; 0: reset (cancelled) */
 };

@@ -584,6 +584,20 @@ static void fold(struct learn *l, uint32_t pi, struct rkey *k,
   uint32_t v = p->v;
   uint32_t ei = entry_find(l, p, k);
   struct entry *e;
+  if (r->flags & VISIT_REQ_DELIVERED) {
+    /* A push the client took instead of asking: a co-request, but it says
+     * nothing about when or how the page discovers the resource. */
+    if (ei == NONE)
+      return;
+    e = &p->ents[ei];
+    k->res = e->res;
+    if (e->kv == v)
+      return;
+    e->k = entry_k(l, e, v) + 1;
+    e->kv = v;
+    add_client(l, e, fp);
+    return;
+  }
   if (ei == NONE) {
     if (k->res == NONE)
       k->res = intern(l, k->s, k->n, k->hash);

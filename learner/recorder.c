@@ -158,7 +158,8 @@ struct emit_ctx {
 
 static struct visit_req *requested(struct visit *v, const char *key) {
   for (size_t i = 0; i < v->nreqs; i++) {
-    if (strcmp(v->reqs[i].key, key) == 0)
+    if (!(v->reqs[i].flags & VISIT_REQ_DELIVERED) &&
+        strcmp(v->reqs[i].key, key) == 0)
       return &v->reqs[i];
   }
   return NULL;

@@ -137,6 +137,8 @@ static const char schema_v2[] =
     "CREATE INDEX visits_delivery ON visits(delivery, started_at);\n"
     "ALTER TABLE push_outcomes ADD COLUMN pushed_bytes INTEGER DEFAULT 0;\n"
     "  -- body bytes of the pushes sent\n"
+    "ALTER TABLE visit_requests ADD COLUMN delivered INTEGER DEFAULT 0;\n"
+    "  -- 1: not requested; herald pushed it whole instead (depth 0)\n"
     "UPDATE schema_version SET version = 2;\n";
 
 /* store_migrations[i] takes a database from version i to version i + 1.

@@ -96,9 +96,9 @@ static const char *const stmt_sql[ST_RULES0] = {
     [ST_INSERT_REQ] =
         "INSERT INTO visit_requests(visit_id, seq, resource_id, method,"
         " status, bytes, content_type, dest, delay_ms, depth, parent_seq,"
-        " pushable, already_had, pushed, hinted)"
+        " pushable, already_had, pushed, hinted, delivered)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-        " ?14, ?15)",
+        " ?14, ?15, ?16)",
     /* Requests go with their visit through ON DELETE CASCADE. */
     [ST_ADD_OUTCOME] =
         "INSERT INTO push_outcomes(page_id, class, resource_id, promised,"
@@ -552,6 +552,7 @@ static int insert_req(struct store *s, int64_t visit_id, size_t seq,
   sqlite3_bind_int(st, 13, !!(r->flags & VISIT_REQ_ALREADY_HAD));
   sqlite3_bind_int(st, 14, !!(r->flags & VISIT_REQ_PUSHED));
   sqlite3_bind_int(st, 15, !!(r->flags & VISIT_REQ_HINTED));
+  sqlite3_bind_int(st, 16, !!(r->flags & VISIT_REQ_DELIVERED));
   return step(s, st, "add visit: request");
 }
 

@@ -73,7 +73,7 @@ const char *const store_rst_sql[RST_MAX] = {
     [RST_VISIT_REQS] =
         "SELECT vr.seq, res.key, vr.method, vr.content_type, vr.status,"
         " vr.dest, vr.depth, vr.parent_seq, vr.pushable, vr.already_had,"
-        " vr.pushed, vr.hinted, vr.delay_ms, vr.bytes"
+        " vr.pushed, vr.hinted, vr.delay_ms, vr.bytes, vr.delivered"
         " FROM visit_requests vr"
         " JOIN resources res ON res.id = vr.resource_id"
         " WHERE vr.visit_id = ?1 ORDER BY vr.seq",
@@ -297,6 +297,8 @@ static int load_reqs(struct store *s, int64_t id, struct visit *v,
       r->flags |= VISIT_REQ_HINTED;
     r->delay_ms = (uint32_t)clamp(sqlite3_column_int64(st, 12), 0, UINT32_MAX);
     r->bytes = (uint64_t)clamp(sqlite3_column_int64(st, 13), 0, INT64_MAX);
+    if (sqlite3_column_int(st, 14))
+      r->flags |= VISIT_REQ_DELIVERED;
     v->nreqs++;
   }
   v->reqs = *reqs;

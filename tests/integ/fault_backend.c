@@ -481,6 +481,19 @@ static void on_slow_tick(uv_timer_t *t) {
 
 static void on_delay_done(uv_timer_t *t) { respond_text(t->data, 200, "ok"); }
 
+/* A legacy page that thinks before answering: the demo shop's assets
+ * (served by another backend on the same authority). */
+static void on_html_done(uv_timer_t *t) {
+  static const char html[] =
+      "<!doctype html><html><head><title>slow</title>\n"
+      "<link rel=\"stylesheet\" href=\"/css/shop.css\">\n"
+      "<script src=\"/js/shop.js\"></script></head>\n"
+      "<body><img src=\"/img/logo.png\" alt=\"\"><p>thought hard</p>"
+      "</body></html>\n";
+  respond(t->data, 200, "text/html; charset=utf-8", NULL, html,
+          sizeof(html) - 1);
+}
+
 static void respond_echo(struct conn *c) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   char hex[SHA256_DIGEST_LENGTH * 2 + 1];
@@ -541,6 +554,9 @@ static void dispatch(struct conn *c) {
   } else if (path_is(c, "/delay")) {
     long long ms = query_get(c, "ms", 0);
     uv_timer_start(&c->timer, on_delay_done, (uint64_t)ms, 0);
+  } else if (path_is(c, "/html")) {
+    long long ms = query_get(c, "ms", 0);
+    uv_timer_start(&c->timer, on_html_done, (uint64_t)ms, 0);
   } else if (path_is(c, "/chunked")) {
     c->st.kind = ST_CHUNKED;
     c->st.nchunks = (uint64_t)query_get(c, "n", 10);

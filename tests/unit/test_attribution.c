@@ -1048,6 +1048,96 @@ static void test_visits_per_client_cap(void **state) {
   attrib_free(a);
 }
 
+/* A pushed stream belongs to the visit whose page stream promised it: it
+ * adds its bytes and end time; completed and not requested, it is emitted
+ * as a delivered request. What was sent ahead comes from the page's
+ * OBS_DONE flags. */
+static void test_pushes(void **state) {
+  (void)state;
+  struct attrib *a = new_attrib();
+  struct obs o = navreq(1, 7, 1, 1000, "/");
+  attrib_add(a, &o);
+  struct obs push = o;
+  push.kind = OBS_PUSH;
+  push.flags = OBS_F_TLS | OBS_F_H2;
+  push.end_ms = 1400; /* later than the page's end */
+  push.bytes = 3000;
+  snprintf(push.path, sizeof(push.path), "/css/a.css");
+  snprintf(push.referer, sizeof(push.referer), "%s/", URL);
+  strcpy(push.content_type, "text/css");
+  attrib_add(a, &push);
+  snprintf(push.path, sizeof(push.path), "/js/b.js");
+  strcpy(push.content_type, "application/javascript");
+  push.flags |= OBS_F_CUT_SHORT; /* the client reset it */
+  push.bytes = 100;
+  attrib_add(a, &push);
+  snprintf(push.path, sizeof(push.path), "/img/c.png");
+  strcpy(push.content_type, "image/png");
+  push.flags &= ~OBS_F_CUT_SHORT;
+  push.bytes = 500;
+  attrib_add(a, &push);
+  /* The client asked for the pushed image anyway. */
+  struct obs img = subreq(1, 7, 3, 1200, "/img/c.png", "/", OBS_DEST_IMAGE,
+                          "image/png");
+  attrib_add(a, &img);
+  o = nav_done(o);
+  o.flags |= OBS_F_GOT_PUSH;
+  attrib_add(a, &o);
+  /* A push on another connection's stream 1 is not this visit's. */
+  struct obs stray = push;
+  stray.conn_id = 8;
+  attrib_add(a, &stray);
+  flush(a);
+  assert_int_equal(ngot, 1);
+  const struct visit *v = &got[0];
+  assert_int_equal(v->delivery, VISIT_PUSH);
+  assert_int_equal(v->npushes, 3);
+  /* page 10000 + pushes 3000 + 100 + 500 + the image request 1000 */
+  assert_int_equal(v->bytes, 14600);
+  assert_int_equal(v->load_ms, 400);
+  int css = req_index(v, "/css/a.css");
+  assert_true(css >= 0);
+  assert_int_equal(v->reqs[css].flags & VISIT_REQ_DELIVERED,
+                   VISIT_REQ_DELIVERED);
+  assert_int_equal(v->reqs[css].dest, OBS_DEST_STYLE);
+  assert_int_equal(v->reqs[css].depth, 0);
+  assert_int_equal(v->reqs[css].bytes, 3000);
+  assert_int_equal(req_index(v, "/js/b.js"), -1); /* reset: not delivered */
+  int im = req_index(v, "/img/c.png");
+  assert_true(im >= 0);
+  assert_int_equal(v->reqs[im].flags & VISIT_REQ_DELIVERED, 0); /* asked */
+  assert_int_equal(v->nreqs, 2);
+  attrib_free(a);
+}
+
+static void test_holdout_and_hints_flags(void **state) {
+  (void)state;
+  struct attrib *a = new_attrib();
+  struct obs o = navreq(1, 7, 1, 1000, "/");
+  attrib_add(a, &o);
+  o = nav_done(o);
+  o.flags |= OBS_F_HOLDOUT;
+  attrib_add(a, &o);
+  o = navreq(2, 9, 1, 1000, "/");
+  attrib_add(a, &o);
+  o = nav_done(o);
+  o.flags |= OBS_F_GOT_HINTS;
+  attrib_add(a, &o);
+  o = navreq(3, 11, 1, 1000, "/");
+  attrib_add(a, &o);
+  o = nav_done(o);
+  attrib_add(a, &o);
+  flush(a);
+  assert_int_equal(ngot, 3);
+  int seen[4] = {0};
+  for (size_t i = 0; i < ngot; i++)
+    seen[got[i].delivery]++;
+  assert_int_equal(seen[VISIT_HOLDOUT], 1);
+  assert_int_equal(seen[VISIT_HINTS], 1);
+  assert_int_equal(seen[VISIT_NONE], 1);
+  attrib_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_basic_visit, setup),
@@ -1076,6 +1166,8 @@ int main(void) {
       cmocka_unit_test_setup(test_visit_and_request_caps, setup),
       cmocka_unit_test_setup(test_many_clients, setup),
       cmocka_unit_test_setup(test_visits_per_client_cap, setup),
+      cmocka_unit_test_setup(test_pushes, setup),
+      cmocka_unit_test_setup(test_holdout_and_hints_flags, setup),
   };
   return cmocka_run_group_tests_name("attribution", tests, NULL, NULL);
 }

@@ -903,9 +903,41 @@ static void test_memory_grows(void **state) {
   learn_free(l);
 }
 
+/* A pushed resource the client took instead of asking counts as a hit:
+ * pushing does not erode the confidence that justified it. It moves
+ * neither the median delay nor the depth, and a delivered resource the
+ * page never requested itself creates nothing. */
+static void test_delivered_counts_as_hit(void **state) {
+  (void)state;
+  struct learn *l = learn_new(1e9);
+  struct learn_params p = params();
+  p.min_visits = 20;
+  for (int i = 1; i <= 100; i++) {
+    begin(PAGE, NULL, 0, (unsigned)i % 4);
+    if (i <= 50)
+      req(SITE "/app.js", 10);
+    else
+      req_full(SITE "/app.js", 0, 1000, 0,
+               VISIT_REQ_PUSHABLE | VISIT_REQ_PUSHED | VISIT_REQ_DELIVERED);
+    req_full(SITE "/ghost.js", 0, 1000, 0,
+             VISIT_REQ_PUSHABLE | VISIT_REQ_PUSHED | VISIT_REQ_DELIVERED);
+    learn_visit(l, &vis);
+  }
+  get_rules(l, PAGE, 0, &p, NULL);
+  const struct learn_rule *r = find(SITE "/app.js");
+  assert_non_null(r);
+  assert_true(r->channels & LEARN_PUSH);
+  assert_true(r->k > 99.0);
+  assert_int_equal(r->median_delay_ms, 10);
+  assert_int_equal(r->depth, 1);
+  assert_null(find(SITE "/ghost.js"));
+  learn_free(l);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_delivered_counts_as_hit),
       cmocka_unit_test(test_unknown_and_empty),
       cmocka_unit_test(test_probabilities),
       cmocka_unit_test(test_thresholds_all_hits),
