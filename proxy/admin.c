@@ -176,7 +176,7 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
   counter(b, "herald_pushes_cancelled_total",
           "Pushed streams the client reset.", st->pushes_cancelled);
   counter(b, "herald_pushes_refused_total",
-          "Pushes not promised (the client or nghttp2 refused).",
+          "Promised pushes reset because the response was not pushable.",
           st->pushes_refused);
   counter(b, "herald_pushes_wasted_total",
           "Pushed resources the client requested again anyway.",
