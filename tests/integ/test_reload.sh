@@ -4,7 +4,9 @@
 # download completes, byte for byte, from the old backend; new requests go
 # to the new one); a bad file (logged with file:line and key, the old
 # configuration keeps serving); a route change; a removed listener and a
-# moved admin port; keys that need a restart are named; and
+# moved admin port; keys that need a restart are named; [learn] settings
+# reach the learner thread; a TLS listener gets its new certificate (and a
+# mismatched key is rejected); and
 # config/herald.ini.example passes herald -t.
 . "$(dirname "$0")/lib.sh"
 
@@ -45,6 +47,10 @@ write_ini() {
     fi
     echo "[timeouts]"
     echo "shutdown = 3000"
+    echo "[store]"
+    echo "db = $WORK/herald.db"
+    echo "[learn]"
+    echo "min_visits = ${LEARN_MIN_VISITS:-20}"
     echo "[admin]"
     echo "listen = 127.0.0.1:$4"
     printf '%s' "${5:-}"
@@ -147,12 +153,69 @@ log=$(cat "$HERALD_LOG")
 assert_contains "restart-only keys are named" "take effect only after a restart (the running values stay): record.window" "$log"
 assert_eq "still serving" ok "$(body "$P1" /index.html)"
 
-# ---- 5. graceful stop after reloads ------------------------------------------------
+# ---- 5. learner settings reach the recorder thread ---------------------------------
+
+LEARN_MIN_VISITS=7 write_ini "" "$FB_PORT" "/app" "$AP2" $'[record]\nwindow = 3000\n'
+reload_and_wait 6
+assert_eq "reload 6 took effect" 0 $?
+for _ in $(seq 1 60); do
+  grep -q 'learner: reloaded settings apply' "$HERALD_LOG" && break
+  sleep 0.1
+done
+assert_contains "the learner thread picked up the new [learn] settings" \
+  "learner: reloaded settings apply from this recompute" "$(cat "$HERALD_LOG")"
+
+# ---- 6. graceful stop after reloads ------------------------------------------------
 
 herald_graceful_stop
 wait_pid_exit "$HERALD_PID" 6
 assert_eq "herald stops after reloads" 0 $?
 wait "$HERALD_PID" 2>/dev/null
 assert_eq "exit status 0" 0 $?
+
+# ---- 7. certificates: a TLS listener serves the new one after a reload ---------------
+
+mkcert() { # mkcert NAME CN
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$2" \
+    -keyout "$WORK/$1.key" -out "$WORK/$1.pem" \
+    -addext "subjectAltName=IP:127.0.0.1" >>"$WORK/openssl.log" 2>&1
+}
+mkcert a herald-cert-a && mkcert b herald-cert-b
+TP=$(free_port)
+write_tls() {
+  cat >"$INI" <<EOT
+[listener:tls]
+listen = 127.0.0.1:$TP
+tls = on
+cert = $WORK/$1.pem
+key = $WORK/$1.key
+[backend:app]
+server = 127.0.0.1:$FB_PORT
+EOT
+}
+subject() {
+  timeout 10 openssl s_client -connect "127.0.0.1:$TP" </dev/null 2>/dev/null |
+    sed -n 's/^subject=.*CN *= *//p'
+}
+write_tls a
+: >"$HERALD_LOG"
+start_herald -c "$INI" || finish
+assert_eq "TLS listener starts with certificate a" herald-cert-a "$(subject)"
+hcurl -k --http2 -m 30 --limit-rate 400K -o /dev/null "https://127.0.0.1:$TP/big?size=1000000" &
+TDL=$!
+sleep 0.5
+write_tls b
+reload_and_wait 1
+assert_eq "TLS reload took effect" 0 $?
+assert_eq "new connections get certificate b" herald-cert-b "$(subject)"
+assert_eq "and are served" ok "$(hcurl -k --http2 "https://127.0.0.1:$TP/x")"
+wait "$TDL"
+assert_eq "a TLS download begun under certificate a completes" 0 $?
+printf '[listener:tls]\nlisten = 127.0.0.1:%s\ntls = on\ncert = %s\nkey = %s\n[backend:app]\nserver = 127.0.0.1:%s\n' \
+  "$TP" "$WORK/b.pem" "$WORK/a.key" "$FB_PORT" >"$INI"
+reload_and_wait 2
+assert_contains "a key that does not match its certificate fails the reload" \
+  "reload failed: listener 'tls': cannot load key" "$(grep "reload failed" "$HERALD_LOG")"
+assert_eq "certificate b stays in force" herald-cert-b "$(subject)"
 
 finish
