@@ -584,8 +584,8 @@ static int begin_section(struct load_ctx *x, const char *section) {
   }
 unknown:
   fail_at(x, line, "section [%s]: unknown section (expected log, limits, "
-          "timeouts, store, admin, listener:NAME, backend:NAME or "
-          "route:NAME)", sec);
+          "timeouts, store, record, learn, deliver, admin, listener:NAME, "
+          "backend:NAME or route:NAME)", sec);
   return -1;
 duplicate:
   fail_at(x, line, "section [%s]: duplicate name '%s'", sec, name);
@@ -1268,7 +1268,7 @@ void config_usage(const char *argv0) {
       "      --log-level LEVEL     error|warn|info|debug (default: info)\n"
       "      --db PATH             SQLite database; recording is on when\n"
       "                            set (default: none)\n"
-      "      --admin ADDR:PORT     admin endpoint; accepted, not served yet\n"
+      "      --admin ADDR:PORT     admin endpoint: /metrics, /healthz\n"
       "                            (default: off)\n"
       "  -o, --set SECTION.KEY=VALUE\n"
       "                            set a [log], [limits], [timeouts],\n"

@@ -115,7 +115,7 @@ struct config {
   char record_templates[CONFIG_PATH_MAX]; /* comma-separated patterns */
   char record_keep_params[CONFIG_PATH_MAX]; /* query names kept, "" = none */
   int record_retain_visits;    /* visits kept for replay, 100000 */
-  int record_queue;            /* observations queued, 8192 */
+  int record_queue;            /* observations queued, 4096 */
   int record_flush;            /* ms between batches, 1000 */
 
   /* [learn]: from recorded visits to rules (see learner/learn.h) */
@@ -136,7 +136,7 @@ struct config {
   double deliver_holdout;      /* fraction of navigations sent nothing, 0.05 */
   int deliver_digest;          /* cross-connection pushed-set cookie, on */
 
-  /* [admin] listen, reserved for the admin endpoint; port 0 = off */
+  /* [admin] listen: the admin endpoint (proxy/admin.h); port 0 = off */
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */
   int admin_port;
 };

@@ -409,6 +409,17 @@ const struct ruleset_page *learner_served(const struct learner *l,
   return p;
 }
 
+void learner_set_config(struct learner *l, const struct learner_config *cfg) {
+  l->cfg.params = cfg->params;
+  l->cfg.interval_ms = cfg->interval_ms;
+  l->cfg.recompute_after = cfg->recompute_after;
+  memcpy(l->cfg.routes, cfg->routes, sizeof(l->cfg.routes));
+  l->cfg.nroutes = cfg->nroutes;
+  /* A changed fingerprint makes the next tick recompute every page. */
+  l->settings_hash = 0;
+  l->last_tick_ms = 0;
+}
+
 void learner_stats(const struct learner *l, struct learner_stats *out) {
   *out = l->stats;
 }

@@ -61,6 +61,11 @@ void learner_visit(struct learner *l, const struct visit *v);
  * enough visits arrived (|force|: now). Returns 0 or a store error. */
 int learner_tick(struct learner *l, uint64_t now_ms, int force);
 
+/* learner_set_config applies a reload: params, interval, recompute_after
+ * and routes of |cfg| (half_life and publish are kept). The next tick
+ * recomputes every page. */
+void learner_set_config(struct learner *l, const struct learner_config *cfg);
+
 struct learner_stats {
   uint64_t cycles;
   uint64_t last_cycle_us;

@@ -48,6 +48,8 @@ struct recorder {
   atomic_int enabled;
   atomic_uint_fast64_t posted, dropped, visits, requests, write_errors;
   atomic_uint queue_depth;
+  atomic_uint_fast64_t l_cycles, l_cycle_us, l_rules, l_pages;
+  struct learner_config *_Atomic pending_learner; /* from a reload */
   uint64_t last_drop_log_ms; /* loop thread only */
 
   /* recorder thread only */
@@ -109,6 +111,32 @@ void recorder_stats(struct recorder *r, struct recorder_stats *out) {
   out->write_errors = atomic_load(&r->write_errors);
   out->queue_depth = atomic_load(&r->queue_depth);
   out->enabled = atomic_load(&r->enabled);
+  out->learner_cycles = atomic_load(&r->l_cycles);
+  out->learner_last_cycle_us = atomic_load(&r->l_cycle_us);
+  out->learner_rules = atomic_load(&r->l_rules);
+  out->learner_pages = atomic_load(&r->l_pages);
+}
+
+void recorder_set_learner(struct recorder *r,
+                          const struct learner_config *lc) {
+  if (r == NULL)
+    return;
+  struct learner_config *copy = xmalloc(sizeof(*copy));
+  *copy = *lc;
+  free(atomic_exchange(&r->pending_learner, copy));
+}
+
+/* publish_learner_stats copies the learner's counters where the loop
+ * thread can read them. Recorder thread. */
+static void publish_learner_stats(struct recorder *r) {
+  struct learner_stats ls;
+  if (r->learner == NULL)
+    return;
+  learner_stats(r->learner, &ls);
+  atomic_store(&r->l_cycles, ls.cycles);
+  atomic_store(&r->l_cycle_us, ls.last_cycle_us);
+  atomic_store(&r->l_rules, (uint64_t)ls.rules);
+  atomic_store(&r->l_pages, (uint64_t)ls.pages);
 }
 
 /* ---- recorder thread ---------------------------------------------------- */
@@ -283,6 +311,7 @@ static void *run(void *arg) {
   } else {
     LOG_INFO("recording into %s", r->db_path);
     r->learner = learner_new(&r->cfg.learner, r->store);
+    publish_learner_stats(r);
   }
   uint64_t last_trim = util_now_ms();
   pthread_mutex_lock(&r->mu);
@@ -317,8 +346,15 @@ static void *run(void *arg) {
      * reach us) up to a flush interval later: keep the window open that
      * much longer before writing. */
     write_finished(r, now - r->cfg.flush_ms, stopping);
+    struct learner_config *lc = atomic_exchange(&r->pending_learner, NULL);
+    if (lc != NULL && r->learner != NULL) {
+      learner_set_config(r->learner, lc);
+      LOG_INFO("learner: reloaded settings apply from this recompute");
+    }
+    free(lc);
     if (r->learner != NULL && learner_tick(r->learner, now, 0) != 0)
       atomic_fetch_add(&r->write_errors, 1);
+    publish_learner_stats(r);
     if (r->store != NULL && r->cfg.retain_visits > 0 &&
         util_now_ms() - last_trim >= TRIM_EVERY_MS) {
       last_trim = util_now_ms();
@@ -339,6 +375,7 @@ static void *run(void *arg) {
 }
 
 static void recorder_free(struct recorder *r) {
+  free(atomic_exchange(&r->pending_learner, NULL));
   attrib_free(r->attrib);
   pthread_mutex_destroy(&r->mu);
   pthread_cond_destroy(&r->cv);

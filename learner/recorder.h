@@ -40,6 +40,11 @@ struct recorder_stats {
   uint64_t write_errors;
   uint32_t queue_depth;
   int enabled;          /* 0 once the database failed */
+  /* The learner's, published after every recompute (atomics, so the loop
+   * reads them without a lock). */
+  uint64_t learner_cycles;
+  uint64_t learner_last_cycle_us;
+  uint64_t learner_rules, learner_pages; /* in its last snapshot */
 };
 
 /* recorder_start copies |cfg| (strings included) and starts the thread;
@@ -62,6 +67,14 @@ int recorder_post(struct recorder *r, const struct obs *o);
 int recorder_enabled(const struct recorder *r);
 
 void recorder_stats(struct recorder *r, struct recorder_stats *out);
+
+/* recorder_set_learner hands new learner settings (a reload) to the
+ * recorder thread: |lc| is copied and swapped in through an atomic
+ * pointer, and the thread applies its params, interval, recompute_after
+ * and routes before its next tick (half_life and publish are ignored: they
+ * need a restart). The next recompute then rewrites every page's rules.
+ * Any thread; NULL |r| is a no-op. */
+void recorder_set_learner(struct recorder *r, const struct learner_config *lc);
 
 /* recorder_stop writes what is queued and finished, then joins the
  * thread and frees |r|. NULL is a no-op. */

@@ -86,8 +86,10 @@ static void log_request(struct h1_session *s, int status) {
                      s->method, s->authority, path, status, s->bytes_sent,
                      util_now_ms() - s->start_ms,
                      s->up ? upstream_backend_name(s->up) : s->backend);
-  if (status >= 100 && status < 600)
+  if (status >= 100 && status < 600) {
     s->srv->stats.responses[status / 100]++;
+    s->srv->stats.h1_responses[status / 100]++;
+  }
   if (s->recording) {
     s->recording = 0;
     record_finish(&s->obs, s->bytes_sent, status == 0);

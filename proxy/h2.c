@@ -237,6 +237,7 @@ static struct h2_stream *stream_new(struct h2_session *s, int32_t id) {
     s->streams->prev = st;
   s->streams = st;
   s->nstreams++;
+  s->srv->stats.h2_streams_active++;
   return st;
 }
 
@@ -251,6 +252,7 @@ static void stream_free(struct h2_stream *st) {
   if (st->next)
     st->next->prev = st->prev;
   s->nstreams--;
+  s->srv->stats.h2_streams_active--;
   buf_cleanup(&st->resp);
   buf_cleanup(&st->early_body);
   free(st->digest);

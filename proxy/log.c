@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int log_level = LOG_LEVEL_INFO;
+_Atomic int log_level = LOG_LEVEL_INFO;
 static int access_fd = -1;
 
 static const char *level_names[] = {"error", "warn", "info", "debug"};

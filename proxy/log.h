@@ -10,7 +10,8 @@
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
-extern int log_level;
+/* Atomic: a reload changes it on the loop while other threads log. */
+extern _Atomic int log_level;
 
 void log_write(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

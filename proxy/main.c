@@ -35,30 +35,8 @@ static struct recorder *start_recorder(const struct config *cfg,
       .retain_visits = cfg->record_retain_visits,
       .queue_cap = (uint32_t)cfg->record_queue,
       .flush_ms = (uint32_t)cfg->record_flush,
-      .learner = {
-          .half_life = cfg->learn_half_life,
-          .params = {
-              .push_threshold = cfg->learn_push_threshold,
-              .hint_threshold = cfg->learn_hint_threshold,
-              .z = cfg->learn_z,
-              .min_visits = cfg->learn_min_visits,
-              .min_clients = cfg->learn_min_clients,
-              .budget_bytes = (uint64_t)cfg->learn_budget,
-              .max_resources = cfg->learn_max_resources,
-          },
-          .interval_ms = (uint32_t)cfg->learn_interval,
-          .recompute_after = (uint32_t)cfg->learn_recompute_after,
-          .publish = server_publish_rules,
-          .publish_ud = srv,
-      },
   };
-  for (int i = 0; i < cfg->nroutes && i < LEARNER_MAX_ROUTES; i++) {
-    struct learner_route *lr = &rc.learner.routes[i];
-    snprintf(lr->name, sizeof(lr->name), "%s", cfg->routes[i].name);
-    snprintf(lr->host, sizeof(lr->host), "%s", cfg->routes[i].host);
-    snprintf(lr->prefix, sizeof(lr->prefix), "%s", cfg->routes[i].prefix);
-    rc.learner.nroutes = i + 1;
-  }
+  server_learner_config(cfg, srv, &rc.learner);
   struct recorder *r = NULL;
   int rv = recorder_start(&r, &rc);
   if (rv != 0) {
@@ -111,6 +89,8 @@ int main(int argc, char **argv) {
     log_access_close();
     return 1;
   }
+  srv.argc = argc;
+  srv.argv = argv;
   srv.recorder = start_recorder(&cfg, &srv);
   /* Stored rules serve from the first request; a database that takes
    * longer than this to open only delays them. */

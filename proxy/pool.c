@@ -1,6 +1,7 @@
 /* pool.c: see pool.h. */
 #include "proxy/pool.h"
 
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,25 +31,31 @@ struct pool_backend {
 struct pool {
   uv_loop_t *loop;
   const struct config *cfg;
+  struct config *owned_cfg; /* freed with the pool, or NULL */
+  int refs;
+  int retired;              /* no new idle connections */
   struct pool_backend backends[CONFIG_MAX_BACKENDS];
   int nbackends;
 };
 
-static int resolve(uv_loop_t *loop, const struct config_server *s,
-                   struct sockaddr_storage *out) {
+/* resolve uses getaddrinfo directly, not uv_getaddrinfo: the synchronous
+ * form of the latter still counts a request on the loop, which a reload's
+ * worker thread must not touch. */
+static int resolve(const struct config_server *s,
+                   struct sockaddr_storage *out, char *why, size_t whylen) {
   char port[16];
   snprintf(port, sizeof(port), "%d", s->port);
   struct addrinfo hints = {0};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  uv_getaddrinfo_t req;
-  /* Synchronous (no callback): this runs at start and on reload, before
-   * the configuration takes effect, never on a request path. */
-  int rv = uv_getaddrinfo(loop, &req, NULL, s->host, port, &hints);
-  if (rv != 0)
-    return rv;
-  memcpy(out, req.addrinfo->ai_addr, req.addrinfo->ai_addrlen);
-  uv_freeaddrinfo(req.addrinfo);
+  struct addrinfo *res = NULL;
+  int rv = getaddrinfo(s->host, port, &hints, &res);
+  if (rv != 0) {
+    snprintf(why, whylen, "%s", gai_strerror(rv));
+    return -1;
+  }
+  memcpy(out, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
   return 0;
 }
 
@@ -57,6 +64,7 @@ struct pool *pool_new(uv_loop_t *loop, const struct config *cfg, char *err,
   struct pool *p = xcalloc(1, sizeof(*p));
   p->loop = loop;
   p->cfg = cfg;
+  p->refs = 1;
   p->nbackends = cfg->nbackends;
   for (int i = 0; i < cfg->nbackends; i++) {
     const struct config_backend *cb = &cfg->backends[i];
@@ -67,10 +75,10 @@ struct pool *pool_new(uv_loop_t *loop, const struct config *cfg, char *err,
       s->pool = p;
       snprintf(s->name, sizeof(s->name), "%s:%d", cb->servers[k].host,
                cb->servers[k].port);
-      int rv = resolve(loop, &cb->servers[k], &s->addr);
-      if (rv != 0) {
+      char why[256];
+      if (resolve(&cb->servers[k], &s->addr, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "backend %s: cannot resolve %s: %s", cb->name,
-                 s->name, uv_strerror(rv));
+                 s->name, why);
         pool_free(p);
         return NULL;
       }
@@ -105,9 +113,25 @@ static void idle_remove(struct bconn *b) {
   b->idle_next = NULL;
 }
 
-void pool_free(struct pool *p) {
+void pool_ref(struct pool *p) { p->refs++; }
+
+void pool_unref(struct pool *p) {
+  if (p == NULL || --p->refs > 0)
+    return;
+  free(p->owned_cfg);
+  free(p);
+}
+
+void pool_own_config(struct pool *p, struct config *cfg) {
+  p->owned_cfg = cfg;
+}
+
+void pool_free(struct pool *p) { pool_retire(p); }
+
+void pool_retire(struct pool *p) {
   if (p == NULL)
     return;
+  p->retired = 1;
   for (int i = 0; i < p->nbackends; i++) {
     for (int k = 0; k < p->backends[i].nservers; k++) {
       struct pool_server *s = &p->backends[i].servers[k];
@@ -118,7 +142,7 @@ void pool_free(struct pool *p) {
       }
     }
   }
-  free(p);
+  pool_unref(p);
 }
 
 static struct pool_server *pick(struct pool_backend *pb, uint64_t now) {
@@ -268,7 +292,7 @@ void pool_put(struct bconn *b) {
   b->on_connect = NULL;
   b->on_read = NULL;
   b->on_timeout = NULL;
-  if (b->closing || s->nidle >= p->cfg->backend_keepalive) {
+  if (b->closing || p->retired || s->nidle >= p->cfg->backend_keepalive) {
     bconn_close(b);
     return;
   }

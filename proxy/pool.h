@@ -43,9 +43,28 @@ struct bconn {
   uint64_t requests;    /* served on this connection so far */
 };
 
+/* pool_new builds the pool of |cfg|'s backends, resolving host names with
+ * getaddrinfo (blocking). It touches no libuv state, so a reload runs it
+ * on a worker thread; everything else here is loop-thread only. |loop| is
+ * only stored. Returns NULL with a message in |err|. The pool holds one
+ * reference, its owner's.
+ *
+ * Lifetime: every upstream holds a reference while it runs (pool_ref /
+ * pool_unref). A reload retires the old pool: pool_retire drops the
+ * owner's reference and closes the idle connections; busy ones are closed
+ * when their exchange ends instead of going back to the pool; the last
+ * pool_unref frees the pool and the configuration given to
+ * pool_own_config, so requests in flight finish on the backends and
+ * settings they started with. */
 struct pool *pool_new(uv_loop_t *loop, const struct config *cfg, char *err,
                       size_t errlen);
-void pool_free(struct pool *p); /* closes idle connections; NULL no-op */
+void pool_ref(struct pool *p);
+void pool_unref(struct pool *p); /* NULL is a no-op */
+void pool_retire(struct pool *p); /* NULL is a no-op */
+/* pool_own_config makes |cfg| (heap) freed with the pool. */
+void pool_own_config(struct pool *p, struct config *cfg);
+/* pool_free is pool_retire, for a pool nothing else references. */
+void pool_free(struct pool *p);
 
 /* pool_get returns a connection to a server of |backend|: an idle one
  * (b->connected set, reused set) unless |fresh|, else a new one whose

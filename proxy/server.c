@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "learner/learner.h"
+#include "learner/recorder.h"
+#include "proxy/admin.h"
 #include "proxy/buf.h"
 #include "proxy/conn.h"
 #include "proxy/log.h"
@@ -88,12 +91,27 @@ void server_conn_removed(struct server *srv, struct conn *c) {
     stop_loop(srv);
 }
 
+static void on_listener_closed(uv_handle_t *h) {
+  struct listener *l = h->data;
+  /* Connections accepted here hold their own SSL references. */
+  tls_ctx_free(l->tls_ctx);
+  free(l);
+}
+
+static void close_listener(struct listener *l) {
+  uv_handle_t *h = (uv_handle_t *)&l->tcp;
+  if (!uv_is_closing(h))
+    uv_close(h, on_listener_closed);
+}
+
 static void close_listeners(struct server *srv) {
-  for (int i = 0; i < srv->nlisteners; i++) {
-    uv_handle_t *h = (uv_handle_t *)&srv->listeners[i].tcp;
-    if (!uv_is_closing(h))
-      uv_close(h, NULL);
+  struct listener *next;
+  for (struct listener *l = srv->listeners; l != NULL; l = next) {
+    next = l->next;
+    close_listener(l);
   }
+  srv->listeners = NULL;
+  srv->nlisteners = 0;
 }
 
 static void on_drain_deadline(uv_timer_t *t) {
@@ -123,35 +141,39 @@ void server_shutdown(struct server *srv) {
 static void on_signal(uv_signal_t *h, int signum) {
   struct server *srv = h->data;
   if (signum == SIGHUP) {
-    LOG_WARN("SIGHUP: configuration reload is not implemented yet; "
-             "keeping the running configuration");
+    server_reload(srv);
     return;
   }
   server_shutdown(srv);
 }
 
-static int bind_listener(struct server *srv, struct listener *l,
-                         const struct config_listener *cl, char *err,
-                         size_t errlen) {
+static void listener_name(char *out, size_t cap, const char *host, int port) {
+  snprintf(out, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+/* listener_new binds |cl|. |ctx| (one reference, or NULL for cleartext)
+ * becomes the listener's, even on failure. */
+static struct listener *listener_new(struct server *srv,
+                                     const struct config_listener *cl,
+                                     struct tls_ctx *ctx, char *err,
+                                     size_t errlen) {
   struct sockaddr_storage ss;
   int rv;
+  struct listener *l = xcalloc(1, sizeof(*l));
   if (strchr(cl->host, ':') != NULL)
     rv = uv_ip6_addr(cl->host, cl->port, (struct sockaddr_in6 *)&ss);
   else
     rv = uv_ip4_addr(cl->host, cl->port, (struct sockaddr_in *)&ss);
-  snprintf(l->name, sizeof(l->name), strchr(cl->host, ':') ? "[%s]:%d" : "%s:%d",
-           cl->host, cl->port);
+  listener_name(l->name, sizeof(l->name), cl->host, cl->port);
+  l->srv = srv;
+  l->tls = cl->tls;
+  l->tls_ctx = ctx;
   if (rv != 0) {
     snprintf(err, errlen, "listener %s: bad address: %s", l->name,
              uv_strerror(rv));
-    return rv;
-  }
-  l->srv = srv;
-  l->tls = cl->tls;
-  if (cl->tls) {
-    l->tls_ctx = tls_ctx_new(cl->cert, cl->key, err, errlen);
-    if (l->tls_ctx == NULL)
-      return UV_EINVAL;
+    tls_ctx_free(ctx);
+    free(l);
+    return NULL;
   }
   uv_tcp_init(srv->loop, &l->tcp);
   l->tcp.data = l;
@@ -161,9 +183,27 @@ static int bind_listener(struct server *srv, struct listener *l,
     rv = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
   if (rv != 0) {
     snprintf(err, errlen, "listener %s: %s", l->name, uv_strerror(rv));
-    return rv;
+    close_listener(l);
+    return NULL;
   }
-  return 0;
+  return l;
+}
+
+static const char *listener_kind(int tls) {
+  return tls ? "TLS: h2, http/1.1" : "cleartext: h2c, http/1.1";
+}
+
+static int start_admin(struct server *srv, const struct config *cfg,
+                       struct admin **out, char *err, size_t errlen) {
+  *out = NULL;
+  if (cfg->admin_port == 0)
+    return 0;
+  int rv = admin_start(out, srv, cfg->admin_host, cfg->admin_port, err,
+                       errlen);
+  if (rv == 0)
+    LOG_INFO("admin endpoint on http://%s/ (/metrics, /healthz)",
+             admin_name(*out));
+  return rv;
 }
 
 int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
@@ -181,17 +221,25 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
   srv->pool = pool_new(loop, cfg, err, errlen);
   if (srv->pool == NULL)
     return UV_EINVAL;
-  srv->listeners = xcalloc((size_t)cfg->nlisteners, sizeof(*srv->listeners));
+  struct listener **tail = &srv->listeners;
   for (int i = 0; i < cfg->nlisteners; i++) {
-    int rv = bind_listener(srv, &srv->listeners[i], &cfg->listeners[i], err,
-                           errlen);
-    srv->nlisteners = i + 1;
-    if (rv != 0)
-      return rv;
-    LOG_INFO("listening on %s (%s)", srv->listeners[i].name,
-             cfg->listeners[i].tls ? "TLS: h2, http/1.1"
-                                   : "cleartext: h2c, http/1.1");
+    const struct config_listener *cl = &cfg->listeners[i];
+    struct tls_ctx *ctx = NULL;
+    if (cl->tls) {
+      ctx = tls_ctx_new(cl->cert, cl->key, err, errlen);
+      if (ctx == NULL)
+        return UV_EINVAL;
+    }
+    struct listener *l = listener_new(srv, cl, ctx, err, errlen);
+    if (l == NULL)
+      return UV_EADDRINUSE;
+    *tail = l;
+    tail = &l->next;
+    srv->nlisteners++;
+    LOG_INFO("listening on %s (%s)", l->name, listener_kind(cl->tls));
   }
+  if (start_admin(srv, cfg, &srv->admin, err, errlen) != 0)
+    return UV_EADDRINUSE;
   uv_check_init(loop, &srv->flush_check);
   srv->flush_check.data = srv;
   uv_check_start(&srv->flush_check, on_check);
@@ -232,6 +280,9 @@ void server_cleanup(struct server *srv) {
     next = conn_next(c);
     conn_close(c, 0);
   }
+  close_listeners(srv);
+  admin_close(srv->admin);
+  srv->admin = NULL;
   uv_run(srv->loop, UV_RUN_NOWAIT);
   pool_free(srv->pool);
   srv->pool = NULL;
@@ -239,9 +290,6 @@ void server_cleanup(struct server *srv) {
   h2_release_cache();
   uv_walk(srv->loop, close_any, NULL);
   uv_run(srv->loop, UV_RUN_DEFAULT);
-  for (int i = 0; i < srv->nlisteners; i++)
-    tls_ctx_free(srv->listeners[i].tls_ctx);
-  free(srv->listeners);
   ruleset_unref(atomic_exchange(&srv->rules_pending, NULL));
   ruleset_unref(srv->rules);
   srv->rules = NULL;
@@ -250,4 +298,283 @@ void server_cleanup(struct server *srv) {
   pushed_validators_free(srv->validators);
   srv->validators = NULL;
   buf_release_cache();
+}
+
+/* ---- reload ---------------------------------------------------------------
+ *
+ * SIGHUP builds a whole new configuration on a libuv worker thread: the
+ * INI file and flags (config_from_args, the same path as at start), the
+ * backend pool with its names resolved, and a TLS context per TLS listener
+ * (reading certificate files). None of that may run on the loop. Back on
+ * the loop, reload_done binds the listeners that are new, and only if every
+ * bind succeeds does it commit: listeners whose address is gone are closed,
+ * kept ones get their new TLS context, the pool and configuration are
+ * swapped (the old pool is retired and lives as long as requests use it),
+ * and the learner's settings go to the recorder thread. Connections
+ * already open keep running; each new request is routed by the
+ * configuration in force when it starts. */
+
+struct reload_job {
+  uv_work_t req;
+  struct server *srv;
+  struct config *cfg;
+  struct pool *pool;
+  struct tls_ctx *tls[CONFIG_MAX_LISTENERS];
+  int failed;
+  char err[1536];
+  char restart[512]; /* changed keys that take a restart */
+};
+
+void server_learner_config(const struct config *cfg, struct server *srv,
+                           struct learner_config *out) {
+  memset(out, 0, sizeof(*out));
+  out->half_life = cfg->learn_half_life;
+  out->params.push_threshold = cfg->learn_push_threshold;
+  out->params.hint_threshold = cfg->learn_hint_threshold;
+  out->params.z = cfg->learn_z;
+  out->params.min_visits = cfg->learn_min_visits;
+  out->params.min_clients = cfg->learn_min_clients;
+  out->params.budget_bytes = (uint64_t)cfg->learn_budget;
+  out->params.max_resources = cfg->learn_max_resources;
+  out->interval_ms = (uint32_t)cfg->learn_interval;
+  out->recompute_after = (uint32_t)cfg->learn_recompute_after;
+  out->publish = server_publish_rules;
+  out->publish_ud = srv;
+  for (int i = 0; i < cfg->nroutes && i < LEARNER_MAX_ROUTES; i++) {
+    struct learner_route *lr = &out->routes[i];
+    snprintf(lr->name, sizeof(lr->name), "%s", cfg->routes[i].name);
+    snprintf(lr->host, sizeof(lr->host), "%s", cfg->routes[i].host);
+    snprintf(lr->prefix, sizeof(lr->prefix), "%s", cfg->routes[i].prefix);
+    out->nroutes = i + 1;
+  }
+}
+
+/* restart_keys lists the keys whose change a reload cannot apply: the
+ * recorder's own settings (its thread, queue and database are set up once)
+ * and the access log (opening a file is disk I/O). */
+static void restart_keys(const struct config *o, const struct config *n,
+                         char *out, size_t cap) {
+  struct {
+    const char *name;
+    int changed;
+  } keys[] = {
+      {"log.access_log", strcmp(o->access_log, n->access_log) != 0},
+      {"store.db", strcmp(o->db, n->db) != 0},
+      {"record.enabled", o->record_enabled != n->record_enabled},
+      {"record.window", o->record_window != n->record_window},
+      {"record.classes", o->record_single_class != n->record_single_class},
+      {"record.templates",
+       strcmp(o->record_templates, n->record_templates) != 0},
+      {"record.keep_params",
+       strcmp(o->record_keep_params, n->record_keep_params) != 0},
+      {"record.retain_visits",
+       o->record_retain_visits != n->record_retain_visits},
+      {"record.queue", o->record_queue != n->record_queue},
+      {"record.flush", o->record_flush != n->record_flush},
+      {"learn.half_life", o->learn_half_life != n->learn_half_life},
+  };
+  size_t len = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+    if (!keys[i].changed || len >= cap)
+      continue;
+    int w = snprintf(out + len, cap - len, "%s%s", len ? ", " : "",
+                     keys[i].name);
+    if (w > 0)
+      len += (size_t)w;
+  }
+}
+
+static void reload_work(uv_work_t *req) {
+  struct reload_job *job = req->data;
+  struct server *srv = job->srv;
+  job->cfg = xcalloc(1, sizeof(*job->cfg));
+  if (config_from_args(job->cfg, srv->argc, srv->argv, NULL, NULL, NULL,
+                       NULL, job->err, sizeof(job->err)) != 0)
+    goto fail;
+  job->pool = pool_new(srv->loop, job->cfg, job->err, sizeof(job->err));
+  if (job->pool == NULL)
+    goto fail;
+  for (int i = 0; i < job->cfg->nlisteners; i++) {
+    const struct config_listener *cl = &job->cfg->listeners[i];
+    if (!cl->tls)
+      continue;
+    char why[1024];
+    job->tls[i] = tls_ctx_new(cl->cert, cl->key, why, sizeof(why));
+    if (job->tls[i] == NULL) {
+      snprintf(job->err, sizeof(job->err), "listener '%s': %s", cl->name,
+               why);
+      goto fail;
+    }
+  }
+  /* srv->cfg cannot change while a reload is being prepared. */
+  restart_keys(srv->cfg, job->cfg, job->restart, sizeof(job->restart));
+  return;
+fail:
+  job->failed = 1;
+}
+
+static void job_free(struct reload_job *job) {
+  for (int i = 0; i < CONFIG_MAX_LISTENERS; i++)
+    tls_ctx_free(job->tls[i]);
+  if (job->pool != NULL) {
+    pool_own_config(job->pool, job->cfg);
+    pool_free(job->pool);
+  } else {
+    free(job->cfg);
+  }
+  free(job);
+}
+
+static struct listener *find_listener(struct server *srv, const char *name) {
+  for (struct listener *l = srv->listeners; l != NULL; l = l->next) {
+    if (strcmp(l->name, name) == 0)
+      return l;
+  }
+  return NULL;
+}
+
+static void reload_failed(struct server *srv, const char *why) {
+  srv->stats.reload_failures++;
+  LOG_ERR("reload failed: %s; keeping the running configuration", why);
+}
+
+/* reload_apply puts |job| in force, or changes nothing and returns -1. */
+static int reload_apply(struct server *srv, struct reload_job *job) {
+  struct config *cfg = job->cfg;
+  struct listener *kept[CONFIG_MAX_LISTENERS] = {0};
+  struct listener *fresh[CONFIG_MAX_LISTENERS] = {0};
+  struct admin *admin = srv->admin;
+  char err[1024];
+  int added = 0, removed = 0;
+
+  /* 1. Bind what is new. Nothing in force changes until all of it binds. */
+  for (int i = 0; i < cfg->nlisteners; i++) {
+    const struct config_listener *cl = &cfg->listeners[i];
+    char name[300];
+    listener_name(name, sizeof(name), cl->host, cl->port);
+    kept[i] = find_listener(srv, name);
+    if (kept[i] != NULL)
+      continue;
+    fresh[i] = listener_new(srv, cl, job->tls[i], err, sizeof(err));
+    job->tls[i] = NULL; /* the listener's now, bound or not */
+    if (fresh[i] == NULL)
+      goto rollback;
+    added++;
+  }
+  if (cfg->admin_port != 0 &&
+      !admin_same_address(srv->admin, cfg->admin_host, cfg->admin_port)) {
+    if (start_admin(srv, cfg, &admin, err, sizeof(err)) != 0)
+      goto rollback;
+  } else if (cfg->admin_port == 0) {
+    admin = NULL;
+  }
+
+  /* 2. Commit. */
+  struct listener *next;
+  for (struct listener *l = srv->listeners; l != NULL; l = next) {
+    next = l->next;
+    int keep = 0;
+    for (int i = 0; i < cfg->nlisteners; i++)
+      keep |= kept[i] == l;
+    if (!keep) {
+      LOG_INFO("reload: no longer listening on %s", l->name);
+      close_listener(l);
+      removed++;
+    }
+  }
+  struct listener **tail = &srv->listeners;
+  for (int i = 0; i < cfg->nlisteners; i++) {
+    struct listener *l = kept[i] != NULL ? kept[i] : fresh[i];
+    if (kept[i] != NULL) {
+      /* New connections get the new certificate; open ones keep theirs. */
+      tls_ctx_free(l->tls_ctx);
+      l->tls_ctx = job->tls[i];
+      job->tls[i] = NULL;
+      l->tls = cfg->listeners[i].tls;
+    } else {
+      LOG_INFO("reload: listening on %s (%s)", l->name,
+               listener_kind(l->tls));
+    }
+    *tail = l;
+    tail = &l->next;
+  }
+  *tail = NULL;
+  srv->nlisteners = cfg->nlisteners;
+  if (admin != srv->admin) {
+    admin_close(srv->admin);
+    srv->admin = admin;
+  }
+
+  struct pool *old = srv->pool;
+  pool_own_config(job->pool, cfg);
+  srv->pool = job->pool;
+  srv->cfg = cfg;
+  job->pool = NULL;
+  job->cfg = NULL;
+  pool_retire(old);
+  log_level = cfg->log_level;
+  if (srv->recorder != NULL) {
+    struct learner_config lc;
+    server_learner_config(cfg, srv, &lc);
+    recorder_set_learner(srv->recorder, &lc);
+  }
+  srv->stats.reloads++;
+  LOG_INFO("reload: configuration %s in force: %d listeners (%d added, %d "
+           "removed), %d backends, %d routes",
+           cfg->source[0] ? cfg->source : "(flags)", cfg->nlisteners, added,
+           removed, cfg->nbackends, cfg->nroutes);
+  if (job->restart[0] != '\0')
+    LOG_WARN("reload: changed keys that take effect only after a restart "
+             "(the running values stay): %s", job->restart);
+  return 0;
+
+rollback:
+  for (int i = 0; i < cfg->nlisteners; i++) {
+    if (fresh[i] != NULL)
+      close_listener(fresh[i]);
+  }
+  reload_failed(srv, err);
+  return -1;
+}
+
+static void reload_done(uv_work_t *req, int status) {
+  struct reload_job *job = req->data;
+  struct server *srv = job->srv;
+  srv->reloading = 0;
+  if (status != 0 || srv->draining) {
+    LOG_INFO("reload abandoned: shutting down");
+  } else if (job->failed) {
+    reload_failed(srv, job->err);
+  } else {
+    reload_apply(srv, job);
+  }
+  job_free(job);
+}
+
+void server_reload(struct server *srv) {
+  if (srv->draining) {
+    LOG_WARN("SIGHUP during shutdown: not reloading");
+    return;
+  }
+  if (srv->reloading) {
+    LOG_WARN("SIGHUP: a reload is already in progress; send it again once "
+             "it has finished");
+    return;
+  }
+  if (srv->argv == NULL) {
+    LOG_WARN("SIGHUP: no command line to reload from");
+    return;
+  }
+  LOG_INFO("SIGHUP: reloading the configuration");
+  struct reload_job *job = xcalloc(1, sizeof(*job));
+  job->srv = srv;
+  job->req.data = job;
+  srv->reloading = 1;
+  int rv = uv_queue_work(srv->loop, &job->req, reload_work, reload_done);
+  if (rv != 0) {
+    srv->reloading = 0;
+    free(job);
+    reload_failed(srv, uv_strerror(rv));
+  }
 }

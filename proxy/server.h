@@ -9,8 +9,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+struct admin;
 struct config;
 struct conn;
+struct learner_config;
 struct pool;
 struct recorder;
 struct ruleset;
@@ -20,6 +22,7 @@ struct tls_ctx;
 
 struct listener {
   uv_tcp_t tcp;
+  struct listener *next; /* server's list */
   struct server *srv;
   int tls;
   struct tls_ctx *tls_ctx; /* one reference, NULL for cleartext */
@@ -33,18 +36,33 @@ struct server_stats {
   uint64_t backend_errors, backend_timeouts;
   uint64_t hints_sent, hints_shadow; /* navigations that got (or would get) a 103 */
   uint64_t pushes_promised, pushes_cancelled, pushes_refused;
-  uint64_t pushes_completed, push_bytes; /* pushed streams sent whole */
+  uint64_t pushes_completed, push_bytes; /* pushed streams sent whole;
+                                            body bytes of all pushes */
   uint64_t pushes_wasted;  /* pushed, then requested on the connection */
   uint64_t pushes_skipped; /* not pushed: the client's stream limit or
                               the connection window was reached */
   uint64_t pushes_digest_skipped; /* the browser's herald_pd cookie had it */
   uint64_t holdout_visits; /* navigations held out of delivery */
+  /* Responses to HTTP/1.1 clients by class; the HTTP/2 share is
+   * responses[] minus these (only h1.c and h2.c count responses). */
+  uint64_t h1_responses[6];
+  int64_t h2_streams_active; /* HTTP/2 streams open now (gauge) */
+  uint64_t reloads, reload_failures;
 };
 
 struct server {
   uv_loop_t *loop;
-  const struct config *cfg; /* owned; replaced whole on reload */
+  /* The configuration in force, replaced whole on reload. The pool holds
+   * the configuration it was built from (pool_own_config) and lives while
+   * any exchange uses it, so cfg and pool always change together and a
+   * request started under one configuration finishes under it. */
+  const struct config *cfg;
   struct pool *pool;
+  /* How to rebuild the configuration on SIGHUP: main's argv. */
+  int argc;
+  char **argv;
+  int reloading; /* a reload is being prepared off the loop */
+  struct admin *admin; /* NULL when [admin] listen is off */
   struct recorder *recorder; /* NULL when recording is off; owned by main */
   /* The rules in force: an immutable snapshot from the learner, swapped
    * whole on the loop thread (NULL until the first one arrives). */
@@ -53,7 +71,7 @@ struct server {
   uv_async_t rules_async;
   struct hints_keys *hint_keys; /* page-key settings for hint lookups */
   struct pushed_validators *validators; /* ETags of pushable resources */
-  struct listener *listeners;
+  struct listener *listeners; /* list; each heap-allocated */
   int nlisteners;
   struct conn *conns; /* intrusive list of live connections */
   int nconns;
@@ -73,6 +91,21 @@ struct server {
  * message in |err|. */
 int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
                 char *err, size_t errlen);
+
+/* server_reload rebuilds the configuration from |srv->argv| off the loop
+ * (uv_queue_work: file, flags, validation, name resolution, certificates)
+ * and then puts it in force on the loop: listeners are added and removed,
+ * certificates and backends replaced, and the learner gets its new
+ * settings. A configuration that fails anywhere is logged as
+ * "reload failed: ...; keeping the running configuration" and changes
+ * nothing. SIGHUP calls it; a reload asked for while one is being
+ * prepared is refused with a log line. */
+void server_reload(struct server *srv);
+
+/* server_learner_config fills |out| with the learner settings of |cfg|
+ * (publish callback and all) for recorder_start and reloads. */
+void server_learner_config(const struct config *cfg, struct server *srv,
+                           struct learner_config *out);
 
 /* server_run runs the loop until a graceful shutdown has finished. */
 int server_run(struct server *srv);

@@ -44,6 +44,7 @@ struct upstream {
   const char *deferred_why;
   struct upstream *deferred_next;
   struct bwreq *writes; /* in flight; unlinked from |u| when it is freed */
+  uint64_t start_ns;    /* uv_hrtime at upstream_start */
 };
 
 struct bwreq {
@@ -58,6 +59,23 @@ struct bwreq {
 
 static llhttp_settings_t settings;
 static int settings_ready;
+
+const uint32_t upstream_latency_bounds_ms[UPSTREAM_LATENCY_BUCKETS - 1] = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
+static struct upstream_stats stats;
+
+const struct upstream_stats *upstream_stats(void) { return &stats; }
+
+static void observe_latency(struct upstream *u) {
+  uint64_t us = (uv_hrtime() - u->start_ns) / 1000;
+  size_t i = 0;
+  while (i < UPSTREAM_LATENCY_BUCKETS - 1 &&
+         us > (uint64_t)upstream_latency_bounds_ms[i] * 1000)
+    i++;
+  stats.latency[i]++;
+  stats.latency_sum_us += us;
+  stats.responses++;
+}
 
 static void fail(struct upstream *u, int status, const char *why);
 static void finish(struct upstream *u);
@@ -89,6 +107,11 @@ static struct upstream *upstream_alloc(void) {
 static void upstream_free(struct upstream *u) {
   for (struct bwreq *w = u->writes; w != NULL; w = w->next)
     w->u = NULL;
+  /* The pool (and the configuration it holds) may be a retired one that
+   * lives only for the exchanges still using it. */
+  pool_unref(u->pool);
+  u->pool = NULL;
+  stats.active--;
   buf_cleanup(&u->head);
   buf_cleanup(&u->body_q);
   if (free_count < FREE_MAX) {
@@ -414,6 +437,7 @@ static void finish(struct upstream *u) {
   size_t n = export_fields(u, tr);
   if (u->b != NULL)
     pool_server_ok(u->b);
+  observe_latency(u);
   release(u, reuse);
   u->in_cb++;
   u->cb->on_end(u->ud, tr, n);
@@ -564,6 +588,9 @@ struct upstream *upstream_start(struct pool *pool, int backend,
   struct upstream *u = upstream_alloc();
   u->server = "";
   u->pool = pool;
+  pool_ref(pool);
+  stats.active++;
+  u->start_ns = uv_hrtime();
   u->cfg = pool_config(pool);
   u->backend = backend;
   u->cb = cb;

@@ -66,6 +66,23 @@ void upstream_cancel(struct upstream *u);
  * ("-" before a server was picked). Valid while |u| lives. */
 const char *upstream_backend_name(const struct upstream *u);
 
+/* Backend response latency: from upstream_start to the last byte of a
+ * complete response (retries and connect time included). Bucket |i|
+ * counts responses that took at most upstream_latency_bounds_ms[i] and
+ * more than the bound before it; the last bucket is +Inf. */
+#define UPSTREAM_LATENCY_BUCKETS 12
+extern const uint32_t upstream_latency_bounds_ms[UPSTREAM_LATENCY_BUCKETS - 1];
+
+struct upstream_stats {
+  uint64_t latency[UPSTREAM_LATENCY_BUCKETS]; /* not cumulative */
+  uint64_t latency_sum_us;
+  uint64_t responses;   /* complete responses (the histogram's count) */
+  int64_t active;       /* exchanges in progress (gauge) */
+};
+
+/* upstream_stats: the loop thread's counters (read them on that thread). */
+const struct upstream_stats *upstream_stats(void);
+
 /* upstream_shutdown releases module state when the loop ends. */
 void upstream_shutdown(void);
 
