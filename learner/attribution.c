@@ -621,6 +621,8 @@ static void pushed(struct attrib *a, const struct obs *o) {
   memcpy(p->key, key, sizeof(key));
   p->bytes = o->bytes;
   p->completed = !(o->flags & OBS_F_CUT_SHORT);
+  p->client_had = (o->flags & OBS_F_CLIENT_HAD) != 0;
+  p->dest = o->dest;
   copy_field(p->content_type, sizeof(p->content_type), o->content_type,
              sizeof(o->content_type));
   v->bytes += o->bytes;
@@ -745,10 +747,17 @@ static void emit_visit(struct attrib *a, struct avisit *v,
     memcpy(w->key, p->key, PAGEKEY_MAX);
     memcpy(w->method, "GET", 4);
     memcpy(w->content_type, p->content_type, sizeof(w->content_type));
-    w->status = 200;
-    w->dest = derive_dest(p->content_type);
     w->depth = 0;
     w->parent = -1;
+    if (p->client_had) {
+      w->status = 304;
+      w->dest = p->dest;
+      w->flags = VISIT_REQ_PUSHABLE | VISIT_REQ_ALREADY_HAD |
+                 VISIT_REQ_DELIVERED;
+      continue;
+    }
+    w->status = 200;
+    w->dest = derive_dest(p->content_type);
     w->flags = VISIT_REQ_PUSHABLE | VISIT_REQ_PUSHED | VISIT_REQ_DELIVERED;
     w->bytes = p->bytes;
   }

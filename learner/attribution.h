@@ -32,7 +32,9 @@
  * did not also request is emitted among the requests too, flagged
  * VISIT_REQ_DELIVERED: the page needed it as much as if it had been asked
  * for, and a learner that saw only requests would lose confidence in
- * exactly the resources it pushes. The page's own OBS_DONE
+ * exactly the resources it pushes. A push skipped because the browser's
+ * digest says it has the resource (OBS_F_CLIENT_HAD) is emitted the same
+ * way, as already had (no bytes, status 304). The page's own OBS_DONE
  * says what herald sent ahead of it (OBS_F_HOLDOUT, _GOT_HINTS,
  * _GOT_PUSH). */
 #ifndef LEARNER_ATTRIBUTION_H
@@ -113,6 +115,8 @@ struct visit_push {
   char content_type[OBS_CTYPE_MAX];
   uint64_t bytes;      /* body bytes sent */
   int completed;       /* sent to the end; 0: reset (cancelled) */
+  int client_had;      /* not pushed: the browser had it (digest cookie) */
+  uint8_t dest;        /* client_had: the rule's destination */
 };
 
 struct visit {

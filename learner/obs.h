@@ -60,6 +60,8 @@ enum obs_flag {
   OBS_F_HOLDOUT = 1u << 17,      /* a navigation held out: nothing sent */
   OBS_F_GOT_HINTS = 1u << 18,    /* a navigation that got a 103 */
   OBS_F_GOT_PUSH = 1u << 19,     /* a navigation that got pushes */
+  OBS_F_CLIENT_HAD = 1u << 20,   /* OBS_PUSH not made: the browser's digest
+                                    cookie says it has the resource */
 };
 
 struct obs {

@@ -213,6 +213,8 @@ static int outcomes(struct recorder *r, struct visit *v) {
   int rv = 0;
   for (size_t i = 0; rv == 0 && i < v->npushes; i++) {
     const struct visit_push *p = &v->pushes[i];
+    if (p->client_had)
+      continue; /* not pushed this time */
     struct visit_req *q = requested(v, p->key);
     if (q != NULL)
       q->flags |= VISIT_REQ_PUSHED;

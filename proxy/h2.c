@@ -694,6 +694,27 @@ static int push_one(struct h2_stream *st, const struct http_req *req,
   return 0;
 }
 
+/* record_client_had tells the recorder that the page's resource |e| was
+ * not pushed because the browser has it: the page still used it. */
+static void record_client_had(struct h2_stream *st, const struct http_req *req,
+                              const struct ruleset_entry *e) {
+  struct obs o = st->obs; /* the page's: client, connection, stream */
+  o.kind = OBS_PUSH;
+  o.flags = (st->obs.flags & (OBS_F_TLS | OBS_F_H2)) | OBS_F_CLIENT_HAD;
+  o.dest = e->dest;
+  o.status = 0;
+  o.bytes = 0;
+  o.end_ms = o.start_ms;
+  o.content_type[0] = '\0';
+  snprintf(o.path, sizeof(o.path), "%s", e->path);
+  int n = snprintf(o.referer, sizeof(o.referer), "%s://%.*s%s",
+                   req->https ? "https" : "http", (int)req->authority_len,
+                   req->authority, st->pseudo[P_PATH]);
+  if (n < 0 || (size_t)n >= sizeof(o.referer))
+    o.flags |= OBS_F_TRUNCATED;
+  recorder_post(st->s->srv->recorder, &o);
+}
+
 /* push_page pushes the page's push rules not yet pushed on this
  * connection, in rule order, while the client's stream limit and the
  * connection's send window have room: a push the client cannot take at
@@ -725,6 +746,8 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
     if (d != NULL && pushed_has(s->srv->validators, d, req->authority,
                                 req->authority_len, e->path)) {
       s->srv->stats.pushes_digest_skipped++;
+      if (st->recording)
+        record_client_had(st, req, e);
       continue; /* pushed on an earlier connection */
     }
     if ((uint32_t)s->push_open >= max_streams || window < (int64_t)e->bytes) {
