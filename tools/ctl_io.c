@@ -277,8 +277,8 @@ int ctl_setting_check(const struct ctl_setting *set, const char *value,
   double v;
   if (ctl_parse_num(value, &v) != 0 || v < set->min || v > set->max ||
       (set->integer && v != floor(v))) {
-    snprintf(why, whycap, "want a%s number from %g to %g",
-             set->integer ? "n integer" : "", set->min, set->max);
+    snprintf(why, whycap, "want %s from %g to %g",
+             set->integer ? "an integer" : "a number", set->min, set->max);
     return -1;
   }
   if (set->integer)
@@ -571,8 +571,13 @@ static int find_key(const struct ctl *c, const char *sql, const char *bind,
 
 int ctl_find_page(const struct ctl *c, const char *want, char *out,
                   size_t cap) {
-  return find_key(c, "SELECT key FROM pages ORDER BY key", NULL, "page", want,
-                  NULL, out, cap);
+  /* Pages that nothing refers to any more (their visits trimmed, their
+   * rules gone) do not make a bare path ambiguous. */
+  return find_key(c,
+                  "SELECT key FROM pages WHERE visits > 0"
+                  " OR id IN (SELECT page_id FROM rules)"
+                  " OR key IN (SELECT page_key FROM overrides) ORDER BY key",
+                  NULL, "page", want, NULL, out, cap);
 }
 
 int ctl_find_resource(const struct ctl *c, const char *page, const char *want,
