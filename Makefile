@@ -55,7 +55,7 @@ $(B)/.nghttp2-ok:
 $(B)/herald: $(B)/proxy/main.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/heraldctl: $(B)/tools/heraldctl.o $(B)/tools/ctl_show.o $(CORE_OBJ) \
+$(B)/heraldctl: $(patsubst %.c,$(B)/%.o,$(wildcard tools/heraldctl.c tools/ctl_*.c)) $(CORE_OBJ) \
                $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,32 +1,184 @@
-/* ctl.h: what heraldctl's files share. heraldctl.c parses the command line,
- * opens the store and runs `learn`; ctl_show.c prints pages and rules. */
+/* ctl.h: what heraldctl's files share.
+ *
+ *   heraldctl.c     the command line, opening the database, `learn`
+ *   ctl_io.c        tables, JSON, the tools' own SQLite connection, the
+ *                   effective learner parameters, replaying visits
+ *   ctl_show.c      `pages` and `rules`
+ *   ctl_tune.c      `threshold`, `min-visits`, `budget`, `mode` (the
+ *                   settings table) and `pin`, `block`, `unpin` (overrides)
+ *   ctl_explain.c   `explain PAGE RESOURCE`
+ *   ctl_simulate.c  `simulate`
+ *   ctl_export.c    `export` and `import`
+ *
+ * The SQL of the new commands lives in tools/, on a second connection to
+ * the same file (ctl.db), so store/ stays the learner's and recorder's. */
 #ifndef TOOLS_CTL_H
 #define TOOLS_CTL_H
 
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct learn;
+struct learn_params;
 struct store;
 
 /* Exit statuses. */
 enum {
   CTL_OK = 0,
-  CTL_NOT_FOUND = 1, /* no such page, no database file */
-  CTL_ERROR = 2,     /* bad usage, unreadable file, SQLite error */
+  CTL_NOT_FOUND = 1, /* no such page, resource, route or override */
+  CTL_ERROR = 2,     /* bad usage or value, no or bad database, SQLite */
 };
 
 struct ctl {
   struct store *s;
-  int json;         /* --json */
-  int mobile;       /* --class: -1 both, 0 desktop, 1 mobile */
-  const char *page; /* rules PAGE, or NULL */
+  sqlite3 *db;              /* the tools' connection to the same file */
+  const char *path;         /* of the database */
+  const struct config *cfg; /* -c CONFIG, or NULL */
+  int json;                 /* --json */
+  int mobile;               /* --class: -1 both, 0 desktop, 1 mobile */
+  const char *page;         /* rules PAGE, or NULL */
+  const char *const *args;  /* the command's arguments, after its name */
+  int nargs;
+  const char *route;        /* --route */
+  const char *channel;      /* --channel push|hint */
+  const char *threshold;    /* --threshold A or A..B (simulate) */
+  const char *step;         /* --step S (simulate) */
+  const char *min_visits;   /* --min-visits N (simulate) */
 };
 
-/* ctl_pages and ctl_rules print to stdout and return an exit status; an
- * error has been reported on stderr. */
+/* The commands: each prints to stdout and returns an exit status; an
+ * error has been reported on stderr, one line. */
 int ctl_pages(const struct ctl *c);
 int ctl_rules(const struct ctl *c);
+int ctl_setting_cmd(const struct ctl *c, const char *cmd);
+int ctl_override_cmd(const struct ctl *c, const char *cmd);
+int ctl_explain(const struct ctl *c);
+int ctl_simulate(const struct ctl *c);
+int ctl_export(const struct ctl *c);
+int ctl_import(const struct ctl *c);
+
+/* ---- ctl_io.c ------------------------------------------------------------ */
 
 /* ctl_page_matches says whether the stored |key| is what the operator
  * named: the same key, or (|want| starting with '/') a key whose path is
  * |want| on any scheme and authority. */
 int ctl_page_matches(const char *key, const char *want);
+
+/* ctl_res_matches says whether the resource |key| of page |page| is
+ * |want|: the same key, or a path on the page's own origin. */
+int ctl_res_matches(const char *page, const char *key, const char *want);
+
+/* ctl_path_of returns where the path starts in "scheme://authority/path",
+ * or NULL; ctl_short_key drops the page's origin from a resource key of
+ * the same origin. */
+const char *ctl_path_of(const char *key);
+const char *ctl_short_key(const char *page, const char *res);
+
+const char *ctl_class_name(int mobile);
+const char *ctl_dest_name(uint8_t dest);
+
+/* An aligned table: the rows are collected, then printed with every
+ * column as wide as its widest cell. |align| has 'l' or 'r' per column. */
+struct ctl_table {
+  size_t ncols;
+  const char *const *head;
+  const char *align;
+  char **cells; /* nrows * ncols, owned */
+  size_t nrows, cap;
+};
+void ctl_table_add(struct ctl_table *t, const char *const *row);
+void ctl_table_print(struct ctl_table *t); /* and frees the rows */
+void ctl_table_free(struct ctl_table *t);
+
+/* JSON on stdout: ctl_json_str writes a string literal (escaped, bytes
+ * that are not UTF-8 become U+FFFD); ctl_json_num a finite number or
+ * null; ctl_json_next opens the object after |*count| others in an array
+ * and ctl_json_end closes the array. */
+void ctl_json_str(const char *s);
+void ctl_json_num(double v, int decimals);
+void ctl_json_next(size_t *count);
+void ctl_json_end(size_t count);
+
+/* ctl_sql_open opens the tools' connection to |path| (an existing herald
+ * database, already checked by store_open), with a busy timeout so that
+ * a database busy with herald's recorder is waited for, not failed. */
+int ctl_sql_open(const char *path, sqlite3 **out);
+
+/* ctl_sqlerr reports SQLite's last error on |c->db| for |what| and
+ * returns CTL_ERROR. */
+int ctl_sqlerr(const struct ctl *c, const char *what);
+
+/* A setting an operator may store, with its valid values. */
+struct ctl_setting {
+  const char *name; /* settings.name, as herald's learner reads it */
+  double min, max;  /* numbers */
+  int integer;      /* 1: whole numbers only */
+  int is_mode;      /* mode: off|hints|shadow|push|both */
+};
+
+/* ctl_setting_find returns the setting |name| (settings key), or NULL. */
+const struct ctl_setting *ctl_setting_find(const char *name);
+
+/* ctl_setting_check validates |value| for |set|; returns 0, or -1 with a
+ * reason in |why|. |norm| receives the value as it is stored. */
+int ctl_setting_check(const struct ctl_setting *set, const char *value,
+                      char *norm, size_t normcap, char *why, size_t whycap);
+
+/* ctl_effective finds the value in force for setting |name| under route
+ * |route| (NULL: global): the route's setting, the global one, herald's
+ * configuration (-c), or the built-in default. |source| receives
+ * "route:R", "global", "config" or "default". A stored value that is not
+ * valid is reported (CTL_ERROR). */
+int ctl_effective(const struct ctl *c, const char *name, const char *route,
+                  char *value, size_t cap, char *source, size_t scap);
+
+/* ctl_params fills |p| and |*half_life| with what the learner uses for
+ * pages of |route| (NULL: global). */
+int ctl_params(const struct ctl *c, const char *route,
+               struct learn_params *p, double *half_life);
+
+/* ctl_route_of names the configured route a page key falls under (NULL
+ * without -c CONFIG or when none matches), as herald's learner does. */
+const char *ctl_route_of(const struct ctl *c, const char *key);
+
+/* Operator overrides, loaded once. */
+struct ctl_override {
+  char *page, *resource;
+  int block;
+};
+struct ctl_overrides {
+  struct ctl_override *v;
+  size_t n, cap;
+  const char **pinned, **blocked; /* scratch for ctl_overrides_for */
+};
+int ctl_overrides_load(const struct ctl *c, struct ctl_overrides *o);
+void ctl_overrides_free(struct ctl_overrides *o);
+/* ctl_overrides_for fills |*out| with the pins and blocks of |page|;
+ * valid until the next call. */
+struct learn_overrides;
+void ctl_overrides_for(struct ctl_overrides *o, const char *page,
+                       struct learn_overrides *out);
+
+/* ctl_replay folds every retained visit into |l|, oldest first, and
+ * counts them in |*visits|. */
+int ctl_replay(const struct ctl *c, struct learn *l, uint64_t *visits);
+
+/* ctl_find_page resolves |want| (a key or a bare path) to a page key of
+ * the pages table; ctl_find_resource a resource (key, or path on |page|'s
+ * origin) of the resources table; ctl_find_override a resource that has
+ * an override on |page|. Each returns CTL_OK and the key in |out|,
+ * CTL_NOT_FOUND, or CTL_ERROR (a path on more than one host); the
+ * failure is reported. */
+int ctl_find_page(const struct ctl *c, const char *want, char *out,
+                  size_t cap);
+int ctl_find_resource(const struct ctl *c, const char *page, const char *want,
+                      char *out, size_t cap);
+int ctl_find_override(const struct ctl *c, const char *page, const char *want,
+                      char *out, size_t cap);
+
+/* ctl_parse_num parses all of |s| as a finite number. */
+int ctl_parse_num(const char *s, double *out);
 
 #endif

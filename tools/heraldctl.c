@@ -1,16 +1,21 @@
 /* heraldctl.c: the operator's command line for herald.
  *
- * heraldctl works on herald's SQLite database, never on a running herald:
- * it finds the file (--db, or [store] db of herald's configuration), opens
+ * heraldctl works on herald's SQLite database, also while herald runs: it
+ * finds the file (--db, or [store] db of herald's configuration), opens
  * it through store/ like the recorder does (WAL, so a running herald
- * keeps recording meanwhile) and runs one command. `pages` and `rules`
- * show what was recorded and learned (ctl_show.c); `learn` recomputes
- * every rule offline by replaying the retained visits through the same
- * learner herald runs. A missing file is reported, never created: a
- * mistyped path must not leave an empty database behind.
+ * keeps recording meanwhile; a busy database is waited for, not failed)
+ * and runs one command. `pages` and `rules` show what was recorded and
+ * learned (ctl_show.c); `learn` recomputes every rule offline by replaying
+ * the retained visits through the same learner herald runs; the settings
+ * and override commands (ctl_tune.c) write what a running herald's
+ * learner reads at every recompute; `explain` and `simulate` run learn.c
+ * on the retained visits; `export` and `import` move rules, overrides and
+ * settings between databases. A missing file is reported, never created:
+ * a mistyped path must not leave an empty database behind.
  *
- * Exit statuses: 0 ok, 1 not found (no such page, no database file), 2
- * bad usage or any other error. Every error is one line on stderr. */
+ * Exit statuses: 0 ok, 1 not found (no such page, resource, route or
+ * override), 2 bad usage, a bad value, no or a bad database, or any other
+ * error. Every error is one line on stderr. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -27,52 +32,80 @@
 #include "store/store.h"
 #include "tools/ctl.h"
 
-#define HERALDCTL_VERSION "0.2.0"
-#define DEFAULT_HALF_LIFE 100.0
+#define HERALDCTL_VERSION "0.3.0"
 /* Rules asked of the learner per page: the served ones (at most
  * max_resources) and near misses, of which the first ones are kept. */
 #define RULES_CAP 1024
 
 static void usage(FILE *f) {
   fputs(
-      "usage: heraldctl [--db PATH | -c CONFIG] [--json] [--class CLASS]"
-      " COMMAND [ARG]\n"
+      "usage: heraldctl [--db PATH | -c CONFIG] [--json] [OPTIONS] COMMAND"
+      " [ARGS]\n"
       "\n"
-      "Reads and recomputes herald's rule database. Options may come before\n"
-      "or after the command.\n"
+      "Reads and tunes herald's rule database, also while herald runs.\n"
+      "Options may come before or after the command. PAGE is a page key as\n"
+      "stored (http://127.0.0.1:8080/product/:id) or a bare path\n"
+      "(/product/:id, any host); RESOURCE a key or a path on the page's\n"
+      "origin.\n"
       "\n"
-      "Commands:\n"
-      "  pages         every page and template key with retained visits or\n"
-      "                rules, one row per class: whether it is a template,\n"
-      "                visits (recorded under the key, both classes), rules\n"
-      "                (push or hint), last seen (UTC)\n"
-      "  rules [PAGE]  the rules of every page, or of PAGE: a key as stored\n"
-      "                (http://127.0.0.1:8080/product/:id) or a bare path\n"
-      "                (/product/:id), which matches that path on any host.\n"
-      "                Columns: page, class, ord (serving order), resource\n"
-      "                (path when on the page's host), type, confidence "
-      "(k/n),\n"
-      "                wilson (its lower bound), decayed n and k, clients,\n"
-      "                bytes, delay (median after the page), channel (push =\n"
-      "                push and hint, hint), state (learned, pinned, blocked)\n"
-      "  learn [DB]    replay the retained visits into a fresh learner and\n"
-      "                replace every rule. Parameters: the defaults, then\n"
-      "                [learn] of -c CONFIG, then the settings table (scope\n"
-      "                'global'): half_life (100), push_threshold (0.95),\n"
-      "                hint_threshold (0.90), z (1.96), min_visits (20),\n"
-      "                min_clients (3), budget (102400 bytes),\n"
-      "                max_resources (16)\n"
+      "Showing:\n"
+      "  pages               every page and template key with retained\n"
+      "                      visits or rules, one row per class: template\n"
+      "                      or not, visits, rules (push or hint), last seen\n"
+      "  rules [PAGE]        the rules of every page, or of PAGE: page, class,\n"
+      "                      ord (serving order), resource, type, confidence\n"
+      "                      (k/n), wilson (its lower bound), decayed n and\n"
+      "                      k, clients, bytes, delay (median after the\n"
+      "                      page), channel (push = push and hint, hint),\n"
+      "                      state (learned, pinned, blocked), and push\n"
+      "                      outcomes: promised, completed, cancelled,\n"
+      "                      wasted, hinted, hinted_used\n"
+      "  explain PAGE RESOURCE\n"
+      "                      the numbers behind the learner's decision for\n"
+      "                      one resource, and what keeps a near miss out\n"
+      "  simulate            replay the retained visits in order, learning\n"
+      "                      only from earlier ones, and print per threshold\n"
+      "                      precision, recall, bytes pushed per visit and\n"
+      "                      pages covered\n"
+      "\n"
+      "Tuning (a running herald applies a change within one learner\n"
+      "interval; without herald, `heraldctl learn` applies it):\n"
+      "  threshold get|set|unset [VALUE] [--channel push|hint] [--route R]\n"
+      "                      Wilson bound a resource needs (0 to 1)\n"
+      "  min-visits get|set|unset [N] [--route R]\n"
+      "                      decayed visits a resource needs\n"
+      "  budget get|set|unset [BYTES] [--route R]\n"
+      "                      bytes pushed or hinted per page\n"
+      "  mode get|set|unset [off|hints|shadow|push|both] [--route R]\n"
+      "                      what herald delivers\n"
+      "                      get prints the value in force and where it comes\n"
+      "                      from: route:R, global, config or default\n"
+      "  pin PAGE RESOURCE   always serve RESOURCE with PAGE\n"
+      "  block PAGE RESOURCE never serve it\n"
+      "  unpin PAGE RESOURCE remove a pin or a block\n"
+      "  learn [DB]          replay the retained visits into a fresh learner\n"
+      "                      and replace every rule\n"
+      "\n"
+      "Moving:\n"
+      "  export              rules, overrides and settings as JSON on stdout\n"
+      "  import [FILE|-]     read what export wrote (stdin without FILE)\n"
       "\n"
       "Options:\n"
       "  --db PATH           the database file\n"
-      "  -c, --config FILE   herald's configuration: use its [store] db\n"
-      "  --json              a JSON array of objects instead of a table\n"
-      "  --class CLASS       desktop or mobile only (pages, rules)\n"
+      "  -c, --config FILE   herald's configuration: its [store] db, [learn]\n"
+      "                      values, [deliver] mode and routes\n"
+      "  --json              JSON instead of a table (every command)\n"
+      "  --class CLASS       desktop or mobile only (pages, rules, explain)\n"
+      "  --route R           the settings of route R, not the global ones\n"
+      "  --channel C         push or hint (threshold)\n"
+      "  --threshold A..B    thresholds to simulate (default 0.5..0.95)\n"
+      "  --step S            their step (default 0.05)\n"
+      "  --min-visits N      min_visits for simulate (default: in force)\n"
       "  -h, --help          this text\n"
       "  -V, --version       print the version\n"
       "\n"
-      "Exit status: 0 ok, 1 not found (no such page, no database file),\n"
-      "2 bad usage or another error.\n",
+      "Exit status: 0 ok; 1 not found (page, resource, route, override);\n"
+      "2 bad usage, a bad value, no or a bad database, or another error.\n",
       f);
 }
 
@@ -86,11 +119,6 @@ static int usage_error(const char *fmt, const char *arg) {
 /* ---- learn ----------------------------------------------------------------
  */
 
-struct override {
-  char *page, *resource;
-  int block;
-};
-
 struct page_ref {
   char *key;
   int mobile;
@@ -99,8 +127,7 @@ struct page_ref {
 struct learn_run {
   struct learn *l;
   uint64_t visits;
-  struct override *ov;
-  size_t nov, cov;
+  struct ctl_overrides ov;
   struct page_ref *pages; /* the learner's (page, class) pairs */
   size_t npages, cpages;
   struct page_ref *old; /* (page, class) pairs that had rules */
@@ -114,23 +141,6 @@ static void push_page(struct page_ref **a, size_t *n, size_t *cap,
     *a = xrealloc(*a, *cap * sizeof(**a));
   }
   (*a)[(*n)++] = (struct page_ref){xstrdup(key), mobile};
-}
-
-static void on_visit(void *ud, const struct visit *v) {
-  struct learn_run *run = ud;
-  learn_visit(run->l, v);
-  run->visits++;
-}
-
-static void on_override(void *ud, const char *page_key,
-                        const char *resource_key, const char *action) {
-  struct learn_run *run = ud;
-  if (run->nov == run->cov) {
-    run->cov = run->cov != 0 ? run->cov * 2 : 16;
-    run->ov = xrealloc(run->ov, run->cov * sizeof(*run->ov));
-  }
-  run->ov[run->nov++] = (struct override){
-      xstrdup(page_key), xstrdup(resource_key), strcmp(action, "block") == 0};
 }
 
 static void on_learned_page(void *ud, const char *page_key, int mobile) {
@@ -166,69 +176,9 @@ static void free_pages(struct page_ref *a, size_t n) {
 
 static void learn_run_free(struct learn_run *run) {
   learn_free(run->l);
-  for (size_t i = 0; i < run->nov; i++) {
-    free(run->ov[i].page);
-    free(run->ov[i].resource);
-  }
-  free(run->ov);
+  ctl_overrides_free(&run->ov);
   free_pages(run->pages, run->npages);
   free_pages(run->old, run->nold);
-}
-
-/* A numeric setting: where it goes and the values that make sense. */
-struct num_setting {
-  const char *name;
-  double *d; /* one of d and i */
-  int *i;
-  double min, max;
-};
-
-/* read_settings overrides |*half_life| and |p| from settings of scope
- * 'global'. Returns CTL_OK or reports and returns CTL_ERROR. */
-static int read_settings(struct store *s, double *half_life,
-                         struct learn_params *p) {
-  int min_clients = p->min_clients, max_resources = p->max_resources;
-  double budget = (double)p->budget_bytes;
-  const struct num_setting set[] = {
-      {"half_life", half_life, NULL, 1e-3, 1e9},
-      {"push_threshold", &p->push_threshold, NULL, 0, 1},
-      {"hint_threshold", &p->hint_threshold, NULL, 0, 1},
-      {"z", &p->z, NULL, 0, 10},
-      {"min_visits", &p->min_visits, NULL, 0, 1e12},
-      {"min_clients", NULL, &min_clients, 0, 1e9},
-      {"budget", &budget, NULL, 0, 1e15},
-      {"max_resources", NULL, &max_resources, 0, 1e6},
-  };
-  for (size_t i = 0; i < ARRAY_SIZE(set); i++) {
-    char buf[64], *end;
-    int rv = store_get_setting(s, "global", set[i].name, buf, sizeof buf);
-    if (rv == UV_ENOENT)
-      continue;
-    if (rv != 0) {
-      fprintf(stderr, "heraldctl: %s\n", store_errmsg(s));
-      return CTL_ERROR;
-    }
-    errno = 0;
-    double v = strtod(buf, &end);
-    if (end == buf || *end != '\0' || errno != 0 || !isfinite(v) ||
-        v < set[i].min || v > set[i].max ||
-        (set[i].i != NULL && v != floor(v))) {
-      fprintf(stderr,
-              "heraldctl: setting global.%s = '%s': want a%s number from %g"
-              " to %g\n",
-              set[i].name, buf, set[i].i != NULL ? "n integer" : "", set[i].min,
-              set[i].max);
-      return CTL_ERROR;
-    }
-    if (set[i].d != NULL)
-      *set[i].d = v;
-    else
-      *set[i].i = (int)v;
-  }
-  p->min_clients = min_clients;
-  p->max_resources = max_resources;
-  p->budget_bytes = (uint64_t)budget;
-  return CTL_OK;
 }
 
 static int64_t now_ms(void) {
@@ -239,19 +189,11 @@ static int64_t now_ms(void) {
 
 /* learn_page writes the rules and aggregates of one (page, class) and adds
  * its served rules to |*nrules|. */
-static int learn_page(struct store *s, const struct learn_run *run,
+static int learn_page(struct store *s, struct learn_run *run,
                       const struct page_ref *pg, const struct learn_params *p,
-                      const char **pinned, const char **blocked,
                       struct learn_rule *out, int64_t now, uint64_t *nrules) {
-  struct learn_overrides ov = {pinned, 0, blocked, 0};
-  for (size_t i = 0; i < run->nov; i++) {
-    if (strcmp(run->ov[i].page, pg->key) != 0)
-      continue;
-    if (run->ov[i].block)
-      blocked[ov.nblocked++] = run->ov[i].resource;
-    else
-      pinned[ov.npinned++] = run->ov[i].resource;
-  }
+  struct learn_overrides ov;
+  ctl_overrides_for(&run->ov, pg->key, &ov);
   size_t n = learn_rules(run->l, pg->key, pg->mobile, p, &ov, out, RULES_CAP);
   int rv = store_replace_rules(s, pg->key, pg->mobile, out, n, now);
   for (size_t i = 0; rv == 0 && i < n; i++) {
@@ -268,87 +210,94 @@ static int learn_page(struct store *s, const struct learn_run *run,
   return rv;
 }
 
-/* store_all writes every page's rules in one transaction, and empties
- * the rules of pages the replay no longer knows (their visits were
- * trimmed), so the file matches a fresh learner. */
-static int store_all(struct store *s, struct learn_run *run,
-                     const struct learn_params *p, uint64_t *nrules) {
-  const char **pinned = xcalloc(run->nov + 1, sizeof(*pinned));
-  const char **blocked = xcalloc(run->nov + 1, sizeof(*blocked));
+/* store_all writes every page's rules in one transaction, each with the
+ * parameters of its route (|global| when it has none), and empties the
+ * rules of pages the replay no longer knows (their visits were trimmed),
+ * so the file matches a fresh learner. */
+static int store_all(const struct ctl *c, struct learn_run *run,
+                     const struct learn_params *global, uint64_t *nrules) {
   struct learn_rule *out = xcalloc(RULES_CAP, sizeof(*out));
   int64_t now = now_ms();
-  int rv = store_begin(s);
-  for (size_t i = 0; rv == 0 && i < run->npages; i++)
-    rv = learn_page(s, run, &run->pages[i], p, pinned, blocked, out, now,
-                    nrules);
+  int status = CTL_OK;
+  int rv = store_begin(c->s);
+  for (size_t i = 0; rv == 0 && i < run->npages; i++) {
+    const char *route = ctl_route_of(c, run->pages[i].key);
+    struct learn_params p = *global;
+    double half_life;
+    if (route != NULL) {
+      status = ctl_params(c, route, &p, &half_life);
+      if (status != CTL_OK)
+        break;
+    }
+    rv = learn_page(c->s, run, &run->pages[i], &p, out, now, nrules);
+  }
   /* qsort and bsearch want a non-NULL array, even an empty one. */
   if (run->npages > 0)
     qsort(run->pages, run->npages, sizeof(*run->pages), cmp_page);
-  for (size_t i = 0; rv == 0 && i < run->nold; i++) {
+  for (size_t i = 0; status == CTL_OK && rv == 0 && i < run->nold; i++) {
     const struct page_ref *o = &run->old[i];
     if (run->npages == 0 || bsearch(o, run->pages, run->npages,
                                     sizeof(*run->pages), cmp_page) == NULL)
-      rv = store_replace_rules(s, o->key, o->mobile, NULL, 0, now);
+      rv = store_replace_rules(c->s, o->key, o->mobile, NULL, 0, now);
   }
-  if (rv == 0)
-    rv = store_commit(s);
-  if (rv != 0)
-    store_rollback(s);
+  if (status == CTL_OK && rv == 0)
+    rv = store_commit(c->s);
+  if (status != CTL_OK || rv != 0)
+    store_rollback(c->s);
   free(out);
-  free(blocked);
-  free(pinned);
-  return rv;
+  if (rv != 0) {
+    fprintf(stderr, "heraldctl: %s\n", store_errmsg(c->s));
+    return CTL_ERROR;
+  }
+  return status;
 }
 
 /* cmd_learn starts from the defaults, then [learn] of herald's
- * configuration when -c gave one, then the global settings, as herald's
- * learner thread does. */
-static int cmd_learn(struct store *s, const struct config *cfg) {
+ * configuration when -c gave one, then the global settings (and a page's
+ * route settings), as herald's learner thread does. */
+static int cmd_learn(const struct ctl *c) {
   struct learn_params p;
-  double half_life = DEFAULT_HALF_LIFE;
-  learn_params_defaults(&p);
-  if (cfg != NULL) {
-    half_life = cfg->learn_half_life;
-    p.push_threshold = cfg->learn_push_threshold;
-    p.hint_threshold = cfg->learn_hint_threshold;
-    p.z = cfg->learn_z;
-    p.min_visits = cfg->learn_min_visits;
-    p.min_clients = cfg->learn_min_clients;
-    p.budget_bytes = (uint64_t)cfg->learn_budget;
-    p.max_resources = cfg->learn_max_resources;
-  }
-  int status = read_settings(s, &half_life, &p);
+  double half_life;
+  int status = ctl_params(c, NULL, &p, &half_life);
   if (status != CTL_OK)
     return status;
   struct learn_run run = {.l = learn_new(half_life)};
-  int rv = store_replay_visits(s, on_visit, &run);
-  if (rv == 0)
-    rv = store_load_overrides(s, on_override, &run);
-  if (rv == 0)
-    rv = store_load_rules(s, on_old_rule, &run);
+  status = ctl_replay(c, run.l, &run.visits);
+  if (status == CTL_OK)
+    status = ctl_overrides_load(c, &run.ov);
+  if (status == CTL_OK && store_load_rules(c->s, on_old_rule, &run) != 0) {
+    fprintf(stderr, "heraldctl: %s\n", store_errmsg(c->s));
+    status = CTL_ERROR;
+  }
   uint64_t nrules = 0;
-  if (rv == 0) {
+  if (status == CTL_OK) {
     learn_foreach_page(run.l, on_learned_page, &run);
-    rv = store_all(s, &run, &p, &nrules);
+    status = store_all(c, &run, &p, &nrules);
   }
-  if (rv != 0) {
-    fprintf(stderr, "heraldctl: %s\n", store_errmsg(s));
-    learn_run_free(&run);
-    return CTL_ERROR;
+  if (status == CTL_OK) {
+    if (c->json)
+      printf("{\"rules\": %" PRIu64 ", \"pages\": %zu, \"visits\": %" PRIu64
+             "}\n",
+             nrules, run.npages, run.visits);
+    else
+      printf("learned %" PRIu64 " rules for %zu pages from %" PRIu64
+             " visits\n",
+             nrules, run.npages, run.visits);
   }
-  printf("learned %" PRIu64 " rules for %zu pages from %" PRIu64 " visits\n",
-         nrules, run.npages, run.visits);
   learn_run_free(&run);
-  return CTL_OK;
+  return status;
 }
 
 /* ---- the command line ------------------------------------------------------
  */
 
+#define MAX_POS 4
+
 struct args {
-  const char *db, *config, *cls;
+  const char *db, *config, *cls, *route, *channel, *threshold, *step,
+      *min_visits;
   int json, help, version;
-  const char *pos[3]; /* command and its arguments */
+  const char *pos[MAX_POS]; /* command and its arguments */
   int npos;
 };
 
@@ -373,31 +322,51 @@ static int is_opt(const char *a, const char *name) {
 
 static int parse_args(int argc, char **argv, struct args *a) {
   int opts = 1;
+  static const struct {
+    const char *name;
+    size_t off;
+  } valued[] = {
+      {"--db", offsetof(struct args, db)},
+      {"--config", offsetof(struct args, config)},
+      {"--class", offsetof(struct args, cls)},
+      {"--route", offsetof(struct args, route)},
+      {"--channel", offsetof(struct args, channel)},
+      {"--threshold", offsetof(struct args, threshold)},
+      {"--step", offsetof(struct args, step)},
+      {"--min-visits", offsetof(struct args, min_visits)},
+  };
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
     const char **dst = NULL, *name = NULL;
+    /* "-5" is a (bad) value, not an option: let the command say why. */
     if (opts && strcmp(s, "--") == 0) {
       opts = 0;
-    } else if (!opts || s[0] != '-' || s[1] == '\0') {
-      if (a->npos == (int)ARRAY_SIZE(a->pos))
+      continue;
+    }
+    if (!opts || s[0] != '-' || s[1] == '\0' ||
+        (s[1] >= '0' && s[1] <= '9') || s[1] == '.') {
+      if (a->npos == MAX_POS)
         return usage_error("unexpected argument '%s'", s);
       a->pos[a->npos++] = s;
-    } else if (strcmp(s, "--json") == 0) {
+      continue;
+    }
+    if (strcmp(s, "--json") == 0) {
       a->json = 1;
     } else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0) {
       a->help = 1;
     } else if (strcmp(s, "-V") == 0 || strcmp(s, "--version") == 0) {
       a->version = 1;
-    } else if (is_opt(s, "--db")) {
-      dst = &a->db, name = "--db";
     } else if (strcmp(s, "-c") == 0) {
       dst = &a->config, name = "-c";
-    } else if (is_opt(s, "--config")) {
-      dst = &a->config, name = "--config";
-    } else if (is_opt(s, "--class")) {
-      dst = &a->cls, name = "--class";
     } else {
-      return usage_error("unknown option '%s'", s);
+      for (size_t k = 0; k < ARRAY_SIZE(valued); k++) {
+        if (is_opt(s, valued[k].name)) {
+          dst = (const char **)((char *)a + valued[k].off);
+          name = valued[k].name;
+        }
+      }
+      if (dst == NULL)
+        return usage_error("unknown option '%s'", s);
     }
     if (dst != NULL) {
       *dst = opt_value(argc, argv, &i, name);
@@ -411,10 +380,19 @@ static int parse_args(int argc, char **argv, struct args *a) {
 }
 
 /* find_db sets |*path| from --db or the configuration's [store] db. The
- * configuration is heap-allocated (it is large) and kept in |*cfg| for as
- * long as |*path| is used. */
+ * configuration is heap-allocated (it is large) and kept in |*cfg|; it
+ * is read whenever -c names one, for its [learn] values and routes. */
 static int find_db(const struct args *a, struct config **cfg,
                    const char **path) {
+  if (a->config != NULL) {
+    char err[512];
+    *cfg = xcalloc(1, sizeof(**cfg));
+    config_defaults(*cfg);
+    if (config_load(*cfg, a->config, err, sizeof err) != 0) {
+      fprintf(stderr, "heraldctl: %s\n", err);
+      return CTL_ERROR;
+    }
+  }
   if (a->db != NULL) {
     *path = a->db;
     return CTL_OK;
@@ -427,13 +405,6 @@ static int find_db(const struct args *a, struct config **cfg,
     fputs("heraldctl: no database: use --db PATH or -c CONFIG\n", stderr);
     return CTL_ERROR;
   }
-  char err[512];
-  *cfg = xcalloc(1, sizeof(**cfg));
-  config_defaults(*cfg);
-  if (config_load(*cfg, a->config, err, sizeof err) != 0) {
-    fprintf(stderr, "heraldctl: %s\n", err);
-    return CTL_ERROR;
-  }
   if ((*cfg)->db[0] == '\0') {
     fprintf(stderr, "heraldctl: no database: %s sets no [store] db\n",
             a->config);
@@ -444,16 +415,16 @@ static int find_db(const struct args *a, struct config **cfg,
 }
 
 /* open_db opens an existing database; store_open alone would create one
- * at a mistyped path. */
-static int open_db(const char *path, struct store **s) {
+ * at a mistyped path. A missing or foreign file is exit 2: the command
+ * could not run at all. */
+static int open_db(const char *path, struct ctl *c) {
   struct stat sb;
   if (stat(path, &sb) != 0) {
     int e = errno;
-    if (e == ENOENT || e == ENOTDIR) {
+    if (e == ENOENT || e == ENOTDIR)
       fprintf(stderr, "heraldctl: no database at %s (no such file)\n", path);
-      return CTL_NOT_FOUND;
-    }
-    fprintf(stderr, "heraldctl: database %s: %s\n", path, strerror(e));
+    else
+      fprintf(stderr, "heraldctl: database %s: %s\n", path, strerror(e));
     return CTL_ERROR;
   }
   if (!S_ISREG(sb.st_mode)) {
@@ -461,33 +432,98 @@ static int open_db(const char *path, struct store **s) {
     return CTL_ERROR;
   }
   char err[512];
-  if (store_open(s, path, err, sizeof err) != 0) {
+  if (store_open(&c->s, path, err, sizeof err) != 0) {
     fprintf(stderr, "heraldctl: %s\n", err);
     return CTL_ERROR;
   }
-  return CTL_OK;
+  c->path = path;
+  return ctl_sql_open(path, &c->db);
+}
+
+/* The commands, with their argument counts. */
+struct command {
+  const char *name;
+  int min, max; /* arguments after the name */
+  int (*run)(const struct ctl *c);
+};
+
+static int run_setting(const struct ctl *c) {
+  return ctl_setting_cmd(c, c->args[-1]);
+}
+static int run_override(const struct ctl *c) {
+  return ctl_override_cmd(c, c->args[-1]);
+}
+
+static const struct command commands[] = {
+    {"pages", 0, 0, ctl_pages},
+    {"rules", 0, 1, ctl_rules},
+    {"learn", 0, 1, cmd_learn},
+    {"explain", 2, 2, ctl_explain},
+    {"simulate", 0, 0, ctl_simulate},
+    {"threshold", 1, 2, run_setting},
+    {"min-visits", 1, 2, run_setting},
+    {"budget", 1, 2, run_setting},
+    {"mode", 1, 2, run_setting},
+    {"pin", 2, 2, run_override},
+    {"block", 2, 2, run_override},
+    {"unpin", 2, 2, run_override},
+    {"export", 0, 0, ctl_export},
+    {"import", 0, 1, ctl_import},
+};
+
+/* only_for rejects option |set| (named |name|) outside the commands in
+ * |cmds| (space-separated). */
+static int only_for(const char *set, const char *name, const char *cmd,
+                    const char *cmds) {
+  if (set == NULL)
+    return CTL_OK;
+  size_t n = strlen(cmd);
+  for (const char *p = cmds; (p = strstr(p, cmd)) != NULL; p += n) {
+    if ((p == cmds || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+      return CTL_OK;
+  }
+  fprintf(stderr, "heraldctl: %s applies to %s (heraldctl --help)\n", name,
+          cmds);
+  return CTL_ERROR;
 }
 
 /* check_command validates the command and its arguments before anything
  * is opened, so a typo never touches the database. */
-static int check_command(const struct args *a, struct ctl *c) {
+static int check_command(const struct args *a, struct ctl *c,
+                         const struct command **out) {
   if (a->npos == 0)
     return usage_error("%s", "no command");
   const char *cmd = a->pos[0];
-  /* rules [PAGE]; learn [DB] (the "heraldctl learn DB" form). */
-  int max = strcmp(cmd, "rules") == 0 || strcmp(cmd, "learn") == 0 ? 1 : 0;
-  if (strcmp(cmd, "pages") != 0 && strcmp(cmd, "rules") != 0 &&
-      strcmp(cmd, "learn") != 0)
+  const struct command *k = NULL;
+  for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+    if (strcmp(commands[i].name, cmd) == 0)
+      k = &commands[i];
+  if (k == NULL)
     return usage_error("unknown command '%s'", cmd);
-  if (a->npos - 1 > max)
-    return usage_error("unexpected argument '%s'", a->pos[max + 1]);
+  if (a->npos - 1 > k->max)
+    return usage_error("unexpected argument '%s'", a->pos[k->max + 1]);
+  if (a->npos - 1 < k->min)
+    return usage_error("%s needs more arguments", cmd);
+  c->args = a->pos + 1;
+  c->nargs = a->npos - 1;
   c->page = a->npos > 1 && strcmp(cmd, "rules") == 0 ? a->pos[1] : NULL;
   if (strcmp(cmd, "learn") == 0 && a->npos > 1 && a->db != NULL)
     return usage_error("%s", "learn DB and --db both name a database");
+  int st = only_for(a->cls, "--class", cmd, "pages rules explain");
+  if (st == CTL_OK)
+    st = only_for(a->route, "--route", cmd, "threshold min-visits budget mode");
+  if (st == CTL_OK)
+    st = only_for(a->channel, "--channel", cmd, "threshold");
+  if (st == CTL_OK)
+    st = only_for(a->threshold, "--threshold", cmd, "simulate");
+  if (st == CTL_OK)
+    st = only_for(a->step, "--step", cmd, "simulate");
+  if (st == CTL_OK)
+    st = only_for(a->min_visits, "--min-visits", cmd, "simulate");
+  if (st != CTL_OK)
+    return st;
   c->mobile = -1;
   if (a->cls != NULL) {
-    if (strcmp(cmd, "learn") == 0)
-      return usage_error("%s", "--class applies to pages and rules");
     if (strcmp(a->cls, "desktop") == 0)
       c->mobile = 0;
     else if (strcmp(a->cls, "mobile") == 0)
@@ -495,9 +531,16 @@ static int check_command(const struct args *a, struct ctl *c) {
     else
       return usage_error("--class '%s': want desktop or mobile", a->cls);
   }
-  if (a->json && strcmp(cmd, "learn") == 0)
-    return usage_error("%s", "--json applies to pages and rules");
+  if (a->channel != NULL && strcmp(a->channel, "push") != 0 &&
+      strcmp(a->channel, "hint") != 0)
+    return usage_error("--channel '%s': want push or hint", a->channel);
   c->json = a->json;
+  c->route = a->route;
+  c->channel = a->channel;
+  c->threshold = a->threshold;
+  c->step = a->step;
+  c->min_visits = a->min_visits;
+  *out = k;
   return CTL_OK;
 }
 
@@ -505,11 +548,12 @@ int main(int argc, char **argv) {
   struct args a = {0};
   struct ctl c = {0};
   struct config *cfg = NULL;
+  const struct command *k = NULL;
   const char *path = NULL;
   int status = parse_args(argc, argv, &a);
   if (status != CTL_OK)
     return status;
-  if (a.help) {
+  if (a.help || (a.npos == 1 && strcmp(a.pos[0], "help") == 0)) {
     usage(stdout);
     return CTL_OK;
   }
@@ -518,23 +562,15 @@ int main(int argc, char **argv) {
     printf("heraldctl %s\n", HERALDCTL_VERSION);
     return CTL_OK;
   }
-  if (a.npos == 1 && strcmp(a.pos[0], "help") == 0) {
-    usage(stdout);
-    return CTL_OK;
-  }
-  status = check_command(&a, &c);
+  status = check_command(&a, &c, &k);
   if (status == CTL_OK)
     status = find_db(&a, &cfg, &path);
+  c.cfg = cfg;
   if (status == CTL_OK)
-    status = open_db(path, &c.s);
-  if (status == CTL_OK) {
-    if (strcmp(a.pos[0], "pages") == 0)
-      status = ctl_pages(&c);
-    else if (strcmp(a.pos[0], "rules") == 0)
-      status = ctl_rules(&c);
-    else
-      status = cmd_learn(c.s, cfg);
-  }
+    status = open_db(path, &c);
+  if (status == CTL_OK)
+    status = k->run(&c);
+  sqlite3_close(c.db);
   store_close(c.s);
   free(cfg);
   if (fflush(stdout) != 0 && status == CTL_OK) {

@@ -90,10 +90,10 @@ ctl --db "$DB" rules
 assert_eq "rules exits 0" 0 "$RC"
 log "rules:"
 printf '%s\n' "$OUT" | sed 's/^/#   /'
-assert_match "rules: header" '^PAGE +CLASS +ORD +RESOURCE +TYPE +CONFIDENCE +WILSON +N +K +CLIENTS +BYTES +DELAY +CHANNEL +STATE$' \
+assert_match "rules: header" '^PAGE +CLASS +ORD +RESOURCE +TYPE +CONFIDENCE +WILSON +N +K +CLIENTS +BYTES +DELAY +CHANNEL +STATE +PROMISED +COMPLETED +CANCELLED +WASTED +HINTED +HINTED_USED$' \
   "$(printf '%s\n' "$OUT" | head -1)"
 for r in "/style.css +style" "/app.js +script" "/fonts/t.woff2 +font"; do
-  assert_match "rules: ${r%% *} pushed" "^$PAGE +desktop +[0-9]+ +$r .* push +learned$" "$OUT"
+  assert_match "rules: ${r%% *} pushed" "^$PAGE +desktop +[0-9]+ +$r .* push +learned( +0){6}$" "$OUT"
 done
 css_line=$(printf '%s\n' "$OUT" | grep -n '/style.css' | cut -d: -f1)
 font_line=$(printf '%s\n' "$OUT" | grep -n '/fonts/t.woff2' | cut -d: -f1)
@@ -114,8 +114,22 @@ assert_eq "rules --json: ordered by delay, css before font" "True" \
   "$(json_py '[r["resource"] for r in d].index("'"$N"'/style.css") < [r["resource"] for r in d].index("'"$N"'/fonts/t.woff2")')"
 assert_eq "rules --json: fields" "desktop push learned font" \
   "$(json_py '" ".join(str(x) for x in [d[-1]["class"], d[-1]["channel"], d[-1]["state"], [r["type"] for r in d if r["resource"].endswith(".woff2")][0]])')"
+assert_eq "rules --json: push outcomes, zeros when none recorded" "promised completed cancelled wasted hinted hinted_used 0" \
+  "$(json_py '" ".join(d[0]["outcomes"]) + " " + str(sum(sum(r["outcomes"].values()) for r in d))')"
 assert_eq "rules --json: ord and delay ascending" "True" \
   "$(json_py 'all(a["ord"] < b["ord"] and a["delay_ms"] <= b["delay_ms"] for a, b in zip(d, d[1:]))')"
+
+# Push outcomes recorded for a rule show in its row.
+q "INSERT INTO push_outcomes(page_id, class, resource_id, promised, completed, cancelled, wasted, hinted, hinted_used)
+   SELECT p.id, 'desktop', r.id, 7, 5, 2, 1, 9, 4 FROM pages p, resources r
+   WHERE p.key = '$PAGE' AND r.key = '$N/style.css'" >/dev/null
+ctl --db "$DB" rules /
+assert_match "rules: the stylesheet's push outcomes" "/style.css .* push +learned +7 +5 +2 +1 +9 +4$" "$OUT"
+assert_match "rules: others still zeros" "/app.js .* push +learned( +0){6}$" "$OUT"
+ctl --db "$DB" rules / --json
+assert_eq "rules --json: the stylesheet's outcomes" "7 5 2 1 9 4" \
+  "$(json_py '" ".join(str(v) for r in d if r["resource"].endswith("style.css") for v in r["outcomes"].values())')"
+q "DELETE FROM push_outcomes" >/dev/null
 
 ctl --db "$DB" rules "$PAGE"
 assert_eq "rules PAGE (exact key) exits 0" 0 "$RC"
@@ -182,8 +196,8 @@ q "INSERT INTO overrides VALUES('$PAGE', '$N/app.js', 'block')" >/dev/null
 ctl --db "$DB" learn
 assert_eq "learn with an override exits 0" 0 "$RC"
 ctl --db "$DB" rules /
-assert_match "blocked: app.js listed as blocked, no channel" "^$PAGE +desktop +- +/app.js .* none +blocked$" "$OUT"
-assert_match "blocked: the stylesheet still pushed" "/style.css .* push +learned$" "$OUT"
+assert_match "blocked: app.js listed as blocked, no channel" "^$PAGE +desktop +- +/app.js .* none +blocked( +0){6}$" "$OUT"
+assert_match "blocked: the stylesheet still pushed" "/style.css .* push +learned( +0){6}$" "$OUT"
 q "DELETE FROM overrides" >/dev/null
 
 # ---- learn drops the rules of pages no retained visit has -------------------------------
@@ -206,12 +220,12 @@ ctl pages
 assert_eq "no database argument: exit 2" 2 "$RC"
 assert_eq "no database argument: message" "heraldctl: no database: use --db PATH or -c CONFIG" "$ERR"
 ctl --db "$WORK/nodir/x.db" pages
-assert_eq "--db missing file: exit 1" 1 "$RC"
+assert_eq "--db missing file: exit 2" 2 "$RC"
 assert_contains "--db missing file: clear message" "no database at $WORK/nodir/x.db" "$ERR"
 ctl --db /nonexistent/x.db pages
-assert_eq "--db /nonexistent/x.db: exit 1" 1 "$RC"
+assert_eq "--db /nonexistent/x.db: exit 2" 2 "$RC"
 ctl --db "$WORK/gone.db" rules
-assert_eq "--db missing file (rules): exit 1" 1 "$RC"
+assert_eq "--db missing file (rules): exit 2" 2 "$RC"
 check "a missing file is not created" test ! -e "$WORK/gone.db"
 ctl --db "$DB" frobnicate
 assert_eq "unknown command: exit 2" 2 "$RC"

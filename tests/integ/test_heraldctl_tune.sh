@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# test_heraldctl_tune.sh: heraldctl's operator commands against a running
+# herald and on a database filled by a real proxied session (browser.sh
+# visits of the test site's front page from four clients), then on an
+# empty database:
+#   - threshold/min-visits/budget/mode get|set|unset: the value in force
+#     and where it comes from (default, config, global, route:R); a live
+#     threshold change changes the next navigation's 103 Early Hints
+#     (4 Link fields -> no 103 -> 4 again through a route setting);
+#   - block and pin on the running herald: the blocked resource leaves the
+#     rules and the 103, the pinned one appears in both;
+#   - explain: served, near miss by threshold, cut by the budget, blocked;
+#   - simulate: sane ranges, a higher threshold never pushes more bytes;
+#   - export -> import into a fresh database reproduces rules, overrides
+#     and settings;
+#   - bad input: unknown page or resource (1), bad numbers (2), a missing
+#     or foreign database (2, one line); --help lists every command.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$HERALD_STANDIN" = nghttpx ]; then
+  skip "heraldctl tune" "herald's own database; no stand-in"
+  finish
+fi
+for t in sqlite3 nghttp python3; do
+  command -v "$t" >/dev/null 2>&1 || {
+    fail "$t installed" "make deps"
+    finish
+  }
+done
+CTL=$B/heraldctl
+[ -x "$CTL" ] || {
+  fail "heraldctl built" "make $CTL"
+  finish
+}
+
+BROWSER=$ROOT/tests/integ/browser.sh
+DB=$WORK/h.db
+q() { sqlite3 -batch -noheader -cmd '.timeout 5000' "$DB" "$1" 2>&1; }
+ctl() {
+  "$CTL" "$@" >"$WORK/ctl.out" 2>"$WORK/ctl.err"
+  RC=$?
+  OUT=$(cat "$WORK/ctl.out")
+  ERR=$(cat "$WORK/ctl.err")
+}
+json_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" <"$WORK/ctl.out" 2>&1; }
+# served: rules of / with a push or hint channel, as the learner wrote them.
+served() { q "SELECT count(*) FROM rules WHERE channel IN ('push','hint')"; }
+# hints: rules of / with the hint channel only.
+hints() { q "SELECT count(*) FROM rules WHERE channel = 'hint'"; }
+# wait_eq WANT CMD...: until CMD prints WANT (run anew each time), at most
+# 8 s (the learner runs every 300 ms).
+wait_eq() {
+  local want=$1 i
+  shift
+  for ((i = 0; i < 80; i++)); do
+    [ "$("$@")" = "$want" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+NAV=(-H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document')
+# links: "STATUSES|N" for one navigation: its :status lines and the number
+# of Link fields its 103 carried.
+links() {
+  local out
+  out=$(timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1)
+  printf '%s|%s' "$(printf '%s\n' "$out" | grep -o ':status: [0-9]*' | tr '\n' ' ' | sed 's/ $//')" \
+    "$(printf '%s\n' "$out" | grep -c 'link: <')"
+}
+
+start_nginx || finish
+HP=$(free_port)
+BASE=http://127.0.0.1:$HP
+cat >"$WORK/herald.ini" <<EOF
+[listener:main]
+listen = 127.0.0.1:$HP
+[backend:app]
+server = 127.0.0.1:$NGINX_PORT
+[route:site]
+prefix = /
+backend = app
+[store]
+db = $DB
+[record]
+window = 1000
+flush = 100
+[learn]
+interval = 300
+min_visits = 5
+min_clients = 2
+hint_threshold = 0.5
+push_threshold = 0.6
+EOF
+start_herald -c "$WORK/herald.ini" || finish
+for ((i = 0; i < 20; i++)); do
+  "$BROWSER" --ua "tune-test-$((i % 4))" "$BASE" / >/dev/null 2>>"$WORK/browser.err"
+done
+check "the learner serves 4 rules for /" wait_eq 4 served
+CFG=(-c "$WORK/herald.ini")
+
+# ---- settings: get, and where a value comes from ---------------------------------
+
+ctl "${CFG[@]}" threshold get
+assert_eq "threshold get: exit 0" 0 "$RC"
+assert_match "threshold get: push from the config" '^push_threshold +0\.6 +config$' "$OUT"
+assert_match "threshold get: hint from the config" '^hint_threshold +0\.5 +config$' "$OUT"
+ctl "${CFG[@]}" budget get --json
+assert_eq "budget get --json: the default" "budget 102400 default None" \
+  "$(json_py '" ".join(str(x) for x in [d[0]["name"], d[0]["value"], d[0]["source"], d[0]["route"]])')"
+ctl --db "$DB" min-visits get
+assert_match "min-visits get without the config: the default" '^min_visits +20 +default$' "$OUT"
+ctl "${CFG[@]}" mode get
+assert_match "mode get: hints by default" '^mode +hints +default$' "$OUT"
+
+# ---- a live threshold change changes the next navigation's 103 ------------------------
+
+assert_eq "before: a 103 with 4 Link fields, then 200" ":status: 103 :status: 200|4" "$(links)"
+ctl "${CFG[@]}" threshold set --channel hint 0.999
+assert_eq "threshold set hint: exit 0" 0 "$RC"
+assert_match "threshold set: says where and when" '^hint_threshold = 0\.999 \(global\); a running herald applies it within one learner interval$' "$OUT"
+ctl "${CFG[@]}" threshold set --channel push 0.999 --json
+assert_eq "threshold set --json" "push_threshold global 0.999" \
+  "$(json_py '" ".join(str(x) for x in [d["name"], d["scope"], d["value"]])')"
+assert_eq "stored in settings" "global|hint_threshold|0.999 global|push_threshold|0.999" \
+  "$(q "SELECT scope, name, value FROM settings ORDER BY name" | tr '\n' ' ' | sed 's/ $//')"
+check "the running herald drops every rule within an interval" wait_eq 0 served
+assert_eq "after: no 103, just 200" ":status: 200|0" "$(links)"
+ctl "${CFG[@]}" threshold get --channel hint
+assert_match "threshold get: the global setting" '^hint_threshold +0\.999 +global$' "$OUT"
+
+ctl "${CFG[@]}" threshold set --route site --channel hint 0.5
+assert_eq "threshold set --route site: exit 0" 0 "$RC"
+assert_eq "stored under route:site" "0.5" "$(q "SELECT value FROM settings WHERE scope = 'route:site' AND name = 'hint_threshold'")"
+ctl "${CFG[@]}" threshold get --route site
+assert_match "threshold get --route: the route's hint" '^hint_threshold +0\.5 +route:site$' "$OUT"
+assert_match "threshold get --route: push falls back to global" '^push_threshold +0\.999 +global$' "$OUT"
+check "the route setting brings 4 hint rules back" wait_eq 4 hints
+assert_eq "route setting: a 103 with 4 Link fields again" ":status: 103 :status: 200|4" "$(links)"
+ctl "${CFG[@]}" threshold set --route nosuch --channel hint 0.5
+assert_eq "--route not in the config: exit 1" 1 "$RC"
+assert_contains "--route not in the config: named" "no route 'nosuch'" "$ERR"
+
+for ch in push hint; do ctl "${CFG[@]}" threshold unset --channel $ch; done
+assert_eq "threshold unset: exit 0" 0 "$RC"
+ctl "${CFG[@]}" threshold unset --route site --channel hint
+ctl "${CFG[@]}" threshold unset --route site --channel hint
+assert_eq "unset twice: nothing to unset, exit 1" 1 "$RC"
+assert_eq "settings empty again" 0 "$(q 'SELECT count(*) FROM settings')"
+ctl "${CFG[@]}" mode set both
+assert_eq "mode set both" "0 both" "$RC $(q "SELECT value FROM settings WHERE name = 'mode'")"
+ctl "${CFG[@]}" mode get --json
+assert_eq "mode get --json" "both global" "$(json_py 'd[0]["value"] + " " + d[0]["source"]')"
+ctl "${CFG[@]}" mode unset
+ctl "${CFG[@]}" budget set 30000
+ctl "${CFG[@]}" budget get
+assert_match "budget set/get" '^budget +30000 +global$' "$OUT"
+ctl "${CFG[@]}" budget unset
+ctl "${CFG[@]}" min-visits set 7
+ctl "${CFG[@]}" min-visits get --json
+assert_eq "min-visits set/get" "7 global" "$(json_py 'str(d[0]["value"]) + " " + d[0]["source"]')"
+ctl "${CFG[@]}" min-visits unset
+
+# ---- pin and block on the running herald ------------------------------------------
+
+check "back to config thresholds: 4 rules" wait_eq 4 served
+ctl "${CFG[@]}" block / /app.js
+assert_eq "block: exit 0" 0 "$RC"
+assert_match "block: says what it did" "^blocked /app.js on $BASE/; a running herald applies it" "$OUT"
+assert_eq "block: stored" "$BASE/|$BASE/app.js|block" "$(q 'SELECT * FROM overrides')"
+check "blocked: app.js leaves the served rules" wait_eq 3 served
+ctl "${CFG[@]}" rules /
+assert_match "rules: app.js blocked" "^$BASE/ +desktop +- +/app.js +script .* none +blocked( +0){6}$" "$OUT"
+out=$(timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1)
+assert_eq "blocked: 3 Link fields in the 103" 3 "$(printf '%s\n' "$out" | grep -c 'link: <')"
+assert_not_contains "blocked: app.js not hinted" "app.js" "$(printf '%s\n' "$out" | grep 'link: <')"
+
+ctl "${CFG[@]}" threshold set --channel hint 0.999
+ctl "${CFG[@]}" threshold set --channel push 0.999
+ctl "${CFG[@]}" pin "$BASE/" "$BASE/style.css" --json
+assert_eq "pin (whole keys) --json" "pin None" "$(json_py 'd["action"] + " " + str(d["was"])')"
+check "pinned: only the stylesheet is served" wait_eq 1 served
+ctl "${CFG[@]}" rules / --json
+assert_eq "pin makes the stylesheet appear in rules" "style.css push pinned" \
+  "$(json_py '" ".join(" ".join([r["resource"].rsplit("/",1)[1], r["channel"], r["state"]]) for r in d if r["ord"] is not None)')"
+out=$(timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1)
+assert_eq "pinned: one Link field, the stylesheet" "link: </style.css>; rel=preload; as=style" \
+  "$(printf '%s\n' "$out" | grep -o 'link: <.*')"
+ctl "${CFG[@]}" unpin / /app.js
+assert_match "unpin a block" "^unblocked /app.js on $BASE/" "$OUT"
+ctl "${CFG[@]}" unpin / /style.css
+assert_match "unpin a pin" "^unpinned /style.css on $BASE/" "$OUT"
+ctl "${CFG[@]}" unpin / /style.css
+assert_eq "unpin with no override: exit 1" 1 "$RC"
+assert_contains "unpin with no override: says so" "no pin or block of /style.css" "$ERR"
+ctl "${CFG[@]}" pin / /nope.js
+assert_eq "pin an unknown resource: exit 1" 1 "$RC"
+assert_eq "pin an unknown resource: one line" "heraldctl: unknown resource /nope.js on $BASE/" "$ERR"
+ctl "${CFG[@]}" pin /nope.html /app.js
+assert_eq "pin on an unknown page: exit 1" 1 "$RC"
+assert_eq "pin on an unknown page: one line" "heraldctl: unknown page /nope.html" "$ERR"
+for ch in push hint; do ctl "${CFG[@]}" threshold unset --channel $ch; done
+
+# Each navigation above was a visit without subresources; a few full
+# visits more make every resource a push rule again for what follows.
+for ((i = 0; i < 10; i++)); do
+  "$BROWSER" --ua "tune-test-$((i % 4))" "$BASE" / >/dev/null 2>>"$WORK/browser.err"
+done
+check "4 push rules again" wait_eq 4 q "SELECT count(*) FROM rules WHERE channel = 'push'"
+herald_graceful_stop
+check "herald exits on SIGTERM" wait_pid_exit "$HERALD_PID" 10
+
+# ---- explain ---------------------------------------------------------------------
+
+ctl "${CFG[@]}" explain / /app.js
+assert_eq "explain: exit 0" 0 "$RC"
+log "explain / /app.js:"
+printf '%s\n' "$OUT" | sed 's/^/#   /'
+assert_match "explain: names the resource" "^resource +$BASE/app.js \(script, [0-9]+ bytes" "$OUT"
+assert_match "explain: the decision" '^decision +push and hint, position [0-9]$' "$OUT"
+assert_match "explain: wilson against the hint threshold" '^wilson/hint +0\.[0-9]{3} \(k [0-9.]+ of n [0-9.]+\) +>= 0\.5 \(hint_threshold\) +yes$' "$OUT"
+assert_match "explain: clients" '^clients +4 +>= 2 \(min_clients\) +yes$' "$OUT"
+assert_match "explain: why" '^why: served as push and hint at position [0-9]: every check passes\.$' "$OUT"
+ctl "${CFG[@]}" explain / /app.js --json
+assert_eq "explain --json: numbers" "push and hint 4 0.6 True" \
+  "$(json_py '" ".join(str(x) for x in [d[0]["decision"], d[0]["clients"], d[0]["params"]["push_threshold"], 0 < d[0]["wilson"] <= d[0]["confidence"] <= 1])')"
+wil=$(json_py 'd[0]["wilson"]')
+# Just above the bound: a near miss by the hint threshold, in plain words.
+over=$(python3 -c "print(round($wil + 0.01, 4))")
+ctl "${CFG[@]}" threshold set --channel hint "$over"
+ctl "${CFG[@]}" threshold set --channel push 0.99
+ctl "${CFG[@]}" explain / /app.js
+assert_match "explain near miss: not served" '^decision +not served$' "$OUT"
+assert_match "explain near miss: which threshold, by how much, how many visits" \
+  "^why: not served: its Wilson bound 0\.[0-9]{3} is below hint_threshold $over \(short by 0\.01[0-9]; about [0-9]+ more visits that all fetch it would lift it\)\.$" "$OUT"
+for ch in push hint; do ctl "${CFG[@]}" threshold unset --channel $ch; done
+# A budget that fits only the stylesheet (the first in serving order).
+css=$(q "SELECT bytes FROM resources WHERE key = '$BASE/style.css'")
+ctl "${CFG[@]}" budget set "$css"
+ctl "${CFG[@]}" explain / /app.js
+assert_match "explain cut by the budget" "^why: not served: it qualifies for (push and hint|hint), but its [0-9]+ bytes on top of the $css served before it exceed the budget of $css bytes\.$" "$OUT"
+ctl "${CFG[@]}" explain / /fonts/t.woff2
+assert_match "explain cut after an earlier cut" "the list ended before it, at /[a-z/.]+, which did not fit" "$OUT"
+ctl "${CFG[@]}" budget unset
+ctl "${CFG[@]}" block / /img/a.png
+ctl "${CFG[@]}" explain / /img/a.png
+assert_match "explain blocked" '^why: not served: an operator blocked it' "$OUT"
+ctl "${CFG[@]}" explain / /nope.js
+assert_eq "explain unknown resource: exit 1" 1 "$RC"
+assert_contains "explain unknown resource: one line" "/nope.js was never requested with $BASE/" "$ERR"
+ctl "${CFG[@]}" explain /nope.html /app.js
+assert_eq "explain unknown page: exit 1" 1 "$RC"
+ctl "${CFG[@]}" explain / /app.js --class mobile
+assert_eq "explain --class mobile (no mobile visits): exit 1" 1 "$RC"
+
+# ---- simulate ---------------------------------------------------------------------
+
+ctl "${CFG[@]}" simulate
+assert_eq "simulate: exit 0" 0 "$RC"
+log "simulate:"
+printf '%s\n' "$OUT" | sed 's/^/#   /'
+nv=$(q 'SELECT count(*) FROM visits')
+assert_match "simulate: what it replayed" "^replayed $nv visits of 1 pages in order" "$OUT"
+assert_match "simulate: header" '^THRESHOLD +PRECISION +RECALL +BYTES/VISIT +PAGES +VISITS$' "$OUT"
+assert_eq "simulate: 10 thresholds from 0.5 to 0.95" "0.500 0.950 10" \
+  "$(printf '%s\n' "$OUT" | awk '/^ *0\.[0-9][0-9][0-9] /{n++; if (!f) f=$1; l=$1} END {print f, l, n}')"
+ctl "${CFG[@]}" simulate --json --threshold 0.2..0.9 --step 0.1 --min-visits 3
+assert_eq "simulate --json: exit 0" 0 "$RC"
+assert_eq "simulate --json: 8 thresholds, chronological, min_visits 3" "8 chronological 3" \
+  "$(json_py '" ".join(str(x) for x in [len(d["thresholds"]), d["method"], d["params"]["min_visits"]])')"
+assert_eq "simulate: precision and recall within 0..1" "True" \
+  "$(json_py 'all((t["precision"] is None or 0 <= t["precision"] <= 1) and 0 <= t["recall"] <= 1 for t in d["thresholds"])')"
+assert_eq "simulate: a higher threshold pushes no more bytes" "True" \
+  "$(json_py 'all(a["pushed_bytes"] >= b["pushed_bytes"] for a, b in zip(d["thresholds"], d["thresholds"][1:]))')"
+assert_eq "simulate: a low threshold pushes something and is used" "True" \
+  "$(json_py 'd["thresholds"][0]["pushed_bytes"] > 0 and d["thresholds"][0]["used_bytes"] > 0 and d["thresholds"][0]["pages_covered"] == 1')"
+assert_eq "simulate: a threshold no bound reaches pushes nothing" "0 None" \
+  "$(json_py 'str(d["thresholds"][-1]["pushed_bytes"]) + " " + str(d["thresholds"][-1]["precision"])')"
+assert_eq "simulate: the first visits learn, they are not scored as covered" "True" \
+  "$(json_py 'd["thresholds"][0]["visits_covered"] < d["visits"]')"
+ctl "${CFG[@]}" simulate --threshold 0.9..0.2
+assert_eq "simulate --threshold B < A: exit 2" 2 "$RC"
+ctl "${CFG[@]}" simulate --threshold 1.5
+assert_eq "simulate --threshold 1.5: exit 2" 2 "$RC"
+ctl "${CFG[@]}" simulate --step 0
+assert_eq "simulate --step 0: exit 2" 2 "$RC"
+
+# ---- export and import --------------------------------------------------------------
+
+"$CTL" --db "$DB" learn >/dev/null
+ctl "${CFG[@]}" threshold set --route site --channel push 0.7
+ctl "${CFG[@]}" export
+assert_eq "export: exit 0" 0 "$RC"
+cp "$WORK/ctl.out" "$WORK/export.json"
+assert_eq "export: parses, with what the database holds" "1 1 $(q 'SELECT count(*) FROM rules')" \
+  "$(json_py '" ".join(str(len(d[k])) for k in ["settings", "overrides", "rules"])')"
+: >"$WORK/fresh.db"
+ctl --db "$WORK/fresh.db" import "$WORK/export.json"
+assert_eq "import: exit 0" 0 "$RC"
+assert_match "import: counts" '^imported 1 settings, 1 overrides, [1-9] rules for 1 pages' "$OUT"
+"$CTL" --db "$DB" rules --json >"$WORK/a.json"
+"$CTL" --db "$WORK/fresh.db" rules --json >"$WORK/b.json"
+check "import reproduces the rules exactly" cmp -s "$WORK/a.json" "$WORK/b.json"
+"$CTL" --db "$WORK/fresh.db" export >"$WORK/export2.json"
+check "export of the imported database is the same document" cmp -s "$WORK/export.json" "$WORK/export2.json"
+ctl --db "$WORK/fresh.db" threshold get --route site --channel push
+assert_match "import: the route setting" '^push_threshold +0\.7 +route:site$' "$OUT"
+"$CTL" --db "$WORK/fresh.db" import --json <"$WORK/export.json" >"$WORK/ctl.out"
+assert_eq "import from stdin, again: idempotent" "1 $(q 'SELECT count(*) FROM rules')" \
+  "$(json_py 'str(d["overrides"]) + " " + str(d["rules"])')"
+assert_eq "import again: no duplicate rules" "$(q 'SELECT count(*) FROM rules')" "$(sqlite3 "$WORK/fresh.db" 'SELECT count(*) FROM rules')"
+printf '{"herald_export": 1, "rules": [{"page": "x"}]}' >"$WORK/bad.json"
+ctl --db "$WORK/fresh.db" import "$WORK/bad.json"
+assert_eq "import: a bad rule, exit 2" "2 heraldctl: import: rules[0]: missing, unexpected or bad fields" "$RC $ERR"
+printf '{"herald_export": 1, "settings": [{"scope": "global", "name": "budget", "value": "-5"}]}' >"$WORK/bad.json"
+ctl --db "$WORK/fresh.db" import "$WORK/bad.json"
+assert_eq "import: a bad setting value, exit 2" 2 "$RC"
+printf 'not json' | "$CTL" --db "$WORK/fresh.db" import - 2>"$WORK/ctl.err"
+assert_eq "import: not JSON, exit 2" "2 heraldctl: import: not a JSON document" "$? $(cat "$WORK/ctl.err")"
+ctl --db "$WORK/fresh.db" import "$WORK/nofile.json"
+assert_eq "import: a missing file, exit 2" 2 "$RC"
+assert_eq "a refused import changes nothing" "$(q 'SELECT count(*) FROM rules')" "$(sqlite3 "$WORK/fresh.db" 'SELECT count(*) FROM rules')"
+
+# ---- bad numbers and usage ----------------------------------------------------------
+
+for bad in "threshold set --channel hint 1.5" "threshold set --channel push -0.1" \
+  "threshold set --channel hint abc" "budget set -5" "budget set 1.5" \
+  "min-visits set -1" "mode set turbo" "threshold set 0.5" "threshold get 0.5" \
+  "threshold frob" "threshold get --channel both" "explain /"; do
+  # shellcheck disable=SC2086
+  ctl --db "$DB" $bad
+  assert_eq "heraldctl $bad: exit 2" 2 "$RC"
+  assert_eq "heraldctl $bad: one line" 1 "$(printf '%s\n' "$ERR" | wc -l)"
+done
+assert_eq "nothing stored by the refused values" "1" "$(q 'SELECT count(*) FROM settings')"
+ctl --db "$WORK/none.db" threshold get
+assert_eq "missing database: exit 2" 2 "$RC"
+assert_eq "missing database: one clear line" "heraldctl: no database at $WORK/none.db (no such file)" "$ERR"
+sqlite3 "$WORK/foreign.db" 'CREATE TABLE t(x)'
+ctl --db "$WORK/foreign.db" explain / /app.js
+assert_eq "not a herald database: exit 2" 2 "$RC"
+assert_contains "not a herald database: says so" "not a herald database" "$ERR"
+ctl --help
+for w in pages rules learn explain simulate threshold min-visits budget mode pin block unpin \
+  export import --json --route --channel --threshold --step --min-visits --class; do
+  assert_contains "--help mentions $w" "$w" "$OUT"
+done
+
+# ---- an empty database ------------------------------------------------------------
+
+E=$WORK/empty.db
+: >"$E"
+ctl --db "$E" rules --json
+assert_eq "empty: rules --json" "0 []" "$RC $OUT"
+ctl --db "$E" explain / /app.js
+assert_eq "empty: explain, unknown page" "1 heraldctl: unknown page /" "$RC $ERR"
+ctl --db "$E" simulate --json
+assert_eq "empty: simulate replays nothing" "0 0 None" "$RC $(json_py 'str(d["visits"]) + " " + str(d["thresholds"][0]["precision"])')"
+ctl --db "$E" threshold get --json
+assert_eq "empty: threshold get, the defaults" "0 0.95 default 0.9 default" \
+  "$RC $(json_py '" ".join(str(x) for r in d for x in [r["value"], r["source"]])')"
+ctl --db "$E" threshold set --channel hint 0.8
+assert_eq "empty: threshold set" 0 "$RC"
+ctl --db "$E" pin / /app.js
+assert_eq "empty: pin, unknown page" 1 "$RC"
+ctl --db "$E" export
+assert_eq "empty: export" "0 1 0 0" "$RC $(json_py '" ".join(str(len(d[k])) for k in ["settings", "overrides", "rules"])')"
+ctl --db "$E" import "$WORK/export.json"
+assert_eq "empty: import" 0 "$RC"
+ctl --db "$E" rules --json
+assert_eq "empty: the imported rules" "$(q 'SELECT count(*) FROM rules')" "$(json_py 'len(d)')"
+# learn rebuilds from retained visits only: imported rules of pages with
+# none are dropped (README: seed, then let herald learn; do not run learn).
+ctl --db "$E" learn --json
+assert_eq "empty: learn --json (imported rules, no visits)" "0 0 0 0" \
+  "$RC $(json_py '" ".join(str(d[k]) for k in ["rules", "pages", "visits"])')"
+ctl --db "$E" rules --json
+assert_eq "empty: learn dropped the imported rules" "0 []" "$RC $OUT"
+
+finish

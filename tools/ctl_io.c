@@ -1,0 +1,595 @@
+/* ctl_io.c: what every heraldctl command needs: aligned tables and JSON
+ * for output, the tools' own SQLite connection, the learner parameters
+ * in force (defaults, herald's configuration, the settings table), the
+ * operator's overrides, and a replay of the retained visits.
+ *
+ * A table is collected whole before it is printed, since the widths of
+ * its columns depend on every row; JSON goes out as it is made. Keys come
+ * from request paths, so they are printed defensively: control bytes
+ * become '?' in a table, and JSON escapes them and replaces bytes that
+ * are not UTF-8 with U+FFFD, so the output always parses.
+ *
+ * Parameters are looked up the way herald's learner looks them up
+ * (learner/learner.c): built-in defaults, then [learn] of the
+ * configuration, then settings of scope 'global', then 'route:NAME' for
+ * the route a page key falls under; `explain` and `simulate` use the
+ * same learn.c as the learner, so what they show is what herald does. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "config/config.h"
+#include "learner/learn.h"
+#include "learner/obs.h"
+#include "proxy/util.h"
+#include "store/store.h"
+#include "tools/ctl.h"
+
+/* A busy database (herald's recorder in a write) is waited for this long
+ * before a command gives up. */
+#define CTL_BUSY_MS 10000
+
+/* ---- names and keys ------------------------------------------------------ */
+
+const char *ctl_class_name(int mobile) { return mobile ? "mobile" : "desktop"; }
+
+const char *ctl_dest_name(uint8_t dest) {
+  switch (dest) {
+  case OBS_DEST_DOCUMENT:
+    return "document";
+  case OBS_DEST_STYLE:
+    return "style";
+  case OBS_DEST_SCRIPT:
+    return "script";
+  case OBS_DEST_FONT:
+    return "font";
+  case OBS_DEST_IMAGE:
+    return "image";
+  case OBS_DEST_FETCH:
+    return "fetch";
+  default:
+    return "other";
+  }
+}
+
+const char *ctl_path_of(const char *key) {
+  const char *p = strstr(key, "://");
+  return p != NULL ? strchr(p + 3, '/') : NULL;
+}
+
+int ctl_page_matches(const char *key, const char *want) {
+  if (strcmp(key, want) == 0)
+    return 1;
+  if (want[0] != '/')
+    return 0;
+  const char *path = ctl_path_of(key);
+  return path != NULL && strcmp(path, want) == 0;
+}
+
+const char *ctl_short_key(const char *page, const char *res) {
+  const char *pp = ctl_path_of(page), *rp = ctl_path_of(res);
+  if (pp == NULL || rp == NULL || pp - page != rp - res ||
+      strncmp(page, res, (size_t)(pp - page)) != 0)
+    return res;
+  return rp;
+}
+
+int ctl_res_matches(const char *page, const char *key, const char *want) {
+  if (strcmp(key, want) == 0)
+    return 1;
+  return want[0] == '/' && strcmp(ctl_short_key(page, key), want) == 0;
+}
+
+/* ---- aligned tables ------------------------------------------------------ */
+
+static char *sanitized(const char *s) {
+  char *c = xstrdup(s);
+  for (char *p = c; *p != '\0'; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = '?';
+  return c;
+}
+
+void ctl_table_add(struct ctl_table *t, const char *const *row) {
+  if (t->nrows == t->cap) {
+    t->cap = t->cap != 0 ? t->cap * 2 : 32;
+    t->cells = xrealloc(t->cells, t->cap * t->ncols * sizeof(*t->cells));
+  }
+  for (size_t i = 0; i < t->ncols; i++)
+    t->cells[t->nrows * t->ncols + i] = sanitized(row[i]);
+  t->nrows++;
+}
+
+static void print_row(const struct ctl_table *t, const size_t *w,
+                      const char *const *row) {
+  for (size_t i = 0; i < t->ncols; i++) {
+    int last = i + 1 == t->ncols;
+    int pad = (int)w[i];
+    if (t->align[i] == 'r')
+      printf("%*s", pad, row[i]);
+    else
+      printf("%-*s", last ? 0 : pad, row[i]);
+    fputs(last ? "\n" : "  ", stdout);
+  }
+}
+
+void ctl_table_free(struct ctl_table *t) {
+  for (size_t i = 0; i < t->nrows * t->ncols; i++)
+    free(t->cells[i]);
+  free(t->cells);
+  t->cells = NULL;
+  t->nrows = t->cap = 0;
+}
+
+void ctl_table_print(struct ctl_table *t) {
+  size_t *w = xcalloc(t->ncols, sizeof(*w));
+  for (size_t i = 0; i < t->ncols; i++)
+    w[i] = strlen(t->head[i]);
+  for (size_t r = 0; r < t->nrows; r++)
+    for (size_t i = 0; i < t->ncols; i++) {
+      size_t n = strlen(t->cells[r * t->ncols + i]);
+      if (n > w[i])
+        w[i] = n;
+    }
+  print_row(t, w, t->head);
+  for (size_t r = 0; r < t->nrows; r++)
+    print_row(t, w, (const char *const *)&t->cells[r * t->ncols]);
+  free(w);
+  ctl_table_free(t);
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+/* utf8_len returns the length of the well-formed UTF-8 sequence at |s|,
+ * or 0 when it is not one (overlong forms and surrogates included). */
+static size_t utf8_len(const unsigned char *s) {
+  unsigned c = s[0];
+  size_t n;
+  unsigned min;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2, min = 0x80;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3, min = 0x800;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4, min = 0x10000;
+  } else {
+    return 0;
+  }
+  unsigned cp = c & (0x3f >> (n - 1));
+  for (size_t i = 1; i < n; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+    cp = cp << 6 | (s[i] & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
+}
+
+void ctl_json_str(const char *str) {
+  const unsigned char *s = (const unsigned char *)str;
+  putchar('"');
+  while (*s != '\0') {
+    if (*s == '"' || *s == '\\') {
+      printf("\\%c", *s++);
+    } else if (*s < 0x20 || *s == 0x7f) {
+      printf("\\u%04x", *s++);
+    } else if (*s < 0x80) {
+      putchar(*s++);
+    } else {
+      size_t n = utf8_len(s);
+      if (n == 0) {
+        fputs("\\ufffd", stdout);
+        s++;
+      } else {
+        fwrite(s, 1, n, stdout);
+        s += n;
+      }
+    }
+  }
+  putchar('"');
+}
+
+void ctl_json_num(double v, int decimals) {
+  if (isfinite(v))
+    printf("%.*f", decimals, v);
+  else
+    fputs("null", stdout);
+}
+
+void ctl_json_next(size_t *count) {
+  fputs(*count == 0 ? "[\n  {" : ",\n  {", stdout);
+  (*count)++;
+}
+
+void ctl_json_end(size_t count) { fputs(count == 0 ? "[]\n" : "\n]\n", stdout); }
+
+/* ---- the tools' connection ----------------------------------------------- */
+
+int ctl_sql_open(const char *path, sqlite3 **out) {
+  sqlite3 *db = NULL;
+  int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+  if (rc != SQLITE_OK) {
+    fprintf(stderr, "heraldctl: database %s: %s\n", path,
+            db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close(db);
+    return CTL_ERROR;
+  }
+  sqlite3_busy_timeout(db, CTL_BUSY_MS);
+  *out = db;
+  return CTL_OK;
+}
+
+int ctl_sqlerr(const struct ctl *c, const char *what) {
+  fprintf(stderr, "heraldctl: %s: %s\n", what, sqlite3_errmsg(c->db));
+  return CTL_ERROR;
+}
+
+int ctl_parse_num(const char *s, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end != '\0' || errno != 0 || !isfinite(v))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* ---- settings -------------------------------------------------------------- */
+
+static const struct ctl_setting settings[] = {
+    {"push_threshold", 0, 1, 0, 0},
+    {"hint_threshold", 0, 1, 0, 0},
+    {"min_visits", 0, 1e12, 0, 0},
+    {"min_clients", 0, 1e9, 1, 0},
+    {"budget", 0, 1e15, 1, 0},
+    {"max_resources", 0, 1e6, 1, 0},
+    {"z", 0, 10, 0, 0},
+    {"half_life", 1e-3, 1e9, 0, 0},
+    {"mode", 0, 0, 0, 1},
+};
+
+static const char *const modes[] = {"off", "hints", "shadow", "push", "both"};
+
+const struct ctl_setting *ctl_setting_find(const char *name) {
+  for (size_t i = 0; i < ARRAY_SIZE(settings); i++)
+    if (strcmp(settings[i].name, name) == 0)
+      return &settings[i];
+  return NULL;
+}
+
+int ctl_setting_check(const struct ctl_setting *set, const char *value,
+                      char *norm, size_t normcap, char *why, size_t whycap) {
+  if (set->is_mode) {
+    for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+      if (strcmp(value, modes[i]) == 0) {
+        snprintf(norm, normcap, "%s", value);
+        return 0;
+      }
+    }
+    snprintf(why, whycap, "want off, hints, shadow, push or both");
+    return -1;
+  }
+  double v;
+  if (ctl_parse_num(value, &v) != 0 || v < set->min || v > set->max ||
+      (set->integer && v != floor(v))) {
+    snprintf(why, whycap, "want %s from %g to %g",
+             set->integer ? "an integer" : "a number", set->min, set->max);
+    return -1;
+  }
+  if (set->integer)
+    snprintf(norm, normcap, "%.0f", v);
+  else
+    snprintf(norm, normcap, "%.15g", v);
+  return 0;
+}
+
+/* builtin writes the value of |name| that herald uses without a setting:
+ * from -c CONFIG when given, else the default; |*from_cfg| says which. */
+static void builtin(const struct ctl *c, const char *name, char *out,
+                    size_t cap, int *from_cfg) {
+  struct learn_params d;
+  learn_params_defaults(&d);
+  double dv = 0, cv = 0;
+  const struct config *f = c->cfg;
+  if (strcmp(name, "mode") == 0) {
+    int m = f != NULL ? f->deliver_mode : CONFIG_DELIVER_HINTS;
+    static const char *const by_enum[] = {
+        [CONFIG_DELIVER_OFF] = "off",   [CONFIG_DELIVER_HINTS] = "hints",
+        [CONFIG_DELIVER_SHADOW] = "shadow", [CONFIG_DELIVER_PUSH] = "push",
+        [CONFIG_DELIVER_BOTH] = "both"};
+    snprintf(out, cap, "%s",
+             m >= 0 && m < (int)ARRAY_SIZE(by_enum) ? by_enum[m] : "hints");
+    *from_cfg = m != CONFIG_DELIVER_HINTS;
+    return;
+  }
+  if (strcmp(name, "push_threshold") == 0)
+    dv = d.push_threshold, cv = f ? f->learn_push_threshold : dv;
+  else if (strcmp(name, "hint_threshold") == 0)
+    dv = d.hint_threshold, cv = f ? f->learn_hint_threshold : dv;
+  else if (strcmp(name, "min_visits") == 0)
+    dv = d.min_visits, cv = f ? f->learn_min_visits : dv;
+  else if (strcmp(name, "min_clients") == 0)
+    dv = d.min_clients, cv = f ? f->learn_min_clients : dv;
+  else if (strcmp(name, "budget") == 0)
+    dv = (double)d.budget_bytes, cv = f ? f->learn_budget : dv;
+  else if (strcmp(name, "max_resources") == 0)
+    dv = d.max_resources, cv = f ? f->learn_max_resources : dv;
+  else if (strcmp(name, "z") == 0)
+    dv = d.z, cv = f ? f->learn_z : dv;
+  else if (strcmp(name, "half_life") == 0)
+    dv = 100, cv = f ? f->learn_half_life : dv;
+  snprintf(out, cap, "%.15g", cv);
+  *from_cfg = cv != dv;
+}
+
+/* stored reads settings(|scope|, |name|): 1 and |out| when set, 0 when
+ * not, -1 on an error (reported). */
+static int stored(const struct ctl *c, const char *scope, const char *name,
+                  char *out, size_t cap) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(c->db,
+                         "SELECT value FROM settings"
+                         " WHERE scope = ?1 AND name = ?2",
+                         -1, &st, NULL) != SQLITE_OK) {
+    ctl_sqlerr(c, "settings");
+    return -1;
+  }
+  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st), rv = 0;
+  if (rc == SQLITE_ROW) {
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    snprintf(out, cap, "%s", t != NULL ? (const char *)t : "");
+    rv = 1;
+  } else if (rc != SQLITE_DONE) {
+    ctl_sqlerr(c, "settings");
+    rv = -1;
+  }
+  sqlite3_finalize(st);
+  return rv;
+}
+
+int ctl_effective(const struct ctl *c, const char *name, const char *route,
+                  char *value, size_t cap, char *source, size_t scap) {
+  const struct ctl_setting *set = ctl_setting_find(name);
+  char scope[160], raw[128];
+  int found = 0;
+  if (route != NULL) {
+    snprintf(scope, sizeof scope, "route:%s", route);
+    found = stored(c, scope, name, raw, sizeof raw);
+  }
+  if (found == 0) {
+    snprintf(scope, sizeof scope, "global");
+    found = stored(c, scope, name, raw, sizeof raw);
+  }
+  if (found < 0)
+    return CTL_ERROR;
+  if (found == 0) {
+    int from_cfg;
+    builtin(c, name, value, cap, &from_cfg);
+    snprintf(source, scap, "%s", from_cfg ? "config" : "default");
+    return CTL_OK;
+  }
+  char why[96];
+  if (set != NULL &&
+      ctl_setting_check(set, raw, value, cap, why, sizeof why) != 0) {
+    fprintf(stderr, "heraldctl: setting %s.%s = '%s': %s\n", scope, name, raw,
+            why);
+    return CTL_ERROR;
+  }
+  snprintf(source, scap, "%s", scope);
+  return CTL_OK;
+}
+
+int ctl_params(const struct ctl *c, const char *route, struct learn_params *p,
+               double *half_life) {
+  static const char *const names[] = {
+      "push_threshold", "hint_threshold", "min_visits", "min_clients",
+      "budget",         "max_resources",  "z",          "half_life"};
+  double v[ARRAY_SIZE(names)];
+  for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+    char val[64], src[160];
+    int st = ctl_effective(c, names[i], route, val, sizeof val, src, sizeof src);
+    if (st != CTL_OK)
+      return st;
+    v[i] = strtod(val, NULL);
+  }
+  p->push_threshold = v[0];
+  p->hint_threshold = v[1];
+  p->min_visits = v[2];
+  p->min_clients = (int)v[3];
+  p->budget_bytes = (uint64_t)v[4];
+  p->max_resources = (int)v[5];
+  p->z = v[6];
+  *half_life = v[7];
+  return CTL_OK;
+}
+
+const char *ctl_route_of(const struct ctl *c, const char *key) {
+  if (c->cfg == NULL)
+    return NULL;
+  const char *auth = strstr(key, "://");
+  if (auth == NULL)
+    return NULL;
+  auth += 3;
+  const char *path = strchr(auth, '/');
+  if (path == NULL)
+    path = auth + strlen(auth);
+  size_t hostlen = strcspn(auth, ":/");
+  const struct config_route *best = NULL;
+  size_t best_len = 0;
+  int best_specific = 0;
+  for (int i = 0; i < c->cfg->nroutes; i++) {
+    const struct config_route *r = &c->cfg->routes[i];
+    int specific = r->host[0] != '\0';
+    if (specific && (strlen(r->host) != hostlen ||
+                     strncasecmp(r->host, auth, hostlen) != 0))
+      continue;
+    size_t plen = strlen(r->prefix);
+    if (strncmp(path, r->prefix, plen) != 0)
+      continue;
+    if (best == NULL || specific > best_specific ||
+        (specific == best_specific && plen > best_len)) {
+      best = r;
+      best_len = plen;
+      best_specific = specific;
+    }
+  }
+  return best != NULL ? best->name : NULL;
+}
+
+/* ---- overrides and replay ------------------------------------------------- */
+
+static void on_override(void *ud, const char *page_key,
+                        const char *resource_key, const char *action) {
+  struct ctl_overrides *o = ud;
+  if (o->n == o->cap) {
+    o->cap = o->cap != 0 ? o->cap * 2 : 16;
+    o->v = xrealloc(o->v, o->cap * sizeof(*o->v));
+  }
+  o->v[o->n++] = (struct ctl_override){
+      xstrdup(page_key), xstrdup(resource_key), strcmp(action, "block") == 0};
+}
+
+int ctl_overrides_load(const struct ctl *c, struct ctl_overrides *o) {
+  memset(o, 0, sizeof(*o));
+  int rv = store_load_overrides(c->s, on_override, o);
+  o->pinned = xcalloc(o->n + 1, sizeof(*o->pinned));
+  o->blocked = xcalloc(o->n + 1, sizeof(*o->blocked));
+  if (rv != 0) {
+    fprintf(stderr, "heraldctl: %s\n", store_errmsg(c->s));
+    return CTL_ERROR;
+  }
+  return CTL_OK;
+}
+
+void ctl_overrides_free(struct ctl_overrides *o) {
+  for (size_t i = 0; i < o->n; i++) {
+    free(o->v[i].page);
+    free(o->v[i].resource);
+  }
+  free(o->v);
+  free(o->pinned);
+  free(o->blocked);
+  memset(o, 0, sizeof(*o));
+}
+
+void ctl_overrides_for(struct ctl_overrides *o, const char *page,
+                       struct learn_overrides *out) {
+  *out = (struct learn_overrides){o->pinned, 0, o->blocked, 0};
+  for (size_t i = 0; i < o->n; i++) {
+    if (strcmp(o->v[i].page, page) != 0)
+      continue;
+    if (o->v[i].block)
+      o->blocked[out->nblocked++] = o->v[i].resource;
+    else
+      o->pinned[out->npinned++] = o->v[i].resource;
+  }
+}
+
+struct replay {
+  struct learn *l;
+  uint64_t visits;
+};
+
+static void on_visit(void *ud, const struct visit *v) {
+  struct replay *r = ud;
+  learn_visit(r->l, v);
+  r->visits++;
+}
+
+int ctl_replay(const struct ctl *c, struct learn *l, uint64_t *visits) {
+  struct replay r = {l, 0};
+  int rv = store_replay_visits(c->s, on_visit, &r);
+  *visits = r.visits;
+  if (rv != 0) {
+    fprintf(stderr, "heraldctl: %s\n", store_errmsg(c->s));
+    return CTL_ERROR;
+  }
+  return CTL_OK;
+}
+
+/* ---- finding pages and resources ------------------------------------------ */
+
+/* find_key looks |want| up among the keys that |sql| selects (one text
+ * column; ?1 is bound to |bind| when not NULL), matched by |match|. */
+static int find_key(const struct ctl *c, const char *sql, const char *bind,
+                    const char *what, const char *want, const char *page,
+                    char *out, size_t cap) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+    return ctl_sqlerr(c, what);
+  if (bind != NULL)
+    sqlite3_bind_text(st, 1, bind, -1, SQLITE_STATIC);
+  int rc, found = 0;
+  char other[512] = "";
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    const char *key = t != NULL ? (const char *)t : "";
+    int m = page != NULL ? ctl_res_matches(page, key, want)
+                         : ctl_page_matches(key, want);
+    if (!m)
+      continue;
+    if (strcmp(key, want) == 0) { /* an exact key beats any path match */
+      snprintf(out, cap, "%s", key);
+      found = 1;
+      other[0] = '\0';
+      break;
+    }
+    if (found++ == 0)
+      snprintf(out, cap, "%s", key);
+    else if (other[0] == '\0')
+      snprintf(other, sizeof other, "%s", key);
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    sqlite3_finalize(st);
+    return ctl_sqlerr(c, what);
+  }
+  sqlite3_finalize(st);
+  if (found == 0) {
+    if (strcmp(what, "override") == 0)
+      fprintf(stderr, "heraldctl: no pin or block of %s on %s\n", want, page);
+    else if (page != NULL)
+      fprintf(stderr, "heraldctl: unknown resource %s on %s\n", want, page);
+    else
+      fprintf(stderr, "heraldctl: unknown page %s\n", want);
+    return CTL_NOT_FOUND;
+  }
+  if (found > 1) {
+    fprintf(stderr,
+            "heraldctl: %s %s is ambiguous: %s, %s%s; give the whole key\n",
+            what, want, out, other, found > 2 ? ", ..." : "");
+    return CTL_ERROR;
+  }
+  return CTL_OK;
+}
+
+int ctl_find_page(const struct ctl *c, const char *want, char *out,
+                  size_t cap) {
+  /* Pages that nothing refers to any more (their visits trimmed, their
+   * rules gone) do not make a bare path ambiguous. */
+  return find_key(c,
+                  "SELECT key FROM pages WHERE visits > 0"
+                  " OR id IN (SELECT page_id FROM rules)"
+                  " OR key IN (SELECT page_key FROM overrides) ORDER BY key",
+                  NULL, "page", want, NULL, out, cap);
+}
+
+int ctl_find_resource(const struct ctl *c, const char *page, const char *want,
+                      char *out, size_t cap) {
+  return find_key(c, "SELECT key FROM resources ORDER BY key", NULL,
+                  "resource", want, page, out, cap);
+}
+
+int ctl_find_override(const struct ctl *c, const char *page, const char *want,
+                      char *out, size_t cap) {
+  return find_key(c,
+                  "SELECT resource_key FROM overrides WHERE page_key = ?1"
+                  " ORDER BY resource_key",
+                  page, "override", want, page, out, cap);
+}
