@@ -81,7 +81,7 @@ deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  build-essential pkg-config libuv1-dev libnghttp2-dev libsqlite3-dev \
-	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev \
+	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
 	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps \
 	  bsdextrautils e2fsprogs iproute2
 
