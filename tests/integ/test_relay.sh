@@ -88,6 +88,50 @@ assert_eq "SIGTERM: nothing accepts on the port" closed \
 kill "$STALL" 2>/dev/null
 wait "$STALL" 2>/dev/null
 
+# Many small writes toward a server that reads nothing, through a slow
+# link: the 1 MB cap counts payload, so each queued 100-byte chunk must not
+# keep a whole read buffer (that was 160 MB here before the fix).
+SP=$(free_port)
+P4=$(free_port)
+# (Under ASan every free goes to a 256 MB quarantine first; RSS would count
+# that, not the relay's own memory.)
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
+  "$B/relay" --listen "127.0.0.1:$P4" --connect "127.0.0.1:$SP" --rate 100 \
+  2>"$WORK/relay-small.log" &
+RELAY_PID=$!
+track_pid "$RELAY_PID"
+out=$(timeout 20 python3 - "$SP" "$P4" "$RELAY_PID" 2>&1 <<'EOF'
+import socket, sys, time
+sp, rp, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", sp))
+srv.listen(1)
+for _ in range(100):
+    try:
+        c = socket.create_connection(("127.0.0.1", rp))
+        break
+    except OSError:
+        time.sleep(0.05)
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+c.settimeout(1)
+peer, _ = srv.accept()
+sent, t = 0, time.time()
+try:
+    while time.time() - t < 2:
+        sent += c.send(b"p" * 100)
+        time.sleep(0.00002)
+except socket.timeout:
+    pass
+rss = [l.split()[1] for l in open("/proc/%d/status" % pid) if l.startswith("VmRSS")][0]
+print(sent // 1024, rss)
+EOF
+)
+assert_ge "small writes: over 1 MB accepted before the relay pushed back" 1024 \
+  "$(echo "$out" | awk '{print $1}')"
+assert_le "small writes: relay RSS stays under 25 MB" 25000 "$(echo "$out" | awk '{print $2}')"
+stop_pid "$RELAY_PID"
+
 out=$("$B/relay" --listen 127.0.0.1:1 2>&1)
 assert_eq "usage error: exit status 2" 2 "$?"
 assert_match "usage error: says how" '^usage: relay --listen' "$out"

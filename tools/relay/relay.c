@@ -63,7 +63,7 @@ struct dir {
   uv_timer_t timer;
   uv_shutdown_t shutdown;
   int reading;
-  int eof;      /* EOF read from |from| */
+  int eof;       /* EOF read from |from| */
   int shut_done; /* EOF forwarded to |to| */
 };
 
@@ -282,9 +282,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     dir_enqueue(d, c);
     return;
   }
-  /* The whole RELAY_READ buffer stays allocated for a short read: simpler
-   * than copying, and the 1 MB cap counts payload, so memory stays within
-   * a small multiple of it. */
+  /* The cap counts payload, so a short read gives back the rest of its
+   * buffer: many small chunks (HTTP/2 frames) must not each hold 16 KB. */
+  if ((size_t)nread < RELAY_READ) {
+    struct chunk *small = realloc(c, sizeof(*c) + (size_t)nread);
+    if (small != NULL)
+      c = small;
+  }
   c->len = (size_t)nread;
   dir_enqueue(d, c);
   if (d->queued > RELAY_HIGH && !d->pair->closing) {
