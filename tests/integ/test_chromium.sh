@@ -7,7 +7,7 @@
 # "early-hints") before the HTML response started. With deliver.mode=off
 # the same visit sees no 103 and no early-hints fetch.
 #
-# Three things make the browser's view deterministic (see README, Tests):
+# Four things make the browser's view deterministic (see README, Tests):
 #   - the self-signed certificate is accepted by pinning its SPKI hash
 #     (--ignore-certificate-errors-spki-list): with
 #     --ignore-certificate-errors Chromium fetches the hinted files, then
@@ -16,7 +16,9 @@
 #     herald: on bare loopback the 103 arrives within a millisecond of the
 #     request and Chromium sometimes loses that race;
 #   - a second relay adds 300 ms between herald and nginx, a backend that
-#     "thinks", so the 103 clearly precedes the HTML.
+#     "thinks", so the 103 clearly precedes the HTML;
+#   - nginx sends "expires 1h": Chromium reuses an early-hints preload only
+#     while it is fresh in its HTTP cache.
 # The page reports through an inline script that writes its timing entries
 # into the DOM on load; `chromium --headless --dump-dom` prints that DOM.
 . "$(dirname "$0")/lib.sh"
