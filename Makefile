@@ -29,7 +29,7 @@ CORE_OBJ   := $(CORE_SRC:%.c=$(B)/%.o)
 LLHTTP_OBJ := $(B)/llhttp/api.o $(B)/llhttp/http.o $(B)/llhttp/llhttp.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe
+TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe $(B)/relay
 
 .PHONY: all deps test unit integ asan bench demo clean check-nghttp2
 all: $(B)/herald $(B)/heraldctl
@@ -68,6 +68,10 @@ $(B)/fault_backend: $(B)/tests/integ/fault_backend.o $(CORE_OBJ) $(LLHTTP_OBJ)
 $(B)/h2probe: $(B)/tests/integ/h2probe.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The relay is a standalone libuv program (no herald modules).
+$(B)/relay: $(B)/tools/relay/relay.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/tests/%: $(B)/tests/unit/%.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -77,7 +81,7 @@ deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  build-essential pkg-config libuv1-dev libnghttp2-dev libsqlite3-dev \
-	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev \
+	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
 	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps \
 	  bsdextrautils e2fsprogs iproute2
 

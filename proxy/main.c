@@ -4,6 +4,7 @@
  *   herald --listen A:P --backend A:P   a one-liner, no file
  *   herald -t -c FILE         check a configuration and exit 0 / 1
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,12 @@ int main(int argc, char **argv) {
   server_adopt_rules(&srv);
   LOG_INFO("herald %s started (pid %d)", HERALD_VERSION, (int)uv_os_getpid());
   server_run(&srv);
+  /* One summary line, so a test or an operator can see what was delivered
+   * without a metrics endpoint. */
+  LOG_INFO("stats: %" PRIu64 " requests, %" PRIu64 " 103 early hints sent, "
+           "%" PRIu64 " shadow, %" PRIu64 " pushes promised",
+           srv.stats.requests, srv.stats.hints_sent, srv.stats.hints_shadow,
+           srv.stats.pushes_promised);
   /* The recorder writes what is finished and publishes its last rules
    * while the server's handles are still open. */
   recorder_stop(srv.recorder);

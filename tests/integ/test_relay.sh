@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# test_relay.sh: build/relay, the delaying relay other tests and the
+# benchmarks put between a client and a server. It must add the round-trip
+# time it is asked for (and not much more), hold a bandwidth limit, deliver
+# every byte in order, forward a half-close, keep its memory bounded when
+# the reader stalls, and exit 0 on SIGTERM.
+. "$(dirname "$0")/lib.sh"
+
+if [ ! -x "$B/relay" ]; then
+  fail "relay" "$B/relay not built (make $B/relay)"
+  finish
+fi
+start_nginx || finish
+
+# relay_up PORT ARGS...: a relay on PORT in front of nginx; sets RELAY_PID.
+relay_up() {
+  local port=$1 log=$WORK/relay-$1.log i
+  shift
+  "$B/relay" --listen "127.0.0.1:$port" --connect "127.0.0.1:$NGINX_PORT" "$@" \
+    2>"$log" &
+  RELAY_PID=$!
+  track_pid "$RELAY_PID"
+  for ((i = 0; i < 100; i++)); do
+    grep -q "^relay: listening on 127.0.0.1:$port\$" "$log" && return 0
+    kill -0 "$RELAY_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  fail "relay on $port" "$(cat "$log")"
+  return 1
+}
+# ms SECONDS: curl's seconds as integer milliseconds.
+ms() { awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'; }
+
+P0=$(free_port)
+relay_up "$P0" || finish
+assert_eq "no delay: the file arrives intact" "$(sha256sum <"$WORK/site/100k.bin")" \
+  "$(hcurl "http://127.0.0.1:$P0/100k.bin" | sha256sum)"
+t=$(hcurl -o /dev/null -w '%{time_starttransfer}' "http://127.0.0.1:$P0/1k.bin")
+assert_le "no delay: first byte within 50 ms" 50 "$(ms "$t")"
+stop_pid "$RELAY_PID"
+
+# --rtt 200: the connection to the relay itself is local, so the request
+# and its response are one round trip: 200 ms, plus at most a little.
+P1=$(free_port)
+relay_up "$P1" --rtt 200 || finish
+t=$(hcurl -o /dev/null -w '%{time_starttransfer}' "http://127.0.0.1:$P1/1k.bin")
+assert_ge "--rtt 200: first byte after >= 200 ms" 200 "$(ms "$t")"
+assert_le "--rtt 200: first byte within 260 ms" 260 "$(ms "$t")"
+# Connection: close makes nginx end with FIN: the relay must pass the EOF
+# on, after the data, or raw_http would wait for its timeout.
+out=$(printf 'GET /1k.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+  raw_http 127.0.0.1 "$P1" 3 | tr -d '\r\000')
+assert_match "--rtt 200: response then EOF forwarded" '^HTTP/1\.1 200 OK' "$out"
+assert_not_contains "--rtt 200: no wait for a timeout" '<<TIMEOUT>>' "$out"
+stop_pid "$RELAY_PID"
+
+# --rate 4000 (4 Mbit/s): 100 KB takes 102400*8/4e6 = 205 ms.
+P2=$(free_port)
+relay_up "$P2" --rate 4000 || finish
+t=$(hcurl -o "$WORK/rate.out" -w '%{time_total}' "http://127.0.0.1:$P2/100k.bin")
+assert_ge "--rate 4000: 100 KB takes >= 200 ms" 200 "$(ms "$t")"
+assert_le "--rate 4000: 100 KB takes < 400 ms" 400 "$(ms "$t")"
+assert_eq "--rate 4000: the file arrives intact" "$(sha256sum <"$WORK/site/100k.bin")" \
+  "$(sha256sum <"$WORK/rate.out")"
+stop_pid "$RELAY_PID"
+
+# A client that asks for 50 MB and reads nothing: the relay stops reading
+# from nginx past ~1 MB queued, so its memory stays far below 50 MB.
+P3=$(free_port)
+relay_up "$P3" --rtt 10 || finish
+python3 - "$P3" >"$WORK/stall.out" 2>&1 <<'EOF' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.sendall(b"GET /50m.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+time.sleep(5)
+EOF
+STALL=$!
+sleep 2
+rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$RELAY_PID/status")
+assert_le "a stalled reader: relay RSS stays under 25 MB (${rss:-?} KB)" 25000 "${rss:-999999}"
+# SIGTERM with that connection still open and data queued.
+kill -TERM "$RELAY_PID"
+wait "$RELAY_PID"
+assert_eq "SIGTERM with a live connection: exit status 0" 0 "$?"
+assert_eq "SIGTERM: nothing accepts on the port" closed \
+  "$(wait_port_closed "$P3" 127.0.0.1 2 && echo closed)"
+kill "$STALL" 2>/dev/null
+wait "$STALL" 2>/dev/null
+
+# Many small writes toward a server that reads nothing, through a slow
+# link: the 1 MB cap counts payload, so each queued 100-byte chunk must not
+# keep a whole read buffer (that was 160 MB here before the fix).
+SP=$(free_port)
+P4=$(free_port)
+# (Under ASan every free goes to a 256 MB quarantine first; RSS would count
+# that, not the relay's own memory.)
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
+  "$B/relay" --listen "127.0.0.1:$P4" --connect "127.0.0.1:$SP" --rate 100 \
+  2>"$WORK/relay-small.log" &
+RELAY_PID=$!
+track_pid "$RELAY_PID"
+out=$(timeout 20 python3 - "$SP" "$P4" "$RELAY_PID" 2>&1 <<'EOF'
+import socket, sys, time
+sp, rp, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", sp))
+srv.listen(1)
+for _ in range(100):
+    try:
+        c = socket.create_connection(("127.0.0.1", rp))
+        break
+    except OSError:
+        time.sleep(0.05)
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+c.settimeout(1)
+peer, _ = srv.accept()
+sent, t = 0, time.time()
+try:
+    while time.time() - t < 2:
+        sent += c.send(b"p" * 100)
+        time.sleep(0.00002)
+except socket.timeout:
+    pass
+rss = [l.split()[1] for l in open("/proc/%d/status" % pid) if l.startswith("VmRSS")][0]
+print(sent // 1024, rss)
+EOF
+)
+assert_ge "small writes: over 1 MB accepted before the relay pushed back" 1024 \
+  "$(echo "$out" | awk '{print $1}')"
+assert_le "small writes: relay RSS stays under 25 MB" 25000 "$(echo "$out" | awk '{print $2}')"
+stop_pid "$RELAY_PID"
+
+out=$("$B/relay" --listen 127.0.0.1:1 2>&1)
+assert_eq "usage error: exit status 2" 2 "$?"
+assert_match "usage error: says how" '^usage: relay --listen' "$out"
+
+finish
