@@ -65,6 +65,9 @@ $(B)/learnbench: $(B)/tools/bench/learnbench.o $(CORE_OBJ) $(LLHTTP_OBJ)
 $(B)/fault_backend: $(B)/tests/integ/fault_backend.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(B)/pageload: $(B)/tools/bench/pageload.o $(CORE_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/h2probe: $(B)/tests/integ/h2probe.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -90,7 +93,7 @@ test: all $(UNIT_BIN) $(TOOLS_BIN)
 asan:
 	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
-bench: all $(B)/learnbench
+bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend
 	@B=$(B) tools/bench/bench.sh
 
 demo: all
