@@ -29,7 +29,7 @@ CORE_OBJ   := $(CORE_SRC:%.c=$(B)/%.o)
 LLHTTP_OBJ := $(B)/llhttp/api.o $(B)/llhttp/http.o $(B)/llhttp/llhttp.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe
+TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe $(B)/relay
 
 .PHONY: all deps test unit integ asan bench demo clean check-nghttp2
 all: $(B)/herald $(B)/heraldctl
@@ -69,6 +69,10 @@ $(B)/pageload: $(B)/tools/bench/pageload.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/h2probe: $(B)/tests/integ/h2probe.o $(CORE_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The relay is a standalone libuv program (no herald modules).
+$(B)/relay: $(B)/tools/relay/relay.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(CORE_OBJ) $(LLHTTP_OBJ)
