@@ -74,6 +74,7 @@ struct conn {
   int fd;
   SSL *ssl;
   int connected, ready; /* TCP up; TLS done (or cleartext) */
+  double syn_at;        /* the kernel's handshake is done; up from then */
   nghttp2_session *h2;
   llhttp_t parser;   /* HTTP/1.1 */
   struct res *cur;   /* HTTP/1.1: the response being read, NULL if idle */
@@ -85,6 +86,7 @@ struct conn {
 struct load {
   char host[256], port[16], authority[300];
   int tls, h1, push, verbose;
+  int connect_rtt; /* --connect-rtt: the handshake RTT a relay cannot add */
   SSL_CTX *ctx;
   struct res res[MAX_RES];
   int nres;
@@ -782,17 +784,33 @@ static void conn_read(struct conn *c) {
   }
 }
 
+/* conn_up: the TCP handshake is over (after --connect-rtt). */
+static void conn_up(struct conn *c) {
+  c->connected = 1;
+  vlog("conn %d: TCP connected", (int)(c - L.conns));
+  if (L.tls)
+    conn_handshake(c); /* sends the ClientHello */
+  else
+    conn_ready(c);
+  if (L.h1)
+    for (int i = 0; i < L.nconns; i++)
+      h1_next(&L.conns[i]);
+}
+
 static void on_event(struct conn *c, short ev) {
-  if (!c->connected && (ev & (POLLOUT | POLLERR | POLLHUP))) {
+  if (!c->connected && c->syn_at == 0 && (ev & (POLLOUT | POLLERR | POLLHUP))) {
     int err = 0;
     socklen_t len = sizeof(err);
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0)
       die("connect %s:%s: %s", L.host, L.port, strerror(err));
-    c->connected = 1;
-    vlog("conn %d: TCP connected", (int)(c - L.conns));
-    if (!L.tls)
-      conn_ready(c);
+    /* A userspace relay accepts at once: the kernel completes the
+     * handshake on loopback. The SYN, SYN-ACK round trip of the emulated
+     * link is added here, so each new connection costs its 1 RTT. */
+    c->syn_at = now_ms() + L.connect_rtt;
+    if (L.connect_rtt == 0)
+      conn_up(c);
+    return;
   }
   if (!c->connected)
     return;
@@ -812,9 +830,11 @@ static void on_event(struct conn *c, short ev) {
 
 static void usage(void) {
   fprintf(stderr,
-          "usage: pageload [--http1.1] [--no-push] [--cleartext] [--timeout MS] [--json]\n"
-          "                [-v] HOST:PORT [PATH]\n"
-          "One cold-cache page load (default PATH /), TLS with ALPN h2 (or http/1.1).\n");
+          "usage: pageload [--http1.1] [--no-push] [--cleartext] [--connect-rtt MS]\n"
+          "                [--timeout MS] [--json] [-v] HOST:PORT [PATH]\n"
+          "One cold-cache page load (default PATH /), TLS with ALPN h2 (or http/1.1).\n"
+          "--connect-rtt MS: each TCP connection counts as up MS after connect()\n"
+          "returns, the handshake round trip a userspace relay cannot delay.\n");
 }
 
 int main(int argc, char **argv) {
@@ -832,6 +852,8 @@ int main(int argc, char **argv) {
       json = 1;
     } else if (strcmp(argv[i], "-v") == 0) {
       L.verbose = 1;
+    } else if (strcmp(argv[i], "--connect-rtt") == 0 && i + 1 < argc) {
+      L.connect_rtt = atoi(argv[++i]);
     } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
       timeout = atoi(argv[++i]);
     } else if (argv[i][0] != '-' && target == NULL) {
@@ -881,20 +903,34 @@ int main(int argc, char **argv) {
       struct conn *c = &L.conns[i];
       pfd[i].fd = c->fd;
       pfd[i].events = POLLIN;
-      if (!c->connected || c->out_len > 0 ||
+      if (!c->connected && c->syn_at != 0)
+        pfd[i].events = 0; /* waiting out --connect-rtt */
+      else if (!c->connected || c->out_len > 0 ||
           (c->h2 && nghttp2_session_want_write(c->h2)))
         pfd[i].events |= POLLOUT;
     }
     int left = timeout - (int)(now_ms() - L.t0);
     if (left <= 0)
       break;
+    for (int i = 0; i < L.nconns; i++) {
+      struct conn *c = &L.conns[i];
+      if (!c->connected && c->syn_at != 0) {
+        int wait = (int)(c->syn_at - now_ms() + 0.999);
+        if (wait < left)
+          left = wait < 0 ? 0 : wait;
+      }
+    }
     int n = poll(pfd, (nfds_t)L.nconns, left);
     if (n < 0 && errno != EINTR)
       die("poll: %s", strerror(errno));
     int nc = L.nconns; /* events may open connections; they poll next turn */
-    for (int i = 0; i < nc; i++)
-      if (pfd[i].revents && L.conns[i].fd >= 0)
-        on_event(&L.conns[i], pfd[i].revents);
+    for (int i = 0; i < nc; i++) {
+      struct conn *c = &L.conns[i];
+      if (!c->connected && c->syn_at != 0 && now_ms() >= c->syn_at)
+        conn_up(c);
+      else if (pfd[i].revents && c->fd >= 0)
+        on_event(c, pfd[i].revents);
+    }
     end = now_ms();
   }
   int complete = all_needed_done();
