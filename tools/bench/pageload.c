@@ -5,7 +5,8 @@
  * cannot discover a font inside a stylesheet, and a real browser is not an
  * allowed dependency. So this client:
  *   - requests the page as a navigation (sec-fetch-mode: navigate, ...);
- *   - on a 103 Early Hints, requests every Link: <url>; rel=preload at once;
+ *   - on a 103 Early Hints (HTTP/2), requests every Link: <url>; rel=preload
+ *     at once;
  *   - accepts server push (SETTINGS_ENABLE_PUSH=1 unless --no-push) and
  *     treats a promised resource as in flight, never requesting it again;
  *   - scans the HTML as it arrives for <link rel=stylesheet href>,
@@ -632,12 +633,11 @@ static void h1_send(struct conn *c, struct res *r) {
   else
     n += snprintf(buf + n, sizeof(buf) - (size_t)n,
                   "Sec-Fetch-Mode: %s\r\nSec-Fetch-Site: same-origin\r\n"
-                  "Referer: %s://%s%s\r\n%s%s%s%s",
-                  r->dest == D_FONT ? "cors" : "no-cors", scheme, L.authority, r->referer,
-                  r->dest == D_FONT ? "Origin: " : "", r->dest == D_FONT ? scheme : "",
-                  r->dest == D_FONT ? "://" : "", r->dest == D_FONT ? L.authority : "");
+                  "Referer: %s://%s%s\r\n",
+                  r->dest == D_FONT ? "cors" : "no-cors", scheme, L.authority, r->referer);
   if (r->dest == D_FONT)
-    n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\r\n");
+    n += snprintf(buf + n, sizeof(buf) - (size_t)n, "Origin: %s://%s\r\n", scheme,
+                  L.authority);
   n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\r\n");
   if (n >= (int)sizeof(buf))
     die("request head too long");
