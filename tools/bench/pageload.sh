@@ -278,9 +278,11 @@ for _ in $(seq 1 40); do
   sleep 0.7
 done
 [[ ${rules:-0} -gt 0 ]] || die "herald learned no rules for $ORIGIN/"
-log "learned $rules rules for $ORIGIN/ from 14 visits: $(sqlite3 "$DB" "SELECT group_concat(s.key, ' ')
+RULES="learned $rules rules for $ORIGIN/ from 14 visits: $(sqlite3 "$DB" "SELECT group_concat(s.key, ' ')
   FROM rules r JOIN pages p ON p.id = r.page_id JOIN resources s ON s.id = r.resource_id
   WHERE r.channel IN ('push', 'hint') AND p.key = '$ORIGIN/'" 2>/dev/null | sed "s#$ORIGIN##g")"
+log "$RULES"
+echo "$RULES" >"$OUT/pageload-$PAGE-rules.txt"
 stop_pid "$HERALD_PID"
 stop_pid "$RELAY_PID"
 
