@@ -60,6 +60,7 @@
 #   PL_VERBOSE=1      pageload -v: each load's timeline in pageload-PAGE-client.log
 #   BENCH_OUT=DIR      results (default $B/bench/<timestamp>): per page
 #                      pageload-PAGE.tsv (every load), pageload-PAGE-summary.tsv,
+#                      pageload-PAGE-rules.txt (what herald learned),
 #                      logs
 #
 # Everything started here is stopped at exit, by the PIDs recorded here.
