@@ -29,7 +29,8 @@ CORE_OBJ   := $(CORE_SRC:%.c=$(B)/%.o)
 LLHTTP_OBJ := $(B)/llhttp/api.o $(B)/llhttp/http.o $(B)/llhttp/llhttp.o
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe $(B)/relay
+TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe $(B)/relay \
+              $(B)/pageload
 
 .PHONY: all deps test unit integ asan bench demo clean check-nghttp2
 all: $(B)/herald $(B)/heraldctl
@@ -65,6 +66,9 @@ $(B)/learnbench: $(B)/tools/bench/learnbench.o $(CORE_OBJ) $(LLHTTP_OBJ)
 $(B)/fault_backend: $(B)/tests/integ/fault_backend.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(B)/pageload: $(B)/tools/bench/pageload.o $(CORE_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/h2probe: $(B)/tests/integ/h2probe.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -94,7 +98,7 @@ test: all $(UNIT_BIN) $(TOOLS_BIN)
 asan:
 	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
-bench: all $(B)/learnbench
+bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend
 	@B=$(B) tools/bench/bench.sh
 
 demo: all

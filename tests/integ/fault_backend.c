@@ -10,7 +10,12 @@
  * out of the input buffer verbatim, and (b) requests are answered strictly
  * one at a time, which keeps pipelined responses in order without a queue.
  *
- * Usage: fault_backend --listen HOST:PORT [--listen ...] [--log FILE] */
+ * /page?ms=N answers the file given with --page as text/html after N ms:
+ * the page-load benchmark puts it behind nginx for one route, so the HTML
+ * costs a backend "think time" while nginx serves the assets at once.
+ *
+ * Usage: fault_backend --listen HOST:PORT [--listen ...] [--log FILE]
+ *                      [--page FILE] */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -117,6 +122,9 @@ static uint64_t request_count;
 static int log_fd = -1;
 static llhttp_settings_t settings;
 static char read_buf[64 * 1024];
+/* --page: the whole file, read once at start (a benchmark page, small). */
+static char *page_body;
+static size_t page_len;
 
 static void process(struct conn *c);
 static void pump(struct conn *c);
@@ -481,17 +489,8 @@ static void on_slow_tick(uv_timer_t *t) {
 
 static void on_delay_done(uv_timer_t *t) { respond_text(t->data, 200, "ok"); }
 
-/* A legacy page that thinks before answering: the demo shop's assets
- * (served by another backend on the same authority). */
-static void on_html_done(uv_timer_t *t) {
-  static const char html[] =
-      "<!doctype html><html><head><title>slow</title>\n"
-      "<link rel=\"stylesheet\" href=\"/css/shop.css\">\n"
-      "<script src=\"/js/shop.js\"></script></head>\n"
-      "<body><img src=\"/img/logo.png\" alt=\"\"><p>thought hard</p>"
-      "</body></html>\n";
-  respond(t->data, 200, "text/html; charset=utf-8", NULL, html,
-          sizeof(html) - 1);
+static void on_page_done(uv_timer_t *t) {
+  respond(t->data, 200, "text/html; charset=utf-8", NULL, page_body, page_len);
 }
 
 static void respond_echo(struct conn *c) {
@@ -554,9 +553,9 @@ static void dispatch(struct conn *c) {
   } else if (path_is(c, "/delay")) {
     long long ms = query_get(c, "ms", 0);
     uv_timer_start(&c->timer, on_delay_done, (uint64_t)ms, 0);
-  } else if (path_is(c, "/html")) {
+  } else if (path_is(c, "/page") && page_body != NULL) {
     long long ms = query_get(c, "ms", 0);
-    uv_timer_start(&c->timer, on_html_done, (uint64_t)ms, 0);
+    uv_timer_start(&c->timer, on_page_done, (uint64_t)ms, 0);
   } else if (path_is(c, "/chunked")) {
     c->st.kind = ST_CHUNKED;
     c->st.nchunks = (uint64_t)query_get(c, "n", 10);
@@ -995,8 +994,28 @@ static int add_listener(const char *spec) {
   return 0;
 }
 
+/* read_page loads |path| into page_body; 0, or -1 with a message. */
+static int read_page(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) {
+    fprintf(stderr, "fault_backend: %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  struct sbuf b = {0};
+  char tmp[4096];
+  size_t n;
+  while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+    sb_add(&b, tmp, n);
+  fclose(f);
+  free(page_body);
+  page_body = b.p ? b.p : xstrdup("");
+  page_len = b.len;
+  return 0;
+}
+
 static void usage(void) {
-  fprintf(stderr, "usage: fault_backend --listen HOST:PORT [--listen ...] [--log FILE]\n");
+  fprintf(stderr, "usage: fault_backend --listen HOST:PORT [--listen ...] [--log FILE]\n"
+                  "                     [--page FILE]   (/page?ms=N: FILE as text/html after N ms)\n");
 }
 
 int main(int argc, char **argv) {
@@ -1023,6 +1042,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fault_backend: %s: %s\n", argv[i], strerror(errno));
         return 1;
       }
+    } else if (strcmp(argv[i], "--page") == 0 && i + 1 < argc) {
+      if (read_page(argv[++i]) != 0)
+        return 1;
     } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
       usage();
       return 0;

@@ -268,7 +268,8 @@ EOF
 }
 
 # start_fault_backend [ADDR]: fault_backend on $FB_PORT, logging requests to
-# $FB_LOG. ADDR defaults to 127.0.0.1:<free port>.
+# $FB_LOG. ADDR defaults to 127.0.0.1:<free port>. FB_PAGE, when set, is
+# the file /page?ms=N answers with.
 start_fault_backend() {
   if [ ! -x "$B/fault_backend" ]; then
     fail "start_fault_backend" "$B/fault_backend not built (make $B/fault_backend)"
@@ -277,7 +278,7 @@ start_fault_backend() {
   FB_PORT=${1:-$(free_port)}
   FB_LOG=$WORK/fault_backend.requests
   "$B/fault_backend" --listen "127.0.0.1:$FB_PORT" --log "$FB_LOG" \
-    >>"$WORK/fault_backend.log" 2>&1 &
+    ${FB_PAGE:+--page "$FB_PAGE"} >>"$WORK/fault_backend.log" 2>&1 &
   FB_PID=$!
   track_pid "$FB_PID"
   if ! wait_port "$FB_PORT" 127.0.0.1 10 "$FB_PID"; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_push.sh: server push as a push-capable client sees it, in front of a
 # legacy page that thinks for 700 ms before answering (the fault backend's
-# /html behind nginx; the shop's assets come from nginx at once).
+# /page behind nginx; the shop's assets come from nginx at once).
 #
 # After browser-like visits teach herald the page:
 #   - the PUSH_PROMISEs leave at once and every pushed response is complete
@@ -22,12 +22,18 @@ if [ "$HERALD_STANDIN" = nghttpx ]; then
 fi
 
 BROWSER=$ROOT/tests/integ/browser.sh
-start_fault_backend || finish
+cat >"$WORK/slow.html" <<'HTML'
+<!doctype html><html><head><title>slow</title>
+<link rel="stylesheet" href="/css/shop.css">
+<script src="/js/shop.js"></script></head>
+<body><img src="/img/logo.png" alt=""><p>thought hard</p></body></html>
+HTML
+FB_PAGE=$WORK/slow.html start_fault_backend || finish
 mkdir -p "$WORK/site"
 cp -r "$ROOT/tools/demo/site/." "$WORK/site/"
 chmod -R a+rX "$WORK"
 THINK_MS=700
-NGINX_SERVER_EXTRA="location = /slow { proxy_pass http://127.0.0.1:$FB_PORT/html?ms=$THINK_MS; }"
+NGINX_SERVER_EXTRA="location = /slow { proxy_pass http://127.0.0.1:$FB_PORT/page?ms=$THINK_MS; }"
 start_nginx || finish
 
 DB=$WORK/p.db

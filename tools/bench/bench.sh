@@ -26,8 +26,17 @@
 # per run the recorder's dropped observations (herald logs the exact count
 # when it stops) and the visits written (sqlite3).
 #
+# Page load (unless BENCH_PAGELOAD=0): tools/bench/pageload.sh, run last.
+# Cold-cache loads of the demo shop's front page by build/pageload over an
+# emulated link (build/relay: 100 ms RTT, 10 Mbit/s; 200 ms backend think
+# time): straight to the backend over HTTP/1.1, and through herald with
+# delivery off, push and 103 Early Hints, against the physical limit. Its
+# own PL_* settings are documented in that script.
+#
 # Environment:
 #   B=build               where herald is ($B/herald)
+#   BENCH_ONLY=pageload   run only the page-load section
+#   BENCH_PAGELOAD=1      the page-load section (0: skip it)
 #   BENCH_QUICK=1         one short rep per cell (about a minute)
 #   BENCH_A=herald BENCH_B=nghttpx   the two proxies (herald|nghttpx; the
 #                         same name twice compares a proxy with itself)
@@ -68,6 +77,13 @@ else
 fi
 PIN=${BENCH_PIN:-1}
 HZ=$(getconf CLK_TCK)
+PAGELOAD=${BENCH_PAGELOAD:-1}
+if [[ ${BENCH_ONLY:-} == pageload ]]; then
+  exec env B="$B" "$(dirname "$0")/pageload.sh"
+elif [[ -n ${BENCH_ONLY:-} ]]; then
+  echo "bench.sh: BENCH_ONLY must be pageload" >&2
+  exit 2
+fi
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -529,3 +545,7 @@ fi
 echo
 if [[ -n $CELLS ]]; then log "raw: $RAW  summary: $OUT/summary.tsv"; fi
 if [[ $REC != 0 ]]; then log "recording: raw: $RAW_RECORD  summary: $OUT/summary-record.tsv  extra: $EXTRA_RECORD"; fi
+if [[ $PAGELOAD != 0 ]]; then
+  # Its own processes and ports; the backend above is idle by now.
+  B=$B BENCH_OUT=$OUT "$ROOT/tools/bench/pageload.sh"
+fi
