@@ -79,6 +79,8 @@ struct conn {
   uint64_t deadline_ms; /* hard end of the whole run */
   int verbose;
   int auto_window_update;
+  int reset_pushes;     /* --reset-pushes: accept push, cancel each one */
+  long pushes_reset;
 
   /* output queue */
   uint8_t *obuf;
@@ -418,7 +420,11 @@ static void handle_frame(struct conn *c, uint8_t type, uint8_t flags,
     if (type == FT_PUSH_PROMISE) {
       if (len < 4)
         break;
-      p += 4; /* promised stream id: we never accept pushes */
+      if (c->reset_pushes) {
+        out_rst(c, get32(p) & 0x7fffffffu, 8 /* CANCEL */);
+        c->pushes_reset++;
+      }
+      p += 4; /* the promised stream's own frames are not tracked */
       len -= 4;
     }
     c->in_block = 1;
@@ -712,9 +718,9 @@ static void send_preface(struct conn *c, long long window) {
   uint8_t s[18];
   size_t n = 0;
   out_append(c, PREFACE, sizeof(PREFACE) - 1);
-  s[n++] = 0; /* ENABLE_PUSH = 0 */
+  s[n++] = 0; /* ENABLE_PUSH: only to cancel what is pushed */
   s[n++] = 2;
-  put32(s + n, 0);
+  put32(s + n, c->reset_pushes ? 1 : 0);
   n += 4;
   if (window >= 0) { /* INITIAL_WINDOW_SIZE */
     s[n++] = 0;
@@ -765,6 +771,7 @@ struct opts {
   int timeout_s;        /* --timeout */
   int wait_ms;          /* --wait, -1 = mode default */
   int hold_ms;          /* --hold */
+  int reset_pushes;     /* --reset-pushes */
   int stall_ms;         /* --stall */
   long long window;     /* --window, -1 = do not send */
   int rcvbuf;           /* --rcvbuf */
@@ -866,6 +873,8 @@ static void usage(FILE *f) {
       "  --hold MS       after a flood, keep the connection MS ms unread\n"
       "  --stall MS      a write blocked this long counts as blocked (1000)\n"
       "  --window N      send SETTINGS_INITIAL_WINDOW_SIZE=N\n"
+      "  --reset-pushes  accept server push (ENABLE_PUSH=1) and answer every\n"
+      "                  PUSH_PROMISE with RST_STREAM CANCEL (pushes_reset=)\n"
       "  --rcvbuf N      SO_RCVBUF (ping/settings default 4096)\n"
       "  --path P --authority A   for the generated requests\n"
       "  --frame-max N   split req header blocks into frames of N bytes\n"
@@ -952,6 +961,8 @@ static void parse_args(int argc, char **argv, struct opts *o) {
     } else if (strcmp(a, "--stall") == 0) {
       NEED_ARG;
       o->stall_ms = (int)parse_num(next, "--stall");
+    } else if (strcmp(a, "--reset-pushes") == 0) {
+      o->reset_pushes = 1;
     } else if (strcmp(a, "--window") == 0) {
       NEED_ARG;
       o->window = parse_num(next, "--window");
@@ -1425,7 +1436,8 @@ static void print_result(const struct conn *c, const struct opts *o,
          " closed=%d close=%s sent=%lld stop_at=%s frames=%ld body=%lld"
          " rst_count=%ld refused=%ld responses=%lld completed=%lld"
          " blocked=%d http1=%d http1_status=%d hpack_error=%d settings=%d"
-         " pings_acked=%ld timeout=%d elapsed_ms=%llu goaway_debug=%s\n",
+         " pings_acked=%ld timeout=%d elapsed_ms=%llu pushes_reset=%ld"
+         " goaway_debug=%s\n",
          o->mode, status, rst,
          c->got_goaway ? code_name(c->goaway_code) : "none",
          c->got_goaway ? c->goaway_last : -1, c->closed,
@@ -1434,7 +1446,7 @@ static void print_result(const struct conn *c, const struct opts *o,
          completed, g_blocked, c->http1, c->http1_status,
          c->hpack_error || c->frame_error, c->got_settings, c->pings_acked,
          timed_out,
-         (unsigned long long)(util_now_ms() - c->start_ms),
+         (unsigned long long)(util_now_ms() - c->start_ms), c->pushes_reset,
          c->got_goaway && c->goaway_debug[0] ? c->goaway_debug : "-");
   fflush(stdout);
 }
@@ -1483,6 +1495,7 @@ int main(int argc, char **argv) {
   c.deadline_ms = c.start_ms + (uint64_t)o.timeout_s * 1000;
   c.verbose = o.verbose;
   c.auto_window_update = !flood;
+  c.reset_pushes = o.reset_pushes;
   c.peer_max_frame = 16384;
   c.peer_max_streams = -1;
   c.peer_initial_window = 65535;

@@ -90,6 +90,9 @@ min_visits = 5
 min_clients = 2
 hint_threshold = 0.5
 push_threshold = 0.6
+[deliver]
+; every navigation checked below must get what was learned
+holdout = 0
 EOF
 start_herald -c "$WORK/herald.ini" || finish
 for ((i = 0; i < 20; i++)); do
@@ -169,7 +172,7 @@ assert_match "block: says what it did" "^blocked /app.js on $BASE/; a running he
 assert_eq "block: stored" "$BASE/|$BASE/app.js|block" "$(q 'SELECT * FROM overrides')"
 check "blocked: app.js leaves the served rules" wait_eq 3 served
 ctl "${CFG[@]}" rules /
-assert_match "rules: app.js blocked" "^$BASE/ +desktop +- +/app.js +script .* none +blocked( +0){6}$" "$OUT"
+assert_match "rules: app.js blocked" "^$BASE/ +desktop +- +/app.js +script .* none +blocked( +[0-9]+){6}$" "$OUT"
 out=$(timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1)
 assert_eq "blocked: 3 Link fields in the 103" 3 "$(printf '%s\n' "$out" | grep -c 'link: <')"
 assert_not_contains "blocked: app.js not hinted" "app.js" "$(printf '%s\n' "$out" | grep 'link: <')"
@@ -299,7 +302,14 @@ assert_eq "import: exit 0" 0 "$RC"
 assert_match "import: counts" '^imported 1 settings, 1 overrides, [1-9] rules for 1 pages' "$OUT"
 "$CTL" --db "$DB" rules --json >"$WORK/a.json"
 "$CTL" --db "$WORK/fresh.db" rules --json >"$WORK/b.json"
-check "import reproduces the rules exactly" cmp -s "$WORK/a.json" "$WORK/b.json"
+# Outcomes are measurements of the old instance, not rules: not exported.
+strip_outcomes() {
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))
+for x in r: x.pop("outcomes", None)
+print(json.dumps(r, sort_keys=True))' "$1"
+}
+check "import reproduces the rules exactly (outcomes aside)" \
+  cmp -s <(strip_outcomes "$WORK/a.json") <(strip_outcomes "$WORK/b.json")
 "$CTL" --db "$WORK/fresh.db" export >"$WORK/export2.json"
 check "export of the imported database is the same document" cmp -s "$WORK/export.json" "$WORK/export2.json"
 ctl --db "$WORK/fresh.db" threshold get --route site --channel push

@@ -26,18 +26,24 @@ cat >"$WORK/slow.html" <<'HTML'
 <!doctype html><html><head><title>slow</title>
 <link rel="stylesheet" href="/css/shop.css">
 <script src="/js/shop.js"></script></head>
-<body><img src="/img/logo.png" alt=""><p>thought hard</p></body></html>
+<body><img src="/img/logo.png" alt=""><img src="/slowimg" alt="">
+<p>thought hard</p></body></html>
 HTML
 FB_PAGE=$WORK/slow.html start_fault_backend || finish
 mkdir -p "$WORK/site"
 cp -r "$ROOT/tools/demo/site/." "$WORK/site/"
 chmod -R a+rX "$WORK"
 THINK_MS=700
-NGINX_SERVER_EXTRA="location = /slow { proxy_pass http://127.0.0.1:$FB_PORT/page?ms=$THINK_MS; }"
+# /slowimg streams for a second (10 chunks 100 ms apart): a push still
+# being fetched when the client resets it.
+NGINX_SERVER_EXTRA="location = /slow { proxy_pass http://127.0.0.1:$FB_PORT/page?ms=$THINK_MS; }
+  location = /slowimg { proxy_buffering off;
+    proxy_pass http://127.0.0.1:$FB_PORT/slowbody?n=10&ms=100; }"
 start_nginx || finish
 
 DB=$WORK/p.db
 HP=$(free_port)
+AP=$(free_port)
 BASE=http://127.0.0.1:$HP
 PAGE=$BASE/slow
 NAV=(-H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document')
@@ -62,7 +68,7 @@ for i in $(seq 1 10); do
 done
 ok=0
 for _ in $(seq 1 60); do
-  [ "$(push_rules)" -ge 3 ] 2>/dev/null && ok=1 && break
+  [ "$(push_rules)" -ge 5 ] 2>/dev/null && ok=1 && break
   sleep 0.25
 done
 assert_eq "push rules learned for /slow" 1 "$ok"
@@ -96,7 +102,7 @@ assert_eq "live mode removed: pushes again" 1 "$ok"
 herald_graceful_stop
 
 start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
-  "${FROZEN[@]}" -o deliver.mode=push || finish
+  "${FROZEN[@]}" -o deliver.mode=push --admin "127.0.0.1:$AP" || finish
 # page_status CLIENT_OUTPUT: the :status line of the first request nghttp
 # sent (nghttp numbers it after its PRIORITY anchor streams).
 page_status() {
@@ -118,7 +124,8 @@ head_line=$(grep -n -m1 -F "$(page_status "$out")" <<<"$out" | cut -d: -f1)
 done_before=$(head -n "$head_line" <<<"$out" |
   grep -A1 -E 'recv DATA frame <length=[0-9]+, flags=0x01, stream_id=[0-9]*[02468]>' |
   grep -c 'END_STREAM')
-assert_eq "every pushed response complete before the page's HEADERS" "$N" "$done_before"
+assert_eq "every pushed response but /slowimg complete before the page's HEADERS" \
+  "$((N - 1))" "$done_before"
 assert_match "page response sets the herald_pd digest cookie" \
   'recv \(stream_id=[0-9]+\) set-cookie: herald_pd=[A-Za-z0-9_-]+; Path=/; Max-Age=604800; HttpOnly; SameSite=Lax$' "$out"
 cookie=$(grep -m1 -o 'set-cookie: herald_pd=[A-Za-z0-9_-]*' <<<"$out" | sed 's/^set-cookie: //')
@@ -138,6 +145,33 @@ assert_eq "SETTINGS_MAX_CONCURRENT_STREAMS=2: two pushes" 2 "$(promises "$out")"
 out=$(timeout 10 nghttp -nv --no-push "${NAV[@]}" "$PAGE" 2>&1)
 assert_eq "ENABLE_PUSH=0: no pushes" 0 "$(promises "$out")"
 assert_match "  and the page" ':status: 200' "$(page_status "$out")"
+
+# ---- a client reset stops the pushed fetch -----------------------------------
+# 300 ms in, the page (700 ms think) is still at the backend; so is
+# /slowimg (1 s) unless the client's RST_STREAM cancelled it.
+backend_active() {
+  curl -s -m 5 "http://127.0.0.1:$AP/metrics" |
+    awk '$1 == "herald_backend_requests_active" { print $2 }'
+}
+timeout 10 nghttp -n "${NAV[@]}" "$PAGE" >/dev/null 2>&1 &
+probe=$!
+sleep 0.3
+active_taken=$(backend_active)
+wait "$probe"
+log "backend exchanges 300 ms in, pushes taken: $active_taken"
+assert_eq "control, pushes taken: the page and /slowimg are at the backend" 2 "$active_taken"
+"$B/h2probe" req 127.0.0.1 "$HP" -H ':method: GET' -H ':scheme: http' \
+  -H ":authority: 127.0.0.1:$HP" -H ':path: /slow' -H 'sec-fetch-mode: navigate' \
+  --reset-pushes --wait 1500 >"$WORK/probe.out" 2>&1 &
+probe=$!
+sleep 0.3
+active_reset=$(backend_active)
+wait "$probe"
+assert_match "the probe cancelled every push" "pushes_reset=$N " "$(tail -1 "$WORK/probe.out")"
+log "backend exchanges 300 ms in, pushes reset: $active_reset"
+assert_eq "pushes reset by the client: only the page is still at the backend" 1 "$active_reset"
+assert_ge "herald counts the cancelled pushes" "$N" \
+  "$(curl -s -m 5 "http://127.0.0.1:$AP/metrics" | awk '$1 == "herald_pushes_cancelled_total" { print $2 }')"
 
 # ---- what became of the pushes -------------------------------------------------
 # The page with pushes, then the stylesheet asked for anyway by the same
