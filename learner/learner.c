@@ -11,6 +11,7 @@
 #include "learner/learn.h"
 #include "learner/ruleset.h"
 #include "proxy/log.h"
+#include "proxy/route.h"
 #include "proxy/util.h"
 #include "store/store.h"
 
@@ -32,7 +33,7 @@ struct learner {
   /* per recompute: settings and overrides read from the store */
   struct learn_params global;
   int global_mode;                       /* CONFIG_DELIVER_* or -1 */
-  int route_mode[LEARNER_MAX_ROUTES];
+  int route_mode[CONFIG_MAX_ROUTES];
   struct ruleset *served; /* our reference to the last snapshot published */
   struct override *ovr;
   size_t novr, ovr_cap;
@@ -154,34 +155,7 @@ static void ignore_page(void *ud, const char *page_key, int mobile) {
 
 /* route_index finds the configured route a page key falls under, or -1. */
 static int route_index(const struct learner *l, const char *key) {
-  const char *auth = strstr(key, "://");
-  if (auth == NULL)
-    return -1;
-  auth += 3;
-  const char *path = strchr(auth, '/');
-  if (path == NULL)
-    path = auth + strlen(auth);
-  size_t hostlen = strcspn(auth, ":/");
-  const struct learner_route *best = NULL;
-  size_t best_len = 0;
-  int best_specific = 0;
-  for (int i = 0; i < l->cfg.nroutes; i++) {
-    const struct learner_route *r = &l->cfg.routes[i];
-    int specific = r->host[0] != '\0';
-    if (specific && (strlen(r->host) != hostlen ||
-                     strncasecmp(r->host, auth, hostlen) != 0))
-      continue;
-    size_t plen = strlen(r->prefix);
-    if (strncmp(path, r->prefix, plen) != 0)
-      continue;
-    if (best == NULL || specific > best_specific ||
-        (specific == best_specific && plen > best_len)) {
-      best = r;
-      best_len = plen;
-      best_specific = specific;
-    }
-  }
-  return best ? (int)(best - l->cfg.routes) : -1;
+  return route_match_key(l->cfg.routes, l->cfg.nroutes, key);
 }
 
 static const char *route_of(const struct learner *l, const char *key) {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/config.h"
 #include "learner/learn.h"
 
 struct learner;
@@ -29,20 +30,13 @@ struct visit;
  * proxy. Called on the learner's thread. */
 typedef void (*learner_publish_cb)(void *ud, struct ruleset *rs);
 
-#define LEARNER_MAX_ROUTES 64
-
-struct learner_route {
-  char name[64];
-  char host[256];   /* "" = any */
-  char prefix[512];
-};
 
 struct learner_config {
   double half_life;
   struct learn_params params;
   uint32_t interval_ms;
   uint32_t recompute_after; /* visits */
-  struct learner_route routes[LEARNER_MAX_ROUTES];
+  struct config_route routes[CONFIG_MAX_ROUTES]; /* for route settings */
   int nroutes;
   learner_publish_cb publish; /* may be NULL (heraldctl, tests) */
   void *publish_ud;

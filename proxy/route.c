@@ -5,14 +5,16 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "proxy/http.h"
 #include "proxy/util.h"
 
-int route_find(const struct config *cfg, const char *host, size_t host_len,
-               const char *path, size_t path_len) {
+int route_match(const struct config_route *routes, int nroutes,
+                const char *host, size_t host_len, const char *path,
+                size_t path_len) {
   int best = -1, best_host_specific = 0;
   size_t best_len = 0;
-  for (int i = 0; i < cfg->nroutes; i++) {
-    const struct config_route *r = &cfg->routes[i];
+  for (int i = 0; i < nroutes; i++) {
+    const struct config_route *r = &routes[i];
     int specific = r->host[0] != '\0';
     if (specific && !util_strcaseeq(host, host_len, r->host))
       continue;
@@ -27,6 +29,25 @@ int route_find(const struct config *cfg, const char *host, size_t host_len,
     }
   }
   return best;
+}
+
+int route_match_key(const struct config_route *routes, int nroutes,
+                    const char *key) {
+  const char *auth = strstr(key, "://");
+  if (auth == NULL)
+    return -1;
+  auth += 3;
+  const char *path = strchr(auth, '/');
+  if (path == NULL)
+    path = auth + strlen(auth);
+  size_t hostlen = http_authority_host_len(auth, (size_t)(path - auth));
+  return route_match(routes, nroutes, auth, hostlen, path, strlen(path));
+}
+
+int route_find(const struct config *cfg, const char *host, size_t host_len,
+               const char *path, size_t path_len) {
+  return route_match(cfg->routes, cfg->nroutes, host, host_len, path,
+                     path_len);
 }
 
 int route_pick(const struct config *cfg, const char *host, size_t host_len,

@@ -340,13 +340,8 @@ void server_learner_config(const struct config *cfg, struct server *srv,
   out->recompute_after = (uint32_t)cfg->learn_recompute_after;
   out->publish = server_publish_rules;
   out->publish_ud = srv;
-  for (int i = 0; i < cfg->nroutes && i < LEARNER_MAX_ROUTES; i++) {
-    struct learner_route *lr = &out->routes[i];
-    snprintf(lr->name, sizeof(lr->name), "%s", cfg->routes[i].name);
-    snprintf(lr->host, sizeof(lr->host), "%s", cfg->routes[i].host);
-    snprintf(lr->prefix, sizeof(lr->prefix), "%s", cfg->routes[i].prefix);
-    out->nroutes = i + 1;
-  }
+  memcpy(out->routes, cfg->routes, sizeof(out->routes));
+  out->nroutes = cfg->nroutes;
 }
 
 /* restart_keys lists the keys whose change a reload cannot apply: the

@@ -25,6 +25,7 @@
 #include "config/config.h"
 #include "learner/learn.h"
 #include "learner/obs.h"
+#include "proxy/route.h"
 #include "proxy/util.h"
 #include "store/store.h"
 #include "tools/ctl.h"
@@ -413,34 +414,8 @@ int ctl_params(const struct ctl *c, const char *route, struct learn_params *p,
 const char *ctl_route_of(const struct ctl *c, const char *key) {
   if (c->cfg == NULL)
     return NULL;
-  const char *auth = strstr(key, "://");
-  if (auth == NULL)
-    return NULL;
-  auth += 3;
-  const char *path = strchr(auth, '/');
-  if (path == NULL)
-    path = auth + strlen(auth);
-  size_t hostlen = strcspn(auth, ":/");
-  const struct config_route *best = NULL;
-  size_t best_len = 0;
-  int best_specific = 0;
-  for (int i = 0; i < c->cfg->nroutes; i++) {
-    const struct config_route *r = &c->cfg->routes[i];
-    int specific = r->host[0] != '\0';
-    if (specific && (strlen(r->host) != hostlen ||
-                     strncasecmp(r->host, auth, hostlen) != 0))
-      continue;
-    size_t plen = strlen(r->prefix);
-    if (strncmp(path, r->prefix, plen) != 0)
-      continue;
-    if (best == NULL || specific > best_specific ||
-        (specific == best_specific && plen > best_len)) {
-      best = r;
-      best_len = plen;
-      best_specific = specific;
-    }
-  }
-  return best != NULL ? best->name : NULL;
+  int i = route_match_key(c->cfg->routes, c->cfg->nroutes, key);
+  return i < 0 ? NULL : c->cfg->routes[i].name;
 }
 
 /* ---- overrides and replay ------------------------------------------------- */

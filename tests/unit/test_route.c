@@ -1,4 +1,5 @@
-/* test_route.c: route_pick, backend selection by Host and path prefix. */
+/* test_route.c: route_pick and route_match_key, backend selection by Host
+ * and path prefix. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -145,6 +146,25 @@ static void test_sibling_prefixes(void **state) {
   assert_int_equal(pick(c, "x", "/b"), 7);
 }
 
+/* Page and resource keys (the learner's and heraldctl's view) go to the
+ * same route as the requests they came from: port and IPv6 brackets
+ * ignored for the host, query-less path for the prefix. */
+static void test_match_key(void **state) {
+  struct config *c = *state;
+  add_route(c, "", "/", 1);
+  add_route(c, "shop.example", "/product/", 2);
+  add_route(c, "[::1]", "/", 3);
+  const struct config_route *r = c->routes;
+  int n = c->nroutes;
+  assert_int_equal(route_match_key(r, n, "https://shop.example/product/:id"), 1);
+  assert_int_equal(route_match_key(r, n, "https://SHOP.example:8443/product/1"), 1);
+  assert_int_equal(route_match_key(r, n, "http://shop.example/about"), 0);
+  assert_int_equal(route_match_key(r, n, "http://other.example/product/1"), 0);
+  assert_int_equal(route_match_key(r, n, "http://[::1]:8080/x"), 2);
+  assert_int_equal(route_match_key(r, n, "not a key"), -1);
+  assert_int_equal(route_match_key(r, 0, "http://shop.example/"), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -156,6 +176,7 @@ int main(void) {
       T(test_host_falls_back_to_any_host),
       T(test_no_match_goes_to_backend_0),
       T(test_sibling_prefixes),
+      T(test_match_key),
 #undef T
   };
   return cmocka_run_group_tests_name("route", tests, NULL, NULL);
