@@ -9,6 +9,8 @@
  *   ctl_explain.c   `explain PAGE RESOURCE`
  *   ctl_simulate.c  `simulate`
  *   ctl_export.c    `export` and `import`
+ *   ctl_stats.c     `stats`: holdout against treated page loads, push and
+ *                   hint outcomes
  *
  * The SQL of the new commands lives in tools/, on a second connection to
  * the same file (ctl.db), so store/ stays the learner's and recorder's. */
@@ -38,7 +40,7 @@ struct ctl {
   const struct config *cfg; /* -c CONFIG, or NULL */
   int json;                 /* --json */
   int mobile;               /* --class: -1 both, 0 desktop, 1 mobile */
-  const char *page;         /* rules PAGE, or NULL */
+  const char *page;         /* rules PAGE, stats --page, or NULL */
   const char *const *args;  /* the command's arguments, after its name */
   int nargs;
   const char *route;        /* --route */
@@ -46,6 +48,8 @@ struct ctl {
   const char *threshold;    /* --threshold A or A..B (simulate) */
   const char *step;         /* --step S (simulate) */
   const char *min_visits;   /* --min-visits N (simulate) */
+  int has_since;            /* --since T given (stats) */
+  int64_t since_ms;         /* its Unix ms */
 };
 
 /* The commands: each prints to stdout and returns an exit status; an
@@ -58,6 +62,13 @@ int ctl_explain(const struct ctl *c);
 int ctl_simulate(const struct ctl *c);
 int ctl_export(const struct ctl *c);
 int ctl_import(const struct ctl *c);
+int ctl_stats(const struct ctl *c);
+
+/* ctl_parse_since parses `stats --since` |s| into Unix ms in |*out|: a
+ * duration before |now_ms| (90s, 30m, 1h, 7d, 2w), Unix ms (0, or from
+ * 1e11 on: a shorter number is refused as probably seconds), or a UTC
+ * date YYYY-MM-DD[THH:MM[:SS]][Z]. Returns 0, or -1 when it is none. */
+int ctl_parse_since(const char *s, int64_t now_ms, int64_t *out);
 
 /* ---- ctl_io.c ------------------------------------------------------------ */
 

@@ -10,7 +10,9 @@
  * and override commands (ctl_tune.c) write what a running herald's
  * learner reads at every recompute; `explain` and `simulate` run learn.c
  * on the retained visits; `export` and `import` move rules, overrides and
- * settings between databases. A missing file is reported, never created:
+ * settings between databases; `stats` compares the holdout arm's page
+ * loads with the treated ones and sums the push and hint outcomes
+ * (ctl_stats.c). A missing file is reported, never created:
  * a mistyped path must not leave an empty database behind.
  *
  * Exit statuses: 0 ok, 1 not found (no such page, resource, route or
@@ -67,6 +69,14 @@ static void usage(FILE *f) {
       "                      only from earlier ones, and print per threshold\n"
       "                      precision, recall, bytes pushed per visit and\n"
       "                      pages covered\n"
+      "  stats [--since T] [--page PAGE]\n"
+      "                      did delivery help: visits, median and mean load\n"
+      "                      time (95% CI) and mean bytes per arm (push,\n"
+      "                      hints, treated, holdout, none) over the pages\n"
+      "                      with rules, treated - holdout with its 95% CI\n"
+      "                      and a verdict; push and hint outcome totals,\n"
+      "                      waste ratio, hint use ratio, the most wasted\n"
+      "                      resources\n"
       "\n"
       "Tuning (a running herald applies a change within one learner\n"
       "interval; without herald, `heraldctl learn` applies it):\n"
@@ -101,6 +111,10 @@ static void usage(FILE *f) {
       "  --threshold A..B    thresholds to simulate (default 0.5..0.95)\n"
       "  --step S            their step (default 0.05)\n"
       "  --min-visits N      min_visits for simulate (default: in force)\n"
+      "  --since T           stats from T on: a duration back from now (90s,\n"
+      "                      30m, 1h, 7d, 2w), Unix ms, or a UTC date\n"
+      "                      (2026-11-26 or 2026-11-26T10:00:00)\n"
+      "  --page PAGE         stats of one page (key or bare path)\n"
       "  -h, --help          this text\n"
       "  -V, --version       print the version\n"
       "\n"
@@ -295,7 +309,7 @@ static int cmd_learn(const struct ctl *c) {
 
 struct args {
   const char *db, *config, *cls, *route, *channel, *threshold, *step,
-      *min_visits;
+      *min_visits, *since, *page;
   int json, help, version;
   const char *pos[MAX_POS]; /* command and its arguments */
   int npos;
@@ -334,6 +348,8 @@ static int parse_args(int argc, char **argv, struct args *a) {
       {"--threshold", offsetof(struct args, threshold)},
       {"--step", offsetof(struct args, step)},
       {"--min-visits", offsetof(struct args, min_visits)},
+      {"--since", offsetof(struct args, since)},
+      {"--page", offsetof(struct args, page)},
   };
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
@@ -469,6 +485,7 @@ static const struct command commands[] = {
     {"unpin", 2, 2, run_override},
     {"export", 0, 0, ctl_export},
     {"import", 0, 1, ctl_import},
+    {"stats", 0, 0, ctl_stats},
 };
 
 /* only_for rejects option |set| (named |name|) outside the commands in
@@ -520,8 +537,21 @@ static int check_command(const struct args *a, struct ctl *c,
     st = only_for(a->step, "--step", cmd, "simulate");
   if (st == CTL_OK)
     st = only_for(a->min_visits, "--min-visits", cmd, "simulate");
+  if (st == CTL_OK)
+    st = only_for(a->since, "--since", cmd, "stats");
+  if (st == CTL_OK)
+    st = only_for(a->page, "--page", cmd, "stats");
   if (st != CTL_OK)
     return st;
+  if (a->page != NULL)
+    c->page = a->page;
+  if (a->since != NULL) {
+    if (ctl_parse_since(a->since, now_ms(), &c->since_ms) != 0)
+      return usage_error("--since '%s': want a duration (90s, 30m, 1h, 7d),"
+                         " Unix ms or a UTC date (2026-11-26[T10:00:00])",
+                         a->since);
+    c->has_since = 1;
+  }
   c->mobile = -1;
   if (a->cls != NULL) {
     if (strcmp(a->cls, "desktop") == 0)
