@@ -346,14 +346,22 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
     }
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
   }
-  case KEY_ADDR:
+  case KEY_ADDR: {
     if (*v == '\0') {
       base[k->off] = '\0';
       *(int *)(base + k->port_off) = 0;
       return 0;
     }
+    /* A bare port is loopback: the admin endpoint is for the operator. */
+    char loopback[32];
+    size_t n = strlen(v);
+    if (n <= 5 && strspn(v, "0123456789") == n) {
+      snprintf(loopback, sizeof loopback, "127.0.0.1:%s", v);
+      v = loopback;
+    }
     return parse_addr(v, 1, base + k->off, CONFIG_HOST_MAX,
                       (int *)(base + k->port_off), why, whylen);
+  }
   }
   snprintf(why, whylen, "internal error: bad key type");
   return -1;
@@ -1268,7 +1276,8 @@ void config_usage(const char *argv0) {
       "      --log-level LEVEL     error|warn|info|debug (default: info)\n"
       "      --db PATH             SQLite database; recording is on when\n"
       "                            set (default: none)\n"
-      "      --admin ADDR:PORT     admin endpoint: /metrics, /healthz\n"
+      "      --admin [ADDR:]PORT   admin endpoint: /metrics, /healthz (a bare\n"
+      "                            port is 127.0.0.1:PORT)\n"
       "                            (default: off)\n"
       "  -o, --set SECTION.KEY=VALUE\n"
       "                            set a [log], [limits], [timeouts],\n"

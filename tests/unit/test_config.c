@@ -846,10 +846,42 @@ static void test_usage(void **state) {
   config_usage("herald");
 }
 
+/* A bare admin port means loopback; the delivery keys of issue 5 parse
+ * and validate: holdout range, digest, a route's own mode. */
+static void test_admin_port_and_delivery(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN];
+  assert_int_equal(load_text(c,
+                             "[admin]\nlisten = 9902\n"
+                             "[deliver]\nholdout = 0.25\ndigest = off\n"
+                             "[backend:app]\nserver = 127.0.0.1:8081\n"
+                             "[route:static]\nprefix = /static/\n"
+                             "backend = app\ndeliver = push\n",
+                             err),
+                   0);
+  assert_string_equal(c->admin_host, "127.0.0.1");
+  assert_int_equal(c->admin_port, 9902);
+  assert_true(c->deliver_holdout > 0.249 && c->deliver_holdout < 0.251);
+  assert_int_equal(c->deliver_digest, 0);
+  assert_int_equal(c->routes[0].deliver, CONFIG_DELIVER_PUSH);
+  assert_int_equal(load_text(c, "[deliver]\nholdout = 1.5\n", err), -1);
+  assert_err_has(err, "deliver.holdout");
+  assert_int_equal(load_text(c,
+                             "[backend:app]\nserver = 127.0.0.1:8081\n"
+                             "[route:r]\nbackend = app\ndeliver = always\n",
+                             err),
+                   -1);
+  assert_err_has(err, "route:r.deliver");
+  config_defaults(c);
+  assert_int_equal(c->deliver_holdout > 0.049 && c->deliver_holdout < 0.051, 1);
+  assert_int_equal(c->deliver_digest, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
       T(test_defaults),
+      T(test_admin_port_and_delivery),
       T(test_full_file),
       T(test_example_file),
       T(test_unknown_key),
