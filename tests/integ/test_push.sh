@@ -47,8 +47,10 @@ AP=$(free_port)
 BASE=http://127.0.0.1:$HP
 PAGE=$BASE/slow
 NAV=(-H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document')
-COMMON=(-o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.45
-  -o learn.push_threshold=0.5 -o deliver.holdout=0 -o record.window=3000
+# Low thresholds: the live checks below are visits that fetch nothing
+# (misses) and must not unlearn the page.
+COMMON=(-o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.35
+  -o learn.push_threshold=0.4 -o deliver.holdout=0 -o record.window=3000
   -o record.flush=100)
 # Rules frozen once learned: an hour between recomputes.
 FROZEN=(--db "$DB" "${COMMON[@]}" -o learn.interval=3600000
@@ -98,6 +100,23 @@ for _ in $(seq 1 40); do
   [ "$(promises "$out")" = "$N" ] && ok=1 && break
 done
 assert_eq "live mode removed: pushes again" 1 "$ok"
+# The operator raises the push threshold above every rule's bound.
+"$B/heraldctl" --db "$DB" threshold set --channel push 0.99 >/dev/null
+ok=0
+for _ in $(seq 1 40); do
+  sleep 0.25
+  out=$(timeout 10 nghttp -nv "${NAV[@]}" "$PAGE" 2>&1)
+  [ "$(promises "$out")" = 0 ] && ok=1 && break
+done
+assert_eq "heraldctl threshold set --channel push 0.99: the next visit gets no pushes" 1 "$ok"
+"$B/heraldctl" --db "$DB" threshold unset --channel push >/dev/null
+ok=0
+for _ in $(seq 1 40); do
+  sleep 0.25
+  out=$(timeout 10 nghttp -nv "${NAV[@]}" "$PAGE" 2>&1)
+  [ "$(promises "$out")" = "$N" ] && ok=1 && break
+done
+assert_eq "threshold unset: pushes again" 1 "$ok"
 
 herald_graceful_stop
 
@@ -170,7 +189,9 @@ wait "$probe"
 assert_match "the probe cancelled every push" "pushes_reset=$N " "$(tail -1 "$WORK/probe.out")"
 log "backend exchanges 300 ms in, pushes reset: $active_reset"
 assert_eq "pushes reset by the client: only the page is still at the backend" 1 "$active_reset"
-assert_ge "herald counts the cancelled pushes" "$N" \
+# (The small pushes may be complete before the reset arrives; /slowimg is
+# not.)
+assert_ge "herald counts the cancelled push" 1 \
   "$(curl -s -m 5 "http://127.0.0.1:$AP/metrics" | awk '$1 == "herald_pushes_cancelled_total" { print $2 }')"
 
 # ---- what became of the pushes -------------------------------------------------
