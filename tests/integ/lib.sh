@@ -343,15 +343,20 @@ _standin_args() {
   printf '%s\n' "${out[@]}"
 }
 
-# _listen_ports ARGS...: "host port" for every --listen/--listen-tls.
+# _listen_ports ARGS...: "host port" for every --listen/--listen-tls, and
+# for every [listener:*] listen key of a -c FILE.
 _listen_ports() {
+  local addr
   while [ $# -gt 0 ]; do
     case $1 in
     --listen | --listen-tls)
-      local h=${2%:*}
-      h=${h#[}
-      h=${h%]}
-      echo "$h ${2##*:}"
+      _host_port "$2"
+      shift
+      ;;
+    -c | --config)
+      while read -r addr; do _host_port "$addr"; done < <(awk '
+        /^\[/ { in_listener = ($0 ~ /^\[listener:/) }
+        in_listener && $1 == "listen" && $2 == "=" { print $3 }' "$2")
       shift
       ;;
     esac
@@ -359,10 +364,23 @@ _listen_ports() {
   done
 }
 
+_host_port() {
+  local h=${1%:*}
+  h=${h#[}
+  h=${h%]}
+  echo "$h ${1##*:}"
+}
+
 # start_herald ARGS...: herald (or the stand-in) in the background, stderr
 # to $HERALD_LOG; returns once every listen address accepts.
 start_herald() {
   local -a cmd
+  # A herald sent herald_graceful_stop may still hold its ports: a new one
+  # started on them would fail to bind while the old one answered.
+  if [ -n "${HERALD_STOPPING:-}" ]; then
+    wait_pid_exit "$HERALD_STOPPING" 15
+    HERALD_STOPPING=
+  fi
   if [ "$HERALD_STANDIN" = nghttpx ]; then
     mapfile -t cmd < <(_standin_args "$@")
     cmd=(nghttpx "${cmd[@]}")
@@ -392,6 +410,7 @@ herald_alive() { [ -n "$HERALD_PID" ] && kill -0 "$HERALD_PID" 2>/dev/null &&
 # herald_graceful_stop: the drain signal (herald: SIGTERM; nghttpx's
 # graceful shutdown is SIGQUIT, its SIGTERM is immediate).
 herald_graceful_stop() {
+  HERALD_STOPPING=$HERALD_PID
   if [ "$HERALD_STANDIN" = nghttpx ]; then
     kill -QUIT "$HERALD_PID"
   else
