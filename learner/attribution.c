@@ -233,12 +233,7 @@ static int navigation_looking(const struct obs *o) {
 static size_t token_hash(const uint8_t *t) {
   /* FNV-1a over all 16 bytes: the token is opaque, so no byte is assumed
    * to be random on its own. */
-  uint64_t h = 1469598103934665603ull;
-  for (int i = 0; i < 16; i++) {
-    h ^= t[i];
-    h *= 1099511628211ull;
-  }
-  return (size_t)(h % NBUCKETS);
+  return (size_t)(util_fnv1a(UTIL_FNV1A_INIT, t, 16) % NBUCKETS);
 }
 
 static struct client *client_get(struct attrib *a, const uint8_t *token,

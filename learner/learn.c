@@ -157,16 +157,6 @@ static void *grow(struct learn *l, void *p, uint32_t *cap, size_t size,
 
 /* ---- hashing ----------------------------------------------------------- */
 
-static uint64_t mix64(uint64_t h) {
-  /* A multiply-xorshift finaliser: every input bit reaches the low bits
-   * that pick a slot. */
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
-}
 
 static uint32_t hash_str(const char *s, size_t n) {
   uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
@@ -180,11 +170,11 @@ static uint32_t hash_str(const char *s, size_t n) {
   }
   uint64_t w = 0;
   memcpy(&w, s, n);
-  return (uint32_t)mix64(h ^ w);
+  return (uint32_t)util_mix64(h ^ w);
 }
 
 static uint32_t hash_page(uint32_t key, int mobile) {
-  return (uint32_t)mix64(((uint64_t)key << 1) | (uint64_t)(mobile != 0));
+  return (uint32_t)util_mix64(((uint64_t)key << 1) | (uint64_t)(mobile != 0));
 }
 
 /* Tables are kept at most 3/4 full, where linear probing stays short. */
@@ -477,7 +467,7 @@ static uint32_t fingerprint(const uint8_t *tok) {
   memcpy(&b, tok + 8, 8);
   /* Hash all 16 bytes: tokens made up by tests or tools may differ in
    * one byte only. */
-  return (uint32_t)mix64(a ^ mix64(b));
+  return (uint32_t)util_mix64(a ^ util_mix64(b));
 }
 
 /* set_cap is the room of the allocated set holding |n| fingerprints

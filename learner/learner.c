@@ -41,15 +41,6 @@ struct learner {
   int failed;
 };
 
-static uint64_t mix(uint64_t h, const void *p, size_t n) {
-  const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++) {
-    h ^= b[i];
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 static uint64_t mono_us(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -126,21 +117,21 @@ static int load_settings(struct learner *l) {
   l->global_mode = read_mode(l, "global");
   clear_overrides(l);
   store_load_overrides(l->st, on_override, l);
-  uint64_t h = mix(1469598103934665603ull, &l->global, sizeof(l->global));
+  uint64_t h = util_fnv1a(UTIL_FNV1A_INIT, &l->global, sizeof(l->global));
   for (int i = 0; i < l->cfg.nroutes; i++) {
     struct learn_params p = l->global;
     char scope[80];
     snprintf(scope, sizeof(scope), "route:%s", l->cfg.routes[i].name);
     read_params(l, scope, &p);
-    h = mix(h, &p, sizeof(p));
+    h = util_fnv1a(h, &p, sizeof(p));
     l->route_mode[i] = read_mode(l, scope);
   }
-  h = mix(h, &l->global_mode, sizeof(l->global_mode));
-  h = mix(h, l->route_mode, sizeof(l->route_mode));
+  h = util_fnv1a(h, &l->global_mode, sizeof(l->global_mode));
+  h = util_fnv1a(h, l->route_mode, sizeof(l->route_mode));
   for (size_t i = 0; i < l->novr; i++) {
-    h = mix(h, l->ovr[i].page_key, strlen(l->ovr[i].page_key) + 1);
-    h = mix(h, l->ovr[i].resource_key, strlen(l->ovr[i].resource_key) + 1);
-    h = mix(h, &l->ovr[i].pin, sizeof(l->ovr[i].pin));
+    h = util_fnv1a(h, l->ovr[i].page_key, strlen(l->ovr[i].page_key) + 1);
+    h = util_fnv1a(h, l->ovr[i].resource_key, strlen(l->ovr[i].resource_key) + 1);
+    h = util_fnv1a(h, &l->ovr[i].pin, sizeof(l->ovr[i].pin));
   }
   int changed = h != l->settings_hash;
   l->settings_hash = h;

@@ -153,9 +153,7 @@ static void rotate_key(struct recorder *r, uint64_t now_ms) {
 }
 
 static void tokenize(struct recorder *r, struct obs *o) {
-  uint64_t h = o->ua_hash;
-  for (int i = 0; i < 16; i++)
-    h = (h ^ o->addr[i]) * 1099511628211ull;
+  uint64_t h = util_fnv1a(o->ua_hash, o->addr, sizeof(o->addr));
   struct token_slot *t = &r->tokens[h % ARRAY_SIZE(r->tokens)];
   if (!t->used || t->ua_hash != o->ua_hash ||
       memcmp(t->addr, o->addr, 16) != 0) {

@@ -40,12 +40,7 @@ struct ruleset {
 };
 
 static uint64_t hash_key(const char *s, int mobile) {
-  uint64_t h = 1469598103934665603ull ^ (uint64_t)mobile;
-  for (; *s; s++) {
-    h ^= (uint8_t)*s;
-    h *= 1099511628211ull;
-  }
-  return h;
+  return util_fnv1a(UTIL_FNV1A_INIT ^ (uint64_t)mobile, s, strlen(s));
 }
 
 struct ruleset_builder *ruleset_builder_new(void) {

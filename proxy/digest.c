@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "proxy/util.h"
+
 #define DOMAIN ((uint32_t)1 << DIGEST_DOMAIN_BITS)
 #define MAX_K DIGEST_DOMAIN_BITS
 /* Raw bytes behind the longest cookie value accepted. */
@@ -22,38 +24,25 @@ _Static_assert(WORST_B64 < DIGEST_COOKIE_MAX, "a full set must fit");
 
 void digest_init(struct digest *d) { d->n = 0; }
 
-/* FNV-1a, then MurmurHash3's fmix64 finalizer: FNV-1a alone mixes the last
- * bytes poorly into the top bits, and the top bits are what the set keeps.
- * The hash need not be secret: a forged cookie only stops pushes to the
- * browser that sends it. */
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-  const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++) {
-    h ^= b[i];
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
+/* fnv1a_len feeds a field's length, so ("ab", "c") and ("a", "bc") differ. */
 static uint64_t fnv1a_len(uint64_t h, size_t n) {
   uint8_t b[8];
   for (int i = 0; i < 8; i++)
     b[i] = (uint8_t)((uint64_t)n >> (8 * i));
-  return fnv1a(h, b, sizeof(b));
+  return util_fnv1a(h, b, sizeof(b));
 }
 
+/* FNV-1a, then the fmix64 finaliser: FNV-1a alone mixes the last bytes
+ * poorly into the top bits, and the top bits are what the set keeps. The
+ * hash need not be secret: a forged cookie only stops pushes to the
+ * browser that sends it. */
 uint64_t digest_hash(const char *authority, size_t alen, const char *path,
                      size_t plen, const char *validator, size_t vlen) {
-  uint64_t h = 14695981039346656037ull;
-  h = fnv1a(fnv1a_len(h, alen), authority, alen);
-  h = fnv1a(fnv1a_len(h, plen), path, plen);
-  h = fnv1a(fnv1a_len(h, vlen), validator, vlen);
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
+  uint64_t h = UTIL_FNV1A_INIT;
+  h = util_fnv1a(fnv1a_len(h, alen), authority, alen);
+  h = util_fnv1a(fnv1a_len(h, plen), path, plen);
+  h = util_fnv1a(fnv1a_len(h, vlen), validator, vlen);
+  return util_mix64(h);
 }
 
 static uint16_t reduce(uint64_t hash) {

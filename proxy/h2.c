@@ -155,12 +155,10 @@ static void calm_down(struct h2_session *s, const char *why) {
  * path without query, the way pushes and hints name it. */
 static uint64_t origin_hash(const char *authority, size_t alen,
                             const char *path, size_t plen) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < alen; i++)
-    h = (h ^ (uint8_t)authority[i]) * 1099511628211ull;
-  for (size_t i = 0; i < plen && path[i] != '?' && path[i] != '#'; i++)
-    h = (h ^ (uint8_t)path[i]) * 1099511628211ull;
-  return h;
+  size_t n = 0;
+  while (n < plen && path[n] != '?' && path[n] != '#')
+    n++;
+  return util_fnv1a(util_fnv1a(UTIL_FNV1A_INIT, authority, alen), path, n);
 }
 
 static int in_set(const uint64_t *set, size_t n, uint64_t h) {

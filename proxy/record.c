@@ -52,15 +52,6 @@ static uint8_t dest_of(const char *v, size_t n) {
   return OBS_DEST_OTHER;
 }
 
-static uint64_t fnv1a(const char *p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; i++) {
-    h ^= (uint8_t)p[i];
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
                     const struct http_req *req) {
   memset(o, 0, sizeof(*o));
@@ -129,7 +120,7 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
     }
   }
   if (ua != NULL)
-    o->ua_hash = fnv1a(ua, ua_len);
+    o->ua_hash = util_fnv1a(UTIL_FNV1A_INIT, ua, ua_len);
   if (pagekey_is_mobile(ch, ch_len, ua, ua_len))
     o->flags |= OBS_F_MOBILE;
 }

@@ -51,6 +51,24 @@ static inline unsigned char lower(unsigned char ch) {
   return (ch >= 'A' && ch <= 'Z') ? (unsigned char)(ch | 0x20) : ch;
 }
 
+uint64_t util_fnv1a(uint64_t h, const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++) {
+    h ^= b[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+uint64_t util_mix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
 int util_strcaseeq(const char *a, size_t alen, const char *b) {
   size_t i;
   /* Header names: ASCII only, and most comparisons fail on the first

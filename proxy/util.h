@@ -34,6 +34,16 @@ uint64_t util_now_ms(void);
  * ignoring ASCII case. */
 int util_strcaseeq(const char *a, size_t alen, const char *b);
 
+/* FNV-1a over |n| bytes, continuing from |h| (start from UTIL_FNV1A_INIT).
+ * Fast and unkeyed: for in-memory tables and fingerprints, never for
+ * anything an attacker must not be able to collide on purpose. */
+#define UTIL_FNV1A_INIT 14695981039346656037ull
+uint64_t util_fnv1a(uint64_t h, const void *p, size_t n);
+
+/* util_mix64 is MurmurHash3's fmix64 finaliser: every input bit reaches
+ * every output bit, so the top or low bits alone make a good index. */
+uint64_t util_mix64(uint64_t h);
+
 /* util_parse_hostport splits "host:port", "[v6]:port" into |host| (without
  * brackets, at most |hostcap|-1 bytes) and |*port|. Returns 0 or -1. */
 int util_parse_hostport(const char *s, char *host, size_t hostcap, int *port);

@@ -45,11 +45,7 @@ struct hset {
 };
 
 static uint64_t hash_key(const char *s) {
-  uint64_t h = 1469598103934665603ull;
-  for (; *s != '\0'; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ull;
-  }
+  uint64_t h = util_fnv1a(UTIL_FNV1A_INIT, s, strlen(s));
   return h != 0 ? h : 1;
 }
 

@@ -116,8 +116,22 @@ static void test_strcaseeq(void **state) {
   assert_false(util_strcaseeq("x", 1, ""));
 }
 
+/* The published FNV-1a 64 test vectors, and continuation from a prefix. */
+static void test_fnv1a(void **state) {
+  (void)state;
+  assert_true(util_fnv1a(UTIL_FNV1A_INIT, "", 0) == 0xcbf29ce484222325ull);
+  assert_true(util_fnv1a(UTIL_FNV1A_INIT, "a", 1) == 0xaf63dc4c8601ec8cull);
+  assert_true(util_fnv1a(UTIL_FNV1A_INIT, "foobar", 6) ==
+              0x85944171f73967e8ull);
+  assert_true(util_fnv1a(util_fnv1a(UTIL_FNV1A_INIT, "foo", 3), "bar", 3) ==
+              util_fnv1a(UTIL_FNV1A_INIT, "foobar", 6));
+  assert_true(util_mix64(0) == 0);
+  assert_true(util_mix64(1) != util_mix64(2));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fnv1a),
       cmocka_unit_test(test_hostport_ipv4),
       cmocka_unit_test(test_hostport_name),
       cmocka_unit_test(test_hostport_ipv6),
