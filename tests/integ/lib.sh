@@ -371,6 +371,28 @@ _host_port() {
   echo "$h ${1##*:}"
 }
 
+# heraldctl_setup NAME: for tests of herald's own database (no stand-in):
+# skips under HERALD_STANDIN, fails unless sqlite3, nghttp, python3 and
+# $B/heraldctl are there, and sets CTL.
+heraldctl_setup() {
+  if [ "$HERALD_STANDIN" = nghttpx ]; then
+    skip "$1" "herald's own database; no stand-in"
+    finish
+  fi
+  local t
+  for t in sqlite3 nghttp python3; do
+    command -v "$t" >/dev/null 2>&1 || {
+      fail "$t installed" "make deps"
+      finish
+    }
+  done
+  CTL=$B/heraldctl
+  [ -x "$CTL" ] || {
+    fail "heraldctl built" "make $CTL"
+    finish
+  }
+}
+
 # start_herald ARGS...: herald (or the stand-in) in the background, stderr
 # to $HERALD_LOG; returns once every listen address accepts.
 start_herald() {

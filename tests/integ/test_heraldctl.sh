@@ -12,21 +12,7 @@
 # setting (2), and a fresh empty database (header only / [], 0).
 . "$(dirname "$0")/lib.sh"
 
-if [ "$HERALD_STANDIN" = nghttpx ]; then
-  skip "heraldctl" "herald's own database; no stand-in"
-  finish
-fi
-for t in sqlite3 nghttp python3; do
-  command -v "$t" >/dev/null 2>&1 || {
-    fail "$t installed" "make deps"
-    finish
-  }
-done
-CTL=$B/heraldctl
-[ -x "$CTL" ] || {
-  fail "heraldctl built" "make $CTL"
-  finish
-}
+heraldctl_setup "heraldctl"
 
 BROWSER=$ROOT/tests/integ/browser.sh
 VISITS=25

@@ -19,24 +19,7 @@
 # the exact Welch interval.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$HERALD_STANDIN" = nghttpx ]; then
-  skip "heraldctl stats" "herald's own database; no stand-in"
-  finish
-fi
-for t in sqlite3 nghttp python3; do
-  command -v "$t" >/dev/null 2>&1 || {
-    fail "$t installed" "make deps"
-    finish
-  }
-done
-CTL=$B/heraldctl
-[ -x "$CTL" ] || {
-  fail "heraldctl built" "make $CTL"
-  finish
-}
-
-# `make` alone builds herald and heraldctl; `make integ` the test tools.
-[ -x "$B/fault_backend" ] || make -s -C "$ROOT" B="$B" "$B/fault_backend" >/dev/null
+heraldctl_setup "heraldctl stats"
 
 BROWSER=$ROOT/tests/integ/browser.sh
 cat >"$WORK/slow.html" <<'HTML'

@@ -17,21 +17,7 @@
 #     or foreign database (2, one line); --help lists every command.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$HERALD_STANDIN" = nghttpx ]; then
-  skip "heraldctl tune" "herald's own database; no stand-in"
-  finish
-fi
-for t in sqlite3 nghttp python3; do
-  command -v "$t" >/dev/null 2>&1 || {
-    fail "$t installed" "make deps"
-    finish
-  }
-done
-CTL=$B/heraldctl
-[ -x "$CTL" ] || {
-  fail "heraldctl built" "make $CTL"
-  finish
-}
+heraldctl_setup "heraldctl tune"
 
 BROWSER=$ROOT/tests/integ/browser.sh
 DB=$WORK/h.db

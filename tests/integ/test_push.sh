@@ -84,39 +84,30 @@ promises() { grep -c 'recv PUSH_PROMISE frame' <<<"$1"; }
 # reaches the next visits without a restart.
 out=$(timeout 10 nghttp -nv "${NAV[@]}" "$PAGE" 2>&1)
 assert_eq "live mode: pushes before the change" "$N" "$(promises "$out")"
+# visit_until PROMISES [103]: navigations 250 ms apart (10 s at most)
+# until one gets PROMISES pushes (and a 103, when asked): prints 1, else 0.
+visit_until() {
+  local out
+  for _ in $(seq 1 40); do
+    sleep 0.25
+    out=$(timeout 10 nghttp -nv "${NAV[@]}" "$PAGE" 2>&1)
+    [ "$(promises "$out")" = "$1" ] || continue
+    [ -z "${2:-}" ] || grep -q ':status: 103' <<<"$out" || continue
+    echo 1
+    return
+  done
+  echo 0
+}
 q "INSERT INTO settings(scope, name, value) VALUES('global', 'mode', 'hints')"
-ok=0
-for _ in $(seq 1 40); do
-  sleep 0.25
-  out=$(timeout 10 nghttp -nv "${NAV[@]}" "$PAGE" 2>&1)
-  [ "$(promises "$out")" = 0 ] && grep -q ':status: 103' <<<"$out" && ok=1 && break
-done
-assert_eq "live mode=hints: the next visit gets a 103 instead of pushes" 1 "$ok"
+assert_eq "live mode=hints: the next visit gets a 103 instead of pushes" 1 "$(visit_until 0 103)"
 q "DELETE FROM settings WHERE scope = 'global' AND name = 'mode'"
-ok=0
-for _ in $(seq 1 40); do
-  sleep 0.25
-  out=$(timeout 10 nghttp -nv "${NAV[@]}" "$PAGE" 2>&1)
-  [ "$(promises "$out")" = "$N" ] && ok=1 && break
-done
-assert_eq "live mode removed: pushes again" 1 "$ok"
+assert_eq "live mode removed: pushes again" 1 "$(visit_until "$N")"
 # The operator raises the push threshold above every rule's bound.
 "$B/heraldctl" --db "$DB" threshold set --channel push 0.99 >/dev/null
-ok=0
-for _ in $(seq 1 40); do
-  sleep 0.25
-  out=$(timeout 10 nghttp -nv "${NAV[@]}" "$PAGE" 2>&1)
-  [ "$(promises "$out")" = 0 ] && ok=1 && break
-done
-assert_eq "heraldctl threshold set --channel push 0.99: the next visit gets no pushes" 1 "$ok"
+assert_eq "heraldctl threshold set --channel push 0.99: the next visit gets no pushes" 1 \
+  "$(visit_until 0)"
 "$B/heraldctl" --db "$DB" threshold unset --channel push >/dev/null
-ok=0
-for _ in $(seq 1 40); do
-  sleep 0.25
-  out=$(timeout 10 nghttp -nv "${NAV[@]}" "$PAGE" 2>&1)
-  [ "$(promises "$out")" = "$N" ] && ok=1 && break
-done
-assert_eq "threshold unset: pushes again" 1 "$ok"
+assert_eq "threshold unset: pushes again" 1 "$(visit_until "$N")"
 
 herald_graceful_stop
 
