@@ -411,8 +411,6 @@ static int record(struct attrib *a, struct avisit *v, const struct req *r,
     q->flags |= VISIT_REQ_ALREADY_HAD;
   if (r->oflags & OBS_F_PUSHED)
     q->flags |= VISIT_REQ_PUSHED;
-  if (r->oflags & OBS_F_HINTED)
-    q->flags |= VISIT_REQ_HINTED;
 
   if (r->end_ms > v->end_ms)
     v->end_ms = r->end_ms;

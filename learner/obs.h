@@ -55,7 +55,7 @@ enum obs_flag {
   OBS_F_CUT_SHORT = 1u << 12,    /* response incomplete or reset */
   OBS_F_TRUNCATED = 1u << 13,    /* a string did not fit its field */
   OBS_F_PUSHED = 1u << 14,       /* herald pushed it on this connection */
-  OBS_F_HINTED = 1u << 15,       /* herald hinted it to this client */
+  /* 1u << 15 unused (hinted requests are marked by the recorder) */
   OBS_F_HTML = 1u << 16,         /* response Content-Type is text/html */
   OBS_F_HOLDOUT = 1u << 17,      /* a navigation held out: nothing sent */
   OBS_F_GOT_HINTS = 1u << 18,    /* a navigation that got a 103 */

@@ -111,10 +111,6 @@ struct h2_session {
    * resource is pushed at most once per connection. */
   uint64_t pushed[256];
   size_t npushed;
-  /* Resources named in a 103 on this connection, same hashing: a later
-   * request for one is recorded as hinted. */
-  uint64_t hinted[256];
-  size_t nhinted;
   int push_open; /* pushed streams promised and not yet closed */
   struct bucket glitch, resets;
 };
@@ -800,11 +796,6 @@ static void deliver(struct h2_stream *st, const struct http_req *req) {
     nv[n] = (nghttp2_nv){(uint8_t *)"link", (uint8_t *)links[n - 1], 4, len,
                          NGHTTP2_NV_FLAG_NONE};
     n++;
-    uint64_t h = origin_hash(req->authority, req->authority_len,
-                             p->entries[i].path, strlen(p->entries[i].path));
-    if (s->nhinted < ARRAY_SIZE(s->hinted) &&
-        !in_set(s->hinted, s->nhinted, h))
-      s->hinted[s->nhinted++] = h;
   }
   if (n == 1)
     return;
@@ -842,15 +833,12 @@ static void start_request(struct h2_stream *st) {
   if (recorder_enabled(rec)) {
     st->recording = 1;
     record_request(&st->obs, s->c, (uint64_t)st->id, &req);
-    if (s->npushed > 0 || s->nhinted > 0) {
-      uint64_t h = origin_hash(req.authority, req.authority_len, req.path,
-                               req.path_len);
-      if (in_set(s->pushed, s->npushed, h)) {
-        st->obs.flags |= OBS_F_PUSHED; /* pushed, yet requested again */
-        s->srv->stats.pushes_wasted++;
-      }
-      if (in_set(s->hinted, s->nhinted, h))
-        st->obs.flags |= OBS_F_HINTED;
+    if (s->npushed > 0 &&
+        in_set(s->pushed, s->npushed,
+               origin_hash(req.authority, req.authority_len, req.path,
+                           req.path_len))) {
+      st->obs.flags |= OBS_F_PUSHED; /* pushed, yet requested again */
+      s->srv->stats.pushes_wasted++;
     }
     if (record_maybe_navigation(&st->obs)) {
       st->obs.kind = OBS_NAV_START;

@@ -612,8 +612,6 @@ static void test_pushable(void **state) {
       {"/partial.js", 0, 206, "GET", 0},
       {"/pushed.js", OBS_F_PUSHED, 200, "GET",
        VISIT_REQ_PUSHABLE | VISIT_REQ_PUSHED},
-      {"/hinted.js", OBS_F_HINTED | OBS_F_PRIVATE, 200, "GET",
-       VISIT_REQ_HINTED},
   };
   struct attrib *a = new_attrib();
   page_visit(a, 1, 10, 1, T0, "/");
