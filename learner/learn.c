@@ -910,6 +910,12 @@ size_t learn_rules(const struct learn *l, const char *page_key, int mobile,
   }
   nc = nseen + nunseen;
   free(ids);
+  /* A resource that is not a safe path on the page's own origin is never
+   * served, whatever its counts or a pin say (see pagekey_rule_ok). */
+  for (size_t i = 0; i < nc; i++) {
+    if (c[i].channels != 0 && !pagekey_rule_ok(page_key, c[i].key))
+      c[i].channels = 0;
+  }
 
   /* Served candidates (qualifying or pinned) to the front, in serving
    * order. */

@@ -18,7 +18,9 @@
  *   n >= min_visits, distinct client tokens >= min_clients, pushable.
  * Rules are ordered by median discovery delay, then depth, and cut by the
  * byte budget and the count cap. Pinned resources are always kept (push
- * and hint), blocked ones never. Resources whose pushes were mostly
+ * and hint), blocked ones never. A resource whose key is not a safe path
+ * on the page's own origin (pagekey_rule_ok) is never a rule, pinned or
+ * not. Resources whose pushes were mostly
  * cancelled or requested again anyway are demoted to hints. */
 #ifndef LEARNER_LEARN_H
 #define LEARNER_LEARN_H

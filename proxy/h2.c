@@ -709,6 +709,15 @@ static void record_client_had(struct h2_stream *st, const struct http_req *req,
   recorder_post(st->s->srv->recorder, &o);
 }
 
+/* push_path_ok: the check a 103 applies (pagekey_path_safe), and no byte
+ * that would need escaping, since a promised :path goes out as it is. */
+static int push_path_ok(const char *path) {
+  char esc[PAGEKEY_MAX];
+  size_t n = strlen(path);
+  return pagekey_path_safe(path, n) &&
+         http_path_escape(path, n, esc, sizeof(esc)) == n;
+}
+
 /* push_page pushes the page's push rules not yet pushed on this
  * connection, in rule order, while the client's stream limit and the
  * connection's send window have room: a push the client cannot take at
@@ -731,7 +740,7 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
   size_t before = s->npushed;
   for (size_t i = 0; i < p->n; i++) {
     const struct ruleset_entry *e = &p->entries[i];
-    if (!(e->channels & LEARN_PUSH))
+    if (!(e->channels & LEARN_PUSH) || !push_path_ok(e->path))
       continue;
     uint64_t h = origin_hash(req->authority, req->authority_len, e->path,
                              strlen(e->path));

@@ -58,6 +58,16 @@ size_t http_authority_host_len(const char *p, size_t len);
  * control bytes), or "*" when |is_options|. */
 int http_path_valid(const char *p, size_t len, int is_options);
 
+/* http_path_escape copies the path and query |p| (|n| bytes) into |out|
+ * as RFC 3986 requires inside a URI reference: every byte that is not a
+ * pchar, '/' or '?' (controls, space, '"', '#', '<', '>', '[', ']',
+ * backslash, '^', '`', '{', '|', '}', DEL, non-ASCII) becomes %HH, and
+ * so does a '%' that does not start a %HH escape. Every other byte, valid
+ * escapes included, is copied unchanged, so a valid query survives byte
+ * for byte and nothing can close a Link's "<...>" (RFC 8288). Returns the length
+ * written (NUL-terminated), or 0 when it does not fit in |cap|. */
+size_t http_path_escape(const char *p, size_t n, char *out, size_t cap);
+
 /* http_method_idempotent per RFC 9110 9.2.2. */
 int http_method_idempotent(const char *m, size_t len);
 
