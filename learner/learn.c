@@ -17,10 +17,12 @@
  *     resources of many pages).
  *   - Counts are lazy (see learn.h): an entry holds k and the visit number
  *     it was taken at, so a visit touches only the entries it requested.
- *   - Distinct clients matter only up to a small number (min_clients), so
- *     an entry keeps at most LEARN_MAX_CLIENTS of them, as 32-bit
- *     fingerprints of the tokens: two inside the entry, more in a set
- *     allocated on the third and freed once full. Tokens are keyed
+ *   - Distinct clients (networks: the visit's network token, not its
+ *     client token, which a new User-Agent renews) matter only up to a
+ *     small number (min_clients), so an entry keeps at most
+ *     LEARN_MAX_CLIENTS of them, as 32-bit fingerprints of the tokens:
+ *     two inside the entry, more in a set allocated on the third and
+ *     freed once full. Tokens are keyed
  *     hashes, so two clients share a fingerprint with probability 2^-32,
  *     and that only undercounts: one client can never pass for two. Whole
  *     16-byte tokens would make the sets, the largest part of the memory
@@ -694,7 +696,7 @@ void learn_visit(struct learn *l, const struct visit *v) {
     l->pages[pages[j]].v++;
     mark_dirty(l, pages[j]);
   }
-  uint32_t fp = fingerprint(v->client_token);
+  uint32_t fp = fingerprint(v->network);
   struct rkey keys[BATCH];
   for (size_t b = 0; b < v->nreqs; b += BATCH) {
     size_t nb = v->nreqs - b < BATCH ? v->nreqs - b : BATCH;

@@ -268,7 +268,15 @@ void http_req_serialize(const struct http_req *req, struct buf *out) {
   } else if (req->has_body) {
     puts_(out, "Transfer-Encoding: chunked\r\n");
   }
-  put_joined(out, req, "x-forwarded-for", ", ", req->client_addr);
+  /* A chain from anyone but a trusted proxy may be forged: the backend
+   * gets only the address herald saw. */
+  const char *addr = req->client_addr;
+  if (addr != NULL && addr[0] == '\0')
+    addr = NULL;
+  if (req->forwarded_trusted)
+    put_joined(out, req, "x-forwarded-for", ", ", addr);
+  else if (addr != NULL)
+    put_field(out, "x-forwarded-for", 15, addr, strlen(addr));
   puts_(out, req->https ? "X-Forwarded-Proto: https\r\n"
                         : "X-Forwarded-Proto: http\r\n");
   const char *via = req->version == 20   ? "2 herald"

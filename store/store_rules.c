@@ -65,7 +65,7 @@ const char *const store_rst_sql[RST_MAX] = {
         " ORDER BY p.key, r.class, r.ord < 0, r.ord, res.key",
     [RST_VISITS] =
         "SELECT v.id, p.key, t.key, v.class, v.client_token, v.started_at,"
-        " v.load_ms, v.bytes"
+        " v.load_ms, v.bytes, v.network"
         " FROM visits v"
         " JOIN pages p ON p.id = v.page_id"
         " JOIN pages t ON t.id = v.template_id"
@@ -329,6 +329,14 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
     v->start_ms = (uint64_t)clamp(sqlite3_column_int64(st, 5), 0, INT64_MAX);
     v->load_ms = (uint64_t)clamp(sqlite3_column_int64(st, 6), 0, INT64_MAX);
     v->bytes = (uint64_t)clamp(sqlite3_column_int64(st, 7), 0, INT64_MAX);
+    /* NULL (before schema v3): all zero, one network for all of them. */
+    memset(v->network, 0, sizeof v->network);
+    int nlen = sqlite3_column_bytes(st, 8);
+    const void *net = sqlite3_column_blob(st, 8);
+    if (net != NULL)
+      memcpy(v->network, net,
+             (size_t)nlen < sizeof v->network ? (size_t)nlen
+                                              : sizeof v->network);
     rv = load_reqs(s, id, v, &reqs, &cap);
     if (rv != 0)
       break;

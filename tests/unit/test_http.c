@@ -314,9 +314,10 @@ static void test_serialize_no_body_no_framing(void **state) {
 
 static void test_serialize_x_forwarded_for(void **state) {
   (void)state;
-  /* Appended to the client's chain... */
+  /* From a trusted proxy: appended to its chain... */
   const struct http_hdr one[] = {H("X-Forwarded-For", "1.2.3.4")};
   struct http_req r = base_req(one, 1);
+  r.forwarded_trusted = 1;
   assert_head(&r, "GET / HTTP/1.1\r\n"
                   "Host: example.com\r\n"
                   "x-forwarded-for: 1.2.3.4, 127.0.0.1\r\n"
@@ -333,9 +334,18 @@ static void test_serialize_x_forwarded_for(void **state) {
   };
   r = base_req(two, 3);
   r.client_addr = "::1";
+  r.forwarded_trusted = 1;
   serialize(&r);
   assert_non_null(
       strstr(out, "\r\nx-forwarded-for: 1.2.3.4, 5.6.7.8, 9.9.9.9, ::1\r\n"));
+  assert_int_equal(count_field(out, "x-forwarded-for"), 1);
+
+  /* ...from anyone else, whose chain may be forged: replaced... */
+  r = base_req(two, 3);
+  r.client_addr = "203.0.113.9";
+  serialize(&r);
+  assert_non_null(strstr(out, "\r\nx-forwarded-for: 203.0.113.9\r\n"));
+  assert_null(strstr(out, "1.2.3.4"));
   assert_int_equal(count_field(out, "x-forwarded-for"), 1);
 
   /* ...created when absent (base_req has none). */
@@ -343,11 +353,17 @@ static void test_serialize_x_forwarded_for(void **state) {
   serialize(&r);
   assert_non_null(strstr(out, "\r\nx-forwarded-for: 127.0.0.1\r\n"));
 
-  /* Without a peer address the client's chain is passed on unchanged. */
+  /* Without a peer address a trusted chain is passed on unchanged, an
+   * untrusted one not at all. */
   r = base_req(one, 1);
   r.client_addr = NULL;
+  r.forwarded_trusted = 1;
   serialize(&r);
   assert_non_null(strstr(out, "\r\nx-forwarded-for: 1.2.3.4\r\n"));
+  r = base_req(one, 1);
+  r.client_addr = "";
+  serialize(&r);
+  assert_false(has_field(out, "x-forwarded-for"));
   r = base_req(NULL, 0);
   r.client_addr = NULL;
   serialize(&r);
