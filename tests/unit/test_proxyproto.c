@@ -134,7 +134,8 @@ static size_t v2(uint8_t *out, int cmd, uint8_t fam, const uint8_t *a,
   size_t len = alen + tlen;
   out[14] = (uint8_t)(len >> 8);
   out[15] = (uint8_t)len;
-  memcpy(out + 16, a, alen);
+  if (alen)
+    memcpy(out + 16, a, alen);
   if (tlen)
     memcpy(out + 16 + alen, tlv, tlen);
   return 16 + len;
