@@ -1,7 +1,6 @@
 /* proxyproto.c: see proxyproto.h. */
 #include "proxy/proxyproto.h"
 
-#include <arpa/inet.h>
 #include <string.h>
 
 #include "proxy/client.h"
@@ -33,19 +32,12 @@ static int v1_port(const char *s, size_t n, uint16_t *out) {
   return 0;
 }
 
+/* v1_addr: TCP4 names a dotted IPv4 address, TCP6 an IPv6 literal, both
+ * bare (no brackets, no port). */
 static int v1_addr(const char *s, size_t n, int v6, uint8_t out[16]) {
-  char tmp[CLIENT_TEXT_MAX];
-  uint8_t v4[4];
-  if (n == 0 || n >= sizeof(tmp))
+  if (n == 0 || s[0] == '[' || (memchr(s, ':', n) != NULL) != v6)
     return -1;
-  memcpy(tmp, s, n);
-  tmp[n] = '\0';
-  if (v6)
-    return inet_pton(AF_INET6, tmp, out) == 1 ? 0 : -1;
-  if (inet_pton(AF_INET, tmp, v4) != 1)
-    return -1;
-  client_from_v4(v4, out);
-  return 0;
+  return client_parse(s, n, 0, out);
 }
 
 static int parse_v1(const uint8_t *p, size_t n, struct proxyproto *out,

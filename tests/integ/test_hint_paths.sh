@@ -76,32 +76,38 @@ assert_eq "the hostile requests were recorded as the page's (3 resources)" 3 "$r
 assert_eq "no rule names a hostile path" 0 "$(served_like '%evil%')"
 herald_graceful_stop
 
-# restart MODE: herald on the frozen rules with deliver.mode MODE.
-restart() {
-  herald_graceful_stop
+# start_frozen MODE: herald on the rules learned, with deliver.mode MODE.
+start_frozen() {
   start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
     "${FROZEN[@]}" -o deliver.mode="$1" || finish
 }
-nav_out() { timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1; }
-start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
-  "${FROZEN[@]}" -o deliver.mode=hints || finish
-out=$(nav_out)
-links=$(echo "$out" | grep 'link: ')
-assert_match "103 hints the stylesheet" 'link: </style\.css>; rel=preload; as=style' "$links"
-assert_no_match "no 103 Link names evil.example" 'evil' "$links"
-assert_eq "every Link is one <...> of a path on this origin" 0 \
-  "$(echo "$links" | grep -cvE 'link: </[^/<>][^<>]*>; rel=preload; as=[a-z]+(; crossorigin)?$')"
-restart push
-out=$(nav_out)
-promises=$(echo "$out" | grep -E 'recv \(stream_id=[0-9]+\) :path: ')
-assert_match "the stylesheet is pushed" ':path: /style\.css' "$promises"
-assert_no_match "no PUSH_PROMISE names evil.example" 'evil' "$promises"
+# check_served WHAT: one navigation under hints (herald runs in that mode)
+# and one under push: the stylesheet is hinted and pushed, and no Link or
+# PUSH_PROMISE names anything hostile. The request's own :path is sent,
+# so every :path nghttp receives is a promise's.
+check_served() {
+  local out links promises
+  out=$(timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1)
+  links=$(echo "$out" | grep 'link: ')
+  assert_match "$1: 103 hints the stylesheet" 'link: </style\.css>; rel=preload; as=style' "$links"
+  assert_no_match "$1: no 103 Link names a hostile path" 'evil|db[0-9]*\.js' "$links"
+  assert_eq "$1: every Link is one <...> of a path on this origin" 0 \
+    "$(echo "$links" | grep -cvE 'link: </[^/<>][^<>]*>; rel=preload; as=[a-z]+(; crossorigin)?$')"
+  herald_graceful_stop
+  start_frozen push
+  out=$(timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1)
+  promises=$(echo "$out" | grep -E 'recv \(stream_id=[0-9]+\) :path: ')
+  assert_match "$1: the stylesheet is pushed" ':path: /style\.css' "$promises"
+  assert_no_match "$1: no PUSH_PROMISE names a hostile path" 'evil|db[0-9]*\.js' "$promises"
+  herald_graceful_stop
+  wait_pid_exit "$HERALD_STOPPING" 15
+  HERALD_STOPPING=
+}
+start_frozen hints
+check_served "learned rules"
 
 # A poisoned database: rules for hostile paths and for another origin,
 # written where the learner keeps its own, are refused when loaded.
-herald_graceful_stop
-wait_pid_exit "$HERALD_STOPPING" 15
-HERALD_STOPPING=
 sqlite3 "$DB" <<EOF
 INSERT INTO resources(key, dest, bytes) VALUES
   ('$BASE//evil.example/db.js', 3, 10),
@@ -113,19 +119,9 @@ INSERT INTO rules(page_id, class, resource_id, ord, channel, confidence, wilson,
   FROM pages p, resources s WHERE p.key = '$BASE/' AND s.key LIKE '%evil%db%';
 EOF
 assert_eq "poisoned rules are in the database" 3 "$(served_like '%db%.js')"
-start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
-  "${FROZEN[@]}" -o deliver.mode=hints || finish
-out=$(nav_out)
-links=$(echo "$out" | grep 'link: ')
-assert_match "stored rules still hint the stylesheet" 'link: </style\.css>' "$links"
-assert_no_match "no 103 Link names a poisoned stored rule" 'evil|db[0-9]*\.js' "$links"
+start_frozen hints
+check_served "poisoned database"
 assert_match "herald logs the stored rules it refused" \
   'learner: 3 stored rules not served: their resource is not a safe path on the page' \
   "$(cat "$HERALD_LOG")"
-restart push
-out=$(nav_out)
-promises=$(echo "$out" | grep -E 'recv \(stream_id=[0-9]+\) :path: ')
-assert_match "stored rules still push the stylesheet" ':path: /style\.css' "$promises"
-assert_no_match "no PUSH_PROMISE for a poisoned stored rule" 'evil|db[0-9]*\.js' "$promises"
-herald_graceful_stop
 finish
