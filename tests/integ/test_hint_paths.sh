@@ -30,7 +30,8 @@ HP=$(free_port)
 BASE=http://127.0.0.1:$HP
 UA='hint-paths-test'
 # One client is enough here (min_clients 1): this test is about paths.
-LEARN=(--db "$DB" -o record.window=1000 -o record.flush=100 -o learn.interval=300
+# A window wide enough for a loaded machine: every visit's requests count.
+LEARN=(--db "$DB" -o record.window=3000 -o record.flush=100 -o learn.interval=300
   -o learn.min_visits=5 -o learn.min_clients=1 -o learn.hint_threshold=0.6
   -o learn.push_threshold=0.65 -o deliver.holdout=0)
 FROZEN=(--db "$DB" -o learn.interval=3600000 -o learn.recompute_after=100000000
@@ -64,7 +65,7 @@ served_like() {
     AND r.channel IN (${2:-"'push', 'hint'"}) AND s.key LIKE '$1'" 2>/dev/null
 }
 ok=0
-for _ in $(seq 1 60); do
+for _ in $(seq 1 100); do
   [ "$(served_like '%/style.css' "'push'")" = 1 ] && [ "$(served_like '%/app.js' "'push'")" = 1 ] &&
     ok=1 && break
   sleep 0.25
