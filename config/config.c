@@ -151,7 +151,7 @@ bad:
 
 enum key_type {
   KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
-  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER,
+  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_CIDRS,
 };
 
 struct key_def {
@@ -159,7 +159,7 @@ struct key_def {
   const char *name;
   enum key_type type;
   size_t off;          /* the field in struct config */
-  size_t port_off;     /* KEY_ADDR: the port field */
+  size_t port_off;     /* KEY_ADDR: the port field; KEY_CIDRS: the count */
   long long min, max;  /* KEY_INT, KEY_LLONG */
 };
 
@@ -223,6 +223,10 @@ static const struct key_def keys[] = {
   {"deliver", "holdout", KEY_DOUBLE, FIELD(deliver_holdout), 0, 0, 1000},
   {"deliver", "digest", KEY_BOOL, FIELD(deliver_digest), 0, 0, 0},
   {"admin", "listen", KEY_ADDR, FIELD(admin_host), FIELD(admin_port), 0, 0},
+  {"clients", "trusted_proxies", KEY_CIDRS, FIELD(trusted_proxies),
+   FIELD(ntrusted_proxies), 0, 0},
+  INT_KEY("clients", "ipv4_prefix", client_ipv4_prefix, 8, 32),
+  INT_KEY("clients", "ipv6_prefix", client_ipv6_prefix, 16, 128),
 };
 
 static const char *const deliver_modes[] = {"off", "hints", "shadow", "push",
@@ -306,6 +310,10 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
     return parse_bool(v, (int *)(base + k->off), why, whylen);
   case KEY_DELIVER:
     return parse_deliver(v, (int *)(base + k->off), why, whylen);
+  case KEY_CIDRS:
+    return client_cidrs_parse(v, (struct client_cidr *)(base + k->off),
+                              CLIENT_MAX_TRUSTED, (int *)(base + k->port_off),
+                              why, whylen);
   case KEY_DOUBLE: {
     char *end;
     errno = 0;
@@ -405,6 +413,8 @@ void config_defaults(struct config *c) {
   c->deliver_mode = CONFIG_DELIVER_HINTS;
   c->deliver_holdout = 0.05;
   c->deliver_digest = 1;
+  c->client_ipv4_prefix = 24;
+  c->client_ipv6_prefix = 48;
 }
 
 /* ---- the file ---- */
@@ -418,7 +428,8 @@ enum section_kind {
 };
 
 /* Keys of the named sections; the index is the bit in load_ctx.seen. */
-static const char *listener_keys[] = {"listen", "tls", "cert", "key"};
+static const char *listener_keys[] = {"listen", "tls", "cert", "key",
+                                      "proxy_protocol"};
 static const char *route_keys[] = {"host", "prefix", "backend", "deliver"};
 
 struct load_ctx {
@@ -592,7 +603,8 @@ static int begin_section(struct load_ctx *x, const char *section) {
   }
 unknown:
   fail_at(x, line, "section [%s]: unknown section (expected log, limits, "
-          "timeouts, store, record, learn, deliver, admin, listener:NAME, "
+          "timeouts, store, record, learn, deliver, admin, clients, "
+          "listener:NAME, "
           "backend:NAME or route:NAME)", sec);
   return -1;
 duplicate:
@@ -617,8 +629,10 @@ static int set_listener_key(struct config_listener *l, int k, const char *v,
     return parse_bool(v, &l->tls, why, whylen);
   case 2:
     return copy_str(l->cert, sizeof l->cert, v, why, whylen);
-  default:
+  case 3:
     return copy_str(l->key, sizeof l->key, v, why, whylen);
+  default:
+    return parse_bool(v, &l->proxy_protocol, why, whylen);
   }
 }
 
@@ -900,7 +914,8 @@ static int set_named(struct config *c, const char *flag, const char *section,
                name);
     else
       snprintf(err, errlen, "%s: key '%s.%s': only [log], [limits], "
-               "[timeouts], [store], [record], [learn], [deliver] and [admin] "
+               "[timeouts], [store], [record], [learn], [deliver], [admin] "
+               "and [clients] "
                "keys can be set this way",
                flag, section, name);
     return -1;
@@ -1281,8 +1296,8 @@ void config_usage(const char *argv0) {
       "                            (default: off)\n"
       "  -o, --set SECTION.KEY=VALUE\n"
       "                            set a [log], [limits], [timeouts],\n"
-      "                            [store], [record], [learn], [deliver]\n"
-      "                            or [admin] key, e.g.\n"
+      "                            [store], [record], [learn], [deliver],\n"
+      "                            [admin] or [clients] key, e.g.\n"
       "                            -o limits.max_connections=5000\n",
       argv0);
 }

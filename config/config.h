@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "proxy/client.h"
+
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_SERVERS 16
@@ -43,6 +45,8 @@ struct config_listener {
   int tls;                    /* 1: TLS with ALPN h2, http/1.1 */
   char cert[CONFIG_PATH_MAX]; /* PEM chain, required when tls */
   char key[CONFIG_PATH_MAX];  /* PEM private key, required when tls */
+  int proxy_protocol;         /* 1: every connection starts with a PROXY
+                                 protocol v1 or v2 header (proxyproto.h) */
 };
 
 struct config_server {
@@ -139,6 +143,13 @@ struct config {
   /* [admin] listen: the admin endpoint (proxy/admin.h); port 0 = off */
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */
   int admin_port;
+
+  /* [clients]: who a request is from (proxy/client.h) */
+  struct client_cidr trusted_proxies[CLIENT_MAX_TRUSTED]; /* whose
+                                  X-Forwarded-For is believed; none */
+  int ntrusted_proxies;
+  int client_ipv4_prefix;      /* a client, for min_clients: IPv4 /24 */
+  int client_ipv6_prefix;      /* and IPv6 /48 */
 };
 
 /* config_defaults fills |c| with the default value of every key and no

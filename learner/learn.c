@@ -17,10 +17,12 @@
  *     resources of many pages).
  *   - Counts are lazy (see learn.h): an entry holds k and the visit number
  *     it was taken at, so a visit touches only the entries it requested.
- *   - Distinct clients matter only up to a small number (min_clients), so
- *     an entry keeps at most LEARN_MAX_CLIENTS of them, as 32-bit
- *     fingerprints of the tokens: two inside the entry, more in a set
- *     allocated on the third and freed once full. Tokens are keyed
+ *   - Distinct clients (networks: the visit's network token, not its
+ *     client token, which a new User-Agent renews) matter only up to a
+ *     small number (min_clients), so an entry keeps at most
+ *     LEARN_MAX_CLIENTS of them, as 32-bit fingerprints of the tokens:
+ *     two inside the entry, more in a set allocated on the third and
+ *     freed once full. Tokens are keyed
  *     hashes, so two clients share a fingerprint with probability 2^-32,
  *     and that only undercounts: one client can never pass for two. Whole
  *     16-byte tokens would make the sets, the largest part of the memory
@@ -694,7 +696,7 @@ void learn_visit(struct learn *l, const struct visit *v) {
     l->pages[pages[j]].v++;
     mark_dirty(l, pages[j]);
   }
-  uint32_t fp = fingerprint(v->client_token);
+  uint32_t fp = fingerprint(v->network);
   struct rkey keys[BATCH];
   for (size_t b = 0; b < v->nreqs; b += BATCH) {
     size_t nb = v->nreqs - b < BATCH ? v->nreqs - b : BATCH;
@@ -910,6 +912,12 @@ size_t learn_rules(const struct learn *l, const char *page_key, int mobile,
   }
   nc = nseen + nunseen;
   free(ids);
+  /* A resource that is not a safe path on the page's own origin is never
+   * served, whatever its counts or a pin say (see pagekey_rule_ok). */
+  for (size_t i = 0; i < nc; i++) {
+    if (c[i].channels != 0 && !pagekey_rule_ok(page_key, c[i].key))
+      c[i].channels = 0;
+  }
 
   /* Served candidates (qualifying or pinned) to the front, in serving
    * order. */

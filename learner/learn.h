@@ -15,10 +15,12 @@
  *
  * A resource becomes a rule for a channel when all hold:
  *   Wilson lower bound of k/n (z) >= the channel's threshold
- *   n >= min_visits, distinct client tokens >= min_clients, pushable.
+ *   n >= min_visits, distinct networks >= min_clients, pushable.
  * Rules are ordered by median discovery delay, then depth, and cut by the
  * byte budget and the count cap. Pinned resources are always kept (push
- * and hint), blocked ones never. Resources whose pushes were mostly
+ * and hint), blocked ones never. A resource whose key is not a safe path
+ * on the page's own origin (pagekey_rule_ok) is never a rule, pinned or
+ * not. Resources whose pushes were mostly
  * cancelled or requested again anyway are demoted to hints. */
 #ifndef LEARNER_LEARN_H
 #define LEARNER_LEARN_H
@@ -31,10 +33,11 @@
 
 struct learn;
 
-/* Distinct client tokens are counted up to this many; past it the count
- * stays here ("at least"), so min_clients above it cannot be met. Tokens
- * are told apart by a 32-bit hash: two clients sharing one (odds 2^-32)
- * count as one, never the other way round. */
+/* Distinct clients (visits' network tokens, see struct visit) are counted
+ * up to this many; past it the count stays here ("at least"), so
+ * min_clients above it cannot be met. Tokens are told apart by a 32-bit
+ * hash: two clients sharing one (odds 2^-32) count as one, never the
+ * other way round. */
 #define LEARN_MAX_CLIENTS 32
 
 struct learn_params {
@@ -42,7 +45,7 @@ struct learn_params {
   double hint_threshold;  /* default 0.90 */
   double z;               /* default 1.96 */
   double min_visits;      /* decayed n, default 20 */
-  int min_clients;        /* distinct client tokens, default 3 */
+  int min_clients;        /* distinct client networks, default 3 */
   uint64_t budget_bytes;  /* per page, default 102400 */
   int max_resources;      /* per page, default 16 */
 };

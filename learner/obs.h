@@ -5,8 +5,9 @@
  * one memcpy and never allocates for it. Strings are truncated to their
  * field (a truncated path is flagged and never learned from). The client
  * address travels only in memory: the recorder turns it and the
- * User-Agent hash into a keyed client token and zeroes it before anything
- * is written. */
+ * User-Agent hash into a keyed client token (telling visits apart), and
+ * its network into a keyed network token (counting distinct clients), and
+ * zeroes it before anything is written. */
 #ifndef LEARNER_OBS_H
 #define LEARNER_OBS_H
 
@@ -75,8 +76,9 @@ struct obs {
   uint64_t stream_id;  /* HTTP/2 stream id, or request number on HTTP/1.1 */
   uint64_t bytes;      /* response body bytes sent */
   uint64_t ua_hash;    /* hash of the User-Agent (not keyed) */
-  uint8_t addr[16];    /* client address (IPv4 in the first 4 bytes) */
+  uint8_t addr[16];    /* the request's client (proxy/client.h form) */
   uint8_t client_token[16]; /* filled by the recorder; addr then zeroed */
+  uint8_t network[16];      /* filled by the recorder too */
   char method[8];
   char authority[OBS_AUTHORITY_MAX]; /* host[:port] */
   char path[OBS_PATH_MAX];           /* origin-form, with query */

@@ -386,3 +386,65 @@ void pagekey_split_patterns(struct pagekey_config *cfg, char *p) {
     p = next ? end + 1 : end;
   }
 }
+
+/* ---- what may be named to a client ------------------------------------ */
+
+/* dot_segment: a whole segment a URL parser resolves away ("." or "..",
+ * WHATWG also counting "%2e" as a dot). */
+static int dot_segment(const char *s, size_t n) {
+  size_t dots = 0, i = 0;
+  while (i < n) {
+    if (s[i] == '.') {
+      i++;
+    } else if (n - i >= 3 && s[i] == '%' && s[i + 1] == '2' &&
+               lower(s[i + 2]) == 'e') {
+      i += 3;
+    } else {
+      return 0;
+    }
+    dots++;
+  }
+  return dots == 1 || dots == 2;
+}
+
+int pagekey_path_safe(const char *path, size_t len) {
+  if (len == 0 || path[0] != '/' || (len > 1 && path[1] == '/'))
+    return 0;
+  size_t seg = 1, query = 0;
+  for (size_t i = 0; i <= len; i++) {
+    int c = i < len ? (unsigned char)path[i] : '/';
+    if (!query && (c == '/' || c == '?')) {
+      if (i > 0 && dot_segment(path + seg, i - seg))
+        return 0;
+      seg = i + 1;
+      if (c == '?')
+        query = 1;
+      continue;
+    }
+    if (i == len)
+      break;
+    if (c <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>' ||
+        c == '#' || c == '\\')
+      return 0;
+    if (c == '%' &&
+        (len - i < 3 || !is_hex(path[i + 1]) || !is_hex(path[i + 2])))
+      return 0;
+  }
+  return 1;
+}
+
+/* origin_len is the length of "scheme://authority" in |key|, or 0. */
+static size_t origin_len(const char *key) {
+  const char *s = strstr(key, "://");
+  if (s == NULL || s == key)
+    return 0;
+  const char *p = strchr(s + 3, '/');
+  return p == NULL || p == s + 3 ? 0 : (size_t)(p - key);
+}
+
+int pagekey_rule_ok(const char *page_key, const char *resource_key) {
+  size_t po = origin_len(page_key), ro = origin_len(resource_key);
+  if (po == 0 || po != ro || memcmp(page_key, resource_key, po) != 0)
+    return 0;
+  return pagekey_path_safe(resource_key + ro, strlen(resource_key + ro));
+}

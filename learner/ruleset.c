@@ -70,9 +70,9 @@ static const char *path_of(const char *key) {
   return p ? p : "/";
 }
 
-void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
-                         int mobile, const struct learn_rule *rules,
-                         size_t n, int mode) {
+size_t ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
+                           int mobile, const struct learn_rule *rules,
+                           size_t n, int mode) {
   if (b->n == b->cap) {
     b->cap = b->cap ? b->cap * 2 : 64;
     b->pages = xrealloc(b->pages, b->cap * sizeof(*b->pages));
@@ -83,9 +83,14 @@ void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
   p->mode = mode;
   p->entries = xcalloc(n ? n : 1, sizeof(*p->entries));
   p->n = 0;
+  size_t dropped = 0;
   for (size_t i = 0; i < n; i++) {
     if (rules[i].channels == 0 || rules[i].state == LEARN_BLOCKED)
       continue;
+    if (!pagekey_rule_ok(page_key, rules[i].key)) {
+      dropped++;
+      continue;
+    }
     struct ruleset_entry *e = &p->entries[p->n++];
     e->key = xstrdup(rules[i].key);
     e->path = path_of(e->key);
@@ -93,6 +98,7 @@ void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
     e->channels = (uint8_t)rules[i].channels;
     e->bytes = rules[i].bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)rules[i].bytes;
   }
+  return dropped;
 }
 
 static struct slot *find(const struct ruleset *rs, const char *key,

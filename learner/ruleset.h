@@ -38,9 +38,12 @@ struct ruleset_page {
 
 struct ruleset_builder *ruleset_builder_new(void);
 /* ruleset_builder_add adds a page (copying everything); only rules with
- * channels set are kept. |mode| is the operator's delivery mode for the
- * page, or -1. Adding the same page and class twice keeps the last. */
-void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
+ * channels set are kept, and of those only the ones pagekey_rule_ok
+ * accepts for |page_key| (rules loaded from a database pass through here
+ * too). Returns how many rules with channels set it dropped for that.
+ * |mode| is the operator's delivery mode for the page, or -1. Adding the
+ * same page and class twice keeps the last. */
+size_t ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
                          int mobile, const struct learn_rule *rules,
                          size_t n, int mode);
 /* ruleset_build turns the builder (consumed) into a snapshot with one

@@ -5,7 +5,9 @@
  * copies). Cleartext connections sniff the HTTP/2 preface to choose h2c
  * prior knowledge or HTTP/1.1; TLS connections choose by ALPN. Output is a
  * chunk queue handed to uv_write without copying (cleartext) or encrypted
- * once into a write request (TLS). */
+ * once into a write request (TLS). On a listener with proxy_protocol, the
+ * PROXY header comes off the stream first (CONN_PROXY, under the header
+ * timeout); its source address then stands for the client everywhere. */
 #include "proxy/conn.h"
 
 #include <stdlib.h>
@@ -13,7 +15,9 @@
 
 #include "config/config.h"
 #include "proxy/buf.h"
+#include "proxy/client.h"
 #include "proxy/log.h"
+#include "proxy/proxyproto.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/tls.h"
@@ -25,7 +29,13 @@
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LEN (sizeof(h2_preface) - 1)
 
-enum conn_state { CONN_TLS_HANDSHAKE, CONN_SNIFF, CONN_OPEN, CONN_LINGER };
+enum conn_state {
+  CONN_PROXY, /* reading the PROXY protocol header */
+  CONN_TLS_HANDSHAKE,
+  CONN_SNIFF,
+  CONN_OPEN,
+  CONN_LINGER,
+};
 
 struct conn {
   uv_tcp_t tcp;
@@ -44,6 +54,8 @@ struct conn {
   size_t sniff_len;
   char peer[64];
   uint8_t addr[16]; /* binary client address, see conn_peer_addr */
+  uint8_t *pp;      /* CONN_PROXY: the header so far (PROXYPROTO_MAX) */
+  size_t pp_len;
   const char *timeout_why;
   uint64_t timeout_ms, timeout_set; /* lazy session timer, see on_timeout */
 
@@ -116,6 +128,7 @@ static void on_handle_closed(uv_handle_t *h) {
   if (c->session != NULL)
     c->ops->free(c->session);
   tls_conn_free(c->tls);
+  free(c->pp);
   buf_cleanup(&c->out);
   if (c->prev)
     c->prev->next = c->next;
@@ -453,6 +466,63 @@ static int on_tls_bytes(struct conn *c, const uint8_t *p, size_t n) {
   return 0;
 }
 
+static int feed_after_proxy(struct conn *c, const uint8_t *p, size_t n) {
+  return c->tls != NULL ? on_tls_bytes(c, p, n) : feed_session(c, p, n);
+}
+
+/* feed_proxy collects the PROXY protocol header; once it is whole, the
+ * client address becomes its source and what follows it goes on to TLS
+ * or the protocol sniffer. A header that cannot be valid closes the
+ * connection: behind a balancer configured to send one, its absence is a
+ * misconfiguration or someone bypassing the balancer. */
+static int feed_proxy(struct conn *c, const uint8_t *p, size_t n) {
+  if (c->pp == NULL)
+    c->pp = xmalloc(PROXYPROTO_MAX);
+  size_t take = PROXYPROTO_MAX - c->pp_len;
+  if (take > n)
+    take = n;
+  memcpy(c->pp + c->pp_len, p, take);
+  c->pp_len += take;
+  struct proxyproto h;
+  const char *why = "header too long";
+  int rv = proxyproto_parse(c->pp, c->pp_len, &h, &why);
+  if (rv == 0 && c->pp_len < PROXYPROTO_MAX)
+    return 0;
+  if (rv <= 0) {
+    LOG_WARN("conn %llu %s: bad PROXY protocol header (%s), closing",
+             (unsigned long long)c->id, c->peer, why);
+    do_close(c);
+    return UV_EPROTO;
+  }
+  if (h.has_addr) {
+    char via[sizeof(c->peer)];
+    memcpy(via, c->peer, sizeof(via));
+    memcpy(c->addr, h.src, 16);
+    client_format(c->addr, c->peer, sizeof(c->peer));
+    LOG_DEBUG("conn %llu: PROXY v%d header from %s: client %s",
+              (unsigned long long)c->id, h.version, via, c->peer);
+  }
+  if (c->tls != NULL) {
+    c->state = CONN_TLS_HANDSHAKE;
+    conn_set_timeout(c, (uint64_t)c->srv->cfg->tls_handshake_timeout,
+                     "TLS handshake");
+  } else {
+    c->state = CONN_SNIFF;
+    conn_set_timeout(c, (uint64_t)c->srv->cfg->header_timeout, "preface");
+  }
+  uint8_t *pp = c->pp;
+  size_t len = c->pp_len, hdr = (size_t)rv;
+  c->pp = NULL;
+  c->pp_len = 0;
+  int r = 0;
+  if (len > hdr)
+    r = feed_after_proxy(c, pp + hdr, len - hdr);
+  if (r >= 0 && !c->closing && n > take)
+    r = feed_after_proxy(c, p + take, n - take);
+  free(pp);
+  return r;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct conn *c = s->data;
   (void)buf;
@@ -480,10 +550,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (c->state == CONN_LINGER)
     return;
   int rv;
-  if (c->tls != NULL)
-    rv = on_tls_bytes(c, read_buf, (size_t)nread);
+  if (c->state == CONN_PROXY)
+    rv = feed_proxy(c, read_buf, (size_t)nread);
   else
-    rv = feed_session(c, read_buf, (size_t)nread);
+    rv = feed_after_proxy(c, read_buf, (size_t)nread);
   if (rv < 0) {
     conn_close(c, 1);
   }
@@ -541,7 +611,7 @@ static void peer_name(struct conn *c) {
   } else {
     struct sockaddr_in *a = (struct sockaddr_in *)&ss;
     uv_ip4_name(a, c->peer, sizeof(c->peer));
-    memcpy(c->addr, &a->sin_addr, 4);
+    client_from_v4((const uint8_t *)&a->sin_addr, c->addr);
   }
 }
 
@@ -575,8 +645,12 @@ void conn_accept(struct listener *l) {
   }
   uv_tcp_nodelay(&c->tcp, 1);
   peer_name(c);
-  if (l->tls) {
+  if (l->tls)
     c->tls = tls_conn_new(l->tls_ctx);
+  if (l->proxy_protocol) {
+    c->state = CONN_PROXY;
+    conn_set_timeout(c, (uint64_t)srv->cfg->header_timeout, "PROXY header");
+  } else if (l->tls) {
     c->state = CONN_TLS_HANDSHAKE;
     conn_set_timeout(c, (uint64_t)srv->cfg->tls_handshake_timeout,
                      "TLS handshake");

@@ -49,8 +49,11 @@ void conn_set_timeout(struct conn *c, uint64_t ms, const char *why);
 
 struct server *conn_server(const struct conn *c);
 const char *conn_peer(const struct conn *c);
-/* conn_peer_addr copies the client address (IPv4 in the first 4 bytes,
- * the rest zero) into |out|. */
+/* conn_peer and conn_peer_addr give the client address, as text and in
+ * 16 bytes (IPv4 mapped, see proxy/client.h): the TCP peer's, or, on a
+ * listener with proxy_protocol, the source the PROXY header named, once
+ * it has been read (before that, the peer's: the balancer). A request's
+ * client may differ still, behind a trusted proxy (client_of_request). */
 void conn_peer_addr(const struct conn *c, uint8_t out[16]);
 int conn_is_tls(const struct conn *c);
 uint64_t conn_id(const struct conn *c);

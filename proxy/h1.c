@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "proxy/access.h"
 #include "proxy/buf.h"
+#include "proxy/client.h"
 #include "proxy/conn.h"
 #include "learner/ruleset.h"
 #include "proxy/hints.h"
@@ -63,6 +64,8 @@ struct h1_session {
   char method[24];
   char authority[256];
   uint64_t requests;
+  uint8_t client[16]; /* the request's client, once its head is read */
+  int have_client;
   int recording;     /* |obs| is being filled for the recorder */
   struct obs obs;
 };
@@ -82,7 +85,8 @@ static void log_request(struct h1_session *s, int status) {
   size_t n = s->url_len < sizeof(path) - 1 ? s->url_len : sizeof(path) - 1;
   memcpy(path, s->url, n);
   path[n] = '\0';
-  access_log_request(s->c, s->version == 10 ? "http/1.0" : "http/1.1",
+  access_log_request(s->c, s->have_client ? s->client : NULL,
+                     s->version == 10 ? "http/1.0" : "http/1.1",
                      s->method, s->authority, path, status, s->bytes_sent,
                      util_now_ms() - s->start_ms,
                      s->up ? upstream_backend_name(s->up) : s->backend);
@@ -294,6 +298,7 @@ static int on_message_begin(llhttp_t *p) {
   s->method[0] = s->authority[0] = '\0';
   s->backend = NULL;
   s->recording = 0;
+  s->have_client = 0;
   s->start_ms = util_now_ms();
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
                    "request header");
@@ -375,6 +380,8 @@ static int on_headers_complete(llhttp_t *p) {
                               ? stack_hdrs
                               : xmalloc(s->fields.n * sizeof(*hdrs));
   http_fields_export(&s->fields, hdrs);
+  int trusted = client_of_request(s->c, hdrs, s->fields.n, s->client);
+  s->have_client = 1;
   const char *path = s->url, *auth = NULL;
   size_t path_len = s->url_len, auth_len = 0;
   int hosts = 0;
@@ -438,6 +445,8 @@ static int on_headers_complete(llhttp_t *p) {
       .content_length = chunked ? -1 : cl,
       .has_body = chunked || cl > 0,
       .client_addr = conn_peer(s->c),
+      .forwarded_trusted = trusted,
+      .client = s->client,
   };
   /* Upgrade is never forwarded (it is hop-by-hop and dropped from the
    * request); keep parsing this connection as HTTP/1.1. */

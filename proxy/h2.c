@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include "proxy/access.h"
 #include "proxy/buf.h"
+#include "proxy/client.h"
 #include "proxy/conn.h"
 #include "config/config.h"
 #include "learner/ruleset.h"
@@ -80,6 +81,9 @@ struct h2_stream {
   int status;
   uint64_t start_ms;
   uint64_t bytes_sent;
+  uint8_t client[16];          /* the request's client, once validated */
+  int have_client;
+  int forwarded_trusted;       /* the connection is a trusted proxy */
   int recording;               /* |obs| is being filled for the recorder */
   int pushed;                  /* a stream herald promised, not a request */
   struct digest *digest;       /* owned: what the browser has from our
@@ -577,6 +581,9 @@ static int validate(struct h2_stream *st, struct http_req *req,
     return 400;
   }
   const struct config *cfg = s->srv->cfg;
+  st->forwarded_trusted =
+      client_of_request(s->c, hdrs, st->fields.n, st->client);
+  st->have_client = 1;
   if (st->content_length > cfg->max_request_body) {
     st->reject_why = "request body larger than limits.max_request_body";
     return 413;
@@ -595,6 +602,8 @@ static int validate(struct h2_stream *st, struct http_req *req,
       .content_length = st->content_length,
       .has_body = !st->headers_end_stream,
       .client_addr = conn_peer(s->c),
+      .forwarded_trusted = st->forwarded_trusted,
+      .client = st->client,
   };
   return 0;
 }
@@ -642,6 +651,12 @@ static int push_one(struct h2_stream *st, const struct http_req *req,
   nghttp2_session_set_stream_user_data(s->ng, id, ps);
   ps->pushed = ps->started = ps->headers_done = 1;
   ps->request_ended = ps->headers_end_stream = 1;
+  /* herald's own request for the page's client: the backend is told that
+   * client, not whoever relayed the page request. */
+  memcpy(ps->client, st->client, sizeof(ps->client));
+  ps->have_client = st->have_client;
+  char client[CLIENT_TEXT_MAX];
+  client_format(ps->client, client, sizeof(client));
   const char *pv[4] = {"GET", e->path, scheme, NULL};
   size_t pl[4] = {3, strlen(e->path), strlen(scheme), req->authority_len};
   for (int i = 0; i < 4; i++) {
@@ -665,7 +680,8 @@ static int push_one(struct h2_stream *st, const struct http_req *req,
       .nhdrs = nh,
       .content_length = -1,
       .has_body = 0,
-      .client_addr = req->client_addr,
+      .client_addr = client,
+      .client = ps->client,
   };
   const struct config *cfg = s->srv->cfg;
   size_t hostlen = http_authority_host_len(req->authority, req->authority_len);
@@ -709,6 +725,15 @@ static void record_client_had(struct h2_stream *st, const struct http_req *req,
   recorder_post(st->s->srv->recorder, &o);
 }
 
+/* push_path_ok: the check a 103 applies (pagekey_path_safe), and no byte
+ * that would need escaping, since a promised :path goes out as it is. */
+static int push_path_ok(const char *path) {
+  char esc[PAGEKEY_MAX];
+  size_t n = strlen(path);
+  return pagekey_path_safe(path, n) &&
+         http_path_escape(path, n, esc, sizeof(esc)) == n;
+}
+
 /* push_page pushes the page's push rules not yet pushed on this
  * connection, in rule order, while the client's stream limit and the
  * connection's send window have room: a push the client cannot take at
@@ -731,7 +756,7 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
   size_t before = s->npushed;
   for (size_t i = 0; i < p->n; i++) {
     const struct ruleset_entry *e = &p->entries[i];
-    if (!(e->channels & LEARN_PUSH))
+    if (!(e->channels & LEARN_PUSH) || !push_path_ok(e->path))
       continue;
     uint64_t h = origin_hash(req->authority, req->authority_len, e->path,
                              strlen(e->path));
@@ -1039,11 +1064,12 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
   if (!st->headers_done)
     s->headers_pending--;
   if (st->resp_started || error_code != NGHTTP2_NO_ERROR)
-    access_log_request(s->c, "h2", st->pseudo[P_METHOD], st->pseudo[P_AUTHORITY],
-                  st->pseudo[P_PATH],
-                  error_code == NGHTTP2_NO_ERROR ? st->status : 0,
-                  st->bytes_sent, util_now_ms() - st->start_ms,
-                  st->up ? upstream_backend_name(st->up) : st->backend);
+    access_log_request(s->c, st->have_client ? st->client : NULL, "h2",
+                       st->pseudo[P_METHOD], st->pseudo[P_AUTHORITY],
+                       st->pseudo[P_PATH],
+                       error_code == NGHTTP2_NO_ERROR ? st->status : 0,
+                       st->bytes_sent, util_now_ms() - st->start_ms,
+                       st->up ? upstream_backend_name(st->up) : st->backend);
   if (st->status >= 100 && st->status < 600)
     s->srv->stats.responses[st->status / 100]++;
   int cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||

@@ -142,6 +142,16 @@ size_t hints_link(const struct ruleset_page *p, size_t i, char *out,
   case OBS_DEST_FETCH: as = "fetch"; cors = "; crossorigin"; break;
   default: return 0; /* a preload without a valid as= is ignored */
   }
-  int n = snprintf(out, cap, "<%s>; rel=preload; as=%s%s", e->path, as, cors);
-  return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+  /* The snapshot holds only checked rules; checked again here because a
+   * path that names another host must never reach a client. */
+  size_t plen = strlen(e->path);
+  if (!pagekey_path_safe(e->path, plen) || cap < 2)
+    return 0;
+  out[0] = '<';
+  size_t n = http_path_escape(e->path, plen, out + 1, cap - 1);
+  if (n == 0)
+    return 0;
+  n++;
+  int k = snprintf(out + n, cap - n, ">; rel=preload; as=%s%s", as, cors);
+  return k > 0 && (size_t)k < cap - n ? n + (size_t)k : 0;
 }

@@ -119,6 +119,39 @@ int http_path_valid(const char *p, size_t len, int is_options) {
   return 1;
 }
 
+/* uri_char: a pchar (RFC 3986 3.3) other than pct-encoded, or '/' or
+ * '?' (3.4): what a path and query hold unescaped. */
+static int uri_char(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+      (c >= '0' && c <= '9'))
+    return 1;
+  return c != '\0' && strchr("-._~!$&'()*+,;=:@/?", c) != NULL;
+}
+
+size_t http_path_escape(const char *p, size_t n, char *out, size_t cap) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    int keep = uri_char(c) || (c == '%' && n - i >= 3 &&
+                               isxdigit((unsigned char)p[i + 1]) &&
+                               isxdigit((unsigned char)p[i + 2]));
+    if (w + (keep ? 1 : 3) >= cap)
+      return 0;
+    if (keep) {
+      out[w++] = (char)c;
+    } else {
+      out[w++] = '%';
+      out[w++] = hex[c >> 4];
+      out[w++] = hex[c & 15];
+    }
+  }
+  if (w >= cap)
+    return 0;
+  out[w] = '\0';
+  return w;
+}
+
 int http_method_idempotent(const char *m, size_t len) {
   static const char *const idem[] = {"GET", "HEAD", "OPTIONS", "TRACE",
                                      "PUT", "DELETE"};
@@ -235,7 +268,15 @@ void http_req_serialize(const struct http_req *req, struct buf *out) {
   } else if (req->has_body) {
     puts_(out, "Transfer-Encoding: chunked\r\n");
   }
-  put_joined(out, req, "x-forwarded-for", ", ", req->client_addr);
+  /* A chain from anyone but a trusted proxy may be forged: the backend
+   * gets only the address herald saw. */
+  const char *addr = req->client_addr;
+  if (addr != NULL && addr[0] == '\0')
+    addr = NULL;
+  if (req->forwarded_trusted)
+    put_joined(out, req, "x-forwarded-for", ", ", addr);
+  else if (addr != NULL)
+    put_field(out, "x-forwarded-for", 15, addr, strlen(addr));
   puts_(out, req->https ? "X-Forwarded-Proto: https\r\n"
                         : "X-Forwarded-Proto: http\r\n");
   const char *via = req->version == 20   ? "2 herald"

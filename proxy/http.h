@@ -33,7 +33,15 @@ struct http_req {
   size_t nhdrs;
   int64_t content_length; /* -1 when the client gave none */
   int has_body;           /* body bytes follow the head */
-  const char *client_addr; /* textual peer address, for X-Forwarded-For */
+  const char *client_addr; /* the address herald got the request from
+                              (conn_peer: PROXY-aware), as text: the
+                              X-Forwarded-For entry herald adds */
+  int forwarded_trusted;   /* client_addr is a trusted proxy: its
+                              X-Forwarded-For goes on with client_addr
+                              appended; otherwise it is dropped */
+  const uint8_t *client;   /* the request's client (16 bytes, see
+                              client_of_request), or NULL: the
+                              connection's */
 };
 
 /* http_is_hop_by_hop tells whether |name| is a connection-specific field
@@ -58,6 +66,16 @@ size_t http_authority_host_len(const char *p, size_t len);
  * control bytes), or "*" when |is_options|. */
 int http_path_valid(const char *p, size_t len, int is_options);
 
+/* http_path_escape copies the path and query |p| (|n| bytes) into |out|
+ * as RFC 3986 requires inside a URI reference: every byte that is not a
+ * pchar, '/' or '?' (controls, space, '"', '#', '<', '>', '[', ']',
+ * backslash, '^', '`', '{', '|', '}', DEL, non-ASCII) becomes %HH, and
+ * so does a '%' that does not start a %HH escape. Every other byte, valid
+ * escapes included, is copied unchanged, so a valid query survives byte
+ * for byte and nothing can close a Link's "<...>" (RFC 8288). Returns the length
+ * written (NUL-terminated), or 0 when it does not fit in |cap|. */
+size_t http_path_escape(const char *p, size_t n, char *out, size_t cap);
+
 /* http_method_idempotent per RFC 9110 9.2.2. */
 int http_method_idempotent(const char *m, size_t len);
 
@@ -65,7 +83,8 @@ int http_method_idempotent(const char *m, size_t len);
  * request line, Host from the authority, the client's fields minus
  * hop-by-hop ones and those Connection names, Cookie crumbs joined with
  * "; " (RFC 9113 8.2.3), Content-Length or chunked framing, and the
- * X-Forwarded-For, X-Forwarded-Proto and Via fields. */
+ * X-Forwarded-For (see forwarded_trusted), X-Forwarded-Proto and Via
+ * fields. */
 void http_req_serialize(const struct http_req *req, struct buf *out);
 
 /* http_status_reason returns the reason phrase for |status|. */

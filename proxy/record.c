@@ -58,7 +58,10 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
   o->start_ms = wall_ms();
   o->conn_id = conn_id(c);
   o->stream_id = stream_id;
-  conn_peer_addr(c, o->addr);
+  if (req->client != NULL)
+    memcpy(o->addr, req->client, sizeof(o->addr));
+  else
+    conn_peer_addr(c, o->addr);
   if (req->https)
     o->flags |= OBS_F_TLS;
   if (req->version == 20)

@@ -167,6 +167,7 @@ static struct listener *listener_new(struct server *srv,
   listener_name(l->name, sizeof(l->name), cl->host, cl->port);
   l->srv = srv;
   l->tls = cl->tls;
+  l->proxy_protocol = cl->proxy_protocol;
   l->tls_ctx = ctx;
   if (rv != 0) {
     snprintf(err, errlen, "listener %s: bad address: %s", l->name,
@@ -189,7 +190,10 @@ static struct listener *listener_new(struct server *srv,
   return l;
 }
 
-static const char *listener_kind(int tls) {
+static const char *listener_kind(int tls, int proxy_protocol) {
+  if (proxy_protocol)
+    return tls ? "PROXY protocol, then TLS: h2, http/1.1"
+               : "PROXY protocol, then cleartext: h2c, http/1.1";
   return tls ? "TLS: h2, http/1.1" : "cleartext: h2c, http/1.1";
 }
 
@@ -236,7 +240,8 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
     *tail = l;
     tail = &l->next;
     srv->nlisteners++;
-    LOG_INFO("listening on %s (%s)", l->name, listener_kind(cl->tls));
+    LOG_INFO("listening on %s (%s)", l->name,
+             listener_kind(cl->tls, cl->proxy_protocol));
   }
   if (start_admin(srv, cfg, &srv->admin, err, errlen) != 0)
     return UV_EADDRINUSE;
@@ -367,6 +372,8 @@ static void restart_keys(const struct config *o, const struct config *n,
       {"record.queue", o->record_queue != n->record_queue},
       {"record.flush", o->record_flush != n->record_flush},
       {"learn.half_life", o->learn_half_life != n->learn_half_life},
+      {"clients.ipv4_prefix", o->client_ipv4_prefix != n->client_ipv4_prefix},
+      {"clients.ipv6_prefix", o->client_ipv6_prefix != n->client_ipv6_prefix},
   };
   size_t len = 0;
   out[0] = '\0';
@@ -487,9 +494,10 @@ static int reload_apply(struct server *srv, struct reload_job *job) {
       l->tls_ctx = job->tls[i];
       job->tls[i] = NULL;
       l->tls = cfg->listeners[i].tls;
+      l->proxy_protocol = cfg->listeners[i].proxy_protocol;
     } else {
       LOG_INFO("reload: listening on %s (%s)", l->name,
-               listener_kind(l->tls));
+               listener_kind(l->tls, l->proxy_protocol));
     }
     *tail = l;
     tail = &l->next;

@@ -25,6 +25,7 @@ struct listener {
   struct listener *next; /* server's list */
   struct server *srv;
   int tls;
+  int proxy_protocol;      /* connections start with a PROXY header */
   struct tls_ctx *tls_ctx; /* one reference, NULL for cleartext */
   char name[300];          /* "host:port" for logs */
 };

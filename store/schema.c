@@ -141,8 +141,19 @@ static const char schema_v2[] =
     "  -- 1: not requested; herald pushed it whole instead (depth 0)\n"
     "UPDATE schema_version SET version = 2;\n";
 
+/* v3: distinct clients are networks, not address and User-Agent pairs
+ * (a new User-Agent made a new client token, so one address could pass
+ * for many clients). Visits recorded before carry no network: the
+ * learner counts all of them as one, so they cannot satisfy min_clients
+ * on their own and rules rest on visits whose networks are known. */
+static const char schema_v3[] =
+    "ALTER TABLE visits ADD COLUMN network BLOB;\n"
+    "  -- keyed token of the client's network (IPv4 /24, IPv6 /48 by\n"
+    "  -- default): what min_clients counts; NULL: recorded before v3\n"
+    "UPDATE schema_version SET version = 3;\n";
+
 /* store_migrations[i] takes a database from version i to version i + 1.
  * A new version appends a migration here and bumps STORE_SCHEMA_VERSION;
  * a shipped migration is never edited, since databases already ran it. */
-const char *const store_migrations[STORE_SCHEMA_VERSION] = {schema_v1,
-                                                           schema_v2};
+const char *const store_migrations[STORE_SCHEMA_VERSION] = {
+    schema_v1, schema_v2, schema_v3};

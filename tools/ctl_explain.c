@@ -162,7 +162,7 @@ static void explain_one(const struct ctl *c, const char *page, int mobile,
                         const struct learn_rule *rules, size_t n, size_t i,
                         size_t *count) {
   const struct learn_rule *r = &rules[i];
-  struct check ck[10];
+  struct check ck[12];
   size_t nck = 0;
   struct why w = {.len = 0};
   uint64_t served_bytes = 0, pinned_bytes = 0, before_bytes = 0;
@@ -193,6 +193,9 @@ static void explain_one(const struct ctl *c, const char *page, int mobile,
   } while (0)
 #define NEEDED(...) snprintf(ck[nck - 1].needed, sizeof ck[0].needed, __VA_ARGS__)
 
+  int safe = pagekey_rule_ok(page, r->key);
+  CHECK("path", safe ? "yes" : "no", "%s", safe ? "safe" : "unsafe");
+  NEEDED("a path on the page's own origin");
   CHECK("pushable", r->pushable ? "yes" : "no", "%s", r->pushable ? "yes" : "no");
   NEEDED("yes (last seen 200, cacheable, no cookie)");
   CHECK("visits n", r->n >= p->min_visits ? "yes" : "no", "%.1f", r->n);
@@ -231,7 +234,11 @@ static void explain_one(const struct ctl *c, const char *page, int mobile,
   NEEDED("-");
 
   /* The verdict, in words. */
-  if (r->state == LEARN_BLOCKED) {
+  if (!safe) {
+    say(&w, "not served: its path names another origin, or holds what could"
+            " end a Link's <...> (see pagekey_path_safe); never served,"
+            " pinned or not.");
+  } else if (r->state == LEARN_BLOCKED) {
     say(&w, "not served: an operator blocked it (heraldctl unpin to undo).");
   } else if (r->state == LEARN_PINNED) {
     say(&w, "served (push and hint) at position %d: an operator pinned it,"

@@ -22,14 +22,19 @@ start_nginx || finish
 DB=$WORK/h.db
 HP=$(free_port)
 # Thresholds low enough for a short test; the learner runs every 300 ms.
+# Clients are networks: the scripted visitors come from three /24s, named
+# in X-Forwarded-For by the "proxy" this machine plays.
 LEARN=(-o record.window=1000 -o record.flush=100 -o learn.interval=300
   -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.7
-  -o learn.push_threshold=0.75)
+  -o learn.push_threshold=0.75 -o clients.trusted_proxies=127.0.0.1)
 start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
   --db "$DB" "${LEARN[@]}" --log-level debug || finish
 BASE=http://127.0.0.1:$HP
 
-visit() { "$BROWSER" --ua "learner-test-$1" "$BASE" "${2:-/}" >/dev/null 2>&1; }
+visit() {
+  "$BROWSER" --ua "learner-test-$1" --from "198.51.$((100 + $1)).7" "$BASE" "${2:-/}" \
+    >/dev/null 2>&1
+}
 
 # Two visits are far too few for any rule.
 visit 1; visit 2

@@ -327,7 +327,7 @@ for p in plain.html missing.html auth.html slow.html; do
   assert_eq "no page row for /$p" 0 "$(q "$DB" "SELECT count(*) FROM pages WHERE key LIKE '%/$p'")"
 done
 
-assert_eq "schema_version is 2" 2 "$(q "$DB" 'SELECT version FROM schema_version')"
+assert_eq "schema_version is 3" 3 "$(q "$DB" 'SELECT version FROM schema_version')"
 assert_no_match "main herald: no recording errors or drops" 'recording off|observations dropped|database busy' "$(cat "$HERALD_LOG")"
 check "main herald still running" herald_alive
 

@@ -877,11 +877,68 @@ static void test_admin_port_and_delivery(void **state) {
   assert_int_equal(c->deliver_digest, 1);
 }
 
+/* [clients] and a listener's proxy_protocol: who a request is from. */
+static void test_client_identity_keys(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN];
+  assert_int_equal(c->ntrusted_proxies, 0);
+  assert_int_equal(c->client_ipv4_prefix, 24);
+  assert_int_equal(c->client_ipv6_prefix, 48);
+  assert_int_equal(load_text(c,
+                             "[listener:lb]\nlisten = 127.0.0.1:8080\n"
+                             "proxy_protocol = on\n"
+                             "[listener:direct]\nlisten = 127.0.0.1:8081\n"
+                             "[clients]\n"
+                             "trusted_proxies = 10.0.0.0/8, 192.0.2.7 "
+                             "2001:db8::/32\n"
+                             "ipv4_prefix = 16\nipv6_prefix = 64\n"
+                             "[backend:b]\nserver = 127.0.0.1:9000\n",
+                             err),
+                   0);
+  assert_int_equal(c->listeners[0].proxy_protocol, 1);
+  assert_int_equal(c->listeners[1].proxy_protocol, 0);
+  assert_int_equal(c->ntrusted_proxies, 3);
+  assert_int_equal(c->trusted_proxies[0].bits, 96 + 8);
+  assert_int_equal(c->trusted_proxies[1].bits, 128);
+  assert_int_equal(c->trusted_proxies[2].bits, 32);
+  assert_int_equal(c->client_ipv4_prefix, 16);
+  assert_int_equal(c->client_ipv6_prefix, 64);
+
+  /* Errors name the file, line and key. */
+  assert_int_equal(load_text(c, "[clients]\n\ntrusted_proxies = "
+                                "10.0.0.1/8\n", err), -1);
+  assert_err_has(err, ":3: key 'clients.trusted_proxies': '10.0.0.1/8' has "
+                      "bits set past /8 (the network is 10.0.0.0/8)");
+  assert_int_equal(load_text(c, "[clients]\ntrusted_proxies = lb.internal\n",
+                             err), -1);
+  assert_err_has(err, ":2: key 'clients.trusted_proxies': 'lb.internal' is "
+                      "not a numeric IPv4 or IPv6 address");
+  assert_int_equal(load_text(c, "[clients]\nipv4_prefix = 33\n", err), -1);
+  assert_err_has(err, ":2: key 'clients.ipv4_prefix': '33' is out of range");
+  assert_int_equal(load_text(c, "[listener:a]\nlisten = 127.0.0.1:1\n"
+                                "proxy_protocol = v2\n", err), -1);
+  assert_err_has(err, ":3: key 'listener:a.proxy_protocol': 'v2' is not a "
+                      "boolean");
+
+  /* -o sets them too; a bad list is refused whole. */
+  assert_int_equal(from_args(c, ARGV("--listen", "127.0.0.1:8080",
+                                     "--backend", "127.0.0.1:9000", "-o",
+                                     "clients.trusted_proxies=127.0.0.1,::1"),
+                             err),
+                   0);
+  assert_int_equal(c->ntrusted_proxies, 2);
+  assert_int_equal(from_args(c, ARGV("-o", "clients.trusted_proxies=1.2.3.4/"),
+                             err),
+                   -1);
+  assert_err_has(err, "key 'clients.trusted_proxies'");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
       T(test_defaults),
       T(test_admin_port_and_delivery),
+      T(test_client_identity_keys),
       T(test_full_file),
       T(test_example_file),
       T(test_unknown_key),

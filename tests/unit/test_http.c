@@ -314,9 +314,10 @@ static void test_serialize_no_body_no_framing(void **state) {
 
 static void test_serialize_x_forwarded_for(void **state) {
   (void)state;
-  /* Appended to the client's chain... */
+  /* From a trusted proxy: appended to its chain... */
   const struct http_hdr one[] = {H("X-Forwarded-For", "1.2.3.4")};
   struct http_req r = base_req(one, 1);
+  r.forwarded_trusted = 1;
   assert_head(&r, "GET / HTTP/1.1\r\n"
                   "Host: example.com\r\n"
                   "x-forwarded-for: 1.2.3.4, 127.0.0.1\r\n"
@@ -333,9 +334,18 @@ static void test_serialize_x_forwarded_for(void **state) {
   };
   r = base_req(two, 3);
   r.client_addr = "::1";
+  r.forwarded_trusted = 1;
   serialize(&r);
   assert_non_null(
       strstr(out, "\r\nx-forwarded-for: 1.2.3.4, 5.6.7.8, 9.9.9.9, ::1\r\n"));
+  assert_int_equal(count_field(out, "x-forwarded-for"), 1);
+
+  /* ...from anyone else, whose chain may be forged: replaced... */
+  r = base_req(two, 3);
+  r.client_addr = "203.0.113.9";
+  serialize(&r);
+  assert_non_null(strstr(out, "\r\nx-forwarded-for: 203.0.113.9\r\n"));
+  assert_null(strstr(out, "1.2.3.4"));
   assert_int_equal(count_field(out, "x-forwarded-for"), 1);
 
   /* ...created when absent (base_req has none). */
@@ -343,11 +353,17 @@ static void test_serialize_x_forwarded_for(void **state) {
   serialize(&r);
   assert_non_null(strstr(out, "\r\nx-forwarded-for: 127.0.0.1\r\n"));
 
-  /* Without a peer address the client's chain is passed on unchanged. */
+  /* Without a peer address a trusted chain is passed on unchanged, an
+   * untrusted one not at all. */
   r = base_req(one, 1);
   r.client_addr = NULL;
+  r.forwarded_trusted = 1;
   serialize(&r);
   assert_non_null(strstr(out, "\r\nx-forwarded-for: 1.2.3.4\r\n"));
+  r = base_req(one, 1);
+  r.client_addr = "";
+  serialize(&r);
+  assert_false(has_field(out, "x-forwarded-for"));
   r = base_req(NULL, 0);
   r.client_addr = NULL;
   serialize(&r);
@@ -861,6 +877,42 @@ static int group_teardown(void **state) {
   return 0;
 }
 
+static void expect_escape_n(const char *in, size_t n, const char *want) {
+  char out[256];
+  size_t len = http_path_escape(in, n, out, sizeof(out));
+  assert_int_equal(len, strlen(want));
+  assert_string_equal(out, want);
+}
+
+static void expect_escape(const char *in, const char *want) {
+  expect_escape_n(in, strlen(in), want);
+}
+
+/* What goes between a Link's "<" and ">": URI characters unchanged, the
+ * rest percent-encoded, so nothing can close the brackets. */
+static void test_path_escape(void **state) {
+  (void)state;
+  /* Valid paths and queries survive byte for byte. */
+  const char *valid = "/a/b.js?x=1&y=%2F%20;z,w=(a)*b+c!$'@:/?";
+  expect_escape(valid, valid);
+  expect_escape("/a.js>;rel=preload,<//evil.example/b.js",
+                "/a.js%3E;rel=preload,%3C//evil.example/b.js");
+  expect_escape("/a\"b c", "/a%22b%20c");
+  expect_escape("/a\r\nLink: <x>", "/a%0D%0ALink:%20%3Cx%3E");
+  expect_escape("/\\evil/x", "/%5Cevil/x");
+  expect_escape("/\tx", "/%09x");
+  expect_escape("/a#b", "/a%23b");
+  expect_escape("/{|}^`[]", "/%7B%7C%7D%5E%60%5B%5D");
+  expect_escape("/caf\xc3\xa9\x7f", "/caf%C3%A9%7F");
+  expect_escape("/a%zz%4", "/a%25zz%254");
+  expect_escape_n("/a\0b", 4, "/a%00b");
+  /* Too small: nothing, never a cut-short path. */
+  char out[8];
+  assert_int_equal(http_path_escape("/abcdefg", 8, out, sizeof(out)), 0);
+  assert_int_equal(http_path_escape("/abcdef", 7, out, sizeof(out)), 7);
+  assert_int_equal(http_path_escape("/abcd<", 6, out, sizeof(out)), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_serialize_minimal),
@@ -882,6 +934,7 @@ int main(void) {
       cmocka_unit_test(test_authority_invalid),
       cmocka_unit_test(test_authority_host_len),
       cmocka_unit_test(test_path_valid),
+      cmocka_unit_test(test_path_escape),
       cmocka_unit_test(test_method_idempotent),
       cmocka_unit_test(test_is_hop_by_hop),
       cmocka_unit_test(test_token_listed),

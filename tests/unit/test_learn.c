@@ -47,9 +47,12 @@ static void begin(const char *page, const char *tmpl, int mobile,
   if (tmpl != NULL)
     snprintf(vis.template_key, sizeof(vis.template_key), "%s", tmpl);
   vis.mobile = mobile;
-  /* Tokens differ in a middle byte only, as made-up tokens may. */
+  /* Tokens differ in a middle byte only, as made-up tokens may. Each
+   * client here is on a network of its own. */
   vis.client_token[7] = (uint8_t)client;
   vis.client_token[8] = (uint8_t)(client >> 8);
+  vis.network[7] = (uint8_t)client;
+  vis.network[8] = (uint8_t)(client >> 8);
   vis.reqs = reqs;
   vis.nreqs = 0;
 }
@@ -934,6 +937,45 @@ static void test_delivered_counts_as_hit(void **state) {
   learn_free(l);
 }
 
+
+/* Requests for paths that name another host, or that would break out of
+ * a Link's <...>, count like any (a backend may answer them 200) but never
+ * become rules, and neither does a pin of another origin. */
+static void test_unsafe_paths_never_rules(void **state) {
+  (void)state;
+  struct learn *l = learn_new(1e9);
+  struct learn_params p = params();
+  p.min_visits = 1;
+  p.min_clients = 1;
+  static const char *const hostile[] = {
+      SITE "//evil.example/x.js",
+      SITE "/a.js>;rel=preload,<//evil.example/b.js",
+      SITE "/\\evil.example/c.js",
+      SITE "/a/../d.js",
+      "https://evil.example/e.js",
+  };
+  for (unsigned v = 0; v < 40; v++) {
+    begin(PAGE, NULL, 0, v);
+    req(SITE "/ok.js", 1);
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+      req(hostile[i], 2 + (uint32_t)i);
+    learn_visit(l, &vis);
+  }
+  const char *pinned[] = {"https://evil.example/pinned.js",
+                          SITE "//evil.example/pinned.js"};
+  struct learn_overrides ov = {pinned, 2, NULL, 0};
+  get_rules(l, PAGE, 0, &p, &ov);
+  assert_int_equal(served(), 1);
+  assert_string_equal(rules[0].key, SITE "/ok.js");
+  for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+    assert_non_null(find(hostile[i])); /* listed, as a near miss */
+    assert_int_equal(channels_of(hostile[i]), 0);
+  }
+  assert_int_equal(channels_of(pinned[0]), 0);
+  assert_int_equal(channels_of(pinned[1]), 0);
+  learn_free(l);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),
@@ -958,6 +1000,7 @@ int main(void) {
       cmocka_unit_test(test_resource_stats),
       cmocka_unit_test(test_many_resources),
       cmocka_unit_test(test_memory_grows),
+      cmocka_unit_test(test_unsafe_paths_never_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -458,7 +458,8 @@ static void test_locked_at_begin(void **state) {
 extern const char *const store_migrations[STORE_SCHEMA_VERSION];
 
 /* A database written by schema v1 (before holdout arms) opens, migrates to
- * the current version, and keeps its visits with delivery 'none'. */
+ * the current version, and keeps its visits with delivery 'none' and no
+ * network (v3). */
 static void test_migrate_from_v1(void **state) {
   struct fix *f = *state;
   raw_exec(f->db, store_migrations[0]);
@@ -478,6 +479,38 @@ static void test_migrate_from_v1(void **state) {
                                   "'push_outcomes') WHERE name ="
                                   " 'pushed_bytes'"),
                    1);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM visits WHERE"
+                                  " network IS NULL"),
+                   1);
+}
+
+/* A v2 database (client tokens of address and User-Agent) gains the
+ * network column; its visits keep everything else. */
+static void test_migrate_from_v2(void **state) {
+  struct fix *f = *state;
+  raw_exec(f->db, store_migrations[0]);
+  raw_exec(f->db, store_migrations[1]);
+  raw_exec(f->db, "INSERT INTO pages(key, is_template, first_seen, last_seen,"
+                  " visits) VALUES('http://a/', 0, 1, 1, 1);"
+                  "INSERT INTO visits(page_id, template_id, class,"
+                  " client_token, started_at, delivery) VALUES(1, 1,"
+                  " 'desktop', x'0102', 1, 'hints')");
+  struct store *s = open_ok(f);
+  struct visit v;
+  make_visit(&v, "http://a/", "http://a/", 2, 0);
+  memset(v.network, 0x77, sizeof v.network);
+  assert_int_equal(store_begin(s), 0);
+  assert_int_equal(store_add_visit(s, &v), 0);
+  assert_int_equal(store_commit(s), 0);
+  store_close(s);
+  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"), 3);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM visits WHERE"
+                                  " network IS NULL AND client_token ="
+                                  " x'0102' AND delivery = 'hints'"),
+                   1);
+  assert_int_equal(raw_int(f->db, "SELECT length(network) FROM visits"
+                                  " WHERE started_at = 2"),
+                   16);
 }
 
 int main(void) {
@@ -489,7 +522,7 @@ int main(void) {
       T(test_garbage_file),      T(test_foreign_database),
       T(test_newer_schema),      T(test_read_only),
       T(test_locked_at_open),    T(test_locked_at_begin),
-      T(test_migrate_from_v1),
+      T(test_migrate_from_v1),   T(test_migrate_from_v2),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

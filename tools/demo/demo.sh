@@ -232,7 +232,7 @@ start_herald() {
     --db "$RUN/herald.db" -o record.window=1500 -o record.flush=100
     -o learn.interval=300 -o learn.min_visits=5 -o learn.min_clients=2
     -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65 -o deliver.mode=both
-    -o deliver.holdout=0)
+    -o deliver.holdout=0 -o clients.trusted_proxies=127.0.0.1)
   echo "== $(date '+%F %T') ${cmd[*]}" >>"$HERALD_LOG"
   "${cmd[@]}" >>"$HERALD_LOG" 2>&1 &
   HERALD_PID=$!
@@ -274,12 +274,15 @@ check_requests() {
 # teach: browser-like visits of the front page (page, then its CSS,
 # scripts and images with Referer, then the font the CSS names) from three
 # clients until herald has learned rules, then show them and what the next
-# visit gets.
+# visit gets. herald counts clients by network, so the scripted visitors
+# name three networks in X-Forwarded-For, which the demo's herald believes
+# from loopback (clients.trusted_proxies).
 teach() {
   local t=https://127.0.0.1:$TLS_PORT i n=0
   say "teaching: 14 browser-like visits of $t/ from 3 clients"
   for i in $(seq 1 14); do
-    "$ROOT/tests/integ/browser.sh" --ua "demo-browser-$((i % 3))" "$t" / >/dev/null 2>&1 ||
+    "$ROOT/tests/integ/browser.sh" --ua "demo-browser-$((i % 3))" \
+      --from "198.51.$((100 + i % 3)).7" "$t" / >/dev/null 2>&1 ||
       die "browser visit $i failed"
   done
   # All 14 visits are in once their window closes; wait for push rules.
