@@ -370,6 +370,29 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   struct h2_session *s = st->s;
   (void)content_length;
   st->backend = upstream_backend_name(st->up);
+  int head_only = status == 204 || status == 304 ||
+                  (st->pseudo_len[P_METHOD] == 4 &&
+                   memcmp(st->pseudo[P_METHOD], "HEAD", 4) == 0);
+  const char *codings = upstream_transfer_codings(st->up);
+  if (!head_only && codings[0] != '\0') {
+    /* HTTP/2 has no transfer codings (Content-Encoding would claim the
+     * representation itself is coded): the client gets a 502, never the
+     * coded bytes as if they were the body. */
+    LOG_WARN("backend %s: transfer coding '%s' cannot go over HTTP/2; 502",
+             st->backend, codings);
+    upstream_cancel(st->up);
+    st->up = NULL;
+    s->srv->stats.backend_errors++;
+    if (st->pushed) {
+      s->srv->stats.pushes_refused++;
+      nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
+                                NGHTTP2_CANCEL);
+      conn_mark_dirty(s->c);
+      return;
+    }
+    submit_simple(st, 502, NULL);
+    return;
+  }
   if (st->recording)
     record_response(&st->obs, status, hdrs, n);
   if (st->pushed && !push_response_ok(status, hdrs, n)) {
@@ -426,9 +449,6 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
                            clen, NGHTTP2_NV_FLAG_NONE};
   st->status = status;
   st->resp_started = 1;
-  int head_only = status == 204 || status == 304 ||
-                  (st->pseudo_len[P_METHOD] == 4 &&
-                   memcmp(st->pseudo[P_METHOD], "HEAD", 4) == 0);
   nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
   int rv = nghttp2_submit_response(s->ng, st->id, nv, k,
                                    head_only ? NULL : &dp);
