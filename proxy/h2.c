@@ -5,7 +5,8 @@
  * connection-specific fields). This file adds what nghttp2 1.52 leaves to
  * the application (see shared/research/security.md §3): a cumulative
  * header-size and field-count cap, :scheme/:authority/Host policy, a
- * "glitch" token bucket for cheap-to-send frames, a bucket for the resets
+ * "glitch" token bucket for cheap-to-send frames and costly-to-decode
+ * header blocks (HPACK bombs), a bucket for the resets
  * we send, a per-connection request cap, the header-completion and idle
  * timers, and manual window updates so a request body is acknowledged
  * only once it reached the backend socket.
@@ -47,6 +48,10 @@
 #define GLITCH_RATE 330   /* per second */
 #define RESET_BURST 200
 #define RESET_RATE 20     /* per second */
+/* A header block decoded past the limits (an HPACK bomb: a few KB on the
+ * wire, megabytes to decode) costs this much of the glitch budget: the
+ * fifth in quick succession closes the connection. */
+#define OVERSIZE_COST (GLITCH_BURST / 4)
 
 struct bucket {
   double tokens;
@@ -64,6 +69,8 @@ struct h2_stream {
   size_t header_size, nfields;
   int reject;                  /* status to answer instead of proxying */
   const char *reject_why;
+  int oversized;                /* header block past the limits */
+  size_t trailer_size;
   int64_t content_length;
   int64_t body_received;
   int request_ended, headers_done, headers_end_stream;
@@ -107,6 +114,7 @@ struct h2_session {
   size_t nready, ready_cap;
   uint64_t requests;
   int goaway_sent, peer_eof;
+  int terminated; /* a callback gave up on the session (and logged why) */
   /* Resources pushed on this connection (hashes of their keys): a
    * resource is pushed at most once per connection. */
   uint64_t pushed[256];
@@ -119,7 +127,8 @@ static const struct upstream_cb up_cb;
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int bucket_take(struct bucket *b, double burst, double rate) {
+static int bucket_charge(struct bucket *b, double burst, double rate,
+                         double cost) {
   uint64_t now = util_now_ms();
   if (b->last_ms == 0) {
     b->tokens = burst;
@@ -129,10 +138,14 @@ static int bucket_take(struct bucket *b, double burst, double rate) {
       b->tokens = burst;
   }
   b->last_ms = now;
-  if (b->tokens < 1)
+  if (b->tokens < cost)
     return 0;
-  b->tokens -= 1;
+  b->tokens -= cost;
   return 1;
+}
+
+static int bucket_take(struct bucket *b, double burst, double rate) {
+  return bucket_charge(b, burst, rate, 1);
 }
 
 static void calm_down(struct h2_session *s, const char *why) {
@@ -145,6 +158,26 @@ static void calm_down(struct h2_session *s, const char *why) {
                         NGHTTP2_ENHANCE_YOUR_CALM, NULL, 0);
   s->goaway_sent = 1;
   conn_mark_dirty(s->c);
+}
+
+/* charge_oversized charges a header block that decoded past the limits to
+ * the glitch budget, once per block. When the budget is gone the
+ * connection is terminated (GOAWAY ENHANCE_YOUR_CALM, then close): a mere
+ * GOAWAY would not do, since nghttp2 still decodes every later header
+ * block to keep HPACK in sync. Returns 0, or NGHTTP2_ERR_CALLBACK_FAILURE
+ * to stop decoding at once. */
+static int charge_oversized(struct h2_session *s, struct h2_stream *st) {
+  if (st->oversized)
+    return 0;
+  st->oversized = 1;
+  if (bucket_charge(&s->glitch, GLITCH_BURST, GLITCH_RATE, OVERSIZE_COST))
+    return 0;
+  LOG_WARN("conn %llu %s: header blocks over the limits again and again; "
+           "GOAWAY ENHANCE_YOUR_CALM, closing",
+           (unsigned long long)conn_id(s->c), conn_peer(s->c));
+  nghttp2_session_terminate_session(s->ng, NGHTTP2_ENHANCE_YOUR_CALM);
+  s->goaway_sent = s->terminated = 1;
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
 /* origin_hash identifies a resource on this connection by authority and
@@ -913,12 +946,16 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
       nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
   if (st == NULL)
     return 0;
+  const struct config *cfg = st->s->srv->cfg;
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     /* Request trailers: HTTP/1.1 chunked trailers would need the body to
-     * be chunked; herald drops them (they are optional by definition). */
+     * be chunked; herald drops them (they are optional by definition),
+     * but decoding them costs the same as a head. */
+    st->trailer_size += namelen + valuelen + 32;
+    if (st->trailer_size > (size_t)cfg->max_header_list_size)
+      return charge_oversized(st->s, st);
     return 0;
   }
-  const struct config *cfg = st->s->srv->cfg;
   /* Count everything, store nothing past the cap: HPACK state must stay
    * in sync, but an HPACK bomb must not become memory. */
   st->header_size += namelen + valuelen + 32;
@@ -926,7 +963,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   if (st->header_size > (size_t)cfg->max_header_list_size ||
       st->nfields > (size_t)cfg->max_header_fields) {
     reject(st, 431, "request header fields too large");
-    return 0;
+    return charge_oversized(st->s, st);
   }
   if (st->reject)
     return 0;
@@ -1183,8 +1220,9 @@ static int h2_recv(void *p, const uint8_t *data, size_t n) {
   struct h2_session *s = p;
   ssize_t rv = nghttp2_session_mem_recv(s->ng, data, n);
   if (rv < 0) {
-    LOG_INFO("conn %llu %s: HTTP/2: %s", (unsigned long long)conn_id(s->c),
-             conn_peer(s->c), nghttp2_strerror((int)rv));
+    if (!s->terminated)
+      LOG_INFO("conn %llu %s: HTTP/2: %s", (unsigned long long)conn_id(s->c),
+               conn_peer(s->c), nghttp2_strerror((int)rv));
     if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
       nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, 0,
                             NGHTTP2_PROTOCOL_ERROR, NULL, 0);

