@@ -117,6 +117,14 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
         (double)srv->nconns);
   gauge(b, "herald_http2_streams_active", "HTTP/2 streams open.",
         (double)st->h2_streams_active);
+  help(b, "herald_http2_stream_timeouts_total", "counter",
+       "HTTP/2 streams reset because the client stalled them: no request "
+       "body bytes for timeouts.idle (request_body), or no flow-control "
+       "window for timeouts.write (send).");
+  mbuf_printf(b, "herald_http2_stream_timeouts_total{kind=\"request_body\"} "
+              "%llu\n", (unsigned long long)st->h2_body_timeouts);
+  mbuf_printf(b, "herald_http2_stream_timeouts_total{kind=\"send\"} %llu\n",
+              (unsigned long long)st->h2_send_timeouts);
 
   help(b, "herald_requests_total", "counter",
        "Client requests, by protocol.");

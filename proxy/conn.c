@@ -31,6 +31,7 @@ struct conn {
   uv_tcp_t tcp;
   uv_timer_t timer;  /* session timeouts: idle, header, handshake */
   uv_timer_t wtimer; /* write progress */
+  uv_timer_t ttimer; /* the session's tick (conn_schedule_tick) */
   struct server *srv;
   struct conn *prev, *next;      /* server's list */
   struct conn *dirty_next;       /* server's dirty list */
@@ -51,7 +52,7 @@ struct conn {
   size_t inflight;  /* bytes handed to uv_write, not yet completed */
   int reading, read_paused, closing, close_after_flush, shutting;
   int want_produce; /* the session stopped producing on a full queue */
-  int handles_open; /* tcp + two timers; freed when this reaches 0 */
+  int handles_open; /* tcp + three timers; freed when this reaches 0 */
 };
 
 struct wreq {
@@ -134,6 +135,7 @@ static void do_close(struct conn *c) {
   c->close_after_flush = 0;
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   uv_close((uv_handle_t *)&c->wtimer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->ttimer, on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
@@ -394,6 +396,23 @@ void conn_set_timeout(struct conn *c, uint64_t ms, const char *why) {
     uv_timer_start(&c->timer, on_timeout, ms, 0);
 }
 
+static void on_tick(uv_timer_t *t) {
+  struct conn *c = t->data;
+  if (c->closing || c->session == NULL || c->ops->tick == NULL)
+    return;
+  c->ops->tick(c->session);
+  conn_mark_dirty(c);
+}
+
+void conn_schedule_tick(struct conn *c, uint64_t ms) {
+  if (c->closing)
+    return;
+  if (uv_is_active((uv_handle_t *)&c->ttimer) &&
+      uv_timer_get_due_in(&c->ttimer) <= ms)
+    return;
+  uv_timer_start(&c->ttimer, on_tick, ms, 0);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
   (void)suggested;
@@ -553,8 +572,9 @@ void conn_accept(struct listener *l) {
   uv_tcp_init(srv->loop, &c->tcp);
   uv_timer_init(srv->loop, &c->timer);
   uv_timer_init(srv->loop, &c->wtimer);
-  c->tcp.data = c->timer.data = c->wtimer.data = c;
-  c->handles_open = 3;
+  uv_timer_init(srv->loop, &c->ttimer);
+  c->tcp.data = c->timer.data = c->wtimer.data = c->ttimer.data = c;
+  c->handles_open = 4;
   buf_init(&c->out);
   c->next = srv->conns;
   if (srv->conns)

@@ -47,6 +47,11 @@ void conn_resume_read(struct conn *c);
  * conn_set_timeout the connection is closed, logging |why|. 0 disarms. */
 void conn_set_timeout(struct conn *c, uint64_t ms, const char *why);
 
+/* conn_schedule_tick asks for one call of the session's tick op within
+ * |ms| (a pending earlier call stands). Sessions keep deadlines of their
+ * own (HTTP/2 streams) this way, and ask again from the tick. */
+void conn_schedule_tick(struct conn *c, uint64_t ms);
+
 struct server *conn_server(const struct conn *c);
 const char *conn_peer(const struct conn *c);
 /* conn_peer_addr copies the client address (IPv4 in the first 4 bytes,

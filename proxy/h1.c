@@ -679,10 +679,14 @@ static void h1_shutdown(void *sp) {
 static void h1_eof(void *sp) {
   struct h1_session *s = sp;
   s->peer_eof = 1;
-  if (s->state == H1_BODY && s->up != NULL) {
-    /* The client went away mid-body: the request can never complete. */
-    upstream_cancel(s->up);
-    s->up = NULL;
+  if (s->state == H1_BODY) {
+    /* The client went away mid-body: the request can never complete,
+     * even when its response went out already (the body would have been
+     * read to its end first, to find the next request). */
+    if (s->up != NULL) {
+      upstream_cancel(s->up);
+      s->up = NULL;
+    }
     s->state = H1_DONE;
     conn_close(s->c, 0);
   } else if (s->state == H1_HEAD) {

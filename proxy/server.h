@@ -47,6 +47,9 @@ struct server_stats {
    * responses[] minus these (only h1.c and h2.c count responses). */
   uint64_t h1_responses[6];
   int64_t h2_streams_active; /* HTTP/2 streams open now (gauge) */
+  /* HTTP/2 streams reset because the client sent no request body bytes
+   * for timeouts.idle, or gave no window for timeouts.write. */
+  uint64_t h2_body_timeouts, h2_send_timeouts;
   uint64_t reloads, reload_failures;
 };
 

@@ -26,7 +26,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <limits.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -75,6 +77,7 @@ struct stream {
 
 struct conn {
   int fd;
+  SSL *ssl;             /* --tls, else NULL */
   uint64_t start_ms;
   uint64_t deadline_ms; /* hard end of the whole run */
   int verbose;
@@ -534,6 +537,50 @@ static void parse_input(struct conn *c) {
   }
 }
 
+/* conn_recv and conn_send behave like recv and send (-1 with errno EAGAIN
+ * when there is nothing to do yet), over TLS with --tls, so the rest of
+ * the probe does not care which. */
+static ssize_t tls_result(struct conn *c, int rv) {
+  switch (SSL_get_error(c->ssl, rv)) {
+  case SSL_ERROR_WANT_READ:
+  case SSL_ERROR_WANT_WRITE:
+    errno = EAGAIN;
+    return -1;
+  case SSL_ERROR_ZERO_RETURN:
+    return 0; /* close_notify */
+  case SSL_ERROR_SYSCALL:
+    if (errno == 0)
+      return 0; /* EOF without close_notify */
+    return -1;
+  default:
+    errno = ECONNRESET;
+    return -1;
+  }
+}
+
+static ssize_t conn_recv(struct conn *c, void *p, size_t n) {
+  int rv;
+  if (c->ssl == NULL)
+    return recv(c->fd, p, n, 0);
+  errno = 0;
+  rv = SSL_read(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+  return rv > 0 ? rv : tls_result(c, rv);
+}
+
+static ssize_t conn_send(struct conn *c, const void *p, size_t n) {
+  int rv;
+  if (c->ssl == NULL)
+    return send(c->fd, p, n, MSG_NOSIGNAL);
+  errno = 0;
+  rv = SSL_write(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+  if (rv > 0)
+    return rv;
+  rv = (int)tls_result(c, rv);
+  if (rv == 0)
+    errno = EPIPE;
+  return -1;
+}
+
 static void mark_closed(struct conn *c, const char *how) {
   if (!c->closed) {
     c->closed = 1;
@@ -557,7 +604,7 @@ static void do_read(struct conn *c) {
         c->rbuf = xrealloc(c->rbuf, c->rcap);
       }
     }
-    n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+    n = conn_recv(c, c->rbuf + c->rlen, c->rcap - c->rlen);
     if (n > 0) {
       c->rlen += (size_t)n;
       parse_input(c);
@@ -579,8 +626,7 @@ static void do_read(struct conn *c) {
 static int do_write(struct conn *c) {
   int progress = 0, round;
   for (round = 0; round < READ_ROUNDS && c->opos < c->olen; round++) {
-    ssize_t n = send(c->fd, c->obuf + c->opos, c->olen - c->opos,
-                     MSG_NOSIGNAL);
+    ssize_t n = conn_send(c, c->obuf + c->opos, c->olen - c->opos);
     if (n > 0) {
       c->opos += (size_t)n;
       progress = 1;
@@ -714,6 +760,46 @@ static int connect_to(const char *host, const char *port, int rcvbuf,
   return fd;
 }
 
+/* tls_start (--tls) runs a TLS handshake offering ALPN h2 (the
+ * certificate is not checked). Returns 0, or -1 with a message. */
+static int tls_start(struct conn *c) {
+  static const uint8_t alpn[] = {2, 'h', '2'};
+  const uint8_t *sel;
+  unsigned sel_len;
+  SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+  if (ctx == NULL || SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn)) != 0)
+    return -1;
+  c->ssl = SSL_new(ctx);
+  SSL_CTX_free(ctx); /* the SSL holds its own reference */
+  if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+    return -1;
+  SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                           SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_connect_state(c->ssl);
+  for (;;) {
+    struct pollfd p;
+    int rv = SSL_do_handshake(c->ssl), e;
+    if (rv == 1)
+      break;
+    e = SSL_get_error(c->ssl, rv);
+    if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
+        remaining_ms(c) == 0) {
+      fprintf(stderr, "h2probe: TLS handshake failed\n");
+      return -1;
+    }
+    p.fd = c->fd;
+    p.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+    p.revents = 0;
+    poll(&p, 1, min_int(100, remaining_ms(c)));
+  }
+  SSL_get0_alpn_selected(c->ssl, &sel, &sel_len);
+  if (sel_len != 2 || memcmp(sel, "h2", 2) != 0) {
+    fprintf(stderr, "h2probe: the server did not select ALPN h2\n");
+    return -1;
+  }
+  return 0;
+}
+
 static void send_preface(struct conn *c, long long window) {
   uint8_t s[18];
   size_t n = 0;
@@ -767,6 +853,9 @@ struct opts {
   int no_end;           /* --no-end */
   int no_end_headers;   /* --no-end-headers */
   int trailers;         /* --trailers */
+  int tls;              /* --tls */
+  int half_close_ms;    /* --half-close, -1 = no */
+  int close_notify;     /* --close-notify */
   long long repeat;     /* --repeat */
   int pace_ms;          /* --pace */
   int timeout_s;        /* --timeout */
@@ -885,12 +974,17 @@ static void usage(FILE *f) {
       "  --frame-max N   split req header blocks into frames of N bytes\n"
       "  --variant V     preface: badmagic (default), garbage, nosettings\n"
       "  --no-handshake  do not wait for the server's SETTINGS first\n"
+      "  --tls           TLS with ALPN h2 (certificate not checked)\n"
+      "  --half-close MS after the mode, close the sending side (FIN) and\n"
+      "                  wait up to MS for the server to close\n"
+      "  --close-notify  with --tls --half-close: TLS close_notify first\n"
       "  -v, -vv         frames and headers on stderr\n"
       "output: progress on stderr with -v; the last stdout line is\n"
       "  RESULT mode= status= rst= goaway= goaway_last= closed= close=\n"
       "         sent= stop_at= frames= body= rst_count= refused= responses=\n"
       "         completed= blocked= http1= http1_status= hpack_error=\n"
       "         settings= pings_acked= timeout= elapsed_ms= goaway_debug=\n"
+      "         halfclose_ms=\n"
       "  status/rst/goaway are 'none' when absent; error codes by name\n"
       "  (PROTOCOL_ERROR, ...); sent counts the mode's unit (frames,\n"
       "  pairs, streams); stop_at is sent when GOAWAY or close was seen.\n",
@@ -919,6 +1013,7 @@ static void parse_args(int argc, char **argv, struct opts *o) {
   o->stall_ms = 1000;
   o->window = -1;
   o->rcvbuf = -1;
+  o->half_close_ms = -1;
   o->path = "/";
   o->variant = "badmagic";
   o->pace_ms = 3;
@@ -950,6 +1045,13 @@ static void parse_args(int argc, char **argv, struct opts *o) {
       o->no_end_headers = 1;
     } else if (strcmp(a, "--trailers") == 0) {
       o->trailers = 1;
+    } else if (strcmp(a, "--tls") == 0) {
+      o->tls = 1;
+    } else if (strcmp(a, "--close-notify") == 0) {
+      o->close_notify = 1;
+    } else if (strcmp(a, "--half-close") == 0) {
+      NEED_ARG;
+      o->half_close_ms = (int)parse_num(next, "--half-close");
     } else if (strcmp(a, "--repeat") == 0) {
       NEED_ARG;
       o->repeat = parse_num(next, "--repeat");
@@ -1475,6 +1577,28 @@ static void mode_preface(struct conn *c, const struct opts *o) {
   pump(c, o->wait_ms >= 0 ? o->wait_ms : 3000, is_dead);
 }
 
+static long long g_halfclose_ms = -1;
+
+/* half_close (--half-close MS) ends the run as a client that goes away
+ * with its streams still open: it closes its sending side (with
+ * --close-notify a TLS close_notify first, else a bare FIN) and waits up
+ * to MS for the peer to close the connection (halfclose_ms= how long
+ * that took, none if it did not). */
+static void half_close(struct conn *c, const struct opts *o) {
+  uint64_t t0;
+  if (c->dead) {
+    g_halfclose_ms = 0;
+    return;
+  }
+  if (c->ssl != NULL && o->close_notify)
+    SSL_shutdown(c->ssl);
+  shutdown(c->fd, SHUT_WR);
+  t0 = util_now_ms();
+  pump(c, o->half_close_ms, is_dead);
+  if (c->dead)
+    g_halfclose_ms = (long long)(util_now_ms() - t0);
+}
+
 /* ------------------------------------------------------------------- main */
 
 static void print_result(const struct conn *c, const struct opts *o,
@@ -1482,7 +1606,7 @@ static void print_result(const struct conn *c, const struct opts *o,
   const struct stream *s1 = c->nstreams > 0 ? &c->streams[0] : NULL;
   long long responses = 0, completed = 0;
   size_t i;
-  char status[16], rst[24], stop_at[24];
+  char status[16], rst[24], stop_at[24], halfclose[24];
   for (i = 0; i < c->nstreams; i++) {
     responses += c->streams[i].status >= 0;
     completed += c->streams[i].ended;
@@ -1497,6 +1621,10 @@ static void print_result(const struct conn *c, const struct opts *o,
     snprintf(rst, sizeof(rst), "%s", code_name((uint32_t)c->first_rst));
   else
     snprintf(rst, sizeof(rst), "none");
+  if (g_halfclose_ms >= 0)
+    snprintf(halfclose, sizeof(halfclose), "%lld", g_halfclose_ms);
+  else
+    snprintf(halfclose, sizeof(halfclose), "none");
   if (c->stop_at >= 0)
     snprintf(stop_at, sizeof(stop_at), "%lld", c->stop_at);
   else
@@ -1506,7 +1634,7 @@ static void print_result(const struct conn *c, const struct opts *o,
          " rst_count=%ld refused=%ld responses=%lld completed=%lld"
          " blocked=%d http1=%d http1_status=%d hpack_error=%d settings=%d"
          " pings_acked=%ld timeout=%d elapsed_ms=%llu pushes_reset=%ld"
-         " goaway_debug=%s\n",
+         " goaway_debug=%s halfclose_ms=%s\n",
          o->mode, status, rst,
          c->got_goaway ? code_name(c->goaway_code) : "none",
          c->got_goaway ? c->goaway_last : -1, c->closed,
@@ -1516,7 +1644,8 @@ static void print_result(const struct conn *c, const struct opts *o,
          c->hpack_error || c->frame_error, c->got_settings, c->pings_acked,
          timed_out,
          (unsigned long long)(util_now_ms() - c->start_ms), c->pushes_reset,
-         c->got_goaway && c->goaway_debug[0] ? c->goaway_debug : "-");
+         c->got_goaway && c->goaway_debug[0] ? c->goaway_debug : "-",
+         halfclose);
   fflush(stdout);
 }
 
@@ -1593,6 +1722,13 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  if (o.tls && tls_start(&c) != 0) {
+    printf("RESULT mode=%s error=tls status=none rst=none goaway=none "
+           "closed=1 close=tls\n",
+           o.mode);
+    return 1;
+  }
+
   if (strcmp(o.mode, "preface") != 0) {
     send_preface(&c, o.window);
     rv = flush(&c, 1, 0);
@@ -1617,7 +1753,12 @@ int main(int argc, char **argv) {
   else
     mode_preface(&c, &o);
 
+  if (o.half_close_ms >= 0)
+    half_close(&c, &o);
+
   print_result(&c, &o, remaining_ms(&c) == 0);
+  if (c.ssl != NULL)
+    SSL_free(c.ssl);
   close(c.fd);
   nghttp2_hd_deflate_del(c.deflater);
   nghttp2_hd_inflate_del(c.inflater);

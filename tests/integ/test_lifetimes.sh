@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# test_lifetimes.sh: every connection and stream a client can hold ends
+# whatever state the client leaves it in, and gives back what it held
+# (its backend exchange, its connection slot).
+#
+#   - A client that closes its side (FIN, over h2c, TLS or HTTP/1.1) while
+#     a stream waits on it (a response stalled by flow control, its own
+#     request body unfinished) is cut off at once: no connection stays in
+#     CLOSE-WAIT, no backend exchange stays open.
+#   - While the connection lives, an HTTP/2 stream that gets no window for
+#     timeouts.write, or no request body bytes for timeouts.idle, is reset
+#     and counted in /metrics; streams that progress slowly are not.
+#
+# Driven by build/h2probe (frame-level client; --window 0 never opens a
+# window, --half-close sends FIN and times the server's close) in front of
+# build/fault_backend and nginx.
+. "$(dirname "$0")/lib.sh"
+
+if [ -n "$HERALD_STANDIN" ]; then
+  skip "lifetimes" "herald's own metrics; no stand-in"
+  finish
+fi
+PROBE=$B/h2probe
+[ -x "$PROBE" ] || {
+  fail "h2probe built" "$PROBE missing (make $PROBE)"
+  finish
+}
+
+start_fault_backend || finish
+start_nginx || finish
+gen_cert || finish
+
+# probe PORT MODE ARGS...: sets R (the RESULT line).
+probe() {
+  local port=$1 mode=$2
+  shift 2
+  R=$(timeout 60 "$PROBE" "$mode" 127.0.0.1 "$port" "$@" --timeout 30 2>&1 |
+    grep '^RESULT ' | tail -n 1)
+  [ -n "$R" ] || R="RESULT missing"
+}
+# f NAME: the value of NAME= in $R
+f() { printf '%s\n' "$R" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
+
+# metric ADMIN_PORT NAME_WITH_LABELS: its value in /metrics, or "none".
+metric() {
+  local v
+  v=$(hcurl "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }')
+  echo "${v:-none}"
+}
+
+# held PORT: connections on herald's side of PORT that are neither
+# listening nor already closed by herald (TIME-WAIT): an ESTAB or
+# CLOSE-WAIT here is a connection herald still holds.
+held() { ss -Htan "sport = :$1" | grep -Evc '^(LISTEN|TIME-WAIT)'; }
+
+# settled PORT ADMIN: waits up to 3 s for nothing held on PORT and no
+# backend exchange in progress; prints "held/active".
+settled() {
+  local i h a
+  for i in $(seq 1 30); do
+    h=$(held "$1")
+    a=$(metric "$2" herald_backend_requests_active)
+    [ "$h" = 0 ] && [ "$a" = 0 ] && break
+    sleep 0.1
+  done
+  echo "$h/$a"
+}
+
+# ---- a client that closes its side: default timeouts, so only the FIN
+# can explain a prompt close ---------------------------------------------------
+HP=$(free_port)
+HT=$(free_port)
+AP=$(free_port)
+start_herald --listen "127.0.0.1:$HP" --listen-tls "127.0.0.1:$HT" --cert "$CERT" \
+  --key "$KEY" --backend "127.0.0.1:$FB_PORT" --admin "127.0.0.1:$AP" || finish
+
+BIG=(-H ':method: GET' -H ':authority: a.example' -H ':path: /big?size=10000000')
+POST=(-H ':method: POST' -H ':authority: a.example' -H ':path: /echo'
+  -H 'content-length: 100000')
+
+# gone NAME PORT SCHEME ARGS...: the probe stalls a stream, then sends FIN
+# (ARGS may add --tls, --close-notify); herald must close at once.
+gone() {
+  local name=$1 port=$2 scheme=$3
+  shift 3
+  probe "$port" req -H ":scheme: $scheme" "$@" --wait 500 --half-close 3000
+  assert_eq "$name: herald closes the connection after the FIN" 1 "$(f closed)"
+  assert_le "$name: within 1 s of the FIN (ms)" 1000 "$(f halfclose_ms)"
+  assert_eq "$name: nothing held, no backend exchange left (held/active)" \
+    "0/0" "$(settled "$port" "$AP")"
+}
+
+gone "h2c, response stalled by flow control" "$HP" http "${BIG[@]}" --window 0
+gone "h2c, request body unfinished" "$HP" http "${POST[@]}" --data 1000 --no-end
+gone "TLS, response stalled by flow control, FIN" "$HT" https "${BIG[@]}" --window 0 --tls
+gone "TLS, request body unfinished, FIN" "$HT" https "${POST[@]}" --data 1000 --no-end --tls
+gone "TLS, response stalled, close_notify" "$HT" https "${BIG[@]}" --window 0 --tls --close-notify
+# A half-closed client still reads what it asked for (h2load half-closes
+# after its last request): a response that fits the window it has is
+# finished, not cut.
+probe "$HP" req -H ':scheme: http' -H ':method: GET' -H ':authority: a.example' \
+  -H ':path: /big?size=60000' --wait 0 --half-close 5000
+assert_eq "h2c, FIN with a response in flight: the response completes" 60000 "$(f body)"
+assert_eq "h2c, FIN with a response in flight: then the connection closes" 1 "$(f closed)"
+
+# HTTP/1.1: a client that goes away mid-body is cut off, also when its
+# response went out early (nginx answers a POST to a file with 405 before
+# reading the body) and herald was still reading the body to its end.
+# half_close_h1 PORT: sends stdin, reads the response for 1 s, sends FIN,
+# prints how long until herald closed ("none" after 5 s).
+half_close_h1() {
+  timeout 20 python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(sys.stdin.buffer.read())
+s.settimeout(1)
+try:
+    while s.recv(65536):
+        pass
+    print("closed-before-fin"); sys.exit()
+except socket.timeout:
+    pass
+s.shutdown(socket.SHUT_WR)
+t0 = time.monotonic()
+s.settimeout(5)
+try:
+    while s.recv(65536):
+        pass
+    print(int((time.monotonic() - t0) * 1000))
+except socket.timeout:
+    print("none")
+except ConnectionResetError:
+    print(int((time.monotonic() - t0) * 1000))
+' "$1"
+}
+BODY=$(head -c 1000 /dev/zero | tr '\0' a)
+out=$(printf 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n%s' "$BODY" |
+  half_close_h1 "$HP")
+assert_le "h1, request body unfinished: closed within 1 s of the FIN (ms)" 1000 "$out"
+assert_eq "h1, request body unfinished: nothing held (held/active)" "0/0" "$(settled "$HP" "$AP")"
+stop_pid "$HERALD_PID"
+
+HN=$(free_port)
+AN=$(free_port)
+start_herald --listen "127.0.0.1:$HN" --backend "127.0.0.1:$NGINX_PORT" \
+  --admin "127.0.0.1:$AN" || finish
+out=$(printf 'POST /index.html HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n%s' "$BODY" |
+  half_close_h1 "$HN")
+assert_le "h1, answered early, body unfinished: closed within 1 s of the FIN (ms)" 1000 "$out"
+assert_eq "h1, answered early: nothing held (held/active)" "0/0" "$(settled "$HN" "$AN")"
+stop_pid "$HERALD_PID"
+
+# Clients that stall a stream and leave must not lock others out: 12 of
+# them against max_connections = 10, then an ordinary request.
+HP=$(free_port)
+AP=$(free_port)
+start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" \
+  --admin "127.0.0.1:$AP" -o limits.max_connections=10 || finish
+pids=()
+for i in $(seq 1 12); do
+  timeout 30 "$PROBE" req 127.0.0.1 "$HP" -H ':scheme: http' "${BIG[@]}" --window 0 \
+    --wait 300 --half-close 2000 --timeout 20 >/dev/null 2>&1 &
+  pids+=($!)
+done
+wait "${pids[@]}"
+assert_eq "12 stalled clients gone: nothing held (held/active)" "0/0" "$(settled "$HP" "$AP")"
+out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/echo" 2>&1)
+assert_eq "12 stalled clients gone: a new client is served" 200 "$out"
+stop_pid "$HERALD_PID"
+
+# ---- streams stalled while the connection lives --------------------------------
+HP=$(free_port)
+AP=$(free_port)
+start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" --admin "127.0.0.1:$AP" \
+  -o timeouts.write=1000 -o timeouts.idle=1500 || finish
+
+probe "$HP" req -H ':scheme: http' "${BIG[@]}" --window 0 --wait 5000
+assert_eq "no window for timeouts.write: stream reset (CANCEL)" CANCEL "$(f rst)"
+assert_le "no window for timeouts.write: reset within 2.5 s (ms)" 2500 "$(f elapsed_ms)"
+assert_eq "no window: counted" 1 "$(metric "$AP" 'herald_http2_stream_timeouts_total{kind="send"}')"
+assert_eq "no window: backend exchange released" 0 "$(metric "$AP" herald_backend_requests_active)"
+
+probe "$HP" req -H ':scheme: http' "${POST[@]}" --data 1000 --no-end --wait 5000
+assert_eq "no request body for timeouts.idle: stream reset (CANCEL)" CANCEL "$(f rst)"
+assert_le "no request body for timeouts.idle: reset within 3 s (ms)" 3000 "$(f elapsed_ms)"
+assert_eq "no request body: counted" 1 \
+  "$(metric "$AP" 'herald_http2_stream_timeouts_total{kind="request_body"}')"
+assert_eq "no request body: backend exchange released" 0 "$(metric "$AP" herald_backend_requests_active)"
+
+# The same stall after the response was complete (the backend answered
+# before the body ended): the half-open stream is reset all the same.
+probe "$HP" req -H ':scheme: http' -H ':method: POST' -H ':authority: a.example' \
+  -H ':path: /big?size=10' --data 0 --no-end --wait 5000
+assert_eq "answered, request body never ends: reset" CANCEL "$(f rst)"
+
+# Slow is not stalled: a client reading at 400 KB/s, an upload at
+# 400 KB/s and a backend taking 2.5 s all finish.
+out=$(hcurl -m 20 --http2-prior-knowledge --limit-rate 400k -o /dev/null \
+  -w '%{http_code} %{size_download}' "http://127.0.0.1:$HP/big?size=2000000" 2>&1)
+assert_eq "slow reader (5 s at 400 KB/s) is served whole" "200 2000000" "$out"
+head -c 2000000 /dev/zero >"$WORK/2m"
+out=$(hcurl -m 20 --http2-prior-knowledge --limit-rate 400k --data-binary @"$WORK/2m" \
+  "http://127.0.0.1:$HP/echo" 2>&1 | tr -d ' ,"' | grep body_length)
+assert_eq "slow uploader (5 s at 400 KB/s) is served" "body_length:2000000" "$out"
+out=$(hcurl --http2-prior-knowledge -w '%{http_code}' "http://127.0.0.1:$HP/delay?ms=2500" 2>&1)
+assert_eq "slow backend (2.5 s) is waited for" "ok200" "$out"
+assert_eq "slow clients: no stream timed out (send)" 1 \
+  "$(metric "$AP" 'herald_http2_stream_timeouts_total{kind="send"}')"
+assert_eq "slow clients: no stream timed out (request_body)" 2 \
+  "$(metric "$AP" 'herald_http2_stream_timeouts_total{kind="request_body"}')"
+assert_eq "all done: nothing held (held/active)" "0/0" "$(settled "$HP" "$AP")"
+
+finish
