@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "proxy/buf.h"
+#include "proxy/clientcount.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
@@ -35,6 +36,10 @@ struct conn {
   struct server *srv;
   struct conn *prev, *next;      /* server's list */
   struct conn *dirty_next;       /* server's dirty list */
+  struct conn *idle_prev, *idle_next; /* server's idle list */
+  int idle;                      /* on the idle list */
+  int counted;                   /* counted under |counted_addr| */
+  uint8_t counted_addr[16];      /* see admit_client */
   int dirty;
   uint64_t id;
   enum conn_state state;
@@ -110,10 +115,80 @@ void conn_mark_dirty(struct conn *c) {
   c->srv->dirty = c;
 }
 
+/* ---- idle list and client counts ------------------------------------ */
+
+void conn_set_idle(struct conn *c, int idle) {
+  struct server *srv = c->srv;
+  if (idle == c->idle || (idle && c->closing))
+    return;
+  c->idle = idle;
+  if (idle) { /* newest at the tail: the head has been idle longest */
+    c->idle_prev = srv->idle_tail;
+    c->idle_next = NULL;
+    if (srv->idle_tail)
+      srv->idle_tail->idle_next = c;
+    else
+      srv->idle_head = c;
+    srv->idle_tail = c;
+    return;
+  }
+  if (c->idle_prev)
+    c->idle_prev->idle_next = c->idle_next;
+  else
+    srv->idle_head = c->idle_next;
+  if (c->idle_next)
+    c->idle_next->idle_prev = c->idle_prev;
+  else
+    srv->idle_tail = c->idle_prev;
+  c->idle_prev = c->idle_next = NULL;
+}
+
+/* admit_client counts |c| under its client address, or refuses it when
+ * that address has limits.max_connections_per_client open already. It
+ * keys on conn_peer_addr, so it belongs where the client address becomes
+ * known (at accept; after a PROXY header, once one can carry it), and it
+ * may run again if the address changes. Returns 0, or -1: close |c|. */
+static int admit_client(struct conn *c) {
+  struct server *srv = c->srv;
+  static uint64_t last_log;
+  static unsigned unlogged;
+  uint8_t addr[16];
+  conn_peer_addr(c, addr);
+  if (c->counted)
+    clientcount_remove(srv->clients, c->counted_addr);
+  c->counted = 0;
+  uint32_t open = clientcount_get(srv->clients, addr);
+  if (open >= (uint32_t)srv->cfg->max_connections_per_client) {
+    srv->stats.conns_refused++;
+    srv->stats.conns_client_limited++;
+    /* One line a second: a client hammering at its cap must not flood
+     * the log. */
+    uint64_t now = uv_now(srv->loop);
+    if (last_log == 0 || now - last_log >= 1000) {
+      LOG_WARN("refusing connection from %s: %u open from that address "
+               "(limits.max_connections_per_client %d); %u more refused "
+               "since the last such line", c->peer, open,
+               srv->cfg->max_connections_per_client, unlogged);
+      last_log = now;
+      unlogged = 0;
+    } else {
+      unlogged++;
+    }
+    return -1;
+  }
+  clientcount_add(srv->clients, addr);
+  memcpy(c->counted_addr, addr, 16);
+  c->counted = 1;
+  return 0;
+}
+
 static void on_handle_closed(uv_handle_t *h) {
   struct conn *c = h->data;
   if (--c->handles_open > 0)
     return;
+  conn_set_idle(c, 0);
+  if (c->counted)
+    clientcount_remove(c->srv->clients, c->counted_addr);
   if (c->session != NULL)
     c->ops->free(c->session);
   tls_conn_free(c->tls);
@@ -131,6 +206,7 @@ static void on_handle_closed(uv_handle_t *h) {
 static void do_close(struct conn *c) {
   if (uv_is_closing((uv_handle_t *)&c->tcp))
     return;
+  conn_set_idle(c, 0);
   c->closing = 1;
   c->close_after_flush = 0;
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -176,6 +252,7 @@ void conn_close(struct conn *c, int graceful) {
     do_close(c);
     return;
   }
+  conn_set_idle(c, 0);
   c->closing = 1;
   c->close_after_flush = 1;
   conn_mark_dirty(c);
@@ -547,6 +624,22 @@ void conn_shutdown(struct conn *c) {
   conn_mark_dirty(c);
 }
 
+/* evict closes an idle connection to make room for a new one. Nothing is
+ * in flight on it; an HTTP/2 peer still gets a GOAWAY saying so. The
+ * socket closes at once, so the slot is free by the end of this turn. */
+static void evict(struct conn *c) {
+  LOG_INFO("conn %llu %s: closing this idle connection to make room "
+           "(limits.max_connections %d)", (unsigned long long)c->id, c->peer,
+           c->srv->cfg->max_connections);
+  c->srv->stats.conns_evicted++;
+  if (c->ops == &h2_session_ops) {
+    c->ops->shutdown(c->session);
+    c->ops->produce(c->session);
+    conn_flush_now(c);
+  }
+  do_close(c);
+}
+
 static void peer_name(struct conn *c) {
   struct sockaddr_storage ss;
   int len = sizeof(ss);
@@ -586,15 +679,29 @@ void conn_accept(struct listener *l) {
     return;
   }
   srv->stats.conns_accepted++;
-  if (srv->nconns > srv->cfg->max_connections || srv->draining) {
+  if (srv->draining) {
     srv->stats.conns_refused++;
-    LOG_WARN("refusing connection: %d open (limits.max_connections %d)",
-             srv->nconns - 1, srv->cfg->max_connections);
     do_close(c);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
   peer_name(c);
+  if (admit_client(c) != 0) {
+    do_close(c);
+    return;
+  }
+  if (srv->nconns > srv->cfg->max_connections) {
+    /* Full: an idle connection makes room; without one, refuse. */
+    if (srv->idle_head == NULL) {
+      srv->stats.conns_refused++;
+      LOG_WARN("refusing connection: %d open, none idle "
+               "(limits.max_connections %d)",
+               srv->nconns - 1, srv->cfg->max_connections);
+      do_close(c);
+      return;
+    }
+    evict(srv->idle_head);
+  }
   if (l->tls) {
     c->tls = tls_conn_new(l->tls_ctx);
     c->state = CONN_TLS_HANDSHAKE;

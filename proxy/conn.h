@@ -40,6 +40,11 @@ void conn_mark_dirty(struct conn *c);
 void conn_close(struct conn *c, int graceful);
 int conn_closing(const struct conn *c);
 
+/* conn_set_idle: the session has nothing in progress (1), or has work
+ * again (0). At limits.max_connections the connection idle longest is
+ * closed to make room for a new one instead of refusing it. */
+void conn_set_idle(struct conn *c, int idle);
+
 void conn_pause_read(struct conn *c);
 void conn_resume_read(struct conn *c);
 
@@ -55,7 +60,8 @@ void conn_schedule_tick(struct conn *c, uint64_t ms);
 struct server *conn_server(const struct conn *c);
 const char *conn_peer(const struct conn *c);
 /* conn_peer_addr copies the client address (IPv4 in the first 4 bytes,
- * the rest zero) into |out|. */
+ * the rest zero) into |out|. limits.max_connections_per_client counts
+ * connections under this address (see admit_client in conn.c). */
 void conn_peer_addr(const struct conn *c, uint8_t out[16]);
 int conn_is_tls(const struct conn *c);
 uint64_t conn_id(const struct conn *c);

@@ -75,6 +75,7 @@ static struct h1_session *from_parser(llhttp_t *p) { return p->data; }
 
 static void set_idle_timer(struct h1_session *s) {
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->idle_timeout, "keep-alive idle");
+  conn_set_idle(s->c, 1);
 }
 
 static void log_request(struct h1_session *s, int status) {
@@ -321,6 +322,7 @@ static int on_message_begin(llhttp_t *p) {
   s->backend = NULL;
   s->recording = 0;
   s->start_ms = util_now_ms();
+  conn_set_idle(s->c, 0);
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
                    "request header");
   return 0;

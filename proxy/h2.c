@@ -207,6 +207,7 @@ static int in_set(const uint64_t *set, size_t n, uint64_t h) {
 
 static void update_timer(struct h2_session *s) {
   const struct config *cfg = s->srv->cfg;
+  conn_set_idle(s->c, s->headers_pending == 0 && s->nstreams == 0);
   if (s->headers_pending > 0)
     conn_set_timeout(s->c, (uint64_t)cfg->header_timeout, "request header");
   else if (s->nstreams == 0)

@@ -168,6 +168,113 @@ out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0
 assert_eq "12 stalled clients gone: a new client is served" 200 "$out"
 stop_pid "$HERALD_PID"
 
+# ---- connection slots: per client address, and idle ones make room ------------
+# hold_conns N SECS SRC PORT OUT: N HTTP/2 connections from address SRC,
+# each idle once herald's SETTINGS arrived; OUT.ready appears when all are
+# up, and after SECS OUT gets each one's fate in opening order ("open" or
+# "closed").
+hold_conns() {
+  timeout $(($2 + 20)) python3 -c '
+import socket, sys, time
+n, secs, src, port, out = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+socks, state = [], []
+for i in range(n):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    s.sendall(hello)
+    s.settimeout(2)
+    try:
+        state.append("open" if s.recv(65536) else "closed")
+    except OSError:
+        state.append("closed")
+    s.setblocking(False)
+    socks.append(s)
+    time.sleep(0.05)
+open(out + ".ready", "w").close()
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    for i, s in enumerate(socks):
+        if state[i] != "open":
+            continue
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    state[i] = "closed"
+                    break
+        except BlockingIOError:
+            pass
+        except OSError:
+            state[i] = "closed"
+    time.sleep(0.05)
+open(out, "w").write(" ".join(state) + "\n")
+' "$@"
+}
+# wait_file F: up to 10 s for F to exist.
+wait_file() {
+  local i
+  for i in $(seq 1 100); do
+    [ -e "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+HP=$(free_port)
+AP=$(free_port)
+start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" --admin "127.0.0.1:$AP" \
+  -o limits.max_connections_per_client=3 || finish
+hold_conns 3 3 127.0.0.1 "$HP" "$WORK/held3" &
+hold_pid=$!
+wait_file "$WORK/held3.ready" || fail "3 connections from 127.0.0.1 opened" "no ready file"
+out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/echo" 2>/dev/null)
+assert_ne "per client: a 4th connection from 127.0.0.1 is refused" 200 "$out"
+assert_eq "per client: counted" 1 "$(metric "$AP" herald_connections_client_limited_total)"
+out=$(hcurl --http2-prior-knowledge --interface 127.0.0.2 -o /dev/null -w '%{http_code}' \
+  "http://127.0.0.1:$HP/echo" 2>&1)
+assert_eq "per client: another address (127.0.0.2) is served" 200 "$out"
+wait "$hold_pid"
+assert_eq "per client: the 3 held connections were left alone" "open open open" "$(cat "$WORK/held3")"
+assert_eq "per client: all closed, nothing held" "0/0" "$(settled "$HP" "$AP")"
+out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/echo" 2>&1)
+assert_eq "per client: once they closed, 127.0.0.1 is served again" 200 "$out"
+stop_pid "$HERALD_PID"
+
+# At max_connections the connection idle longest makes room; busy ones
+# never do.
+HP=$(free_port)
+AP=$(free_port)
+start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" --admin "127.0.0.1:$AP" \
+  -o limits.max_connections=4 || finish
+hold_conns 4 3 127.0.0.1 "$HP" "$WORK/held4" &
+hold_pid=$!
+wait_file "$WORK/held4.ready" || fail "4 idle connections opened" "no ready file"
+out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/echo" 2>&1)
+assert_eq "full of idle connections: a new client is served" 200 "$out"
+assert_eq "full of idle connections: one evicted" 1 "$(metric "$AP" herald_connections_evicted_total)"
+wait "$hold_pid"
+assert_eq "full of idle connections: the oldest one was closed, the rest kept" \
+  "closed open open open" "$(cat "$WORK/held4")"
+pids=()
+for i in 1 2 3 4; do
+  timeout 30 "$PROBE" req 127.0.0.1 "$HP" -H ':scheme: http' -H ':method: GET' \
+    -H ':authority: a.example' -H ':path: /delay?ms=2000' --timeout 20 >"$WORK/busy$i" 2>&1 &
+  pids+=($!)
+done
+for i in $(seq 1 50); do
+  [ "$(metric "$AP" herald_http2_streams_active)" = 4 ] && break
+  sleep 0.1
+done
+out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/echo" 2>/dev/null)
+assert_ne "full of busy connections: a new client is refused" 200 "$out"
+wait "${pids[@]}"
+assert_eq "full of busy connections: none evicted" 1 "$(metric "$AP" herald_connections_evicted_total)"
+assert_eq "full of busy connections: their 4 requests completed" "200 200 200 200" \
+  "$(for i in 1 2 3 4; do R=$(grep '^RESULT' "$WORK/busy$i"); f status; done | tr '\n' ' ' | sed 's/ $//')"
+stop_pid "$HERALD_PID"
+
 # ---- streams stalled while the connection lives --------------------------------
 HP=$(free_port)
 AP=$(free_port)
