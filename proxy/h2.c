@@ -270,6 +270,16 @@ static void stream_timeout(struct h2_stream *st, const char *what, int ms,
   reset_stream(st, NGHTTP2_CANCEL);
 }
 
+/* due: 1 when the deadline |ms| after |since| has passed; else 0, with
+ * |*next| lowered to that deadline. */
+static int due(uint64_t since, uint64_t ms, uint64_t now, uint64_t *next) {
+  if (now - since >= ms)
+    return 1;
+  if (since + ms < *next)
+    *next = since + ms;
+  return 0;
+}
+
 /* sweep resets the streams past their deadline and asks for the next
  * tick at the earliest deadline left. */
 static void sweep(struct h2_session *s) {
@@ -286,26 +296,20 @@ static void sweep(struct h2_session *s) {
        * window shut: that wait is the backend's (backend_read). */
       if (st->up != NULL && upstream_body_pending(st->up) > 0)
         st->body_ms = now;
-      if (now - st->body_ms >= body_ms) {
+      if (due(st->body_ms, body_ms, now, &next)) {
         stream_timeout(st, "no request body bytes", cfg->idle_timeout,
                        &stats->h2_body_timeouts);
         continue;
       }
-      if (st->body_ms + body_ms < next)
-        next = st->body_ms + body_ms;
     }
     if (send_waiting(st)) {
       /* With window, a stalled send is the socket's (timeouts.write on
        * the connection). */
       if (window_open(s, st))
         st->send_ms = now;
-      if (now - st->send_ms >= send_ms) {
+      if (due(st->send_ms, send_ms, now, &next))
         stream_timeout(st, "no flow-control window", cfg->write_timeout,
                        &stats->h2_send_timeouts);
-        continue;
-      }
-      if (st->send_ms + send_ms < next)
-        next = st->send_ms + send_ms;
     }
   }
   if (next != UINT64_MAX)

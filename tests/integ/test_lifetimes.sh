@@ -66,6 +66,21 @@ settled() {
   echo "$h/$a"
 }
 
+# start_fb_herald ARGS...: herald on fresh ports $HP (admin $AP) in front
+# of the fault backend.
+start_fb_herald() {
+  HP=$(free_port)
+  AP=$(free_port)
+  start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" \
+    --admin "127.0.0.1:$AP" "$@"
+}
+# h2_status [CURL_ARGS...]: the status of an h2c GET /echo ("000" when
+# the connection is refused).
+h2_status() {
+  hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "$@" \
+    "http://127.0.0.1:$HP/echo" 2>/dev/null
+}
+
 # ---- a client that closes its side: default timeouts, so only the FIN
 # can explain a prompt close ---------------------------------------------------
 HP=$(free_port)
@@ -133,29 +148,28 @@ except ConnectionResetError:
     print(int((time.monotonic() - t0) * 1000))
 ' "$1"
 }
-BODY=$(head -c 1000 /dev/zero | tr '\0' a)
-out=$(printf 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n%s' "$BODY" |
-  half_close_h1 "$HP")
-assert_le "h1, request body unfinished: closed within 1 s of the FIN (ms)" 1000 "$out"
-assert_eq "h1, request body unfinished: nothing held (held/active)" "0/0" "$(settled "$HP" "$AP")"
+# gone_h1 NAME PORT ADMIN PATH: a POST of 1000 of its 100000 bytes, then FIN.
+gone_h1() {
+  local out body
+  body=$(head -c 1000 /dev/zero | tr '\0' a)
+  out=$(printf 'POST %s HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n%s' "$4" "$body" |
+    half_close_h1 "$2")
+  assert_le "$1: closed within 1 s of the FIN (ms)" 1000 "$out"
+  assert_eq "$1: nothing held (held/active)" "0/0" "$(settled "$2" "$3")"
+}
+gone_h1 "h1, request body unfinished" "$HP" "$AP" /echo
 stop_pid "$HERALD_PID"
 
 HN=$(free_port)
 AN=$(free_port)
 start_herald --listen "127.0.0.1:$HN" --backend "127.0.0.1:$NGINX_PORT" \
   --admin "127.0.0.1:$AN" || finish
-out=$(printf 'POST /index.html HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n%s' "$BODY" |
-  half_close_h1 "$HN")
-assert_le "h1, answered early, body unfinished: closed within 1 s of the FIN (ms)" 1000 "$out"
-assert_eq "h1, answered early: nothing held (held/active)" "0/0" "$(settled "$HN" "$AN")"
+gone_h1 "h1, answered early, body unfinished" "$HN" "$AN" /index.html
 stop_pid "$HERALD_PID"
 
 # Clients that stall a stream and leave must not lock others out: 12 of
 # them against max_connections = 10, then an ordinary request.
-HP=$(free_port)
-AP=$(free_port)
-start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" \
-  --admin "127.0.0.1:$AP" -o limits.max_connections=10 || finish
+start_fb_herald -o limits.max_connections=10 || finish
 pids=()
 for i in $(seq 1 12); do
   timeout 30 "$PROBE" req 127.0.0.1 "$HP" -H ':scheme: http' "${BIG[@]}" --window 0 \
@@ -164,7 +178,7 @@ for i in $(seq 1 12); do
 done
 wait "${pids[@]}"
 assert_eq "12 stalled clients gone: nothing held (held/active)" "0/0" "$(settled "$HP" "$AP")"
-out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/echo" 2>&1)
+out=$(h2_status)
 assert_eq "12 stalled clients gone: a new client is served" 200 "$out"
 stop_pid "$HERALD_PID"
 
@@ -212,49 +226,38 @@ while time.monotonic() < end:
 open(out, "w").write(" ".join(state) + "\n")
 ' "$@"
 }
-# wait_file F: up to 10 s for F to exist.
-wait_file() {
+# hold_idle N OUT: hold_conns N 3 127.0.0.1 "$HP" OUT in the background
+# (HOLD_PID), returning once all N are up.
+hold_idle() {
   local i
+  hold_conns "$1" 3 127.0.0.1 "$HP" "$2" &
+  HOLD_PID=$!
   for i in $(seq 1 100); do
-    [ -e "$1" ] && return 0
+    [ -e "$2.ready" ] && return 0
     sleep 0.1
   done
-  return 1
+  fail "$1 idle connections opened" "no $2.ready"
 }
 
-HP=$(free_port)
-AP=$(free_port)
-start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" --admin "127.0.0.1:$AP" \
-  -o limits.max_connections_per_client=3 || finish
-hold_conns 3 3 127.0.0.1 "$HP" "$WORK/held3" &
-hold_pid=$!
-wait_file "$WORK/held3.ready" || fail "3 connections from 127.0.0.1 opened" "no ready file"
-out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/echo" 2>/dev/null)
-assert_ne "per client: a 4th connection from 127.0.0.1 is refused" 200 "$out"
+start_fb_herald -o limits.max_connections_per_client=3 || finish
+hold_idle 3 "$WORK/held3"
+assert_ne "per client: a 4th connection from 127.0.0.1 is refused" 200 "$(h2_status)"
 assert_eq "per client: counted" 1 "$(metric "$AP" herald_connections_client_limited_total)"
-out=$(hcurl --http2-prior-knowledge --interface 127.0.0.2 -o /dev/null -w '%{http_code}' \
-  "http://127.0.0.1:$HP/echo" 2>&1)
-assert_eq "per client: another address (127.0.0.2) is served" 200 "$out"
-wait "$hold_pid"
+assert_eq "per client: another address (127.0.0.2) is served" 200 \
+  "$(h2_status --interface 127.0.0.2)"
+wait "$HOLD_PID"
 assert_eq "per client: the 3 held connections were left alone" "open open open" "$(cat "$WORK/held3")"
 assert_eq "per client: all closed, nothing held" "0/0" "$(settled "$HP" "$AP")"
-out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/echo" 2>&1)
-assert_eq "per client: once they closed, 127.0.0.1 is served again" 200 "$out"
+assert_eq "per client: once they closed, 127.0.0.1 is served again" 200 "$(h2_status)"
 stop_pid "$HERALD_PID"
 
 # At max_connections the connection idle longest makes room; busy ones
 # never do.
-HP=$(free_port)
-AP=$(free_port)
-start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" --admin "127.0.0.1:$AP" \
-  -o limits.max_connections=4 || finish
-hold_conns 4 3 127.0.0.1 "$HP" "$WORK/held4" &
-hold_pid=$!
-wait_file "$WORK/held4.ready" || fail "4 idle connections opened" "no ready file"
-out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/echo" 2>&1)
-assert_eq "full of idle connections: a new client is served" 200 "$out"
+start_fb_herald -o limits.max_connections=4 || finish
+hold_idle 4 "$WORK/held4"
+assert_eq "full of idle connections: a new client is served" 200 "$(h2_status)"
 assert_eq "full of idle connections: one evicted" 1 "$(metric "$AP" herald_connections_evicted_total)"
-wait "$hold_pid"
+wait "$HOLD_PID"
 assert_eq "full of idle connections: the oldest one was closed, the rest kept" \
   "closed open open open" "$(cat "$WORK/held4")"
 pids=()
@@ -267,7 +270,7 @@ for i in $(seq 1 50); do
   [ "$(metric "$AP" herald_http2_streams_active)" = 4 ] && break
   sleep 0.1
 done
-out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/echo" 2>/dev/null)
+out=$(h2_status)
 assert_ne "full of busy connections: a new client is refused" 200 "$out"
 wait "${pids[@]}"
 assert_eq "full of busy connections: none evicted" 1 "$(metric "$AP" herald_connections_evicted_total)"
@@ -276,10 +279,7 @@ assert_eq "full of busy connections: their 4 requests completed" "200 200 200 20
 stop_pid "$HERALD_PID"
 
 # ---- streams stalled while the connection lives --------------------------------
-HP=$(free_port)
-AP=$(free_port)
-start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" --admin "127.0.0.1:$AP" \
-  -o timeouts.write=1000 -o timeouts.idle=1500 || finish
+start_fb_herald -o timeouts.write=1000 -o timeouts.idle=1500 || finish
 
 probe "$HP" req -H ':scheme: http' "${BIG[@]}" --window 0 --wait 5000
 assert_eq "no window for timeouts.write: stream reset (CANCEL)" CANCEL "$(f rst)"
