@@ -684,13 +684,14 @@ static void h1_eof(void *sp) {
   if (s->state == H1_BODY) {
     /* The client went away mid-body: the request can never complete,
      * even when its response went out already (the body would have been
-     * read to its end first, to find the next request). */
+     * read to its end first, to find the next request). A response that
+     * is complete is still flushed to it. */
     if (s->up != NULL) {
       upstream_cancel(s->up);
       s->up = NULL;
     }
     s->state = H1_DONE;
-    conn_close(s->c, 0);
+    conn_close(s->c, s->resp_done);
   } else if (s->state == H1_HEAD) {
     LOG_INFO("conn %llu %s: client closed mid-request",
              (unsigned long long)conn_id(s->c), conn_peer(s->c));
