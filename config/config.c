@@ -173,6 +173,8 @@ static const struct key_def keys[] = {
   {"log", "level", KEY_LEVEL, FIELD(log_level), 0, 0, 0},
   {"log", "access_log", KEY_PATH, FIELD(access_log), 0, 0, 0},
   INT_KEY("limits", "max_connections", max_connections, 1, 1000000),
+  INT_KEY("limits", "max_connections_per_client", max_connections_per_client,
+          1, 1000000),
   INT_KEY("limits", "max_concurrent_streams", max_concurrent_streams, 1,
           10000),
   INT_KEY("limits", "max_header_list_size", max_header_list_size, 1024,
@@ -379,6 +381,7 @@ void config_defaults(struct config *c) {
   memset(c, 0, sizeof *c);
   c->log_level = LOG_LEVEL_INFO;
   c->max_connections = 10000;
+  c->max_connections_per_client = 256;
   c->max_concurrent_streams = 100;
   c->max_header_list_size = 65536;
   c->max_header_fields = 100;

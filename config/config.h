@@ -90,6 +90,7 @@ struct config {
 
   /* [limits] */
   int max_connections;          /* default 10000 */
+  int max_connections_per_client; /* from one client address, 256 */
   int max_concurrent_streams;   /* per HTTP/2 connection, default 100 */
   int max_header_list_size;     /* bytes (name+value+32 each), default 65536 */
   int max_header_fields;        /* default 100 */

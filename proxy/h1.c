@@ -78,6 +78,7 @@ static struct h1_session *from_parser(llhttp_t *p) { return p->data; }
 
 static void set_idle_timer(struct h1_session *s) {
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->idle_timeout, "keep-alive idle");
+  conn_set_idle(s->c, 1);
 }
 
 static void log_request(struct h1_session *s, int status) {
@@ -123,10 +124,25 @@ static void send_error(struct h1_session *s, int status, const char *why) {
 
 /* ---- response path ---------------------------------------------------- */
 
+static void answer_error(struct h1_session *s, int status);
+
 static void up_head(void *ud, int status, const struct http_hdr *hdrs,
                     size_t n, int64_t content_length) {
   struct h1_session *s = ud;
   s->backend = upstream_backend_name(s->up);
+  int bodyless = s->is_head || status == 204 || status == 304;
+  const char *codings = upstream_transfer_codings(s->up);
+  if (!bodyless && codings[0] != '\0' && s->version == 10) {
+    /* HTTP/1.0 has no transfer codings: the coded bytes cannot be told
+     * from a body, so the client gets none of them. */
+    LOG_WARN("backend %s: transfer coding '%s' for an HTTP/1.0 client; 502",
+             s->backend, codings);
+    upstream_cancel(s->up);
+    s->up = NULL;
+    s->srv->stats.backend_errors++;
+    answer_error(s, 502);
+    return;
+  }
   if (s->recording)
     record_response(&s->obs, status, hdrs, n);
   struct buf out;
@@ -143,10 +159,15 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   }
   /* RFC 9110 7.6.3: a proxy adds itself to Via in both directions. */
   buf_append(&out, "Via: 1.1 herald\r\n", 17);
-  int bodyless = s->is_head || status == 204 || status == 304;
   if (!bodyless && content_length < 0) {
     if (s->version == 11) {
-      buf_append(&out, "Transfer-Encoding: chunked\r\n", 28);
+      /* Re-chunked here; the backend's own codings stay under it. */
+      buf_append(&out, "Transfer-Encoding: ", 19);
+      if (codings[0] != '\0') {
+        buf_append(&out, codings, strlen(codings));
+        buf_append(&out, ", ", 2);
+      }
+      buf_append(&out, "chunked\r\n", 9);
       s->resp_chunked = 1;
     } else {
       s->keepalive = 0; /* the body ends when the connection does */
@@ -230,6 +251,12 @@ static void up_error(void *ud, int status, const char *why) {
   s->srv->stats.backend_errors++;
   if (status == 504)
     s->srv->stats.backend_timeouts++;
+  answer_error(s, status);
+}
+
+/* answer_error ends the exchange whose upstream is gone: a short error
+ * response, or a cut connection if the response had started. */
+static void answer_error(struct h1_session *s, int status) {
   if (s->resp_started) {
     /* A cut-short body can only be signalled by closing without the
      * last chunk (or before Content-Length bytes): never pretend. */
@@ -300,6 +327,7 @@ static int on_message_begin(llhttp_t *p) {
   s->recording = 0;
   s->have_client = 0;
   s->start_ms = util_now_ms();
+  conn_set_idle(s->c, 0);
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
                    "request header");
   return 0;
@@ -405,9 +433,24 @@ static int on_headers_complete(llhttp_t *p) {
     path = slash ? slash : "/";
     path_len = slash ? s->url_len - (size_t)(slash - s->url) : 1;
   }
+  /* Framing comes from llhttp's flags; herald reads the codings itself
+   * too, and both must agree that chunked is the one final coding (RFC
+   * 9112 6.1), before anything is forwarded. llhttp 8 only refuses the
+   * other cases after this callback, when the head is already sent. */
+  char codings[128];
+  enum http_te te = http_transfer_codings(hdrs, s->fields.n, codings,
+                                          sizeof(codings));
+  int te_ok = te == HTTP_TE_NONE
+                  ? !(p->flags & F_TRANSFER_ENCODING)
+                  : te == HTTP_TE_CHUNKED && (p->flags & F_CHUNKED) &&
+                        s->version == 11;
   int status = 0;
   const char *why = NULL;
-  if (hosts > 1) {
+  if (!te_ok) {
+    status = 400, why = s->version == 11
+                            ? "Transfer-Encoding must end in chunked"
+                            : "Transfer-Encoding in an HTTP/1.0 request";
+  } else if (hosts > 1) {
     status = 400, why = "more than one Host field";
   } else if (auth == NULL && s->version == 11) {
     status = 400, why = "no Host field";
@@ -444,6 +487,7 @@ static int on_headers_complete(llhttp_t *p) {
       .nhdrs = s->fields.n,
       .content_length = chunked ? -1 : cl,
       .has_body = chunked || cl > 0,
+      .transfer_codings = codings,
       .client_addr = conn_peer(s->c),
       .forwarded_trusted = trusted,
       .client = s->client,
@@ -646,12 +690,17 @@ static void h1_shutdown(void *sp) {
 static void h1_eof(void *sp) {
   struct h1_session *s = sp;
   s->peer_eof = 1;
-  if (s->state == H1_BODY && s->up != NULL) {
-    /* The client went away mid-body: the request can never complete. */
-    upstream_cancel(s->up);
-    s->up = NULL;
+  if (s->state == H1_BODY) {
+    /* The client went away mid-body: the request can never complete,
+     * even when its response went out already (the body would have been
+     * read to its end first, to find the next request). A response that
+     * is complete is still flushed to it. */
+    if (s->up != NULL) {
+      upstream_cancel(s->up);
+      s->up = NULL;
+    }
     s->state = H1_DONE;
-    conn_close(s->c, 0);
+    conn_close(s->c, s->resp_done);
   } else if (s->state == H1_HEAD) {
     LOG_INFO("conn %llu %s: client closed mid-request",
              (unsigned long long)conn_id(s->c), conn_peer(s->c));

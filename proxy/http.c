@@ -152,6 +152,76 @@ size_t http_path_escape(const char *p, size_t n, char *out, size_t cap) {
   return w;
 }
 
+static int is_tchar(unsigned char c);
+
+/* te_element checks one list element v[b, e) (trimmed, not empty): a
+ * token, then parameters of tokens, ';', '=' and whitespace. Returns the
+ * length of the token, or 0 when the element is not of that form. */
+static size_t te_element(const char *v, size_t b, size_t e) {
+  size_t t = b;
+  while (t < e && is_tchar((unsigned char)v[t]))
+    t++;
+  for (size_t j = t; j < e; j++) {
+    unsigned char c = (unsigned char)v[j];
+    if (!is_tchar(c) && c != ';' && c != '=' && c != ' ' && c != '\t')
+      return 0;
+  }
+  return t - b;
+}
+
+enum http_te http_transfer_codings(const struct http_hdr *hdrs, size_t n,
+                                   char *out, size_t cap) {
+  size_t len = 0;
+  int seen = 0, chunked = 0;
+  if (cap == 0)
+    return HTTP_TE_INVALID;
+  out[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    if (!util_strcaseeq(hdrs[i].name, hdrs[i].name_len, "transfer-encoding"))
+      continue;
+    seen = 1;
+    const char *v = hdrs[i].value;
+    size_t vl = hdrs[i].value_len;
+    for (size_t k = 0; k <= vl; k++) {
+      size_t b = k;
+      while (k < vl && v[k] != ',')
+        k++;
+      size_t e = k;
+      while (b < e && (v[b] == ' ' || v[b] == '\t'))
+        b++;
+      while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+        e--;
+      if (b == e)
+        continue; /* empty list elements are allowed and mean nothing */
+      size_t tlen = te_element(v, b, e);
+      /* Anything after chunked means chunked was not the final coding,
+       * or came twice (RFC 9112 6.1, 7). */
+      if (tlen == 0 || chunked)
+        return HTTP_TE_INVALID;
+      if (util_strcaseeq(v + b, tlen, "chunked")) {
+        if (b + tlen != e)
+          return HTTP_TE_INVALID; /* chunked takes no parameters */
+        chunked = 1;
+        continue;
+      }
+      if (b + tlen == e && util_strcaseeq(v + b, tlen, "identity"))
+        continue;
+      if (len + (len ? 2 : 0) + (e - b) + 1 > cap)
+        return HTTP_TE_INVALID;
+      if (len) {
+        out[len++] = ',';
+        out[len++] = ' ';
+      }
+      memcpy(out + len, v + b, e - b);
+      len += e - b;
+      out[len] = '\0';
+    }
+  }
+  if (!seen)
+    return HTTP_TE_NONE;
+  return chunked ? HTTP_TE_CHUNKED : HTTP_TE_UNCHUNKED;
+}
+
 int http_method_idempotent(const char *m, size_t len) {
   static const char *const idem[] = {"GET", "HEAD", "OPTIONS", "TRACE",
                                      "PUT", "DELETE"};
@@ -266,7 +336,13 @@ void http_req_serialize(const struct http_req *req, struct buf *out) {
                      req->content_length);
     put(out, tmp, (size_t)n);
   } else if (req->has_body) {
-    puts_(out, "Transfer-Encoding: chunked\r\n");
+    if (req->transfer_codings != NULL && req->transfer_codings[0] != '\0') {
+      puts_(out, "Transfer-Encoding: ");
+      puts_(out, req->transfer_codings);
+      puts_(out, ", chunked\r\n");
+    } else {
+      puts_(out, "Transfer-Encoding: chunked\r\n");
+    }
   }
   /* A chain from anyone but a trusted proxy may be forged: the backend
    * gets only the address herald saw. */

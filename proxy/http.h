@@ -33,6 +33,9 @@ struct http_req {
   size_t nhdrs;
   int64_t content_length; /* -1 when the client gave none */
   int has_body;           /* body bytes follow the head */
+  /* Transfer codings the client applied before chunked ("gzip"), to be
+   * forwarded with the chunked framing; NULL or "" when none. */
+  const char *transfer_codings;
   const char *client_addr; /* the address herald got the request from
                               (conn_peer: PROXY-aware), as text: the
                               X-Forwarded-For entry herald adds */
@@ -76,15 +79,36 @@ int http_path_valid(const char *p, size_t len, int is_options);
  * written (NUL-terminated), or 0 when it does not fit in |cap|. */
 size_t http_path_escape(const char *p, size_t n, char *out, size_t cap);
 
+/* http_transfer_codings reads the Transfer-Encoding fields of |hdrs| (one
+ * list, RFC 9110 5.6.1, over any number of fields) and returns
+ *   HTTP_TE_NONE       no Transfer-Encoding field;
+ *   HTTP_TE_CHUNKED    chunked is the final coding, and the only chunked;
+ *   HTTP_TE_UNCHUNKED  codings without chunked (a response body then ends
+ *                      at close; a request cannot be framed at all);
+ *   HTTP_TE_INVALID    chunked twice or not last, chunked with parameters,
+ *                      a quoted string, a byte outside a token, or more
+ *                      than fits |out|.
+ * The codings other than chunked go to |out| (|cap| bytes, NUL-terminated,
+ * "" when none) joined with ", ", as written; "identity" (no coding at
+ * all) is left out. */
+enum http_te {
+  HTTP_TE_NONE,
+  HTTP_TE_CHUNKED,
+  HTTP_TE_UNCHUNKED,
+  HTTP_TE_INVALID
+};
+enum http_te http_transfer_codings(const struct http_hdr *hdrs, size_t n,
+                                   char *out, size_t cap);
+
 /* http_method_idempotent per RFC 9110 9.2.2. */
 int http_method_idempotent(const char *m, size_t len);
 
 /* http_req_serialize appends the HTTP/1.1 request head for |req| to |out|:
  * request line, Host from the authority, the client's fields minus
  * hop-by-hop ones and those Connection names, Cookie crumbs joined with
- * "; " (RFC 9113 8.2.3), Content-Length or chunked framing, and the
- * X-Forwarded-For (see forwarded_trusted), X-Forwarded-Proto and Via
- * fields. */
+ * "; " (RFC 9113 8.2.3), Content-Length or chunked framing (after the
+ * request's own transfer codings, if any), and the X-Forwarded-For (see
+ * forwarded_trusted), X-Forwarded-Proto and Via fields. */
 void http_req_serialize(const struct http_req *req, struct buf *out);
 
 /* http_status_reason returns the reason phrase for |status|. */

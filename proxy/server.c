@@ -12,6 +12,7 @@
 #include "learner/recorder.h"
 #include "proxy/admin.h"
 #include "proxy/buf.h"
+#include "proxy/clientcount.h"
 #include "proxy/conn.h"
 #include "proxy/log.h"
 #include "learner/ruleset.h"
@@ -219,6 +220,7 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
   srv->rng = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^
              0x9e3779b97f4a7c15ull;
   srv->validators = pushed_validators_new();
+  srv->clients = clientcount_new();
   srv->hint_keys = xmalloc(sizeof(*srv->hint_keys));
   hints_keys_init(srv->hint_keys, cfg->record_templates,
                   cfg->record_keep_params);
@@ -302,6 +304,8 @@ void server_cleanup(struct server *srv) {
   srv->hint_keys = NULL;
   pushed_validators_free(srv->validators);
   srv->validators = NULL;
+  clientcount_free(srv->clients); /* every conn uncounted itself above */
+  srv->clients = NULL;
   buf_release_cache();
 }
 

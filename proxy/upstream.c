@@ -40,6 +40,7 @@ struct upstream {
   int paused, reading;  /* reading: connected and request sent */
   int in_cb, dead; /* cancel from inside a callback defers the free */
   int starting, got_bytes;
+  char codings[64];     /* response transfer codings besides chunked */
   int deferred_status;
   const char *deferred_why;
   struct upstream *deferred_next;
@@ -83,6 +84,10 @@ static void start_connect(struct upstream *u, int fresh);
 
 const char *upstream_backend_name(const struct upstream *u) {
   return u->server[0] ? u->server : "-";
+}
+
+const char *upstream_transfer_codings(const struct upstream *u) {
+  return u->codings;
 }
 
 /* Finished upstreams are kept for reuse with their header buffers, so a
@@ -320,6 +325,16 @@ static int on_headers_complete(llhttp_t *p) {
   }
   u->status = status;
   struct http_hdr hdrs[MAX_RESPONSE_FIELDS];
+  /* llhttp frames the body; the codings under the framing are the
+   * consumer's to keep or refuse (upstream_transfer_codings). */
+  http_fields_export(&u->fields, hdrs);
+  enum http_te te = http_transfer_codings(hdrs, u->fields.n, u->codings,
+                                          sizeof(u->codings));
+  if (te == HTTP_TE_INVALID ||
+      (te == HTTP_TE_CHUNKED) != ((p->flags & F_CHUNKED) != 0)) {
+    llhttp_set_error_reason(p, "invalid Transfer-Encoding");
+    return -1;
+  }
   size_t n = export_fields(u, hdrs);
   int64_t cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
   if (status == 204 || status == 304)

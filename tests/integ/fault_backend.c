@@ -544,6 +544,34 @@ static void start_stream(struct conn *c, const char *head) {
   pump(c);
 }
 
+/* te_coded answers with a transfer coding besides chunked, body gzip of
+ * "hello, gzip transfer coding\n" (mtime 0): /te-gzip as "gzip, chunked",
+ * /te-gzip-close as "gzip" ending at close, /te-bad as "chunked, gzip"
+ * (chunked not last: invalid). */
+static void te_coded(struct conn *c) {
+  static const char gz[] =
+      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xcb\x48\xcd\xc9\xc9\xd7\x51"
+      "\x48\xaf\xca\x2c\x50\x28\x29\x4a\xcc\x2b\x4e\x4b\x2d\x52\x48\xce\x4f"
+      "\xc9\xcc\x4b\xe7\x02\x00\xf4\x44\x50\x04\x1c\x00\x00\x00";
+  size_t n = sizeof(gz) - 1;
+  int close_after = path_is(c, "/te-gzip-close");
+  struct sbuf b = {0};
+  sb_printf(&b, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                "Transfer-Encoding: %s\r\n%s\r\n",
+            close_after ? "gzip" : path_is(c, "/te-bad") ? "chunked, gzip"
+                                                         : "gzip, chunked",
+            close_after ? "Connection: close\r\n" : "");
+  if (!c->is_head) {
+    if (!close_after)
+      sb_printf(&b, "%zx\r\n", n);
+    sb_add(&b, gz, n);
+    if (!close_after)
+      sb_printf(&b, "\r\n0\r\n\r\n");
+  }
+  send_raw(c, b.p, b.len);
+  free(b.p);
+}
+
 static void dispatch(struct conn *c) {
   char hdr[512];
   if (path_is(c, "/echo")) {
@@ -656,6 +684,9 @@ static void dispatch(struct conn *c) {
                             "6\r\nhello\n\r\n0\r\nx-checksum: abc\r\n\r\n";
     conn_write(c, r, sizeof(r) - 1);
     conn_done(c, 0);
+  } else if (path_is(c, "/te-gzip") || path_is(c, "/te-gzip-close") ||
+             path_is(c, "/te-bad")) {
+    te_coded(c);
   } else if (path_is(c, "/status")) {
     long long code = query_get(c, "code", 200);
     if (code < 200 || code > 599) {

@@ -139,6 +139,31 @@ out=$(hcurl --http1.1 -o "$WORK/chunked" -w '%{http_code}' "$F/chunked?n=100&siz
 assert_eq "h1 /chunked status" 200 "$out"
 assert_eq "h1 /chunked 100 x 1000 bytes intact" "$(sha "$WORK/p100k")" "$(sha "$WORK/chunked")"
 
+# Transfer codings besides chunked (RFC 9112 6.1): HTTP/1.1 carries the
+# backend's gzip coding on (herald re-chunks, the coding stays; curl
+# --tr-encoding undoes it); HTTP/1.0 and HTTP/2 have no transfer codings
+# (Content-Encoding would mean something else): 502, never the coded bytes
+# as if they were the body. Chunked that is not last is invalid: 502.
+GZ_TEXT='hello, gzip transfer coding'
+for p in te-gzip te-gzip-close; do
+  out=$(hcurl --http1.1 --tr-encoding -D "$WORK/te-head" -w '%{http_code}' "$F/$p" 2>&1)
+  assert_eq "h1 /$p: body decodes to the backend's text" "$GZ_TEXT
+200" "$out"
+  assert_match "h1 /$p: Transfer-Encoding keeps gzip" '^transfer-encoding: gzip, chunked$' \
+    "$(tr -d '\r' <"$WORK/te-head")"
+  out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "$F/$p" 2>&1)
+  assert_eq "h2 /$p: 502" 502 "$out"
+  out=$(hcurl --http1.0 -o /dev/null -w '%{http_code}' "$F/$p" 2>&1)
+  assert_eq "h1.0 /$p: 502" 502 "$out"
+  out=$(hcurl --http2-prior-knowledge -I -o /dev/null -w '%{http_code}' "$F/$p" 2>&1)
+  assert_eq "h2 HEAD /$p: 200 (no body, nothing to code)" 200 "$out"
+done
+out=$(hcurl --http1.1 -o /dev/null -w '%{http_code}' "$F/te-bad" 2>&1)
+assert_eq "h1 /te-bad (chunked, gzip): 502" 502 "$out"
+out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "$F/te-bad" 2>&1)
+assert_eq "h2 /te-bad (chunked, gzip): 502" 502 "$out"
+still_serving "transfer codings"
+
 # /slowbody sends 1 KB every 100 ms: the first DATA must arrive long before
 # the last (streamed, not buffered), and each gap stays under the 500 ms
 # backend_read timeout so the response completes.

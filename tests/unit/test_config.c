@@ -116,6 +116,7 @@ static void test_defaults(void **state) {
   assert_int_equal(c->log_level, LOG_LEVEL_INFO);
   assert_string_equal(c->access_log, "");
   assert_int_equal(c->max_connections, 10000);
+  assert_int_equal(c->max_connections_per_client, 256);
   assert_int_equal(c->max_concurrent_streams, 100);
   assert_int_equal(c->max_header_list_size, 65536);
   assert_int_equal(c->max_header_fields, 100);
@@ -169,6 +170,7 @@ static void test_full_file(void **state) {
       "backend = app\n"
       "[limits]\n"
       "max_connections = 500\n"
+      "max_connections_per_client = 20\n"
       "max_concurrent_streams = 50\n"
       "max_header_list_size = 32768\n"
       "max_header_fields = 64\n"
@@ -228,6 +230,7 @@ static void test_full_file(void **state) {
   assert_int_equal(c->routes[1].backend, 0);
 
   assert_int_equal(c->max_connections, 500);
+  assert_int_equal(c->max_connections_per_client, 20);
   assert_int_equal(c->max_concurrent_streams, 50);
   assert_int_equal(c->max_header_list_size, 32768);
   assert_int_equal(c->max_header_fields, 64);

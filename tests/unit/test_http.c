@@ -297,6 +297,75 @@ static void test_serialize_chunked(void **state) {
   assert_false(has_field(out, "content-length"));
 }
 
+/* The request's own codings are written before the chunked framing. */
+static void test_serialize_transfer_codings(void **state) {
+  (void)state;
+  const struct http_hdr hdrs[] = {H("transfer-encoding", "gzip, chunked")};
+  struct http_req r = base_req(hdrs, 1);
+  r.method = "POST";
+  r.method_len = 4;
+  r.has_body = 1;
+  r.content_length = -1;
+  r.transfer_codings = "gzip";
+  assert_head(&r, "POST / HTTP/1.1\r\n"
+                  "Host: example.com\r\n"
+                  "Transfer-Encoding: gzip, chunked\r\n" TAIL);
+  r.transfer_codings = "";
+  assert_head(&r, "POST / HTTP/1.1\r\n"
+                  "Host: example.com\r\n"
+                  "Transfer-Encoding: chunked\r\n" TAIL);
+}
+
+/* te runs http_transfer_codings over one Transfer-Encoding field. */
+static enum http_te te(const char *value, char *codings, size_t cap) {
+  const struct http_hdr h = {"Transfer-Encoding", 17, value, strlen(value)};
+  return http_transfer_codings(&h, 1, codings, cap);
+}
+
+static void test_transfer_codings(void **state) {
+  (void)state;
+  char c[64];
+  const struct http_hdr none = H("content-type", "text/plain");
+  assert_int_equal(http_transfer_codings(&none, 1, c, sizeof c), HTTP_TE_NONE);
+  assert_string_equal(c, "");
+  assert_int_equal(te("chunked", c, sizeof c), HTTP_TE_CHUNKED);
+  assert_string_equal(c, "");
+  assert_int_equal(te("CHUNKED", c, sizeof c), HTTP_TE_CHUNKED);
+  assert_int_equal(te("gzip, chunked", c, sizeof c), HTTP_TE_CHUNKED);
+  assert_string_equal(c, "gzip");
+  assert_int_equal(te(" gzip ,, deflate;q=x , chunked ", c, sizeof c),
+                   HTTP_TE_CHUNKED);
+  assert_string_equal(c, "gzip, deflate;q=x");
+  assert_int_equal(te("identity, chunked", c, sizeof c), HTTP_TE_CHUNKED);
+  assert_string_equal(c, "");
+  /* Without chunked: a response body that ends at close. */
+  assert_int_equal(te("gzip", c, sizeof c), HTTP_TE_UNCHUNKED);
+  assert_string_equal(c, "gzip");
+  assert_int_equal(te("identity", c, sizeof c), HTTP_TE_UNCHUNKED);
+  assert_string_equal(c, "");
+  assert_int_equal(te("xchunked", c, sizeof c), HTTP_TE_UNCHUNKED);
+  assert_string_equal(c, "xchunked");
+  /* chunked not last, twice, with parameters; not a token; too long. */
+  assert_int_equal(te("chunked, gzip", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("chunked, chunked", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("chunked, identity", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("chunked;x=1", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("gzip;q=\"a\", chunked", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("g(zip), chunked", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("gzip, chunked", c, 4), HTTP_TE_INVALID);
+  assert_int_equal(te("gzip, chunked", c, 5), HTTP_TE_CHUNKED);
+  /* Several fields make one list. */
+  const struct http_hdr two[] = {H("Transfer-Encoding", "gzip"),
+                                 H("x-other", "chunked"),
+                                 H("transfer-encoding", "chunked")};
+  assert_int_equal(http_transfer_codings(two, 3, c, sizeof c), HTTP_TE_CHUNKED);
+  assert_string_equal(c, "gzip");
+  const struct http_hdr late[] = {H("Transfer-Encoding", "chunked"),
+                                  H("Transfer-Encoding", "gzip")};
+  assert_int_equal(http_transfer_codings(late, 2, c, sizeof c),
+                   HTTP_TE_INVALID);
+}
+
 static void test_serialize_no_body_no_framing(void **state) {
   (void)state;
   const struct http_hdr hdrs[] = {
@@ -924,6 +993,8 @@ int main(void) {
       cmocka_unit_test(test_serialize_cookie_joined),
       cmocka_unit_test(test_serialize_content_length),
       cmocka_unit_test(test_serialize_chunked),
+      cmocka_unit_test(test_serialize_transfer_codings),
+      cmocka_unit_test(test_transfer_codings),
       cmocka_unit_test(test_serialize_no_body_no_framing),
       cmocka_unit_test(test_serialize_x_forwarded_for),
       cmocka_unit_test(test_serialize_x_forwarded_proto),
