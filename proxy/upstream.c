@@ -278,6 +278,11 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   return fields_rv(u, http_fields_name(&u->fields, at, n));
 }
 
+static int on_header_field_complete(llhttp_t *p) {
+  struct upstream *u = from_parser(p);
+  return fields_rv(u, http_fields_name_end(&u->fields));
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   struct upstream *u = from_parser(p);
   return fields_rv(u, http_fields_value(&u->fields, at, n, u->read_start));
@@ -566,6 +571,7 @@ static void init_settings(void) {
   llhttp_settings_init(&settings);
   settings.on_message_begin = on_message_begin;
   settings.on_header_field = on_header_field;
+  settings.on_header_field_complete = on_header_field_complete;
   settings.on_header_value = on_header_value;
   settings.on_headers_complete = on_headers_complete;
   settings.on_body = on_body;

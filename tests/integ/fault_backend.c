@@ -614,6 +614,11 @@ static void dispatch(struct conn *c) {
     static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                             "X-A: a\r\n  b\r\nContent-Length: 2\r\n\r\nok";
     send_raw(c, r, sizeof(r) - 1);
+  } else if (path_is(c, "/empty-name")) {
+    /* llhttp 8 takes ": value" as a field with an empty name. */
+    static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                            ": injected\r\nContent-Length: 2\r\n\r\nok";
+    send_raw(c, r, sizeof(r) - 1);
   } else if (path_is(c, "/nul")) {
     static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                             "X-Nul: a\0b\r\nContent-Length: 2\r\n\r\nok";
