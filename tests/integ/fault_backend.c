@@ -632,17 +632,24 @@ static void dispatch(struct conn *c) {
                             "Transfer-Encoding: chunked\r\n\r\n";
     send_keep(c, r, sizeof(r) - 1);
   } else if (path_is(c, "/interim")) {
-    /* Interim responses before the final one (RFC 9110 15.2), one with a
-     * Content-Length that must not make the next response its body. */
-    static const char r[] = "HTTP/1.1 100 Continue\r\n\r\n"
-                            "HTTP/1.1 102 Processing\r\nContent-Length: 3\r\n\r\n"
-                            "HTTP/1.1 103 Early Hints\r\n"
-                            "Link: </a.css>; rel=preload; as=style\r\n\r\n"
-                            "HTTP/1.1 103 Early Hints\r\n"
-                            "Link: </b.js>; rel=preload; as=script\r\n\r\n"
-                            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                            "Content-Length: 8\r\n\r\nfinal ok";
-    send_keep(c, r, sizeof(r) - 1);
+    /* Interim responses before the final one (RFC 9110 15.2): 100, a 102
+     * with a Content-Length that must not make the next response its
+     * body, then ?n= (default 2) 103s with a Link each, then the 200. */
+    long long n = query_get(c, "n", 2);
+    if (n < 0 || n > 1000000) {
+      respond_text(c, 400, "bad n\n");
+      return;
+    }
+    struct sbuf b = {0};
+    sb_printf(&b, "HTTP/1.1 100 Continue\r\n\r\n"
+                  "HTTP/1.1 102 Processing\r\nContent-Length: 3\r\n\r\n");
+    for (long long i = 0; i < n; i++)
+      sb_printf(&b, "HTTP/1.1 103 Early Hints\r\n"
+                    "Link: </a%lld.css>; rel=preload; as=style\r\n\r\n", i);
+    sb_printf(&b, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                  "Content-Length: 8\r\n\r\nfinal ok");
+    send_keep(c, b.p, b.len);
+    free(b.p);
   } else if (path_is(c, "/empty-name")) {
     /* llhttp 8 takes ": value" as a field with an empty name. */
     static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
