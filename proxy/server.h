@@ -75,6 +75,7 @@ struct server {
   int nlisteners;
   struct conn *conns; /* intrusive list of live connections */
   int nconns;
+  int conns_peak; /* most connections open since the heap was last trimmed */
   struct conn *dirty; /* conns with output to flush after this turn */
   int draining;
   uint64_t next_conn_id;
