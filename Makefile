@@ -6,6 +6,7 @@
 #   make bench      side-by-side benchmarks against nghttpx
 #   make demo       herald in front of the sample legacy site
 #   make fuzz       libFuzzer harnesses (clang), each run FUZZ_SECONDS
+#   make soak       SOAK_SECONDS of mixed traffic; RSS and descriptors flat
 
 B          ?= build
 PKGS       := libuv libnghttp2 sqlite3 inih
@@ -47,9 +48,10 @@ FUZZ_CC    ?= clang-14
 FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined \
               -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 30
+SOAK_SECONDS ?= 600
 
 .PHONY: all deps test unit integ asan bench demo clean check-nghttp2 \
-        fuzz fuzz-build fuzz-seeds
+        fuzz fuzz-build fuzz-seeds soak
 all: $(B)/herald $(B)/heraldctl
 
 $(B)/%.o: %.c $(B)/.nghttp2-ok
@@ -146,6 +148,10 @@ fuzz-seeds: $(B)/fuzz_gen_seeds
 
 $(B)/fuzz_gen_seeds: $(B)/tests/fuzz/gen_seeds.o $(FUZZ_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# make soak: tests/soak/soak.sh states what "flat" means.
+soak: all $(B)/h2probe
+	@B=$(B) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
 
 clean:
 	rm -rf build
