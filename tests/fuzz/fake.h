@@ -149,6 +149,14 @@ void world_run(const struct world_opts *o, const struct session_ops *ops,
                void *(*session_new)(struct conn *c), const uint8_t *data,
                size_t n, fake_conn_sink sink, void *sink_ud);
 
+/* world_fuzz is a protocol harness's whole LLVMFuzzerTestOneInput: the
+ * first WORLD_OPT_BYTES of |data| are the options, |prefix| (may be empty)
+ * is sent before the rest (the HTTP/2 preface), then world_run. */
+void world_fuzz(const uint8_t *data, size_t size, const char *prefix,
+                const struct session_ops *ops,
+                void *(*session_new)(struct conn *c), fake_conn_sink sink,
+                void *sink_ud);
+
 /* world_settle turns the loop until nothing is pending (close callbacks,
  * deferred upstream failures). */
 void world_settle(void);

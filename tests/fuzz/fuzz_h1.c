@@ -28,13 +28,7 @@ static void sink(void *ud, const uint8_t *p, size_t n) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < WORLD_OPT_BYTES)
-    return 0;
-  world_init();
-  struct world_opts o;
-  world_opts_parse(&o, data);
   struct out_check oc = {0};
-  world_run(&o, &h1_session_ops, h1_session_new, data + WORLD_OPT_BYTES,
-            size - WORLD_OPT_BYTES, sink, &oc);
+  world_fuzz(data, size, "", &h1_session_ops, h1_session_new, sink, &oc);
   return 0;
 }

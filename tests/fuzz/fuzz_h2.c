@@ -186,22 +186,12 @@ static void sink(void *ud, const uint8_t *p, size_t n) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (size < WORLD_OPT_BYTES)
-    return 0;
-  world_init();
-  struct world_opts o;
-  world_opts_parse(&o, data);
-  size_t n = size - WORLD_OPT_BYTES;
-  uint8_t *in = xmalloc(sizeof(preface) - 1 + n + 1);
-  memcpy(in, preface, sizeof(preface) - 1);
-  memcpy(in + sizeof(preface) - 1, data + WORLD_OPT_BYTES, n);
   struct out_check oc = {0};
   if (nghttp2_hd_inflate_new(&oc.hd) != 0)
     abort();
-  world_run(&o, &h2_session_ops, h2_session_new, in, sizeof(preface) - 1 + n,
-            sink, &oc);
+  world_fuzz(data, size, preface, &h2_session_ops, h2_session_new, sink,
+             &oc);
   nghttp2_hd_inflate_del(oc.hd);
   free(oc.buf);
-  free(in);
   return 0;
 }

@@ -302,7 +302,8 @@ static void digest_seeds(void) {
     snprintf(name, sizeof(name), "set-%zu", sizes[i]);
     put("digest", name, "", 0, out, n);
     char hdr[DIGEST_COOKIE_MAX + 64];
-    int k = snprintf(hdr, sizeof(hdr), "a=1; " DIGEST_COOKIE_NAME "=%s; b", out);
+    int k = snprintf(hdr, sizeof(hdr), "a=1; " DIGEST_COOKIE_NAME "=%s; b",
+                     out);
     snprintf(name, sizeof(name), "cookie-%zu", sizes[i]);
     put("digest", name, "", 0, hdr, (size_t)k);
   }

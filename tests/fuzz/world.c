@@ -226,3 +226,20 @@ void world_run(const struct world_opts *o, const struct session_ops *ops,
   fake_pool_close_idle(srv.pool);
   world_settle();
 }
+
+void world_fuzz(const uint8_t *data, size_t size, const char *prefix,
+                const struct session_ops *ops,
+                void *(*session_new)(struct conn *c), fake_conn_sink sink,
+                void *sink_ud) {
+  if (size < WORLD_OPT_BYTES)
+    return;
+  world_init();
+  struct world_opts o;
+  world_opts_parse(&o, data);
+  size_t plen = strlen(prefix), n = size - WORLD_OPT_BYTES;
+  uint8_t *in = xmalloc(plen + n + 1);
+  memcpy(in, prefix, plen);
+  memcpy(in + plen, data + WORLD_OPT_BYTES, n);
+  world_run(&o, ops, session_new, in, plen + n, sink, sink_ud);
+  free(in);
+}
