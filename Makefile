@@ -51,7 +51,7 @@ FUZZ_SECONDS ?= 30
 SOAK_SECONDS ?= 600
 
 .PHONY: all deps test unit integ asan bench demo clean check-nghttp2 \
-        fuzz fuzz-build fuzz-seeds soak
+        fuzz fuzz-build fuzz-coverage fuzz-seeds soak
 all: $(B)/herald $(B)/heraldctl
 
 $(B)/%.o: %.c $(B)/.nghttp2-ok
@@ -117,7 +117,7 @@ deps:
 	  build-essential pkg-config libuv1-dev libnghttp2-dev libsqlite3-dev \
 	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
 	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps \
-	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev
+	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev llvm-14
 
 unit: all $(UNIT_BIN)
 integ: all $(TOOLS_BIN) $(REPLAY_BIN)
@@ -141,6 +141,14 @@ fuzz:
 	@B=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ)
 
 fuzz-build: $(FUZZ_NAMES:%=$(B)/fuzz_%)
+
+# make fuzz-coverage: the line coverage the corpora of the last make fuzz
+# reach, per harness (clang source-based coverage, llvm-cov).
+fuzz-coverage:
+	$(MAKE) B=build/fuzzcov CC=$(FUZZ_CC) OPT=-O0 \
+	  SAN="-fprofile-instr-generate -fcoverage-mapping" \
+	  $(FUZZ_NAMES:%=build/fuzzcov/replay_%)
+	@B=build/fuzzcov FUZZ_B=build/fuzz tests/fuzz/coverage.sh $(FUZZ)
 
 # make fuzz-seeds rewrites the generated seeds in tests/fuzz/corpus/.
 fuzz-seeds: $(B)/fuzz_gen_seeds
