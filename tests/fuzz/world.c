@@ -83,13 +83,12 @@ static void add_backend(const char *name, const char *host) {
 }
 
 static void add_route(const char *host, const char *prefix, int backend,
-                      int deliver) {
+                      const char *backend_name, int deliver) {
   struct config_route *r = &cfg.routes[cfg.nroutes++];
   snprintf(r->name, sizeof(r->name), "r%d", cfg.nroutes);
   snprintf(r->host, sizeof(r->host), "%s", host);
   snprintf(r->prefix, sizeof(r->prefix), "%s", prefix);
-  snprintf(r->backend_name, sizeof(r->backend_name), "%s",
-           cfg.backends[backend].name);
+  snprintf(r->backend_name, sizeof(r->backend_name), "%s", backend_name);
   r->backend = backend;
   r->deliver = deliver;
 }
@@ -106,8 +105,8 @@ void world_init(void) {
   config_defaults(&cfg);
   add_backend("web", "192.0.2.80");
   add_backend("api", "192.0.2.81");
-  add_route("", "/api/", 1, -1);
-  add_route("b.example", "/", 1, CONFIG_DELIVER_PUSH);
+  add_route("", "/api/", 1, "api", -1);
+  add_route("b.example", "/", 1, "api", CONFIG_DELIVER_PUSH);
   cfg.deliver_hints_http1 = 1;
   cfg.deliver_holdout = 0;
   srv.loop = loop;
