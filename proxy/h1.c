@@ -346,13 +346,19 @@ static int fields_rv(struct h1_session *s, int rv) {
   if (rv == HTTP_FIELDS_TOO_BIG)
     return reject(s, 431, "request header fields too large");
   if (rv == HTTP_FIELDS_INVALID)
-    return reject(s, 400, "invalid header field (bad name or obs-fold)");
+    return reject(s, 400, "invalid header field (bad or empty name, or "
+                          "obs-fold)");
   return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   struct h1_session *s = from_parser(p);
   return fields_rv(s, http_fields_name(&s->fields, at, n));
+}
+
+static int on_header_field_complete(llhttp_t *p) {
+  struct h1_session *s = from_parser(p);
+  return fields_rv(s, http_fields_name_end(&s->fields));
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
@@ -562,6 +568,7 @@ static void init_settings(void) {
   settings.on_message_begin = on_message_begin;
   settings.on_url = on_url;
   settings.on_header_field = on_header_field;
+  settings.on_header_field_complete = on_header_field_complete;
   settings.on_header_value = on_header_value;
   settings.on_headers_complete = on_headers_complete;
   settings.on_body = on_body;

@@ -423,6 +423,8 @@ static int fields_bytes(struct http_fields *f, const char *p, size_t n) {
   f->size += n;
   if (f->size > f->max_size)
     return HTTP_FIELDS_TOO_BIG;
+  if (n == 0)
+    return 0; /* llhttp reports empty pieces; f->buf may still be NULL */
   if (f->len + n > f->cap) {
     size_t cap = f->cap ? f->cap : 1024;
     while (cap < f->len + n)
@@ -461,6 +463,14 @@ int http_fields_name(struct http_fields *f, const char *p, size_t n) {
   int rv = fields_bytes(f, p, n);
   f->ent[f->n - 1].nlen += (uint32_t)n;
   return rv;
+}
+
+int http_fields_name_end(struct http_fields *f) {
+  /* llhttp 8 delivers ": v" as a field with an empty name (and the name
+   * in pieces, some empty), so emptiness is known only here. */
+  if (f->n == 0 || f->ent[f->n - 1].nlen == 0)
+    return HTTP_FIELDS_INVALID;
+  return 0;
 }
 
 int http_fields_value(struct http_fields *f, const char *p, size_t n,

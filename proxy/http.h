@@ -143,6 +143,9 @@ void http_fields_cleanup(struct http_fields *f);
 int http_fields_name(struct http_fields *f, const char *p, size_t n);
 int http_fields_value(struct http_fields *f, const char *p, size_t n,
                       const char *read_start);
+/* http_fields_name_end is called when a field name is complete (llhttp's
+ * on_header_field_complete); an empty name is HTTP_FIELDS_INVALID. */
+int http_fields_name_end(struct http_fields *f);
 /* http_fields_export fills |out| (|f->n| entries) with pointers into the
  * collector, valid until it is next changed. */
 void http_fields_export(const struct http_fields *f, struct http_hdr *out);

@@ -87,6 +87,7 @@ struct server {
    * closed to make room at max_connections (see conn_set_idle). */
   struct conn *idle_head, *idle_tail;
   struct clientcount *clients; /* connections open per client address */
+  int conns_peak; /* most connections open since the heap was last trimmed */
   struct conn *dirty; /* conns with output to flush after this turn */
   int draining;
   uint64_t next_conn_id;

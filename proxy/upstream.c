@@ -283,6 +283,11 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   return fields_rv(u, http_fields_name(&u->fields, at, n));
 }
 
+static int on_header_field_complete(llhttp_t *p) {
+  struct upstream *u = from_parser(p);
+  return fields_rv(u, http_fields_name_end(&u->fields));
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   struct upstream *u = from_parser(p);
   return fields_rv(u, http_fields_value(&u->fields, at, n, u->read_start));
@@ -317,8 +322,12 @@ static int on_headers_complete(llhttp_t *p) {
     llhttp_set_error_reason(p, "backend tried to switch protocols");
     return -1;
   }
+  /* RFC 9112 6.3: a response to HEAD and any 1xx, 204 or 304 response
+   * ends with its head whatever Content-Length or Transfer-Encoding say
+   * (a 304 may carry the representation's length). llhttp 8 leaves that
+   * to the caller: returning 1 tells it there is no body. */
   if (status >= 100 && status < 200)
-    return 0; /* interim response: skip it, the final one follows */
+    return 1; /* interim response: skip it, the final one follows */
   if (status < 200 || status > 599) {
     llhttp_set_error_reason(p, "invalid response status");
     return -1;
@@ -345,7 +354,7 @@ static int on_headers_complete(llhttp_t *p) {
   http_fields_reset(&u->fields); /* trailers come next, if any */
   if (u->dead)
     return HPE_PAUSED;
-  return u->is_head_req ? 1 : 0;
+  return u->is_head_req || status == 204 || status == 304 ? 1 : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t n) {
@@ -581,6 +590,7 @@ static void init_settings(void) {
   llhttp_settings_init(&settings);
   settings.on_message_begin = on_message_begin;
   settings.on_header_field = on_header_field;
+  settings.on_header_field_complete = on_header_field_complete;
   settings.on_header_value = on_header_value;
   settings.on_headers_complete = on_headers_complete;
   settings.on_body = on_body;

@@ -421,6 +421,13 @@ static void send_raw(struct conn *c, const void *data, size_t len) {
   conn_done(c, 1);
 }
 
+/* send_keep writes a response given whole and keeps the connection, as a
+ * backend does with a well-framed response. */
+static void send_keep(struct conn *c, const void *data, size_t len) {
+  conn_write(c, data, len);
+  conn_done(c, 0);
+}
+
 static void stream_finish(struct conn *c) {
   int close_after = c->st.close_after;
   conn_done(c, close_after);
@@ -641,6 +648,40 @@ static void dispatch(struct conn *c) {
   } else if (path_is(c, "/obs-fold")) {
     static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                             "X-A: a\r\n  b\r\nContent-Length: 2\r\n\r\nok";
+    send_raw(c, r, sizeof(r) - 1);
+  } else if (path_is(c, "/304-cl")) {
+    /* RFC 9110 8.6: a 304 may give the size of the selected representation
+     * in Content-Length; it has no body all the same (RFC 9112 6.3). */
+    static const char r[] = "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n"
+                            "Content-Length: 1234\r\n\r\n";
+    send_keep(c, r, sizeof(r) - 1);
+  } else if (path_is(c, "/204-chunked")) {
+    static const char r[] = "HTTP/1.1 204 No Content\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n";
+    send_keep(c, r, sizeof(r) - 1);
+  } else if (path_is(c, "/interim")) {
+    /* Interim responses before the final one (RFC 9110 15.2): 100, a 102
+     * with a Content-Length that must not make the next response its
+     * body, then ?n= (default 2) 103s with a Link each, then the 200. */
+    long long n = query_get(c, "n", 2);
+    if (n < 0 || n > 1000000) {
+      respond_text(c, 400, "bad n\n");
+      return;
+    }
+    struct sbuf b = {0};
+    sb_printf(&b, "HTTP/1.1 100 Continue\r\n\r\n"
+                  "HTTP/1.1 102 Processing\r\nContent-Length: 3\r\n\r\n");
+    for (long long i = 0; i < n; i++)
+      sb_printf(&b, "HTTP/1.1 103 Early Hints\r\n"
+                    "Link: </a%lld.css>; rel=preload; as=style\r\n\r\n", i);
+    sb_printf(&b, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                  "Content-Length: 8\r\n\r\nfinal ok");
+    send_keep(c, b.p, b.len);
+    free(b.p);
+  } else if (path_is(c, "/empty-name")) {
+    /* llhttp 8 takes ": value" as a field with an empty name. */
+    static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                            ": injected\r\nContent-Length: 2\r\n\r\nok";
     send_raw(c, r, sizeof(r) - 1);
   } else if (path_is(c, "/nul")) {
     static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"

@@ -867,6 +867,10 @@ struct opts {
   int rcvbuf;           /* --rcvbuf */
   int no_handshake;     /* --no-handshake */
   size_t frame_max;     /* --frame-max for req header blocks */
+  int ftype, fflags;    /* frame mode: --type, --flags */
+  long long fstream, fstep; /* --stream, --stream-step */
+  const char *fpayload; /* --payload, hex */
+  int open_first;       /* --open */
   const char *path, *authority, *variant;
   int verbose;
   struct hdr hdrs[MAX_HEADERS];
@@ -961,6 +965,11 @@ static void usage(FILE *f) {
       "  emptydata HOST PORT N  POST stream, then N empty DATA frames\n"
       "  streams HOST PORT N    N concurrent GET streams\n"
       "  preface HOST PORT      invalid connection preface\n"
+      "  frame HOST PORT N      N copies of one frame: --type T --flags F\n"
+      "                         --stream S [--stream-step K] --payload HEX;\n"
+      "                         --open first sends GET --path on stream 1\n"
+      "                         (PRIORITY/WINDOW_UPDATE floods, WINDOW_UPDATE\n"
+      "                         0, window overflow); reads meanwhile\n"
       "options:\n"
       "  --timeout S     hard limit for the whole run (default 20)\n"
       "  --wait MS       how long to wait for answers after sending\n"
@@ -1017,6 +1026,7 @@ static void parse_args(int argc, char **argv, struct opts *o) {
   o->path = "/";
   o->variant = "badmagic";
   o->pace_ms = 3;
+  o->ftype = -1;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -1090,6 +1100,23 @@ static void parse_args(int argc, char **argv, struct opts *o) {
     } else if (strcmp(a, "--variant") == 0) {
       NEED_ARG;
       o->variant = next;
+    } else if (strcmp(a, "--type") == 0) {
+      NEED_ARG;
+      o->ftype = (int)parse_num(next, "--type");
+    } else if (strcmp(a, "--flags") == 0) {
+      NEED_ARG;
+      o->fflags = (int)parse_num(next, "--flags");
+    } else if (strcmp(a, "--stream") == 0) {
+      NEED_ARG;
+      o->fstream = parse_num(next, "--stream");
+    } else if (strcmp(a, "--stream-step") == 0) {
+      NEED_ARG;
+      o->fstep = parse_num(next, "--stream-step");
+    } else if (strcmp(a, "--payload") == 0) {
+      NEED_ARG;
+      o->fpayload = next;
+    } else if (strcmp(a, "--open") == 0) {
+      o->open_first = 1;
     } else if (strcmp(a, "--no-handshake") == 0) {
       o->no_handshake = 1;
     } else if (strcmp(a, "-v") == 0) {
@@ -1446,6 +1473,44 @@ static void mode_bomb(struct conn *c, const struct opts *o) {
   pump(c, o->wait_ms >= 0 ? o->wait_ms : 5000, s1_done);
 }
 
+/* mode_frame: N copies of one frame described by the options, for floods
+ * of frames that get no answer (PRIORITY, WINDOW_UPDATE) and for single
+ * protocol errors (a WINDOW_UPDATE of 0, one overflowing a window). It
+ * reads while sending and makes a PING round trip every 256 frames, so
+ * pings_acked shows whether the peer kept up. */
+static void mode_frame(struct conn *c, const struct opts *o) {
+  uint8_t payload[256];
+  size_t plen = 0;
+  const char *h = o->fpayload ? o->fpayload : "";
+  for (; h[0] != '\0' && h[1] != '\0' && plen < sizeof(payload); h += 2) {
+    if (hexval(h[0]) < 0 || hexval(h[1]) < 0)
+      break;
+    payload[plen++] = (uint8_t)(hexval(h[0]) << 4 | hexval(h[1]));
+  }
+  if (o->open_first) {
+    size_t len;
+    uint8_t *hb = request_block(c, o, "GET", &len);
+    out_frame(c, FT_HEADERS, FL_END_STREAM | FL_END_HEADERS, 1, hb, len);
+    free(hb);
+    flush(c, 1, 0);
+  }
+  uint32_t sid = (uint32_t)o->fstream;
+  for (long long i = 0; i < o->n; i++) {
+    if (c->closed || c->got_goaway || remaining_ms(c) == 0)
+      break;
+    out_frame(c, (uint8_t)o->ftype, (uint8_t)o->fflags, sid, payload, plen);
+    sid += (uint32_t)o->fstep;
+    if ((i + 1) % 256 == 0 || i + 1 == o->n) {
+      if (flush(c, 1, 0) < 0)
+        break;
+      c->sent = i + 1;
+      sync_ping(c, 1000);
+    }
+  }
+  pump(c, o->wait_ms >= 0 ? o->wait_ms : 1500,
+       o->open_first ? s1_done : is_dead);
+}
+
 /* mode_flood: N copies of one small frame, never reading. */
 static void mode_flood(struct conn *c, const struct opts *o, int settings) {
   long long i;
@@ -1662,7 +1727,7 @@ int main(int argc, char **argv) {
       strcmp(o.mode, "cont") && strcmp(o.mode, "bomb") &&
       strcmp(o.mode, "ping") && strcmp(o.mode, "settings") &&
       strcmp(o.mode, "emptydata") && strcmp(o.mode, "streams") &&
-      strcmp(o.mode, "preface")) {
+      strcmp(o.mode, "preface") && strcmp(o.mode, "frame")) {
     fprintf(stderr, "h2probe: unknown mode %s\n", o.mode);
     usage(stderr);
     return 2;
@@ -1670,6 +1735,10 @@ int main(int argc, char **argv) {
   if (o.n < 0 && strcmp(o.mode, "req") && strcmp(o.mode, "bomb") &&
       strcmp(o.mode, "preface")) {
     fprintf(stderr, "h2probe: mode %s needs N\n", o.mode);
+    return 2;
+  }
+  if (strcmp(o.mode, "frame") == 0 && (o.ftype < 0 || o.ftype > 255)) {
+    fprintf(stderr, "h2probe: frame needs --type 0..255\n");
     return 2;
   }
   if (strcmp(o.mode, "req") == 0 && o.nhdrs == 0) {
@@ -1750,6 +1819,8 @@ int main(int argc, char **argv) {
     mode_emptydata(&c, &o);
   else if (strcmp(o.mode, "streams") == 0)
     mode_streams(&c, &o);
+  else if (strcmp(o.mode, "frame") == 0)
+    mode_frame(&c, &o);
   else
     mode_preface(&c, &o);
 

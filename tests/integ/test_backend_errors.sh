@@ -112,7 +112,8 @@ done
 
 # ---- malformed responses: 502, nothing of them leaks ------------------------
 
-for p in garbage dup-cl cl-te bare-lf obs-fold nul bigheader badstatus 101; do
+for p in garbage dup-cl cl-te bare-lf obs-fold nul empty-name bigheader badstatus \
+  101; do
   out=$(hcurl --http2-prior-knowledge -D - -o "$WORK/body" -w '%{http_code}' "$F/$p" 2>&1 | tr -d '\r')
   assert_match "h2 /$p: 502" '502$' "$out"
   assert_not_contains "h2 /$p: injected header not forwarded" "injected" "$out"
@@ -123,6 +124,25 @@ for p in garbage dup-cl cl-te bare-lf obs-fold nul bigheader badstatus 101; do
 done
 
 # ---- unusual but valid framing ----------------------------------------------
+
+# Responses without a body whatever their framing fields say (RFC 9112
+# 6.3): a 304 with the representation's Content-Length, a 204 claiming
+# chunked, interim responses with a Content-Length. Reading a body there
+# would hold the client's connection until backend_read, or swallow the
+# final response. (curl 7.88 cannot reuse an HTTP/2 connection after a 304,
+# so the reuse check is HTTP/1.1; an HTTP/2 stream ends with the head.)
+out=$(hcurl -m 5 --http1.1 -w '%{http_code} %{num_connects} ' "$F/304-cl" "$F/ok" 2>&1)
+assert_eq "h1 /304-cl: 304, then the next request on the connection" \
+  "304 1 ok200 0 " "$out"
+out=$(hcurl -m 5 --http1.1 -w '%{http_code} %{num_connects} ' "$F/204-chunked" "$F/ok" 2>&1)
+assert_eq "h1 /204-chunked: 204, then the next request on the connection" \
+  "204 1 ok200 0 " "$out"
+for v in --http2-prior-knowledge --http1.1; do
+  out=$(hcurl -m 5 "$v" -w ' %{http_code}' "$F/interim" 2>&1)
+  assert_eq "$v /interim: the final response after four interim ones" \
+    "final ok 200" "$out"
+done
+still_serving "/304-cl"
 
 pattern 100000 >"$WORK/p100k"
 out=$(hcurl --http2-prior-knowledge -o "$WORK/close" -w '%{http_code}' "$F/close" 2>&1)

@@ -4,8 +4,9 @@
 # must be refused by herald itself, so the fault backend's request counter
 # must not move. HTTP/2 frame-level cases, at the end, need build/h2probe.
 . "$(dirname "$0")/lib.sh"
-# Requests are piped into reject_h1: without lastpipe it would run in a
-# subshell and its ok/fail counts would be lost.
+# The cases pipe their request into reject_h1: run the last command of a
+# pipeline in this shell, or its ok/fail counts would be lost with the
+# subshell (and a failing case would not fail the script).
 shopt -s lastpipe
 
 start_fault_backend || finish
@@ -54,6 +55,8 @@ printf 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n' | reject_h1 "NUL in head
 # field names itself; RFC 9112 5.1 requires 400 for space before the colon.
 printf 'GET / HTTP/1.1\r\nHost: a\r\nX A: b\r\n\r\n' | reject_h1 "space in header name" 400
 printf 'GET / HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n' | reject_h1 "space before colon" 400
+printf 'GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n' | reject_h1 "empty header name" 400
+printf 'GET / HTTP/1.1\r\nHost: a\r\n:\r\nX-A: b\r\n\r\n' | reject_h1 "empty header name and value" 400
 printf 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
   reject_h1 "Content-Length with Transfer-Encoding (smuggling)" 400
 printf 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!' |
