@@ -4,6 +4,8 @@
 #   make test       unit + integration tests (prints "N passed, N failed")
 #   make asan       the same tests on an AddressSanitizer + UBSan build
 #   make bench      side-by-side benchmarks against nghttpx
+#   make realsite   hint precision/recall and page loads on a real site
+#                   with headless Chromium (tools/bench/realsite.sh, RS_*)
 #   make demo       herald in front of the sample legacy site
 
 B          ?= build
@@ -32,7 +34,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe $(B)/relay \
               $(B)/pageload
 
-.PHONY: all deps test unit integ asan bench demo clean check-nghttp2
+.PHONY: all deps test unit integ asan bench realsite demo clean check-nghttp2
 all: $(B)/herald $(B)/heraldctl
 
 $(B)/%.o: %.c $(B)/.nghttp2-ok
@@ -87,7 +89,7 @@ deps:
 	  build-essential pkg-config libuv1-dev libnghttp2-dev libsqlite3-dev \
 	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
 	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps \
-	  bsdextrautils e2fsprogs iproute2
+	  bsdextrautils e2fsprogs iproute2 python-scrapy-doc
 
 unit: all $(UNIT_BIN)
 integ: all $(TOOLS_BIN)
@@ -100,6 +102,9 @@ asan:
 
 bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend
 	@B=$(B) tools/bench/bench.sh
+
+realsite: all $(B)/relay
+	@B=$(B) tools/bench/realsite.sh
 
 demo: all
 	@B=$(B) tools/demo/demo.sh
