@@ -11,7 +11,9 @@
 #   - the harness: the analysis is right on a known visit; every Chromium
 #     visit completed; the mix is 30% HTML-only, at most 50 a page; herald
 #     saw the clients' many addresses; the HTML really waits for RTT and
-#     think time; the off arm gets no 103.
+#     think time; the off arm gets no 103; and in a short control run
+#     without HTML-only clients (which today's learner passes) Chromium
+#     receives the 103 and takes the hinted files from it.
 #   - the issue's thresholds (issue 10, "Proof"): precision >= 0.95, recall
 #     >= 0.9, no hinted URL with a query the page does not request,
 #     stylesheets first, on visited and on new pages. Today's learner does
@@ -84,6 +86,29 @@ fi
 assert_eq "off: no 103" 0 "$(v load.visited.off.with_103)"
 assert_eq "one load per arm and page" "2 2" "$(v load.visited.off.n) $(v load.visited.hints.n)"
 assert_match "the page-load table is printed" '^visited +ratio ' "$(cat "$WORK/realsite.out")"
+
+# A control that today's learner passes too: without HTML-only clients,
+# one page, 7 Chromium visits. Its 103 must reach Chromium and Chromium
+# must take the hinted copies (initiatorType early-hints): with the wrong
+# certificate flag or no RTT it silently would not, and every figure above
+# would be meaningless.
+B="$B" BENCH_OUT="$WORK/control" RS_PAGES="/intro/overview.html" RS_NEW_PAGES="" \
+  RS_VISITS=7 RS_HTML_ONLY=0 RS_MEASURE=1 RS_LOADS=0 RS_NEW_LOADS=0 RS_SETTLE=4 \
+  RS_OPTS="$(echo $LEARN_OPTS)" timeout -k 5 150 "$ROOT/tools/bench/realsite.sh" \
+  >"$WORK/control.out" 2>&1
+rc=$?
+assert_eq "control: realsite.sh exits 0" 0 "$rc"
+sed 's/^/# control: /' "$WORK/control.out" | grep -E 'hint quality|^# control: (visited|pages|  visited)'
+S=$WORK/control/run-1/summary.tsv
+assert_eq "control: the measuring visit got a 103" 1 "$(v visited.with_103)"
+assert_ge "control: at least 3 hinted files loaded" 3 "$(v visited.hits)"
+if ge "$(v visited.used_ratio)" 0.9; then
+  ok "control: Chromium took >= 90% of them from the 103 ($(v visited.used) of $(v visited.hits))"
+else
+  fail "control: Chromium took >= 90% of them from the 103" \
+    "$(v visited.used) of $(v visited.hits) (initiatorType early-hints)"
+fi
+S=$OUT/run-1/summary.tsv
 
 # ---- the issue's thresholds --------------------------------------------------
 # threshold NAME OK DETAIL: a check REALSITE_EXPECT_FAIL=1 lets miss.

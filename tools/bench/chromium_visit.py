@@ -38,6 +38,7 @@ Options:
   --map HOST=IP        resolve HOST to IP (repeatable); every other name
                        fails, so Chromium makes no outside connections
   --ua UA              User-Agent
+  --client TEXT        recorded as "client" (the address it was mapped to)
   --timeout S          give up after S seconds (default 30)
   --settle MS          wait after the load event (default 300)
   --out FILE
