@@ -150,30 +150,13 @@ pick_port NGINX_PORT
 pick_port INNER_PORT
 pick_port THINK_PORT
 mkdir -p "$WORK/nginx"
-user_line=
-[[ $(id -u) == 0 ]] && user_line="user root;"
+. "$ROOT/tools/bench/nginx_conf.sh"
 # Static files carry "expires 1h": Chromium takes an early-hints preload
 # from its cache only while it is fresh (real static files are cacheable).
 # HTML (paths ending in / or .html) goes through the think relay.
-cat >"$WORK/nginx/nginx.conf" <<EOF
-$user_line
-daemon off;
-master_process off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  include /etc/nginx/mime.types;
-  default_type application/octet-stream;
-  access_log $WORK/nginx/access.log;
-  client_body_temp_path $WORK/nginx/client_body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  sendfile on;
-  keepalive_requests 100000;
+{
+  nginx_conf_head "$WORK/nginx"
+  cat <<EOF
   upstream think { server 127.0.0.1:$THINK_PORT; keepalive 16; }
   server {
     listen 127.0.0.1:$NGINX_PORT;
@@ -193,6 +176,7 @@ http {
   }
 }
 EOF
+} >"$WORK/nginx/nginx.conf"
 nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" \
   >"$WORK/nginx/stdout.log" 2>&1 &
 STARTED+=($!)
