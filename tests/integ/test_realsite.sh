@@ -4,7 +4,8 @@
 # navigations from HTML-only clients, then judged by what Chromium does:
 # the hints it receives against what its pages load, on pages visited while
 # learning and on pages never visited. A short run of tools/bench/realsite.sh
-# (2 visited pages, 10 navigations each, 2 new pages, one load per arm);
+# (2 visited pages, 10 navigations each, one measuring visit to each and to
+# 2 new pages, one load per arm);
 # `make realsite` is the full measurement.
 #
 # Two kinds of checks:
@@ -53,8 +54,8 @@ LEARN_OPTS="-o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold
 OUT=$WORK/out
 B="$B" BENCH_OUT="$OUT" RS_PAGES="/ /intro/overview.html" \
   RS_NEW_PAGES="/faq.html /topics/items.html" RS_VISITS=10 RS_HTML_ONLY=30 \
-  RS_MEASURE=2 RS_LOADS=1 RS_NEW_LOADS=0 RS_SETTLE=4 RS_OPTS="$(echo $LEARN_OPTS)" \
-  timeout -k 5 240 "$ROOT/tools/bench/realsite.sh" >"$WORK/realsite.out" 2>&1
+  RS_MEASURE=1 RS_LOADS=1 RS_NEW_LOADS=0 RS_SETTLE=4 RS_OPTS="$(echo $LEARN_OPTS)" \
+  timeout -k 5 190 "$ROOT/tools/bench/realsite.sh" >"$WORK/realsite.out" 2>&1
 rc=$?
 assert_eq "realsite.sh exits 0" 0 "$rc"
 sed 's/^/# /' "$WORK/realsite.out"
@@ -94,7 +95,7 @@ assert_match "the page-load table is printed" '^visited +ratio ' "$(cat "$WORK/r
 # would be meaningless.
 B="$B" BENCH_OUT="$WORK/control" RS_PAGES="/intro/overview.html" RS_NEW_PAGES="" \
   RS_VISITS=7 RS_HTML_ONLY=0 RS_MEASURE=1 RS_LOADS=0 RS_NEW_LOADS=0 RS_SETTLE=4 \
-  RS_OPTS="$(echo $LEARN_OPTS)" timeout -k 5 150 "$ROOT/tools/bench/realsite.sh" \
+  RS_OPTS="$(echo $LEARN_OPTS)" timeout -k 5 90 "$ROOT/tools/bench/realsite.sh" \
   >"$WORK/control.out" 2>&1
 rc=$?
 assert_eq "control: realsite.sh exits 0" 0 "$rc"
