@@ -4,6 +4,8 @@
 #   make test       unit + integration tests (prints "N passed, N failed")
 #   make asan       the same tests on an AddressSanitizer + UBSan build
 #   make bench      side-by-side benchmarks against nghttpx
+#   make realsite   hint precision/recall and page loads on a real site
+#                   with headless Chromium (tools/bench/realsite.sh, RS_*)
 #   make demo       herald in front of the sample legacy site
 #   make fuzz       libFuzzer harnesses (clang), each run FUZZ_SECONDS
 #   make soak       SOAK_SECONDS of mixed traffic; RSS and descriptors flat
@@ -50,7 +52,7 @@ FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined \
 FUZZ_SECONDS ?= 30
 SOAK_SECONDS ?= 600
 
-.PHONY: all deps test unit integ asan bench demo clean check-nghttp2 \
+.PHONY: all deps test unit integ asan bench realsite demo clean check-nghttp2 \
         fuzz fuzz-build fuzz-coverage fuzz-seeds soak
 all: $(B)/herald $(B)/heraldctl
 
@@ -117,7 +119,8 @@ deps:
 	  build-essential pkg-config libuv1-dev libnghttp2-dev libsqlite3-dev \
 	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
 	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps \
-	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev llvm-14
+	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev llvm-14 \
+	  python-scrapy-doc
 
 unit: all $(UNIT_BIN)
 integ: all $(TOOLS_BIN) $(REPLAY_BIN)
@@ -130,6 +133,9 @@ asan:
 
 bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend
 	@B=$(B) tools/bench/bench.sh
+
+realsite: all $(B)/relay
+	@B=$(B) tools/bench/realsite.sh
 
 demo: all
 	@B=$(B) tools/demo/demo.sh
