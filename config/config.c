@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "proxy/log.h"
@@ -107,15 +108,28 @@ static int is_hostname(const char *h) {
  * |numeric|: listeners bind, so they need a literal; backends may be
  * resolved at start). util_parse_hostport does the split; the checks
  * around it reject what it lets through: a signed or spaced port, and an
- * unbracketed IPv6 address, whose last colon is ambiguous. */
+ * unbracketed IPv6 address, whose last colon is ambiguous. An address to
+ * bind may also be "localhost:port", which is 127.0.0.1 (the one loopback
+ * address every host has, without asking a resolver), or a bare port,
+ * which is loopback too: an operator opens a wider address by writing it.
+ * Backends keep "localhost" as a name for the resolver. */
 static int parse_addr(const char *v, int numeric, char *host, size_t hostcap,
                       int *port, char *why, size_t whylen) {
   const char *portstr;
   unsigned char bin[16];
   int bracketed = v[0] == '[';
+  const char *given = v; /* for messages */
+  char loopback[32];
+  size_t n = strlen(v);
 
+  if (numeric && n >= 1 && n <= 5 && strspn(v, "0123456789") == n) {
+    snprintf(loopback, sizeof loopback, "127.0.0.1:%s", v);
+    v = loopback;
+  }
   if (util_parse_hostport(v, host, hostcap, port) < 0)
     goto bad;
+  if (numeric && strcasecmp(host, "localhost") == 0)
+    snprintf(host, hostcap, "127.0.0.1");
   portstr = strrchr(v, ':') + 1;
   for (const char *p = portstr; *p != '\0'; p++) {
     if (!isdigit((unsigned char)*p))
@@ -128,22 +142,25 @@ static int parse_addr(const char *v, int numeric, char *host, size_t hostcap,
   }
   if (strchr(host, ':') != NULL) {
     snprintf(why, whylen, "'%.64s': an IPv6 address needs brackets, as in "
-             "[::1]:8080", v);
+             "[::1]:8080", given);
     return -1;
   }
   if (inet_pton(AF_INET, host, bin) == 1)
     return 0;
   if (numeric) {
     snprintf(why, whylen, "'%.64s' is not a numeric IPv4 or [IPv6] address "
-             "with a port", v);
+             "(or localhost) with a port, nor a bare port", given);
     return -1;
   }
   if (!is_hostname(host))
     goto bad;
   return 0;
 bad:
-  snprintf(why, whylen, "'%.64s' is not %s:PORT (PORT 1..65535)", v,
-           numeric ? "a.b.c.d or [IPv6]" : "HOST");
+  if (numeric)
+    snprintf(why, whylen, "'%.64s' is not ADDR:PORT or a bare PORT (ADDR "
+             "a.b.c.d, [IPv6] or localhost; PORT 1..65535)", given);
+  else
+    snprintf(why, whylen, "'%.64s' is not HOST:PORT (PORT 1..65535)", given);
   return -1;
 }
 
@@ -362,13 +379,8 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
       *(int *)(base + k->port_off) = 0;
       return 0;
     }
-    /* A bare port is loopback: the admin endpoint is for the operator. */
-    char loopback[32];
-    size_t n = strlen(v);
-    if (n <= 5 && strspn(v, "0123456789") == n) {
-      snprintf(loopback, sizeof loopback, "127.0.0.1:%s", v);
-      v = loopback;
-    }
+    /* A bare port is loopback (parse_addr): the admin endpoint is for the
+     * operator. */
     return parse_addr(v, 1, base + k->off, CONFIG_HOST_MAX,
                       (int *)(base + k->port_off), why, whylen);
   }

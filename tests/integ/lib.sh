@@ -348,10 +348,20 @@ _listen_ports() {
   done
 }
 
+# _host_port ADDR: "host port"; a bare port and localhost are 127.0.0.1,
+# as herald reads them.
 _host_port() {
+  case $1 in
+  *:*) ;;
+  *)
+    echo "127.0.0.1 $1"
+    return
+    ;;
+  esac
   local h=${1%:*}
   h=${h#[}
   h=${h%]}
+  [ "$h" = localhost ] && h=127.0.0.1
   echo "$h ${1##*:}"
 }
 

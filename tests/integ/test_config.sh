@@ -93,6 +93,20 @@ EOF
   else
     fail "herald -c good.ini listens" "$(tail -5 "$HERALD_LOG")"
   fi
+
+  # A bare port (flag) and localhost (file) listen on 127.0.0.1.
+  LP1=$(free_port)
+  LP2=$(free_port)
+  printf '[listener:lo]\nlisten = localhost:%s\n[backend:app]\nserver = 127.0.0.1:%s\n' \
+    "$LP2" "$FB_PORT" >"$WORK/localhost.ini"
+  start_herald -c "$WORK/localhost.ini" --listen "$LP1"
+  out=$(hcurl -w '%{http_code}' "http://127.0.0.1:$LP1/ok" 2>&1)
+  assert_eq "--listen PORT serves on 127.0.0.1:PORT" ok200 "$out"
+  out=$(hcurl -w '%{http_code}' "http://127.0.0.1:$LP2/ok" 2>&1)
+  assert_eq "listen = localhost:PORT serves on 127.0.0.1:PORT" ok200 "$out"
+  assert_contains "the log names the loopback address" "listening on 127.0.0.1:$LP1 " \
+    "$(cat "$HERALD_LOG")"
+  stop_pid "$HERALD_PID"
 else
   skip "-t/-c/--help checks" "not applicable to HERALD_STANDIN=$HERALD_STANDIN"
 fi

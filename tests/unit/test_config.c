@@ -371,7 +371,9 @@ static void test_bad_address(void **state) {
       "127.0.0.1: 80",   /* spaced port */
       "127.0.0.1:+80",   /* signed port */
       "1.2.3:80",        /* not an IPv4 address */
-      "localhost:80",    /* listeners bind: numeric only */
+      "app.internal:80", /* listeners bind: numeric or localhost */
+      "0",               /* a bare port 0 */
+      "123456",          /* not a port */
       "::1:80",          /* IPv6 needs brackets */
       "[::1]",           /* no port */
       "[nope]:80",       /* not IPv6 */
@@ -392,6 +394,53 @@ static void test_bad_address(void **state) {
   assert_err_has(err, ":2: key 'backend:b.server'");
   assert_int_equal(load_text(c, "[admin]\nlisten = nope\n", err), -1);
   assert_err_has(err, ":2: key 'admin.listen'");
+}
+
+/* A listener written as a bare port or as localhost binds loopback, in the
+ * file and on the command line, as admin.listen always has. */
+static void test_listen_forms(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN] = "";
+  assert_int_equal(load_text(c, "[listener:a]\nlisten = 8080\n"
+                                "[listener:b]\nlisten = localhost:8081\n"
+                                "[listener:c]\nlisten = LocalHost:8082\n"
+                                "[admin]\nlisten = localhost:9090\n", err),
+                   0);
+  assert_int_equal(c->nlisteners, 3);
+  for (int i = 0; i < 3; i++) {
+    assert_string_equal(c->listeners[i].host, "127.0.0.1");
+    assert_int_equal(c->listeners[i].port, 8080 + i);
+  }
+  assert_string_equal(c->admin_host, "127.0.0.1");
+  assert_int_equal(c->admin_port, 9090);
+
+  assert_int_equal(from_args(c, ARGV("--listen", "8080", "--listen",
+                                     "localhost:8081", "--listen-tls", "8443",
+                                     "--cert", cert_path, "--key", key_path,
+                                     "--backend", "127.0.0.1:9000"),
+                             err), 0);
+  assert_int_equal(c->nlisteners, 3);
+  assert_string_equal(c->listeners[0].host, "127.0.0.1");
+  assert_int_equal(c->listeners[0].port, 8080);
+  assert_string_equal(c->listeners[1].host, "127.0.0.1");
+  assert_int_equal(c->listeners[1].port, 8081);
+  assert_string_equal(c->listeners[2].host, "127.0.0.1");
+  assert_int_equal(c->listeners[2].port, 8443);
+  assert_int_equal(c->listeners[2].tls, 1);
+
+  /* The same address twice is an overlap, however it is written. */
+  assert_int_equal(from_args(c, ARGV("--listen", "8080", "--listen",
+                                     "localhost:8080", "--backend",
+                                     "127.0.0.1:9000"), err), -1);
+  assert_err_has(err, "port 8080 overlaps");
+  /* Messages quote what was written. */
+  assert_int_equal(from_args(c, ARGV("--listen", "70000", "--backend",
+                                     "127.0.0.1:9000"), err), -1);
+  assert_err_has(err, "--listen: '70000' is not ADDR:PORT or a bare PORT");
+  /* A backend keeps localhost as a name for the resolver. */
+  assert_int_equal(from_args(c, ARGV("--listen", "8080", "--backend",
+                                     "localhost:9000"), err), 0);
+  assert_string_equal(c->backends[0].servers[0].host, "localhost");
 }
 
 static void test_missing_file(void **state) {
@@ -777,8 +826,9 @@ static void test_bad_flags(void **state) {
   assert_string_equal(err, "option '--test=1' takes no argument");
   assert_int_equal(from_args(c, ARGV("-t", "stray"), err), -1);
   assert_string_equal(err, "unexpected argument 'stray'");
-  assert_int_equal(from_args(c, ARGV("--listen", "localhost:80"), err), -1);
-  assert_err_has(err, "--listen: 'localhost:80' is not a numeric");
+  assert_int_equal(from_args(c, ARGV("--listen", "app.internal:80"), err),
+                   -1);
+  assert_err_has(err, "--listen: 'app.internal:80' is not a numeric");
   assert_int_equal(from_args(c, ARGV("-c", "/nonexistent.ini"), err), -1);
   assert_err_has(err, "/nonexistent.ini: cannot open");
   /* The loaded file's errors come through unchanged. */
@@ -951,6 +1001,7 @@ int main(void) {
       T(test_bad_values),
       T(test_booleans),
       T(test_bad_address),
+      T(test_listen_forms),
       T(test_missing_file),
       T(test_syntax_error),
       T(test_long_line),
