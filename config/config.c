@@ -992,9 +992,12 @@ static int add_flag_listener(struct config *c, const char *flag,
   return 0;
 }
 
-int config_parse_args(struct config *c, int argc, char **argv,
+/* parse_args is config_parse_args; its first pass (|c| NULL) also sets
+ * |*oneliner| when a flag names a listener or a backend. */
+static int parse_args(struct config *c, int argc, char **argv,
                       const char **config_path, int *test_only, int *help,
-                      int *version, char *err, size_t errlen) {
+                      int *version, int *oneliner, char *err,
+                      size_t errlen) {
   char why[REASON_MAX];
   struct config_server servers[CONFIG_MAX_SERVERS];
   int nservers = 0;
@@ -1045,8 +1048,13 @@ int config_parse_args(struct config *c, int argc, char **argv,
     default:
       break;
     }
-    if (c == NULL)
-      continue; /* first pass: only -c -t -h -V matter */
+    if (c == NULL) {
+      /* first pass: only -c -t -h -V and what makes a one-liner matter */
+      if (oneliner != NULL && (opt == OPT_LISTEN || opt == OPT_LISTEN_TLS ||
+                               opt == OPT_BACKEND))
+        *oneliner = 1;
+      continue;
+    }
 
     switch (opt) {
     case 'o':
@@ -1136,16 +1144,38 @@ int config_parse_args(struct config *c, int argc, char **argv,
   return 0;
 }
 
+int config_parse_args(struct config *c, int argc, char **argv,
+                      const char **config_path, int *test_only, int *help,
+                      int *version, char *err, size_t errlen) {
+  return parse_args(c, argc, argv, config_path, test_only, help, version,
+                    NULL, err, errlen);
+}
+
 int config_from_args(struct config *c, int argc, char **argv,
                      const char **config_path, int *test_only, int *help,
                      int *version, char *err, size_t errlen) {
   const char *path = NULL;
-  int h = 0, v = 0, t = 0;
+  int h = 0, v = 0, t = 0, oneliner = 0;
 
   config_defaults(c);
-  if (config_parse_args(NULL, argc, argv, &path, &t, &h, &v, err,
-                        errlen) < 0)
+  if (parse_args(NULL, argc, argv, &path, &t, &h, &v, &oneliner, err,
+                 errlen) < 0)
     return -1;
+  /* No -c: the installed file, unless the flags are a whole one-liner
+   * (its listeners would otherwise bind next to the file's). */
+  if (path == NULL && !oneliner && !h && !v) {
+    if (access(CONFIG_DEFAULT_PATH, F_OK) != 0) {
+      /* A bad flag is the first thing to fix: report it first. */
+      if (parse_args(c, argc, argv, NULL, NULL, NULL, NULL, NULL, err,
+                     errlen) < 0)
+        return -1;
+      snprintf(err, errlen, "no configuration: %s does not exist; give -c "
+               "FILE, or --listen ADDR:PORT --backend HOST:PORT (herald "
+               "--help)", CONFIG_DEFAULT_PATH);
+      return -1;
+    }
+    path = CONFIG_DEFAULT_PATH;
+  }
   if (config_path != NULL)
     *config_path = path;
   if (test_only != NULL)
@@ -1286,7 +1316,9 @@ void config_usage(const char *argv0) {
       "usage: %s [-c FILE] [flags]\n"
       "\n"
       "Flags override the file; herald.ini.example documents every key.\n"
-      "  -c, --config FILE         INI file to read (default: none)\n"
+      "  -c, --config FILE         INI file to read (default: "
+      CONFIG_DEFAULT_PATH ",\n"
+      "                            unless --listen or --backend is given)\n"
       "  -t, --test                check the configuration and exit\n"
       "  -h, --help                print this help and exit\n"
       "  -V, --version             print the version and exit\n"

@@ -14,6 +14,11 @@
 
 #include "proxy/client.h"
 
+/* The file herald reads without -c (the Makefile sets it from SYSCONFDIR). */
+#ifndef CONFIG_DEFAULT_PATH
+#define CONFIG_DEFAULT_PATH "/etc/herald/herald.ini"
+#endif
+
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_SERVERS 16
@@ -182,12 +187,15 @@ int config_parse_args(struct config *c, int argc, char **argv,
 
 /* config_from_args builds a whole configuration the way herald starts and
  * reloads: config_defaults, a first config_parse_args pass to find -c,
- * config_load of that file if given, a second pass applying the flags, then
- * config_validate. If -h or -V is given it returns 0 right after the first
- * pass with |c| holding only defaults. A reload calls it again with the
- * same argv into a fresh struct, so flags keep overriding the new file.
- * Out pointers are as for config_parse_args. Returns 0 or -1 with a
- * message in |err|. */
+ * config_load of that file, a second pass applying the flags, then
+ * config_validate. Without -c the file is CONFIG_DEFAULT_PATH, unless a
+ * --listen, --listen-tls or --backend flag makes the command line a
+ * one-liner; a missing default file is then an error that says so. If -h
+ * or -V is given it returns 0 right after the first pass with |c| holding
+ * only defaults. A reload calls it again with the same argv into a fresh
+ * struct, so flags keep overriding the new file. Out pointers are as for
+ * config_parse_args, except that |*config_path| may be
+ * CONFIG_DEFAULT_PATH. Returns 0 or -1 with a message in |err|. */
 int config_from_args(struct config *c, int argc, char **argv,
                      const char **config_path, int *test_only, int *help,
                      int *version, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /* main.c: herald's entry point: configuration, then the loop.
  *
  *   herald -c FILE            run from an INI file
+ *   herald                    run from CONFIG_DEFAULT_PATH
  *   herald --listen A:P --backend A:P   a one-liner, no file
  *   herald -t -c FILE         check a configuration and exit 0 / 1
  */
@@ -78,6 +79,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   log_level = cfg.log_level;
+  LOG_INFO("configuration: %s", path ? path : "command-line flags only");
   if (log_access_open(cfg.access_log) != 0) {
     fprintf(stderr, "herald: cannot open access log %s\n", cfg.access_log);
     return 1;

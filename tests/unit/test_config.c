@@ -893,6 +893,33 @@ static void test_quotes_and_comments(void **state) {
   assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
 }
 
+/* Without -c the installed file is read, unless the flags are a one-liner;
+ * with neither, the error says what to do. (A machine with herald
+ * installed has the file: then only the one-liner half can be checked
+ * here; test_service.sh runs both against a private /etc.) */
+static void test_default_file(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN] = "";
+  const char *path = "unset";
+  assert_int_equal(config_from_args(c, 5, ARGV("--listen", "8080",
+                                               "--backend", "127.0.0.1:1"),
+                                    &path, NULL, NULL, NULL, err, ERRLEN),
+                   0);
+  assert_null(path);
+  if (access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+    return;
+  assert_int_equal(config_from_args(c, 3, ARGV("-o", "log.level=debug"),
+                                    &path, NULL, NULL, NULL, err, ERRLEN),
+                   -1);
+  assert_err_has(err, "no configuration: " CONFIG_DEFAULT_PATH
+                      " does not exist; give -c FILE, or --listen");
+  /* -h and -V need no configuration at all. */
+  int help = 0;
+  assert_int_equal(config_from_args(c, 2, ARGV("-h"), &path, NULL, &help,
+                                    NULL, err, ERRLEN), 0);
+  assert_int_equal(help, 1);
+}
+
 static void test_usage(void **state) {
   (void)state;
   /* Only that it does not crash; stdout goes to the test log. */
@@ -1022,6 +1049,7 @@ int main(void) {
       T(test_help_stops_early),
       T(test_quotes_and_comments),
       T(test_usage),
+      T(test_default_file),
 #undef T
   };
   return cmocka_run_group_tests_name("config", tests, group_setup,
