@@ -168,7 +168,7 @@ bad:
 
 enum key_type {
   KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
-  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_CIDRS,
+  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_CIDRS, KEY_ACCESS_FORMAT,
 };
 
 struct key_def {
@@ -189,6 +189,8 @@ struct key_def {
 static const struct key_def keys[] = {
   {"log", "level", KEY_LEVEL, FIELD(log_level), 0, 0, 0},
   {"log", "access_log", KEY_PATH, FIELD(access_log), 0, 0, 0},
+  {"log", "error_log", KEY_PATH, FIELD(error_log), 0, 0, 0},
+  {"log", "access_format", KEY_ACCESS_FORMAT, FIELD(access_format), 0, 0, 0},
   INT_KEY("limits", "max_connections", max_connections, 1, 1000000),
   INT_KEY("limits", "max_connections_per_client", max_connections_per_client,
           1, 1000000),
@@ -325,6 +327,12 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
   }
   case KEY_PATH:
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
+  case KEY_ACCESS_FORMAT: {
+    struct access_format f;
+    if (access_format_parse(v, &f, why, whylen) < 0)
+      return -1;
+    return copy_str(base + k->off, ACCESS_FORMAT_MAX, v, why, whylen);
+  }
   case KEY_BOOL:
     return parse_bool(v, (int *)(base + k->off), why, whylen);
   case KEY_DELIVER:
@@ -392,6 +400,7 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
 void config_defaults(struct config *c) {
   memset(c, 0, sizeof *c);
   c->log_level = LOG_LEVEL_INFO;
+  strcpy(c->access_format, ACCESS_FORMAT_DEFAULT);
   c->max_connections = 10000;
   c->max_connections_per_client = 256;
   c->max_concurrent_streams = 100;

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "proxy/access.h"
 #include "proxy/client.h"
 
 /* The file herald reads without -c (the Makefile sets it from SYSCONFDIR). */
@@ -92,6 +93,8 @@ struct config {
   /* [log] */
   int log_level;                   /* LOG_LEVEL_*, default info */
   char access_log[CONFIG_PATH_MAX]; /* "" = off, "-" = stdout */
+  char error_log[CONFIG_PATH_MAX];  /* "" = stderr (default) */
+  char access_format[ACCESS_FORMAT_MAX]; /* proxy/access.h */
 
   /* [limits] */
   int max_connections;          /* default 10000 */

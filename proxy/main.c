@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "learner/recorder.h"
+#include "proxy/access.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
 #include "proxy/util.h"
@@ -79,11 +80,19 @@ int main(int argc, char **argv) {
     return 0;
   }
   log_level = cfg.log_level;
-  LOG_INFO("configuration: %s", path ? path : "command-line flags only");
-  if (log_access_open(cfg.access_log) != 0) {
-    fprintf(stderr, "herald: cannot open access log %s\n", cfg.access_log);
+  int rv = log_error_open(cfg.error_log);
+  if (rv != 0) {
+    fprintf(stderr, "herald: cannot open error log %s: %s\n", cfg.error_log,
+            strerror(-rv));
     return 1;
   }
+  LOG_INFO("configuration: %s", path ? path : "command-line flags only");
+  rv = log_access_open(cfg.access_log);
+  if (rv != 0) {
+    LOG_ERR("cannot open access log %s: %s", cfg.access_log, strerror(-rv));
+    return 1;
+  }
+  access_format_use(cfg.access_format);
 
   uv_loop_t *loop = uv_default_loop();
   static struct server srv;

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "learner/learner.h"
 #include "learner/recorder.h"
+#include "proxy/access.h"
 #include "proxy/admin.h"
 #include "proxy/buf.h"
 #include "proxy/clientcount.h"
@@ -157,10 +158,63 @@ void server_shutdown(struct server *srv) {
                  (uint64_t)srv->cfg->shutdown_timeout, 0);
 }
 
+/* ---- SIGUSR1: reopen the logs -------------------------------------------
+ *
+ * Opening files is disk I/O, so it runs on a libuv worker thread (log.c
+ * swaps each file in with dup2, safe under the threads writing it); the
+ * loop only logs the outcome. */
+
+struct reopen_job {
+  uv_work_t req;
+  struct server *srv;
+  int failed;
+  char err[2200];
+};
+
+static void reopen_work(uv_work_t *req) {
+  struct reopen_job *job = req->data;
+  job->failed = log_reopen(job->err, sizeof(job->err)) != 0;
+}
+
+static void reopen_done(uv_work_t *req, int status) {
+  struct reopen_job *job = req->data;
+  job->srv->reopening = 0;
+  if (status != 0)
+    LOG_WARN("SIGUSR1: log reopen abandoned: %s", uv_strerror(status));
+  else if (job->failed)
+    LOG_ERR("SIGUSR1: %s", job->err);
+  else
+    LOG_INFO("SIGUSR1: logs reopened (error log %s, access log %s)",
+             log_error_path()[0] ? log_error_path() : "stderr",
+             log_access_path()[0] ? log_access_path() : "not a file");
+  free(job);
+}
+
+static void reopen_logs(struct server *srv) {
+  if (srv->reopening) {
+    LOG_WARN("SIGUSR1: the logs are being reopened already");
+    return;
+  }
+  struct reopen_job *job = xcalloc(1, sizeof(*job));
+  job->srv = srv;
+  job->req.data = job;
+  srv->reopening = 1;
+  int rv = uv_queue_work(srv->loop, &job->req, reopen_work, reopen_done);
+  if (rv != 0) {
+    srv->reopening = 0;
+    free(job);
+    LOG_ERR("SIGUSR1: cannot reopen the logs: %s", uv_strerror(rv));
+  }
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   struct server *srv = h->data;
   if (signum == SIGHUP) {
     server_reload(srv);
+    return;
+  }
+  if (signum == SIGUSR1) {
+    reopen_logs(srv);
     return;
   }
   server_shutdown(srv);
@@ -275,9 +329,10 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
   uv_unref((uv_handle_t *)&srv->rules_async);
   uv_timer_init(loop, &srv->drain_timer);
   srv->drain_timer.data = srv;
-  uv_signal_t *sigs[] = {&srv->sigterm, &srv->sigint, &srv->sighup};
-  int nums[] = {SIGTERM, SIGINT, SIGHUP};
-  for (int i = 0; i < 3; i++) {
+  uv_signal_t *sigs[] = {&srv->sigterm, &srv->sigint, &srv->sighup,
+                         &srv->sigusr1};
+  int nums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+  for (int i = 0; i < 4; i++) {
     uv_signal_init(loop, sigs[i]);
     sigs[i]->data = srv;
     uv_signal_start(sigs[i], on_signal, nums[i]);
@@ -381,6 +436,7 @@ static void restart_keys(const struct config *o, const struct config *n,
     int changed;
   } keys[] = {
       {"log.access_log", strcmp(o->access_log, n->access_log) != 0},
+      {"log.error_log", strcmp(o->error_log, n->error_log) != 0},
       {"store.db", strcmp(o->db, n->db) != 0},
       {"record.enabled", o->record_enabled != n->record_enabled},
       {"record.window", o->record_window != n->record_window},
@@ -539,6 +595,7 @@ static int reload_apply(struct server *srv, struct reload_job *job) {
   job->cfg = NULL;
   pool_retire(old);
   log_level = cfg->log_level;
+  access_format_use(cfg->access_format);
   if (srv->recorder != NULL) {
     struct learner_config lc;
     server_learner_config(cfg, srv, &lc);

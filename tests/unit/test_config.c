@@ -920,6 +920,29 @@ static void test_default_file(void **state) {
   assert_int_equal(help, 1);
 }
 
+/* [log] error_log and access_format: the format is checked when read, so
+ * a typo names the file, line and key instead of a silent "-". */
+static void test_log_keys(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN] = "";
+  assert_string_equal(c->access_format, ACCESS_FORMAT_DEFAULT);
+  assert_string_equal(c->error_log, "");
+  assert_int_equal(load_text(c, "[log]\nerror_log = /var/log/h/error.log\n"
+                                "access_format = \"\"$request\" $status\"\"\n",
+                             err), 0);
+  assert_string_equal(c->error_log, "/var/log/h/error.log");
+  assert_string_equal(c->access_format, "\"$request\" $status\"");
+  assert_int_equal(load_text(c, "[log]\n\naccess_format = $status $nope\n",
+                             err), -1);
+  assert_err_has(err, ":3: key 'log.access_format': unknown variable "
+                      "'$nope'");
+  assert_int_equal(from_args(c, ARGV("--listen", "8080", "--backend",
+                                     "127.0.0.1:1", "-o",
+                                     "log.access_format=$msec $pushed"),
+                             err), 0);
+  assert_string_equal(c->access_format, "$msec $pushed");
+}
+
 static void test_usage(void **state) {
   (void)state;
   /* Only that it does not crash; stdout goes to the test log. */
@@ -1049,6 +1072,7 @@ int main(void) {
       T(test_help_stops_early),
       T(test_quotes_and_comments),
       T(test_usage),
+      T(test_log_keys),
       T(test_default_file),
 #undef T
   };
