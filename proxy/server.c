@@ -17,6 +17,7 @@
 #include "proxy/clientcount.h"
 #include "proxy/conn.h"
 #include "proxy/log.h"
+#include "proxy/notify.h"
 #include "learner/ruleset.h"
 #include "proxy/hints.h"
 #include "proxy/pool.h"
@@ -145,6 +146,7 @@ void server_shutdown(struct server *srv) {
   if (srv->draining)
     return;
   srv->draining = 1;
+  notify_send("STOPPING=1\nSTATUS=draining %d connections", srv->nconns);
   LOG_INFO("shutting down: draining %d connections (deadline %d ms)",
            srv->nconns, srv->cfg->shutdown_timeout);
   close_listeners(srv);
@@ -304,9 +306,12 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
     const struct config_listener *cl = &cfg->listeners[i];
     struct tls_ctx *ctx = NULL;
     if (cl->tls) {
-      ctx = tls_ctx_new(cl->cert, cl->key, err, errlen);
-      if (ctx == NULL)
+      char why[1024];
+      ctx = tls_ctx_new(cl->cert, cl->key, why, sizeof(why));
+      if (ctx == NULL) {
+        snprintf(err, errlen, "listener '%s': %s", cl->name, why);
         return UV_EINVAL;
+      }
     }
     struct listener *l = listener_new(srv, cl, ctx, err, errlen);
     if (l == NULL)
@@ -628,8 +633,13 @@ static void reload_done(uv_work_t *req, int status) {
     LOG_INFO("reload abandoned: shutting down");
   } else if (job->failed) {
     reload_failed(srv, job->err);
+    notify_send("READY=1\nSTATUS=serving; the last reload failed, the "
+                "previous configuration stays");
   } else {
-    reload_apply(srv, job);
+    int rv = reload_apply(srv, job);
+    notify_send("READY=1\nSTATUS=serving%s",
+                rv == 0 ? "" : "; the last reload failed, the previous "
+                               "configuration stays");
   }
   job_free(job);
 }
@@ -649,6 +659,10 @@ void server_reload(struct server *srv) {
     return;
   }
   LOG_INFO("SIGHUP: reloading the configuration");
+  /* MONOTONIC_USEC lets systemd (Type=notify-reload) match the READY=1
+   * that ends this reload; older systemd ignores it. */
+  notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+              (unsigned long long)(uv_hrtime() / 1000));
   struct reload_job *job = xcalloc(1, sizeof(*job));
   job->srv = srv;
   job->req.data = job;
@@ -658,5 +672,6 @@ void server_reload(struct server *srv) {
     srv->reloading = 0;
     free(job);
     reload_failed(srv, uv_strerror(rv));
+    notify_send("READY=1");
   }
 }
