@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "proxy/log.h"
+#include "proxy/privs.h"
 #include "proxy/util.h"
 
 /* inih copies section names into a fixed char[50] (MAX_SECTION, not
@@ -169,6 +170,7 @@ bad:
 enum key_type {
   KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
   KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_CIDRS, KEY_ACCESS_FORMAT,
+  KEY_NAME,
 };
 
 struct key_def {
@@ -248,6 +250,8 @@ static const struct key_def keys[] = {
    FIELD(ntrusted_proxies), 0, 0},
   INT_KEY("clients", "ipv4_prefix", client_ipv4_prefix, 8, 32),
   INT_KEY("clients", "ipv6_prefix", client_ipv6_prefix, 16, 128),
+  {"server", "user", KEY_NAME, FIELD(server_user), 0, 0, 0},
+  {"server", "group", KEY_NAME, FIELD(server_group), 0, 0, 0},
 };
 
 static const char *const deliver_modes[] = {"off", "hints", "shadow", "push",
@@ -327,6 +331,8 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
   }
   case KEY_PATH:
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
+  case KEY_NAME:
+    return copy_str(base + k->off, CONFIG_NAME_MAX, v, why, whylen);
   case KEY_ACCESS_FORMAT: {
     struct access_format f;
     if (access_format_parse(v, &f, why, whylen) < 0)
@@ -628,7 +634,7 @@ static int begin_section(struct load_ctx *x, const char *section) {
 unknown:
   fail_at(x, line, "section [%s]: unknown section (expected log, limits, "
           "timeouts, store, record, learn, deliver, admin, clients, "
-          "listener:NAME, "
+          "server, listener:NAME, "
           "backend:NAME or route:NAME)", sec);
   return -1;
 duplicate:
@@ -938,8 +944,8 @@ static int set_named(struct config *c, const char *flag, const char *section,
                name);
     else
       snprintf(err, errlen, "%s: key '%s.%s': only [log], [limits], "
-               "[timeouts], [store], [record], [learn], [deliver], [admin] "
-               "and [clients] "
+               "[timeouts], [store], [record], [learn], [deliver], [admin], "
+               "[clients] and [server] "
                "keys can be set this way",
                flag, section, name);
     return -1;
@@ -1289,6 +1295,20 @@ int config_validate(struct config *c, char *err, size_t errlen) {
     }
   }
 
+  if (c->server_group[0] != '\0' && c->server_user[0] == '\0') {
+    snprintf(err, errlen, "server.group is set but server.user is not");
+    return -1;
+  }
+  if (c->server_user[0] != '\0') {
+    struct privs p;
+    char why[256];
+    if (privs_lookup(c->server_user, c->server_group, &p, why,
+                     sizeof why) < 0) {
+      snprintf(err, errlen, "server.user/group: %s", why);
+      return -1;
+    }
+  }
+
   for (int i = 0; i < c->nroutes; i++) {
     struct config_route *r = &c->routes[i];
     r->backend = -1;
@@ -1353,7 +1373,8 @@ void config_usage(const char *argv0) {
       "  -o, --set SECTION.KEY=VALUE\n"
       "                            set a [log], [limits], [timeouts],\n"
       "                            [store], [record], [learn], [deliver],\n"
-      "                            [admin] or [clients] key, e.g.\n"
+      "                            [admin], [clients] or [server] key,\n"
+      "                            e.g.\n"
       "                            -o limits.max_connections=5000\n",
       argv0);
 }

@@ -159,6 +159,11 @@ struct config {
   int ntrusted_proxies;
   int client_ipv4_prefix;      /* a client, for min_clients: IPv4 /24 */
   int client_ipv6_prefix;      /* and IPv6 /48 */
+
+  /* [server]: who herald runs as once its ports and files are open
+   * (proxy/privs.h); "" = stay who started it. group "" = the user's. */
+  char server_user[CONFIG_NAME_MAX];
+  char server_group[CONFIG_NAME_MAX];
 };
 
 /* config_defaults fills |c| with the default value of every key and no
@@ -207,7 +212,8 @@ int config_from_args(struct config *c, int argc, char **argv,
  * backend, every listener has an address, every backend a server, TLS
  * listeners have readable cert and key files, routes name known backends
  * and no two share host and prefix, no two listeners (or the admin
- * address) overlap, counting a wildcard as overlapping its family) and
+ * address) overlap, counting a wildcard as overlapping its family,
+ * server.user and server.group exist (a user database lookup)) and
  * resolves route backend names to indexes. It calls access(2), so run it
  * at start or reload, not on the loop. Returns 0 or -1 with a message in
  * |err|. */
