@@ -593,6 +593,7 @@ static int reload_apply(struct server *srv, struct reload_job *job) {
   }
 
   struct pool *old = srv->pool;
+  pool_inherit(job->pool, old);
   pool_own_config(job->pool, cfg);
   srv->pool = job->pool;
   srv->cfg = cfg;
