@@ -7,6 +7,7 @@
 #     new files, and under steady traffic every request is logged exactly
 #     once, in the old file or the new one;
 #   - a reopen that fails (the directory is gone) keeps the old files;
+#   - the shipped logrotate snippet, run by logrotate on a live herald;
 #   - [log] access_format: nginx variables and herald's ($hints, $pushed
 #     are checked in test_hints.sh, where there are rules), applied at
 #     start and on SIGHUP; a bad one is refused by -t, naming the key.
@@ -140,5 +141,31 @@ check "the reload fails" wait_for "$HERALD_LOG" "unknown variable '\$no_such_var
 hcurl -o /dev/null -H 'X-Trace: t-43' "http://127.0.0.1:$HP/ok"
 check "the running format stays" wait_for "$L/fmt.log" "fmt2 200 GET t-43"
 stop_pid "$HERALD_PID"
+
+# ---- the shipped logrotate snippet, run for real ---------------------------------
+
+# Its paths, owner and signal pointed at this test's herald.
+if ! command -v logrotate >/dev/null 2>&1; then
+  fail "logrotate installed" "make deps"
+  finish
+fi
+rm -rf "$L"
+mkdir -p "$L"
+start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" \
+  -o "log.error_log=$L/error.log" --access-log "$L/access.log" || finish
+PID=$HERALD_PID
+sed -e "s|/var/log/herald/|$L/|" -e 's|create 0640 herald herald|create 0640 root root|' \
+  -e "s|systemctl kill .*|kill -USR1 $PID|" "$ROOT/tools/logrotate/herald" >"$WORK/logrotate.conf"
+hcurl -o /dev/null "http://127.0.0.1:$HP/before-logrotate"
+check "a line before logrotate" wait_for "$L/access.log" "/before-logrotate 200"
+out=$(logrotate -f -s "$WORK/logrotate.state" "$WORK/logrotate.conf" 2>&1)
+assert_eq "logrotate runs the snippet" "0:" "$?:$out"
+check "the old lines are in access.log.1" wait_for "$L/access.log.1" "/before-logrotate 200"
+check "herald reopened on the snippet's signal" wait_for "$L/error.log" "SIGUSR1: logs reopened"
+hcurl -o /dev/null "http://127.0.0.1:$HP/after-logrotate"
+check "new lines go to the new access.log" wait_for "$L/access.log" "/after-logrotate 200"
+assert_not_contains "and not to the rotated one" "/after-logrotate" "$(cat "$L/access.log.1")"
+assert_eq "the new file has logrotate's mode" 640 "$(stat -c %a "$L/access.log")"
+stop_pid "$PID"
 
 finish
