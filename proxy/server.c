@@ -432,8 +432,9 @@ void server_learner_config(const struct config *cfg, struct server *srv,
 }
 
 /* restart_keys lists the keys whose change a reload cannot apply: the
- * recorder's own settings (its thread, queue and database are set up once)
- * and the access log (opening a file is disk I/O). */
+ * recorder's own settings (its thread, queue and database are set up once),
+ * the log files (opening a file is disk I/O; SIGUSR1 reopens the same
+ * names) and the service user (herald no longer has the rights to switch). */
 static void restart_keys(const struct config *o, const struct config *n,
                          char *out, size_t cap) {
   struct {
@@ -442,6 +443,8 @@ static void restart_keys(const struct config *o, const struct config *n,
   } keys[] = {
       {"log.access_log", strcmp(o->access_log, n->access_log) != 0},
       {"log.error_log", strcmp(o->error_log, n->error_log) != 0},
+      {"server.user", strcmp(o->server_user, n->server_user) != 0},
+      {"server.group", strcmp(o->server_group, n->server_group) != 0},
       {"store.db", strcmp(o->db, n->db) != 0},
       {"record.enabled", o->record_enabled != n->record_enabled},
       {"record.window", o->record_window != n->record_window},
