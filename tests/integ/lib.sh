@@ -170,6 +170,16 @@ wait_pid_exit() {
   return 1
 }
 
+# wait_for FILE TEXT: 0 once FILE contains TEXT (fixed string), within 5 s.
+wait_for() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -qF -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 track_pid() { PIDS+=("$1"); }
 
 # stop_pid PID: TERM, then KILL after 3 s.

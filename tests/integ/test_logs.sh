@@ -25,16 +25,6 @@ mkdir -p "$L"
 # count FILE: lines in FILE (0 when it does not exist).
 count() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
-# wait_for FILE TEXT: until FILE contains TEXT (5 s).
-wait_for() {
-  local i
-  for ((i = 0; i < 100; i++)); do
-    grep -qF -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$FB_PORT" \
   -o "log.error_log=$L/error.log" --access-log "$L/access.log" || finish
 PID=$HERALD_PID

@@ -23,16 +23,6 @@ chmod 755 "$WORK"
 # status_field PID NAME: a line of /proc/PID/status without its name.
 status_field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
 
-# wait_for FILE TEXT: until FILE contains TEXT (5 s).
-wait_for() {
-  local i
-  for ((i = 0; i < 100; i++)); do
-    grep -qF -- "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
 # private_etc CMD...: CMD in a private mount namespace whose /etc is an
 # overlay on the real one, so it can have its own /etc/herald/herald.ini
 # and nothing it writes there outlives it. It execs CMD (no fork), so $!
