@@ -167,7 +167,7 @@ static void test_parse_errors(void **state) {
   assert_non_null(strstr(why, "unknown variable '$http_'"));
   assert_int_equal(access_format_parse("${status", &f, why, sizeof why), -1);
   assert_non_null(strstr(why, "no closing '}'"));
-  char many[512] = "";
+  char many[1024] = "";
   for (int i = 0; i < 70; i++)
     strcat(many, "$status ");
   assert_int_equal(access_format_parse(many, &f, why, sizeof why), -1);
