@@ -80,7 +80,9 @@ int privs_can_access(const struct privs *p, const char *path, int mode,
     /* Only async-signal-safe calls in the child. */
     if (set_ids(p) < 0)
       _exit(255);
-    _exit(access(path, mode) == 0 ? 0 : errno > 0 && errno < 254 ? errno + 1 : 254);
+    if (access(path, mode) == 0)
+      _exit(0);
+    _exit(errno > 0 && errno < 254 ? errno + 1 : 254);
   }
   int status;
   while (waitpid(pid, &status, 0) < 0) {
