@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "learner/learn.h"
 #include "proxy/log.h"
 #include "proxy/util.h"
 
@@ -147,11 +149,69 @@ bad:
   return -1;
 }
 
+/* parse_net reads one "ADDR" or "ADDR/PREFIX" (IPv4 or IPv6, no
+ * brackets) into |n|. */
+static int parse_net(const char *item, size_t len, struct config_net *n,
+                     char *why, size_t whylen) {
+  char buf[64];
+  long long prefix = -1;
+  if (len == 0 || len >= sizeof(buf))
+    goto bad;
+  memcpy(buf, item, len);
+  buf[len] = '\0';
+  char *slash = strchr(buf, '/');
+  if (slash != NULL) {
+    *slash = '\0';
+    if (parse_int(slash + 1, 0, 128, &prefix, why, whylen) < 0)
+      goto bad;
+  }
+  memset(n, 0, sizeof(*n));
+  if (inet_pton(AF_INET, buf, n->addr) == 1) {
+    n->family = AF_INET;
+    n->prefix = prefix < 0 ? 32 : (int)prefix;
+    if (n->prefix > 32)
+      goto bad;
+    return 0;
+  }
+  if (inet_pton(AF_INET6, buf, n->addr) == 1) {
+    n->family = AF_INET6;
+    n->prefix = prefix < 0 ? 128 : (int)prefix;
+    return 0;
+  }
+bad:
+  snprintf(why, whylen, "'%.*s' is not an address or ADDR/PREFIX",
+           (int)(len < 64 ? len : 64), item);
+  return -1;
+}
+
+static int parse_nets(struct config *c, const char *v, char *why,
+                      size_t whylen) {
+  int n = 0;
+  const char *p = v;
+  while (*p != '\0') {
+    while (*p == ' ' || *p == ',')
+      p++;
+    if (*p == '\0')
+      break;
+    size_t len = strcspn(p, ", ");
+    if (n == CONFIG_MAX_NETS) {
+      snprintf(why, whylen, "more than %d address ranges", CONFIG_MAX_NETS);
+      return -1;
+    }
+    if (parse_net(p, len, &c->record_ignore_nets[n], why, whylen) < 0)
+      return -1;
+    n++;
+    p += len;
+  }
+  c->record_nignore_nets = n;
+  return 0;
+}
+
 /* ---- single-valued keys: [log] [limits] [timeouts] [store] [admin] ---- */
 
 enum key_type {
   KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
-  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER,
+  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_NETS, KEY_AGENTS,
 };
 
 struct key_def {
@@ -201,6 +261,10 @@ static const struct key_def keys[] = {
   {"record", "classes", KEY_CLASSES, FIELD(record_single_class), 0, 0, 0},
   {"record", "templates", KEY_PATTERNS, FIELD(record_templates), 0, 0, 0},
   {"record", "keep_params", KEY_PATH, FIELD(record_keep_params), 0, 0, 0},
+  {"record", "ignore_agents", KEY_AGENTS, FIELD(record_ignore_agents), 0, 0,
+   0},
+  {"record", "ignore_clients", KEY_NETS, FIELD(record_ignore_nets), 0, 0, 0},
+  INT_KEY("record", "sections", record_sections, 0, 16),
   INT_KEY("record", "retain_visits", record_retain_visits, 0, 100000000),
   INT_KEY("record", "queue", record_queue, 16, 1048576),
   INT_KEY("record", "flush", record_flush, 10, 60000),
@@ -216,12 +280,17 @@ static const struct key_def keys[] = {
   INT_KEY("learn", "min_clients", learn_min_clients, 1, 1000000),
   INT_KEY("learn", "budget", learn_budget, 0, 1000000000),
   INT_KEY("learn", "max_resources", learn_max_resources, 0, 1000),
+  INT_KEY("learn", "hint_budget", learn_hint_budget, 0, 1000000000),
+  INT_KEY("learn", "hint_max_resources", learn_hint_max, 0, 1000),
+  INT_KEY("learn", "push_budget", learn_push_budget, 0, 1000000000),
+  INT_KEY("learn", "push_max_resources", learn_push_max, 0, 1000),
   INT_KEY("learn", "interval", learn_interval, 100, 3600000),
   INT_KEY("learn", "recompute_after", learn_recompute_after, 1, 100000000),
   {"deliver", "mode", KEY_DELIVER, FIELD(deliver_mode), 0, 0, 0},
   {"deliver", "hints_http1", KEY_BOOL, FIELD(deliver_hints_http1), 0, 0, 0},
   {"deliver", "holdout", KEY_DOUBLE, FIELD(deliver_holdout), 0, 0, 1000},
   {"deliver", "digest", KEY_BOOL, FIELD(deliver_digest), 0, 0, 0},
+  {"deliver", "verify", KEY_DOUBLE, FIELD(deliver_verify), 0, 0, 1000},
   {"admin", "listen", KEY_ADDR, FIELD(admin_host), FIELD(admin_port), 0, 0},
 };
 
@@ -346,6 +415,17 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
     }
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
   }
+  case KEY_AGENTS:
+    /* Comma-separated substrings; empty items are ignored. */
+    for (const char *p = v; *p != '\0'; p++) {
+      if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+        snprintf(why, whylen, "a control character in '%.64s'", v);
+        return -1;
+      }
+    }
+    return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
+  case KEY_NETS:
+    return parse_nets(c, v, why, whylen);
   case KEY_ADDR: {
     if (*v == '\0') {
       base[k->off] = '\0';
@@ -398,13 +478,75 @@ void config_defaults(struct config *c) {
   c->learn_z = 1.96;
   c->learn_min_visits = 20;
   c->learn_min_clients = 3;
-  c->learn_budget = 102400;
-  c->learn_max_resources = 16;
+  c->learn_budget = c->learn_max_resources = -1;
+  c->learn_hint_budget = c->learn_hint_max = -1;
+  c->learn_push_budget = c->learn_push_max = -1;
+  snprintf(c->record_ignore_agents, sizeof(c->record_ignore_agents), "%s",
+           CONFIG_IGNORE_AGENTS_DEFAULT);
+  c->record_sections = 1;
   c->learn_interval = 5000;
   c->learn_recompute_after = 100;
   c->deliver_mode = CONFIG_DELIVER_HINTS;
   c->deliver_holdout = 0.05;
   c->deliver_digest = 1;
+  c->deliver_verify = 0.05;
+}
+
+void config_budgets(const struct config *c, long long *hint_bytes,
+                    int *hint_max, long long *push_bytes, int *push_max) {
+  *hint_bytes = c->learn_hint_budget >= 0 ? c->learn_hint_budget
+                : c->learn_budget >= 0    ? c->learn_budget
+                                          : LEARN_DEFAULT_HINT_BUDGET;
+  *push_bytes = c->learn_push_budget >= 0 ? c->learn_push_budget
+                : c->learn_budget >= 0    ? c->learn_budget
+                                          : LEARN_DEFAULT_PUSH_BUDGET;
+  *hint_max = c->learn_hint_max >= 0         ? c->learn_hint_max
+              : c->learn_max_resources >= 0 ? c->learn_max_resources
+                                            : LEARN_DEFAULT_HINT_MAX;
+  *push_max = c->learn_push_max >= 0         ? c->learn_push_max
+              : c->learn_max_resources >= 0 ? c->learn_max_resources
+                                            : LEARN_DEFAULT_PUSH_MAX;
+}
+
+/* in_net: the binary address |a| of |family| lies in |n|. */
+static int in_net(const struct config_net *n, int family,
+                  const unsigned char *a) {
+  if (n->family != family)
+    return 0;
+  int full = n->prefix / 8, rest = n->prefix % 8;
+  if (memcmp(a, n->addr, (size_t)full) != 0)
+    return 0;
+  if (rest == 0)
+    return 1;
+  unsigned char mask = (unsigned char)(0xff << (8 - rest));
+  return (a[full] & mask) == (n->addr[full] & mask);
+}
+
+int config_ignored(const struct config *c, const char *ua, size_t ua_len,
+                   const char *addr) {
+  if (addr != NULL && c->record_nignore_nets > 0) {
+    unsigned char bin[16];
+    int family = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
+    if (inet_pton(family, addr, bin) == 1) {
+      for (int i = 0; i < c->record_nignore_nets; i++)
+        if (in_net(&c->record_ignore_nets[i], family, bin))
+          return 1;
+    }
+  }
+  const char *p = c->record_ignore_agents;
+  while (ua != NULL && *p != '\0') {
+    while (*p == ' ' || *p == ',')
+      p++;
+    size_t len = strcspn(p, ",");
+    size_t tlen = len;
+    while (tlen > 0 && p[tlen - 1] == ' ')
+      tlen--;
+    for (size_t i = 0; tlen > 0 && i + tlen <= ua_len; i++)
+      if (strncasecmp(ua + i, p, tlen) == 0)
+        return 1;
+    p += len;
+  }
+  return 0;
 }
 
 /* ---- the file ---- */

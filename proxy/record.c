@@ -4,9 +4,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "learner/pagekey.h"
 #include "proxy/conn.h"
 #include "proxy/http.h"
+#include "proxy/server.h"
 #include "proxy/util.h"
 
 static uint64_t wall_ms(void) {
@@ -52,9 +54,30 @@ static uint8_t dest_of(const char *v, size_t n) {
   return OBS_DEST_OTHER;
 }
 
+/* urgency_of reads the urgency of an RFC 9218 Priority field value (a
+ * structured-field dictionary such as "u=0, i"): the integer of member
+ * "u" when it is 0..7, else the default 3. */
+static uint8_t urgency_of(const char *v, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+      i++;
+    size_t start = i;
+    while (i < n && v[i] != ',')
+      i++;
+    if (i - start >= 3 && v[start] == 'u' && v[start + 1] == '=' &&
+        v[start + 2] >= '0' && v[start + 2] <= '7' &&
+        (i - start == 3 || v[start + 3] == ' ' || v[start + 3] == ';' ||
+         v[start + 3] == '\t'))
+      return (uint8_t)(v[start + 2] - '0');
+  }
+  return 3;
+}
+
 void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
                     const struct http_req *req) {
   memset(o, 0, sizeof(*o));
+  o->urgency = OBS_URGENCY_NONE;
   o->start_ms = wall_ms();
   o->conn_id = conn_id(c);
   o->stream_id = stream_id;
@@ -87,6 +110,11 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
       } else if (util_strcaseeq(name, len, "authorization")) {
         o->flags |= OBS_F_AUTHORIZATION;
       }
+      break;
+    case 'p':
+      /* Chromium and Firefox state what they need first (RFC 9218). */
+      if (util_strcaseeq(name, len, "priority"))
+        o->urgency = urgency_of(h->value, h->value_len);
       break;
     case 'u':
       if (util_strcaseeq(name, len, "user-agent")) {
@@ -123,6 +151,11 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
     o->ua_hash = util_fnv1a(UTIL_FNV1A_INIT, ua, ua_len);
   if (pagekey_is_mobile(ch, ch_len, ua, ua_len))
     o->flags |= OBS_F_MOBILE;
+  /* Crawlers, monitors and tools the operator listed never make visits;
+   * checked for navigations only, the one kind that can start one. */
+  if (record_maybe_navigation(o) &&
+      config_ignored(conn_server(c)->cfg, ua, ua_len, req->client_addr))
+    o->flags |= OBS_F_IGNORED;
 }
 
 int record_maybe_navigation(const struct obs *o) {

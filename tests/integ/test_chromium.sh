@@ -74,8 +74,9 @@ DB=$WORK/h.db
 # Learner settings as in test_hints.sh: learn fast, then freeze.
 LEARN=(--db "$DB" -o record.window=1000 -o record.flush=100
   -o learn.interval=300 -o learn.min_visits=5 -o learn.min_clients=2
-  -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65)
-FROZEN=(--db "$DB" -o deliver.holdout=0 -o learn.interval=3600000 -o learn.recompute_after=100000000
+  -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65
+  -o deliver.mode=shadow)
+FROZEN=(--db "$DB" -o deliver.holdout=0 -o deliver.verify=0 -o learn.interval=3600000 -o learn.recompute_after=100000000
   -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.6
   -o learn.push_threshold=0.65)
 

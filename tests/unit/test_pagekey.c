@@ -202,6 +202,66 @@ static void test_from_url_rejects(void **state) {
   assert_null(from_url(NULL, "https://example.com/\x01"));
 }
 
+/* A resource key is the URL as requested: the query whole and byte for
+ * byte (order, case, encoding, empty parameters), the authority made
+ * canonical as for pages. */
+static void test_resource_exact(void **state) {
+  (void)state;
+  const struct {
+    const char *authority, *path, *want;
+  } cases[] = {
+      {"Docs.Example:443", "/_static/theme.css?v=7",
+       "https://docs.example/_static/theme.css?v=7"},
+      {"docs.example", "/fonts/fa.woff2?v=4.7.0",
+       "https://docs.example/fonts/fa.woff2?v=4.7.0"},
+      {"docs.example", "/a.js?b=2&a=1&B=%41", "https://docs.example/a.js?b=2&a=1&B=%41"},
+      {"docs.example", "/a.js?", "https://docs.example/a.js?"},
+      {"docs.example", "/a.js?x=&&y", "https://docs.example/a.js?x=&&y"},
+      {"docs.example", "/a.js", "https://docs.example/a.js"},
+      {"docs.example", "/s.css?digest=abc#frag", "https://docs.example/s.css?digest=abc"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int n = pagekey_resource(1, cases[i].authority, cases[i].path, buf,
+                             sizeof(buf));
+    assert_int_equal(n, (int)strlen(cases[i].want));
+    assert_string_equal(buf, cases[i].want);
+  }
+  /* keep_params never applies to resources. */
+  assert_string_equal(key(NULL, 1, "docs.example", "/a.js?v=1"),
+                      "https://docs.example/a.js");
+  assert_int_equal(pagekey_resource(1, "docs.example", "a.js", buf,
+                                    sizeof(buf)), -1);
+  assert_int_equal(pagekey_resource(1, "docs.example", "/a b", buf,
+                                    sizeof(buf)), -1);
+  char small[24];
+  assert_int_equal(pagekey_resource(0, "docs.example", "/a.js?v=123456",
+                                    small, sizeof(small)), -1);
+
+  assert_int_equal(pagekey_resource_from_url(
+                       "HTTPS://Docs.Example/_static/t.css?v=7#x", buf,
+                       sizeof(buf)),
+                   (int)strlen("https://docs.example/_static/t.css?v=7"));
+  assert_string_equal(buf, "https://docs.example/_static/t.css?v=7");
+  assert_int_equal(pagekey_resource_from_url("ftp://x/", buf, sizeof(buf)),
+                   -1);
+}
+
+static void test_is_origin(void **state) {
+  (void)state;
+  assert_true(pagekey_is_origin("https://docs.example/"));
+  assert_true(pagekey_is_origin("http://docs.example:8080/"));
+  assert_false(pagekey_is_origin("https://docs.example/?q=1"));
+  assert_false(pagekey_is_origin("https://docs.example/index.html"));
+  assert_false(pagekey_is_origin("docs.example/"));
+  assert_false(pagekey_is_origin(""));
+  /* An origin-only Referer ("https://host" or "https://host/") becomes
+   * the root's key either way. */
+  assert_int_equal(pagekey_resource_from_url("https://docs.example", buf,
+                                             sizeof(buf)),
+                   (int)strlen("https://docs.example/"));
+  assert_true(pagekey_is_origin(buf));
+}
+
 static void test_template_fold(void **state) {
   (void)state;
   assert_string_equal(tmpl(NULL, "https://e.com/product/123"),
@@ -300,6 +360,8 @@ int main(void) {
       cmocka_unit_test(test_make_keep_params),
       cmocka_unit_test(test_from_url),
       cmocka_unit_test(test_from_url_rejects),
+      cmocka_unit_test(test_resource_exact),
+      cmocka_unit_test(test_is_origin),
       cmocka_unit_test(test_template_fold),
       cmocka_unit_test(test_template_patterns),
       cmocka_unit_test(test_is_mobile),

@@ -186,7 +186,7 @@ static void test_fresh_open(void **state) {
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM schema_version"), 1);
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema"
                                   " WHERE type = 'table'"),
-                   11);
+                   12); /* visit_named since schema 3 */
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema"
                                   " WHERE name LIKE 'visits_%'"),
                    3); /* started_at, page_id, delivery */
@@ -480,6 +480,48 @@ static void test_migrate_from_v1(void **state) {
                    1);
 }
 
+/* Schema 3: visits recorded with query-less resource keys are kept (the
+ * stats use them) but no longer replayed, what was learned from them is
+ * dropped, and the one budget setting becomes one per channel. */
+static void test_migrate_to_v3(void **state) {
+  struct fix *f = *state;
+  raw_exec(f->db, store_migrations[0]);
+  raw_exec(f->db, store_migrations[1]);
+  raw_exec(f->db,
+           "INSERT INTO pages(key, is_template, first_seen, last_seen,"
+           " visits) VALUES('http://a/', 0, 1, 1, 1);"
+           "INSERT INTO resources(key) VALUES('http://a/s.css');"
+           "INSERT INTO visits(page_id, template_id, class, client_token,"
+           " started_at) VALUES(1, 1, 'desktop', x'00', 1);"
+           "INSERT INTO rules(page_id, class, resource_id, ord, channel,"
+           " state) VALUES(1, 'desktop', 1, 0, 'hint', 'learned');"
+           "INSERT INTO aggregates(page_id, class, resource_id, k, n)"
+           " VALUES(1, 'desktop', 1, 1, 1);"
+           "INSERT INTO settings(scope, name, value) VALUES"
+           " ('global', 'budget', '200000'), ('route:r', 'max_resources', '5'),"
+           " ('global', 'z', '2')");
+  struct store *s = open_ok(f);
+  store_close(s);
+  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"), 3);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM visits"), 1);
+  assert_int_equal(raw_int(f->db, "SELECT exact_urls FROM visits"), 0);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM rules"), 0);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM aggregates"), 0);
+  assert_int_equal(raw_int(f->db, "SELECT value FROM settings WHERE"
+                                  " scope = 'global' AND name = 'hint_budget'"),
+                   200000);
+  assert_int_equal(raw_int(f->db, "SELECT value FROM settings WHERE"
+                                  " scope = 'global' AND name = 'push_budget'"),
+                   200000);
+  assert_int_equal(raw_int(f->db, "SELECT value FROM settings WHERE scope ="
+                                  " 'route:r' AND name = 'push_max_resources'"),
+                   5);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM settings WHERE name"
+                                  " IN ('budget', 'max_resources')"),
+                   0);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM settings"), 5);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -489,7 +531,7 @@ int main(void) {
       T(test_garbage_file),      T(test_foreign_database),
       T(test_newer_schema),      T(test_read_only),
       T(test_locked_at_open),    T(test_locked_at_begin),
-      T(test_migrate_from_v1),
+      T(test_migrate_from_v1),   T(test_migrate_to_v3),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);
