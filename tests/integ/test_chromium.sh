@@ -244,6 +244,10 @@ else
 fi
 herald_graceful_stop
 wait_pid_exit "$HERALD_PID" 10
+# What Chromium states it needs first (RFC 9218 priority), as recorded:
+# u=0 for the render-blocking stylesheet, the learner's first rank.
+assert_eq "Chromium's urgency for the stylesheet recorded: u=0" 0 \
+  "$(sqlite3 "$DB" "SELECT group_concat(DISTINCT q.urgency) FROM visit_requests q JOIN resources r ON r.id = q.resource_id WHERE r.key LIKE '%/css/shop.css' AND q.urgency IS NOT NULL")"
 assert_match "mode off: herald sent no 103" 'stats: [0-9]+ requests, 0 103 early hints sent' \
   "$(grep 'stats: ' "$HERALD_LOG" | tail -1)"
 

@@ -206,7 +206,43 @@ assert_eq "pin an unknown resource: one line" "heraldctl: unknown resource /nope
 ctl "${CFG[@]}" pin /nope.html /app.js
 assert_eq "pin on an unknown page: exit 1" 1 "$RC"
 assert_eq "pin on an unknown page: one line" "heraldctl: unknown page /nope.html" "$ERR"
+
+# Scopes: a route, a path pattern, a whole host.
+ctl "${CFG[@]}" pin route:site /app.js
+assert_eq "pin route:site: exit 0" 0 "$RC"
+assert_eq "pin route:site: stored with the route scope" "route:site|$BASE/app.js|pin" "$(q 'SELECT * FROM overrides')"
+# pinned_on_page: the pinned resources of /, as the learner wrote them.
+pinned_on_page() { q "SELECT group_concat(s.key) FROM rules r JOIN pages p ON p.id = r.page_id JOIN resources s ON s.id = r.resource_id WHERE p.key = '$BASE/' AND r.state = 'pinned'"; }
+check "pinned on the route: app.js served on /" wait_eq "$BASE/app.js" pinned_on_page
+assert_eq "pinned on the route: the 103 names it" "link: </app.js>; rel=preload; as=script" \
+  "$(timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1 | grep -o 'link: <.*')"
+ctl "${CFG[@]}" unpin route:site /app.js
+assert_match "unpin route:site" "^unpinned $BASE/app.js on route:site" "$OUT"
+ctl "${CFG[@]}" pin '/**' /style.css
+assert_eq "pin a bare path pattern: stored under the one origin" "$BASE/**|$BASE/style.css|pin" "$(q 'SELECT * FROM overrides')"
+check "pinned on every page: the stylesheet served on /" wait_eq "$BASE/style.css" pinned_on_page
+ctl "${CFG[@]}" unpin '/**' /style.css
+ctl "${CFG[@]}" pin route:nosuch /app.js
+assert_eq "pin on a route not in the config: exit 1" 1 "$RC"
+ctl "${CFG[@]}" pin site:nosuch.example /app.js
+assert_eq "pin on a host without pages: exit 1" 1 "$RC"
+ctl "${CFG[@]}" pin 'ftp://x/*' /app.js
+assert_eq "pin on a bad pattern: exit 2" 2 "$RC"
+check "scoped pins gone: nothing served" wait_eq 0 served
 for ch in push hint; do ctl "${CFG[@]}" threshold unset --channel $ch; done
+check "thresholds back: 4 served" wait_eq 4 served
+ctl "${CFG[@]}" block "site:127.0.0.1:$HP" /app.js
+assert_eq "block site:HOST: stored for every page of the host" "$BASE/**|$BASE/app.js|block" "$(q 'SELECT * FROM overrides')"
+check "blocked on the whole host: app.js leaves the served rules" wait_eq 3 served
+assert_eq "blocked on the whole host: 3 Link fields" 3 \
+  "$(timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1 | grep -c 'link: <')"
+ctl "${CFG[@]}" block '/docs/*' /style.css
+assert_eq "a pattern elsewhere leaves / alone" 0 "$RC"
+sleep 0.7
+assert_eq "a pattern elsewhere leaves / alone: still 3" 3 "$(served)"
+ctl "${CFG[@]}" unpin '/docs/*' /style.css
+ctl "${CFG[@]}" unpin "site:127.0.0.1:$HP" /app.js
+assert_match "unpin site:HOST" "^unblocked /app.js on $BASE/\*\*" "$OUT"
 
 # Each navigation above was a visit without subresources; a few full
 # visits more make every resource a push rule again for what follows.

@@ -34,9 +34,10 @@ FLUSH=200
 # lib.sh's make_site leaves an existing $WORK/site alone.
 mkdir -p "$SITE"
 cp -r "$ROOT/tools/demo/site/." "$SITE/"
-for p in h1 cross mobile conn auth plain accept; do cp "$SITE/index.html" "$SITE/$p.html"; done
+for p in h1 cross mobile conn auth plain accept origin; do cp "$SITE/index.html" "$SITE/$p.html"; done
 printf '<!doctype html><html><head><title>second</title></head><body>second page</body></html>\n' >"$SITE/cross2.html"
-for p in extra cross late conn conn2; do cp "$SITE/img/logo.png" "$SITE/img/$p.png"; done
+for p in extra cross late conn conn2 origin origin2; do cp "$SITE/img/logo.png" "$SITE/img/$p.png"; done
+cp "$SITE/fonts/shopsans.woff2" "$SITE/fonts/origin.woff2"
 # Pages at all-digit paths (templates); the location below serves them as HTML.
 cp "$SITE/product/123.html" "$SITE/product/123"
 cp "$SITE/product/456.html" "$SITE/product/456"
@@ -204,12 +205,30 @@ out=$(hcurl --http2 -k -A "$UA_G" -H 'Sec-Fetch-Dest: image' -H 'Sec-Fetch-Mode:
   -o /dev/null -w '%{http_code} %{num_connects}' "$T/img/conn2.png" 2>&1)
 assert_eq "Referer-less image on a second connection" "200 1" "$out"
 
+# G2: Referrer-Policy strict-origin: every Referer is the origin, the
+# font's too. Same connection as the page: attributed (like no Referer);
+# another connection: not.
+UA_G2='Mozilla/5.0 (X11; Linux x86_64) test-record origin'
+out=$(hcurl --http2 -k -A "$UA_G2" "${NAV_H[@]}" -o /dev/null -w '%{http_code} %{num_connects} ' "$T/origin.html" \
+  --next --http2 -k -m 10 -A "$UA_G2" -H "Referer: $T/" -H 'Sec-Fetch-Dest: image' -H 'Sec-Fetch-Mode: no-cors' \
+  -o /dev/null -w '%{http_code} %{num_connects} ' "$T/img/origin.png" \
+  --next --http2 -k -m 10 -A "$UA_G2" -H "Referer: $T/" -H 'Sec-Fetch-Dest: font' -H 'Sec-Fetch-Mode: cors' \
+  -o /dev/null -w '%{http_code} %{num_connects}' "$T/fonts/origin.woff2" 2>&1)
+assert_eq "page, image and font with an origin-only Referer on one h2 connection" "200 1 200 0 200 0" "$out"
+out=$(hcurl --http2 -k -A "$UA_G2" -H "Referer: $T/" -H 'Sec-Fetch-Dest: image' -H 'Sec-Fetch-Mode: no-cors' \
+  -o /dev/null -w '%{http_code} %{num_connects}' "$T/img/origin2.png" 2>&1)
+assert_eq "origin-only Referer on a second connection" "200 1" "$out"
+
 # H: Accept: text/html without Sec-Fetch-* is a navigation (query dropped
 # from the page key); Accept */* without Sec-Fetch-* is not.
 out=$(hcurl --http1.1 -A 'test-record accept' -H 'Accept: text/html' -o /dev/null -w '%{http_code}' "$N/accept.html?from=test")
 assert_eq "Accept: text/html navigation answered" 200 "$out"
 out=$(hcurl --http1.1 -A 'test-record plain' -H 'Accept: */*' -o /dev/null -w '%{http_code}' "$N/plain.html")
 assert_eq "plain GET of a page answered" 200 "$out"
+# I: curl with its own User-Agent, navigation headers and all: a tool on
+# [record] ignore_agents' default list, never a visit.
+out=$(nav --http2-prior-knowledge "$N/cross2.html")
+assert_eq "curl navigation (its own User-Agent) answered" 200 "$out"
 
 # Not visits: 404, Authorization, cut short.
 UA_X='Mozilla/5.0 (X11; Linux x86_64) test-record not-a-visit'
@@ -228,8 +247,8 @@ left=$((D_START + WINDOW + 300 - $(now_ms)))
 out=$(sub "$UA_D" "$N/cross.html" "$N/img/late.png" --http2-prior-knowledge)
 assert_eq "request past the window answered" 200 "$out"
 
-# Visits: D, D's second navigation, A, B, C, E, F x2, G, H = 10.
-WANT_VISITS=10
+# Visits: D, D's second navigation, A, B, C, E, F x2, G, G2, H = 11 (not I).
+WANT_VISITS=11
 got=$(wait_count "$DB" 'SELECT count(*) FROM visits' $WANT_VISITS 6)
 assert_eq "visits written once their windows closed" $WANT_VISITS "$got"
 sleep 0.5 # anything late would show up now
@@ -323,6 +342,12 @@ assert_eq "one client, two visits: one client token" 1 \
 vid=$(visit_ids "$T/conn.html")
 assert_eq "Referer-less request on the page's h2 connection attributed; on another connection not" \
   "$T/img/conn.png 1 5 1 200 $(stat -c %s "$SITE/img/conn.png")" "$(visit_rows "${vid:-0}")"
+
+# G2: origin-only Referers.
+vid=$(visit_ids "$T/origin.html")
+assert_eq "origin-only Referer on the page's h2 connection attributed (font too); on another connection not" \
+  "$(printf '%s\n' "$T/fonts/origin.woff2 1 4 1 200 $(stat -c %s "$SITE/fonts/origin.woff2")" "$T/img/origin.png 1 5 1 200 $(stat -c %s "$SITE/img/origin.png")" | sort)" \
+  "$(visit_rows "${vid:-0}")"
 
 # H: Accept-only navigation; not visits.
 assert_eq "Accept: text/html navigation recorded (query dropped from the key)" 1 \
