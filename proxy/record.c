@@ -54,10 +54,7 @@ static uint8_t dest_of(const char *v, size_t n) {
   return OBS_DEST_OTHER;
 }
 
-/* urgency_of reads the urgency of an RFC 9218 Priority field value (a
- * structured-field dictionary such as "u=0, i"): the integer of member
- * "u" when it is 0..7, else the default 3. */
-static uint8_t urgency_of(const char *v, size_t n) {
+uint8_t record_urgency(const char *v, size_t n) {
   size_t i = 0;
   while (i < n) {
     while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
@@ -114,7 +111,7 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
     case 'p':
       /* Chromium and Firefox state what they need first (RFC 9218). */
       if (util_strcaseeq(name, len, "priority"))
-        o->urgency = urgency_of(h->value, h->value_len);
+        o->urgency = record_urgency(h->value, h->value_len);
       break;
     case 'u':
       if (util_strcaseeq(name, len, "user-agent")) {
