@@ -508,7 +508,7 @@ size_t learn_memory(const struct learn *l) {
   return l == NULL ? 0 : sizeof(*l) + l->mem;
 }
 
-/* ---- public: what is known ------------------------------------------------ */
+/* ---- public: what is known ---------------------------------------------- */
 
 double learn_page_visits(const struct learn *l, const char *page_key,
                          int mobile) {
@@ -545,7 +545,7 @@ int learn_serving_key(const struct learn *l, const char *page_key,
   return -1;
 }
 
-/* ---- public: walking nodes ------------------------------------------------ */
+/* ---- public: walking nodes ---------------------------------------------- */
 
 void learn_take_dirty(struct learn *l, learn_node_cb cb, void *ud) {
   /* Detach the set first, so a callback that folds more visits in starts

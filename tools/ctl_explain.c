@@ -258,8 +258,8 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
     int k;
     before(x, r, ch[i].channel, &b, &k);
     int fits = b + r->bytes <= ch[i].budget && k < ch[i].max;
-    CHECK(ch[i].name, fits ? "yes" : "no", "%" PRIu64 " + %" PRIu64 " bytes, #%d",
-          b, r->bytes, k + 1);
+    CHECK(ch[i].name, fits ? "yes" : "no",
+          "%" PRIu64 " + %" PRIu64 " bytes, #%d", b, r->bytes, k + 1);
     NEEDED("<= %" PRIu64 " (%s), <= %d (%s)", ch[i].budget, ch[i].bname,
            ch[i].max, ch[i].mname);
   }

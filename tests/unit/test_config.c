@@ -896,7 +896,8 @@ static void test_learner_keys(void **state) {
   /* The defaults leave out well-known crawlers and tools, never a
    * browser. */
   static const char *const bots[] = {
-      "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+      "Mozilla/5.0 (compatible; Googlebot/2.1;"
+      " +http://www.google.com/bot.html)",
       "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
       "curl/7.88.1", "nghttp2/1.52.0", "Wget/1.21.3",
       "python-requests/2.28.1", "Go-http-client/1.1",

@@ -191,8 +191,10 @@ static struct sim sim_new(double holdout, double verify, uint64_t seed) {
  * the same samples as any new resource. */
 static void test_version_switch(void **state) {
   (void)state;
-  const struct ref v1[] = {{CSS1, OBS_DEST_STYLE, 20}, {JS, OBS_DEST_SCRIPT, 25},
-                           {FONT, OBS_DEST_FONT, 120}, {IMG, OBS_DEST_IMAGE, 30}};
+  const struct ref v1[] = {{CSS1, OBS_DEST_STYLE, 20},
+                           {JS, OBS_DEST_SCRIPT, 25},
+                           {FONT, OBS_DEST_FONT, 120},
+                           {IMG, OBS_DEST_IMAGE, 30}};
   struct ref v2[4];
   memcpy(v2, v1, sizeof(v2));
   v2[0].key = CSS2;

@@ -214,11 +214,13 @@ static void test_resource_exact(void **state) {
        "https://docs.example/_static/theme.css?v=7"},
       {"docs.example", "/fonts/fa.woff2?v=4.7.0",
        "https://docs.example/fonts/fa.woff2?v=4.7.0"},
-      {"docs.example", "/a.js?b=2&a=1&B=%41", "https://docs.example/a.js?b=2&a=1&B=%41"},
+      {"docs.example", "/a.js?b=2&a=1&B=%41",
+       "https://docs.example/a.js?b=2&a=1&B=%41"},
       {"docs.example", "/a.js?", "https://docs.example/a.js?"},
       {"docs.example", "/a.js?x=&&y", "https://docs.example/a.js?x=&&y"},
       {"docs.example", "/a.js", "https://docs.example/a.js"},
-      {"docs.example", "/s.css?digest=abc#frag", "https://docs.example/s.css?digest=abc"},
+      {"docs.example", "/s.css?digest=abc#frag",
+       "https://docs.example/s.css?digest=abc"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     int n = pagekey_resource(1, cases[i].authority, cases[i].path, buf,
