@@ -55,18 +55,12 @@ static uint8_t dest_of(const char *v, size_t n) {
 }
 
 uint8_t record_urgency(const char *v, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-      i++;
-    size_t start = i;
-    while (i < n && v[i] != ',')
-      i++;
-    if (i - start >= 3 && v[start] == 'u' && v[start + 1] == '=' &&
-        v[start + 2] >= '0' && v[start + 2] <= '7' &&
-        (i - start == 3 || v[start + 3] == ' ' || v[start + 3] == ';' ||
-         v[start + 3] == '\t'))
-      return (uint8_t)(v[start + 2] - '0');
+  size_t pos = 0, len;
+  const char *m;
+  while (http_list_next(v, n, &pos, &m, &len)) {
+    if (len >= 3 && m[0] == 'u' && m[1] == '=' && m[2] >= '0' &&
+        m[2] <= '7' && (len == 3 || m[3] == ';'))
+      return (uint8_t)(m[2] - '0');
   }
   return 3;
 }
@@ -164,20 +158,11 @@ int record_maybe_navigation(const struct obs *o) {
 }
 
 static int vary_other(const char *v, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-      i++;
-    size_t start = i;
-    while (i < n && v[i] != ',')
-      i++;
-    size_t end = i;
-    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-      end--;
-    if (end > start &&
-        !util_strcaseeq(v + start, end - start, "accept-encoding"))
+  size_t pos = 0, len;
+  const char *item;
+  while (http_list_next(v, n, &pos, &item, &len))
+    if (!util_strcaseeq(item, len, "accept-encoding"))
       return 1;
-  }
   return 0;
 }
 
