@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "learner/learn.h"
+#include "proxy/http.h"
 #include "proxy/log.h"
 #include "proxy/util.h"
 
@@ -187,21 +188,16 @@ bad:
 static int parse_nets(struct config *c, const char *v, char *why,
                       size_t whylen) {
   int n = 0;
-  const char *p = v;
-  while (*p != '\0') {
-    while (*p == ' ' || *p == ',')
-      p++;
-    if (*p == '\0')
-      break;
-    size_t len = strcspn(p, ", ");
+  size_t pos = 0, len;
+  const char *item;
+  while (http_list_next(v, strlen(v), &pos, &item, &len)) {
     if (n == CONFIG_MAX_NETS) {
       snprintf(why, whylen, "more than %d address ranges", CONFIG_MAX_NETS);
       return -1;
     }
-    if (parse_net(p, len, &c->record_ignore_nets[n], why, whylen) < 0)
+    if (parse_net(item, len, &c->record_ignore_nets[n], why, whylen) < 0)
       return -1;
     n++;
-    p += len;
   }
   c->record_nignore_nets = n;
   return 0;
@@ -533,19 +529,12 @@ int config_ignored(const struct config *c, const char *ua, size_t ua_len,
           return 1;
     }
   }
-  const char *p = c->record_ignore_agents;
-  while (ua != NULL && *p != '\0') {
-    while (*p == ' ' || *p == ',')
-      p++;
-    size_t len = strcspn(p, ",");
-    size_t tlen = len;
-    while (tlen > 0 && p[tlen - 1] == ' ')
-      tlen--;
-    for (size_t i = 0; tlen > 0 && i + tlen <= ua_len; i++)
-      if (strncasecmp(ua + i, p, tlen) == 0)
+  const char *list = c->record_ignore_agents, *item;
+  size_t pos = 0, len, list_len = strlen(list);
+  while (ua != NULL && http_list_next(list, list_len, &pos, &item, &len))
+    for (size_t i = 0; i + len <= ua_len; i++)
+      if (strncasecmp(ua + i, item, len) == 0)
         return 1;
-    p += len;
-  }
   return 0;
 }
 

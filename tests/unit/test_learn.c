@@ -12,129 +12,10 @@
 #include <string.h>
 
 #include "learner/learn.h"
+#include "tests/unit/learn_fixture.h"
 
 #define SITE "https://shop.example"
 #define PAGE SITE "/"
-#define NEVER 1000000 /* "did not happen" for visit counts */
-
-/* ---- making visits ------------------------------------------------------ */
-
-#define MAXREQ 512
-
-static struct visit vis;
-static struct visit_req reqs[MAXREQ];
-
-/* xorshift64: a fixed seed makes every run see the same visits. */
-static uint64_t rng_state;
-
-static void rng_seed(uint64_t s) {
-  rng_state = s ? s : 1;
-}
-
-static double rng_unit(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-
-/* Visits are a day apart unless a case says otherwise, so no client's
- * earlier fetches count as its cache (learn.h, EVIDENCE). */
-static uint64_t clock_ms = 1700000000000ull;
-
-/* begin starts a visit of |page| (template |tmpl|, NULL for none) by
- * client number |client|. */
-static void begin(const char *page, const char *tmpl, int mobile,
-                  unsigned client) {
-  memset(&vis, 0, sizeof(vis));
-  clock_ms += 25ull * 3600 * 1000;
-  vis.start_ms = clock_ms;
-  snprintf(vis.page_key, sizeof(vis.page_key), "%s", page);
-  if (tmpl != NULL)
-    snprintf(vis.template_key, sizeof(vis.template_key), "%s", tmpl);
-  vis.mobile = mobile;
-  /* Tokens differ in a middle byte only, as made-up tokens may. */
-  vis.client_token[7] = (uint8_t)client;
-  vis.client_token[8] = (uint8_t)(client >> 8);
-  vis.reqs = reqs;
-  vis.nreqs = 0;
-}
-
-static struct visit_req *req_full(const char *key, uint32_t delay,
-                                  uint64_t bytes, uint8_t depth,
-                                  uint32_t flags) {
-  assert_true(vis.nreqs < MAXREQ);
-  struct visit_req *r = &reqs[vis.nreqs++];
-  memset(r, 0, sizeof(*r));
-  snprintf(r->key, sizeof(r->key), "%s", key);
-  strcpy(r->method, "GET");
-  r->status = 200;
-  r->dest = OBS_DEST_SCRIPT;
-  r->urgency = VISIT_URGENCY_NONE;
-  r->depth = depth;
-  r->parent = -1;
-  r->flags = flags;
-  r->delay_ms = delay;
-  r->bytes = bytes;
-  return r;
-}
-
-static void req(const char *key, uint32_t delay) {
-  req_full(key, delay, 1000, 1, VISIT_REQ_PUSHABLE);
-}
-
-/* ---- reading rules ------------------------------------------------------ */
-
-#define MAXRULES 8192
-
-static struct learn_rule rules[MAXRULES];
-static size_t nrules;
-
-static size_t get_rules(struct learn *l, const char *page, int mobile,
-                        const struct learn_params *p,
-                        const struct learn_overrides *ov) {
-  nrules = learn_rules(l, page, mobile, p, ov, rules, MAXRULES);
-  /* Whatever else holds, served rules come first with ord 0, 1, ...,
-   * then near misses with ord -1. */
-  int served = 1;
-  for (size_t i = 0; i < nrules; i++) {
-    if (rules[i].channels == 0) {
-      served = 0;
-      assert_int_equal(rules[i].ord, -1);
-    } else {
-      assert_true(served);
-      assert_int_equal(rules[i].ord, (int)i);
-    }
-  }
-  return nrules;
-}
-
-static const struct learn_rule *find(const char *key) {
-  for (size_t i = 0; i < nrules; i++)
-    if (strcmp(rules[i].key, key) == 0)
-      return &rules[i];
-  return NULL;
-}
-
-/* channels_of is the channels of |key| in the last get_rules, 0 when not
- * listed. */
-static uint32_t channels_of(const char *key) {
-  const struct learn_rule *r = find(key);
-  return r ? r->channels : 0;
-}
-
-static size_t served(void) {
-  size_t n = 0;
-  while (n < nrules && rules[n].channels != 0)
-    n++;
-  return n;
-}
-
-static struct learn_params params(void) {
-  struct learn_params p;
-  learn_params_defaults(&p);
-  return p;
-}
 
 /* ---- cases -------------------------------------------------------------- */
 
@@ -300,22 +181,24 @@ static void test_budget_skips(void **state) {
   assert_int_equal(c->channels, 0);
   assert_true(c->wilson > 0.95);
   assert_int_equal(channels_of(SITE "/d.js"), 0);
-  /* Exactly filling the budget is allowed. */
-  set_budget(&p, 81000);
-  get_rules(l, PAGE, 0, &p, NULL);
-  assert_int_equal(served(), 3);
-  set_budget(&p, 80999);
-  get_rules(l, PAGE, 0, &p, NULL);
-  assert_int_equal(served(), 2);
-  assert_string_equal(rules[1].key, SITE "/b.js");
-  set_budget(&p, 41000);
-  get_rules(l, PAGE, 0, &p, NULL);
-  assert_int_equal(served(), 2);
-  assert_string_equal(rules[1].key, SITE "/late.js");
-  set_budget(&p, 1000000);
-  get_rules(l, PAGE, 0, &p, NULL);
-  assert_int_equal(served(), 5);
-  assert_string_equal(rules[4].key, SITE "/late.js");
+  /* Budget -> what is served, the last of it: exactly filling the budget
+   * is allowed, and a smaller later one fills what a larger leaves. */
+  const struct {
+    uint64_t budget;
+    size_t served;
+    const char *last;
+  } cases[] = {{81000, 3, "/late.js"},
+               {80999, 2, "/b.js"},
+               {41000, 2, "/late.js"},
+               {1000000, 5, "/late.js"}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char last[64];
+    snprintf(last, sizeof(last), SITE "%s", cases[i].last);
+    set_budget(&p, cases[i].budget);
+    get_rules(l, PAGE, 0, &p, NULL);
+    assert_int_equal(served(), cases[i].served);
+    assert_string_equal(rules[cases[i].served - 1].key, last);
+  }
   /* Push and hints have budgets of their own. */
   p.hint_budget = 1000000;
   p.push_budget = 41000;

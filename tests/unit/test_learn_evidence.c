@@ -17,64 +17,33 @@
 #include <string.h>
 
 #include "learner/learn.h"
+#include "tests/unit/learn_fixture.h"
 
 #define SITE "https://docs.example"
 #define PAGE SITE "/"
-#define NEVER 1000000
-#define MAXREQ 64
-#define MAXRULES 256
 
 /* ---- visits ------------------------------------------------------------- */
 
-static struct visit vis;
-static struct visit_req reqs[MAXREQ];
 static struct visit_named named[MAXREQ];
-static uint64_t clock_ms = 1700000000000ull;
 
-static uint64_t rng_state;
-static void rng_seed(uint64_t s) { rng_state = s ? s : 1; }
-static double rng_unit(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-
-/* begin starts a visit |gap_ms| after the last one (a day: no client's
- * cache carries over). */
-static void begin_at(const char *page, const char *tmpl, unsigned client,
+/* visit starts a visit (a day after the last, see learn_fixture.h) whose
+ * named set is ready to fill. */
+static void visit_at(const char *page, const char *tmpl, unsigned client,
                      uint64_t gap_ms) {
-  memset(&vis, 0, sizeof(vis));
-  clock_ms += gap_ms;
-  vis.start_ms = clock_ms;
-  snprintf(vis.page_key, sizeof(vis.page_key), "%s", page);
-  if (tmpl != NULL)
-    snprintf(vis.template_key, sizeof(vis.template_key), "%s", tmpl);
-  vis.client_token[3] = (uint8_t)client;
-  vis.client_token[4] = (uint8_t)(client >> 8);
-  vis.reqs = reqs;
+  begin_at(page, tmpl, 0, client, gap_ms);
   vis.named = named;
 }
 
-static void begin(const char *page, const char *tmpl, unsigned client) {
-  begin_at(page, tmpl, client, 25ull * 3600 * 1000);
+static void visit(const char *page, const char *tmpl, unsigned client) {
+  visit_at(page, tmpl, client, DAY_MS);
 }
 
+/* get adds a genuine request of |dest| with the browser's |urgency|. */
 static struct visit_req *get(const char *key, uint8_t dest, uint32_t delay,
                              uint8_t urgency) {
-  assert_true(vis.nreqs < MAXREQ);
-  struct visit_req *r = &reqs[vis.nreqs++];
-  memset(r, 0, sizeof(*r));
-  snprintf(r->key, sizeof(r->key), "%s", key);
-  strcpy(r->method, "GET");
-  r->status = 200;
+  struct visit_req *r = req_full(key, delay, 1000, 1, VISIT_REQ_PUSHABLE);
   r->dest = dest;
   r->urgency = urgency;
-  r->depth = 1;
-  r->parent = -1;
-  r->flags = VISIT_REQ_PUSHABLE;
-  r->delay_ms = delay;
-  r->bytes = 1000;
   return r;
 }
 
@@ -82,35 +51,6 @@ static void name(const char *key, uint8_t channel) {
   assert_true(vis.nnamed < MAXREQ);
   snprintf(named[vis.nnamed].key, PAGEKEY_MAX, "%s", key);
   named[vis.nnamed++].channel = channel;
-}
-
-/* ---- rules -------------------------------------------------------------- */
-
-static struct learn_rule rules[MAXRULES];
-static size_t nrules;
-
-static struct learn_params params(void) {
-  struct learn_params p;
-  learn_params_defaults(&p);
-  return p;
-}
-
-static size_t get_rules(struct learn *l, const char *key,
-                        const struct learn_params *p) {
-  nrules = learn_rules(l, key, 0, p, NULL, rules, MAXRULES);
-  return nrules;
-}
-
-static const struct learn_rule *find(const char *key) {
-  for (size_t i = 0; i < nrules; i++)
-    if (strcmp(rules[i].key, key) == 0)
-      return &rules[i];
-  return NULL;
-}
-
-static uint32_t channels_of(const char *key) {
-  const struct learn_rule *r = find(key);
-  return r ? r->channels : 0;
 }
 
 /* ---- the simulation ----------------------------------------------------- */
@@ -137,7 +77,7 @@ struct sim {
 static void sim_visit(struct sim *s, const char *page, const char *tmpl,
                       const struct ref *refs, size_t nrefs) {
   char key[PAGEKEY_MAX];
-  begin(page, tmpl, s->visits++ % 16);
+  visit(page, tmpl, s->visits++ % 16);
   if (s->deliver &&
       learn_serving_key(s->l, page, tmpl, 0, key, sizeof(key)) == 0 &&
       rng_unit() >= s->holdout) {
@@ -165,7 +105,7 @@ static int served_now(struct sim *s, const char *page, const char *tmpl,
   char key[PAGEKEY_MAX];
   if (learn_serving_key(s->l, page, tmpl, 0, key, sizeof(key)) != 0)
     return 0;
-  get_rules(s->l, key, &s->p);
+  get_rules(s->l, key, 0, &s->p, NULL);
   return (channels_of(res) & LEARN_HINT) != 0;
 }
 
@@ -276,7 +216,7 @@ static void test_removed_resource(void **state) {
   int off_took = NEVER;
   for (int m = 1; m <= 100 && off_took == NEVER; m++) {
     sim_visit(&off, PAGE, NULL, after, 2);
-    get_rules(off.l, PAGE, &off.p);
+    get_rules(off.l, PAGE, 0, &off.p, NULL);
     if (!(channels_of(JS) & LEARN_HINT))
       off_took = m;
   }
@@ -301,24 +241,24 @@ static void test_named_is_censored(void **state) {
   struct learn *l = learn_new(100, 1);
   struct learn_params p = params();
   for (int i = 0; i < 60; i++) {
-    begin(PAGE, NULL, (unsigned)i % 5);
+    visit(PAGE, NULL, (unsigned)i % 5);
     get(CSS1, OBS_DEST_STYLE, 10, VISIT_URGENCY_NONE);
     get(JS, OBS_DEST_SCRIPT, 20, VISIT_URGENCY_NONE);
     learn_visit(l, &vis);
   }
-  get_rules(l, PAGE, &p);
+  get_rules(l, PAGE, 0, &p, NULL);
   double k0 = find(JS)->k, n0 = find(JS)->n;
   /* 100 visits where herald named app.js: requested (the preload) or
    * not (the browser had it), it is no sample; the stylesheet is. */
   for (int i = 0; i < 100; i++) {
-    begin(PAGE, NULL, (unsigned)i % 5);
+    visit(PAGE, NULL, (unsigned)i % 5);
     get(CSS1, OBS_DEST_STYLE, 10, VISIT_URGENCY_NONE);
     name(JS, i % 2 ? VISIT_NAMED_HINT : VISIT_NAMED_PUSH);
     if (i % 3)
       get(JS, OBS_DEST_SCRIPT, 1, VISIT_URGENCY_NONE);
     learn_visit(l, &vis);
   }
-  get_rules(l, PAGE, &p);
+  get_rules(l, PAGE, 0, &p, NULL);
   assert_true(fabs(find(JS)->k - k0) < 1e-9 && fabs(find(JS)->n - n0) < 1e-9);
   assert_true(find(CSS1)->n > n0 + 10);
   assert_true(channels_of(JS) & LEARN_HINT);
@@ -326,13 +266,13 @@ static void test_named_is_censored(void **state) {
   assert_int_equal(find(JS)->median_delay_ms, 20);
   /* A resource only ever named, never genuinely requested, is no rule. */
   for (int i = 0; i < 100; i++) {
-    begin(PAGE, NULL, (unsigned)i % 5);
+    visit(PAGE, NULL, (unsigned)i % 5);
     get(CSS1, OBS_DEST_STYLE, 10, VISIT_URGENCY_NONE);
     name(SITE "/only-named.js", VISIT_NAMED_HINT);
     get(SITE "/only-named.js", OBS_DEST_SCRIPT, 1, VISIT_URGENCY_NONE);
     learn_visit(l, &vis);
   }
-  get_rules(l, PAGE, &p);
+  get_rules(l, PAGE, 0, &p, NULL);
   assert_null(find(SITE "/only-named.js"));
   learn_free(l);
 }
@@ -347,7 +287,7 @@ static void test_html_only_visits(void **state) {
   rng_seed(5);
   int html_only = 0;
   for (int i = 0; i < 200; i++) {
-    begin(PAGE, NULL, (unsigned)i % 7);
+    visit(PAGE, NULL, (unsigned)i % 7);
     if (rng_unit() < 0.3) {
       html_only++;
       switch (i % 4) {
@@ -371,7 +311,7 @@ static void test_html_only_visits(void **state) {
     get(JS, OBS_DEST_SCRIPT, 20, VISIT_URGENCY_NONE);
     assert_int_equal(learn_visit(l, &vis), 1);
   }
-  get_rules(l, PAGE, &p);
+  get_rules(l, PAGE, 0, &p, NULL);
   print_message("%d of 200 visits HTML-only: stylesheet confidence %.3f\n",
                 html_only, find(CSS1)->confidence);
   assert_true(html_only > 40);
@@ -392,26 +332,26 @@ static void test_client_cache(void **state) {
   const uint64_t minute = 60000, day = 25ull * 3600 * 1000;
   /* Client 1 browses: /a fetches the stylesheet, /b then finds it in its
    * cache. */
-  begin_at(SITE "/a", NULL, 1, day);
+  visit_at(SITE "/a", NULL, 1, day);
   get(CSS1, OBS_DEST_STYLE, 10, VISIT_URGENCY_NONE);
   get(SITE "/a.png", OBS_DEST_IMAGE, 20, VISIT_URGENCY_NONE);
   learn_visit(l, &vis);
-  begin_at(SITE "/b", NULL, 1, minute);
+  visit_at(SITE "/b", NULL, 1, minute);
   get(SITE "/b.png", OBS_DEST_IMAGE, 20, VISIT_URGENCY_NONE);
   learn_visit(l, &vis);
-  get_rules(l, SITE "/**", &p);
+  get_rules(l, SITE "/**", 0, &p, NULL);
   assert_true(find(CSS1)->n == 1 && find(CSS1)->k == 1);
   /* Client 2 on /b without it: a miss at the site. */
-  begin_at(SITE "/b", NULL, 2, minute);
+  visit_at(SITE "/b", NULL, 2, minute);
   get(SITE "/b.png", OBS_DEST_IMAGE, 20, VISIT_URGENCY_NONE);
   learn_visit(l, &vis);
-  get_rules(l, SITE "/**", &p);
+  get_rules(l, SITE "/**", 0, &p, NULL);
   assert_true(find(CSS1)->n == 2 && find(CSS1)->k == 1);
   /* Client 1 a day later: its memory is gone. */
-  begin_at(SITE "/b", NULL, 1, day);
+  visit_at(SITE "/b", NULL, 1, day);
   get(SITE "/b.png", OBS_DEST_IMAGE, 20, VISIT_URGENCY_NONE);
   learn_visit(l, &vis);
-  get_rules(l, SITE "/**", &p);
+  get_rules(l, SITE "/**", 0, &p, NULL);
   assert_true(find(CSS1)->n == 3 && find(CSS1)->k == 1);
   learn_free(l);
 }
@@ -423,38 +363,38 @@ static void test_suspension(void **state) {
   struct learn *l = learn_new(100, 1);
   struct learn_params p = params();
   for (int i = 0; i < 100; i++) {
-    begin(PAGE, NULL, (unsigned)i % 5);
+    visit(PAGE, NULL, (unsigned)i % 5);
     get(CSS1, OBS_DEST_STYLE, 10, VISIT_URGENCY_NONE);
     get(JS, OBS_DEST_SCRIPT, 20, VISIT_URGENCY_NONE);
     learn_visit(l, &vis);
   }
   for (int miss = 1; miss <= 2; miss++) {
-    begin(PAGE, NULL, 1);
+    visit(PAGE, NULL, 1);
     get(CSS1, OBS_DEST_STYLE, 10, VISIT_URGENCY_NONE);
     learn_visit(l, &vis);
-    get_rules(l, PAGE, &p);
+    get_rules(l, PAGE, 0, &p, NULL);
     assert_int_equal(find(JS)->suspended, miss == 2);
     assert_int_equal(channels_of(JS) != 0, miss == 1);
   }
   /* The site level has the same samples but mixes pages: no suspension
    * there, its bound decides. */
-  get_rules(l, SITE "/**", &p);
+  get_rules(l, SITE "/**", 0, &p, NULL);
   assert_int_equal(find(JS)->suspended, 0);
   assert_true(channels_of(JS) & LEARN_HINT);
-  begin(PAGE, NULL, 2);
+  visit(PAGE, NULL, 2);
   get(CSS1, OBS_DEST_STYLE, 10, VISIT_URGENCY_NONE);
   get(JS, OBS_DEST_SCRIPT, 20, VISIT_URGENCY_NONE);
   learn_visit(l, &vis);
-  get_rules(l, PAGE, &p);
+  get_rules(l, PAGE, 0, &p, NULL);
   assert_true(channels_of(JS) & LEARN_HINT);
   /* A lower threshold needs a longer run: (1 - 0.6)^m < 0.02 at m = 5. */
   p.hint_threshold = 0.6;
   p.push_threshold = 0.65;
   for (int miss = 1; miss <= 5; miss++) {
-    begin(PAGE, NULL, 1);
+    visit(PAGE, NULL, 1);
     get(CSS1, OBS_DEST_STYLE, 10, VISIT_URGENCY_NONE);
     learn_visit(l, &vis);
-    get_rules(l, PAGE, &p);
+    get_rules(l, PAGE, 0, &p, NULL);
     assert_int_equal((channels_of(JS) & LEARN_HINT) != 0, miss < 5);
   }
   learn_free(l);
@@ -483,14 +423,14 @@ static void test_levels(void **state) {
   assert_int_equal(learn_serving_key(s.l, fresh, NULL, 0, key, sizeof(key)),
                    0);
   assert_string_equal(key, SITE "/docs/**");
-  get_rules(s.l, key, &s.p);
+  get_rules(s.l, key, 0, &s.p, NULL);
   assert_true(channels_of(CSS1) & LEARN_HINT);
   assert_true(channels_of(JS) & LEARN_HINT);
   assert_int_equal(find(CSS1)->level, LEARN_SECTION);
   assert_int_equal(channels_of(SITE "/docs/img/p3.png"), 0);
   /* A known page with thirty visits of its own, most of them censored,
    * is served from the section: its own evidence is too thin to decide. */
-  get_rules(s.l, SITE "/docs/p3.html", &s.p);
+  get_rules(s.l, SITE "/docs/p3.html", 0, &s.p, NULL);
   assert_true(channels_of(CSS1) & LEARN_HINT);
   assert_int_equal(find(CSS1)->level, LEARN_SECTION);
   /* Outside the section, the site knows the same. */
@@ -498,7 +438,7 @@ static void test_levels(void **state) {
                                      sizeof(key)),
                    0);
   assert_string_equal(key, SITE "/**");
-  get_rules(s.l, key, &s.p);
+  get_rules(s.l, key, 0, &s.p, NULL);
   assert_true(channels_of(CSS1) & LEARN_HINT);
   assert_int_equal(find(CSS1)->level, LEARN_SITE);
   /* /docs/plain.html loads the stylesheet but not the script: at first
@@ -520,11 +460,11 @@ static void test_levels(void **state) {
                 "getting it after %d visits\n", gone);
   assert_true(first);
   assert_true(gone <= 60);
-  get_rules(s.l, plain, &s.p);
+  get_rules(s.l, plain, 0, &s.p, NULL);
   assert_non_null(find(JS));
   assert_int_equal(find(JS)->level, LEARN_PAGE);
   /* The section still serves everyone else. */
-  get_rules(s.l, SITE "/docs/**", &s.p);
+  get_rules(s.l, SITE "/docs/**", 0, &s.p, NULL);
   assert_true(channels_of(JS) & LEARN_HINT);
   learn_free(s.l);
 }
@@ -541,7 +481,7 @@ static void test_rank_order(void **state) {
   p.min_clients = 1;
   p.hint_threshold = p.push_threshold = 0.5;
   for (int i = 0; i < 20; i++) {
-    begin(PAGE, NULL, 1);
+    visit(PAGE, NULL, 1);
     get(SITE "/jquery.js", OBS_DEST_SCRIPT, 3, 1);
     get(SITE "/async.js", OBS_DEST_SCRIPT, 2, VISIT_URGENCY_NONE);
     get(SITE "/print.css", OBS_DEST_STYLE, 4, 4);
@@ -552,7 +492,7 @@ static void test_rank_order(void **state) {
     get(SITE "/logo.png", OBS_DEST_IMAGE, 1, 2);
     learn_visit(l, &vis);
   }
-  get_rules(l, PAGE, &p);
+  get_rules(l, PAGE, 0, &p, NULL);
   const char *want[] = {"/basic.css", "/theme.css", "/jquery.js", "/body.js",
                         "/fa.woff2",  "/logo.png",  "/async.js",  "/print.css"};
   const uint8_t ranks[] = {LEARN_RANK_STYLE,  LEARN_RANK_STYLE,

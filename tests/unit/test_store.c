@@ -502,24 +502,27 @@ static void test_migrate_to_v3(void **state) {
            " ('global', 'z', '2')");
   struct store *s = open_ok(f);
   store_close(s);
-  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"), 3);
-  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM visits"), 1);
-  assert_int_equal(raw_int(f->db, "SELECT exact_urls FROM visits"), 0);
-  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM rules"), 0);
-  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM aggregates"), 0);
-  assert_int_equal(raw_int(f->db, "SELECT value FROM settings WHERE"
-                                  " scope = 'global' AND name = 'hint_budget'"),
-                   200000);
-  assert_int_equal(raw_int(f->db, "SELECT value FROM settings WHERE"
-                                  " scope = 'global' AND name = 'push_budget'"),
-                   200000);
-  assert_int_equal(raw_int(f->db, "SELECT value FROM settings WHERE scope ="
-                                  " 'route:r' AND name = 'push_max_resources'"),
-                   5);
-  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM settings WHERE name"
-                                  " IN ('budget', 'max_resources')"),
-                   0);
-  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM settings"), 5);
+  const struct {
+    const char *sql;
+    long long want;
+  } after[] = {
+      {"SELECT version FROM schema_version", 3},
+      {"SELECT count(*) FROM visits", 1},
+      {"SELECT exact_urls FROM visits", 0},
+      {"SELECT count(*) FROM rules", 0},
+      {"SELECT count(*) FROM aggregates", 0},
+      {"SELECT value FROM settings WHERE scope = 'global'"
+       " AND name = 'hint_budget'", 200000},
+      {"SELECT value FROM settings WHERE scope = 'global'"
+       " AND name = 'push_budget'", 200000},
+      {"SELECT value FROM settings WHERE scope = 'route:r'"
+       " AND name = 'push_max_resources'", 5},
+      {"SELECT count(*) FROM settings"
+       " WHERE name IN ('budget', 'max_resources')", 0},
+      {"SELECT count(*) FROM settings", 5},
+  };
+  for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++)
+    assert_int_equal(raw_int(f->db, after[i].sql), after[i].want);
 }
 
 int main(void) {
