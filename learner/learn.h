@@ -161,6 +161,11 @@ enum learn_rank {
   LEARN_RANK_OTHER,  /* images, fetches, async scripts, print styles */
 };
 
+/* learn_rule_order compares two rules in serving order: rank, median
+ * delay, depth, key. */
+struct learn_rule;
+int learn_rule_order(const struct learn_rule *a, const struct learn_rule *b);
+
 /* learn_rank_of ranks a resource by its destination and the urgency its
  * genuine requests carried (VISIT_URGENCY_NONE: unknown). */
 uint8_t learn_rank_of(uint8_t dest, uint8_t urgency);

@@ -110,15 +110,42 @@ struct cand {
   uint8_t depth, dest, urgency, rank, state, level;
 };
 
+/* order: rank, then median delay, then depth, then key. */
+static int order(uint8_t rank1, uint32_t median1, uint8_t depth1,
+                 const char *key1, uint8_t rank2, uint32_t median2,
+                 uint8_t depth2, const char *key2) {
+  if (rank1 != rank2)
+    return rank1 < rank2 ? -1 : 1;
+  if (median1 != median2)
+    return median1 < median2 ? -1 : 1;
+  if (depth1 != depth2)
+    return depth1 < depth2 ? -1 : 1;
+  return strcmp(key1, key2);
+}
+
 static int cmp_served(const void *a, const void *b) {
   const struct cand *x = a, *y = b;
-  if (x->rank != y->rank)
-    return x->rank < y->rank ? -1 : 1;
-  if (x->median != y->median)
-    return x->median < y->median ? -1 : 1;
-  if (x->depth != y->depth)
-    return x->depth < y->depth ? -1 : 1;
-  return strcmp(x->key, y->key);
+  return order(x->rank, x->median, x->depth, x->key, y->rank, y->median,
+               y->depth, y->key);
+}
+
+int learn_rule_order(const struct learn_rule *x, const struct learn_rule *y) {
+  return order(x->rank, x->median_delay_ms, x->depth, x->key, y->rank,
+               y->median_delay_ms, y->depth, y->key);
+}
+
+/* to_front moves the candidates with a channel to the front of |c|
+ * (order among them not kept) and returns how many there are. */
+static size_t to_front(struct cand *c, size_t n) {
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (c[i].channels != 0) {
+      struct cand t = c[w];
+      c[w++] = c[i];
+      c[i] = t;
+    }
+  }
+  return w;
 }
 
 static int cmp_missed(const void *a, const void *b) {
@@ -366,27 +393,13 @@ size_t learn_rules(struct learn *l, const char *key, int mobile,
       c[before].channels = LEARN_PUSH | LEARN_HINT;
   }
 
-  /* Served ones to the front, in serving order; then the budgets. */
-  size_t ns = 0;
-  for (size_t i = 0; i < nc; i++) {
-    if (c[i].channels != 0) {
-      struct cand t = c[ns];
-      c[ns++] = c[i];
-      c[i] = t;
-    }
-  }
+  /* Served ones to the front, in serving order; then the budgets, and
+   * what they cut behind what stays. */
+  size_t ns = to_front(c, nc);
   qsort(c, ns, sizeof(*c), cmp_served);
   budget(c, ns, LEARN_HINT, prm->hint_budget, prm->hint_max);
   budget(c, ns, LEARN_PUSH, prm->push_budget, prm->push_max);
-  /* Move the cut ones behind the served, keeping the served order. */
-  size_t w = 0;
-  for (size_t i = 0; i < ns; i++) {
-    if (c[i].channels != 0) {
-      struct cand t = c[w];
-      c[w++] = c[i];
-      c[i] = t;
-    }
-  }
+  size_t w = to_front(c, ns);
   qsort(c, w, sizeof(*c), cmp_served);
   qsort(c + w, nc - w, sizeof(*c), cmp_missed);
 

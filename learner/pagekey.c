@@ -214,29 +214,29 @@ fail:
   return finish(&o);
 }
 
-int pagekey_make(const struct pagekey_config *cfg, int https,
-                 const char *authority, const char *path, char *out,
-                 size_t cap) {
+/* request_key makes the key of a request: origin-form |path|. */
+static int request_key(const struct pagekey_config *cfg, int https,
+                       const char *authority, const char *path, int exact,
+                       char *out, size_t cap) {
   if (authority == NULL || path == NULL ||
       (path[0] != '/' && path[0] != '\0')) {
     if (cap > 0)
       out[0] = '\0';
     return -1;
   }
-  return make_key(cfg, https, authority, strlen(authority), path, 0, out,
+  return make_key(cfg, https, authority, strlen(authority), path, exact, out,
                   cap);
+}
+
+int pagekey_make(const struct pagekey_config *cfg, int https,
+                 const char *authority, const char *path, char *out,
+                 size_t cap) {
+  return request_key(cfg, https, authority, path, 0, out, cap);
 }
 
 int pagekey_resource(int https, const char *authority, const char *path,
                      char *out, size_t cap) {
-  if (authority == NULL || path == NULL ||
-      (path[0] != '/' && path[0] != '\0')) {
-    if (cap > 0)
-      out[0] = '\0';
-    return -1;
-  }
-  return make_key(NULL, https, authority, strlen(authority), path, 1, out,
-                  cap);
+  return request_key(NULL, https, authority, path, 1, out, cap);
 }
 
 static int prefix_ci(const char *s, const char *prefix) {

@@ -121,17 +121,6 @@ static void say(struct why *w, const char *fmt, ...) {
     w->len = sizeof w->text - 1;
 }
 
-/* cmp_order is learn_rules' serving order. */
-static int cmp_order(const struct learn_rule *x, const struct learn_rule *y) {
-  if (x->rank != y->rank)
-    return x->rank < y->rank ? -1 : 1;
-  if (x->median_delay_ms != y->median_delay_ms)
-    return x->median_delay_ms < y->median_delay_ms ? -1 : 1;
-  if (x->depth != y->depth)
-    return x->depth < y->depth ? -1 : 1;
-  return strcmp(x->key, y->key);
-}
-
 static const char *decision(uint32_t ch) {
   if ((ch & LEARN_PUSH) && (ch & LEARN_HINT))
     return "push and hint";
@@ -169,7 +158,7 @@ static void before(const struct ctx *x, const struct learn_rule *r,
     const struct learn_rule *o = &x->rules[j];
     if (o == r || !(o->channels & channel))
       continue;
-    if (o->state == LEARN_PINNED || cmp_order(o, r) < 0) {
+    if (o->state == LEARN_PINNED || learn_rule_order(o, r) < 0) {
       *bytes += o->bytes;
       (*count)++;
     }

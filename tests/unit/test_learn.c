@@ -199,21 +199,27 @@ static void test_budget_skips(void **state) {
     assert_int_equal(served(), cases[i].served);
     assert_string_equal(rules[cases[i].served - 1].key, last);
   }
-  /* Push and hints have budgets of their own. */
-  p.hint_budget = 1000000;
-  p.push_budget = 41000;
-  get_rules(l, PAGE, 0, &p, NULL);
-  assert_int_equal(served(), 5);
-  assert_int_equal(channels_of(SITE "/a.css"), LEARN_PUSH | LEARN_HINT);
-  assert_int_equal(channels_of(SITE "/b.js"), LEARN_HINT);
-  assert_int_equal(channels_of(SITE "/late.js"), LEARN_PUSH | LEARN_HINT);
-  p.push_budget = 1000000;
-  p.push_max = 1;
-  p.hint_max = 2;
-  get_rules(l, PAGE, 0, &p, NULL);
-  assert_int_equal(served(), 2);
-  assert_int_equal(channels_of(SITE "/a.css"), LEARN_PUSH | LEARN_HINT);
-  assert_int_equal(channels_of(SITE "/b.js"), LEARN_HINT);
+  /* Push and hints have budgets and caps of their own: a push budget
+   * that holds a.css and late.js, then a push cap of 1 and a hint cap of
+   * 2 (b.js hinted, not pushed, in both). */
+  const struct {
+    uint64_t push_budget;
+    int push_max, hint_max;
+    size_t served;
+    uint32_t late;
+  } ch[] = {{41000, 16, 16, 5, LEARN_PUSH | LEARN_HINT},
+            {1000000, 1, 2, 2, 0}};
+  for (size_t i = 0; i < sizeof(ch) / sizeof(ch[0]); i++) {
+    p.hint_budget = 1000000;
+    p.push_budget = ch[i].push_budget;
+    p.push_max = ch[i].push_max;
+    p.hint_max = ch[i].hint_max;
+    get_rules(l, PAGE, 0, &p, NULL);
+    assert_int_equal(served(), ch[i].served);
+    assert_int_equal(channels_of(SITE "/a.css"), LEARN_PUSH | LEARN_HINT);
+    assert_int_equal(channels_of(SITE "/b.js"), LEARN_HINT);
+    assert_int_equal(channels_of(SITE "/late.js"), ch[i].late);
+  }
   learn_free(l);
 }
 
