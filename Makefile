@@ -4,7 +4,11 @@
 #   make test       unit + integration tests (prints "N passed, N failed")
 #   make asan       the same tests on an AddressSanitizer + UBSan build
 #   make bench      side-by-side benchmarks against nghttpx
+#   make realsite   hint precision/recall and page loads on a real site
+#                   with headless Chromium (tools/bench/realsite.sh, RS_*)
 #   make demo       herald in front of the sample legacy site
+#   make fuzz       libFuzzer harnesses (clang), each run FUZZ_SECONDS
+#   make soak       SOAK_SECONDS of mixed traffic; RSS and descriptors flat
 
 B          ?= build
 PKGS       := libuv libnghttp2 sqlite3 inih
@@ -32,7 +36,24 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe $(B)/relay \
               $(B)/pageload
 
-.PHONY: all deps test unit integ asan bench demo clean check-nghttp2
+# Fuzz harnesses (tests/fuzz/): sessions and upstreams run on fakes of
+# conn.c and pool.c, the two modules that own sockets. Linked from an
+# archive so each harness takes only the modules it needs. With clang and
+# libFuzzer (make fuzz) they are fuzz_NAME; with the replay main they are
+# replay_NAME, which make test runs over the in-tree corpus.
+FUZZ_NAMES := h1 h2 response config digest pagekey
+FUZZ_SUPPORT := $(addprefix $(B)/tests/fuzz/,world.o fake_conn.o \
+                fake_pool.o fail.o)
+FUZZ_LIB   := $(B)/libherald-fuzz.a
+REPLAY_BIN := $(FUZZ_NAMES:%=$(B)/replay_%)
+FUZZ_CC    ?= clang-14
+FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined \
+              -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 30
+SOAK_SECONDS ?= 600
+
+.PHONY: all deps test unit integ asan bench realsite demo clean check-nghttp2 \
+        fuzz fuzz-build fuzz-coverage fuzz-seeds soak
 all: $(B)/herald $(B)/heraldctl
 
 $(B)/%.o: %.c $(B)/.nghttp2-ok
@@ -76,6 +97,17 @@ $(B)/h2probe: $(B)/tests/integ/h2probe.o $(CORE_OBJ) $(LLHTTP_OBJ)
 $(B)/relay: $(B)/tools/relay/relay.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(FUZZ_LIB): $(filter-out $(B)/proxy/conn.o $(B)/proxy/pool.o,$(CORE_OBJ)) \
+             $(FUZZ_SUPPORT) $(LLHTTP_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/replay_%: $(B)/tests/fuzz/fuzz_%.o $(B)/tests/fuzz/replay.o $(FUZZ_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 $(B)/tests/%: $(B)/tests/unit/%.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -87,12 +119,13 @@ deps:
 	  build-essential pkg-config libuv1-dev libnghttp2-dev libsqlite3-dev \
 	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
 	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps \
-	  bsdextrautils e2fsprogs iproute2
+	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev llvm-14 \
+	  python-scrapy-doc
 
 unit: all $(UNIT_BIN)
-integ: all $(TOOLS_BIN)
+integ: all $(TOOLS_BIN) $(REPLAY_BIN)
 
-test: all $(UNIT_BIN) $(TOOLS_BIN)
+test: all $(UNIT_BIN) $(TOOLS_BIN) $(REPLAY_BIN)
 	@B=$(B) tests/run.sh
 
 asan:
@@ -101,8 +134,38 @@ asan:
 bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend
 	@B=$(B) tools/bench/bench.sh
 
+realsite: all $(B)/relay
+	@B=$(B) tools/bench/realsite.sh
+
 demo: all
 	@B=$(B) tools/demo/demo.sh
+
+# make fuzz builds every harness with clang in build/fuzz and runs each for
+# FUZZ_SECONDS on a copy of its corpus (FUZZ=h1 for one harness).
+fuzz:
+	$(MAKE) B=build/fuzz CC=$(FUZZ_CC) OPT=-O1 SAN="$(FUZZ_SAN)" fuzz-build
+	@B=build/fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ)
+
+fuzz-build: $(FUZZ_NAMES:%=$(B)/fuzz_%)
+
+# make fuzz-coverage: the line coverage the corpora of the last make fuzz
+# reach, per harness (clang source-based coverage, llvm-cov).
+fuzz-coverage:
+	$(MAKE) B=build/fuzzcov CC=$(FUZZ_CC) OPT=-O0 \
+	  SAN="-fprofile-instr-generate -fcoverage-mapping" \
+	  $(FUZZ_NAMES:%=build/fuzzcov/replay_%)
+	@B=build/fuzzcov FUZZ_B=build/fuzz tests/fuzz/coverage.sh $(FUZZ)
+
+# make fuzz-seeds rewrites the generated seeds in tests/fuzz/corpus/.
+fuzz-seeds: $(B)/fuzz_gen_seeds
+	$(B)/fuzz_gen_seeds tests/fuzz/corpus
+
+$(B)/fuzz_gen_seeds: $(B)/tests/fuzz/gen_seeds.o $(FUZZ_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# make soak: tests/soak/soak.sh states what "flat" means.
+soak: all $(B)/h2probe
+	@B=$(B) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
 
 clean:
 	rm -rf build

@@ -150,64 +150,11 @@ bad:
   return -1;
 }
 
-/* parse_net reads one "ADDR" or "ADDR/PREFIX" (IPv4 or IPv6, no
- * brackets) into |n|. */
-static int parse_net(const char *item, size_t len, struct config_net *n,
-                     char *why, size_t whylen) {
-  char buf[64];
-  long long prefix = -1;
-  if (len == 0 || len >= sizeof(buf))
-    goto bad;
-  memcpy(buf, item, len);
-  buf[len] = '\0';
-  char *slash = strchr(buf, '/');
-  if (slash != NULL) {
-    *slash = '\0';
-    if (parse_int(slash + 1, 0, 128, &prefix, why, whylen) < 0)
-      goto bad;
-  }
-  memset(n, 0, sizeof(*n));
-  if (inet_pton(AF_INET, buf, n->addr) == 1) {
-    n->family = AF_INET;
-    n->prefix = prefix < 0 ? 32 : (int)prefix;
-    if (n->prefix > 32)
-      goto bad;
-    return 0;
-  }
-  if (inet_pton(AF_INET6, buf, n->addr) == 1) {
-    n->family = AF_INET6;
-    n->prefix = prefix < 0 ? 128 : (int)prefix;
-    return 0;
-  }
-bad:
-  snprintf(why, whylen, "'%.*s' is not an address or ADDR/PREFIX",
-           (int)(len < 64 ? len : 64), item);
-  return -1;
-}
-
-static int parse_nets(struct config *c, const char *v, char *why,
-                      size_t whylen) {
-  int n = 0;
-  size_t pos = 0, len;
-  const char *item;
-  while (http_list_next(v, strlen(v), &pos, &item, &len)) {
-    if (n == CONFIG_MAX_NETS) {
-      snprintf(why, whylen, "more than %d address ranges", CONFIG_MAX_NETS);
-      return -1;
-    }
-    if (parse_net(item, len, &c->record_ignore_nets[n], why, whylen) < 0)
-      return -1;
-    n++;
-  }
-  c->record_nignore_nets = n;
-  return 0;
-}
-
 /* ---- single-valued keys: [log] [limits] [timeouts] [store] [admin] ---- */
 
 enum key_type {
   KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
-  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_NETS, KEY_AGENTS,
+  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_CIDRS, KEY_AGENTS,
 };
 
 struct key_def {
@@ -215,8 +162,8 @@ struct key_def {
   const char *name;
   enum key_type type;
   size_t off;          /* the field in struct config */
-  size_t port_off;     /* KEY_ADDR: the port field */
-  long long min, max;  /* KEY_INT, KEY_LLONG */
+  size_t port_off;     /* KEY_ADDR: the port field; KEY_CIDRS: the count */
+  long long min, max;  /* KEY_INT, KEY_LLONG; KEY_CIDRS: max entries */
 };
 
 #define FIELD(f) offsetof(struct config, f)
@@ -229,6 +176,8 @@ static const struct key_def keys[] = {
   {"log", "level", KEY_LEVEL, FIELD(log_level), 0, 0, 0},
   {"log", "access_log", KEY_PATH, FIELD(access_log), 0, 0, 0},
   INT_KEY("limits", "max_connections", max_connections, 1, 1000000),
+  INT_KEY("limits", "max_connections_per_client", max_connections_per_client,
+          1, 1000000),
   INT_KEY("limits", "max_concurrent_streams", max_concurrent_streams, 1,
           10000),
   INT_KEY("limits", "max_header_list_size", max_header_list_size, 1024,
@@ -259,7 +208,8 @@ static const struct key_def keys[] = {
   {"record", "keep_params", KEY_PATH, FIELD(record_keep_params), 0, 0, 0},
   {"record", "ignore_agents", KEY_AGENTS, FIELD(record_ignore_agents), 0, 0,
    0},
-  {"record", "ignore_clients", KEY_NETS, FIELD(record_ignore_nets), 0, 0, 0},
+  {"record", "ignore_clients", KEY_CIDRS, FIELD(record_ignore_nets),
+   FIELD(record_nignore_nets), 0, CONFIG_MAX_NETS},
   INT_KEY("record", "sections", record_sections, 0, 16),
   INT_KEY("record", "retain_visits", record_retain_visits, 0, 100000000),
   INT_KEY("record", "queue", record_queue, 16, 1048576),
@@ -288,6 +238,10 @@ static const struct key_def keys[] = {
   {"deliver", "digest", KEY_BOOL, FIELD(deliver_digest), 0, 0, 0},
   {"deliver", "verify", KEY_DOUBLE, FIELD(deliver_verify), 0, 0, 1000},
   {"admin", "listen", KEY_ADDR, FIELD(admin_host), FIELD(admin_port), 0, 0},
+  {"clients", "trusted_proxies", KEY_CIDRS, FIELD(trusted_proxies),
+   FIELD(ntrusted_proxies), 0, CLIENT_MAX_TRUSTED},
+  INT_KEY("clients", "ipv4_prefix", client_ipv4_prefix, 8, 32),
+  INT_KEY("clients", "ipv6_prefix", client_ipv6_prefix, 16, 128),
 };
 
 static const char *const deliver_modes[] = {"off", "hints", "shadow", "push",
@@ -371,6 +325,11 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
     return parse_bool(v, (int *)(base + k->off), why, whylen);
   case KEY_DELIVER:
     return parse_deliver(v, (int *)(base + k->off), why, whylen);
+  case KEY_CIDRS:
+    /* max is the capacity of the list. */
+    return client_cidrs_parse(v, (struct client_cidr *)(base + k->off),
+                              (int)k->max, (int *)(base + k->port_off), why,
+                              whylen);
   case KEY_DOUBLE: {
     char *end;
     errno = 0;
@@ -420,8 +379,6 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
       }
     }
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
-  case KEY_NETS:
-    return parse_nets(c, v, why, whylen);
   case KEY_ADDR: {
     if (*v == '\0') {
       base[k->off] = '\0';
@@ -447,6 +404,7 @@ void config_defaults(struct config *c) {
   memset(c, 0, sizeof *c);
   c->log_level = LOG_LEVEL_INFO;
   c->max_connections = 10000;
+  c->max_connections_per_client = 256;
   c->max_concurrent_streams = 100;
   c->max_header_list_size = 65536;
   c->max_header_fields = 100;
@@ -486,6 +444,8 @@ void config_defaults(struct config *c) {
   c->deliver_holdout = 0.05;
   c->deliver_digest = 1;
   c->deliver_verify = 0.05;
+  c->client_ipv4_prefix = 24;
+  c->client_ipv6_prefix = 48;
 }
 
 void config_budgets(const struct config *c, long long *hint_bytes,
@@ -504,31 +464,11 @@ void config_budgets(const struct config *c, long long *hint_bytes,
                                             : LEARN_DEFAULT_PUSH_MAX;
 }
 
-/* in_net: the binary address |a| of |family| lies in |n|. */
-static int in_net(const struct config_net *n, int family,
-                  const unsigned char *a) {
-  if (n->family != family)
-    return 0;
-  int full = n->prefix / 8, rest = n->prefix % 8;
-  if (memcmp(a, n->addr, (size_t)full) != 0)
-    return 0;
-  if (rest == 0)
-    return 1;
-  unsigned char mask = (unsigned char)(0xff << (8 - rest));
-  return (a[full] & mask) == (n->addr[full] & mask);
-}
-
 int config_ignored(const struct config *c, const char *ua, size_t ua_len,
-                   const char *addr) {
-  if (addr != NULL && c->record_nignore_nets > 0) {
-    unsigned char bin[16];
-    int family = strchr(addr, ':') != NULL ? AF_INET6 : AF_INET;
-    if (inet_pton(family, addr, bin) == 1) {
-      for (int i = 0; i < c->record_nignore_nets; i++)
-        if (in_net(&c->record_ignore_nets[i], family, bin))
-          return 1;
-    }
-  }
+                   const uint8_t *client) {
+  if (client != NULL &&
+      client_trusted(c->record_ignore_nets, c->record_nignore_nets, client))
+    return 1;
   const char *list = c->record_ignore_agents, *item;
   size_t pos = 0, len, list_len = strlen(list);
   while (ua != NULL && http_list_next(list, list_len, &pos, &item, &len))
@@ -549,7 +489,8 @@ enum section_kind {
 };
 
 /* Keys of the named sections; the index is the bit in load_ctx.seen. */
-static const char *listener_keys[] = {"listen", "tls", "cert", "key"};
+static const char *listener_keys[] = {"listen", "tls", "cert", "key",
+                                      "proxy_protocol"};
 static const char *route_keys[] = {"host", "prefix", "backend", "deliver"};
 
 struct load_ctx {
@@ -723,7 +664,8 @@ static int begin_section(struct load_ctx *x, const char *section) {
   }
 unknown:
   fail_at(x, line, "section [%s]: unknown section (expected log, limits, "
-          "timeouts, store, record, learn, deliver, admin, listener:NAME, "
+          "timeouts, store, record, learn, deliver, admin, clients, "
+          "listener:NAME, "
           "backend:NAME or route:NAME)", sec);
   return -1;
 duplicate:
@@ -748,8 +690,10 @@ static int set_listener_key(struct config_listener *l, int k, const char *v,
     return parse_bool(v, &l->tls, why, whylen);
   case 2:
     return copy_str(l->cert, sizeof l->cert, v, why, whylen);
-  default:
+  case 3:
     return copy_str(l->key, sizeof l->key, v, why, whylen);
+  default:
+    return parse_bool(v, &l->proxy_protocol, why, whylen);
   }
 }
 
@@ -1031,7 +975,8 @@ static int set_named(struct config *c, const char *flag, const char *section,
                name);
     else
       snprintf(err, errlen, "%s: key '%s.%s': only [log], [limits], "
-               "[timeouts], [store], [record], [learn], [deliver] and [admin] "
+               "[timeouts], [store], [record], [learn], [deliver], [admin] "
+               "and [clients] "
                "keys can be set this way",
                flag, section, name);
     return -1;
@@ -1412,8 +1357,8 @@ void config_usage(const char *argv0) {
       "                            (default: off)\n"
       "  -o, --set SECTION.KEY=VALUE\n"
       "                            set a [log], [limits], [timeouts],\n"
-      "                            [store], [record], [learn], [deliver]\n"
-      "                            or [admin] key, e.g.\n"
+      "                            [store], [record], [learn], [deliver],\n"
+      "                            [admin] or [clients] key, e.g.\n"
       "                            -o limits.max_connections=5000\n",
       argv0);
 }

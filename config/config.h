@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "proxy/client.h"
+
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_SERVERS 16
@@ -56,6 +58,8 @@ struct config_listener {
   int tls;                    /* 1: TLS with ALPN h2, http/1.1 */
   char cert[CONFIG_PATH_MAX]; /* PEM chain, required when tls */
   char key[CONFIG_PATH_MAX];  /* PEM private key, required when tls */
+  int proxy_protocol;         /* 1: every connection starts with a PROXY
+                                 protocol v1 or v2 header (proxyproto.h) */
 };
 
 struct config_server {
@@ -67,13 +71,6 @@ struct config_backend {
   char name[CONFIG_NAME_MAX];
   struct config_server servers[CONFIG_MAX_SERVERS];
   int nservers;
-};
-
-/* An address range of [record] ignore_clients. */
-struct config_net {
-  int family;             /* AF_INET or AF_INET6 */
-  unsigned char addr[16]; /* network order */
-  int prefix;             /* bits */
 };
 
 struct config_route {
@@ -106,6 +103,7 @@ struct config {
 
   /* [limits] */
   int max_connections;          /* default 10000 */
+  int max_connections_per_client; /* from one client address, 256 */
   int max_concurrent_streams;   /* per HTTP/2 connection, default 100 */
   int max_header_list_size;     /* bytes (name+value+32 each), default 65536 */
   int max_header_fields;        /* default 100 */
@@ -136,7 +134,7 @@ struct config {
   char record_keep_params[CONFIG_PATH_MAX]; /* query names kept, "" = none */
   char record_ignore_agents[CONFIG_PATH_MAX]; /* User-Agent substrings whose
                                                  navigations are no visits */
-  struct config_net record_ignore_nets[CONFIG_MAX_NETS]; /* ignore_clients */
+  struct client_cidr record_ignore_nets[CONFIG_MAX_NETS]; /* ignore_clients */
   int record_nignore_nets;
   int record_sections;         /* leading path segments naming a section,
                                   1; 0 = no section level */
@@ -150,7 +148,7 @@ struct config {
   double learn_hint_threshold; /* for 103 Early Hints, 0.90 */
   double learn_z;              /* 1.96 */
   int learn_min_visits;        /* decayed visits, 20 */
-  int learn_min_clients;       /* distinct client tokens, 3 */
+  int learn_min_clients;       /* distinct client networks, 3 */
   /* Budgets per page; -1 = not set. budget and max_resources set both
    * channels; the channel's own key wins. config_budgets resolves them. */
   int learn_budget, learn_max_resources;
@@ -170,6 +168,13 @@ struct config {
   /* [admin] listen: the admin endpoint (proxy/admin.h); port 0 = off */
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */
   int admin_port;
+
+  /* [clients]: who a request is from (proxy/client.h) */
+  struct client_cidr trusted_proxies[CLIENT_MAX_TRUSTED]; /* whose
+                                  X-Forwarded-For is believed; none */
+  int ntrusted_proxies;
+  int client_ipv4_prefix;      /* a client, for min_clients: IPv4 /24 */
+  int client_ipv6_prefix;      /* and IPv6 /48 */
 };
 
 /* config_budgets resolves the budgets of |c|: a channel's own key, else
@@ -178,10 +183,11 @@ void config_budgets(const struct config *c, long long *hint_bytes,
                     int *hint_max, long long *push_bytes, int *push_max);
 
 /* config_ignored says whether a navigation from |user_agent| (|ua_len|
- * bytes, may be NULL) at the textual address |addr| (may be NULL) is left
- * out of recording by [record] ignore_agents / ignore_clients. */
+ * bytes, may be NULL) by the request's |client| (16 bytes, proxy/client.h;
+ * may be NULL) is left out of recording by [record] ignore_agents /
+ * ignore_clients. */
 int config_ignored(const struct config *c, const char *user_agent,
-                   size_t ua_len, const char *addr);
+                   size_t ua_len, const uint8_t *client);
 
 /* config_defaults fills |c| with the default value of every key and no
  * listeners, backends or routes. */

@@ -106,6 +106,7 @@ struct avisit {
   uint8_t delivery;
   uint64_t rules_gen, named_mask; /* the 103's source, see struct visit */
   uint32_t rules_slot;
+  uint8_t network[16]; /* the page request's, see struct visit */
   struct areq *reqs;
   size_t nreqs;
   size_t capreqs;
@@ -509,6 +510,7 @@ static void nav_start(struct attrib *a, const struct obs *o) {
   v->start_ms = o->start_ms;
   v->end_ms = o->start_ms;
   v->mobile = !a->cfg.single_class && (o->flags & OBS_F_MOBILE) != 0;
+  memcpy(v->network, o->network, sizeof(v->network));
   list_add_head(&c->visits, &v->by_client);
   list_add_tail(&a->visits, &v->by_age);
   a->nvisits++;
@@ -742,6 +744,7 @@ static void emit_visit(struct attrib *a, struct avisit *v,
     copy_field(out.template_key, PAGEKEY_MAX, v->page_key, PAGEKEY_MAX);
   out.mobile = v->mobile;
   memcpy(out.client_token, v->client->token, 16);
+  memcpy(out.network, v->network, 16);
   out.start_ms = v->start_ms;
   out.load_ms = v->end_ms - v->start_ms;
   out.bytes = v->bytes;

@@ -146,7 +146,10 @@ struct visit {
   char page_key[PAGEKEY_MAX];
   char template_key[PAGEKEY_MAX];
   int mobile;
-  uint8_t client_token[16];
+  uint8_t client_token[16]; /* who: address and User-Agent (attribution) */
+  uint8_t network[16];     /* the client's network (recorder.h): what
+                              learn.min_clients counts; all zero for a
+                              visit recorded before herald knew it */
   uint64_t start_ms;       /* page request arrival, Unix ms */
   uint64_t load_ms;        /* page start to end of last attributed response */
   uint64_t bytes;          /* page + attributed + pushed response bytes */
@@ -172,8 +175,8 @@ typedef void (*attrib_emit_cb)(void *ud, struct visit *v);
 struct attrib *attrib_new(const struct attrib_config *cfg);
 void attrib_free(struct attrib *a); /* NULL is a no-op */
 
-/* attrib_add feeds one observation (client_token filled, kinds in the
- * order the recorder received them). */
+/* attrib_add feeds one observation (client_token and network filled,
+ * kinds in the order the recorder received them). */
 void attrib_add(struct attrib *a, const struct obs *o);
 
 /* attrib_expire emits every confirmed visit whose window has closed by

@@ -20,12 +20,14 @@
  *   - Counts are lazy (see learn.h): an entry holds k and the sample clock
  *     it was taken at, so a visit touches only the entries it requested
  *     or censored.
- *   - Distinct clients matter only up to a small number (min_clients), so
- *     an entry keeps at most LEARN_MAX_CLIENTS of them, as 32-bit
- *     fingerprints of the tokens: two inside the entry, more in a set
- *     allocated on the third and freed once full. Tokens are keyed
- *     hashes, so two clients share a fingerprint with probability 2^-32,
- *     and that only undercounts: one client can never pass for two.
+ *   - Distinct clients (networks: the visit's network token, not its
+ *     client token, which a new User-Agent renews) matter only up to a
+ *     small number (min_clients), so an entry keeps at most
+ *     LEARN_MAX_CLIENTS of them, as 32-bit fingerprints of the tokens:
+ *     two inside the entry, more in a set allocated on the third and
+ *     freed once full. Tokens are keyed hashes, so two clients share a
+ *     fingerprint with probability 2^-32, and that only undercounts: one
+ *     client can never pass for two.
  * Nothing is ever removed: the set of keys is bounded by the site, and a
  * restart rebuilds the counts from the retained visits. */
 #include "learner/learn.h"

@@ -63,9 +63,10 @@
  * DECISIONS. For a key, each resource is decided by walking its chain
  * from the most specific level: at each level with an entry for it,
  *   yes       its latest response was pushable, n >= min_visits, distinct
- *             client tokens >= min_clients, and the Wilson lower bound of
- *             k/n (z) reaches the channel's threshold; not superseded or
- *             suspended;
+ *             client networks >= min_clients (a visit's network token,
+ *             not its client token, which a new User-Agent renews), and
+ *             the Wilson lower bound of k/n (z) reaches the channel's
+ *             threshold; not superseded or suspended;
  *   no        superseded, suspended, its latest response was not
  *             pushable, or the Wilson upper bound of k/n is below the
  *             threshold (the level's own evidence says it is not needed);
@@ -86,8 +87,10 @@
  * deferred one). Each channel then has its own byte budget and count cap:
  * pinned resources are set aside first, then learned ones in order; one
  * that does not fit is skipped and the list goes on. Pinned resources are
- * always kept (push and hint), blocked ones never. Resources whose pushes
- * were mostly cancelled or requested again anyway lose push. */
+ * always kept (push and hint), blocked ones never. A resource whose key is
+ * not a safe path on the page's own origin (pagekey_rule_ok) is never
+ * served, pinned or not. Resources whose pushes were mostly cancelled or
+ * requested again anyway lose push. */
 #ifndef LEARNER_LEARN_H
 #define LEARNER_LEARN_H
 
@@ -99,10 +102,11 @@
 
 struct learn;
 
-/* Distinct client tokens are counted up to this many; past it the count
- * stays here ("at least"), so min_clients above it cannot be met. Tokens
- * are told apart by a 32-bit hash: two clients sharing one (odds 2^-32)
- * count as one, never the other way round. */
+/* Distinct clients (visits' network tokens, see struct visit) are counted
+ * up to this many; past it the count stays here ("at least"), so
+ * min_clients above it cannot be met. Tokens are told apart by a 32-bit
+ * hash: two clients sharing one (odds 2^-32) count as one, never the
+ * other way round. */
 #define LEARN_MAX_CLIENTS 32
 
 /* See "Suspended" above. */
@@ -129,7 +133,7 @@ struct learn_params {
   double hint_threshold;  /* default 0.90 */
   double z;               /* default 1.96 */
   double min_visits;      /* decayed samples n, default 20 */
-  int min_clients;        /* distinct client tokens, default 3 */
+  int min_clients;        /* distinct client networks, default 3 */
   uint64_t hint_budget;   /* bytes named in a 103, per page */
   int hint_max;           /* resources named in a 103 */
   uint64_t push_budget;   /* bytes pushed per page */

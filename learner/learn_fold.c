@@ -130,7 +130,8 @@ static uint32_t find(const struct learn *l, const struct page *p,
   return learn_entry_find(l, p, &k);
 }
 
-/* hit counts a genuine request |r| (resource id |res|) in node |pi|. */
+/* hit counts a genuine request |r| (resource id |res|) in node |pi|
+ * from the client network |fp|. */
 static void hit(struct learn *l, uint32_t pi, uint32_t res, uint32_t hash,
                 const struct visit_req *r, uint8_t urgency, uint32_t fp) {
   struct page *p = &l->pages[pi];
@@ -258,8 +259,11 @@ int learn_visit(struct learn *l, const struct visit *v) {
   size_t n = strnlen(v->page_key, PAGEKEY_MAX);
   if (n == 0 || n == PAGEKEY_MAX)
     return 0;
-  uint32_t fp = fingerprint(v->client_token);
-  struct cslot *mem = client_slot(l, fp, v->start_ms);
+  /* The browser's cache belongs to the client (address and User-Agent);
+   * distinct clients for min_clients are networks (struct visit). */
+  uint32_t net = fingerprint(v->network);
+  struct cslot *mem = client_slot(l, fingerprint(v->client_token),
+                                  v->start_ms);
   mem->last_ms = v->start_ms != 0 ? v->start_ms : 1;
 
   /* Every key of the visit, interned once: the requested ones (what the
@@ -309,7 +313,7 @@ int learn_visit(struct learn *l, const struct visit *v) {
                     : prio                          ? 3
                                                     : VISIT_URGENCY_NONE;
       for (size_t j = 0; j < nn; j++)
-        hit(l, nodes[j], ids[i], hashes[i], r, urg, fp);
+        hit(l, nodes[j], ids[i], hashes[i], r, urg, net);
     }
     /* Named and not requested: the browser had it, or herald's hint
      * changed nothing; either way the page did not decide. */

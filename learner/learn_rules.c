@@ -392,6 +392,12 @@ size_t learn_rules(struct learn *l, const char *key, int mobile,
     if (nc > before)
       c[before].channels = LEARN_PUSH | LEARN_HINT;
   }
+  /* A resource that is not a safe path on the key's own origin is never
+   * served, whatever its counts or a pin say (see pagekey_rule_ok). */
+  for (size_t i = 0; i < nc; i++) {
+    if (c[i].channels != 0 && !pagekey_rule_ok(key, c[i].key))
+      c[i].channels = 0;
+  }
 
   /* Served ones to the front, in serving order; then the budgets, and
    * what they cut behind what stays. */

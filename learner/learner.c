@@ -363,11 +363,13 @@ struct load_ctx {
   int mobile;
   struct learn_rule *rules;
   size_t n, cap;
+  size_t unsafe; /* stored rules refused by the snapshot */
 };
 
 static void load_flush(struct load_ctx *x) {
   if (x->page[0] != '\0')
-    ruleset_builder_add(x->b, x->page, x->mobile, x->rules, x->n);
+    x->unsafe += ruleset_builder_add(x->b, x->page, x->mobile, x->rules,
+                                     x->n);
   x->n = 0;
 }
 
@@ -409,6 +411,9 @@ struct learner *learner_new(const struct learner_config *cfg,
     LOG_WARN("learner: loading stored rules: %s", store_errmsg(st));
   load_flush(&x);
   free(x.rules);
+  if (x.unsafe > 0)
+    LOG_WARN("learner: %zu stored rules not served: their resource is not "
+             "a safe path on the page's own origin", x.unsafe);
   struct ruleset *rs = ruleset_build(x.b);
   LOG_INFO("learner: serving %zu stored rules for %zu pages",
            ruleset_rules(rs), ruleset_pages(rs));

@@ -5,8 +5,9 @@
  * one memcpy and never allocates for it. Strings are truncated to their
  * field (a truncated path is flagged and never learned from). The client
  * address travels only in memory: the recorder turns it and the
- * User-Agent hash into a keyed client token and zeroes it before anything
- * is written. */
+ * User-Agent hash into a keyed client token (telling visits apart), and
+ * its network into a keyed network token (counting distinct clients), and
+ * zeroes it before anything is written. */
 #ifndef LEARNER_OBS_H
 #define LEARNER_OBS_H
 
@@ -88,8 +89,9 @@ struct obs {
   uint64_t named_mask;
   uint32_t rules_slot;
   uint8_t urgency;     /* RFC 9218 priority u= (0..7), OBS_URGENCY_NONE */
-  uint8_t addr[16];    /* client address (IPv4 in the first 4 bytes) */
+  uint8_t addr[16];    /* the request's client (proxy/client.h form) */
   uint8_t client_token[16]; /* filled by the recorder; addr then zeroed */
+  uint8_t network[16];      /* filled by the recorder too */
   char method[8];
   char authority[OBS_AUTHORITY_MAX]; /* host[:port] */
   char path[OBS_PATH_MAX];           /* origin-form, with query */

@@ -391,24 +391,24 @@ int pagekey_template(const struct pagekey_config *cfg, const char *key,
   return finish(&o);
 }
 
-/* split_origin finds where the path of |key| starts (after
- * "scheme://authority"). Returns its offset, or -1. */
-static int split_origin(const char *key) {
+/* origin_len is the length of "scheme://authority" in |key| (where its
+ * path starts), or 0 when it has no scheme, authority or path. */
+static size_t origin_len(const char *key) {
   const char *s = key != NULL ? strstr(key, "://") : NULL;
-  if (s == NULL)
-    return -1;
+  if (s == NULL || s == key)
+    return 0;
   const char *p = strchr(s + 3, '/');
-  return p == NULL ? -1 : (int)(p - key);
+  return p == NULL || p == s + 3 ? 0 : (size_t)(p - key);
 }
 
 int pagekey_site(const char *key, char *buf, size_t cap) {
   struct out o;
   out_init(&o, buf, cap);
-  int off = split_origin(key);
-  if (off < 0)
+  size_t off = origin_len(key);
+  if (off == 0)
     o.full = 1;
   else
-    put(&o, key, (size_t)off);
+    put(&o, key, off);
   put(&o, "/**", 3);
   return finish(&o);
 }
@@ -416,8 +416,8 @@ int pagekey_site(const char *key, char *buf, size_t cap) {
 int pagekey_section(const char *key, int depth, char *buf, size_t cap) {
   struct out o;
   out_init(&o, buf, cap);
-  int off = split_origin(key);
-  if (off < 0 || depth <= 0) {
+  size_t off = origin_len(key);
+  if (off == 0 || depth <= 0) {
     o.full = 1;
     return finish(&o);
   }
@@ -433,7 +433,7 @@ int pagekey_section(const char *key, int depth, char *buf, size_t cap) {
     }
     end = (size_t)(slash - path);
   }
-  put(&o, key, (size_t)off + end);
+  put(&o, key, off + end);
   put(&o, "/**", 3);
   return finish(&o);
 }
@@ -468,9 +468,8 @@ int pagekey_scope_matches(const char *scope, const char *key) {
   const char *star = strchr(scope, '*');
   if (star == NULL)
     return strcmp(scope, key) == 0;
-  int so = split_origin(scope), ko = split_origin(key);
-  if (so < 0 || ko < 0 || so != ko || memcmp(scope, key, (size_t)so) != 0 ||
-      scope + so > star)
+  size_t so = origin_len(scope), ko = origin_len(key);
+  if (so == 0 || so != ko || memcmp(scope, key, so) != 0 || scope + so > star)
     return 0;
   return glob(scope + so, key + ko, strlen(key + ko));
 }
@@ -513,4 +512,57 @@ void pagekey_split_patterns(struct pagekey_config *cfg, char *p) {
     cfg->patterns[cfg->npatterns++] = p;
     p = next ? end + 1 : end;
   }
+}
+
+/* ---- what may be named to a client ------------------------------------ */
+
+/* dot_segment: a whole segment a URL parser resolves away ("." or "..",
+ * WHATWG also counting "%2e" as a dot). */
+static int dot_segment(const char *s, size_t n) {
+  size_t dots = 0, i = 0;
+  while (i < n) {
+    if (s[i] == '.') {
+      i++;
+    } else if (n - i >= 3 && s[i] == '%' && s[i + 1] == '2' &&
+               lower(s[i + 2]) == 'e') {
+      i += 3;
+    } else {
+      return 0;
+    }
+    dots++;
+  }
+  return dots == 1 || dots == 2;
+}
+
+int pagekey_path_safe(const char *path, size_t len) {
+  if (len == 0 || path[0] != '/' || (len > 1 && path[1] == '/'))
+    return 0;
+  size_t seg = 1, query = 0;
+  for (size_t i = 0; i <= len; i++) {
+    int c = i < len ? (unsigned char)path[i] : '/';
+    if (!query && (c == '/' || c == '?')) {
+      if (i > 0 && dot_segment(path + seg, i - seg))
+        return 0;
+      seg = i + 1;
+      if (c == '?')
+        query = 1;
+      continue;
+    }
+    if (i == len)
+      break;
+    if (c <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>' ||
+        c == '#' || c == '\\')
+      return 0;
+    if (c == '%' &&
+        (len - i < 3 || !is_hex(path[i + 1]) || !is_hex(path[i + 2])))
+      return 0;
+  }
+  return 1;
+}
+
+int pagekey_rule_ok(const char *page_key, const char *resource_key) {
+  size_t po = origin_len(page_key), ro = origin_len(resource_key);
+  if (po == 0 || po != ro || memcmp(page_key, resource_key, po) != 0)
+    return 0;
+  return pagekey_path_safe(resource_key + ro, strlen(resource_key + ro));
 }

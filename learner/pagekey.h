@@ -86,6 +86,26 @@ int pagekey_resource_from_url(const char *url, char *out, size_t cap);
  * carries under Referrer-Policy origin or strict-origin. */
 int pagekey_is_origin(const char *key);
 
+/* pagekey_path_safe tells whether the origin-form |path| (|len| bytes,
+ * optional query) may be named to a client as a resource of the page's
+ * own origin, in a 103 Link or a PUSH_PROMISE. It must start with exactly
+ * one '/' ("//host/x" is another host to a browser), hold no dot
+ * segment ("." or "..", also as %2e), no backslash (browsers read it as
+ * '/'), no control byte, space, '"', '<', '>' or '#', and only well-formed
+ * %HH escapes.
+ * Bytes browsers send unescaped although RFC 3986 does not allow them
+ * ('|', '^', '{', '}', '[', ']', '`', non-ASCII) pass: whatever writes the
+ * path into a header percent-encodes them (http_path_escape). */
+int pagekey_path_safe(const char *path, size_t len);
+
+/* pagekey_rule_ok tells whether |resource_key| may be served for
+ * |page_key|: both are keys of one origin (the same "scheme://authority")
+ * and the resource's path is pagekey_path_safe. The learner checks every
+ * rule it makes, and the rule snapshot every rule it is given (also those
+ * loaded from the database), so a poisoned record or database cannot
+ * reach a client. */
+int pagekey_rule_ok(const char *page_key, const char *resource_key);
+
 /* pagekey_is_mobile classes a client from its Sec-CH-UA-Mobile value (may
  * be NULL) and User-Agent (may be NULL). */
 int pagekey_is_mobile(const char *ch_ua_mobile, size_t ch_len,

@@ -23,6 +23,7 @@
 
 #include "learner/learn.h"
 #include "learner/ruleset.h"
+#include "proxy/client.h"
 #include "proxy/log.h"
 #include "proxy/util.h"
 #include "store/store.h"
@@ -58,12 +59,14 @@ struct recorder {
   struct attrib *attrib;
   uint8_t key[32];
   int64_t key_day;
-  /* Recent (address, User-Agent hash) → token, so a busy client costs one
-   * HMAC per key change rather than one per request. Cleared with the key. */
+  /* Recent (address, User-Agent hash) → tokens, so a busy client costs
+   * two HMACs per key change rather than per request. Cleared with the
+   * key. */
   struct token_slot {
     uint8_t addr[16];
     uint64_t ua_hash;
     uint8_t token[16];
+    uint8_t network[16];
     int used;
   } tokens[256];
   uint64_t busy_batches; /* batches lost to a lock since the last success */
@@ -152,23 +155,36 @@ static void rotate_key(struct recorder *r, uint64_t now_ms) {
   memset(r->tokens, 0, sizeof(r->tokens));
 }
 
+/* tokenize fills the observation's two tokens and forgets its address.
+ * The client token (address and User-Agent) tells one browser's visits
+ * from another's behind the same address; the network token (the
+ * address's network, proxy/client.h) is what counts as a distinct client,
+ * since User-Agents and addresses within one network cost an attacker
+ * nothing. The messages differ in length, so the two never collide. */
 static void tokenize(struct recorder *r, struct obs *o) {
   uint64_t h = util_fnv1a(o->ua_hash, o->addr, sizeof(o->addr));
   struct token_slot *t = &r->tokens[h % ARRAY_SIZE(r->tokens)];
   if (!t->used || t->ua_hash != o->ua_hash ||
       memcmp(t->addr, o->addr, 16) != 0) {
-    uint8_t msg[24], mac[32];
+    uint8_t msg[24], net[18], mac[32];
     unsigned maclen = 0;
     memcpy(msg, o->addr, 16);
     memcpy(msg + 16, &o->ua_hash, 8);
     HMAC(EVP_sha256(), r->key, sizeof(r->key), msg, sizeof(msg), mac,
          &maclen);
+    memcpy(t->token, mac, sizeof(t->token));
+    client_network(o->addr, r->cfg.ipv4_prefix, r->cfg.ipv6_prefix, net);
+    net[16] = (uint8_t)r->cfg.ipv4_prefix;
+    net[17] = (uint8_t)r->cfg.ipv6_prefix;
+    HMAC(EVP_sha256(), r->key, sizeof(r->key), net, sizeof(net), mac,
+         &maclen);
+    memcpy(t->network, mac, sizeof(t->network));
     memcpy(t->addr, o->addr, 16);
     t->ua_hash = o->ua_hash;
-    memcpy(t->token, mac, sizeof(t->token));
     t->used = 1;
   }
   memcpy(o->client_token, t->token, sizeof(o->client_token));
+  memcpy(o->network, t->network, sizeof(o->network));
   memset(o->addr, 0, sizeof(o->addr));
 }
 
@@ -394,6 +410,10 @@ int recorder_start(struct recorder **out, const struct recorder_config *cfg) {
   r->keep_params = xstrdup(cfg->attrib.keys.keep_params
                                ? cfg->attrib.keys.keep_params : "");
   r->cfg.attrib.keys.keep_params = r->keep_params;
+  if (r->cfg.ipv4_prefix <= 0 || r->cfg.ipv4_prefix > 32)
+    r->cfg.ipv4_prefix = 24;
+  if (r->cfg.ipv6_prefix <= 0 || r->cfg.ipv6_prefix > 128)
+    r->cfg.ipv6_prefix = 48;
   r->templates_buf = xstrdup(cfg->templates ? cfg->templates : "");
   r->cfg.templates = NULL;
   pagekey_split_patterns(&r->cfg.attrib.keys, r->templates_buf);

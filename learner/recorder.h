@@ -6,8 +6,10 @@
  * half drops the observation and counts it; the loop never waits on
  * recording work. The recorder thread owns the SQLite connection: it drains
  * the ring in batches, turns client address + User-Agent into a keyed
- * client token (the key is random, kept only in memory and replaced every
- * UTC day, so tokens count distinct clients without identifying them),
+ * client token (telling visits apart) and the address's network into a
+ * keyed network token (counting distinct clients); the key is random,
+ * kept only in memory and replaced every UTC day, so tokens count without
+ * identifying anyone,
  * runs attribution, and writes finished visits in one transaction per
  * batch. A database that cannot be opened or fails later is reported in
  * one log line and recording stops; proxying goes on. */
@@ -29,6 +31,8 @@ struct recorder_config {
   int64_t retain_visits;
   uint32_t queue_cap;   /* observations per half of the double buffer */
   uint32_t flush_ms;    /* batch interval */
+  int ipv4_prefix;      /* a network counted as one client: IPv4 /24 */
+  int ipv6_prefix;      /* and IPv6 /48 (0: those defaults) */
   struct learner_config learner; /* the learner runs on this thread */
 };
 

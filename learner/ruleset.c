@@ -98,9 +98,9 @@ void ruleset_builder_set_gen(struct ruleset_builder *b, uint64_t gen) {
   b->gen = gen;
 }
 
-void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
-                         int mobile, const struct learn_rule *rules,
-                         size_t n) {
+size_t ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
+                           int mobile, const struct learn_rule *rules,
+                           size_t n) {
   if (b->n == b->cap) {
     b->cap = b->cap ? b->cap * 2 : 64;
     b->pages = xrealloc(b->pages, b->cap * sizeof(*b->pages));
@@ -110,9 +110,14 @@ void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
   p->mobile = mobile != 0;
   p->entries = xcalloc(n ? n : 1, sizeof(*p->entries));
   p->n = 0;
+  size_t dropped = 0;
   for (size_t i = 0; i < n; i++) {
     if (rules[i].channels == 0 || rules[i].state == LEARN_BLOCKED)
       continue;
+    if (!pagekey_rule_ok(page_key, rules[i].key)) {
+      dropped++;
+      continue;
+    }
     struct ruleset_entry *e = &p->entries[p->n++];
     e->key = xstrdup(rules[i].key);
     e->path = path_of(e->key);
@@ -120,6 +125,7 @@ void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
     e->channels = (uint8_t)rules[i].channels;
     e->bytes = rules[i].bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)rules[i].bytes;
   }
+  return dropped;
 }
 
 static struct slot *find(const struct ruleset *rs, const char *key,

@@ -43,9 +43,11 @@ struct ruleset_page {
 
 struct ruleset_builder *ruleset_builder_new(void);
 /* ruleset_builder_add adds a key (copying everything); only rules with
- * channels set are kept. Adding the same key and class twice keeps the
- * last. */
-void ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
+ * channels set are kept, and of those only the ones pagekey_rule_ok
+ * accepts for |page_key| (rules loaded from a database pass through here
+ * too). Returns how many rules with channels set it dropped for that.
+ * Adding the same key and class twice keeps the last. */
+size_t ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
                          int mobile, const struct learn_rule *rules,
                          size_t n);
 /* ruleset_builder_set_mode records the operator's live delivery mode

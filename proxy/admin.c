@@ -111,12 +111,28 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
   counter(b, "herald_connections_accepted_total",
           "Client connections accepted.", st->conns_accepted);
   counter(b, "herald_connections_refused_total",
-          "Client connections closed at once (max_connections, draining).",
+          "Client connections closed at once (max_connections with none "
+          "idle, max_connections_per_client, draining).",
           st->conns_refused);
+  counter(b, "herald_connections_client_limited_total",
+          "Client connections refused because their address had "
+          "max_connections_per_client open.",
+          st->conns_client_limited);
+  counter(b, "herald_connections_evicted_total",
+          "Idle client connections closed to make room at max_connections.",
+          st->conns_evicted);
   gauge(b, "herald_connections_active", "Client connections open.",
         (double)srv->nconns);
   gauge(b, "herald_http2_streams_active", "HTTP/2 streams open.",
         (double)st->h2_streams_active);
+  help(b, "herald_http2_stream_timeouts_total", "counter",
+       "HTTP/2 streams reset because the client stalled them: no request "
+       "body bytes for timeouts.idle (request_body), or no flow-control "
+       "window for timeouts.write (send).");
+  mbuf_printf(b, "herald_http2_stream_timeouts_total{kind=\"request_body\"} "
+              "%llu\n", (unsigned long long)st->h2_body_timeouts);
+  mbuf_printf(b, "herald_http2_stream_timeouts_total{kind=\"send\"} %llu\n",
+              (unsigned long long)st->h2_send_timeouts);
 
   help(b, "herald_requests_total", "counter",
        "Client requests, by protocol.");

@@ -5,7 +5,9 @@
  * copies). Cleartext connections sniff the HTTP/2 preface to choose h2c
  * prior knowledge or HTTP/1.1; TLS connections choose by ALPN. Output is a
  * chunk queue handed to uv_write without copying (cleartext) or encrypted
- * once into a write request (TLS). */
+ * once into a write request (TLS). On a listener with proxy_protocol, the
+ * PROXY header comes off the stream first (CONN_PROXY, under the header
+ * timeout); its source address then stands for the client everywhere. */
 #include "proxy/conn.h"
 
 #include <stdlib.h>
@@ -13,7 +15,10 @@
 
 #include "config/config.h"
 #include "proxy/buf.h"
+#include "proxy/client.h"
+#include "proxy/clientcount.h"
 #include "proxy/log.h"
+#include "proxy/proxyproto.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/tls.h"
@@ -25,15 +30,26 @@
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LEN (sizeof(h2_preface) - 1)
 
-enum conn_state { CONN_TLS_HANDSHAKE, CONN_SNIFF, CONN_OPEN, CONN_LINGER };
+enum conn_state {
+  CONN_PROXY, /* reading the PROXY protocol header */
+  CONN_TLS_HANDSHAKE,
+  CONN_SNIFF,
+  CONN_OPEN,
+  CONN_LINGER,
+};
 
 struct conn {
   uv_tcp_t tcp;
   uv_timer_t timer;  /* session timeouts: idle, header, handshake */
   uv_timer_t wtimer; /* write progress */
+  uv_timer_t ttimer; /* the session's tick (conn_schedule_tick) */
   struct server *srv;
   struct conn *prev, *next;      /* server's list */
   struct conn *dirty_next;       /* server's dirty list */
+  struct conn *idle_prev, *idle_next; /* server's idle list */
+  int idle;                      /* on the idle list */
+  int counted;                   /* counted under |counted_addr| */
+  uint8_t counted_addr[16];      /* see admit_client */
   int dirty;
   uint64_t id;
   enum conn_state state;
@@ -44,6 +60,8 @@ struct conn {
   size_t sniff_len;
   char peer[64];
   uint8_t addr[16]; /* binary client address, see conn_peer_addr */
+  uint8_t *pp;      /* CONN_PROXY: the header so far (PROXYPROTO_MAX) */
+  size_t pp_len;
   const char *timeout_why;
   uint64_t timeout_ms, timeout_set; /* lazy session timer, see on_timeout */
 
@@ -51,7 +69,7 @@ struct conn {
   size_t inflight;  /* bytes handed to uv_write, not yet completed */
   int reading, read_paused, closing, close_after_flush, shutting;
   int want_produce; /* the session stopped producing on a full queue */
-  int handles_open; /* tcp + two timers; freed when this reaches 0 */
+  int handles_open; /* tcp + three timers; freed when this reaches 0 */
 };
 
 struct wreq {
@@ -109,13 +127,84 @@ void conn_mark_dirty(struct conn *c) {
   c->srv->dirty = c;
 }
 
+/* ---- idle list and client counts ------------------------------------ */
+
+void conn_set_idle(struct conn *c, int idle) {
+  struct server *srv = c->srv;
+  if (idle == c->idle || (idle && c->closing))
+    return;
+  c->idle = idle;
+  if (idle) { /* newest at the tail: the head has been idle longest */
+    c->idle_prev = srv->idle_tail;
+    c->idle_next = NULL;
+    if (srv->idle_tail)
+      srv->idle_tail->idle_next = c;
+    else
+      srv->idle_head = c;
+    srv->idle_tail = c;
+    return;
+  }
+  if (c->idle_prev)
+    c->idle_prev->idle_next = c->idle_next;
+  else
+    srv->idle_head = c->idle_next;
+  if (c->idle_next)
+    c->idle_next->idle_prev = c->idle_prev;
+  else
+    srv->idle_tail = c->idle_prev;
+  c->idle_prev = c->idle_next = NULL;
+}
+
+/* admit_client counts |c| under its client address, or refuses it when
+ * that address has limits.max_connections_per_client open already. It
+ * keys on conn_peer_addr, so it belongs where the client address becomes
+ * known (at accept; after a PROXY header, once one can carry it), and it
+ * may run again if the address changes. Returns 0, or -1: close |c|. */
+static int admit_client(struct conn *c) {
+  struct server *srv = c->srv;
+  static uint64_t last_log;
+  static unsigned unlogged;
+  uint8_t addr[16];
+  conn_peer_addr(c, addr);
+  if (c->counted)
+    clientcount_remove(srv->clients, c->counted_addr);
+  c->counted = 0;
+  uint32_t open = clientcount_get(srv->clients, addr);
+  if (open >= (uint32_t)srv->cfg->max_connections_per_client) {
+    srv->stats.conns_refused++;
+    srv->stats.conns_client_limited++;
+    /* One line a second: a client hammering at its cap must not flood
+     * the log. */
+    uint64_t now = uv_now(srv->loop);
+    if (last_log == 0 || now - last_log >= 1000) {
+      LOG_WARN("refusing connection from %s: %u open from that address "
+               "(limits.max_connections_per_client %d); %u more refused "
+               "since the last such line", c->peer, open,
+               srv->cfg->max_connections_per_client, unlogged);
+      last_log = now;
+      unlogged = 0;
+    } else {
+      unlogged++;
+    }
+    return -1;
+  }
+  clientcount_add(srv->clients, addr);
+  memcpy(c->counted_addr, addr, 16);
+  c->counted = 1;
+  return 0;
+}
+
 static void on_handle_closed(uv_handle_t *h) {
   struct conn *c = h->data;
   if (--c->handles_open > 0)
     return;
+  conn_set_idle(c, 0);
+  if (c->counted)
+    clientcount_remove(c->srv->clients, c->counted_addr);
   if (c->session != NULL)
     c->ops->free(c->session);
   tls_conn_free(c->tls);
+  free(c->pp);
   buf_cleanup(&c->out);
   if (c->prev)
     c->prev->next = c->next;
@@ -130,10 +219,12 @@ static void on_handle_closed(uv_handle_t *h) {
 static void do_close(struct conn *c) {
   if (uv_is_closing((uv_handle_t *)&c->tcp))
     return;
+  conn_set_idle(c, 0);
   c->closing = 1;
   c->close_after_flush = 0;
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   uv_close((uv_handle_t *)&c->wtimer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->ttimer, on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
@@ -174,6 +265,7 @@ void conn_close(struct conn *c, int graceful) {
     do_close(c);
     return;
   }
+  conn_set_idle(c, 0);
   c->closing = 1;
   c->close_after_flush = 1;
   conn_mark_dirty(c);
@@ -394,6 +486,23 @@ void conn_set_timeout(struct conn *c, uint64_t ms, const char *why) {
     uv_timer_start(&c->timer, on_timeout, ms, 0);
 }
 
+static void on_tick(uv_timer_t *t) {
+  struct conn *c = t->data;
+  if (c->closing || c->session == NULL || c->ops->tick == NULL)
+    return;
+  c->ops->tick(c->session);
+  conn_mark_dirty(c);
+}
+
+void conn_schedule_tick(struct conn *c, uint64_t ms) {
+  if (c->closing)
+    return;
+  if (uv_is_active((uv_handle_t *)&c->ttimer) &&
+      uv_timer_get_due_in(&c->ttimer) <= ms)
+    return;
+  uv_timer_start(&c->ttimer, on_tick, ms, 0);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)h;
   (void)suggested;
@@ -453,6 +562,67 @@ static int on_tls_bytes(struct conn *c, const uint8_t *p, size_t n) {
   return 0;
 }
 
+static int feed_after_proxy(struct conn *c, const uint8_t *p, size_t n) {
+  return c->tls != NULL ? on_tls_bytes(c, p, n) : feed_session(c, p, n);
+}
+
+/* feed_proxy collects the PROXY protocol header; once it is whole, the
+ * client address becomes its source and what follows it goes on to TLS
+ * or the protocol sniffer. A header that cannot be valid closes the
+ * connection: behind a balancer configured to send one, its absence is a
+ * misconfiguration or someone bypassing the balancer. */
+static int feed_proxy(struct conn *c, const uint8_t *p, size_t n) {
+  if (c->pp == NULL)
+    c->pp = xmalloc(PROXYPROTO_MAX);
+  size_t take = PROXYPROTO_MAX - c->pp_len;
+  if (take > n)
+    take = n;
+  memcpy(c->pp + c->pp_len, p, take);
+  c->pp_len += take;
+  struct proxyproto h;
+  const char *why = "header too long";
+  int rv = proxyproto_parse(c->pp, c->pp_len, &h, &why);
+  if (rv == 0 && c->pp_len < PROXYPROTO_MAX)
+    return 0;
+  if (rv <= 0) {
+    LOG_WARN("conn %llu %s: bad PROXY protocol header (%s), closing",
+             (unsigned long long)c->id, c->peer, why);
+    do_close(c);
+    return UV_EPROTO;
+  }
+  if (h.has_addr) {
+    char via[sizeof(c->peer)];
+    memcpy(via, c->peer, sizeof(via));
+    memcpy(c->addr, h.src, 16);
+    client_format(c->addr, c->peer, sizeof(c->peer));
+    LOG_DEBUG("conn %llu: PROXY v%d header from %s: client %s",
+              (unsigned long long)c->id, h.version, via, c->peer);
+  }
+  if (admit_client(c) != 0) {
+    do_close(c);
+    return UV_ECONNREFUSED;
+  }
+  if (c->tls != NULL) {
+    c->state = CONN_TLS_HANDSHAKE;
+    conn_set_timeout(c, (uint64_t)c->srv->cfg->tls_handshake_timeout,
+                     "TLS handshake");
+  } else {
+    c->state = CONN_SNIFF;
+    conn_set_timeout(c, (uint64_t)c->srv->cfg->header_timeout, "preface");
+  }
+  uint8_t *pp = c->pp;
+  size_t len = c->pp_len, hdr = (size_t)rv;
+  c->pp = NULL;
+  c->pp_len = 0;
+  int r = 0;
+  if (len > hdr)
+    r = feed_after_proxy(c, pp + hdr, len - hdr);
+  if (r >= 0 && !c->closing && n > take)
+    r = feed_after_proxy(c, p + take, n - take);
+  free(pp);
+  return r;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct conn *c = s->data;
   (void)buf;
@@ -480,10 +650,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   if (c->state == CONN_LINGER)
     return;
   int rv;
-  if (c->tls != NULL)
-    rv = on_tls_bytes(c, read_buf, (size_t)nread);
+  if (c->state == CONN_PROXY)
+    rv = feed_proxy(c, read_buf, (size_t)nread);
   else
-    rv = feed_session(c, read_buf, (size_t)nread);
+    rv = feed_after_proxy(c, read_buf, (size_t)nread);
   if (rv < 0) {
     conn_close(c, 1);
   }
@@ -528,6 +698,22 @@ void conn_shutdown(struct conn *c) {
   conn_mark_dirty(c);
 }
 
+/* evict closes an idle connection to make room for a new one. Nothing is
+ * in flight on it; an HTTP/2 peer still gets a GOAWAY saying so. The
+ * socket closes at once, so the slot is free by the end of this turn. */
+static void evict(struct conn *c) {
+  LOG_INFO("conn %llu %s: closing this idle connection to make room "
+           "(limits.max_connections %d)", (unsigned long long)c->id, c->peer,
+           c->srv->cfg->max_connections);
+  c->srv->stats.conns_evicted++;
+  if (c->ops == &h2_session_ops) {
+    c->ops->shutdown(c->session);
+    c->ops->produce(c->session);
+    conn_flush_now(c);
+  }
+  do_close(c);
+}
+
 static void peer_name(struct conn *c) {
   struct sockaddr_storage ss;
   int len = sizeof(ss);
@@ -541,7 +727,7 @@ static void peer_name(struct conn *c) {
   } else {
     struct sockaddr_in *a = (struct sockaddr_in *)&ss;
     uv_ip4_name(a, c->peer, sizeof(c->peer));
-    memcpy(c->addr, &a->sin_addr, 4);
+    client_from_v4((const uint8_t *)&a->sin_addr, c->addr);
   }
 }
 
@@ -553,8 +739,9 @@ void conn_accept(struct listener *l) {
   uv_tcp_init(srv->loop, &c->tcp);
   uv_timer_init(srv->loop, &c->timer);
   uv_timer_init(srv->loop, &c->wtimer);
-  c->tcp.data = c->timer.data = c->wtimer.data = c;
-  c->handles_open = 3;
+  uv_timer_init(srv->loop, &c->ttimer);
+  c->tcp.data = c->timer.data = c->wtimer.data = c->ttimer.data = c;
+  c->handles_open = 4;
   buf_init(&c->out);
   c->next = srv->conns;
   if (srv->conns)
@@ -566,17 +753,37 @@ void conn_accept(struct listener *l) {
     return;
   }
   srv->stats.conns_accepted++;
-  if (srv->nconns > srv->cfg->max_connections || srv->draining) {
+  if (srv->draining) {
     srv->stats.conns_refused++;
-    LOG_WARN("refusing connection: %d open (limits.max_connections %d)",
-             srv->nconns - 1, srv->cfg->max_connections);
     do_close(c);
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
   peer_name(c);
-  if (l->tls) {
+  /* Behind a PROXY-protocol balancer the client is known only once the
+   * header is read (feed_proxy admits it then). */
+  if (!l->proxy_protocol && admit_client(c) != 0) {
+    do_close(c);
+    return;
+  }
+  if (srv->nconns > srv->cfg->max_connections) {
+    /* Full: an idle connection makes room; without one, refuse. */
+    if (srv->idle_head == NULL) {
+      srv->stats.conns_refused++;
+      LOG_WARN("refusing connection: %d open, none idle "
+               "(limits.max_connections %d)",
+               srv->nconns - 1, srv->cfg->max_connections);
+      do_close(c);
+      return;
+    }
+    evict(srv->idle_head);
+  }
+  if (l->tls)
     c->tls = tls_conn_new(l->tls_ctx);
+  if (l->proxy_protocol) {
+    c->state = CONN_PROXY;
+    conn_set_timeout(c, (uint64_t)srv->cfg->header_timeout, "PROXY header");
+  } else if (l->tls) {
     c->state = CONN_TLS_HANDSHAKE;
     conn_set_timeout(c, (uint64_t)srv->cfg->tls_handshake_timeout,
                      "TLS handshake");

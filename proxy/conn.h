@@ -40,6 +40,11 @@ void conn_mark_dirty(struct conn *c);
 void conn_close(struct conn *c, int graceful);
 int conn_closing(const struct conn *c);
 
+/* conn_set_idle: the session has nothing in progress (1), or has work
+ * again (0). At limits.max_connections the connection idle longest is
+ * closed to make room for a new one instead of refusing it. */
+void conn_set_idle(struct conn *c, int idle);
+
 void conn_pause_read(struct conn *c);
 void conn_resume_read(struct conn *c);
 
@@ -47,10 +52,20 @@ void conn_resume_read(struct conn *c);
  * conn_set_timeout the connection is closed, logging |why|. 0 disarms. */
 void conn_set_timeout(struct conn *c, uint64_t ms, const char *why);
 
+/* conn_schedule_tick asks for one call of the session's tick op within
+ * |ms| (a pending earlier call stands). Sessions keep deadlines of their
+ * own (HTTP/2 streams) this way, and ask again from the tick. */
+void conn_schedule_tick(struct conn *c, uint64_t ms);
+
 struct server *conn_server(const struct conn *c);
 const char *conn_peer(const struct conn *c);
-/* conn_peer_addr copies the client address (IPv4 in the first 4 bytes,
- * the rest zero) into |out|. */
+/* conn_peer and conn_peer_addr give the client address, as text and in
+ * 16 bytes (IPv4 mapped, see proxy/client.h): the TCP peer's, or, on a
+ * listener with proxy_protocol, the source the PROXY header named, once
+ * it has been read (before that, the peer's: the balancer). A request's
+ * client may differ still, behind a trusted proxy (client_of_request).
+ * limits.max_connections_per_client counts connections under this
+ * address (admit_client in conn.c). */
 void conn_peer_addr(const struct conn *c, uint8_t out[16]);
 int conn_is_tls(const struct conn *c);
 uint64_t conn_id(const struct conn *c);

@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "proxy/access.h"
 #include "proxy/buf.h"
+#include "proxy/client.h"
 #include "proxy/conn.h"
 #include "learner/ruleset.h"
 #include "proxy/hints.h"
@@ -63,6 +64,8 @@ struct h1_session {
   char method[24];
   char authority[256];
   uint64_t requests;
+  uint8_t client[16]; /* the request's client, once its head is read */
+  int have_client;
   int recording;     /* |obs| is being filled for the recorder */
   struct obs obs;
 };
@@ -75,6 +78,7 @@ static struct h1_session *from_parser(llhttp_t *p) { return p->data; }
 
 static void set_idle_timer(struct h1_session *s) {
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->idle_timeout, "keep-alive idle");
+  conn_set_idle(s->c, 1);
 }
 
 static void log_request(struct h1_session *s, int status) {
@@ -82,7 +86,8 @@ static void log_request(struct h1_session *s, int status) {
   size_t n = s->url_len < sizeof(path) - 1 ? s->url_len : sizeof(path) - 1;
   memcpy(path, s->url, n);
   path[n] = '\0';
-  access_log_request(s->c, s->version == 10 ? "http/1.0" : "http/1.1",
+  access_log_request(s->c, s->have_client ? s->client : NULL,
+                     s->version == 10 ? "http/1.0" : "http/1.1",
                      s->method, s->authority, path, status, s->bytes_sent,
                      util_now_ms() - s->start_ms,
                      s->up ? upstream_backend_name(s->up) : s->backend);
@@ -119,10 +124,25 @@ static void send_error(struct h1_session *s, int status, const char *why) {
 
 /* ---- response path ---------------------------------------------------- */
 
+static void answer_error(struct h1_session *s, int status);
+
 static void up_head(void *ud, int status, const struct http_hdr *hdrs,
                     size_t n, int64_t content_length) {
   struct h1_session *s = ud;
   s->backend = upstream_backend_name(s->up);
+  int bodyless = s->is_head || status == 204 || status == 304;
+  const char *codings = upstream_transfer_codings(s->up);
+  if (!bodyless && codings[0] != '\0' && s->version == 10) {
+    /* HTTP/1.0 has no transfer codings: the coded bytes cannot be told
+     * from a body, so the client gets none of them. */
+    LOG_WARN("backend %s: transfer coding '%s' for an HTTP/1.0 client; 502",
+             s->backend, codings);
+    upstream_cancel(s->up);
+    s->up = NULL;
+    s->srv->stats.backend_errors++;
+    answer_error(s, 502);
+    return;
+  }
   if (s->recording)
     record_response(&s->obs, status, hdrs, n);
   struct buf out;
@@ -139,10 +159,15 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   }
   /* RFC 9110 7.6.3: a proxy adds itself to Via in both directions. */
   buf_append(&out, "Via: 1.1 herald\r\n", 17);
-  int bodyless = s->is_head || status == 204 || status == 304;
   if (!bodyless && content_length < 0) {
     if (s->version == 11) {
-      buf_append(&out, "Transfer-Encoding: chunked\r\n", 28);
+      /* Re-chunked here; the backend's own codings stay under it. */
+      buf_append(&out, "Transfer-Encoding: ", 19);
+      if (codings[0] != '\0') {
+        buf_append(&out, codings, strlen(codings));
+        buf_append(&out, ", ", 2);
+      }
+      buf_append(&out, "chunked\r\n", 9);
       s->resp_chunked = 1;
     } else {
       s->keepalive = 0; /* the body ends when the connection does */
@@ -226,6 +251,12 @@ static void up_error(void *ud, int status, const char *why) {
   s->srv->stats.backend_errors++;
   if (status == 504)
     s->srv->stats.backend_timeouts++;
+  answer_error(s, status);
+}
+
+/* answer_error ends the exchange whose upstream is gone: a short error
+ * response, or a cut connection if the response had started. */
+static void answer_error(struct h1_session *s, int status) {
   if (s->resp_started) {
     /* A cut-short body can only be signalled by closing without the
      * last chunk (or before Content-Length bytes): never pretend. */
@@ -294,7 +325,9 @@ static int on_message_begin(llhttp_t *p) {
   s->method[0] = s->authority[0] = '\0';
   s->backend = NULL;
   s->recording = 0;
+  s->have_client = 0;
   s->start_ms = util_now_ms();
+  conn_set_idle(s->c, 0);
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
                    "request header");
   return 0;
@@ -313,13 +346,19 @@ static int fields_rv(struct h1_session *s, int rv) {
   if (rv == HTTP_FIELDS_TOO_BIG)
     return reject(s, 431, "request header fields too large");
   if (rv == HTTP_FIELDS_INVALID)
-    return reject(s, 400, "invalid header field (bad name or obs-fold)");
+    return reject(s, 400, "invalid header field (bad or empty name, or "
+                          "obs-fold)");
   return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   struct h1_session *s = from_parser(p);
   return fields_rv(s, http_fields_name(&s->fields, at, n));
+}
+
+static int on_header_field_complete(llhttp_t *p) {
+  struct h1_session *s = from_parser(p);
+  return fields_rv(s, http_fields_name_end(&s->fields));
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
@@ -378,6 +417,8 @@ static int on_headers_complete(llhttp_t *p) {
                               ? stack_hdrs
                               : xmalloc(s->fields.n * sizeof(*hdrs));
   http_fields_export(&s->fields, hdrs);
+  int trusted = client_of_request(s->c, hdrs, s->fields.n, s->client);
+  s->have_client = 1;
   const char *path = s->url, *auth = NULL;
   size_t path_len = s->url_len, auth_len = 0;
   int hosts = 0;
@@ -401,9 +442,24 @@ static int on_headers_complete(llhttp_t *p) {
     path = slash ? slash : "/";
     path_len = slash ? s->url_len - (size_t)(slash - s->url) : 1;
   }
+  /* Framing comes from llhttp's flags; herald reads the codings itself
+   * too, and both must agree that chunked is the one final coding (RFC
+   * 9112 6.1), before anything is forwarded. llhttp 8 only refuses the
+   * other cases after this callback, when the head is already sent. */
+  char codings[128];
+  enum http_te te = http_transfer_codings(hdrs, s->fields.n, codings,
+                                          sizeof(codings));
+  int te_ok = te == HTTP_TE_NONE
+                  ? !(p->flags & F_TRANSFER_ENCODING)
+                  : te == HTTP_TE_CHUNKED && (p->flags & F_CHUNKED) &&
+                        s->version == 11;
   int status = 0;
   const char *why = NULL;
-  if (hosts > 1) {
+  if (!te_ok) {
+    status = 400, why = s->version == 11
+                            ? "Transfer-Encoding must end in chunked"
+                            : "Transfer-Encoding in an HTTP/1.0 request";
+  } else if (hosts > 1) {
     status = 400, why = "more than one Host field";
   } else if (auth == NULL && s->version == 11) {
     status = 400, why = "no Host field";
@@ -440,7 +496,10 @@ static int on_headers_complete(llhttp_t *p) {
       .nhdrs = s->fields.n,
       .content_length = chunked ? -1 : cl,
       .has_body = chunked || cl > 0,
+      .transfer_codings = codings,
       .client_addr = conn_peer(s->c),
+      .forwarded_trusted = trusted,
+      .client = s->client,
   };
   /* Upgrade is never forwarded (it is hop-by-hop and dropped from the
    * request); keep parsing this connection as HTTP/1.1. */
@@ -512,6 +571,7 @@ static void init_settings(void) {
   settings.on_message_begin = on_message_begin;
   settings.on_url = on_url;
   settings.on_header_field = on_header_field;
+  settings.on_header_field_complete = on_header_field_complete;
   settings.on_header_value = on_header_value;
   settings.on_headers_complete = on_headers_complete;
   settings.on_body = on_body;
@@ -640,12 +700,17 @@ static void h1_shutdown(void *sp) {
 static void h1_eof(void *sp) {
   struct h1_session *s = sp;
   s->peer_eof = 1;
-  if (s->state == H1_BODY && s->up != NULL) {
-    /* The client went away mid-body: the request can never complete. */
-    upstream_cancel(s->up);
-    s->up = NULL;
+  if (s->state == H1_BODY) {
+    /* The client went away mid-body: the request can never complete,
+     * even when its response went out already (the body would have been
+     * read to its end first, to find the next request). A response that
+     * is complete is still flushed to it. */
+    if (s->up != NULL) {
+      upstream_cancel(s->up);
+      s->up = NULL;
+    }
     s->state = H1_DONE;
-    conn_close(s->c, 0);
+    conn_close(s->c, s->resp_done);
   } else if (s->state == H1_HEAD) {
     LOG_INFO("conn %llu %s: client closed mid-request",
              (unsigned long long)conn_id(s->c), conn_peer(s->c));

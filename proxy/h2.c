@@ -5,10 +5,12 @@
  * connection-specific fields). This file adds what nghttp2 1.52 leaves to
  * the application (see shared/research/security.md §3): a cumulative
  * header-size and field-count cap, :scheme/:authority/Host policy, a
- * "glitch" token bucket for cheap-to-send frames, a bucket for the resets
+ * "glitch" token bucket for cheap-to-send frames and costly-to-decode
+ * header blocks (HPACK bombs), a bucket for the resets
  * we send, a per-connection request cap, the header-completion and idle
- * timers, and manual window updates so a request body is acknowledged
- * only once it reached the backend socket.
+ * timers, per-stream send and request-body timeouts (see "stream
+ * lifetimes"), and manual window updates so a request body is
+ * acknowledged only once it reached the backend socket.
  *
  * Response bodies wait in the stream's chunk queue and are framed with
  * NGHTTP2_DATA_FLAG_NO_COPY, so body bytes are copied once from the
@@ -23,6 +25,7 @@
 #include "config/config.h"
 #include "proxy/access.h"
 #include "proxy/buf.h"
+#include "proxy/client.h"
 #include "proxy/conn.h"
 #include "config/config.h"
 #include "learner/ruleset.h"
@@ -47,6 +50,10 @@
 #define GLITCH_RATE 330   /* per second */
 #define RESET_BURST 200
 #define RESET_RATE 20     /* per second */
+/* A header block decoded past the limits (an HPACK bomb: a few KB on the
+ * wire, megabytes to decode) costs this much of the glitch budget: the
+ * fifth in quick succession closes the connection. */
+#define OVERSIZE_COST (GLITCH_BURST / 4)
 
 struct bucket {
   double tokens;
@@ -64,11 +71,14 @@ struct h2_stream {
   size_t header_size, nfields;
   int reject;                  /* status to answer instead of proxying */
   const char *reject_why;
+  int oversized;                /* header block past the limits */
+  size_t trailer_size;
   int64_t content_length;
   int64_t body_received;
   int request_ended, headers_done, headers_end_stream;
   int started;                 /* upstream_start has been called */
   int invalid;                 /* nghttp2 is resetting it: never start */
+  int reset;                   /* herald reset it (timeout, client gone) */
   int64_t discarded;           /* upload bytes dropped after a 413 */
   struct buf early_body;       /* DATA that arrived before the start */
 
@@ -76,10 +86,18 @@ struct h2_stream {
   const char *backend;         /* server that answered, pool-owned */
   struct buf resp;
   int resp_started, resp_eof, deferred;
+  int data_dp;                 /* the response has a body to frame */
+  int end_sent;                /* END_STREAM went out */
+  /* Loop times of the last progress, for the stream timeouts (see
+   * sweep): request body bytes in, response bytes out. */
+  uint64_t body_ms, send_ms;
   struct http_fields trailers;
   int status;
   uint64_t start_ms;
   uint64_t bytes_sent;
+  uint8_t client[16];          /* the request's client, once validated */
+  int have_client;
+  int forwarded_trusted;       /* the connection is a trusted proxy */
   int recording;               /* |obs| is being filled for the recorder */
   int pushed;                  /* a stream herald promised, not a request */
   struct digest *digest;       /* owned: what the browser has from our
@@ -107,6 +125,7 @@ struct h2_session {
   size_t nready, ready_cap;
   uint64_t requests;
   int goaway_sent, peer_eof;
+  int terminated; /* a callback gave up on the session (and logged why) */
   /* Resources pushed on this connection (hashes of their keys): a
    * resource is pushed at most once per connection. */
   uint64_t pushed[256];
@@ -119,7 +138,8 @@ static const struct upstream_cb up_cb;
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int bucket_take(struct bucket *b, double burst, double rate) {
+static int bucket_charge(struct bucket *b, double burst, double rate,
+                         double cost) {
   uint64_t now = util_now_ms();
   if (b->last_ms == 0) {
     b->tokens = burst;
@@ -129,10 +149,14 @@ static int bucket_take(struct bucket *b, double burst, double rate) {
       b->tokens = burst;
   }
   b->last_ms = now;
-  if (b->tokens < 1)
+  if (b->tokens < cost)
     return 0;
-  b->tokens -= 1;
+  b->tokens -= cost;
   return 1;
+}
+
+static int bucket_take(struct bucket *b, double burst, double rate) {
+  return bucket_charge(b, burst, rate, 1);
 }
 
 static void calm_down(struct h2_session *s, const char *why) {
@@ -145,6 +169,26 @@ static void calm_down(struct h2_session *s, const char *why) {
                         NGHTTP2_ENHANCE_YOUR_CALM, NULL, 0);
   s->goaway_sent = 1;
   conn_mark_dirty(s->c);
+}
+
+/* charge_oversized charges a header block that decoded past the limits to
+ * the glitch budget, once per block. When the budget is gone the
+ * connection is terminated (GOAWAY ENHANCE_YOUR_CALM, then close): a mere
+ * GOAWAY would not do, since nghttp2 still decodes every later header
+ * block to keep HPACK in sync. Returns 0, or NGHTTP2_ERR_CALLBACK_FAILURE
+ * to stop decoding at once. */
+static int charge_oversized(struct h2_session *s, struct h2_stream *st) {
+  if (st->oversized)
+    return 0;
+  st->oversized = 1;
+  if (bucket_charge(&s->glitch, GLITCH_BURST, GLITCH_RATE, OVERSIZE_COST))
+    return 0;
+  LOG_WARN("conn %llu %s: header blocks over the limits again and again; "
+           "GOAWAY ENHANCE_YOUR_CALM, closing",
+           (unsigned long long)conn_id(s->c), conn_peer(s->c));
+  nghttp2_session_terminate_session(s->ng, NGHTTP2_ENHANCE_YOUR_CALM);
+  s->goaway_sent = s->terminated = 1;
+  return NGHTTP2_ERR_CALLBACK_FAILURE;
 }
 
 /* origin_hash identifies a resource on this connection by authority and
@@ -167,12 +211,131 @@ static int in_set(const uint64_t *set, size_t n, uint64_t h) {
 
 static void update_timer(struct h2_session *s) {
   const struct config *cfg = s->srv->cfg;
+  conn_set_idle(s->c, s->headers_pending == 0 && s->nstreams == 0);
   if (s->headers_pending > 0)
     conn_set_timeout(s->c, (uint64_t)cfg->header_timeout, "request header");
   else if (s->nstreams == 0)
     conn_set_timeout(s->c, (uint64_t)cfg->idle_timeout, "idle");
   else
     conn_set_timeout(s->c, 0, NULL);
+}
+
+/* ---- stream lifetimes ------------------------------------------------ */
+
+/* A stream's client side can stall it two ways while the connection
+ * lives: by never finishing its request body, or by never opening the
+ * window for its response. Each stream records its last progress; one
+ * tick per connection (conn_schedule_tick) sweeps them and resets those
+ * past timeouts.idle (body) or timeouts.write (window), releasing their
+ * backend exchange. A client that closed its side (FIN) can do neither
+ * any more: such streams are reset at once (reap). */
+
+static uint64_t loop_now(const struct h2_session *s) {
+  return uv_now(s->srv->loop);
+}
+
+/* body_waiting: the request body is still to come from the client. */
+static int body_waiting(const struct h2_stream *st) {
+  return !st->request_ended && !st->pushed;
+}
+
+/* send_waiting: response bytes (or the final empty DATA) wait to go
+ * out, which only the flow-control window may be holding up. */
+static int send_waiting(const struct h2_stream *st) {
+  return st->data_dp && !st->end_sent && (st->resp.len > 0 || st->resp_eof);
+}
+
+static int window_open(const struct h2_session *s,
+                       const struct h2_stream *st) {
+  return nghttp2_session_get_stream_remote_window_size(s->ng, st->id) > 0 &&
+         nghttp2_session_get_remote_window_size(s->ng) > 0;
+}
+
+/* reset_stream abandons |st|: its backend exchange is released now, the
+ * RST_STREAM goes out with the next write (and nghttp2 then closes it). */
+static void reset_stream(struct h2_stream *st, uint32_t code) {
+  struct h2_session *s = st->s;
+  st->reset = st->started = 1; /* later DATA is dropped (on_data_chunk) */
+  if (st->up != NULL) {
+    upstream_cancel(st->up);
+    st->up = NULL;
+  }
+  nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, code);
+  conn_mark_dirty(s->c);
+}
+
+static void stream_timeout(struct h2_stream *st, const char *what, int ms,
+                           uint64_t *count) {
+  struct h2_session *s = st->s;
+  LOG_INFO("conn %llu %s: stream %d: %s for %d ms; reset",
+           (unsigned long long)conn_id(s->c), conn_peer(s->c), st->id, what,
+           ms);
+  (*count)++;
+  reset_stream(st, NGHTTP2_CANCEL);
+}
+
+/* due: 1 when the deadline |ms| after |since| has passed; else 0, with
+ * |*next| lowered to that deadline. */
+static int due(uint64_t since, uint64_t ms, uint64_t now, uint64_t *next) {
+  if (now - since >= ms)
+    return 1;
+  if (since + ms < *next)
+    *next = since + ms;
+  return 0;
+}
+
+/* sweep resets the streams past their deadline and asks for the next
+ * tick at the earliest deadline left. */
+static void sweep(struct h2_session *s) {
+  const struct config *cfg = s->srv->cfg;
+  struct server_stats *stats = &s->srv->stats;
+  uint64_t now = loop_now(s), next = UINT64_MAX;
+  uint64_t body_ms = (uint64_t)cfg->idle_timeout;
+  uint64_t send_ms = (uint64_t)cfg->write_timeout;
+  for (struct h2_stream *st = s->streams; st != NULL; st = st->next) {
+    if (st->reset || !st->headers_done)
+      continue; /* the header timer covers an unfinished head */
+    if (body_waiting(st)) {
+      /* Body bytes herald has yet to hand to the backend hold the
+       * window shut: that wait is the backend's (backend_read). */
+      if (st->up != NULL && upstream_body_pending(st->up) > 0)
+        st->body_ms = now;
+      if (due(st->body_ms, body_ms, now, &next)) {
+        stream_timeout(st, "no request body bytes", cfg->idle_timeout,
+                       &stats->h2_body_timeouts);
+        continue;
+      }
+    }
+    if (send_waiting(st)) {
+      /* With window, a stalled send is the socket's (timeouts.write on
+       * the connection). */
+      if (window_open(s, st))
+        st->send_ms = now;
+      if (due(st->send_ms, send_ms, now, &next))
+        stream_timeout(st, "no flow-control window", cfg->write_timeout,
+                       &stats->h2_send_timeouts);
+    }
+  }
+  if (next != UINT64_MAX)
+    conn_schedule_tick(s->c, next - now);
+}
+
+/* reap (after the client's FIN) resets the streams that need something
+ * the client can no longer send: request bytes, or window. Returns how
+ * many it reset. */
+static int reap(struct h2_session *s) {
+  int n = 0;
+  for (struct h2_stream *st = s->streams; st != NULL; st = st->next) {
+    if (st->reset)
+      continue;
+    if (body_waiting(st) || (send_waiting(st) && !window_open(s, st))) {
+      LOG_DEBUG("conn %llu: stream %d: client closed its side; reset",
+                (unsigned long long)conn_id(s->c), st->id);
+      reset_stream(st, NGHTTP2_CANCEL);
+      n++;
+    }
+  }
+  return n;
 }
 
 /* Closed streams are kept for reuse with their header buffers (loop
@@ -315,6 +478,7 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame,
   }
   (void)frame;
   st->bytes_sent += length;
+  st->send_ms = loop_now(s);
   /* Below half the high-water mark the backend may send again. */
   if (st->up != NULL && st->resp.len < RESP_HIGH_WATER / 2)
     upstream_resume(st->up);
@@ -337,7 +501,9 @@ static void submit_simple(struct h2_stream *st, int status, const char *why) {
   buf_cleanup(&st->resp);
   buf_append(&st->resp, body, (size_t)n);
   st->resp_eof = 1;
-  st->resp_started = 1;
+  st->resp_started = st->data_dp = 1;
+  st->send_ms = loop_now(s);
+  conn_schedule_tick(s->c, (uint64_t)s->srv->cfg->write_timeout);
   st->status = status;
   nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
   if (nghttp2_submit_response(s->ng, st->id, nv, ARRAY_SIZE(nv), &dp) != 0)
@@ -370,6 +536,29 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   struct h2_session *s = st->s;
   (void)content_length;
   st->backend = upstream_backend_name(st->up);
+  int head_only = status == 204 || status == 304 ||
+                  (st->pseudo_len[P_METHOD] == 4 &&
+                   memcmp(st->pseudo[P_METHOD], "HEAD", 4) == 0);
+  const char *codings = upstream_transfer_codings(st->up);
+  if (!head_only && codings[0] != '\0') {
+    /* HTTP/2 has no transfer codings (Content-Encoding would claim the
+     * representation itself is coded): the client gets a 502, never the
+     * coded bytes as if they were the body. */
+    LOG_WARN("backend %s: transfer coding '%s' cannot go over HTTP/2; 502",
+             st->backend, codings);
+    upstream_cancel(st->up);
+    st->up = NULL;
+    s->srv->stats.backend_errors++;
+    if (st->pushed) {
+      s->srv->stats.pushes_refused++;
+      nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
+                                NGHTTP2_CANCEL);
+      conn_mark_dirty(s->c);
+      return;
+    }
+    submit_simple(st, 502, NULL);
+    return;
+  }
   if (st->recording)
     record_response(&st->obs, status, hdrs, n);
   if (st->pushed && !push_response_ok(status, hdrs, n)) {
@@ -426,9 +615,6 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
                            clen, NGHTTP2_NV_FLAG_NONE};
   st->status = status;
   st->resp_started = 1;
-  int head_only = status == 204 || status == 304 ||
-                  (st->pseudo_len[P_METHOD] == 4 &&
-                   memcmp(st->pseudo[P_METHOD], "HEAD", 4) == 0);
   nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
   int rv = nghttp2_submit_response(s->ng, st->id, nv, k,
                                    head_only ? NULL : &dp);
@@ -438,13 +624,20 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
     nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
                               NGHTTP2_INTERNAL_ERROR);
   }
-  if (head_only)
+  if (head_only) {
     st->resp_eof = 1;
+  } else {
+    st->data_dp = 1;
+    st->send_ms = loop_now(s);
+    conn_schedule_tick(s->c, (uint64_t)s->srv->cfg->write_timeout);
+  }
   conn_mark_dirty(s->c);
 }
 
 static void up_body(void *ud, const uint8_t *p, size_t n) {
   struct h2_stream *st = ud;
+  if (st->resp.len == 0)
+    st->send_ms = loop_now(st->s); /* waiting for window starts now */
   buf_append(&st->resp, p, n);
   if (st->resp.len >= RESP_HIGH_WATER && st->up != NULL)
     upstream_pause(st->up);
@@ -577,6 +770,9 @@ static int validate(struct h2_stream *st, struct http_req *req,
     return 400;
   }
   const struct config *cfg = s->srv->cfg;
+  st->forwarded_trusted =
+      client_of_request(s->c, hdrs, st->fields.n, st->client);
+  st->have_client = 1;
   if (st->content_length > cfg->max_request_body) {
     st->reject_why = "request body larger than limits.max_request_body";
     return 413;
@@ -595,6 +791,8 @@ static int validate(struct h2_stream *st, struct http_req *req,
       .content_length = st->content_length,
       .has_body = !st->headers_end_stream,
       .client_addr = conn_peer(s->c),
+      .forwarded_trusted = st->forwarded_trusted,
+      .client = st->client,
   };
   return 0;
 }
@@ -642,6 +840,12 @@ static int push_one(struct h2_stream *st, const struct http_req *req,
   nghttp2_session_set_stream_user_data(s->ng, id, ps);
   ps->pushed = ps->started = ps->headers_done = 1;
   ps->request_ended = ps->headers_end_stream = 1;
+  /* herald's own request for the page's client: the backend is told that
+   * client, not whoever relayed the page request. */
+  memcpy(ps->client, st->client, sizeof(ps->client));
+  ps->have_client = st->have_client;
+  char client[CLIENT_TEXT_MAX];
+  client_format(ps->client, client, sizeof(client));
   const char *pv[4] = {"GET", e->path, scheme, NULL};
   size_t pl[4] = {3, strlen(e->path), strlen(scheme), req->authority_len};
   for (int i = 0; i < 4; i++) {
@@ -665,7 +869,8 @@ static int push_one(struct h2_stream *st, const struct http_req *req,
       .nhdrs = nh,
       .content_length = -1,
       .has_body = 0,
-      .client_addr = req->client_addr,
+      .client_addr = client,
+      .client = ps->client,
   };
   const struct config *cfg = s->srv->cfg;
   size_t hostlen = http_authority_host_len(req->authority, req->authority_len);
@@ -709,6 +914,15 @@ static void record_client_had(struct h2_stream *st, const struct http_req *req,
   recorder_post(st->s->srv->recorder, &o);
 }
 
+/* push_path_ok: the check a 103 applies (pagekey_path_safe), and no byte
+ * that would need escaping, since a promised :path goes out as it is. */
+static int push_path_ok(const char *path) {
+  char esc[PAGEKEY_MAX];
+  size_t n = strlen(path);
+  return pagekey_path_safe(path, n) &&
+         http_path_escape(path, n, esc, sizeof(esc)) == n;
+}
+
 /* push_page pushes the page's push rules not yet pushed on this
  * connection, in rule order, while the client's stream limit and the
  * connection's send window have room: a push the client cannot take at
@@ -731,8 +945,8 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
   size_t before = s->npushed;
   for (size_t i = 0; i < p->n; i++) {
     const struct ruleset_entry *e = &p->entries[i];
-    if (i >= 64 || !(named >> i & 1))
-      continue; /* not a push rule, or left out to verify it */
+    if (i >= 64 || !(named >> i & 1) || !push_path_ok(e->path))
+      continue; /* not a push rule, left out to verify it, or unsafe */
     uint64_t h = origin_hash(req->authority, req->authority_len, e->path,
                              strlen(e->path));
     if (in_set(s->pushed, s->npushed, h))
@@ -896,12 +1110,16 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
       nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
   if (st == NULL)
     return 0;
+  const struct config *cfg = st->s->srv->cfg;
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     /* Request trailers: HTTP/1.1 chunked trailers would need the body to
-     * be chunked; herald drops them (they are optional by definition). */
+     * be chunked; herald drops them (they are optional by definition),
+     * but decoding them costs the same as a head. */
+    st->trailer_size += namelen + valuelen + 32;
+    if (st->trailer_size > (size_t)cfg->max_header_list_size)
+      return charge_oversized(st->s, st);
     return 0;
   }
-  const struct config *cfg = st->s->srv->cfg;
   /* Count everything, store nothing past the cap: HPACK state must stay
    * in sync, but an HPACK bomb must not become memory. */
   st->header_size += namelen + valuelen + 32;
@@ -909,7 +1127,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   if (st->header_size > (size_t)cfg->max_header_list_size ||
       st->nfields > (size_t)cfg->max_header_fields) {
     reject(st, 431, "request header fields too large");
-    return 0;
+    return charge_oversized(st->s, st);
   }
   if (st->reject)
     return 0;
@@ -963,8 +1181,12 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
     s->headers_pending--;
     st->headers_done = 1;
     update_timer(s);
-    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)
+    if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
       st->request_ended = st->headers_end_stream = 1;
+    } else {
+      st->body_ms = loop_now(s);
+      conn_schedule_tick(s->c, (uint64_t)s->srv->cfg->idle_timeout);
+    }
     if (s->nready == s->ready_cap) {
       s->ready_cap = s->ready_cap ? s->ready_cap * 2 : 16;
       s->ready = xrealloc(s->ready, s->ready_cap * sizeof(*s->ready));
@@ -1003,6 +1225,8 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
   (void)flags;
   (void)user_data;
   struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
+  if (st != NULL)
+    st->body_ms = loop_now(st->s);
   if (st == NULL || (st->started && st->up == NULL)) {
     /* Nobody will read it: give the window back at once. After a 413 the
      * client may finish its upload (curl reports an error if the stream
@@ -1042,11 +1266,12 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
   if (!st->headers_done)
     s->headers_pending--;
   if (st->resp_started || error_code != NGHTTP2_NO_ERROR)
-    access_log_request(s->c, "h2", st->pseudo[P_METHOD], st->pseudo[P_AUTHORITY],
-                  st->pseudo[P_PATH],
-                  error_code == NGHTTP2_NO_ERROR ? st->status : 0,
-                  st->bytes_sent, util_now_ms() - st->start_ms,
-                  st->up ? upstream_backend_name(st->up) : st->backend);
+    access_log_request(s->c, st->have_client ? st->client : NULL, "h2",
+                       st->pseudo[P_METHOD], st->pseudo[P_AUTHORITY],
+                       st->pseudo[P_PATH],
+                       error_code == NGHTTP2_NO_ERROR ? st->status : 0,
+                       st->bytes_sent, util_now_ms() - st->start_ms,
+                       st->up ? upstream_backend_name(st->up) : st->backend);
   if (st->status >= 100 && st->status < 600)
     s->srv->stats.responses[st->status / 100]++;
   int cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||
@@ -1073,7 +1298,6 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
 
 static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
                          void *user_data) {
-  (void)ng;
   struct h2_session *s = user_data;
   if (frame->hd.type == NGHTTP2_RST_STREAM &&
       frame->rst_stream.error_code != NGHTTP2_NO_ERROR &&
@@ -1081,6 +1305,13 @@ static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame,
     calm_down(s, "too many streams reset by herald");
   if (frame->hd.type == NGHTTP2_GOAWAY)
     s->goaway_sent = 1;
+  if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    struct h2_stream *st =
+        nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+    if (st != NULL)
+      st->end_sent = 1;
+  }
   return 0;
 }
 
@@ -1166,8 +1397,9 @@ static int h2_recv(void *p, const uint8_t *data, size_t n) {
   struct h2_session *s = p;
   ssize_t rv = nghttp2_session_mem_recv(s->ng, data, n);
   if (rv < 0) {
-    LOG_INFO("conn %llu %s: HTTP/2: %s", (unsigned long long)conn_id(s->c),
-             conn_peer(s->c), nghttp2_strerror((int)rv));
+    if (!s->terminated)
+      LOG_INFO("conn %llu %s: HTTP/2: %s", (unsigned long long)conn_id(s->c),
+               conn_peer(s->c), nghttp2_strerror((int)rv));
     if (rv == NGHTTP2_ERR_BAD_CLIENT_MAGIC)
       nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, 0,
                             NGHTTP2_PROTOCOL_ERROR, NULL, 0);
@@ -1200,18 +1432,24 @@ static int h2_recv(void *p, const uint8_t *data, size_t n) {
 
 static void h2_produce(void *p) {
   struct h2_session *s = p;
-  while (!conn_write_blocked(s->c)) {
-    const uint8_t *data;
-    ssize_t n = nghttp2_session_mem_send(s->ng, &data);
-    if (n < 0) {
-      LOG_INFO("conn %llu: nghttp2_session_mem_send: %s",
-               (unsigned long long)conn_id(s->c), nghttp2_strerror((int)n));
-      conn_close(s->c, 0);
-      return;
+  for (;;) {
+    while (!conn_write_blocked(s->c)) {
+      const uint8_t *data;
+      ssize_t n = nghttp2_session_mem_send(s->ng, &data);
+      if (n < 0) {
+        LOG_INFO("conn %llu: nghttp2_session_mem_send: %s",
+                 (unsigned long long)conn_id(s->c), nghttp2_strerror((int)n));
+        conn_close(s->c, 0);
+        return;
+      }
+      if (n == 0)
+        break;
+      conn_write(s->c, data, (size_t)n);
     }
-    if (n == 0)
+    /* After the client's FIN, whatever nghttp2 could not send now waits
+     * for a window that will never open. */
+    if (!s->peer_eof || conn_write_blocked(s->c) || reap(s) == 0)
       break;
-    conn_write(s->c, data, (size_t)n);
   }
 }
 
@@ -1239,11 +1477,16 @@ static void h2_shutdown(void *p) {
 static void h2_eof(void *p) {
   struct h2_session *s = p;
   /* A client may half-close after its GOAWAY and still read the answers
-   * to streams in flight (h2load does); finish those, then close. */
+   * to streams in flight (h2load does); finish those, then close. Streams
+   * that need more from the client are reset now (and h2_produce resets
+   * those that run out of window later). */
   s->peer_eof = 1;
+  reap(s);
   if (s->nstreams == 0)
     conn_close(s->c, 0);
 }
+
+static void h2_tick(void *p) { sweep(p); }
 
 static void h2_free(void *p) {
   struct h2_session *s = p;
@@ -1261,5 +1504,6 @@ const struct session_ops h2_session_ops = {
     .done = h2_done,
     .shutdown = h2_shutdown,
     .eof = h2_eof,
+    .tick = h2_tick,
     .free = h2_free,
 };

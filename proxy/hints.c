@@ -154,8 +154,11 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
   const char *cors;
   for (size_t i = 0; i < p->n && i < 64; i++) {
     const struct ruleset_entry *e = &p->entries[i];
+    /* Only what will really go out is named: the mask is what the
+     * learner censors (a path hints_link would refuse is left out). */
     if (!(e->channels & channel) ||
-        (a == HINTS_EARLY && as_of(e->dest, &cors) == NULL))
+        (a == HINTS_EARLY && as_of(e->dest, &cors) == NULL) ||
+        !pagekey_path_safe(e->path, strlen(e->path)))
       continue;
     if (draw(srv, srv->cfg->deliver_verify)) {
       srv->stats.verify_withheld++;
@@ -187,6 +190,16 @@ size_t hints_link(const struct ruleset_page *p, size_t i, char *out,
   const char *as = as_of(e->dest, &cors);
   if (as == NULL)
     return 0;
-  int n = snprintf(out, cap, "<%s>; rel=preload; as=%s%s", e->path, as, cors);
-  return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+  /* The snapshot holds only checked rules; checked again here because a
+   * path that names another host must never reach a client. */
+  size_t plen = strlen(e->path);
+  if (!pagekey_path_safe(e->path, plen) || cap < 2)
+    return 0;
+  out[0] = '<';
+  size_t n = http_path_escape(e->path, plen, out + 1, cap - 1);
+  if (n == 0)
+    return 0;
+  n++;
+  int k = snprintf(out + n, cap - n, ">; rel=preload; as=%s%s", as, cors);
+  return k > 0 && (size_t)k < cap - n ? n + (size_t)k : 0;
 }

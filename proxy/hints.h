@@ -66,8 +66,10 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
 
 /* hints_link formats entry |i| of |p| as a Link field value into |out|
  * ("</path>; rel=preload; as=style", fonts and fetches with crossorigin;
- * the path with its query, exactly as learned) and returns its length, or
- * 0 when it does not fit or has no valid as=. */
+ * the path with its query, as learned) and returns its length, or 0 when
+ * it does not fit, has no valid as= or the path is not pagekey_path_safe.
+ * The path is percent-encoded (http_path_escape: a valid query survives
+ * byte for byte), so it cannot end the "<...>" or name another host. */
 size_t hints_link(const struct ruleset_page *p, size_t i, char *out,
                   size_t cap);
 

@@ -132,6 +132,109 @@ int http_path_valid(const char *p, size_t len, int is_options) {
   return 1;
 }
 
+/* uri_char: a pchar (RFC 3986 3.3) other than pct-encoded, or '/' or
+ * '?' (3.4): what a path and query hold unescaped. */
+static int uri_char(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+      (c >= '0' && c <= '9'))
+    return 1;
+  return c != '\0' && strchr("-._~!$&'()*+,;=:@/?", c) != NULL;
+}
+
+size_t http_path_escape(const char *p, size_t n, char *out, size_t cap) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t w = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    int keep = uri_char(c) || (c == '%' && n - i >= 3 &&
+                               isxdigit((unsigned char)p[i + 1]) &&
+                               isxdigit((unsigned char)p[i + 2]));
+    if (w + (keep ? 1 : 3) >= cap)
+      return 0;
+    if (keep) {
+      out[w++] = (char)c;
+    } else {
+      out[w++] = '%';
+      out[w++] = hex[c >> 4];
+      out[w++] = hex[c & 15];
+    }
+  }
+  if (w >= cap)
+    return 0;
+  out[w] = '\0';
+  return w;
+}
+
+static int is_tchar(unsigned char c);
+
+/* te_element checks one list element v[b, e) (trimmed, not empty): a
+ * token, then parameters of tokens, ';', '=' and whitespace. Returns the
+ * length of the token, or 0 when the element is not of that form. */
+static size_t te_element(const char *v, size_t b, size_t e) {
+  size_t t = b;
+  while (t < e && is_tchar((unsigned char)v[t]))
+    t++;
+  for (size_t j = t; j < e; j++) {
+    unsigned char c = (unsigned char)v[j];
+    if (!is_tchar(c) && c != ';' && c != '=' && c != ' ' && c != '\t')
+      return 0;
+  }
+  return t - b;
+}
+
+enum http_te http_transfer_codings(const struct http_hdr *hdrs, size_t n,
+                                   char *out, size_t cap) {
+  size_t len = 0;
+  int seen = 0, chunked = 0;
+  if (cap == 0)
+    return HTTP_TE_INVALID;
+  out[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    if (!util_strcaseeq(hdrs[i].name, hdrs[i].name_len, "transfer-encoding"))
+      continue;
+    seen = 1;
+    const char *v = hdrs[i].value;
+    size_t vl = hdrs[i].value_len;
+    for (size_t k = 0; k <= vl; k++) {
+      size_t b = k;
+      while (k < vl && v[k] != ',')
+        k++;
+      size_t e = k;
+      while (b < e && (v[b] == ' ' || v[b] == '\t'))
+        b++;
+      while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+        e--;
+      if (b == e)
+        continue; /* empty list elements are allowed and mean nothing */
+      size_t tlen = te_element(v, b, e);
+      /* Anything after chunked means chunked was not the final coding,
+       * or came twice (RFC 9112 6.1, 7). */
+      if (tlen == 0 || chunked)
+        return HTTP_TE_INVALID;
+      if (util_strcaseeq(v + b, tlen, "chunked")) {
+        if (b + tlen != e)
+          return HTTP_TE_INVALID; /* chunked takes no parameters */
+        chunked = 1;
+        continue;
+      }
+      if (b + tlen == e && util_strcaseeq(v + b, tlen, "identity"))
+        continue;
+      if (len + (len ? 2 : 0) + (e - b) + 1 > cap)
+        return HTTP_TE_INVALID;
+      if (len) {
+        out[len++] = ',';
+        out[len++] = ' ';
+      }
+      memcpy(out + len, v + b, e - b);
+      len += e - b;
+      out[len] = '\0';
+    }
+  }
+  if (!seen)
+    return HTTP_TE_NONE;
+  return chunked ? HTTP_TE_CHUNKED : HTTP_TE_UNCHUNKED;
+}
+
 int http_method_idempotent(const char *m, size_t len) {
   static const char *const idem[] = {"GET", "HEAD", "OPTIONS", "TRACE",
                                      "PUT", "DELETE"};
@@ -246,9 +349,23 @@ void http_req_serialize(const struct http_req *req, struct buf *out) {
                      req->content_length);
     put(out, tmp, (size_t)n);
   } else if (req->has_body) {
-    puts_(out, "Transfer-Encoding: chunked\r\n");
+    if (req->transfer_codings != NULL && req->transfer_codings[0] != '\0') {
+      puts_(out, "Transfer-Encoding: ");
+      puts_(out, req->transfer_codings);
+      puts_(out, ", chunked\r\n");
+    } else {
+      puts_(out, "Transfer-Encoding: chunked\r\n");
+    }
   }
-  put_joined(out, req, "x-forwarded-for", ", ", req->client_addr);
+  /* A chain from anyone but a trusted proxy may be forged: the backend
+   * gets only the address herald saw. */
+  const char *addr = req->client_addr;
+  if (addr != NULL && addr[0] == '\0')
+    addr = NULL;
+  if (req->forwarded_trusted)
+    put_joined(out, req, "x-forwarded-for", ", ", addr);
+  else if (addr != NULL)
+    put_field(out, "x-forwarded-for", 15, addr, strlen(addr));
   puts_(out, req->https ? "X-Forwarded-Proto: https\r\n"
                         : "X-Forwarded-Proto: http\r\n");
   const char *via = req->version == 20   ? "2 herald"
@@ -319,6 +436,8 @@ static int fields_bytes(struct http_fields *f, const char *p, size_t n) {
   f->size += n;
   if (f->size > f->max_size)
     return HTTP_FIELDS_TOO_BIG;
+  if (n == 0)
+    return 0; /* llhttp reports empty pieces; f->buf may still be NULL */
   if (f->len + n > f->cap) {
     size_t cap = f->cap ? f->cap : 1024;
     while (cap < f->len + n)
@@ -357,6 +476,14 @@ int http_fields_name(struct http_fields *f, const char *p, size_t n) {
   int rv = fields_bytes(f, p, n);
   f->ent[f->n - 1].nlen += (uint32_t)n;
   return rv;
+}
+
+int http_fields_name_end(struct http_fields *f) {
+  /* llhttp 8 delivers ": v" as a field with an empty name (and the name
+   * in pieces, some empty), so emptiness is known only here. */
+  if (f->n == 0 || f->ent[f->n - 1].nlen == 0)
+    return HTTP_FIELDS_INVALID;
+  return 0;
 }
 
 int http_fields_value(struct http_fields *f, const char *p, size_t n,

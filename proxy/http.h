@@ -33,7 +33,18 @@ struct http_req {
   size_t nhdrs;
   int64_t content_length; /* -1 when the client gave none */
   int has_body;           /* body bytes follow the head */
-  const char *client_addr; /* textual peer address, for X-Forwarded-For */
+  /* Transfer codings the client applied before chunked ("gzip"), to be
+   * forwarded with the chunked framing; NULL or "" when none. */
+  const char *transfer_codings;
+  const char *client_addr; /* the address herald got the request from
+                              (conn_peer: PROXY-aware), as text: the
+                              X-Forwarded-For entry herald adds */
+  int forwarded_trusted;   /* client_addr is a trusted proxy: its
+                              X-Forwarded-For goes on with client_addr
+                              appended; otherwise it is dropped */
+  const uint8_t *client;   /* the request's client (16 bytes, see
+                              client_of_request), or NULL: the
+                              connection's */
 };
 
 /* http_is_hop_by_hop tells whether |name| is a connection-specific field
@@ -64,14 +75,46 @@ size_t http_authority_host_len(const char *p, size_t len);
  * control bytes), or "*" when |is_options|. */
 int http_path_valid(const char *p, size_t len, int is_options);
 
+/* http_path_escape copies the path and query |p| (|n| bytes) into |out|
+ * as RFC 3986 requires inside a URI reference: every byte that is not a
+ * pchar, '/' or '?' (controls, space, '"', '#', '<', '>', '[', ']',
+ * backslash, '^', '`', '{', '|', '}', DEL, non-ASCII) becomes %HH, and
+ * so does a '%' that does not start a %HH escape. Every other byte, valid
+ * escapes included, is copied unchanged, so a valid query survives byte
+ * for byte and nothing can close a Link's "<...>" (RFC 8288). Returns the length
+ * written (NUL-terminated), or 0 when it does not fit in |cap|. */
+size_t http_path_escape(const char *p, size_t n, char *out, size_t cap);
+
+/* http_transfer_codings reads the Transfer-Encoding fields of |hdrs| (one
+ * list, RFC 9110 5.6.1, over any number of fields) and returns
+ *   HTTP_TE_NONE       no Transfer-Encoding field;
+ *   HTTP_TE_CHUNKED    chunked is the final coding, and the only chunked;
+ *   HTTP_TE_UNCHUNKED  codings without chunked (a response body then ends
+ *                      at close; a request cannot be framed at all);
+ *   HTTP_TE_INVALID    chunked twice or not last, chunked with parameters,
+ *                      a quoted string, a byte outside a token, or more
+ *                      than fits |out|.
+ * The codings other than chunked go to |out| (|cap| bytes, NUL-terminated,
+ * "" when none) joined with ", ", as written; "identity" (no coding at
+ * all) is left out. */
+enum http_te {
+  HTTP_TE_NONE,
+  HTTP_TE_CHUNKED,
+  HTTP_TE_UNCHUNKED,
+  HTTP_TE_INVALID
+};
+enum http_te http_transfer_codings(const struct http_hdr *hdrs, size_t n,
+                                   char *out, size_t cap);
+
 /* http_method_idempotent per RFC 9110 9.2.2. */
 int http_method_idempotent(const char *m, size_t len);
 
 /* http_req_serialize appends the HTTP/1.1 request head for |req| to |out|:
  * request line, Host from the authority, the client's fields minus
  * hop-by-hop ones and those Connection names, Cookie crumbs joined with
- * "; " (RFC 9113 8.2.3), Content-Length or chunked framing, and the
- * X-Forwarded-For, X-Forwarded-Proto and Via fields. */
+ * "; " (RFC 9113 8.2.3), Content-Length or chunked framing (after the
+ * request's own transfer codings, if any), and the X-Forwarded-For (see
+ * forwarded_trusted), X-Forwarded-Proto and Via fields. */
 void http_req_serialize(const struct http_req *req, struct buf *out);
 
 /* http_status_reason returns the reason phrase for |status|. */
@@ -106,6 +149,9 @@ void http_fields_cleanup(struct http_fields *f);
 int http_fields_name(struct http_fields *f, const char *p, size_t n);
 int http_fields_value(struct http_fields *f, const char *p, size_t n,
                       const char *read_start);
+/* http_fields_name_end is called when a field name is complete (llhttp's
+ * on_header_field_complete); an empty name is HTTP_FIELDS_INVALID. */
+int http_fields_name_end(struct http_fields *f);
 /* http_fields_export fills |out| (|f->n| entries) with pointers into the
  * collector, valid until it is next changed. */
 void http_fields_export(const struct http_fields *f, struct http_hdr *out);

@@ -36,6 +36,8 @@ static struct recorder *start_recorder(const struct config *cfg,
       .retain_visits = cfg->record_retain_visits,
       .queue_cap = (uint32_t)cfg->record_queue,
       .flush_ms = (uint32_t)cfg->record_flush,
+      .ipv4_prefix = cfg->client_ipv4_prefix,
+      .ipv6_prefix = cfg->client_ipv6_prefix,
   };
   server_learner_config(cfg, srv, &rc.learner);
   struct recorder *r = NULL;

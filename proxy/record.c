@@ -72,7 +72,10 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
   o->start_ms = wall_ms();
   o->conn_id = conn_id(c);
   o->stream_id = stream_id;
-  conn_peer_addr(c, o->addr);
+  if (req->client != NULL)
+    memcpy(o->addr, req->client, sizeof(o->addr));
+  else
+    conn_peer_addr(c, o->addr);
   if (req->https)
     o->flags |= OBS_F_TLS;
   if (req->version == 20)
@@ -142,10 +145,12 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
     o->ua_hash = util_fnv1a(UTIL_FNV1A_INIT, ua, ua_len);
   if (pagekey_is_mobile(ch, ch_len, ua, ua_len))
     o->flags |= OBS_F_MOBILE;
-  /* Crawlers, monitors and tools the operator listed never make visits;
-   * checked for navigations only, the one kind that can start one. */
+  /* Crawlers, monitors and tools the operator listed (by User-Agent, or
+   * by the request's client: behind a trusted proxy, the real one) never
+   * make visits; checked for navigations only, the one kind that can
+   * start one. */
   if (record_maybe_navigation(o) &&
-      config_ignored(conn_server(c)->cfg, ua, ua_len, req->client_addr))
+      config_ignored(conn_server(c)->cfg, ua, ua_len, o->addr))
     o->flags |= OBS_F_IGNORED;
 }
 

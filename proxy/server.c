@@ -1,6 +1,7 @@
 /* server.c: see server.h. */
 #include "proxy/server.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "learner/recorder.h"
 #include "proxy/admin.h"
 #include "proxy/buf.h"
+#include "proxy/clientcount.h"
 #include "proxy/conn.h"
 #include "proxy/log.h"
 #include "learner/ruleset.h"
@@ -72,7 +74,23 @@ void server_wake_flush(struct server *srv) {
 
 void server_conn_added(struct server *srv, struct conn *c) {
   (void)c;
-  srv->nconns++;
+  if (++srv->nconns > srv->conns_peak)
+    srv->conns_peak = srv->nconns;
+}
+
+/* After a burst of connections (a spike, a slowloris) glibc keeps what
+ * they freed in its heap: 2000 slow clients left herald's RSS 24 MB above
+ * its idle size for good. Once the count falls to a quarter of its peak
+ * since the last trim, free pages go back to the system (malloc_trim
+ * releases whole free pages inside the heap too, not only at its top).
+ * Small bursts are not worth the heap walk. */
+#define TRIM_MIN_PEAK 256
+
+static void maybe_trim(struct server *srv) {
+  if (srv->conns_peak < TRIM_MIN_PEAK || srv->nconns > srv->conns_peak / 4)
+    return;
+  malloc_trim(0);
+  srv->conns_peak = srv->nconns;
 }
 
 static int shutdown_finished(struct server *srv) {
@@ -87,6 +105,7 @@ static void stop_loop(struct server *srv) {
 void server_conn_removed(struct server *srv, struct conn *c) {
   (void)c; /* conn.c keeps the list itself; the server keeps the count */
   srv->nconns--;
+  maybe_trim(srv);
   if (shutdown_finished(srv))
     stop_loop(srv);
 }
@@ -167,6 +186,7 @@ static struct listener *listener_new(struct server *srv,
   listener_name(l->name, sizeof(l->name), cl->host, cl->port);
   l->srv = srv;
   l->tls = cl->tls;
+  l->proxy_protocol = cl->proxy_protocol;
   l->tls_ctx = ctx;
   if (rv != 0) {
     snprintf(err, errlen, "listener %s: bad address: %s", l->name,
@@ -189,7 +209,10 @@ static struct listener *listener_new(struct server *srv,
   return l;
 }
 
-static const char *listener_kind(int tls) {
+static const char *listener_kind(int tls, int proxy_protocol) {
+  if (proxy_protocol)
+    return tls ? "PROXY protocol, then TLS: h2, http/1.1"
+               : "PROXY protocol, then cleartext: h2c, http/1.1";
   return tls ? "TLS: h2, http/1.1" : "cleartext: h2c, http/1.1";
 }
 
@@ -215,6 +238,7 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
   srv->rng = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^
              0x9e3779b97f4a7c15ull;
   srv->validators = pushed_validators_new();
+  srv->clients = clientcount_new();
   srv->hint_keys = xmalloc(sizeof(*srv->hint_keys));
   hints_keys_init(srv->hint_keys, cfg->record_templates,
                   cfg->record_keep_params, cfg->record_sections);
@@ -236,7 +260,8 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
     *tail = l;
     tail = &l->next;
     srv->nlisteners++;
-    LOG_INFO("listening on %s (%s)", l->name, listener_kind(cl->tls));
+    LOG_INFO("listening on %s (%s)", l->name,
+             listener_kind(cl->tls, cl->proxy_protocol));
   }
   if (start_admin(srv, cfg, &srv->admin, err, errlen) != 0)
     return UV_EADDRINUSE;
@@ -297,6 +322,8 @@ void server_cleanup(struct server *srv) {
   srv->hint_keys = NULL;
   pushed_validators_free(srv->validators);
   srv->validators = NULL;
+  clientcount_free(srv->clients); /* every conn uncounted itself above */
+  srv->clients = NULL;
   buf_release_cache();
 }
 
@@ -363,6 +390,8 @@ static void restart_keys(const struct config *o, const struct config *n,
       {"record.queue", o->record_queue != n->record_queue},
       {"record.flush", o->record_flush != n->record_flush},
       {"learn.half_life", o->learn_half_life != n->learn_half_life},
+      {"clients.ipv4_prefix", o->client_ipv4_prefix != n->client_ipv4_prefix},
+      {"clients.ipv6_prefix", o->client_ipv6_prefix != n->client_ipv6_prefix},
   };
   size_t len = 0;
   out[0] = '\0';
@@ -483,9 +512,10 @@ static int reload_apply(struct server *srv, struct reload_job *job) {
       l->tls_ctx = job->tls[i];
       job->tls[i] = NULL;
       l->tls = cfg->listeners[i].tls;
+      l->proxy_protocol = cfg->listeners[i].proxy_protocol;
     } else {
       LOG_INFO("reload: listening on %s (%s)", l->name,
-               listener_kind(l->tls));
+               listener_kind(l->tls, l->proxy_protocol));
     }
     *tail = l;
     tail = &l->next;

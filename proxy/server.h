@@ -10,6 +10,7 @@
 #include <uv.h>
 
 struct admin;
+struct clientcount;
 struct config;
 struct conn;
 struct learner_config;
@@ -25,12 +26,16 @@ struct listener {
   struct listener *next; /* server's list */
   struct server *srv;
   int tls;
+  int proxy_protocol;      /* connections start with a PROXY header */
   struct tls_ctx *tls_ctx; /* one reference, NULL for cleartext */
   char name[300];          /* "host:port" for logs */
 };
 
 struct server_stats {
   uint64_t conns_accepted, conns_refused;
+  uint64_t conns_client_limited; /* of the refused: the client address was
+                                    at max_connections_per_client */
+  uint64_t conns_evicted; /* idle connections closed to make room */
   uint64_t requests, responses[6]; /* responses by status class 1xx..5xx */
   uint64_t h2_requests, h1_requests;
   uint64_t backend_errors, backend_timeouts;
@@ -49,6 +54,9 @@ struct server_stats {
    * responses[] minus these (only h1.c and h2.c count responses). */
   uint64_t h1_responses[6];
   int64_t h2_streams_active; /* HTTP/2 streams open now (gauge) */
+  /* HTTP/2 streams reset because the client sent no request body bytes
+   * for timeouts.idle, or gave no window for timeouts.write. */
+  uint64_t h2_body_timeouts, h2_send_timeouts;
   uint64_t reloads, reload_failures;
 };
 
@@ -77,6 +85,11 @@ struct server {
   int nlisteners;
   struct conn *conns; /* intrusive list of live connections */
   int nconns;
+  /* Connections with nothing in progress, longest idle first: the ones
+   * closed to make room at max_connections (see conn_set_idle). */
+  struct conn *idle_head, *idle_tail;
+  struct clientcount *clients; /* connections open per client address */
+  int conns_peak; /* most connections open since the heap was last trimmed */
   struct conn *dirty; /* conns with output to flush after this turn */
   int draining;
   uint64_t next_conn_id;

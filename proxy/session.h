@@ -24,6 +24,9 @@ struct session_ops {
   void (*shutdown)(void *s);
   /* eof: the client closed its side. */
   void (*eof)(void *s);
+  /* tick: the delay asked with conn_schedule_tick passed (may be NULL
+   * for a session that never asks). */
+  void (*tick)(void *s);
   void (*free)(void *s);
 };
 

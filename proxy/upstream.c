@@ -40,6 +40,7 @@ struct upstream {
   int paused, reading;  /* reading: connected and request sent */
   int in_cb, dead; /* cancel from inside a callback defers the free */
   int starting, got_bytes;
+  char codings[64];     /* response transfer codings besides chunked */
   int deferred_status;
   const char *deferred_why;
   struct upstream *deferred_next;
@@ -83,6 +84,10 @@ static void start_connect(struct upstream *u, int fresh);
 
 const char *upstream_backend_name(const struct upstream *u) {
   return u->server[0] ? u->server : "-";
+}
+
+const char *upstream_transfer_codings(const struct upstream *u) {
+  return u->codings;
 }
 
 /* Finished upstreams are kept for reuse with their header buffers, so a
@@ -278,6 +283,11 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n) {
   return fields_rv(u, http_fields_name(&u->fields, at, n));
 }
 
+static int on_header_field_complete(llhttp_t *p) {
+  struct upstream *u = from_parser(p);
+  return fields_rv(u, http_fields_name_end(&u->fields));
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   struct upstream *u = from_parser(p);
   return fields_rv(u, http_fields_value(&u->fields, at, n, u->read_start));
@@ -312,14 +322,28 @@ static int on_headers_complete(llhttp_t *p) {
     llhttp_set_error_reason(p, "backend tried to switch protocols");
     return -1;
   }
+  /* RFC 9112 6.3: a response to HEAD and any 1xx, 204 or 304 response
+   * ends with its head whatever Content-Length or Transfer-Encoding say
+   * (a 304 may carry the representation's length). llhttp 8 leaves that
+   * to the caller: returning 1 tells it there is no body. */
   if (status >= 100 && status < 200)
-    return 0; /* interim response: skip it, the final one follows */
+    return 1; /* interim response: skip it, the final one follows */
   if (status < 200 || status > 599) {
     llhttp_set_error_reason(p, "invalid response status");
     return -1;
   }
   u->status = status;
   struct http_hdr hdrs[MAX_RESPONSE_FIELDS];
+  /* llhttp frames the body; the codings under the framing are the
+   * consumer's to keep or refuse (upstream_transfer_codings). */
+  http_fields_export(&u->fields, hdrs);
+  enum http_te te = http_transfer_codings(hdrs, u->fields.n, u->codings,
+                                          sizeof(u->codings));
+  if (te == HTTP_TE_INVALID ||
+      (te == HTTP_TE_CHUNKED) != ((p->flags & F_CHUNKED) != 0)) {
+    llhttp_set_error_reason(p, "invalid Transfer-Encoding");
+    return -1;
+  }
   size_t n = export_fields(u, hdrs);
   int64_t cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
   if (status == 204 || status == 304)
@@ -330,7 +354,7 @@ static int on_headers_complete(llhttp_t *p) {
   http_fields_reset(&u->fields); /* trailers come next, if any */
   if (u->dead)
     return HPE_PAUSED;
-  return u->is_head_req ? 1 : 0;
+  return u->is_head_req || status == 204 || status == 304 ? 1 : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t n) {
@@ -566,6 +590,7 @@ static void init_settings(void) {
   llhttp_settings_init(&settings);
   settings.on_message_begin = on_message_begin;
   settings.on_header_field = on_header_field;
+  settings.on_header_field_complete = on_header_field_complete;
   settings.on_header_value = on_header_value;
   settings.on_headers_complete = on_headers_complete;
   settings.on_body = on_body;

@@ -66,6 +66,13 @@ void upstream_cancel(struct upstream *u);
  * ("-" before a server was picked). Valid while |u| lives. */
 const char *upstream_backend_name(const struct upstream *u);
 
+/* upstream_transfer_codings: the transfer codings of the response under
+ * its chunked framing (or under a body that ends at close), such as
+ * "gzip", as the backend wrote them; "" when none. on_body delivers the
+ * bytes still so coded: a consumer that cannot pass the codings on must
+ * not deliver them as the body. Valid from on_head while |u| lives. */
+const char *upstream_transfer_codings(const struct upstream *u);
+
 /* Backend response latency: from upstream_start to the last byte of a
  * complete response (retries and connect time included). Bucket |i|
  * counts responses that took at most upstream_latency_bounds_ms[i] and

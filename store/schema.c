@@ -141,7 +141,18 @@ static const char schema_v2[] =
     "  -- 1: not requested; herald pushed it whole instead (depth 0)\n"
     "UPDATE schema_version SET version = 2;\n";
 
-/* v3: exact URLs, evidence and levels (learner/learn.h).
+/* v3: distinct clients are networks, not address and User-Agent pairs
+ * (a new User-Agent made a new client token, so one address could pass
+ * for many clients). Visits recorded before carry no network: the
+ * learner counts all of them as one, so they cannot satisfy min_clients
+ * on their own and rules rest on visits whose networks are known. */
+static const char schema_v3[] =
+    "ALTER TABLE visits ADD COLUMN network BLOB;\n"
+    "  -- keyed token of the client's network (IPv4 /24, IPv6 /48 by\n"
+    "  -- default): what min_clients counts; NULL: recorded before v3\n"
+    "UPDATE schema_version SET version = 3;\n";
+
+/* v4: exact URLs, evidence and levels (learner/learn.h).
  *   - Resource keys now carry their query byte for byte. Visits recorded
  *     before hold query-less keys that name no URL a browser requested,
  *     so they are no longer replayed (exact_urls = 0), and what was
@@ -153,7 +164,7 @@ static const char schema_v2[] =
  *     first), and what the proxy and heraldctl show of it.
  *   - settings: the one budget (budget, max_resources) becomes a budget
  *     per channel, with the same values. */
-static const char schema_v3[] =
+static const char schema_v4[] =
     "ALTER TABLE visits ADD COLUMN exact_urls INTEGER NOT NULL DEFAULT 0;\n"
     "  -- 1: resource keys with their query; 0: older, not replayed\n"
     "ALTER TABLE visit_requests ADD COLUMN urgency INTEGER;\n"
@@ -189,10 +200,10 @@ static const char schema_v3[] =
     "DELETE FROM rules;\n"
     "DELETE FROM aggregates;\n"
     "DELETE FROM aggregate_clients;\n"
-    "UPDATE schema_version SET version = 3;\n";
+    "UPDATE schema_version SET version = 4;\n";
 
 /* store_migrations[i] takes a database from version i to version i + 1.
  * A new version appends a migration here and bumps STORE_SCHEMA_VERSION;
  * a shipped migration is never edited, since databases already ran it. */
 const char *const store_migrations[STORE_SCHEMA_VERSION] = {
-    schema_v1, schema_v2, schema_v3};
+    schema_v1, schema_v2, schema_v3, schema_v4};

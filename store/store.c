@@ -92,8 +92,8 @@ static const char *const stmt_sql[ST_RULES0] = {
         " RETURNING id",
     [ST_INSERT_VISIT] =
         "INSERT INTO visits(page_id, template_id, class, client_token,"
-        " started_at, load_ms, bytes, holdout, delivery, exact_urls)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
+        " started_at, load_ms, bytes, holdout, delivery, network, exact_urls)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)",
     [ST_INSERT_REQ] =
         "INSERT INTO visit_requests(visit_id, seq, resource_id, method,"
         " status, bytes, content_type, dest, delay_ms, depth, parent_seq,"
@@ -590,6 +590,7 @@ static int add_visit(struct store *s, const struct visit *v) {
   sqlite3_bind_int(st, 8, v->delivery == VISIT_HOLDOUT);
   sqlite3_bind_text(st, 9, delivery[v->delivery < 4 ? v->delivery : 0], -1,
                     SQLITE_STATIC);
+  sqlite3_bind_blob(st, 10, v->network, sizeof(v->network), SQLITE_STATIC);
   rv = step(s, st, "add visit");
   if (rv != 0)
     return rv;

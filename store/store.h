@@ -19,7 +19,7 @@
 struct store;
 struct visit;
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* store_open opens or creates the database at |path|, runs forward
  * migrations up to STORE_SCHEMA_VERSION and a quick_check. On error it

@@ -65,7 +65,7 @@ const char *const store_rst_sql[RST_MAX] = {
         " ORDER BY p.key, r.class, r.ord < 0, r.ord, res.key",
     [RST_VISITS] =
         "SELECT v.id, p.key, t.key, v.class, v.client_token, v.started_at,"
-        " v.load_ms, v.bytes"
+        " v.load_ms, v.bytes, v.network"
         " FROM visits v"
         " JOIN pages p ON p.id = v.page_id"
         " JOIN pages t ON t.id = v.template_id"
@@ -350,6 +350,16 @@ static int load_named(struct store *s, int64_t id, struct visit *v,
   return finish(s, st, rc, "replay: named");
 }
 
+/* blob_col copies column |col| into |out| (|n| bytes), zero-filled where
+ * it is NULL or shorter. */
+static void blob_col(sqlite3_stmt *st, int col, uint8_t *out, size_t n) {
+  memset(out, 0, n);
+  size_t len = (size_t)sqlite3_column_bytes(st, col);
+  const void *p = sqlite3_column_blob(st, col);
+  if (p != NULL)
+    memcpy(out, p, len < n ? len : n);
+}
+
 int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
   sqlite3_stmt *st = store_rst(s, RST_VISITS);
   struct visit *v = xcalloc(1, sizeof(*v));
@@ -365,16 +375,12 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
     snprintf(v->page_key, sizeof v->page_key, "%s", text_col(st, 1));
     snprintf(v->template_key, sizeof v->template_key, "%s", text_col(st, 2));
     v->mobile = strcmp(text_col(st, 3), "mobile") == 0;
-    memset(v->client_token, 0, sizeof v->client_token);
-    int tlen = sqlite3_column_bytes(st, 4);
-    const void *tok = sqlite3_column_blob(st, 4);
-    if (tok != NULL)
-      memcpy(v->client_token, tok,
-             (size_t)tlen < sizeof v->client_token ? (size_t)tlen
-                                                   : sizeof v->client_token);
+    blob_col(st, 4, v->client_token, sizeof v->client_token);
     v->start_ms = (uint64_t)clamp(sqlite3_column_int64(st, 5), 0, INT64_MAX);
     v->load_ms = (uint64_t)clamp(sqlite3_column_int64(st, 6), 0, INT64_MAX);
     v->bytes = (uint64_t)clamp(sqlite3_column_int64(st, 7), 0, INT64_MAX);
+    /* NULL (before schema v3): all zero, one network for all of them. */
+    blob_col(st, 8, v->network, sizeof v->network);
     rv = load_reqs(s, id, v, &reqs, &cap);
     if (rv == 0)
       rv = load_named(s, id, v, &named, &ncap);

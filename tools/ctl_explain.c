@@ -210,6 +210,9 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
 
   CHECK("level", "-", "%s", learn_level_name(r->level));
   NEEDED("the most specific that decides");
+  int safe = pagekey_rule_ok(x->page, r->key);
+  CHECK("path", safe ? "yes" : "no", "%s", safe ? "safe" : "unsafe");
+  NEEDED("a path on the page's own origin");
   CHECK("pushable", r->pushable ? "yes" : "no", "%s", r->pushable ? "yes" : "no");
   NEEDED("yes (last seen 200, cacheable, no cookie)");
   CHECK("samples n", r->n >= p->min_visits ? "yes" : "no", "%.1f", r->n);
@@ -266,7 +269,11 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
     if (x->ev[i].hint == 0)
       no = &x->ev[i];
   }
-  if (r->state == LEARN_BLOCKED) {
+  if (!safe) {
+    say(&w, "not served: its path names another origin, or holds what could"
+            " end a Link's <...> (see pagekey_path_safe); never served,"
+            " pinned or not.");
+  } else if (r->state == LEARN_BLOCKED) {
     say(&w, "not served: an operator blocked it (heraldctl unpin to undo).");
   } else if (r->state == LEARN_PINNED) {
     say(&w, "served (push and hint) at position %d: an operator pinned it,"

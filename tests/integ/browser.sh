@@ -41,6 +41,11 @@
 #   --mobile         Sec-CH-UA-Mobile: ?1 and a mobile User-Agent (unless
 #                    --ua is given too)
 #   --header H       an extra request header on every request (repeatable)
+#   --from ADDR      X-Forwarded-For: ADDR on every request, as a proxy in
+#                    front of herald would send: a client from ADDR's
+#                    network, if herald trusts this machine's address
+#                    (clients.trusted_proxies); herald counts distinct
+#                    clients by network, not by User-Agent
 #   --cross-origin   also fetch references to other origins
 #   --report         print "STATUS HTTP_VERSION NUM_CONNECTS DEST URL" per
 #                    request instead of just the URL
@@ -72,6 +77,7 @@ while [ $# -gt 0 ]; do
   --ua) UA=$2 && shift ;;
   --mobile) MOBILE=1 ;;
   --header) EXTRA+=(-H "$2") && shift ;;
+  --from) EXTRA+=(-H "X-Forwarded-For: $2") && shift ;;
   --cross-origin) CROSS=1 ;;
   --report) REPORT=1 ;;
   --timeout) TIMEOUT=$2 && shift ;;

@@ -421,6 +421,13 @@ static void send_raw(struct conn *c, const void *data, size_t len) {
   conn_done(c, 1);
 }
 
+/* send_keep writes a response given whole and keeps the connection, as a
+ * backend does with a well-framed response. */
+static void send_keep(struct conn *c, const void *data, size_t len) {
+  conn_write(c, data, len);
+  conn_done(c, 0);
+}
+
 static void stream_finish(struct conn *c) {
   int close_after = c->st.close_after;
   conn_done(c, close_after);
@@ -544,6 +551,34 @@ static void start_stream(struct conn *c, const char *head) {
   pump(c);
 }
 
+/* te_coded answers with a transfer coding besides chunked, body gzip of
+ * "hello, gzip transfer coding\n" (mtime 0): /te-gzip as "gzip, chunked",
+ * /te-gzip-close as "gzip" ending at close, /te-bad as "chunked, gzip"
+ * (chunked not last: invalid). */
+static void te_coded(struct conn *c) {
+  static const char gz[] =
+      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\x03\xcb\x48\xcd\xc9\xc9\xd7\x51"
+      "\x48\xaf\xca\x2c\x50\x28\x29\x4a\xcc\x2b\x4e\x4b\x2d\x52\x48\xce\x4f"
+      "\xc9\xcc\x4b\xe7\x02\x00\xf4\x44\x50\x04\x1c\x00\x00\x00";
+  size_t n = sizeof(gz) - 1;
+  int close_after = path_is(c, "/te-gzip-close");
+  struct sbuf b = {0};
+  sb_printf(&b, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                "Transfer-Encoding: %s\r\n%s\r\n",
+            close_after ? "gzip" : path_is(c, "/te-bad") ? "chunked, gzip"
+                                                         : "gzip, chunked",
+            close_after ? "Connection: close\r\n" : "");
+  if (!c->is_head) {
+    if (!close_after)
+      sb_printf(&b, "%zx\r\n", n);
+    sb_add(&b, gz, n);
+    if (!close_after)
+      sb_printf(&b, "\r\n0\r\n\r\n");
+  }
+  send_raw(c, b.p, b.len);
+  free(b.p);
+}
+
 static void dispatch(struct conn *c) {
   char hdr[512];
   if (path_is(c, "/echo")) {
@@ -614,6 +649,40 @@ static void dispatch(struct conn *c) {
     static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                             "X-A: a\r\n  b\r\nContent-Length: 2\r\n\r\nok";
     send_raw(c, r, sizeof(r) - 1);
+  } else if (path_is(c, "/304-cl")) {
+    /* RFC 9110 8.6: a 304 may give the size of the selected representation
+     * in Content-Length; it has no body all the same (RFC 9112 6.3). */
+    static const char r[] = "HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n"
+                            "Content-Length: 1234\r\n\r\n";
+    send_keep(c, r, sizeof(r) - 1);
+  } else if (path_is(c, "/204-chunked")) {
+    static const char r[] = "HTTP/1.1 204 No Content\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n";
+    send_keep(c, r, sizeof(r) - 1);
+  } else if (path_is(c, "/interim")) {
+    /* Interim responses before the final one (RFC 9110 15.2): 100, a 102
+     * with a Content-Length that must not make the next response its
+     * body, then ?n= (default 2) 103s with a Link each, then the 200. */
+    long long n = query_get(c, "n", 2);
+    if (n < 0 || n > 1000000) {
+      respond_text(c, 400, "bad n\n");
+      return;
+    }
+    struct sbuf b = {0};
+    sb_printf(&b, "HTTP/1.1 100 Continue\r\n\r\n"
+                  "HTTP/1.1 102 Processing\r\nContent-Length: 3\r\n\r\n");
+    for (long long i = 0; i < n; i++)
+      sb_printf(&b, "HTTP/1.1 103 Early Hints\r\n"
+                    "Link: </a%lld.css>; rel=preload; as=style\r\n\r\n", i);
+    sb_printf(&b, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                  "Content-Length: 8\r\n\r\nfinal ok");
+    send_keep(c, b.p, b.len);
+    free(b.p);
+  } else if (path_is(c, "/empty-name")) {
+    /* llhttp 8 takes ": value" as a field with an empty name. */
+    static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                            ": injected\r\nContent-Length: 2\r\n\r\nok";
+    send_raw(c, r, sizeof(r) - 1);
   } else if (path_is(c, "/nul")) {
     static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                             "X-Nul: a\0b\r\nContent-Length: 2\r\n\r\nok";
@@ -656,6 +725,9 @@ static void dispatch(struct conn *c) {
                             "6\r\nhello\n\r\n0\r\nx-checksum: abc\r\n\r\n";
     conn_write(c, r, sizeof(r) - 1);
     conn_done(c, 0);
+  } else if (path_is(c, "/te-gzip") || path_is(c, "/te-gzip-close") ||
+             path_is(c, "/te-bad")) {
+    te_coded(c);
   } else if (path_is(c, "/status")) {
     long long code = query_get(c, "code", 200);
     if (code < 200 || code > 599) {

@@ -26,7 +26,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <limits.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -75,6 +77,7 @@ struct stream {
 
 struct conn {
   int fd;
+  SSL *ssl;             /* --tls, else NULL */
   uint64_t start_ms;
   uint64_t deadline_ms; /* hard end of the whole run */
   int verbose;
@@ -534,6 +537,50 @@ static void parse_input(struct conn *c) {
   }
 }
 
+/* conn_recv and conn_send behave like recv and send (-1 with errno EAGAIN
+ * when there is nothing to do yet), over TLS with --tls, so the rest of
+ * the probe does not care which. */
+static ssize_t tls_result(struct conn *c, int rv) {
+  switch (SSL_get_error(c->ssl, rv)) {
+  case SSL_ERROR_WANT_READ:
+  case SSL_ERROR_WANT_WRITE:
+    errno = EAGAIN;
+    return -1;
+  case SSL_ERROR_ZERO_RETURN:
+    return 0; /* close_notify */
+  case SSL_ERROR_SYSCALL:
+    if (errno == 0)
+      return 0; /* EOF without close_notify */
+    return -1;
+  default:
+    errno = ECONNRESET;
+    return -1;
+  }
+}
+
+static ssize_t conn_recv(struct conn *c, void *p, size_t n) {
+  int rv;
+  if (c->ssl == NULL)
+    return recv(c->fd, p, n, 0);
+  errno = 0;
+  rv = SSL_read(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+  return rv > 0 ? rv : tls_result(c, rv);
+}
+
+static ssize_t conn_send(struct conn *c, const void *p, size_t n) {
+  int rv;
+  if (c->ssl == NULL)
+    return send(c->fd, p, n, MSG_NOSIGNAL);
+  errno = 0;
+  rv = SSL_write(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+  if (rv > 0)
+    return rv;
+  rv = (int)tls_result(c, rv);
+  if (rv == 0)
+    errno = EPIPE;
+  return -1;
+}
+
 static void mark_closed(struct conn *c, const char *how) {
   if (!c->closed) {
     c->closed = 1;
@@ -557,7 +604,7 @@ static void do_read(struct conn *c) {
         c->rbuf = xrealloc(c->rbuf, c->rcap);
       }
     }
-    n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+    n = conn_recv(c, c->rbuf + c->rlen, c->rcap - c->rlen);
     if (n > 0) {
       c->rlen += (size_t)n;
       parse_input(c);
@@ -579,8 +626,7 @@ static void do_read(struct conn *c) {
 static int do_write(struct conn *c) {
   int progress = 0, round;
   for (round = 0; round < READ_ROUNDS && c->opos < c->olen; round++) {
-    ssize_t n = send(c->fd, c->obuf + c->opos, c->olen - c->opos,
-                     MSG_NOSIGNAL);
+    ssize_t n = conn_send(c, c->obuf + c->opos, c->olen - c->opos);
     if (n > 0) {
       c->opos += (size_t)n;
       progress = 1;
@@ -714,6 +760,46 @@ static int connect_to(const char *host, const char *port, int rcvbuf,
   return fd;
 }
 
+/* tls_start (--tls) runs a TLS handshake offering ALPN h2 (the
+ * certificate is not checked). Returns 0, or -1 with a message. */
+static int tls_start(struct conn *c) {
+  static const uint8_t alpn[] = {2, 'h', '2'};
+  const uint8_t *sel;
+  unsigned sel_len;
+  SSL_CTX *ctx = SSL_CTX_new(TLS_method());
+  if (ctx == NULL || SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn)) != 0)
+    return -1;
+  c->ssl = SSL_new(ctx);
+  SSL_CTX_free(ctx); /* the SSL holds its own reference */
+  if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
+    return -1;
+  SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                           SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_connect_state(c->ssl);
+  for (;;) {
+    struct pollfd p;
+    int rv = SSL_do_handshake(c->ssl), e;
+    if (rv == 1)
+      break;
+    e = SSL_get_error(c->ssl, rv);
+    if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
+        remaining_ms(c) == 0) {
+      fprintf(stderr, "h2probe: TLS handshake failed\n");
+      return -1;
+    }
+    p.fd = c->fd;
+    p.events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+    p.revents = 0;
+    poll(&p, 1, min_int(100, remaining_ms(c)));
+  }
+  SSL_get0_alpn_selected(c->ssl, &sel, &sel_len);
+  if (sel_len != 2 || memcmp(sel, "h2", 2) != 0) {
+    fprintf(stderr, "h2probe: the server did not select ALPN h2\n");
+    return -1;
+  }
+  return 0;
+}
+
 static void send_preface(struct conn *c, long long window) {
   uint8_t s[18];
   size_t n = 0;
@@ -766,6 +852,10 @@ struct opts {
   long long data;       /* --data bytes, -1 = no DATA frame */
   int no_end;           /* --no-end */
   int no_end_headers;   /* --no-end-headers */
+  int trailers;         /* --trailers */
+  int tls;              /* --tls */
+  int half_close_ms;    /* --half-close, -1 = no */
+  int close_notify;     /* --close-notify */
   long long repeat;     /* --repeat */
   int pace_ms;          /* --pace */
   int timeout_s;        /* --timeout */
@@ -777,6 +867,10 @@ struct opts {
   int rcvbuf;           /* --rcvbuf */
   int no_handshake;     /* --no-handshake */
   size_t frame_max;     /* --frame-max for req header blocks */
+  int ftype, fflags;    /* frame mode: --type, --flags */
+  long long fstream, fstep; /* --stream, --stream-step */
+  const char *fpayload; /* --payload, hex */
+  int open_first;       /* --open */
   const char *path, *authority, *variant;
   int verbose;
   struct hdr hdrs[MAX_HEADERS];
@@ -861,12 +955,21 @@ static void usage(FILE *f) {
       "                         CONTINUATIONs of one 64-byte literal each;\n"
       "                         the first 200 are paced --pace MS apart (3)\n"
       "  bomb HOST PORT [REFS]  4000-byte header added to the dynamic table,\n"
-      "                         then REFS (default 16000) 1-byte references\n"
+      "                         then REFS (default 16000) 1-byte references;\n"
+      "                         --repeat K: K bombs on streams 1, 3, ...,\n"
+      "                         each after the last was answered (sent=\n"
+      "                         bombs sent); --trailers: each a POST whose\n"
+      "                         trailers are the bomb\n"
       "  ping HOST PORT N       N PINGs without reading (small SO_RCVBUF)\n"
       "  settings HOST PORT N   N SETTINGS without reading\n"
       "  emptydata HOST PORT N  POST stream, then N empty DATA frames\n"
       "  streams HOST PORT N    N concurrent GET streams\n"
       "  preface HOST PORT      invalid connection preface\n"
+      "  frame HOST PORT N      N copies of one frame: --type T --flags F\n"
+      "                         --stream S [--stream-step K] --payload HEX;\n"
+      "                         --open first sends GET --path on stream 1\n"
+      "                         (PRIORITY/WINDOW_UPDATE floods, WINDOW_UPDATE\n"
+      "                         0, window overflow); reads meanwhile\n"
       "options:\n"
       "  --timeout S     hard limit for the whole run (default 20)\n"
       "  --wait MS       how long to wait for answers after sending\n"
@@ -880,12 +983,17 @@ static void usage(FILE *f) {
       "  --frame-max N   split req header blocks into frames of N bytes\n"
       "  --variant V     preface: badmagic (default), garbage, nosettings\n"
       "  --no-handshake  do not wait for the server's SETTINGS first\n"
+      "  --tls           TLS with ALPN h2 (certificate not checked)\n"
+      "  --half-close MS after the mode, close the sending side (FIN) and\n"
+      "                  wait up to MS for the server to close\n"
+      "  --close-notify  with --tls --half-close: TLS close_notify first\n"
       "  -v, -vv         frames and headers on stderr\n"
       "output: progress on stderr with -v; the last stdout line is\n"
       "  RESULT mode= status= rst= goaway= goaway_last= closed= close=\n"
       "         sent= stop_at= frames= body= rst_count= refused= responses=\n"
       "         completed= blocked= http1= http1_status= hpack_error=\n"
       "         settings= pings_acked= timeout= elapsed_ms= goaway_debug=\n"
+      "         halfclose_ms=\n"
       "  status/rst/goaway are 'none' when absent; error codes by name\n"
       "  (PROTOCOL_ERROR, ...); sent counts the mode's unit (frames,\n"
       "  pairs, streams); stop_at is sent when GOAWAY or close was seen.\n",
@@ -914,9 +1022,11 @@ static void parse_args(int argc, char **argv, struct opts *o) {
   o->stall_ms = 1000;
   o->window = -1;
   o->rcvbuf = -1;
+  o->half_close_ms = -1;
   o->path = "/";
   o->variant = "badmagic";
   o->pace_ms = 3;
+  o->ftype = -1;
   for (i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -943,6 +1053,15 @@ static void parse_args(int argc, char **argv, struct opts *o) {
       o->no_end = 1;
     } else if (strcmp(a, "--no-end-headers") == 0) {
       o->no_end_headers = 1;
+    } else if (strcmp(a, "--trailers") == 0) {
+      o->trailers = 1;
+    } else if (strcmp(a, "--tls") == 0) {
+      o->tls = 1;
+    } else if (strcmp(a, "--close-notify") == 0) {
+      o->close_notify = 1;
+    } else if (strcmp(a, "--half-close") == 0) {
+      NEED_ARG;
+      o->half_close_ms = (int)parse_num(next, "--half-close");
     } else if (strcmp(a, "--repeat") == 0) {
       NEED_ARG;
       o->repeat = parse_num(next, "--repeat");
@@ -981,6 +1100,23 @@ static void parse_args(int argc, char **argv, struct opts *o) {
     } else if (strcmp(a, "--variant") == 0) {
       NEED_ARG;
       o->variant = next;
+    } else if (strcmp(a, "--type") == 0) {
+      NEED_ARG;
+      o->ftype = (int)parse_num(next, "--type");
+    } else if (strcmp(a, "--flags") == 0) {
+      NEED_ARG;
+      o->fflags = (int)parse_num(next, "--flags");
+    } else if (strcmp(a, "--stream") == 0) {
+      NEED_ARG;
+      o->fstream = parse_num(next, "--stream");
+    } else if (strcmp(a, "--stream-step") == 0) {
+      NEED_ARG;
+      o->fstep = parse_num(next, "--stream-step");
+    } else if (strcmp(a, "--payload") == 0) {
+      NEED_ARG;
+      o->fpayload = next;
+    } else if (strcmp(a, "--open") == 0) {
+      o->open_first = 1;
     } else if (strcmp(a, "--no-handshake") == 0) {
       o->no_handshake = 1;
     } else if (strcmp(a, "-v") == 0) {
@@ -1231,16 +1367,25 @@ static size_t hpack_int(uint8_t *p, uint8_t first, int prefix, size_t v) {
   return n;
 }
 
-static void mode_bomb(struct conn *c, const struct opts *o) {
+enum bomb_part { BOMB_WHOLE, BOMB_POST_HEAD, BOMB_TRAILERS };
+
+/* bomb_block builds a header block of |*len| bytes, by hand (never
+ * through the deflater, whose idea of the peer's table the bomb would
+ * break): the bomb (see mode_bomb) as a GET, a plain POST head, or the
+ * bomb without pseudo-headers, as trailers. */
+static uint8_t *bomb_block(const struct opts *o, enum bomb_part part,
+                           size_t *len) {
   long long refs = o->n >= 0 ? o->n : 16000;
-  size_t alen = strlen(o->authority), cap, n = 0, maxf;
+  size_t alen = strlen(o->authority), cap, n = 0;
   uint8_t *hb;
   long long i;
   if (alen > 200)
     alen = 200;
   cap = 512 + alen + strlen(o->path) + 4000 + (size_t)refs;
   hb = xmalloc(cap);
-  hb[n++] = 0x82; /* :method GET */
+  if (part == BOMB_TRAILERS)
+    goto bomb;
+  hb[n++] = part == BOMB_POST_HEAD ? 0x83 : 0x82; /* :method POST / GET */
   hb[n++] = 0x86; /* :scheme http */
   if (strcmp(o->path, "/") == 0) {
     hb[n++] = 0x84; /* :path / */
@@ -1255,6 +1400,11 @@ static void mode_bomb(struct conn *c, const struct opts *o) {
   n += hpack_int(hb + n, 0x00, 7, alen);
   memcpy(hb + n, o->authority, alen);
   n += alen;
+  if (part == BOMB_POST_HEAD) {
+    *len = n;
+    return hb;
+  }
+bomb:
   /* literal with incremental indexing, new name "x-bomb", 4000-byte value:
    * 6 + 4000 + 32 = 4038 bytes, fits the default 4096-byte table */
   hb[n++] = 0x40;
@@ -1266,6 +1416,54 @@ static void mode_bomb(struct conn *c, const struct opts *o) {
   n += 4000;
   for (i = 0; i < refs; i++)
     hb[n++] = 0x80 | 62; /* indexed: the newest dynamic table entry */
+  *len = n;
+  return hb;
+}
+
+static int32_t g_bomb_sid;
+
+static int bomb_answered(struct conn *c) {
+  const struct stream *s = stream_get(c, (uint32_t)g_bomb_sid);
+  return c->dead || c->got_goaway ||
+         (s != NULL && (s->status >= 0 || s->rst >= 0));
+}
+
+/* mode_bombs (bomb --repeat K): the bomb on streams 1, 3, 5, ..., each
+ * sent once the one before was answered; |sent| counts bombs sent, so
+ * stop_at says how many went out before the GOAWAY or close. With
+ * --trailers each stream is a POST whose trailers are the bomb. */
+static void mode_bombs(struct conn *c, const struct opts *o) {
+  size_t n, maxf = c->peer_max_frame < 16384 ? c->peer_max_frame : 16384;
+  long long k, repeat = o->repeat > 0 ? o->repeat : 1;
+  for (k = 0; k < repeat; k++) {
+    uint8_t *hb;
+    if (c->closed || c->got_goaway || remaining_ms(c) == 0)
+      break;
+    g_bomb_sid = (int32_t)(2 * k + 1);
+    if (o->trailers) {
+      hb = bomb_block(o, BOMB_POST_HEAD, &n);
+      out_header_block(c, (uint32_t)g_bomb_sid, hb, n, maxf, 0, 0);
+      free(hb);
+    }
+    hb = bomb_block(o, o->trailers ? BOMB_TRAILERS : BOMB_WHOLE, &n);
+    out_header_block(c, (uint32_t)g_bomb_sid, hb, n, maxf, 1, 0);
+    free(hb);
+    if (flush(c, 1, 0) < 0)
+      break;
+    c->sent = k + 1;
+    pump(c, 5000, bomb_answered);
+  }
+  pump(c, o->wait_ms >= 0 ? o->wait_ms : 2000, is_dead);
+}
+
+static void mode_bomb(struct conn *c, const struct opts *o) {
+  size_t n, maxf;
+  uint8_t *hb;
+  if (o->repeat > 1 || o->trailers) {
+    mode_bombs(c, o);
+    return;
+  }
+  hb = bomb_block(o, BOMB_WHOLE, &n);
   maxf = c->peer_max_frame < 16384 ? c->peer_max_frame : 16384;
   out_header_block(c, 1, hb, n, maxf, 1, 0);
   free(hb);
@@ -1273,6 +1471,44 @@ static void mode_bomb(struct conn *c, const struct opts *o) {
   if (flush(c, 1, 0) < 0)
     c->sent = (long long)c->opos;
   pump(c, o->wait_ms >= 0 ? o->wait_ms : 5000, s1_done);
+}
+
+/* mode_frame: N copies of one frame described by the options, for floods
+ * of frames that get no answer (PRIORITY, WINDOW_UPDATE) and for single
+ * protocol errors (a WINDOW_UPDATE of 0, one overflowing a window). It
+ * reads while sending and makes a PING round trip every 256 frames, so
+ * pings_acked shows whether the peer kept up. */
+static void mode_frame(struct conn *c, const struct opts *o) {
+  uint8_t payload[256];
+  size_t plen = 0;
+  const char *h = o->fpayload ? o->fpayload : "";
+  for (; h[0] != '\0' && h[1] != '\0' && plen < sizeof(payload); h += 2) {
+    if (hexval(h[0]) < 0 || hexval(h[1]) < 0)
+      break;
+    payload[plen++] = (uint8_t)(hexval(h[0]) << 4 | hexval(h[1]));
+  }
+  if (o->open_first) {
+    size_t len;
+    uint8_t *hb = request_block(c, o, "GET", &len);
+    out_frame(c, FT_HEADERS, FL_END_STREAM | FL_END_HEADERS, 1, hb, len);
+    free(hb);
+    flush(c, 1, 0);
+  }
+  uint32_t sid = (uint32_t)o->fstream;
+  for (long long i = 0; i < o->n; i++) {
+    if (c->closed || c->got_goaway || remaining_ms(c) == 0)
+      break;
+    out_frame(c, (uint8_t)o->ftype, (uint8_t)o->fflags, sid, payload, plen);
+    sid += (uint32_t)o->fstep;
+    if ((i + 1) % 256 == 0 || i + 1 == o->n) {
+      if (flush(c, 1, 0) < 0)
+        break;
+      c->sent = i + 1;
+      sync_ping(c, 1000);
+    }
+  }
+  pump(c, o->wait_ms >= 0 ? o->wait_ms : 1500,
+       o->open_first ? s1_done : is_dead);
 }
 
 /* mode_flood: N copies of one small frame, never reading. */
@@ -1406,6 +1642,28 @@ static void mode_preface(struct conn *c, const struct opts *o) {
   pump(c, o->wait_ms >= 0 ? o->wait_ms : 3000, is_dead);
 }
 
+static long long g_halfclose_ms = -1;
+
+/* half_close (--half-close MS) ends the run as a client that goes away
+ * with its streams still open: it closes its sending side (with
+ * --close-notify a TLS close_notify first, else a bare FIN) and waits up
+ * to MS for the peer to close the connection (halfclose_ms= how long
+ * that took, none if it did not). */
+static void half_close(struct conn *c, const struct opts *o) {
+  uint64_t t0;
+  if (c->dead) {
+    g_halfclose_ms = 0;
+    return;
+  }
+  if (c->ssl != NULL && o->close_notify)
+    SSL_shutdown(c->ssl);
+  shutdown(c->fd, SHUT_WR);
+  t0 = util_now_ms();
+  pump(c, o->half_close_ms, is_dead);
+  if (c->dead)
+    g_halfclose_ms = (long long)(util_now_ms() - t0);
+}
+
 /* ------------------------------------------------------------------- main */
 
 static void print_result(const struct conn *c, const struct opts *o,
@@ -1413,7 +1671,7 @@ static void print_result(const struct conn *c, const struct opts *o,
   const struct stream *s1 = c->nstreams > 0 ? &c->streams[0] : NULL;
   long long responses = 0, completed = 0;
   size_t i;
-  char status[16], rst[24], stop_at[24];
+  char status[16], rst[24], stop_at[24], halfclose[24];
   for (i = 0; i < c->nstreams; i++) {
     responses += c->streams[i].status >= 0;
     completed += c->streams[i].ended;
@@ -1428,6 +1686,10 @@ static void print_result(const struct conn *c, const struct opts *o,
     snprintf(rst, sizeof(rst), "%s", code_name((uint32_t)c->first_rst));
   else
     snprintf(rst, sizeof(rst), "none");
+  if (g_halfclose_ms >= 0)
+    snprintf(halfclose, sizeof(halfclose), "%lld", g_halfclose_ms);
+  else
+    snprintf(halfclose, sizeof(halfclose), "none");
   if (c->stop_at >= 0)
     snprintf(stop_at, sizeof(stop_at), "%lld", c->stop_at);
   else
@@ -1437,7 +1699,7 @@ static void print_result(const struct conn *c, const struct opts *o,
          " rst_count=%ld refused=%ld responses=%lld completed=%lld"
          " blocked=%d http1=%d http1_status=%d hpack_error=%d settings=%d"
          " pings_acked=%ld timeout=%d elapsed_ms=%llu pushes_reset=%ld"
-         " goaway_debug=%s\n",
+         " goaway_debug=%s halfclose_ms=%s\n",
          o->mode, status, rst,
          c->got_goaway ? code_name(c->goaway_code) : "none",
          c->got_goaway ? c->goaway_last : -1, c->closed,
@@ -1447,7 +1709,8 @@ static void print_result(const struct conn *c, const struct opts *o,
          c->hpack_error || c->frame_error, c->got_settings, c->pings_acked,
          timed_out,
          (unsigned long long)(util_now_ms() - c->start_ms), c->pushes_reset,
-         c->got_goaway && c->goaway_debug[0] ? c->goaway_debug : "-");
+         c->got_goaway && c->goaway_debug[0] ? c->goaway_debug : "-",
+         halfclose);
   fflush(stdout);
 }
 
@@ -1464,7 +1727,7 @@ int main(int argc, char **argv) {
       strcmp(o.mode, "cont") && strcmp(o.mode, "bomb") &&
       strcmp(o.mode, "ping") && strcmp(o.mode, "settings") &&
       strcmp(o.mode, "emptydata") && strcmp(o.mode, "streams") &&
-      strcmp(o.mode, "preface")) {
+      strcmp(o.mode, "preface") && strcmp(o.mode, "frame")) {
     fprintf(stderr, "h2probe: unknown mode %s\n", o.mode);
     usage(stderr);
     return 2;
@@ -1472,6 +1735,10 @@ int main(int argc, char **argv) {
   if (o.n < 0 && strcmp(o.mode, "req") && strcmp(o.mode, "bomb") &&
       strcmp(o.mode, "preface")) {
     fprintf(stderr, "h2probe: mode %s needs N\n", o.mode);
+    return 2;
+  }
+  if (strcmp(o.mode, "frame") == 0 && (o.ftype < 0 || o.ftype > 255)) {
+    fprintf(stderr, "h2probe: frame needs --type 0..255\n");
     return 2;
   }
   if (strcmp(o.mode, "req") == 0 && o.nhdrs == 0) {
@@ -1524,6 +1791,13 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  if (o.tls && tls_start(&c) != 0) {
+    printf("RESULT mode=%s error=tls status=none rst=none goaway=none "
+           "closed=1 close=tls\n",
+           o.mode);
+    return 1;
+  }
+
   if (strcmp(o.mode, "preface") != 0) {
     send_preface(&c, o.window);
     rv = flush(&c, 1, 0);
@@ -1545,10 +1819,17 @@ int main(int argc, char **argv) {
     mode_emptydata(&c, &o);
   else if (strcmp(o.mode, "streams") == 0)
     mode_streams(&c, &o);
+  else if (strcmp(o.mode, "frame") == 0)
+    mode_frame(&c, &o);
   else
     mode_preface(&c, &o);
 
+  if (o.half_close_ms >= 0)
+    half_close(&c, &o);
+
   print_result(&c, &o, remaining_ms(&c) == 0);
+  if (c.ssl != NULL)
+    SSL_free(c.ssl);
   close(c.fd);
   nghttp2_hd_deflate_del(c.deflater);
   nghttp2_hd_inflate_del(c.inflater);

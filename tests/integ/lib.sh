@@ -220,6 +220,8 @@ EOF
   chmod -R a+rX "$WORK" "$s"
 }
 
+. "$ROOT/tools/bench/nginx_conf.sh"
+
 # start_nginx: nginx on $NGINX_PORT serving $WORK/site. NGINX_SERVER_EXTRA
 # (optional) is pasted into the server block, e.g. a location with its own
 # default_type.
@@ -227,28 +229,9 @@ start_nginx() {
   make_site
   NGINX_PORT=$(free_port)
   mkdir -p "$WORK/nginx"
-  local user_line=
-  [ "$(id -u)" = 0 ] && user_line="user root;"
-  cat >"$WORK/nginx/nginx.conf" <<EOF
-$user_line
-daemon off;
-master_process off;
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  include /etc/nginx/mime.types;
-  default_type application/octet-stream;
-  access_log $WORK/nginx/access.log;
-  client_body_temp_path $WORK/nginx/client_body;
-  proxy_temp_path $WORK/nginx/proxy;
-  fastcgi_temp_path $WORK/nginx/fastcgi;
-  uwsgi_temp_path $WORK/nginx/uwsgi;
-  scgi_temp_path $WORK/nginx/scgi;
-  sendfile on;
-  keepalive_timeout 65;
-  keepalive_requests 100000;
+  {
+    nginx_conf_head "$WORK/nginx"
+    cat <<EOF
   server {
     listen 127.0.0.1:$NGINX_PORT;
     root $WORK/site;
@@ -257,6 +240,7 @@ http {
   }
 }
 EOF
+  } >"$WORK/nginx/nginx.conf"
   nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" \
     >"$WORK/nginx/stdout.log" 2>&1 &
   NGINX_PID=$!

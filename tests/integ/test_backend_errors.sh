@@ -112,7 +112,8 @@ done
 
 # ---- malformed responses: 502, nothing of them leaks ------------------------
 
-for p in garbage dup-cl cl-te bare-lf obs-fold nul bigheader badstatus 101; do
+for p in garbage dup-cl cl-te bare-lf obs-fold nul empty-name bigheader badstatus \
+  101; do
   out=$(hcurl --http2-prior-knowledge -D - -o "$WORK/body" -w '%{http_code}' "$F/$p" 2>&1 | tr -d '\r')
   assert_match "h2 /$p: 502" '502$' "$out"
   assert_not_contains "h2 /$p: injected header not forwarded" "injected" "$out"
@@ -123,6 +124,25 @@ for p in garbage dup-cl cl-te bare-lf obs-fold nul bigheader badstatus 101; do
 done
 
 # ---- unusual but valid framing ----------------------------------------------
+
+# Responses without a body whatever their framing fields say (RFC 9112
+# 6.3): a 304 with the representation's Content-Length, a 204 claiming
+# chunked, interim responses with a Content-Length. Reading a body there
+# would hold the client's connection until backend_read, or swallow the
+# final response. (curl 7.88 cannot reuse an HTTP/2 connection after a 304,
+# so the reuse check is HTTP/1.1; an HTTP/2 stream ends with the head.)
+out=$(hcurl -m 5 --http1.1 -w '%{http_code} %{num_connects} ' "$F/304-cl" "$F/ok" 2>&1)
+assert_eq "h1 /304-cl: 304, then the next request on the connection" \
+  "304 1 ok200 0 " "$out"
+out=$(hcurl -m 5 --http1.1 -w '%{http_code} %{num_connects} ' "$F/204-chunked" "$F/ok" 2>&1)
+assert_eq "h1 /204-chunked: 204, then the next request on the connection" \
+  "204 1 ok200 0 " "$out"
+for v in --http2-prior-knowledge --http1.1; do
+  out=$(hcurl -m 5 "$v" -w ' %{http_code}' "$F/interim" 2>&1)
+  assert_eq "$v /interim: the final response after four interim ones" \
+    "final ok 200" "$out"
+done
+still_serving "/304-cl"
 
 pattern 100000 >"$WORK/p100k"
 out=$(hcurl --http2-prior-knowledge -o "$WORK/close" -w '%{http_code}' "$F/close" 2>&1)
@@ -138,6 +158,31 @@ assert_eq "h2 /chunked 100 x 1000 bytes intact" "$(sha "$WORK/p100k")" "$(sha "$
 out=$(hcurl --http1.1 -o "$WORK/chunked" -w '%{http_code}' "$F/chunked?n=100&size=1000" 2>&1)
 assert_eq "h1 /chunked status" 200 "$out"
 assert_eq "h1 /chunked 100 x 1000 bytes intact" "$(sha "$WORK/p100k")" "$(sha "$WORK/chunked")"
+
+# Transfer codings besides chunked (RFC 9112 6.1): HTTP/1.1 carries the
+# backend's gzip coding on (herald re-chunks, the coding stays; curl
+# --tr-encoding undoes it); HTTP/1.0 and HTTP/2 have no transfer codings
+# (Content-Encoding would mean something else): 502, never the coded bytes
+# as if they were the body. Chunked that is not last is invalid: 502.
+GZ_TEXT='hello, gzip transfer coding'
+for p in te-gzip te-gzip-close; do
+  out=$(hcurl --http1.1 --tr-encoding -D "$WORK/te-head" -w '%{http_code}' "$F/$p" 2>&1)
+  assert_eq "h1 /$p: body decodes to the backend's text" "$GZ_TEXT
+200" "$out"
+  assert_match "h1 /$p: Transfer-Encoding keeps gzip" '^transfer-encoding: gzip, chunked$' \
+    "$(tr -d '\r' <"$WORK/te-head")"
+  out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "$F/$p" 2>&1)
+  assert_eq "h2 /$p: 502" 502 "$out"
+  out=$(hcurl --http1.0 -o /dev/null -w '%{http_code}' "$F/$p" 2>&1)
+  assert_eq "h1.0 /$p: 502" 502 "$out"
+  out=$(hcurl --http2-prior-knowledge -I -o /dev/null -w '%{http_code}' "$F/$p" 2>&1)
+  assert_eq "h2 HEAD /$p: 200 (no body, nothing to code)" 200 "$out"
+done
+out=$(hcurl --http1.1 -o /dev/null -w '%{http_code}' "$F/te-bad" 2>&1)
+assert_eq "h1 /te-bad (chunked, gzip): 502" 502 "$out"
+out=$(hcurl --http2-prior-knowledge -o /dev/null -w '%{http_code}' "$F/te-bad" 2>&1)
+assert_eq "h2 /te-bad (chunked, gzip): 502" 502 "$out"
+still_serving "transfer codings"
 
 # /slowbody sends 1 KB every 100 ms: the first DATA must arrive long before
 # the last (streamed, not buffered), and each gap stays under the 500 ms

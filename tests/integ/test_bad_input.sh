@@ -4,6 +4,10 @@
 # must be refused by herald itself, so the fault backend's request counter
 # must not move. HTTP/2 frame-level cases, at the end, need build/h2probe.
 . "$(dirname "$0")/lib.sh"
+# The cases pipe their request into reject_h1: run the last command of a
+# pipeline in this shell, or its ok/fail counts would be lost with the
+# subshell (and a failing case would not fail the script).
+shopt -s lastpipe
 
 start_fault_backend || finish
 
@@ -51,6 +55,8 @@ printf 'GET / HTTP/1.1\r\nHost: a\r\nX-A: a\0b\r\n\r\n' | reject_h1 "NUL in head
 # field names itself; RFC 9112 5.1 requires 400 for space before the colon.
 printf 'GET / HTTP/1.1\r\nHost: a\r\nX A: b\r\n\r\n' | reject_h1 "space in header name" 400
 printf 'GET / HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n' | reject_h1 "space before colon" 400
+printf 'GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n' | reject_h1 "empty header name" 400
+printf 'GET / HTTP/1.1\r\nHost: a\r\n:\r\nX-A: b\r\n\r\n' | reject_h1 "empty header name and value" 400
 printf 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
   reject_h1 "Content-Length with Transfer-Encoding (smuggling)" 400
 printf 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!' |
@@ -60,6 +66,23 @@ printf 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\nhello!' |
 printf 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n' | reject_h1 "negative Content-Length" 400
 printf 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked, identity\r\n\r\n0\r\n\r\n' |
   reject_h1 "Transfer-Encoding not ending in chunked" '400|501'
+# RFC 9112 6.1: anything but chunked as the final coding is refused before a
+# byte is forwarded, even over a warm backend connection (one started at
+# once, before the body's framing is known).
+for te in xchunked identity 'chunked, identity' 'chunked, chunked' 'chunked;x=1'; do
+  hcurl -o /dev/null "$F/warm"
+  printf 'POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: %s\r\n\r\n0\r\n\r\n' "$te" |
+    reject_h1 "Transfer-Encoding: $te (warm backend)" 400
+done
+hcurl -o /dev/null "$F/warm"
+printf 'POST /echo HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' |
+  reject_h1 "HTTP/1.0 with Transfer-Encoding (warm backend)" 400
+# A coding before chunked is forwarded, not dropped: the backend gets the
+# body with the coding it was sent with.
+resp=$(printf 'POST /headers HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n' |
+  raw_http 127.0.0.1 "$HF" 3 | tr -d '\r')
+assert_match "Transfer-Encoding: gzip, chunked forwarded with its coding" \
+  '^transfer-encoding: gzip, chunked$' "$resp"
 printf 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n' | reject_h1 "two Host headers" 400
 printf 'GET / HTTP/1.1\r\n\r\n' | reject_h1 "HTTP/1.1 without Host" 400
 { printf 'GET / HTTP/1.1\r\nHost: a\r\nX-Big: '; head -c 102400 /dev/zero | tr '\0' a; printf '\r\n\r\n'; } |

@@ -75,7 +75,7 @@ DB=$WORK/h.db
 LEARN=(--db "$DB" -o record.window=1000 -o record.flush=100
   -o learn.interval=300 -o learn.min_visits=5 -o learn.min_clients=2
   -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65
-  -o deliver.mode=shadow)
+  -o deliver.mode=shadow -o clients.trusted_proxies=127.0.0.1)
 FROZEN=(--db "$DB" -o deliver.holdout=0 -o deliver.verify=0 -o learn.interval=3600000 -o learn.recompute_after=100000000
   -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.6
   -o learn.push_threshold=0.65)
@@ -89,7 +89,8 @@ TB=https://127.0.0.1:$HT
 start_herald --listen-tls "127.0.0.1:$HT" --cert "$CERT" --key "$KEY" \
   --backend "127.0.0.1:$NGINX_PORT" "${LEARN[@]}" || finish
 for i in $(seq 1 14); do
-  "$BROWSER" --ua "chromium-test-$((i % 3))" "$TB" / >/dev/null 2>&1
+  "$BROWSER" --ua "chromium-test-$((i % 3))" --from "198.51.$((100 + i % 3)).7" \
+    "$TB" / >/dev/null 2>&1
 done
 rules_of() {
   sqlite3 "$DB" "SELECT count(*) FROM rules r JOIN pages p ON p.id = r.page_id WHERE r.channel IN ('push', 'hint') AND p.key = '$1'" 2>/dev/null

@@ -188,6 +188,23 @@ elif [ "$(f rst)" != none ] || [ "$(f goaway)" != none ]; then
 else fail "[§2.4 HPACK bomb: 431, RST or GOAWAY]" "$R"; fi
 assert_eq "[§2.4 HPACK bomb]: backend saw no request" "$before" "$(fb_count)"
 alive "[§2.4 HPACK bomb]"
+# Each bomb costs CPU to decode whatever herald keeps of it: repeated ones
+# are charged to the connection's glitch budget, and after a few the
+# connection is closed with GOAWAY ENHANCE_YOUR_CALM.
+before=$(fb_count)
+probe bomb --path /echo --authority "$AUTH" --repeat 20
+assert_eq "[§2.4 repeated HPACK bombs: GOAWAY ENHANCE_YOUR_CALM]" ENHANCE_YOUR_CALM "$(f goaway)"
+assert_eq "[§2.4 repeated HPACK bombs: connection closed]" 1 "$(f closed)"
+assert_le "[§2.4 repeated HPACK bombs: closed within 5 bombs]" 5 "$(f stop_at)"
+assert_eq "[§2.4 repeated HPACK bombs: the first ones got 431]" 431 "$(f status)"
+assert_eq "[§2.4 repeated HPACK bombs]: backend saw no request" "$before" "$(fb_count)"
+alive "[§2.4 repeated HPACK bombs]"
+# Trailers are decoded at the same cost (and dropped): charged the same way.
+probe bomb --path /echo --authority "$AUTH" --repeat 20 --trailers
+assert_eq "[§2.4 HPACK bombs in trailers: GOAWAY ENHANCE_YOUR_CALM]" ENHANCE_YOUR_CALM "$(f goaway)"
+assert_eq "[§2.4 HPACK bombs in trailers: connection closed]" 1 "$(f closed)"
+assert_le "[§2.4 HPACK bombs in trailers: closed within 5 bombs]" 5 "$(f stop_at)"
+alive "[§2.4 HPACK bombs in trailers]"
 
 # ---- §2.1 Rapid Reset: 5000 x (HEADERS + RST_STREAM) -----------------------------
 before=$(fb_count)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_heraldctl.sh: the operator CLI on a database filled by a real
 # proxied session. Browser-like visits (tests/integ/browser.sh) of the test
-# site's front page from four User-Agents (four client tokens) go through
+# site's front page from four User-Agents on four networks (four clients) go through
 # herald --db; then, with herald stopped and low thresholds written to the
 # settings table, `heraldctl learn` replays them and `rules` / `pages` show
 # the result: the stylesheet, script and font as push rules, the font after
@@ -35,14 +35,18 @@ json_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" <"$W
 
 start_nginx || finish
 HP=$(free_port)
+# Four clients: four networks, named in X-Forwarded-For by the "proxy"
+# this machine plays.
 start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" --db "$DB" \
-  -o record.window=1000 -o record.flush=200 || finish
+  -o record.window=1000 -o record.flush=200 \
+  -o clients.trusted_proxies=127.0.0.1 || finish
 N=http://127.0.0.1:$HP
 PAGE=$N/
 
 bad=0
 for ((i = 0; i < VISITS; i++)); do
-  "$BROWSER" --ua "Mozilla/5.0 (X11; Linux x86_64) test-heraldctl $((i % 4))" "$N" / \
+  "$BROWSER" --ua "Mozilla/5.0 (X11; Linux x86_64) test-heraldctl $((i % 4))" \
+    --from "198.51.$((100 + i % 4)).7" "$N" / \
     >/dev/null 2>>"$WORK/browser.err" || bad=$((bad + 1))
 done
 assert_eq "$VISITS browser visits of / answered" 0 "$bad"

@@ -44,7 +44,7 @@ NAV=(-H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document')
 COMMON=(--listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" --db "$DB"
   -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.45
   -o learn.push_threshold=0.5 -o deliver.holdout=0 -o deliver.verify=0 -o record.window=1000
-  -o record.flush=100 -o record.ignore_agents=)
+  -o record.flush=100 -o record.ignore_agents= -o clients.trusted_proxies=127.0.0.1)
 # (nghttp and h2probe stand for browsers here: their User-Agents are not
 # left out of recording.)
 FROZEN=("${COMMON[@]}" -o learn.interval=3600000 -o learn.recompute_after=100000000)
@@ -74,7 +74,8 @@ stop_herald() {
 # Learning: browser visits (none: curl refuses push and the mode is push).
 start_herald "${COMMON[@]}" -o learn.interval=300 -o deliver.mode=push || finish
 for i in $(seq 1 $LEARN_VISITS); do
-  "$BROWSER" --ua "stats-test-$((i % 3))" "$BASE" /slow >/dev/null 2>&1
+  "$BROWSER" --ua "stats-test-$((i % 3))" --from "198.51.$((100 + i % 3)).7" \
+    "$BASE" /slow >/dev/null 2>&1
 done
 ok=0
 for _ in $(seq 1 60); do

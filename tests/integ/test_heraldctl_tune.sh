@@ -82,10 +82,14 @@ push_threshold = 0.6
 ; every navigation checked below must get what was learned
 holdout = 0
 verify = 0
+[clients]
+; the scripted visitors name their networks in X-Forwarded-For
+trusted_proxies = 127.0.0.1
 EOF
 start_herald -c "$WORK/herald.ini" || finish
 for ((i = 0; i < 20; i++)); do
-  "$BROWSER" --ua "tune-test-$((i % 4))" "$BASE" / >/dev/null 2>>"$WORK/browser.err"
+  "$BROWSER" --ua "tune-test-$((i % 4))" --from "198.51.$((100 + i % 4)).7" "$BASE" / \
+    >/dev/null 2>>"$WORK/browser.err"
 done
 check "the learner serves 4 rules for /" wait_eq 4 served
 CFG=(-c "$WORK/herald.ini")
@@ -247,7 +251,8 @@ assert_match "unpin site:HOST" "^unblocked /app.js on $BASE/\*\*" "$OUT"
 # Each navigation above was a visit without subresources; a few full
 # visits more make every resource a push rule again for what follows.
 for ((i = 0; i < 10; i++)); do
-  "$BROWSER" --ua "tune-test-$((i % 4))" "$BASE" / >/dev/null 2>>"$WORK/browser.err"
+  "$BROWSER" --ua "tune-test-$((i % 4))" --from "198.51.$((100 + i % 4)).7" "$BASE" / \
+    >/dev/null 2>>"$WORK/browser.err"
 done
 check "4 push rules again" wait_eq 4 q "SELECT count(*) FROM rules r JOIN pages p ON p.id = r.page_id WHERE p.key = '$BASE/' AND r.channel = 'push'"
 herald_graceful_stop

@@ -24,7 +24,10 @@ start_nginx || finish
 
 DB=$WORK/h.db
 HP=$(free_port)
+# The scripted visitors come from three /24s (clients are networks),
+# named in X-Forwarded-For by the "proxy" this machine plays.
 LEARN=(--db "$DB" -o record.window=1000 -o record.flush=100
+  -o clients.trusted_proxies=127.0.0.1
   -o learn.interval=300 -o learn.min_visits=5 -o learn.min_clients=2
   -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65 -o deliver.holdout=0 -o deliver.verify=0
   -o deliver.mode=shadow)
@@ -56,9 +59,10 @@ start_herald --listen "127.0.0.1:$HP" --listen-tls "127.0.0.1:$HT" --cert "$CERT
 # 14 all-hit visits: the Wilson bound of 14/14 (about 0.76 with the decayed
 # n) clears the test thresholds (hint 0.6, push 0.65) with room to spare.
 for i in $(seq 1 14); do
-  "$BROWSER" --ua "hints-test-$((i % 3))" "$BASE" / >/dev/null 2>&1
-  "$BROWSER" --ua "hints-test-$((i % 3))" "$TB" / >/dev/null 2>&1
-  "$BROWSER" --ua "hints-test-$((i % 3))" "$BASE" /product/$((i % 2 ? 123 : 456)) >/dev/null 2>&1
+  from=(--ua "hints-test-$((i % 3))" --from "198.51.$((100 + i % 3)).7")
+  "$BROWSER" "${from[@]}" "$BASE" / >/dev/null 2>&1
+  "$BROWSER" "${from[@]}" "$TB" / >/dev/null 2>&1
+  "$BROWSER" "${from[@]}" "$BASE" /product/$((i % 2 ? 123 : 456)) >/dev/null 2>&1
 done
 # rules_of KEY: served rules of a page key.
 rules_of() {

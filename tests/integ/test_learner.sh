@@ -25,14 +25,20 @@ HP=$(free_port)
 # Shadow mode: a resource herald names in a 103 is no evidence while it
 # does (learner/learn.h), so hints sent to these scripted clients, which
 # ignore them, would hold the push rules back.
+# Clients are networks: the scripted visitors come from three /24s, named
+# in X-Forwarded-For by the "proxy" this machine plays.
 LEARN=(-o record.window=1000 -o record.flush=100 -o learn.interval=300
   -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.7
-  -o learn.push_threshold=0.75 -o deliver.mode=shadow)
+  -o learn.push_threshold=0.75 -o deliver.mode=shadow
+  -o clients.trusted_proxies=127.0.0.1)
 start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
   --db "$DB" "${LEARN[@]}" --log-level debug || finish
 BASE=http://127.0.0.1:$HP
 
-visit() { "$BROWSER" --ua "learner-test-$1" "$BASE" "${2:-/}" >/dev/null 2>&1; }
+visit() {
+  "$BROWSER" --ua "learner-test-$1" --from "198.51.$((100 + $1)).7" "$BASE" "${2:-/}" \
+    >/dev/null 2>&1
+}
 
 # Two visits are far too few for any rule.
 visit 1; visit 2

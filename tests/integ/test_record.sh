@@ -34,7 +34,7 @@ FLUSH=200
 # lib.sh's make_site leaves an existing $WORK/site alone.
 mkdir -p "$SITE"
 cp -r "$ROOT/tools/demo/site/." "$SITE/"
-for p in h1 cross mobile conn auth plain accept origin; do cp "$SITE/index.html" "$SITE/$p.html"; done
+for p in h1 cross mobile conn auth plain accept origin ignored; do cp "$SITE/index.html" "$SITE/$p.html"; done
 printf '<!doctype html><html><head><title>second</title></head><body>second page</body></html>\n' >"$SITE/cross2.html"
 for p in extra cross late conn conn2 origin origin2; do cp "$SITE/img/logo.png" "$SITE/img/$p.png"; done
 cp "$SITE/fonts/shopsans.woff2" "$SITE/fonts/origin.woff2"
@@ -59,7 +59,8 @@ DB=$WORK/h.db
 HP=$(free_port)
 HT=$(free_port)
 start_herald --listen "127.0.0.1:$HP" --listen-tls "127.0.0.1:$HT" --cert "$CERT" --key "$KEY" \
-  --backend "127.0.0.1:$NGINX_PORT" --db "$DB" -o record.window=$WINDOW -o record.flush=$FLUSH || finish
+  --backend "127.0.0.1:$NGINX_PORT" --db "$DB" -o record.window=$WINDOW -o record.flush=$FLUSH \
+  -o clients.trusted_proxies=127.0.0.1 -o record.ignore_clients=192.0.2.0/24 || finish
 MAIN_PID=$HERALD_PID
 N=http://127.0.0.1:$HP
 T=https://127.0.0.1:$HT
@@ -229,6 +230,11 @@ assert_eq "plain GET of a page answered" 200 "$out"
 # [record] ignore_agents' default list, never a visit.
 out=$(nav --http2-prior-knowledge "$N/cross2.html")
 assert_eq "curl navigation (its own User-Agent) answered" 200 "$out"
+# J: a browser behind the trusted proxy (this machine), from an address in
+# [record] ignore_clients: the client is the forwarded address, so never a
+# visit, although the proxy's own address is not on the list.
+out=$("$BROWSER" --from 192.0.2.9 "$N" /ignored.html 2>&1)
+assert_match "navigation from an ignored client (X-Forwarded-For) answered" 'ignored\.html' "$out"
 
 # Not visits: 404, Authorization, cut short.
 UA_X='Mozilla/5.0 (X11; Linux x86_64) test-record not-a-visit'
@@ -247,12 +253,15 @@ left=$((D_START + WINDOW + 300 - $(now_ms)))
 out=$(sub "$UA_D" "$N/cross.html" "$N/img/late.png" --http2-prior-knowledge)
 assert_eq "request past the window answered" 200 "$out"
 
-# Visits: D, D's second navigation, A, B, C, E, F x2, G, G2, H = 11 (not I).
+# Visits: D, D's second navigation, A, B, C, E, F x2, G, G2, H = 11 (not I,
+# not J).
 WANT_VISITS=11
 got=$(wait_count "$DB" 'SELECT count(*) FROM visits' $WANT_VISITS 6)
 assert_eq "visits written once their windows closed" $WANT_VISITS "$got"
 sleep 0.5 # anything late would show up now
 assert_eq "exactly the expected visits" $WANT_VISITS "$(q "$DB" 'SELECT count(*) FROM visits')"
+assert_eq "no page row for the ignored client's navigation" 0 \
+  "$(q "$DB" "SELECT count(*) FROM pages WHERE key = '$N/ignored.html'")"
 T1=$(now_ms)
 
 # ---- what was written -----------------------------------------------------------
@@ -356,7 +365,7 @@ for p in plain.html missing.html auth.html slow.html; do
   assert_eq "no page row for /$p" 0 "$(q "$DB" "SELECT count(*) FROM pages WHERE key LIKE '%/$p'")"
 done
 
-assert_eq "schema_version is 3" 3 "$(q "$DB" 'SELECT version FROM schema_version')"
+assert_eq "schema_version is 4" 4 "$(q "$DB" 'SELECT version FROM schema_version')"
 assert_eq "every visit recorded with exact URLs" 0 \
   "$(q "$DB" 'SELECT count(*) FROM visits WHERE exact_urls = 0')"
 assert_no_match "main herald: no recording errors or drops" 'recording off|observations dropped|database busy' "$(cat "$HERALD_LOG")"

@@ -132,6 +132,20 @@ assert_ge "small writes: over 1 MB accepted before the relay pushed back" 1024 \
 assert_le "small writes: relay RSS stays under 25 MB" 25000 "$(echo "$out" | awk '{print $2}')"
 stop_pid "$RELAY_PID"
 
+# --bind: the server sees the chosen source address (the real-site test
+# makes herald see several clients through relays bound to 127.0.x.y).
+P5=$(free_port)
+relay_up "$P5" --bind 127.0.7.9 || finish
+hcurl -o /dev/null "http://127.0.0.1:$P5/1k.bin"
+hcurl -o /dev/null "http://127.0.0.1:$P5/1k.bin?again"
+assert_eq "--bind 127.0.7.9: nginx saw both requests come from 127.0.7.9" 2 \
+  "$(grep -c '^127\.0\.7\.9 .*GET /1k\.bin' "$WORK/nginx/access.log")"
+stop_pid "$RELAY_PID"
+out=$("$B/relay" --listen "127.0.0.1:$(free_port)" --connect "127.0.0.1:$NGINX_PORT" \
+  --bind ::1 2>&1)
+assert_eq "--bind of another family than --connect: exit status 2" 2 "$?"
+assert_match "--bind of another family: says why" "^relay: --bind ::1: a numeric address" "$out"
+
 out=$("$B/relay" --listen 127.0.0.1:1 2>&1)
 assert_eq "usage error: exit status 2" 2 "$?"
 assert_match "usage error: says how" '^usage: relay --listen' "$out"

@@ -47,9 +47,12 @@ static inline void begin_at(const char *page, const char *tmpl, int mobile,
   if (tmpl != NULL)
     snprintf(vis.template_key, sizeof(vis.template_key), "%s", tmpl);
   vis.mobile = mobile;
-  /* Tokens differ in a middle byte only, as made-up tokens may. */
+  /* Tokens differ in a middle byte only, as made-up tokens may. Each
+   * client here is on a network of its own. */
   vis.client_token[7] = (uint8_t)client;
   vis.client_token[8] = (uint8_t)(client >> 8);
+  vis.network[7] = (uint8_t)client;
+  vis.network[8] = (uint8_t)(client >> 8);
   vis.reqs = reqs;
   vis.nreqs = 0;
 }

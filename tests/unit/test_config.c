@@ -117,6 +117,7 @@ static void test_defaults(void **state) {
   assert_int_equal(c->log_level, LOG_LEVEL_INFO);
   assert_string_equal(c->access_log, "");
   assert_int_equal(c->max_connections, 10000);
+  assert_int_equal(c->max_connections_per_client, 256);
   assert_int_equal(c->max_concurrent_streams, 100);
   assert_int_equal(c->max_header_list_size, 65536);
   assert_int_equal(c->max_header_fields, 100);
@@ -170,6 +171,7 @@ static void test_full_file(void **state) {
       "backend = app\n"
       "[limits]\n"
       "max_connections = 500\n"
+      "max_connections_per_client = 20\n"
       "max_concurrent_streams = 50\n"
       "max_header_list_size = 32768\n"
       "max_header_fields = 64\n"
@@ -229,6 +231,7 @@ static void test_full_file(void **state) {
   assert_int_equal(c->routes[1].backend, 0);
 
   assert_int_equal(c->max_connections, 500);
+  assert_int_equal(c->max_connections_per_client, 20);
   assert_int_equal(c->max_concurrent_streams, 50);
   assert_int_equal(c->max_header_list_size, 32768);
   assert_int_equal(c->max_header_fields, 64);
@@ -881,6 +884,16 @@ static void test_admin_port_and_delivery(void **state) {
 /* The keys of issue 10: who is left out of recording, sections, the
  * verification share, and budgets per channel (budget and max_resources
  * set both; a channel's own key wins, in whatever order). */
+/* ignored asks config_ignored about a navigation by |ua| from the client
+ * address |addr| (text, or NULL), as the recorder does. */
+static int ignored(const struct config *c, const char *ua, const char *addr) {
+  uint8_t client[16];
+  if (addr != NULL)
+    assert_int_equal(client_parse(addr, strlen(addr), 0, client), 0);
+  return config_ignored(c, ua, ua != NULL ? strlen(ua) : 0,
+                        addr != NULL ? client : NULL);
+}
+
 static void test_learner_keys(void **state) {
   struct config *c = *state;
   char err[ERRLEN];
@@ -904,8 +917,7 @@ static void test_learner_keys(void **state) {
       "Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
       "facebookexternalhit/1.1", "Mozilla/5.0 (compatible; AhrefsBot/7.0)"};
   for (size_t i = 0; i < sizeof(bots) / sizeof(bots[0]); i++)
-    assert_int_equal(config_ignored(c, bots[i], strlen(bots[i]), "10.0.0.1"),
-                     1);
+    assert_int_equal(ignored(c, bots[i], "10.0.0.1"), 1);
   static const char *const browsers[] = {
       "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
       " Chrome/156.0.0.0 Safari/537.36",
@@ -916,10 +928,8 @@ static void test_learner_keys(void **state) {
       "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
       " HeadlessChrome/156.0.0.0 Safari/537.36"};
   for (size_t i = 0; i < sizeof(browsers) / sizeof(browsers[0]); i++)
-    assert_int_equal(config_ignored(c, browsers[i], strlen(browsers[i]),
-                                    "10.0.0.1"),
-                     0);
-  assert_int_equal(config_ignored(c, NULL, 0, NULL), 0);
+    assert_int_equal(ignored(c, browsers[i], "10.0.0.1"), 0);
+  assert_int_equal(ignored(c, NULL, NULL), 0);
   assert_int_equal(load_text(c,
                              "[record]\nignore_agents = \"MyMonitor, probe\"\n"
                              "ignore_clients = 10.1.0.0/16, 192.0.2.7, "
@@ -929,14 +939,14 @@ static void test_learner_keys(void **state) {
                              "max_resources = 7\npush_max_resources = 3\n",
                              err),
                    0);
-  assert_int_equal(config_ignored(c, "curl/8", 6, "10.0.0.1"), 0);
-  assert_int_equal(config_ignored(c, "x mymonitor/1", 13, "10.0.0.1"), 1);
-  assert_int_equal(config_ignored(c, "Browser", 7, "10.1.200.3"), 1);
-  assert_int_equal(config_ignored(c, "Browser", 7, "10.2.0.1"), 0);
-  assert_int_equal(config_ignored(c, "Browser", 7, "192.0.2.7"), 1);
-  assert_int_equal(config_ignored(c, "Browser", 7, "192.0.2.8"), 0);
-  assert_int_equal(config_ignored(c, "Browser", 7, "2001:db8::1"), 1);
-  assert_int_equal(config_ignored(c, "Browser", 7, "2001:db9::1"), 0);
+  assert_int_equal(ignored(c, "curl/8", "10.0.0.1"), 0);
+  assert_int_equal(ignored(c, "x mymonitor/1", "10.0.0.1"), 1);
+  assert_int_equal(ignored(c, "Browser", "10.1.200.3"), 1);
+  assert_int_equal(ignored(c, "Browser", "10.2.0.1"), 0);
+  assert_int_equal(ignored(c, "Browser", "192.0.2.7"), 1);
+  assert_int_equal(ignored(c, "Browser", "192.0.2.8"), 0);
+  assert_int_equal(ignored(c, "Browser", "2001:db8::1"), 1);
+  assert_int_equal(ignored(c, "Browser", "2001:db9::1"), 0);
   assert_int_equal(c->record_sections, 2);
   assert_true(c->deliver_verify > 0.099 && c->deliver_verify < 0.101);
   config_budgets(c, &hb, &hm, &pb, &pm);
@@ -946,7 +956,7 @@ static void test_learner_keys(void **state) {
   assert_int_equal(pm, 3);
   /* An empty list ignores no one. */
   assert_int_equal(load_text(c, "[record]\nignore_agents = \"\"\n", err), 0);
-  assert_int_equal(config_ignored(c, "curl/8", 6, NULL), 0);
+  assert_int_equal(ignored(c, "curl/8", NULL), 0);
   assert_int_equal(load_text(c, "[record]\nignore_clients = 10.0.0.0/33\n",
                              err),
                    -1);
@@ -961,12 +971,69 @@ static void test_learner_keys(void **state) {
   assert_err_has(err, "record.sections");
 }
 
+/* [clients] and a listener's proxy_protocol: who a request is from. */
+static void test_client_identity_keys(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN];
+  assert_int_equal(c->ntrusted_proxies, 0);
+  assert_int_equal(c->client_ipv4_prefix, 24);
+  assert_int_equal(c->client_ipv6_prefix, 48);
+  assert_int_equal(load_text(c,
+                             "[listener:lb]\nlisten = 127.0.0.1:8080\n"
+                             "proxy_protocol = on\n"
+                             "[listener:direct]\nlisten = 127.0.0.1:8081\n"
+                             "[clients]\n"
+                             "trusted_proxies = 10.0.0.0/8, 192.0.2.7 "
+                             "2001:db8::/32\n"
+                             "ipv4_prefix = 16\nipv6_prefix = 64\n"
+                             "[backend:b]\nserver = 127.0.0.1:9000\n",
+                             err),
+                   0);
+  assert_int_equal(c->listeners[0].proxy_protocol, 1);
+  assert_int_equal(c->listeners[1].proxy_protocol, 0);
+  assert_int_equal(c->ntrusted_proxies, 3);
+  assert_int_equal(c->trusted_proxies[0].bits, 96 + 8);
+  assert_int_equal(c->trusted_proxies[1].bits, 128);
+  assert_int_equal(c->trusted_proxies[2].bits, 32);
+  assert_int_equal(c->client_ipv4_prefix, 16);
+  assert_int_equal(c->client_ipv6_prefix, 64);
+
+  /* Errors name the file, line and key. */
+  assert_int_equal(load_text(c, "[clients]\n\ntrusted_proxies = "
+                                "10.0.0.1/8\n", err), -1);
+  assert_err_has(err, ":3: key 'clients.trusted_proxies': '10.0.0.1/8' has "
+                      "bits set past /8 (the network is 10.0.0.0/8)");
+  assert_int_equal(load_text(c, "[clients]\ntrusted_proxies = lb.internal\n",
+                             err), -1);
+  assert_err_has(err, ":2: key 'clients.trusted_proxies': 'lb.internal' is "
+                      "not a numeric IPv4 or IPv6 address");
+  assert_int_equal(load_text(c, "[clients]\nipv4_prefix = 33\n", err), -1);
+  assert_err_has(err, ":2: key 'clients.ipv4_prefix': '33' is out of range");
+  assert_int_equal(load_text(c, "[listener:a]\nlisten = 127.0.0.1:1\n"
+                                "proxy_protocol = v2\n", err), -1);
+  assert_err_has(err, ":3: key 'listener:a.proxy_protocol': 'v2' is not a "
+                      "boolean");
+
+  /* -o sets them too; a bad list is refused whole. */
+  assert_int_equal(from_args(c, ARGV("--listen", "127.0.0.1:8080",
+                                     "--backend", "127.0.0.1:9000", "-o",
+                                     "clients.trusted_proxies=127.0.0.1,::1"),
+                             err),
+                   0);
+  assert_int_equal(c->ntrusted_proxies, 2);
+  assert_int_equal(from_args(c, ARGV("-o", "clients.trusted_proxies=1.2.3.4/"),
+                             err),
+                   -1);
+  assert_err_has(err, "key 'clients.trusted_proxies'");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
       T(test_defaults),
       T(test_learner_keys),
       T(test_admin_port_and_delivery),
+      T(test_client_identity_keys),
       T(test_full_file),
       T(test_example_file),
       T(test_unknown_key),

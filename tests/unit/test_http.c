@@ -297,6 +297,75 @@ static void test_serialize_chunked(void **state) {
   assert_false(has_field(out, "content-length"));
 }
 
+/* The request's own codings are written before the chunked framing. */
+static void test_serialize_transfer_codings(void **state) {
+  (void)state;
+  const struct http_hdr hdrs[] = {H("transfer-encoding", "gzip, chunked")};
+  struct http_req r = base_req(hdrs, 1);
+  r.method = "POST";
+  r.method_len = 4;
+  r.has_body = 1;
+  r.content_length = -1;
+  r.transfer_codings = "gzip";
+  assert_head(&r, "POST / HTTP/1.1\r\n"
+                  "Host: example.com\r\n"
+                  "Transfer-Encoding: gzip, chunked\r\n" TAIL);
+  r.transfer_codings = "";
+  assert_head(&r, "POST / HTTP/1.1\r\n"
+                  "Host: example.com\r\n"
+                  "Transfer-Encoding: chunked\r\n" TAIL);
+}
+
+/* te runs http_transfer_codings over one Transfer-Encoding field. */
+static enum http_te te(const char *value, char *codings, size_t cap) {
+  const struct http_hdr h = {"Transfer-Encoding", 17, value, strlen(value)};
+  return http_transfer_codings(&h, 1, codings, cap);
+}
+
+static void test_transfer_codings(void **state) {
+  (void)state;
+  char c[64];
+  const struct http_hdr none = H("content-type", "text/plain");
+  assert_int_equal(http_transfer_codings(&none, 1, c, sizeof c), HTTP_TE_NONE);
+  assert_string_equal(c, "");
+  assert_int_equal(te("chunked", c, sizeof c), HTTP_TE_CHUNKED);
+  assert_string_equal(c, "");
+  assert_int_equal(te("CHUNKED", c, sizeof c), HTTP_TE_CHUNKED);
+  assert_int_equal(te("gzip, chunked", c, sizeof c), HTTP_TE_CHUNKED);
+  assert_string_equal(c, "gzip");
+  assert_int_equal(te(" gzip ,, deflate;q=x , chunked ", c, sizeof c),
+                   HTTP_TE_CHUNKED);
+  assert_string_equal(c, "gzip, deflate;q=x");
+  assert_int_equal(te("identity, chunked", c, sizeof c), HTTP_TE_CHUNKED);
+  assert_string_equal(c, "");
+  /* Without chunked: a response body that ends at close. */
+  assert_int_equal(te("gzip", c, sizeof c), HTTP_TE_UNCHUNKED);
+  assert_string_equal(c, "gzip");
+  assert_int_equal(te("identity", c, sizeof c), HTTP_TE_UNCHUNKED);
+  assert_string_equal(c, "");
+  assert_int_equal(te("xchunked", c, sizeof c), HTTP_TE_UNCHUNKED);
+  assert_string_equal(c, "xchunked");
+  /* chunked not last, twice, with parameters; not a token; too long. */
+  assert_int_equal(te("chunked, gzip", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("chunked, chunked", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("chunked, identity", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("chunked;x=1", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("gzip;q=\"a\", chunked", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("g(zip), chunked", c, sizeof c), HTTP_TE_INVALID);
+  assert_int_equal(te("gzip, chunked", c, 4), HTTP_TE_INVALID);
+  assert_int_equal(te("gzip, chunked", c, 5), HTTP_TE_CHUNKED);
+  /* Several fields make one list. */
+  const struct http_hdr two[] = {H("Transfer-Encoding", "gzip"),
+                                 H("x-other", "chunked"),
+                                 H("transfer-encoding", "chunked")};
+  assert_int_equal(http_transfer_codings(two, 3, c, sizeof c), HTTP_TE_CHUNKED);
+  assert_string_equal(c, "gzip");
+  const struct http_hdr late[] = {H("Transfer-Encoding", "chunked"),
+                                  H("Transfer-Encoding", "gzip")};
+  assert_int_equal(http_transfer_codings(late, 2, c, sizeof c),
+                   HTTP_TE_INVALID);
+}
+
 static void test_serialize_no_body_no_framing(void **state) {
   (void)state;
   const struct http_hdr hdrs[] = {
@@ -314,9 +383,10 @@ static void test_serialize_no_body_no_framing(void **state) {
 
 static void test_serialize_x_forwarded_for(void **state) {
   (void)state;
-  /* Appended to the client's chain... */
+  /* From a trusted proxy: appended to its chain... */
   const struct http_hdr one[] = {H("X-Forwarded-For", "1.2.3.4")};
   struct http_req r = base_req(one, 1);
+  r.forwarded_trusted = 1;
   assert_head(&r, "GET / HTTP/1.1\r\n"
                   "Host: example.com\r\n"
                   "x-forwarded-for: 1.2.3.4, 127.0.0.1\r\n"
@@ -333,9 +403,18 @@ static void test_serialize_x_forwarded_for(void **state) {
   };
   r = base_req(two, 3);
   r.client_addr = "::1";
+  r.forwarded_trusted = 1;
   serialize(&r);
   assert_non_null(
       strstr(out, "\r\nx-forwarded-for: 1.2.3.4, 5.6.7.8, 9.9.9.9, ::1\r\n"));
+  assert_int_equal(count_field(out, "x-forwarded-for"), 1);
+
+  /* ...from anyone else, whose chain may be forged: replaced... */
+  r = base_req(two, 3);
+  r.client_addr = "203.0.113.9";
+  serialize(&r);
+  assert_non_null(strstr(out, "\r\nx-forwarded-for: 203.0.113.9\r\n"));
+  assert_null(strstr(out, "1.2.3.4"));
   assert_int_equal(count_field(out, "x-forwarded-for"), 1);
 
   /* ...created when absent (base_req has none). */
@@ -343,11 +422,17 @@ static void test_serialize_x_forwarded_for(void **state) {
   serialize(&r);
   assert_non_null(strstr(out, "\r\nx-forwarded-for: 127.0.0.1\r\n"));
 
-  /* Without a peer address the client's chain is passed on unchanged. */
+  /* Without a peer address a trusted chain is passed on unchanged, an
+   * untrusted one not at all. */
   r = base_req(one, 1);
   r.client_addr = NULL;
+  r.forwarded_trusted = 1;
   serialize(&r);
   assert_non_null(strstr(out, "\r\nx-forwarded-for: 1.2.3.4\r\n"));
+  r = base_req(one, 1);
+  r.client_addr = "";
+  serialize(&r);
+  assert_false(has_field(out, "x-forwarded-for"));
   r = base_req(NULL, 0);
   r.client_addr = NULL;
   serialize(&r);
@@ -720,6 +805,33 @@ static void test_fields_obs_fold_rejected(void **state) {
   http_fields_cleanup(&f);
 }
 
+static void test_fields_empty_name(void **state) {
+  (void)state;
+  /* llhttp 8 reports ": v" as an empty name piece then the value, and may
+   * cut a name into pieces of which some are empty (at a read boundary):
+   * only the complete name tells. */
+  struct http_fields f;
+  http_fields_init(&f, 65536, 100);
+  const char rd[] = "A: 1\r\n: v\r\n";
+  assert_int_equal(http_fields_name(&f, rd, 1), 0);
+  assert_int_equal(http_fields_name(&f, rd + 1, 0), 0);
+  assert_int_equal(http_fields_name_end(&f), 0);
+  assert_int_equal(http_fields_value(&f, rd + 3, 1, rd), 0);
+  assert_int_equal(http_fields_name(&f, rd + 6, 0), 0);
+  assert_int_equal(http_fields_name_end(&f), HTTP_FIELDS_INVALID);
+  http_fields_cleanup(&f);
+
+  /* An empty first piece, on a fresh collector (no buffer yet), then the
+   * name in the next read. */
+  http_fields_init(&f, 65536, 100);
+  assert_int_equal(http_fields_name(&f, rd, 0), 0);
+  assert_int_equal(http_fields_name(&f, rd, 1), 0);
+  assert_int_equal(http_fields_name_end(&f), 0);
+  assert_int_equal(http_fields_value(&f, rd + 3, 1, rd + 3), 0);
+  expect_field(&f, 0, "A", "1");
+  http_fields_cleanup(&f);
+}
+
 static void test_fields_bad_name(void **state) {
   (void)state;
   const char *const bad[] = {"x a", "x:", "x\r", "x\"y", "(x)", "x,y",
@@ -881,6 +993,42 @@ static int group_teardown(void **state) {
   return 0;
 }
 
+static void expect_escape_n(const char *in, size_t n, const char *want) {
+  char out[256];
+  size_t len = http_path_escape(in, n, out, sizeof(out));
+  assert_int_equal(len, strlen(want));
+  assert_string_equal(out, want);
+}
+
+static void expect_escape(const char *in, const char *want) {
+  expect_escape_n(in, strlen(in), want);
+}
+
+/* What goes between a Link's "<" and ">": URI characters unchanged, the
+ * rest percent-encoded, so nothing can close the brackets. */
+static void test_path_escape(void **state) {
+  (void)state;
+  /* Valid paths and queries survive byte for byte. */
+  const char *valid = "/a/b.js?x=1&y=%2F%20;z,w=(a)*b+c!$'@:/?";
+  expect_escape(valid, valid);
+  expect_escape("/a.js>;rel=preload,<//evil.example/b.js",
+                "/a.js%3E;rel=preload,%3C//evil.example/b.js");
+  expect_escape("/a\"b c", "/a%22b%20c");
+  expect_escape("/a\r\nLink: <x>", "/a%0D%0ALink:%20%3Cx%3E");
+  expect_escape("/\\evil/x", "/%5Cevil/x");
+  expect_escape("/\tx", "/%09x");
+  expect_escape("/a#b", "/a%23b");
+  expect_escape("/{|}^`[]", "/%7B%7C%7D%5E%60%5B%5D");
+  expect_escape("/caf\xc3\xa9\x7f", "/caf%C3%A9%7F");
+  expect_escape("/a%zz%4", "/a%25zz%254");
+  expect_escape_n("/a\0b", 4, "/a%00b");
+  /* Too small: nothing, never a cut-short path. */
+  char out[8];
+  assert_int_equal(http_path_escape("/abcdefg", 8, out, sizeof(out)), 0);
+  assert_int_equal(http_path_escape("/abcdef", 7, out, sizeof(out)), 7);
+  assert_int_equal(http_path_escape("/abcd<", 6, out, sizeof(out)), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_serialize_minimal),
@@ -892,6 +1040,8 @@ int main(void) {
       cmocka_unit_test(test_serialize_cookie_joined),
       cmocka_unit_test(test_serialize_content_length),
       cmocka_unit_test(test_serialize_chunked),
+      cmocka_unit_test(test_serialize_transfer_codings),
+      cmocka_unit_test(test_transfer_codings),
       cmocka_unit_test(test_serialize_no_body_no_framing),
       cmocka_unit_test(test_serialize_x_forwarded_for),
       cmocka_unit_test(test_serialize_x_forwarded_proto),
@@ -902,6 +1052,7 @@ int main(void) {
       cmocka_unit_test(test_authority_invalid),
       cmocka_unit_test(test_authority_host_len),
       cmocka_unit_test(test_path_valid),
+      cmocka_unit_test(test_path_escape),
       cmocka_unit_test(test_method_idempotent),
       cmocka_unit_test(test_is_hop_by_hop),
       cmocka_unit_test(test_list_next),
@@ -910,6 +1061,7 @@ int main(void) {
       cmocka_unit_test(test_fields_split_in_one_read),
       cmocka_unit_test(test_fields_split_across_reads),
       cmocka_unit_test(test_fields_obs_fold_rejected),
+      cmocka_unit_test(test_fields_empty_name),
       cmocka_unit_test(test_fields_bad_name),
       cmocka_unit_test(test_fields_size_cap),
       cmocka_unit_test(test_fields_count_cap),

@@ -378,7 +378,9 @@ static void test_renamed_bundle(void **state) {
   learn_free(l);
 }
 
-/* One client forging Referers, however often, makes no rule. */
+/* One client forging Referers, however often, makes no rule, and neither
+ * does one rotating User-Agents: a client is a network, so sixty client
+ * tokens (one address, sixty User-Agents) in one network are one. */
 static void test_single_client(void **state) {
   (void)state;
   struct learn *l = learn_new(1000, 1);
@@ -387,7 +389,9 @@ static void test_single_client(void **state) {
     char page[64];
     snprintf(page, sizeof(page), SITE "/p%u", clients);
     for (unsigned i = 0; i < 300; i++) {
-      begin(page, NULL, 0, 100 + i % clients);
+      begin(page, NULL, 0, 100 + i % 60);
+      memset(vis.network, 0, sizeof(vis.network));
+      vis.network[3] = (uint8_t)(i % clients);
       req(SITE "/evil.js", 10);
       learn_visit(l, &vis);
     }
@@ -908,6 +912,44 @@ static void test_delivered_is_no_evidence(void **state) {
   learn_free(l);
 }
 
+/* Requests for paths that name another host, or that would break out of
+ * a Link's <...>, count like any (a backend may answer them 200) but never
+ * become rules, and neither does a pin of another origin. */
+static void test_unsafe_paths_never_rules(void **state) {
+  (void)state;
+  struct learn *l = learn_new(1e9, 1);
+  struct learn_params p = params();
+  p.min_visits = 1;
+  p.min_clients = 1;
+  static const char *const hostile[] = {
+      SITE "//evil.example/x.js",
+      SITE "/a.js>;rel=preload,<//evil.example/b.js",
+      SITE "/\\evil.example/c.js",
+      SITE "/a/../d.js",
+      "https://evil.example/e.js",
+  };
+  for (unsigned v = 0; v < 40; v++) {
+    begin(PAGE, NULL, 0, v);
+    req(SITE "/ok.js", 1);
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+      req(hostile[i], 2 + (uint32_t)i);
+    learn_visit(l, &vis);
+  }
+  const char *pinned[] = {"https://evil.example/pinned.js",
+                          SITE "//evil.example/pinned.js"};
+  struct learn_overrides ov = {pinned, 2, NULL, 0};
+  get_rules(l, PAGE, 0, &p, &ov);
+  assert_int_equal(served(), 1);
+  assert_string_equal(rules[0].key, SITE "/ok.js");
+  for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+    assert_non_null(find(hostile[i])); /* listed, as a near miss */
+    assert_int_equal(channels_of(hostile[i]), 0);
+  }
+  assert_int_equal(channels_of(pinned[0]), 0);
+  assert_int_equal(channels_of(pinned[1]), 0);
+  learn_free(l);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),
@@ -932,6 +974,7 @@ int main(void) {
       cmocka_unit_test(test_resource_stats),
       cmocka_unit_test(test_many_resources),
       cmocka_unit_test(test_memory_grows),
+      cmocka_unit_test(test_unsafe_paths_never_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -427,6 +427,60 @@ static void test_is_mobile(void **state) {
   assert_true(pagekey_is_mobile(NULL, 0, "Mobi", 4));
 }
 
+
+/* Paths that may be named to a client as the page's own resources. */
+static void test_path_safe(void **state) {
+  (void)state;
+  static const char *const good[] = {
+      "/", "/a.js", "/css/shop.css?v=3", "/a/b/c.png",
+      "/x.js?a=1&b=%2F;c,d=(e)*f+g!$'@:", "/a//b.js", "/.well-known/x",
+      "/a/.../b", "/a|b^c{d}e[f]g`h", "/caf\xc3\xa9.js", "/p?q=//x.example/",
+      "/p?next=/../x", "/%41%7e",
+  };
+  for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    if (!pagekey_path_safe(good[i], strlen(good[i])))
+      fail_msg("should be safe: %s", good[i]);
+  }
+  static const char *const bad[] = {
+      "", "x.js", "//evil.example/x.js", "//", "/\\evil.example/x.js",
+      "/a\\b.js", "/a.js>;rel=preload,<//evil.example/b.js", "/a<b",
+      "/a\"b", "/a b", "/a\tb", "/a\r\nLink: x", "/a\x7f", "/a#frag",
+      "/a/../x.js", "/..", "/./x", "/a/%2e%2E/x", "/a/.%2e", "/%2e/x",
+      "/a%", "/a%4", "/a%zz", "/x?q=%g1", "/x?q=<script>", "/x?q=a b",
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    if (pagekey_path_safe(bad[i], strlen(bad[i])))
+      fail_msg("should be refused: %s", bad[i]);
+  }
+  /* A NUL inside is refused, not cut short. */
+  assert_false(pagekey_path_safe("/a\0//evil", 10));
+}
+
+static void test_rule_ok(void **state) {
+  (void)state;
+  const char *page = "https://shop.example/product/:id";
+  assert_true(pagekey_rule_ok(page, "https://shop.example/css/a.css"));
+  assert_true(pagekey_rule_ok(page, "https://shop.example/a.js?v=1"));
+  assert_true(pagekey_rule_ok("http://127.0.0.1:8080/",
+                              "http://127.0.0.1:8080/x.js"));
+  /* Another origin: host, scheme or port. */
+  assert_false(pagekey_rule_ok(page, "https://evil.example/x.js"));
+  assert_false(pagekey_rule_ok(page, "http://shop.example/x.js"));
+  assert_false(pagekey_rule_ok(page, "https://shop.example:8443/x.js"));
+  assert_false(pagekey_rule_ok(page, "https://shop.example.evil/x.js"));
+  assert_false(pagekey_rule_ok(page, "https://shop.exampl/x.js"));
+  /* The origin is right but the path names another host or breaks out. */
+  assert_false(pagekey_rule_ok(page, "https://shop.example//evil.example/x"));
+  assert_false(pagekey_rule_ok(page, "https://shop.example/\\evil.example/x"));
+  assert_false(pagekey_rule_ok(
+      page, "https://shop.example/a.js>;rel=preload,<//evil.example/b.js"));
+  /* Not keys at all. */
+  assert_false(pagekey_rule_ok(page, "https://shop.example"));
+  assert_false(pagekey_rule_ok(page, "/x.js"));
+  assert_false(pagekey_rule_ok("/", "/x.js"));
+  assert_false(pagekey_rule_ok("", ""));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_make_basic),
@@ -443,6 +497,8 @@ int main(void) {
       cmocka_unit_test(test_template_fold),
       cmocka_unit_test(test_template_patterns),
       cmocka_unit_test(test_is_mobile),
+      cmocka_unit_test(test_path_safe),
+      cmocka_unit_test(test_rule_ok),
   };
   return cmocka_run_group_tests_name("pagekey", tests, NULL, NULL);
 }

@@ -143,12 +143,38 @@ static void test_many_pages(void **state) {
   assert_null(ruleset_lookup(NULL, "x", 0));
 }
 
+/* Rules reach the snapshot only for safe paths on the page's origin,
+ * whatever gave them (the learner, or a database). */
+static void test_unsafe_rules_dropped(void **state) {
+  (void)state;
+  struct ruleset_builder *b = ruleset_builder_new();
+  struct learn_rule r[6] = {
+      rule("https://a.example//evil.example/x.js", LEARN_HINT, LEARN_LEARNED),
+      rule("https://a.example/ok.css", LEARN_HINT, LEARN_LEARNED),
+      rule("https://a.example/a.js>;rel=preload,<//evil.example/b.js",
+           LEARN_PUSH | LEARN_HINT, LEARN_PINNED),
+      rule("https://evil.example/x.js", LEARN_HINT, LEARN_LEARNED),
+      rule("https://a.example/\\evil.example/x.js", LEARN_HINT,
+           LEARN_LEARNED),
+      rule("https://a.example//near-miss", 0, LEARN_LEARNED),
+  };
+  assert_int_equal(ruleset_builder_add(b, "https://a.example/", 0, r, 6),
+                   4);
+  struct ruleset *rs = ruleset_build(b);
+  const struct ruleset_page *p = ruleset_lookup(rs, "https://a.example/", 0);
+  assert_non_null(p);
+  assert_int_equal(p->n, 1);
+  assert_string_equal(p->entries[0].path, "/ok.css");
+  ruleset_unref(rs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_lookup_by_page_and_class),
       cmocka_unit_test(test_blocked_never_served_and_last_add_wins),
       cmocka_unit_test(test_many_pages),
       cmocka_unit_test(test_gen_slots_modes),
+      cmocka_unit_test(test_unsafe_rules_dropped),
   };
   return cmocka_run_group_tests_name("ruleset", tests, NULL, NULL);
 }

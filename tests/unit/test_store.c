@@ -458,7 +458,8 @@ static void test_locked_at_begin(void **state) {
 extern const char *const store_migrations[STORE_SCHEMA_VERSION];
 
 /* A database written by schema v1 (before holdout arms) opens, migrates to
- * the current version, and keeps its visits with delivery 'none'. */
+ * the current version, and keeps its visits with delivery 'none' and no
+ * network (v3). */
 static void test_migrate_from_v1(void **state) {
   struct fix *f = *state;
   raw_exec(f->db, store_migrations[0]);
@@ -478,15 +479,56 @@ static void test_migrate_from_v1(void **state) {
                                   "'push_outcomes') WHERE name ="
                                   " 'pushed_bytes'"),
                    1);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM visits WHERE"
+                                  " network IS NULL"),
+                   1);
 }
 
-/* Schema 3: visits recorded with query-less resource keys are kept (the
- * stats use them) but no longer replayed, what was learned from them is
- * dropped, and the one budget setting becomes one per channel. */
-static void test_migrate_to_v3(void **state) {
+/* A v2 database (client tokens of address and User-Agent) gains the
+ * network column; its visits keep everything else. */
+static void test_migrate_from_v2(void **state) {
   struct fix *f = *state;
   raw_exec(f->db, store_migrations[0]);
   raw_exec(f->db, store_migrations[1]);
+  raw_exec(f->db, "INSERT INTO pages(key, is_template, first_seen, last_seen,"
+                  " visits) VALUES('http://a/', 0, 1, 1, 1);"
+                  "INSERT INTO visits(page_id, template_id, class,"
+                  " client_token, started_at, delivery) VALUES(1, 1,"
+                  " 'desktop', x'0102', 1, 'hints')");
+  struct store *s = open_ok(f);
+  struct visit v;
+  make_visit(&v, "http://a/", "http://a/", 2, 0);
+  memset(v.network, 0x77, sizeof v.network);
+  assert_int_equal(store_begin(s), 0);
+  assert_int_equal(store_add_visit(s, &v), 0);
+  assert_int_equal(store_commit(s), 0);
+  store_close(s);
+  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"),
+                   STORE_SCHEMA_VERSION);
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM visits WHERE"
+                                  " network IS NULL AND client_token ="
+                                  " x'0102' AND delivery = 'hints'"),
+                   1);
+  assert_int_equal(raw_int(f->db, "SELECT length(network) FROM visits"
+                                  " WHERE started_at = 2"),
+                   16);
+  /* v4: the old visit has query-less keys, the new one exact URLs. */
+  assert_int_equal(raw_int(f->db, "SELECT exact_urls FROM visits"
+                                  " WHERE started_at = 1"),
+                   0);
+  assert_int_equal(raw_int(f->db, "SELECT exact_urls FROM visits"
+                                  " WHERE started_at = 2"),
+                   1);
+}
+
+/* migrate_to_v4 takes a database written by schema |from| (2 or 3) to
+ * v4: visits recorded with query-less resource keys are kept (the stats
+ * use them, and a v3 visit keeps its network) but no longer replayed,
+ * what was learned from them is dropped, and the one budget setting
+ * becomes one per channel. */
+static void migrate_to_v4(struct fix *f, int from) {
+  for (int i = 0; i < from; i++)
+    raw_exec(f->db, store_migrations[i]);
   raw_exec(f->db,
            "INSERT INTO pages(key, is_template, first_seen, last_seen,"
            " visits) VALUES('http://a/', 0, 1, 1, 1);"
@@ -500,15 +542,18 @@ static void test_migrate_to_v3(void **state) {
            "INSERT INTO settings(scope, name, value) VALUES"
            " ('global', 'budget', '200000'), ('route:r', 'max_resources', '5'),"
            " ('global', 'z', '2')");
+  if (from >= 3)
+    raw_exec(f->db, "UPDATE visits SET network = zeroblob(16)");
   struct store *s = open_ok(f);
   store_close(s);
   const struct {
     const char *sql;
     long long want;
   } after[] = {
-      {"SELECT version FROM schema_version", 3},
+      {"SELECT version FROM schema_version", 4},
       {"SELECT count(*) FROM visits", 1},
       {"SELECT exact_urls FROM visits", 0},
+      {"SELECT count(*) FROM visits WHERE network IS NULL", from < 3},
       {"SELECT count(*) FROM rules", 0},
       {"SELECT count(*) FROM aggregates", 0},
       {"SELECT value FROM settings WHERE scope = 'global'"
@@ -525,6 +570,14 @@ static void test_migrate_to_v3(void **state) {
     assert_int_equal(raw_int(f->db, after[i].sql), after[i].want);
 }
 
+static void test_migrate_v2_to_v4(void **state) {
+  migrate_to_v4(*state, 2);
+}
+
+static void test_migrate_v3_to_v4(void **state) {
+  migrate_to_v4(*state, 3);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
@@ -534,7 +587,8 @@ int main(void) {
       T(test_garbage_file),      T(test_foreign_database),
       T(test_newer_schema),      T(test_read_only),
       T(test_locked_at_open),    T(test_locked_at_begin),
-      T(test_migrate_from_v1),   T(test_migrate_to_v3),
+      T(test_migrate_from_v1),   T(test_migrate_from_v2),
+      T(test_migrate_v2_to_v4),  T(test_migrate_v3_to_v4),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -317,6 +317,7 @@ static void make_visit(struct visit *v, const char *page, const char *tmpl,
   snprintf(v->template_key, sizeof v->template_key, "%s", tmpl);
   v->mobile = mobile;
   memset(v->client_token, token, sizeof v->client_token);
+  memset(v->network, token ^ 0x5a, sizeof v->network);
   v->start_ms = start_ms;
   v->load_ms = 420;
   v->bytes = 50000;
@@ -404,6 +405,9 @@ static void test_replay(void **state) {
   assert_string_equal(p.v[2].template_key, "https://shop.example/product/:id");
   assert_int_equal(p.v[2].mobile, 1);
   assert_int_equal(p.v[2].client_token[0], 0xbb);
+  assert_int_equal(p.v[2].network[0], 0xbb ^ 0x5a);
+  assert_int_equal(p.v[2].network[15], 0xbb ^ 0x5a);
+  assert_int_equal(p.v[0].network[15], 0xaa ^ 0x5a);
   assert_int_equal(p.v[2].load_ms, 420);
   assert_int_equal(p.v[2].bytes, 50000);
   assert_string_equal(p.v[1].template_key, PAGE);
@@ -557,12 +561,31 @@ static void test_list_pages(void **state) {
                                  " 1 0 1700000000020");
 }
 
+/* A visit recorded before schema v3 has no network: it replays as the
+ * all-zero one, so such visits together count as one client. */
+static void test_replay_without_network(void **state) {
+  struct fix *f = *state;
+  struct visit v;
+  make_visit(&v, PAGE, PAGE, NOW, 0, 0xaa);
+  assert_int_equal(store_add_visit(f->s, &v), 0);
+  make_visit(&v, PAGE, PAGE, NOW + 1, 0, 0xbb);
+  assert_int_equal(store_add_visit(f->s, &v), 0);
+  raw_exec(f->db, "UPDATE visits SET network = NULL");
+  struct replayed p = {0};
+  assert_int_equal(store_replay_visits(f->s, on_visit, &p), 0);
+  assert_int_equal(p.n, 2);
+  static const uint8_t zero[16];
+  assert_memory_equal(p.v[0].network, zero, 16);
+  assert_memory_equal(p.v[1].network, zero, 16);
+  assert_int_equal(p.v[1].client_token[0], 0xbb);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
       T(test_replace_rules), T(test_load_rules), T(test_aggregate_upsert),
       T(test_replay),        T(test_settings),   T(test_overrides),
-      T(test_list_pages),
+      T(test_list_pages),    T(test_replay_without_network),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,7 @@ static void make_visit(struct gen *g, long i) {
   v->mobile = (rng() & 7) == 0;
   memset(v->client_token, 0, sizeof(v->client_token));
   v->client_token[0] = (uint8_t)(rng() % 20);
+  memcpy(v->network, v->client_token, sizeof(v->network));
   v->start_ms = 1700000000000ull + (uint64_t)i * 10;
   v->load_ms = 800;
   v->bytes = 50000;

@@ -218,9 +218,12 @@ log "backend: nginx :$BP (TLS :$DP), page think time ${THINK} ms from fault_back
 # ---------------------------------------------------------------- learning
 DB=$WORK/h.db
 pick_port HT; pick_port RP; pick_port DRP
+# herald counts clients by network: the scripted visitors name three
+# networks in X-Forwarded-For, which herald believes from loopback.
 LEARN=(--db "$DB" -o record.window=1000 -o record.flush=100
   -o learn.interval=300 -o learn.min_visits=5 -o learn.min_clients=2
-  -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65 -o deliver.mode=shadow)
+  -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65 -o deliver.mode=shadow
+  -o clients.trusted_proxies=127.0.0.1)
 FROZEN=(--db "$DB" -o deliver.holdout=0 -o deliver.verify=0 -o learn.interval=3600000 -o learn.recompute_after=100000000
   -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.6
   -o learn.push_threshold=0.65)
@@ -234,7 +237,8 @@ start relay "$RP" "$B/relay" --listen "127.0.0.1:$RP" --connect "127.0.0.1:$HT"
 RELAY_PID=$LAST_PID
 ORIGIN=https://127.0.0.1:$RP
 for i in $(seq 1 14); do
-  "$ROOT/tests/integ/browser.sh" --ua "pageload-learn-$((i % 3))" "$ORIGIN" / >/dev/null 2>&1 ||
+  "$ROOT/tests/integ/browser.sh" --ua "pageload-learn-$((i % 3))" \
+    --from "198.51.$((100 + i % 3)).7" "$ORIGIN" / >/dev/null 2>&1 ||
     die "learning visit $i failed"
 done
 # How many rules depends on herald's byte budget, so wait for a count that

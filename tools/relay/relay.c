@@ -1,13 +1,16 @@
 /* relay.c: a TCP relay that adds latency and a bandwidth limit on loopback.
  *
  *   relay --listen HOST:PORT --connect HOST:PORT [--rtt MS] [--rate KBIT]
+ *         [--bind HOST]
  *
  * Tests and benchmarks need a network that is slower than loopback: a
  * browser loses the race with a 103 that arrives within a millisecond of
  * its request, and page-load numbers on a 0 ms link say little. Root-only
  * tools (tc netem) are not always at hand, so this relay does it in
  * userspace: for every accepted connection it opens one to --connect and
- * forwards bytes both ways.
+ * forwards bytes both ways. --bind sets the source address of those
+ * outgoing connections: on loopback any 127.x.y.z is local, so a test can
+ * make one server see many clients (one relay per client address).
  *
  * DESIGN. Each direction of a connection pair is a FIFO of chunks, one per
  * read. A chunk is stamped with the time it may leave: the link is modelled
@@ -82,6 +85,7 @@ static uv_loop_t *loop;
 static uv_tcp_t listener;
 static uv_signal_t sig_term, sig_int;
 static struct sockaddr_storage connect_addr;
+static struct sockaddr_storage bind_addr; /* ss_family 0: no --bind */
 static uint64_t delay_ns; /* one way: rtt / 2 */
 static uint64_t rate_bps; /* bits per second; 0 = unlimited */
 static struct pair pairs = {.next = &pairs, .prev = &pairs};
@@ -352,7 +356,11 @@ static void on_accept(uv_stream_t *server, int status) {
   }
   uv_tcp_nodelay(&p->client, 1);
   p->connect.data = p;
-  int rv = uv_tcp_connect(&p->connect, &p->server,
+  int rv = 0;
+  if (bind_addr.ss_family != 0)
+    rv = uv_tcp_bind(&p->server, (const struct sockaddr *)&bind_addr, 0);
+  if (rv == 0)
+    rv = uv_tcp_connect(&p->connect, &p->server,
                           (const struct sockaddr *)&connect_addr, on_connect);
   if (rv != 0) {
     fprintf(stderr, "relay: connect: %s\n", uv_strerror(rv));
@@ -379,7 +387,7 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 static void usage(void) {
   fputs("usage: relay --listen HOST:PORT --connect HOST:PORT [--rtt MS]"
-        " [--rate KBIT]\n",
+        " [--rate KBIT] [--bind HOST]\n",
         stderr);
   exit(2);
 }
@@ -397,7 +405,7 @@ static uint64_t parse_num(const char *opt, const char *v) {
 }
 
 int main(int argc, char **argv) {
-  const char *listen_s = NULL, *connect_s = NULL;
+  const char *listen_s = NULL, *connect_s = NULL, *bind_s = NULL;
   uint64_t rtt_ms = 0, rate_kbit = 0;
   for (int i = 1; i < argc; i++) {
     if (i + 1 >= argc)
@@ -410,6 +418,8 @@ int main(int argc, char **argv) {
       rtt_ms = parse_num("--rtt", argv[++i]);
     else if (strcmp(argv[i], "--rate") == 0)
       rate_kbit = parse_num("--rate", argv[++i]);
+    else if (strcmp(argv[i], "--bind") == 0)
+      bind_s = argv[++i];
     else
       usage();
   }
@@ -423,6 +433,18 @@ int main(int argc, char **argv) {
       parse_addr(connect_s, &connect_addr) != 0) {
     fputs("relay: addresses are HOST:PORT or [V6]:PORT, numeric\n", stderr);
     return 2;
+  }
+  if (bind_s != NULL) {
+    /* A source address with port 0: the kernel picks the port. */
+    char b[300];
+    const char *fmt = strchr(bind_s, ':') != NULL ? "[%s]:0" : "%s:0";
+    if (snprintf(b, sizeof(b), fmt, bind_s) >= (int)sizeof(b) ||
+        parse_addr(b, &bind_addr) != 0 ||
+        bind_addr.ss_family != connect_addr.ss_family) {
+      fprintf(stderr, "relay: --bind %s: a numeric address of --connect's"
+                      " family\n", bind_s);
+      return 2;
+    }
   }
   signal(SIGPIPE, SIG_IGN);
   loop = uv_default_loop();
