@@ -23,30 +23,32 @@ chmod 755 "$WORK"
 # status_field PID NAME: a line of /proc/PID/status without its name.
 status_field() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }
 
-# private_etc CMD...: CMD in a private mount namespace whose /etc is an
-# overlay on the real one, so it can have its own /etc/herald/herald.ini
-# and nothing it writes there outlives it. It execs CMD (no fork), so $!
-# of a backgrounded private_etc is CMD's pid.
+# private_etc CMD...: becomes CMD (exec) in a private mount namespace
+# whose /etc is an overlay on the real one, so it can have its own
+# /etc/herald/herald.ini and nothing it writes there outlives it. Call it
+# in a subshell, "(private_etc ...) &": every step execs, so $! is CMD's
+# pid.
 private_etc() {
   mkdir -p "$WORK/ov"
-  unshare -m sh -c 'mount -t tmpfs tmpfs "$1" && mkdir "$1/up" "$1/work" &&
+  exec unshare -m sh -c 'mount -t tmpfs tmpfs "$1" && mkdir "$1/up" "$1/work" &&
     mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/up,workdir=$1/work" /etc &&
     shift && exec "$@"' sh "$WORK/ov" "$@"
 }
 
 # ---- the default configuration file ----------------------------------------
 
-if ! private_etc true 2>"$WORK/unshare.err"; then
+if ! (private_etc true) 2>"$WORK/unshare.err"; then
   skip "default configuration file" "no private mount namespace: $(cat "$WORK/unshare.err")"
 else
   DP=$(free_port)
   printf '[listener:a]\nlisten = 127.0.0.1:%s\n[backend:app]\nserver = 127.0.0.1:%s\n' \
     "$DP" "$FB_PORT" >"$WORK/default.ini"
-  private_etc sh -c 'mkdir -p /etc/herald && cp "$1" /etc/herald/herald.ini &&
-    exec "$2"' sh "$WORK/default.ini" "$HERALD" >>"$HERALD_LOG" 2>&1 &
+  (private_etc sh -c 'mkdir -p /etc/herald && cp "$1" /etc/herald/herald.ini &&
+    exec "$2"' sh "$WORK/default.ini" "$HERALD") >>"$HERALD_LOG" 2>&1 &
   DPID=$!
   track_pid "$DPID"
   if wait_port "$DP" 127.0.0.1 10 "$DPID"; then
+    assert_eq "the pid is herald's" "$HERALD" "$(readlink "/proc/$DPID/exe")"
     out=$(hcurl -w '%{http_code}' "http://127.0.0.1:$DP/ok" 2>&1)
     assert_eq "herald without -c serves from /etc/herald/herald.ini" ok200 "$out"
     assert_contains "it logs which file it read" \
@@ -55,6 +57,7 @@ else
     fail "herald without -c starts from /etc/herald/herald.ini" "$(tail -5 "$HERALD_LOG")"
   fi
   stop_pid "$DPID"
+  check "and it is gone once stopped" wait_pid_exit "$DPID" 5
 
   out=$(private_etc sh -c 'rm -rf /etc/herald; exec "$1" -t' sh "$HERALD" 2>&1)
   assert_eq "without the file or flags, herald -t exits 1" 1 $?
