@@ -66,6 +66,7 @@ struct h1_session {
   uint64_t requests;
   uint8_t client[16]; /* the request's client, once its head is read */
   int have_client;
+  int hints;         /* Link fields in the 103 sent for this request */
   int recording;     /* |obs| is being filled for the recorder */
   struct obs obs;
 };
@@ -86,11 +87,19 @@ static void log_request(struct h1_session *s, int status) {
   size_t n = s->url_len < sizeof(path) - 1 ? s->url_len : sizeof(path) - 1;
   memcpy(path, s->url, n);
   path[n] = '\0';
-  access_log_request(s->c, s->have_client ? s->client : NULL,
-                     s->version == 10 ? "http/1.0" : "http/1.1",
-                     s->method, s->authority, path, status, s->bytes_sent,
-                     util_now_ms() - s->start_ms,
-                     s->up ? upstream_backend_name(s->up) : s->backend);
+  access_log_request(s->c, &(struct access_entry){
+      .client = s->have_client ? s->client : NULL,
+      .proto = s->version == 10 ? "http/1.0" : "http/1.1",
+      .method = s->method,
+      .authority = s->authority,
+      .path = path,
+      .status = status,
+      .bytes = s->bytes_sent,
+      .ms = util_now_ms() - s->start_ms,
+      .backend = s->up ? upstream_backend_name(s->up) : s->backend,
+      .fields = &s->fields,
+      .hints = s->hints,
+  });
   if (status >= 100 && status < 600) {
     s->srv->stats.responses[status / 100]++;
     s->srv->stats.h1_responses[status / 100]++;
@@ -326,6 +335,7 @@ static int on_message_begin(llhttp_t *p) {
   s->backend = NULL;
   s->recording = 0;
   s->have_client = 0;
+  s->hints = 0;
   s->start_ms = util_now_ms();
   conn_set_idle(s->c, 0);
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
@@ -385,7 +395,7 @@ static void send_hints(struct h1_session *s, const struct http_req *req) {
       continue;
     if (!any)
       conn_write(s->c, "HTTP/1.1 103 Early Hints\r\n", 26);
-    any = 1;
+    any++;
     conn_write(s->c, "Link: ", 6);
     conn_write(s->c, link, len);
     conn_write(s->c, "\r\n", 2);
@@ -393,6 +403,7 @@ static void send_hints(struct h1_session *s, const struct http_req *req) {
   if (any) {
     conn_write(s->c, "\r\n", 2);
     s->srv->stats.hints_sent++;
+    s->hints = any;
   }
 }
 

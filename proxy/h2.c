@@ -100,6 +100,7 @@ struct h2_stream {
   int forwarded_trusted;       /* the connection is a trusted proxy */
   int recording;               /* |obs| is being filled for the recorder */
   int pushed;                  /* a stream herald promised, not a request */
+  int hints;                   /* Link fields in the 103 sent on it */
   struct digest *digest;       /* owned: what the browser has from our
                                   pushes, sent back in Set-Cookie on this
                                   page's response; NULL when nothing was
@@ -1023,6 +1024,7 @@ static void deliver(struct h2_stream *st, const struct http_req *req) {
     return;
   }
   s->srv->stats.hints_sent++;
+  st->hints = (int)(n - 1);
   conn_mark_dirty(s->c);
 }
 
@@ -1266,12 +1268,20 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
   if (!st->headers_done)
     s->headers_pending--;
   if (st->resp_started || error_code != NGHTTP2_NO_ERROR)
-    access_log_request(s->c, st->have_client ? st->client : NULL, "h2",
-                       st->pseudo[P_METHOD], st->pseudo[P_AUTHORITY],
-                       st->pseudo[P_PATH],
-                       error_code == NGHTTP2_NO_ERROR ? st->status : 0,
-                       st->bytes_sent, util_now_ms() - st->start_ms,
-                       st->up ? upstream_backend_name(st->up) : st->backend);
+    access_log_request(s->c, &(struct access_entry){
+        .client = st->have_client ? st->client : NULL,
+        .proto = "h2",
+        .method = st->pseudo[P_METHOD],
+        .authority = st->pseudo[P_AUTHORITY],
+        .path = st->pseudo[P_PATH],
+        .status = error_code == NGHTTP2_NO_ERROR ? st->status : 0,
+        .bytes = st->bytes_sent,
+        .ms = util_now_ms() - st->start_ms,
+        .backend = st->up ? upstream_backend_name(st->up) : st->backend,
+        .fields = &st->fields,
+        .hints = st->hints,
+        .pushed = st->pushed,
+    });
   if (st->status >= 100 && st->status < 600)
     s->srv->stats.responses[st->status / 100]++;
   int cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||

@@ -95,7 +95,8 @@ struct server {
   uint64_t next_conn_id;
   uv_check_t flush_check;
   uv_idle_t flush_idle; /* keeps poll from blocking while conns are dirty */
-  uv_signal_t sigterm, sigint, sighup;
+  uv_signal_t sigterm, sigint, sighup, sigusr1;
+  int reopening; /* SIGUSR1: the logs are being reopened off the loop */
   uv_timer_t drain_timer;
   struct server_stats stats;
   uint64_t rng; /* holdout sampling (loop thread) */

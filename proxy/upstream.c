@@ -522,6 +522,8 @@ static void fail(struct upstream *u, int status, const char *why) {
   if (u->failed)
     return;
   u->failed = 1;
+  if (u->b != NULL && u->reading)
+    pool_server_error(u->b); /* connect failures count in pool.c */
   if (u->starting) {
     LOG_WARN("backend %s: %s (%s)", u->server[0] ? u->server : "-", why,
              u->what);
@@ -544,6 +546,7 @@ static void fail(struct upstream *u, int status, const char *why) {
 /* ---- connecting ------------------------------------------------------- */
 
 static void on_ready(struct upstream *u) {
+  pool_server_used(u->b);
   u->reading = 1;
   u->paused = 0;
   llhttp_init(&u->parser, HTTP_RESPONSE, &settings);
