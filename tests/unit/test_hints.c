@@ -261,7 +261,7 @@ static void test_compose_cap(void **state) {
   (void)state;
   static struct hints_early e;
   static struct ruleset_entry many[40];
-  static char paths[40][16];
+  static char paths[40][32];
   for (int i = 0; i < 40; i++) {
     snprintf(paths[i], sizeof(paths[i]), "/img%d.png", i);
     many[i] = (struct ruleset_entry){.key = paths[i], .path = paths[i],
@@ -271,7 +271,7 @@ static void test_compose_cap(void **state) {
   }
   struct ruleset_page p = {.entries = many, .n = 40};
   for (int i = 0; i < MAXD; i++) {
-    char path[16];
+    char path[32];
     snprintf(path, sizeof(path), "/s%d.css", i);
     declare((size_t)i, path, OBS_DEST_STYLE);
   }
