@@ -61,7 +61,7 @@ TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe $(B)/relay \
 # archive so each harness takes only the modules it needs. With clang and
 # libFuzzer (make fuzz) they are fuzz_NAME; with the replay main they are
 # replay_NAME, which make test runs over the in-tree corpus.
-FUZZ_NAMES := h1 h2 response config digest pagekey
+FUZZ_NAMES := h1 h2 response config digest pagekey link
 FUZZ_SUPPORT := $(addprefix $(B)/tests/fuzz/,world.o fake_conn.o \
                 fake_pool.o fail.o)
 FUZZ_LIB   := $(B)/libherald-fuzz.a

@@ -242,6 +242,8 @@ static const struct key_def keys[] = {
   {"learn", "hint_threshold", KEY_DOUBLE, FIELD(learn_hint_threshold), 0, 0,
    1000},
   {"learn", "z", KEY_DOUBLE, FIELD(learn_z), 0, 1, 10000},
+  {"learn", "declared_prior", KEY_DOUBLE, FIELD(learn_declared_prior), 0, 0,
+   100000000},
   INT_KEY("learn", "min_visits", learn_min_visits, 1, 1000000),
   INT_KEY("learn", "min_clients", learn_min_clients, 1, 1000000),
   INT_KEY("learn", "budget", learn_budget, 0, 1000000000),
@@ -456,6 +458,7 @@ void config_defaults(struct config *c) {
   c->learn_push_threshold = 0.95;
   c->learn_hint_threshold = 0.90;
   c->learn_z = 1.96;
+  c->learn_declared_prior = LEARN_DEFAULT_DECLARED_PRIOR;
   c->learn_min_visits = 20;
   c->learn_min_clients = 3;
   c->learn_budget = c->learn_max_resources = -1;

@@ -157,6 +157,7 @@ struct config {
   double learn_z;              /* 1.96 */
   int learn_min_visits;        /* decayed visits, 20 */
   int learn_min_clients;       /* distinct client networks, 3 */
+  double learn_declared_prior; /* pseudo-hits of a declared resource, 40 */
   /* Budgets per page; -1 = not set. budget and max_resources set both
    * channels; the channel's own key wins. config_budgets resolves them. */
   int learn_budget, learn_max_resources;

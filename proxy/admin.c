@@ -261,6 +261,15 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
 
   counter(b, "herald_early_hints_sent_total",
           "Navigations answered with a 103 Early Hints.", st->hints_sent);
+  counter(b, "herald_backend_early_hints_forwarded_total",
+          "Backend 103s passed on to a navigation that had none, rebuilt "
+          "from their same-origin preload links.",
+          st->backend_hints_forwarded);
+  counter(b, "herald_backend_early_hints_dropped_total",
+          "Backend 103s not passed on: the request already had a 103 (or is "
+          "no navigation a 103 may go to), or they named nothing herald may "
+          "name.",
+          st->backend_hints_dropped);
   counter(b, "herald_early_hints_shadow_total",
           "Navigations that would have got a 103 (deliver.mode = shadow).",
           st->hints_shadow);

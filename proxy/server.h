@@ -40,6 +40,8 @@ struct server_stats {
   uint64_t h2_requests, h1_requests;
   uint64_t backend_errors, backend_timeouts;
   uint64_t hints_sent, hints_shadow; /* navigations that got (or would get) a 103 */
+  uint64_t backend_hints_forwarded; /* backend 103s passed on (hints.h) */
+  uint64_t backend_hints_dropped;   /* and not passed on */
   uint64_t pushes_promised, pushes_cancelled, pushes_refused;
   uint64_t pushes_completed, push_bytes; /* pushed streams sent whole;
                                             body bytes of all pushes */
