@@ -27,7 +27,7 @@ LDLIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
 LDFLAGS    += $(SAN)
 
 # Modules shared by herald, heraldctl and the unit tests.
-CORE_SRC   := $(wildcard proxy/*.c config/*.c learner/*.c store/*.c)
+CORE_SRC   := $(wildcard base/*.c proxy/*.c config/*.c learner/*.c store/*.c)
 CORE_SRC   := $(filter-out proxy/main.c,$(CORE_SRC))
 CORE_OBJ   := $(CORE_SRC:%.c=$(B)/%.o)
 LLHTTP_OBJ := $(B)/llhttp/api.o $(B)/llhttp/http.o $(B)/llhttp/llhttp.o

@@ -20,10 +20,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/http.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "learner/learn.h"
-#include "proxy/http.h"
-#include "proxy/log.h"
-#include "proxy/util.h"
 
 /* inih copies section names into a fixed char[50] (MAX_SECTION, not
  * exported) and truncates silently, so a 49-byte section may have been cut

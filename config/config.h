@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "proxy/client.h"
+#include "base/client.h"
 
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_BACKENDS 16
@@ -169,7 +169,7 @@ struct config {
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */
   int admin_port;
 
-  /* [clients]: who a request is from (proxy/client.h) */
+  /* [clients]: who a request is from (base/client.h) */
   struct client_cidr trusted_proxies[CLIENT_MAX_TRUSTED]; /* whose
                                   X-Forwarded-For is believed; none */
   int ntrusted_proxies;
@@ -183,7 +183,7 @@ void config_budgets(const struct config *c, long long *hint_bytes,
                     int *hint_max, long long *push_bytes, int *push_max);
 
 /* config_ignored says whether a navigation from |user_agent| (|ua_len|
- * bytes, may be NULL) by the request's |client| (16 bytes, proxy/client.h;
+ * bytes, may be NULL) by the request's |client| (16 bytes, base/client.h;
  * may be NULL) is left out of recording by [record] ignore_agents /
  * ignore_clients. */
 int config_ignored(const struct config *c, const char *user_agent,

@@ -36,8 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/learn_int.h"
-#include "proxy/util.h"
 
 /* Interned keys: an id is chunk << ARENA_BITS | offset, which leaves room
  * for 4 GB of keys. */

@@ -89,7 +89,7 @@ struct obs {
   uint64_t named_mask;
   uint32_t rules_slot;
   uint8_t urgency;     /* RFC 9218 priority u= (0..7), OBS_URGENCY_NONE */
-  uint8_t addr[16];    /* the request's client (proxy/client.h form) */
+  uint8_t addr[16];    /* the request's client (base/client.h form) */
   uint8_t client_token[16]; /* filled by the recorder; addr then zeroed */
   uint8_t network[16];      /* filled by the recorder too */
   char method[8];

@@ -3,9 +3,9 @@
 
 #include <inttypes.h>
 
-#include "proxy/client.h"
+#include "base/client.h"
+#include "base/log.h"
 #include "proxy/conn.h"
-#include "proxy/log.h"
 
 static const char *or_dash(const char *s) {
   return s != NULL && s[0] != '\0' ? s : "-";

@@ -2,7 +2,7 @@
  *
  * Format (space-separated, one line):
  *   TIME CLIENT PROTO METHOD AUTHORITY PATH STATUS BYTES MS BACKEND
- * CLIENT is the request's client (proxy/client.h): the PROXY header's
+ * CLIENT is the request's client (base/client.h): the PROXY header's
  * source, or the X-Forwarded-For address a trusted proxy vouched for.
  * STATUS 0 means the client or herald reset the stream before a response
  * completed. Lines go through log.c's writer thread: the loop never

@@ -10,11 +10,11 @@
 #include <string.h>
 #include <uv.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
 #include "learner/recorder.h"
-#include "proxy/log.h"
 #include "proxy/server.h"
-#include "proxy/util.h"
 
 #define HERALD_VERSION "0.1.0"
 

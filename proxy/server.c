@@ -8,22 +8,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
 #include "learner/learner.h"
 #include "learner/recorder.h"
+#include "learner/ruleset.h"
 #include "proxy/admin.h"
-#include "proxy/buf.h"
 #include "proxy/clientcount.h"
 #include "proxy/conn.h"
-#include "proxy/log.h"
-#include "learner/ruleset.h"
 #include "proxy/hints.h"
 #include "proxy/pool.h"
 #include "proxy/pushed.h"
 #include "proxy/session.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
-#include "proxy/util.h"
 
 static void on_connection(uv_stream_t *s, int status) {
   struct listener *l = s->data;

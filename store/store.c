@@ -21,8 +21,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "base/util.h"
 #include "learner/attribution.h"
-#include "proxy/util.h"
 
 /* Long enough for a competing heraldctl write to finish, short enough that
  * a stuck lock is reported while someone is still watching. */

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <uv.h>
 
+#include "base/util.h"
 #include "learner/attribution.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
 #include "store/store.h"
 #include "store/store_int.h"
 

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
 #include "tools/ctl.h"
 
 #define RULES_CAP 1024

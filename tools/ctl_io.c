@@ -22,13 +22,13 @@
 #include <strings.h>
 #include <uv.h>
 
+#include "base/util.h"
 #include "config/config.h"
+#include "config/route.h"
 #include "learner/learn.h"
 #include "learner/learner.h"
 #include "learner/obs.h"
 #include "learner/pagekey.h"
-#include "proxy/route.h"
-#include "proxy/util.h"
 #include "store/store.h"
 #include "tools/ctl.h"
 

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/util.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
 #include "store/store.h"
 #include "tools/ctl.h"
 

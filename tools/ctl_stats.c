@@ -31,7 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 #include "tools/ctl.h"
 
 /* Below this many timed visits in the treated or the holdout arm, a

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/util.h"
 #include "tools/ctl.h"
 
 /* ---- settings ------------------------------------------------------------ */

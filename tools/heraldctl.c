@@ -28,9 +28,9 @@
 #include <time.h>
 #include <uv.h>
 
+#include "base/util.h"
 #include "config/config.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
 #include "store/store.h"
 #include "tools/ctl.h"
 

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "proxy/client.h"
-#include "proxy/http.h"
+#include "base/client.h"
+#include "base/http.h"
 
 static const char *fmt(const uint8_t a[16]) {
   static char t[CLIENT_TEXT_MAX];

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "config/config.h"
 #include "learner/learn.h"
-#include "proxy/log.h"
 
 #define ERRLEN 1024
 #define MAX_TMP 256

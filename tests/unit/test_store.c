@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "base/util.h"
 #include "learner/attribution.h"
-#include "proxy/util.h"
 #include "store/store.h"
 
 struct fix {

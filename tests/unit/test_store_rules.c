@@ -18,9 +18,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "base/util.h"
 #include "learner/attribution.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
 #include "store/store.h"
 
 #define PAGE "https://shop.example/"
