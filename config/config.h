@@ -37,6 +37,16 @@
   "node-fetch, axios/, undici, uptime, pingdom, statuscake, monitor, "     \
   "check_http, linkchecker, w3c_validator"
 
+/* Defaults of the learner's budgets per page (config_budgets,
+ * learn_params_defaults). The hint budget is large enough for a
+ * documentation page's stylesheets and scripts; the push budget stays
+ * near one initial congestion window's worth of a fast link, since a
+ * push cannot be refused without a round trip. */
+#define CONFIG_DEFAULT_HINT_BUDGET 524288
+#define CONFIG_DEFAULT_HINT_MAX 16
+#define CONFIG_DEFAULT_PUSH_BUDGET 102400
+#define CONFIG_DEFAULT_PUSH_MAX 16
+
 /* config_deliver_parse returns the CONFIG_DELIVER_* named |s| ("off",
  * "hints", "shadow", "push", "both"), or -1. */
 int config_deliver_parse(const char *s);

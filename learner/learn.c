@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "config/config.h"
 #include "learner/learn_int.h"
 
 /* Interned keys: an id is chunk << ARENA_BITS | offset, which leaves room
@@ -462,10 +463,10 @@ void learn_params_defaults(struct learn_params *p) {
   p->z = 1.96;
   p->min_visits = 20;
   p->min_clients = 3;
-  p->hint_budget = LEARN_DEFAULT_HINT_BUDGET;
-  p->hint_max = LEARN_DEFAULT_HINT_MAX;
-  p->push_budget = LEARN_DEFAULT_PUSH_BUDGET;
-  p->push_max = LEARN_DEFAULT_PUSH_MAX;
+  p->hint_budget = CONFIG_DEFAULT_HINT_BUDGET;
+  p->hint_max = CONFIG_DEFAULT_HINT_MAX;
+  p->push_budget = CONFIG_DEFAULT_PUSH_BUDGET;
+  p->push_max = CONFIG_DEFAULT_PUSH_MAX;
 }
 
 struct learn *learn_new(double half_life, int section_depth) {

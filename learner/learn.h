@@ -119,15 +119,6 @@ struct learn;
 #define LEARN_CLIENT_MEMORY 4096
 #define LEARN_CLIENT_RESOURCES 32
 
-/* Defaults of the budgets. The hint budget is large enough for a
- * documentation page's stylesheets and scripts; the push budget stays
- * near one initial congestion window's worth of a fast link, since a
- * push cannot be refused without a round trip. */
-#define LEARN_DEFAULT_HINT_BUDGET 524288
-#define LEARN_DEFAULT_HINT_MAX 16
-#define LEARN_DEFAULT_PUSH_BUDGET 102400
-#define LEARN_DEFAULT_PUSH_MAX 16
-
 struct learn_params {
   double push_threshold;  /* default 0.95 */
   double hint_threshold;  /* default 0.90 */
