@@ -13,10 +13,11 @@
 
 #include <stdint.h>
 
+#include "store/rows.h" /* OBS_CTYPE_MAX, enum obs_dest */
+
 #define OBS_AUTHORITY_MAX 128
 #define OBS_PATH_MAX 512   /* path and query as the client sent them */
 #define OBS_REFERER_MAX 640
-#define OBS_CTYPE_MAX 64
 
 enum obs_kind {
   OBS_NAV_START = 1, /* a request that may be a navigation has arrived */
@@ -25,19 +26,6 @@ enum obs_kind {
                         referer the page's URL, stream_id the page's
                         stream, bytes what was sent, OBS_F_CUT_SHORT when
                         the client (or herald) reset it */
-};
-
-/* What the client said it fetches (Sec-Fetch-Dest), or what the response's
- * content type says when the client sent no Sec-Fetch-Dest. */
-enum obs_dest {
-  OBS_DEST_NONE = 0,
-  OBS_DEST_DOCUMENT,
-  OBS_DEST_STYLE,
-  OBS_DEST_SCRIPT,
-  OBS_DEST_FONT,
-  OBS_DEST_IMAGE,
-  OBS_DEST_FETCH, /* fetch/XHR/json/other CORS */
-  OBS_DEST_OTHER,
 };
 
 enum obs_flag {

@@ -22,7 +22,6 @@
 #include <uv.h>
 
 #include "base/util.h"
-#include "learner/attribution.h"
 
 /* Long enough for a competing heraldctl write to finish, short enough that
  * a stuck lock is reported while someone is still watching. */

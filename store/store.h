@@ -16,8 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/rows.h"
+
 struct store;
-struct visit;
 
 #define STORE_SCHEMA_VERSION 4
 
@@ -70,8 +71,6 @@ int store_trim_visits(struct store *s, int64_t retain);
 int64_t store_count(struct store *s, const char *table);
 
 /* ---- learner and heraldctl ------------------------------------------- */
-
-struct learn_rule;
 
 /* store_replace_rules replaces every rule row of (|page_key|, class) with
  * |rules| (only those with channels set or state pinned/blocked are

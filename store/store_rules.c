@@ -15,8 +15,6 @@
 #include <uv.h>
 
 #include "base/util.h"
-#include "learner/attribution.h"
-#include "learner/learn.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
