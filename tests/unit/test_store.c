@@ -19,7 +19,6 @@
 #include <uv.h>
 
 #include "base/util.h"
-#include "learner/attribution.h"
 #include "store/store.h"
 
 struct fix {
