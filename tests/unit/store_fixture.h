@@ -1,8 +1,8 @@
 /* store_fixture.h: a fresh database for the store's unit tests
- * (test_store_rules.c, test_store_admin.c): each test gets a directory
- * under /tmp with the store open in it (f->s), and a raw sqlite3
- * connection of its own checks or plants rows from outside, the way an
- * operator's sqlite3 shell would. Included by one test file each. */
+ * (test_store.c, test_store_rules.c, test_store_admin.c): each test gets
+ * a directory under /tmp (setup_dir), with the store open in it (setup:
+ * f->s), and a raw sqlite3 connection of its own checks or plants rows
+ * from outside, the way an operator's sqlite3 shell would. */
 #ifndef TESTS_UNIT_STORE_FIXTURE_H
 #define TESTS_UNIT_STORE_FIXTURE_H
 
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/util.h"
@@ -23,23 +24,31 @@ struct fix {
   struct store *s;
 };
 
-static int setup(void **state) {
+static inline int setup_dir(void **state) {
   struct fix *f = xcalloc(1, sizeof(*f));
   snprintf(f->dir, sizeof f->dir, "/tmp/herald-store-XXXXXX");
   if (mkdtemp(f->dir) == NULL)
     return -1;
   snprintf(f->db, sizeof f->db, "%s/herald.db", f->dir);
-  if (store_open(&f->s, f->db, f->err, sizeof f->err) != 0) {
-    print_error("store_open: %s\n", f->err);
-    return -1;
-  }
   *state = f;
   return 0;
 }
 
-static int teardown(void **state) {
+static inline int setup(void **state) {
+  if (setup_dir(state) != 0)
+    return -1;
+  struct fix *f = *state;
+  if (store_open(&f->s, f->db, f->err, sizeof f->err) != 0) {
+    print_error("store_open: %s\n", f->err);
+    return -1;
+  }
+  return 0;
+}
+
+static inline int teardown(void **state) {
   struct fix *f = *state;
   store_close(f->s);
+  chmod(f->dir, 0700); /* the read-only case may have left it 0500 */
   DIR *d = opendir(f->dir);
   if (d != NULL) {
     struct dirent *e;
@@ -59,7 +68,7 @@ static int teardown(void **state) {
 
 /* raw_text runs |sql| on its own connection and copies the first column
  * of the first row ("" for none) into a static buffer. */
-static const char *raw_text(const char *path, const char *sql) {
+static inline const char *raw_text(const char *path, const char *sql) {
   static char out[1024];
   sqlite3 *db;
   sqlite3_stmt *st;
@@ -75,9 +84,14 @@ static const char *raw_text(const char *path, const char *sql) {
   return out;
 }
 
-static void raw_exec(const char *path, const char *sql) {
+/* raw_exec runs |sql| on its own connection, creating the file if need
+ * be (a foreign database, an old schema). */
+static inline void raw_exec(const char *path, const char *sql) {
   sqlite3 *db;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
+  assert_int_equal(sqlite3_open_v2(path, &db,
+                                   SQLITE_OPEN_READWRITE |
+                                       SQLITE_OPEN_CREATE,
+                                   NULL),
                    SQLITE_OK);
   sqlite3_busy_timeout(db, 2000);
   assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
