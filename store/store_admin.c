@@ -28,17 +28,26 @@ static int run_write(struct store *s, sqlite3_stmt *st, const char *what,
   return store_done(s, st, rc, what);
 }
 
+/* prepare2 prepares |sql| and binds the texts |a| and |b| to ?1 and ?2
+ * (a setting's scope and name, an override's page and resource). */
+static int prepare2(struct store *s, const char *sql, const char *a,
+                    const char *b, sqlite3_stmt **st, const char *what) {
+  int rv = store_prepare(s, sql, st, what);
+  if (rv != 0)
+    return rv;
+  sqlite3_bind_text(*st, 1, a, -1, SQLITE_STATIC);
+  sqlite3_bind_text(*st, 2, b, -1, SQLITE_STATIC);
+  return 0;
+}
+
 /* ---- settings ------------------------------------------------------------ */
 
 int store_unset_setting(struct store *s, const char *scope, const char *name) {
   sqlite3_stmt *st;
-  int rv = store_prepare(s,
-                         "DELETE FROM settings WHERE scope = ?1 AND name = ?2",
-                         &st, "settings");
+  int rv = prepare2(s, "DELETE FROM settings WHERE scope = ?1 AND name = ?2",
+                    scope, name, &st, "settings");
   if (rv != 0)
     return rv;
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
   int changes;
   rv = run_write(s, st, "settings", &changes);
   return rv == 0 && changes == 0 ? UV_ENOENT : rv;
@@ -63,14 +72,12 @@ int store_list_settings(struct store *s, store_setting_cb cb, void *ud) {
 int store_get_override(struct store *s, const char *page_key,
                        const char *resource_key, char *out, size_t cap) {
   sqlite3_stmt *st;
-  int rv = store_prepare(s,
-                         "SELECT action FROM overrides"
-                         " WHERE page_key = ?1 AND resource_key = ?2",
-                         &st, "overrides");
+  int rv = prepare2(s,
+                    "SELECT action FROM overrides"
+                    " WHERE page_key = ?1 AND resource_key = ?2",
+                    page_key, resource_key, &st, "overrides");
   if (rv != 0)
     return rv;
-  sqlite3_bind_text(st, 1, page_key, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, resource_key, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
   out[0] = '\0';
   if (rc == SQLITE_ROW) {
@@ -83,15 +90,13 @@ int store_get_override(struct store *s, const char *page_key,
 int store_set_override(struct store *s, const char *page_key,
                        const char *resource_key, const char *action) {
   sqlite3_stmt *st;
-  int rv = store_prepare(s,
-                         "INSERT INTO overrides(page_key, resource_key, action)"
-                         " VALUES(?1, ?2, ?3) ON CONFLICT(page_key,"
-                         " resource_key) DO UPDATE SET action = excluded.action",
-                         &st, "overrides");
+  int rv = prepare2(s,
+                    "INSERT INTO overrides(page_key, resource_key, action)"
+                    " VALUES(?1, ?2, ?3) ON CONFLICT(page_key, resource_key)"
+                    " DO UPDATE SET action = excluded.action",
+                    page_key, resource_key, &st, "overrides");
   if (rv != 0)
     return rv;
-  sqlite3_bind_text(st, 1, page_key, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, resource_key, -1, SQLITE_STATIC);
   sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
   int changes;
   return run_write(s, st, "overrides", &changes);
@@ -100,14 +105,12 @@ int store_set_override(struct store *s, const char *page_key,
 int store_unset_override(struct store *s, const char *page_key,
                          const char *resource_key) {
   sqlite3_stmt *st;
-  int rv = store_prepare(s,
-                         "DELETE FROM overrides"
-                         " WHERE page_key = ?1 AND resource_key = ?2",
-                         &st, "overrides");
+  int rv = prepare2(s,
+                    "DELETE FROM overrides"
+                    " WHERE page_key = ?1 AND resource_key = ?2",
+                    page_key, resource_key, &st, "overrides");
   if (rv != 0)
     return rv;
-  sqlite3_bind_text(st, 1, page_key, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, resource_key, -1, SQLITE_STATIC);
   int changes;
   return run_write(s, st, "overrides", &changes);
 }
