@@ -41,25 +41,28 @@ static int scalar(struct store *s, const char *sql, const char *doc,
 #define NUM(f) T(f) " NOT IN ('integer', 'real')"
 #define INT(f) T(f) " <> 'integer'"
 #define TEXT(f) T(f) " <> 'text'"
+/* The element is j: inside the subquery a bare "value" would be k's own
+ * column, and every key would pass. */
 #define ONLY(...) \
-  "EXISTS (SELECT 1 FROM json_each(value) k WHERE k.key NOT IN (" __VA_ARGS__ "))"
+  "EXISTS (SELECT 1 FROM json_each(j.value) k WHERE k.key NOT IN (" \
+  __VA_ARGS__ "))"
 static const struct {
   const char *section, *sql;
 } shape[] = {
     {"settings",
-     "SELECT key FROM json_each(?1, '$.settings') WHERE type <> 'object' OR "
+     "SELECT key FROM json_each(?1, '$.settings') j WHERE type <> 'object' OR "
      TEXT("scope") " OR " TEXT("name") " OR " TEXT("value") " OR "
      ONLY("'scope', 'name', 'value'") " OR NOT (json_extract(value, '$.scope')"
      " = 'global' OR json_extract(value, '$.scope') LIKE 'route:_%')"
      " ORDER BY key LIMIT 1"},
     {"overrides",
-     "SELECT key FROM json_each(?1, '$.overrides') WHERE type <> 'object' OR "
+     "SELECT key FROM json_each(?1, '$.overrides') j WHERE type <> 'object' OR "
      TEXT("page") " OR " TEXT("resource") " OR "
      ONLY("'page', 'resource', 'action'")
      " OR coalesce(json_extract(value, '$.action'), '') NOT IN"
      " ('pin', 'block') ORDER BY key LIMIT 1"},
     {"rules",
-     "SELECT key FROM json_each(?1, '$.rules') WHERE type <> 'object' OR "
+     "SELECT key FROM json_each(?1, '$.rules') j WHERE type <> 'object' OR "
      TEXT("page") " OR " TEXT("resource") " OR " TEXT("type") " OR "
      INT("dest") " OR " INT("ord") " OR " NUM("k") " OR " NUM("n") " OR "
      NUM("confidence") " OR " NUM("wilson") " OR " INT("clients") " OR "

@@ -265,6 +265,15 @@ static void test_import(void **state) {
       check(f, "{\"herald_export\": 1, \"rules\": [" RULE(SITE "/", SITE
             "/a.css", "") ", {\"page\": \"" SITE "/\"}]}"),
       "4 rules 1");
+  /* A key the format does not have is refused, in any section. */
+  assert_string_equal(
+      check(f, "{\"herald_export\": 1, \"rules\": [" RULE(SITE "/", SITE
+            "/a.css", ", \"extra\": 1") "]}"),
+      "4 rules 0");
+  assert_string_equal(check(f, "{\"herald_export\": 1, \"overrides\": ["
+                               "{\"page\": \"p\", \"resource\": \"r\","
+                               " \"action\": \"pin\", \"why\": \"x\"}]}"),
+                      "4 overrides 0");
   const char *doc =
       "{\"herald_export\": 1, \"settings\": [{\"scope\": \"global\","
       " \"name\": \"z\", \"value\": \"2\"}, {\"scope\": \"route:r\","
