@@ -1,5 +1,6 @@
 # herald: one non-recursive Makefile. Outputs go to $(B) (default build/).
-#   make            build/herald and build/heraldctl
+#   make            build/herald and build/heraldctl, and layer-check: no
+#                   layer calls or includes one above it (see LAYERS)
 #   make deps       install the Debian packages herald and its tests need
 #   make test       unit + integration tests (prints "N passed, N failed")
 #   make asan       the same tests on an AddressSanitizer + UBSan build

@@ -74,8 +74,9 @@ struct attrib_config {
 };
 
 /* When the client sent no Sec-Fetch-Dest, a request's dest (struct
- * visit_req, store/rows.h) is derived from the media type (parameters ignored): text/css is STYLE; a type containing
- * "javascript" or "ecmascript" is SCRIPT; a "font/" type, or one
+ * visit_req, store/rows.h) is derived from the media type (parameters
+ * ignored): text/css is STYLE; a type containing "javascript" or
+ * "ecmascript" is SCRIPT; a "font/" type, or one
  * containing "woff", "ttf", "otf", "truetype", "opentype" or
  * "fontobject" is FONT; an "image/" type is IMAGE; one containing "json"
  * or "xml", or text/plain, is FETCH; anything else (text/html included)
