@@ -20,11 +20,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "learner/learn.h"
-#include "proxy/http.h"
-#include "proxy/log.h"
-#include "proxy/privs.h"
-#include "proxy/util.h"
+#include "base/http.h"
+#include "base/log.h"
+#include "base/privs.h"
+#include "base/util.h"
 
 /* inih copies section names into a fixed char[50] (MAX_SECTION, not
  * exported) and truncates silently, so a 49-byte section may have been cut
@@ -458,7 +457,7 @@ void config_defaults(struct config *c) {
   c->learn_push_threshold = 0.95;
   c->learn_hint_threshold = 0.90;
   c->learn_z = 1.96;
-  c->learn_declared_prior = LEARN_DEFAULT_DECLARED_PRIOR;
+  c->learn_declared_prior = CONFIG_DEFAULT_DECLARED_PRIOR;
   c->learn_min_visits = 20;
   c->learn_min_clients = 3;
   c->learn_budget = c->learn_max_resources = -1;
@@ -481,16 +480,16 @@ void config_budgets(const struct config *c, long long *hint_bytes,
                     int *hint_max, long long *push_bytes, int *push_max) {
   *hint_bytes = c->learn_hint_budget >= 0 ? c->learn_hint_budget
                 : c->learn_budget >= 0    ? c->learn_budget
-                                          : LEARN_DEFAULT_HINT_BUDGET;
+                                          : CONFIG_DEFAULT_HINT_BUDGET;
   *push_bytes = c->learn_push_budget >= 0 ? c->learn_push_budget
                 : c->learn_budget >= 0    ? c->learn_budget
-                                          : LEARN_DEFAULT_PUSH_BUDGET;
+                                          : CONFIG_DEFAULT_PUSH_BUDGET;
   *hint_max = c->learn_hint_max >= 0         ? c->learn_hint_max
               : c->learn_max_resources >= 0 ? c->learn_max_resources
-                                            : LEARN_DEFAULT_HINT_MAX;
+                                            : CONFIG_DEFAULT_HINT_MAX;
   *push_max = c->learn_push_max >= 0         ? c->learn_push_max
               : c->learn_max_resources >= 0 ? c->learn_max_resources
-                                            : LEARN_DEFAULT_PUSH_MAX;
+                                            : CONFIG_DEFAULT_PUSH_MAX;
 }
 
 int config_ignored(const struct config *c, const char *ua, size_t ua_len,

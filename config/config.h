@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#include "proxy/access.h"
-#include "proxy/client.h"
+#include "base/access_format.h"
+#include "base/client.h"
 
 /* The file herald reads without -c (the Makefile sets it from SYSCONFDIR). */
 #ifndef CONFIG_DEFAULT_PATH
@@ -42,6 +42,21 @@
   "aiohttp, go-http-client, java/, okhttp, apache-httpclient, "            \
   "node-fetch, axios/, undici, uptime, pingdom, statuscake, monitor, "     \
   "check_http, linkchecker, w3c_validator"
+
+/* Defaults of the learner's budgets per page (config_budgets,
+ * learn_params_defaults). The hint budget is large enough for a
+ * documentation page's stylesheets and scripts; the push budget stays
+ * near one initial congestion window's worth of a fast link, since a
+ * push cannot be refused without a round trip. */
+#define CONFIG_DEFAULT_HINT_BUDGET 524288
+#define CONFIG_DEFAULT_HINT_MAX 16
+#define CONFIG_DEFAULT_PUSH_BUDGET 102400
+#define CONFIG_DEFAULT_PUSH_MAX 16
+
+/* A declared resource's prior, in pseudo-samples: the fewest all-hit
+ * samples whose Wilson lower bound (z 1.96) reaches the default hint
+ * threshold 0.9 is 34.6; 40 leaves room, and one miss undoes it. */
+#define CONFIG_DEFAULT_DECLARED_PRIOR 40
 
 /* config_deliver_parse returns the CONFIG_DELIVER_* named |s| ("off",
  * "hints", "shadow", "push", "both"), or -1. */
@@ -178,7 +193,7 @@ struct config {
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */
   int admin_port;
 
-  /* [clients]: who a request is from (proxy/client.h) */
+  /* [clients]: who a request is from (base/client.h) */
   struct client_cidr trusted_proxies[CLIENT_MAX_TRUSTED]; /* whose
                                   X-Forwarded-For is believed; none */
   int ntrusted_proxies;
@@ -197,7 +212,7 @@ void config_budgets(const struct config *c, long long *hint_bytes,
                     int *hint_max, long long *push_bytes, int *push_max);
 
 /* config_ignored says whether a navigation from |user_agent| (|ua_len|
- * bytes, may be NULL) by the request's |client| (16 bytes, proxy/client.h;
+ * bytes, may be NULL) by the request's |client| (16 bytes, base/client.h;
  * may be NULL) is left out of recording by [record] ignore_agents /
  * ignore_clients. */
 int config_ignored(const struct config *c, const char *user_agent,

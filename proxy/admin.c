@@ -14,13 +14,14 @@
 #include <string.h>
 #include <uv.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "learner/recorder.h"
 #include "learner/ruleset.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/pool.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
-#include "proxy/util.h"
 
 struct admin_conn;
 

@@ -13,22 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/client.h"
+#include "base/http.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/access.h"
-#include "proxy/buf.h"
-#include "proxy/client.h"
-#include "proxy/conn.h"
-#include "learner/ruleset.h"
-#include "proxy/hints.h"
-#include "proxy/http.h"
+#include "config/route.h"
 #include "learner/recorder.h"
-#include "proxy/log.h"
+#include "learner/ruleset.h"
+#include "proxy/access.h"
+#include "proxy/conn.h"
+#include "proxy/hints.h"
 #include "proxy/record.h"
-#include "proxy/route.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/upstream.h"
-#include "proxy/util.h"
 
 #define MAX_URL 8192
 #define BODY_HIGH_WATER (256 * 1024)
@@ -455,7 +455,7 @@ static int on_headers_complete(llhttp_t *p) {
                               ? stack_hdrs
                               : xmalloc(s->fields.n * sizeof(*hdrs));
   http_fields_export(&s->fields, hdrs);
-  int trusted = client_of_request(s->c, hdrs, s->fields.n, s->client);
+  int trusted = conn_request_client(s->c, hdrs, s->fields.n, s->client);
   s->have_client = 1;
   const char *path = s->url, *auth = NULL;
   size_t path_len = s->url_len, auth_len = 0;

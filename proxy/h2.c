@@ -22,24 +22,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/client.h"
+#include "base/http.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/access.h"
-#include "proxy/buf.h"
-#include "proxy/client.h"
-#include "proxy/conn.h"
-#include "config/config.h"
+#include "config/route.h"
+#include "learner/recorder.h"
 #include "learner/ruleset.h"
+#include "proxy/access.h"
+#include "proxy/conn.h"
 #include "proxy/hints.h"
 #include "proxy/pushed.h"
-#include "proxy/http.h"
-#include "learner/recorder.h"
-#include "proxy/log.h"
 #include "proxy/record.h"
-#include "proxy/route.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/upstream.h"
-#include "proxy/util.h"
 
 #define STREAM_WINDOW (256 * 1024)
 #define CONN_WINDOW (1024 * 1024)
@@ -820,7 +819,7 @@ static int validate(struct h2_stream *st, struct http_req *req,
   }
   const struct config *cfg = s->srv->cfg;
   st->forwarded_trusted =
-      client_of_request(s->c, hdrs, st->fields.n, st->client);
+      conn_request_client(s->c, hdrs, st->fields.n, st->client);
   st->have_client = 1;
   if (st->content_length > cfg->max_request_body) {
     st->reject_why = "request body larger than limits.max_request_body";

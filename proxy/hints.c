@@ -4,13 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/http.h"
 #include "config/config.h"
+#include "config/route.h"
 #include "learner/learn.h"
 #include "learner/ruleset.h"
-#include "proxy/http.h"
+#include "base/http.h"
 #include "proxy/linkfield.h"
 #include "proxy/record.h"
-#include "proxy/route.h"
 #include "proxy/server.h"
 
 void hints_keys_init(struct hints_keys *k, const char *templates,

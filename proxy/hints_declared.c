@@ -10,10 +10,10 @@
 #include "learner/learn.h"
 #include "learner/recorder.h"
 #include "learner/ruleset.h"
-#include "proxy/http.h"
+#include "base/http.h"
 #include "proxy/linkfield.h"
 #include "proxy/server.h"
-#include "proxy/util.h"
+#include "base/util.h"
 
 /* has_scheme: |t| starts with "scheme:" (RFC 3986 3.1). */
 static int has_scheme(const char *t, size_t n) {

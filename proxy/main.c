@@ -18,16 +18,19 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
 #include "learner/recorder.h"
 #include "proxy/access.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/notify.h"
 #include "proxy/preflight.h"
-#include "proxy/privs.h"
+#include "base/privs.h"
 #include "proxy/server.h"
-#include "proxy/util.h"
+#include "base/util.h"
 #include "store/dblock.h"
+#include "proxy/server.h"
 
 #define HERALD_VERSION "0.1.0"
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/log.h"
-#include "proxy/util.h"
 
 #define MAX_BACKOFF_MS 30000
 

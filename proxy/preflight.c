@@ -10,7 +10,7 @@
 
 #include "config/config.h"
 #include "proxy/pool.h"
-#include "proxy/privs.h"
+#include "base/privs.h"
 #include "proxy/tls.h"
 
 /* can reports whether |p|'s user (or this process, for NULL) may access

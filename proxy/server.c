@@ -8,15 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
 #include "learner/learner.h"
 #include "learner/recorder.h"
 #include "proxy/access.h"
+#include "learner/ruleset.h"
 #include "proxy/admin.h"
-#include "proxy/buf.h"
 #include "proxy/clientcount.h"
 #include "proxy/conn.h"
-#include "proxy/log.h"
+#include "base/log.h"
 #include "proxy/notify.h"
 #include "learner/ruleset.h"
 #include "proxy/hints.h"
@@ -25,7 +28,6 @@
 #include "proxy/session.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
-#include "proxy/util.h"
 
 static void on_connection(uv_stream_t *s, int status) {
   struct listener *l = s->data;

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 struct tls_ctx {
   SSL_CTX *ssl_ctx;

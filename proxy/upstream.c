@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/buf.h"
-#include "proxy/log.h"
 #include "proxy/pool.h"
-#include "proxy/util.h"
 
 #define MAX_RESPONSE_HEADER 65536
 #define MAX_RESPONSE_FIELDS 200

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/http.h"
+#include "base/http.h"
 
 struct pool;
 struct upstream;

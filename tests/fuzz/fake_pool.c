@@ -16,9 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "config/config.h"
 #include "proxy/pool.h"
-#include "proxy/util.h"
 #include "tests/fuzz/fake.h"
 
 #define MAX_CONNS 512

@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/http.h"
+#include "base/http.h"
 #include "proxy/pool.h"
 #include "proxy/upstream.h"
 #include "tests/fuzz/fake.h"

@@ -17,7 +17,7 @@
 #include "learner/ruleset.h"
 #include "config/config.h"
 #include "proxy/hints.h"
-#include "proxy/http.h"
+#include "base/http.h"
 #include "proxy/linkfield.h"
 #include "proxy/server.h"
 

@@ -1,5 +1,5 @@
 /* log.c: see log.h. */
-#include "proxy/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
