@@ -289,14 +289,9 @@ static void builtin(const struct ctl *c, const char *name, char *out,
   if (f != NULL)
     learner_params_from_config(f, &fp);
   if (strcmp(name, "mode") == 0) {
-    int m = f != NULL ? f->deliver_mode : CONFIG_DELIVER_HINTS;
-    static const char *const by_enum[] = {
-        [CONFIG_DELIVER_OFF] = "off",   [CONFIG_DELIVER_HINTS] = "hints",
-        [CONFIG_DELIVER_SHADOW] = "shadow", [CONFIG_DELIVER_PUSH] = "push",
-        [CONFIG_DELIVER_BOTH] = "both"};
-    snprintf(out, cap, "%s",
-             m >= 0 && m < (int)ARRAY_SIZE(by_enum) ? by_enum[m] : "hints");
-    *from_cfg = m != CONFIG_DELIVER_HINTS;
+    int m = f != NULL ? f->deliver_mode : CONFIG_DEFAULT_DELIVER;
+    snprintf(out, cap, "%s", config_deliver_name(m));
+    *from_cfg = m != CONFIG_DEFAULT_DELIVER;
     return;
   }
   if (strcmp(name, "push_threshold") == 0)

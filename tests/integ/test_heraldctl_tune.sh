@@ -58,6 +58,7 @@ links() {
 
 start_nginx || finish
 HP=$(free_port)
+AP=$(free_port)
 BASE=http://127.0.0.1:$HP
 cat >"$WORK/herald.ini" <<EOF
 [listener:main]
@@ -79,12 +80,16 @@ min_clients = 2
 hint_threshold = 0.5
 push_threshold = 0.6
 [deliver]
+; the checks below read the 103 nghttp gets (it takes push)
+mode = hints
 ; every navigation checked below must get what was learned
 holdout = 0
 verify = 0
 [clients]
 ; the scripted visitors name their networks in X-Forwarded-For
 trusted_proxies = 127.0.0.1
+[admin]
+listen = 127.0.0.1:$AP
 EOF
 start_herald -c "$WORK/herald.ini" || finish
 for ((i = 0; i < 20; i++)); do
@@ -107,7 +112,9 @@ assert_eq "budget get --json: both channels' defaults" \
 ctl --db "$DB" min-visits get
 assert_match "min-visits get without the config: the default" '^min_visits +20 +default$' "$OUT"
 ctl "${CFG[@]}" mode get
-assert_match "mode get: hints by default" '^mode +hints +default$' "$OUT"
+assert_match "mode get: hints from the configuration" '^mode +hints +config$' "$OUT"
+ctl --db "$DB" mode get
+assert_match "mode get without the configuration: both by default" '^mode +both +default$' "$OUT"
 
 # ---- a live threshold change changes the next navigation's 103 ------------------------
 
