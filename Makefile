@@ -133,7 +133,7 @@ $(B)/herald: $(B)/proxy/main.o $(call layer_libs,proxy)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call layer_ldlibs,proxy)
 
 $(B)/heraldctl: $(patsubst %.c,$(B)/%.o,$(wildcard tools/heraldctl.c tools/ctl_*.c)) \
-               $(call layer_libs,learner)
+               $(call layer_libs,learner) $(LLHTTP_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call layer_ldlibs,learner)
 
 $(B)/learnbench: $(B)/tools/bench/learnbench.o $(call layer_libs,learner)
