@@ -510,11 +510,13 @@ struct learner *learner_new(const struct learner_config *cfg,
   load_flush(&x);
   free(x.rules);
   if (x.unsafe > 0)
-    LOG_WARN("learner: %zu stored rules not served: their resource is not "
-             "a safe path on the page's own origin", x.unsafe);
+    LOG_WARN("learner: %zu stored rule%s not served: their resource is not "
+             "a safe path on the page's own origin",
+             x.unsafe, x.unsafe == 1 ? "" : "s");
   struct ruleset *rs = ruleset_build(x.b);
-  LOG_INFO("learner: serving %zu stored rules for %zu pages",
-           ruleset_rules(rs), ruleset_pages(rs));
+  LOG_INFO("learner: serving %zu stored rule%s for %zu page%s",
+           ruleset_rules(rs), ruleset_rules(rs) == 1 ? "" : "s",
+           ruleset_pages(rs), ruleset_pages(rs) == 1 ? "" : "s");
   publish(l, rs);
 
   uint64_t t0 = mono_us();

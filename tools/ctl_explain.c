@@ -327,9 +327,9 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
       say(&w, " its samples n %.1f are below min_visits %g;", r->n,
           p->min_visits);
     if (r->clients < p->min_clients)
-      say(&w, " only %d distinct clients fetched it%s, min_clients is %d;",
-          r->clients, r->declared ? " or got pages declaring it" : "",
-          p->min_clients);
+      say(&w, " only %d distinct %s fetched it%s, min_clients is %d;",
+          r->clients, r->clients == 1 ? "client" : "clients",
+          r->declared ? " or got pages declaring it" : "", p->min_clients);
     if (r->wilson < p->hint_threshold) {
       long more = visits_to(r->k, r->n, p->z, x->half_life, p->hint_threshold);
       say(&w, " its Wilson bound %.3f is below hint_threshold %g (short by"

@@ -337,13 +337,13 @@ static void verdict(const struct stats *s, char *out, size_t cap,
     snprintf(out, cap, "no treated or holdout visits: nothing to compare");
   } else if (h->n < STATS_MIN_ARM) {
     snprintf(out, cap,
-             "holdout arm too small to conclude: %zu visits, want at least "
+             "holdout arm too small to conclude: %zu %s, want at least "
              "%d (deliver.holdout sets its share)",
-             h->n, STATS_MIN_ARM);
+             h->n, ctl_plural(h->n, "visit", "visits"), STATS_MIN_ARM);
   } else if (t->n < STATS_MIN_ARM) {
     snprintf(out, cap,
-             "treated arm too small to conclude: %zu visits, want at least %d",
-             t->n, STATS_MIN_ARM);
+             "treated arm too small to conclude: %zu %s, want at least %d",
+             t->n, ctl_plural(t->n, "visit", "visits"), STATS_MIN_ARM);
   } else if (d->hi < 0 || d->lo > 0) {
     *conclusive = 1;
     char rel[32] = "";
