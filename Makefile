@@ -176,7 +176,7 @@ $(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
 UNIT_base    := util buf http client
 UNIT_config  := config route
 UNIT_store   := store store_rules store_admin
-UNIT_learner := attribution learn learn_evidence pagekey ruleset
+UNIT_learner := attribution audit learn learn_evidence pagekey ruleset
 unit_layer = $(firstword $(foreach l,base config store learner,\
                $(if $(filter $(1),$(UNIT_$(l))),$(l))) proxy)
 define unit_rule

@@ -80,13 +80,13 @@ static int cmp_row(const void *x, const void *y) {
 
 /* log_setting logs one setting row that changed: |old| or |new| NULL for
  * one that appeared or went away. */
-static void log_setting(const struct row *old, const struct row *new,
-                        audit_value_cb value, void *ud) {
+static int log_setting(const struct row *old, const struct row *new,
+                       audit_value_cb value, void *ud) {
   const struct row *r = new != NULL ? new : old;
   if (strcmp(r->scope, AUDIT_SCOPE) == 0) {
     if (new != NULL)
       LOG_INFO("operator change: heraldctl %s: %s", r->name, r->value);
-    return;
+    return new != NULL;
   }
   char before[64], after[64];
   if (old != NULL)
@@ -99,6 +99,7 @@ static void log_setting(const struct row *old, const struct row *new,
     value(ud, r->scope, r->name, 1, after, sizeof after);
   LOG_INFO("operator change: %s %s -> %s (%s%s)", r->name, before, after,
            r->scope, new == NULL ? ", unset" : "");
+  return 1;
 }
 
 static void log_override(const struct row *old, const struct row *new) {
@@ -111,12 +112,13 @@ static void log_override(const struct row *old, const struct row *new) {
            was);
 }
 
-static void log_change(const struct row *old, const struct row *new,
-                       audit_value_cb value, void *ud) {
+/* log_change logs one difference; returns 1 when it wrote a line. */
+static int log_change(const struct row *old, const struct row *new,
+                      audit_value_cb value, void *ud) {
   if ((new != NULL ? new : old)->kind == ROW_SETTING)
-    log_setting(old, new, value, ud);
-  else
-    log_override(old, new);
+    return log_setting(old, new, value, ud);
+  log_override(old, new);
+  return 1;
 }
 
 size_t audit_commit(struct audit *a, audit_value_cb value, void *ud) {
@@ -127,16 +129,12 @@ size_t audit_commit(struct audit *a, audit_value_cb value, void *ud) {
   while (a->primed && (i < p->n || j < c->n)) {
     int d = i == p->n ? 1 : j == c->n ? -1 : cmp_row(&p->v[i], &c->v[j]);
     if (d < 0) {
-      log_change(&p->v[i++], NULL, value, ud);
-      changes++;
+      changes += (size_t)log_change(&p->v[i++], NULL, value, ud);
     } else if (d > 0) {
-      log_change(NULL, &c->v[j++], value, ud);
-      changes++;
+      changes += (size_t)log_change(NULL, &c->v[j++], value, ud);
     } else {
-      if (strcmp(p->v[i].value, c->v[j].value) != 0) {
-        log_change(&p->v[i], &c->v[j], value, ud);
-        changes++;
-      }
+      if (strcmp(p->v[i].value, c->v[j].value) != 0)
+        changes += (size_t)log_change(&p->v[i], &c->v[j], value, ud);
       i++, j++;
     }
   }
