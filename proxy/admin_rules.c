@@ -26,8 +26,9 @@
 #include "store/rows.h"
 
 /* json_str appends |s| as a JSON string; keys come from request paths,
- * so quotes, backslashes and control bytes are escaped (pagekey keeps
- * keys printable ASCII). */
+ * so quotes, backslashes and control bytes are escaped, and each byte
+ * outside printable ASCII is written \u00XX: always valid JSON, and a
+ * key a browser sends (percent-encoded) is printable ASCII anyway. */
 static void json_str(struct mbuf *b, const char *s) {
   mbuf_printf(b, "\"");
   for (; *s != '\0'; s++) {

@@ -121,7 +121,8 @@ static int fetch(const char *admin, struct reply *r) {
   llhttp_init(&parser, HTTP_RESPONSE, &set);
   parser.data = r;
   int status = CTL_OK;
-  if (write(fd, req, (size_t)n) != n) {
+  /* MSG_NOSIGNAL: a peer that closed is an error line, not SIGPIPE. */
+  if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
     fprintf(stderr, "heraldctl: --live %s: %s\n", admin, strerror(errno));
     status = CTL_ERROR;
   }
