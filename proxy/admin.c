@@ -55,8 +55,7 @@ struct admin_conn {
   char rbuf[4096];
 };
 
-static llhttp_settings_t settings;
-static int settings_ready;
+static const llhttp_settings_t settings;
 
 /* ---- the growing buffer ------------------------------------------------ */
 
@@ -472,6 +471,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(ac->rbuf, sizeof(ac->rbuf));
 }
 
+/* Constant, so it needs no initialising on any loop thread. */
+static const llhttp_settings_t settings = {
+    .on_url = on_url,
+    .on_message_complete = on_message_complete,
+};
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct admin_conn *ac = s->data;
   if (nread == 0 || ac->answered)
@@ -533,12 +538,6 @@ static void on_listener_closed(uv_handle_t *h) {
 
 int admin_start(struct admin **out, struct server *srv, const char *host,
                 int port, char *err, size_t errlen) {
-  if (!settings_ready) {
-    llhttp_settings_init(&settings);
-    settings.on_url = on_url;
-    settings.on_message_complete = on_message_complete;
-    settings_ready = 1;
-  }
   struct sockaddr_storage ss;
   int v6 = strchr(host, ':') != NULL;
   int rv = v6 ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)

@@ -77,8 +77,7 @@ struct h1_session {
 };
 
 static const struct upstream_cb up_cb;
-static llhttp_settings_t settings;
-static int settings_ready;
+static const llhttp_settings_t settings;
 
 static struct h1_session *from_parser(llhttp_t *p) { return p->data; }
 
@@ -612,18 +611,17 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED;
 }
 
-static void init_settings(void) {
-  llhttp_settings_init(&settings);
-  settings.on_message_begin = on_message_begin;
-  settings.on_url = on_url;
-  settings.on_header_field = on_header_field;
-  settings.on_header_field_complete = on_header_field_complete;
-  settings.on_header_value = on_header_value;
-  settings.on_headers_complete = on_headers_complete;
-  settings.on_body = on_body;
-  settings.on_message_complete = on_message_complete;
-  settings_ready = 1;
-}
+/* Constant, so every loop thread shares it without initialising it. */
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
 
 /* parse runs llhttp over |p| and handles pausing and errors. */
 static int parse(struct h1_session *s, const uint8_t *p, size_t n) {
@@ -773,8 +771,6 @@ static void h1_free(void *sp) {
 }
 
 void *h1_session_new(struct conn *c) {
-  if (!settings_ready)
-    init_settings();
   struct h1_session *s = xcalloc(1, sizeof(*s));
   s->c = c;
   s->srv = conn_server(c);

@@ -58,8 +58,7 @@ struct bwreq {
   uv_buf_t bufs[];
 };
 
-static llhttp_settings_t settings;
-static int settings_ready;
+static const llhttp_settings_t settings;
 
 const uint32_t upstream_latency_bounds_ms[UPSTREAM_LATENCY_BUCKETS - 1] = {
     5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
@@ -598,17 +597,16 @@ static void start_connect(struct upstream *u, int fresh) {
     on_ready(u);
 }
 
-static void init_settings(void) {
-  llhttp_settings_init(&settings);
-  settings.on_message_begin = on_message_begin;
-  settings.on_header_field = on_header_field;
-  settings.on_header_field_complete = on_header_field_complete;
-  settings.on_header_value = on_header_value;
-  settings.on_headers_complete = on_headers_complete;
-  settings.on_body = on_body;
-  settings.on_message_complete = on_message_complete;
-  settings_ready = 1;
-}
+/* Constant, so every loop thread shares it without initialising it. */
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
 
 /* Failures before any I/O are reported on the next loop turn so the
  * consumer never sees a callback from inside upstream_start. */
@@ -620,8 +618,6 @@ struct deferred_fail {
 struct upstream *upstream_start(struct pool *pool, int backend,
                                 const struct http_req *req,
                                 const struct upstream_cb *cb, void *ud) {
-  if (!settings_ready)
-    init_settings();
   struct upstream *u = upstream_alloc();
   u->server = "";
   u->pool = pool;
