@@ -426,10 +426,29 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
   return -1;
 }
 
+struct config *config_new(void) {
+  struct config *c = xcalloc(1, sizeof(*c));
+  config_defaults(c);
+  atomic_init(&c->refs, 1);
+  return c;
+}
+
+void config_ref(struct config *c) { atomic_fetch_add(&c->refs, 1); }
+
+void config_unref(struct config *c) {
+  if (c != NULL && atomic_fetch_sub(&c->refs, 1) == 1)
+    free(c);
+}
+
 void config_defaults(struct config *c) {
+  int refs = atomic_load(&c->refs);
   memset(c, 0, sizeof *c);
+  atomic_init(&c->refs, refs);
   c->log_level = LOG_LEVEL_INFO;
   strcpy(c->access_format, ACCESS_FORMAT_DEFAULT);
+  char why[256];
+  access_format_parse(c->access_format, &c->access_compiled, why,
+                      sizeof(why));
   c->max_connections = 10000;
   c->max_connections_per_client = 256;
   c->max_concurrent_streams = 100;
@@ -1308,6 +1327,12 @@ static int check_readable(const char *listener, const char *what,
 }
 
 int config_validate(struct config *c, char *err, size_t errlen) {
+  char why[256];
+  if (access_format_parse(c->access_format, &c->access_compiled, why,
+                          sizeof(why)) != 0) {
+    snprintf(err, errlen, "log.access_format: %s", why);
+    return -1;
+  }
   if (c->nlisteners == 0) {
     snprintf(err, errlen, "no listeners: add a [listener:NAME] section or "
              "--listen");
