@@ -614,8 +614,7 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
                           st->pseudo_len[P_PATH], hdrs, n);
   /* Upstream caps a response at MAX_RESPONSE_FIELDS fields and 64 KB. */
   nghttp2_nv nv[258];
-  static char lower[65536]; /* loop thread only */
-  static char cookie[DIGEST_COOKIE_MAX + 128];
+  char *lower = s->lp->h2_names, *cookie = s->lp->h2_cookie;
   if (n > ARRAY_SIZE(nv) - 3)
     n = ARRAY_SIZE(nv) - 3;
   char code[8];
@@ -626,7 +625,7 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   char *lp = lower;
   size_t k = 1;
   for (size_t i = 0; i < n; i++) {
-    if ((size_t)(lp - lower) + hdrs[i].name_len > sizeof(lower))
+    if ((size_t)(lp - lower) + hdrs[i].name_len > sizeof(s->lp->h2_names))
       break;
     for (size_t j = 0; j < hdrs[i].name_len; j++) {
       char ch = hdrs[i].name[j];
@@ -643,7 +642,7 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   size_t clen;
   if (st->digest != NULL && status < 400 &&
       (clen = pushed_cookie(st->digest, st->pseudo[P_SCHEME][4] == 's',
-                            cookie, sizeof(cookie))) > 0)
+                            cookie, sizeof(s->lp->h2_cookie))) > 0)
     nv[k++] = (nghttp2_nv){(uint8_t *)"set-cookie", (uint8_t *)cookie, 10,
                            clen, NGHTTP2_NV_FLAG_NONE};
   st->status = status;

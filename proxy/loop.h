@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "proxy/digest.h"
 #include "proxy/upstream.h"
 
 struct clientcount;
@@ -125,6 +126,10 @@ struct loop {
   int h2_nfree;
   struct nghttp2_session_callbacks *h2_callbacks;
   struct nghttp2_option *h2_options;
+  /* A response head's field names, lower-cased, and its Set-Cookie for
+   * the push digest: scratch for the one head being submitted. */
+  char h2_names[65536];
+  char h2_cookie[DIGEST_COOKIE_MAX + 128];
 
   /* ---- byte queues (base/buf.h): chunks for reuse ---- */
   struct buf_cache bufs;
