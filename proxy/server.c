@@ -332,10 +332,10 @@ void server_free(struct server *srv) {
  * the loop, reload_done binds the listeners that are new, and only if every
  * bind succeeds does it commit: listeners whose address is gone are closed,
  * kept ones get their new TLS context, the pool and configuration are
- * swapped (the old pool is retired and lives as long as requests use it),
- * and the learner's settings go to the recorder thread. Connections
- * already open keep running; each new request is routed by the
- * configuration in force when it starts. */
+ * swapped (the old pool is retired and lives as long as connections
+ * pinned to it), and the learner's settings go to the recorder thread.
+ * Connections already open keep running under the configuration they
+ * were accepted with; new connections get the new one. */
 
 struct reload_job {
   uv_work_t req;
