@@ -22,6 +22,7 @@
 
 #include "learner/ruleset.h"
 #include "proxy/admin.h"
+#include "proxy/loop.h"
 #include "proxy/server.h"
 #include "store/rows.h"
 
@@ -72,7 +73,9 @@ static int query_key(const char *query, size_t n, char *out, size_t cap) {
 
 void admin_rules(struct server *srv, const char *query, size_t qlen,
                  struct mbuf *b) {
-  const struct ruleset *rs = srv->rules;
+  /* The admin listener runs on the main loop: its snapshot, which every
+   * loop is handed alike. */
+  const struct ruleset *rs = server_loop(srv)->rules;
   char want[ADMIN_MAX_URL];
   int one = query != NULL && query_key(query, qlen, want, sizeof want);
   mbuf_printf(b, "{\"gen\": %llu, \"pages\": %zu, \"rules\": %zu, \"keys\": [",
