@@ -5,7 +5,7 @@
  * filled and a navigation announced to the recorder, the upstream starts
  * (its request is on the wire before anything else happens), then
  * deliver fills the backend's think time: a 103 from the rules, or
- * pushes (push.c). The upstream's
+ * pushes (push.c), whose cut-off rest goes out in a 103. The upstream's
  * callbacks come back here and go on to the sink; the session reports
  * the end with exchange_close, which writes the log line and hands the
  * observation to the recorder. */
@@ -63,8 +63,8 @@ static int send_early(struct exchange *x, const struct hints_early *e) {
   return 1;
 }
 
-/* deliver pushes a navigation's page rules to a client that takes push,
- * or sends it one 103
+/* deliver pushes a navigation's page rules to a client that takes push
+ * (and names what could not be pushed in a 103), or sends it one 103
  * Early Hints (see proxy/hints.h). */
 static void deliver(struct exchange *x, const struct http_req *req) {
   struct server *srv = x->srv;
@@ -79,7 +79,10 @@ static void deliver(struct exchange *x, const struct http_req *req) {
     return;
   case HINTS_PUSH: {
     int pushed = 0;
-    push_page(x, req, p, named, &pushed);
+    uint64_t cut = push_page(x, req, p, named, &pushed);
+    if (cut != 0 && hints_push_fallback(srv, req, o, p, cut, !pushed, &e) &&
+        send_early(x, &e))
+      srv->stats.hints_sent++;
     return;
   }
   case HINTS_EARLY:
