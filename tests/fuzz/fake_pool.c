@@ -53,7 +53,7 @@ struct pool {
   const struct config *cfg;
   struct pool_server server;
   struct fconn *conns;
-  int connect_status, get_fail;
+  int connect_status, get_fail, peer_closed;
 };
 
 static llhttp_settings_t req_settings;
@@ -280,6 +280,10 @@ void fake_pool_set_connect_status(struct pool *p, int status) {
 
 void fake_pool_set_get_fail(struct pool *p, int fail) { p->get_fail = fail; }
 
+void fake_pool_set_peer_closed(struct pool *p, int closed) {
+  p->peer_closed = closed;
+}
+
 static void take(struct fconn *f, void *owner, bconn_connect_cb cb,
                  bconn_read_cb read_cb) {
   f->b.owner = owner;
@@ -413,6 +417,13 @@ static int still(struct pool *p, const struct snap *s) {
 void fake_bconn_connect(struct bconn *b, int status) {
   struct fconn *f = (struct fconn *)b;
   f->connect_done = 1;
+  if (status == 0 && b->server->pool->peer_closed && f->peer >= 0) {
+    /* The backend is gone before herald writes: EOF on read, EPIPE on
+     * write. */
+    close(f->peer);
+    f->peer = -1;
+    f->eof_sent = 1;
+  }
   b->deadline = 0;
   if (status == 0)
     b->connected = 1;
