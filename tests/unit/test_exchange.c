@@ -108,6 +108,20 @@ static int setup(void **state) {
   return 0;
 }
 
+/* backend_answer: the one backend connection, which stalled, answers
+ * |bytes| (after reading the request). Returns it. */
+static struct bconn *backend_answer(const char *bytes) {
+  struct bconn *b = fake_pool_busy_conn(world_pool());
+  assert_non_null(b);
+  fake_bconn_drain(b);
+  fake_bconn_deliver(b, (const uint8_t *)bytes, strlen(bytes));
+  return b;
+}
+
+/* A head and 3 of its 10 body bytes. */
+static const char cut_short[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhel";
+
 /* ---- HTTP/1.1 ---------------------------------------------------------- */
 
 /* h1 runs one HTTP/1.1 connection sending |req|, with the backend
@@ -153,8 +167,9 @@ static void test_h1_early_hints(void **state) {
   struct out out = {0};
   struct world_opts o = opts(FB_OK, CONFIG_DELIVER_HINTS);
   struct conn *c = h1(&out, GET_A, &o, 0);
-  assert_true(strncmp(out.p, "HTTP/1.1 103 Early Hints\r\n"
-                             "Link: </s.css>; rel=preload; as=style\r\n", 64) == 0);
+  static const char want[] = "HTTP/1.1 103 Early Hints\r\n"
+                             "Link: </s.css>; rel=preload; as=style\r\n";
+  assert_true(strncmp(out.p, want, strlen(want)) == 0);
   assert_non_null(strstr(out.p, "\r\n\r\nHTTP/1.1 200 OK\r\n"));
   finish(c);
   free(out.p);
@@ -230,11 +245,7 @@ static void test_h1_backend_dies_mid_body(void **state) {
   live = c;
   fake_conn_feed(c, (const uint8_t *)GET_X, strlen(GET_X));
   settle(c, &o);
-  struct bconn *b = fake_pool_busy_conn(world_pool());
-  assert_non_null(b);
-  fake_bconn_drain(b);
-  static const char part[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhel";
-  fake_bconn_deliver(b, (const uint8_t *)part, strlen(part));
+  struct bconn *b = backend_answer(cut_short);
   settle(c, &o); /* the client reads the head and the first bytes */
   fake_bconn_eof(b);
   settle(c, &o);
@@ -394,32 +405,35 @@ static void test_h2_ok(void **state) {
   h2_close(&h);
 }
 
+/* nav: one navigation to a.example/ in |deliver| mode by a client that
+ * takes push or not, with a stream limit (0: none sent) and an initial
+ * window (-1: the default); it gets |promises| pushes, |interim| 103s
+ * naming |links| resources, and the page. The page's rules: s.css and
+ * app.js (push and hint), f.woff2 and i.png (hint), api/d.json (push
+ * only, as=fetch). */
+static void nav(struct h2c *h, int deliver, int push, uint32_t streams,
+                int32_t window, int promises, int interim, int links) {
+  struct world_opts o = opts(FB_OK, deliver);
+  h2_open(h, &o, push, streams, window);
+  int32_t id = h2_get(h, "a.example", "/", 1);
+  h2_run(h, &o);
+  assert_int_equal(h->promises, promises);
+  assert_int_equal(h->interim[id], interim);
+  assert_int_equal(h->links[id], links);
+  assert_int_equal(h->status[id], 200);
+}
+
 static void test_h2_early_hints(void **state) {
   (void)state;
   struct h2c h;
-  struct world_opts o = opts(FB_OK, CONFIG_DELIVER_BOTH);
-  h2_open(&h, &o, 0, 0, -1); /* no push: the 103 */
-  int32_t id = h2_get(&h, "a.example", "/", 1);
-  h2_run(&h, &o);
-  assert_int_equal(h.promises, 0);
-  assert_int_equal(h.interim[id], 1);
-  assert_int_equal(h.links[id], 4); /* s.css app.js f.woff2 i.png */
-  assert_int_equal(h.status[id], 200);
+  nav(&h, CONFIG_DELIVER_BOTH, 0, 0, -1, 0, 1, 4); /* no push: the 103 */
   h2_close(&h);
 }
 
-/* The page's push rules are s.css, app.js (also hints) and api/d.json
- * (push only, as=fetch). */
 static void test_h2_push(void **state) {
   (void)state;
   struct h2c h;
-  struct world_opts o = opts(FB_OK, CONFIG_DELIVER_BOTH);
-  h2_open(&h, &o, 1, 0, -1);
-  int32_t id = h2_get(&h, "a.example", "/", 1);
-  h2_run(&h, &o);
-  assert_int_equal(h.promises, 3);
-  assert_int_equal(h.interim[id], 0);
-  assert_int_equal(h.status[id], 200);
+  nav(&h, CONFIG_DELIVER_BOTH, 1, 0, -1, 3, 0, 0);
   assert_int_equal(h.status[2], 200); /* a pushed response, complete */
   assert_int_equal(h.body[2], 5);
   h2_close(&h);
@@ -430,31 +444,18 @@ static void test_h2_push(void **state) {
 static void test_h2_push_cut_by_streams(void **state) {
   (void)state;
   struct h2c h;
-  struct world_opts o = opts(FB_OK, CONFIG_DELIVER_BOTH);
   uint64_t hints = world_server()->stats.hints_sent;
-  h2_open(&h, &o, 1, 1, -1);
-  int32_t id = h2_get(&h, "a.example", "/", 1);
-  h2_run(&h, &o);
-  assert_int_equal(h.promises, 1);
-  assert_int_equal(h.interim[id], 1);
-  assert_int_equal(h.links[id], 1);
-  assert_int_equal(h.status[id], 200);
+  nav(&h, CONFIG_DELIVER_BOTH, 1, 1, -1, 1, 1, 1);
   assert_int_equal(world_server()->stats.hints_sent - hints, 1);
   h2_close(&h);
 }
 
-/* A zero initial window: nothing could be pushed; the 103 names it. */
+/* A zero initial window: nothing could be pushed; the 103 names s.css
+ * and app.js. */
 static void test_h2_push_cut_by_window(void **state) {
   (void)state;
   struct h2c h;
-  struct world_opts o = opts(FB_OK, CONFIG_DELIVER_BOTH);
-  h2_open(&h, &o, 1, 0, 0);
-  int32_t id = h2_get(&h, "a.example", "/", 1);
-  h2_run(&h, &o);
-  assert_int_equal(h.promises, 0);
-  assert_int_equal(h.interim[id], 1);
-  assert_int_equal(h.links[id], 2); /* s.css, app.js */
-  assert_int_equal(h.status[id], 200);
+  nav(&h, CONFIG_DELIVER_BOTH, 1, 0, 0, 0, 1, 2);
   h2_close(&h);
 }
 
@@ -462,13 +463,7 @@ static void test_h2_push_cut_by_window(void **state) {
 static void test_h2_push_only_cut(void **state) {
   (void)state;
   struct h2c h;
-  struct world_opts o = opts(FB_OK, CONFIG_DELIVER_PUSH);
-  h2_open(&h, &o, 1, 0, 0);
-  int32_t id = h2_get(&h, "a.example", "/", 1);
-  h2_run(&h, &o);
-  assert_int_equal(h.promises, 0);
-  assert_int_equal(h.interim[id], 0);
-  assert_int_equal(h.status[id], 200);
+  nav(&h, CONFIG_DELIVER_PUSH, 1, 0, 0, 0, 0, 0);
   h2_close(&h);
 }
 
@@ -511,21 +506,24 @@ static void test_h2_backend_timeout(void **state) {
   h2_error(FB_STALL, 0, 0, 0, 1, 504);
 }
 
+/* h2_scripted: a request whose backend answers |bytes|; returns its
+ * stream id. */
+static int32_t h2_scripted(struct h2c *h, const char *bytes) {
+  struct world_opts o = opts(FB_STALL, CONFIG_DELIVER_HINTS);
+  h2_open(h, &o, 0, 0, -1);
+  int32_t id = h2_get(h, "b.example", "/x", 0);
+  h2_run(h, &o);
+  backend_answer(bytes);
+  h2_run(h, &o);
+  return id;
+}
+
 static void test_h2_transfer_coding(void **state) {
   (void)state;
   /* HTTP/2 cannot carry a transfer coding: 502, never the coded bytes. */
   struct h2c h;
-  struct world_opts o = opts(FB_STALL, CONFIG_DELIVER_HINTS);
-  h2_open(&h, &o, 0, 0, -1);
-  int32_t id = h2_get(&h, "b.example", "/x", 0);
-  h2_run(&h, &o);
-  struct bconn *b = fake_pool_busy_conn(world_pool());
-  assert_non_null(b);
-  fake_bconn_drain(b);
-  static const char r[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, "
-                          "chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
-  fake_bconn_deliver(b, (const uint8_t *)r, strlen(r));
-  h2_run(&h, &o);
+  int32_t id = h2_scripted(&h, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, "
+                               "chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
   assert_int_equal(h.status[id], 502);
   h2_close(&h);
 }
@@ -536,16 +534,9 @@ static void test_h2_backend_dies_mid_body(void **state) {
   (void)state;
   struct h2c h;
   struct world_opts o = opts(FB_STALL, CONFIG_DELIVER_HINTS);
-  h2_open(&h, &o, 0, 0, -1);
-  int32_t id = h2_get(&h, "b.example", "/x", 0);
-  h2_run(&h, &o);
-  struct bconn *b = fake_pool_busy_conn(world_pool());
-  assert_non_null(b);
-  fake_bconn_drain(b);
-  static const char part[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhel";
-  fake_bconn_deliver(b, (const uint8_t *)part, strlen(part));
-  h2_run(&h, &o); /* the client reads the head and the first bytes */
-  fake_bconn_eof(b);
+  /* the client reads the head and the first bytes */
+  int32_t id = h2_scripted(&h, cut_short);
+  fake_bconn_eof(fake_pool_busy_conn(world_pool()));
   h2_run(&h, &o);
   assert_int_equal(h.status[id], 200);
   assert_int_equal(h.rst[id], NGHTTP2_INTERNAL_ERROR + 1);
