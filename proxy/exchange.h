@@ -107,7 +107,7 @@ struct exchange {
   uint8_t client[16];           /* the request's client, once known */
   uint8_t have_client;
   uint8_t codings_ok;           /* transfer codings may reach the client */
-  uint8_t pushed;               /* herald's own request (push.c) */
+  uint8_t pushed;               /* herald's own request (set by push.c) */
   int version;                  /* 10, 11 or 20 */
   uint64_t id;                  /* stream id or request number */
   struct push_conn *push;       /* the connection's pushes, NULL: none */
@@ -122,7 +122,8 @@ struct exchange {
   const char *req_authority, *req_path; /* the started request's */
   size_t req_alen, req_plen;
   int https;
-  int status;                   /* of the head that went out */
+  int status;                   /* of the head that went out (the session
+                                   sets it when it answers itself) */
   int hints;                    /* Link fields in the 103 sent */
   uint64_t start_ms, bytes_sent;
   uint8_t recording;            /* |obs| is being filled */

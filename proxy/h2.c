@@ -277,7 +277,8 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
     st->started = 1;
     nghttp2_session_consume(ng, id, len);
     if (!st->resp_started) {
-      h2_stream_simple(st, 413, "request body larger than limits.max_request_body");
+      h2_stream_simple(st, 413,
+                       "request body larger than limits.max_request_body");
     } else {
       nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
     }

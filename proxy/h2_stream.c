@@ -570,7 +570,8 @@ static int validate(struct h2_stream *st, struct http_req *req,
   }
   const char *scheme = conn_is_tls(s->c) ? "https" : "http";
   if (!st->pseudo_seen[H2_P_SCHEME] ||
-      !util_strcaseeq(st->pseudo[H2_P_SCHEME], st->pseudo_len[H2_P_SCHEME], scheme)) {
+      !util_strcaseeq(st->pseudo[H2_P_SCHEME], st->pseudo_len[H2_P_SCHEME],
+                      scheme)) {
     st->reject_why = ":scheme does not match the connection";
     return 400;
   }
