@@ -307,6 +307,14 @@ static void up_error(void *ud, int status, const char *why) {
   x->srv->stats.backend_errors++;
   if (status == 504)
     x->srv->stats.backend_timeouts++;
+  if (x->pushed && !x->head_sent) {
+    /* Nothing pushable came: reset the push rather than deliver a 502
+     * or 504 the client never asked for (it asks itself if it needs
+     * the resource). */
+    x->srv->stats.pushes_refused++;
+    x->sink->reset(x->ud);
+    return;
+  }
   x->sink->error(x->ud, status);
 }
 

@@ -112,6 +112,9 @@ struct bconn *fake_pool_busy_conn(struct pool *p);
 void fake_bconn_connect(struct bconn *b, int status);
 void fake_bconn_deliver(struct bconn *b, const uint8_t *p, size_t n);
 void fake_bconn_eof(struct bconn *b);
+/* fake_pool_fail_nth_connect: the |n|th new connection from now on is
+ * refused (0: none). */
+void fake_pool_fail_nth_connect(struct pool *p, int n);
 /* fake_pool_set_peer_closed: the backend end of new connections is
  * closed as they connect, so herald's request write fails (EPIPE). */
 void fake_pool_set_peer_closed(struct pool *p, int closed);

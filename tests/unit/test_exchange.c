@@ -81,6 +81,7 @@ static void release(void) {
   world_settle();
   world_apply(&(struct world_opts){0});
   fake_pool_set_peer_closed(world_pool(), 0);
+  fake_pool_fail_nth_connect(world_pool(), 0);
 }
 
 static int teardown(void **state) {
@@ -467,6 +468,24 @@ static void test_h2_push_only_cut(void **state) {
   h2_close(&h);
 }
 
+/* A push whose backend connection fails is reset (RST_STREAM CANCEL),
+ * never delivered as a pushed 502: the client asks for it itself. The
+ * page and the other pushes are served. Connections: the page's first,
+ * then s.css, app.js, d.json. */
+static void test_h2_push_connect_fails(void **state) {
+  (void)state;
+  struct h2c h;
+  uint64_t refused = world_server()->stats.pushes_refused;
+  fake_pool_fail_nth_connect(world_pool(), 2);
+  nav(&h, CONFIG_DELIVER_BOTH, 1, 0, -1, 3, 0, 0);
+  assert_int_equal(h.rst[2], NGHTTP2_CANCEL + 1);
+  assert_int_equal(h.status[2], 0);
+  assert_int_equal(h.status[4], 200);
+  assert_int_equal(h.status[6], 200);
+  assert_int_equal(world_server()->stats.pushes_refused - refused, 1);
+  h2_close(&h);
+}
+
 static void h2_error(enum fake_backend_kind kind, int connect_status,
                      int get_fail, int peer_closed, int timeout, int want) {
   struct h2c h;
@@ -574,6 +593,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_h2_push_cut_by_streams, teardown),
       cmocka_unit_test_teardown(test_h2_push_cut_by_window, teardown),
       cmocka_unit_test_teardown(test_h2_push_only_cut, teardown),
+      cmocka_unit_test_teardown(test_h2_push_connect_fails, teardown),
       cmocka_unit_test_teardown(test_h2_connect_fails, teardown),
       cmocka_unit_test_teardown(test_h2_no_server, teardown),
       cmocka_unit_test_teardown(test_h2_write_fails, teardown),
