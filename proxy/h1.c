@@ -53,7 +53,6 @@ struct h1_session {
   struct exchange x;
   int version;       /* 10 or 11 */
   int keepalive;
-  int is_head;
   int64_t body_received;
   int read_paused_for_body, up_paused;
   int resp_started, resp_chunked, resp_done;
@@ -357,7 +356,6 @@ static int on_headers_complete(llhttp_t *p) {
     return reject(s, 505, "unsupported HTTP version");
   s->version = p->http_minor == 0 ? 10 : 11;
   s->keepalive = llhttp_should_keep_alive(p);
-  s->is_head = p->method == HTTP_HEAD;
   if (p->method == HTTP_CONNECT)
     return reject(s, 501, "CONNECT is not supported");
 

@@ -258,6 +258,37 @@ static void test_h1_backend_dies_mid_body(void **state) {
   free(out.p);
 }
 
+/* The client goes away while the backend thinks: the exchange ends with
+ * the connection (finish checks nothing is left). */
+static void test_h1_client_gone(void **state) {
+  (void)state;
+  struct out out = {0};
+  struct world_opts o = opts(FB_STALL, CONFIG_DELIVER_HINTS);
+  struct conn *c = h1(&out, GET_X, &o, 0);
+  assert_int_equal(fake_backend_busy(world_pool()), 1);
+  finish(c);
+  free(out.p);
+}
+
+/* The client closes its side halfway through its request body: the
+ * request can never complete, so its backend exchange ends at once. */
+static void test_h1_eof_mid_body(void **state) {
+  (void)state;
+  struct out out = {0};
+  struct world_opts o = opts(FB_STALL, CONFIG_DELIVER_HINTS);
+  struct conn *c = h1(&out, "POST /x HTTP/1.1\r\nHost: b.example\r\n"
+                            "Content-Length: 100\r\n\r\n0123456789",
+                      &o, 0);
+  assert_int_equal(fake_backend_busy(world_pool()), 1);
+  fake_conn_eof(c);
+  settle(c, &o);
+  assert_true(fake_conn_closed(c));
+  assert_int_equal(fake_backend_busy(world_pool()), 0);
+  assert_int_equal(upstream_stats()->active, 0);
+  finish(c);
+  free(out.p);
+}
+
 /* ---- HTTP/2 ------------------------------------------------------------ */
 
 struct h2c {
@@ -486,6 +517,26 @@ static void test_h2_push_connect_fails(void **state) {
   h2_close(&h);
 }
 
+/* The client resets a push still at the backend: its backend exchange
+ * ends at once, and it counts as cancelled. */
+static void test_h2_client_resets_push(void **state) {
+  (void)state;
+  struct h2c h;
+  struct world_opts o = opts(FB_STALL, CONFIG_DELIVER_BOTH);
+  uint64_t cancelled = world_server()->stats.pushes_cancelled;
+  h2_open(&h, &o, 1, 0, -1);
+  h2_get(&h, "a.example", "/", 1);
+  h2_run(&h, &o);
+  assert_int_equal(h.promises, 3);
+  int busy = fake_backend_busy(world_pool());
+  nghttp2_submit_rst_stream(h.ng, NGHTTP2_FLAG_NONE, 2, NGHTTP2_CANCEL);
+  c_flush(&h);
+  h2_run(&h, &o);
+  assert_int_equal(fake_backend_busy(world_pool()), busy - 1);
+  assert_int_equal(world_server()->stats.pushes_cancelled - cancelled, 1);
+  h2_close(&h);
+}
+
 static void h2_error(enum fake_backend_kind kind, int connect_status,
                      int get_fail, int peer_closed, int timeout, int want) {
   struct h2c h;
@@ -587,6 +638,8 @@ int main(void) {
       cmocka_unit_test_teardown(test_h1_backend_timeout, teardown),
       cmocka_unit_test_teardown(test_h1_malformed_response, teardown),
       cmocka_unit_test_teardown(test_h1_backend_dies_mid_body, teardown),
+      cmocka_unit_test_teardown(test_h1_client_gone, teardown),
+      cmocka_unit_test_teardown(test_h1_eof_mid_body, teardown),
       cmocka_unit_test_teardown(test_h2_ok, teardown),
       cmocka_unit_test_teardown(test_h2_early_hints, teardown),
       cmocka_unit_test_teardown(test_h2_push, teardown),
@@ -594,6 +647,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_h2_push_cut_by_window, teardown),
       cmocka_unit_test_teardown(test_h2_push_only_cut, teardown),
       cmocka_unit_test_teardown(test_h2_push_connect_fails, teardown),
+      cmocka_unit_test_teardown(test_h2_client_resets_push, teardown),
       cmocka_unit_test_teardown(test_h2_connect_fails, teardown),
       cmocka_unit_test_teardown(test_h2_no_server, teardown),
       cmocka_unit_test_teardown(test_h2_write_fails, teardown),
