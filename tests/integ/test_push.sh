@@ -227,12 +227,25 @@ herald_graceful_stop
 start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
   "${FROZEN[@]}" -o deliver.mode=both || finish
 links_103() { grep -c 'recv (stream_id=[0-9]*) link: <' <<<"$1"; }
+# named_since MS: what the pushed visits since MS were named, by channel.
+named_since() {
+  q "SELECT n.channel || ':' || count(*) FROM visit_named n JOIN visits v ON v.id = n.visit_id JOIN pages p ON p.id = v.page_id WHERE p.key = '$PAGE' AND v.delivery = 'push' AND v.started_at >= $1 GROUP BY n.channel ORDER BY n.channel" | tr '\n' ' '
+}
+since=$(date +%s%3N)
 out=$(timeout 10 nghttp -nv --max-concurrent-streams=2 "${NAV[@]}" "$PAGE" 2>&1)
 assert_eq "mode both, SETTINGS_MAX_CONCURRENT_STREAMS=2: two pushes" 2 "$(promises "$out")"
 assert_match "  and a 103 for the rest" ':status: 103' "$out"
 assert_eq "  which names each resource not pushed" "$((N - 2))" "$(links_103 "$out")"
 assert_match "  then the page" ':status: 103 .* :status: 200$' \
   "$(page_status "$out") $(page_status "$out" 2)"
+named=
+for _ in $(seq 1 60); do
+  named=$(named_since "$since")
+  [ -n "$named" ] && break
+  sleep 0.25
+done
+assert_eq "  the visit counts as pushed, named: its 103's and its pushes" \
+  "hint:$((N - 2)) push:2 " "$named"
 out=$(timeout 10 nghttp -nv "${NAV[@]}" "$PAGE" 2>&1)
 assert_eq "mode both, room for every push: all pushed" "$N" "$(promises "$out")"
 assert_no_match "  and no 103" ':status: 103' "$out"
