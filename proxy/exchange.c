@@ -28,15 +28,16 @@
 #include "proxy/push.h"
 #include "proxy/pushed.h"
 #include "proxy/record.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 #include "proxy/upstream.h"
 
 static const struct upstream_cb up_cb;
 
-void exchange_init(struct exchange *x, struct server *srv, struct conn *c,
+void exchange_init(struct exchange *x, struct conn *c,
                    const struct exchange_sink *sink, void *ud) {
   memset(x, 0, offsetof(struct exchange, obs));
-  x->srv = srv;
+  x->lp = conn_loop(c);
+  x->cfg = conn_config(c);
   x->c = c;
   x->sink = sink;
   x->ud = ud;
@@ -46,11 +47,11 @@ void exchange_init(struct exchange *x, struct server *srv, struct conn *c,
 }
 
 void exchange_count(struct exchange *x) {
-  x->srv->stats.requests++;
+  x->lp->stats.requests++;
   if (x->version == 20)
-    x->srv->stats.h2_requests++;
+    x->lp->stats.h2_requests++;
   else
-    x->srv->stats.h1_requests++;
+    x->lp->stats.h1_requests++;
 }
 
 /* send_early sends the exchange's one 103 with the Link fields of |e|.
@@ -67,33 +68,35 @@ static int send_early(struct exchange *x, const struct hints_early *e) {
  * (and names what could not be pushed in a 103), or sends it one 103
  * Early Hints (see proxy/hints.h). */
 static void deliver(struct exchange *x, const struct http_req *req) {
-  struct server *srv = x->srv;
+  struct loop *lp = x->lp;
   struct obs *o = x->recording ? &x->obs : NULL;
   const struct ruleset_page *p = NULL;
   uint64_t named = 0;
   int can_push = x->push != NULL && x->sink->push_room != NULL &&
                  x->sink->push_room(x->ud, NULL, NULL);
   struct hints_early e;
-  switch (hints_decide(srv, req, o, x->c, x->id, can_push, &p, &named)) {
+  switch (hints_decide(lp, x->cfg, req, o, x->c, x->id, can_push, &p,
+                       &named)) {
   case HINTS_NONE:
     return;
   case HINTS_PUSH: {
     int pushed = 0;
     uint64_t cut = push_page(x, req, p, named, &pushed);
-    if (cut != 0 && hints_push_fallback(srv, req, o, p, cut, !pushed, &e) &&
+    if (cut != 0 &&
+        hints_push_fallback(lp, x->cfg, req, o, p, cut, !pushed, &e) &&
         send_early(x, &e))
-      srv->stats.hints_sent++;
+      lp->stats.hints_sent++;
     return;
   }
   case HINTS_EARLY:
     if (hints_compose(p, named, NULL, 0, &e) > 0 && send_early(x, &e))
-      srv->stats.hints_sent++;
+      lp->stats.hints_sent++;
     return;
   }
 }
 
 static int backend_of(const struct exchange *x, const struct http_req *req) {
-  const struct config *cfg = x->srv->cfg;
+  const struct config *cfg = x->cfg;
   size_t hostlen = http_authority_host_len(req->authority,
                                            req->authority_len);
   return route_pick(cfg, req->authority, hostlen, req->path, req->path_len);
@@ -109,15 +112,15 @@ static void keep_names(struct exchange *x, const struct http_req *req) {
 }
 
 void exchange_start(struct exchange *x, const struct http_req *req) {
-  struct server *srv = x->srv;
+  struct loop *lp = x->lp;
   keep_names(x, req);
   int backend = backend_of(x, req);
-  struct recorder *rec = srv->recorder;
+  struct recorder *rec = lp->recorder;
   if (recorder_enabled(rec)) {
     x->recording = 1;
     record_request(&x->obs, x->c, x->id, req);
     if (x->push != NULL)
-      push_note_request(x->push, srv, req, &x->obs);
+      push_note_request(x->push, lp, req, &x->obs);
     if (record_maybe_navigation(&x->obs)) {
       x->obs.kind = OBS_NAV_START;
       recorder_post(rec, &x->obs);
@@ -125,18 +128,19 @@ void exchange_start(struct exchange *x, const struct http_req *req) {
   }
   /* HTTP/1.0 clients know no 1xx; HTTP/1.1 ones get one only with
    * hints_http1. */
-  x->early_ok = (uint8_t)hints_may_send(srv, req,
+  x->early_ok = (uint8_t)hints_may_send(x->cfg, req,
                                         x->recording ? &x->obs : NULL, x->c,
                                         x->id);
-  x->up = upstream_start(srv->pool, backend, req, &up_cb, x);
+  x->up = upstream_start(conn_pool(x->c), backend, req, &up_cb, x);
   /* The request is on its way to the backend; fill its think time. */
-  if (srv->rules != NULL && x->early_ok)
+  if (lp->rules != NULL && x->early_ok)
     deliver(x, req);
 }
 
 void exchange_start_pushed(struct exchange *x, const struct http_req *req) {
   keep_names(x, req);
-  x->up = upstream_start(x->srv->pool, backend_of(x, req), req, &up_cb, x);
+  x->up = upstream_start(conn_pool(x->c), backend_of(x, req), req, &up_cb,
+                         x);
 }
 
 void exchange_send_body(struct exchange *x, const uint8_t *p, size_t n) {
@@ -179,7 +183,7 @@ void exchange_cancel(struct exchange *x) {
 }
 
 void exchange_close(struct exchange *x, const struct exchange_outcome *o) {
-  struct server *srv = x->srv;
+  struct loop *lp = x->lp;
   if (x->closed)
     return;
   x->closed = 1;
@@ -201,9 +205,9 @@ void exchange_close(struct exchange *x, const struct exchange_outcome *o) {
   }
   /* The class of the head the client got (a cut body included). */
   if (x->status >= 100 && x->status < 600) {
-    srv->stats.responses[x->status / 100]++;
+    lp->stats.responses[x->status / 100]++;
     if (x->version != 20)
-      srv->stats.h1_responses[x->status / 100]++;
+      lp->stats.h1_responses[x->status / 100]++;
   }
   if (x->pushed)
     push_closed(x, o);
@@ -212,7 +216,7 @@ void exchange_close(struct exchange *x, const struct exchange_outcome *o) {
     record_finish(&x->obs, x->bytes_sent, o->cut);
     if (x->pushed)
       x->obs.kind = OBS_PUSH;
-    recorder_post(srv->recorder, &x->obs);
+    recorder_post(lp->recorder, &x->obs);
   }
 }
 
@@ -232,7 +236,7 @@ void exchange_cleanup(struct exchange *x) {
 static void refuse(struct exchange *x, int status) {
   exchange_cancel(x);
   if (x->pushed) {
-    x->srv->stats.pushes_refused++;
+    x->lp->stats.pushes_refused++;
     x->sink->reset(x->ud);
     return;
   }
@@ -242,7 +246,7 @@ static void refuse(struct exchange *x, int status) {
 static void up_head(void *ud, int status, const struct http_hdr *hdrs,
                     size_t n, int64_t content_length) {
   struct exchange *x = ud;
-  struct server *srv = x->srv;
+  struct loop *lp = x->lp;
   x->backend = upstream_backend_name(x->up);
   int bodyless = x->is_head || status == 204 || status == 304;
   const char *codings = upstream_transfer_codings(x->up);
@@ -254,13 +258,13 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
     LOG_WARN("backend %s: transfer coding '%s' cannot reach an %s client; "
              "502", x->backend, codings,
              x->version == 20 ? "HTTP/2" : "HTTP/1.0");
-    srv->stats.backend_errors++;
+    lp->stats.backend_errors++;
     refuse(x, 502);
     return;
   }
   if (x->recording) {
     record_response(&x->obs, status, hdrs, n);
-    hints_page_response(srv, &x->obs, hdrs, n, &x->declared);
+    hints_page_response(lp, &x->obs, hdrs, n, &x->declared);
   }
   if (x->pushed && !push_response_ok(status, hdrs, n)) {
     /* Learned as pushable, answered otherwise this time: never deliver
@@ -271,16 +275,16 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
     return;
   }
   if (x->push != NULL && status == 200 && strcmp(x->method, "GET") == 0)
-    pushed_note_validator(srv->validators, x->req_authority, x->req_alen,
+    pushed_note_validator(lp->validators, x->req_authority, x->req_alen,
                           x->req_path, x->req_plen, hdrs, n);
   /* RFC 9110 7.6.3: a proxy adds itself to Via in both directions. */
   struct http_hdr extra[2] = {{"Via", 3, "1.1 herald", 10}};
   size_t nextra = 1;
-  char cookie[DIGEST_COOKIE_MAX + 128];
+  char *cookie = lp->h2_cookie;
   size_t clen;
   if (x->digest != NULL && status < 400 &&
-      (clen = pushed_cookie(x->digest, x->https, cookie, sizeof(cookie))) >
-          0)
+      (clen = pushed_cookie(x->digest, x->https, cookie,
+                            sizeof(lp->h2_cookie))) > 0)
     extra[nextra++] = (struct http_hdr){"Set-Cookie", 10, cookie, clen};
   x->status = status;
   x->head_sent = 1;
@@ -304,14 +308,14 @@ static void up_error(void *ud, int status, const char *why) {
   (void)why; /* upstream.c logged it */
   x->backend = upstream_backend_name(x->up);
   x->up = NULL;
-  x->srv->stats.backend_errors++;
+  x->lp->stats.backend_errors++;
   if (status == 504)
-    x->srv->stats.backend_timeouts++;
+    x->lp->stats.backend_timeouts++;
   if (x->pushed && !x->head_sent) {
     /* Nothing pushable came: reset the push rather than deliver a 502
      * or 504 the client never asked for (it asks itself if it needs
      * the resource). */
-    x->srv->stats.pushes_refused++;
+    x->lp->stats.pushes_refused++;
     x->sink->reset(x->ud);
     return;
   }
@@ -332,10 +336,10 @@ static void up_info(void *ud, int status, const struct http_hdr *hdrs,
     return;
   x->backend_103 = 1;
   struct hints_early e;
-  if (hints_backend_103(x->srv, x->recording ? &x->obs : NULL, x->early_ok,
-                        x->early_sent, x->https, x->req_authority,
-                        x->req_alen, x->req_path, x->req_plen, hdrs, n,
-                        &x->declared, &e))
+  if (hints_backend_103(x->lp, x->cfg, x->recording ? &x->obs : NULL,
+                        x->early_ok, x->early_sent, x->https,
+                        x->req_authority, x->req_alen, x->req_path,
+                        x->req_plen, hdrs, n, &x->declared, &e))
     send_early(x, &e);
 }
 

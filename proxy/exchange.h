@@ -40,6 +40,7 @@
 
 #include "learner/obs.h"
 
+struct config;
 struct conn;
 struct digest;
 struct exchange;
@@ -47,8 +48,8 @@ struct hints_early;
 struct http_fields;
 struct http_hdr;
 struct http_req;
+struct loop;
 struct push_conn;
-struct server;
 struct upstream;
 
 /* What a session does for its exchanges. |ud| is the session's request
@@ -113,7 +114,8 @@ struct exchange {
   struct push_conn *push;       /* the connection's pushes, NULL: none */
 
   /* exchange.c's */
-  struct server *srv;
+  struct loop *lp;
+  const struct config *cfg;     /* the connection's (conn_config) */
   struct conn *c;
   const struct exchange_sink *sink;
   void *ud;
@@ -134,8 +136,9 @@ struct exchange {
 };
 
 /* exchange_init readies |x| for a request on |c| whose sink is |sink|
- * with |ud|. The clock of its duration starts now. */
-void exchange_init(struct exchange *x, struct server *srv, struct conn *c,
+ * with |ud|: the loop of |c|, the configuration and pool it pinned. The
+ * clock of its duration starts now. */
+void exchange_init(struct exchange *x, struct conn *c,
                    const struct exchange_sink *sink, void *ud);
 
 /* exchange_count counts a request whose head is complete (before it is

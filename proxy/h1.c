@@ -26,7 +26,7 @@
 #include "proxy/conn.h"
 #include "proxy/exchange.h"
 #include "proxy/hints.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 #include "proxy/session.h"
 
 #define MAX_URL 8192
@@ -37,7 +37,8 @@ enum h1_state { H1_IDLE, H1_HEAD, H1_BODY, H1_WAIT, H1_DONE };
 
 struct h1_session {
   struct conn *c;
-  struct server *srv;
+  struct loop *lp;
+  const struct config *cfg; /* the connection's (conn_config) */
   llhttp_t parser;
   struct http_fields fields;
   char url[MAX_URL];
@@ -62,19 +63,18 @@ struct h1_session {
 };
 
 static const struct exchange_sink sink;
-static llhttp_settings_t settings;
-static int settings_ready;
+static const llhttp_settings_t settings;
 
 static struct h1_session *from_parser(llhttp_t *p) { return p->data; }
 
 static void set_idle_timer(struct h1_session *s) {
-  conn_set_timeout(s->c, (uint64_t)s->srv->cfg->idle_timeout, "keep-alive idle");
+  conn_set_timeout(s->c, (uint64_t)s->cfg->idle_timeout, "keep-alive idle");
   conn_set_idle(s->c, 1);
 }
 
 /* new_exchange readies the exchange of the next request. */
 static void new_exchange(struct h1_session *s) {
-  exchange_init(&s->x, s->srv, s->c, &sink, s);
+  exchange_init(&s->x, s->c, &sink, s);
   s->x.method = s->method;
   s->x.authority = s->authority;
   s->x.fields = &s->fields;
@@ -124,7 +124,7 @@ static void sink_head(void *ud, int status, const struct http_hdr *hdrs,
                       int64_t content_length, int bodyless) {
   struct h1_session *s = ud;
   struct buf out;
-  buf_init(&out);
+  buf_init(&out, &s->lp->bufs);
   char line[128];
   int k = snprintf(line, sizeof(line), "HTTP/1.%d %d %s\r\n",
                    s->version == 10 ? 0 : 1, status, http_status_reason(status));
@@ -153,7 +153,7 @@ static void sink_head(void *ud, int status, const struct http_hdr *hdrs,
       s->keepalive = 0; /* the body ends when the connection does */
     }
   }
-  if (s->srv->draining || s->requests >= (uint64_t)s->srv->cfg->max_requests_per_conn)
+  if (s->lp->draining || s->requests >= (uint64_t)s->cfg->max_requests_per_conn)
     s->keepalive = 0;
   if (!s->keepalive)
     buf_append(&out, "Connection: close\r\n", 19);
@@ -307,7 +307,7 @@ static int on_message_begin(llhttp_t *p) {
   s->method[0] = s->authority[0] = '\0';
   new_exchange(s);
   conn_set_idle(s->c, 0);
-  conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
+  conn_set_timeout(s->c, (uint64_t)s->cfg->header_timeout,
                    "request header");
   return 0;
 }
@@ -347,7 +347,7 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
 
 static int on_headers_complete(llhttp_t *p) {
   struct h1_session *s = from_parser(p);
-  const struct config *cfg = s->srv->cfg;
+  const struct config *cfg = s->cfg;
   exchange_count(&s->x);
   s->requests++;
   snprintf(s->method, sizeof(s->method), "%s",
@@ -474,9 +474,9 @@ static int on_headers_complete(llhttp_t *p) {
 static int on_body(llhttp_t *p, const char *at, size_t n) {
   struct h1_session *s = from_parser(p);
   s->body_received += (int64_t)n;
-  if (s->body_received > s->srv->cfg->max_request_body)
+  if (s->body_received > s->cfg->max_request_body)
     return reject(s, 413, "request body larger than limits.max_request_body");
-  conn_set_timeout(s->c, (uint64_t)s->srv->cfg->idle_timeout, "request body");
+  conn_set_timeout(s->c, (uint64_t)s->cfg->idle_timeout, "request body");
   if (!exchange_busy(&s->x))
     return 0; /* answered already; the body is read and dropped */
   exchange_send_body(&s->x, (const uint8_t *)at, n);
@@ -501,18 +501,17 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED;
 }
 
-static void init_settings(void) {
-  llhttp_settings_init(&settings);
-  settings.on_message_begin = on_message_begin;
-  settings.on_url = on_url;
-  settings.on_header_field = on_header_field;
-  settings.on_header_field_complete = on_header_field_complete;
-  settings.on_header_value = on_header_value;
-  settings.on_headers_complete = on_headers_complete;
-  settings.on_body = on_body;
-  settings.on_message_complete = on_message_complete;
-  settings_ready = 1;
-}
+/* Constant, so every loop thread shares it without initialising it. */
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
 
 /* parse runs llhttp over |p| and handles pausing and errors. */
 static int parse(struct h1_session *s, const uint8_t *p, size_t n) {
@@ -567,13 +566,13 @@ static void next_request(struct h1_session *s) {
   new_exchange(s);
   llhttp_resume(&s->parser);
   set_idle_timer(s);
-  if (s->srv->draining) {
+  if (s->lp->draining) {
     s->state = H1_DONE;
     conn_close(s->c, 1);
     return;
   }
   struct buf pending;
-  buf_init(&pending);
+  buf_init(&pending, &s->lp->bufs);
   buf_take(&pending, &s->stash);
   while (pending.len > 0 && !s->parser_paused && s->state != H1_DONE) {
     const uint8_t *p;
@@ -656,16 +655,15 @@ static void h1_free(void *sp) {
 }
 
 void *h1_session_new(struct conn *c) {
-  if (!settings_ready)
-    init_settings();
   struct h1_session *s = xcalloc(1, sizeof(*s));
   s->c = c;
-  s->srv = conn_server(c);
+  s->lp = conn_loop(c);
+  s->cfg = conn_config(c);
   llhttp_init(&s->parser, HTTP_REQUEST, &settings);
   s->parser.data = s;
-  http_fields_init(&s->fields, (size_t)s->srv->cfg->max_header_list_size,
-                   (size_t)s->srv->cfg->max_header_fields);
-  buf_init(&s->stash);
+  http_fields_init(&s->fields, (size_t)s->cfg->max_header_list_size,
+                   (size_t)s->cfg->max_header_fields);
+  buf_init(&s->stash, &s->lp->bufs);
   new_exchange(s);
   set_idle_timer(s);
   return s;

@@ -31,7 +31,7 @@
 #include "proxy/conn.h"
 #include "proxy/exchange.h"
 #include "proxy/h2_stream.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 #include "proxy/session.h"
 
 #define STREAM_WINDOW (256 * 1024)
@@ -109,7 +109,7 @@ static int charge_oversized(struct h2_session *s, struct h2_stream *st) {
 /* origin_hash identifies a resource on this connection by authority and
  * path without query, the way pushes and hints name it. */
 void h2_update_timer(struct h2_session *s) {
-  const struct config *cfg = s->srv->cfg;
+  const struct config *cfg = s->cfg;
   conn_set_idle(s->c, s->headers_pending == 0 && s->nstreams == 0);
   if (s->headers_pending > 0)
     conn_set_timeout(s->c, (uint64_t)cfg->header_timeout, "request header");
@@ -146,7 +146,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
       nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
   if (st == NULL)
     return 0;
-  const struct config *cfg = st->s->srv->cfg;
+  const struct config *cfg = st->s->cfg;
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     /* Request trailers: HTTP/1.1 chunked trailers would need the body to
      * be chunked; herald drops them (they are optional by definition),
@@ -221,7 +221,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
       st->request_ended = st->headers_end_stream = 1;
     } else {
       st->body_ms = h2_loop_now(s);
-      conn_schedule_tick(s->c, (uint64_t)s->srv->cfg->idle_timeout);
+      conn_schedule_tick(s->c, (uint64_t)s->cfg->idle_timeout);
     }
     if (s->nready == s->ready_cap) {
       s->ready_cap = s->ready_cap ? s->ready_cap * 2 : 16;
@@ -272,7 +272,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
     return 0;
   }
   st->body_received += (int64_t)len;
-  if (st->body_received > st->s->srv->cfg->max_request_body) {
+  if (st->body_received > st->s->cfg->max_request_body) {
     exchange_cancel(&st->x);
     st->started = 1;
     nghttp2_session_consume(ng, id, len);
@@ -351,10 +351,11 @@ static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *frame,
 
 /* ---- session ops ------------------------------------------------------ */
 
-static nghttp2_session_callbacks *callbacks;
-static nghttp2_option *options;
-
-static void init_library(void) {
+/* init_library makes the loop's nghttp2 callbacks and options (read
+ * only once made; one set per loop so no thread initialises another's). */
+static void init_library(struct loop *lp) {
+  nghttp2_session_callbacks *callbacks;
+  nghttp2_option *options;
   nghttp2_session_callbacks_new(&callbacks);
   nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks,
                                                           on_begin_headers);
@@ -377,16 +378,29 @@ static void init_library(void) {
   nghttp2_option_set_stream_reset_rate_limit(options, 1000, 33);
   nghttp2_option_set_max_deflate_dynamic_table_size(options, 4096);
   nghttp2_option_set_max_outbound_ack(options, 1000);
+  lp->h2_callbacks = callbacks;
+  lp->h2_options = options;
+}
+
+void h2_loop_cleanup(struct loop *lp) {
+  h2_stream_cache_free(lp);
+  nghttp2_session_callbacks_del(lp->h2_callbacks);
+  lp->h2_callbacks = NULL;
+  nghttp2_option_del(lp->h2_options);
+  lp->h2_options = NULL;
 }
 
 void *h2_session_new(struct conn *c) {
-  if (callbacks == NULL)
-    init_library();
+  struct loop *lp = conn_loop(c);
+  if (lp->h2_callbacks == NULL)
+    init_library(lp);
   struct h2_session *s = xcalloc(1, sizeof(*s));
   s->c = c;
-  s->srv = conn_server(c);
-  const struct config *cfg = s->srv->cfg;
-  int rv = nghttp2_session_server_new2(&s->ng, callbacks, s, options);
+  s->lp = lp;
+  s->cfg = conn_config(c);
+  const struct config *cfg = s->cfg;
+  int rv = nghttp2_session_server_new2(&s->ng, lp->h2_callbacks, s,
+                                       lp->h2_options);
   if (rv != 0) {
     LOG_ERR("nghttp2_session_server_new2: %s", nghttp2_strerror(rv));
     abort();

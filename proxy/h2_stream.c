@@ -19,7 +19,7 @@
 #include "config/config.h"
 #include "proxy/conn.h"
 #include "proxy/hints.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 #include "proxy/session.h"
 
 #define RESP_HIGH_WATER (64 * 1024)
@@ -37,7 +37,7 @@ static const struct exchange_sink sink;
  * any more: such streams are reset at once (reap). */
 
 uint64_t h2_loop_now(const struct h2_session *s) {
-  return uv_now(s->srv->loop);
+  return uv_now(s->lp->uv);
 }
 
 /* body_waiting: the request body is still to come from the client. */
@@ -90,8 +90,8 @@ static int due(uint64_t since, uint64_t ms, uint64_t now, uint64_t *next) {
 /* sweep resets the streams past their deadline and asks for the next
  * tick at the earliest deadline left. */
 void h2_stream_sweep(struct h2_session *s) {
-  const struct config *cfg = s->srv->cfg;
-  struct server_stats *stats = &s->srv->stats;
+  const struct config *cfg = s->cfg;
+  struct loop_stats *stats = &s->lp->stats;
   uint64_t now = h2_loop_now(s), next = UINT64_MAX;
   uint64_t body_ms = (uint64_t)cfg->idle_timeout;
   uint64_t send_ms = (uint64_t)cfg->write_timeout;
@@ -141,29 +141,27 @@ int h2_stream_reap(struct h2_session *s) {
   return n;
 }
 
-/* Closed streams are kept for reuse with their header buffers (loop
- * thread only), so a busy connection allocates little per request. */
+/* Closed streams are kept for reuse with their header buffers (in the
+ * loop, h2_free), so a busy connection allocates little per request. */
 #define STREAM_FREE_MAX 256
-static struct h2_stream *stream_free_list;
-static int stream_free_count;
 
-void h2_release_cache(void) {
-  while (stream_free_list != NULL) {
-    struct h2_stream *st = stream_free_list;
-    stream_free_list = st->next;
+void h2_stream_cache_free(struct loop *lp) {
+  while (lp->h2_free != NULL) {
+    struct h2_stream *st = lp->h2_free;
+    lp->h2_free = st->next;
     http_fields_cleanup(&st->fields);
     http_fields_cleanup(&st->trailers);
     free(st);
   }
-  stream_free_count = 0;
+  lp->h2_nfree = 0;
 }
 
-static struct h2_stream *stream_alloc(void) {
-  struct h2_stream *st = stream_free_list;
+static struct h2_stream *stream_alloc(struct loop *lp) {
+  struct h2_stream *st = lp->h2_free;
   if (st == NULL)
     return xcalloc(1, sizeof(*st));
-  stream_free_list = st->next;
-  stream_free_count--;
+  lp->h2_free = st->next;
+  lp->h2_nfree--;
   struct http_fields f = st->fields, t = st->trailers;
   /* The pseudo-header buffers are overwritten before use; clear only the
    * fields before them. */
@@ -180,12 +178,12 @@ static struct h2_stream *stream_alloc(void) {
 }
 
 struct h2_stream *h2_stream_new(struct h2_session *s, int32_t id) {
-  const struct config *cfg = s->srv->cfg;
-  struct h2_stream *st = stream_alloc();
+  const struct config *cfg = s->cfg;
+  struct h2_stream *st = stream_alloc(s->lp);
   st->s = s;
   st->id = id;
   st->content_length = -1;
-  exchange_init(&st->x, s->srv, s->c, &sink, st);
+  exchange_init(&st->x, s->c, &sink, st);
   st->x.proto = "h2";
   st->x.version = 20;
   st->x.id = (uint64_t)id;
@@ -198,14 +196,14 @@ struct h2_stream *h2_stream_new(struct h2_session *s, int32_t id) {
   st->fields.max_fields = (size_t)cfg->max_header_fields;
   st->trailers.max_size = 65536;
   st->trailers.max_fields = 100;
-  buf_init(&st->resp);
-  buf_init(&st->early_body);
+  buf_init(&st->resp, &s->lp->bufs);
+  buf_init(&st->early_body, &s->lp->bufs);
   st->next = s->streams;
   if (s->streams)
     s->streams->prev = st;
   s->streams = st;
   s->nstreams++;
-  s->srv->stats.h2_streams_active++;
+  s->lp->stats.h2_streams_active++;
   return st;
 }
 
@@ -219,13 +217,13 @@ void h2_stream_free(struct h2_stream *st) {
   if (st->next)
     st->next->prev = st->prev;
   s->nstreams--;
-  s->srv->stats.h2_streams_active--;
+  s->lp->stats.h2_streams_active--;
   buf_cleanup(&st->resp);
   buf_cleanup(&st->early_body);
-  if (stream_free_count < STREAM_FREE_MAX) {
-    st->next = stream_free_list;
-    stream_free_list = st;
-    stream_free_count++;
+  if (s->lp->h2_nfree < STREAM_FREE_MAX) {
+    st->next = s->lp->h2_free;
+    s->lp->h2_free = st;
+    s->lp->h2_nfree++;
     return;
   }
   http_fields_cleanup(&st->fields);
@@ -311,7 +309,7 @@ void h2_stream_simple(struct h2_stream *st, int status, const char *why) {
   st->resp_eof = 1;
   st->resp_started = st->data_dp = 1;
   st->send_ms = h2_loop_now(s);
-  conn_schedule_tick(s->c, (uint64_t)s->srv->cfg->write_timeout);
+  conn_schedule_tick(s->c, (uint64_t)s->cfg->write_timeout);
   st->x.status = status;
   nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
   if (nghttp2_submit_response(s->ng, st->id, nv, ARRAY_SIZE(nv), &dp) != 0)
@@ -377,7 +375,8 @@ static void sink_head(void *ud, int status, const struct http_hdr *hdrs,
   (void)content_length;
   /* Upstream caps a response at MAX_RESPONSE_FIELDS fields and 64 KB. */
   nghttp2_nv nv[258];
-  static char lower[65536 + 64]; /* loop thread only */
+  char *lower = s->lp->h2_names;
+  size_t cap = sizeof(s->lp->h2_names);
   if (n > ARRAY_SIZE(nv) - 1 - nextra)
     n = ARRAY_SIZE(nv) - 1 - nextra;
   char code[8];
@@ -385,8 +384,9 @@ static void sink_head(void *ud, int status, const struct http_hdr *hdrs,
   nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7,
                        strlen(code), NGHTTP2_NV_FLAG_NONE};
   char *lp = lower;
-  size_t k = lower_nv(nv, 1, hdrs, n, lower, sizeof(lower) - 64, &lp);
-  k = lower_nv(nv, k, extra, nextra, lower, sizeof(lower), &lp);
+  /* herald's own fields (short names) always fit after the backend's. */
+  size_t k = lower_nv(nv, 1, hdrs, n, lower, cap - 64, &lp);
+  k = lower_nv(nv, k, extra, nextra, lower, cap, &lp);
   st->resp_started = 1;
   nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
   int rv = nghttp2_submit_response(s->ng, st->id, nv, k,
@@ -402,7 +402,7 @@ static void sink_head(void *ud, int status, const struct http_hdr *hdrs,
   } else {
     st->data_dp = 1;
     st->send_ms = h2_loop_now(s);
-    conn_schedule_tick(s->c, (uint64_t)s->srv->cfg->write_timeout);
+    conn_schedule_tick(s->c, (uint64_t)s->cfg->write_timeout);
   }
   conn_mark_dirty(s->c);
 }
@@ -610,7 +610,7 @@ static int validate(struct h2_stream *st, struct http_req *req,
     st->reject_why = "invalid :authority";
     return 400;
   }
-  const struct config *cfg = s->srv->cfg;
+  const struct config *cfg = s->cfg;
   int trusted = conn_request_client(s->c, hdrs, st->fields.n, st->x.client);
   st->x.have_client = 1;
   if (st->content_length > cfg->max_request_body) {
@@ -666,7 +666,7 @@ void h2_stream_start(struct h2_stream *st) {
   }
   if (st->request_ended)
     exchange_end_body(&st->x);
-  if (++s->requests >= (uint64_t)s->srv->cfg->max_requests_per_conn &&
+  if (++s->requests >= (uint64_t)s->cfg->max_requests_per_conn &&
       !s->goaway_sent) {
     /* Enough for one connection: finish what is open, take no more. */
     nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR,

@@ -64,7 +64,8 @@ struct h2_stream {
 
 struct h2_session {
   struct conn *c;
-  struct server *srv;
+  struct loop *lp;
+  const struct config *cfg; /* the connection's (conn_config) */
   nghttp2_session *ng;
   struct h2_stream *streams;
   int nstreams, headers_pending;
@@ -108,6 +109,10 @@ int h2_stream_send_data(nghttp2_session *ng, nghttp2_frame *frame,
  * longer send and returns how many. */
 void h2_stream_sweep(struct h2_session *s);
 int h2_stream_reap(struct h2_session *s);
+
+/* h2_stream_cache_free frees the streams |lp| keeps for reuse. */
+struct loop;
+void h2_stream_cache_free(struct loop *lp);
 
 /* h2_loop_now: the loop's time, for the stream deadlines. */
 uint64_t h2_loop_now(const struct h2_session *s);

@@ -17,7 +17,7 @@
 #include "proxy/exchange.h"
 #include "proxy/pushed.h"
 #include "proxy/record.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 
 /* origin_hash identifies a resource on this connection by authority and
  * path without query, the way pushes and hints name it. */
@@ -37,13 +37,13 @@ static int in_set(const struct push_conn *pc, uint64_t h) {
   return 0;
 }
 
-void push_note_request(struct push_conn *pc, struct server *srv,
+void push_note_request(struct push_conn *pc, struct loop *lp,
                        const struct http_req *req, struct obs *o) {
   if (pc->npushed > 0 &&
       in_set(pc, origin_hash(req->authority, req->authority_len, req->path,
                              req->path_len))) {
     o->flags |= OBS_F_PUSHED; /* pushed, yet requested again */
-    srv->stats.pushes_wasted++;
+    lp->stats.pushes_wasted++;
   }
 }
 
@@ -64,7 +64,7 @@ int push_response_ok(int status, const struct http_hdr *hdrs, size_t n) {
  * on this connection now. */
 static int push_one(struct exchange *x, const struct http_req *req,
                     const struct ruleset_entry *e) {
-  struct server *srv = x->srv;
+  struct loop *lp = x->lp;
   static const char *const copied[] = {"user-agent", "accept-encoding",
                                        "accept-language", "cache-control"};
   struct http_hdr hdrs[ARRAY_SIZE(copied)];
@@ -124,7 +124,7 @@ static int push_one(struct exchange *x, const struct http_req *req,
   }
   exchange_start_pushed(ps, &preq);
   x->push->open++;
-  srv->stats.pushes_promised++;
+  lp->stats.pushes_promised++;
   return 0;
 }
 
@@ -146,7 +146,7 @@ static void record_client_had(struct exchange *x, const struct http_req *req,
                    req->authority, x->path);
   if (n < 0 || (size_t)n >= sizeof(o.referer))
     o.flags |= OBS_F_TRUNCATED;
-  recorder_post(x->srv->recorder, &o);
+  recorder_post(x->lp->recorder, &o);
 }
 
 /* push_path_ok: the check a 103 applies (pagekey_path_safe), and no byte
@@ -166,13 +166,13 @@ static int push_path_ok(const char *path) {
 uint64_t push_page(struct exchange *x, const struct http_req *req,
                    const struct ruleset_page *p, uint64_t named,
                    int *pushed) {
-  struct server *srv = x->srv;
+  struct loop *lp = x->lp;
   struct push_conn *pc = x->push;
   uint32_t max_streams = 0;
   int64_t window = 0;
   x->sink->push_room(x->ud, &max_streams, &window);
   struct digest *d = NULL;
-  if (srv->cfg->deliver_digest) {
+  if (x->cfg->deliver_digest) {
     d = xmalloc(sizeof(*d));
     pushed_read_cookie(d, req);
   }
@@ -187,7 +187,7 @@ uint64_t push_page(struct exchange *x, const struct http_req *req,
                              strlen(e->path));
     if (in_set(pc, h))
       continue; /* the client has it from an earlier push */
-    int had = d != NULL && pushed_has(srv->validators, d, req->authority,
+    int had = d != NULL && pushed_has(lp->validators, d, req->authority,
                                       req->authority_len, e->path);
     if (cut != 0) {
       /* Past the client's limits: what it does not have yet goes in the
@@ -197,13 +197,13 @@ uint64_t push_page(struct exchange *x, const struct http_req *req,
       continue;
     }
     if (had) {
-      srv->stats.pushes_digest_skipped++;
+      lp->stats.pushes_digest_skipped++;
       if (x->recording)
         record_client_had(x, req, e);
       continue; /* pushed on an earlier connection */
     }
     if ((uint32_t)pc->open >= max_streams || window < (int64_t)e->bytes) {
-      srv->stats.pushes_skipped++;
+      lp->stats.pushes_skipped++;
       cut |= 1ull << i;
       continue;
     }
@@ -214,7 +214,7 @@ uint64_t push_page(struct exchange *x, const struct http_req *req,
     (*pushed)++;
     window -= e->bytes;
     if (d != NULL)
-      pushed_add(srv->validators, d, req->authority, req->authority_len,
+      pushed_add(lp->validators, d, req->authority, req->authority_len,
                  e->path);
     if (pc->npushed < ARRAY_SIZE(pc->pushed))
       pc->pushed[pc->npushed++] = h;
@@ -229,11 +229,11 @@ uint64_t push_page(struct exchange *x, const struct http_req *req,
 }
 
 void push_closed(struct exchange *x, const struct exchange_outcome *o) {
-  struct server *srv = x->srv;
+  struct loop *lp = x->lp;
   x->push->open--;
   if (o->cancelled)
-    srv->stats.pushes_cancelled++;
+    lp->stats.pushes_cancelled++;
   else if (!o->cut)
-    srv->stats.pushes_completed++;
-  srv->stats.push_bytes += x->bytes_sent;
+    lp->stats.pushes_completed++;
+  lp->stats.push_bytes += x->bytes_sent;
 }

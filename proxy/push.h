@@ -26,8 +26,8 @@ struct exchange_outcome;
 struct http_hdr;
 struct http_req;
 struct obs;
+struct loop;
 struct ruleset_page;
-struct server;
 
 /* What one connection pushed: hashes of authority and path (query
  * left out), so a resource is pushed at most once per connection, and
@@ -41,7 +41,7 @@ struct push_conn {
 
 /* push_note_request flags a request on the connection for a resource
  * herald pushed on it already (OBS_F_PUSHED on |o|, counted wasted). */
-void push_note_request(struct push_conn *pc, struct server *srv,
+void push_note_request(struct push_conn *pc, struct loop *lp,
                        const struct http_req *req, struct obs *o);
 
 /* push_page promises the entries |named| of the page rules |p| for the

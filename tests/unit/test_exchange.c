@@ -29,7 +29,7 @@
 #include "base/buf.h"
 #include "base/util.h"
 #include "config/config.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 #include "proxy/session.h"
 #include "proxy/upstream.h"
 #include "tests/fuzz/fake.h"
@@ -96,8 +96,8 @@ static void finish(struct conn *c) {
   fake_conn_free(c);
   world_settle();
   assert_int_equal(fake_backend_busy(world_pool()), 0);
-  assert_int_equal(upstream_stats()->active, 0);
-  assert_int_equal(world_server()->stats.h2_streams_active, 0);
+  assert_int_equal(world_loop()->upstream_stats.active, 0);
+  assert_int_equal(world_loop()->stats.h2_streams_active, 0);
   release();
 }
 
@@ -130,7 +130,7 @@ static const char cut_short[] =
 static struct conn *h1(struct out *out, const char *req,
                        const struct world_opts *o, int timeout) {
   world_apply(o);
-  struct conn *c = fake_conn_new(world_server(), 0, &h1_session_ops,
+  struct conn *c = fake_conn_new(world_loop(), 0, &h1_session_ops,
                                  h1_session_new, out_sink, out);
   live = c;
   fake_conn_feed(c, (const uint8_t *)req, strlen(req));
@@ -150,14 +150,14 @@ static void test_h1_ok(void **state) {
   (void)state;
   struct out out = {0};
   struct world_opts o = opts(FB_OK, CONFIG_DELIVER_HINTS);
-  uint64_t before = world_server()->stats.h1_responses[2];
+  uint64_t before = world_loop()->stats.h1_responses[2];
   struct conn *c = h1(&out, GET_X GET_X, &o, 0);
   const char *second = strstr(out.p, "hello");
   assert_non_null(second);
   assert_non_null(strstr(second + 5, "HTTP/1.1 200 OK\r\n"));
   assert_non_null(strstr(out.p, "\r\nVia: 1.1 herald\r\n"));
   assert_non_null(strstr(out.p, "\r\nContent-Length: 5\r\n"));
-  assert_int_equal(world_server()->stats.h1_responses[2] - before, 2);
+  assert_int_equal(world_loop()->stats.h1_responses[2] - before, 2);
   assert_false(fake_conn_closed(c));
   finish(c);
   free(out.p);
@@ -197,11 +197,11 @@ static void h1_error(enum fake_backend_kind kind, int connect_status,
   o.connect_status = connect_status;
   o.get_fail = get_fail;
   fake_pool_set_peer_closed(world_pool(), peer_closed);
-  uint64_t errors = world_server()->stats.backend_errors;
+  uint64_t errors = world_loop()->stats.backend_errors;
   struct conn *c = h1(&out, GET_X, &o, timeout);
   assert_non_null(out.p);
   assert_true(strncmp(out.p, want, strlen(want)) == 0);
-  assert_int_equal(world_server()->stats.backend_errors - errors, 1);
+  assert_int_equal(world_loop()->stats.backend_errors - errors, 1);
   finish(c);
   free(out.p);
 }
@@ -223,9 +223,9 @@ static void test_h1_write_fails(void **state) {
 
 static void test_h1_backend_timeout(void **state) {
   (void)state;
-  uint64_t t = world_server()->stats.backend_timeouts;
+  uint64_t t = world_loop()->stats.backend_timeouts;
   h1_error(FB_STALL, 0, 0, 0, 1, "HTTP/1.1 504 Gateway Timeout\r\n");
-  assert_int_equal(world_server()->stats.backend_timeouts - t, 1);
+  assert_int_equal(world_loop()->stats.backend_timeouts - t, 1);
 }
 
 static void test_h1_malformed_response(void **state) {
@@ -241,7 +241,7 @@ static void test_h1_backend_dies_mid_body(void **state) {
   struct out out = {0};
   struct world_opts o = opts(FB_STALL, CONFIG_DELIVER_HINTS);
   world_apply(&o);
-  struct conn *c = fake_conn_new(world_server(), 0, &h1_session_ops,
+  struct conn *c = fake_conn_new(world_loop(), 0, &h1_session_ops,
                                  h1_session_new, out_sink, &out);
   live = c;
   fake_conn_feed(c, (const uint8_t *)GET_X, strlen(GET_X));
@@ -284,7 +284,7 @@ static void test_h1_eof_mid_body(void **state) {
   settle(c, &o);
   assert_true(fake_conn_closed(c));
   assert_int_equal(fake_backend_busy(world_pool()), 0);
-  assert_int_equal(upstream_stats()->active, 0);
+  assert_int_equal(world_loop()->upstream_stats.active, 0);
   finish(c);
   free(out.p);
 }
@@ -384,7 +384,7 @@ static void h2_open(struct h2c *h, const struct world_opts *o, int push,
                                        (uint32_t)window};
   nghttp2_submit_settings(h->ng, NGHTTP2_FLAG_NONE, iv, n);
   world_apply(o);
-  h->c = fake_conn_new(world_server(), 0, &h2_session_ops, h2_session_new,
+  h->c = fake_conn_new(world_loop(), 0, &h2_session_ops, h2_session_new,
                        c_sink, h);
   live = h->c;
   c_flush(h);
@@ -476,9 +476,9 @@ static void test_h2_push(void **state) {
 static void test_h2_push_cut_by_streams(void **state) {
   (void)state;
   struct h2c h;
-  uint64_t hints = world_server()->stats.hints_sent;
+  uint64_t hints = world_loop()->stats.hints_sent;
   nav(&h, CONFIG_DELIVER_BOTH, 1, 1, -1, 1, 1, 1);
-  assert_int_equal(world_server()->stats.hints_sent - hints, 1);
+  assert_int_equal(world_loop()->stats.hints_sent - hints, 1);
   h2_close(&h);
 }
 
@@ -506,14 +506,14 @@ static void test_h2_push_only_cut(void **state) {
 static void test_h2_push_connect_fails(void **state) {
   (void)state;
   struct h2c h;
-  uint64_t refused = world_server()->stats.pushes_refused;
+  uint64_t refused = world_loop()->stats.pushes_refused;
   fake_pool_fail_nth_connect(world_pool(), 2);
   nav(&h, CONFIG_DELIVER_BOTH, 1, 0, -1, 3, 0, 0);
   assert_int_equal(h.rst[2], NGHTTP2_CANCEL + 1);
   assert_int_equal(h.status[2], 0);
   assert_int_equal(h.status[4], 200);
   assert_int_equal(h.status[6], 200);
-  assert_int_equal(world_server()->stats.pushes_refused - refused, 1);
+  assert_int_equal(world_loop()->stats.pushes_refused - refused, 1);
   h2_close(&h);
 }
 
@@ -523,7 +523,7 @@ static void test_h2_client_resets_push(void **state) {
   (void)state;
   struct h2c h;
   struct world_opts o = opts(FB_STALL, CONFIG_DELIVER_BOTH);
-  uint64_t cancelled = world_server()->stats.pushes_cancelled;
+  uint64_t cancelled = world_loop()->stats.pushes_cancelled;
   h2_open(&h, &o, 1, 0, -1);
   h2_get(&h, "a.example", "/", 1);
   h2_run(&h, &o);
@@ -533,7 +533,7 @@ static void test_h2_client_resets_push(void **state) {
   c_flush(&h);
   h2_run(&h, &o);
   assert_int_equal(fake_backend_busy(world_pool()), busy - 1);
-  assert_int_equal(world_server()->stats.pushes_cancelled - cancelled, 1);
+  assert_int_equal(world_loop()->stats.pushes_cancelled - cancelled, 1);
   h2_close(&h);
 }
 
