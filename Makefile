@@ -136,7 +136,7 @@ $(B)/herald: $(B)/proxy/main.o $(call layer_libs,proxy)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call layer_ldlibs,proxy)
 
 $(B)/heraldctl: $(patsubst %.c,$(B)/%.o,$(wildcard tools/heraldctl.c tools/ctl_*.c)) \
-               $(call layer_libs,learner)
+               $(call layer_libs,learner) $(LLHTTP_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call layer_ldlibs,learner)
 
 $(B)/learnbench: $(B)/tools/bench/learnbench.o $(call layer_libs,learner)
@@ -179,7 +179,7 @@ $(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
 UNIT_base    := util buf http client
 UNIT_config  := config route
 UNIT_store   := store store_rules store_admin
-UNIT_learner := attribution learn learn_evidence pagekey ruleset
+UNIT_learner := attribution audit learn learn_evidence pagekey ruleset
 unit_layer = $(firstword $(foreach l,base config store learner,\
                $(if $(filter $(1),$(UNIT_$(l))),$(l))) proxy)
 define unit_rule

@@ -72,6 +72,8 @@ enum config_deliver {
   CONFIG_DELIVER_PUSH,   /* server push to clients that accept it */
   CONFIG_DELIVER_BOTH,   /* push where accepted, 103 to everyone else */
 };
+/* A default install delivers what it learned on both channels. */
+#define CONFIG_DEFAULT_DELIVER CONFIG_DELIVER_BOTH
 
 struct config_listener {
   char name[CONFIG_NAME_MAX];
@@ -186,7 +188,7 @@ struct config {
   int learn_recompute_after;   /* or after this many new visits, 100 */
 
   /* [deliver]: what herald sends ahead of a page */
-  int deliver_mode;            /* CONFIG_DELIVER_*, default hints */
+  int deliver_mode;            /* CONFIG_DELIVER_*, default both */
   int deliver_hints_http1;     /* 103 to HTTP/1.1 clients too, default off */
   double deliver_holdout;      /* fraction of navigations sent nothing, 0.05 */
   int deliver_digest;          /* cross-connection pushed-set cookie, on */

@@ -40,6 +40,7 @@ struct learner_config {
   struct learn_params params;
   uint32_t interval_ms;
   uint32_t recompute_after; /* visits */
+  int deliver_mode;         /* [deliver] mode, for the audit's log lines */
   struct config_route routes[CONFIG_MAX_ROUTES]; /* for route settings */
   int nroutes;
   learner_publish_cb publish; /* may be NULL (heraldctl, tests) */

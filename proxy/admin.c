@@ -443,6 +443,10 @@ static void answer(struct admin_conn *ac) {
   if (n == 8 && memcmp(ac->url, "/metrics", 8) == 0) {
     admin_metrics(srv, &ac->body);
     respond(ac, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", "");
+  } else if (n == 6 && memcmp(ac->url, "/rules", 6) == 0) {
+    admin_rules(srv, q != NULL ? q + 1 : NULL,
+                q != NULL ? ac->url_len - n - 1 : 0, &ac->body);
+    respond(ac, 200, "OK", "application/json", "");
   } else if (n == 8 && memcmp(ac->url, "/healthz", 8) == 0) {
     if (admin_health(srv, &ac->body))
       text(ac, 200, "OK", "ok", "");

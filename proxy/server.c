@@ -356,6 +356,7 @@ void server_learner_config(const struct config *cfg, struct server *srv,
   out->section_depth = cfg->record_sections;
   out->interval_ms = (uint32_t)cfg->learn_interval;
   out->recompute_after = (uint32_t)cfg->learn_recompute_after;
+  out->deliver_mode = cfg->deliver_mode;
   out->publish = server_publish_rules;
   out->publish_ud = srv;
   memcpy(out->routes, cfg->routes, sizeof(out->routes));

@@ -208,6 +208,8 @@ static void proxy_start(struct proxy *p, int backend_port) {
   b->servers[0].port = backend_port;
   b->nservers = 1;
   p->cfg->deliver_hints_http1 = 1;
+  /* The 103 is what is counted: its h2c client would take push (both). */
+  p->cfg->deliver_mode = CONFIG_DELIVER_HINTS;
   p->cfg->deliver_holdout = 0;
   p->cfg->deliver_verify = 0;
   uv_sem_init(&p->ready, 0);
