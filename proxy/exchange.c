@@ -82,8 +82,7 @@ static void deliver(struct exchange *x, const struct http_req *req) {
   case HINTS_PUSH: {
     int pushed = 0;
     uint64_t cut = push_page(x, req, p, named, &pushed);
-    if (cut != 0 &&
-        hints_push_fallback(lp, x->cfg, req, o, p, cut, !pushed, &e) &&
+    if (hints_push_fallback(lp, x->cfg, req, o, p, cut, !pushed, &e) &&
         send_early(x, &e))
       lp->stats.hints_sent++;
     return;

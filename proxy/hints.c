@@ -175,8 +175,11 @@ enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
       if (p->entries[i].channels & LEARN_PUSH)
         a = HINTS_PUSH;
     }
-  } else if (mode != CONFIG_DELIVER_PUSH) {
-    /* (A push-only route sends nothing to a client that refuses push.) */
+  }
+  if (a == HINTS_NONE && mode != CONFIG_DELIVER_PUSH) {
+    /* A client that refuses push, or a page with nothing to push (its
+     * rules are hints only): the 103. A push-only route sends nothing to
+     * a client that refuses push. */
     for (size_t i = 0; i < p->n && a == HINTS_NONE; i++) {
       if (p->entries[i].channels & LEARN_HINT)
         a = HINTS_EARLY;
@@ -224,8 +227,12 @@ int hints_push_fallback(struct loop *lp, const struct config *cfg,
   const char *cors;
   for (size_t i = 0; i < p->n && i < 64; i++) {
     const struct ruleset_entry *x = &p->entries[i];
-    if ((cut >> i & 1) && (x->channels & LEARN_HINT) &&
-        as_of(x->dest, &cors) != NULL)
+    /* Cut from the pushes, or a hint the learner would not push (not
+     * pushable, or below the push threshold): the 103 carries it. */
+    int hint_only = (x->channels & (LEARN_HINT | LEARN_PUSH)) == LEARN_HINT;
+    if (((cut >> i & 1) || hint_only) && (x->channels & LEARN_HINT) &&
+        as_of(x->dest, &cors) != NULL &&
+        pagekey_path_safe(x->path, strlen(x->path)))
       mask |= 1ull << i;
   }
   if (mask == 0 || hints_compose(p, mask, NULL, 0, e) == 0)

@@ -106,10 +106,11 @@ enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
                                const struct ruleset_page **page,
                                uint64_t *named);
 
-/* hints_push_fallback composes into |e| the 103 of a navigation whose
- * pushes the client's limits cut (push.h): the entries |cut| of |p| that
- * a 103 can name, when the delivery mode is both (a push-only mode sends
- * no 103). |o| (the request's observation, or NULL) then records the
+/* hints_push_fallback composes into |e| the 103 of a navigation that
+ * got pushes: the entries |cut| of |p| that the client's limits kept out
+ * of the pushes (push.h), and the page's hint-only entries (hints the
+ * learner would not push), those a 103 can name, when the delivery mode
+ * is both (a push-only mode sends no 103). |o| (the request's observation, or NULL) then records the
  * snapshot, the page's slot and what the 103 names, like hints_decide's
  * 103; with |none_pushed| the navigation counts as one that got hints,
  * not pushes. Returns 1 when there is a 103 to send. */

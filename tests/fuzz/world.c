@@ -71,6 +71,9 @@ static struct ruleset *build_rules(void) {
       /* A section's rules serve its pages never seen. */
       snprintf(page, sizeof(page), "%s://a.example/docs/**", schemes[s]);
       ruleset_builder_add(b, page, mobile, r, 2);
+      /* Hints only (nothing the learner would push). */
+      snprintf(page, sizeof(page), "%s://a.example/hintonly", schemes[s]);
+      ruleset_builder_add(b, page, mobile, r + 2, 2);
       snprintf(page, sizeof(page), "%s://a.example/off", schemes[s]);
       ruleset_builder_add(b, page, mobile, r, 2);
     }

@@ -462,32 +462,51 @@ static void test_h2_early_hints(void **state) {
   h2_close(&h);
 }
 
+/* A client that takes push: the 3 pushes, and the page's hints that the
+ * learner would not push (f.woff2, i.png) in a 103. */
 static void test_h2_push(void **state) {
   (void)state;
   struct h2c h;
-  nav(&h, CONFIG_DELIVER_BOTH, 1, 0, -1, 3, 0, 0);
+  nav(&h, CONFIG_DELIVER_BOTH, 1, 0, -1, 3, 1, 2);
   assert_int_equal(h.status[2], 200); /* a pushed response, complete */
   assert_int_equal(h.body[2], 5);
   h2_close(&h);
 }
 
 /* A stream limit of 1: one push, and the rest that a 103 can name
- * (app.js; d.json is push only) goes out in the 103. */
+ * (app.js; d.json is push only) goes out in the 103 with the hint-only
+ * f.woff2 and i.png. */
 static void test_h2_push_cut_by_streams(void **state) {
   (void)state;
   struct h2c h;
   uint64_t hints = world_loop()->stats.hints_sent;
-  nav(&h, CONFIG_DELIVER_BOTH, 1, 1, -1, 1, 1, 1);
+  nav(&h, CONFIG_DELIVER_BOTH, 1, 1, -1, 1, 1, 3);
   assert_int_equal(world_loop()->stats.hints_sent - hints, 1);
   h2_close(&h);
 }
 
-/* A zero initial window: nothing could be pushed; the 103 names s.css
- * and app.js. */
+/* A zero initial window: nothing could be pushed; the 103 names s.css,
+ * app.js and the hint-only f.woff2 and i.png. */
 static void test_h2_push_cut_by_window(void **state) {
   (void)state;
   struct h2c h;
-  nav(&h, CONFIG_DELIVER_BOTH, 1, 0, 0, 0, 1, 2);
+  nav(&h, CONFIG_DELIVER_BOTH, 1, 0, 0, 0, 1, 4);
+  h2_close(&h);
+}
+
+/* A page whose rules are all hints (none the learner would push): a
+ * client that takes push gets the 103, not nothing. */
+static void test_h2_push_client_hint_only_page(void **state) {
+  (void)state;
+  struct h2c h;
+  struct world_opts o = opts(FB_OK, CONFIG_DELIVER_BOTH);
+  h2_open(&h, &o, 1, 0, -1);
+  int32_t id = h2_get(&h, "a.example", "/hintonly", 1);
+  h2_run(&h, &o);
+  assert_int_equal(h.promises, 0);
+  assert_int_equal(h.interim[id], 1);
+  assert_int_equal(h.links[id], 2);
+  assert_int_equal(h.status[id], 200);
   h2_close(&h);
 }
 
@@ -508,7 +527,7 @@ static void test_h2_push_connect_fails(void **state) {
   struct h2c h;
   uint64_t refused = world_loop()->stats.pushes_refused;
   fake_pool_fail_nth_connect(world_pool(), 2);
-  nav(&h, CONFIG_DELIVER_BOTH, 1, 0, -1, 3, 0, 0);
+  nav(&h, CONFIG_DELIVER_BOTH, 1, 0, -1, 3, 1, 2);
   assert_int_equal(h.rst[2], NGHTTP2_CANCEL + 1);
   assert_int_equal(h.status[2], 0);
   assert_int_equal(h.status[4], 200);
@@ -645,6 +664,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_h2_push, teardown),
       cmocka_unit_test_teardown(test_h2_push_cut_by_streams, teardown),
       cmocka_unit_test_teardown(test_h2_push_cut_by_window, teardown),
+      cmocka_unit_test_teardown(test_h2_push_client_hint_only_page, teardown),
       cmocka_unit_test_teardown(test_h2_push_only_cut, teardown),
       cmocka_unit_test_teardown(test_h2_push_connect_fails, teardown),
       cmocka_unit_test_teardown(test_h2_client_resets_push, teardown),
