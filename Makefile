@@ -3,7 +3,7 @@
 #   make deps       install the Debian packages herald and its tests need
 #   make test       unit + integration tests (prints "N passed, N failed")
 #   make asan       the same tests on an AddressSanitizer + UBSan build
-#   make bench      side-by-side benchmarks against nghttpx
+#   make bench      side-by-side benchmarks against nghttpx, h2o, nginx
 #   make realsite   hint precision/recall and page loads on a real site
 #                   with headless Chromium (tools/bench/realsite.sh, RS_*)
 #   make demo       herald in front of the sample legacy site
@@ -90,6 +90,9 @@ $(B)/fault_backend: $(B)/tests/integ/fault_backend.o $(CORE_OBJ) $(LLHTTP_OBJ)
 $(B)/pageload: $(B)/tools/bench/pageload.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(B)/connhold: $(B)/tools/bench/connhold.o $(CORE_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(B)/h2probe: $(B)/tests/integ/h2probe.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -118,7 +121,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  build-essential pkg-config libuv1-dev libnghttp2-dev libsqlite3-dev \
 	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
-	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps \
+	  nghttp2-client nghttp2-proxy h2o curl nginx openssl sqlite3 python3 procps \
 	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev llvm-14 \
 	  python-scrapy-doc
 
@@ -131,7 +134,8 @@ test: all $(UNIT_BIN) $(TOOLS_BIN) $(REPLAY_BIN)
 asan:
 	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
-bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend
+bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend $(B)/relay \
+       $(B)/connhold
 	@B=$(B) tools/bench/bench.sh
 
 realsite: all $(B)/relay
