@@ -87,10 +87,12 @@ $(B)/learnbench: $(B)/tools/bench/learnbench.o $(CORE_OBJ) $(LLHTTP_OBJ)
 $(B)/fault_backend: $(B)/tests/integ/fault_backend.o $(CORE_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/pageload: $(B)/tools/bench/pageload.o $(CORE_OBJ) $(LLHTTP_OBJ)
+$(B)/pageload: $(B)/tools/bench/pageload.o $(B)/tools/bench/netc.o $(CORE_OBJ) \
+               $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/connhold: $(B)/tools/bench/connhold.o $(CORE_OBJ) $(LLHTTP_OBJ)
+$(B)/connhold: $(B)/tools/bench/connhold.o $(B)/tools/bench/netc.o $(CORE_OBJ) \
+               $(LLHTTP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/h2probe: $(B)/tests/integ/h2probe.o $(CORE_OBJ) $(LLHTTP_OBJ)

@@ -25,23 +25,19 @@
  * those that failed or were closed by the server, ever. EOF on stdin or
  * SIGTERM closes everything; the exit status is 0.
  *
- * Plain non-blocking sockets and poll(); nghttp2 frames HTTP/2, llhttp
- * parses HTTP/1.1 responses, BoringSSL does TLS (no verification). */
+ * Non-blocking sockets (netc.h) and poll(); nghttp2 frames HTTP/2, llhttp
+ * parses HTTP/1.1 responses. */
 #include "proxy/util.h"
+#include "tools/bench/netc.h"
 
 #include <errno.h>
 #include <llhttp.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,13 +55,10 @@ enum state {
 };
 
 struct conn {
-  int fd;
+  struct netc net;
   enum state st;
-  SSL *ssl;
   nghttp2_session *h2;
   llhttp_t parser;
-  uint8_t *out;
-  size_t out_len;
   int32_t first_id;
   int first_status; /* HTTP/2: :status of the first response */
   int index;
@@ -121,39 +114,28 @@ static void conn_fail(struct conn *c, const char *fmt, ...) {
   }
   c->st = S_DEAD;
   H.failed++;
-  c->out_len = 0;
 }
 
 /* conn_reap frees what a failed connection still holds. */
 static void conn_reap(struct conn *c) {
-  if (c->st != S_DEAD || c->fd < 0)
+  if (c->st != S_DEAD || c->net.fd < 0)
     return;
-  if (c->ssl != NULL)
-    SSL_free(c->ssl);
   if (c->h2 != NULL)
     nghttp2_session_del(c->h2);
-  close(c->fd);
-  free(c->out);
-  c->ssl = NULL;
   c->h2 = NULL;
-  c->fd = -1;
-  c->out = NULL;
+  netc_close(&c->net);
 }
 
 static void out_add(struct conn *c, const void *p, size_t n) {
   if (c->st == S_DEAD)
     return;
-  if (c->out_len + n > OUT_CAP) {
+  if (c->net.out_len + n > OUT_CAP)
     conn_fail(c, "output buffer full");
-    return;
-  }
-  c->out = xrealloc(c->out, c->out_len + n);
-  memcpy(c->out + c->out_len, p, n);
-  c->out_len += n;
+  else
+    netc_queue(&c->net, p, n);
 }
 
-/* conn_flush writes what it can; a blocked SSL_write is retried later
- * (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows the buffer to move). */
+/* conn_flush writes what it can; the rest waits for POLLOUT. */
 static void conn_flush(struct conn *c) {
   if (c->h2 != NULL) {
     const uint8_t *data;
@@ -161,32 +143,11 @@ static void conn_flush(struct conn *c) {
     while (c->st != S_DEAD && (n = nghttp2_session_mem_send(c->h2, &data)) > 0)
       out_add(c, data, (size_t)n);
   }
-  while (c->st != S_DEAD && c->out_len > 0) {
-    ssize_t n;
-    if (c->ssl != NULL) {
-      int w = SSL_write(c->ssl, c->out, (int)c->out_len);
-      if (w <= 0) {
-        int e = SSL_get_error(c->ssl, w);
-        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-          return;
-        conn_fail(c, "SSL_write failed (%d)", e);
-        return;
-      }
-      n = w;
-    } else {
-      n = write(c->fd, c->out, c->out_len);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-      if (n < 0) {
-        conn_fail(c, "write: %s", strerror(errno));
-        return;
-      }
-    }
-    memmove(c->out, c->out + n, c->out_len - (size_t)n);
-    c->out_len -= (size_t)n;
-  }
-  if (c->st == S_HOLD_SEND && c->out_len == 0 &&
-      (c->h2 == NULL || !nghttp2_session_want_write(c->h2)))
+  int rv = c->st == S_DEAD ? 0 : netc_flush(&c->net);
+  if (rv < 0)
+    conn_fail(c, "write: %s", strerror(-rv));
+  else if (c->st == S_HOLD_SEND && c->net.out_len == 0 &&
+           (c->h2 == NULL || !nghttp2_session_want_write(c->h2)))
     c->st = S_HELD;
 }
 
@@ -300,15 +261,10 @@ static void h2_start(struct conn *c) {
 
 static void conn_ready(struct conn *c) {
   c->st = S_FIRST;
-  if (c->ssl != NULL) {
-    const uint8_t *alpn;
-    unsigned len;
-    SSL_get0_alpn_selected(c->ssl, &alpn, &len);
-    int h2 = len == 2 && memcmp(alpn, "h2", 2) == 0;
-    if (h2 == H.h1) {
-      conn_fail(c, "server chose ALPN '%.*s'", (int)len, (const char *)alpn);
-      return;
-    }
+  if (c->net.ssl != NULL && !netc_alpn_is(&c->net, H.h1 ? "http/1.1" : "h2")) {
+    conn_fail(c, "the server did not choose %s in ALPN",
+              H.h1 ? "http/1.1" : "h2");
+    return;
   }
   if (H.h1) {
     llhttp_init(&c->parser, HTTP_RESPONSE, h1_settings());
@@ -320,63 +276,32 @@ static void conn_ready(struct conn *c) {
 }
 
 static void conn_handshake(struct conn *c) {
-  if (c->ssl == NULL) {
-    static const uint8_t h2[] = "\x02h2", h1[] = "\x08http/1.1";
-    c->ssl = SSL_new(H.ctx);
-    SSL_set_fd(c->ssl, c->fd);
-    SSL_set_connect_state(c->ssl);
-    if (H.h1)
-      SSL_set_alpn_protos(c->ssl, h1, sizeof(h1) - 1);
-    else
-      SSL_set_alpn_protos(c->ssl, h2, sizeof(h2) - 1);
-    c->st = S_HANDSHAKE;
-  }
-  int rv = SSL_do_handshake(c->ssl);
-  if (rv == 1) {
+  static const uint8_t h2[] = "\x02h2", h1[] = "\x08http/1.1";
+  c->st = S_HANDSHAKE;
+  int rv = H.h1 ? netc_handshake(&c->net, H.ctx, h1, sizeof(h1) - 1)
+                : netc_handshake(&c->net, H.ctx, h2, sizeof(h2) - 1);
+  if (rv == 1)
     conn_ready(c);
-    return;
-  }
-  int e = SSL_get_error(c->ssl, rv);
-  if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-    conn_fail(c, "TLS handshake failed (%d)", e);
+  else if (rv < 0)
+    conn_fail(c, "TLS handshake failed");
 }
 
 static void conn_open(struct conn *c) {
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-  int rv = getaddrinfo(H.host, H.port, &hints, &ai);
-  if (rv != 0)
-    die("%s: %s", H.host, gai_strerror(rv));
-  c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c->fd < 0)
-    die("socket: %s (raise the descriptor limit)", strerror(errno));
-  int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   c->st = S_CONNECTING;
-  if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
-    conn_fail(c, "connect: %s", strerror(errno));
-  freeaddrinfo(ai);
+  int rv = netc_connect(&c->net, H.host, H.port);
+  if (rv == -EMFILE || rv == -ENFILE)
+    die("socket: %s (raise the descriptor limit)", strerror(-rv));
+  if (rv < 0)
+    conn_fail(c, "connect: %s", strerror(-rv));
 }
 
 static void conn_read(struct conn *c) {
   uint8_t buf[16 * 1024];
   while (c->st != S_DEAD) {
-    ssize_t n;
-    if (c->ssl != NULL) {
-      int r = SSL_read(c->ssl, buf, sizeof(buf));
-      if (r <= 0) {
-        int e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-          return;
-        n = 0;
-      } else {
-        n = r;
-      }
-    } else {
-      n = read(c->fd, buf, sizeof(buf));
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    }
-    if (n <= 0) {
+    ssize_t n = netc_read(&c->net, buf, sizeof(buf));
+    if (n == 0)
+      return;
+    if (n < 0) {
       conn_fail(c, "closed by the server (%s)",
                 c->st == S_HELD ? "while held" : "while setting up");
       return;
@@ -399,11 +324,9 @@ static void on_event(struct conn *c, short ev) {
   if (c->st == S_CONNECTING) {
     if (!(ev & (POLLOUT | POLLERR | POLLHUP)))
       return;
-    int err = 0;
-    socklen_t len = sizeof(err);
-    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    int err = netc_connected(&c->net);
     if (err != 0) {
-      conn_fail(c, "connect: %s", strerror(err));
+      conn_fail(c, "connect: %s", strerror(-err));
       return;
     }
     if (H.tls)
@@ -483,7 +406,7 @@ static int command(void) {
         H.conns = xrealloc(H.conns, (size_t)cap * sizeof(*H.conns));
         for (int i = H.cap; i < cap; i++) {
           H.conns[i] = xcalloc(1, sizeof(**H.conns));
-          H.conns[i]->fd = -1;
+          H.conns[i]->net.fd = -1;
           H.conns[i]->index = i;
         }
         H.cap = cap;
@@ -555,13 +478,8 @@ int main(int argc, char **argv) {
   struct sigaction sa = {.sa_handler = on_term};
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
-  if (H.tls) {
-    H.ctx = SSL_CTX_new(TLS_method());
-    SSL_CTX_set_min_proto_version(H.ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(H.ctx, SSL_VERIFY_NONE, NULL);
-    SSL_CTX_set_mode(H.ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                                SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  }
+  if (H.tls)
+    H.ctx = netc_tls_ctx();
 
   struct pollfd *pfd = NULL;
   int pfd_cap = 0;
@@ -573,10 +491,10 @@ int main(int argc, char **argv) {
     pfd[0] = (struct pollfd){.fd = 0, .events = POLLIN};
     for (int i = 0; i < H.nconns; i++) {
       struct conn *c = H.conns[i];
-      pfd[i + 1] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+      pfd[i + 1] = (struct pollfd){.fd = c->net.fd, .events = POLLIN};
       if (c->st == S_DEAD)
         pfd[i + 1].fd = -1;
-      else if (c->st == S_CONNECTING || c->out_len > 0 ||
+      else if (c->st == S_CONNECTING || c->net.out_len > 0 ||
                (c->h2 != NULL && nghttp2_session_want_write(c->h2)))
         pfd[i + 1].events |= POLLOUT;
     }
@@ -593,7 +511,6 @@ int main(int argc, char **argv) {
     batch_step();
   }
   for (int i = 0; i < H.nconns; i++)
-    if (H.conns[i]->fd >= 0)
-      close(H.conns[i]->fd);
+    netc_close(&H.conns[i]->net);
   return 0;
 }
