@@ -244,11 +244,13 @@ ticks() {
   done
   echo "$s"
 }
-# hwm_kb PID...: summed VmHWM
-hwm_kb() {
-  local p s=0 v
+# status_kb FIELD PID...: FIELD of /proc/PID/status (VmHWM: peak RSS,
+# VmRSS: RSS now) summed over the PIDs, in KB
+status_kb() {
+  local f=$1 p s=0 v
+  shift
   for p in "$@"; do
-    v=$(awk '/^VmHWM/{print $2}' /proc/"$p"/status 2>/dev/null)
+    v=$(awk -v f="$f:" '$1 == f { print $2 }' /proc/"$p"/status 2>/dev/null)
     s=$((s + ${v:-0}))
   done
   echo "$s"
@@ -397,7 +399,7 @@ attempt() {
   t1=$(ticks $pids); b1=$(ticks $bpids); g1=$(ticks "$GEN_PID"); s1=$(busy_ticks)
   wait "$GEN_PID" 2>/dev/null
   forget "$GEN_PID"
-  rss=$(hwm_kb $pids)
+  rss=$(status_kb VmHWM $pids)
   stop_pid "$PROXY_PID"
 
   rps=$(awk '/^finished in/{gsub(",", "", $4); print $4}' "$of")

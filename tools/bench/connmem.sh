@@ -26,16 +26,6 @@
 
 CONN_KINDS="h2c-idle tls-idle h1-idle h2c-stream"
 
-# rss_kb PID...: summed VmRSS
-rss_kb() {
-  local p s=0 v
-  for p in "$@"; do
-    v=$(awk '/^VmRSS/{print $2}' /proc/"$p"/status 2>/dev/null)
-    s=$((s + ${v:-0}))
-  done
-  echo "$s"
-}
-
 # backend_conns PORT: established TCP connections to PORT
 backend_conns() { ss -Htn state established "( dport = :$1 )" 2>/dev/null | wc -l; }
 
@@ -66,7 +56,7 @@ connmem_one() {
   a1=$(hold_cmd "open $CONN_WARM")
   sleep 1
   pids=$(tree "$PROXY_PID" | tr '\n' ' ')
-  r0=$(rss_kb $pids)
+  r0=$(status_kb VmRSS $pids)
   a2=$(hold_cmd "open $CONN_N")
   want=$((CONN_WARM + CONN_N))
   if [[ $kind == h2c-stream ]]; then
@@ -79,7 +69,7 @@ connmem_one() {
   fi
   sleep 1
   pids=$(tree "$PROXY_PID" | tr '\n' ' ')
-  r1=$(rss_kb $pids)
+  r1=$(status_kb VmRSS $pids)
   st=$(hold_cmd status)
   [[ $a1 == "ready $CONN_WARM 0" && $a2 == "ready $want 0" && $st == "status $want 0" ]] ||
     note="connhold:${a1// /_},${a2// /_},${st// /_}"
