@@ -17,8 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include "learner/learn.h"
+#include "proxy/http.h"
 #include "proxy/log.h"
 #include "proxy/util.h"
 
@@ -151,7 +154,7 @@ bad:
 
 enum key_type {
   KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
-  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_CIDRS,
+  KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_CIDRS, KEY_AGENTS,
 };
 
 struct key_def {
@@ -160,7 +163,7 @@ struct key_def {
   enum key_type type;
   size_t off;          /* the field in struct config */
   size_t port_off;     /* KEY_ADDR: the port field; KEY_CIDRS: the count */
-  long long min, max;  /* KEY_INT, KEY_LLONG */
+  long long min, max;  /* KEY_INT, KEY_LLONG; KEY_CIDRS: max entries */
 };
 
 #define FIELD(f) offsetof(struct config, f)
@@ -203,6 +206,11 @@ static const struct key_def keys[] = {
   {"record", "classes", KEY_CLASSES, FIELD(record_single_class), 0, 0, 0},
   {"record", "templates", KEY_PATTERNS, FIELD(record_templates), 0, 0, 0},
   {"record", "keep_params", KEY_PATH, FIELD(record_keep_params), 0, 0, 0},
+  {"record", "ignore_agents", KEY_AGENTS, FIELD(record_ignore_agents), 0, 0,
+   0},
+  {"record", "ignore_clients", KEY_CIDRS, FIELD(record_ignore_nets),
+   FIELD(record_nignore_nets), 0, CONFIG_MAX_NETS},
+  INT_KEY("record", "sections", record_sections, 0, 16),
   INT_KEY("record", "retain_visits", record_retain_visits, 0, 100000000),
   INT_KEY("record", "queue", record_queue, 16, 1048576),
   INT_KEY("record", "flush", record_flush, 10, 60000),
@@ -218,15 +226,20 @@ static const struct key_def keys[] = {
   INT_KEY("learn", "min_clients", learn_min_clients, 1, 1000000),
   INT_KEY("learn", "budget", learn_budget, 0, 1000000000),
   INT_KEY("learn", "max_resources", learn_max_resources, 0, 1000),
+  INT_KEY("learn", "hint_budget", learn_hint_budget, 0, 1000000000),
+  INT_KEY("learn", "hint_max_resources", learn_hint_max, 0, 1000),
+  INT_KEY("learn", "push_budget", learn_push_budget, 0, 1000000000),
+  INT_KEY("learn", "push_max_resources", learn_push_max, 0, 1000),
   INT_KEY("learn", "interval", learn_interval, 100, 3600000),
   INT_KEY("learn", "recompute_after", learn_recompute_after, 1, 100000000),
   {"deliver", "mode", KEY_DELIVER, FIELD(deliver_mode), 0, 0, 0},
   {"deliver", "hints_http1", KEY_BOOL, FIELD(deliver_hints_http1), 0, 0, 0},
   {"deliver", "holdout", KEY_DOUBLE, FIELD(deliver_holdout), 0, 0, 1000},
   {"deliver", "digest", KEY_BOOL, FIELD(deliver_digest), 0, 0, 0},
+  {"deliver", "verify", KEY_DOUBLE, FIELD(deliver_verify), 0, 0, 1000},
   {"admin", "listen", KEY_ADDR, FIELD(admin_host), FIELD(admin_port), 0, 0},
   {"clients", "trusted_proxies", KEY_CIDRS, FIELD(trusted_proxies),
-   FIELD(ntrusted_proxies), 0, 0},
+   FIELD(ntrusted_proxies), 0, CLIENT_MAX_TRUSTED},
   INT_KEY("clients", "ipv4_prefix", client_ipv4_prefix, 8, 32),
   INT_KEY("clients", "ipv6_prefix", client_ipv6_prefix, 16, 128),
 };
@@ -313,9 +326,10 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
   case KEY_DELIVER:
     return parse_deliver(v, (int *)(base + k->off), why, whylen);
   case KEY_CIDRS:
+    /* max is the capacity of the list. */
     return client_cidrs_parse(v, (struct client_cidr *)(base + k->off),
-                              CLIENT_MAX_TRUSTED, (int *)(base + k->port_off),
-                              why, whylen);
+                              (int)k->max, (int *)(base + k->port_off), why,
+                              whylen);
   case KEY_DOUBLE: {
     char *end;
     errno = 0;
@@ -356,6 +370,15 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
     }
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
   }
+  case KEY_AGENTS:
+    /* Comma-separated substrings; empty items are ignored. */
+    for (const char *p = v; *p != '\0'; p++) {
+      if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+        snprintf(why, whylen, "a control character in '%.64s'", v);
+        return -1;
+      }
+    }
+    return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
   case KEY_ADDR: {
     if (*v == '\0') {
       base[k->off] = '\0';
@@ -409,15 +432,50 @@ void config_defaults(struct config *c) {
   c->learn_z = 1.96;
   c->learn_min_visits = 20;
   c->learn_min_clients = 3;
-  c->learn_budget = 102400;
-  c->learn_max_resources = 16;
+  c->learn_budget = c->learn_max_resources = -1;
+  c->learn_hint_budget = c->learn_hint_max = -1;
+  c->learn_push_budget = c->learn_push_max = -1;
+  snprintf(c->record_ignore_agents, sizeof(c->record_ignore_agents), "%s",
+           CONFIG_IGNORE_AGENTS_DEFAULT);
+  c->record_sections = 1;
   c->learn_interval = 5000;
   c->learn_recompute_after = 100;
   c->deliver_mode = CONFIG_DELIVER_HINTS;
   c->deliver_holdout = 0.05;
   c->deliver_digest = 1;
+  c->deliver_verify = 0.05;
   c->client_ipv4_prefix = 24;
   c->client_ipv6_prefix = 48;
+}
+
+void config_budgets(const struct config *c, long long *hint_bytes,
+                    int *hint_max, long long *push_bytes, int *push_max) {
+  *hint_bytes = c->learn_hint_budget >= 0 ? c->learn_hint_budget
+                : c->learn_budget >= 0    ? c->learn_budget
+                                          : LEARN_DEFAULT_HINT_BUDGET;
+  *push_bytes = c->learn_push_budget >= 0 ? c->learn_push_budget
+                : c->learn_budget >= 0    ? c->learn_budget
+                                          : LEARN_DEFAULT_PUSH_BUDGET;
+  *hint_max = c->learn_hint_max >= 0         ? c->learn_hint_max
+              : c->learn_max_resources >= 0 ? c->learn_max_resources
+                                            : LEARN_DEFAULT_HINT_MAX;
+  *push_max = c->learn_push_max >= 0         ? c->learn_push_max
+              : c->learn_max_resources >= 0 ? c->learn_max_resources
+                                            : LEARN_DEFAULT_PUSH_MAX;
+}
+
+int config_ignored(const struct config *c, const char *ua, size_t ua_len,
+                   const uint8_t *client) {
+  if (client != NULL &&
+      client_trusted(c->record_ignore_nets, c->record_nignore_nets, client))
+    return 1;
+  const char *list = c->record_ignore_agents, *item;
+  size_t pos = 0, len, list_len = strlen(list);
+  while (ua != NULL && http_list_next(list, list_len, &pos, &item, &len))
+    for (size_t i = 0; i + len <= ua_len; i++)
+      if (strncasecmp(ua + i, item, len) == 0)
+        return 1;
+  return 0;
 }
 
 /* ---- the file ---- */

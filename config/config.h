@@ -23,6 +23,19 @@
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_LINE_MAX 4096   /* longest INI line accepted */
 #define CONFIG_SECTION_MAX 48  /* longest "[...]" contents accepted */
+#define CONFIG_MAX_NETS 64     /* [record] ignore_clients entries */
+
+/* User-Agent substrings whose navigations are never visits (compared
+ * without regard to case): search and social crawlers, HTTP libraries and
+ * command-line tools, uptime monitors and link checkers. Anything else
+ * that fetches only HTML is left out by the learner's own rule
+ * (learner/learn.h). */
+#define CONFIG_IGNORE_AGENTS_DEFAULT                                       \
+  "bot/, bot;, bot-, bot), crawler, spider, slurp, facebookexternalhit, "  \
+  "curl/, wget/, nghttp2/, libwww, python-requests, python-urllib, "       \
+  "aiohttp, go-http-client, java/, okhttp, apache-httpclient, "            \
+  "node-fetch, axios/, undici, uptime, pingdom, statuscake, monitor, "     \
+  "check_http, linkchecker, w3c_validator"
 
 /* config_deliver_parse returns the CONFIG_DELIVER_* named |s| ("off",
  * "hints", "shadow", "push", "both"), or -1. */
@@ -119,6 +132,12 @@ struct config {
   int record_single_class;     /* classes = single: no mobile/desktop split */
   char record_templates[CONFIG_PATH_MAX]; /* comma-separated patterns */
   char record_keep_params[CONFIG_PATH_MAX]; /* query names kept, "" = none */
+  char record_ignore_agents[CONFIG_PATH_MAX]; /* User-Agent substrings whose
+                                                 navigations are no visits */
+  struct client_cidr record_ignore_nets[CONFIG_MAX_NETS]; /* ignore_clients */
+  int record_nignore_nets;
+  int record_sections;         /* leading path segments naming a section,
+                                  1; 0 = no section level */
   int record_retain_visits;    /* visits kept for replay, 100000 */
   int record_queue;            /* observations queued, 4096 */
   int record_flush;            /* ms between batches, 1000 */
@@ -129,9 +148,12 @@ struct config {
   double learn_hint_threshold; /* for 103 Early Hints, 0.90 */
   double learn_z;              /* 1.96 */
   int learn_min_visits;        /* decayed visits, 20 */
-  int learn_min_clients;       /* distinct client tokens, 3 */
-  int learn_budget;            /* bytes per page, 102400 */
-  int learn_max_resources;     /* per page, 16 */
+  int learn_min_clients;       /* distinct client networks, 3 */
+  /* Budgets per page; -1 = not set. budget and max_resources set both
+   * channels; the channel's own key wins. config_budgets resolves them. */
+  int learn_budget, learn_max_resources;
+  int learn_hint_budget, learn_hint_max;
+  int learn_push_budget, learn_push_max;
   int learn_interval;          /* ms between recomputes, 5000 */
   int learn_recompute_after;   /* or after this many new visits, 100 */
 
@@ -140,6 +162,8 @@ struct config {
   int deliver_hints_http1;     /* 103 to HTTP/1.1 clients too, default off */
   double deliver_holdout;      /* fraction of navigations sent nothing, 0.05 */
   int deliver_digest;          /* cross-connection pushed-set cookie, on */
+  double deliver_verify;       /* chance a named resource is left out of a
+                                  navigation's hints or pushes, 0.05 */
 
   /* [admin] listen: the admin endpoint (proxy/admin.h); port 0 = off */
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */
@@ -152,6 +176,18 @@ struct config {
   int client_ipv4_prefix;      /* a client, for min_clients: IPv4 /24 */
   int client_ipv6_prefix;      /* and IPv6 /48 */
 };
+
+/* config_budgets resolves the budgets of |c|: a channel's own key, else
+ * [learn] budget / max_resources, else the learner's default. */
+void config_budgets(const struct config *c, long long *hint_bytes,
+                    int *hint_max, long long *push_bytes, int *push_max);
+
+/* config_ignored says whether a navigation from |user_agent| (|ua_len|
+ * bytes, may be NULL) by the request's |client| (16 bytes, proxy/client.h;
+ * may be NULL) is left out of recording by [record] ignore_agents /
+ * ignore_clients. */
+int config_ignored(const struct config *c, const char *user_agent,
+                   size_t ua_len, const uint8_t *client);
 
 /* config_defaults fills |c| with the default value of every key and no
  * listeners, backends or routes. */

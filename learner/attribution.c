@@ -13,10 +13,11 @@
  * keys) because tens of thousands can be in flight; the public struct
  * visit is built only for the moment it is emitted.
  *
- * A request is held only when it carries a Referer and some visit of its
- * client covers its start time and authority: only then can a resource
- * attributed later (its referrer finishing late) make it match. A request
- * without a Referer, or of a client without a visit, can never match
+ * A request is held only when it carries a Referer (one that names more
+ * than an origin) and some visit of its client covers its start time and
+ * authority: only then can a resource attributed later (its referrer
+ * finishing late) make it match. A request without a Referer, or of a
+ * client without a visit, can never match
  * later because a visit's NAV_START reaches us before any request that
  * started after it finishes. */
 #include "learner/attribution.h"
@@ -84,6 +85,7 @@ struct areq {
   uint16_t status;
   uint8_t dest;
   uint8_t depth;
+  uint8_t urgency;
   int parent;
   char method[8];
   char content_type[OBS_CTYPE_MAX];
@@ -102,6 +104,8 @@ struct avisit {
   int confirmed;
   int mobile;
   uint8_t delivery;
+  uint64_t rules_gen, named_mask; /* the 103's source, see struct visit */
+  uint32_t rules_slot;
   uint8_t network[16]; /* the page request's, see struct visit */
   struct areq *reqs;
   size_t nreqs;
@@ -115,7 +119,9 @@ struct avisit {
  * entry's own storage once held. */
 struct req {
   const char *key;
-  const char *ref; /* "" without a Referer */
+  const char *ref;      /* the Referer as a resource key; "" without one */
+  const char *ref_page; /* the Referer as a page key (kept parameters) */
+  int origin_only;      /* the Referer names the origin only (its root) */
   uint64_t conn_id;
   uint64_t start_ms;
   uint64_t end_ms;
@@ -123,6 +129,7 @@ struct req {
   uint32_t oflags;
   uint16_t status;
   uint8_t dest;
+  uint8_t urgency;
   char method[8];
   char content_type[OBS_CTYPE_MAX];
 };
@@ -132,7 +139,7 @@ struct held {
   struct link by_age; /* struct attrib.held */
   struct client *client;
   struct req r;
-  char strs[]; /* key, NUL, ref, NUL */
+  char strs[]; /* key, NUL, ref, NUL, ref_page, NUL */
 };
 
 struct attrib {
@@ -329,8 +336,14 @@ static struct avisit *match(struct attrib *a, struct client *c,
       continue;
     *possible = 1;
     int par = -2, dep = 0;
-    if (r->ref[0] != '\0') {
-      if (strcmp(r->ref, v->page_key) == 0) {
+    /* An origin-only Referer (Referrer-Policy origin or strict-origin, or
+     * strict-origin-when-cross-origin across origins) names no page, not
+     * even for a font requested by a stylesheet: it is as good as none,
+     * unless the page is the origin's root itself. */
+    int refless = r->ref[0] == '\0' ||
+                  (r->origin_only && strcmp(r->ref_page, v->page_key) != 0);
+    if (!refless) {
+      if (strcmp(r->ref_page, v->page_key) == 0) {
         par = -1;
         dep = 1;
       } else {
@@ -395,6 +408,7 @@ static int record(struct attrib *a, struct avisit *v, const struct req *r,
   q->bytes = r->bytes;
   q->status = r->status;
   q->dest = r->dest != OBS_DEST_NONE ? r->dest : derive_dest(r->content_type);
+  q->urgency = r->urgency;
   q->depth = (uint8_t)depth;
   q->parent = parent;
   uint64_t delay = r->start_ms - v->start_ms; /* match checked the order */
@@ -447,13 +461,16 @@ static void retry_held(struct attrib *a, struct client *c) {
 
 static void hold(struct attrib *a, struct client *c, const struct req *r) {
   size_t klen = strlen(r->key), rlen = strlen(r->ref);
-  struct held *h = xmalloc(sizeof(*h) + klen + rlen + 2);
+  size_t plen = strlen(r->ref_page);
+  struct held *h = xmalloc(sizeof(*h) + klen + rlen + plen + 3);
   h->client = c;
   h->r = *r;
   memcpy(h->strs, r->key, klen + 1);
   memcpy(h->strs + klen + 1, r->ref, rlen + 1);
+  memcpy(h->strs + klen + rlen + 2, r->ref_page, plen + 1);
   h->r.key = h->strs;
   h->r.ref = h->strs + klen + 1;
+  h->r.ref_page = h->strs + klen + rlen + 2;
   list_add_tail(&c->held, &h->by_client);
   list_add_tail(&a->held, &h->by_age);
   c->nheld++;
@@ -475,10 +492,14 @@ static void hold(struct attrib *a, struct client *c, const struct req *r) {
 
 static void nav_start(struct attrib *a, const struct obs *o) {
   char key[PAGEKEY_MAX];
-  if (!nav_candidate(o) || (o->flags & OBS_F_TRUNCATED))
+  if (!nav_candidate(o) || (o->flags & (OBS_F_TRUNCATED | OBS_F_IGNORED)))
     return;
   if (pagekey_make(&a->cfg.keys, (o->flags & OBS_F_TLS) != 0, o->authority,
                    o->path, key, sizeof(key)) < 0)
+    return;
+  /* '*' belongs to the keys of wider levels (pagekey_site): a page with
+   * one in its path could pose as a whole site. */
+  if (strchr(key, '*') != NULL)
     return;
   struct client *c = client_get(a, o->client_token, 1);
   struct avisit *v = xcalloc(1, sizeof(*v));
@@ -529,6 +550,11 @@ static void page_done(struct attrib *a, struct avisit *v,
     v->delivery = VISIT_PUSH;
   else if (o->flags & OBS_F_GOT_HINTS)
     v->delivery = VISIT_HINTS;
+  if (o->flags & OBS_F_GOT_HINTS) {
+    v->rules_gen = o->rules_gen;
+    v->rules_slot = o->rules_slot;
+    v->named_mask = o->named_mask;
+  }
   if (o->end_ms > v->end_ms)
     v->end_ms = o->end_ms;
   a->stats.visits_confirmed++;
@@ -552,21 +578,27 @@ static void done(struct attrib *a, const struct obs *o) {
   if (navigation_looking(o) || (o->flags & OBS_F_TRUNCATED))
     return;
 
-  char key[PAGEKEY_MAX], ref[PAGEKEY_MAX];
-  if (pagekey_make(&a->cfg.keys, (o->flags & OBS_F_TLS) != 0, o->authority,
-                   o->path, key, sizeof(key)) < 0)
+  char key[PAGEKEY_MAX], ref[PAGEKEY_MAX], ref_page[PAGEKEY_MAX];
+  if (pagekey_resource((o->flags & OBS_F_TLS) != 0, o->authority, o->path,
+                       key, sizeof(key)) < 0)
     return;
-  ref[0] = '\0';
+  ref[0] = ref_page[0] = '\0';
   /* A Referer that is not an http(s) URL names nothing we serve, and it
-   * is not "no Referer" either. */
+   * is not "no Referer" either. It names a page (compared with the page
+   * key, whose query keeps only kept parameters) or an earlier resource
+   * (compared with its exact key). */
   if (o->referer[0] != '\0' &&
-      pagekey_from_url(&a->cfg.keys, o->referer, ref, sizeof(ref)) < 0)
+      (pagekey_resource_from_url(o->referer, ref, sizeof(ref)) < 0 ||
+       pagekey_from_url(&a->cfg.keys, o->referer, ref_page,
+                        sizeof(ref_page)) < 0))
     return;
 
   struct req r;
   memset(&r, 0, sizeof(r));
   r.key = key;
   r.ref = ref;
+  r.ref_page = ref_page;
+  r.origin_only = ref[0] != '\0' && pagekey_is_origin(ref);
   r.conn_id = o->conn_id;
   r.start_ms = o->start_ms;
   r.end_ms = o->end_ms;
@@ -574,6 +606,7 @@ static void done(struct attrib *a, const struct obs *o) {
   r.oflags = o->flags;
   r.status = o->status;
   r.dest = o->dest;
+  r.urgency = o->urgency;
   copy_field(r.method, sizeof(r.method), o->method, sizeof(o->method));
   copy_field(r.content_type, sizeof(r.content_type), o->content_type,
              sizeof(o->content_type));
@@ -583,7 +616,7 @@ static void done(struct attrib *a, const struct obs *o) {
   if (v != NULL) {
     if (record(a, v, &r, parent, depth))
       retry_held(a, c);
-  } else if (possible && ref[0] != '\0') {
+  } else if (possible && ref[0] != '\0' && !r.origin_only) {
     hold(a, c, &r);
   }
 }
@@ -605,8 +638,8 @@ static void pushed(struct attrib *a, const struct obs *o) {
   if (v == NULL || v->npushes >= a->cfg.max_reqs)
     return;
   char key[PAGEKEY_MAX];
-  if (pagekey_make(&a->cfg.keys, (o->flags & OBS_F_TLS) != 0, o->authority,
-                   o->path, key, sizeof(key)) < 0)
+  if (pagekey_resource((o->flags & OBS_F_TLS) != 0, o->authority, o->path,
+                       key, sizeof(key)) < 0)
     return;
   if (v->npushes == v->cappushes) {
     v->cappushes = v->cappushes ? v->cappushes * 2 : 8;
@@ -716,6 +749,9 @@ static void emit_visit(struct attrib *a, struct avisit *v,
   out.load_ms = v->end_ms - v->start_ms;
   out.bytes = v->bytes;
   out.delivery = v->delivery;
+  out.rules_gen = v->rules_gen;
+  out.rules_slot = v->rules_slot;
+  out.named_mask = v->named_mask;
   out.pushes = v->pushes;
   out.npushes = v->npushes;
   out.nreqs = v->nreqs;
@@ -729,6 +765,7 @@ static void emit_visit(struct attrib *a, struct avisit *v,
     memcpy(w->content_type, q->content_type, sizeof(w->content_type));
     w->status = q->status;
     w->dest = q->dest;
+    w->urgency = q->urgency;
     w->depth = q->depth;
     w->parent = q->parent;
     w->flags = q->flags;
@@ -745,6 +782,7 @@ static void emit_visit(struct attrib *a, struct avisit *v,
     memcpy(w->content_type, p->content_type, sizeof(w->content_type));
     w->depth = 0;
     w->parent = -1;
+    w->urgency = VISIT_URGENCY_NONE;
     if (p->client_had) {
       w->status = 304;
       w->dest = p->dest;

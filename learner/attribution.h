@@ -10,7 +10,13 @@
  *   - its Referer is the page's URL (depth 1), or
  *   - its Referer is a resource already attributed to the visit (depth 2+,
  *     parent recorded), or
- *   - it has no Referer and arrives on the same HTTP/2 connection.
+ *   - it has no Referer, or one that names only an origin (Referrer-Policy
+ *     origin, strict-origin, or strict-origin-when-cross-origin across
+ *     origins; unless the page is that origin's root), and arrives on the
+ *     same HTTP/2 connection (depth 1: the parent is unknown).
+ * A resource's key is the URL it was requested by, query included byte
+ * for byte (pagekey_resource); the page's key keeps only the kept query
+ * parameters (pagekey_make).
  * Among several candidate visits the latest that started before the
  * request wins, preferring one on the same connection when the request
  * came over HTTP/2 (two tabs on two connections stay apart; HTTP/1.1
@@ -87,13 +93,19 @@ enum visit_req_flag {
  * "fontobject" is FONT; an "image/" type is IMAGE; one containing "json"
  * or "xml", or text/plain, is FETCH; anything else (text/html included)
  * is OTHER. */
+#define VISIT_URGENCY_NONE 0xff
+
 struct visit_req {
-  char key[PAGEKEY_MAX];   /* resource key (same scheme://authority/path) */
+  char key[PAGEKEY_MAX];   /* resource key: scheme://authority/path?query,
+                              the query as requested */
   char method[8];
   char content_type[OBS_CTYPE_MAX];
   uint16_t status;
   uint8_t dest;            /* enum obs_dest: Sec-Fetch-Dest, or derived
                               from content_type (see below) */
+  uint8_t urgency;         /* RFC 9218 urgency (0 most urgent .. 7) of the
+                              request's priority field; VISIT_URGENCY_NONE
+                              when it had none */
   uint8_t depth;           /* 1: referred by the page (255 at most) */
   int parent;              /* index of the referring resource, or -1 */
   uint32_t flags;          /* enum visit_req_flag */
@@ -119,6 +131,17 @@ struct visit_push {
   uint8_t dest;        /* client_had: the rule's destination */
 };
 
+/* A resource herald named to the client ahead of the page: in the 103
+ * Early Hints it sent, or as a push it promised (whatever became of it).
+ * A request for it in this visit is herald's doing, not the page's, so
+ * the learner takes it as no evidence either way. Filled by the recorder
+ * (attribution leaves it empty). */
+enum visit_named_channel { VISIT_NAMED_HINT = 1, VISIT_NAMED_PUSH = 2 };
+struct visit_named {
+  char key[PAGEKEY_MAX];
+  uint8_t channel; /* enum visit_named_channel */
+};
+
 struct visit {
   char page_key[PAGEKEY_MAX];
   char template_key[PAGEKEY_MAX];
@@ -135,6 +158,14 @@ struct visit {
   size_t nreqs;
   struct visit_push *pushes;
   size_t npushes;
+  struct visit_named *named; /* see struct visit_named */
+  size_t nnamed;
+  /* Where the page's 103 came from (the proxy's choice, carried by the
+   * page's OBS_DONE): snapshot generation, page slot, and the entries
+   * named (bit i: entry i). Zero without a 103. */
+  uint64_t rules_gen;
+  uint32_t rules_slot;
+  uint64_t named_mask;
 };
 
 /* attrib_emit_cb receives each finished visit; |v| is valid during the

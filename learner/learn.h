@@ -1,27 +1,96 @@
-/* learn.h: the learner's algorithm: decayed co-request counts per page and
- * the rules they justify. Pure: no I/O, no clock, no threads.
+/* learn.h: the learner's algorithm: decayed co-request counts at several
+ * levels of a site and the rules they justify. Pure: no I/O, no clock, no
+ * threads.
  *
- * Counts, per (page key, class, resource), with λ = 2^(-1/half_life) and
- * the page's visits numbered V = 1, 2, ...:
- *   k(V) = Σ λ^(V-i) over visits i ≤ V that requested the resource
- *   n(V) = Σ λ^(V-i) over visits i ≤ V since the resource was first seen
- *        = (1 - λ^(V-first+1)) / (1 - λ)
- * Both are kept lazily (a value and the visit number it was taken at), so
- * folding a visit in costs O(resources of that visit), not O(resources of
- * the page). A renamed bundle stops being requested, its k decays while n
- * stays near its cap 1/(1-λ), and it falls below threshold within a
- * bounded number of visits; its successor starts a fresh n, so it
- * qualifies as fast as a resource of a brand-new page.
+ * LEVELS. A visit counts at four levels, each a node with its own counts:
+ * its page key, its template key (when a segment folds), its section
+ * ("scheme://authority/SEG/STARSTAR", STAR being '*', for the first
+ * section_depth path segments of the template key; none when the path is
+ * shallower or section_depth is 0) and its site
+ * ("scheme://authority/STARSTAR"), all per client class. Nodes of
+ * a visit form a chain, page -> template -> section -> site; a key's
+ * chain is fixed by the first visit that creates it.
  *
- * A resource becomes a rule for a channel when all hold:
- *   Wilson lower bound of k/n (z) >= the channel's threshold
- *   n >= min_visits, distinct networks >= min_clients, pushable.
- * Rules are ordered by median discovery delay, then depth, and cut by the
- * byte budget and the count cap. Pinned resources are always kept (push
- * and hint), blocked ones never. A resource whose key is not a safe path
- * on the page's own origin (pagekey_rule_ok) is never a rule, pinned or
- * not. Resources whose pushes were mostly
- * cancelled or requested again anyway are demoted to hints. */
+ * EVIDENCE. What the browser requested is evidence about what the page
+ * needs only when the page alone decided it. So:
+ *   - A visit counts (at all its levels) only when its browser fetched at
+ *     least one stylesheet, script, font or image in full (a 200 it
+ *     requested, a preload its 103 caused included). A client that
+ *     fetches only the HTML (a crawler, a monitor, curl, nghttp, a
+ *     script), or a browser whose cache held everything, says nothing
+ *     about what the page needs, and its visit changes no count.
+ *   - Per resource, a counting visit is a sample when neither herald nor
+ *     the browser's cache decided the request: a resource herald named
+ *     ahead of the page (the visit's 103, a push; struct visit_named) is
+ *     censored, requested or not: the browser fetches a hinted URL at
+ *     once and uses that response if the page wants it, so a hinted visit
+ *     looks the same whether the page still references it or not. And a
+ *     resource the same client (token) fetched in an earlier visit within
+ *     24 hours and did not fetch now is censored: its cache has it.
+ *   - Every other resource of the level is a sample: a hit when
+ *     requested, a miss when not.
+ * Each entry (node, class, resource) keeps its own sample clock c: the
+ * node's counting visits since the entry was created, less its censored
+ * ones. Counts decay per sample, λ = 2^(-1/half_life):
+ *   k(c) = Σ λ^(c-j) over samples j ≤ c that were hits
+ *   n(c) = Σ λ^(c-j) over samples j ≤ c = (1 - λ^c) / (1 - λ)
+ * so while a resource is hinted (censored) its evidence neither grows nor
+ * fades: a rule does not fall out merely because it works. Both are lazy
+ * (a value and the clock it was taken at), so a visit costs O(its own
+ * resources + those it censors), never O(the node's resources). n counts
+ * from the entry's creation: a renamed bundle (app.v1.js becoming
+ * app.v2.js) starts fresh while its predecessor's k decays.
+ *
+ * WHAT MAKES A HINTED RESOURCE LEAVE. Only samples can show that a page
+ * stopped needing a resource herald names on every visit, so they come
+ * from visits where herald did not name it: the holdout arm, clients that
+ * got no 103 (HTTP/1.1, push-only routes), and the proxy's verification
+ * draws ([deliver] verify: each named resource is left out of a
+ * navigation's 103 or pushes with that probability, independently).
+ * Two rules make those few samples decisive:
+ *   - Superseded: on a visit where herald named X, the page genuinely
+ *     requested (not named) another URL with X's path and another query
+ *     (a cache-busting version change, theme.css?v=1 -> ?v=2): X is
+ *     superseded at every level of the visit, and is not served until the
+ *     page genuinely requests X again.
+ *   - Suspended (page level): the last m samples of a resource that has
+ *     been hit were all misses, where m is the smallest with
+ *     (1 - threshold)^m < LEARN_SUSPEND_ALPHA: had the resource still been
+ *     requested with probability >= threshold, that run would be that
+ *     unlikely. m = 2 at the default thresholds. Not served until its next
+ *     hit (it is then unnamed, so every visit samples it again).
+ *
+ * DECISIONS. For a key, each resource is decided by walking its chain
+ * from the most specific level: at each level with an entry for it,
+ *   yes       its latest response was pushable, n >= min_visits, distinct
+ *             client networks >= min_clients (a visit's network token,
+ *             not its client token, which a new User-Agent renews), and
+ *             the Wilson lower bound of k/n (z) reaches the channel's
+ *             threshold; not superseded or suspended;
+ *   no        superseded, suspended, its latest response was not
+ *             pushable, or the Wilson upper bound of k/n is below the
+ *             threshold (the level's own evidence says it is not needed);
+ *   undecided otherwise (too few samples, or no entry): the next wider
+ *             level decides.
+ * So a page's own evidence overrides its template's, section's and
+ * site's; a page never seen gets what its wider levels know. Push
+ * (push_threshold) and hint (hint_threshold) are decided apart.
+ *
+ * ORDER AND BUDGETS. Served resources are ordered by how much the page
+ * needs them first (enum learn_rank: render-blocking stylesheets,
+ * synchronous scripts, fonts, the rest), then median discovery delay,
+ * then depth, then key. The rank comes from the browser's own statements
+ * when it makes them: Sec-Fetch-Dest (or the content type) and the RFC
+ * 9218 urgency of its genuine requests (Chromium sends u=0 for a
+ * render-blocking stylesheet and u=4 for a print one, u=1 or 2 for a
+ * parser-blocking script and no field, meaning u=3, for an async or
+ * deferred one). Each channel then has its own byte budget and count cap:
+ * pinned resources are set aside first, then learned ones in order; one
+ * that does not fit is skipped and the list goes on. Pinned resources are
+ * always kept (push and hint), blocked ones never. A resource whose key is
+ * not a safe path on the page's own origin (pagekey_rule_ok) is never
+ * served, pinned or not. Resources whose pushes were mostly cancelled or
+ * requested again anyway lose push. */
 #ifndef LEARNER_LEARN_H
 #define LEARNER_LEARN_H
 
@@ -40,14 +109,35 @@ struct learn;
  * other way round. */
 #define LEARN_MAX_CLIENTS 32
 
+/* See "Suspended" above. */
+#define LEARN_SUSPEND_ALPHA 0.02
+
+/* What a client fetched is remembered this long (its cache likely still
+ * has it), for at most LEARN_CLIENT_MEMORY clients and
+ * LEARN_CLIENT_RESOURCES resources each (the oldest go first). */
+#define LEARN_CLIENT_TTL_MS (24ull * 3600 * 1000)
+#define LEARN_CLIENT_MEMORY 4096
+#define LEARN_CLIENT_RESOURCES 32
+
+/* Defaults of the budgets. The hint budget is large enough for a
+ * documentation page's stylesheets and scripts; the push budget stays
+ * near one initial congestion window's worth of a fast link, since a
+ * push cannot be refused without a round trip. */
+#define LEARN_DEFAULT_HINT_BUDGET 524288
+#define LEARN_DEFAULT_HINT_MAX 16
+#define LEARN_DEFAULT_PUSH_BUDGET 102400
+#define LEARN_DEFAULT_PUSH_MAX 16
+
 struct learn_params {
   double push_threshold;  /* default 0.95 */
   double hint_threshold;  /* default 0.90 */
   double z;               /* default 1.96 */
-  double min_visits;      /* decayed n, default 20 */
+  double min_visits;      /* decayed samples n, default 20 */
   int min_clients;        /* distinct client networks, default 3 */
-  uint64_t budget_bytes;  /* per page, default 102400 */
-  int max_resources;      /* per page, default 16 */
+  uint64_t hint_budget;   /* bytes named in a 103, per page */
+  int hint_max;           /* resources named in a 103 */
+  uint64_t push_budget;   /* bytes pushed per page */
+  int push_max;           /* resources pushed per page */
 };
 
 void learn_params_defaults(struct learn_params *p);
@@ -59,29 +149,65 @@ enum learn_channel {
 
 enum learn_state { LEARN_LEARNED, LEARN_PINNED, LEARN_BLOCKED };
 
-/* learn_channel_name: "push" (push and hint), "hint" or "none", as the
- * rules table and heraldctl spell them; learn_state_name: "learned",
- * "pinned" or "blocked". */
+enum learn_level {
+  LEARN_PAGE,
+  LEARN_TEMPLATE,
+  LEARN_SECTION,
+  LEARN_SITE,
+  LEARN_LEVELS,
+};
+
+/* How much the page needs a resource first; lower goes first. */
+enum learn_rank {
+  LEARN_RANK_STYLE,  /* a render-blocking stylesheet */
+  LEARN_RANK_SCRIPT, /* a synchronous (parser-blocking) script */
+  LEARN_RANK_FONT,
+  LEARN_RANK_OTHER,  /* images, fetches, async scripts, print styles */
+};
+
+/* learn_rule_order compares two rules in serving order: rank, median
+ * delay, depth, key. */
+struct learn_rule;
+int learn_rule_order(const struct learn_rule *a, const struct learn_rule *b);
+
+/* learn_rank_of ranks a resource by its destination and the urgency its
+ * genuine requests carried (VISIT_URGENCY_NONE: unknown). */
+uint8_t learn_rank_of(uint8_t dest, uint8_t urgency);
+
+/* Names as the rules table and heraldctl spell them: channels "push"
+ * (push and hint), "hint", "none"; states "learned", "pinned", "blocked";
+ * levels "page", "template", "section", "site"; ranks "style", "script",
+ * "font", "other". The parsers return -1 for an unknown name. */
 const char *learn_channel_name(uint32_t channels);
 const char *learn_state_name(uint8_t state);
+const char *learn_level_name(uint8_t level);
+const char *learn_rank_name(uint8_t rank);
+int learn_level_parse(const char *name);
 
 struct learn_rule {
   char key[PAGEKEY_MAX];  /* resource key */
   uint8_t dest;           /* enum obs_dest */
   uint8_t depth;
   uint8_t state;          /* enum learn_state */
+  uint8_t level;          /* enum learn_level that decided (served rules),
+                             or whose entry is shown (near misses) */
+  uint8_t rank;           /* enum learn_rank */
+  uint8_t urgency;        /* latest genuine, VISIT_URGENCY_NONE unknown */
   uint32_t channels;      /* enum learn_channel; 0 = near miss, no rule */
   int ord;                /* position in the page's list, from 0 */
-  double k, n, confidence, wilson;
+  double k, n, confidence, wilson; /* at |level| */
   int clients;            /* at most LEARN_MAX_CLIENTS */
   uint64_t bytes;          /* latest size seen */
   uint32_t median_delay_ms;
   uint8_t pushable;        /* the latest request was VISIT_REQ_PUSHABLE */
+  uint8_t superseded;      /* at |level|, see above */
+  uint8_t suspended;
   uint32_t pushes_used;    /* push outcomes (recent: halved past 256) */
   uint32_t pushes_unused;
 };
 
-/* Operator overrides for one page: resource keys pinned or blocked. */
+/* Operator overrides that apply to one key: resource keys pinned or
+ * blocked. */
 struct learn_overrides {
   const char *const *pinned;
   size_t npinned;
@@ -89,67 +215,90 @@ struct learn_overrides {
   size_t nblocked;
 };
 
-/* learn_new makes an empty learner; |half_life| is in visits of a page
- * (0, negative or infinite: counts never decay). */
-struct learn *learn_new(double half_life);
+/* learn_new makes an empty learner; |half_life| is in samples (0,
+ * negative or infinite: counts never decay); |section_depth| is the
+ * number of leading path segments that name a section (0: no section
+ * level). */
+struct learn *learn_new(double half_life, int section_depth);
 void learn_free(struct learn *l); /* NULL is a no-op */
 
-/* learn_visit folds one finished visit into the counts of its page key and
- * (when different) its template key, for its class. A resource listed
- * twice in the visit counts once (its first listing); for each resource
- * the learner keeps the smallest depth and a streaming median of
- * delay_ms, and the latest bytes, dest and pushable flag. */
-void learn_visit(struct learn *l, const struct visit *v);
+/* learn_visit folds one finished visit in (see EVIDENCE). A resource
+ * listed twice counts once (its first listing). For each resource an
+ * entry keeps the smallest depth and a streaming median of delay_ms, and
+ * the latest bytes, dest, urgency and pushable flag, from genuine
+ * requests only. Returns 1 when the visit counted, 0 when not. */
+int learn_visit(struct learn *l, const struct visit *v);
 
-/* learn_outcome notes what became of a push of |resource| on |page_key|:
- * |used| 0 when it was cancelled or requested again anyway. Ignored when
- * the page has never requested |resource|. */
+/* learn_visit_counts says whether |v| is a page load learn_visit counts
+ * (its browser fetched a stylesheet, script, font or image in full). */
+int learn_visit_counts(const struct visit *v);
+
+/* learn_outcome notes what became of a push of |resource| on |page_key|
+ * (and its wider levels): |used| 0 when it was cancelled or requested
+ * again anyway. Ignored where the resource has no entry. */
 void learn_outcome(struct learn *l, const char *page_key, int mobile,
                    const char *resource, int used);
 
-/* learn_page_visits is the decayed visit count of a page key and class
- * (0 when unknown). */
+/* learn_page_visits is the decayed number of counting visits of a key
+ * (any level) and class, 0 when unknown. */
 double learn_page_visits(const struct learn *l, const char *page_key,
                          int mobile);
 
-/* learn_rules computes the rules of |page_key| for a class into |out|
- * (at most |cap|) and returns how many: first the resources that qualify
- * (channels set, ordered, after budget and cap), then near misses
- * (channels 0) for explanation. Returns 0 for an unknown page.
- *
- * Served rules have ord 0, 1, ... in serving order: median discovery
- * delay, then depth, then key. Pinned resources (|ov| may be NULL) are
- * served even if never requested (then k, n, bytes, depth are 0) and
- * their bytes and count are set aside first; learned ones fill the rest
- * of budget_bytes and max_resources in order, and the first that does not
- * fit ends the list (later ones become near misses too). A resource with
- * at least 10 push outcomes, fewer than half used, loses PUSH. Near
- * misses have ord -1: blocked resources first (listed even if never
- * requested; blocked wins over pinned), then the rest by Wilson bound,
- * highest first. */
-size_t learn_rules(const struct learn *l, const char *page_key, int mobile,
+/* learn_level_of: the level of a known key (-1 when unknown). */
+int learn_level_of(const struct learn *l, const char *key, int mobile);
+
+/* learn_serving_key writes into |out| the most specific known key whose
+ * rules serve a page: |page_key| itself, else |template_key| (may be NULL
+ * or ""), else the section and the site of the template (or page) key.
+ * Returns 0, or -1 when none is known (nothing learned for its site). */
+int learn_serving_key(const struct learn *l, const char *page_key,
+                      const char *template_key, int mobile, char *out,
+                      size_t cap);
+
+/* learn_rules computes the rules of |key| (any level) for a class into
+ * |out| (at most |cap|) and returns how many: first the resources served
+ * (channels set, ord 0, 1, ... in serving order, after the budgets), then
+ * near misses (channels 0, ord -1): blocked resources first (listed even
+ * if never requested; blocked wins over pinned), then this key's own
+ * entries by Wilson bound, highest first. Pinned resources (|ov| may be
+ * NULL) are served even if never requested (then k, n, bytes, depth are
+ * 0). Returns 0 for an unknown key. */
+size_t learn_rules(struct learn *l, const char *key, int mobile,
                    const struct learn_params *p,
                    const struct learn_overrides *ov, struct learn_rule *out,
                    size_t cap);
 
-/* learn_choose_key picks whose rules serve a visit: the exact page key when
- * its decayed visits reach min_visits, else the template key (|page_key|
- * when |template_key| is NULL or empty). Returns one of the two
- * arguments. */
-const char *learn_choose_key(const struct learn *l, const char *page_key,
-                             const char *template_key, int mobile,
-                             const struct learn_params *p);
+/* One level's view of one resource, for heraldctl explain. */
+struct learn_evidence {
+  const char *key;        /* the level's key (valid until learn_free) */
+  uint8_t level;          /* enum learn_level */
+  uint8_t has_entry;      /* the level has counts for the resource */
+  double visits;          /* the level's decayed counting visits */
+  double k, n, lower, upper; /* Wilson bounds of k/n */
+  int clients;
+  uint8_t pushable, seen, superseded, suspended;
+  int8_t hint, push;      /* decision per channel: 1 yes, 0 no,
+                             -1 undecided */
+};
 
-/* Pages whose counts changed since the last call, for incremental rule
- * recomputation: learn_take_dirty calls |cb| once per (page key, class)
- * touched by learn_visit or learn_outcome, and clears the set first (a
- * visit folded in by |cb| marks its page again). Page keys passed to
- * callbacks stay valid until learn_free. */
-typedef void (*learn_page_cb)(void *ud, const char *page_key, int mobile);
-void learn_take_dirty(struct learn *l, learn_page_cb cb, void *ud);
+/* learn_evidence fills |out| with one element per level of |key|'s chain
+ * (most specific first) and returns how many. */
+size_t learn_evidence(const struct learn *l, const char *key, int mobile,
+                      const char *resource, const struct learn_params *p,
+                      struct learn_evidence *out, size_t cap);
 
-/* learn_foreach_page calls |cb| for every known (page key, class). */
-void learn_foreach_page(const struct learn *l, learn_page_cb cb, void *ud);
+/* Walking nodes. learn_take_dirty calls |cb| once per (key, class) whose
+ * counts changed since the last call (learn_visit, learn_outcome), and
+ * clears the set first (a visit folded in by |cb| marks its node again).
+ * learn_foreach_page calls it for every node, widest levels first, so a
+ * node's parent is always visited before it. |id| is a dense node number
+ * (0 .. learn_nodes()-1), |parent| the parent's or -1. Keys stay valid
+ * until learn_free. */
+typedef void (*learn_node_cb)(void *ud, uint32_t id, const char *key,
+                              int mobile, int level, int64_t parent);
+void learn_take_dirty(struct learn *l, learn_node_cb cb, void *ud);
+void learn_foreach_page(const struct learn *l, learn_node_cb cb, void *ud);
+uint32_t learn_nodes(const struct learn *l);
 
 /* learn_memory is the bytes the learner holds (for the benchmark): its
  * allocations by size, not counting the allocator's own overhead. */

@@ -1,4 +1,10 @@
-/* learner.c: see learner.h. */
+/* learner.c: see learner.h.
+ *
+ * Every cycle computes the list of every key, widest level first, and
+ * remembers a hash of each key's served list: a key whose list hashes
+ * like its parent's is left out of the snapshot (the proxy falls back to
+ * the parent and gets the same), and a key is written to the rules table
+ * when its counts moved or its list changed. */
 #include "learner/learner.h"
 
 #include <stdlib.h>
@@ -16,10 +22,18 @@
 #include "store/store.h"
 
 #define RULES_PER_PAGE 64
+#define OVERRIDES_PER_KEY 64
 
 struct override {
-  char *page_key, *resource_key;
+  char *scope, *resource_key;
   int pin;
+};
+
+/* What the last cycle did with one node (learn's node id). */
+struct node_state {
+  uint64_t served;  /* hash of its served list */
+  uint64_t written; /* hash of the list last written to the store */
+  uint8_t dirty;    /* its counts moved since the last cycle */
 };
 
 struct learner {
@@ -34,11 +48,19 @@ struct learner {
   struct learn_params global;
   int global_mode;                       /* CONFIG_DELIVER_* or -1 */
   int route_mode[CONFIG_MAX_ROUTES];
-  struct ruleset *served; /* our reference to the last snapshot published */
+  struct learn_params route_params[CONFIG_MAX_ROUTES];
   struct override *ovr;
   size_t novr, ovr_cap;
   uint64_t settings_hash; /* of everything load_settings read */
   int failed;
+
+  struct node_state *nodes;
+  size_t nnodes;
+
+  /* The last snapshots published, newest at |ring[0]|, with a reference
+   * each: what the proxy's 103s named is resolved against them. */
+  struct ruleset *ring[LEARNER_SNAPSHOTS];
+  uint64_t gen;
 };
 
 static uint64_t mono_us(void) {
@@ -49,35 +71,55 @@ static uint64_t mono_us(void) {
 
 /* ---- settings ---------------------------------------------------------- */
 
-static void read_param(struct learner *l, const char *scope, const char *name,
-                       double *out) {
+static int read_param(struct store *st, const char *scope, const char *name,
+                      double *out) {
   char v[64];
-  if (store_get_setting(l->st, scope, name, v, sizeof(v)) != 0)
-    return;
+  if (store_get_setting(st, scope, name, v, sizeof(v)) != 0)
+    return 0;
   char *end;
   double d = strtod(v, &end);
-  if (end != v && *end == '\0' && d == d && d >= 0)
+  if (end != v && *end == '\0' && d == d && d >= 0) {
     *out = d;
+    return 1;
+  }
+  return 0;
 }
 
-/* read_params overlays the settings of |scope| on |p|. */
-static void read_params(struct learner *l, const char *scope,
-                        struct learn_params *p) {
+void learner_read_params(struct store *st, const char *scope,
+                         struct learn_params *p) {
   double d;
-  d = p->push_threshold, read_param(l, scope, "push_threshold", &d);
+  d = p->push_threshold, read_param(st, scope, "push_threshold", &d);
   p->push_threshold = d;
-  d = p->hint_threshold, read_param(l, scope, "hint_threshold", &d);
+  d = p->hint_threshold, read_param(st, scope, "hint_threshold", &d);
   p->hint_threshold = d;
-  d = p->z, read_param(l, scope, "z", &d);
+  d = p->z, read_param(st, scope, "z", &d);
   p->z = d;
-  d = p->min_visits, read_param(l, scope, "min_visits", &d);
+  d = p->min_visits, read_param(st, scope, "min_visits", &d);
   p->min_visits = d;
-  d = p->min_clients, read_param(l, scope, "min_clients", &d);
+  d = p->min_clients, read_param(st, scope, "min_clients", &d);
   p->min_clients = (int)d;
-  d = (double)p->budget_bytes, read_param(l, scope, "budget", &d);
-  p->budget_bytes = (uint64_t)d;
-  d = p->max_resources, read_param(l, scope, "max_resources", &d);
-  p->max_resources = (int)d;
+  d = (double)p->hint_budget, read_param(st, scope, "hint_budget", &d);
+  p->hint_budget = (uint64_t)d;
+  d = (double)p->push_budget, read_param(st, scope, "push_budget", &d);
+  p->push_budget = (uint64_t)d;
+  d = p->hint_max, read_param(st, scope, "hint_max_resources", &d);
+  p->hint_max = (int)d;
+  d = p->push_max, read_param(st, scope, "push_max_resources", &d);
+  p->push_max = (int)d;
+}
+
+void learner_params_from_config(const struct config *cfg,
+                                struct learn_params *p) {
+  learn_params_defaults(p);
+  p->push_threshold = cfg->learn_push_threshold;
+  p->hint_threshold = cfg->learn_hint_threshold;
+  p->z = cfg->learn_z;
+  p->min_visits = cfg->learn_min_visits;
+  p->min_clients = cfg->learn_min_clients;
+  long long hint_bytes, push_bytes;
+  config_budgets(cfg, &hint_bytes, &p->hint_max, &push_bytes, &p->push_max);
+  p->hint_budget = (uint64_t)hint_bytes;
+  p->push_budget = (uint64_t)push_bytes;
 }
 
 /* read_mode returns the delivery mode set for |scope|, or -1. */
@@ -88,22 +130,22 @@ static int read_mode(struct learner *l, const char *scope) {
   return config_deliver_parse(v);
 }
 
-static void on_override(void *ud, const char *page_key,
-                        const char *resource_key, const char *action) {
+static void on_override(void *ud, const char *scope, const char *resource_key,
+                        const char *action) {
   struct learner *l = ud;
   if (l->novr == l->ovr_cap) {
     l->ovr_cap = l->ovr_cap ? l->ovr_cap * 2 : 16;
     l->ovr = xrealloc(l->ovr, l->ovr_cap * sizeof(*l->ovr));
   }
   struct override *o = &l->ovr[l->novr++];
-  o->page_key = xstrdup(page_key);
+  o->scope = xstrdup(scope);
   o->resource_key = xstrdup(resource_key);
   o->pin = strcmp(action, "pin") == 0;
 }
 
 static void clear_overrides(struct learner *l) {
   for (size_t i = 0; i < l->novr; i++) {
-    free(l->ovr[i].page_key);
+    free(l->ovr[i].scope);
     free(l->ovr[i].resource_key);
   }
   l->novr = 0;
@@ -113,7 +155,7 @@ static void clear_overrides(struct learner *l) {
  * whether anything differs from the last read. */
 static int load_settings(struct learner *l) {
   l->global = l->cfg.params;
-  read_params(l, "global", &l->global);
+  learner_read_params(l->st, "global", &l->global);
   l->global_mode = read_mode(l, "global");
   clear_overrides(l);
   store_load_overrides(l->st, on_override, l);
@@ -122,15 +164,17 @@ static int load_settings(struct learner *l) {
     struct learn_params p = l->global;
     char scope[80];
     snprintf(scope, sizeof(scope), "route:%s", l->cfg.routes[i].name);
-    read_params(l, scope, &p);
+    learner_read_params(l->st, scope, &p);
+    l->route_params[i] = p;
     h = util_fnv1a(h, &p, sizeof(p));
     l->route_mode[i] = read_mode(l, scope);
   }
   h = util_fnv1a(h, &l->global_mode, sizeof(l->global_mode));
   h = util_fnv1a(h, l->route_mode, sizeof(l->route_mode));
   for (size_t i = 0; i < l->novr; i++) {
-    h = util_fnv1a(h, l->ovr[i].page_key, strlen(l->ovr[i].page_key) + 1);
-    h = util_fnv1a(h, l->ovr[i].resource_key, strlen(l->ovr[i].resource_key) + 1);
+    h = util_fnv1a(h, l->ovr[i].scope, strlen(l->ovr[i].scope) + 1);
+    h = util_fnv1a(h, l->ovr[i].resource_key,
+                   strlen(l->ovr[i].resource_key) + 1);
     h = util_fnv1a(h, &l->ovr[i].pin, sizeof(l->ovr[i].pin));
   }
   int changed = h != l->settings_hash;
@@ -138,93 +182,109 @@ static int load_settings(struct learner *l) {
   return changed;
 }
 
-static void ignore_page(void *ud, const char *page_key, int mobile) {
-  (void)ud;
-  (void)page_key;
-  (void)mobile;
-}
-
-/* route_index finds the configured route a page key falls under, or -1. */
+/* route_index finds the configured route a key falls under, or -1. */
 static int route_index(const struct learner *l, const char *key) {
   return route_match_key(l->cfg.routes, l->cfg.nroutes, key);
 }
 
-static const char *route_of(const struct learner *l, const char *key) {
+static const struct learn_params *params_for(const struct learner *l,
+                                             const char *key) {
   int i = route_index(l, key);
-  return i < 0 ? NULL : l->cfg.routes[i].name;
+  return i >= 0 ? &l->route_params[i] : &l->global;
 }
 
-/* mode_for is the operator's delivery mode for a page: its route's
- * setting, else the global one, else -1 (the config decides). */
-static int mode_for(const struct learner *l, const char *page_key) {
-  int i = route_index(l, page_key);
-  if (i >= 0 && l->route_mode[i] >= 0)
-    return l->route_mode[i];
-  return l->global_mode;
-}
-
-static void params_for(const struct learner *l, const char *page_key,
-                       struct learn_params *p) {
-  *p = l->global;
-  const char *route = route_of(l, page_key);
-  if (route != NULL) {
-    char scope[80];
-    snprintf(scope, sizeof(scope), "route:%s", route);
-    read_params((struct learner *)l, scope, p);
+/* covers: override |o| applies to |key|. */
+static int covers(const struct learner *l, const struct override *o,
+                  const char *key) {
+  if (strncmp(o->scope, "route:", 6) == 0) {
+    int i = route_index(l, key);
+    return i >= 0 && strcmp(l->cfg.routes[i].name, o->scope + 6) == 0;
   }
+  return pagekey_scope_matches(o->scope, key);
 }
 
 /* ---- recompute --------------------------------------------------------- */
 
-struct page_ctx {
-  struct learner *l;
-  struct ruleset_builder *b; /* snapshot being built, or NULL */
-  int write;                 /* write rules and aggregates to the store */
-  int64_t now_ms;
-  size_t rules;
-};
-
-static size_t rules_of(struct learner *l, const char *page_key, int mobile,
-                       struct learn_params *p, struct learn_rule *out) {
-  const char *pinned[32], *blocked[32];
+static size_t rules_of(struct learner *l, const char *key, int mobile,
+                       struct learn_rule *out) {
+  const char *pinned[OVERRIDES_PER_KEY], *blocked[OVERRIDES_PER_KEY];
   struct learn_overrides ov = {pinned, 0, blocked, 0};
   for (size_t i = 0; i < l->novr; i++) {
-    if (strcmp(l->ovr[i].page_key, page_key) != 0)
+    if (!covers(l, &l->ovr[i], key))
       continue;
-    if (l->ovr[i].pin && ov.npinned < 32)
+    if (l->ovr[i].pin && ov.npinned < OVERRIDES_PER_KEY)
       pinned[ov.npinned++] = l->ovr[i].resource_key;
-    else if (!l->ovr[i].pin && ov.nblocked < 32)
+    else if (!l->ovr[i].pin && ov.nblocked < OVERRIDES_PER_KEY)
       blocked[ov.nblocked++] = l->ovr[i].resource_key;
   }
-  params_for(l, page_key, p);
-  return learn_rules(l->learn, page_key, mobile, p, &ov, out, RULES_PER_PAGE);
+  return learn_rules(l->learn, key, mobile, params_for(l, key), &ov, out,
+                     RULES_PER_PAGE);
 }
 
-static void on_page(void *ud, const char *page_key, int mobile) {
-  struct page_ctx *x = ud;
+/* served_hash identifies a served list: its keys, channels and order. */
+static uint64_t served_hash(const struct learn_rule *r, size_t n) {
+  uint64_t h = UTIL_FNV1A_INIT;
+  for (size_t i = 0; i < n; i++) {
+    if (r[i].channels == 0)
+      continue;
+    h = util_fnv1a(h, r[i].key, strlen(r[i].key) + 1);
+    h = util_fnv1a(h, &r[i].channels, sizeof(r[i].channels));
+  }
+  return h;
+}
+
+static void grow_nodes(struct learner *l) {
+  size_t need = learn_nodes(l->learn);
+  if (need <= l->nnodes)
+    return;
+  l->nodes = xrealloc(l->nodes, need * sizeof(*l->nodes));
+  memset(l->nodes + l->nnodes, 0, (need - l->nnodes) * sizeof(*l->nodes));
+  l->nnodes = need;
+}
+
+static void on_dirty(void *ud, uint32_t id, const char *key, int mobile,
+                     int level, int64_t parent) {
+  (void)key, (void)mobile, (void)level, (void)parent;
+  struct learner *l = ud;
+  l->nodes[id].dirty = 1;
+}
+
+struct cycle {
+  struct learner *l;
+  struct ruleset_builder *b;
+  int64_t now_ms;
+  int write_all;
+  size_t rules;
+  struct learn_rule rules_buf[RULES_PER_PAGE];
+};
+
+static void on_node(void *ud, uint32_t id, const char *key, int mobile,
+                    int level, int64_t parent) {
+  (void)level;
+  struct cycle *x = ud;
   struct learner *l = x->l;
-  struct learn_rule rules[RULES_PER_PAGE];
-  struct learn_params p;
-  size_t n = rules_of(l, page_key, mobile, &p, rules);
+  struct learn_rule *rules = x->rules_buf;
+  size_t n = rules_of(l, key, mobile, rules);
   size_t served = 0;
   for (size_t i = 0; i < n; i++)
     served += rules[i].channels != 0;
-  if (x->write && !l->failed) {
-    int rv = store_replace_rules(l->st, page_key, mobile, rules, n,
-                                 x->now_ms);
+  struct node_state *s = &l->nodes[id];
+  uint64_t h = served_hash(rules, n);
+  s->served = h;
+  if ((s->dirty || h != s->written || x->write_all) && !l->failed) {
+    int rv = store_replace_rules(l->st, key, mobile, rules, n, x->now_ms);
     for (size_t i = 0; rv == 0 && i < n; i++)
-      rv = store_put_aggregate(l->st, page_key, mobile, &rules[i], 1,
-                               x->now_ms);
+      rv = store_put_aggregate(l->st, key, mobile, &rules[i],
+                               rules[i].pushable, x->now_ms);
     if (rv != 0)
       l->failed = rv;
+    s->written = h;
   }
-  /* A page with its own visits keeps its own (maybe empty) entry so it
-   * does not fall back to its template's rules. */
-  if (x->b != NULL &&
-      (served > 0 ||
-       learn_page_visits(l->learn, page_key, mobile) >= p.min_visits)) {
-    ruleset_builder_add(x->b, page_key, mobile, rules, n,
-                        mode_for(l, page_key));
+  s->dirty = 0;
+  /* A key whose list is its parent's is served from the parent. */
+  int same = parent >= 0 ? l->nodes[parent].served == h : served == 0;
+  if (!same) {
+    ruleset_builder_add(x->b, key, mobile, rules, n);
     x->rules += served;
   }
 }
@@ -232,13 +292,26 @@ static void on_page(void *ud, const char *page_key, int mobile) {
 static void publish(struct learner *l, struct ruleset *rs) {
   l->stats.pages = ruleset_pages(rs);
   l->stats.rules = ruleset_rules(rs);
-  ruleset_unref(l->served);
-  l->served = rs;
+  ruleset_unref(l->ring[LEARNER_SNAPSHOTS - 1]);
+  memmove(l->ring + 1, l->ring,
+          (LEARNER_SNAPSHOTS - 1) * sizeof(l->ring[0]));
+  l->ring[0] = rs;
   ruleset_ref(rs);
   if (l->cfg.publish != NULL)
     l->cfg.publish(l->cfg.publish_ud, rs);
   else
     ruleset_unref(rs);
+}
+
+/* new_builder starts a snapshot with the next generation number and the
+ * operator's live modes. */
+static struct ruleset_builder *new_builder(struct learner *l) {
+  struct ruleset_builder *b = ruleset_builder_new();
+  ruleset_builder_set_gen(b, ++l->gen);
+  ruleset_builder_set_mode(b, NULL, l->global_mode);
+  for (int i = 0; i < l->cfg.nroutes; i++)
+    ruleset_builder_set_mode(b, l->cfg.routes[i].name, l->route_mode[i]);
+  return b;
 }
 
 int learner_tick(struct learner *l, uint64_t now_ms, int force) {
@@ -252,34 +325,31 @@ int learner_tick(struct learner *l, uint64_t now_ms, int force) {
     return 0;
   l->new_visits = 0;
 
-  /* Rules of the pages whose counts moved go to the store (all of them
-   * when a setting or override changed)... */
-  struct page_ctx x = {l, NULL, 1, (int64_t)now_ms, 0};
+  grow_nodes(l);
+  learn_take_dirty(l->learn, on_dirty, l);
+  struct cycle *x = xcalloc(1, sizeof(*x));
+  x->l = l;
+  x->b = new_builder(l);
+  x->now_ms = (int64_t)now_ms;
+  x->write_all = changed;
   l->failed = 0;
   int rv = store_begin(l->st);
-  if (rv == 0) {
-    if (changed) {
-      learn_take_dirty(l->learn, ignore_page, NULL);
-      learn_foreach_page(l->learn, on_page, &x);
-    } else {
-      learn_take_dirty(l->learn, on_page, &x);
-    }
+  if (rv != 0)
+    l->failed = rv;
+  learn_foreach_page(l->learn, on_node, x);
+  if (rv == 0)
     rv = l->failed ? l->failed : store_commit(l->st);
-  }
   if (rv != 0) {
     store_rollback(l->st);
-    /* The pages taken as dirty were not written: forget the settings
-     * fingerprint so the next recompute writes every page. A lock is
-     * reported once by the recorder; other errors here. */
-    l->settings_hash = 0;
+    /* Nothing was written: make the next cycle write every key. A lock
+     * is reported once by the recorder; other errors here. */
+    for (size_t i = 0; i < l->nnodes; i++)
+      l->nodes[i].written = 0;
     if (rv != UV_EBUSY)
       LOG_WARN("learner: writing rules: %s", store_errmsg(l->st));
   }
-  /* ...and every page's rules go into the new snapshot, since settings
-   * and overrides may have changed any of them. */
-  struct page_ctx y = {l, ruleset_builder_new(), 0, (int64_t)now_ms, 0};
-  learn_foreach_page(l->learn, on_page, &y);
-  publish(l, ruleset_build(y.b));
+  publish(l, ruleset_build(x->b));
+  free(x);
   l->stats.cycles++;
   l->stats.last_cycle_us = mono_us() - t0;
   return rv;
@@ -288,7 +358,6 @@ int learner_tick(struct learner *l, uint64_t now_ms, int force) {
 /* ---- start ------------------------------------------------------------- */
 
 struct load_ctx {
-  struct learner *l;
   struct ruleset_builder *b;
   char page[PAGEKEY_MAX];
   int mobile;
@@ -300,7 +369,7 @@ struct load_ctx {
 static void load_flush(struct load_ctx *x) {
   if (x->page[0] != '\0')
     x->unsafe += ruleset_builder_add(x->b, x->page, x->mobile, x->rules,
-                                     x->n, mode_for(x->l, x->page));
+                                     x->n);
   x->n = 0;
 }
 
@@ -328,15 +397,16 @@ struct learner *learner_new(const struct learner_config *cfg,
   struct learner *l = xcalloc(1, sizeof(*l));
   l->cfg = *cfg;
   l->st = st;
-  l->learn = learn_new(cfg->half_life);
+  l->learn = learn_new(cfg->half_life, cfg->section_depth);
   /* The stored rules serve until the first recompute, one interval (or
    * recompute_after visits) from now. */
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  l->last_tick_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+  l->last_tick_ms =
+      (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 
   load_settings(l);
-  struct load_ctx x = {.l = l, .b = ruleset_builder_new()};
+  struct load_ctx x = {.b = new_builder(l)};
   if (store_load_rules(st, on_stored_rule, &x) != 0)
     LOG_WARN("learner: loading stored rules: %s", store_errmsg(st));
   load_flush(&x);
@@ -365,17 +435,71 @@ void learner_visit(struct learner *l, const struct visit *v) {
 void learner_outcome(struct learner *l, const struct visit *v,
                      const char *resource, int used) {
   learn_outcome(l->learn, v->page_key, v->mobile, resource, used);
-  if (strcmp(v->template_key, v->page_key) != 0)
-    learn_outcome(l->learn, v->template_key, v->mobile, resource, used);
 }
 
-const struct ruleset_page *learner_served(const struct learner *l,
-                                          const struct visit *v) {
-  const struct ruleset_page *p =
-      ruleset_lookup(l->served, v->page_key, v->mobile);
-  if (p == NULL && strcmp(v->template_key, v->page_key) != 0)
-    p = ruleset_lookup(l->served, v->template_key, v->mobile);
+/* lookup finds what |rs| serves |v|'s page, the way the proxy does. */
+static const struct ruleset_page *lookup(const struct learner *l,
+                                         const struct ruleset *rs,
+                                         const struct visit *v) {
+  char sec[PAGEKEY_MAX], site[PAGEKEY_MAX];
+  const char *base = v->template_key[0] != '\0' ? v->template_key
+                                                : v->page_key;
+  const struct ruleset_page *p = ruleset_lookup(rs, v->page_key, v->mobile);
+  if (p == NULL && strcmp(base, v->page_key) != 0)
+    p = ruleset_lookup(rs, base, v->mobile);
+  if (p == NULL &&
+      pagekey_section(base, l->cfg.section_depth, sec, sizeof(sec)) >= 0)
+    p = ruleset_lookup(rs, sec, v->mobile);
+  if (p == NULL && pagekey_site(base, site, sizeof(site)) >= 0)
+    p = ruleset_lookup(rs, site, v->mobile);
   return p;
+}
+
+const struct ruleset_page *learner_page_rules(const struct learner *l,
+                                              const struct visit *v) {
+  return lookup(l, l->ring[0], v);
+}
+
+static void add_named(struct visit *v, size_t *cap, const char *key,
+                      uint8_t channel) {
+  for (size_t i = 0; i < v->nnamed; i++)
+    if (strcmp(v->named[i].key, key) == 0)
+      return;
+  if (v->nnamed == *cap) {
+    *cap = *cap ? *cap * 2 : 16;
+    v->named = xrealloc(v->named, *cap * sizeof(*v->named));
+  }
+  struct visit_named *n = &v->named[v->nnamed++];
+  snprintf(n->key, sizeof(n->key), "%s", key);
+  n->channel = channel;
+}
+
+/* hint_named: what proxy/hints.c names in a 103 (a valid as=). */
+static int hint_named(const struct ruleset_entry *e) {
+  return (e->channels & LEARN_HINT) && e->dest != OBS_DEST_NONE &&
+         e->dest != OBS_DEST_DOCUMENT && e->dest != OBS_DEST_OTHER;
+}
+
+void learner_named(const struct learner *l, struct visit *v) {
+  size_t cap = 0;
+  v->named = NULL;
+  v->nnamed = 0;
+  for (size_t i = 0; i < v->npushes; i++)
+    add_named(v, &cap, v->pushes[i].key, VISIT_NAMED_PUSH);
+  if (v->delivery != VISIT_HINTS)
+    return;
+  const struct ruleset *rs = NULL;
+  for (int i = 0; i < LEARNER_SNAPSHOTS && rs == NULL; i++)
+    if (l->ring[i] != NULL && ruleset_gen(l->ring[i]) == v->rules_gen)
+      rs = l->ring[i];
+  const struct ruleset_page *p = rs != NULL ? ruleset_at(rs, v->rules_slot)
+                                            : learner_page_rules(l, v);
+  for (size_t i = 0; p != NULL && i < p->n; i++) {
+    int named = rs != NULL ? i < 64 && (v->named_mask >> i & 1)
+                           : hint_named(&p->entries[i]);
+    if (named)
+      add_named(v, &cap, p->entries[i].key, VISIT_NAMED_HINT);
+  }
 }
 
 void learner_set_config(struct learner *l, const struct learner_config *cfg) {
@@ -398,7 +522,9 @@ void learner_free(struct learner *l) {
     return;
   clear_overrides(l);
   free(l->ovr);
-  ruleset_unref(l->served);
+  for (int i = 0; i < LEARNER_SNAPSHOTS; i++)
+    ruleset_unref(l->ring[i]);
+  free(l->nodes);
   learn_free(l->learn);
   free(l);
 }

@@ -2,15 +2,18 @@
  * thread (which owns the store connection).
  *
  * It folds every written visit into its counts (learner/learn.h), and
- * every interval (or after enough new visits) recomputes the rules of the
- * pages that changed, writes them and their aggregates to the rules and
- * aggregates tables in one transaction, and publishes a fresh immutable
- * snapshot of every served rule to the loop thread. At start it publishes
- * the rules already in the database (a restarted herald serves at once),
- * then replays the retained visits to rebuild its counts. Thresholds come
- * from the configuration, overridden by the settings table (scope
- * 'global', then 'route:NAME' for the page's route), read at every
- * recompute, so an operator's change applies within one interval. */
+ * every interval (or after enough new visits) recomputes the list of
+ * every key (pages, templates, sections, sites), writes those that
+ * changed to the rules table in one transaction, and publishes a fresh
+ * immutable snapshot to the loop thread, leaving out every key whose list
+ * equals its parent's. At start it publishes the rules already in the
+ * database (a restarted herald serves at once), then replays the retained
+ * visits to rebuild its counts. Thresholds and budgets come from the
+ * configuration, overridden by the settings table (scope 'global', then
+ * 'route:NAME' for the key's route), and operator overrides (pin, block)
+ * from the overrides table, whose scopes are keys, key patterns or
+ * "route:NAME"; both are read at every recompute, so an operator's change
+ * applies within one interval. */
 #ifndef LEARNER_LEARNER_H
 #define LEARNER_LEARNER_H
 
@@ -33,6 +36,7 @@ typedef void (*learner_publish_cb)(void *ud, struct ruleset *rs);
 
 struct learner_config {
   double half_life;
+  int section_depth;        /* learn_new's */
   struct learn_params params;
   uint32_t interval_ms;
   uint32_t recompute_after; /* visits */
@@ -41,6 +45,18 @@ struct learner_config {
   learner_publish_cb publish; /* may be NULL (heraldctl, tests) */
   void *publish_ud;
 };
+
+/* learner_params_from_config fills |p| with the [learn] values of |cfg|
+ * (budgets resolved by config_budgets). */
+void learner_params_from_config(const struct config *cfg,
+                                struct learn_params *p);
+
+/* learner_read_params overlays the settings stored under |scope|
+ * ("global" or "route:NAME") on |p|: push_threshold, hint_threshold, z,
+ * min_visits, min_clients, hint_budget, hint_max_resources, push_budget,
+ * push_max_resources. A value that is not a number >= 0 is ignored. */
+void learner_read_params(struct store *st, const char *scope,
+                         struct learn_params *p);
 
 /* learner_new starts learning over |st| (borrowed; it must outlive the
  * learner): publishes stored rules, then replays retained visits. */
@@ -71,11 +87,20 @@ struct learner_stats {
 void learner_outcome(struct learner *l, const struct visit *v,
                      const char *resource, int used);
 
-/* learner_served returns the rules the proxy serves for the visit's page
- * (its own, else its template's) in the last published snapshot, or
- * NULL. Valid until the next learner_tick. */
-const struct ruleset_page *learner_served(const struct learner *l,
-                                          const struct visit *v);
+/* learner_named fills |v|'s named set (struct visit_named): its pushes,
+ * and the entries its 103 named, found from the snapshot generation, slot
+ * and mask the proxy recorded (the learner keeps its last
+ * LEARNER_SNAPSHOTS snapshots). A 103 from an older snapshot is taken to
+ * have named every hint entry the page's list has now. The array is
+ * malloc'ed into v->named (the caller frees it). */
+#define LEARNER_SNAPSHOTS 8
+void learner_named(const struct learner *l, struct visit *v);
+
+/* learner_page_rules returns the list the last snapshot serves |v|'s
+ * page (its own key, else the nearest wider key present), or NULL. Valid
+ * until the next learner_tick. */
+const struct ruleset_page *learner_page_rules(const struct learner *l,
+                                              const struct visit *v);
 
 void learner_stats(const struct learner *l, struct learner_stats *out);
 

@@ -63,7 +63,12 @@ enum obs_flag {
   OBS_F_GOT_PUSH = 1u << 19,     /* a navigation that got pushes */
   OBS_F_CLIENT_HAD = 1u << 20,   /* OBS_PUSH not made: the browser's digest
                                     cookie says it has the resource */
+  OBS_F_IGNORED = 1u << 21,      /* the client is on [record]
+                                    ignore_agents or ignore_clients: its
+                                    navigations are not visits */
 };
+
+#define OBS_URGENCY_NONE 0xff
 
 struct obs {
   uint8_t kind;        /* enum obs_kind */
@@ -76,6 +81,14 @@ struct obs {
   uint64_t stream_id;  /* HTTP/2 stream id, or request number on HTTP/1.1 */
   uint64_t bytes;      /* response body bytes sent */
   uint64_t ua_hash;    /* hash of the User-Agent (not keyed) */
+  /* A navigation that got a 103 (OBS_F_GOT_HINTS, on its OBS_DONE): the
+   * rules snapshot (ruleset_gen), the page's slot in it, and which of its
+   * entries the 103 named (bit i: entry i), so the learner knows exactly
+   * what herald, not the page, caused the browser to fetch. */
+  uint64_t rules_gen;
+  uint64_t named_mask;
+  uint32_t rules_slot;
+  uint8_t urgency;     /* RFC 9218 priority u= (0..7), OBS_URGENCY_NONE */
   uint8_t addr[16];    /* the request's client (proxy/client.h form) */
   uint8_t client_token[16]; /* filled by the recorder; addr then zeroed */
   uint8_t network[16];      /* filled by the recorder too */

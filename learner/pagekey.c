@@ -5,9 +5,18 @@
  * the authority is lower-cased and loses its default port, the query is
  * dropped (most parameters are tracking or state, not another page) except
  * the few the operator names, and the fragment never reaches the server
- * anyway. Percent-encoding is left alone: decoding could make two
- * different resources look the same, and browsers send a URL the same way
- * each time.
+ * anyway. A subresource is the other way round: its key is the URL the
+ * browser asked for, query and all, byte for byte, because that is what a
+ * hint or a push must name (theme.css?v=7 and theme.css are two entries
+ * of the browser's cache, and preloading the one wastes a download when
+ * the page asks for the other). Percent-encoding is left alone: decoding
+ * could make two different resources look the same, and browsers send a
+ * URL the same way each time.
+ *
+ * Wider levels have keys of their own: a section ("/docs/" and two '*')
+ * and a site (the origin, "/" and two '*'). A page key never holds a '*'
+ * (attribution does not record such navigations), so no page can pass
+ * for a level.
  *
  * A Referer is an absolute URL while a request carries an origin-form
  * path, so both go through one function (make_key) and compare equal
@@ -158,10 +167,12 @@ static int kept(const char *list, const char *name, size_t nlen) {
 }
 
 /* make_key writes the key for authority |a| and |path|, where |path| is
- * "", or starts with '/', '?' or '#' (an absolute URL may have no path). */
+ * "", or starts with '/', '?' or '#' (an absolute URL may have no path).
+ * |exact| keeps the whole query as it is (a resource key); otherwise only
+ * the parameters of cfg->keep_params stay (a page key). */
 static int make_key(const struct pagekey_config *cfg, int https,
-                    const char *a, size_t alen, const char *path, char *buf,
-                    size_t cap) {
+                    const char *a, size_t alen, const char *path, int exact,
+                    char *buf, size_t cap) {
   struct out o;
   out_init(&o, buf, cap);
   put(&o, https ? "https://" : "http://", https ? 8 : 7);
@@ -177,7 +188,9 @@ static int make_key(const struct pagekey_config *cfg, int https,
   else
     put(&o, path, plen);
 
-  if (path[plen] == '?') {
+  if (path[plen] == '?' && exact) {
+    put(&o, path + plen, strcspn(path + plen, "#"));
+  } else if (path[plen] == '?') {
     const char *q = path + plen + 1;
     const char *qend = q + strcspn(q, "#");
     int first = 1;
@@ -201,16 +214,29 @@ fail:
   return finish(&o);
 }
 
-int pagekey_make(const struct pagekey_config *cfg, int https,
-                 const char *authority, const char *path, char *out,
-                 size_t cap) {
+/* request_key makes the key of a request: origin-form |path|. */
+static int request_key(const struct pagekey_config *cfg, int https,
+                       const char *authority, const char *path, int exact,
+                       char *out, size_t cap) {
   if (authority == NULL || path == NULL ||
       (path[0] != '/' && path[0] != '\0')) {
     if (cap > 0)
       out[0] = '\0';
     return -1;
   }
-  return make_key(cfg, https, authority, strlen(authority), path, out, cap);
+  return make_key(cfg, https, authority, strlen(authority), path, exact, out,
+                  cap);
+}
+
+int pagekey_make(const struct pagekey_config *cfg, int https,
+                 const char *authority, const char *path, char *out,
+                 size_t cap) {
+  return request_key(cfg, https, authority, path, 0, out, cap);
+}
+
+int pagekey_resource(int https, const char *authority, const char *path,
+                     char *out, size_t cap) {
+  return request_key(NULL, https, authority, path, 1, out, cap);
 }
 
 static int prefix_ci(const char *s, const char *prefix) {
@@ -220,8 +246,9 @@ static int prefix_ci(const char *s, const char *prefix) {
   return 1;
 }
 
-int pagekey_from_url(const struct pagekey_config *cfg, const char *url,
-                     char *out, size_t cap) {
+/* from_url splits an absolute http(s) URL and makes its key. */
+static int from_url(const struct pagekey_config *cfg, const char *url,
+                    int exact, char *out, size_t cap) {
   int https;
   const char *rest;
   if (url != NULL && prefix_ci(url, "http://")) {
@@ -236,7 +263,24 @@ int pagekey_from_url(const struct pagekey_config *cfg, const char *url,
     return -1;
   }
   size_t alen = strcspn(rest, "/?#");
-  return make_key(cfg, https, rest, alen, rest + alen, out, cap);
+  return make_key(cfg, https, rest, alen, rest + alen, exact, out, cap);
+}
+
+int pagekey_from_url(const struct pagekey_config *cfg, const char *url,
+                     char *out, size_t cap) {
+  return from_url(cfg, url, 0, out, cap);
+}
+
+int pagekey_resource_from_url(const char *url, char *out, size_t cap) {
+  return from_url(NULL, url, 1, out, cap);
+}
+
+int pagekey_is_origin(const char *key) {
+  const char *s = key != NULL ? strstr(key, "://") : NULL;
+  if (s == NULL)
+    return 0;
+  s += 3 + strcspn(s + 3, "/");
+  return strcmp(s, "/") == 0;
 }
 
 /* Template matching works on the key's path: from the first '/' after
@@ -347,6 +391,89 @@ int pagekey_template(const struct pagekey_config *cfg, const char *key,
   return finish(&o);
 }
 
+/* origin_len is the length of "scheme://authority" in |key| (where its
+ * path starts), or 0 when it has no scheme, authority or path. */
+static size_t origin_len(const char *key) {
+  const char *s = key != NULL ? strstr(key, "://") : NULL;
+  if (s == NULL || s == key)
+    return 0;
+  const char *p = strchr(s + 3, '/');
+  return p == NULL || p == s + 3 ? 0 : (size_t)(p - key);
+}
+
+int pagekey_site(const char *key, char *buf, size_t cap) {
+  struct out o;
+  out_init(&o, buf, cap);
+  size_t off = origin_len(key);
+  if (off == 0)
+    o.full = 1;
+  else
+    put(&o, key, off);
+  put(&o, "/**", 3);
+  return finish(&o);
+}
+
+int pagekey_section(const char *key, int depth, char *buf, size_t cap) {
+  struct out o;
+  out_init(&o, buf, cap);
+  size_t off = origin_len(key);
+  if (off == 0 || depth <= 0) {
+    o.full = 1;
+    return finish(&o);
+  }
+  const char *path = key + off;
+  size_t plen = strcspn(path, "?");
+  /* The first |depth| segments, and the page must lie below them. */
+  size_t end = 0;
+  for (int d = 0; d < depth; d++) {
+    const char *slash = memchr(path + end + 1, '/', plen - end - 1);
+    if (end + 1 > plen || slash == NULL) {
+      o.full = 1;
+      return finish(&o);
+    }
+    end = (size_t)(slash - path);
+  }
+  put(&o, key, off + end);
+  put(&o, "/**", 3);
+  return finish(&o);
+}
+
+/* glob matches |s| (|n| bytes) against |pat|: "**" any rest, "*" any run
+ * without '/'. Recursion depth is bounded by the stars in |pat|. */
+static int glob(const char *pat, const char *s, size_t n) {
+  while (*pat != '\0') {
+    if (pat[0] == '*' && pat[1] == '*')
+      return 1;
+    if (*pat == '*') {
+      for (size_t i = 0; i <= n; i++) {
+        if (glob(pat + 1, s + i, n - i))
+          return 1;
+        if (i < n && s[i] == '/')
+          return 0;
+      }
+      return 0;
+    }
+    if (n == 0 || *pat != *s)
+      return 0;
+    pat++;
+    s++;
+    n--;
+  }
+  return n == 0;
+}
+
+int pagekey_scope_matches(const char *scope, const char *key) {
+  if (scope == NULL || key == NULL)
+    return 0;
+  const char *star = strchr(scope, '*');
+  if (star == NULL)
+    return strcmp(scope, key) == 0;
+  size_t so = origin_len(scope), ko = origin_len(key);
+  if (so == 0 || so != ko || memcmp(scope, key, so) != 0 || scope + so > star)
+    return 0;
+  return glob(scope + so, key + ko, strlen(key + ko));
+}
+
 int pagekey_is_mobile(const char *ch_ua_mobile, size_t ch_len,
                       const char *user_agent, size_t ua_len) {
   if (ch_ua_mobile != NULL) {
@@ -431,15 +558,6 @@ int pagekey_path_safe(const char *path, size_t len) {
       return 0;
   }
   return 1;
-}
-
-/* origin_len is the length of "scheme://authority" in |key|, or 0. */
-static size_t origin_len(const char *key) {
-  const char *s = strstr(key, "://");
-  if (s == NULL || s == key)
-    return 0;
-  const char *p = strchr(s + 3, '/');
-  return p == NULL || p == s + 3 ? 0 : (size_t)(p - key);
 }
 
 int pagekey_rule_ok(const char *page_key, const char *resource_key) {

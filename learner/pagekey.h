@@ -36,17 +36,55 @@ int pagekey_make(const struct pagekey_config *cfg, int https,
                  const char *authority, const char *path, char *out,
                  size_t cap);
 
+/* pagekey_resource writes the key of a subresource: like pagekey_make,
+ * but the query string is kept whole, byte for byte (a resource key names
+ * exactly the URL the browser requested). Returns the length, or -1. */
+int pagekey_resource(int https, const char *authority, const char *path,
+                     char *out, size_t cap);
+
 /* pagekey_template writes the template key of the page key |key| into
  * |out|. Returns the length, or -1. When no segment folds, the template
  * equals the key. */
 int pagekey_template(const struct pagekey_config *cfg, const char *key,
                      char *out, size_t cap);
 
+/* Level keys (STAR stands for '*' in these comments). pagekey_section
+ * writes the section key of |key| (a page or template key):
+ * "scheme://authority/SEG/STARSTAR" for its first |depth| path segments,
+ * when the path has more segments than that. Returns the length, or -1
+ * when there is no section (|depth| 0, a shallow path, a bad key or no
+ * room). */
+int pagekey_section(const char *key, int depth, char *out, size_t cap);
+
+/* pagekey_site writes the site key of |key|,
+ * "scheme://authority/STARSTAR". Returns the length, or -1. */
+int pagekey_site(const char *key, char *out, size_t cap);
+
+/* pagekey_scope_matches says whether the operator scope |scope| covers
+ * |key|: a scope without STAR is one key and matches it exactly; in one
+ * with STAR (a pattern), STARSTAR matches any rest of the path and STAR
+ * any run of characters within one segment, and scheme and authority
+ * must be equal. Patterns are matched against keys as written, so
+ * "https://h/docs/STARSTAR" covers the pages under /docs/ and that
+ * section's own key, and "https://h/product/STAR" the template
+ * "https://h/product/:id". */
+int pagekey_scope_matches(const char *scope, const char *key);
+
 /* pagekey_from_url turns an absolute URL (a Referer) into a key the same
  * way, so a Referer can be compared with page and resource keys. Returns
  * the length, or -1 for anything not http(s). */
 int pagekey_from_url(const struct pagekey_config *cfg, const char *url,
                      char *out, size_t cap);
+
+/* pagekey_resource_from_url turns an absolute URL (a Referer) into a
+ * resource key (whole query, no fragment), to compare with resource keys
+ * (a font's Referer names its stylesheet). Returns the length, or -1. */
+int pagekey_resource_from_url(const char *url, char *out, size_t cap);
+
+/* pagekey_is_origin says whether |key| (any key made here) names the
+ * origin's root, "scheme://authority/" with no query: what a Referer
+ * carries under Referrer-Policy origin or strict-origin. */
+int pagekey_is_origin(const char *key);
 
 /* pagekey_path_safe tells whether the origin-form |path| (|len| bytes,
  * optional query) may be named to a client as a resource of the page's

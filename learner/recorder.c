@@ -220,9 +220,9 @@ static int add_outcome(struct recorder *r, const struct visit *v,
 /* outcomes settles what became of the visit's pushes and hints: a push
  * completed and not requested again was used; one reset, or requested
  * anyway (on any connection), was not. A hinted resource the visit then
- * requested was used. The resources hinted are the page's hint rules in
- * the learner's last snapshot, which is what the proxy served unless a
- * new snapshot arrived in between. Marks the requests pushed/hinted. */
+ * requested was "used" (it may only have been the preload the 103
+ * caused: the learner takes no evidence from it). The resources hinted
+ * are the visit's named set. Marks the requests pushed/hinted. */
 static int outcomes(struct recorder *r, struct visit *v) {
   int rv = 0;
   for (size_t i = 0; rv == 0 && i < v->npushes; i++) {
@@ -241,20 +241,14 @@ static int outcomes(struct recorder *r, struct visit *v) {
     if (r->learner != NULL)
       learner_outcome(r->learner, v, p->key, p->completed && q == NULL);
   }
-  const struct ruleset_page *page =
-      v->delivery == VISIT_HINTS && r->learner != NULL
-          ? learner_served(r->learner, v)
-          : NULL;
-  for (size_t i = 0; rv == 0 && page != NULL && i < page->n; i++) {
-    const struct ruleset_entry *e = &page->entries[i];
-    if (!(e->channels & LEARN_HINT) || e->dest == OBS_DEST_NONE ||
-        e->dest == OBS_DEST_DOCUMENT || e->dest == OBS_DEST_OTHER)
-      continue; /* not sent: no valid as= (see proxy/hints.c) */
-    struct visit_req *q = requested(v, e->key);
+  for (size_t i = 0; rv == 0 && i < v->nnamed; i++) {
+    if (v->named[i].channel != VISIT_NAMED_HINT)
+      continue;
+    struct visit_req *q = requested(v, v->named[i].key);
     if (q != NULL)
       q->flags |= VISIT_REQ_HINTED;
     struct store_outcome o = {.hinted = 1, .hinted_used = q != NULL};
-    rv = add_outcome(r, v, e->key, &o);
+    rv = add_outcome(r, v, v->named[i].key, &o);
   }
   return rv;
 }
@@ -263,14 +257,19 @@ static void on_visit(void *ud, struct visit *v) {
   struct emit_ctx *x = ud;
   if (x->failed)
     return;
+  if (x->r->learner != NULL)
+    learner_named(x->r->learner, v);
   if (outcomes(x->r, v) != 0 || store_add_visit(x->r->store, v) != 0) {
     x->failed = 1;
-    return;
+  } else {
+    atomic_fetch_add(&x->r->visits, 1);
+    atomic_fetch_add(&x->r->requests, v->nreqs);
+    if (x->r->learner != NULL)
+      learner_visit(x->r->learner, v);
   }
-  atomic_fetch_add(&x->r->visits, 1);
-  atomic_fetch_add(&x->r->requests, v->nreqs);
-  if (x->r->learner != NULL)
-    learner_visit(x->r->learner, v);
+  free(v->named);
+  v->named = NULL;
+  v->nnamed = 0;
 }
 
 /* write_finished writes the visits whose window closed, in one

@@ -5,6 +5,8 @@
 #include "learner/ruleset.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,12 +18,22 @@ struct bpage {
   int mobile;
   struct ruleset_entry *entries; /* key/path point to owned strings */
   size_t n;
+};
+
+/* A route's live mode; route "" is the global one. */
+struct rmode {
+  char name[64];
   int mode;
 };
+
+#define MAX_MODES 65
 
 struct ruleset_builder {
   struct bpage *pages;
   size_t n, cap;
+  struct rmode modes[MAX_MODES];
+  size_t nmodes;
+  uint64_t gen;
 };
 
 struct slot {
@@ -33,6 +45,9 @@ struct slot {
 
 struct ruleset {
   atomic_int refs;
+  uint64_t gen;
+  struct rmode modes[MAX_MODES];
+  size_t nmodes;
   size_t npages, nrules;
   size_t mask;      /* slots - 1 */
   struct slot *slots;
@@ -70,9 +85,22 @@ static const char *path_of(const char *key) {
   return p ? p : "/";
 }
 
+void ruleset_builder_set_mode(struct ruleset_builder *b, const char *route,
+                              int mode) {
+  if (mode < 0 || b->nmodes == MAX_MODES)
+    return;
+  struct rmode *m = &b->modes[b->nmodes++];
+  snprintf(m->name, sizeof(m->name), "%s", route != NULL ? route : "");
+  m->mode = mode;
+}
+
+void ruleset_builder_set_gen(struct ruleset_builder *b, uint64_t gen) {
+  b->gen = gen;
+}
+
 size_t ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
                            int mobile, const struct learn_rule *rules,
-                           size_t n, int mode) {
+                           size_t n) {
   if (b->n == b->cap) {
     b->cap = b->cap ? b->cap * 2 : 64;
     b->pages = xrealloc(b->pages, b->cap * sizeof(*b->pages));
@@ -80,7 +108,6 @@ size_t ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
   struct bpage *p = &b->pages[b->n++];
   p->key = xstrdup(page_key);
   p->mobile = mobile != 0;
-  p->mode = mode;
   p->entries = xcalloc(n ? n : 1, sizeof(*p->entries));
   p->n = 0;
   size_t dropped = 0;
@@ -114,6 +141,9 @@ static struct slot *find(const struct ruleset *rs, const char *key,
 struct ruleset *ruleset_build(struct ruleset_builder *b) {
   struct ruleset *rs = xcalloc(1, sizeof(*rs));
   atomic_init(&rs->refs, 1);
+  rs->gen = b->gen;
+  memcpy(rs->modes, b->modes, sizeof(rs->modes));
+  rs->nmodes = b->nmodes;
   size_t slots = 16;
   while (slots < b->n * 2)
     slots *= 2;
@@ -157,7 +187,6 @@ struct ruleset *ruleset_build(struct ruleset_builder *b) {
     s->mobile = p->mobile;
     s->page.entries = first;
     s->page.n = p->n;
-    s->page.mode = p->mode;
     rs->nrules += p->n;
   }
   ruleset_builder_free(b);
@@ -171,6 +200,35 @@ const struct ruleset_page *ruleset_lookup(const struct ruleset *rs,
   mobile = mobile != 0;
   struct slot *s = find(rs, page_key, mobile, hash_key(page_key, mobile));
   return s->key ? &s->page : NULL;
+}
+
+int ruleset_mode(const struct ruleset *rs, const char *route) {
+  if (rs == NULL)
+    return -1;
+  int global = -1;
+  for (size_t i = 0; i < rs->nmodes; i++) {
+    if (rs->modes[i].name[0] == '\0')
+      global = rs->modes[i].mode;
+    else if (route != NULL && strcmp(rs->modes[i].name, route) == 0)
+      return rs->modes[i].mode;
+  }
+  return global;
+}
+
+uint64_t ruleset_gen(const struct ruleset *rs) { return rs ? rs->gen : 0; }
+
+uint32_t ruleset_slot(const struct ruleset *rs,
+                      const struct ruleset_page *p) {
+  const struct slot *s = (const struct slot *)((const char *)p -
+                                               offsetof(struct slot, page));
+  return (uint32_t)(s - rs->slots);
+}
+
+const struct ruleset_page *ruleset_at(const struct ruleset *rs,
+                                      uint32_t slot) {
+  if (rs == NULL || slot > rs->mask || rs->slots[slot].key == NULL)
+    return NULL;
+  return &rs->slots[slot].page;
 }
 
 size_t ruleset_pages(const struct ruleset *rs) { return rs ? rs->npages : 0; }

@@ -209,6 +209,10 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
   counter(b, "herald_holdout_visits_total",
           "Navigations held out of delivery for measurement.",
           st->holdout_visits);
+  counter(b, "herald_verify_withheld_total",
+          "Resources left out of a navigation's hints or pushes so the "
+          "learner sees whether the page still asks for them.",
+          st->verify_withheld);
 
   gauge(b, "herald_rules", "Rules in the snapshot in force.",
         srv->rules ? (double)ruleset_rules(srv->rules) : 0);

@@ -370,13 +370,16 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
  * hint rules (only when [deliver] hints_http1 is on; see proxy/hints.h). */
 static void send_hints(struct h1_session *s, const struct http_req *req) {
   const struct ruleset_page *p = NULL;
+  uint64_t named = 0;
   /* HTTP/1.1 has no push: in push-only mode these clients get nothing. */
   if (hints_decide(s->srv, req, s->recording ? &s->obs : NULL, s->c,
-                   s->requests, 0, &p) != HINTS_EARLY)
+                   s->requests, 0, &p, &named) != HINTS_EARLY)
     return;
   char link[600];
   int any = 0;
-  for (size_t i = 0; i < p->n && i < 32; i++) {
+  for (size_t i = 0; i < p->n && i < 64; i++) {
+    if (!(named >> i & 1))
+      continue;
     size_t len = hints_link(p, i, link, sizeof(link));
     if (len == 0)
       continue;

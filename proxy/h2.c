@@ -929,7 +929,7 @@ static int push_path_ok(const char *path) {
  * once only queues behind the page. The learner already cut the list to
  * the byte budget and count cap. */
 static void push_page(struct h2_stream *st, const struct http_req *req,
-                      const struct ruleset_page *p) {
+                      const struct ruleset_page *p, uint64_t named) {
   struct h2_session *s = st->s;
   uint32_t max_streams = nghttp2_session_get_remote_settings(
       s->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
@@ -945,8 +945,8 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
   size_t before = s->npushed;
   for (size_t i = 0; i < p->n; i++) {
     const struct ruleset_entry *e = &p->entries[i];
-    if (!(e->channels & LEARN_PUSH) || !push_path_ok(e->path))
-      continue;
+    if (i >= 64 || !(named >> i & 1) || !push_path_ok(e->path))
+      continue; /* not a push rule, left out to verify it, or unsafe */
     uint64_t h = origin_hash(req->authority, req->authority_len, e->path,
                              strlen(e->path));
     if (in_set(s->pushed, s->npushed, h))
@@ -985,12 +985,13 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
 static void deliver(struct h2_stream *st, const struct http_req *req) {
   struct h2_session *s = st->s;
   const struct ruleset_page *p = NULL;
+  uint64_t named = 0;
   int can_push = nghttp2_session_get_remote_settings(
                      s->ng, NGHTTP2_SETTINGS_ENABLE_PUSH) != 0;
   switch (hints_decide(s->srv, req, st->recording ? &st->obs : NULL, s->c,
-                       (uint64_t)st->id, can_push, &p)) {
+                       (uint64_t)st->id, can_push, &p, &named)) {
   case HINTS_PUSH:
-    push_page(st, req, p);
+    push_page(st, req, p, named);
     return;
   case HINTS_NONE:
     return;
@@ -1003,7 +1004,9 @@ static void deliver(struct h2_stream *st, const struct http_req *req) {
   size_t n = 1;
   nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"103", 7, 3,
                        NGHTTP2_NV_FLAG_NONE};
-  for (size_t i = 0; i < p->n && n <= MAX_LINKS; i++) {
+  for (size_t i = 0; i < p->n && i < 64 && n <= MAX_LINKS; i++) {
+    if (!(named >> i & 1))
+      continue;
     size_t len = hints_link(p, i, links[n - 1], LINK_MAX);
     if (len == 0)
       continue;

@@ -8,8 +8,15 @@
  * Accept: text/html without Sec-Fetch-*) without Authorization get hints;
  * HTTP/1.1 clients only when [deliver] hints_http1 is on (old HTTP/1.1
  * clients mishandle 1xx). In shadow mode the decision is made and counted
- * but nothing is sent. The page's own rules win; a page without them uses
- * its template's. */
+ * but nothing is sent. The rules are those of the page's key in the
+ * snapshot, else of the nearest wider level present: its template, its
+ * section, its site (learner/ruleset.h).
+ *
+ * Verification: each resource that would be named is left out with
+ * probability [deliver] verify, independently, so that a resource herald
+ * names on every visit still gets visits where the page alone decides
+ * whether to fetch it (learner/learn.h, "what makes a hinted resource
+ * leave"). What was named is recorded with the navigation, exactly. */
 #ifndef PROXY_HINTS_H
 #define PROXY_HINTS_H
 
@@ -29,10 +36,11 @@ struct ruleset_page;
 struct hints_keys {
   struct pagekey_config keys;
   char patterns[1024];
+  int sections; /* [record] sections */
 };
 
 void hints_keys_init(struct hints_keys *k, const char *templates,
-                     const char *keep_params);
+                     const char *keep_params, int sections);
 
 /* What a navigation gets: nothing, a 103, or pushes. */
 enum hints_action { HINTS_NONE, HINTS_EARLY, HINTS_PUSH };
@@ -45,17 +53,23 @@ enum hints_action { HINTS_NONE, HINTS_EARLY, HINTS_PUSH };
  * effect. |o| is the request's observation when recording filled one,
  * else NULL; its flags record the arm (OBS_F_HOLDOUT, _GOT_HINTS,
  * _GOT_PUSH). Shadow and holdout decisions are counted here. On
- * HINTS_EARLY or HINTS_PUSH, |*page| is the page's rules. */
+ * HINTS_EARLY or HINTS_PUSH, |*page| is the page's rules and |*named| the
+ * entries to name (bit i: entry i; entries past 63 are never named): of
+ * the action's channel, with a valid as= for a 103, less those the
+ * verification draw left out. For a 103 the observation also records the
+ * snapshot, the page's slot and |*named|. */
 enum hints_action hints_decide(struct server *srv, const struct http_req *req,
                                struct obs *o, const struct conn *c,
                                uint64_t id, int can_push,
-                               const struct ruleset_page **page);
+                               const struct ruleset_page **page,
+                               uint64_t *named);
 
 /* hints_link formats entry |i| of |p| as a Link field value into |out|
- * ("</path>; rel=preload; as=style", fonts and fetches with crossorigin)
- * and returns its length, or 0 when it does not fit or the path is not
- * pagekey_path_safe. The path is percent-encoded (http_path_escape), so
- * it cannot end the "<...>" or name another host. */
+ * ("</path>; rel=preload; as=style", fonts and fetches with crossorigin;
+ * the path with its query, as learned) and returns its length, or 0 when
+ * it does not fit, has no valid as= or the path is not pagekey_path_safe.
+ * The path is percent-encoded (http_path_escape: a valid query survives
+ * byte for byte), so it cannot end the "<...>" or name another host. */
 size_t hints_link(const struct ruleset_page *p, size_t i, char *out,
                   size_t cap);
 

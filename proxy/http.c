@@ -32,9 +32,9 @@ int http_is_hop_by_hop(const char *name, size_t len) {
   return 0;
 }
 
-int http_token_listed(const char *list, size_t list_len, const char *name,
-                      size_t name_len) {
-  size_t i = 0;
+int http_list_next(const char *list, size_t list_len, size_t *pos,
+                   const char **item, size_t *item_len) {
+  size_t i = *pos;
   while (i < list_len) {
     while (i < list_len && (list[i] == ' ' || list[i] == '\t' || list[i] == ','))
       i++;
@@ -44,16 +44,29 @@ int http_token_listed(const char *list, size_t list_len, const char *name,
     size_t end = i;
     while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t'))
       end--;
-    if (end - start == name_len && end > start) {
-      size_t k;
-      for (k = 0; k < name_len; k++) {
-        if (tolower((unsigned char)list[start + k]) !=
-            tolower((unsigned char)name[k]))
-          break;
-      }
-      if (k == name_len)
-        return 1;
+    if (end > start) {
+      *pos = i;
+      *item = list + start;
+      *item_len = end - start;
+      return 1;
     }
+  }
+  *pos = i;
+  return 0;
+}
+
+int http_token_listed(const char *list, size_t list_len, const char *name,
+                      size_t name_len) {
+  size_t pos = 0, n;
+  const char *item;
+  while (http_list_next(list, list_len, &pos, &item, &n)) {
+    size_t k;
+    for (k = 0; n == name_len && k < name_len; k++) {
+      if (tolower((unsigned char)item[k]) != tolower((unsigned char)name[k]))
+        break;
+    }
+    if (n == name_len && k == name_len)
+      return 1;
   }
   return 0;
 }

@@ -51,6 +51,12 @@ struct http_req {
  * that a proxy must never forward in either direction. */
 int http_is_hop_by_hop(const char *name, size_t len);
 
+/* http_list_next walks a comma-separated field value: from |*pos| (start
+ * at 0) it finds the next non-empty element, trimmed of spaces and tabs,
+ * sets |*item| and |*item_len| and returns 1; 0 at the end. */
+int http_list_next(const char *list, size_t list_len, size_t *pos,
+                   const char **item, size_t *item_len);
+
 /* http_token_listed tells whether the comma-separated |list| (a Connection
  * header value) names |name|, ignoring case and optional whitespace. */
 int http_token_listed(const char *list, size_t list_len, const char *name,

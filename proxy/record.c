@@ -4,9 +4,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "config/config.h"
 #include "learner/pagekey.h"
 #include "proxy/conn.h"
 #include "proxy/http.h"
+#include "proxy/server.h"
 #include "proxy/util.h"
 
 static uint64_t wall_ms(void) {
@@ -52,9 +54,21 @@ static uint8_t dest_of(const char *v, size_t n) {
   return OBS_DEST_OTHER;
 }
 
+uint8_t record_urgency(const char *v, size_t n) {
+  size_t pos = 0, len;
+  const char *m;
+  while (http_list_next(v, n, &pos, &m, &len)) {
+    if (len >= 3 && m[0] == 'u' && m[1] == '=' && m[2] >= '0' &&
+        m[2] <= '7' && (len == 3 || m[3] == ';'))
+      return (uint8_t)(m[2] - '0');
+  }
+  return 3;
+}
+
 void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
                     const struct http_req *req) {
   memset(o, 0, sizeof(*o));
+  o->urgency = OBS_URGENCY_NONE;
   o->start_ms = wall_ms();
   o->conn_id = conn_id(c);
   o->stream_id = stream_id;
@@ -91,6 +105,11 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
         o->flags |= OBS_F_AUTHORIZATION;
       }
       break;
+    case 'p':
+      /* Chromium and Firefox state what they need first (RFC 9218). */
+      if (util_strcaseeq(name, len, "priority"))
+        o->urgency = record_urgency(h->value, h->value_len);
+      break;
     case 'u':
       if (util_strcaseeq(name, len, "user-agent")) {
         ua = h->value;
@@ -126,6 +145,13 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
     o->ua_hash = util_fnv1a(UTIL_FNV1A_INIT, ua, ua_len);
   if (pagekey_is_mobile(ch, ch_len, ua, ua_len))
     o->flags |= OBS_F_MOBILE;
+  /* Crawlers, monitors and tools the operator listed (by User-Agent, or
+   * by the request's client: behind a trusted proxy, the real one) never
+   * make visits; checked for navigations only, the one kind that can
+   * start one. */
+  if (record_maybe_navigation(o) &&
+      config_ignored(conn_server(c)->cfg, ua, ua_len, o->addr))
+    o->flags |= OBS_F_IGNORED;
 }
 
 int record_maybe_navigation(const struct obs *o) {
@@ -137,20 +163,11 @@ int record_maybe_navigation(const struct obs *o) {
 }
 
 static int vary_other(const char *v, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-      i++;
-    size_t start = i;
-    while (i < n && v[i] != ',')
-      i++;
-    size_t end = i;
-    while (end > start && (v[end - 1] == ' ' || v[end - 1] == '\t'))
-      end--;
-    if (end > start &&
-        !util_strcaseeq(v + start, end - start, "accept-encoding"))
+  size_t pos = 0, len;
+  const char *item;
+  while (http_list_next(v, n, &pos, &item, &len))
+    if (!util_strcaseeq(item, len, "accept-encoding"))
       return 1;
-  }
   return 0;
 }
 

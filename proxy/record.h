@@ -20,6 +20,11 @@ struct http_hdr;
 void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
                     const struct http_req *req);
 
+/* record_urgency reads the urgency of an RFC 9218 Priority field value
+ * (a structured-field dictionary such as "u=0, i"): the integer of member
+ * "u" when it is 0..7, else the default 3. */
+uint8_t record_urgency(const char *value, size_t len);
+
 /* record_maybe_navigation: worth an OBS_NAV_START (the recorder decides). */
 int record_maybe_navigation(const struct obs *o);
 

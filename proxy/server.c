@@ -241,7 +241,7 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
   srv->clients = clientcount_new();
   srv->hint_keys = xmalloc(sizeof(*srv->hint_keys));
   hints_keys_init(srv->hint_keys, cfg->record_templates,
-                  cfg->record_keep_params);
+                  cfg->record_keep_params, cfg->record_sections);
   srv->pool = pool_new(loop, cfg, err, errlen);
   if (srv->pool == NULL)
     return UV_EINVAL;
@@ -356,13 +356,8 @@ void server_learner_config(const struct config *cfg, struct server *srv,
                            struct learner_config *out) {
   memset(out, 0, sizeof(*out));
   out->half_life = cfg->learn_half_life;
-  out->params.push_threshold = cfg->learn_push_threshold;
-  out->params.hint_threshold = cfg->learn_hint_threshold;
-  out->params.z = cfg->learn_z;
-  out->params.min_visits = cfg->learn_min_visits;
-  out->params.min_clients = cfg->learn_min_clients;
-  out->params.budget_bytes = (uint64_t)cfg->learn_budget;
-  out->params.max_resources = cfg->learn_max_resources;
+  learner_params_from_config(cfg, &out->params);
+  out->section_depth = cfg->record_sections;
   out->interval_ms = (uint32_t)cfg->learn_interval;
   out->recompute_after = (uint32_t)cfg->learn_recompute_after;
   out->publish = server_publish_rules;
@@ -389,6 +384,7 @@ static void restart_keys(const struct config *o, const struct config *n,
        strcmp(o->record_templates, n->record_templates) != 0},
       {"record.keep_params",
        strcmp(o->record_keep_params, n->record_keep_params) != 0},
+      {"record.sections", o->record_sections != n->record_sections},
       {"record.retain_visits",
        o->record_retain_visits != n->record_retain_visits},
       {"record.queue", o->record_queue != n->record_queue},

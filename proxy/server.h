@@ -48,6 +48,8 @@ struct server_stats {
                               the connection window was reached */
   uint64_t pushes_digest_skipped; /* the browser's herald_pd cookie had it */
   uint64_t holdout_visits; /* navigations held out of delivery */
+  uint64_t verify_withheld; /* resources left out of a navigation's hints
+                               or pushes to verify them */
   /* Responses to HTTP/1.1 clients by class; the HTTP/2 share is
    * responses[] minus these (only h1.c and h2.c count responses). */
   uint64_t h1_responses[6];

@@ -152,8 +152,58 @@ static const char schema_v3[] =
     "  -- default): what min_clients counts; NULL: recorded before v3\n"
     "UPDATE schema_version SET version = 3;\n";
 
+/* v4: exact URLs, evidence and levels (learner/learn.h).
+ *   - Resource keys now carry their query byte for byte. Visits recorded
+ *     before hold query-less keys that name no URL a browser requested,
+ *     so they are no longer replayed (exact_urls = 0), and what was
+ *     learned from them (rules, aggregates) is dropped: the learner
+ *     starts afresh from the visits recorded from now on.
+ *   - visit_named: what herald named ahead of each visit, censored as
+ *     evidence; visit_requests.urgency: the browser's RFC 9218 urgency.
+ *   - rules: the level that decided a rule, its rank (what the page needs
+ *     first), and what the proxy and heraldctl show of it.
+ *   - settings: the one budget (budget, max_resources) becomes a budget
+ *     per channel, with the same values. */
+static const char schema_v4[] =
+    "ALTER TABLE visits ADD COLUMN exact_urls INTEGER NOT NULL DEFAULT 0;\n"
+    "  -- 1: resource keys with their query; 0: older, not replayed\n"
+    "ALTER TABLE visit_requests ADD COLUMN urgency INTEGER;\n"
+    "  -- RFC 9218 urgency (u=) the browser sent; NULL: no priority field\n"
+    "CREATE TABLE visit_named( -- what herald named ahead of the page\n"
+    "  visit_id INTEGER NOT NULL REFERENCES visits ON DELETE CASCADE,\n"
+    "  resource_id INTEGER NOT NULL REFERENCES resources,\n"
+    "  channel TEXT NOT NULL CHECK(channel IN ('hint','push')), -- in its\n"
+    "                                       -- 103, or as a push promise\n"
+    "  PRIMARY KEY(visit_id, resource_id)\n"
+    ");\n"
+    "ALTER TABLE rules ADD COLUMN level TEXT NOT NULL DEFAULT 'page'\n"
+    "  CHECK(level IN ('page','template','section','site'));\n"
+    "  -- the level whose counts decided the rule\n"
+    "ALTER TABLE rules ADD COLUMN rank TEXT NOT NULL DEFAULT 'other'\n"
+    "  CHECK(rank IN ('style','script','font','other'));\n"
+    "  -- what the page needs first: blocking styles, sync scripts, fonts\n"
+    "ALTER TABLE rules ADD COLUMN dest INTEGER;\n"
+    "ALTER TABLE rules ADD COLUMN depth INTEGER;\n"
+    "ALTER TABLE rules ADD COLUMN delay_ms INTEGER;\n"
+    "ALTER TABLE rules ADD COLUMN urgency INTEGER;\n"
+    "ALTER TABLE rules ADD COLUMN pushable INTEGER;\n"
+    "INSERT OR REPLACE INTO settings(scope, name, value)\n"
+    "  SELECT scope, 'hint_budget', value FROM settings WHERE name = 'budget'\n"
+    "  UNION ALL SELECT scope, 'push_budget', value FROM settings\n"
+    "  WHERE name = 'budget'\n"
+    "  UNION ALL SELECT scope, 'hint_max_resources', value FROM settings\n"
+    "  WHERE name = 'max_resources'\n"
+    "  UNION ALL SELECT scope, 'push_max_resources', value FROM settings\n"
+    "  WHERE name = 'max_resources';\n"
+    "  -- one budget became one per channel\n"
+    "DELETE FROM settings WHERE name IN ('budget', 'max_resources');\n"
+    "DELETE FROM rules;\n"
+    "DELETE FROM aggregates;\n"
+    "DELETE FROM aggregate_clients;\n"
+    "UPDATE schema_version SET version = 4;\n";
+
 /* store_migrations[i] takes a database from version i to version i + 1.
  * A new version appends a migration here and bumps STORE_SCHEMA_VERSION;
  * a shipped migration is never edited, since databases already ran it. */
 const char *const store_migrations[STORE_SCHEMA_VERSION] = {
-    schema_v1, schema_v2, schema_v3};
+    schema_v1, schema_v2, schema_v3, schema_v4};

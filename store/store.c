@@ -46,7 +46,7 @@ static const struct {
     COUNT("pages"),          COUNT("resources"),  COUNT("visits"),
     COUNT("visit_requests"), COUNT("aggregates"), COUNT("aggregate_clients"),
     COUNT("rules"),          COUNT("settings"),   COUNT("overrides"),
-    COUNT("push_outcomes"),
+    COUNT("push_outcomes"),  COUNT("visit_named"),
 };
 
 enum stmt_id {
@@ -59,6 +59,7 @@ enum stmt_id {
   ST_INSERT_REQ,
   ST_TRIM,
   ST_ADD_OUTCOME,
+  ST_INSERT_NAMED,
   ST_RULES0, /* store_rules.c's statements, RST_MAX of them */
   ST_COUNT0 = ST_RULES0 + RST_MAX, /* one per counts entry */
   ST_MAX = ST_COUNT0 + ARRAY_SIZE(counts),
@@ -91,14 +92,19 @@ static const char *const stmt_sql[ST_RULES0] = {
         " RETURNING id",
     [ST_INSERT_VISIT] =
         "INSERT INTO visits(page_id, template_id, class, client_token,"
-        " started_at, load_ms, bytes, holdout, delivery, network)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        " started_at, load_ms, bytes, holdout, delivery, network, exact_urls)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)",
     [ST_INSERT_REQ] =
         "INSERT INTO visit_requests(visit_id, seq, resource_id, method,"
         " status, bytes, content_type, dest, delay_ms, depth, parent_seq,"
-        " pushable, already_had, pushed, hinted, delivered)"
+        " pushable, already_had, pushed, hinted, delivered, urgency)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-        " ?14, ?15, ?16)",
+        " ?14, ?15, ?16, ?17)",
+    /* Named resources come from rules, so their rows exist. */
+    [ST_INSERT_NAMED] =
+        "INSERT INTO visit_named(visit_id, resource_id, channel)"
+        " SELECT ?1, id, ?3 FROM resources WHERE key = ?2"
+        " ON CONFLICT(visit_id, resource_id) DO NOTHING",
     /* Requests go with their visit through ON DELETE CASCADE. */
     [ST_ADD_OUTCOME] =
         "INSERT INTO push_outcomes(page_id, class, resource_id, promised,"
@@ -553,6 +559,8 @@ static int insert_req(struct store *s, int64_t visit_id, size_t seq,
   sqlite3_bind_int(st, 14, !!(r->flags & VISIT_REQ_PUSHED));
   sqlite3_bind_int(st, 15, !!(r->flags & VISIT_REQ_HINTED));
   sqlite3_bind_int(st, 16, !!(r->flags & VISIT_REQ_DELIVERED));
+  if (r->urgency != VISIT_URGENCY_NONE)
+    sqlite3_bind_int(st, 17, r->urgency);
   return step(s, st, "add visit: request");
 }
 
@@ -598,6 +606,18 @@ static int add_visit(struct store *s, const struct visit *v) {
     rv = upsert_resource(s, r, now + r->delay_ms, &resource_id);
     if (rv == 0)
       rv = insert_req(s, visit_id, i, r, resource_id);
+    if (rv != 0)
+      return rv;
+  }
+  for (size_t i = 0; i < v->nnamed; i++) {
+    st = s->st[ST_INSERT_NAMED];
+    sqlite3_bind_int64(st, 1, visit_id);
+    sqlite3_bind_text(st, 2, v->named[i].key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3,
+                      v->named[i].channel == VISIT_NAMED_PUSH ? "push"
+                                                              : "hint",
+                      -1, SQLITE_STATIC);
+    rv = step(s, st, "add visit: named");
     if (rv != 0)
       return rv;
   }

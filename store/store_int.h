@@ -22,6 +22,7 @@ enum store_rst {
   RST_LOAD_RULES,
   RST_VISITS,     /* retained visits, oldest first */
   RST_VISIT_REQS, /* requests of one visit, by seq */
+  RST_VISIT_NAMED, /* named set of one visit */
   RST_GET_SETTING,
   RST_SET_SETTING,
   RST_OVERRIDES,

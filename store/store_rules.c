@@ -39,8 +39,10 @@ const char *const store_rst_sql[RST_MAX] = {
     [RST_DELETE_RULES] = "DELETE FROM rules WHERE page_id = ?1 AND class = ?2",
     [RST_INSERT_RULE] =
         "INSERT INTO rules(page_id, class, resource_id, ord, channel,"
-        " confidence, wilson, n, k, clients, bytes, state, updated_at)"
-        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        " confidence, wilson, n, k, clients, bytes, state, updated_at,"
+        " level, rank, dest, depth, delay_ms, urgency, pushable)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+        " ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     [RST_PUT_AGGREGATE] =
         "INSERT INTO aggregates(page_id, class, resource_id, k, n, clients,"
         " median_delay_ms, depth, bytes, pushable, last_visit)"
@@ -50,18 +52,16 @@ const char *const store_rst_sql[RST_MAX] = {
         " median_delay_ms = excluded.median_delay_ms,"
         " depth = excluded.depth, bytes = excluded.bytes,"
         " pushable = excluded.pushable, last_visit = excluded.last_visit",
-    /* Aggregates may be missing (a pinned resource never seen): LEFT JOIN,
-     * and the delay and depth read as 0. Rows the learner did not place
-     * (ord -1: blocked) come after the served ones. */
+    /* Rows the learner did not place (ord -1: blocked) come after the
+     * served ones. */
     [RST_LOAD_RULES] =
-        "SELECT p.key, r.class, res.key, res.dest, a.depth, r.state,"
-        " r.channel, r.ord, r.k, r.n, r.confidence, r.wilson, r.clients,"
-        " r.bytes, a.median_delay_ms, a.pushable"
+        "SELECT p.key, r.class, res.key, coalesce(r.dest, res.dest), r.depth,"
+        " r.state, r.channel, r.ord, r.k, r.n, r.confidence, r.wilson,"
+        " r.clients, r.bytes, r.delay_ms, r.pushable, r.level, r.rank,"
+        " r.urgency"
         " FROM rules r"
         " JOIN pages p ON p.id = r.page_id"
         " JOIN resources res ON res.id = r.resource_id"
-        " LEFT JOIN aggregates a ON a.page_id = r.page_id"
-        " AND a.class = r.class AND a.resource_id = r.resource_id"
         " ORDER BY p.key, r.class, r.ord < 0, r.ord, res.key",
     [RST_VISITS] =
         "SELECT v.id, p.key, t.key, v.class, v.client_token, v.started_at,"
@@ -69,14 +69,20 @@ const char *const store_rst_sql[RST_MAX] = {
         " FROM visits v"
         " JOIN pages p ON p.id = v.page_id"
         " JOIN pages t ON t.id = v.template_id"
+        " WHERE v.exact_urls = 1"
         " ORDER BY v.started_at, v.id",
     [RST_VISIT_REQS] =
         "SELECT vr.seq, res.key, vr.method, vr.content_type, vr.status,"
         " vr.dest, vr.depth, vr.parent_seq, vr.pushable, vr.already_had,"
-        " vr.pushed, vr.hinted, vr.delay_ms, vr.bytes, vr.delivered"
+        " vr.pushed, vr.hinted, vr.delay_ms, vr.bytes, vr.delivered,"
+        " vr.urgency"
         " FROM visit_requests vr"
         " JOIN resources res ON res.id = vr.resource_id"
         " WHERE vr.visit_id = ?1 ORDER BY vr.seq",
+    [RST_VISIT_NAMED] =
+        "SELECT res.key, vn.channel FROM visit_named vn"
+        " JOIN resources res ON res.id = vn.resource_id"
+        " WHERE vn.visit_id = ?1 ORDER BY res.key",
     [RST_GET_SETTING] =
         "SELECT value FROM settings WHERE scope = ?1 AND name = ?2",
     [RST_SET_SETTING] =
@@ -169,6 +175,15 @@ static int insert_rule(struct store *s, int64_t pid, int mobile,
   sqlite3_bind_int64(st, 11, (int64_t)r->bytes);
   sqlite3_bind_text(st, 12, learn_state_name(r->state), -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 13, now);
+  sqlite3_bind_text(st, 14, learn_level_name(r->level), -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 15, learn_rank_name(r->rank), -1, SQLITE_STATIC);
+  if (r->dest != OBS_DEST_NONE)
+    sqlite3_bind_int(st, 16, r->dest);
+  sqlite3_bind_int(st, 17, r->depth);
+  sqlite3_bind_int64(st, 18, r->median_delay_ms);
+  if (r->urgency != VISIT_URGENCY_NONE)
+    sqlite3_bind_int(st, 19, r->urgency);
+  sqlite3_bind_int(st, 20, r->pushable);
   return store_step(s, st, "rules: insert");
 }
 
@@ -252,6 +267,12 @@ int store_load_rules(struct store *s, store_rule_cb cb, void *ud) {
     r.pushable = sqlite3_column_type(st, 15) != SQLITE_NULL
                      ? sqlite3_column_int(st, 15) != 0
                      : r.channels != 0;
+    int level = learn_level_parse(text_col(st, 16));
+    r.level = (uint8_t)(level < 0 ? LEARN_PAGE : level);
+    r.urgency = sqlite3_column_type(st, 18) != SQLITE_NULL
+                    ? (uint8_t)clamp(sqlite3_column_int64(st, 18), 0, 7)
+                    : VISIT_URGENCY_NONE;
+    r.rank = learn_rank_of(r.dest, r.urgency);
     cb(ud, text_col(st, 0), strcmp(text_col(st, 1), "mobile") == 0, &r);
   }
   return finish(s, st, rc, "load rules");
@@ -299,10 +320,34 @@ static int load_reqs(struct store *s, int64_t id, struct visit *v,
     r->bytes = (uint64_t)clamp(sqlite3_column_int64(st, 13), 0, INT64_MAX);
     if (sqlite3_column_int(st, 14))
       r->flags |= VISIT_REQ_DELIVERED;
+    r->urgency = sqlite3_column_type(st, 15) != SQLITE_NULL
+                     ? (uint8_t)clamp(sqlite3_column_int64(st, 15), 0, 7)
+                     : VISIT_URGENCY_NONE;
     v->nreqs++;
   }
   v->reqs = *reqs;
   return finish(s, st, rc, "replay: requests");
+}
+
+/* load_named fills |v|'s named set from the rows of visit |id|. */
+static int load_named(struct store *s, int64_t id, struct visit *v,
+                      struct visit_named **named, size_t *cap) {
+  sqlite3_stmt *st = store_rst(s, RST_VISIT_NAMED);
+  int rc;
+  sqlite3_bind_int64(st, 1, id);
+  v->nnamed = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (v->nnamed == *cap) {
+      *cap = *cap != 0 ? *cap * 2 : 16;
+      *named = xrealloc(*named, *cap * sizeof(**named));
+    }
+    struct visit_named *n = &(*named)[v->nnamed++];
+    snprintf(n->key, sizeof n->key, "%s", text_col(st, 0));
+    n->channel = strcmp(text_col(st, 1), "push") == 0 ? VISIT_NAMED_PUSH
+                                                      : VISIT_NAMED_HINT;
+  }
+  v->named = *named;
+  return finish(s, st, rc, "replay: named");
 }
 
 /* blob_col copies column |col| into |out| (|n| bytes), zero-filled where
@@ -319,8 +364,9 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
   sqlite3_stmt *st = store_rst(s, RST_VISITS);
   struct visit *v = xcalloc(1, sizeof(*v));
   /* Never NULL, even for a visit without requests. */
-  size_t cap = 64;
+  size_t cap = 64, ncap = 0;
   struct visit_req *reqs = xmalloc(cap * sizeof(*reqs));
+  struct visit_named *named = NULL;
   int rc, rv = 0;
   /* One visit at a time: the visits statement stays open while each
    * visit's requests are read, so memory is one visit's worth. */
@@ -336,6 +382,8 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
     /* NULL (before schema v3): all zero, one network for all of them. */
     blob_col(st, 8, v->network, sizeof v->network);
     rv = load_reqs(s, id, v, &reqs, &cap);
+    if (rv == 0)
+      rv = load_named(s, id, v, &named, &ncap);
     if (rv != 0)
       break;
     cb(ud, v);
@@ -346,6 +394,7 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
     rv = finish(s, st, rc, "replay: visits");
   }
   free(reqs);
+  free(named);
   free(v);
   return rv;
 }

@@ -150,11 +150,15 @@ int ctl_effective(const struct ctl *c, const char *name, const char *route,
 int ctl_params(const struct ctl *c, const char *route,
                struct learn_params *p, double *half_life);
 
+/* ctl_section_depth is [record] sections of -c CONFIG, else 1. */
+int ctl_section_depth(const struct ctl *c);
+
 /* ctl_route_of names the configured route a page key falls under (NULL
  * without -c CONFIG or when none matches), as herald's learner does. */
 const char *ctl_route_of(const struct ctl *c, const char *key);
 
-/* Operator overrides, loaded once. */
+/* Operator overrides, loaded once. |page| is the override's scope: a key,
+ * a key pattern, or "route:NAME" (pagekey_scope_matches, ctl_route_of). */
 struct ctl_override {
   char *page, *resource;
   int block;
@@ -166,11 +170,15 @@ struct ctl_overrides {
 };
 int ctl_overrides_load(const struct ctl *c, struct ctl_overrides *o);
 void ctl_overrides_free(struct ctl_overrides *o);
-/* ctl_overrides_for fills |*out| with the pins and blocks of |page|;
- * valid until the next call. */
+/* ctl_scope_covers: an override of |scope| applies to |key|, as herald's
+ * learner decides it. ctl_overrides_for fills |*out| with the pins and
+ * blocks that apply to |page| (any level's key); valid until the next
+ * call. */
+int ctl_scope_covers(const struct ctl *c, const char *scope,
+                     const char *key);
 struct learn_overrides;
-void ctl_overrides_for(struct ctl_overrides *o, const char *page,
-                       struct learn_overrides *out);
+void ctl_overrides_for(const struct ctl *c, struct ctl_overrides *o,
+                       const char *page, struct learn_overrides *out);
 
 /* ctl_replay folds every retained visit into |l|, oldest first, and
  * counts them in |*visits|. */

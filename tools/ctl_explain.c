@@ -1,6 +1,8 @@
 /* ctl_explain.c: `heraldctl explain PAGE RESOURCE`: the numbers behind
- * the learner's decision for one resource of one page, and in plain
- * words which threshold, budget or cap keeps a near miss out.
+ * the learner's decision for one resource of one page, level by level
+ * (page, template, section, site: which one decided), and in plain words
+ * which threshold, budget, supersession or suspension keeps a near miss
+ * out.
  *
  * The numbers are not read back from the rules table (it holds only what
  * is served): the retained visits are replayed into learn.c, the learner
@@ -27,7 +29,7 @@
 #define DEMOTE_MIN 10
 
 /* wilson is learn.c's Wilson lower bound, used here only to project how
- * many more visits a near miss needs; the verdict uses learn_rules'. */
+ * many more samples a near miss needs; the verdict uses learn_rules'. */
 static double wilson(double k, double n, double z) {
   if (n <= 0)
     return 0;
@@ -119,31 +121,6 @@ static void say(struct why *w, const char *fmt, ...) {
     w->len = sizeof w->text - 1;
 }
 
-static int cmp_order(const struct learn_rule *x, const struct learn_rule *y) {
-  if (x->median_delay_ms != y->median_delay_ms)
-    return x->median_delay_ms < y->median_delay_ms ? -1 : 1;
-  if (x->depth != y->depth)
-    return x->depth < y->depth ? -1 : 1;
-  return strcmp(x->key, y->key);
-}
-
-/* would_serve is what learned_cand in learn.c gives |r| before the
- * budget and the cap. */
-static uint32_t would_serve(const struct learn_rule *r,
-                            const struct learn_params *p) {
-  if (!r->pushable || r->n < p->min_visits || r->clients < p->min_clients)
-    return 0;
-  uint32_t ch = 0;
-  if (r->wilson >= p->hint_threshold)
-    ch |= LEARN_HINT;
-  if (r->wilson >= p->push_threshold)
-    ch |= LEARN_PUSH;
-  uint32_t total = r->pushes_used + r->pushes_unused;
-  if (total >= DEMOTE_MIN && r->pushes_used * 2 < total)
-    ch &= ~(uint32_t)LEARN_PUSH;
-  return ch;
-}
-
 static const char *decision(uint32_t ch) {
   if ((ch & LEARN_PUSH) && (ch & LEARN_HINT))
     return "push and hint";
@@ -154,32 +131,70 @@ static const char *decision(uint32_t ch) {
   return "not served";
 }
 
-/* explain_one prints the explanation of rules[i] among |n| rules of one
- * page and class. */
-static void explain_one(const struct ctl *c, const char *page, int mobile,
-                        const char *route, const struct learn_params *p,
-                        double half_life, double visits,
-                        const struct learn_rule *rules, size_t n, size_t i,
-                        size_t *count) {
-  const struct learn_rule *r = &rules[i];
+static const char *verdict(int8_t d) {
+  return d > 0 ? "yes" : d == 0 ? "no" : "undecided";
+}
+
+/* What one explanation needs besides the rule itself. */
+struct ctx {
+  const char *page, *route;
+  int mobile;
+  const struct learn_params *p;
+  double half_life, visits;
+  const struct learn_rule *rules; /* the served list, budgets applied */
+  size_t n;
+  uint32_t qualified;             /* r's channels before the budgets */
+  const struct learn_evidence *ev; /* per level, most specific first */
+  size_t nev;
+};
+
+/* before sums the bytes and count of what is served on |channel| ahead
+ * of |r| in serving order, pinned ones included. */
+static void before(const struct ctx *x, const struct learn_rule *r,
+                   uint32_t channel, uint64_t *bytes, int *count) {
+  *bytes = 0;
+  *count = 0;
+  for (size_t j = 0; j < x->n; j++) {
+    const struct learn_rule *o = &x->rules[j];
+    if (o == r || !(o->channels & channel))
+      continue;
+    if (o->state == LEARN_PINNED || learn_rule_order(o, r) < 0) {
+      *bytes += o->bytes;
+      (*count)++;
+    }
+  }
+}
+
+/* why_level says in words why the level that decided "no" did. */
+static void why_level(struct why *w, const struct ctx *x,
+                      const struct learn_evidence *e, double threshold,
+                      const char *tname) {
+  say(w, " the %s level (%s) says no:", learn_level_name(e->level),
+      e->key);
+  if (e->superseded)
+    say(w, " the page requested another version of it (same path, another"
+           " query) on a visit herald named it, so it was superseded"
+           " until the page asks for it again;");
+  else if (e->suspended)
+    say(w, " its latest samples were misses in a row (suspended until"
+           " its next hit);");
+  else if (e->seen && !e->pushable)
+    say(w, " it was not pushable when last seen (not a cacheable 200"
+           " without cookies);");
+  else
+    say(w, " in %.1f samples it was fetched %.1f times, and even the"
+           " Wilson upper bound %.3f is below %s %g;",
+        e->n, e->k, e->upper, tname, threshold);
+  (void)x;
+}
+
+/* explain_one prints the explanation of |r| on one page and class. */
+static void explain_one(const struct ctl *c, const struct ctx *x,
+                        const struct learn_rule *r, size_t *count) {
+  const struct learn_params *p = x->p;
   struct check ck[12];
   size_t nck = 0;
   struct why w = {.len = 0};
-  uint64_t served_bytes = 0, pinned_bytes = 0, before_bytes = 0;
-  int served = 0, pinned = 0, before = 0;
-  for (size_t j = 0; j < n; j++) {
-    if (rules[j].channels == 0)
-      continue;
-    served++;
-    served_bytes += rules[j].bytes;
-    if (rules[j].state == LEARN_PINNED) {
-      pinned++;
-      pinned_bytes += rules[j].bytes;
-    } else if (r->ord >= 0 && rules[j].ord < r->ord) {
-      before++;
-      before_bytes += rules[j].bytes;
-    }
-  }
   uint32_t total = r->pushes_used + r->pushes_unused;
   int demoted = total >= DEMOTE_MIN && r->pushes_used * 2 < total;
   int learned = r->state == LEARN_LEARNED;
@@ -193,12 +208,14 @@ static void explain_one(const struct ctl *c, const char *page, int mobile,
   } while (0)
 #define NEEDED(...) snprintf(ck[nck - 1].needed, sizeof ck[0].needed, __VA_ARGS__)
 
-  int safe = pagekey_rule_ok(page, r->key);
+  CHECK("level", "-", "%s", learn_level_name(r->level));
+  NEEDED("the most specific that decides");
+  int safe = pagekey_rule_ok(x->page, r->key);
   CHECK("path", safe ? "yes" : "no", "%s", safe ? "safe" : "unsafe");
   NEEDED("a path on the page's own origin");
   CHECK("pushable", r->pushable ? "yes" : "no", "%s", r->pushable ? "yes" : "no");
   NEEDED("yes (last seen 200, cacheable, no cookie)");
-  CHECK("visits n", r->n >= p->min_visits ? "yes" : "no", "%.1f", r->n);
+  CHECK("samples n", r->n >= p->min_visits ? "yes" : "no", "%.1f", r->n);
   NEEDED(">= %g (min_visits)", p->min_visits);
   CHECK("clients", r->clients >= p->min_clients ? "yes" : "no", "%d%s",
         r->clients, r->clients >= LEARN_MAX_CLIENTS ? "+" : "");
@@ -209,23 +226,34 @@ static void explain_one(const struct ctl *c, const char *page, int mobile,
   CHECK("wilson/push", r->wilson >= p->push_threshold ? "yes" : "no", "%.3f",
         r->wilson);
   NEEDED(">= %g (push_threshold)", p->push_threshold);
+  CHECK("current", r->superseded || r->suspended ? "no" : "yes", "%s",
+        r->superseded  ? "superseded"
+        : r->suspended ? "suspended"
+                       : "yes");
+  NEEDED("not superseded or suspended");
   CHECK("demotion", demoted ? "no" : "yes", "%u used, %u unused",
         r->pushes_used, r->pushes_unused);
   NEEDED("< %d outcomes, or half used", DEMOTE_MIN);
-  if (learned && r->ord >= 0) {
-    uint64_t upto = pinned_bytes + before_bytes + r->bytes;
-    CHECK("budget", "yes", "%" PRIu64 " bytes up to it", upto);
-    NEEDED("<= %" PRIu64 " (budget)", p->budget_bytes);
-    CHECK("count", "yes", "%d up to it", pinned + before + 1);
-    NEEDED("<= %d (max_resources)", p->max_resources);
-  } else if (learned) {
-    uint64_t upto = served_bytes + r->bytes;
-    CHECK("budget", upto <= p->budget_bytes ? "yes" : "no",
-          "%" PRIu64 " served + %" PRIu64, served_bytes, r->bytes);
-    NEEDED("<= %" PRIu64 " (budget)", p->budget_bytes);
-    CHECK("count", served < p->max_resources ? "yes" : "no",
-          "%d served + 1", served);
-    NEEDED("<= %d (max_resources)", p->max_resources);
+  const struct {
+    uint32_t channel;
+    const char *name, *bname, *mname;
+    uint64_t budget;
+    int max;
+  } ch[2] = {{LEARN_HINT, "hint budget", "hint_budget", "hint_max_resources",
+              p->hint_budget, p->hint_max},
+             {LEARN_PUSH, "push budget", "push_budget", "push_max_resources",
+              p->push_budget, p->push_max}};
+  for (int i = 0; i < 2 && learned; i++) {
+    if (!(x->qualified & ch[i].channel))
+      continue;
+    uint64_t b;
+    int k;
+    before(x, r, ch[i].channel, &b, &k);
+    int fits = b + r->bytes <= ch[i].budget && k < ch[i].max;
+    CHECK(ch[i].name, fits ? "yes" : "no",
+          "%" PRIu64 " + %" PRIu64 " bytes, #%d", b, r->bytes, k + 1);
+    NEEDED("<= %" PRIu64 " (%s), <= %d (%s)", ch[i].budget, ch[i].bname,
+           ch[i].max, ch[i].mname);
   }
   CHECK("override", "-", "%s",
         r->state == LEARN_PINNED    ? "pinned"
@@ -234,6 +262,13 @@ static void explain_one(const struct ctl *c, const char *page, int mobile,
   NEEDED("-");
 
   /* The verdict, in words. */
+  const struct learn_evidence *no = NULL;
+  for (size_t i = 0; i < x->nev && no == NULL; i++) {
+    if (x->ev[i].hint == 1)
+      break;
+    if (x->ev[i].hint == 0)
+      no = &x->ev[i];
+  }
   if (!safe) {
     say(&w, "not served: its path names another origin, or holds what could"
             " end a Link's <...> (see pagekey_path_safe); never served,"
@@ -243,76 +278,55 @@ static void explain_one(const struct ctl *c, const char *page, int mobile,
   } else if (r->state == LEARN_PINNED) {
     say(&w, "served (push and hint) at position %d: an operator pinned it,"
             " whatever its numbers; its %" PRIu64
-            " bytes are set aside before the budget is filled.",
+            " bytes are set aside before the budgets are filled.",
         r->ord, r->bytes);
   } else if (r->channels != 0) {
-    say(&w, "served as %s at position %d: every check passes.",
-        decision(r->channels), r->ord);
+    say(&w, "served as %s at position %d, decided at the %s level: every"
+            " check passes there.",
+        decision(r->channels), r->ord, learn_level_name(r->level));
     if (!(r->channels & LEARN_PUSH)) {
-      if (demoted)
+      if (x->qualified & LEARN_PUSH)
+        say(&w, " Not pushed: it does not fit the push budget.");
+      else if (demoted)
         say(&w, " Not pushed: its pushes were mostly cancelled or fetched"
                 " again (%u of %u used).",
             r->pushes_used, total);
       else
-        say(&w, " Not pushed: its Wilson bound %.3f is below push_threshold"
-                " %g.",
-            r->wilson, p->push_threshold);
+        say(&w, " Not pushed: no level's Wilson bound reaches"
+                " push_threshold %g.",
+            p->push_threshold);
     }
-  } else {
+  } else if (x->qualified != 0) {
+    say(&w, "not served: it qualifies for %s (at the %s level), but does"
+            " not fit the budget of that channel; it is skipped and the"
+            " list goes on.",
+        decision(x->qualified), learn_level_name(r->level));
+  } else if (no != NULL) {
     say(&w, "not served:");
-    uint32_t ch = would_serve(r, p);
+    why_level(&w, x, no, p->hint_threshold, "hint_threshold");
+    if (w.len > 0 && w.text[w.len - 1] == ';')
+      w.text[w.len - 1] = '.';
+  } else {
+    say(&w, "not served: no level has the evidence to decide yet:");
     if (!r->pushable)
-      say(&w, " it was not pushable when last seen (not a cacheable 200"
-              " without cookies);");
+      say(&w, " it was not pushable when last seen;");
     if (r->n < p->min_visits)
-      say(&w, " its decayed visits n %.1f are below min_visits %g;", r->n,
+      say(&w, " its samples n %.1f are below min_visits %g;", r->n,
           p->min_visits);
     if (r->clients < p->min_clients)
       say(&w, " only %d distinct clients fetched it, min_clients is %d;",
           r->clients, p->min_clients);
-    if (r->wilson < p->hint_threshold && r->wilson < p->push_threshold) {
-      double t = p->hint_threshold < p->push_threshold ? p->hint_threshold
-                                                       : p->push_threshold;
-      long more = visits_to(r->k, r->n, p->z, half_life, t);
-      say(&w, " its Wilson bound %.3f is below %s %g (short by %.3f", r->wilson,
-          t == p->hint_threshold ? "hint_threshold" : "push_threshold", t,
-          t - r->wilson);
+    if (r->wilson < p->hint_threshold) {
+      long more = visits_to(r->k, r->n, p->z, x->half_life, p->hint_threshold);
+      say(&w, " its Wilson bound %.3f is below hint_threshold %g (short by"
+              " %.3f",
+          r->wilson, p->hint_threshold, p->hint_threshold - r->wilson);
       if (more > 0)
-        say(&w, "; about %ld more visits that all fetch it would lift it",
+        say(&w, "; about %ld more samples that all fetch it would lift it",
             more);
       else
-        say(&w, "; more visits alone cannot lift it at this z");
+        say(&w, "; more samples alone cannot lift it at this z");
       say(&w, ");");
-    } else if (ch == 0 && r->pushable && r->n >= p->min_visits &&
-               r->clients >= p->min_clients && demoted) {
-      say(&w, " it qualifies for push only, and its pushes were mostly"
-              " cancelled or fetched again (%u of %u used);",
-          r->pushes_used, total);
-    }
-    if (ch != 0) {
-      /* It qualifies: the budget or the cap cut it, or an earlier one. */
-      const struct learn_rule *first = NULL;
-      for (size_t j = 0; j < n; j++) {
-        const struct learn_rule *x = &rules[j];
-        if (x->state == LEARN_LEARNED && x->channels == 0 &&
-            would_serve(x, p) != 0 && (first == NULL || cmp_order(x, first) < 0))
-          first = x;
-      }
-      if (first != NULL && first != r) {
-        say(&w, " it qualifies for %s, but the list ended before it, at %s,"
-                " which did not fit; everything after that in serving order"
-                " is cut too;",
-            decision(ch), ctl_short_key(page, first->key));
-      } else if (served >= p->max_resources) {
-        say(&w, " it qualifies for %s, but max_resources %d resources are"
-                " already served before it;",
-            decision(ch), p->max_resources);
-      } else {
-        say(&w, " it qualifies for %s, but its %" PRIu64 " bytes on top of the"
-                " %" PRIu64 " served before it exceed the budget of %" PRIu64
-                " bytes;",
-            decision(ch), r->bytes, served_bytes, p->budget_bytes);
-      }
     }
     if (w.len > 0 && w.text[w.len - 1] == ';')
       w.text[w.len - 1] = '.';
@@ -321,37 +335,55 @@ static void explain_one(const struct ctl *c, const char *page, int mobile,
   if (c->json) {
     ctl_json_next(count);
     fputs("\"page\": ", stdout);
-    ctl_json_str(page);
-    printf(", \"class\": \"%s\", \"route\": ", ctl_class_name(mobile));
-    if (route != NULL)
-      ctl_json_str(route);
+    ctl_json_str(x->page);
+    printf(", \"class\": \"%s\", \"route\": ", ctl_class_name(x->mobile));
+    if (x->route != NULL)
+      ctl_json_str(x->route);
     else
       fputs("null", stdout);
     fputs(", \"resource\": ", stdout);
     ctl_json_str(r->key);
-    printf(", \"type\": \"%s\", \"decision\": \"%s\", \"channel\": \"%s\","
-           " \"state\": \"%s\", \"ord\": ",
-           ctl_dest_name(r->dest), decision(r->channels),
-           learn_channel_name(r->channels), learn_state_name(r->state));
+    printf(", \"type\": \"%s\", \"rank\": \"%s\", \"decision\": \"%s\","
+           " \"channel\": \"%s\", \"state\": \"%s\", \"level\": \"%s\","
+           " \"ord\": ",
+           ctl_dest_name(r->dest), learn_rank_name(r->rank),
+           decision(r->channels), learn_channel_name(r->channels),
+           learn_state_name(r->state), learn_level_name(r->level));
     if (r->ord >= 0)
       printf("%d", r->ord);
     else
       fputs("null", stdout);
     printf(", \"page_visits\": %.2f, \"k\": %.3f, \"n\": %.3f, \"confidence\":"
            " %.4f, \"wilson\": %.4f, \"clients\": %d, \"pushable\": %s,"
+           " \"superseded\": %s, \"suspended\": %s,"
            " \"bytes\": %" PRIu64 ", \"delay_ms\": %" PRIu32
            ", \"depth\": %u, \"pushes_used\": %u, \"pushes_unused\": %u,"
            " \"demoted\": %s",
-           visits, r->k, r->n, r->confidence, r->wilson, r->clients,
-           r->pushable ? "true" : "false", r->bytes, r->median_delay_ms,
+           x->visits, r->k, r->n, r->confidence, r->wilson, r->clients,
+           r->pushable ? "true" : "false", r->superseded ? "true" : "false",
+           r->suspended ? "true" : "false", r->bytes, r->median_delay_ms,
            r->depth, r->pushes_used, r->pushes_unused,
            demoted ? "true" : "false");
     printf(", \"params\": {\"push_threshold\": %g, \"hint_threshold\": %g,"
-           " \"z\": %g, \"min_visits\": %g, \"min_clients\": %d, \"budget\": %"
-           PRIu64 ", \"max_resources\": %d}",
+           " \"z\": %g, \"min_visits\": %g, \"min_clients\": %d,"
+           " \"hint_budget\": %" PRIu64 ", \"hint_max_resources\": %d,"
+           " \"push_budget\": %" PRIu64 ", \"push_max_resources\": %d}",
            p->push_threshold, p->hint_threshold, p->z, p->min_visits,
-           p->min_clients, p->budget_bytes, p->max_resources);
-    fputs(", \"checks\": [", stdout);
+           p->min_clients, p->hint_budget, p->hint_max, p->push_budget,
+           p->push_max);
+    fputs(", \"levels\": [", stdout);
+    for (size_t j = 0; j < x->nev; j++) {
+      const struct learn_evidence *e = &x->ev[j];
+      printf("%s{\"level\": \"%s\", \"key\": ", j ? ", " : "",
+             learn_level_name(e->level));
+      ctl_json_str(e->key);
+      printf(", \"visits\": %.3f, \"k\": %.3f, \"n\": %.3f, \"lower\": %.4f,"
+             " \"upper\": %.4f, \"clients\": %d, \"hint\": \"%s\","
+             " \"push\": \"%s\"}",
+             e->visits, e->k, e->n, e->lower, e->upper, e->clients,
+             verdict(e->hint), verdict(e->push));
+    }
+    fputs("], \"checks\": [", stdout);
     for (size_t j = 0; j < nck; j++) {
       printf("%s{\"check\": \"%s\", \"value\": ", j ? ", " : "", ck[j].name);
       ctl_json_str(ck[j].value);
@@ -370,16 +402,39 @@ static void explain_one(const struct ctl *c, const char *page, int mobile,
   if (*count > 0)
     putchar('\n');
   (*count)++;
-  printf("page      %s (%s, %.1f decayed visits, route %s)\n", page,
-         ctl_class_name(mobile), visits, route != NULL ? route : "none");
-  printf("resource  %s (%s, %" PRIu64 " bytes, median delay %" PRIu32
+  printf("page      %s (%s, %.1f decayed visits, route %s)\n", x->page,
+         ctl_class_name(x->mobile), x->visits,
+         x->route != NULL ? x->route : "none");
+  printf("resource  %s (%s, rank %s, %" PRIu64 " bytes, median delay %" PRIu32
          "ms, depth %u)\n",
-         r->key, ctl_dest_name(r->dest), r->bytes, r->median_delay_ms,
-         r->depth);
+         r->key, ctl_dest_name(r->dest), learn_rank_name(r->rank), r->bytes,
+         r->median_delay_ms, r->depth);
   if (r->ord >= 0)
-    printf("decision  %s, position %d\n\n", decision(r->channels), r->ord);
+    printf("decision  %s, position %d, %s level\n\n", decision(r->channels),
+           r->ord, learn_level_name(r->level));
   else
     printf("decision  %s\n\n", decision(r->channels));
+  static const char *const lhead[] = {"LEVEL", "KEY",   "VISITS", "K",
+                                      "N",     "LOWER", "UPPER",  "CLIENTS",
+                                      "HINT",  "PUSH"};
+  struct ctl_table lt = {10, lhead, "llrrrrrrll", NULL, 0, 0};
+  for (size_t j = 0; j < x->nev; j++) {
+    const struct learn_evidence *e = &x->ev[j];
+    char v[32], k[32], n[32], lo[32], hi[32], cl[32];
+    snprintf(v, sizeof v, "%.1f", e->visits);
+    snprintf(k, sizeof k, "%.1f", e->k);
+    snprintf(n, sizeof n, "%.1f", e->n);
+    snprintf(lo, sizeof lo, "%.3f", e->lower);
+    snprintf(hi, sizeof hi, "%.3f", e->upper);
+    snprintf(cl, sizeof cl, "%d", e->clients);
+    const char *row[] = {learn_level_name(e->level), e->key, v, k, n, lo, hi,
+                         cl, verdict(e->hint), verdict(e->push)};
+    if (!e->has_entry)
+      row[3] = row[4] = row[5] = row[6] = row[7] = "-";
+    ctl_table_add(&lt, row);
+  }
+  ctl_table_print(&lt);
+  putchar('\n');
   static const char *const head[] = {"CHECK", "VALUE", "NEEDED", "OK"};
   struct ctl_table t = {4, head, "llll", NULL, 0, 0};
   for (size_t j = 0; j < nck; j++) {
@@ -401,34 +456,49 @@ int ctl_explain(const struct ctl *c) {
   st = ctl_params(c, route, &p, &half_life);
   if (st != CTL_OK)
     return st;
-  struct learn *l = learn_new(half_life);
+  struct learn *l = learn_new(half_life, ctl_section_depth(c));
   struct ctl_overrides ov;
   uint64_t visits;
   st = ctl_replay(c, l, &visits);
   if (st == CTL_OK)
-    st = feed_outcomes(c, l, page);
+    st = feed_outcomes(c, l, page); /* and its wider levels */
   if (st == CTL_OK)
     st = ctl_overrides_load(c, &ov);
   else
     memset(&ov, 0, sizeof ov);
   struct learn_rule *rules = xcalloc(RULES_CAP, sizeof(*rules));
+  struct learn_rule *wide = xcalloc(RULES_CAP, sizeof(*wide));
   size_t count = 0;
   int found_page = 0;
   for (int mobile = 0; st == CTL_OK && mobile <= 1; mobile++) {
     if (c->mobile >= 0 && c->mobile != mobile)
       continue;
     struct learn_overrides lo;
-    ctl_overrides_for(&ov, page, &lo);
+    ctl_overrides_for(c, &ov, page, &lo);
     size_t n = learn_rules(l, page, mobile, &p, &lo, rules, RULES_CAP);
     if (n == 0)
       continue;
     found_page = 1;
+    /* The same without budgets: what qualifies before they apply. */
+    struct learn_params unlimited = p;
+    unlimited.hint_budget = unlimited.push_budget = UINT64_MAX / 2;
+    unlimited.hint_max = unlimited.push_max = RULES_CAP;
+    size_t nw = learn_rules(l, page, mobile, &unlimited, &lo, wide, RULES_CAP);
     for (size_t i = 0; i < n; i++) {
-      if (ctl_res_matches(page, rules[i].key, c->args[1])) {
-        explain_one(c, page, mobile, route, &p, half_life,
-                    learn_page_visits(l, page, mobile), rules, n, i, &count);
-        break;
-      }
+      if (!ctl_res_matches(page, rules[i].key, c->args[1]))
+        continue;
+      struct learn_evidence ev[LEARN_LEVELS];
+      struct ctx x = {page, route, mobile, &p, half_life,
+                      learn_page_visits(l, page, mobile), rules, n, 0, ev, 0};
+      x.nev = learn_evidence(l, page, mobile, rules[i].key, &p, ev,
+                             LEARN_LEVELS);
+      for (size_t j = 0; j < nw; j++)
+        if (strcmp(wide[j].key, rules[i].key) == 0)
+          x.qualified = wide[j].channels;
+      if (rules[i].state == LEARN_BLOCKED)
+        x.qualified = 0;
+      explain_one(c, &x, &rules[i], &count);
+      break;
     }
   }
   if (st == CTL_OK && count == 0) {
@@ -446,6 +516,7 @@ int ctl_explain(const struct ctl *c) {
     ctl_json_end(count);
   }
   free(rules);
+  free(wide);
   ctl_overrides_free(&ov);
   learn_free(l);
   return st;

@@ -10,7 +10,9 @@
  *                   "channel": "push", "state": "learned", "k": .., "n": ..,
  *                   "confidence": .., "wilson": .., "clients": ..,
  *                   "bytes": .., "delay_ms": .., "depth": ..,
- *                   "pushable": true}, ...]}
+ *                   "pushable": true, "level": "page", "rank": "style",
+ *                   "urgency": 0}, ...]}
+ * (level, rank and urgency may be left out: page, by dest, none).
  *
  * Numbers are written with 17 significant digits, so an import
  * reproduces them exactly. Import parses with SQLite's JSON1 functions
@@ -54,11 +56,17 @@ static void on_rule(void *ud, const char *page, int mobile,
   printf(", \"type\": \"%s\", \"dest\": %u, \"ord\": %d, \"channel\": \"%s\","
          " \"state\": \"%s\", \"k\": %.17g, \"n\": %.17g, \"confidence\":"
          " %.17g, \"wilson\": %.17g, \"clients\": %d, \"bytes\": %" PRIu64
-         ", \"delay_ms\": %" PRIu32 ", \"depth\": %u, \"pushable\": %s}",
+         ", \"delay_ms\": %" PRIu32 ", \"depth\": %u, \"pushable\": %s,"
+         " \"level\": \"%s\", \"rank\": \"%s\", \"urgency\": ",
          ctl_dest_name(r->dest), r->dest, r->ord,
          learn_channel_name(r->channels), learn_state_name(r->state), r->k,
          r->n, r->confidence, r->wilson, r->clients, r->bytes,
-         r->median_delay_ms, r->depth, r->pushable ? "true" : "false");
+         r->median_delay_ms, r->depth, r->pushable ? "true" : "false",
+         learn_level_name(r->level), learn_rank_name(r->rank));
+  if (r->urgency != VISIT_URGENCY_NONE)
+    printf("%u}", r->urgency);
+  else
+    fputs("null}", stdout);
 }
 
 /* export_rows prints the rows of |sql| as objects with |names| (text
@@ -216,9 +224,15 @@ static const struct {
      "json_extract(value, '$.ord') < -1 OR json_extract(value, '$.bytes') < 0"
      " OR json_extract(value, '$.clients') < 0 OR "
      "json_extract(value, '$.k') < 0 OR json_extract(value, '$.n') < 0 OR "
+     "coalesce(json_extract(value, '$.level'), 'page') NOT IN ('page',"
+     " 'template', 'section', 'site') OR "
+     "coalesce(json_extract(value, '$.rank'), 'other') NOT IN ('style',"
+     " 'script', 'font', 'other') OR "
+     T("urgency") " NOT IN ('', 'null', 'integer') OR "
+     "coalesce(json_extract(value, '$.urgency'), 0) NOT BETWEEN 0 AND 7 OR "
      ONLY("'page', 'class', 'resource', 'type', 'dest', 'ord', 'channel',"
           " 'state', 'k', 'n', 'confidence', 'wilson', 'clients', 'bytes',"
-          " 'delay_ms', 'depth', 'pushable'")
+          " 'delay_ms', 'depth', 'pushable', 'level', 'rank', 'urgency'")
      " ORDER BY key LIMIT 1"},
 };
 
@@ -328,10 +342,14 @@ static const char *const import_sql[] = {
     " WHERE p.id = rules.page_id"
     " AND json_extract(j.value, '$.class') = rules.class)",
     "INSERT INTO rules(page_id, class, resource_id, ord, channel, confidence,"
-    " wilson, n, k, clients, bytes, state, updated_at)"
+    " wilson, n, k, clients, bytes, state, updated_at, level, rank, dest,"
+    " depth, delay_ms, urgency, pushable)"
     " SELECT p.id, " R("class") ", r.id, " R("ord") ", " R("channel") ", "
     R("confidence") ", " R("wilson") ", " R("n") ", " R("k") ", "
-    R("clients") ", " R("bytes") ", " R("state") ", ?2"
+    R("clients") ", " R("bytes") ", " R("state") ", ?2,"
+    " coalesce(" R("level") ", 'page'), coalesce(" R("rank") ", 'other'), "
+    R("dest") ", " R("depth") ", " R("delay_ms") ", " R("urgency") ", "
+    R("pushable")
     " FROM json_each(?1, '$.rules')"
     " JOIN pages p ON p.key = " R("page")
     " JOIN resources r ON r.key = " R("resource") " WHERE 1"
@@ -340,7 +358,10 @@ static const char *const import_sql[] = {
     " confidence = excluded.confidence, wilson = excluded.wilson,"
     " n = excluded.n, k = excluded.k, clients = excluded.clients,"
     " bytes = excluded.bytes, state = excluded.state,"
-    " updated_at = excluded.updated_at",
+    " updated_at = excluded.updated_at, level = excluded.level,"
+    " rank = excluded.rank, dest = excluded.dest, depth = excluded.depth,"
+    " delay_ms = excluded.delay_ms, urgency = excluded.urgency,"
+    " pushable = excluded.pushable",
     "INSERT INTO aggregates(page_id, class, resource_id, k, n, clients,"
     " median_delay_ms, depth, bytes, pushable, last_visit)"
     " SELECT p.id, " R("class") ", r.id, " R("k") ", " R("n") ", "

@@ -24,7 +24,9 @@
 
 #include "config/config.h"
 #include "learner/learn.h"
+#include "learner/learner.h"
 #include "learner/obs.h"
+#include "learner/pagekey.h"
 #include "proxy/route.h"
 #include "proxy/util.h"
 #include "store/store.h"
@@ -82,6 +84,9 @@ const char *ctl_short_key(const char *page, const char *res) {
 int ctl_res_matches(const char *page, const char *key, const char *want) {
   if (strcmp(key, want) == 0)
     return 1;
+  /* A scope without an origin (route:NAME): a path on any. */
+  if (page == NULL || ctl_path_of(page) == NULL)
+    return ctl_page_matches(key, want);
   return want[0] == '/' && strcmp(ctl_short_key(page, key), want) == 0;
 }
 
@@ -247,8 +252,10 @@ static const struct ctl_setting settings[] = {
     {"hint_threshold", 0, 1, 0, 0},
     {"min_visits", 0, 1e12, 0, 0},
     {"min_clients", 0, 1e9, 1, 0},
-    {"budget", 0, 1e15, 1, 0},
-    {"max_resources", 0, 1e6, 1, 0},
+    {"hint_budget", 0, 1e15, 1, 0},
+    {"push_budget", 0, 1e15, 1, 0},
+    {"hint_max_resources", 0, 1e6, 1, 0},
+    {"push_max_resources", 0, 1e6, 1, 0},
     {"z", 0, 10, 0, 0},
     {"half_life", 1e-3, 1e9, 0, 0},
     {"mode", 0, 0, 0, 1},
@@ -293,10 +300,12 @@ int ctl_setting_check(const struct ctl_setting *set, const char *value,
  * from -c CONFIG when given, else the default; |*from_cfg| says which. */
 static void builtin(const struct ctl *c, const char *name, char *out,
                     size_t cap, int *from_cfg) {
-  struct learn_params d;
+  struct learn_params d, fp;
   learn_params_defaults(&d);
   double dv = 0, cv = 0;
   const struct config *f = c->cfg;
+  if (f != NULL)
+    learner_params_from_config(f, &fp);
   if (strcmp(name, "mode") == 0) {
     int m = f != NULL ? f->deliver_mode : CONFIG_DELIVER_HINTS;
     static const char *const by_enum[] = {
@@ -316,10 +325,14 @@ static void builtin(const struct ctl *c, const char *name, char *out,
     dv = d.min_visits, cv = f ? f->learn_min_visits : dv;
   else if (strcmp(name, "min_clients") == 0)
     dv = d.min_clients, cv = f ? f->learn_min_clients : dv;
-  else if (strcmp(name, "budget") == 0)
-    dv = (double)d.budget_bytes, cv = f ? f->learn_budget : dv;
-  else if (strcmp(name, "max_resources") == 0)
-    dv = d.max_resources, cv = f ? f->learn_max_resources : dv;
+  else if (strcmp(name, "hint_budget") == 0)
+    dv = (double)d.hint_budget, cv = f ? (double)fp.hint_budget : dv;
+  else if (strcmp(name, "push_budget") == 0)
+    dv = (double)d.push_budget, cv = f ? (double)fp.push_budget : dv;
+  else if (strcmp(name, "hint_max_resources") == 0)
+    dv = d.hint_max, cv = f ? fp.hint_max : dv;
+  else if (strcmp(name, "push_max_resources") == 0)
+    dv = d.push_max, cv = f ? fp.push_max : dv;
   else if (strcmp(name, "z") == 0)
     dv = d.z, cv = f ? f->learn_z : dv;
   else if (strcmp(name, "half_life") == 0)
@@ -390,8 +403,10 @@ int ctl_effective(const struct ctl *c, const char *name, const char *route,
 int ctl_params(const struct ctl *c, const char *route, struct learn_params *p,
                double *half_life) {
   static const char *const names[] = {
-      "push_threshold", "hint_threshold", "min_visits", "min_clients",
-      "budget",         "max_resources",  "z",          "half_life"};
+      "push_threshold",     "hint_threshold",     "min_visits",
+      "min_clients",        "hint_budget",        "push_budget",
+      "hint_max_resources", "push_max_resources", "z",
+      "half_life"};
   double v[ARRAY_SIZE(names)];
   for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
     char val[64], src[160];
@@ -404,11 +419,17 @@ int ctl_params(const struct ctl *c, const char *route, struct learn_params *p,
   p->hint_threshold = v[1];
   p->min_visits = v[2];
   p->min_clients = (int)v[3];
-  p->budget_bytes = (uint64_t)v[4];
-  p->max_resources = (int)v[5];
-  p->z = v[6];
-  *half_life = v[7];
+  p->hint_budget = (uint64_t)v[4];
+  p->push_budget = (uint64_t)v[5];
+  p->hint_max = (int)v[6];
+  p->push_max = (int)v[7];
+  p->z = v[8];
+  *half_life = v[9];
   return CTL_OK;
+}
+
+int ctl_section_depth(const struct ctl *c) {
+  return c->cfg != NULL ? c->cfg->record_sections : 1;
 }
 
 const char *ctl_route_of(const struct ctl *c, const char *key) {
@@ -454,11 +475,20 @@ void ctl_overrides_free(struct ctl_overrides *o) {
   memset(o, 0, sizeof(*o));
 }
 
-void ctl_overrides_for(struct ctl_overrides *o, const char *page,
-                       struct learn_overrides *out) {
+int ctl_scope_covers(const struct ctl *c, const char *scope,
+                     const char *key) {
+  if (strncmp(scope, "route:", 6) == 0) {
+    const char *route = ctl_route_of(c, key);
+    return route != NULL && strcmp(route, scope + 6) == 0;
+  }
+  return pagekey_scope_matches(scope, key);
+}
+
+void ctl_overrides_for(const struct ctl *c, struct ctl_overrides *o,
+                       const char *page, struct learn_overrides *out) {
   *out = (struct learn_overrides){o->pinned, 0, o->blocked, 0};
   for (size_t i = 0; i < o->n; i++) {
-    if (strcmp(o->v[i].page, page) != 0)
+    if (!ctl_scope_covers(c, o->v[i].page, page))
       continue;
     if (o->v[i].block)
       o->blocked[out->nblocked++] = o->v[i].resource;
@@ -506,8 +536,9 @@ static int find_key(const struct ctl *c, const char *sql, const char *bind,
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     const unsigned char *t = sqlite3_column_text(st, 0);
     const char *key = t != NULL ? (const char *)t : "";
-    int m = page != NULL ? ctl_res_matches(page, key, want)
-                         : ctl_page_matches(key, want);
+    int m = page != NULL || strcmp(what, "page") != 0
+                ? ctl_res_matches(page, key, want)
+                : ctl_page_matches(key, want);
     if (!m)
       continue;
     if (strcmp(key, want) == 0) { /* an exact key beats any path match */
@@ -531,6 +562,8 @@ static int find_key(const struct ctl *c, const char *sql, const char *bind,
       fprintf(stderr, "heraldctl: no pin or block of %s on %s\n", want, page);
     else if (page != NULL)
       fprintf(stderr, "heraldctl: unknown resource %s on %s\n", want, page);
+    else if (strcmp(what, "resource") == 0)
+      fprintf(stderr, "heraldctl: unknown resource %s\n", want);
     else
       fprintf(stderr, "heraldctl: unknown page %s\n", want);
     return CTL_NOT_FOUND;

@@ -85,7 +85,8 @@ int ctl_pages(const struct ctl *c) {
  */
 
 static const char *const rule_head[] = {
-    "PAGE",     "CLASS",     "ORD",       "RESOURCE", "TYPE",   "CONFIDENCE",
+    "PAGE",     "CLASS",     "ORD",       "RESOURCE", "TYPE",   "RANK",
+    "LEVEL",    "CONFIDENCE",
     "WILSON",   "N",         "K",         "CLIENTS",  "BYTES",  "DELAY",
     "CHANNEL",  "STATE",     "PROMISED",  "COMPLETED", "CANCELLED", "WASTED",
     "HINTED",   "HINTED_USED"};
@@ -133,11 +134,13 @@ static void rule_json(const char *page, int mobile, const struct learn_rule *r,
     fputs("null", stdout);
   fputs(", \"resource\": ", stdout);
   ctl_json_str(r->key);
-  printf(", \"type\": \"%s\", \"confidence\": %.4f, \"wilson\": %.4f,"
+  printf(", \"type\": \"%s\", \"rank\": \"%s\", \"level\": \"%s\","
+         " \"confidence\": %.4f, \"wilson\": %.4f,"
          " \"n\": %.2f, \"k\": %.2f, \"clients\": %d, \"bytes\": %" PRIu64
          ", \"delay_ms\": %" PRIu32 ", \"depth\": %u, \"channel\": \"%s\","
          " \"state\": \"%s\"",
-         ctl_dest_name(r->dest), r->confidence, r->wilson, r->n, r->k,
+         ctl_dest_name(r->dest), learn_rank_name(r->rank),
+         learn_level_name(r->level), r->confidence, r->wilson, r->n, r->k,
          r->clients, r->bytes, r->median_delay_ms, r->depth,
          learn_channel_name(r->channels), learn_state_name(r->state));
   fputs(", \"outcomes\": {", stdout);
@@ -180,6 +183,8 @@ static void on_rule(void *ud, const char *page, int mobile,
                        ord,
                        ctl_short_key(page, r->key),
                        ctl_dest_name(r->dest),
+                       learn_rank_name(r->rank),
+                       learn_level_name(r->level),
                        conf,
                        wilson,
                        n,
@@ -203,7 +208,7 @@ int ctl_rules(const struct ctl *c) {
   struct rules_run run = {.c = c};
   run.t.ncols = ARRAY_SIZE(rule_head);
   run.t.head = rule_head;
-  run.t.align = "llrllrrrrrrrllrrrrrr";
+  run.t.align = "llrllllrrrrrrrllrrrrrr";
   if (sqlite3_prepare_v2(
           c->db,
           "SELECT o.promised, o.completed, o.cancelled, o.wasted, o.hinted,"

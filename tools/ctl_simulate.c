@@ -1,6 +1,7 @@
 /* ctl_simulate.c: `heraldctl simulate`: what a threshold would have done
  * with the traffic herald retained, so an operator picks one from
- * evidence.
+ * evidence, overall and per level (page, template, section, site: the
+ * level that decided each served resource).
  *
  * Method: a chronological replay. The retained visits are taken oldest
  * first; each visit is first scored against the rules that learn.c (the
@@ -11,19 +12,23 @@
  * set to it (the resources served either way); the other parameters are
  * those in force globally (defaults, -c CONFIG, global settings; route
  * settings are not applied), min_visits can be set with --min-visits,
- * and the operator's overrides apply. The rules serving a visit are its
- * page's, or its template's while the page is below min_visits
- * (learn_choose_key), as the proxy picks them.
+ * and the operator's overrides apply. The rules serving a visit are those
+ * of the most specific key learn.c knows for it (learn_serving_key), as
+ * the proxy picks them, with the hint budget and count cap.
  *
- * Scored per visit: the served resources' bytes (as learned) are
- * "pushed"; those the visit then requested (a 304 to a conditional
- * request is not a use: the client had it) are "used"; the bytes of what
- * the visit requested (304s excluded) are "needed", and of those, the
- * ones served are "needed and pushed". Precision = used / pushed, recall
- * = needed and pushed / needed, both over all visits. A higher threshold
- * serves a subset of the resources, except that the byte budget ends a
- * page's list at the first resource that does not fit, so a lower
- * threshold can on rare occasions serve fewer bytes. */
+ * Only visits the learner counts are scored (page loads, not HTML-only
+ * clients), and a resource herald named to the visit when it was
+ * recorded is left out of its score: the browser fetched it because herald
+ * said so, which says nothing about the page. Scored per visit: the
+ * served resources' bytes (as learned) are "pushed"; those the visit then
+ * requested (a 304 to a conditional request is not a use: the client had
+ * it) are "used"; the bytes of what the visit requested (304s excluded)
+ * are "needed", and of those, the ones served are "needed and pushed".
+ * Precision = used / pushed, recall = needed and pushed / needed, both
+ * over all scored visits; per level, the same over the resources that
+ * level decided (its recall is its share of what was needed). A higher
+ * threshold serves a subset of the resources, except that a resource
+ * that no longer fits a budget may let a later, smaller one in. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +84,8 @@ struct score {
   double threshold;
   struct learn_params p;
   uint64_t pushed, used, needed, needed_pushed, visits_covered;
+  uint64_t lpushed[LEARN_LEVELS], lused[LEARN_LEVELS];
+  uint64_t lneeded_pushed[LEARN_LEVELS];
   struct hset pages;
 };
 
@@ -90,9 +97,17 @@ struct sim {
   struct score *sc;
   size_t nsc;
   struct learn_rule *rules;
-  uint64_t visits;
+  uint64_t visits, scored;
   struct hset pages;
 };
+
+/* named: herald named |key| to the visit when it was recorded. */
+static int named(const struct visit *v, const char *key) {
+  for (size_t i = 0; i < v->nnamed; i++)
+    if (strcmp(v->named[i].key, key) == 0)
+      return 1;
+  return 0;
+}
 
 /* requested returns the request of |v| for |key| that counts as a use,
  * or NULL. */
@@ -109,19 +124,32 @@ static void on_visit(void *ud, const struct visit *v) {
   struct sim *s = ud;
   s->visits++;
   hset_add(&s->pages, hash_key(v->page_key));
+  if (!learn_visit_counts(v)) {
+    learn_visit(s->l, v);
+    return;
+  }
+  s->scored++;
   uint64_t needed = 0;
   for (size_t i = 0; i < v->nreqs; i++) {
     const struct visit_req *q = &v->reqs[i];
-    if (q->flags & VISIT_REQ_ALREADY_HAD)
+    if ((q->flags & (VISIT_REQ_ALREADY_HAD | VISIT_REQ_DELIVERED)) ||
+        named(v, q->key))
       continue;
     /* A resource listed twice is needed once. */
     if (requested(v, q->key) == q)
       needed += q->bytes;
   }
-  const char *key = learn_choose_key(s->l, v->page_key, v->template_key,
-                                     v->mobile, &s->base);
+  char key[PAGEKEY_MAX];
+  if (learn_serving_key(s->l, v->page_key, v->template_key, v->mobile, key,
+                        sizeof(key)) != 0) {
+    /* Nothing learned for its site yet: all it needed went unserved. */
+    for (size_t t = 0; t < s->nsc; t++)
+      s->sc[t].needed += needed;
+    learn_visit(s->l, v);
+    return;
+  }
   struct learn_overrides lo;
-  ctl_overrides_for(&s->ov, key, &lo);
+  ctl_overrides_for(s->c, &s->ov, key, &lo);
   for (size_t t = 0; t < s->nsc; t++) {
     struct score *sc = &s->sc[t];
     sc->needed += needed;
@@ -130,12 +158,18 @@ static void on_visit(void *ud, const struct visit *v) {
     int any = 0;
     for (size_t i = 0; i < n && s->rules[i].channels != 0; i++) {
       const struct learn_rule *r = &s->rules[i];
+      if (!(r->channels & LEARN_HINT) || named(v, r->key))
+        continue;
+      int lv = r->level < LEARN_LEVELS ? r->level : LEARN_PAGE;
       any = 1;
       sc->pushed += r->bytes;
+      sc->lpushed[lv] += r->bytes;
       const struct visit_req *q = requested(v, r->key);
       if (q != NULL) {
         sc->used += r->bytes;
         sc->needed_pushed += q->bytes;
+        sc->lused[lv] += r->bytes;
+        sc->lneeded_pushed[lv] += q->bytes;
       }
     }
     if (any) {
@@ -220,7 +254,7 @@ int ctl_simulate(const struct ctl *c) {
     ctl_overrides_free(&s.ov);
     return st;
   }
-  s.l = learn_new(half_life);
+  s.l = learn_new(half_life, ctl_section_depth(c));
   s.nsc = nsc;
   s.sc = xcalloc(nsc, sizeof(*s.sc));
   s.rules = xcalloc(RULES_CAP, sizeof(*s.rules));
@@ -237,11 +271,12 @@ int ctl_simulate(const struct ctl *c) {
   }
   if (st == CTL_OK && c->json) {
     printf("{\"method\": \"chronological\", \"visits\": %" PRIu64
-           ", \"pages\": %zu, \"params\": {\"z\": %g, \"min_visits\": %g,"
-           " \"min_clients\": %d, \"budget\": %" PRIu64
-           ", \"max_resources\": %d, \"half_life\": %g},\n \"thresholds\": [",
-           s.visits, s.pages.n, s.base.z, s.base.min_visits,
-           s.base.min_clients, s.base.budget_bytes, s.base.max_resources,
+           ", \"scored\": %" PRIu64 ", \"pages\": %zu, \"params\": {\"z\": %g,"
+           " \"min_visits\": %g, \"min_clients\": %d, \"hint_budget\": %"
+           PRIu64 ", \"hint_max_resources\": %d, \"half_life\": %g},\n"
+           " \"thresholds\": [",
+           s.visits, s.scored, s.pages.n, s.base.z, s.base.min_visits,
+           s.base.min_clients, s.base.hint_budget, s.base.hint_max,
            half_life);
     for (size_t t = 0; t < nsc; t++) {
       const struct score *sc = &s.sc[t];
@@ -252,19 +287,31 @@ int ctl_simulate(const struct ctl *c) {
       json_ratio(ratio(sc->needed_pushed, sc->needed));
       printf(", \"bytes_per_visit\": %.1f, \"pushed_bytes\": %" PRIu64
              ", \"used_bytes\": %" PRIu64 ", \"needed_bytes\": %" PRIu64
-             ", \"pages_covered\": %zu, \"visits_covered\": %" PRIu64 "}",
-             s.visits ? (double)sc->pushed / (double)s.visits : 0.0,
+             ", \"pages_covered\": %zu, \"visits_covered\": %" PRIu64,
+             s.scored ? (double)sc->pushed / (double)s.scored : 0.0,
              sc->pushed, sc->used, sc->needed, sc->pages.n,
              sc->visits_covered);
+      fputs(", \"levels\": {", stdout);
+      for (int lv = 0; lv < LEARN_LEVELS; lv++) {
+        printf("%s\"%s\": {\"precision\": ", lv ? ", " : "",
+               learn_level_name((uint8_t)lv));
+        json_ratio(ratio(sc->lused[lv], sc->lpushed[lv]));
+        fputs(", \"recall\": ", stdout);
+        json_ratio(ratio(sc->lneeded_pushed[lv], sc->needed));
+        printf(", \"pushed_bytes\": %" PRIu64 "}", sc->lpushed[lv]);
+      }
+      fputs("}}", stdout);
     }
     fputs(nsc ? "\n]}\n" : "]}\n", stdout);
   } else if (st == CTL_OK) {
-    printf("replayed %" PRIu64 " visits of %zu pages in order; each visit is"
-           " scored against rules learned from the visits before it\n"
+    printf("replayed %" PRIu64 " visits of %zu pages in order (%" PRIu64
+           " page loads scored); each visit is scored against rules learned"
+           " from the visits before it\n"
            "push and hint threshold = THRESHOLD; z %g, min_visits %g,"
-           " min_clients %d, budget %" PRIu64 ", max_resources %d\n\n",
-           s.visits, s.pages.n, s.base.z, s.base.min_visits,
-           s.base.min_clients, s.base.budget_bytes, s.base.max_resources);
+           " min_clients %d, hint_budget %" PRIu64
+           ", hint_max_resources %d\n\n",
+           s.visits, s.pages.n, s.scored, s.base.z, s.base.min_visits,
+           s.base.min_clients, s.base.hint_budget, s.base.hint_max);
     static const char *const head[] = {"THRESHOLD", "PRECISION", "RECALL",
                                        "BYTES/VISIT", "PAGES", "VISITS"};
     struct ctl_table tb = {6, head, "rrrrrr", NULL, 0, 0};
@@ -275,7 +322,7 @@ int ctl_simulate(const struct ctl *c) {
       fmt_ratio(pr, sizeof pr, ratio(sc->used, sc->pushed));
       fmt_ratio(rc, sizeof rc, ratio(sc->needed_pushed, sc->needed));
       snprintf(bpv, sizeof bpv, "%.0f",
-               s.visits ? (double)sc->pushed / (double)s.visits : 0.0);
+               s.scored ? (double)sc->pushed / (double)s.scored : 0.0);
       snprintf(pages, sizeof pages, "%zu/%zu", sc->pages.n, s.pages.n);
       snprintf(vis, sizeof vis, "%" PRIu64 "/%" PRIu64, sc->visits_covered,
                s.visits);
@@ -283,6 +330,26 @@ int ctl_simulate(const struct ctl *c) {
       ctl_table_add(&tb, row);
     }
     ctl_table_print(&tb);
+    /* Per level: precision of what that level decided, and its share of
+     * what the visits needed. */
+    printf("\nby the level that decided (precision/recall share):\n");
+    static const char *const lhead[] = {"THRESHOLD", "PAGE", "TEMPLATE",
+                                        "SECTION", "SITE"};
+    struct ctl_table lt = {5, lhead, "rrrrr", NULL, 0, 0};
+    for (size_t t = 0; t < nsc; t++) {
+      const struct score *sc = &s.sc[t];
+      char th[16], cell[LEARN_LEVELS][32];
+      snprintf(th, sizeof th, "%.3f", sc->threshold);
+      for (int lv = 0; lv < LEARN_LEVELS; lv++) {
+        char pr[16], rc[16];
+        fmt_ratio(pr, sizeof pr, ratio(sc->lused[lv], sc->lpushed[lv]));
+        fmt_ratio(rc, sizeof rc, ratio(sc->lneeded_pushed[lv], sc->needed));
+        snprintf(cell[lv], sizeof cell[lv], "%s/%s", pr, rc);
+      }
+      const char *row[] = {th, cell[0], cell[1], cell[2], cell[3]};
+      ctl_table_add(&lt, row);
+    }
+    ctl_table_print(&lt);
   }
   for (size_t t = 0; t < nsc; t++)
     free(s.sc[t].pages.v);

@@ -1,6 +1,7 @@
-/* ctl_tune.c: the operator's knobs. `threshold`, `min-visits`, `budget`
- * and `mode` read and write the settings table (scope 'global' or
- * 'route:NAME'); `pin`, `block` and `unpin` write overrides. herald's
+/* ctl_tune.c: the operator's knobs. `threshold`, `min-visits`, `budget`,
+ * `max-resources` and `mode` read and write the settings table (scope
+ * 'global' or 'route:NAME'); `pin`, `block` and `unpin` write overrides,
+ * for one page or a scope (a host, a route, a path pattern). herald's
  * learner reads both at every recompute (learner/learner.c), so a running
  * herald applies a change within one learn.interval, without a restart;
  * `mode` is read by the proxy side. Each write is one autocommit
@@ -17,15 +18,32 @@
 
 /* ---- settings ------------------------------------------------------------ */
 
-/* The settings key behind a command. */
-static const char *key_of(const char *cmd, const char *channel) {
-  if (strcmp(cmd, "threshold") == 0)
-    return strcmp(channel, "push") == 0 ? "push_threshold" : "hint_threshold";
-  if (strcmp(cmd, "min-visits") == 0)
-    return "min_visits";
-  if (strcmp(cmd, "budget") == 0)
-    return "budget";
-  return "mode";
+/* The settings keys behind a command: one, or with |channel| NULL the
+ * push and the hint one (threshold, budget, max-resources). Returns how
+ * many. */
+static size_t keys_of(const char *cmd, const char *channel,
+                      const char *out[2]) {
+  static const struct {
+    const char *cmd, *push, *hint;
+  } per_channel[] = {
+      {"threshold", "push_threshold", "hint_threshold"},
+      {"budget", "push_budget", "hint_budget"},
+      {"max-resources", "push_max_resources", "hint_max_resources"},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(per_channel); i++) {
+    if (strcmp(cmd, per_channel[i].cmd) != 0)
+      continue;
+    if (channel == NULL) {
+      out[0] = per_channel[i].push;
+      out[1] = per_channel[i].hint;
+      return 2;
+    }
+    out[0] = strcmp(channel, "push") == 0 ? per_channel[i].push
+                                          : per_channel[i].hint;
+    return 1;
+  }
+  out[0] = strcmp(cmd, "min-visits") == 0 ? "min_visits" : "mode";
+  return 1;
 }
 
 /* check_route makes sure --route names a route of -c CONFIG (herald's
@@ -150,27 +168,25 @@ int ctl_setting_cmd(const struct ctl *c, const char *cmd) {
   int st = check_route(c);
   if (st != CTL_OK)
     return st;
-  if (strcmp(cmd, "threshold") == 0 && c->channel == NULL) {
-    if (!get) {
-      fprintf(stderr, "heraldctl: threshold %s needs --channel push or hint\n",
-              verb);
-      return CTL_ERROR;
-    }
-    static const char *const both[] = {"push_threshold", "hint_threshold"};
-    return setting_get(c, both, 2);
-  }
-  const char *name = key_of(cmd, c->channel != NULL ? c->channel : "hint");
+  const char *names[2];
+  size_t n = keys_of(cmd, c->channel, names);
   if (get)
-    return setting_get(c, &name, 1);
-  if (unset)
-    return setting_write(c, name, NULL);
+    return setting_get(c, names, n);
+  /* A threshold is per channel; a budget without --channel sets both. */
+  if (n == 2 && strcmp(cmd, "threshold") == 0) {
+    fprintf(stderr, "heraldctl: threshold %s needs --channel push or hint\n",
+            verb);
+    return CTL_ERROR;
+  }
   char norm[64], why[96];
-  if (ctl_setting_check(ctl_setting_find(name), c->args[1], norm, sizeof norm,
-                        why, sizeof why) != 0) {
+  if (set && ctl_setting_check(ctl_setting_find(names[0]), c->args[1], norm,
+                               sizeof norm, why, sizeof why) != 0) {
     fprintf(stderr, "heraldctl: %s '%s': %s\n", cmd, c->args[1], why);
     return CTL_ERROR;
   }
-  return setting_write(c, name, norm);
+  for (size_t i = 0; i < n && st == CTL_OK; i++)
+    st = setting_write(c, names[i], set ? norm : NULL);
+  return st;
 }
 
 /* ---- overrides ------------------------------------------------------------ */
@@ -197,16 +213,114 @@ static int current_action(const struct ctl *c, const char *page,
   return CTL_OK;
 }
 
+/* origins collects the distinct "scheme://authority" of the keys of the
+ * pages table whose authority is |host| (any, when NULL), up to 2.
+ * Returns how many there are (2 meaning "more than one"), or -1. */
+static int origins(const struct ctl *c, const char *host, char out[2][512]) {
+  sqlite3_stmt *st;
+  if (sqlite3_prepare_v2(c->db, "SELECT key FROM pages ORDER BY key", -1, &st,
+                         NULL) != SQLITE_OK)
+    return (void)ctl_sqlerr(c, "pages"), -1;
+  int n = 0, rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *key = (const char *)sqlite3_column_text(st, 0);
+    const char *path = key != NULL ? ctl_path_of(key) : NULL;
+    const char *auth = key != NULL ? strstr(key, "://") : NULL;
+    if (path == NULL || auth == NULL)
+      continue;
+    size_t olen = (size_t)(path - key);
+    auth += 3;
+    if (host != NULL && (strlen(host) != (size_t)(path - auth) ||
+                         strncmp(auth, host, (size_t)(path - auth)) != 0))
+      continue;
+    if (olen >= 512)
+      continue;
+    int dup = 0;
+    for (int i = 0; i < n && !dup; i++)
+      dup = strlen(out[i]) == olen && strncmp(out[i], key, olen) == 0;
+    if (dup)
+      continue;
+    if (n == 2)
+      break;
+    memcpy(out[n], key, olen);
+    out[n][olen] = '\0';
+    n++;
+  }
+  sqlite3_finalize(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return (void)ctl_sqlerr(c, "pages"), -1;
+  return n;
+}
+
+/* resolve_scope turns the SCOPE an operator gave pin, block or unpin into
+ * what the overrides table stores: a page (or level) key as stored, or a
+ * bare path of one; "site:HOST" (every page of HOST: "scheme://HOST/" and
+ * two stars); a key pattern with '*' (a bare path pattern gets the one
+ * origin the database knows); or "route:NAME". */
+static int resolve_scope(const struct ctl *c, const char *want, char *out,
+                         size_t cap) {
+  char o[2][512];
+  if (strncmp(want, "route:", 6) == 0) {
+    if (want[6] == '\0') {
+      fprintf(stderr, "heraldctl: route: needs a route name\n");
+      return CTL_ERROR;
+    }
+    for (int i = 0; c->cfg != NULL && i < c->cfg->nroutes; i++)
+      if (strcmp(c->cfg->routes[i].name, want + 6) == 0)
+        return snprintf(out, cap, "%s", want), CTL_OK;
+    if (c->cfg != NULL) {
+      fprintf(stderr, "heraldctl: no route '%s' in %s\n", want + 6,
+              c->cfg->source[0] != '\0' ? c->cfg->source
+                                        : "the configuration");
+      return CTL_NOT_FOUND;
+    }
+    snprintf(out, cap, "%s", want);
+    return CTL_OK;
+  }
+  int site = strncmp(want, "site:", 5) == 0;
+  if (site || (want[0] == '/' && strchr(want, '*') != NULL)) {
+    int n = origins(c, site ? want + 5 : NULL, o);
+    if (n < 0)
+      return CTL_ERROR;
+    if (n == 0) {
+      fprintf(stderr, "heraldctl: no pages %s%s\n", site ? "of " : "",
+              site ? want + 5 : "recorded");
+      return CTL_NOT_FOUND;
+    }
+    if (n > 1) {
+      fprintf(stderr, "heraldctl: %s is ambiguous: %s, %s; give the whole"
+                      " pattern (%s/...)\n",
+              want, o[0], o[1], o[0]);
+      return CTL_ERROR;
+    }
+    snprintf(out, cap, "%s%s", o[0], site ? "/**" : want);
+    return CTL_OK;
+  }
+  if (strchr(want, '*') != NULL) {
+    const char *path = ctl_path_of(want);
+    if (path == NULL || strncmp(want, "http", 4) != 0) {
+      fprintf(stderr, "heraldctl: pattern %s: want scheme://host/PATH or"
+                      " /PATH\n",
+              want);
+      return CTL_ERROR;
+    }
+    snprintf(out, cap, "%s", want);
+    return CTL_OK;
+  }
+  return ctl_find_page(c, want, out, cap);
+}
+
 int ctl_override_cmd(const struct ctl *c, const char *cmd) {
   char page[4096], res[4096], was[16];
-  int st = ctl_find_page(c, c->args[0], page, sizeof page);
+  int st = resolve_scope(c, c->args[0], page, sizeof page);
   if (st != CTL_OK)
     return st;
   int unpin = strcmp(cmd, "unpin") == 0;
   if (unpin)
     st = ctl_find_override(c, page, c->args[1], res, sizeof res);
   else
-    st = ctl_find_resource(c, page, c->args[1], res, sizeof res);
+    st = ctl_find_resource(c, ctl_path_of(page) != NULL ? page : NULL,
+                           c->args[1], res, sizeof res);
   if (st == CTL_OK)
     st = current_action(c, page, res, was, sizeof was);
   if (st != CTL_OK)

@@ -84,15 +84,22 @@ static void usage(FILE *f) {
       "                      Wilson bound a resource needs (0 to 1)\n"
       "  min-visits get|set|unset [N] [--route R]\n"
       "                      decayed visits a resource needs\n"
-      "  budget get|set|unset [BYTES] [--route R]\n"
-      "                      bytes pushed or hinted per page\n"
+      "  budget get|set|unset [BYTES] [--channel push|hint] [--route R]\n"
+      "                      bytes hinted (in a 103) or pushed per page;\n"
+      "                      without --channel, both\n"
+      "  max-resources get|set|unset [N] [--channel push|hint] [--route R]\n"
+      "                      resources hinted or pushed per page\n"
       "  mode get|set|unset [off|hints|shadow|push|both] [--route R]\n"
       "                      what herald delivers\n"
       "                      get prints the value in force and where it comes\n"
       "                      from: route:R, global, config or default\n"
-      "  pin PAGE RESOURCE   always serve RESOURCE with PAGE\n"
-      "  block PAGE RESOURCE never serve it\n"
-      "  unpin PAGE RESOURCE remove a pin or a block\n"
+      "  pin SCOPE RESOURCE  always serve RESOURCE on the pages of SCOPE\n"
+      "  block SCOPE RESOURCE never serve it there\n"
+      "  unpin SCOPE RESOURCE remove a pin or a block\n"
+      "                      SCOPE: a page (key or bare path), site:HOST\n"
+      "                      (every page of HOST), route:NAME, or a path\n"
+      "                      pattern ('/docs/**', '/product/*', or with\n"
+      "                      scheme://host)\n"
       "  learn [DB]          replay the retained visits into a fresh learner\n"
       "                      and replace every rule\n"
       "\n"
@@ -107,7 +114,7 @@ static void usage(FILE *f) {
       "  --json              JSON instead of a table (every command)\n"
       "  --class CLASS       desktop or mobile only (pages, rules, explain)\n"
       "  --route R           the settings of route R, not the global ones\n"
-      "  --channel C         push or hint (threshold)\n"
+      "  --channel C         push or hint (threshold, budget, max-resources)\n"
       "  --threshold A..B    thresholds to simulate (default 0.5..0.95)\n"
       "  --step S            their step (default 0.05)\n"
       "  --min-visits N      min_visits for simulate (default: in force)\n"
@@ -157,9 +164,11 @@ static void push_page(struct page_ref **a, size_t *n, size_t *cap,
   (*a)[(*n)++] = (struct page_ref){xstrdup(key), mobile};
 }
 
-static void on_learned_page(void *ud, const char *page_key, int mobile) {
+static void on_learned_page(void *ud, uint32_t id, const char *key,
+                            int mobile, int level, int64_t parent) {
+  (void)id, (void)level, (void)parent;
   struct learn_run *run = ud;
-  push_page(&run->pages, &run->npages, &run->cpages, page_key, mobile);
+  push_page(&run->pages, &run->npages, &run->cpages, key, mobile);
 }
 
 /* on_old_rule notes each (page, class) that has rules now, once (rows come
@@ -203,20 +212,20 @@ static int64_t now_ms(void) {
 
 /* learn_page writes the rules and aggregates of one (page, class) and adds
  * its served rules to |*nrules|. */
-static int learn_page(struct store *s, struct learn_run *run,
+static int learn_page(const struct ctl *c, struct learn_run *run,
                       const struct page_ref *pg, const struct learn_params *p,
                       struct learn_rule *out, int64_t now, uint64_t *nrules) {
   struct learn_overrides ov;
-  ctl_overrides_for(&run->ov, pg->key, &ov);
+  ctl_overrides_for(c, &run->ov, pg->key, &ov);
   size_t n = learn_rules(run->l, pg->key, pg->mobile, p, &ov, out, RULES_CAP);
-  int rv = store_replace_rules(s, pg->key, pg->mobile, out, n, now);
+  int rv = store_replace_rules(c->s, pg->key, pg->mobile, out, n, now);
   for (size_t i = 0; rv == 0 && i < n; i++) {
     /* An override for a resource the page never requested has no
      * counts to keep. */
     if (out[i].n <= 0)
       continue;
-    rv = store_put_aggregate(s, pg->key, pg->mobile, &out[i], out[i].pushable,
-                             now);
+    rv = store_put_aggregate(c->s, pg->key, pg->mobile, &out[i],
+                             out[i].pushable, now);
   }
   for (size_t i = 0; i < n; i++)
     if (out[i].channels != 0)
@@ -243,7 +252,7 @@ static int store_all(const struct ctl *c, struct learn_run *run,
       if (status != CTL_OK)
         break;
     }
-    rv = learn_page(c->s, run, &run->pages[i], &p, out, now, nrules);
+    rv = learn_page(c, run, &run->pages[i], &p, out, now, nrules);
   }
   /* qsort and bsearch want a non-NULL array, even an empty one. */
   if (run->npages > 0)
@@ -275,7 +284,7 @@ static int cmd_learn(const struct ctl *c) {
   int status = ctl_params(c, NULL, &p, &half_life);
   if (status != CTL_OK)
     return status;
-  struct learn_run run = {.l = learn_new(half_life)};
+  struct learn_run run = {.l = learn_new(half_life, ctl_section_depth(c))};
   status = ctl_replay(c, run.l, &run.visits);
   if (status == CTL_OK)
     status = ctl_overrides_load(c, &run.ov);
@@ -289,14 +298,24 @@ static int cmd_learn(const struct ctl *c) {
     status = store_all(c, &run, &p, &nrules);
   }
   if (status == CTL_OK) {
+    /* Keys by level: the pages themselves, and what they taught their
+     * templates, sections and sites. */
+    size_t by[LEARN_LEVELS] = {0};
+    for (size_t i = 0; i < run.npages; i++) {
+      int lv = learn_level_of(run.l, run.pages[i].key, run.pages[i].mobile);
+      by[lv >= 0 ? lv : LEARN_PAGE]++;
+    }
     if (c->json)
-      printf("{\"rules\": %" PRIu64 ", \"pages\": %zu, \"visits\": %" PRIu64
-             "}\n",
-             nrules, run.npages, run.visits);
+      printf("{\"rules\": %" PRIu64 ", \"keys\": %zu, \"pages\": %zu,"
+             " \"templates\": %zu, \"sections\": %zu, \"sites\": %zu,"
+             " \"visits\": %" PRIu64 "}\n",
+             nrules, run.npages, by[LEARN_PAGE], by[LEARN_TEMPLATE],
+             by[LEARN_SECTION], by[LEARN_SITE], run.visits);
     else
-      printf("learned %" PRIu64 " rules for %zu pages from %" PRIu64
-             " visits\n",
-             nrules, run.npages, run.visits);
+      printf("learned %" PRIu64 " rules for %zu keys (%zu pages, %zu"
+             " templates, %zu sections, %zu sites) from %" PRIu64 " visits\n",
+             nrules, run.npages, by[LEARN_PAGE], by[LEARN_TEMPLATE],
+             by[LEARN_SECTION], by[LEARN_SITE], run.visits);
   }
   learn_run_free(&run);
   return status;
@@ -479,6 +498,7 @@ static const struct command commands[] = {
     {"threshold", 1, 2, run_setting},
     {"min-visits", 1, 2, run_setting},
     {"budget", 1, 2, run_setting},
+    {"max-resources", 1, 2, run_setting},
     {"mode", 1, 2, run_setting},
     {"pin", 2, 2, run_override},
     {"block", 2, 2, run_override},
@@ -528,9 +548,11 @@ static int check_command(const struct args *a, struct ctl *c,
     return usage_error("%s", "learn DB and --db both name a database");
   int st = only_for(a->cls, "--class", cmd, "pages rules explain");
   if (st == CTL_OK)
-    st = only_for(a->route, "--route", cmd, "threshold min-visits budget mode");
+    st = only_for(a->route, "--route", cmd,
+                  "threshold min-visits budget max-resources mode");
   if (st == CTL_OK)
-    st = only_for(a->channel, "--channel", cmd, "threshold");
+    st = only_for(a->channel, "--channel", cmd,
+                  "threshold budget max-resources");
   if (st == CTL_OK)
     st = only_for(a->threshold, "--threshold", cmd, "simulate");
   if (st == CTL_OK)

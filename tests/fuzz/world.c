@@ -64,13 +64,18 @@ static struct ruleset *build_rules(void) {
     char page[128];
     for (int mobile = 0; mobile < 2; mobile++) {
       snprintf(page, sizeof(page), "%s://a.example/", schemes[s]);
-      ruleset_builder_add(b, page, mobile, r, 5, -1);
+      ruleset_builder_add(b, page, mobile, r, 5);
       snprintf(page, sizeof(page), "%s://a.example/product/*", schemes[s]);
-      ruleset_builder_add(b, page, mobile, r + 1, 3, -1);
+      ruleset_builder_add(b, page, mobile, r + 1, 3);
+      /* A section's rules serve its pages never seen. */
+      snprintf(page, sizeof(page), "%s://a.example/docs/**", schemes[s]);
+      ruleset_builder_add(b, page, mobile, r, 2);
       snprintf(page, sizeof(page), "%s://a.example/off", schemes[s]);
-      ruleset_builder_add(b, page, mobile, r, 2, CONFIG_DELIVER_OFF);
+      ruleset_builder_add(b, page, mobile, r, 2);
     }
   }
+  /* The operator turned delivery off live for the route of /off. */
+  ruleset_builder_set_mode(b, "r3", CONFIG_DELIVER_OFF);
   return ruleset_build(b);
 }
 
@@ -107,6 +112,7 @@ void world_init(void) {
   add_backend("api", "192.0.2.81");
   add_route("", "/api/", 1, "api", -1);
   add_route("b.example", "/", 1, "api", CONFIG_DELIVER_PUSH);
+  add_route("", "/off", 0, "web", -1); /* r3: off live (build_rules) */
   cfg.deliver_hints_http1 = 1;
   cfg.deliver_holdout = 0;
   srv.loop = loop;
@@ -115,7 +121,7 @@ void world_init(void) {
   srv.rules = build_rules();
   srv.validators = pushed_validators_new();
   srv.hint_keys = xmalloc(sizeof(*srv.hint_keys));
-  hints_keys_init(srv.hint_keys, "/product/*", "");
+  hints_keys_init(srv.hint_keys, "/product/*", "", cfg.record_sections);
   srv.rng = 0x9e3779b97f4a7c15ull;
 }
 

@@ -75,8 +75,8 @@ DB=$WORK/h.db
 LEARN=(--db "$DB" -o record.window=1000 -o record.flush=100
   -o learn.interval=300 -o learn.min_visits=5 -o learn.min_clients=2
   -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65
-  -o clients.trusted_proxies=127.0.0.1)
-FROZEN=(--db "$DB" -o deliver.holdout=0 -o learn.interval=3600000 -o learn.recompute_after=100000000
+  -o deliver.mode=shadow -o clients.trusted_proxies=127.0.0.1)
+FROZEN=(--db "$DB" -o deliver.holdout=0 -o deliver.verify=0 -o learn.interval=3600000 -o learn.recompute_after=100000000
   -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.6
   -o learn.push_threshold=0.65)
 
@@ -245,6 +245,10 @@ else
 fi
 herald_graceful_stop
 wait_pid_exit "$HERALD_PID" 10
+# What Chromium states it needs first (RFC 9218 priority), as recorded:
+# u=0 for the render-blocking stylesheet, the learner's first rank.
+assert_eq "Chromium's urgency for the stylesheet recorded: u=0" 0 \
+  "$(sqlite3 "$DB" "SELECT group_concat(DISTINCT q.urgency) FROM visit_requests q JOIN resources r ON r.id = q.resource_id WHERE r.key LIKE '%/css/shop.css' AND q.urgency IS NOT NULL")"
 assert_match "mode off: herald sent no 103" 'stats: [0-9]+ requests, 0 103 early hints sent' \
   "$(grep 'stats: ' "$HERALD_LOG" | tail -1)"
 

@@ -63,7 +63,7 @@ q "INSERT INTO settings VALUES('global','min_visits','5'),('global','hint_thresh
 
 ctl --db "$DB" learn
 assert_eq "learn exits 0" 0 "$RC"
-assert_match "learn prints its counts" "^learned [1-9][0-9]* rules for 1 pages from $VISITS visits$" "$OUT"
+assert_match "learn prints its counts" "^learned [1-9][0-9]* rules for 2 keys \(1 pages, 0 templates, 0 sections, 1 sites\) from $VISITS visits$" "$OUT"
 assert_eq "learn: nothing on stderr" "" "$ERR"
 first=$OUT
 assert_ge "rules rows written" 3 "$(q "SELECT count(*) FROM rules WHERE channel IN ('push','hint')")"
@@ -80,13 +80,13 @@ ctl --db "$DB" rules
 assert_eq "rules exits 0" 0 "$RC"
 log "rules:"
 printf '%s\n' "$OUT" | sed 's/^/#   /'
-assert_match "rules: header" '^PAGE +CLASS +ORD +RESOURCE +TYPE +CONFIDENCE +WILSON +N +K +CLIENTS +BYTES +DELAY +CHANNEL +STATE +PROMISED +COMPLETED +CANCELLED +WASTED +HINTED +HINTED_USED$' \
+assert_match "rules: header" '^PAGE +CLASS +ORD +RESOURCE +TYPE +RANK +LEVEL +CONFIDENCE +WILSON +N +K +CLIENTS +BYTES +DELAY +CHANNEL +STATE +PROMISED +COMPLETED +CANCELLED +WASTED +HINTED +HINTED_USED$' \
   "$(printf '%s\n' "$OUT" | head -1)"
 for r in "/style.css +style" "/app.js +script" "/fonts/t.woff2 +font"; do
   assert_match "rules: ${r%% *} pushed" "^$PAGE +desktop +[0-9]+ +$r .* push +learned( +0){6}$" "$OUT"
 done
-css_line=$(printf '%s\n' "$OUT" | grep -n '/style.css' | cut -d: -f1)
-font_line=$(printf '%s\n' "$OUT" | grep -n '/fonts/t.woff2' | cut -d: -f1)
+css_line=$(printf '%s\n' "$OUT" | grep -n '/style.css' | head -1 | cut -d: -f1)
+font_line=$(printf '%s\n' "$OUT" | grep -n '/fonts/t.woff2' | head -1 | cut -d: -f1)
 if [ -n "$css_line" ] && [ -n "$font_line" ] && [ "$font_line" -gt "$css_line" ]; then
   ok "rules: the font (found by the stylesheet) comes after the stylesheet"
 else
@@ -106,8 +106,10 @@ assert_eq "rules --json: fields" "desktop push learned font" \
   "$(json_py '" ".join(str(x) for x in [d[-1]["class"], d[-1]["channel"], d[-1]["state"], [r["type"] for r in d if r["resource"].endswith(".woff2")][0]])')"
 assert_eq "rules --json: push outcomes, zeros when none recorded" "promised completed cancelled wasted hinted hinted_used 0" \
   "$(json_py '" ".join(d[0]["outcomes"]) + " " + str(sum(sum(r["outcomes"].values()) for r in d))')"
-assert_eq "rules --json: ord and delay ascending" "True" \
-  "$(json_py 'all(a["ord"] < b["ord"] and a["delay_ms"] <= b["delay_ms"] for a, b in zip(d, d[1:]))')"
+assert_eq "rules --json: the page's rules by ord, critical first" "True" \
+  "$(json_py '(lambda p, k: all(a["ord"] < b["ord"] and k.index(a["rank"]) <= k.index(b["rank"]) for a, b in zip(p, p[1:])) and len(p) > 2)([r for r in d if r["page"] == "'"$PAGE"'"], ["style", "script", "font", "other"])')"
+assert_eq "rules --json: the site's rules, learned from the same visits" "site" \
+  "$(json_py '[r["level"] for r in d if r["page"] == "'"$N"'/**"][0]')"
 
 # Push outcomes recorded for a rule show in its row.
 q "INSERT INTO push_outcomes(page_id, class, resource_id, promised, completed, cancelled, wasted, hinted, hinted_used)
@@ -126,7 +128,7 @@ assert_eq "rules PAGE (exact key) exits 0" 0 "$RC"
 assert_contains "rules PAGE lists the stylesheet" "/style.css" "$OUT"
 ctl rules / --db "$DB" --json
 assert_eq "rules / (bare path, options after the command) exits 0" 0 "$RC"
-assert_eq "rules / matches the same rules" "$(q "SELECT count(*) FROM rules")" "$(json_py 'len(d)')"
+assert_eq "rules / matches the same rules" "$(q "SELECT count(*) FROM rules r JOIN pages p ON p.id = r.page_id WHERE p.key = '$PAGE'")" "$(json_py 'len(d)')"
 ctl --db "$DB" rules /nope.html
 assert_eq "unknown page: exit 1" 1 "$RC"
 assert_eq "unknown page: one line" "heraldctl: no rules for /nope.html" "$ERR"
@@ -144,10 +146,11 @@ assert_eq "pages exits 0" 0 "$RC"
 log "pages:"
 printf '%s\n' "$OUT" | sed 's/^/#   /'
 assert_match "pages: header" '^PAGE +TEMPLATE +CLASS +VISITS +RULES +LAST SEEN$' "$(printf '%s\n' "$OUT" | head -1)"
-nrules=$(q "SELECT count(*) FROM rules WHERE channel IN ('push','hint')")
+nrules=$(q "SELECT count(*) FROM rules r JOIN pages p ON p.id = r.page_id WHERE p.key = '$PAGE' AND r.channel IN ('push','hint')")
 assert_match "pages: the page, its visits and rules" \
   "^$PAGE +no +desktop +$VISITS +$nrules +20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$" "$OUT"
-assert_eq "pages: one page" 2 "$(printf '%s\n' "$OUT" | wc -l)"
+assert_eq "pages: the page and its site" 3 "$(printf '%s\n' "$OUT" | wc -l)"
+assert_match "pages: the site's key, a template of sorts" "^$N/\*\* +yes +desktop +0 +$nrules " "$OUT"
 ctl pages --json --db "$DB"
 check "pages --json parses" json_ok
 assert_eq "pages --json: fields" "$PAGE False desktop $VISITS $nrules" \
@@ -171,14 +174,14 @@ assert_eq "-c missing file: one line" 1 "$(printf '%s\n' "$ERR" | wc -l)"
 cp "$DB" "$WORK/cfg.db"
 sqlite3 "$WORK/cfg.db" "DELETE FROM settings"
 ctl --db "$WORK/cfg.db" learn
-assert_eq "default thresholds: no rules from $VISITS visits" "learned 0 rules for 1 pages from $VISITS visits" "$OUT"
+assert_eq "default thresholds: no rules from $VISITS visits" "learned 0 rules for 2 keys (1 pages, 0 templates, 0 sections, 1 sites) from $VISITS visits" "$OUT"
 printf '[store]\ndb = %s\n[learn]\nmin_visits = 5\nhint_threshold = 0.5\npush_threshold = 0.6\n' \
   "$WORK/cfg.db" >"$WORK/learn.ini"
 ctl -c "$WORK/learn.ini" learn
-assert_match "[learn] of -c CONFIG lowers the thresholds" "^learned [1-9][0-9]* rules for 1 pages" "$OUT"
+assert_match "[learn] of -c CONFIG lowers the thresholds" "^learned [1-9][0-9]* rules for 2 keys" "$OUT"
 sqlite3 "$WORK/cfg.db" "INSERT INTO settings VALUES('global', 'min_visits', '1000')"
 ctl -c "$WORK/learn.ini" learn
-assert_eq "a setting beats the configuration" "learned 0 rules for 1 pages from $VISITS visits" "$OUT"
+assert_eq "a setting beats the configuration" "learned 0 rules for 2 keys (1 pages, 0 templates, 0 sections, 1 sites) from $VISITS visits" "$OUT"
 
 # ---- overrides: a blocked resource is never served ------------------------------------
 
@@ -259,6 +262,6 @@ assert_eq "empty db: pages --json is []" "[]" "$OUT"
 ctl --db "$WORK/empty.db" rules --json
 assert_eq "empty db: rules --json is []" "0 []" "$RC $OUT"
 ctl --db "$WORK/empty.db" learn
-assert_eq "empty db: learn" "0 learned 0 rules for 0 pages from 0 visits" "$RC $OUT"
+assert_eq "empty db: learn" "0 learned 0 rules for 0 keys (0 pages, 0 templates, 0 sections, 0 sites) from 0 visits" "$RC $OUT"
 
 finish

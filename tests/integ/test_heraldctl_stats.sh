@@ -43,8 +43,10 @@ PAGE=$BASE/slow
 NAV=(-H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document')
 COMMON=(--listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" --db "$DB"
   -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.45
-  -o learn.push_threshold=0.5 -o deliver.holdout=0 -o record.window=1000
-  -o record.flush=100 -o clients.trusted_proxies=127.0.0.1)
+  -o learn.push_threshold=0.5 -o deliver.holdout=0 -o deliver.verify=0 -o record.window=1000
+  -o record.flush=100 -o record.ignore_agents= -o clients.trusted_proxies=127.0.0.1)
+# (nghttp and h2probe stand for browsers here: their User-Agents are not
+# left out of recording.)
 FROZEN=("${COMMON[@]}" -o learn.interval=3600000 -o learn.recompute_after=100000000)
 LEARN_VISITS=8 PUSH_VISITS=5 HINT_VISITS=3 HOLDOUT_VISITS=4 OTHER_VISITS=2
 
@@ -86,14 +88,16 @@ stop_herald
 
 # Pushes: all but one plain; the last by 'waste-ua', whose stylesheet is
 # then fetched anyway on another connection (a wasted push). Two
-# navigations of / (no rules) go alongside.
+# navigations of / on another host go alongside: a page of a site herald
+# knows nothing of (on this host, / would get the site's rules).
 start_herald "${FROZEN[@]}" -o deliver.mode=push || finish
 for _ in $(seq 2 $PUSH_VISITS); do nav; done
 nav -H 'user-agent: waste-ua'
 curl -s -o /dev/null -m 10 --http1.1 -A 'waste-ua' -H "referer: $PAGE" \
   -H 'sec-fetch-dest: style' "$BASE/css/shop.css"
 for _ in $(seq 1 $OTHER_VISITS); do
-  timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" >>"$WORK/nghttp.log" 2>&1
+  timeout 10 nghttp -nv "${NAV[@]}" -H ':authority: other.example' "$BASE/" \
+    >>"$WORK/nghttp.log" 2>&1
 done
 stop_herald
 

@@ -31,12 +31,15 @@ BASE=http://127.0.0.1:$HP
 UA='hint-paths-test'
 # One client is enough here (min_clients 1): this test is about paths.
 # A window wide enough for a loaded machine: every visit's requests count.
+# Learning in shadow mode: what a 103 names is no evidence, and this
+# scripted client ignores 103s. Frozen, every navigation gets every rule
+# (no holdout, no verification draws).
 LEARN=(--db "$DB" -o record.window=3000 -o record.flush=100 -o learn.interval=300
   -o learn.min_visits=5 -o learn.min_clients=1 -o learn.hint_threshold=0.6
-  -o learn.push_threshold=0.65 -o deliver.holdout=0)
+  -o learn.push_threshold=0.65 -o deliver.holdout=0 -o deliver.mode=shadow)
 FROZEN=(--db "$DB" -o learn.interval=3600000 -o learn.recompute_after=100000000
   -o learn.min_visits=5 -o learn.min_clients=1 -o learn.hint_threshold=0.6
-  -o learn.push_threshold=0.65 -o deliver.holdout=0)
+  -o learn.push_threshold=0.65 -o deliver.holdout=0 -o deliver.verify=0)
 NAV=(-H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document')
 HOSTILE=('//evil.example/x.js' '/a.js>;rel=preload,<//evil.example/b.js'
   '/\evil.example/c.js')

@@ -48,12 +48,13 @@ BASE=http://127.0.0.1:$HP
 PAGE=$BASE/slow
 NAV=(-H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document')
 # Low thresholds: the live checks below are visits that fetch nothing
-# (misses) and must not unlearn the page.
+# (misses) and must not unlearn the page. nghttp stands for a push-capable
+# browser here, so its User-Agent is not left out of recording.
 # The scripted visitors come from three /24s (clients are networks),
 # named in X-Forwarded-For by the "proxy" this machine plays.
 COMMON=(-o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.35
-  -o learn.push_threshold=0.4 -o deliver.holdout=0 -o record.window=3000
-  -o record.flush=100 -o clients.trusted_proxies=127.0.0.1)
+  -o learn.push_threshold=0.4 -o deliver.holdout=0 -o deliver.verify=0 -o record.window=3000
+  -o record.flush=100 -o record.ignore_agents= -o clients.trusted_proxies=127.0.0.1)
 # Rules frozen once learned: an hour between recomputes.
 FROZEN=(--db "$DB" "${COMMON[@]}" -o learn.interval=3600000
   -o learn.recompute_after=100000000)

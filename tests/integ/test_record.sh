@@ -34,9 +34,10 @@ FLUSH=200
 # lib.sh's make_site leaves an existing $WORK/site alone.
 mkdir -p "$SITE"
 cp -r "$ROOT/tools/demo/site/." "$SITE/"
-for p in h1 cross mobile conn auth plain accept; do cp "$SITE/index.html" "$SITE/$p.html"; done
+for p in h1 cross mobile conn auth plain accept origin ignored; do cp "$SITE/index.html" "$SITE/$p.html"; done
 printf '<!doctype html><html><head><title>second</title></head><body>second page</body></html>\n' >"$SITE/cross2.html"
-for p in extra cross late conn conn2; do cp "$SITE/img/logo.png" "$SITE/img/$p.png"; done
+for p in extra cross late conn conn2 origin origin2; do cp "$SITE/img/logo.png" "$SITE/img/$p.png"; done
+cp "$SITE/fonts/shopsans.woff2" "$SITE/fonts/origin.woff2"
 # Pages at all-digit paths (templates); the location below serves them as HTML.
 cp "$SITE/product/123.html" "$SITE/product/123"
 cp "$SITE/product/456.html" "$SITE/product/456"
@@ -58,7 +59,8 @@ DB=$WORK/h.db
 HP=$(free_port)
 HT=$(free_port)
 start_herald --listen "127.0.0.1:$HP" --listen-tls "127.0.0.1:$HT" --cert "$CERT" --key "$KEY" \
-  --backend "127.0.0.1:$NGINX_PORT" --db "$DB" -o record.window=$WINDOW -o record.flush=$FLUSH || finish
+  --backend "127.0.0.1:$NGINX_PORT" --db "$DB" -o record.window=$WINDOW -o record.flush=$FLUSH \
+  -o clients.trusted_proxies=127.0.0.1 -o record.ignore_clients=192.0.2.0/24 || finish
 MAIN_PID=$HERALD_PID
 N=http://127.0.0.1:$HP
 T=https://127.0.0.1:$HT
@@ -89,6 +91,7 @@ dest_of() {
 }
 # expected_rows URL...: "key depth dest pushable status bytes" per asset the
 # browser fetched (depth 2 for fonts: they come from the stylesheet), sorted.
+# A resource's key is the URL as requested, query included.
 expected_rows() {
   local u path
   for u in "$@"; do
@@ -96,7 +99,7 @@ expected_rows() {
     path=${path%%\?*}
     local depth=1
     [ "$(dest_of "$u")" = 4 ] && depth=2
-    echo "${u%%\?*} $depth $(dest_of "$u") 1 200 $(stat -c %s "$SITE$path")"
+    echo "$u $depth $(dest_of "$u") 1 200 $(stat -c %s "$SITE$path")"
   done | sort
 }
 # visit_ids PAGE_KEY: ids of the visits of the page with that key.
@@ -203,12 +206,35 @@ out=$(hcurl --http2 -k -A "$UA_G" -H 'Sec-Fetch-Dest: image' -H 'Sec-Fetch-Mode:
   -o /dev/null -w '%{http_code} %{num_connects}' "$T/img/conn2.png" 2>&1)
 assert_eq "Referer-less image on a second connection" "200 1" "$out"
 
+# G2: Referrer-Policy strict-origin: every Referer is the origin, the
+# font's too. Same connection as the page: attributed (like no Referer);
+# another connection: not.
+UA_G2='Mozilla/5.0 (X11; Linux x86_64) test-record origin'
+out=$(hcurl --http2 -k -A "$UA_G2" "${NAV_H[@]}" -o /dev/null -w '%{http_code} %{num_connects} ' "$T/origin.html" \
+  --next --http2 -k -m 10 -A "$UA_G2" -H "Referer: $T/" -H 'Sec-Fetch-Dest: image' -H 'Sec-Fetch-Mode: no-cors' \
+  -o /dev/null -w '%{http_code} %{num_connects} ' "$T/img/origin.png" \
+  --next --http2 -k -m 10 -A "$UA_G2" -H "Referer: $T/" -H 'Sec-Fetch-Dest: font' -H 'Sec-Fetch-Mode: cors' \
+  -o /dev/null -w '%{http_code} %{num_connects}' "$T/fonts/origin.woff2" 2>&1)
+assert_eq "page, image and font with an origin-only Referer on one h2 connection" "200 1 200 0 200 0" "$out"
+out=$(hcurl --http2 -k -A "$UA_G2" -H "Referer: $T/" -H 'Sec-Fetch-Dest: image' -H 'Sec-Fetch-Mode: no-cors' \
+  -o /dev/null -w '%{http_code} %{num_connects}' "$T/img/origin2.png" 2>&1)
+assert_eq "origin-only Referer on a second connection" "200 1" "$out"
+
 # H: Accept: text/html without Sec-Fetch-* is a navigation (query dropped
 # from the page key); Accept */* without Sec-Fetch-* is not.
 out=$(hcurl --http1.1 -A 'test-record accept' -H 'Accept: text/html' -o /dev/null -w '%{http_code}' "$N/accept.html?from=test")
 assert_eq "Accept: text/html navigation answered" 200 "$out"
 out=$(hcurl --http1.1 -A 'test-record plain' -H 'Accept: */*' -o /dev/null -w '%{http_code}' "$N/plain.html")
 assert_eq "plain GET of a page answered" 200 "$out"
+# I: curl with its own User-Agent, navigation headers and all: a tool on
+# [record] ignore_agents' default list, never a visit.
+out=$(nav --http2-prior-knowledge "$N/cross2.html")
+assert_eq "curl navigation (its own User-Agent) answered" 200 "$out"
+# J: a browser behind the trusted proxy (this machine), from an address in
+# [record] ignore_clients: the client is the forwarded address, so never a
+# visit, although the proxy's own address is not on the list.
+out=$("$BROWSER" --from 192.0.2.9 "$N" /ignored.html 2>&1)
+assert_match "navigation from an ignored client (X-Forwarded-For) answered" 'ignored\.html' "$out"
 
 # Not visits: 404, Authorization, cut short.
 UA_X='Mozilla/5.0 (X11; Linux x86_64) test-record not-a-visit'
@@ -227,12 +253,15 @@ left=$((D_START + WINDOW + 300 - $(now_ms)))
 out=$(sub "$UA_D" "$N/cross.html" "$N/img/late.png" --http2-prior-knowledge)
 assert_eq "request past the window answered" 200 "$out"
 
-# Visits: D, D's second navigation, A, B, C, E, F x2, G, H = 10.
-WANT_VISITS=10
+# Visits: D, D's second navigation, A, B, C, E, F x2, G, G2, H = 11 (not I,
+# not J).
+WANT_VISITS=11
 got=$(wait_count "$DB" 'SELECT count(*) FROM visits' $WANT_VISITS 6)
 assert_eq "visits written once their windows closed" $WANT_VISITS "$got"
 sleep 0.5 # anything late would show up now
 assert_eq "exactly the expected visits" $WANT_VISITS "$(q "$DB" 'SELECT count(*) FROM visits')"
+assert_eq "no page row for the ignored client's navigation" 0 \
+  "$(q "$DB" "SELECT count(*) FROM pages WHERE key = '$N/ignored.html'")"
 T1=$(now_ms)
 
 # ---- what was written -----------------------------------------------------------
@@ -267,14 +296,16 @@ assert_eq "TLS visit: page row" "0 1" "$(q "$DB" "SELECT is_template || ' ' || v
 assert_eq "resources: content types" "text/css application/javascript image/png font/woff2" \
   "$(for k in css/shop.css js/shop.js img/logo.png fonts/shopsans.woff2; do q "$DB" "SELECT content_type FROM resources WHERE key = '$T/$k'"; done | tr '\n' ' ' | sed 's/ $//')"
 
-# B: h2c front page; the ?v=123 asset is stored without its query.
+# B: h2c front page; the ?v=123 asset is stored with its query.
 vid=$(visit_ids "$N/")
 assert_match "one visit of $N/" '^[0-9]+$' "$vid"
 vid=${vid:-0}
-assert_eq "h2c visit: subresources, depths, dests, pushable (query dropped)" \
+assert_eq "h2c visit: subresources, depths, dests, pushable (query kept)" \
   "$(expected_rows "${B_URLS[@]:1}")" "$(visit_rows "$vid")"
-assert_eq "no stored key has a query string" 0 \
-  "$(q "$DB" "SELECT (SELECT count(*) FROM resources WHERE key LIKE '%?%') + (SELECT count(*) FROM pages WHERE key LIKE '%?%')")"
+assert_match "the versioned asset's key is the URL requested" '\?v=123$' \
+  "$(q "$DB" "SELECT key FROM resources WHERE key LIKE '%?v=123'")"
+assert_eq "no page key has a query string (none kept)" 0 \
+  "$(q "$DB" "SELECT count(*) FROM pages WHERE key LIKE '%?%'")"
 assert_eq "h2c and TLS visitors (different User-Agents) have different client tokens" 1 \
   "$(q "$DB" "SELECT count(DISTINCT client_token) = 2 FROM visits v JOIN pages p ON p.id = v.page_id WHERE p.key IN ('$T/', '$N/')")"
 
@@ -309,7 +340,8 @@ assert_eq "both product visits point at the template row" "$tpl_id $tpl_id" \
   "$(q "$DB" "SELECT v.template_id FROM visits v JOIN pages p ON p.id = v.page_id WHERE p.key IN ('$N/product/123', '$N/product/456') ORDER BY p.key" | tr '\n' ' ' | sed 's/ $//')"
 assert_eq "product pages keep their own rows" "0 1 0 1" \
   "$(q "$DB" "SELECT is_template || ' ' || visits FROM pages WHERE key IN ('$N/product/123', '$N/product/456') ORDER BY key" | tr '\n' ' ' | sed 's/ $//')"
-assert_eq "one template row in all" 1 "$(q "$DB" "SELECT count(*) FROM pages WHERE is_template = 1")"
+assert_eq "one template row made by visits in all" 1 \
+  "$(q "$DB" "SELECT count(*) FROM pages WHERE is_template = 1 AND visits > 0")"
 vid=$(visit_ids "$N/product/456")
 assert_eq "/product/456 visit: its own subresources" "$(expected_rows "${F2_URLS[@]:1}")" "$(visit_rows "${vid:-0}")"
 assert_eq "one client, two visits: one client token" 1 \
@@ -320,6 +352,12 @@ vid=$(visit_ids "$T/conn.html")
 assert_eq "Referer-less request on the page's h2 connection attributed; on another connection not" \
   "$T/img/conn.png 1 5 1 200 $(stat -c %s "$SITE/img/conn.png")" "$(visit_rows "${vid:-0}")"
 
+# G2: origin-only Referers.
+vid=$(visit_ids "$T/origin.html")
+assert_eq "origin-only Referer on the page's h2 connection attributed (font too); on another connection not" \
+  "$(printf '%s\n' "$T/fonts/origin.woff2 1 4 1 200 $(stat -c %s "$SITE/fonts/origin.woff2")" "$T/img/origin.png 1 5 1 200 $(stat -c %s "$SITE/img/origin.png")" | sort)" \
+  "$(visit_rows "${vid:-0}")"
+
 # H: Accept-only navigation; not visits.
 assert_eq "Accept: text/html navigation recorded (query dropped from the key)" 1 \
   "$(q "$DB" "SELECT visits FROM pages WHERE key = '$N/accept.html'")"
@@ -327,7 +365,9 @@ for p in plain.html missing.html auth.html slow.html; do
   assert_eq "no page row for /$p" 0 "$(q "$DB" "SELECT count(*) FROM pages WHERE key LIKE '%/$p'")"
 done
 
-assert_eq "schema_version is 3" 3 "$(q "$DB" 'SELECT version FROM schema_version')"
+assert_eq "schema_version is 4" 4 "$(q "$DB" 'SELECT version FROM schema_version')"
+assert_eq "every visit recorded with exact URLs" 0 \
+  "$(q "$DB" 'SELECT count(*) FROM visits WHERE exact_urls = 0')"
 assert_no_match "main herald: no recording errors or drops" 'recording off|observations dropped|database busy' "$(cat "$HERALD_LOG")"
 check "main herald still running" herald_alive
 
@@ -481,8 +521,10 @@ assert_eq "lock.db passes integrity_check" ok "$(q "$WORK/lock.db" 'PRAGMA integ
 
 DB3=$WORK/crash.db
 HP4=$(free_port)
+# h2load's User-Agent (nghttp2/...) is a tool the default ignore list
+# leaves out; this load stands for browsers.
 start_herald --listen "127.0.0.1:$HP4" --backend "127.0.0.1:$NGINX_PORT" --db "$DB3" \
-  -o record.window=300 -o record.flush=20 || finish
+  -o record.window=300 -o record.flush=20 -o record.ignore_agents= || finish
 C=http://127.0.0.1:$HP4
 # Navigations to / and, from the same client (h2load's User-Agent), assets
 # with / as Referer: every visit collects many requests.

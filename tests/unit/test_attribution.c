@@ -224,7 +224,8 @@ static void test_depth_chain(void **state) {
   assert_int_equal(ngot, 1);
   const struct visit *v = &got[0];
   assert_int_equal(v->nreqs, 5);
-  int css = req_index(v, "/site.css"), font = req_index(v, "/f/sans.woff2");
+  int css = req_index(v, "/site.css?v=3");
+  int font = req_index(v, "/f/sans.woff2");
   int more = req_index(v, "/more.css"), bg = req_index(v, "/bg.png");
   assert_int_equal(css, 1);
   assert_int_equal(v->reqs[font].depth, 2);
@@ -647,10 +648,13 @@ static void test_query_strings(void **state) {
   assert_int_equal(ngot, 1);
   assert_string_equal(got[0].page_key, URL "/list");
   assert_int_equal(got[0].nreqs, 1);
-  assert_string_equal(got[0].reqs[0].key, URL "/app.js");
+  /* A resource is the URL the browser asked for, query and all. */
+  assert_string_equal(got[0].reqs[0].key, URL "/app.js?v=123");
   attrib_free(a);
 
-  /* Kept parameters make different pages; the Referer is cut alike. */
+  /* Kept parameters make different pages; the Referer is cut alike
+   * when it is compared with a page, but a resource's query stays whole,
+   * parameters in their order and bytes as sent. */
   struct attrib_config cfg = {.window_ms = 5000};
   cfg.keys.keep_params = "id";
   a = attrib_new(&cfg);
@@ -669,7 +673,93 @@ static void test_query_strings(void **state) {
   assert_int_equal(ngot, 1);
   assert_string_equal(got[0].page_key, URL "/p?id=7");
   assert_int_equal(got[0].nreqs, 1);
-  assert_string_equal(got[0].reqs[0].key, URL "/seven.css?id=7");
+  assert_string_equal(got[0].reqs[0].key, URL "/seven.css?id=7&v=1");
+  attrib_free(a);
+}
+
+/* Referrer-Policy strict-origin (or origin, or strict-origin-when-cross-
+ * origin across origins) leaves only "https://host/" in every Referer,
+ * the stylesheet's font included: such a request attributes like one
+ * without a Referer, to the visit on its own HTTP/2 connection. */
+static void test_origin_only_referer(void **state) {
+  (void)state;
+  struct attrib *a = new_attrib();
+  page_visit(a, 1, 10, 1, T0, "/docs/install.html");
+  add_sub(a, 1, 10, 3, T0 + 100, "/_static/theme.css?v=7", URL "/",
+          OBS_DEST_STYLE, "text/css");
+  add_sub(a, 1, 10, 5, T0 + 110, "/_static/app.js", URL "/", OBS_DEST_SCRIPT,
+          "text/javascript");
+  /* The font a stylesheet asks for carries the origin only as well. */
+  add_sub(a, 1, 10, 7, T0 + 300, "/_static/fonts/fa.woff2?v=4.7.0", URL "/",
+          OBS_DEST_FONT, "font/woff2");
+  /* Another connection of the client says nothing about the page. */
+  add_sub(a, 1, 11, 3, T0 + 400, "/_static/other.js", URL "/",
+          OBS_DEST_SCRIPT, "text/javascript");
+  /* A cross-origin page's origin is no better a Referer. */
+  add_sub(a, 1, 10, 9, T0 + 500, "/_static/x.png", "https://cdn.example/",
+          OBS_DEST_IMAGE, "image/png");
+  assert_int_equal(attrib_held(a), 0); /* nothing can make them match */
+  flush(a);
+  assert_int_equal(ngot, 1);
+  const struct visit *v = &got[0];
+  assert_int_equal(v->nreqs, 4);
+  int font = req_index(v, "/_static/fonts/fa.woff2?v=4.7.0");
+  assert_true(font >= 0);
+  assert_int_equal(v->reqs[font].depth, 1);
+  assert_int_equal(v->reqs[font].parent, -1);
+  assert_true(req_index(v, "/_static/theme.css?v=7") >= 0);
+  assert_true(req_index(v, "/_static/x.png") >= 0);
+  assert_int_equal(req_index(v, "/_static/other.js"), -1);
+  attrib_free(a);
+
+  /* The front page is its origin's root: there the same Referer is the
+   * page's full URL and attributes on any connection, as it always did. */
+  a = new_attrib();
+  ngot = 0;
+  page_visit(a, 1, 10, 1, T0, "/");
+  add_sub(a, 1, 11, 3, T0 + 100, "/a.css", URL "/", OBS_DEST_STYLE,
+          "text/css");
+  flush(a);
+  assert_int_equal(ngot, 1);
+  assert_int_equal(got[0].nreqs, 1);
+  attrib_free(a);
+
+  /* Two tabs of one client on one connection: an origin-only Referer
+   * goes to the latest visit, like a missing one. */
+  a = new_attrib();
+  ngot = 0;
+  page_visit(a, 1, 10, 1, T0, "/");
+  page_visit(a, 1, 10, 3, T0 + 1000, "/docs/faq.html");
+  add_sub(a, 1, 10, 5, T0 + 1100, "/faq.css", URL "/", OBS_DEST_STYLE,
+          "text/css");
+  flush(a);
+  assert_int_equal(ngot, 2);
+  const struct visit *faq = find_visit("/docs/faq.html", T0 + 1000);
+  assert_non_null(faq);
+  assert_int_equal(faq->nreqs, 1);
+  attrib_free(a);
+}
+
+/* A font's Referer is its stylesheet's URL with the stylesheet's exact
+ * query: it makes the font depth 2 under that stylesheet, and only that
+ * one (another version of the stylesheet is another resource). */
+static void test_referer_exact_query(void **state) {
+  (void)state;
+  struct attrib *a = new_attrib();
+  page_visit(a, 1, 10, 1, T0, "/");
+  add_sub(a, 1, 10, 3, T0 + 100, "/site.css?v=3", "/", OBS_DEST_STYLE,
+          "text/css");
+  add_sub(a, 1, 10, 5, T0 + 200, "/f/a.woff2", "/site.css?v=3",
+          OBS_DEST_FONT, "font/woff2");
+  add_sub(a, 1, 10, 7, T0 + 210, "/f/b.woff2", "/site.css?v=4",
+          OBS_DEST_FONT, "font/woff2");
+  assert_int_equal(attrib_held(a), 1); /* b waits for site.css?v=4 */
+  attrib_expire(a, T0 + 6000, collect, NULL);
+  assert_int_equal(ngot, 1);
+  assert_int_equal(got[0].nreqs, 2);
+  int a_font = req_index(&got[0], "/f/a.woff2");
+  assert_int_equal(got[0].reqs[a_font].depth, 2);
+  assert_int_equal(req_index(&got[0], "/f/b.woff2"), -1);
   attrib_free(a);
 }
 
@@ -751,13 +841,20 @@ static void test_duplicates(void **state) {
   attrib_add(a, &o);
   /* The page fetched again by script is not its own resource. */
   add_sub(a, 1, 10, 7, T0 + 200, "/", "/", OBS_DEST_FETCH, "text/html");
+  o = subreq(1, 10, 9, T0 + 950, "/a.css", "/", OBS_DEST_STYLE, "text/css");
+  o.bytes = 555;
+  attrib_add(a, &o);
   flush(a);
   assert_int_equal(ngot, 1);
-  assert_int_equal(got[0].nreqs, 1);
-  assert_int_equal(got[0].reqs[0].delay_ms, 100); /* the first is kept */
+  /* /a.css?v=2 is another URL (another cache entry), so a resource of its
+   * own; /a.css again is a duplicate and the first is kept. */
+  assert_int_equal(got[0].nreqs, 2);
+  assert_string_equal(got[0].reqs[0].key, URL "/a.css");
+  assert_int_equal(got[0].reqs[0].delay_ms, 100);
   assert_int_equal(got[0].reqs[0].bytes, 1000);
-  assert_int_equal(got[0].bytes, 11000);
-  assert_int_equal(got[0].load_ms, 150);
+  assert_string_equal(got[0].reqs[1].key, URL "/a.css?v=2");
+  assert_int_equal(got[0].bytes, 11777);
+  assert_int_equal(got[0].load_ms, 4000);
   struct attrib_stats st;
   attrib_get_stats(a, &st);
   assert_int_equal(st.reqs_duplicate, 2);
@@ -1153,6 +1250,8 @@ int main(void) {
       cmocka_unit_test_setup(test_conditional, setup),
       cmocka_unit_test_setup(test_pushable, setup),
       cmocka_unit_test_setup(test_query_strings, setup),
+      cmocka_unit_test_setup(test_origin_only_referer, setup),
+      cmocka_unit_test_setup(test_referer_exact_query, setup),
       cmocka_unit_test_setup(test_templates, setup),
       cmocka_unit_test_setup(test_mobile, setup),
       cmocka_unit_test_setup(test_duplicates, setup),

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "learner/learn.h"
 #include "proxy/log.h"
 
 #define ERRLEN 1024
@@ -880,6 +881,96 @@ static void test_admin_port_and_delivery(void **state) {
   assert_int_equal(c->deliver_digest, 1);
 }
 
+/* The keys of issue 10: who is left out of recording, sections, the
+ * verification share, and budgets per channel (budget and max_resources
+ * set both; a channel's own key wins, in whatever order). */
+/* ignored asks config_ignored about a navigation by |ua| from the client
+ * address |addr| (text, or NULL), as the recorder does. */
+static int ignored(const struct config *c, const char *ua, const char *addr) {
+  uint8_t client[16];
+  if (addr != NULL)
+    assert_int_equal(client_parse(addr, strlen(addr), 0, client), 0);
+  return config_ignored(c, ua, ua != NULL ? strlen(ua) : 0,
+                        addr != NULL ? client : NULL);
+}
+
+static void test_learner_keys(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN];
+  long long hb, pb;
+  int hm, pm;
+  config_budgets(c, &hb, &hm, &pb, &pm);
+  assert_int_equal(hb, LEARN_DEFAULT_HINT_BUDGET);
+  assert_int_equal(hm, LEARN_DEFAULT_HINT_MAX);
+  assert_int_equal(pb, LEARN_DEFAULT_PUSH_BUDGET);
+  assert_int_equal(pm, LEARN_DEFAULT_PUSH_MAX);
+  assert_int_equal(c->record_sections, 1);
+  assert_true(c->deliver_verify > 0.049 && c->deliver_verify < 0.051);
+  /* The defaults leave out well-known crawlers and tools, never a
+   * browser. */
+  static const char *const bots[] = {
+      "Mozilla/5.0 (compatible; Googlebot/2.1;"
+      " +http://www.google.com/bot.html)",
+      "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+      "curl/7.88.1", "nghttp2/1.52.0", "Wget/1.21.3",
+      "python-requests/2.28.1", "Go-http-client/1.1",
+      "Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+      "facebookexternalhit/1.1", "Mozilla/5.0 (compatible; AhrefsBot/7.0)"};
+  for (size_t i = 0; i < sizeof(bots) / sizeof(bots[0]); i++)
+    assert_int_equal(ignored(c, bots[i], "10.0.0.1"), 1);
+  static const char *const browsers[] = {
+      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+      " Chrome/156.0.0.0 Safari/537.36",
+      "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101"
+      " Firefox/128.0",
+      "Mozilla/5.0 (Linux; Android 9; CUBOT P30) AppleWebKit/537.36 (KHTML,"
+      " like Gecko) Chrome/120.0 Mobile Safari/537.36",
+      "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+      " HeadlessChrome/156.0.0.0 Safari/537.36"};
+  for (size_t i = 0; i < sizeof(browsers) / sizeof(browsers[0]); i++)
+    assert_int_equal(ignored(c, browsers[i], "10.0.0.1"), 0);
+  assert_int_equal(ignored(c, NULL, NULL), 0);
+  assert_int_equal(load_text(c,
+                             "[record]\nignore_agents = \"MyMonitor, probe\"\n"
+                             "ignore_clients = 10.1.0.0/16, 192.0.2.7, "
+                             "2001:db8::/32\nsections = 2\n"
+                             "[deliver]\nverify = 0.1\n"
+                             "[learn]\nhint_budget = 600000\nbudget = 50000\n"
+                             "max_resources = 7\npush_max_resources = 3\n",
+                             err),
+                   0);
+  assert_int_equal(ignored(c, "curl/8", "10.0.0.1"), 0);
+  assert_int_equal(ignored(c, "x mymonitor/1", "10.0.0.1"), 1);
+  assert_int_equal(ignored(c, "Browser", "10.1.200.3"), 1);
+  assert_int_equal(ignored(c, "Browser", "10.2.0.1"), 0);
+  assert_int_equal(ignored(c, "Browser", "192.0.2.7"), 1);
+  assert_int_equal(ignored(c, "Browser", "192.0.2.8"), 0);
+  assert_int_equal(ignored(c, "Browser", "2001:db8::1"), 1);
+  assert_int_equal(ignored(c, "Browser", "2001:db9::1"), 0);
+  assert_int_equal(c->record_sections, 2);
+  assert_true(c->deliver_verify > 0.099 && c->deliver_verify < 0.101);
+  config_budgets(c, &hb, &hm, &pb, &pm);
+  assert_int_equal(hb, 600000);
+  assert_int_equal(pb, 50000);
+  assert_int_equal(hm, 7);
+  assert_int_equal(pm, 3);
+  /* An empty list ignores no one. */
+  assert_int_equal(load_text(c, "[record]\nignore_agents = \"\"\n", err), 0);
+  assert_int_equal(ignored(c, "curl/8", NULL), 0);
+  assert_int_equal(load_text(c, "[record]\nignore_clients = 10.0.0.0/33\n",
+                             err),
+                   -1);
+  assert_err_has(err, "record.ignore_clients");
+  assert_int_equal(load_text(c, "[record]\nignore_clients = example.com\n",
+                             err),
+                   -1);
+  assert_err_has(err, "record.ignore_clients");
+  assert_int_equal(load_text(c, "[deliver]\nverify = 2\n", err), -1);
+  assert_err_has(err, "deliver.verify");
+  assert_int_equal(load_text(c, "[record]\nsections = 17\n", err), -1);
+  assert_err_has(err, "record.sections");
+}
+
 /* [clients] and a listener's proxy_protocol: who a request is from. */
 static void test_client_identity_keys(void **state) {
   struct config *c = *state;
@@ -940,6 +1031,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
       T(test_defaults),
+      T(test_learner_keys),
       T(test_admin_port_and_delivery),
       T(test_client_identity_keys),
       T(test_full_file),

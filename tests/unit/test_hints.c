@@ -20,7 +20,7 @@ static const char *link_of(const char *path, uint8_t dest) {
   static char out[600];
   struct ruleset_entry e = {.key = path, .path = path, .dest = dest,
                             .channels = LEARN_HINT};
-  struct ruleset_page p = {.entries = &e, .n = 1, .mode = -1};
+  struct ruleset_page p = {.entries = &e, .n = 1};
   size_t n = hints_link(&p, 0, out, sizeof(out));
   if (n == 0)
     return "";
@@ -86,7 +86,7 @@ static void test_link_fits_or_nothing(void **state) {
   /* Exactly at the edge of a small buffer. */
   struct ruleset_entry e = {.key = "/abc", .path = "/abc",
                             .dest = OBS_DEST_STYLE, .channels = LEARN_HINT};
-  struct ruleset_page p = {.entries = &e, .n = 1, .mode = -1};
+  struct ruleset_page p = {.entries = &e, .n = 1};
   const char *want = "</abc>; rel=preload; as=style";
   size_t n = strlen(want);
   assert_int_equal(hints_link(&p, 0, out, n + 1), n);

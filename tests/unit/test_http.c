@@ -662,6 +662,26 @@ static void test_is_hop_by_hop(void **state) {
   assert_true(http_is_hop_by_hop("teX", 2));
 }
 
+/* The list walk the token test, Vary and Priority share. */
+static void test_list_next(void **state) {
+  (void)state;
+  const char *list = ",, a , b\t,\t, u=0; x ,";
+  size_t pos = 0, n;
+  const char *item;
+  assert_true(http_list_next(list, strlen(list), &pos, &item, &n));
+  assert_int_equal(n, 1);
+  assert_memory_equal(item, "a", 1);
+  assert_true(http_list_next(list, strlen(list), &pos, &item, &n));
+  assert_memory_equal(item, "b", 1);
+  assert_true(http_list_next(list, strlen(list), &pos, &item, &n));
+  assert_int_equal(n, 6);
+  assert_memory_equal(item, "u=0; x", 6);
+  assert_false(http_list_next(list, strlen(list), &pos, &item, &n));
+  assert_false(http_list_next(list, strlen(list), &pos, &item, &n));
+  pos = 0;
+  assert_false(http_list_next("", 0, &pos, &item, &n));
+}
+
 static void test_token_listed(void **state) {
   (void)state;
   assert_true(http_token_listed(S("close, X-Foo"), S("x-foo")));
@@ -1035,6 +1055,7 @@ int main(void) {
       cmocka_unit_test(test_path_escape),
       cmocka_unit_test(test_method_idempotent),
       cmocka_unit_test(test_is_hop_by_hop),
+      cmocka_unit_test(test_list_next),
       cmocka_unit_test(test_token_listed),
       cmocka_unit_test(test_status_reason),
       cmocka_unit_test(test_fields_split_in_one_read),

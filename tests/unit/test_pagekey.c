@@ -202,6 +202,142 @@ static void test_from_url_rejects(void **state) {
   assert_null(from_url(NULL, "https://example.com/\x01"));
 }
 
+/* A resource key is the URL as requested: the query whole and byte for
+ * byte (order, case, encoding, empty parameters), the authority made
+ * canonical as for pages. */
+static void test_resource_exact(void **state) {
+  (void)state;
+  const struct {
+    const char *authority, *path, *want;
+  } cases[] = {
+      {"Docs.Example:443", "/_static/theme.css?v=7",
+       "https://docs.example/_static/theme.css?v=7"},
+      {"docs.example", "/fonts/fa.woff2?v=4.7.0",
+       "https://docs.example/fonts/fa.woff2?v=4.7.0"},
+      {"docs.example", "/a.js?b=2&a=1&B=%41",
+       "https://docs.example/a.js?b=2&a=1&B=%41"},
+      {"docs.example", "/a.js?", "https://docs.example/a.js?"},
+      {"docs.example", "/a.js?x=&&y", "https://docs.example/a.js?x=&&y"},
+      {"docs.example", "/a.js", "https://docs.example/a.js"},
+      {"docs.example", "/s.css?digest=abc#frag",
+       "https://docs.example/s.css?digest=abc"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int n = pagekey_resource(1, cases[i].authority, cases[i].path, buf,
+                             sizeof(buf));
+    assert_int_equal(n, (int)strlen(cases[i].want));
+    assert_string_equal(buf, cases[i].want);
+  }
+  /* keep_params never applies to resources. */
+  assert_string_equal(key(NULL, 1, "docs.example", "/a.js?v=1"),
+                      "https://docs.example/a.js");
+  assert_int_equal(pagekey_resource(1, "docs.example", "a.js", buf,
+                                    sizeof(buf)), -1);
+  assert_int_equal(pagekey_resource(1, "docs.example", "/a b", buf,
+                                    sizeof(buf)), -1);
+  char small[24];
+  assert_int_equal(pagekey_resource(0, "docs.example", "/a.js?v=123456",
+                                    small, sizeof(small)), -1);
+
+  assert_int_equal(pagekey_resource_from_url(
+                       "HTTPS://Docs.Example/_static/t.css?v=7#x", buf,
+                       sizeof(buf)),
+                   (int)strlen("https://docs.example/_static/t.css?v=7"));
+  assert_string_equal(buf, "https://docs.example/_static/t.css?v=7");
+  assert_int_equal(pagekey_resource_from_url("ftp://x/", buf, sizeof(buf)),
+                   -1);
+}
+
+static void test_is_origin(void **state) {
+  (void)state;
+  assert_true(pagekey_is_origin("https://docs.example/"));
+  assert_true(pagekey_is_origin("http://docs.example:8080/"));
+  assert_false(pagekey_is_origin("https://docs.example/?q=1"));
+  assert_false(pagekey_is_origin("https://docs.example/index.html"));
+  assert_false(pagekey_is_origin("docs.example/"));
+  assert_false(pagekey_is_origin(""));
+  /* An origin-only Referer ("https://host" or "https://host/") becomes
+   * the root's key either way. */
+  assert_int_equal(pagekey_resource_from_url("https://docs.example", buf,
+                                             sizeof(buf)),
+                   (int)strlen("https://docs.example/"));
+  assert_true(pagekey_is_origin(buf));
+}
+
+/* Level keys: a section is the first N path segments of a page below
+ * them, a site the origin; both end in two stars, which no page key holds. */
+static void test_level_keys(void **state) {
+  (void)state;
+  char out[PAGEKEY_MAX];
+  const struct {
+    const char *key;
+    int depth;
+    const char *want; /* NULL: no section */
+  } sec[] = {
+      {"https://d.example/docs/install.html", 1, "https://d.example/docs/**"},
+      {"https://d.example/docs/", 1, "https://d.example/docs/**"},
+      {"https://d.example/docs/a/b.html", 2, "https://d.example/docs/a/**"},
+      {"https://d.example/docs/a/b.html", 1, "https://d.example/docs/**"},
+      {"https://d.example/product/:id", 1, "https://d.example/product/**"},
+      {"https://d.example/list/x?id=7", 1, "https://d.example/list/**"},
+      {"https://d.example/docs", 1, NULL},
+      {"https://d.example/", 1, NULL},
+      {"https://d.example/docs/a.html", 2, NULL},
+      {"https://d.example/docs/a.html", 0, NULL},
+      {"not a key", 1, NULL},
+  };
+  for (size_t i = 0; i < sizeof(sec) / sizeof(sec[0]); i++) {
+    int n = pagekey_section(sec[i].key, sec[i].depth, out, sizeof(out));
+    if (sec[i].want == NULL) {
+      assert_int_equal(n, -1);
+    } else {
+      assert_int_equal(n, (int)strlen(sec[i].want));
+      assert_string_equal(out, sec[i].want);
+    }
+  }
+  assert_int_equal(pagekey_site("https://d.example:8443/docs/a?x", out,
+                                sizeof(out)),
+                   (int)strlen("https://d.example:8443/**"));
+  assert_string_equal(out, "https://d.example:8443/**");
+  assert_int_equal(pagekey_site("https://d.example/", out, sizeof(out)),
+                   (int)strlen("https://d.example/**"));
+  assert_int_equal(pagekey_site("d.example", out, sizeof(out)), -1);
+  char tiny[8];
+  assert_int_equal(pagekey_site("https://d.example/", tiny, sizeof(tiny)),
+                   -1);
+}
+
+/* Operator scopes: a key matches itself; a pattern matches keys of its
+ * origin whose path it globs, level keys included. */
+static void test_scope_matches(void **state) {
+  (void)state;
+  const struct {
+    const char *scope, *key;
+    int want;
+  } cases[] = {
+      {"https://d.example/", "https://d.example/", 1},
+      {"https://d.example/", "https://d.example/x", 0},
+      {"https://d.example/**", "https://d.example/", 1},
+      {"https://d.example/**", "https://d.example/docs/a.html", 1},
+      {"https://d.example/**", "https://d.example/**", 1},
+      {"https://d.example/**", "http://d.example/", 0},
+      {"https://d.example/**", "https://e.example/", 0},
+      {"https://d.example/docs/**", "https://d.example/docs/a/b.html", 1},
+      {"https://d.example/docs/**", "https://d.example/docs/**", 1},
+      {"https://d.example/docs/**", "https://d.example/blog/a", 0},
+      {"https://d.example/product/*", "https://d.example/product/123", 1},
+      {"https://d.example/product/*", "https://d.example/product/:id", 1},
+      {"https://d.example/product/*", "https://d.example/product/1/x", 0},
+      {"https://d.example/*.html", "https://d.example/faq.html", 1},
+      {"https://d.example/*.html", "https://d.example/docs/faq.html", 0},
+      {"https://d.example/p?id=*", "https://d.example/p?id=7", 1},
+      {NULL, "https://d.example/", 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+    assert_int_equal(pagekey_scope_matches(cases[i].scope, cases[i].key),
+                     cases[i].want);
+}
+
 static void test_template_fold(void **state) {
   (void)state;
   assert_string_equal(tmpl(NULL, "https://e.com/product/123"),
@@ -354,6 +490,10 @@ int main(void) {
       cmocka_unit_test(test_make_keep_params),
       cmocka_unit_test(test_from_url),
       cmocka_unit_test(test_from_url_rejects),
+      cmocka_unit_test(test_resource_exact),
+      cmocka_unit_test(test_is_origin),
+      cmocka_unit_test(test_level_keys),
+      cmocka_unit_test(test_scope_matches),
       cmocka_unit_test(test_template_fold),
       cmocka_unit_test(test_template_patterns),
       cmocka_unit_test(test_is_mobile),

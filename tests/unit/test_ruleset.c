@@ -32,9 +32,9 @@ static void test_lookup_by_page_and_class(void **state) {
       rule("https://a.example/near.js", 0, LEARN_LEARNED),
       rule("https://a.example/b.png", LEARN_HINT, LEARN_LEARNED),
   };
-  ruleset_builder_add(b, "https://a.example/", 0, r, 3, -1);
-  ruleset_builder_add(b, "https://a.example/", 1, r, 1, -1);
-  ruleset_builder_add(b, "https://a.example/empty", 0, NULL, 0, -1);
+  ruleset_builder_add(b, "https://a.example/", 0, r, 3);
+  ruleset_builder_add(b, "https://a.example/", 1, r, 1);
+  ruleset_builder_add(b, "https://a.example/empty", 0, NULL, 0);
   struct ruleset *rs = ruleset_build(b);
   assert_int_equal(ruleset_pages(rs), 3);
   assert_int_equal(ruleset_rules(rs), 3); /* near misses are not served */
@@ -52,8 +52,8 @@ static void test_lookup_by_page_and_class(void **state) {
   assert_non_null(p);
   assert_int_equal(p->n, 1);
 
-  /* Present but empty: the page has its own visits and no rules, so it
-   * must not fall back to its template. */
+  /* Present but empty: the page's own evidence differs from its
+   * parent's, so it must not fall back to a wider level. */
   p = ruleset_lookup(rs, "https://a.example/empty", 0);
   assert_non_null(p);
   assert_int_equal(p->n, 0);
@@ -70,8 +70,8 @@ static void test_blocked_never_served_and_last_add_wins(void **state) {
       rule("https://a.example/x.js", LEARN_PUSH, LEARN_BLOCKED),
       rule("https://a.example/y.js", LEARN_HINT, LEARN_PINNED),
   };
-  ruleset_builder_add(b, "https://a.example/p", 0, r, 1, -1);
-  ruleset_builder_add(b, "https://a.example/p", 0, r, 2, -1);
+  ruleset_builder_add(b, "https://a.example/p", 0, r, 1);
+  ruleset_builder_add(b, "https://a.example/p", 0, r, 2);
   struct ruleset *rs = ruleset_build(b);
   const struct ruleset_page *p = ruleset_lookup(rs, "https://a.example/p", 0);
   assert_non_null(p);
@@ -85,6 +85,43 @@ static void test_blocked_never_served_and_last_add_wins(void **state) {
   ruleset_unref(rs);
 }
 
+/* A snapshot is numbered, its pages have slot numbers that find them
+ * again (what a navigation's 103 was made from), and it carries the
+ * operator's live modes per route. */
+static void test_gen_slots_modes(void **state) {
+  (void)state;
+  struct ruleset_builder *b = ruleset_builder_new();
+  struct learn_rule r[2] = {
+      rule("https://a.example/s.css?v=2", LEARN_HINT, LEARN_LEARNED),
+      rule("https://a.example/f.woff2?v=4.7.0", LEARN_HINT, LEARN_LEARNED),
+  };
+  ruleset_builder_add(b, "https://a.example/**", 0, r, 2);
+  ruleset_builder_add(b, "https://a.example/docs/**", 0, r, 1);
+  ruleset_builder_set_gen(b, 42);
+  ruleset_builder_set_mode(b, NULL, 1);
+  ruleset_builder_set_mode(b, "docs", 3);
+  ruleset_builder_set_mode(b, "shop", -1); /* not set: ignored */
+  struct ruleset *rs = ruleset_build(b);
+  assert_int_equal(ruleset_gen(rs), 42);
+  const struct ruleset_page *p = ruleset_lookup(rs, "https://a.example/**", 0);
+  assert_non_null(p);
+  /* The path a hint names keeps the query. */
+  assert_string_equal(p->entries[1].path, "/f.woff2?v=4.7.0");
+  uint32_t slot = ruleset_slot(rs, p);
+  assert_ptr_equal(ruleset_at(rs, slot), p);
+  assert_null(ruleset_at(rs, 1u << 30));
+  assert_int_equal(ruleset_mode(rs, "docs"), 3);
+  assert_int_equal(ruleset_mode(rs, "shop"), 1);
+  assert_int_equal(ruleset_mode(rs, NULL), 1);
+  assert_int_equal(ruleset_mode(NULL, "docs"), -1);
+  ruleset_unref(rs);
+  b = ruleset_builder_new();
+  rs = ruleset_build(b);
+  assert_int_equal(ruleset_mode(rs, "docs"), -1);
+  assert_int_equal(ruleset_gen(rs), 0);
+  ruleset_unref(rs);
+}
+
 static void test_many_pages(void **state) {
   (void)state;
   struct ruleset_builder *b = ruleset_builder_new();
@@ -93,7 +130,7 @@ static void test_many_pages(void **state) {
   char key[64];
   for (int i = 0; i < 5000; i++) {
     snprintf(key, sizeof(key), "https://a.example/p/%d", i);
-    ruleset_builder_add(b, key, i & 1, &r, 1, -1);
+    ruleset_builder_add(b, key, i & 1, &r, 1);
   }
   struct ruleset *rs = ruleset_build(b);
   assert_int_equal(ruleset_pages(rs), 5000);
@@ -105,7 +142,6 @@ static void test_many_pages(void **state) {
   ruleset_unref(rs);
   assert_null(ruleset_lookup(NULL, "x", 0));
 }
-
 
 /* Rules reach the snapshot only for safe paths on the page's origin,
  * whatever gave them (the learner, or a database). */
@@ -122,7 +158,7 @@ static void test_unsafe_rules_dropped(void **state) {
            LEARN_LEARNED),
       rule("https://a.example//near-miss", 0, LEARN_LEARNED),
   };
-  assert_int_equal(ruleset_builder_add(b, "https://a.example/", 0, r, 6, -1),
+  assert_int_equal(ruleset_builder_add(b, "https://a.example/", 0, r, 6),
                    4);
   struct ruleset *rs = ruleset_build(b);
   const struct ruleset_page *p = ruleset_lookup(rs, "https://a.example/", 0);
@@ -137,6 +173,7 @@ int main(void) {
       cmocka_unit_test(test_lookup_by_page_and_class),
       cmocka_unit_test(test_blocked_never_served_and_last_add_wins),
       cmocka_unit_test(test_many_pages),
+      cmocka_unit_test(test_gen_slots_modes),
       cmocka_unit_test(test_unsafe_rules_dropped),
   };
   return cmocka_run_group_tests_name("ruleset", tests, NULL, NULL);

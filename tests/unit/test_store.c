@@ -186,7 +186,7 @@ static void test_fresh_open(void **state) {
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM schema_version"), 1);
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema"
                                   " WHERE type = 'table'"),
-                   11);
+                   12); /* visit_named since schema 3 */
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema"
                                   " WHERE name LIKE 'visits_%'"),
                    3); /* started_at, page_id, delivery */
@@ -503,7 +503,8 @@ static void test_migrate_from_v2(void **state) {
   assert_int_equal(store_add_visit(s, &v), 0);
   assert_int_equal(store_commit(s), 0);
   store_close(s);
-  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"), 3);
+  assert_int_equal(raw_int(f->db, "SELECT version FROM schema_version"),
+                   STORE_SCHEMA_VERSION);
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM visits WHERE"
                                   " network IS NULL AND client_token ="
                                   " x'0102' AND delivery = 'hints'"),
@@ -511,6 +512,70 @@ static void test_migrate_from_v2(void **state) {
   assert_int_equal(raw_int(f->db, "SELECT length(network) FROM visits"
                                   " WHERE started_at = 2"),
                    16);
+  /* v4: the old visit has query-less keys, the new one exact URLs. */
+  assert_int_equal(raw_int(f->db, "SELECT exact_urls FROM visits"
+                                  " WHERE started_at = 1"),
+                   0);
+  assert_int_equal(raw_int(f->db, "SELECT exact_urls FROM visits"
+                                  " WHERE started_at = 2"),
+                   1);
+}
+
+/* migrate_to_v4 takes a database written by schema |from| (2 or 3) to
+ * v4: visits recorded with query-less resource keys are kept (the stats
+ * use them, and a v3 visit keeps its network) but no longer replayed,
+ * what was learned from them is dropped, and the one budget setting
+ * becomes one per channel. */
+static void migrate_to_v4(struct fix *f, int from) {
+  for (int i = 0; i < from; i++)
+    raw_exec(f->db, store_migrations[i]);
+  raw_exec(f->db,
+           "INSERT INTO pages(key, is_template, first_seen, last_seen,"
+           " visits) VALUES('http://a/', 0, 1, 1, 1);"
+           "INSERT INTO resources(key) VALUES('http://a/s.css');"
+           "INSERT INTO visits(page_id, template_id, class, client_token,"
+           " started_at) VALUES(1, 1, 'desktop', x'00', 1);"
+           "INSERT INTO rules(page_id, class, resource_id, ord, channel,"
+           " state) VALUES(1, 'desktop', 1, 0, 'hint', 'learned');"
+           "INSERT INTO aggregates(page_id, class, resource_id, k, n)"
+           " VALUES(1, 'desktop', 1, 1, 1);"
+           "INSERT INTO settings(scope, name, value) VALUES"
+           " ('global', 'budget', '200000'), ('route:r', 'max_resources', '5'),"
+           " ('global', 'z', '2')");
+  if (from >= 3)
+    raw_exec(f->db, "UPDATE visits SET network = zeroblob(16)");
+  struct store *s = open_ok(f);
+  store_close(s);
+  const struct {
+    const char *sql;
+    long long want;
+  } after[] = {
+      {"SELECT version FROM schema_version", 4},
+      {"SELECT count(*) FROM visits", 1},
+      {"SELECT exact_urls FROM visits", 0},
+      {"SELECT count(*) FROM visits WHERE network IS NULL", from < 3},
+      {"SELECT count(*) FROM rules", 0},
+      {"SELECT count(*) FROM aggregates", 0},
+      {"SELECT value FROM settings WHERE scope = 'global'"
+       " AND name = 'hint_budget'", 200000},
+      {"SELECT value FROM settings WHERE scope = 'global'"
+       " AND name = 'push_budget'", 200000},
+      {"SELECT value FROM settings WHERE scope = 'route:r'"
+       " AND name = 'push_max_resources'", 5},
+      {"SELECT count(*) FROM settings"
+       " WHERE name IN ('budget', 'max_resources')", 0},
+      {"SELECT count(*) FROM settings", 5},
+  };
+  for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++)
+    assert_int_equal(raw_int(f->db, after[i].sql), after[i].want);
+}
+
+static void test_migrate_v2_to_v4(void **state) {
+  migrate_to_v4(*state, 2);
+}
+
+static void test_migrate_v3_to_v4(void **state) {
+  migrate_to_v4(*state, 3);
 }
 
 int main(void) {
@@ -523,6 +588,7 @@ int main(void) {
       T(test_newer_schema),      T(test_read_only),
       T(test_locked_at_open),    T(test_locked_at_begin),
       T(test_migrate_from_v1),   T(test_migrate_from_v2),
+      T(test_migrate_v2_to_v4),  T(test_migrate_v3_to_v4),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

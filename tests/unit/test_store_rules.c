@@ -115,6 +115,8 @@ static struct learn_rule rule(const char *key, uint8_t dest, uint32_t ch,
   r.clients = 4;
   r.bytes = 1000u * (unsigned)(ord + 1);
   r.median_delay_ms = delay;
+  r.pushable = ch != 0;
+  r.urgency = VISIT_URGENCY_NONE;
   return r;
 }
 
@@ -212,10 +214,12 @@ static void test_load_rules(void **state) {
   };
   r[1].state = LEARN_PINNED;
   r[3].state = LEARN_BLOCKED;
+  r[0].level = LEARN_SITE;
+  r[0].urgency = 0;
   assert_int_equal(put_all(f->s, "https://shop.example/z", 0, r, 1), 0);
   assert_int_equal(put_all(f->s, PAGE, 1, r, 1), 0);
   assert_int_equal(put_all(f->s, PAGE, 0, r, 4), 0);
-  /* A rule without an aggregate (say, pinned, never seen) still loads. */
+  /* A rule carries all it shows: without aggregates it loads the same. */
   raw_exec(f->db, "DELETE FROM aggregates WHERE resource_id ="
                   " (SELECT id FROM resources WHERE key LIKE '%.js')");
 
@@ -242,21 +246,28 @@ static void test_load_rules(void **state) {
   assert_true(l.r[0].k == 24.5 && l.r[0].n == 25.0);
   assert_true(l.r[0].wilson == 0.9);
   assert_true(l.r[0].confidence == 24.5 / 25.0);
-  /* The JS lost its aggregate: no delay or depth, the rest is there. */
+  assert_int_equal(l.r[0].level, LEARN_PAGE);
+  assert_int_equal(l.r[0].urgency, VISIT_URGENCY_NONE);
+  assert_int_equal(l.r[0].rank, LEARN_RANK_STYLE);
   assert_int_equal(l.r[1].ord, 1);
-  assert_int_equal(l.r[1].median_delay_ms, 0);
-  assert_int_equal(l.r[1].depth, 0);
+  assert_int_equal(l.r[1].median_delay_ms, 40);
+  assert_int_equal(l.r[1].depth, 1);
   assert_int_equal(l.r[1].dest, OBS_DEST_SCRIPT);
   assert_int_equal(l.r[1].state, LEARN_LEARNED);
+  assert_int_equal(l.r[1].rank, LEARN_RANK_SCRIPT);
   /* 'hint' reads back as hint only. */
   assert_int_equal(l.r[2].ord, 2);
   assert_int_equal(l.r[2].channels, LEARN_HINT);
   assert_int_equal(l.r[2].depth, 2);
   assert_int_equal(l.r[2].median_delay_ms, 80);
+  /* The level that decided and the browser's urgency come back. */
+  assert_int_equal(l.r[2].level, LEARN_SITE);
+  assert_int_equal(l.r[2].urgency, 0);
+  assert_int_equal(l.r[2].rank, LEARN_RANK_FONT);
   assert_int_equal(l.r[3].ord, -1);
   assert_int_equal(l.r[3].state, LEARN_BLOCKED);
   assert_int_equal(l.r[3].channels, 0);
-  /* pushable comes from the aggregate, else from the channel. */
+  /* pushable is stored with the rule. */
   assert_int_equal(l.r[3].pushable, 0);
   assert_int_equal(l.r[2].pushable, 1);
   assert_int_equal(l.r[1].pushable, 1);
@@ -322,7 +333,9 @@ static void make_visit(struct visit *v, const char *page, const char *tmpl,
     vreqs[i].flags = VISIT_REQ_PUSHABLE;
     vreqs[i].delay_ms = 30u + 10u * (unsigned)i;
     vreqs[i].bytes = 1000u * (unsigned)(i + 1);
+    vreqs[i].urgency = VISIT_URGENCY_NONE;
   }
+  vreqs[0].urgency = 0;
   snprintf(vreqs[0].content_type, OBS_CTYPE_MAX, "text/css");
   vreqs[1].depth = 2;
   vreqs[1].parent = 0;
@@ -336,6 +349,7 @@ static void make_visit(struct visit *v, const char *page, const char *tmpl,
 struct replayed {
   struct visit v[4];
   struct visit_req r[4][3];
+  struct visit_named named[4][2];
   size_t n;
 };
 
@@ -346,6 +360,10 @@ static void on_visit(void *ud, const struct visit *v) {
   p->v[p->n] = *v;
   memcpy(p->r[p->n], v->reqs, v->nreqs * sizeof(*v->reqs));
   p->v[p->n].reqs = p->r[p->n];
+  assert_true(v->nnamed <= 2);
+  if (v->nnamed > 0)
+    memcpy(p->named[p->n], v->named, v->nnamed * sizeof(*v->named));
+  p->v[p->n].named = p->named[p->n];
   p->n++;
 }
 
@@ -360,7 +378,20 @@ static void test_replay(void **state) {
   v.nreqs = 0;
   assert_int_equal(store_add_visit(f->s, &v), 0);
   make_visit(&v, PAGE, PAGE, NOW + 1000, 0, 0xcc);
+  /* What herald named: a hint of the image, a push of the font, and a
+   * key without a resource row, which is skipped. */
+  struct visit_named named[3] = {{IMG, VISIT_NAMED_HINT},
+                                 {FONT, VISIT_NAMED_PUSH},
+                                 {"https://shop.example/never.js",
+                                  VISIT_NAMED_HINT}};
+  v.named = named;
+  v.nnamed = 3;
   assert_int_equal(store_add_visit(f->s, &v), 0);
+  /* A visit recorded before exact URLs (schema 2) is not replayed. */
+  make_visit(&v, PAGE, PAGE, NOW + 500, 0, 0xdd);
+  assert_int_equal(store_add_visit(f->s, &v), 0);
+  raw_exec(f->db, "UPDATE visits SET exact_urls = 0 WHERE started_at = "
+                  "(SELECT min(started_at) + 500 FROM visits)");
 
   struct replayed p = {0};
   assert_int_equal(store_replay_visits(f->s, on_visit, &p), 0);
@@ -381,6 +412,12 @@ static void test_replay(void **state) {
   assert_int_equal(p.v[2].bytes, 50000);
   assert_string_equal(p.v[1].template_key, PAGE);
   assert_int_equal(p.v[1].mobile, 0);
+  assert_int_equal(p.v[1].nnamed, 2);
+  assert_string_equal(p.v[1].named[0].key, FONT);
+  assert_int_equal(p.v[1].named[0].channel, VISIT_NAMED_PUSH);
+  assert_string_equal(p.v[1].named[1].key, IMG);
+  assert_int_equal(p.v[1].named[1].channel, VISIT_NAMED_HINT);
+  assert_int_equal(p.v[0].nnamed, 0);
 
   const struct visit_req *r = p.v[1].reqs;
   assert_int_equal(p.v[1].nreqs, 3);
@@ -393,6 +430,8 @@ static void test_replay(void **state) {
   assert_int_equal(r[0].flags, VISIT_REQ_PUSHABLE);
   assert_int_equal(r[0].delay_ms, 30);
   assert_int_equal(r[0].bytes, 1000);
+  assert_int_equal(r[0].urgency, 0);
+  assert_int_equal(r[1].urgency, VISIT_URGENCY_NONE);
   assert_string_equal(r[1].key, FONT);
   assert_int_equal(r[1].depth, 2);
   assert_int_equal(r[1].parent, 0);

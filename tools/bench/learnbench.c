@@ -82,12 +82,14 @@ static void make_visit(struct gen *g, long i) {
 }
 
 struct count_ctx {
-  const struct learn *l;
+  struct learn *l;
   const struct learn_params *p;
   size_t pages, rules;
 };
 
-static void on_page(void *ud, const char *key, int mobile) {
+static void on_page(void *ud, uint32_t id, const char *key, int mobile,
+                    int level, int64_t parent) {
+  (void)id, (void)level, (void)parent;
   struct count_ctx *x = ud;
   struct learn_rule out[64];
   size_t n = learn_rules(x->l, key, mobile, x->p, NULL, out, 64);
@@ -133,7 +135,7 @@ int main(int argc, char **argv) {
   g.pages = pages;
   g.resources = resources;
   g.reqs = calloc((size_t)resources, sizeof(struct visit_req));
-  struct learn *l = learn_new(100);
+  struct learn *l = learn_new(100, 1);
   struct learn_params p;
   learn_params_defaults(&p);
 

@@ -222,9 +222,9 @@ pick_port HT; pick_port RP; pick_port DRP
 # networks in X-Forwarded-For, which herald believes from loopback.
 LEARN=(--db "$DB" -o record.window=1000 -o record.flush=100
   -o learn.interval=300 -o learn.min_visits=5 -o learn.min_clients=2
-  -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65
+  -o learn.hint_threshold=0.6 -o learn.push_threshold=0.65 -o deliver.mode=shadow
   -o clients.trusted_proxies=127.0.0.1)
-FROZEN=(--db "$DB" -o deliver.holdout=0 -o learn.interval=3600000 -o learn.recompute_after=100000000
+FROZEN=(--db "$DB" -o deliver.holdout=0 -o deliver.verify=0 -o learn.interval=3600000 -o learn.recompute_after=100000000
   -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.6
   -o learn.push_threshold=0.65)
 read -r -a EXTRA <<<"${PL_HERALD_OPTS:-}"
