@@ -9,9 +9,28 @@
 #   make demo       herald in front of the sample legacy site
 #   make fuzz       libFuzzer harnesses (clang), each run FUZZ_SECONDS
 #   make soak       SOAK_SECONDS of mixed traffic; RSS and descriptors flat
+#   make install    binaries, manual pages, config, unit, state directory
+#                   (PREFIX, DESTDIR and the *DIR variables below)
+#   make uninstall  removes what make install added, and nothing else
 
 B          ?= build
 PKGS       := libuv libnghttp2 sqlite3 inih
+
+# Where make install puts things. SYSCONFDIR is also compiled in: herald
+# without -c reads $(SYSCONFDIR)/herald/herald.ini, so give the same value
+# to make and to make install.
+PREFIX        ?= /usr/local
+SBINDIR       ?= $(PREFIX)/sbin
+MANDIR        ?= $(PREFIX)/share/man
+DOCDIR        ?= $(PREFIX)/share/doc/herald
+SYSCONFDIR    ?= /etc
+LOCALSTATEDIR ?= /var
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR   ?= $(PREFIX)/lib/sysusers.d
+LOGROTATEDIR  ?= $(SYSCONFDIR)/logrotate.d
+# Manual pages: every man/NAME.N in the tree goes to $(MANDIR)/manN.
+MANPAGES      ?= $(wildcard man/*.[1-8])
+INSTALL       ?= install
 BSSL       ?= /usr/lib/x86_64-linux-gnu/android
 BSSL_INC   ?= /usr/include/android
 LLHTTP_SRC ?= /usr/share/llhttp
@@ -20,6 +39,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 OPT        ?= -O2
 CFLAGS     ?= -g $(OPT)
 XCFLAGS    := -std=c11 -D_GNU_SOURCE -I. -I$(BSSL_INC) -I$(LLHTTP_INC) $(SAN) \
+              -DCONFIG_DEFAULT_PATH='"$(SYSCONFDIR)/herald/herald.ini"' \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 WFLAGS     := -Wall -Wextra -Werror
 LDLIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) \
@@ -41,7 +61,7 @@ TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe $(B)/relay \
 # archive so each harness takes only the modules it needs. With clang and
 # libFuzzer (make fuzz) they are fuzz_NAME; with the replay main they are
 # replay_NAME, which make test runs over the in-tree corpus.
-FUZZ_NAMES := h1 h2 response config digest pagekey
+FUZZ_NAMES := h1 h2 response config digest pagekey link
 FUZZ_SUPPORT := $(addprefix $(B)/tests/fuzz/,world.o fake_conn.o \
                 fake_pool.o fail.o)
 FUZZ_LIB   := $(B)/libherald-fuzz.a
@@ -53,7 +73,7 @@ FUZZ_SECONDS ?= 30
 SOAK_SECONDS ?= 600
 
 .PHONY: all deps test unit integ asan bench realsite demo clean check-nghttp2 \
-        fuzz fuzz-build fuzz-coverage fuzz-seeds soak
+        fuzz fuzz-build fuzz-coverage fuzz-seeds soak install uninstall
 all: $(B)/herald $(B)/heraldctl
 
 $(B)/%.o: %.c $(B)/.nghttp2-ok
@@ -125,7 +145,7 @@ deps:
 	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
 	  nghttp2-client nghttp2-proxy h2o curl nginx openssl sqlite3 python3 procps \
 	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev llvm-14 \
-	  python-scrapy-doc
+	  python-scrapy-doc systemd logrotate
 
 unit: all $(UNIT_BIN)
 integ: all $(TOOLS_BIN) $(REPLAY_BIN)
@@ -172,6 +192,58 @@ $(B)/fuzz_gen_seeds: $(B)/tests/fuzz/gen_seeds.o $(FUZZ_LIB)
 # make soak: tests/soak/soak.sh states what "flat" means.
 soak: all $(B)/h2probe
 	@B=$(B) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/soak.sh
+
+# make install: the configuration and the logrotate snippet are the
+# operator's once installed, so an existing one is never overwritten (the
+# shipped example is always in $(DOCDIR)); the state directory is where
+# the systemd unit keeps the database (StateDirectory=herald).
+I_ETC    = $(DESTDIR)$(SYSCONFDIR)/herald
+I_STATE  = $(DESTDIR)$(LOCALSTATEDIR)/lib/herald
+I_UNIT   = $(DESTDIR)$(UNITDIR)/herald.service
+UNIT_SED = -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+           -e 's|/etc/herald/|$(SYSCONFDIR)/herald/|g'
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DOCDIR) $(I_ETC) \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(LOGROTATEDIR)
+	$(INSTALL) -m 755 $(B)/herald $(B)/heraldctl $(DESTDIR)$(SBINDIR)/
+	@set -e; for m in $(MANPAGES); do \
+	  d=$(DESTDIR)$(MANDIR)/man$${m##*.}; \
+	  echo "$(INSTALL) -m 644 $$m $$d/"; \
+	  $(INSTALL) -d $$d; $(INSTALL) -m 644 $$m $$d/; done
+	$(INSTALL) -m 644 config/herald.ini.example README.md $(DESTDIR)$(DOCDIR)/
+	@if [ -e $(I_ETC)/herald.ini ]; then \
+	  echo "keeping $(I_ETC)/herald.ini (the example is in $(DOCDIR))"; \
+	else echo "$(INSTALL) -m 644 config/herald.ini.example $(I_ETC)/herald.ini"; \
+	  $(INSTALL) -m 644 config/herald.ini.example $(I_ETC)/herald.ini; fi
+	@if [ -e $(DESTDIR)$(LOGROTATEDIR)/herald ]; then \
+	  echo "keeping $(DESTDIR)$(LOGROTATEDIR)/herald"; \
+	else echo "$(INSTALL) -m 644 tools/logrotate/herald $(DESTDIR)$(LOGROTATEDIR)/herald"; \
+	  $(INSTALL) -m 644 tools/logrotate/herald $(DESTDIR)$(LOGROTATEDIR)/herald; fi
+	sed $(UNIT_SED) tools/systemd/herald.service > $(I_UNIT)
+	sed $(UNIT_SED) tools/systemd/herald.sysusers > \
+	  $(DESTDIR)$(SYSUSERSDIR)/herald.conf
+	chmod 644 $(I_UNIT) $(DESTDIR)$(SYSUSERSDIR)/herald.conf
+	$(INSTALL) -d -m 750 $(I_STATE)
+
+# make uninstall: a configuration or logrotate snippet that differs from
+# what was shipped was edited, and stays; so does a state directory that
+# holds a database.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/herald $(DESTDIR)$(SBINDIR)/heraldctl \
+	  $(I_UNIT) $(DESTDIR)$(SYSUSERSDIR)/herald.conf \
+	  $(DESTDIR)$(DOCDIR)/herald.ini.example $(DESTDIR)$(DOCDIR)/README.md
+	@set -e; for m in $(MANPAGES); do \
+	  f=$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
+	  echo "rm -f $$f"; rm -f $$f; done
+	@for f in $(I_ETC)/herald.ini:config/herald.ini.example \
+	  $(DESTDIR)$(LOGROTATEDIR)/herald:tools/logrotate/herald; do \
+	  i=$${f%%:*}; [ -e $$i ] || continue; \
+	  if cmp -s $$i $${f#*:}; then echo "rm -f $$i"; rm -f $$i; \
+	  else echo "keeping $$i: it was changed"; fi; done
+	-rmdir $(DESTDIR)$(DOCDIR) $(I_ETC) 2>/dev/null
+	@if rmdir $(I_STATE) 2>/dev/null; then echo "rmdir $(I_STATE)"; \
+	elif [ -d $(I_STATE) ]; then echo "keeping $(I_STATE): it is not empty"; fi
 
 clean:
 	rm -rf build

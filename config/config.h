@@ -12,7 +12,13 @@
 
 #include <stddef.h>
 
+#include "proxy/access.h"
 #include "proxy/client.h"
+
+/* The file herald reads without -c (the Makefile sets it from SYSCONFDIR). */
+#ifndef CONFIG_DEFAULT_PATH
+#define CONFIG_DEFAULT_PATH "/etc/herald/herald.ini"
+#endif
 
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_BACKENDS 16
@@ -100,6 +106,8 @@ struct config {
   /* [log] */
   int log_level;                   /* LOG_LEVEL_*, default info */
   char access_log[CONFIG_PATH_MAX]; /* "" = off, "-" = stdout */
+  char error_log[CONFIG_PATH_MAX];  /* "" = stderr (default) */
+  char access_format[ACCESS_FORMAT_MAX]; /* proxy/access.h */
 
   /* [limits] */
   int max_connections;          /* default 10000 */
@@ -149,6 +157,7 @@ struct config {
   double learn_z;              /* 1.96 */
   int learn_min_visits;        /* decayed visits, 20 */
   int learn_min_clients;       /* distinct client networks, 3 */
+  double learn_declared_prior; /* pseudo-hits of a declared resource, 40 */
   /* Budgets per page; -1 = not set. budget and max_resources set both
    * channels; the channel's own key wins. config_budgets resolves them. */
   int learn_budget, learn_max_resources;
@@ -175,6 +184,11 @@ struct config {
   int ntrusted_proxies;
   int client_ipv4_prefix;      /* a client, for min_clients: IPv4 /24 */
   int client_ipv6_prefix;      /* and IPv6 /48 */
+
+  /* [server]: who herald runs as once its ports and files are open
+   * (proxy/privs.h); "" = stay who started it. group "" = the user's. */
+  char server_user[CONFIG_NAME_MAX];
+  char server_group[CONFIG_NAME_MAX];
 };
 
 /* config_budgets resolves the budgets of |c|: a channel's own key, else
@@ -218,12 +232,15 @@ int config_parse_args(struct config *c, int argc, char **argv,
 
 /* config_from_args builds a whole configuration the way herald starts and
  * reloads: config_defaults, a first config_parse_args pass to find -c,
- * config_load of that file if given, a second pass applying the flags, then
- * config_validate. If -h or -V is given it returns 0 right after the first
- * pass with |c| holding only defaults. A reload calls it again with the
- * same argv into a fresh struct, so flags keep overriding the new file.
- * Out pointers are as for config_parse_args. Returns 0 or -1 with a
- * message in |err|. */
+ * config_load of that file, a second pass applying the flags, then
+ * config_validate. Without -c the file is CONFIG_DEFAULT_PATH, unless a
+ * --listen, --listen-tls or --backend flag makes the command line a
+ * one-liner; a missing default file is then an error that says so. If -h
+ * or -V is given it returns 0 right after the first pass with |c| holding
+ * only defaults. A reload calls it again with the same argv into a fresh
+ * struct, so flags keep overriding the new file. Out pointers are as for
+ * config_parse_args, except that |*config_path| may be
+ * CONFIG_DEFAULT_PATH. Returns 0 or -1 with a message in |err|. */
 int config_from_args(struct config *c, int argc, char **argv,
                      const char **config_path, int *test_only, int *help,
                      int *version, char *err, size_t errlen);
@@ -232,7 +249,8 @@ int config_from_args(struct config *c, int argc, char **argv,
  * backend, every listener has an address, every backend a server, TLS
  * listeners have readable cert and key files, routes name known backends
  * and no two share host and prefix, no two listeners (or the admin
- * address) overlap, counting a wildcard as overlapping its family) and
+ * address) overlap, counting a wildcard as overlapping its family,
+ * server.user and server.group exist (a user database lookup)) and
  * resolves route backend names to indexes. It calls access(2), so run it
  * at start or reload, not on the loop. Returns 0 or -1 with a message in
  * |err|. */

@@ -42,7 +42,11 @@
  * digest says it has the resource (OBS_F_CLIENT_HAD) is emitted the same
  * way, as already had (no bytes, status 304). The page's own OBS_DONE
  * says what herald sent ahead of it (OBS_F_HOLDOUT, _GOT_HINTS,
- * _GOT_PUSH). */
+ * _GOT_PUSH). An OBS_DECLARED (what the page's backend declared, in a
+ * Link field or its own 103) belongs to the visit of its page request
+ * (connection, stream and start); one whose key is not a safe path of
+ * the page's origin (pagekey_rule_ok) is dropped, a key declared twice is
+ * kept once, and at most OBS_DECLARED_MAX are kept per visit. */
 #ifndef LEARNER_ATTRIBUTION_H
 #define LEARNER_ATTRIBUTION_H
 
@@ -142,6 +146,21 @@ struct visit_named {
   uint8_t channel; /* enum visit_named_channel */
 };
 
+/* A resource the page's backend declared (struct visit_declared): where
+ * it said so, and whether herald's 103 to the client named it. */
+enum visit_decl_flag {
+  VISIT_DECL_LINK = 1u << 0,  /* a Link field of the page's response */
+  VISIT_DECL_EARLY = 1u << 1, /* the backend's own 103 */
+  VISIT_DECL_NAMED = 1u << 2, /* herald's 103 named it (forwarded or
+                                 merged): what the client then fetched is
+                                 herald's doing (struct visit_named) */
+};
+struct visit_declared {
+  char key[PAGEKEY_MAX];
+  uint8_t dest;  /* enum obs_dest, from the link's as= */
+  uint8_t flags; /* enum visit_decl_flag */
+};
+
 struct visit {
   char page_key[PAGEKEY_MAX];
   char template_key[PAGEKEY_MAX];
@@ -160,6 +179,8 @@ struct visit {
   size_t npushes;
   struct visit_named *named; /* see struct visit_named */
   size_t nnamed;
+  struct visit_declared *declared; /* what the backend declared */
+  size_t ndeclared;
   /* Where the page's 103 came from (the proxy's choice, carried by the
    * page's OBS_DONE): snapshot generation, page slot, and the entries
    * named (bit i: entry i). Zero without a 103. */

@@ -372,6 +372,13 @@ double learn_entry_k(const struct learn *l, const struct entry *e,
   return clock >= e->kc ? e->k * lam_pow(l, clock - e->kc) : e->k;
 }
 
+double learn_prior(const struct learn *l, const struct entry *e,
+                   uint32_t clock, double prior) {
+  if (!(e->flags & ENTRY_DECLARED) || !(prior > 0))
+    return 0;
+  return clock >= e->dc ? prior * lam_pow(l, clock - e->dc) : prior;
+}
+
 /* Wilson's bounds: unlike p itself they are wide while n is small, so a
  * few lucky samples do not make a rule and a few unlucky ones do not
  * unmake one. */
@@ -466,6 +473,7 @@ void learn_params_defaults(struct learn_params *p) {
   p->hint_max = LEARN_DEFAULT_HINT_MAX;
   p->push_budget = LEARN_DEFAULT_PUSH_BUDGET;
   p->push_max = LEARN_DEFAULT_PUSH_MAX;
+  p->declared_prior = LEARN_DEFAULT_DECLARED_PRIOR;
 }
 
 struct learn *learn_new(double half_life, int section_depth) {

@@ -60,9 +60,35 @@
  *     unlikely. m = 2 at the default thresholds. Not served until its next
  *     hit (it is then unnamed, so every visit samples it again).
  *
+ * DECLARED RESOURCES. A backend that knows what its pages need says so:
+ * a Link: rel=preload field on a page's response, or its own 103 (struct
+ * visit_declared). A declaration is evidence with a prior: at each level
+ * of a counting visit that declared it, the resource gets declared_prior
+ * pseudo-samples, all hits, on top of its own k and n. They fade like
+ * samples, by λ per sample since its latest declaration, so a resource
+ * the backend stops declaring loses them with the half-life. With the
+ * default prior (40) and thresholds a declared resource is served from
+ * its first declaration on (Wilson bound of 40/40: 0.912), before it has
+ * min_visits samples of its own, where an undeclared one needs about 35
+ * all-hit samples. Its own samples still count as for any other: the
+ * first miss takes it out (40/41: 0.874, undecided), about ten say no
+ * (Wilson upper bound below 0.9), and suspension and supersession apply
+ * as above, so a declared resource the page never requests leaves like
+ * any other. What a declaration cannot tell: whether the response may be
+ * pushed. So a resource only declared, never genuinely requested, is
+ * served as a hint, never pushed, with its destination from the link's
+ * as= and no size. The networks of the visits that declared it count
+ * towards min_clients. A declaration is the backend's statement, the
+ * requests are the evidence: what the client fetched because herald's
+ * 103 named a declaration (it forwarded the backend's 103) is censored
+ * like herald's own hints, while what a Link field of the final
+ * response made the browser fetch counts as the page's (herald passes
+ * that field on unchanged: the browser would fetch it without herald).
+ *
  * DECISIONS. For a key, each resource is decided by walking its chain
  * from the most specific level: at each level with an entry for it,
- *   yes       its latest response was pushable, n >= min_visits, distinct
+ *   yes       its latest response was pushable (or, never requested, it
+ *             is declared: hints only), n >= min_visits, distinct
  *             client networks >= min_clients (a visit's network token,
  *             not its client token, which a new User-Agent renews), and
  *             the Wilson lower bound of k/n (z) reaches the channel's
@@ -128,6 +154,11 @@ struct learn;
 #define LEARN_DEFAULT_PUSH_BUDGET 102400
 #define LEARN_DEFAULT_PUSH_MAX 16
 
+/* A declared resource's prior, in pseudo-samples: the fewest all-hit
+ * samples whose Wilson lower bound (z 1.96) reaches the default hint
+ * threshold 0.9 is 34.6; 40 leaves room, and one miss undoes it. */
+#define LEARN_DEFAULT_DECLARED_PRIOR 40
+
 struct learn_params {
   double push_threshold;  /* default 0.95 */
   double hint_threshold;  /* default 0.90 */
@@ -138,6 +169,7 @@ struct learn_params {
   int hint_max;           /* resources named in a 103 */
   uint64_t push_budget;   /* bytes pushed per page */
   int push_max;           /* resources pushed per page */
+  double declared_prior;  /* pseudo-hits of a declared resource, 40 */
 };
 
 void learn_params_defaults(struct learn_params *p);
@@ -202,6 +234,8 @@ struct learn_rule {
   uint8_t pushable;        /* the latest request was VISIT_REQ_PUSHABLE */
   uint8_t superseded;      /* at |level|, see above */
   uint8_t suspended;
+  uint8_t declared;        /* at |level|: the backend declared it (its k
+                              and n include the prior) */
   uint32_t pushes_used;    /* push outcomes (recent: halved past 256) */
   uint32_t pushes_unused;
 };
@@ -277,6 +311,9 @@ struct learn_evidence {
   double k, n, lower, upper; /* Wilson bounds of k/n */
   int clients;
   uint8_t pushable, seen, superseded, suspended;
+  uint8_t declared;       /* the backend declared it: k and n include
+                             |prior| pseudo-hits */
+  double prior;
   int8_t hint, push;      /* decision per channel: 1 yes, 0 no,
                              -1 undecided */
 };

@@ -25,7 +25,18 @@ enum obs_kind {
                         referer the page's URL, stream_id the page's
                         stream, bytes what was sent, OBS_F_CUT_SHORT when
                         the client (or herald) reset it */
+  OBS_DECLARED = 4,  /* the backend declared a resource of a navigation's
+                        page (proxy/hints.h): path is the resource (a safe
+                        path of the page's origin), dest its as=; conn_id,
+                        stream_id, start_ms, authority and the client
+                        are the page request's; OBS_F_DECL_EARLY when it
+                        came in the backend's own 103, else in a Link
+                        field of its final response; OBS_F_DECL_NAMED when
+                        herald's 103 to the client named it */
 };
+
+/* Declarations noted per navigation, at most (the rest are not). */
+#define OBS_DECLARED_MAX 16
 
 /* What the client said it fetches (Sec-Fetch-Dest), or what the response's
  * content type says when the client sent no Sec-Fetch-Dest. */
@@ -66,6 +77,8 @@ enum obs_flag {
   OBS_F_IGNORED = 1u << 21,      /* the client is on [record]
                                     ignore_agents or ignore_clients: its
                                     navigations are not visits */
+  OBS_F_DECL_EARLY = 1u << 22,   /* OBS_DECLARED: from the backend's 103 */
+  OBS_F_DECL_NAMED = 1u << 23,   /* OBS_DECLARED: in herald's 103 */
 };
 
 #define OBS_URGENCY_NONE 0xff

@@ -8,6 +8,7 @@
 #include "learner/learn.h"
 #include "learner/ruleset.h"
 #include "proxy/http.h"
+#include "proxy/linkfield.h"
 #include "proxy/record.h"
 #include "proxy/route.h"
 #include "proxy/server.h"
@@ -21,12 +22,25 @@ void hints_keys_init(struct hints_keys *k, const char *templates,
   k->keys.keep_params = keep_params;
 }
 
-static int is_navigation(const struct obs *o) {
-  if (strcmp(o->method, "GET") != 0 || (o->flags & OBS_F_AUTHORIZATION))
+/* may_send: see hints_may_send; |o| filled. */
+static int may_send(const struct server *srv, const struct http_req *req,
+                    const struct obs *o) {
+  if (!record_maybe_navigation(o) || (o->flags & OBS_F_AUTHORIZATION))
     return 0;
-  if (o->flags & OBS_F_SEC_FETCH)
-    return (o->flags & OBS_F_NAVIGATE) != 0;
-  return (o->flags & OBS_F_ACCEPT_HTML) != 0;
+  return req->version == 20 ||
+         (req->version == 11 && srv->cfg->deliver_hints_http1);
+}
+
+int hints_may_send(const struct server *srv, const struct http_req *req,
+                   const struct obs *o, const struct conn *c, uint64_t id) {
+  if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
+    return 0;
+  struct obs tmp;
+  if (o == NULL) {
+    record_request(&tmp, c, id, req);
+    o = &tmp;
+  }
+  return may_send(srv, req, o);
 }
 
 /* page_of returns the rules page of the navigation |req|, whatever its
@@ -35,9 +49,7 @@ static const struct ruleset_page *page_of(const struct server *srv,
                                           const struct http_req *req,
                                           const struct obs *o) {
   const struct config *cfg = srv->cfg;
-  if (srv->rules == NULL || !is_navigation(o))
-    return NULL;
-  if (req->version != 20 && !cfg->deliver_hints_http1)
+  if (srv->rules == NULL || !may_send(srv, req, o))
     return NULL;
   char key[PAGEKEY_MAX], tmpl[PAGEKEY_MAX];
   if (pagekey_make(&srv->hint_keys->keys, req->https, o->authority, o->path,
@@ -108,6 +120,24 @@ static const char *as_of(uint8_t dest, const char **cors) {
   }
 }
 
+uint8_t hints_dest_of(const char *as) {
+  static const uint8_t dests[] = {OBS_DEST_STYLE, OBS_DEST_SCRIPT,
+                                  OBS_DEST_IMAGE, OBS_DEST_FONT,
+                                  OBS_DEST_FETCH};
+  const char *cors;
+  for (size_t i = 0; i < sizeof(dests); i++)
+    if (strcmp(as, as_of(dests[i], &cors)) == 0)
+      return dests[i];
+  return OBS_DEST_NONE;
+}
+
+int hints_verify_withhold(struct server *srv) {
+  if (!draw(srv, srv->cfg->deliver_verify))
+    return 0;
+  srv->stats.verify_withheld++;
+  return 1;
+}
+
 enum hints_action hints_decide(struct server *srv, const struct http_req *req,
                                struct obs *o, const struct conn *c,
                                uint64_t id, int can_push,
@@ -160,10 +190,8 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
         (a == HINTS_EARLY && as_of(e->dest, &cors) == NULL) ||
         !pagekey_path_safe(e->path, strlen(e->path)))
       continue;
-    if (draw(srv, srv->cfg->deliver_verify)) {
-      srv->stats.verify_withheld++;
+    if (hints_verify_withhold(srv))
       continue;
-    }
     mask |= 1ull << i;
   }
   if (mask == 0)
@@ -184,19 +212,29 @@ size_t hints_link(const struct ruleset_page *p, size_t i, char *out,
   const struct ruleset_entry *e = &p->entries[i];
   if (!(e->channels & LEARN_HINT))
     return 0;
+  return hints_link_path(e->path, e->dest, LINKFIELD_CORS_NONE, out, cap);
+}
+
+size_t hints_link_path(const char *path, uint8_t dest, uint8_t cors_mode,
+                       char *out, size_t cap) {
   /* Fonts and other CORS fetches need crossorigin, or the browser cannot
    * use the preloaded response and downloads it again. */
   const char *cors;
-  const char *as = as_of(e->dest, &cors);
+  const char *as = as_of(dest, &cors);
   if (as == NULL)
     return 0;
-  /* The snapshot holds only checked rules; checked again here because a
-   * path that names another host must never reach a client. */
-  size_t plen = strlen(e->path);
-  if (!pagekey_path_safe(e->path, plen) || cap < 2)
+  if (cors_mode == LINKFIELD_CORS_CREDENTIALS)
+    cors = "; crossorigin=use-credentials";
+  else if (cors_mode == LINKFIELD_CORS_ANONYMOUS)
+    cors = "; crossorigin";
+  /* The snapshot holds only checked rules, and declarations are checked
+   * when read; checked again here because a path that names another host
+   * must never reach a client. */
+  size_t plen = strlen(path);
+  if (!pagekey_path_safe(path, plen) || cap < 2)
     return 0;
   out[0] = '<';
-  size_t n = http_path_escape(e->path, plen, out + 1, cap - 1);
+  size_t n = http_path_escape(path, plen, out + 1, cap - 1);
   if (n == 0)
     return 0;
   n++;

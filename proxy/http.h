@@ -51,6 +51,9 @@ struct http_req {
  * that a proxy must never forward in either direction. */
 int http_is_hop_by_hop(const char *name, size_t len);
 
+/* http_is_tchar: |c| may appear in a token (RFC 9110 5.6.2). */
+int http_is_tchar(unsigned char c);
+
 /* http_list_next walks a comma-separated field value: from |*pos| (start
  * at 0) it finds the next non-empty element, trimmed of spaces and tabs,
  * sets |*item| and |*item_len| and returns 1; 0 at the end. */

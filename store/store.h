@@ -19,7 +19,7 @@
 struct store;
 struct visit;
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* store_open opens or creates the database at |path|, runs forward
  * migrations up to STORE_SCHEMA_VERSION and a quick_check. On error it
@@ -40,9 +40,10 @@ void store_rollback(struct store *s);
 
 /* store_add_visit records one finished visit: its page and template rows
  * (created on first sight, last_seen and visit counts updated), its
- * resources, the visit row, one row per attributed request and one per
- * named resource (v->named; a key without a resource row is skipped).
- * Call inside
+ * resources, the visit row, one row per attributed request, one per
+ * declared resource (v->declared, its resource row created if needed)
+ * and one per named resource (v->named; a key without a resource row is
+ * skipped). Call inside
  * a transaction (outside one it makes its own); after an error, roll the
  * transaction back. |v| is only read during the call. */
 int store_add_visit(struct store *s, const struct visit *v);
@@ -103,8 +104,8 @@ int store_load_rules(struct store *s, store_rule_cb cb, void *ud);
 typedef void (*store_visit_cb)(void *ud, const struct visit *v);
 
 /* store_replay_visits calls |cb| for every retained visit recorded with
- * exact URLs (schema 3 on) in the order they started, rebuilt as struct
- * visit (with their requests and named set). */
+ * exact URLs (schema 4 on) in the order they started, rebuilt as struct
+ * visit (with their requests, named set and declared set). */
 int store_replay_visits(struct store *s, store_visit_cb cb, void *ud);
 
 /* store_get_setting reads settings(scope, name) into |out|; returns 0,

@@ -23,6 +23,7 @@ enum store_rst {
   RST_VISITS,     /* retained visits, oldest first */
   RST_VISIT_REQS, /* requests of one visit, by seq */
   RST_VISIT_NAMED, /* named set of one visit */
+  RST_VISIT_DECLARED, /* declared set of one visit */
   RST_GET_SETTING,
   RST_SET_SETTING,
   RST_OVERRIDES,

@@ -83,6 +83,10 @@ const char *const store_rst_sql[RST_MAX] = {
         "SELECT res.key, vn.channel FROM visit_named vn"
         " JOIN resources res ON res.id = vn.resource_id"
         " WHERE vn.visit_id = ?1 ORDER BY res.key",
+    [RST_VISIT_DECLARED] =
+        "SELECT res.key, vd.dest, vd.source FROM visit_declared vd"
+        " JOIN resources res ON res.id = vd.resource_id"
+        " WHERE vd.visit_id = ?1 ORDER BY res.key",
     [RST_GET_SETTING] =
         "SELECT value FROM settings WHERE scope = ?1 AND name = ?2",
     [RST_SET_SETTING] =
@@ -350,6 +354,30 @@ static int load_named(struct store *s, int64_t id, struct visit *v,
   return finish(s, st, rc, "replay: named");
 }
 
+/* load_declared fills |v|'s declared set from the rows of visit |id|
+ * (at most OBS_DECLARED_MAX, as recorded). */
+static int load_declared(struct store *s, int64_t id, struct visit *v,
+                         struct visit_declared *declared) {
+  sqlite3_stmt *st = store_rst(s, RST_VISIT_DECLARED);
+  int rc;
+  sqlite3_bind_int64(st, 1, id);
+  v->ndeclared = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+         v->ndeclared < OBS_DECLARED_MAX) {
+    struct visit_declared *d = &declared[v->ndeclared++];
+    snprintf(d->key, sizeof d->key, "%s", text_col(st, 0));
+    d->dest = (uint8_t)clamp(sqlite3_column_int64(st, 1), 0, UINT8_MAX);
+    const char *src = text_col(st, 2);
+    d->flags = strcmp(src, "103") == 0    ? VISIT_DECL_EARLY
+               : strcmp(src, "both") == 0 ? VISIT_DECL_EARLY | VISIT_DECL_LINK
+                                          : VISIT_DECL_LINK;
+  }
+  v->declared = declared;
+  if (rc == SQLITE_ROW)
+    rc = SQLITE_DONE; /* the rest are past the cap, as when recorded */
+  return finish(s, st, rc, "replay: declared");
+}
+
 /* blob_col copies column |col| into |out| (|n| bytes), zero-filled where
  * it is NULL or shorter. */
 static void blob_col(sqlite3_stmt *st, int col, uint8_t *out, size_t n) {
@@ -367,6 +395,8 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
   size_t cap = 64, ncap = 0;
   struct visit_req *reqs = xmalloc(cap * sizeof(*reqs));
   struct visit_named *named = NULL;
+  struct visit_declared *declared =
+      xmalloc(OBS_DECLARED_MAX * sizeof(*declared));
   int rc, rv = 0;
   /* One visit at a time: the visits statement stays open while each
    * visit's requests are read, so memory is one visit's worth. */
@@ -384,6 +414,8 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
     rv = load_reqs(s, id, v, &reqs, &cap);
     if (rv == 0)
       rv = load_named(s, id, v, &named, &ncap);
+    if (rv == 0)
+      rv = load_declared(s, id, v, declared);
     if (rv != 0)
       break;
     cb(ud, v);
@@ -395,6 +427,7 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
   }
   free(reqs);
   free(named);
+  free(declared);
   free(v);
   return rv;
 }

@@ -257,6 +257,7 @@ static const struct ctl_setting settings[] = {
     {"hint_max_resources", 0, 1e6, 1, 0},
     {"push_max_resources", 0, 1e6, 1, 0},
     {"z", 0, 10, 0, 0},
+    {"declared_prior", 0, 1e8, 0, 0},
     {"half_life", 1e-3, 1e9, 0, 0},
     {"mode", 0, 0, 0, 1},
 };
@@ -335,6 +336,8 @@ static void builtin(const struct ctl *c, const char *name, char *out,
     dv = d.push_max, cv = f ? fp.push_max : dv;
   else if (strcmp(name, "z") == 0)
     dv = d.z, cv = f ? f->learn_z : dv;
+  else if (strcmp(name, "declared_prior") == 0)
+    dv = d.declared_prior, cv = f ? f->learn_declared_prior : dv;
   else if (strcmp(name, "half_life") == 0)
     dv = 100, cv = f ? f->learn_half_life : dv;
   snprintf(out, cap, "%.15g", cv);
@@ -406,7 +409,7 @@ int ctl_params(const struct ctl *c, const char *route, struct learn_params *p,
       "push_threshold",     "hint_threshold",     "min_visits",
       "min_clients",        "hint_budget",        "push_budget",
       "hint_max_resources", "push_max_resources", "z",
-      "half_life"};
+      "half_life",          "declared_prior"};
   double v[ARRAY_SIZE(names)];
   for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
     char val[64], src[160];
@@ -425,6 +428,7 @@ int ctl_params(const struct ctl *c, const char *route, struct learn_params *p,
   p->push_max = (int)v[7];
   p->z = v[8];
   *half_life = v[9];
+  p->declared_prior = v[10];
   return CTL_OK;
 }
 

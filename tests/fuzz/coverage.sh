@@ -15,7 +15,7 @@ FUZZ_B=${FUZZ_B:-build/fuzz}
 PROFDATA=${LLVM_PROFDATA:-llvm-profdata-14}
 COV=${LLVM_COV:-llvm-cov-14}
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(h1 h2 response config digest pagekey)
+[ ${#names[@]} -eq 0 ] && names=(h1 h2 response config digest pagekey link)
 
 files_of() {
   case $1 in
@@ -26,6 +26,7 @@ files_of() {
   config) echo config/config.c ;;
   digest) echo proxy/digest.c ;;
   pagekey) echo learner/pagekey.c ;;
+  link) echo proxy/linkfield.c proxy/hints_declared.c ;;
   esac
 }
 

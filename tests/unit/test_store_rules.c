@@ -580,12 +580,66 @@ static void test_replay_without_network(void **state) {
   assert_int_equal(p.v[1].client_token[0], 0xbb);
 }
 
+/* What the backend declared replays with its visit: where it came from
+ * and its destination; a declaration herald's 103 forwarded is also in
+ * the named set, even for a resource no request ever made a row of. */
+static struct visit_declared rdecl[OBS_DECLARED_MAX];
+
+static void on_declared_visit(void *ud, const struct visit *v) {
+  size_t *n = ud;
+  assert_true(v->ndeclared <= OBS_DECLARED_MAX);
+  memcpy(rdecl, v->declared, v->ndeclared * sizeof(*v->declared));
+  *n = v->ndeclared;
+  assert_int_equal(v->nnamed, 1);
+  assert_string_equal(v->named[0].key, "https://shop.example/early.js");
+}
+
+static void test_replay_declared(void **state) {
+  struct fix *f = *state;
+  struct visit v;
+  make_visit(&v, PAGE, PAGE, NOW, 0, 0xaa);
+  struct visit_declared d[3] = {
+      {"https://shop.example/early.js", OBS_DEST_SCRIPT,
+       VISIT_DECL_EARLY | VISIT_DECL_NAMED},
+      {CSS, OBS_DEST_STYLE, VISIT_DECL_LINK},
+      {FONT, OBS_DEST_FONT, VISIT_DECL_LINK | VISIT_DECL_EARLY},
+  };
+  struct visit_named named[1] = {{"https://shop.example/early.js",
+                                  VISIT_NAMED_HINT}};
+  v.declared = d;
+  v.ndeclared = 3;
+  v.named = named;
+  v.nnamed = 1;
+  assert_int_equal(store_add_visit(f->s, &v), 0);
+  assert_int_equal(store_count(f->s, "visit_declared"), 3);
+  size_t n = 0;
+  assert_int_equal(store_replay_visits(f->s, on_declared_visit, &n), 0);
+  assert_int_equal(n, 3);
+  /* By key. */
+  assert_string_equal(rdecl[0].key, CSS);
+  assert_int_equal(rdecl[0].dest, OBS_DEST_STYLE);
+  assert_int_equal(rdecl[0].flags, VISIT_DECL_LINK);
+  assert_string_equal(rdecl[1].key, "https://shop.example/early.js");
+  assert_int_equal(rdecl[1].dest, OBS_DEST_SCRIPT);
+  assert_int_equal(rdecl[1].flags, VISIT_DECL_EARLY);
+  assert_string_equal(rdecl[2].key, FONT);
+  assert_int_equal(rdecl[2].flags, VISIT_DECL_LINK | VISIT_DECL_EARLY);
+  /* The declared resource's row has its destination. */
+  assert_string_equal(raw_text(f->db, "SELECT dest FROM resources WHERE key"
+                                      " = 'https://shop.example/early.js'"),
+                      "3");
+  /* Declarations go with their visit. */
+  assert_int_equal(store_trim_visits(f->s, 0), 0);
+  assert_int_equal(store_count(f->s, "visit_declared"), 0);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
       T(test_replace_rules), T(test_load_rules), T(test_aggregate_upsert),
       T(test_replay),        T(test_settings),   T(test_overrides),
       T(test_list_pages),    T(test_replay_without_network),
+      T(test_replay_declared),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);
