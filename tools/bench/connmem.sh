@@ -24,7 +24,7 @@
 # CONN_REPS, PIN_LOAD. Writes $OUT/raw-connmem.tsv and
 # $OUT/summary-connmem.tsv.
 
-CONN_KINDS="h2c-idle tls-idle h1-idle h2c-stream"
+CONN_KINDS=${BENCH_CONN_KINDS:-"h2c-idle tls-idle h1-idle h2c-stream"}
 
 # backend_conns PORT: established TCP connections to PORT
 backend_conns() { ss -Htn state established "( dport = :$1 )" 2>/dev/null | wc -l; }
