@@ -63,6 +63,10 @@
 #                         order; a name given twice runs twice (NAME-2),
 #                         which shows the noise of one proxy against itself
 #                         (BENCH_A/BENCH_B, if set, are the first two)
+#   BENCH_HERALD2=PATH    herald-2 (herald's second appearance in
+#                         BENCH_PROXIES) runs this binary: an interleaved
+#                         A/B of two builds, e.g. BENCH_PROXIES="herald
+#                         herald" BENCH_HERALD2=/tmp/herald-before
 #   BENCH_REPS=3 BENCH_DURATION=8 BENCH_WARMUP=2 BENCH_C=100 BENCH_M=10
 #   BENCH_THREADS=1       h2load -t
 #   BENCH_CELLS="h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"
@@ -91,12 +95,30 @@
 #                         attempts.tsv, tables.md (what is printed),
 #                         h2load/*.txt, logs
 #   BENCH_PIN=0           do not pin to CPUs
+#   BENCH_PROFILE=1       profile herald instead of comparing: only
+#                         herald, only the throughput cells (other sections
+#                         off unless asked for); during each measured
+#                         window perf samples herald (perf record -e
+#                         cpu-clock, $OUT/profile/CELL.repN.data) and
+#                         counts its system calls (perf stat on the
+#                         raw_syscalls and syscalls tracepoints); the
+#                         report gives syscalls per request and each
+#                         cell's hottest symbols and libraries. Its CPU
+#                         figures include the sampling's cost: compare
+#                         them with nothing.
 #
 # Everything started here is stopped at exit, by the PIDs recorded here.
 set -uo pipefail
 
 B=${B:-build}
 QUICK=${BENCH_QUICK:-0}
+PROFILE=${BENCH_PROFILE:-0}
+if [[ $PROFILE == 1 ]]; then
+  BENCH_PROXIES=${BENCH_PROXIES:-herald}
+  BENCH_WORKERS2=${BENCH_WORKERS2:-0} BENCH_CONNMEM=${BENCH_CONNMEM:-0}
+  BENCH_RECORD=${BENCH_RECORD:-0} BENCH_LEARN=${BENCH_LEARN:-0}
+  BENCH_PAGELOAD=${BENCH_PAGELOAD:-0}
+fi
 if [[ -n ${BENCH_PROXIES:-} ]]; then
   read -r -a PROXIES <<<"$BENCH_PROXIES"
 elif [[ -n ${BENCH_A:-}${BENCH_B:-} ]]; then
@@ -143,6 +165,7 @@ ROOT=$(cd "$BENCH_DIR/../.." && pwd)
 . "$BENCH_DIR/proxies.sh"
 . "$BENCH_DIR/tables.sh"
 . "$BENCH_DIR/connmem.sh"
+. "$BENCH_DIR/profile.sh"
 
 # Labels: the proxy names; a name's second appearance is NAME-2, and so on.
 LABELS=()
@@ -156,7 +179,8 @@ H_LABEL=
 for i in "${!PROXIES[@]}"; do
   [[ ${PROXIES[$i]} == herald ]] && { H_LABEL=${LABELS[$i]}; break; }
 done
-for t in nginx h2load openssl awk ss; do
+PROFILE_TOOLS=; [[ $PROFILE == 1 ]] && PROFILE_TOOLS=perf
+for t in nginx h2load openssl awk ss $PROFILE_TOOLS; do
   command -v "$t" >/dev/null 2>&1 || die "$t not found (make deps)"
 done
 for p in nghttpx h2o; do
@@ -367,6 +391,8 @@ attempt() {
   local gen_pin=$PIN_LOAD
   [[ $WORKERS == 1 ]] || gen_pin=""
   wait_quiet
+  HERALD_BIN=$HERALD
+  [[ $label == herald-2* && -n ${BENCH_HERALD2:-} ]] && HERALD_BIN=$BENCH_HERALD2
   start_proxy "$proxy" "$WORKERS"
   if [[ $mode == page ]]; then
     for p in "${PAGE_MIX[@]}"; do urls+=("http://127.0.0.1:$H2C_PORT$p"); done
@@ -393,10 +419,12 @@ attempt() {
   pids=$(tree "$PROXY_PID" | tr '\n' ' ')
   bpids=$(tree "$BACKEND_PID" | tr '\n' ' ')
   t0=$(ticks $pids); b0=$(ticks $bpids); g0=$(ticks "$GEN_PID"); s0=$(busy_ticks)
+  [[ $PROFILE == 1 && $proxy == herald ]] && profile_start "${mode}_${file%.bin}.rep$rep.try$try"
   wait_line "$of" 'Main benchmark duration is over' $((DUR + 15))
   t1=$(ticks $pids); b1=$(ticks $bpids); g1=$(ticks "$GEN_PID"); s1=$(busy_ticks)
   wait "$GEN_PID" 2>/dev/null
   forget "$GEN_PID"
+  [[ $PROFILE == 1 && $proxy == herald ]] && profile_stop
   rss=$(status_kb VmHWM $pids)
   stop_pid "$PROXY_PID"
 
@@ -419,6 +447,7 @@ attempt() {
       print cell, label, rep, rps, done, failed, p50, p99, us,
             sprintf("%.1f", 100 * dt / hz / dur), sprintf("%.1f", rss / 1024),
             sprintf("%.1f", other), try }' >"$WORK/run/attempt.tsv"
+  [[ $PROFILE == 1 && $proxy == herald ]] && profile_note "$WORK/run/attempt.tsv"
   printf '%s\t' "$WORKERS" >>"$OUT/attempts.tsv"
   cat "$WORK/run/attempt.tsv" >>"$OUT/attempts.tsv"
   awk -F'\t' -v w="$WORKERS" '{ printf "[bench] %-14s %-10s w%s rep %s.%s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %7s us/req (%s%%)  rss %6s MB  other %5s%%  failed %s\n",
@@ -668,7 +697,7 @@ report() {
     warn_bad "$RAW_LEARN"
   fi
 }
-report | tee "$OUT/tables.md"
+{ report; [[ $PROFILE == 1 ]] && profile_report; } | tee "$OUT/tables.md"
 echo
 log "tables: $OUT/tables.md  raw and summary TSVs: $OUT"
 if [[ $PAGELOAD != 0 ]]; then

@@ -12,7 +12,8 @@
 #   nginx    worker_processes N (plus its master process)
 # With one worker the proxy is pinned ($PIN_PROXY); with more it floats.
 #
-# Globals read: WORK, OUT, NOFILE, HERALD, PIN_PROXY, BACKEND_PORT (the
+# Globals read: WORK, OUT, NOFILE, HERALD (HERALD_BIN instead, if set),
+# PIN_PROXY, BACKEND_PORT (the
 # backend), HERALD_EXTRA (array: more herald arguments), PROXY_LOG (log
 # file instead of $OUT/NAME.log), LONG_TIMEOUTS (1: every idle, keep-alive
 # and backend read timeout raised to 10 minutes and herald's per-client
@@ -92,7 +93,7 @@ start_herald() {
       -o limits.max_connections=1000000
       -o timeouts.idle=600000 -o timeouts.backend_read=600000)
   fi
-  $pin "$HERALD" --listen "127.0.0.1:$H2C_PORT" --listen-tls "127.0.0.1:$TLS_PORT" \
+  $pin "${HERALD_BIN:-$HERALD}" --listen "127.0.0.1:$H2C_PORT" --listen-tls "127.0.0.1:$TLS_PORT" \
     --cert "$WORK/cert.pem" --key "$WORK/key.pem" \
     --backend "127.0.0.1:$BACKEND_PORT" \
     -o limits.max_requests_per_conn=100000000 "${args[@]}" "${HERALD_EXTRA[@]}" \
