@@ -145,7 +145,7 @@ deps:
 	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
 	  nghttp2-client nghttp2-proxy h2o curl nginx openssl sqlite3 python3 procps \
 	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev llvm-14 \
-	  python-scrapy-doc systemd logrotate
+	  python-scrapy-doc systemd logrotate linux-perf
 
 unit: all $(UNIT_BIN)
 integ: all $(TOOLS_BIN) $(REPLAY_BIN)
