@@ -397,14 +397,11 @@ static void flush_tls(struct conn *c) {
       buf_consume(&c->out, sl[i].len);
     }
   }
-  const uint8_t *p;
-  size_t len = tls_out(c->tls, &p);
-  if (len == 0)
+  if (tls_out_pending(c->tls) == 0)
     return;
   struct buf cipher;
   buf_init(&cipher);
-  buf_append(&cipher, p, len);
-  tls_out_consume(c->tls, len);
+  tls_out_take(c->tls, &cipher);
   submit(c, &cipher);
 }
 
@@ -556,8 +553,7 @@ static int on_tls_bytes(struct conn *c, const uint8_t *p, size_t n) {
       return rv;
   }
   /* The handshake may have produced bytes to send. */
-  const uint8_t *out;
-  if (tls_out(c->tls, &out) > 0)
+  if (tls_out_pending(c->tls) > 0)
     conn_mark_dirty(c);
   return 0;
 }
