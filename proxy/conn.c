@@ -117,6 +117,32 @@ void conn_write(struct conn *c, const void *p, size_t n) {
   conn_mark_dirty(c);
 }
 
+void conn_write_move(struct conn *c, struct buf *q, size_t n) {
+  if (c->closing && !c->close_after_flush) {
+    buf_consume(q, n);
+    return;
+  }
+  if (c->tls != NULL) {
+    /* SSL_write takes one contiguous run and makes a record of it: a
+     * relinked chunk would leave the 9-byte frame header before it in a
+     * record of its own. Copying keeps header and payload in one. */
+    while (n > 0) {
+      const uint8_t *p;
+      size_t k = buf_peek(q, &p);
+      if (k == 0)
+        break;
+      if (k > n)
+        k = n;
+      buf_append(&c->out, p, k);
+      buf_consume(q, k);
+      n -= k;
+    }
+  } else {
+    buf_move(&c->out, q, n);
+  }
+  conn_mark_dirty(c);
+}
+
 void conn_mark_dirty(struct conn *c) {
   if (c->dirty || (c->closing && !c->close_after_flush))
     return;

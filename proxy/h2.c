@@ -13,8 +13,9 @@
  * acknowledged only once it reached the backend socket.
  *
  * Response bodies wait in the stream's chunk queue and are framed with
- * NGHTTP2_DATA_FLAG_NO_COPY, so body bytes are copied once from the
- * backend's read buffer into the queue and once into the output. */
+ * NGHTTP2_DATA_FLAG_NO_COPY, so body bytes are copied once, from the
+ * backend's read buffer into the queue; a DATA frame's payload then moves
+ * into the output by whole chunks (conn_write_move). */
 #include <inttypes.h>
 #include <stddef.h>
 #include <nghttp2/nghttp2.h>
@@ -471,16 +472,7 @@ static int send_data(nghttp2_session *ng, nghttp2_frame *frame,
   if (conn_write_blocked(s->c))
     return NGHTTP2_ERR_WOULDBLOCK;
   conn_write(s->c, framehd, 9);
-  size_t left = length;
-  while (left > 0) {
-    const uint8_t *p;
-    size_t k = buf_peek(&st->resp, &p);
-    if (k > left)
-      k = left;
-    conn_write(s->c, p, k);
-    buf_consume(&st->resp, k);
-    left -= k;
-  }
+  conn_write_move(s->c, &st->resp, length);
   (void)frame;
   st->bytes_sent += length;
   st->send_ms = loop_now(s);
