@@ -56,6 +56,7 @@ profile_note() {
 PROFILE_AWK='
 function category(dso, sym) {
   if (dso ~ /kernel/) return "kernel (syscalls, TCP, loopback)"
+  if (dso ~ /vdso/) return "clock reads (vDSO clock_gettime)"
   # Debian ships BoringSSL and nghttp2 stripped of their internal
   # symbols: what has no name is counted by library.
   if (dso ~ /libcrypto|libssl/) {
