@@ -6,22 +6,8 @@
 # naming how herald ran, a memory row per proxy, and no failed request.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$HERALD_STANDIN" = nghttpx ]; then
-  skip "bench" "the bench starts its own proxies; no stand-in"
-  finish
-fi
-for b in herald connhold fault_backend; do
-  if [ ! -x "$B/$b" ]; then
-    skip "bench" "$B/$b not built (make $B/$b)"
-    finish
-  fi
-done
-for t in h2load nginx; do
-  if ! command -v "$t" >/dev/null 2>&1; then
-    skip "bench" "$t not installed (make deps)"
-    finish
-  fi
-done
+skip_unless bench --no-standin "the bench starts its own proxies" \
+  --built herald connhold fault_backend --cmd h2load nginx
 
 OUT=$WORK/out
 out=$(B="$B" BENCH_OUT="$OUT" BENCH_QUICK=1 BENCH_PROXIES="herald nginx" \
