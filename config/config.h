@@ -10,10 +10,11 @@
 #ifndef CONFIG_CONFIG_H
 #define CONFIG_CONFIG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
-#include "proxy/access.h"
-#include "proxy/client.h"
+#include "base/access_format.h"
+#include "base/client.h"
 
 /* The file herald reads without -c (the Makefile sets it from SYSCONFDIR). */
 #ifndef CONFIG_DEFAULT_PATH
@@ -42,6 +43,21 @@
   "aiohttp, go-http-client, java/, okhttp, apache-httpclient, "            \
   "node-fetch, axios/, undici, uptime, pingdom, statuscake, monitor, "     \
   "check_http, linkchecker, w3c_validator"
+
+/* Defaults of the learner's budgets per page (config_budgets,
+ * learn_params_defaults). The hint budget is large enough for a
+ * documentation page's stylesheets and scripts; the push budget stays
+ * near one initial congestion window's worth of a fast link, since a
+ * push cannot be refused without a round trip. */
+#define CONFIG_DEFAULT_HINT_BUDGET 524288
+#define CONFIG_DEFAULT_HINT_MAX 16
+#define CONFIG_DEFAULT_PUSH_BUDGET 102400
+#define CONFIG_DEFAULT_PUSH_MAX 16
+
+/* A declared resource's prior, in pseudo-samples: the fewest all-hit
+ * samples whose Wilson lower bound (z 1.96) reaches the default hint
+ * threshold 0.9 is 34.6; 40 leaves room, and one miss undoes it. */
+#define CONFIG_DEFAULT_DECLARED_PRIOR 40
 
 /* config_deliver_parse returns the CONFIG_DELIVER_* named |s| ("off",
  * "hints", "shadow", "push", "both"), or -1. */
@@ -108,6 +124,9 @@ struct config {
   char access_log[CONFIG_PATH_MAX]; /* "" = off, "-" = stdout */
   char error_log[CONFIG_PATH_MAX];  /* "" = stderr (default) */
   char access_format[ACCESS_FORMAT_MAX]; /* proxy/access.h */
+  struct access_format access_compiled;  /* access_format, compiled by
+                                            config_defaults and
+                                            config_validate */
 
   /* [limits] */
   int max_connections;          /* default 10000 */
@@ -178,7 +197,7 @@ struct config {
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */
   int admin_port;
 
-  /* [clients]: who a request is from (proxy/client.h) */
+  /* [clients]: who a request is from (base/client.h) */
   struct client_cidr trusted_proxies[CLIENT_MAX_TRUSTED]; /* whose
                                   X-Forwarded-For is believed; none */
   int ntrusted_proxies;
@@ -189,7 +208,19 @@ struct config {
    * (proxy/privs.h); "" = stay who started it. group "" = the user's. */
   char server_user[CONFIG_NAME_MAX];
   char server_group[CONFIG_NAME_MAX];
+
+  /* References to a configuration from config_new (config_ref). */
+  atomic_int refs;
 };
+
+/* config_new allocates a configuration holding defaults, with one
+ * reference (the caller's). A configuration in force is shared: the
+ * server, each loop's backend pool and every connection pinned to one
+ * hold a reference, from any thread, and the last config_unref frees
+ * it. Once shared it is immutable. */
+struct config *config_new(void);
+void config_ref(struct config *c);
+void config_unref(struct config *c); /* NULL is a no-op */
 
 /* config_budgets resolves the budgets of |c|: a channel's own key, else
  * [learn] budget / max_resources, else the learner's default. */
@@ -197,14 +228,14 @@ void config_budgets(const struct config *c, long long *hint_bytes,
                     int *hint_max, long long *push_bytes, int *push_max);
 
 /* config_ignored says whether a navigation from |user_agent| (|ua_len|
- * bytes, may be NULL) by the request's |client| (16 bytes, proxy/client.h;
+ * bytes, may be NULL) by the request's |client| (16 bytes, base/client.h;
  * may be NULL) is left out of recording by [record] ignore_agents /
  * ignore_clients. */
 int config_ignored(const struct config *c, const char *user_agent,
                    size_t ua_len, const uint8_t *client);
 
 /* config_defaults fills |c| with the default value of every key and no
- * listeners, backends or routes. */
+ * listeners, backends or routes (its references stay as they are). */
 void config_defaults(struct config *c);
 
 /* config_load reads the INI file |path| into |c| (which should hold

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 #define DEFAULT_WINDOW_MS 5000
 #define DEFAULT_MAX_VISITS 65536

@@ -55,6 +55,7 @@
 
 #include "learner/obs.h"
 #include "learner/pagekey.h"
+#include "store/rows.h"
 
 struct attrib;
 
@@ -76,118 +77,14 @@ struct attrib_config {
                                 every request walk a long list */
 };
 
-enum visit_req_flag {
-  VISIT_REQ_PUSHABLE = 1u << 0,    /* GET, 200, same authority, cacheable
-                                      (no no-store, no private, no
-                                      Authorization), no Set-Cookie,
-                                      Vary <= Accept-Encoding, complete */
-  VISIT_REQ_ALREADY_HAD = 1u << 1, /* 304 to a conditional request */
-  VISIT_REQ_PUSHED = 1u << 2,
-  VISIT_REQ_HINTED = 1u << 3,
-  VISIT_REQ_DELIVERED = 1u << 4,   /* not requested: herald pushed it whole
-                                      and the client never asked (the
-                                      push stood in for the request);
-                                      depth 0, no delay */
-};
-
-/* When the client sent no Sec-Fetch-Dest, dest is derived from the media
- * type (parameters ignored): text/css is STYLE; a type containing
- * "javascript" or "ecmascript" is SCRIPT; a "font/" type, or one
+/* When the client sent no Sec-Fetch-Dest, a request's dest (struct
+ * visit_req, store/rows.h) is derived from the media type (parameters
+ * ignored): text/css is STYLE; a type containing "javascript" or
+ * "ecmascript" is SCRIPT; a "font/" type, or one
  * containing "woff", "ttf", "otf", "truetype", "opentype" or
  * "fontobject" is FONT; an "image/" type is IMAGE; one containing "json"
  * or "xml", or text/plain, is FETCH; anything else (text/html included)
  * is OTHER. */
-#define VISIT_URGENCY_NONE 0xff
-
-struct visit_req {
-  char key[PAGEKEY_MAX];   /* resource key: scheme://authority/path?query,
-                              the query as requested */
-  char method[8];
-  char content_type[OBS_CTYPE_MAX];
-  uint16_t status;
-  uint8_t dest;            /* enum obs_dest: Sec-Fetch-Dest, or derived
-                              from content_type (see below) */
-  uint8_t urgency;         /* RFC 9218 urgency (0 most urgent .. 7) of the
-                              request's priority field; VISIT_URGENCY_NONE
-                              when it had none */
-  uint8_t depth;           /* 1: referred by the page (255 at most) */
-  int parent;              /* index of the referring resource, or -1 */
-  uint32_t flags;          /* enum visit_req_flag */
-  uint32_t delay_ms;       /* request start minus page request start */
-  uint64_t bytes;
-};
-
-/* What herald sent ahead of the page. */
-enum visit_delivery {
-  VISIT_NONE = 0,    /* no rules, mode off or shadow */
-  VISIT_HINTS = 1,   /* a 103 Early Hints */
-  VISIT_PUSH = 2,    /* server pushes */
-  VISIT_HOLDOUT = 3, /* would have got one of those; held out to measure */
-};
-
-/* One pushed stream of the visit (OBS_PUSH). */
-struct visit_push {
-  char key[PAGEKEY_MAX];
-  char content_type[OBS_CTYPE_MAX];
-  uint64_t bytes;      /* body bytes sent */
-  int completed;       /* sent to the end; 0: reset (cancelled) */
-  int client_had;      /* not pushed: the browser had it (digest cookie) */
-  uint8_t dest;        /* client_had: the rule's destination */
-};
-
-/* A resource herald named to the client ahead of the page: in the 103
- * Early Hints it sent, or as a push it promised (whatever became of it).
- * A request for it in this visit is herald's doing, not the page's, so
- * the learner takes it as no evidence either way. Filled by the recorder
- * (attribution leaves it empty). */
-enum visit_named_channel { VISIT_NAMED_HINT = 1, VISIT_NAMED_PUSH = 2 };
-struct visit_named {
-  char key[PAGEKEY_MAX];
-  uint8_t channel; /* enum visit_named_channel */
-};
-
-/* A resource the page's backend declared (struct visit_declared): where
- * it said so, and whether herald's 103 to the client named it. */
-enum visit_decl_flag {
-  VISIT_DECL_LINK = 1u << 0,  /* a Link field of the page's response */
-  VISIT_DECL_EARLY = 1u << 1, /* the backend's own 103 */
-  VISIT_DECL_NAMED = 1u << 2, /* herald's 103 named it (forwarded or
-                                 merged): what the client then fetched is
-                                 herald's doing (struct visit_named) */
-};
-struct visit_declared {
-  char key[PAGEKEY_MAX];
-  uint8_t dest;  /* enum obs_dest, from the link's as= */
-  uint8_t flags; /* enum visit_decl_flag */
-};
-
-struct visit {
-  char page_key[PAGEKEY_MAX];
-  char template_key[PAGEKEY_MAX];
-  int mobile;
-  uint8_t client_token[16]; /* who: address and User-Agent (attribution) */
-  uint8_t network[16];     /* the client's network (recorder.h): what
-                              learn.min_clients counts; all zero for a
-                              visit recorded before herald knew it */
-  uint64_t start_ms;       /* page request arrival, Unix ms */
-  uint64_t load_ms;        /* page start to end of last attributed response */
-  uint64_t bytes;          /* page + attributed + pushed response bytes */
-  uint8_t delivery;        /* enum visit_delivery */
-  struct visit_req *reqs;  /* in attribution order */
-  size_t nreqs;
-  struct visit_push *pushes;
-  size_t npushes;
-  struct visit_named *named; /* see struct visit_named */
-  size_t nnamed;
-  struct visit_declared *declared; /* what the backend declared */
-  size_t ndeclared;
-  /* Where the page's 103 came from (the proxy's choice, carried by the
-   * page's OBS_DONE): snapshot generation, page slot, and the entries
-   * named (bit i: entry i). Zero without a 103. */
-  uint64_t rules_gen;
-  uint32_t rules_slot;
-  uint64_t named_mask;
-};
 
 /* attrib_emit_cb receives each finished visit; |v| is valid during the
  * call only, and the callee may change the flags of its requests. */

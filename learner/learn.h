@@ -125,6 +125,7 @@
 
 #include "learner/attribution.h"
 #include "learner/pagekey.h"
+#include "store/rows.h"
 
 struct learn;
 
@@ -145,20 +146,6 @@ struct learn;
 #define LEARN_CLIENT_MEMORY 4096
 #define LEARN_CLIENT_RESOURCES 32
 
-/* Defaults of the budgets. The hint budget is large enough for a
- * documentation page's stylesheets and scripts; the push budget stays
- * near one initial congestion window's worth of a fast link, since a
- * push cannot be refused without a round trip. */
-#define LEARN_DEFAULT_HINT_BUDGET 524288
-#define LEARN_DEFAULT_HINT_MAX 16
-#define LEARN_DEFAULT_PUSH_BUDGET 102400
-#define LEARN_DEFAULT_PUSH_MAX 16
-
-/* A declared resource's prior, in pseudo-samples: the fewest all-hit
- * samples whose Wilson lower bound (z 1.96) reaches the default hint
- * threshold 0.9 is 34.6; 40 leaves room, and one miss undoes it. */
-#define LEARN_DEFAULT_DECLARED_PRIOR 40
-
 struct learn_params {
   double push_threshold;  /* default 0.95 */
   double hint_threshold;  /* default 0.90 */
@@ -174,71 +161,10 @@ struct learn_params {
 
 void learn_params_defaults(struct learn_params *p);
 
-enum learn_channel {
-  LEARN_PUSH = 1u << 0,
-  LEARN_HINT = 1u << 1,
-};
-
-enum learn_state { LEARN_LEARNED, LEARN_PINNED, LEARN_BLOCKED };
-
-enum learn_level {
-  LEARN_PAGE,
-  LEARN_TEMPLATE,
-  LEARN_SECTION,
-  LEARN_SITE,
-  LEARN_LEVELS,
-};
-
-/* How much the page needs a resource first; lower goes first. */
-enum learn_rank {
-  LEARN_RANK_STYLE,  /* a render-blocking stylesheet */
-  LEARN_RANK_SCRIPT, /* a synchronous (parser-blocking) script */
-  LEARN_RANK_FONT,
-  LEARN_RANK_OTHER,  /* images, fetches, async scripts, print styles */
-};
-
 /* learn_rule_order compares two rules in serving order: rank, median
  * delay, depth, key. */
 struct learn_rule;
 int learn_rule_order(const struct learn_rule *a, const struct learn_rule *b);
-
-/* learn_rank_of ranks a resource by its destination and the urgency its
- * genuine requests carried (VISIT_URGENCY_NONE: unknown). */
-uint8_t learn_rank_of(uint8_t dest, uint8_t urgency);
-
-/* Names as the rules table and heraldctl spell them: channels "push"
- * (push and hint), "hint", "none"; states "learned", "pinned", "blocked";
- * levels "page", "template", "section", "site"; ranks "style", "script",
- * "font", "other". The parsers return -1 for an unknown name. */
-const char *learn_channel_name(uint32_t channels);
-const char *learn_state_name(uint8_t state);
-const char *learn_level_name(uint8_t level);
-const char *learn_rank_name(uint8_t rank);
-int learn_level_parse(const char *name);
-
-struct learn_rule {
-  char key[PAGEKEY_MAX];  /* resource key */
-  uint8_t dest;           /* enum obs_dest */
-  uint8_t depth;
-  uint8_t state;          /* enum learn_state */
-  uint8_t level;          /* enum learn_level that decided (served rules),
-                             or whose entry is shown (near misses) */
-  uint8_t rank;           /* enum learn_rank */
-  uint8_t urgency;        /* latest genuine, VISIT_URGENCY_NONE unknown */
-  uint32_t channels;      /* enum learn_channel; 0 = near miss, no rule */
-  int ord;                /* position in the page's list, from 0 */
-  double k, n, confidence, wilson; /* at |level| */
-  int clients;            /* at most LEARN_MAX_CLIENTS */
-  uint64_t bytes;          /* latest size seen */
-  uint32_t median_delay_ms;
-  uint8_t pushable;        /* the latest request was VISIT_REQ_PUSHABLE */
-  uint8_t superseded;      /* at |level|, see above */
-  uint8_t suspended;
-  uint8_t declared;        /* at |level|: the backend declared it (its k
-                              and n include the prior) */
-  uint32_t pushes_used;    /* push outcomes (recent: halved past 256) */
-  uint32_t pushes_unused;
-};
 
 /* Operator overrides that apply to one key: resource keys pinned or
  * blocked. */

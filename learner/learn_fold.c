@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/learn.h"
 #include "learner/learn_int.h"
-#include "proxy/util.h"
 
 #define MEM_WAYS 4
 

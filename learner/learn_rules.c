@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/learn.h"
 #include "learner/learn_int.h"
-#include "proxy/util.h"
 
 /* What one level says about one resource. */
 struct view {

@@ -12,13 +12,13 @@
 #include <time.h>
 #include <uv.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
+#include "config/route.h"
 #include "learner/attribution.h"
 #include "learner/learn.h"
 #include "learner/ruleset.h"
-#include "proxy/log.h"
-#include "proxy/route.h"
-#include "proxy/util.h"
 #include "store/store.h"
 
 #define RULES_PER_PAGE 64

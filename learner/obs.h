@@ -13,10 +13,11 @@
 
 #include <stdint.h>
 
+#include "store/rows.h" /* OBS_CTYPE_MAX, enum obs_dest */
+
 #define OBS_AUTHORITY_MAX 128
 #define OBS_PATH_MAX 512   /* path and query as the client sent them */
 #define OBS_REFERER_MAX 640
-#define OBS_CTYPE_MAX 64
 
 enum obs_kind {
   OBS_NAV_START = 1, /* a request that may be a navigation has arrived */
@@ -33,22 +34,6 @@ enum obs_kind {
                         came in the backend's own 103, else in a Link
                         field of its final response; OBS_F_DECL_NAMED when
                         herald's 103 to the client named it */
-};
-
-/* Declarations noted per navigation, at most (the rest are not). */
-#define OBS_DECLARED_MAX 16
-
-/* What the client said it fetches (Sec-Fetch-Dest), or what the response's
- * content type says when the client sent no Sec-Fetch-Dest. */
-enum obs_dest {
-  OBS_DEST_NONE = 0,
-  OBS_DEST_DOCUMENT,
-  OBS_DEST_STYLE,
-  OBS_DEST_SCRIPT,
-  OBS_DEST_FONT,
-  OBS_DEST_IMAGE,
-  OBS_DEST_FETCH, /* fetch/XHR/json/other CORS */
-  OBS_DEST_OTHER,
 };
 
 enum obs_flag {
@@ -102,7 +87,7 @@ struct obs {
   uint64_t named_mask;
   uint32_t rules_slot;
   uint8_t urgency;     /* RFC 9218 priority u= (0..7), OBS_URGENCY_NONE */
-  uint8_t addr[16];    /* the request's client (proxy/client.h form) */
+  uint8_t addr[16];    /* the request's client (base/client.h form) */
   uint8_t client_token[16]; /* filled by the recorder; addr then zeroed */
   uint8_t network[16];      /* filled by the recorder too */
   char method[8];

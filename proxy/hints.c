@@ -4,14 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/http.h"
 #include "config/config.h"
+#include "config/route.h"
 #include "learner/learn.h"
 #include "learner/ruleset.h"
-#include "proxy/http.h"
+#include "base/http.h"
 #include "proxy/linkfield.h"
 #include "proxy/record.h"
-#include "proxy/route.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 
 void hints_keys_init(struct hints_keys *k, const char *templates,
                      const char *keep_params, int sections) {
@@ -23,15 +24,15 @@ void hints_keys_init(struct hints_keys *k, const char *templates,
 }
 
 /* may_send: see hints_may_send; |o| filled. */
-static int may_send(const struct server *srv, const struct http_req *req,
+static int may_send(const struct config *cfg, const struct http_req *req,
                     const struct obs *o) {
   if (!record_maybe_navigation(o) || (o->flags & OBS_F_AUTHORIZATION))
     return 0;
   return req->version == 20 ||
-         (req->version == 11 && srv->cfg->deliver_hints_http1);
+         (req->version == 11 && cfg->deliver_hints_http1);
 }
 
-int hints_may_send(const struct server *srv, const struct http_req *req,
+int hints_may_send(const struct config *cfg, const struct http_req *req,
                    const struct obs *o, const struct conn *c, uint64_t id) {
   if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
     return 0;
@@ -40,51 +41,51 @@ int hints_may_send(const struct server *srv, const struct http_req *req,
     record_request(&tmp, c, id, req);
     o = &tmp;
   }
-  return may_send(srv, req, o);
+  return may_send(cfg, req, o);
 }
 
 /* page_of returns the rules page of the navigation |req|, whatever its
  * channels, or NULL when there is none. */
-static const struct ruleset_page *page_of(const struct server *srv,
+static const struct ruleset_page *page_of(const struct loop *lp,
+                                          const struct config *cfg,
                                           const struct http_req *req,
                                           const struct obs *o) {
-  const struct config *cfg = srv->cfg;
-  if (srv->rules == NULL || !may_send(srv, req, o))
+  if (lp->rules == NULL || !may_send(cfg, req, o))
     return NULL;
   char key[PAGEKEY_MAX], tmpl[PAGEKEY_MAX];
-  if (pagekey_make(&srv->hint_keys->keys, req->https, o->authority, o->path,
+  if (pagekey_make(&lp->hint_keys->keys, req->https, o->authority, o->path,
                    key, sizeof(key)) < 0)
     return NULL;
   int mobile = cfg->record_single_class ? 0 : (o->flags & OBS_F_MOBILE) != 0;
-  const struct ruleset_page *p = ruleset_lookup(srv->rules, key, mobile);
+  const struct ruleset_page *p = ruleset_lookup(lp->rules, key, mobile);
   if (p != NULL)
     return p;
   /* The nearest wider level the snapshot has (learner/ruleset.h). */
   const char *base = key;
-  if (pagekey_template(&srv->hint_keys->keys, key, tmpl, sizeof(tmpl)) >= 0) {
+  if (pagekey_template(&lp->hint_keys->keys, key, tmpl, sizeof(tmpl)) >= 0) {
     base = tmpl;
     if (strcmp(tmpl, key) != 0 &&
-        (p = ruleset_lookup(srv->rules, tmpl, mobile)) != NULL)
+        (p = ruleset_lookup(lp->rules, tmpl, mobile)) != NULL)
       return p;
   }
   char wide[PAGEKEY_MAX];
-  if (pagekey_section(base, srv->hint_keys->sections, wide, sizeof(wide)) >=
+  if (pagekey_section(base, lp->hint_keys->sections, wide, sizeof(wide)) >=
           0 &&
-      (p = ruleset_lookup(srv->rules, wide, mobile)) != NULL)
+      (p = ruleset_lookup(lp->rules, wide, mobile)) != NULL)
     return p;
   if (pagekey_site(base, wide, sizeof(wide)) >= 0)
-    p = ruleset_lookup(srv->rules, wide, mobile);
+    p = ruleset_lookup(lp->rules, wide, mobile);
   return p;
 }
 
 /* mode_of: the operator's live setting (heraldctl mode, carried by the
  * rules snapshot) wins over the route's configured mode, which wins over
  * [deliver] mode. */
-static int mode_of(const struct server *srv, const struct http_req *req) {
-  const struct config *cfg = srv->cfg;
+static int mode_of(const struct loop *lp, const struct config *cfg,
+                   const struct http_req *req) {
   size_t hostlen = http_authority_host_len(req->authority, req->authority_len);
   int r = route_find(cfg, req->authority, hostlen, req->path, req->path_len);
-  int live = ruleset_mode(srv->rules, r >= 0 ? cfg->routes[r].name : NULL);
+  int live = ruleset_mode(lp->rules, r >= 0 ? cfg->routes[r].name : NULL);
   if (live >= 0)
     return live;
   if (r >= 0 && cfg->routes[r].deliver >= 0)
@@ -94,14 +95,14 @@ static int mode_of(const struct server *srv, const struct http_req *req) {
 
 /* draw returns true with probability |f|. xorshift64* is plenty for
  * sampling. */
-static int draw(struct server *srv, double f) {
+static int draw(struct loop *lp, double f) {
   if (f <= 0)
     return 0;
-  uint64_t x = srv->rng;
+  uint64_t x = lp->rng;
   x ^= x >> 12;
   x ^= x << 25;
   x ^= x >> 27;
-  srv->rng = x;
+  lp->rng = x;
   double u = (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
   return u < f;
 }
@@ -131,14 +132,15 @@ uint8_t hints_dest_of(const char *as) {
   return OBS_DEST_NONE;
 }
 
-int hints_verify_withhold(struct server *srv) {
-  if (!draw(srv, srv->cfg->deliver_verify))
+int hints_verify_withhold(struct loop *lp, const struct config *cfg) {
+  if (!draw(lp, cfg->deliver_verify))
     return 0;
-  srv->stats.verify_withheld++;
+  lp->stats.verify_withheld++;
   return 1;
 }
 
-enum hints_action hints_decide(struct server *srv, const struct http_req *req,
+enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
+                               const struct http_req *req,
                                struct obs *o, const struct conn *c,
                                uint64_t id, int can_push,
                                const struct ruleset_page **page,
@@ -148,14 +150,14 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
     record_request(&tmp, c, id, req);
     o = &tmp;
   }
-  const struct ruleset_page *p = page_of(srv, req, o);
+  const struct ruleset_page *p = page_of(lp, cfg, req, o);
   if (p == NULL)
     return HINTS_NONE;
-  int mode = mode_of(srv, req);
+  int mode = mode_of(lp, cfg, req);
   if (mode == CONFIG_DELIVER_OFF)
     return HINTS_NONE;
   if (mode == CONFIG_DELIVER_SHADOW) {
-    srv->stats.hints_shadow++;
+    lp->stats.hints_shadow++;
     return HINTS_NONE;
   }
   enum hints_action a = HINTS_NONE;
@@ -174,9 +176,9 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
   }
   if (a == HINTS_NONE)
     return HINTS_NONE;
-  if (draw(srv, srv->cfg->deliver_holdout)) {
+  if (draw(lp, cfg->deliver_holdout)) {
     o->flags |= OBS_F_HOLDOUT;
-    srv->stats.holdout_visits++;
+    lp->stats.holdout_visits++;
     return HINTS_NONE;
   }
   uint32_t channel = a == HINTS_PUSH ? LEARN_PUSH : LEARN_HINT;
@@ -190,7 +192,7 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
         (a == HINTS_EARLY && as_of(e->dest, &cors) == NULL) ||
         !pagekey_path_safe(e->path, strlen(e->path)))
       continue;
-    if (hints_verify_withhold(srv))
+    if (hints_verify_withhold(lp, cfg))
       continue;
     mask |= 1ull << i;
   }
@@ -198,8 +200,8 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
     return HINTS_NONE;
   o->flags |= a == HINTS_PUSH ? OBS_F_GOT_PUSH : OBS_F_GOT_HINTS;
   if (a == HINTS_EARLY) {
-    o->rules_gen = ruleset_gen(srv->rules);
-    o->rules_slot = ruleset_slot(srv->rules, p);
+    o->rules_gen = ruleset_gen(lp->rules);
+    o->rules_slot = ruleset_slot(lp->rules, p);
     o->named_mask = mask;
   }
   *page = p;

@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#include "proxy/http.h"
-#include "proxy/util.h"
+#include "base/http.h"
+#include "base/util.h"
 
 /* Longest parameter value looked at (a rel list, an as=, a crossorigin).
  * Longer ones are read as unknown, never cut into something known. */

@@ -10,7 +10,7 @@
 
 #include "config/config.h"
 #include "proxy/pool.h"
-#include "proxy/privs.h"
+#include "base/privs.h"
 #include "proxy/tls.h"
 
 /* can reports whether |p|'s user (or this process, for NULL) may access
@@ -138,7 +138,7 @@ static int check_log(const char *key, const char *path, char *err,
   return check_dir(key, path, dir, NULL, err, errlen);
 }
 
-int preflight_check(const struct config *cfg, char *err, size_t errlen) {
+int preflight_check(struct config *cfg, char *err, size_t errlen) {
   char why[1024];
   for (int i = 0; i < cfg->nlisteners; i++) {
     const struct config_listener *l = &cfg->listeners[i];

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <uv.h>
 
-#include "proxy/buf.h"
-#include "proxy/util.h"
+#include "base/buf.h"
+#include "base/util.h"
 
 struct tls_ctx {
   SSL_CTX *ssl_ctx;
@@ -162,10 +162,10 @@ void tls_ctx_free(struct tls_ctx *ctx) {
   free(ctx);
 }
 
-struct tls_conn *tls_conn_new(struct tls_ctx *ctx) {
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, struct buf_cache *bufs) {
   pthread_once(&queue_bio_once, queue_bio_init);
   struct tls_conn *t = xcalloc(1, sizeof(*t));
-  buf_init(&t->out);
+  buf_init(&t->out, bufs);
   t->ssl = SSL_new(ctx->ssl_ctx);
   t->rbio = BIO_new(BIO_s_mem());
   t->wbio = BIO_new(queue_bio_method);

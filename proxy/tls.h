@@ -26,7 +26,10 @@ struct tls_ctx *tls_ctx_new(const char *cert_file, const char *key_file,
 void tls_ctx_free(struct tls_ctx *ctx); /* NULL is a no-op; refcounted */
 void tls_ctx_ref(struct tls_ctx *ctx);
 
-struct tls_conn *tls_conn_new(struct tls_ctx *ctx);
+struct buf_cache;
+/* tls_conn_new: ciphertext to send is queued in chunks from |bufs| (the
+ * connection's loop's cache, see buf.h). */
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, struct buf_cache *bufs);
 void tls_conn_free(struct tls_conn *t); /* NULL is a no-op */
 
 /* tls_feed hands ciphertext from the socket to the TLS engine. */

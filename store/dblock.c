@@ -9,7 +9,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 struct dblock {
   int fd;

@@ -21,8 +21,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "learner/attribution.h"
-#include "proxy/util.h"
+#include "base/util.h"
 
 /* Long enough for a competing heraldctl write to finish, short enough that
  * a stuck lock is reported while someone is still watching. */
@@ -500,6 +499,19 @@ const char *store_errmsg(const struct store *s) {
   return s->err;
 }
 
+void store_busy_timeout(struct store *s, int ms) {
+  sqlite3_busy_timeout(s->db, ms);
+}
+
+int store_begin_read(struct store *s) {
+  return exec(s, "BEGIN", "begin");
+}
+
+void store_end_read(struct store *s) {
+  /* A read transaction has nothing to lose: errors are ignored. */
+  sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
 int store_begin(struct store *s) {
   return step(s, s->st[ST_BEGIN], "begin");
 }
@@ -746,4 +758,22 @@ int store_step(struct store *s, sqlite3_stmt *st, const char *what) {
 int store_step_id(struct store *s, sqlite3_stmt *st, const char *what,
                   int64_t *id) {
   return step_id(s, st, what, id);
+}
+
+sqlite3 *store_db(struct store *s) { return s->db; }
+
+int store_prepare(struct store *s, const char *sql, sqlite3_stmt **out,
+                  const char *what) {
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, out, NULL);
+  if (rc == SQLITE_OK)
+    return 0;
+  *out = NULL;
+  return sqlerr(s, rc, what);
+}
+
+int store_done(struct store *s, sqlite3_stmt *st, int rc, const char *what) {
+  /* The message is read before finalize may replace it. */
+  int rv = rc == SQLITE_DONE ? 0 : sqlerr(s, rc, what);
+  sqlite3_finalize(st);
+  return rv;
 }

@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
+#include "store/store.h"
 #include "tools/ctl.h"
 
 #define RULES_CAP 1024
@@ -59,39 +60,31 @@ static long visits_to(double k, double n, double z, double half_life,
 /* feed_outcomes tells |l| what herald recorded of the pushes of |page|
  * (used: completed and not wasted; unused: cancelled or wasted), scaled
  * to the learner's window so the shares stay as recorded. */
+struct feed {
+  struct learn *l;
+  const char *page;
+};
+
+static void on_outcomes(void *ud, int mobile, const char *res,
+                        const struct store_outcomes *o) {
+  const struct feed *f = ud;
+  int64_t used = o->completed > o->wasted ? o->completed - o->wasted : 0;
+  int64_t unused = o->cancelled + o->wasted, total = used + unused;
+  if (total > 200) {
+    used = used * 200 / total;
+    unused = unused * 200 / total;
+  }
+  for (int64_t i = 0; i < used; i++)
+    learn_outcome(f->l, f->page, mobile, res, 1);
+  for (int64_t i = 0; i < unused; i++)
+    learn_outcome(f->l, f->page, mobile, res, 0);
+}
+
 static int feed_outcomes(const struct ctl *c, struct learn *l,
                          const char *page) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db,
-                         "SELECT o.class, r.key, o.completed, o.cancelled,"
-                         " o.wasted FROM push_outcomes o"
-                         " JOIN pages p ON p.id = o.page_id"
-                         " JOIN resources r ON r.id = o.resource_id"
-                         " WHERE p.key = ?1",
-                         -1, &st, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "push outcomes");
-  sqlite3_bind_text(st, 1, page, -1, SQLITE_STATIC);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int mobile = strcmp((const char *)sqlite3_column_text(st, 0), "mobile") == 0;
-    const char *res = (const char *)sqlite3_column_text(st, 1);
-    int64_t done = sqlite3_column_int64(st, 2),
-            cancelled = sqlite3_column_int64(st, 3),
-            wasted = sqlite3_column_int64(st, 4);
-    int64_t used = done > wasted ? done - wasted : 0;
-    int64_t unused = cancelled + wasted, total = used + unused;
-    if (total > 200) {
-      used = used * 200 / total;
-      unused = unused * 200 / total;
-    }
-    for (int64_t i = 0; i < used; i++)
-      learn_outcome(l, page, mobile, res, 1);
-    for (int64_t i = 0; i < unused; i++)
-      learn_outcome(l, page, mobile, res, 0);
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE)
-    return ctl_sqlerr(c, "push outcomes");
+  struct feed f = {l, page};
+  if (store_page_outcomes(c->s, page, on_outcomes, &f) != 0)
+    return ctl_store_error(c);
   return CTL_OK;
 }
 

@@ -19,10 +19,10 @@ names=("$@")
 
 files_of() {
   case $1 in
-  h1) echo proxy/h1.c proxy/http.c proxy/upstream.c ;;
-  h2) echo proxy/h2.c proxy/http.c proxy/upstream.c proxy/hints.c \
+  h1) echo proxy/h1.c base/http.c proxy/upstream.c ;;
+  h2) echo proxy/h2.c base/http.c proxy/upstream.c proxy/hints.c \
     proxy/pushed.c ;;
-  response) echo proxy/upstream.c proxy/http.c ;;
+  response) echo proxy/upstream.c base/http.c ;;
   config) echo config/config.c ;;
   digest) echo proxy/digest.c ;;
   pagekey) echo learner/pagekey.c ;;

@@ -20,9 +20,9 @@
 #include "learner/obs.h"
 #include "learner/pagekey.h"
 #include "proxy/hints.h"
-#include "proxy/http.h"
+#include "base/http.h"
 #include "proxy/linkfield.h"
-#include "proxy/util.h"
+#include "base/util.h"
 #include "tests/fuzz/fake.h"
 
 #define MAX_FIELDS 32

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/util.h"
 #include "proxy/digest.h"
-#include "proxy/util.h"
 
 static const char *root;
 

@@ -39,8 +39,8 @@
 #include <openssl/sha.h>
 #include <uv.h>
 
-#include "proxy/log.h"
-#include "proxy/util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #define MAX_LISTENERS 8
 /* A head bigger than this is answered 431: big enough that anything herald

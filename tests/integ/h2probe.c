@@ -17,7 +17,7 @@
  *     close=none sent=1 stop_at=none frames=3 body=0 ...   (one line)
  *
  * Run "h2probe --help" for the modes and every field. */
-#include "proxy/util.h"
+#include "base/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -8,8 +8,8 @@
 
 #include <string.h>
 
-#include "proxy/access.h"
-#include "proxy/http.h"
+#include "base/access_format.h"
+#include "base/http.h"
 
 /* 2024-01-02T03:04:05.678Z */
 #define NOW_US (1704164645ull * 1000000 + 678000)

@@ -10,9 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "config/config.h"
-#include "learner/learn.h"
-#include "proxy/log.h"
 
 #define ERRLEN 1024
 #define MAX_TMP 256
@@ -1000,10 +999,10 @@ static void test_learner_keys(void **state) {
   long long hb, pb;
   int hm, pm;
   config_budgets(c, &hb, &hm, &pb, &pm);
-  assert_int_equal(hb, LEARN_DEFAULT_HINT_BUDGET);
-  assert_int_equal(hm, LEARN_DEFAULT_HINT_MAX);
-  assert_int_equal(pb, LEARN_DEFAULT_PUSH_BUDGET);
-  assert_int_equal(pm, LEARN_DEFAULT_PUSH_MAX);
+  assert_int_equal(hb, CONFIG_DEFAULT_HINT_BUDGET);
+  assert_int_equal(hm, CONFIG_DEFAULT_HINT_MAX);
+  assert_int_equal(pb, CONFIG_DEFAULT_PUSH_BUDGET);
+  assert_int_equal(pm, CONFIG_DEFAULT_PUSH_MAX);
   assert_int_equal(c->record_sections, 1);
   assert_true(c->deliver_verify > 0.049 && c->deliver_verify < 0.051);
   /* The defaults leave out well-known crawlers and tools, never a

@@ -1,5 +1,5 @@
 /* test_http.c: the HTTP/2 → HTTP/1.1 request mapping (http_req_serialize)
- * and the validators and field collector in proxy/http.c. */
+ * and the validators and field collector in base/http.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/buf.h"
-#include "proxy/http.h"
+#include "base/buf.h"
+#include "base/http.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -24,7 +24,7 @@ static char out[65536];
  * buf_copyout into |out| and returns it NUL-terminated. */
 static const char *serialize(const struct http_req *r) {
   struct buf b;
-  buf_init(&b);
+  buf_init(&b, NULL);
   http_req_serialize(r, &b);
   size_t n = b.len;
   assert_true(n < sizeof out);
@@ -190,7 +190,7 @@ static void test_serialize_connection_named_fields(void **state) {
                   "Host: example.com\r\n" TAIL);
 }
 
-/* BUG (proxy/http.c, http_req_serialize): only the LAST Connection field's
+/* BUG (base/http.c, http_req_serialize): only the LAST Connection field's
  * list is honoured (conn_list is overwritten in the first loop). An
  * HTTP/1.1 client may send several Connection field lines (RFC 9110 5.3,
  * 7.6.1: a proxy must remove every field any of them names), and h1.c
@@ -525,7 +525,7 @@ static void test_serialize_large_head(void **state) {
   };
   struct http_req r = base_req(hdrs, 2);
   struct buf b;
-  buf_init(&b);
+  buf_init(&b, NULL);
   http_req_serialize(&r, &b);
   assert_true(buf_nchunks(&b) >= 3);
   buf_cleanup(&b);
@@ -987,12 +987,6 @@ static void test_fields_reset_reuses(void **state) {
   http_fields_cleanup(&f);
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  buf_release_cache();
-  return 0;
-}
-
 static void expect_escape_n(const char *in, size_t n, const char *want) {
   char out[256];
   size_t len = http_path_escape(in, n, out, sizeof(out));
@@ -1069,5 +1063,5 @@ int main(void) {
       cmocka_unit_test(test_fields_empty_value),
       cmocka_unit_test(test_fields_reset_reuses),
   };
-  return cmocka_run_group_tests_name("http", tests, NULL, group_teardown);
+  return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* test_store.c: the SQLite store: schema, migrations, visits, errors.
  *
- * Each test gets a fresh directory under /tmp. A second, raw sqlite3
- * connection looks at the file from outside, the way heraldctl or an
+ * Each test gets a fresh directory under /tmp (store_fixture.h). A second,
+ * raw sqlite3 connection looks at the file from outside, the way an
  * operator's sqlite3 shell would. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,45 +18,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "learner/attribution.h"
-#include "proxy/util.h"
+#include "base/util.h"
 #include "store/store.h"
-
-struct fix {
-  char dir[64];
-  char db[256];
-  char err[512];
-};
-
-static int setup(void **state) {
-  struct fix *f = xcalloc(1, sizeof(*f));
-  snprintf(f->dir, sizeof f->dir, "/tmp/herald-store-XXXXXX");
-  if (mkdtemp(f->dir) == NULL)
-    return -1;
-  snprintf(f->db, sizeof f->db, "%s/herald.db", f->dir);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct fix *f = *state;
-  chmod(f->dir, 0700); /* the read-only case may have left it 0500 */
-  DIR *d = opendir(f->dir);
-  if (d != NULL) {
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-        continue;
-      snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-      unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
+#include "tests/unit/store_fixture.h"
 
 /* raw_int runs |sql| on its own connection and returns the first column
  * of the first row (-1 for no row or NULL). */
@@ -73,17 +37,6 @@ static int64_t raw_int(const char *path, const char *sql) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   return v;
-}
-
-static void raw_exec(const char *path, const char *sql) {
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open_v2(path, &db,
-                                   SQLITE_OPEN_READWRITE |
-                                       SQLITE_OPEN_CREATE,
-                                   NULL),
-                   SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-  sqlite3_close(db);
 }
 
 static struct store *open_ok(struct fix *f) {
@@ -623,7 +576,7 @@ static void test_migrate_v4_to_v5(void **state) {
 }
 
 int main(void) {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, teardown)
   const struct CMUnitTest tests[] = {
       T(test_fresh_open),        T(test_add_two_visits),
       T(test_template_equals_key), T(test_reopen_keeps_data),

@@ -2,8 +2,8 @@
  * rules replaced and loaded back, aggregates, the replay of recorded
  * visits, settings, overrides and the page list.
  *
- * Each test gets a fresh directory under /tmp; a raw sqlite3 connection
- * checks what landed in the file. */
+ * Each test gets a fresh database (store_fixture.h); a raw sqlite3
+ * connection checks what landed in the file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,10 +18,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "learner/attribution.h"
-#include "learner/learn.h"
-#include "proxy/util.h"
+#include "base/util.h"
 #include "store/store.h"
+#include "tests/unit/store_fixture.h"
 
 #define PAGE "https://shop.example/"
 #define CSS "https://shop.example/css/site.css"
@@ -29,74 +28,6 @@
 #define JS "https://shop.example/js/app.js"
 #define IMG "https://shop.example/img/logo.png"
 #define NOW 1700000000000ll
-
-struct fix {
-  char dir[64];
-  char db[256];
-  char err[512];
-  struct store *s;
-};
-
-static int setup(void **state) {
-  struct fix *f = xcalloc(1, sizeof(*f));
-  snprintf(f->dir, sizeof f->dir, "/tmp/herald-rules-XXXXXX");
-  if (mkdtemp(f->dir) == NULL)
-    return -1;
-  snprintf(f->db, sizeof f->db, "%s/herald.db", f->dir);
-  if (store_open(&f->s, f->db, f->err, sizeof f->err) != 0) {
-    print_error("store_open: %s\n", f->err);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct fix *f = *state;
-  store_close(f->s);
-  DIR *d = opendir(f->dir);
-  if (d != NULL) {
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-        continue;
-      snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-      unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
-
-/* raw_text runs |sql| on its own connection and copies the first column
- * of the first row ("" for none) into a static buffer. */
-static const char *raw_text(const char *path, const char *sql) {
-  static char out[1024];
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  out[0] = '\0';
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
-                   SQLITE_OK);
-  sqlite3_busy_timeout(db, 2000);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
-    snprintf(out, sizeof out, "%s", (const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
-
-static void raw_exec(const char *path, const char *sql) {
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
-                   SQLITE_OK);
-  sqlite3_busy_timeout(db, 2000);
-  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-  sqlite3_close(db);
-}
 
 static struct learn_rule rule(const char *key, uint8_t dest, uint32_t ch,
                               int ord, uint32_t delay) {

@@ -27,7 +27,7 @@
  *
  * Non-blocking sockets (netc.h) and poll(); nghttp2 frames HTTP/2, llhttp
  * parses HTTP/1.1 responses. */
-#include "proxy/util.h"
+#include "base/util.h"
 #include "tools/bench/netc.h"
 
 #include <errno.h>

@@ -1,7 +1,7 @@
 /* netc.c: see netc.h. */
 #include "tools/bench/netc.h"
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <netdb.h>

@@ -10,8 +10,8 @@
  * creates its -wal and -shm files there). privs_can_access answers "could
  * that user do this?" exactly, ACLs and groups included, by asking a
  * child that has dropped to the user. */
-#ifndef PROXY_PRIVS_H
-#define PROXY_PRIVS_H
+#ifndef BASE_PRIVS_H
+#define BASE_PRIVS_H
 
 #include <stddef.h>
 #include <sys/types.h>

@@ -1,5 +1,5 @@
 /* privs.c: see privs.h. */
-#include "proxy/privs.h"
+#include "base/privs.h"
 
 #include <errno.h>
 #include <grp.h>

@@ -1,5 +1,5 @@
 /* http.c: see http.h. */
-#include "proxy/http.h"
+#include "base/http.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 static const char *const hop_by_hop[] = {
     "connection", "keep-alive", "proxy-connection", "te",

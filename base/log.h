@@ -4,8 +4,8 @@
  * The level is tested before anything is formatted (Redis's serverLog), and
  * each record is one write(2) so lines from the learner thread never
  * interleave with the loop thread's. */
-#ifndef PROXY_LOG_H
-#define PROXY_LOG_H
+#ifndef BASE_LOG_H
+#define BASE_LOG_H
 
 #include <stddef.h>
 #include <stdint.h>
