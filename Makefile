@@ -7,7 +7,7 @@
 #   make tsan       the tests where threads meet (two loops in one
 #                   process, recorder, learner, access-log writer, reload)
 #                   on a ThreadSanitizer build (TSAN_TESTS)
-#   make bench      side-by-side benchmarks against nghttpx
+#   make bench      side-by-side benchmarks against nghttpx, h2o, nginx
 #   make realsite   hint precision/recall and page loads on a real site
 #                   with headless Chromium (tools/bench/realsite.sh, RS_*)
 #   make demo       herald in front of the sample legacy site
@@ -85,7 +85,7 @@ uniq = $(if $(1),$(firstword $(1)) $(call uniq,$(filter-out $(firstword $(1)),$(
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe $(B)/relay \
-              $(B)/pageload
+              $(B)/pageload $(B)/connhold
 
 # Fuzz harnesses (tests/fuzz/): sessions and upstreams run on fakes of
 # conn.c and pool.c, the two modules that own sockets. Linked from an
@@ -148,7 +148,13 @@ $(B)/fault_backend: $(B)/tests/integ/fault_backend.o $(B)/libbase.a \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_base) \
 	  $(shell pkg-config --libs libuv 2>/dev/null) $(BSSL_LIBS) -lcrypto
 
-$(B)/pageload: $(B)/tools/bench/pageload.o $(B)/libbase.a $(LLHTTP_LIB)
+$(B)/pageload: $(B)/tools/bench/pageload.o $(B)/tools/bench/netc.o \
+               $(B)/libbase.a $(LLHTTP_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_base) \
+	  $(shell pkg-config --libs libnghttp2 2>/dev/null) $(BSSL_LIBS) -lssl -lcrypto
+
+$(B)/connhold: $(B)/tools/bench/connhold.o $(B)/tools/bench/netc.o \
+               $(B)/libbase.a $(LLHTTP_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_base) \
 	  $(shell pkg-config --libs libnghttp2 2>/dev/null) $(BSSL_LIBS) -lssl -lcrypto
 
@@ -244,7 +250,7 @@ deps:
 	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
 	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps \
 	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev llvm-14 \
-	  python-scrapy-doc systemd logrotate
+	  python-scrapy-doc systemd logrotate linux-perf
 
 unit: all $(UNIT_BIN)
 integ: all $(TOOLS_BIN) $(REPLAY_BIN)
@@ -267,7 +273,8 @@ tsan:
 	  $(MAKE) B=build/tsan OPT=-O1 \
 	  SAN="-fsanitize=thread -fno-omit-frame-pointer" test
 
-bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend
+bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend $(B)/relay \
+       $(B)/connhold
 	@B=$(B) tools/bench/bench.sh
 
 realsite: all $(B)/relay

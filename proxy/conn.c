@@ -128,6 +128,32 @@ void conn_write(struct conn *c, const void *p, size_t n) {
   conn_mark_dirty(c);
 }
 
+void conn_write_move(struct conn *c, struct buf *q, size_t n) {
+  if (c->closing && !c->close_after_flush) {
+    buf_consume(q, n);
+    return;
+  }
+  if (c->tls != NULL) {
+    /* SSL_write takes one contiguous run and makes a record of it: a
+     * relinked chunk would leave the 9-byte frame header before it in a
+     * record of its own. Copying keeps header and payload in one. */
+    while (n > 0) {
+      const uint8_t *p;
+      size_t k = buf_peek(q, &p);
+      if (k == 0)
+        break;
+      if (k > n)
+        k = n;
+      buf_append(&c->out, p, k);
+      buf_consume(q, k);
+      n -= k;
+    }
+  } else {
+    buf_move(&c->out, q, n);
+  }
+  conn_mark_dirty(c);
+}
+
 void conn_mark_dirty(struct conn *c) {
   if (c->dirty || (c->closing && !c->close_after_flush))
     return;
@@ -407,14 +433,11 @@ static void flush_tls(struct conn *c) {
       buf_consume(&c->out, sl[i].len);
     }
   }
-  const uint8_t *p;
-  size_t len = tls_out(c->tls, &p);
-  if (len == 0)
+  if (tls_out_pending(c->tls) == 0)
     return;
   struct buf cipher;
   buf_init(&cipher, &c->lp->bufs);
-  buf_append(&cipher, p, len);
-  tls_out_consume(c->tls, len);
+  tls_out_take(c->tls, &cipher);
   submit(c, &cipher);
 }
 
@@ -567,8 +590,7 @@ static int on_tls_bytes(struct conn *c, const uint8_t *p, size_t n) {
       return rv;
   }
   /* The handshake may have produced bytes to send. */
-  const uint8_t *out;
-  if (tls_out(c->tls, &out) > 0)
+  if (tls_out_pending(c->tls) > 0)
     conn_mark_dirty(c);
   return 0;
 }
@@ -792,7 +814,7 @@ void conn_accept(struct loop *lp, uv_stream_t *server,
     evict(lp->idle_head);
   }
   if (tls != NULL)
-    c->tls = tls_conn_new(tls);
+    c->tls = tls_conn_new(tls, &c->lp->bufs);
   if (proxy_protocol) {
     c->state = CONN_PROXY;
     conn_set_timeout(c, (uint64_t)c->cfg->header_timeout, "PROXY header");

@@ -2,8 +2,9 @@
  * the exchange's sink, and the stream's lifetime (see h2_stream.h).
  *
  * Response bodies wait in the stream's chunk queue and are framed with
- * NGHTTP2_DATA_FLAG_NO_COPY, so body bytes are copied once from the
- * backend's read buffer into the queue and once into the output. */
+ * NGHTTP2_DATA_FLAG_NO_COPY, so body bytes are copied once, from the
+ * backend's read buffer into the queue; a DATA frame's payload then moves
+ * into the output by whole chunks (conn_write_move). */
 #include "proxy/h2_stream.h"
 
 #include <inttypes.h>
@@ -272,16 +273,7 @@ int h2_stream_send_data(nghttp2_session *ng, nghttp2_frame *frame,
   if (conn_write_blocked(s->c))
     return NGHTTP2_ERR_WOULDBLOCK;
   conn_write(s->c, framehd, 9);
-  size_t left = length;
-  while (left > 0) {
-    const uint8_t *p;
-    size_t k = buf_peek(&st->resp, &p);
-    if (k > left)
-      k = left;
-    conn_write(s->c, p, k);
-    buf_consume(&st->resp, k);
-    left -= k;
-  }
+  conn_write_move(s->c, &st->resp, length);
   (void)frame;
   exchange_sent(&st->x, length);
   st->send_ms = h2_loop_now(s);

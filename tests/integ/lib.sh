@@ -109,6 +109,26 @@ assert_ge() {
 
 skip() { printf 'skip - %s: %s\n' "$1" "${2:-}"; }
 
+# skip_unless NAME [--no-standin WHY] [--built BIN...] [--cmd TOOL...]: skip
+# the whole script (and finish) if a stand-in runs instead of herald, a
+# binary of $B is not built or a tool is not installed.
+skip_unless() {
+  local name=$1 kind= x
+  shift
+  for x in "$@"; do
+    case $x in
+    --no-standin | --built | --cmd) kind=$x; continue ;;
+    esac
+    if [ "$kind" = --no-standin ] && [ -n "$HERALD_STANDIN" ]; then
+      skip "$name" "$x"; finish
+    elif [ "$kind" = --built ] && [ ! -x "$B/$x" ]; then
+      skip "$name" "$B/$x not built"; finish
+    elif [ "$kind" = --cmd ] && ! command -v "$x" >/dev/null 2>&1; then
+      skip "$name" "$x not installed (make deps)"; finish
+    fi
+  done
+}
+
 # ---- processes and ports ---------------------------------------------------
 
 # Ports come from a per-script window (derived from the PID, below the
