@@ -36,7 +36,9 @@ struct loop *loop_new(uv_loop_t *uv, struct server *srv) {
   lp->rng = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^
             (uint64_t)(uintptr_t)lp ^ 0x9e3779b97f4a7c15ull;
   lp->validators = pushed_validators_new();
-  lp->clients = clientcount_new();
+  lp->own_shared = loop_shared_new();
+  lp->shared = lp->own_shared;
+  lp->nworkers = 1;
   uv_check_init(uv, &lp->flush_check);
   lp->flush_check.data = lp;
   uv_check_start(&lp->flush_check, on_check);
@@ -49,6 +51,30 @@ struct loop *loop_new(uv_loop_t *uv, struct server *srv) {
   lp->drain_timer.data = lp;
   upstream_loop_init(lp);
   return lp;
+}
+
+struct loop_shared *loop_shared_new(void) {
+  struct loop_shared *sh = xcalloc(1, sizeof(*sh));
+  atomic_init(&sh->conns, 0);
+  pthread_mutex_init(&sh->clients_mu, NULL);
+  sh->clients = clientcount_new();
+  return sh;
+}
+
+void loop_shared_free(struct loop_shared *sh) {
+  if (sh == NULL)
+    return;
+  clientcount_free(sh->clients); /* every conn uncounted itself */
+  pthread_mutex_destroy(&sh->clients_mu);
+  free(sh);
+}
+
+void loop_set_worker(struct loop *lp, int worker, int nworkers,
+                     struct loop_shared *sh) {
+  lp->worker = worker;
+  lp->nworkers = nworkers;
+  lp->next_conn_id = (uint64_t)worker;
+  lp->shared = sh;
 }
 
 void loop_use(struct loop *lp, struct pool *pool) {
@@ -87,6 +113,7 @@ void loop_wake_flush(struct loop *lp) {
 
 void loop_conn_added(struct loop *lp, struct conn *c) {
   (void)c;
+  atomic_fetch_add_explicit(&lp->shared->conns, 1, memory_order_relaxed);
   if (++lp->nconns > lp->conns_peak)
     lp->conns_peak = lp->nconns;
 }
@@ -114,6 +141,7 @@ static void stop(struct loop *lp) {
 void loop_conn_removed(struct loop *lp, struct conn *c) {
   (void)c; /* conn.c keeps the list itself; the loop keeps the count */
   lp->nconns--;
+  atomic_fetch_sub_explicit(&lp->shared->conns, 1, memory_order_relaxed);
   maybe_trim(lp);
   if (lp->draining && lp->nconns == 0)
     stop(lp);
@@ -163,7 +191,7 @@ void loop_free(struct loop *lp) {
   ruleset_unref(lp->rules);
   free(lp->hint_keys);
   pushed_validators_free(lp->validators);
-  clientcount_free(lp->clients); /* every conn uncounted itself */
+  loop_shared_free(lp->own_shared);
   buf_cache_release(&lp->bufs);
   free(lp);
 }
