@@ -13,6 +13,7 @@
 #include "learner/ruleset.h"
 #include "proxy/clientcount.h"
 #include "proxy/conn.h"
+#include "proxy/health.h"
 #include "proxy/hints.h"
 #include "proxy/pool.h"
 #include "proxy/pushed.h"
@@ -58,6 +59,7 @@ struct loop_shared *loop_shared_new(void) {
   atomic_init(&sh->conns, 0);
   pthread_mutex_init(&sh->clients_mu, NULL);
   sh->clients = clientcount_new();
+  sh->health = health_new();
   return sh;
 }
 
@@ -66,6 +68,7 @@ void loop_shared_free(struct loop_shared *sh) {
     return;
   clientcount_free(sh->clients); /* every conn uncounted itself */
   pthread_mutex_destroy(&sh->clients_mu);
+  health_free(sh->health);
   free(sh);
 }
 

@@ -31,6 +31,7 @@ struct clientcount;
 struct config;
 struct conn;
 struct h2_stream;
+struct health;
 struct hints_keys;
 struct nghttp2_option;
 struct nghttp2_session_callbacks;
@@ -47,11 +48,12 @@ struct server;
  * Connections open in the process, for limits.max_connections (atomic),
  * and the connections per client address, for
  * limits.max_connections_per_client (a table under a mutex, touched at
- * accept and close only). */
+ * accept and close only); and the backend servers' health. */
 struct loop_shared {
   atomic_int conns;
   pthread_mutex_t clients_mu;
   struct clientcount *clients;
+  struct health *health; /* backend servers' down state (health.h) */
 };
 
 struct loop_shared *loop_shared_new(void);

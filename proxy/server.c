@@ -284,7 +284,8 @@ static void on_signal(uv_signal_t *h, int signum) {
   server_shutdown(srv);
 }
 
-static int listen_handing_out(struct server *srv, struct listener *l);
+static int listen_handing_out(struct server *srv, struct listener *l,
+                              int port);
 
 static void listener_name(char *out, size_t cap, const char *host, int port) {
   snprintf(out, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
@@ -322,7 +323,7 @@ static struct listener *listener_new(struct server *srv,
   if (rv == 0 && srv->nworkers == 1)
     rv = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
   else if (rv == 0)
-    rv = listen_handing_out(srv, l);
+    rv = listen_handing_out(srv, l, cl->port);
   if (rv != 0) {
     snprintf(err, errlen, "listener %s: %s", l->name, uv_strerror(rv));
     close_listener(l);
@@ -333,9 +334,21 @@ static struct listener *listener_new(struct server *srv,
 
 /* listen_handing_out listens on |l|'s bound socket and watches it with a
  * poll handle: on_acceptable accepts and hands connections out. */
-static int listen_handing_out(struct server *srv, struct listener *l) {
+static int listen_handing_out(struct server *srv, struct listener *l,
+                              int port) {
   uv_os_fd_t fd;
   int rv = uv_fileno((uv_handle_t *)&l->tcp, &fd);
+  if (rv != 0)
+    return rv;
+  /* libuv reports a bind's EADDRINUSE at uv_listen; listen() on the
+   * socket left unbound would pick a port of its own. (sin_port and
+   * sin6_port sit at the same offset.) */
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  rv = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
+  if (rv == 0 && port != 0 &&
+      ntohs(((struct sockaddr_in *)&ss)->sin_port) != port)
+    rv = UV_EADDRINUSE;
   if (rv != 0)
     return rv;
   if (listen(fd, 511) != 0)

@@ -116,8 +116,11 @@ int worker_start(struct worker *w) {
 }
 
 void worker_join(struct worker *w) {
-  if (w->started)
+  if (w->started) {
     uv_thread_join(&w->thread);
+    /* What its last turn counted after its last snapshot. */
+    on_publish(&w->publish);
+  }
   w->started = 0;
 }
 
