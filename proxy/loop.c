@@ -186,6 +186,18 @@ void loop_close_handles(struct loop *lp) {
   upstream_loop_cleanup(lp);
 }
 
+static void close_any(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+void loop_close_all(struct loop *lp) {
+  loop_close_handles(lp);
+  uv_walk(lp->uv, close_any, NULL);
+  uv_run(lp->uv, UV_RUN_DEFAULT);
+}
+
 void loop_free(struct loop *lp) {
   if (lp == NULL)
     return;

@@ -168,6 +168,9 @@ struct loop *loop_new(uv_loop_t *uv, struct server *srv);
 void loop_set_worker(struct loop *lp, int worker, int nworkers,
                      struct loop_shared *sh);
 void loop_close_handles(struct loop *lp);
+/* loop_close_all is loop_close_handles, then closes every other handle on
+ * the uv loop and runs it until they are closed. */
+void loop_close_all(struct loop *lp);
 void loop_free(struct loop *lp);
 
 /* loop_use puts |pool| (one reference, which the loop takes) in force;

@@ -483,21 +483,13 @@ int server_run(struct server *srv) {
   return rv;
 }
 
-static void close_any(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
-}
-
 void server_free(struct server *srv) {
   if (srv == NULL)
     return;
   close_listeners(srv);
   admin_close(srv->admin);
   srv->admin = NULL;
-  loop_close_handles(srv->lp);
-  uv_walk(srv->uv, close_any, NULL);
-  uv_run(srv->uv, UV_RUN_DEFAULT);
+  loop_close_all(srv->lp);
   for (int i = 1; i < srv->nworkers; i++)
     worker_free(srv->workers[i]);
   loop_free(srv->lp);

@@ -124,12 +124,6 @@ void worker_join(struct worker *w) {
   w->started = 0;
 }
 
-static void close_any(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
-}
-
 void worker_free(struct worker *w) {
   if (w == NULL)
     return;
@@ -141,9 +135,7 @@ void worker_free(struct worker *w) {
   }
   free(w->inbox);
   pool_free(w->pool);
-  loop_close_handles(w->lp);
-  uv_walk(&w->uv, close_any, NULL);
-  uv_run(&w->uv, UV_RUN_DEFAULT);
+  loop_close_all(w->lp);
   loop_free(w->lp);
   uv_loop_close(&w->uv);
   pthread_mutex_destroy(&w->mu);

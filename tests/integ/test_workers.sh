@@ -73,6 +73,17 @@ metric() {
   K=$1 awk '$1 == ENVIRON["K"] { print $2; found = 1 } END { if (!found) print 0 }' "$WORK/metrics.txt"
 }
 requests() { echo $(($(metric 'herald_requests_total{protocol="h1"}') + $(metric 'herald_requests_total{protocol="h2"}'))); }
+# wait_metric NAME VALUE TENTHS: scrape until NAME is VALUE, at most
+# TENTHS tenths of a second (a worker publishes its counters before it
+# next waits for events).
+wait_metric() {
+  local i
+  for ((i = 0; i < $3; i++)); do
+    scrape
+    [ "$(metric "$1")" = "$2" ] && return 0
+    sleep 0.1
+  done
+}
 worker_sum() { awk -v f="$1{" 'index($1, f) == 1 { s += $2 } END { print s + 0 }' "$WORK/metrics.txt"; }
 
 # ---- 1. /metrics: exact sums over many connections -------------------------
@@ -110,11 +121,7 @@ declare -a FDS=()
 for i in $(seq 6); do
   exec {fd}<>"/dev/tcp/127.0.0.1/$HP" && FDS+=("$fd")
 done
-for i in $(seq 50); do
-  scrape
-  [ "$(metric herald_connections_active)" = 6 ] && break
-  sleep 0.1
-done
+wait_metric herald_connections_active 6 50
 assert_eq "6 idle connections open" 6 "$(metric herald_connections_active)"
 assert_eq "worker 0 holds 3 of them" 3 "$(metric 'herald_worker_connections_active{worker="0"}')"
 assert_eq "worker 1 holds 3 of them" 3 "$(metric 'herald_worker_connections_active{worker="1"}')"
@@ -125,11 +132,7 @@ scrape
 assert_eq "counted as client-limited" $((limited + 1)) "$(metric herald_connections_client_limited_total)"
 # They send nothing: timeouts.header closes them, each logged with its
 # connection id, which must be unique across the workers.
-for i in $(seq 80); do
-  scrape
-  [ "$(metric herald_connections_active)" = 0 ] && break
-  sleep 0.1
-done
+wait_metric herald_connections_active 0 80
 assert_eq "timeouts.header closed them" 0 "$(metric herald_connections_active)"
 for fd in "${FDS[@]}"; do exec {fd}>&-; done
 ids=$(sed -n 's/.*conn \([0-9]*\) 127.0.0.1: preface timeout.*/\1/p' "$HERALD_LOG")
@@ -192,11 +195,7 @@ for i in 1 2; do
   hcurl --http1.1 -m 30 --limit-rate 500K -o "$WORK/dl$i" "http://127.0.0.1:$HP/big?size=3000000" &
   eval "DL$i=\$!"
 done
-for i in $(seq 20); do
-  scrape
-  [ "$(metric herald_connections_active)" = 2 ] && break
-  sleep 0.1
-done
+wait_metric herald_connections_active 2 20
 assert_eq "one download on each worker" "1 1" \
   "$(metric 'herald_worker_connections_active{worker="0"}') $(metric 'herald_worker_connections_active{worker="1"}')"
 kill -TERM "$HERALD_PID"
