@@ -36,6 +36,8 @@ struct listener {
    * and accepted here (accept4), so each connection can go to any
    * worker's loop; one worker: uv_listen as ever. */
   uv_poll_t poll;
+  uv_timer_t pause; /* out of descriptors: accept again in a moment */
+  int handing_out;  /* poll and pause are initialised */
   int handles_open;
   struct listener *next; /* server's list */
   struct server *srv;
@@ -132,6 +134,17 @@ static int pick_worker(struct server *srv) {
 /* A burst of connections is accepted in one go, up to this many a turn,
  * so one listener cannot starve the others. */
 #define ACCEPT_BATCH 64
+/* Out of descriptors, the pending connection stays readable: accepting
+ * pauses this long instead of spinning (libuv's uv_listen closes a spare
+ * descriptor to refuse one; here the kernel's backlog holds them). */
+#define ACCEPT_PAUSE_MS 100
+
+static void on_acceptable(uv_poll_t *h, int status, int events);
+
+static void on_pause_over(uv_timer_t *t) {
+  struct listener *l = t->data;
+  uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
+}
 
 static void on_acceptable(uv_poll_t *h, int status, int events) {
   struct listener *l = h->data;
@@ -149,8 +162,12 @@ static void on_acceptable(uv_poll_t *h, int status, int events) {
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED)
         continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        LOG_WARN("listener %s: accept: %s", l->name, strerror(errno));
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return;
+      LOG_WARN("listener %s: accept: %s; pausing accepts for %d ms", l->name,
+               strerror(errno), ACCEPT_PAUSE_MS);
+      uv_poll_stop(&l->poll);
+      uv_timer_start(&l->pause, on_pause_over, ACCEPT_PAUSE_MS, 0);
       return;
     }
     if (srv->lp->draining) {
@@ -192,8 +209,11 @@ static void on_listener_closed(uv_handle_t *h) {
 
 static void close_listener(struct listener *l) {
   uv_handle_t *p = (uv_handle_t *)&l->poll;
-  if (l->handles_open == 2 && !uv_is_closing(p))
+  uv_handle_t *t = (uv_handle_t *)&l->pause;
+  if (l->handing_out && !uv_is_closing(p)) {
     uv_close(p, on_listener_closed);
+    uv_close(t, on_listener_closed);
+  }
   uv_handle_t *h = (uv_handle_t *)&l->tcp;
   if (!uv_is_closing(h))
     uv_close(h, on_listener_closed);
@@ -356,8 +376,10 @@ static int listen_handing_out(struct server *srv, struct listener *l,
   rv = uv_poll_init_socket(srv->uv, &l->poll, fd);
   if (rv != 0)
     return rv;
-  l->poll.data = l;
-  l->handles_open = 2;
+  uv_timer_init(srv->uv, &l->pause);
+  l->poll.data = l->pause.data = l;
+  l->handing_out = 1;
+  l->handles_open = 3;
   return uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
 }
 

@@ -6,7 +6,8 @@
 # are spread evenly; max_connections_per_client counts across workers; a
 # backend server one worker finds down is down for both; SIGHUP moves
 # every worker to the new backend and certificate; SIGUSR1 reopens the
-# logs; SIGTERM drains a download on either worker and exits 0.
+# logs; SIGTERM drains a download on either worker and exits 0; out of
+# descriptors, accepting pauses rather than spins.
 # Connection ids are unique across workers (the log lines that name them).
 . "$(dirname "$0")/lib.sh"
 
@@ -209,4 +210,24 @@ wait_pid_exit "$HERALD_PID" 10
 wait "$HERALD_PID"
 assert_eq "herald exits 0" 0 $?
 assert_contains "herald stopped" "herald stopped" "$(tail -3 "$HERALD_LOG")"
+
+# ---- 7. out of descriptors: accepting pauses instead of spinning ---------------
+
+: >"$HERALD_LOG"
+old_nofile=$(ulimit -Sn)
+ulimit -Sn 64
+start_herald --workers 2 --listen 127.0.0.1:$HP --backend 127.0.0.1:$NGINX_PORT \
+  -o limits.max_connections_per_client=1000
+ulimit -Sn "$old_nofile"
+declare -a MORE=()
+for i in $(seq 80); do
+  exec {fd}<>"/dev/tcp/127.0.0.1/$HP" && MORE+=("$fd")
+done
+sleep 1
+pauses=$(grep -c "accept: Too many open files; pausing accepts" "$HERALD_LOG")
+assert_ge "accept failing for want of descriptors is logged" 1 "$pauses"
+assert_le "at most one line per pause (100 ms), no spinning" 15 "$pauses"
+for fd in "${MORE[@]}"; do exec {fd}>&-; done
+code=$(hcurl -o /dev/null -w '%{http_code}' -m 20 "http://127.0.0.1:$HP/index.html")
+assert_eq "descriptors free again: requests are served" 200 "$code"
 finish
