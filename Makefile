@@ -191,8 +191,15 @@ $(B)/tests/test_$(1): $(B)/tests/unit/test_$(1).o \
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ \
 	  $(call layer_ldlibs,$(call unit_layer,$(1))) -lcmocka
 endef
-$(foreach t,$(UNIT_SRC:tests/unit/test_%.c=%),\
+# UNIT_FAKES: tests that drive the sessions on the fuzz harnesses' fakes
+# of conn.c and pool.c (tests/fuzz/fake.h), linked like a harness.
+UNIT_FAKES   := exchange
+$(foreach t,$(filter-out $(UNIT_FAKES),$(UNIT_SRC:tests/unit/test_%.c=%)),\
   $(eval $(call unit_rule,$(t))))
+$(UNIT_FAKES:%=$(B)/tests/test_%): $(B)/tests/test_%: \
+    $(B)/tests/unit/test_%.o $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call layer_ldlibs,proxy) -lcmocka
 
 # layer-check (part of make): each layer's archive linked whole, with
 # only the layers below it and a main that does nothing, must leave no

@@ -494,12 +494,17 @@ void learner_named(const struct learner *l, struct visit *v) {
   for (size_t i = 0; i < v->ndeclared; i++)
     if (v->declared[i].flags & VISIT_DECL_NAMED)
       add_named(v, &cap, v->declared[i].key, VISIT_NAMED_HINT);
-  if (v->delivery != VISIT_HINTS)
+  /* A pushed visit may have had a 103 too: what its client's limits kept
+   * out of the pushes (proxy/push.h), named exactly by its mask. */
+  int cut_103 = v->delivery == VISIT_PUSH && v->named_mask != 0;
+  if (v->delivery != VISIT_HINTS && !cut_103)
     return;
   const struct ruleset *rs = NULL;
   for (int i = 0; i < LEARNER_SNAPSHOTS && rs == NULL; i++)
     if (l->ring[i] != NULL && ruleset_gen(l->ring[i]) == v->rules_gen)
       rs = l->ring[i];
+  if (rs == NULL && cut_103)
+    return; /* the snapshot is gone: never guess for a pushed visit */
   const struct ruleset_page *p = rs != NULL ? ruleset_at(rs, v->rules_slot)
                                             : learner_page_rules(l, v);
   for (size_t i = 0; p != NULL && i < p->n; i++) {

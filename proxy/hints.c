@@ -139,6 +139,14 @@ int hints_verify_withhold(struct loop *lp, const struct config *cfg) {
   return 1;
 }
 
+/* note_named records on |o| which entries of |p| a 103 names. */
+static void note_named(const struct loop *lp, struct obs *o,
+                       const struct ruleset_page *p, uint64_t mask) {
+  o->rules_gen = ruleset_gen(lp->rules);
+  o->rules_slot = ruleset_slot(lp->rules, p);
+  o->named_mask = mask;
+}
+
 enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
                                const struct http_req *req,
                                struct obs *o, const struct conn *c,
@@ -199,14 +207,36 @@ enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
   if (mask == 0)
     return HINTS_NONE;
   o->flags |= a == HINTS_PUSH ? OBS_F_GOT_PUSH : OBS_F_GOT_HINTS;
-  if (a == HINTS_EARLY) {
-    o->rules_gen = ruleset_gen(lp->rules);
-    o->rules_slot = ruleset_slot(lp->rules, p);
-    o->named_mask = mask;
-  }
+  if (a == HINTS_EARLY)
+    note_named(lp, o, p, mask);
   *page = p;
   *named = mask;
   return a;
+}
+
+int hints_push_fallback(struct loop *lp, const struct config *cfg,
+                        const struct http_req *req, struct obs *o,
+                        const struct ruleset_page *p, uint64_t cut,
+                        int none_pushed, struct hints_early *e) {
+  if (mode_of(lp, cfg, req) != CONFIG_DELIVER_BOTH)
+    return 0;
+  uint64_t mask = 0;
+  const char *cors;
+  for (size_t i = 0; i < p->n && i < 64; i++) {
+    const struct ruleset_entry *x = &p->entries[i];
+    if ((cut >> i & 1) && (x->channels & LEARN_HINT) &&
+        as_of(x->dest, &cors) != NULL)
+      mask |= 1ull << i;
+  }
+  if (mask == 0 || hints_compose(p, mask, NULL, 0, e) == 0)
+    return 0;
+  if (o != NULL) {
+    o->flags |= OBS_F_GOT_HINTS;
+    if (none_pushed)
+      o->flags &= ~(uint32_t)OBS_F_GOT_PUSH;
+    note_named(lp, o, p, mask);
+  }
+  return 1;
 }
 
 size_t hints_link(const struct ruleset_page *p, size_t i, char *out,

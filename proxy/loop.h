@@ -83,7 +83,7 @@ struct loop_stats {
   uint64_t verify_withheld; /* resources left out of a navigation's hints
                                or pushes to verify them */
   /* Responses to HTTP/1.1 clients by class; the HTTP/2 share is
-   * responses[] minus these (only h1.c and h2.c count responses). */
+   * responses[] minus these (only exchange.c counts responses). */
   uint64_t h1_responses[6];
   int64_t h2_streams_active; /* HTTP/2 streams open now (gauge) */
   /* HTTP/2 streams reset because the client sent no request body bytes
@@ -145,7 +145,7 @@ struct loop {
   uv_timer_t upstream_timer;
   struct upstream_stats upstream_stats;
 
-  /* ---- HTTP/2 (h2.c) ---- */
+  /* ---- HTTP/2 (h2.c, h2_stream.c; h2_cookie: exchange.c) ---- */
   struct h2_stream *h2_free; /* closed streams for reuse */
   int h2_nfree;
   struct nghttp2_session_callbacks *h2_callbacks;

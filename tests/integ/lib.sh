@@ -167,8 +167,11 @@ wait_pid_exit() {
   local pid=$1 secs=${2:-10} i
   for ((i = 0; i < secs * 20; i++)); do
     if ! kill -0 "$pid" 2>/dev/null; then return 0; fi
-    # A zombie child still answers kill -0; look at its state.
-    if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then return 0; fi
+    # A zombie child still answers kill -0; look at its state. The leader
+    # of a threaded process is a zombie while its other threads still
+    # exit (and hold its descriptors and locks): wait for them too.
+    if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] &&
+      [ "$(ls "/proc/$pid/task" 2>/dev/null | wc -l)" -le 1 ]; then return 0; fi
     sleep 0.05
   done
   return 1
