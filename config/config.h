@@ -22,6 +22,7 @@
 #endif
 
 #define CONFIG_MAX_LISTENERS 16
+#define CONFIG_MAX_WORKERS 256
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_SERVERS 16
 #define CONFIG_MAX_ROUTES 64
@@ -210,6 +211,9 @@ struct config {
    * (proxy/privs.h); "" = stay who started it. group "" = the user's. */
   char server_user[CONFIG_NAME_MAX];
   char server_group[CONFIG_NAME_MAX];
+  /* Event-loop threads (proxy/server.h); 0 = auto, the CPUs the process
+   * may run on (sched_getaffinity), counted at start. */
+  int workers;
 
   /* References to a configuration from config_new (config_ref). */
   atomic_int refs;

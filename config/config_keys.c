@@ -276,6 +276,8 @@ static const struct key_def keys[] = {
   INT_KEY("clients", "ipv6_prefix", client_ipv6_prefix, 16, 128),
   {"server", "user", KEY_NAME, FIELD(server_user), 0, 0, 0},
   {"server", "group", KEY_NAME, FIELD(server_group), 0, 0, 0},
+  {"server", "workers", KEY_WORKERS, FIELD(workers), 0, 1,
+   CONFIG_MAX_WORKERS},
 };
 
 static const char *const deliver_modes[] = {"off", "hints", "shadow", "push",
@@ -430,6 +432,19 @@ int config_set_key(struct config *c, const struct key_def *k, const char *v,
       }
     }
     return config_copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
+  case KEY_WORKERS:
+    /* "auto" (0): the CPUs the process may run on, counted at start. */
+    if (strcmp(v, "auto") == 0) {
+      *(int *)(base + k->off) = 0;
+      return 0;
+    }
+    if (parse_int(v, k->min, k->max, &n, why, whylen) < 0) {
+      snprintf(why, whylen, "'%.64s' is not auto or a count (%lld..%lld)", v,
+               k->min, k->max);
+      return -1;
+    }
+    *(int *)(base + k->off) = (int)n;
+    return 0;
   case KEY_ADDR: {
     if (*v == '\0') {
       base[k->off] = '\0';

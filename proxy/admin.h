@@ -51,6 +51,11 @@ const char *admin_name(const struct admin *a);
 struct mbuf;
 void admin_metrics(struct server *srv, struct mbuf *b);
 
+/* admin_worker_totals sums what every worker counted (each as of its
+ * last loop turn; main's thread). */
+struct worker_stats;
+void admin_worker_totals(struct server *srv, struct worker_stats *sum);
+
 /* admin_health returns 1 when |srv| is healthy; otherwise 0, with the
  * /healthz body ("draining", or "degraded" and the backends that have no
  * server up) appended to |b|. */

@@ -28,6 +28,10 @@ struct tls_ctx;
  * configuration in force (conn_pool, conn_config) until it is freed. */
 void conn_accept(struct loop *lp, uv_stream_t *server, struct tls_ctx *tls,
                  int proxy_protocol);
+/* conn_adopt is conn_accept for a socket |fd| another thread accepted
+ * (server.c hands connections to workers): the connection owns |fd|. */
+void conn_adopt(struct loop *lp, int fd, struct tls_ctx *tls,
+                int proxy_protocol);
 
 /* conn_write queues plaintext for the client (copied). */
 void conn_write(struct conn *c, const void *p, size_t n);

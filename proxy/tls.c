@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -19,7 +20,9 @@
 
 struct tls_ctx {
   SSL_CTX *ssl_ctx;
-  int refs;
+  /* Atomic: a listener's context is referenced by the main loop and
+   * released by the worker a connection is handed to. */
+  atomic_int refs;
 };
 
 struct tls_conn {
@@ -142,7 +145,7 @@ struct tls_ctx *tls_ctx_new(const char *cert_file, const char *key_file,
   SSL_CTX_set_alpn_select_cb(c, select_alpn, NULL);
   struct tls_ctx *ctx = xcalloc(1, sizeof(*ctx));
   ctx->ssl_ctx = c;
-  ctx->refs = 1;
+  atomic_init(&ctx->refs, 1);
   return ctx;
 fail:
   snprintf(err, errlen, "cannot create TLS context: %s",
@@ -153,10 +156,10 @@ fail_msg:
   return NULL;
 }
 
-void tls_ctx_ref(struct tls_ctx *ctx) { ctx->refs++; }
+void tls_ctx_ref(struct tls_ctx *ctx) { atomic_fetch_add(&ctx->refs, 1); }
 
 void tls_ctx_free(struct tls_ctx *ctx) {
-  if (ctx == NULL || --ctx->refs > 0)
+  if (ctx == NULL || atomic_fetch_sub(&ctx->refs, 1) > 1)
     return;
   SSL_CTX_free(ctx->ssl_ctx);
   free(ctx);

@@ -23,7 +23,8 @@ struct tls_conn;
  * not on the loop thread. */
 struct tls_ctx *tls_ctx_new(const char *cert_file, const char *key_file,
                             char *err, size_t errlen);
-void tls_ctx_free(struct tls_ctx *ctx); /* NULL is a no-op; refcounted */
+void tls_ctx_free(struct tls_ctx *ctx); /* NULL is a no-op; refcounted,
+                                          atomically: any thread */
 void tls_ctx_ref(struct tls_ctx *ctx);
 
 struct buf_cache;

@@ -13,6 +13,9 @@
 #   B               build dir holding herald, fault_backend (default build)
 #   HERALD_STANDIN  "nghttpx": run nghttpx instead of herald, mapping the
 #                   flags herald takes, to check the harness itself
+#   HERALD_WORKERS  event-loop threads start_herald asks for (default 1;
+#                   make integ-workers2 runs the suite with 2). A test that
+#                   needs a count passes --workers itself, after these.
 #   KEEP_WORK=1     keep $WORK (logs, configs) after the script exits
 #   VERBOSE=1       print client output of failing checks in full
 
@@ -22,6 +25,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B="$ROOT/$B" ;; esac
 HERALD_STANDIN=${HERALD_STANDIN:-}
+HERALD_WORKERS=${HERALD_WORKERS:-1}
 TEST_NAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "/tmp/herald-$TEST_NAME.XXXXXX")
 HERALD_LOG=$WORK/herald.log
@@ -438,7 +442,7 @@ start_herald() {
       fail "start_herald" "$B/herald not built"
       return 1
     fi
-    cmd=("$B/herald" "$@")
+    cmd=("$B/herald" --workers "$HERALD_WORKERS" "$@")
   fi
   echo "== $(date +%T) ${cmd[*]}" >>"$HERALD_LOG"
   "${cmd[@]}" >>"$HERALD_LOG" 2>&1 &
