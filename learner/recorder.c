@@ -51,7 +51,7 @@ struct recorder {
   atomic_uint queue_depth;
   atomic_uint_fast64_t l_cycles, l_cycle_us, l_rules, l_pages;
   struct learner_config *_Atomic pending_learner; /* from a reload */
-  uint64_t last_drop_log_ms; /* loop thread only */
+  atomic_uint_fast64_t last_drop_log_ms; /* every worker loop posts */
 
   /* recorder thread only */
   struct store *store;
@@ -90,8 +90,12 @@ int recorder_post(struct recorder *r, const struct obs *o) {
     pthread_mutex_unlock(&r->mu);
     uint64_t n = atomic_fetch_add(&r->dropped, 1) + 1;
     uint64_t now = util_now_ms();
-    if (now - r->last_drop_log_ms >= 10000) {
-      r->last_drop_log_ms = now;
+    uint64_t last = atomic_load_explicit(&r->last_drop_log_ms,
+                                         memory_order_relaxed);
+    /* One line per 10 s whichever worker drops: the worker that wins
+     * the exchange logs. */
+    if (now - last >= 10000 &&
+        atomic_compare_exchange_strong(&r->last_drop_log_ms, &last, now)) {
       LOG_WARN("recorder queue full (record.queue %u): %llu observations "
                "dropped so far", r->cfg.queue_cap, (unsigned long long)n);
     }

@@ -211,7 +211,29 @@ wait "$HERALD_PID"
 assert_eq "herald exits 0" 0 $?
 assert_contains "herald stopped" "herald stopped" "$(tail -3 "$HERALD_LOG")"
 
-# ---- 7. out of descriptors: accepting pauses instead of spinning ---------------
+# ---- 7. the recorder queue full on both workers at once --------------------------
+# Every worker posts observations to the one recorder; when its queue is
+# full each drops and counts, and one line per 10 s is logged whichever
+# worker drops. make tsan runs both workers through that path (the race
+# it found there in CI needs the two to meet within a few instructions,
+# so this run does not reproduce it every time).
+
+: >"$HERALD_LOG"
+start_herald --workers 2 --listen 127.0.0.1:$HP --backend 127.0.0.1:$NGINX_PORT \
+  --admin 127.0.0.1:$AP --db "$WORK/q.db" -o record.queue=16 -o record.flush=60000 \
+  -o record.ignore_agents= -o limits.max_connections_per_client=1000 || finish
+wait_port "$AP" 127.0.0.1 5 "$HERALD_PID" || fail "admin port" "$(tail -5 "$HERALD_LOG")"
+timeout 60 h2load -n 4000 -c 8 -m 8 -H 'sec-fetch-dest: document' -H 'sec-fetch-mode: navigate' \
+  -H 'accept: text/html' "http://127.0.0.1:$HP/index.html" >"$WORK/h2load-q.out" 2>&1
+scrape
+assert_ge "both workers served the load" 1 \
+  "$(( $(metric 'herald_worker_requests_total{worker="0"}') > 0 && $(metric 'herald_worker_requests_total{worker="1"}') > 0 ))"
+assert_ge "observations dropped for a full queue are counted" 1 "$(metric herald_recorder_dropped_total)"
+assert_eq "one 'queue full' line for them all" 1 "$(grep -c 'recorder queue full' "$HERALD_LOG")"
+check "herald alive after both workers dropped" herald_alive
+stop_pid "$HERALD_PID"
+
+# ---- 8. out of descriptors: accepting pauses instead of spinning ---------------
 
 : >"$HERALD_LOG"
 old_nofile=$(ulimit -Sn)
