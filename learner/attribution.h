@@ -154,7 +154,9 @@ struct visit {
   uint64_t load_ms;        /* page start to end of last attributed response */
   uint64_t bytes;          /* page + attributed + pushed response bytes */
   uint8_t delivery;        /* enum visit_delivery */
-  struct visit_req *reqs;  /* in attribution order */
+  struct visit_req *reqs;  /* in the order the client made them (start
+                              time, then connection and stream), then the
+                              completed pushes */
   size_t nreqs;
   struct visit_push *pushes;
   size_t npushes;
