@@ -78,8 +78,18 @@
  *
  * ORDER AND BUDGETS. Served resources are ordered by how much the page
  * needs them first (enum learn_rank: render-blocking stylesheets,
- * synchronous scripts, fonts, the rest), then median discovery delay,
- * then depth, then key. The rank comes from the browser's own statements
+ * synchronous scripts, fonts, the rest), then by the order the browser
+ * asks for them in: the median place of each among the requests of its
+ * rank in a visit (0: first), then median discovery delay, then depth,
+ * then key. The place is learned only from visits herald named nothing
+ * to (before its rules exist, the holdout and verification draws, clients
+ * without a 103): in one where it did, the genuine requests left are not
+ * the page's order. The place is also what the browser's own timing
+ * cannot tell apart: fonts it asks for in one write reach herald in the
+ * same millisecond, in the order its layout needs them, the one for the
+ * first text first. A resource never seen in such a visit comes after
+ * those of its rank that were. The rank comes from the browser's own
+ * statements
  * when it makes them: Sec-Fetch-Dest (or the content type) and the RFC
  * 9218 urgency of its genuine requests (Chromium sends u=0 for a
  * render-blocking stylesheet and u=4 for a print one, u=1 or 2 for a
@@ -165,8 +175,10 @@ enum learn_rank {
   LEARN_RANK_OTHER,  /* images, fetches, async scripts, print styles */
 };
 
-/* learn_rule_order compares two rules in serving order: rank, median
- * delay, depth, key. */
+#define LEARN_PLACE_NONE 255
+
+/* learn_rule_order compares two rules in serving order: rank, place,
+ * median delay, depth, key. */
 struct learn_rule;
 int learn_rule_order(const struct learn_rule *a, const struct learn_rule *b);
 
@@ -199,6 +211,8 @@ struct learn_rule {
   int clients;            /* at most LEARN_MAX_CLIENTS */
   uint64_t bytes;          /* latest size seen */
   uint32_t median_delay_ms;
+  uint8_t place;           /* median place among its rank's requests in a
+                              visit, from 0; LEARN_PLACE_NONE unknown */
   uint8_t pushable;        /* the latest request was VISIT_REQ_PUSHABLE */
   uint8_t superseded;      /* at |level|, see above */
   uint8_t suspended;
