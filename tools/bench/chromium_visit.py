@@ -23,6 +23,7 @@ a short settle time, and writes one JSON object (to --out, else stdout):
                          (link href, script src, img src): depth 1
   requests               what the network saw: {url, type, initiator,
                          initiator_url, from_early_hints, status,
+                         connection (Chromium's id of the connection),
                          dest, priority} (the last two as sent, from
                          Network.requestWillBeSentExtraInfo)
   error                  set when the load did not complete
@@ -237,7 +238,8 @@ def visit(args, cdp, out):
             resp = p.get("response", {})
             reqs.setdefault(p["requestId"], {}).update(
                 status=resp.get("status", 0),
-                from_early_hints=bool(resp.get("fromEarlyHints")))
+                from_early_hints=bool(resp.get("fromEarlyHints")),
+                connection=resp.get("connectionId", 0))
     out["requests"] = [r for r in reqs.values() if "url" in r]
 
 

@@ -51,6 +51,8 @@
 #   RS_NEW_LOADS [2]     page loads per arm and new page
 #   RS_NEW_LOAD_PAGES [4]
 #   RS_RTT [100] RS_RATE [10000] RS_THINK [300]
+#   RS_QUEUE [0]         bytes each client link holds (relay --queue); 0:
+#                        the relay's 1 MB
 #   RS_OPTS              herald options for every run; realsite adds
 #                        -o deliver.holdout=0 before them
 #   RS_SWEEP             option sets, separated by ';' (one run each)
@@ -80,6 +82,7 @@ NEW_LOAD_PAGES=${RS_NEW_LOAD_PAGES:-4}
 RTT=${RS_RTT:-100}
 RATE=${RS_RATE:-10000}
 THINK=${RS_THINK:-300}
+QUEUE=${RS_QUEUE:-0}
 SETTLE=${RS_SETTLE:-12}
 SEED=${RS_SEED:-1}
 CHROMIUM=${RS_CHROMIUM:-$(command -v chromium || command -v chromium-browser || echo chromium)}
@@ -239,7 +242,7 @@ start_fronts() {
   local a
   for a in "${BROWSER_ADDRS[@]}" "${BOT_ADDRS[@]}"; do
     start_relay "$WORK/relay-front-$a.log" --listen "$a:$HT" --connect "127.0.0.1:$HT2" \
-      --rtt "$RTT" --rate "$RATE" --bind "$a"
+      --rtt "$RTT" --rate "$RATE" --bind "$a" ${QUEUE_OPT[@]+"${QUEUE_OPT[@]}"}
   done
 }
 
@@ -380,6 +383,8 @@ run_one() {
   printf '%s\t%s\n' "$n" "$label" >>"$OUT/runs.tsv"
 }
 
+QUEUE_OPT=()
+[[ $QUEUE != 0 ]] && QUEUE_OPT=(--queue "$QUEUE")
 start_fronts
 log "herald on 127.0.0.1:$HT2; clients dial $BASE from ${#BROWSER_ADDRS[@]} browser and ${#BOT_ADDRS[@]} HTML-only addresses (${RTT} ms RTT, ${RATE} kbit/s)"
 : >"$OUT/runs.tsv"
