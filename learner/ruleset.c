@@ -122,6 +122,7 @@ size_t ruleset_builder_add(struct ruleset_builder *b, const char *page_key,
     e->key = xstrdup(rules[i].key);
     e->path = path_of(e->key);
     e->dest = rules[i].dest;
+    e->rank = rules[i].rank;
     e->channels = (uint8_t)rules[i].channels;
     e->bytes = rules[i].bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)rules[i].bytes;
   }

@@ -34,6 +34,7 @@
 #include "proxy/http.h"
 #include "learner/recorder.h"
 #include "proxy/log.h"
+#include "proxy/preload.h"
 #include "proxy/record.h"
 #include "proxy/route.h"
 #include "proxy/server.h"
@@ -131,6 +132,7 @@ struct h2_session {
   uint64_t pushed[256];
   size_t npushed;
   int push_open; /* pushed streams promised and not yet closed */
+  struct preload_set *preloads; /* what its 103s named; NULL: none */
   struct bucket glitch, resets;
 };
 
@@ -1013,6 +1015,8 @@ static void deliver(struct h2_stream *st, const struct http_req *req) {
     nv[n] = (nghttp2_nv){(uint8_t *)"link", (uint8_t *)links[n - 1], 4, len,
                          NGHTTP2_NV_FLAG_NONE};
     n++;
+    preload_note(&s->preloads, req->authority, req->authority_len,
+                 links[n - 2], len, p->entries[i].rank, n - 2);
   }
   if (n == 1)
     return;
@@ -1044,6 +1048,13 @@ static void start_request(struct h2_stream *st) {
     return;
   }
   const struct config *cfg = s->srv->cfg;
+  int urgency = preload_take(s->preloads, req.authority, req.authority_len,
+                             req.path, req.path_len);
+  if (urgency >= 0) {
+    /* A preload this connection's 103 caused: sent in herald's order. */
+    nghttp2_extpri pri = {.urgency = (uint32_t)urgency, .inc = 0};
+    nghttp2_session_change_extpri_stream_priority(s->ng, st->id, &pri, 1);
+  }
   size_t hostlen = http_authority_host_len(req.authority, req.authority_len);
   int backend = route_pick(cfg, req.authority, hostlen, req.path, req.path_len);
   struct recorder *rec = s->srv->recorder;
@@ -1204,6 +1215,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
     }
     break;
   case NGHTTP2_PRIORITY:
+  case NGHTTP2_PRIORITY_UPDATE:
     if (!bucket_take(&s->glitch, GLITCH_BURST, GLITCH_RATE))
       calm_down(s, "too many PRIORITY frames");
     break;
@@ -1362,6 +1374,8 @@ static void init_library(void) {
   nghttp2_option_set_stream_reset_rate_limit(options, 1000, 33);
   nghttp2_option_set_max_deflate_dynamic_table_size(options, 4096);
   nghttp2_option_set_max_outbound_ack(options, 1000);
+  nghttp2_option_set_builtin_recv_extension_type(options,
+                                                 NGHTTP2_PRIORITY_UPDATE);
 }
 
 void *h2_session_new(struct conn *c) {
@@ -1382,10 +1396,16 @@ void *h2_session_new(struct conn *c) {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
        (uint32_t)cfg->max_header_list_size},
+      /* RFC 9218: nghttp2 then sends what the client said it needs
+       * first (its priority field and PRIORITY_UPDATE), whatever the
+       * client's own setting. */
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, ARRAY_SIZE(iv));
   nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
                                         CONN_WINDOW);
+  /* Scheduling by urgency only works on what is still in nghttp2. */
+  conn_keep_output_shallow(c);
   update_timer(s);
   conn_mark_dirty(c);
   return s;
@@ -1494,6 +1514,7 @@ static void h2_free(void *p) {
     stream_free(s->streams);
   nghttp2_session_del(s->ng);
   free(s->ready);
+  preload_free(s->preloads);
   free(s);
 }
 
