@@ -12,11 +12,12 @@
  * snapshot, else of the nearest wider level present: its template, its
  * section, its site (learner/ruleset.h).
  *
- * Verification: each resource that would be named is left out with
- * probability [deliver] verify, independently, so that a resource herald
- * names on every visit still gets visits where the page alone decides
- * whether to fetch it (learner/learn.h, "what makes a hinted resource
- * leave"). What was named is recorded with the navigation, exactly. */
+ * Verification: with probability [deliver] verify a navigation that
+ * would get something gets nothing (every resource left out at once), so
+ * that a resource herald names on every visit still gets visits where the
+ * page alone decides whether to fetch it (learner/learn.h, "what makes a
+ * hinted resource leave"), and the learner sees the page's own order.
+ * What was named is recorded with the navigation, exactly. */
 #ifndef PROXY_HINTS_H
 #define PROXY_HINTS_H
 

@@ -80,10 +80,11 @@ static void sim_visit(struct sim *s, const char *page, const char *tmpl,
   visit(page, tmpl, s->visits++ % 16);
   if (s->deliver &&
       learn_serving_key(s->l, page, tmpl, 0, key, sizeof(key)) == 0 &&
-      rng_unit() >= s->holdout) {
+      rng_unit() >= s->holdout && rng_unit() >= s->verify) {
+    /* (herald draws verify once per navigation: proxy/hints.h) */
     size_t n = learn_rules(s->l, key, 0, &s->p, NULL, rules, MAXRULES);
     for (size_t i = 0; i < n; i++) {
-      if (!(rules[i].channels & LEARN_HINT) || rng_unit() < s->verify)
+      if (!(rules[i].channels & LEARN_HINT))
         continue;
       name(rules[i].key, VISIT_NAMED_HINT);
       get(rules[i].key, rules[i].dest, 1, VISIT_URGENCY_NONE);
