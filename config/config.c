@@ -20,10 +20,10 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "learner/learn.h"
-#include "proxy/http.h"
-#include "proxy/log.h"
-#include "proxy/util.h"
+#include "base/http.h"
+#include "base/log.h"
+#include "base/privs.h"
+#include "base/util.h"
 
 /* inih copies section names into a fixed char[50] (MAX_SECTION, not
  * exported) and truncates silently, so a 49-byte section may have been cut
@@ -110,15 +110,28 @@ static int is_hostname(const char *h) {
  * |numeric|: listeners bind, so they need a literal; backends may be
  * resolved at start). util_parse_hostport does the split; the checks
  * around it reject what it lets through: a signed or spaced port, and an
- * unbracketed IPv6 address, whose last colon is ambiguous. */
+ * unbracketed IPv6 address, whose last colon is ambiguous. An address to
+ * bind may also be "localhost:port", which is 127.0.0.1 (the one loopback
+ * address every host has, without asking a resolver), or a bare port,
+ * which is loopback too: an operator opens a wider address by writing it.
+ * Backends keep "localhost" as a name for the resolver. */
 static int parse_addr(const char *v, int numeric, char *host, size_t hostcap,
                       int *port, char *why, size_t whylen) {
   const char *portstr;
   unsigned char bin[16];
   int bracketed = v[0] == '[';
+  const char *given = v; /* for messages */
+  char loopback[32];
+  size_t n = strlen(v);
 
+  if (numeric && n >= 1 && n <= 5 && strspn(v, "0123456789") == n) {
+    snprintf(loopback, sizeof loopback, "127.0.0.1:%s", v);
+    v = loopback;
+  }
   if (util_parse_hostport(v, host, hostcap, port) < 0)
     goto bad;
+  if (numeric && strcasecmp(host, "localhost") == 0)
+    snprintf(host, hostcap, "127.0.0.1");
   portstr = strrchr(v, ':') + 1;
   for (const char *p = portstr; *p != '\0'; p++) {
     if (!isdigit((unsigned char)*p))
@@ -131,22 +144,25 @@ static int parse_addr(const char *v, int numeric, char *host, size_t hostcap,
   }
   if (strchr(host, ':') != NULL) {
     snprintf(why, whylen, "'%.64s': an IPv6 address needs brackets, as in "
-             "[::1]:8080", v);
+             "[::1]:8080", given);
     return -1;
   }
   if (inet_pton(AF_INET, host, bin) == 1)
     return 0;
   if (numeric) {
     snprintf(why, whylen, "'%.64s' is not a numeric IPv4 or [IPv6] address "
-             "with a port", v);
+             "(or localhost) with a port, nor a bare port", given);
     return -1;
   }
   if (!is_hostname(host))
     goto bad;
   return 0;
 bad:
-  snprintf(why, whylen, "'%.64s' is not %s:PORT (PORT 1..65535)", v,
-           numeric ? "a.b.c.d or [IPv6]" : "HOST");
+  if (numeric)
+    snprintf(why, whylen, "'%.64s' is not ADDR:PORT or a bare PORT (ADDR "
+             "a.b.c.d, [IPv6] or localhost; PORT 1..65535)", given);
+  else
+    snprintf(why, whylen, "'%.64s' is not HOST:PORT (PORT 1..65535)", given);
   return -1;
 }
 
@@ -155,6 +171,7 @@ bad:
 enum key_type {
   KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
   KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_CIDRS, KEY_AGENTS,
+  KEY_ACCESS_FORMAT, KEY_NAME,
 };
 
 struct key_def {
@@ -175,6 +192,8 @@ struct key_def {
 static const struct key_def keys[] = {
   {"log", "level", KEY_LEVEL, FIELD(log_level), 0, 0, 0},
   {"log", "access_log", KEY_PATH, FIELD(access_log), 0, 0, 0},
+  {"log", "error_log", KEY_PATH, FIELD(error_log), 0, 0, 0},
+  {"log", "access_format", KEY_ACCESS_FORMAT, FIELD(access_format), 0, 0, 0},
   INT_KEY("limits", "max_connections", max_connections, 1, 1000000),
   INT_KEY("limits", "max_connections_per_client", max_connections_per_client,
           1, 1000000),
@@ -222,6 +241,8 @@ static const struct key_def keys[] = {
   {"learn", "hint_threshold", KEY_DOUBLE, FIELD(learn_hint_threshold), 0, 0,
    1000},
   {"learn", "z", KEY_DOUBLE, FIELD(learn_z), 0, 1, 10000},
+  {"learn", "declared_prior", KEY_DOUBLE, FIELD(learn_declared_prior), 0, 0,
+   100000000},
   INT_KEY("learn", "min_visits", learn_min_visits, 1, 1000000),
   INT_KEY("learn", "min_clients", learn_min_clients, 1, 1000000),
   INT_KEY("learn", "budget", learn_budget, 0, 1000000000),
@@ -242,6 +263,8 @@ static const struct key_def keys[] = {
    FIELD(ntrusted_proxies), 0, CLIENT_MAX_TRUSTED},
   INT_KEY("clients", "ipv4_prefix", client_ipv4_prefix, 8, 32),
   INT_KEY("clients", "ipv6_prefix", client_ipv6_prefix, 16, 128),
+  {"server", "user", KEY_NAME, FIELD(server_user), 0, 0, 0},
+  {"server", "group", KEY_NAME, FIELD(server_group), 0, 0, 0},
 };
 
 static const char *const deliver_modes[] = {"off", "hints", "shadow", "push",
@@ -321,6 +344,14 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
   }
   case KEY_PATH:
     return copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
+  case KEY_NAME:
+    return copy_str(base + k->off, CONFIG_NAME_MAX, v, why, whylen);
+  case KEY_ACCESS_FORMAT: {
+    struct access_format f;
+    if (access_format_parse(v, &f, why, whylen) < 0)
+      return -1;
+    return copy_str(base + k->off, ACCESS_FORMAT_MAX, v, why, whylen);
+  }
   case KEY_BOOL:
     return parse_bool(v, (int *)(base + k->off), why, whylen);
   case KEY_DELIVER:
@@ -385,13 +416,8 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
       *(int *)(base + k->port_off) = 0;
       return 0;
     }
-    /* A bare port is loopback: the admin endpoint is for the operator. */
-    char loopback[32];
-    size_t n = strlen(v);
-    if (n <= 5 && strspn(v, "0123456789") == n) {
-      snprintf(loopback, sizeof loopback, "127.0.0.1:%s", v);
-      v = loopback;
-    }
+    /* A bare port is loopback (parse_addr): the admin endpoint is for the
+     * operator. */
     return parse_addr(v, 1, base + k->off, CONFIG_HOST_MAX,
                       (int *)(base + k->port_off), why, whylen);
   }
@@ -403,6 +429,7 @@ static int set_key(struct config *c, const struct key_def *k, const char *v,
 void config_defaults(struct config *c) {
   memset(c, 0, sizeof *c);
   c->log_level = LOG_LEVEL_INFO;
+  strcpy(c->access_format, ACCESS_FORMAT_DEFAULT);
   c->max_connections = 10000;
   c->max_connections_per_client = 256;
   c->max_concurrent_streams = 100;
@@ -430,6 +457,7 @@ void config_defaults(struct config *c) {
   c->learn_push_threshold = 0.95;
   c->learn_hint_threshold = 0.90;
   c->learn_z = 1.96;
+  c->learn_declared_prior = CONFIG_DEFAULT_DECLARED_PRIOR;
   c->learn_min_visits = 20;
   c->learn_min_clients = 3;
   c->learn_budget = c->learn_max_resources = -1;
@@ -452,16 +480,16 @@ void config_budgets(const struct config *c, long long *hint_bytes,
                     int *hint_max, long long *push_bytes, int *push_max) {
   *hint_bytes = c->learn_hint_budget >= 0 ? c->learn_hint_budget
                 : c->learn_budget >= 0    ? c->learn_budget
-                                          : LEARN_DEFAULT_HINT_BUDGET;
+                                          : CONFIG_DEFAULT_HINT_BUDGET;
   *push_bytes = c->learn_push_budget >= 0 ? c->learn_push_budget
                 : c->learn_budget >= 0    ? c->learn_budget
-                                          : LEARN_DEFAULT_PUSH_BUDGET;
+                                          : CONFIG_DEFAULT_PUSH_BUDGET;
   *hint_max = c->learn_hint_max >= 0         ? c->learn_hint_max
               : c->learn_max_resources >= 0 ? c->learn_max_resources
-                                            : LEARN_DEFAULT_HINT_MAX;
+                                            : CONFIG_DEFAULT_HINT_MAX;
   *push_max = c->learn_push_max >= 0         ? c->learn_push_max
               : c->learn_max_resources >= 0 ? c->learn_max_resources
-                                            : LEARN_DEFAULT_PUSH_MAX;
+                                            : CONFIG_DEFAULT_PUSH_MAX;
 }
 
 int config_ignored(const struct config *c, const char *ua, size_t ua_len,
@@ -665,7 +693,7 @@ static int begin_section(struct load_ctx *x, const char *section) {
 unknown:
   fail_at(x, line, "section [%s]: unknown section (expected log, limits, "
           "timeouts, store, record, learn, deliver, admin, clients, "
-          "listener:NAME, "
+          "server, listener:NAME, "
           "backend:NAME or route:NAME)", sec);
   return -1;
 duplicate:
@@ -975,8 +1003,8 @@ static int set_named(struct config *c, const char *flag, const char *section,
                name);
     else
       snprintf(err, errlen, "%s: key '%s.%s': only [log], [limits], "
-               "[timeouts], [store], [record], [learn], [deliver], [admin] "
-               "and [clients] "
+               "[timeouts], [store], [record], [learn], [deliver], [admin], "
+               "[clients] and [server] "
                "keys can be set this way",
                flag, section, name);
     return -1;
@@ -1038,9 +1066,12 @@ static int add_flag_listener(struct config *c, const char *flag,
   return 0;
 }
 
-int config_parse_args(struct config *c, int argc, char **argv,
+/* parse_args is config_parse_args; its first pass (|c| NULL) also sets
+ * |*oneliner| when a flag names a listener or a backend. */
+static int parse_args(struct config *c, int argc, char **argv,
                       const char **config_path, int *test_only, int *help,
-                      int *version, char *err, size_t errlen) {
+                      int *version, int *oneliner, char *err,
+                      size_t errlen) {
   char why[REASON_MAX];
   struct config_server servers[CONFIG_MAX_SERVERS];
   int nservers = 0;
@@ -1091,8 +1122,13 @@ int config_parse_args(struct config *c, int argc, char **argv,
     default:
       break;
     }
-    if (c == NULL)
-      continue; /* first pass: only -c -t -h -V matter */
+    if (c == NULL) {
+      /* first pass: only -c -t -h -V and what makes a one-liner matter */
+      if (oneliner != NULL && (opt == OPT_LISTEN || opt == OPT_LISTEN_TLS ||
+                               opt == OPT_BACKEND))
+        *oneliner = 1;
+      continue;
+    }
 
     switch (opt) {
     case 'o':
@@ -1182,16 +1218,38 @@ int config_parse_args(struct config *c, int argc, char **argv,
   return 0;
 }
 
+int config_parse_args(struct config *c, int argc, char **argv,
+                      const char **config_path, int *test_only, int *help,
+                      int *version, char *err, size_t errlen) {
+  return parse_args(c, argc, argv, config_path, test_only, help, version,
+                    NULL, err, errlen);
+}
+
 int config_from_args(struct config *c, int argc, char **argv,
                      const char **config_path, int *test_only, int *help,
                      int *version, char *err, size_t errlen) {
   const char *path = NULL;
-  int h = 0, v = 0, t = 0;
+  int h = 0, v = 0, t = 0, oneliner = 0;
 
   config_defaults(c);
-  if (config_parse_args(NULL, argc, argv, &path, &t, &h, &v, err,
-                        errlen) < 0)
+  if (parse_args(NULL, argc, argv, &path, &t, &h, &v, &oneliner, err,
+                 errlen) < 0)
     return -1;
+  /* No -c: the installed file, unless the flags are a whole one-liner
+   * (its listeners would otherwise bind next to the file's). */
+  if (path == NULL && !oneliner && !h && !v) {
+    if (access(CONFIG_DEFAULT_PATH, F_OK) != 0) {
+      /* A bad flag is the first thing to fix: report it first. */
+      if (parse_args(c, argc, argv, NULL, NULL, NULL, NULL, NULL, err,
+                     errlen) < 0)
+        return -1;
+      snprintf(err, errlen, "no configuration: %s does not exist; give -c "
+               "FILE, or --listen ADDR:PORT --backend HOST:PORT (herald "
+               "--help)", CONFIG_DEFAULT_PATH);
+      return -1;
+    }
+    path = CONFIG_DEFAULT_PATH;
+  }
   if (config_path != NULL)
     *config_path = path;
   if (test_only != NULL)
@@ -1296,6 +1354,20 @@ int config_validate(struct config *c, char *err, size_t errlen) {
     }
   }
 
+  if (c->server_group[0] != '\0' && c->server_user[0] == '\0') {
+    snprintf(err, errlen, "server.group is set but server.user is not");
+    return -1;
+  }
+  if (c->server_user[0] != '\0') {
+    struct privs p;
+    char why[256];
+    if (privs_lookup(c->server_user, c->server_group, &p, why,
+                     sizeof why) < 0) {
+      snprintf(err, errlen, "server.user/group: %s", why);
+      return -1;
+    }
+  }
+
   for (int i = 0; i < c->nroutes; i++) {
     struct config_route *r = &c->routes[i];
     r->backend = -1;
@@ -1332,7 +1404,9 @@ void config_usage(const char *argv0) {
       "usage: %s [-c FILE] [flags]\n"
       "\n"
       "Flags override the file; herald.ini.example documents every key.\n"
-      "  -c, --config FILE         INI file to read (default: none)\n"
+      "  -c, --config FILE         INI file to read (default: "
+      CONFIG_DEFAULT_PATH ",\n"
+      "                            unless --listen or --backend is given)\n"
       "  -t, --test                check the configuration and exit\n"
       "  -h, --help                print this help and exit\n"
       "  -V, --version             print the version and exit\n"
@@ -1358,7 +1432,8 @@ void config_usage(const char *argv0) {
       "  -o, --set SECTION.KEY=VALUE\n"
       "                            set a [log], [limits], [timeouts],\n"
       "                            [store], [record], [learn], [deliver],\n"
-      "                            [admin] or [clients] key, e.g.\n"
+      "                            [admin], [clients] or [server] key,\n"
+      "                            e.g.\n"
       "                            -o limits.max_connections=5000\n",
       argv0);
 }

@@ -12,7 +12,13 @@
 
 #include <stddef.h>
 
-#include "proxy/client.h"
+#include "base/access_format.h"
+#include "base/client.h"
+
+/* The file herald reads without -c (the Makefile sets it from SYSCONFDIR). */
+#ifndef CONFIG_DEFAULT_PATH
+#define CONFIG_DEFAULT_PATH "/etc/herald/herald.ini"
+#endif
 
 #define CONFIG_MAX_LISTENERS 16
 #define CONFIG_MAX_BACKENDS 16
@@ -36,6 +42,21 @@
   "aiohttp, go-http-client, java/, okhttp, apache-httpclient, "            \
   "node-fetch, axios/, undici, uptime, pingdom, statuscake, monitor, "     \
   "check_http, linkchecker, w3c_validator"
+
+/* Defaults of the learner's budgets per page (config_budgets,
+ * learn_params_defaults). The hint budget is large enough for a
+ * documentation page's stylesheets and scripts; the push budget stays
+ * near one initial congestion window's worth of a fast link, since a
+ * push cannot be refused without a round trip. */
+#define CONFIG_DEFAULT_HINT_BUDGET 524288
+#define CONFIG_DEFAULT_HINT_MAX 16
+#define CONFIG_DEFAULT_PUSH_BUDGET 102400
+#define CONFIG_DEFAULT_PUSH_MAX 16
+
+/* A declared resource's prior, in pseudo-samples: the fewest all-hit
+ * samples whose Wilson lower bound (z 1.96) reaches the default hint
+ * threshold 0.9 is 34.6; 40 leaves room, and one miss undoes it. */
+#define CONFIG_DEFAULT_DECLARED_PRIOR 40
 
 /* config_deliver_parse returns the CONFIG_DELIVER_* named |s| ("off",
  * "hints", "shadow", "push", "both"), or -1. */
@@ -100,6 +121,8 @@ struct config {
   /* [log] */
   int log_level;                   /* LOG_LEVEL_*, default info */
   char access_log[CONFIG_PATH_MAX]; /* "" = off, "-" = stdout */
+  char error_log[CONFIG_PATH_MAX];  /* "" = stderr (default) */
+  char access_format[ACCESS_FORMAT_MAX]; /* proxy/access.h */
 
   /* [limits] */
   int max_connections;          /* default 10000 */
@@ -149,6 +172,7 @@ struct config {
   double learn_z;              /* 1.96 */
   int learn_min_visits;        /* decayed visits, 20 */
   int learn_min_clients;       /* distinct client networks, 3 */
+  double learn_declared_prior; /* pseudo-hits of a declared resource, 40 */
   /* Budgets per page; -1 = not set. budget and max_resources set both
    * channels; the channel's own key wins. config_budgets resolves them. */
   int learn_budget, learn_max_resources;
@@ -169,12 +193,17 @@ struct config {
   char admin_host[CONFIG_HOST_MAX]; /* numeric, no brackets */
   int admin_port;
 
-  /* [clients]: who a request is from (proxy/client.h) */
+  /* [clients]: who a request is from (base/client.h) */
   struct client_cidr trusted_proxies[CLIENT_MAX_TRUSTED]; /* whose
                                   X-Forwarded-For is believed; none */
   int ntrusted_proxies;
   int client_ipv4_prefix;      /* a client, for min_clients: IPv4 /24 */
   int client_ipv6_prefix;      /* and IPv6 /48 */
+
+  /* [server]: who herald runs as once its ports and files are open
+   * (proxy/privs.h); "" = stay who started it. group "" = the user's. */
+  char server_user[CONFIG_NAME_MAX];
+  char server_group[CONFIG_NAME_MAX];
 };
 
 /* config_budgets resolves the budgets of |c|: a channel's own key, else
@@ -183,7 +212,7 @@ void config_budgets(const struct config *c, long long *hint_bytes,
                     int *hint_max, long long *push_bytes, int *push_max);
 
 /* config_ignored says whether a navigation from |user_agent| (|ua_len|
- * bytes, may be NULL) by the request's |client| (16 bytes, proxy/client.h;
+ * bytes, may be NULL) by the request's |client| (16 bytes, base/client.h;
  * may be NULL) is left out of recording by [record] ignore_agents /
  * ignore_clients. */
 int config_ignored(const struct config *c, const char *user_agent,
@@ -218,12 +247,15 @@ int config_parse_args(struct config *c, int argc, char **argv,
 
 /* config_from_args builds a whole configuration the way herald starts and
  * reloads: config_defaults, a first config_parse_args pass to find -c,
- * config_load of that file if given, a second pass applying the flags, then
- * config_validate. If -h or -V is given it returns 0 right after the first
- * pass with |c| holding only defaults. A reload calls it again with the
- * same argv into a fresh struct, so flags keep overriding the new file.
- * Out pointers are as for config_parse_args. Returns 0 or -1 with a
- * message in |err|. */
+ * config_load of that file, a second pass applying the flags, then
+ * config_validate. Without -c the file is CONFIG_DEFAULT_PATH, unless a
+ * --listen, --listen-tls or --backend flag makes the command line a
+ * one-liner; a missing default file is then an error that says so. If -h
+ * or -V is given it returns 0 right after the first pass with |c| holding
+ * only defaults. A reload calls it again with the same argv into a fresh
+ * struct, so flags keep overriding the new file. Out pointers are as for
+ * config_parse_args, except that |*config_path| may be
+ * CONFIG_DEFAULT_PATH. Returns 0 or -1 with a message in |err|. */
 int config_from_args(struct config *c, int argc, char **argv,
                      const char **config_path, int *test_only, int *help,
                      int *version, char *err, size_t errlen);
@@ -232,7 +264,8 @@ int config_from_args(struct config *c, int argc, char **argv,
  * backend, every listener has an address, every backend a server, TLS
  * listeners have readable cert and key files, routes name known backends
  * and no two share host and prefix, no two listeners (or the admin
- * address) overlap, counting a wildcard as overlapping its family) and
+ * address) overlap, counting a wildcard as overlapping its family,
+ * server.user and server.group exist (a user database lookup)) and
  * resolves route backend names to indexes. It calls access(2), so run it
  * at start or reload, not on the loop. Returns 0 or -1 with a message in
  * |err|. */

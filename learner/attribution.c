@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 #define DEFAULT_WINDOW_MS 5000
 #define DEFAULT_MAX_VISITS 65536
@@ -113,6 +113,8 @@ struct avisit {
   size_t capreqs;
   struct visit_push *pushes;
   size_t npushes, cappushes;
+  struct visit_declared *declared; /* OBS_DECLARED_MAX entries once one */
+  size_t ndeclared;
 };
 
 /* What matching and recording need from a finished request. |key| and
@@ -285,6 +287,7 @@ static void visit_free(struct attrib *a, struct avisit *v) {
     free(v->reqs[i].key);
   free(v->reqs);
   free(v->pushes);
+  free(v->declared);
   free(v->page_key);
   struct client *c = v->client;
   free(v);
@@ -626,20 +629,24 @@ static void done(struct attrib *a, const struct obs *o) {
   }
 }
 
+/* page_visit finds the visit whose page request is |o|'s (connection and
+ * stream), or NULL. */
+static struct avisit *page_visit(struct attrib *a, const struct obs *o) {
+  struct client *c = client_get(a, o->client_token, 0);
+  if (c == NULL || (o->flags & OBS_F_TRUNCATED))
+    return NULL;
+  for (struct link *l = c->visits.next; l != &c->visits; l = l->next) {
+    struct avisit *w = visit_of_client(l);
+    if (w->conn_id == o->conn_id && w->stream_id == o->stream_id)
+      return w;
+  }
+  return NULL;
+}
+
 /* pushed adds a pushed stream's outcome to the visit whose page stream
  * promised it. A push outliving its visit's window is not counted. */
 static void pushed(struct attrib *a, const struct obs *o) {
-  struct client *c = client_get(a, o->client_token, 0);
-  if (c == NULL || (o->flags & OBS_F_TRUNCATED))
-    return;
-  struct avisit *v = NULL;
-  for (struct link *l = c->visits.next; l != &c->visits; l = l->next) {
-    struct avisit *w = visit_of_client(l);
-    if (w->conn_id == o->conn_id && w->stream_id == o->stream_id) {
-      v = w;
-      break;
-    }
-  }
+  struct avisit *v = page_visit(a, o);
   if (v == NULL || v->npushes >= a->cfg.max_reqs)
     return;
   char key[PAGEKEY_MAX];
@@ -661,6 +668,35 @@ static void pushed(struct attrib *a, const struct obs *o) {
   v->bytes += o->bytes;
   if (p->completed && o->end_ms > v->end_ms)
     v->end_ms = o->end_ms;
+}
+
+/* declared notes a resource the page's backend declared. */
+static void declared(struct attrib *a, const struct obs *o) {
+  struct avisit *v = page_visit(a, o);
+  char key[PAGEKEY_MAX];
+  if (v == NULL || v->start_ms != o->start_ms ||
+      pagekey_resource((o->flags & OBS_F_TLS) != 0, o->authority, o->path,
+                       key, sizeof(key)) < 0 ||
+      !pagekey_rule_ok(v->page_key, key))
+    return;
+  uint8_t flags = (o->flags & OBS_F_DECL_EARLY) ? VISIT_DECL_EARLY
+                                                 : VISIT_DECL_LINK;
+  if (o->flags & OBS_F_DECL_NAMED)
+    flags |= VISIT_DECL_NAMED;
+  for (size_t i = 0; i < v->ndeclared; i++) {
+    if (strcmp(v->declared[i].key, key) == 0) {
+      v->declared[i].flags |= flags;
+      return;
+    }
+  }
+  if (v->ndeclared == OBS_DECLARED_MAX)
+    return;
+  if (v->declared == NULL)
+    v->declared = xmalloc(OBS_DECLARED_MAX * sizeof(*v->declared));
+  struct visit_declared *d = &v->declared[v->ndeclared++];
+  memcpy(d->key, key, sizeof(key));
+  d->dest = o->dest;
+  d->flags = flags;
 }
 
 /* ---- interface ---------------------------------------------------------- */
@@ -727,6 +763,8 @@ void attrib_add(struct attrib *a, const struct obs *o) {
     done(a, o);
   else if (o->kind == OBS_PUSH)
     pushed(a, o);
+  else if (o->kind == OBS_DECLARED)
+    declared(a, o);
 }
 
 static int requested_key(const struct avisit *v, const char *key) {
@@ -770,6 +808,8 @@ static void emit_visit(struct attrib *a, struct avisit *v,
   out.named_mask = v->named_mask;
   out.pushes = v->pushes;
   out.npushes = v->npushes;
+  out.declared = v->declared;
+  out.ndeclared = v->ndeclared;
   out.nreqs = v->nreqs;
   size_t cap = v->nreqs + v->npushes;
   out.reqs = cap != 0 ? xcalloc(cap, sizeof(*out.reqs)) : NULL;

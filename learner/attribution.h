@@ -42,7 +42,11 @@
  * digest says it has the resource (OBS_F_CLIENT_HAD) is emitted the same
  * way, as already had (no bytes, status 304). The page's own OBS_DONE
  * says what herald sent ahead of it (OBS_F_HOLDOUT, _GOT_HINTS,
- * _GOT_PUSH). */
+ * _GOT_PUSH). An OBS_DECLARED (what the page's backend declared, in a
+ * Link field or its own 103) belongs to the visit of its page request
+ * (connection, stream and start); one whose key is not a safe path of
+ * the page's origin (pagekey_rule_ok) is dropped, a key declared twice is
+ * kept once, and at most OBS_DECLARED_MAX are kept per visit. */
 #ifndef LEARNER_ATTRIBUTION_H
 #define LEARNER_ATTRIBUTION_H
 
@@ -51,6 +55,7 @@
 
 #include "learner/obs.h"
 #include "learner/pagekey.h"
+#include "store/rows.h"
 
 struct attrib;
 
@@ -72,103 +77,14 @@ struct attrib_config {
                                 every request walk a long list */
 };
 
-enum visit_req_flag {
-  VISIT_REQ_PUSHABLE = 1u << 0,    /* GET, 200, same authority, cacheable
-                                      (no no-store, no private, no
-                                      Authorization), no Set-Cookie,
-                                      Vary <= Accept-Encoding, complete */
-  VISIT_REQ_ALREADY_HAD = 1u << 1, /* 304 to a conditional request */
-  VISIT_REQ_PUSHED = 1u << 2,
-  VISIT_REQ_HINTED = 1u << 3,
-  VISIT_REQ_DELIVERED = 1u << 4,   /* not requested: herald pushed it whole
-                                      and the client never asked (the
-                                      push stood in for the request);
-                                      depth 0, no delay */
-};
-
-/* When the client sent no Sec-Fetch-Dest, dest is derived from the media
- * type (parameters ignored): text/css is STYLE; a type containing
- * "javascript" or "ecmascript" is SCRIPT; a "font/" type, or one
+/* When the client sent no Sec-Fetch-Dest, a request's dest (struct
+ * visit_req, store/rows.h) is derived from the media type (parameters
+ * ignored): text/css is STYLE; a type containing "javascript" or
+ * "ecmascript" is SCRIPT; a "font/" type, or one
  * containing "woff", "ttf", "otf", "truetype", "opentype" or
  * "fontobject" is FONT; an "image/" type is IMAGE; one containing "json"
  * or "xml", or text/plain, is FETCH; anything else (text/html included)
  * is OTHER. */
-#define VISIT_URGENCY_NONE 0xff
-
-struct visit_req {
-  char key[PAGEKEY_MAX];   /* resource key: scheme://authority/path?query,
-                              the query as requested */
-  char method[8];
-  char content_type[OBS_CTYPE_MAX];
-  uint16_t status;
-  uint8_t dest;            /* enum obs_dest: Sec-Fetch-Dest, or derived
-                              from content_type (see below) */
-  uint8_t urgency;         /* RFC 9218 urgency (0 most urgent .. 7) of the
-                              request's priority field; VISIT_URGENCY_NONE
-                              when it had none */
-  uint8_t depth;           /* 1: referred by the page (255 at most) */
-  int parent;              /* index of the referring resource, or -1 */
-  uint32_t flags;          /* enum visit_req_flag */
-  uint32_t delay_ms;       /* request start minus page request start */
-  uint64_t bytes;
-};
-
-/* What herald sent ahead of the page. */
-enum visit_delivery {
-  VISIT_NONE = 0,    /* no rules, mode off or shadow */
-  VISIT_HINTS = 1,   /* a 103 Early Hints */
-  VISIT_PUSH = 2,    /* server pushes */
-  VISIT_HOLDOUT = 3, /* would have got one of those; held out to measure */
-};
-
-/* One pushed stream of the visit (OBS_PUSH). */
-struct visit_push {
-  char key[PAGEKEY_MAX];
-  char content_type[OBS_CTYPE_MAX];
-  uint64_t bytes;      /* body bytes sent */
-  int completed;       /* sent to the end; 0: reset (cancelled) */
-  int client_had;      /* not pushed: the browser had it (digest cookie) */
-  uint8_t dest;        /* client_had: the rule's destination */
-};
-
-/* A resource herald named to the client ahead of the page: in the 103
- * Early Hints it sent, or as a push it promised (whatever became of it).
- * A request for it in this visit is herald's doing, not the page's, so
- * the learner takes it as no evidence either way. Filled by the recorder
- * (attribution leaves it empty). */
-enum visit_named_channel { VISIT_NAMED_HINT = 1, VISIT_NAMED_PUSH = 2 };
-struct visit_named {
-  char key[PAGEKEY_MAX];
-  uint8_t channel; /* enum visit_named_channel */
-};
-
-struct visit {
-  char page_key[PAGEKEY_MAX];
-  char template_key[PAGEKEY_MAX];
-  int mobile;
-  uint8_t client_token[16]; /* who: address and User-Agent (attribution) */
-  uint8_t network[16];     /* the client's network (recorder.h): what
-                              learn.min_clients counts; all zero for a
-                              visit recorded before herald knew it */
-  uint64_t start_ms;       /* page request arrival, Unix ms */
-  uint64_t load_ms;        /* page start to end of last attributed response */
-  uint64_t bytes;          /* page + attributed + pushed response bytes */
-  uint8_t delivery;        /* enum visit_delivery */
-  struct visit_req *reqs;  /* in the order the client made them (start
-                              time, then connection and stream), then the
-                              completed pushes */
-  size_t nreqs;
-  struct visit_push *pushes;
-  size_t npushes;
-  struct visit_named *named; /* see struct visit_named */
-  size_t nnamed;
-  /* Where the page's 103 came from (the proxy's choice, carried by the
-   * page's OBS_DONE): snapshot generation, page slot, and the entries
-   * named (bit i: entry i). Zero without a 103. */
-  uint64_t rules_gen;
-  uint32_t rules_slot;
-  uint64_t named_mask;
-};
 
 /* attrib_emit_cb receives each finished visit; |v| is valid during the
  * call only, and the callee may change the flags of its requests. */

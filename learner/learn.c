@@ -36,8 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
+#include "config/config.h"
 #include "learner/learn_int.h"
-#include "proxy/util.h"
 
 /* Interned keys: an id is chunk << ARENA_BITS | offset, which leaves room
  * for 4 GB of keys. */
@@ -373,6 +374,13 @@ double learn_entry_k(const struct learn *l, const struct entry *e,
   return clock >= e->kc ? e->k * lam_pow(l, clock - e->kc) : e->k;
 }
 
+double learn_prior(const struct learn *l, const struct entry *e,
+                   uint32_t clock, double prior) {
+  if (!(e->flags & ENTRY_DECLARED) || !(prior > 0))
+    return 0;
+  return clock >= e->dc ? prior * lam_pow(l, clock - e->dc) : prior;
+}
+
 /* Wilson's bounds: unlike p itself they are wide while n is small, so a
  * few lucky samples do not make a rule and a few unlucky ones do not
  * unmake one. */
@@ -463,10 +471,11 @@ void learn_params_defaults(struct learn_params *p) {
   p->z = 1.96;
   p->min_visits = 20;
   p->min_clients = 3;
-  p->hint_budget = LEARN_DEFAULT_HINT_BUDGET;
-  p->hint_max = LEARN_DEFAULT_HINT_MAX;
-  p->push_budget = LEARN_DEFAULT_PUSH_BUDGET;
-  p->push_max = LEARN_DEFAULT_PUSH_MAX;
+  p->hint_budget = CONFIG_DEFAULT_HINT_BUDGET;
+  p->hint_max = CONFIG_DEFAULT_HINT_MAX;
+  p->push_budget = CONFIG_DEFAULT_PUSH_BUDGET;
+  p->push_max = CONFIG_DEFAULT_PUSH_MAX;
+  p->declared_prior = CONFIG_DEFAULT_DECLARED_PRIOR;
 }
 
 struct learn *learn_new(double half_life, int section_depth) {
@@ -579,61 +588,3 @@ void learn_foreach_page(const struct learn *l, learn_node_cb cb, void *ud) {
 }
 
 uint32_t learn_nodes(const struct learn *l) { return l->npages; }
-
-/* ---- names -------------------------------------------------------------- */
-
-const char *learn_channel_name(uint32_t channels) {
-  if (channels & LEARN_PUSH)
-    return "push";
-  if (channels & LEARN_HINT)
-    return "hint";
-  return "none";
-}
-
-const char *learn_state_name(uint8_t state) {
-  switch (state) {
-  case LEARN_PINNED:
-    return "pinned";
-  case LEARN_BLOCKED:
-    return "blocked";
-  default:
-    return "learned";
-  }
-}
-
-static const char *const level_names[LEARN_LEVELS] = {"page", "template",
-                                                      "section", "site"};
-
-const char *learn_level_name(uint8_t level) {
-  return level < LEARN_LEVELS ? level_names[level] : "page";
-}
-
-int learn_level_parse(const char *name) {
-  for (int i = 0; i < LEARN_LEVELS; i++)
-    if (name != NULL && strcmp(name, level_names[i]) == 0)
-      return i;
-  return -1;
-}
-
-const char *learn_rank_name(uint8_t rank) {
-  static const char *const names[] = {"style", "script", "font", "other"};
-  return rank <= LEARN_RANK_OTHER ? names[rank] : "other";
-}
-
-uint8_t learn_rank_of(uint8_t dest, uint8_t urgency) {
-  int known = urgency != VISIT_URGENCY_NONE;
-  switch (dest) {
-  case OBS_DEST_STYLE:
-    /* Chromium: u=0 for a render-blocking stylesheet, u=4 for one whose
-     * media does not apply (print). */
-    return !known || urgency <= 2 ? LEARN_RANK_STYLE : LEARN_RANK_OTHER;
-  case OBS_DEST_SCRIPT:
-    /* u=1 or 2 for a parser-blocking script; an async or deferred one
-     * carries no field (u=3). */
-    return !known || urgency <= 2 ? LEARN_RANK_SCRIPT : LEARN_RANK_OTHER;
-  case OBS_DEST_FONT:
-    return LEARN_RANK_FONT;
-  default:
-    return LEARN_RANK_OTHER;
-  }
-}

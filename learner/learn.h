@@ -45,8 +45,8 @@
  * stopped needing a resource herald names on every visit, so they come
  * from visits where herald did not name it: the holdout arm, clients that
  * got no 103 (HTTP/1.1, push-only routes), and the proxy's verification
- * draws ([deliver] verify: each named resource is left out of a
- * navigation's 103 or pushes with that probability, independently).
+ * draws ([deliver] verify: a navigation gets none of what it would be
+ * named with that probability).
  * Two rules make those few samples decisive:
  *   - Superseded: on a visit where herald named X, the page genuinely
  *     requested (not named) another URL with X's path and another query
@@ -60,9 +60,35 @@
  *     unlikely. m = 2 at the default thresholds. Not served until its next
  *     hit (it is then unnamed, so every visit samples it again).
  *
+ * DECLARED RESOURCES. A backend that knows what its pages need says so:
+ * a Link: rel=preload field on a page's response, or its own 103 (struct
+ * visit_declared). A declaration is evidence with a prior: at each level
+ * of a counting visit that declared it, the resource gets declared_prior
+ * pseudo-samples, all hits, on top of its own k and n. They fade like
+ * samples, by λ per sample since its latest declaration, so a resource
+ * the backend stops declaring loses them with the half-life. With the
+ * default prior (40) and thresholds a declared resource is served from
+ * its first declaration on (Wilson bound of 40/40: 0.912), before it has
+ * min_visits samples of its own, where an undeclared one needs about 35
+ * all-hit samples. Its own samples still count as for any other: the
+ * first miss takes it out (40/41: 0.874, undecided), about ten say no
+ * (Wilson upper bound below 0.9), and suspension and supersession apply
+ * as above, so a declared resource the page never requests leaves like
+ * any other. What a declaration cannot tell: whether the response may be
+ * pushed. So a resource only declared, never genuinely requested, is
+ * served as a hint, never pushed, with its destination from the link's
+ * as= and no size. The networks of the visits that declared it count
+ * towards min_clients. A declaration is the backend's statement, the
+ * requests are the evidence: what the client fetched because herald's
+ * 103 named a declaration (it forwarded the backend's 103) is censored
+ * like herald's own hints, while what a Link field of the final
+ * response made the browser fetch counts as the page's (herald passes
+ * that field on unchanged: the browser would fetch it without herald).
+ *
  * DECISIONS. For a key, each resource is decided by walking its chain
  * from the most specific level: at each level with an entry for it,
- *   yes       its latest response was pushable, n >= min_visits, distinct
+ *   yes       its latest response was pushable (or, never requested, it
+ *             is declared: hints only), n >= min_visits, distinct
  *             client networks >= min_clients (a visit's network token,
  *             not its client token, which a new User-Agent renews), and
  *             the Wilson lower bound of k/n (z) reaches the channel's
@@ -89,9 +115,8 @@
  * same millisecond, in the order its layout needs them, the one for the
  * first text first. A resource never seen in such a visit comes after
  * those of its rank that were. The rank comes from the browser's own
- * statements
- * when it makes them: Sec-Fetch-Dest (or the content type) and the RFC
- * 9218 urgency of its genuine requests (Chromium sends u=0 for a
+ * statements when it makes them: Sec-Fetch-Dest (or the content type) and
+ * the RFC 9218 urgency of its genuine requests (Chromium sends u=0 for a
  * render-blocking stylesheet and u=4 for a print one, u=1 or 2 for a
  * parser-blocking script and no field, meaning u=3, for an async or
  * deferred one). Each channel then has its own byte budget and count cap:
@@ -109,6 +134,7 @@
 
 #include "learner/attribution.h"
 #include "learner/pagekey.h"
+#include "store/rows.h"
 
 struct learn;
 
@@ -129,15 +155,6 @@ struct learn;
 #define LEARN_CLIENT_MEMORY 4096
 #define LEARN_CLIENT_RESOURCES 32
 
-/* Defaults of the budgets. The hint budget is large enough for a
- * documentation page's stylesheets and scripts; the push budget stays
- * near one initial congestion window's worth of a fast link, since a
- * push cannot be refused without a round trip. */
-#define LEARN_DEFAULT_HINT_BUDGET 524288
-#define LEARN_DEFAULT_HINT_MAX 16
-#define LEARN_DEFAULT_PUSH_BUDGET 102400
-#define LEARN_DEFAULT_PUSH_MAX 16
-
 struct learn_params {
   double push_threshold;  /* default 0.95 */
   double hint_threshold;  /* default 0.90 */
@@ -148,32 +165,10 @@ struct learn_params {
   int hint_max;           /* resources named in a 103 */
   uint64_t push_budget;   /* bytes pushed per page */
   int push_max;           /* resources pushed per page */
+  double declared_prior;  /* pseudo-hits of a declared resource, 40 */
 };
 
 void learn_params_defaults(struct learn_params *p);
-
-enum learn_channel {
-  LEARN_PUSH = 1u << 0,
-  LEARN_HINT = 1u << 1,
-};
-
-enum learn_state { LEARN_LEARNED, LEARN_PINNED, LEARN_BLOCKED };
-
-enum learn_level {
-  LEARN_PAGE,
-  LEARN_TEMPLATE,
-  LEARN_SECTION,
-  LEARN_SITE,
-  LEARN_LEVELS,
-};
-
-/* How much the page needs a resource first; lower goes first. */
-enum learn_rank {
-  LEARN_RANK_STYLE,  /* a render-blocking stylesheet */
-  LEARN_RANK_SCRIPT, /* a synchronous (parser-blocking) script */
-  LEARN_RANK_FONT,
-  LEARN_RANK_OTHER,  /* images, fetches, async scripts, print styles */
-};
 
 #define LEARN_PLACE_NONE 255
 
@@ -181,44 +176,6 @@ enum learn_rank {
  * median delay, depth, key. */
 struct learn_rule;
 int learn_rule_order(const struct learn_rule *a, const struct learn_rule *b);
-
-/* learn_rank_of ranks a resource by its destination and the urgency its
- * genuine requests carried (VISIT_URGENCY_NONE: unknown). */
-uint8_t learn_rank_of(uint8_t dest, uint8_t urgency);
-
-/* Names as the rules table and heraldctl spell them: channels "push"
- * (push and hint), "hint", "none"; states "learned", "pinned", "blocked";
- * levels "page", "template", "section", "site"; ranks "style", "script",
- * "font", "other". The parsers return -1 for an unknown name. */
-const char *learn_channel_name(uint32_t channels);
-const char *learn_state_name(uint8_t state);
-const char *learn_level_name(uint8_t level);
-const char *learn_rank_name(uint8_t rank);
-int learn_level_parse(const char *name);
-
-struct learn_rule {
-  char key[PAGEKEY_MAX];  /* resource key */
-  uint8_t dest;           /* enum obs_dest */
-  uint8_t depth;
-  uint8_t state;          /* enum learn_state */
-  uint8_t level;          /* enum learn_level that decided (served rules),
-                             or whose entry is shown (near misses) */
-  uint8_t rank;           /* enum learn_rank */
-  uint8_t urgency;        /* latest genuine, VISIT_URGENCY_NONE unknown */
-  uint32_t channels;      /* enum learn_channel; 0 = near miss, no rule */
-  int ord;                /* position in the page's list, from 0 */
-  double k, n, confidence, wilson; /* at |level| */
-  int clients;            /* at most LEARN_MAX_CLIENTS */
-  uint64_t bytes;          /* latest size seen */
-  uint32_t median_delay_ms;
-  uint8_t place;           /* median place among its rank's requests in a
-                              visit, from 0; LEARN_PLACE_NONE unknown */
-  uint8_t pushable;        /* the latest request was VISIT_REQ_PUSHABLE */
-  uint8_t superseded;      /* at |level|, see above */
-  uint8_t suspended;
-  uint32_t pushes_used;    /* push outcomes (recent: halved past 256) */
-  uint32_t pushes_unused;
-};
 
 /* Operator overrides that apply to one key: resource keys pinned or
  * blocked. */
@@ -291,6 +248,9 @@ struct learn_evidence {
   double k, n, lower, upper; /* Wilson bounds of k/n */
   int clients;
   uint8_t pushable, seen, superseded, suspended;
+  uint8_t declared;       /* the backend declared it: k and n include
+                             |prior| pseudo-hits */
+  double prior;
   int8_t hint, push;      /* decision per channel: 1 yes, 0 no,
                              -1 undecided */
 };

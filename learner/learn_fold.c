@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/learn.h"
 #include "learner/learn_int.h"
-#include "proxy/util.h"
 
 #define MEM_WAYS 4
 
@@ -200,6 +200,23 @@ static void censor(struct learn *l, uint32_t pi, uint32_t res,
   e->cens++;
 }
 
+/* declare notes that the visit's backend declared |res| (destination
+ * |dest|, from its as=) in node |pi|, to the client network |fp|. An
+ * entry made here is one the visit neither requested nor censored: this
+ * visit is its first sample, a miss. */
+static void declare(struct learn *l, uint32_t pi, uint32_t res,
+                    uint32_t hash, uint8_t dest, uint32_t fp) {
+  struct page *p = &l->pages[pi];
+  uint32_t ei = find(l, p, res, hash);
+  struct entry *e =
+      ei == NONE ? learn_entry_add(l, p, res, hash) : &p->ents[ei];
+  e->dc = learn_clock(p, e);
+  e->flags |= ENTRY_DECLARED;
+  if (!(e->flags & ENTRY_SEEN))
+    e->dest = dest; /* what a genuine request says wins */
+  learn_add_client(l, e, fp);
+}
+
 static void supersede(struct learn *l, uint32_t pi, uint32_t res,
                       uint32_t hash) {
   struct page *p = &l->pages[pi];
@@ -365,6 +382,17 @@ int learn_visit(struct learn *l, const struct visit *v) {
           supersede(l, nodes[j], named[i], nhashes[i]);
         break;
       }
+    }
+    /* What the backend declared, after the visit's own samples. */
+    for (size_t i = 0; i < v->ndeclared; i++) {
+      const struct visit_declared *d = &v->declared[i];
+      size_t kn = strnlen(d->key, PAGEKEY_MAX);
+      if (kn == 0 || kn == PAGEKEY_MAX)
+        continue;
+      uint32_t h = learn_hash_str(d->key, kn);
+      uint32_t id = learn_intern(l, d->key, kn, h);
+      for (size_t j = 0; j < nn; j++)
+        declare(l, nodes[j], id, h, d->dest, net);
     }
   }
   for (size_t i = 0; i < v->nreqs; i++)

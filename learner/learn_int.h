@@ -28,6 +28,8 @@ enum {
   ENTRY_PUSHABLE = 1u << 0,   /* its latest genuine request was pushable */
   ENTRY_SEEN = 1u << 1,       /* genuinely requested at least once */
   ENTRY_SUPERSEDED = 1u << 2, /* see learn.h */
+  ENTRY_DECLARED = 1u << 3,   /* the backend declared it (DECLARED
+                                 RESOURCES in learn.h) */
 };
 
 /* One (node, class, resource). Its sample clock (learn.h) is
@@ -47,6 +49,7 @@ struct entry {
   uint32_t touched;  /* node visit number of the latest change */
   uint32_t median;   /* frugal median of discovery delay, ms */
   uint32_t bytes;    /* latest size, saturated at UINT32_MAX */
+  uint32_t dc;       /* sample clock of the latest declaration */
   uint16_t used;     /* push outcomes, see OUTCOME_WINDOW */
   uint16_t unused;
   uint8_t depth;     /* smallest seen */
@@ -142,6 +145,10 @@ void learn_add_client(struct learn *l, struct entry *e, uint32_t fp);
 
 /* The sample clock of |e| in |p|, and its n and k there. */
 uint32_t learn_clock(const struct page *p, const struct entry *e);
+/* learn_prior is the weight of |e|'s declarations at |clock| (0 when
+ * undeclared): |prior| faded by λ per sample since the latest. */
+double learn_prior(const struct learn *l, const struct entry *e,
+                   uint32_t clock, double prior);
 double learn_decayed_n(const struct learn *l, uint32_t samples);
 double learn_entry_k(const struct learn *l, const struct entry *e,
                      uint32_t clock);

@@ -12,22 +12,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/learn.h"
 #include "learner/learn_int.h"
-#include "proxy/util.h"
 
 /* What one level says about one resource. */
 struct view {
-  double k, n, confidence, lower, upper;
-  int seen, pushable, superseded, suspended_hint, suspended_push;
+  double k, n, confidence, lower, upper, prior;
+  int seen, pushable, superseded, suspended_hint, suspended_push, declared;
 };
 
+/* view_of: k and n include a declared resource's prior (learn.h). */
 static void view_of(const struct learn *l, const struct page *p,
                     const struct entry *e, const struct learn_params *prm,
                     struct view *w) {
   uint32_t c = learn_clock(p, e);
-  w->n = learn_decayed_n(l, c);
-  w->k = learn_entry_k(l, e, c);
+  w->prior = learn_prior(l, e, c, prm->declared_prior);
+  w->n = learn_decayed_n(l, c) + w->prior;
+  w->k = learn_entry_k(l, e, c) + w->prior;
   w->confidence = w->n > 0 ? w->k / w->n : 0;
   if (w->confidence > 1)
     w->confidence = 1;
@@ -36,17 +38,20 @@ static void view_of(const struct learn *l, const struct page *p,
   w->seen = (e->flags & ENTRY_SEEN) != 0;
   w->pushable = (e->flags & ENTRY_PUSHABLE) != 0;
   w->superseded = (e->flags & ENTRY_SUPERSEDED) != 0;
+  w->declared = (e->flags & ENTRY_DECLARED) != 0;
   w->suspended_hint = learn_suspended(l, p, e, prm->hint_threshold);
   w->suspended_push = learn_suspended(l, p, e, prm->push_threshold);
 }
 
-/* decide: 1 yes, 0 no, -1 undecided (see learn.h). */
+/* decide: 1 yes, 0 no, -1 undecided (see learn.h). A resource never
+ * genuinely requested can only be served as a declared hint: whether its
+ * response may be pushed is unknown. */
 static int decide(const struct view *w, const struct entry *e,
                   const struct learn_params *prm, double threshold,
-                  int suspended) {
-  if (!w->seen)
+                  int suspended, int push) {
+  if (!w->seen && (!w->declared || push))
     return w->n > 0 && w->upper < threshold ? 0 : -1;
-  if (w->superseded || suspended || !w->pushable)
+  if (w->superseded || suspended || (w->seen && !w->pushable))
     return 0;
   if (w->lower >= threshold && w->n >= prm->min_visits &&
       e->nclients >= prm->min_clients)
@@ -55,7 +60,8 @@ static int decide(const struct view *w, const struct entry *e,
 }
 
 static uint64_t params_hash(const struct learn_params *p) {
-  double v[4] = {p->push_threshold, p->hint_threshold, p->z, p->min_visits};
+  double v[5] = {p->push_threshold, p->hint_threshold, p->z, p->min_visits,
+                 p->declared_prior};
   uint64_t h = util_fnv1a(UTIL_FNV1A_INIT, v, sizeof(v));
   return util_fnv1a(h, &p->min_clients, sizeof(p->min_clients)) | 1;
 }
@@ -74,9 +80,11 @@ static const uint32_t *candidates(struct learn *l, uint32_t pi,
     p->ncand = 0;
     for (uint32_t i = 0; i < p->nres; i++) {
       const struct entry *e = &p->ents[i];
-      if ((e->flags & (ENTRY_SEEN | ENTRY_PUSHABLE | ENTRY_SUPERSEDED)) !=
-              (ENTRY_SEEN | ENTRY_PUSHABLE) ||
-          e->nclients < prm->min_clients)
+      uint32_t f = e->flags & (ENTRY_SEEN | ENTRY_PUSHABLE |
+                               ENTRY_SUPERSEDED | ENTRY_DECLARED);
+      int requested = (f & ~ENTRY_DECLARED) == (ENTRY_SEEN | ENTRY_PUSHABLE);
+      int declared_only = f == ENTRY_DECLARED;
+      if (!(requested || declared_only) || e->nclients < prm->min_clients)
         continue;
       struct view w;
       view_of(l, p, e, prm, &w);
@@ -180,6 +188,18 @@ static void describe(const struct learn *l, const struct page *p,
   c->unused = e->unused;
 }
 
+/* declared_attrs fills what a declaration says of a resource no level
+ * saw requested: its destination (from as=). No size is known; by the
+ * backend's word the page needs it at once. */
+static void declared_attrs(const struct entry *e, struct cand *c) {
+  c->bytes = 0;
+  c->median = 0;
+  c->depth = 1;
+  c->dest = e->dest;
+  c->urgency = VISIT_URGENCY_NONE;
+  c->rank = learn_rank_of(e->dest, VISIT_URGENCY_NONE);
+}
+
 /* observed fills the resource's own attributes (size, type, delay) from
  * the most specific entry that saw a genuine request of it. (Its place
  * comes from the most specific entry that knows one: a page first
@@ -202,6 +222,7 @@ static void walk(struct learn *l, const uint32_t *nodes, size_t nn,
                  struct cand *c) {
   int hint = -1, push = -1, got_attrs = 0;
   int at_hint = -1, at_push = -1, first = -1;
+  const struct entry *decl = NULL; /* a declaration, for attributes */
   memset(c, 0, sizeof(*c));
   c->key = learn_str(l, res);
   c->res = res;
@@ -226,13 +247,15 @@ static void walk(struct learn *l, const uint32_t *nodes, size_t nn,
     }
     if (c->place == LEARN_PLACE_NONE)
       c->place = e->place;
+    if (decl == NULL && w.declared)
+      decl = e;
     if (hint < 0) {
-      hint = decide(&w, e, prm, prm->hint_threshold, w.suspended_hint);
+      hint = decide(&w, e, prm, prm->hint_threshold, w.suspended_hint, 0);
       if (hint >= 0)
         at_hint = (int)j;
     }
     if (push < 0) {
-      push = decide(&w, e, prm, prm->push_threshold, w.suspended_push);
+      push = decide(&w, e, prm, prm->push_threshold, w.suspended_push, 1);
       /* Pushes that go mostly unused lose push; a hint costs only a
        * cache check. */
       if (push == 1 && e->used + e->unused >= DEMOTE_MIN_OUTCOMES &&
@@ -247,6 +270,8 @@ static void walk(struct learn *l, const uint32_t *nodes, size_t nn,
            : hint == 0 ? at_hint
            : push == 0 ? at_push
                        : first;
+  if (!got_attrs && decl != NULL)
+    declared_attrs(decl, c);
   if (at >= 0) {
     const struct page *p = &l->pages[nodes[at]];
     describe(l, p, &p->ents[learn_entry_of(l, p, res)], prm, c);
@@ -313,6 +338,7 @@ static void write_rule(const struct cand *c, int ord, struct learn_rule *r) {
   r->pushable = (uint8_t)c->w.pushable;
   r->superseded = (uint8_t)c->w.superseded;
   r->suspended = (uint8_t)(c->w.suspended_hint || c->w.suspended_push);
+  r->declared = (uint8_t)c->w.declared;
   r->pushes_used = c->used;
   r->pushes_unused = c->unused;
 }
@@ -335,15 +361,20 @@ static void add_override(struct learn *l, struct cand *c, size_t *nc,
   x->urgency = VISIT_URGENCY_NONE;
   /* What the chain knows of it, for its size and type. */
   uint32_t res = learn_lookup_str(l, key);
+  const struct entry *decl = NULL;
   for (size_t j = 0; res != NONE && j < nn; j++) {
     const struct page *p = &l->pages[nodes[j]];
     uint32_t ei = learn_entry_of(l, p, res);
     if (ei != NONE && (p->ents[ei].flags & ENTRY_SEEN)) {
       observed(&p->ents[ei], x);
       x->level = p->level;
-      break;
+      return;
     }
+    if (ei != NONE && decl == NULL && (p->ents[ei].flags & ENTRY_DECLARED))
+      decl = &p->ents[ei];
   }
+  if (decl != NULL)
+    declared_attrs(decl, x);
 }
 
 size_t learn_rules(struct learn *l, const char *key, int mobile,
@@ -382,10 +413,11 @@ size_t learn_rules(struct learn *l, const char *key, int mobile,
         walk(l, nodes, nn, ids[i], prm, &c[nc++]);
     }
   }
-  /* Near misses: the own node's genuinely requested entries. */
+  /* Near misses: the own node's genuinely requested or declared
+   * entries. */
   for (uint32_t i = 0; i < own->nres; i++) {
     const struct entry *e = &own->ents[i];
-    if (!(e->flags & ENTRY_SEEN))
+    if (!(e->flags & (ENTRY_SEEN | ENTRY_DECLARED)))
       continue;
     int dup = 0;
     for (size_t x = 0; x < nc && !dup; x++)
@@ -464,10 +496,12 @@ size_t learn_evidence(const struct learn *l, const char *key, int mobile,
       o->seen = (uint8_t)w.seen;
       o->superseded = (uint8_t)w.superseded;
       o->suspended = (uint8_t)(w.suspended_hint || w.suspended_push);
+      o->declared = (uint8_t)w.declared;
+      o->prior = w.prior;
       o->hint = (int8_t)decide(&w, e, prm, prm->hint_threshold,
-                               w.suspended_hint);
+                               w.suspended_hint, 0);
       o->push = (int8_t)decide(&w, e, prm, prm->push_threshold,
-                               w.suspended_push);
+                               w.suspended_push, 1);
     }
     pi = p->parent;
   }

@@ -12,13 +12,13 @@
 #include <time.h>
 #include <uv.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
+#include "config/route.h"
 #include "learner/attribution.h"
 #include "learner/learn.h"
 #include "learner/ruleset.h"
-#include "proxy/log.h"
-#include "proxy/route.h"
-#include "proxy/util.h"
 #include "store/store.h"
 
 #define RULES_PER_PAGE 64
@@ -106,6 +106,8 @@ void learner_read_params(struct store *st, const char *scope,
   p->hint_max = (int)d;
   d = p->push_max, read_param(st, scope, "push_max_resources", &d);
   p->push_max = (int)d;
+  d = p->declared_prior, read_param(st, scope, "declared_prior", &d);
+  p->declared_prior = d;
 }
 
 void learner_params_from_config(const struct config *cfg,
@@ -116,6 +118,7 @@ void learner_params_from_config(const struct config *cfg,
   p->z = cfg->learn_z;
   p->min_visits = cfg->learn_min_visits;
   p->min_clients = cfg->learn_min_clients;
+  p->declared_prior = cfg->learn_declared_prior;
   long long hint_bytes, push_bytes;
   config_budgets(cfg, &hint_bytes, &p->hint_max, &push_bytes, &p->push_max);
   p->hint_budget = (uint64_t)hint_bytes;
@@ -486,6 +489,11 @@ void learner_named(const struct learner *l, struct visit *v) {
   v->nnamed = 0;
   for (size_t i = 0; i < v->npushes; i++)
     add_named(v, &cap, v->pushes[i].key, VISIT_NAMED_PUSH);
+  /* The backend's declarations herald's 103 carried (it forwarded the
+   * backend's 103): the client fetched them because of that 103. */
+  for (size_t i = 0; i < v->ndeclared; i++)
+    if (v->declared[i].flags & VISIT_DECL_NAMED)
+      add_named(v, &cap, v->declared[i].key, VISIT_NAMED_HINT);
   if (v->delivery != VISIT_HINTS)
     return;
   const struct ruleset *rs = NULL;

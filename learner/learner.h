@@ -54,7 +54,8 @@ void learner_params_from_config(const struct config *cfg,
 /* learner_read_params overlays the settings stored under |scope|
  * ("global" or "route:NAME") on |p|: push_threshold, hint_threshold, z,
  * min_visits, min_clients, hint_budget, hint_max_resources, push_budget,
- * push_max_resources. A value that is not a number >= 0 is ignored. */
+ * push_max_resources, declared_prior. A value that is not a number >= 0
+ * is ignored. */
 void learner_read_params(struct store *st, const char *scope,
                          struct learn_params *p);
 
@@ -88,7 +89,8 @@ void learner_outcome(struct learner *l, const struct visit *v,
                      const char *resource, int used);
 
 /* learner_named fills |v|'s named set (struct visit_named): its pushes,
- * and the entries its 103 named, found from the snapshot generation, slot
+ * the backend's declarations its 103 carried (VISIT_DECL_NAMED), and the
+ * entries its 103 named, found from the snapshot generation, slot
  * and mask the proxy recorded (the learner keeps its last
  * LEARNER_SNAPSHOTS snapshots). A 103 from an older snapshot is taken to
  * have named every hint entry the page's list has now. The array is

@@ -13,10 +13,11 @@
 
 #include <stdint.h>
 
+#include "store/rows.h" /* OBS_CTYPE_MAX, enum obs_dest */
+
 #define OBS_AUTHORITY_MAX 128
 #define OBS_PATH_MAX 512   /* path and query as the client sent them */
 #define OBS_REFERER_MAX 640
-#define OBS_CTYPE_MAX 64
 
 enum obs_kind {
   OBS_NAV_START = 1, /* a request that may be a navigation has arrived */
@@ -25,19 +26,14 @@ enum obs_kind {
                         referer the page's URL, stream_id the page's
                         stream, bytes what was sent, OBS_F_CUT_SHORT when
                         the client (or herald) reset it */
-};
-
-/* What the client said it fetches (Sec-Fetch-Dest), or what the response's
- * content type says when the client sent no Sec-Fetch-Dest. */
-enum obs_dest {
-  OBS_DEST_NONE = 0,
-  OBS_DEST_DOCUMENT,
-  OBS_DEST_STYLE,
-  OBS_DEST_SCRIPT,
-  OBS_DEST_FONT,
-  OBS_DEST_IMAGE,
-  OBS_DEST_FETCH, /* fetch/XHR/json/other CORS */
-  OBS_DEST_OTHER,
+  OBS_DECLARED = 4,  /* the backend declared a resource of a navigation's
+                        page (proxy/hints.h): path is the resource (a safe
+                        path of the page's origin), dest its as=; conn_id,
+                        stream_id, start_ms, authority and the client
+                        are the page request's; OBS_F_DECL_EARLY when it
+                        came in the backend's own 103, else in a Link
+                        field of its final response; OBS_F_DECL_NAMED when
+                        herald's 103 to the client named it */
 };
 
 enum obs_flag {
@@ -66,6 +62,8 @@ enum obs_flag {
   OBS_F_IGNORED = 1u << 21,      /* the client is on [record]
                                     ignore_agents or ignore_clients: its
                                     navigations are not visits */
+  OBS_F_DECL_EARLY = 1u << 22,   /* OBS_DECLARED: from the backend's 103 */
+  OBS_F_DECL_NAMED = 1u << 23,   /* OBS_DECLARED: in herald's 103 */
 };
 
 #define OBS_URGENCY_NONE 0xff
@@ -89,7 +87,7 @@ struct obs {
   uint64_t named_mask;
   uint32_t rules_slot;
   uint8_t urgency;     /* RFC 9218 priority u= (0..7), OBS_URGENCY_NONE */
-  uint8_t addr[16];    /* the request's client (proxy/client.h form) */
+  uint8_t addr[16];    /* the request's client (base/client.h form) */
   uint8_t client_token[16]; /* filled by the recorder; addr then zeroed */
   uint8_t network[16];      /* filled by the recorder too */
   char method[8];

@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-#define PAGEKEY_MAX 768
+#include "store/rows.h" /* PAGEKEY_MAX */
+
 #define PAGEKEY_MAX_PATTERNS 32
 
 /* Templates: each configured pattern is a path where a '*' segment matches

@@ -21,11 +21,11 @@
 #include <time.h>
 #include <uv.h>
 
+#include "base/client.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "learner/learn.h"
 #include "learner/ruleset.h"
-#include "proxy/client.h"
-#include "proxy/log.h"
-#include "proxy/util.h"
 #include "store/store.h"
 
 #define TRIM_EVERY_MS 60000
@@ -158,7 +158,7 @@ static void rotate_key(struct recorder *r, uint64_t now_ms) {
 /* tokenize fills the observation's two tokens and forgets its address.
  * The client token (address and User-Agent) tells one browser's visits
  * from another's behind the same address; the network token (the
- * address's network, proxy/client.h) is what counts as a distinct client,
+ * address's network, base/client.h) is what counts as a distinct client,
  * since User-Agents and addresses within one network cost an attacker
  * nothing. The messages differ in length, so the two never collide. */
 static void tokenize(struct recorder *r, struct obs *o) {

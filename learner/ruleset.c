@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
 
 struct bpage {
   char *key;

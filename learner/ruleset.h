@@ -32,7 +32,7 @@ struct ruleset_entry {
   const char *key;    /* resource key, "scheme://authority/path" */
   const char *path;   /* its origin-form path (points into |key|) */
   uint8_t dest;       /* enum obs_dest */
-  uint8_t rank;       /* enum learn_rank */
+  uint8_t rank;       /* enum learn_rank: what the page needs first */
   uint8_t channels;   /* enum learn_channel */
   uint32_t bytes;
 };

@@ -1,24 +1,18 @@
-/* access.h: one access-log line per request.
- *
- * Format (space-separated, one line):
- *   TIME CLIENT PROTO METHOD AUTHORITY PATH STATUS BYTES MS BACKEND
- * CLIENT is the request's client (proxy/client.h): the PROXY header's
- * source, or the X-Forwarded-For address a trusted proxy vouched for.
- * STATUS 0 means the client or herald reset the stream before a response
- * completed. Lines go through log.c's writer thread: the loop never
- * touches the disk. */
+/* access.h: the access log line of a finished request, in the format in
+ * force ([log] access_format, compiled by base/access_format.h). Loop
+ * thread only: the line goes through log.c's writer thread. */
 #ifndef PROXY_ACCESS_H
 #define PROXY_ACCESS_H
 
-#include <stdint.h>
+#include "base/access_format.h"
 
 struct conn;
 
-/* |client| is the request's client (16 bytes), or NULL for the
- * connection's address. */
-void access_log_request(const struct conn *c, const uint8_t *client,
-                        const char *proto, const char *method,
-                        const char *authority, const char *path, int status,
-                        uint64_t bytes, uint64_t ms, const char *backend);
+/* access_format_use puts |fmt| (already checked by access_format_parse)
+ * in force for the lines that follow. */
+void access_format_use(const char *fmt);
+
+/* access_log_request writes |e|'s line when the access log is on. */
+void access_log_request(const struct conn *c, const struct access_entry *e);
 
 #endif

@@ -14,12 +14,14 @@
 #include <string.h>
 #include <uv.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "learner/recorder.h"
 #include "learner/ruleset.h"
-#include "proxy/log.h"
+#include "base/log.h"
+#include "proxy/pool.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
-#include "proxy/util.h"
 
 struct admin_conn;
 
@@ -104,6 +106,84 @@ static void gauge(struct mbuf *b, const char *name, const char *text,
   mbuf_printf(b, "%s %.17g\n", name, v);
 }
 
+/* label writes a Prometheus label value: backslash, quote and newline
+ * escaped (a backend name is free text from the configuration). */
+static void label(struct mbuf *b, const char *v) {
+  for (; *v != '\0'; v++) {
+    if (*v == '\\' || *v == '"')
+      mbuf_printf(b, "\\%c", *v);
+    else if (*v == '\n')
+      mbuf_printf(b, "\\n");
+    else
+      mbuf_printf(b, "%c", *v);
+  }
+}
+
+/* backend_servers: per server of every backend, up or down and its
+ * request and error counts. */
+static void backend_servers(struct server *srv, struct mbuf *b) {
+  static const struct {
+    const char *name, *type, *help;
+  } m[] = {
+      {"herald_backend_server_up", "gauge",
+       "1 while the server is up, 0 once a connection to it or an exchange "
+       "with it failed, until one succeeds."},
+      {"herald_backend_server_requests_total", "counter",
+       "Requests sent to the server."},
+      {"herald_backend_server_errors_total", "counter",
+       "Connections to the server and exchanges with it that failed "
+       "(refused, timed out, closed early, malformed response)."},
+  };
+  for (size_t k = 0; k < ARRAY_SIZE(m); k++) {
+    help(b, m[k].name, m[k].type, m[k].help);
+    for (int i = 0; i < pool_nbackends(srv->pool); i++) {
+      for (int j = 0; j < pool_nservers(srv->pool, i); j++) {
+        struct pool_server_state st;
+        pool_server_state(srv->pool, i, j, &st);
+        uint64_t v = k == 0 ? (uint64_t)st.up
+                            : k == 1 ? st.requests : st.errors;
+        mbuf_printf(b, "%s{backend=\"", m[k].name);
+        label(b, st.backend);
+        mbuf_printf(b, "\",server=\"");
+        label(b, st.name);
+        mbuf_printf(b, "\"} %llu\n", (unsigned long long)v);
+      }
+    }
+  }
+}
+
+/* admin_health writes why herald is not healthy into |b| and returns 0,
+ * or returns 1 (nothing written) when it is: degraded when every server
+ * of some backend is down, since that backend's requests can only fail. */
+int admin_health(struct server *srv, struct mbuf *b) {
+  int healthy = 1;
+  if (srv->draining) {
+    mbuf_printf(b, "draining\n");
+    return 0;
+  }
+  for (int i = 0; i < pool_nbackends(srv->pool); i++) {
+    int n = pool_nservers(srv->pool, i), down = 0;
+    struct pool_server_state st;
+    for (int j = 0; j < n; j++) {
+      pool_server_state(srv->pool, i, j, &st);
+      down += !st.up;
+    }
+    if (n == 0 || down < n)
+      continue;
+    if (healthy)
+      mbuf_printf(b, "degraded\n");
+    healthy = 0;
+    mbuf_printf(b, "backend '%s': %s down:", st.backend,
+                n == 1 ? "its server is" : "all its servers are");
+    for (int j = 0; j < n; j++) {
+      pool_server_state(srv->pool, i, j, &st);
+      mbuf_printf(b, " %s", st.name);
+    }
+    mbuf_printf(b, "\n");
+  }
+  return healthy;
+}
+
 void admin_metrics(struct server *srv, struct mbuf *b) {
   const struct server_stats *st = &srv->stats;
   static const char *classes[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -182,6 +262,15 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
 
   counter(b, "herald_early_hints_sent_total",
           "Navigations answered with a 103 Early Hints.", st->hints_sent);
+  counter(b, "herald_backend_early_hints_forwarded_total",
+          "Backend 103s passed on to a navigation that had none, rebuilt "
+          "from their same-origin preload links.",
+          st->backend_hints_forwarded);
+  counter(b, "herald_backend_early_hints_dropped_total",
+          "Backend 103s not passed on: the request already had a 103 (or is "
+          "no navigation a 103 may go to), or they named nothing herald may "
+          "name.",
+          st->backend_hints_dropped);
   counter(b, "herald_early_hints_shadow_total",
           "Navigations that would have got a 103 (deliver.mode = shadow).",
           st->hints_shadow);
@@ -241,6 +330,8 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
   gauge(b, "herald_learner_rules",
         "Rules in the learner's last published snapshot.",
         (double)rs.learner_rules);
+
+  backend_servers(srv, b);
 
   counter(b, "herald_config_reloads_total",
           "SIGHUP reloads that took effect.", st->reloads);
@@ -348,10 +439,11 @@ static void answer(struct admin_conn *ac) {
     admin_metrics(srv, &ac->body);
     respond(ac, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", "");
   } else if (n == 8 && memcmp(ac->url, "/healthz", 8) == 0) {
-    if (srv->draining)
-      text(ac, 503, "Service Unavailable", "draining", "");
-    else
+    if (admin_health(srv, &ac->body))
       text(ac, 200, "OK", "ok", "");
+    else
+      respond(ac, 503, "Service Unavailable", "text/plain; charset=utf-8",
+              "");
   } else {
     text(ac, 404, "Not Found", "not found", "");
   }

@@ -8,7 +8,9 @@
  * scraper can never hold resources the proxy needs:
  *
  *   GET /metrics   Prometheus text exposition (version 0.0.4)
- *   GET /healthz   200 "ok" while serving, 503 "draining" during shutdown
+ *   GET /healthz   200 "ok" while serving; 503 "draining" during shutdown,
+ *                  or "degraded" with a line per backend whose servers are
+ *                  all down
  *   anything else  404; a method other than GET: 405
  *
  * Admin connections are not client connections: they are not counted in
@@ -46,6 +48,11 @@ const char *admin_name(const struct admin *a);
  * (exported for tests). */
 struct mbuf;
 void admin_metrics(struct server *srv, struct mbuf *b);
+
+/* admin_health returns 1 when |srv| is healthy; otherwise 0, with the
+ * /healthz body ("draining", or "degraded" and the backends that have no
+ * server up) appended to |b|. */
+int admin_health(struct server *srv, struct mbuf *b);
 
 /* A growing text buffer: one allocation that doubles, never one per
  * metric. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 #define MIN_SLOTS 64
 

@@ -17,16 +17,16 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "base/buf.h"
+#include "base/client.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/buf.h"
-#include "proxy/client.h"
 #include "proxy/clientcount.h"
-#include "proxy/log.h"
 #include "proxy/proxyproto.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/tls.h"
-#include "proxy/util.h"
 
 #define READ_BUF_SIZE 65536
 #define LINGER_MS 1000
@@ -97,6 +97,13 @@ struct server *conn_server(const struct conn *c) { return c->srv; }
 const char *conn_peer(const struct conn *c) { return c->peer; }
 void conn_peer_addr(const struct conn *c, uint8_t out[16]) {
   memcpy(out, c->addr, 16);
+}
+
+int conn_request_client(const struct conn *c, const struct http_hdr *hdrs,
+                        size_t nhdrs, uint8_t out[16]) {
+  const struct config *cfg = c->srv->cfg;
+  return client_forwarded(cfg->trusted_proxies, cfg->ntrusted_proxies,
+                          c->addr, hdrs, nhdrs, out);
 }
 int conn_is_tls(const struct conn *c) { return c->tls != NULL; }
 uint64_t conn_id(const struct conn *c) { return c->id; }

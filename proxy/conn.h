@@ -70,13 +70,21 @@ void conn_schedule_tick(struct conn *c, uint64_t ms);
 struct server *conn_server(const struct conn *c);
 const char *conn_peer(const struct conn *c);
 /* conn_peer and conn_peer_addr give the client address, as text and in
- * 16 bytes (IPv4 mapped, see proxy/client.h): the TCP peer's, or, on a
+ * 16 bytes (IPv4 mapped, see base/client.h): the TCP peer's, or, on a
  * listener with proxy_protocol, the source the PROXY header named, once
  * it has been read (before that, the peer's: the balancer). A request's
- * client may differ still, behind a trusted proxy (client_of_request).
+ * client may differ still, behind a trusted proxy (conn_request_client).
  * limits.max_connections_per_client counts connections under this
  * address (admit_client in conn.c). */
 void conn_peer_addr(const struct conn *c, uint8_t out[16]);
+/* conn_request_client fills |out| with the client of a request on |c|
+ * with the fields |hdrs| (client_forwarded over the connection's address
+ * and the configured trusted proxies) and returns whether the
+ * connection's own address is a trusted proxy (whose X-Forwarded-For may
+ * then be passed on). */
+struct http_hdr;
+int conn_request_client(const struct conn *c, const struct http_hdr *hdrs,
+                        size_t nhdrs, uint8_t out[16]);
 int conn_is_tls(const struct conn *c);
 uint64_t conn_id(const struct conn *c);
 

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 #define DOMAIN ((uint32_t)1 << DIGEST_DOMAIN_BITS)
 #define MAX_K DIGEST_DOMAIN_BITS

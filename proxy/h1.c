@@ -13,22 +13,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/client.h"
+#include "base/http.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/access.h"
-#include "proxy/buf.h"
-#include "proxy/client.h"
-#include "proxy/conn.h"
-#include "learner/ruleset.h"
-#include "proxy/hints.h"
-#include "proxy/http.h"
+#include "config/route.h"
 #include "learner/recorder.h"
-#include "proxy/log.h"
+#include "learner/ruleset.h"
+#include "proxy/access.h"
+#include "proxy/conn.h"
+#include "proxy/hints.h"
 #include "proxy/record.h"
-#include "proxy/route.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/upstream.h"
-#include "proxy/util.h"
 
 #define MAX_URL 8192
 #define BODY_HIGH_WATER (256 * 1024)
@@ -66,8 +66,14 @@ struct h1_session {
   uint64_t requests;
   uint8_t client[16]; /* the request's client, once its head is read */
   int have_client;
+  int hints;         /* Link fields in the 103 sent for this request */
   int recording;     /* |obs| is being filled for the recorder */
   struct obs obs;
+  /* 103 Early Hints (proxy/hints.h): the request may get one; one went
+   * out (never a second); the backend's first 103 was looked at; the
+   * backend's declarations noted; where the path starts in |url|. */
+  uint8_t early_ok, early_sent, backend_103, declared;
+  size_t path_off, path_len;
 };
 
 static const struct upstream_cb up_cb;
@@ -86,11 +92,19 @@ static void log_request(struct h1_session *s, int status) {
   size_t n = s->url_len < sizeof(path) - 1 ? s->url_len : sizeof(path) - 1;
   memcpy(path, s->url, n);
   path[n] = '\0';
-  access_log_request(s->c, s->have_client ? s->client : NULL,
-                     s->version == 10 ? "http/1.0" : "http/1.1",
-                     s->method, s->authority, path, status, s->bytes_sent,
-                     util_now_ms() - s->start_ms,
-                     s->up ? upstream_backend_name(s->up) : s->backend);
+  access_log_request(s->c, &(struct access_entry){
+      .client = s->have_client ? s->client : NULL,
+      .proto = s->version == 10 ? "http/1.0" : "http/1.1",
+      .method = s->method,
+      .authority = s->authority,
+      .path = path,
+      .status = status,
+      .bytes = s->bytes_sent,
+      .ms = util_now_ms() - s->start_ms,
+      .backend = s->up ? upstream_backend_name(s->up) : s->backend,
+      .fields = &s->fields,
+      .hints = s->hints,
+  });
   if (status >= 100 && status < 600) {
     s->srv->stats.responses[status / 100]++;
     s->srv->stats.h1_responses[status / 100]++;
@@ -143,8 +157,10 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
     answer_error(s, 502);
     return;
   }
-  if (s->recording)
+  if (s->recording) {
     record_response(&s->obs, status, hdrs, n);
+    hints_page_response(s->srv, &s->obs, hdrs, n, &s->declared);
+  }
   struct buf out;
   buf_init(&out);
   char line[128];
@@ -295,7 +311,43 @@ static void up_body_sent(void *ud, size_t n) {
   }
 }
 
+/* write_early writes the request's one 103 Early Hints with the Link
+ * fields of |e|. Returns 1 when it went out. */
+static int write_early(struct h1_session *s, const struct hints_early *e) {
+  if (s->early_sent || e->n == 0)
+    return 0;
+  conn_write(s->c, "HTTP/1.1 103 Early Hints\r\n", 26);
+  for (size_t i = 0; i < e->n; i++) {
+    conn_write(s->c, "Link: ", 6);
+    conn_write(s->c, e->link[i], e->len[i]);
+    conn_write(s->c, "\r\n", 2);
+  }
+  conn_write(s->c, "\r\n", 2);
+  s->early_sent = 1;
+  s->hints = (int)e->n;
+  return 1;
+}
+
+/* up_info: a backend's interim response. Only its first 103 matters,
+ * and only as hints.h says; 100, 102 and the rest never go on. */
+static void up_info(void *ud, int status, const struct http_hdr *hdrs,
+                    size_t n) {
+  struct h1_session *s = ud;
+  if (status != 103 || s->backend_103 || s->resp_started)
+    return;
+  s->backend_103 = 1;
+  struct hints_early e;
+  if (hints_backend_103(s->srv, s->recording ? &s->obs : NULL, s->early_ok,
+                        s->early_sent, conn_is_tls(s->c), s->authority,
+                        strlen(s->authority),
+                        s->path_len ? s->url + s->path_off : "/",
+                        s->path_len ? s->path_len : 1, hdrs, n,
+                        &s->declared, &e))
+    write_early(s, &e);
+}
+
 static const struct upstream_cb up_cb = {
+    .on_info = up_info,
     .on_head = up_head,
     .on_body = up_body,
     .on_end = up_end,
@@ -325,7 +377,9 @@ static int on_message_begin(llhttp_t *p) {
   s->method[0] = s->authority[0] = '\0';
   s->backend = NULL;
   s->recording = 0;
+  s->early_ok = s->early_sent = s->backend_103 = s->declared = 0;
   s->have_client = 0;
+  s->hints = 0;
   s->start_ms = util_now_ms();
   conn_set_idle(s->c, 0);
   conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
@@ -372,28 +426,16 @@ static void send_hints(struct h1_session *s, const struct http_req *req) {
   const struct ruleset_page *p = NULL;
   uint64_t named = 0;
   /* HTTP/1.1 has no push: in push-only mode these clients get nothing. */
-  if (hints_decide(s->srv, req, s->recording ? &s->obs : NULL, s->c,
-                   s->requests, 0, &p, &named) != HINTS_EARLY)
+  enum hints_action a = hints_decide(s->srv, req,
+                                     s->recording ? &s->obs : NULL, s->c,
+                                     s->requests, 0, &p, &named);
+  if (a == HINTS_VERIFY)
+    s->early_ok = 0; /* the page alone decides: no backend 103 either */
+  if (a != HINTS_EARLY)
     return;
-  char link[600];
-  int any = 0;
-  for (size_t i = 0; i < p->n && i < 64; i++) {
-    if (!(named >> i & 1))
-      continue;
-    size_t len = hints_link(p, i, link, sizeof(link));
-    if (len == 0)
-      continue;
-    if (!any)
-      conn_write(s->c, "HTTP/1.1 103 Early Hints\r\n", 26);
-    any = 1;
-    conn_write(s->c, "Link: ", 6);
-    conn_write(s->c, link, len);
-    conn_write(s->c, "\r\n", 2);
-  }
-  if (any) {
-    conn_write(s->c, "\r\n", 2);
+  struct hints_early e;
+  if (hints_compose(p, named, NULL, 0, &e) > 0 && write_early(s, &e))
     s->srv->stats.hints_sent++;
-  }
 }
 
 static int on_headers_complete(llhttp_t *p) {
@@ -417,7 +459,7 @@ static int on_headers_complete(llhttp_t *p) {
                               ? stack_hdrs
                               : xmalloc(s->fields.n * sizeof(*hdrs));
   http_fields_export(&s->fields, hdrs);
-  int trusted = client_of_request(s->c, hdrs, s->fields.n, s->client);
+  int trusted = conn_request_client(s->c, hdrs, s->fields.n, s->client);
   s->have_client = 1;
   const char *path = s->url, *auth = NULL;
   size_t path_len = s->url_len, auth_len = 0;
@@ -481,6 +523,10 @@ static int on_headers_complete(llhttp_t *p) {
     auth_len = 9;
   }
   snprintf(s->authority, sizeof(s->authority), "%.*s", (int)auth_len, auth);
+  /* "http://host" without a path asks for "/", which is not in |url|. */
+  int in_url = path >= s->url && path < s->url + s->url_len;
+  s->path_off = in_url ? (size_t)(path - s->url) : 0;
+  s->path_len = in_url ? path_len : 0;
   int chunked = (p->flags & F_CHUNKED) != 0;
   int64_t cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
   struct http_req req = {
@@ -526,9 +572,13 @@ static int on_headers_complete(llhttp_t *p) {
       recorder_post(rec, &s->obs);
     }
   }
+  /* HTTP/1.0 clients know no 1xx; HTTP/1.1 ones get one only with
+   * hints_http1. */
+  s->early_ok = (uint8_t)hints_may_send(s->srv, &req,
+                                        s->recording ? &s->obs : NULL, s->c,
+                                        s->requests);
   s->up = upstream_start(s->srv->pool, backend, &req, &up_cb, s);
-  /* HTTP/1.0 clients know no 1xx; hints_decide checks hints_http1. */
-  if (s->srv->rules != NULL && s->version == 11)
+  if (s->srv->rules != NULL && s->early_ok)
     send_hints(s, &req);
   if (hdrs != stack_hdrs)
     free(hdrs);

@@ -22,25 +22,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/client.h"
+#include "base/http.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/access.h"
-#include "proxy/buf.h"
-#include "proxy/client.h"
-#include "proxy/conn.h"
-#include "config/config.h"
+#include "config/route.h"
+#include "learner/recorder.h"
 #include "learner/ruleset.h"
+#include "proxy/access.h"
+#include "proxy/conn.h"
 #include "proxy/hints.h"
 #include "proxy/pushed.h"
-#include "proxy/http.h"
-#include "learner/recorder.h"
-#include "proxy/log.h"
 #include "proxy/preload.h"
 #include "proxy/record.h"
-#include "proxy/route.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/upstream.h"
-#include "proxy/util.h"
 
 #define STREAM_WINDOW (256 * 1024)
 #define CONN_WINDOW (1024 * 1024)
@@ -101,6 +100,11 @@ struct h2_stream {
   int forwarded_trusted;       /* the connection is a trusted proxy */
   int recording;               /* |obs| is being filled for the recorder */
   int pushed;                  /* a stream herald promised, not a request */
+  int hints;                   /* Link fields in the 103 sent on it */
+  /* 103 Early Hints (proxy/hints.h): the request may get one; one went
+   * out (never a second); the backend's first 103 was looked at; the
+   * backend's declarations noted for the recorder. */
+  uint8_t early_ok, early_sent, backend_103, declared;
   struct digest *digest;       /* owned: what the browser has from our
                                   pushes, sent back in Set-Cookie on this
                                   page's response; NULL when nothing was
@@ -518,6 +522,35 @@ static void submit_simple(struct h2_stream *st, int status, const char *why) {
   conn_mark_dirty(s->c);
 }
 
+/* send_early sends the stream's one 103 Early Hints with the Link fields
+ * of |e|, for a page on |authority|. Returns 1 when it went out. */
+static int send_early(struct h2_stream *st, const struct hints_early *e,
+                      const char *authority, size_t alen) {
+  struct h2_session *s = st->s;
+  nghttp2_nv nv[HINTS_LINKS_MAX + 1];
+  if (st->early_sent || e->n == 0)
+    return 0;
+  nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"103", 7, 3,
+                       NGHTTP2_NV_FLAG_NONE};
+  for (size_t i = 0; i < e->n; i++)
+    nv[i + 1] = (nghttp2_nv){(uint8_t *)"link", (uint8_t *)e->link[i], 4,
+                             e->len[i], NGHTTP2_NV_FLAG_NONE};
+  int rv = nghttp2_submit_headers(s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, nv,
+                                  e->n + 1, NULL);
+  if (rv != 0) {
+    LOG_DEBUG("stream %d: cannot send 103: %s", st->id, nghttp2_strerror(rv));
+    return 0;
+  }
+  st->early_sent = 1;
+  st->hints = (int)e->n;
+  /* What it names is then sent in this order (preload.h). */
+  for (size_t i = 0; i < e->n; i++)
+    preload_note(&s->preloads, authority, alen, e->link[i], e->len[i],
+                 e->rank[i], i);
+  conn_mark_dirty(s->c);
+  return 1;
+}
+
 /* push_response_ok: the same test recording applies to call a response
  * pushable (200, no no-store/private, no Set-Cookie, Vary at most
  * Accept-Encoding). */
@@ -561,8 +594,10 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
     submit_simple(st, 502, NULL);
     return;
   }
-  if (st->recording)
+  if (st->recording) {
     record_response(&st->obs, status, hdrs, n);
+    hints_page_response(s->srv, &st->obs, hdrs, n, &st->declared);
+  }
   if (st->pushed && !push_response_ok(status, hdrs, n)) {
     /* Learned as pushable, answered otherwise this time: never deliver
      * it as a push. The client loses nothing; it asks for it itself. */
@@ -700,7 +735,25 @@ static void up_body_sent(void *ud, size_t n) {
   conn_mark_dirty(st->s->c);
 }
 
+/* up_info: a backend's interim response. Only its first 103 matters,
+ * and only as hints.h says; 100, 102 and the rest never go on. */
+static void up_info(void *ud, int status, const struct http_hdr *hdrs,
+                    size_t n) {
+  struct h2_stream *st = ud;
+  if (status != 103 || st->pushed || st->backend_103)
+    return;
+  st->backend_103 = 1;
+  struct hints_early e;
+  if (hints_backend_103(st->s->srv, st->recording ? &st->obs : NULL,
+                        st->early_ok, st->early_sent,
+                        st->pseudo[P_SCHEME][4] == 's', st->pseudo[P_AUTHORITY],
+                        st->pseudo_len[P_AUTHORITY], st->pseudo[P_PATH],
+                        st->pseudo_len[P_PATH], hdrs, n, &st->declared, &e))
+    send_early(st, &e, st->pseudo[P_AUTHORITY], st->pseudo_len[P_AUTHORITY]);
+}
+
 static const struct upstream_cb up_cb = {
+    .on_info = up_info,
     .on_head = up_head,
     .on_body = up_body,
     .on_end = up_end,
@@ -773,7 +826,7 @@ static int validate(struct h2_stream *st, struct http_req *req,
   }
   const struct config *cfg = s->srv->cfg;
   st->forwarded_trusted =
-      client_of_request(s->c, hdrs, st->fields.n, st->client);
+      conn_request_client(s->c, hdrs, st->fields.n, st->client);
   st->have_client = 1;
   if (st->content_length > cfg->max_request_body) {
     st->reject_why = "request body larger than limits.max_request_body";
@@ -997,37 +1050,16 @@ static void deliver(struct h2_stream *st, const struct http_req *req) {
     return;
   case HINTS_NONE:
     return;
+  case HINTS_VERIFY:
+    st->early_ok = 0; /* the page alone decides: no backend 103 either */
+    return;
   case HINTS_EARLY:
     break;
   }
-  enum { MAX_LINKS = 32, LINK_MAX = 600 };
-  nghttp2_nv nv[MAX_LINKS + 1];
-  char links[MAX_LINKS][LINK_MAX];
-  size_t n = 1;
-  nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"103", 7, 3,
-                       NGHTTP2_NV_FLAG_NONE};
-  for (size_t i = 0; i < p->n && i < 64 && n <= MAX_LINKS; i++) {
-    if (!(named >> i & 1))
-      continue;
-    size_t len = hints_link(p, i, links[n - 1], LINK_MAX);
-    if (len == 0)
-      continue;
-    nv[n] = (nghttp2_nv){(uint8_t *)"link", (uint8_t *)links[n - 1], 4, len,
-                         NGHTTP2_NV_FLAG_NONE};
-    n++;
-    preload_note(&s->preloads, req->authority, req->authority_len,
-                 links[n - 2], len, p->entries[i].rank, n - 2);
-  }
-  if (n == 1)
-    return;
-  int rv = nghttp2_submit_headers(s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, nv,
-                                  n, NULL);
-  if (rv != 0) {
-    LOG_DEBUG("stream %d: cannot send 103: %s", st->id, nghttp2_strerror(rv));
-    return;
-  }
-  s->srv->stats.hints_sent++;
-  conn_mark_dirty(s->c);
+  struct hints_early e;
+  if (hints_compose(p, named, NULL, 0, &e) > 0 &&
+      send_early(st, &e, req->authority, req->authority_len))
+    s->srv->stats.hints_sent++;
 }
 
 static void start_request(struct h2_stream *st) {
@@ -1073,9 +1105,12 @@ static void start_request(struct h2_stream *st) {
       recorder_post(rec, &st->obs);
     }
   }
+  st->early_ok = (uint8_t)hints_may_send(s->srv, &req,
+                                         st->recording ? &st->obs : NULL,
+                                         s->c, (uint64_t)st->id);
   st->up = upstream_start(s->srv->pool, backend, &req, &up_cb, st);
   /* The request is on its way to the backend; fill its think time. */
-  if (s->srv->rules != NULL)
+  if (s->srv->rules != NULL && st->early_ok)
     deliver(st, &req);
   if (hdrs != stack_hdrs)
     free(hdrs);
@@ -1278,12 +1313,20 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
   if (!st->headers_done)
     s->headers_pending--;
   if (st->resp_started || error_code != NGHTTP2_NO_ERROR)
-    access_log_request(s->c, st->have_client ? st->client : NULL, "h2",
-                       st->pseudo[P_METHOD], st->pseudo[P_AUTHORITY],
-                       st->pseudo[P_PATH],
-                       error_code == NGHTTP2_NO_ERROR ? st->status : 0,
-                       st->bytes_sent, util_now_ms() - st->start_ms,
-                       st->up ? upstream_backend_name(st->up) : st->backend);
+    access_log_request(s->c, &(struct access_entry){
+        .client = st->have_client ? st->client : NULL,
+        .proto = "h2",
+        .method = st->pseudo[P_METHOD],
+        .authority = st->pseudo[P_AUTHORITY],
+        .path = st->pseudo[P_PATH],
+        .status = error_code == NGHTTP2_NO_ERROR ? st->status : 0,
+        .bytes = st->bytes_sent,
+        .ms = util_now_ms() - st->start_ms,
+        .backend = st->up ? upstream_backend_name(st->up) : st->backend,
+        .fields = &st->fields,
+        .hints = st->hints,
+        .pushed = st->pushed,
+    });
   if (st->status >= 100 && st->status < 600)
     s->srv->stats.responses[st->status / 100]++;
   int cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||

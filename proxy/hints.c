@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/http.h"
 #include "config/config.h"
+#include "config/route.h"
 #include "learner/learn.h"
 #include "learner/ruleset.h"
-#include "proxy/http.h"
+#include "base/http.h"
+#include "proxy/linkfield.h"
 #include "proxy/record.h"
-#include "proxy/route.h"
 #include "proxy/server.h"
 
 void hints_keys_init(struct hints_keys *k, const char *templates,
@@ -21,12 +23,25 @@ void hints_keys_init(struct hints_keys *k, const char *templates,
   k->keys.keep_params = keep_params;
 }
 
-static int is_navigation(const struct obs *o) {
-  if (strcmp(o->method, "GET") != 0 || (o->flags & OBS_F_AUTHORIZATION))
+/* may_send: see hints_may_send; |o| filled. */
+static int may_send(const struct server *srv, const struct http_req *req,
+                    const struct obs *o) {
+  if (!record_maybe_navigation(o) || (o->flags & OBS_F_AUTHORIZATION))
     return 0;
-  if (o->flags & OBS_F_SEC_FETCH)
-    return (o->flags & OBS_F_NAVIGATE) != 0;
-  return (o->flags & OBS_F_ACCEPT_HTML) != 0;
+  return req->version == 20 ||
+         (req->version == 11 && srv->cfg->deliver_hints_http1);
+}
+
+int hints_may_send(const struct server *srv, const struct http_req *req,
+                   const struct obs *o, const struct conn *c, uint64_t id) {
+  if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
+    return 0;
+  struct obs tmp;
+  if (o == NULL) {
+    record_request(&tmp, c, id, req);
+    o = &tmp;
+  }
+  return may_send(srv, req, o);
 }
 
 /* page_of returns the rules page of the navigation |req|, whatever its
@@ -35,9 +50,7 @@ static const struct ruleset_page *page_of(const struct server *srv,
                                           const struct http_req *req,
                                           const struct obs *o) {
   const struct config *cfg = srv->cfg;
-  if (srv->rules == NULL || !is_navigation(o))
-    return NULL;
-  if (req->version != 20 && !cfg->deliver_hints_http1)
+  if (srv->rules == NULL || !may_send(srv, req, o))
     return NULL;
   char key[PAGEKEY_MAX], tmpl[PAGEKEY_MAX];
   if (pagekey_make(&srv->hint_keys->keys, req->https, o->authority, o->path,
@@ -108,6 +121,21 @@ static const char *as_of(uint8_t dest, const char **cors) {
   }
 }
 
+uint8_t hints_dest_of(const char *as) {
+  static const uint8_t dests[] = {OBS_DEST_STYLE, OBS_DEST_SCRIPT,
+                                  OBS_DEST_IMAGE, OBS_DEST_FONT,
+                                  OBS_DEST_FETCH};
+  const char *cors;
+  for (size_t i = 0; i < sizeof(dests); i++)
+    if (strcmp(as, as_of(dests[i], &cors)) == 0)
+      return dests[i];
+  return OBS_DEST_NONE;
+}
+
+int hints_verify_draw(struct server *srv) {
+  return draw(srv, srv->cfg->deliver_verify);
+}
+
 enum hints_action hints_decide(struct server *srv, const struct http_req *req,
                                struct obs *o, const struct conn *c,
                                uint64_t id, int can_push,
@@ -150,12 +178,7 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
     return HINTS_NONE;
   }
   uint32_t channel = a == HINTS_PUSH ? LEARN_PUSH : LEARN_HINT;
-  /* One draw for the whole navigation. A page waits for the slowest of
-   * what it needs, so leaving out one resource costs a navigation about
-   * as much as leaving out all; drawn per resource, most navigations of
-   * a page with a dozen rules would pay. Drawn once, every resource gets
-   * the same share of samples and one navigation in 1/verify pays. */
-  int verifying = draw(srv, srv->cfg->deliver_verify);
+  int verifying = hints_verify_draw(srv), withheld = 0;
   uint64_t mask = 0;
   const char *cors;
   for (size_t i = 0; i < p->n && i < 64; i++) {
@@ -168,12 +191,13 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
       continue;
     if (verifying) {
       srv->stats.verify_withheld++;
+      withheld = 1;
       continue;
     }
     mask |= 1ull << i;
   }
   if (mask == 0)
-    return HINTS_NONE;
+    return withheld ? HINTS_VERIFY : HINTS_NONE;
   o->flags |= a == HINTS_PUSH ? OBS_F_GOT_PUSH : OBS_F_GOT_HINTS;
   if (a == HINTS_EARLY) {
     o->rules_gen = ruleset_gen(srv->rules);
@@ -190,19 +214,29 @@ size_t hints_link(const struct ruleset_page *p, size_t i, char *out,
   const struct ruleset_entry *e = &p->entries[i];
   if (!(e->channels & LEARN_HINT))
     return 0;
+  return hints_link_path(e->path, e->dest, LINKFIELD_CORS_NONE, out, cap);
+}
+
+size_t hints_link_path(const char *path, uint8_t dest, uint8_t cors_mode,
+                       char *out, size_t cap) {
   /* Fonts and other CORS fetches need crossorigin, or the browser cannot
    * use the preloaded response and downloads it again. */
   const char *cors;
-  const char *as = as_of(e->dest, &cors);
+  const char *as = as_of(dest, &cors);
   if (as == NULL)
     return 0;
-  /* The snapshot holds only checked rules; checked again here because a
-   * path that names another host must never reach a client. */
-  size_t plen = strlen(e->path);
-  if (!pagekey_path_safe(e->path, plen) || cap < 2)
+  if (cors_mode == LINKFIELD_CORS_CREDENTIALS)
+    cors = "; crossorigin=use-credentials";
+  else if (cors_mode == LINKFIELD_CORS_ANONYMOUS)
+    cors = "; crossorigin";
+  /* The snapshot holds only checked rules, and declarations are checked
+   * when read; checked again here because a path that names another host
+   * must never reach a client. */
+  size_t plen = strlen(path);
+  if (!pagekey_path_safe(path, plen) || cap < 2)
     return 0;
   out[0] = '<';
-  size_t n = http_path_escape(e->path, plen, out + 1, cap - 1);
+  size_t n = http_path_escape(path, plen, out + 1, cap - 1);
   if (n == 0)
     return 0;
   n++;

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/log.h"
-#include "proxy/util.h"
 
 #define MAX_BACKOFF_MS 30000
 
@@ -18,8 +18,9 @@ struct pool_server {
   char name[CONFIG_HOST_MAX + 8];
   struct bconn *idle;
   int nidle;
-  uint64_t down_until; /* 0 when up */
+  uint64_t down_until; /* 0 when up; stays set until a success */
   uint64_t backoff;
+  uint64_t requests, errors; /* for /metrics, kept across reloads */
 };
 
 struct pool_backend {
@@ -308,8 +309,13 @@ void pool_discard(struct bconn *b) {
   bconn_close(b);
 }
 
+void pool_server_used(struct bconn *b) { b->server->requests++; }
+
+void pool_server_error(struct bconn *b) { b->server->errors++; }
+
 void pool_server_failed(struct bconn *b) {
   struct pool_server *s = b->server;
+  s->errors++;
   uint64_t base = (uint64_t)s->pool->cfg->backend_retry_backoff;
   s->backoff = s->backoff ? s->backoff * 2 : base;
   if (s->backoff > MAX_BACKOFF_MS)
@@ -331,3 +337,43 @@ const char *pool_server_name(const struct bconn *b) { return b->server->name; }
 
 const struct config *pool_config(const struct pool *p) { return p->cfg; }
 uv_loop_t *pool_loop(const struct pool *p) { return p->loop; }
+
+int pool_nbackends(const struct pool *p) { return p->nbackends; }
+
+int pool_nservers(const struct pool *p, int backend) {
+  return backend >= 0 && backend < p->nbackends
+             ? p->backends[backend].nservers
+             : 0;
+}
+
+void pool_server_state(const struct pool *p, int backend, int i,
+                       struct pool_server_state *out) {
+  const struct pool_server *s = &p->backends[backend].servers[i];
+  out->backend = p->cfg->backends[backend].name;
+  out->name = s->name;
+  out->up = s->down_until == 0;
+  out->requests = s->requests;
+  out->errors = s->errors;
+}
+
+void pool_inherit(struct pool *p, const struct pool *old) {
+  for (int i = 0; i < p->nbackends; i++) {
+    const char *bname = p->cfg->backends[i].name;
+    for (int j = 0; j < old->nbackends; j++) {
+      if (strcmp(old->cfg->backends[j].name, bname) != 0)
+        continue;
+      for (int k = 0; k < p->backends[i].nservers; k++) {
+        struct pool_server *s = &p->backends[i].servers[k];
+        for (int m = 0; m < old->backends[j].nservers; m++) {
+          const struct pool_server *o = &old->backends[j].servers[m];
+          if (strcmp(o->name, s->name) != 0)
+            continue;
+          s->requests = o->requests;
+          s->errors = o->errors;
+          s->down_until = o->down_until;
+          s->backoff = o->backoff;
+        }
+      }
+    }
+  }
+}

@@ -89,10 +89,32 @@ void pool_resume_read(struct bconn *b);
 void pool_put(struct bconn *b);
 /* pool_discard closes a connection (its owner forgets it). */
 void pool_discard(struct bconn *b);
-/* pool_server_failed marks the connection's server down with backoff;
- * pool_server_ok clears it. */
+/* pool_server_failed marks the connection's server down with backoff
+ * (and counts an error); pool_server_ok clears it. A server stays down,
+ * as /healthz and /metrics report it, until an exchange with it succeeds.
+ * pool_server_used counts a request sent to the server, pool_server_error
+ * an exchange with it that failed after the connection was made. */
 void pool_server_failed(struct bconn *b);
 void pool_server_ok(struct bconn *b);
+void pool_server_used(struct bconn *b);
+void pool_server_error(struct bconn *b);
+
+/* The servers' state, for the admin endpoint (loop thread). */
+struct pool_server_state {
+  const char *backend;  /* [backend:NAME] */
+  const char *name;     /* "host:port" as configured */
+  int up;
+  uint64_t requests, errors;
+};
+int pool_nbackends(const struct pool *p);
+int pool_nservers(const struct pool *p, int backend);
+void pool_server_state(const struct pool *p, int backend, int i,
+                       struct pool_server_state *out);
+
+/* pool_inherit gives the servers of |p| that |old| also had (same backend
+ * name, same host:port) their counters and down state, so a reload
+ * neither resets the metrics nor forgets a server that is down. */
+void pool_inherit(struct pool *p, const struct pool *old);
 const struct config *pool_config(const struct pool *p);
 uv_loop_t *pool_loop(const struct pool *p);
 /* pool_server_name is "host:port" for logs. */

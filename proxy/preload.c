@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "learner/learn.h"
-#include "proxy/util.h"
+#include "base/util.h"
 
 struct preload_set {
   uint64_t hash[PRELOAD_MAX]; /* 0: free */

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "proxy/client.h"
+#include "base/client.h"
 
 static const uint8_t v2_sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,
                                    0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A};

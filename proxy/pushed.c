@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/http.h"
-#include "proxy/util.h"
+#include "base/http.h"
+#include "base/util.h"
 
 #define VALIDATOR_SLOTS 4096
 #define VALIDATOR_MAX 96

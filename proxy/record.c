@@ -4,12 +4,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/http.h"
+#include "base/util.h"
 #include "config/config.h"
 #include "learner/pagekey.h"
 #include "proxy/conn.h"
-#include "proxy/http.h"
 #include "proxy/server.h"
-#include "proxy/util.h"
 
 static uint64_t wall_ms(void) {
   struct timespec ts;

@@ -8,14 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
 #include "learner/learner.h"
 #include "learner/recorder.h"
+#include "proxy/access.h"
+#include "learner/ruleset.h"
 #include "proxy/admin.h"
-#include "proxy/buf.h"
 #include "proxy/clientcount.h"
 #include "proxy/conn.h"
-#include "proxy/log.h"
+#include "base/log.h"
+#include "proxy/notify.h"
 #include "learner/ruleset.h"
 #include "proxy/hints.h"
 #include "proxy/pool.h"
@@ -23,7 +28,6 @@
 #include "proxy/session.h"
 #include "proxy/tls.h"
 #include "proxy/upstream.h"
-#include "proxy/util.h"
 
 static void on_connection(uv_stream_t *s, int status) {
   struct listener *l = s->data;
@@ -144,6 +148,7 @@ void server_shutdown(struct server *srv) {
   if (srv->draining)
     return;
   srv->draining = 1;
+  notify_send("STOPPING=1\nSTATUS=draining %d connections", srv->nconns);
   LOG_INFO("shutting down: draining %d connections (deadline %d ms)",
            srv->nconns, srv->cfg->shutdown_timeout);
   close_listeners(srv);
@@ -157,10 +162,63 @@ void server_shutdown(struct server *srv) {
                  (uint64_t)srv->cfg->shutdown_timeout, 0);
 }
 
+/* ---- SIGUSR1: reopen the logs -------------------------------------------
+ *
+ * Opening files is disk I/O, so it runs on a libuv worker thread (log.c
+ * swaps each file in with dup2, safe under the threads writing it); the
+ * loop only logs the outcome. */
+
+struct reopen_job {
+  uv_work_t req;
+  struct server *srv;
+  int failed;
+  char err[2200];
+};
+
+static void reopen_work(uv_work_t *req) {
+  struct reopen_job *job = req->data;
+  job->failed = log_reopen(job->err, sizeof(job->err)) != 0;
+}
+
+static void reopen_done(uv_work_t *req, int status) {
+  struct reopen_job *job = req->data;
+  job->srv->reopening = 0;
+  if (status != 0)
+    LOG_WARN("SIGUSR1: log reopen abandoned: %s", uv_strerror(status));
+  else if (job->failed)
+    LOG_ERR("SIGUSR1: %s", job->err);
+  else
+    LOG_INFO("SIGUSR1: logs reopened (error log %s, access log %s)",
+             log_error_path()[0] ? log_error_path() : "stderr",
+             log_access_path()[0] ? log_access_path() : "not a file");
+  free(job);
+}
+
+static void reopen_logs(struct server *srv) {
+  if (srv->reopening) {
+    LOG_WARN("SIGUSR1: the logs are being reopened already");
+    return;
+  }
+  struct reopen_job *job = xcalloc(1, sizeof(*job));
+  job->srv = srv;
+  job->req.data = job;
+  srv->reopening = 1;
+  int rv = uv_queue_work(srv->loop, &job->req, reopen_work, reopen_done);
+  if (rv != 0) {
+    srv->reopening = 0;
+    free(job);
+    LOG_ERR("SIGUSR1: cannot reopen the logs: %s", uv_strerror(rv));
+  }
+}
+
 static void on_signal(uv_signal_t *h, int signum) {
   struct server *srv = h->data;
   if (signum == SIGHUP) {
     server_reload(srv);
+    return;
+  }
+  if (signum == SIGUSR1) {
+    reopen_logs(srv);
     return;
   }
   server_shutdown(srv);
@@ -250,9 +308,12 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
     const struct config_listener *cl = &cfg->listeners[i];
     struct tls_ctx *ctx = NULL;
     if (cl->tls) {
-      ctx = tls_ctx_new(cl->cert, cl->key, err, errlen);
-      if (ctx == NULL)
+      char why[1024];
+      ctx = tls_ctx_new(cl->cert, cl->key, why, sizeof(why));
+      if (ctx == NULL) {
+        snprintf(err, errlen, "listener '%s': %s", cl->name, why);
         return UV_EINVAL;
+      }
     }
     struct listener *l = listener_new(srv, cl, ctx, err, errlen);
     if (l == NULL)
@@ -275,9 +336,10 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
   uv_unref((uv_handle_t *)&srv->rules_async);
   uv_timer_init(loop, &srv->drain_timer);
   srv->drain_timer.data = srv;
-  uv_signal_t *sigs[] = {&srv->sigterm, &srv->sigint, &srv->sighup};
-  int nums[] = {SIGTERM, SIGINT, SIGHUP};
-  for (int i = 0; i < 3; i++) {
+  uv_signal_t *sigs[] = {&srv->sigterm, &srv->sigint, &srv->sighup,
+                         &srv->sigusr1};
+  int nums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
+  for (int i = 0; i < 4; i++) {
     uv_signal_init(loop, sigs[i]);
     sigs[i]->data = srv;
     uv_signal_start(sigs[i], on_signal, nums[i]);
@@ -367,8 +429,9 @@ void server_learner_config(const struct config *cfg, struct server *srv,
 }
 
 /* restart_keys lists the keys whose change a reload cannot apply: the
- * recorder's own settings (its thread, queue and database are set up once)
- * and the access log (opening a file is disk I/O). */
+ * recorder's own settings (its thread, queue and database are set up once),
+ * the log files (opening a file is disk I/O; SIGUSR1 reopens the same
+ * names) and the service user (herald no longer has the rights to switch). */
 static void restart_keys(const struct config *o, const struct config *n,
                          char *out, size_t cap) {
   struct {
@@ -376,6 +439,9 @@ static void restart_keys(const struct config *o, const struct config *n,
     int changed;
   } keys[] = {
       {"log.access_log", strcmp(o->access_log, n->access_log) != 0},
+      {"log.error_log", strcmp(o->error_log, n->error_log) != 0},
+      {"server.user", strcmp(o->server_user, n->server_user) != 0},
+      {"server.group", strcmp(o->server_group, n->server_group) != 0},
       {"store.db", strcmp(o->db, n->db) != 0},
       {"record.enabled", o->record_enabled != n->record_enabled},
       {"record.window", o->record_window != n->record_window},
@@ -528,6 +594,7 @@ static int reload_apply(struct server *srv, struct reload_job *job) {
   }
 
   struct pool *old = srv->pool;
+  pool_inherit(job->pool, old);
   pool_own_config(job->pool, cfg);
   srv->pool = job->pool;
   srv->cfg = cfg;
@@ -535,6 +602,7 @@ static int reload_apply(struct server *srv, struct reload_job *job) {
   job->cfg = NULL;
   pool_retire(old);
   log_level = cfg->log_level;
+  access_format_use(cfg->access_format);
   if (srv->recorder != NULL) {
     struct learner_config lc;
     server_learner_config(cfg, srv, &lc);
@@ -567,8 +635,13 @@ static void reload_done(uv_work_t *req, int status) {
     LOG_INFO("reload abandoned: shutting down");
   } else if (job->failed) {
     reload_failed(srv, job->err);
+    notify_send("READY=1\nSTATUS=serving; the last reload failed, the "
+                "previous configuration stays");
   } else {
-    reload_apply(srv, job);
+    int rv = reload_apply(srv, job);
+    notify_send("READY=1\nSTATUS=serving%s",
+                rv == 0 ? "" : "; the last reload failed, the previous "
+                               "configuration stays");
   }
   job_free(job);
 }
@@ -588,6 +661,10 @@ void server_reload(struct server *srv) {
     return;
   }
   LOG_INFO("SIGHUP: reloading the configuration");
+  /* MONOTONIC_USEC lets systemd (Type=notify-reload) match the READY=1
+   * that ends this reload; older systemd ignores it. */
+  notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+              (unsigned long long)(uv_hrtime() / 1000));
   struct reload_job *job = xcalloc(1, sizeof(*job));
   job->srv = srv;
   job->req.data = job;
@@ -597,5 +674,6 @@ void server_reload(struct server *srv) {
     srv->reloading = 0;
     free(job);
     reload_failed(srv, uv_strerror(rv));
+    notify_send("READY=1");
   }
 }

@@ -40,6 +40,8 @@ struct server_stats {
   uint64_t h2_requests, h1_requests;
   uint64_t backend_errors, backend_timeouts;
   uint64_t hints_sent, hints_shadow; /* navigations that got (or would get) a 103 */
+  uint64_t backend_hints_forwarded; /* backend 103s passed on (hints.h) */
+  uint64_t backend_hints_dropped;   /* and not passed on */
   uint64_t pushes_promised, pushes_cancelled, pushes_refused;
   uint64_t pushes_completed, push_bytes; /* pushed streams sent whole;
                                             body bytes of all pushes */
@@ -95,7 +97,8 @@ struct server {
   uint64_t next_conn_id;
   uv_check_t flush_check;
   uv_idle_t flush_idle; /* keeps poll from blocking while conns are dirty */
-  uv_signal_t sigterm, sigint, sighup;
+  uv_signal_t sigterm, sigint, sighup, sigusr1;
+  int reopening; /* SIGUSR1: the logs are being reopened off the loop */
   uv_timer_t drain_timer;
   struct server_stats stats;
   uint64_t rng; /* holdout sampling (loop thread) */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 struct tls_ctx {
   SSL_CTX *ssl_ctx;
@@ -43,6 +43,20 @@ static int select_alpn(SSL *ssl, const uint8_t **out, uint8_t *out_len,
   return SSL_TLSEXT_ERR_NOACK;
 }
 
+/* pem_holds: the first 64 KB of |path| contain |marker|, e.g. a PEM
+ * "PRIVATE KEY-----" line: what turns a parse failure into "cert and key
+ * swapped?". Runs where certificates are loaded: off the loop. */
+static int pem_holds(const char *path, const char *marker) {
+  char buf[65536];
+  FILE *f = fopen(path, "r");
+  if (f == NULL)
+    return 0;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return memmem(buf, n, marker, strlen(marker)) != NULL;
+}
+
 struct tls_ctx *tls_ctx_new(const char *cert_file, const char *key_file,
                             char *err, size_t errlen) {
   SSL_CTX *c = SSL_CTX_new(TLS_method());
@@ -55,17 +69,32 @@ struct tls_ctx *tls_ctx_new(const char *cert_file, const char *key_file,
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_SERVER);
   if (SSL_CTX_use_certificate_chain_file(c, cert_file) != 1) {
-    snprintf(err, errlen, "cannot load certificate %s: %s", cert_file,
-             ERR_reason_error_string(ERR_get_error()));
+    if (pem_holds(cert_file, "PRIVATE KEY-----"))
+      snprintf(err, errlen, "cert %s: holds a private key, not a "
+               "certificate (are cert and key swapped?)", cert_file);
+    else
+      snprintf(err, errlen, "cert %s: cannot load a PEM certificate chain: "
+               "%s", cert_file, ERR_reason_error_string(ERR_get_error()));
     goto fail_msg;
   }
   if (SSL_CTX_use_PrivateKey_file(c, key_file, SSL_FILETYPE_PEM) != 1) {
-    snprintf(err, errlen, "cannot load key %s: %s", key_file,
-             ERR_reason_error_string(ERR_get_error()));
+    uint32_t e = ERR_peek_last_error();
+    if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+        (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH ||
+         ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH))
+      snprintf(err, errlen, "key %s does not match cert %s", key_file,
+               cert_file);
+    else if (!pem_holds(key_file, "PRIVATE KEY-----") &&
+             pem_holds(key_file, "CERTIFICATE-----"))
+      snprintf(err, errlen, "key %s: holds a certificate, not a private "
+               "key (are cert and key swapped?)", key_file);
+    else
+      snprintf(err, errlen, "key %s: cannot load a PEM private key: %s",
+               key_file, ERR_reason_error_string(ERR_get_error()));
     goto fail_msg;
   }
   if (SSL_CTX_check_private_key(c) != 1) {
-    snprintf(err, errlen, "key %s does not match certificate %s", key_file,
+    snprintf(err, errlen, "key %s does not match cert %s", key_file,
              cert_file);
     goto fail_msg;
   }

@@ -17,7 +17,9 @@ struct tls_conn;
 
 /* tls_ctx_new loads |cert_file| (PEM chain) and |key_file| and offers TLS
  * 1.2 and 1.3 with ALPN h2 and http/1.1. On error returns NULL and writes
- * the reason into |err|. */
+ * the reason into |err|, starting "cert FILE: " or "key FILE " (a key
+ * given as the certificate, a key that does not match it). Reads files:
+ * not on the loop thread. */
 struct tls_ctx *tls_ctx_new(const char *cert_file, const char *key_file,
                             char *err, size_t errlen);
 void tls_ctx_free(struct tls_ctx *ctx); /* NULL is a no-op; refcounted */

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/buf.h"
-#include "proxy/log.h"
 #include "proxy/pool.h"
-#include "proxy/util.h"
 
 #define MAX_RESPONSE_HEADER 65536
 #define MAX_RESPONSE_FIELDS 200
@@ -326,8 +326,17 @@ static int on_headers_complete(llhttp_t *p) {
    * ends with its head whatever Content-Length or Transfer-Encoding say
    * (a 304 may carry the representation's length). llhttp 8 leaves that
    * to the caller: returning 1 tells it there is no body. */
-  if (status >= 100 && status < 200)
-    return 1; /* interim response: skip it, the final one follows */
+  if (status >= 100 && status < 200) {
+    /* An interim response: the consumer sees it, the final one follows. */
+    if (u->cb->on_info != NULL) {
+      struct http_hdr hdrs[MAX_RESPONSE_FIELDS];
+      size_t n = export_fields(u, hdrs);
+      u->cb->on_info(u->ud, status, hdrs, n);
+      if (u->dead)
+        return HPE_PAUSED;
+    }
+    return 1;
+  }
   if (status < 200 || status > 599) {
     llhttp_set_error_reason(p, "invalid response status");
     return -1;
@@ -522,6 +531,8 @@ static void fail(struct upstream *u, int status, const char *why) {
   if (u->failed)
     return;
   u->failed = 1;
+  if (u->b != NULL && u->reading)
+    pool_server_error(u->b); /* connect failures count in pool.c */
   if (u->starting) {
     LOG_WARN("backend %s: %s (%s)", u->server[0] ? u->server : "-", why,
              u->what);
@@ -544,6 +555,7 @@ static void fail(struct upstream *u, int status, const char *why) {
 /* ---- connecting ------------------------------------------------------- */
 
 static void on_ready(struct upstream *u) {
+  pool_server_used(u->b);
   u->reading = 1;
   u->paused = 0;
   llhttp_init(&u->parser, HTTP_RESPONSE, &settings);

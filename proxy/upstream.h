@@ -18,12 +18,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/http.h"
+#include "base/http.h"
 
 struct pool;
 struct upstream;
 
 struct upstream_cb {
+  /* An informational (1xx) response before the final one: 100, 102,
+   * 103 or another; never 101, which fails the exchange. Hop-by-hop
+   * fields removed; valid only during the call. May be NULL. The
+   * consumer decides what, if anything, goes on (proxy/hints.h). */
+  void (*on_info)(void *ud, int status, const struct http_hdr *hdrs,
+                  size_t n);
   /* The response head, hop-by-hop fields removed; |hdrs| is valid only
    * during the call. |content_length| is -1 when the backend gave none. */
   void (*on_head)(void *ud, int status, const struct http_hdr *hdrs,

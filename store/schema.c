@@ -202,8 +202,23 @@ static const char schema_v4[] =
     "DELETE FROM aggregate_clients;\n"
     "UPDATE schema_version SET version = 4;\n";
 
+/* v5: what a backend declared for its pages (a Link: rel=preload field
+ * on a page's response, or its own 103), a prior for the learner
+ * (learner/learn.h, DECLARED RESOURCES), kept with each visit so a
+ * replay sees it. Nothing older changes. */
+static const char schema_v5[] =
+    "CREATE TABLE visit_declared( -- what the backend declared\n"
+    "  visit_id INTEGER NOT NULL REFERENCES visits ON DELETE CASCADE,\n"
+    "  resource_id INTEGER NOT NULL REFERENCES resources,\n"
+    "  dest INTEGER, -- enum obs_dest, from the link's as=\n"
+    "  source TEXT NOT NULL CHECK(source IN ('link','103','both')),\n"
+    "    -- a Link field of the page's response, the backend's own 103\n"
+    "  PRIMARY KEY(visit_id, resource_id)\n"
+    ");\n"
+    "UPDATE schema_version SET version = 5;\n";
+
 /* store_migrations[i] takes a database from version i to version i + 1.
  * A new version appends a migration here and bumps STORE_SCHEMA_VERSION;
  * a shipped migration is never edited, since databases already ran it. */
 const char *const store_migrations[STORE_SCHEMA_VERSION] = {
-    schema_v1, schema_v2, schema_v3, schema_v4};
+    schema_v1, schema_v2, schema_v3, schema_v4, schema_v5};

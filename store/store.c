@@ -21,8 +21,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "learner/attribution.h"
-#include "proxy/util.h"
+#include "base/util.h"
 
 /* Long enough for a competing heraldctl write to finish, short enough that
  * a stuck lock is reported while someone is still watching. */
@@ -46,7 +45,7 @@ static const struct {
     COUNT("pages"),          COUNT("resources"),  COUNT("visits"),
     COUNT("visit_requests"), COUNT("aggregates"), COUNT("aggregate_clients"),
     COUNT("rules"),          COUNT("settings"),   COUNT("overrides"),
-    COUNT("push_outcomes"),  COUNT("visit_named"),
+    COUNT("push_outcomes"),  COUNT("visit_named"),  COUNT("visit_declared"),
 };
 
 enum stmt_id {
@@ -60,6 +59,7 @@ enum stmt_id {
   ST_TRIM,
   ST_ADD_OUTCOME,
   ST_INSERT_NAMED,
+  ST_INSERT_DECLARED,
   ST_RULES0, /* store_rules.c's statements, RST_MAX of them */
   ST_COUNT0 = ST_RULES0 + RST_MAX, /* one per counts entry */
   ST_MAX = ST_COUNT0 + ARRAY_SIZE(counts),
@@ -104,6 +104,10 @@ static const char *const stmt_sql[ST_RULES0] = {
     [ST_INSERT_NAMED] =
         "INSERT INTO visit_named(visit_id, resource_id, channel)"
         " SELECT ?1, id, ?3 FROM resources WHERE key = ?2"
+        " ON CONFLICT(visit_id, resource_id) DO NOTHING",
+    [ST_INSERT_DECLARED] =
+        "INSERT INTO visit_declared(visit_id, resource_id, dest, source)"
+        " VALUES(?1, ?2, ?3, ?4)"
         " ON CONFLICT(visit_id, resource_id) DO NOTHING",
     /* Requests go with their visit through ON DELETE CASCADE. */
     [ST_ADD_OUTCOME] =
@@ -495,6 +499,19 @@ const char *store_errmsg(const struct store *s) {
   return s->err;
 }
 
+void store_busy_timeout(struct store *s, int ms) {
+  sqlite3_busy_timeout(s->db, ms);
+}
+
+int store_begin_read(struct store *s) {
+  return exec(s, "BEGIN", "begin");
+}
+
+void store_end_read(struct store *s) {
+  /* A read transaction has nothing to lose: errors are ignored. */
+  sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+}
+
 int store_begin(struct store *s) {
   return step(s, s->st[ST_BEGIN], "begin");
 }
@@ -564,6 +581,30 @@ static int insert_req(struct store *s, int64_t visit_id, size_t seq,
   return step(s, st, "add visit: request");
 }
 
+/* insert_declared writes one declared resource of visit |visit_id|, and
+ * the resource's row (with the declared destination) if it has none. */
+static int insert_declared(struct store *s, int64_t visit_id,
+                           const struct visit_declared *d, int64_t now) {
+  sqlite3_stmt *st = store_rst(s, RST_RESOURCE);
+  int64_t resource_id;
+  sqlite3_bind_text(st, 1, d->key, -1, SQLITE_STATIC);
+  sqlite3_bind_int(st, 2, d->dest);
+  sqlite3_bind_null(st, 3);
+  sqlite3_bind_int64(st, 4, now);
+  int rv = step_id(s, st, "add visit: declared resource", &resource_id);
+  if (rv != 0)
+    return rv;
+  static const char *const source[] = {"link", "link", "103", "both"};
+  st = s->st[ST_INSERT_DECLARED];
+  sqlite3_bind_int64(st, 1, visit_id);
+  sqlite3_bind_int64(st, 2, resource_id);
+  sqlite3_bind_int(st, 3, d->dest);
+  sqlite3_bind_text(st, 4,
+                    source[d->flags & (VISIT_DECL_LINK | VISIT_DECL_EARLY)],
+                    -1, SQLITE_STATIC);
+  return step(s, st, "add visit: declared");
+}
+
 static int add_visit(struct store *s, const struct visit *v) {
   int64_t now = (int64_t)v->start_ms, page_id, template_id, visit_id;
   int rv = upsert_page(s, v->page_key, 0, now, &page_id);
@@ -609,6 +650,12 @@ static int add_visit(struct store *s, const struct visit *v) {
     if (rv != 0)
       return rv;
   }
+  /* Declared before named: a declaration herald's 103 forwarded is
+   * named too, and may be a resource never requested. */
+  for (size_t i = 0; rv == 0 && i < v->ndeclared; i++)
+    rv = insert_declared(s, visit_id, &v->declared[i], now);
+  if (rv != 0)
+    return rv;
   for (size_t i = 0; i < v->nnamed; i++) {
     st = s->st[ST_INSERT_NAMED];
     sqlite3_bind_int64(st, 1, visit_id);
@@ -711,4 +758,22 @@ int store_step(struct store *s, sqlite3_stmt *st, const char *what) {
 int store_step_id(struct store *s, sqlite3_stmt *st, const char *what,
                   int64_t *id) {
   return step_id(s, st, what, id);
+}
+
+sqlite3 *store_db(struct store *s) { return s->db; }
+
+int store_prepare(struct store *s, const char *sql, sqlite3_stmt **out,
+                  const char *what) {
+  int rc = sqlite3_prepare_v2(s->db, sql, -1, out, NULL);
+  if (rc == SQLITE_OK)
+    return 0;
+  *out = NULL;
+  return sqlerr(s, rc, what);
+}
+
+int store_done(struct store *s, sqlite3_stmt *st, int rc, const char *what) {
+  /* The message is read before finalize may replace it. */
+  int rv = rc == SQLITE_DONE ? 0 : sqlerr(s, rc, what);
+  sqlite3_finalize(st);
+  return rv;
 }

@@ -16,10 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct store;
-struct visit;
+#include "store/rows.h"
 
-#define STORE_SCHEMA_VERSION 4
+struct store;
+
+#define STORE_SCHEMA_VERSION 5
 
 /* store_open opens or creates the database at |path|, runs forward
  * migrations up to STORE_SCHEMA_VERSION and a quick_check. On error it
@@ -40,9 +41,10 @@ void store_rollback(struct store *s);
 
 /* store_add_visit records one finished visit: its page and template rows
  * (created on first sight, last_seen and visit counts updated), its
- * resources, the visit row, one row per attributed request and one per
- * named resource (v->named; a key without a resource row is skipped).
- * Call inside
+ * resources, the visit row, one row per attributed request, one per
+ * declared resource (v->declared, its resource row created if needed)
+ * and one per named resource (v->named; a key without a resource row is
+ * skipped). Call inside
  * a transaction (outside one it makes its own); after an error, roll the
  * transaction back. |v| is only read during the call. */
 int store_add_visit(struct store *s, const struct visit *v);
@@ -70,8 +72,6 @@ int store_trim_visits(struct store *s, int64_t retain);
 int64_t store_count(struct store *s, const char *table);
 
 /* ---- learner and heraldctl ------------------------------------------- */
-
-struct learn_rule;
 
 /* store_replace_rules replaces every rule row of (|page_key|, class) with
  * |rules| (only those with channels set or state pinned/blocked are
@@ -103,8 +103,8 @@ int store_load_rules(struct store *s, store_rule_cb cb, void *ud);
 typedef void (*store_visit_cb)(void *ud, const struct visit *v);
 
 /* store_replay_visits calls |cb| for every retained visit recorded with
- * exact URLs (schema 3 on) in the order they started, rebuilt as struct
- * visit (with their requests and named set). */
+ * exact URLs (schema 4 on) in the order they started, rebuilt as struct
+ * visit (with their requests, named set and declared set). */
 int store_replay_visits(struct store *s, store_visit_cb cb, void *ud);
 
 /* store_get_setting reads settings(scope, name) into |out|; returns 0,
@@ -139,5 +139,163 @@ struct store_page {
  * class; |p| and its key are valid during the call. */
 typedef void (*store_page_cb)(void *ud, const struct store_page *p);
 int store_list_pages(struct store *s, store_page_cb cb, void *ud);
+
+/* ---- heraldctl ------------------------------------------------------- */
+
+/* store_busy_timeout makes every statement of |s| wait up to |ms| for a
+ * lock another connection holds (herald's recorder mid-batch) before it
+ * fails with UV_EBUSY. */
+void store_busy_timeout(struct store *s, int ms);
+
+/* store_begin_read / store_end_read bracket reads that must see one
+ * moment of the file while herald writes (export). */
+int store_begin_read(struct store *s);
+void store_end_read(struct store *s);
+
+/* store_unset_setting deletes settings(scope, name): 0, UV_ENOENT when
+ * there was none, or an error. store_list_settings calls |cb| for every
+ * setting, by scope then name. */
+int store_unset_setting(struct store *s, const char *scope, const char *name);
+typedef void (*store_setting_cb)(void *ud, const char *scope,
+                                 const char *name, const char *value);
+int store_list_settings(struct store *s, store_setting_cb cb, void *ud);
+
+/* store_get_override reads the action ("pin" or "block") of the override
+ * of (page or scope key, resource key) into |out|: "" when there is none.
+ * store_set_override writes one, store_unset_override deletes it (no row
+ * is not an error). */
+int store_get_override(struct store *s, const char *page_key,
+                       const char *resource_key, char *out, size_t cap);
+int store_set_override(struct store *s, const char *page_key,
+                       const char *resource_key, const char *action);
+int store_unset_override(struct store *s, const char *page_key,
+                         const char *resource_key);
+
+/* The keys an operator may name, each list by key. */
+enum store_keys {
+  STORE_KEYS_PAGES,      /* pages with visits, rules or overrides */
+  STORE_KEYS_ALL_PAGES,  /* every row of pages */
+  STORE_KEYS_RESOURCES,  /* every row of resources */
+  STORE_KEYS_OVERRIDDEN, /* resources with an override on |page| */
+};
+
+/* store_list_keys calls |cb| for every key of the list |which| (|page|
+ * is read for STORE_KEYS_OVERRIDDEN only) until it returns non-zero. */
+typedef int (*store_key_cb)(void *ud, const char *key);
+int store_list_keys(struct store *s, enum store_keys which, const char *page,
+                    store_key_cb cb, void *ud);
+
+/* store_page_row finds the row of page (or template) |key|: its id and
+ * whether it is a template. UV_ENOENT when there is none. */
+int store_page_row(struct store *s, const char *key, int64_t *id,
+                   int *is_template);
+
+/* Running totals of push_outcomes rows. */
+struct store_outcomes {
+  int64_t promised, completed, cancelled, wasted, hinted, hinted_used,
+      pushed_bytes;
+};
+
+/* store_get_outcomes reads the outcomes of (page, class, resource) into
+ * |out| (pushed_bytes is not read): zeros when herald recorded none. */
+int store_get_outcomes(struct store *s, const char *page_key, int mobile,
+                       const char *resource_key, struct store_outcomes *out);
+
+/* store_page_outcomes calls |cb| for every outcomes row of |page_key|,
+ * any class, with completed, cancelled and wasted read. */
+typedef void (*store_outcomes_cb)(void *ud, int mobile,
+                                  const char *resource_key,
+                                  const struct store_outcomes *o);
+int store_page_outcomes(struct store *s, const char *page_key,
+                        store_outcomes_cb cb, void *ud);
+
+/* ---- heraldctl stats (store_stats.c) --------------------------------- */
+
+/* The visits and outcomes rows `stats` reads: those since |since_ms|
+ * (every one without |has_since|) of the page or template |page_id|
+ * (every page when negative). */
+struct store_window {
+  int has_since;
+  int64_t since_ms; /* Unix ms */
+  int64_t page_id;
+};
+
+/* One visit of a window: what herald sent ahead of it (visits.delivery:
+ * "push", "hints", "holdout", "none", or NULL), its load time and bytes
+ * when recorded, and whether its page had a treated or holdout visit in
+ * the window (|ruled|). */
+struct store_window_visit {
+  const char *delivery;
+  int has_load, has_bytes, ruled;
+  double load_ms, bytes;
+};
+typedef void (*store_window_visit_cb)(void *ud,
+                                      const struct store_window_visit *v);
+int store_window_visits(struct store *s, const struct store_window *w,
+                        store_window_visit_cb cb, void *ud);
+
+/* store_window_ruled_pages counts the pages with a treated or holdout
+ * visit in the window. */
+int store_window_ruled_pages(struct store *s, const struct store_window *w,
+                             uint64_t *out);
+
+/* store_window_outcomes sums the outcomes rows updated in the window: of
+ * the exact pages (not templates) without a page, else of that page. */
+int store_window_outcomes(struct store *s, const struct store_window *w,
+                          struct store_outcomes *out);
+
+/* store_window_wasted calls |cb| for the (page, resource) pairs of those
+ * rows with cancelled or wasted pushes, most unused first (then the
+ * smaller number promised, page, resource), at most |limit|. */
+struct store_wasted {
+  const char *page, *resource;
+  int64_t promised, cancelled, wasted;
+};
+typedef void (*store_wasted_cb)(void *ud, const struct store_wasted *w);
+int store_window_wasted(struct store *s, const struct store_window *w,
+                        int limit, store_wasted_cb cb, void *ud);
+
+/* ---- heraldctl import (store_import.c) ------------------------------- */
+
+/* What is wrong with an export document, if anything. */
+enum store_import_problem {
+  STORE_IMPORT_OK,
+  STORE_IMPORT_NOT_JSON,
+  STORE_IMPORT_NOT_EXPORT,  /* no "herald_export": 1 */
+  STORE_IMPORT_UNEXPECTED,  /* top-level key |where| is unknown, or not
+                               an array */
+  STORE_IMPORT_BAD_ELEMENT, /* |section|[|where|]: missing, unexpected or
+                               bad fields */
+};
+struct store_import_check {
+  int problem; /* enum store_import_problem */
+  const char *section;
+  char where[64];
+};
+
+/* store_import_check checks the shape of the export document |doc|
+ * (NUL-terminated) and says what is wrong in |out|. Returns 0 (check
+ * |out|) or an error. */
+int store_import_check(struct store *s, const char *doc,
+                       struct store_import_check *out);
+
+/* store_import_settings calls |cb| with the index, name and value of
+ * every setting of |doc|, until it returns non-zero. */
+typedef int (*store_import_setting_cb)(void *ud, int index, const char *name,
+                                       const char *value);
+int store_import_settings(struct store *s, const char *doc,
+                          store_import_setting_cb cb, void *ud);
+
+/* store_import applies a checked document of |len| bytes in one
+ * transaction: settings and overrides upserted, every (page, class) of
+ * its rules given exactly those rules (and their aggregates), pages and
+ * resources created as needed, at |now_ms|. |out| counts the settings,
+ * overrides and rules written and the (page, class) pairs. */
+struct store_import_counts {
+  int settings, overrides, rules;
+  int64_t pages;
+};
+int store_import(struct store *s, const char *doc, size_t len, int64_t now_ms,
+                 struct store_import_counts *out);
 
 #endif

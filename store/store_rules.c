@@ -14,9 +14,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "learner/attribution.h"
-#include "learner/learn.h"
-#include "proxy/util.h"
+#include "base/util.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -83,6 +81,10 @@ const char *const store_rst_sql[RST_MAX] = {
         "SELECT res.key, vn.channel FROM visit_named vn"
         " JOIN resources res ON res.id = vn.resource_id"
         " WHERE vn.visit_id = ?1 ORDER BY res.key",
+    [RST_VISIT_DECLARED] =
+        "SELECT res.key, vd.dest, vd.source FROM visit_declared vd"
+        " JOIN resources res ON res.id = vd.resource_id"
+        " WHERE vd.visit_id = ?1 ORDER BY res.key",
     [RST_GET_SETTING] =
         "SELECT value FROM settings WHERE scope = ?1 AND name = ?2",
     [RST_SET_SETTING] =
@@ -101,15 +103,16 @@ const char *const store_rst_sql[RST_MAX] = {
                   "  UNION SELECT template_id, class FROM visits"
                   "  UNION SELECT page_id, class FROM rules) c ON c.id = p.id"
                   " ORDER BY p.key, c.class",
+    [RST_OUTCOMES] =
+        "SELECT o.promised, o.completed, o.cancelled, o.wasted, o.hinted,"
+        " o.hinted_used FROM push_outcomes o"
+        " JOIN pages p ON p.id = o.page_id"
+        " JOIN resources r ON r.id = o.resource_id"
+        " WHERE p.key = ?1 AND o.class = ?2 AND r.key = ?3",
 };
 
 static const char *class_name(int mobile) {
   return mobile ? "mobile" : "desktop";
-}
-
-static const char *text_col(sqlite3_stmt *st, int col) {
-  const unsigned char *t = sqlite3_column_text(st, col);
-  return t != NULL ? (const char *)t : "";
 }
 
 /* A key is a template when pagekey folded a segment (":id") or a
@@ -249,11 +252,11 @@ int store_load_rules(struct store *s, store_rule_cb cb, void *ud) {
   struct learn_rule r;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     memset(&r, 0, sizeof r);
-    snprintf(r.key, sizeof r.key, "%s", text_col(st, 2));
+    snprintf(r.key, sizeof r.key, "%s", store_text(st, 2));
     r.dest = (uint8_t)clamp(sqlite3_column_int64(st, 3), 0, UINT8_MAX);
     r.depth = (uint8_t)clamp(sqlite3_column_int64(st, 4), 0, UINT8_MAX);
-    r.state = state_value(text_col(st, 5));
-    r.channels = channel_bits(text_col(st, 6));
+    r.state = state_value(store_text(st, 5));
+    r.channels = channel_bits(store_text(st, 6));
     r.ord = (int)clamp(sqlite3_column_int64(st, 7), -1, INT32_MAX);
     r.k = sqlite3_column_double(st, 8);
     r.n = sqlite3_column_double(st, 9);
@@ -267,13 +270,13 @@ int store_load_rules(struct store *s, store_rule_cb cb, void *ud) {
     r.pushable = sqlite3_column_type(st, 15) != SQLITE_NULL
                      ? sqlite3_column_int(st, 15) != 0
                      : r.channels != 0;
-    int level = learn_level_parse(text_col(st, 16));
+    int level = learn_level_parse(store_text(st, 16));
     r.level = (uint8_t)(level < 0 ? LEARN_PAGE : level);
     r.urgency = sqlite3_column_type(st, 18) != SQLITE_NULL
                     ? (uint8_t)clamp(sqlite3_column_int64(st, 18), 0, 7)
                     : VISIT_URGENCY_NONE;
     r.rank = learn_rank_of(r.dest, r.urgency);
-    cb(ud, text_col(st, 0), strcmp(text_col(st, 1), "mobile") == 0, &r);
+    cb(ud, store_text(st, 0), strcmp(store_text(st, 1), "mobile") == 0, &r);
   }
   return finish(s, st, rc, "load rules");
 }
@@ -296,9 +299,9 @@ static int load_reqs(struct store *s, int64_t id, struct visit *v,
     struct visit_req *r = &(*reqs)[v->nreqs];
     memset(r, 0, sizeof(*r));
     int64_t seq = sqlite3_column_int64(st, 0);
-    snprintf(r->key, sizeof r->key, "%s", text_col(st, 1));
-    snprintf(r->method, sizeof r->method, "%s", text_col(st, 2));
-    snprintf(r->content_type, sizeof r->content_type, "%s", text_col(st, 3));
+    snprintf(r->key, sizeof r->key, "%s", store_text(st, 1));
+    snprintf(r->method, sizeof r->method, "%s", store_text(st, 2));
+    snprintf(r->content_type, sizeof r->content_type, "%s", store_text(st, 3));
     r->status = (uint16_t)clamp(sqlite3_column_int64(st, 4), 0, UINT16_MAX);
     r->dest = (uint8_t)clamp(sqlite3_column_int64(st, 5), 0, UINT8_MAX);
     r->depth = (uint8_t)clamp(sqlite3_column_int64(st, 6), 0, UINT8_MAX);
@@ -342,12 +345,36 @@ static int load_named(struct store *s, int64_t id, struct visit *v,
       *named = xrealloc(*named, *cap * sizeof(**named));
     }
     struct visit_named *n = &(*named)[v->nnamed++];
-    snprintf(n->key, sizeof n->key, "%s", text_col(st, 0));
-    n->channel = strcmp(text_col(st, 1), "push") == 0 ? VISIT_NAMED_PUSH
+    snprintf(n->key, sizeof n->key, "%s", store_text(st, 0));
+    n->channel = strcmp(store_text(st, 1), "push") == 0 ? VISIT_NAMED_PUSH
                                                       : VISIT_NAMED_HINT;
   }
   v->named = *named;
   return finish(s, st, rc, "replay: named");
+}
+
+/* load_declared fills |v|'s declared set from the rows of visit |id|
+ * (at most OBS_DECLARED_MAX, as recorded). */
+static int load_declared(struct store *s, int64_t id, struct visit *v,
+                         struct visit_declared *declared) {
+  sqlite3_stmt *st = store_rst(s, RST_VISIT_DECLARED);
+  int rc;
+  sqlite3_bind_int64(st, 1, id);
+  v->ndeclared = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+         v->ndeclared < OBS_DECLARED_MAX) {
+    struct visit_declared *d = &declared[v->ndeclared++];
+    snprintf(d->key, sizeof d->key, "%s", store_text(st, 0));
+    d->dest = (uint8_t)clamp(sqlite3_column_int64(st, 1), 0, UINT8_MAX);
+    const char *src = store_text(st, 2);
+    d->flags = strcmp(src, "103") == 0    ? VISIT_DECL_EARLY
+               : strcmp(src, "both") == 0 ? VISIT_DECL_EARLY | VISIT_DECL_LINK
+                                          : VISIT_DECL_LINK;
+  }
+  v->declared = declared;
+  if (rc == SQLITE_ROW)
+    rc = SQLITE_DONE; /* the rest are past the cap, as when recorded */
+  return finish(s, st, rc, "replay: declared");
 }
 
 /* blob_col copies column |col| into |out| (|n| bytes), zero-filled where
@@ -367,14 +394,16 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
   size_t cap = 64, ncap = 0;
   struct visit_req *reqs = xmalloc(cap * sizeof(*reqs));
   struct visit_named *named = NULL;
+  struct visit_declared *declared =
+      xmalloc(OBS_DECLARED_MAX * sizeof(*declared));
   int rc, rv = 0;
   /* One visit at a time: the visits statement stays open while each
    * visit's requests are read, so memory is one visit's worth. */
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     int64_t id = sqlite3_column_int64(st, 0);
-    snprintf(v->page_key, sizeof v->page_key, "%s", text_col(st, 1));
-    snprintf(v->template_key, sizeof v->template_key, "%s", text_col(st, 2));
-    v->mobile = strcmp(text_col(st, 3), "mobile") == 0;
+    snprintf(v->page_key, sizeof v->page_key, "%s", store_text(st, 1));
+    snprintf(v->template_key, sizeof v->template_key, "%s", store_text(st, 2));
+    v->mobile = strcmp(store_text(st, 3), "mobile") == 0;
     blob_col(st, 4, v->client_token, sizeof v->client_token);
     v->start_ms = (uint64_t)clamp(sqlite3_column_int64(st, 5), 0, INT64_MAX);
     v->load_ms = (uint64_t)clamp(sqlite3_column_int64(st, 6), 0, INT64_MAX);
@@ -384,6 +413,8 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
     rv = load_reqs(s, id, v, &reqs, &cap);
     if (rv == 0)
       rv = load_named(s, id, v, &named, &ncap);
+    if (rv == 0)
+      rv = load_declared(s, id, v, declared);
     if (rv != 0)
       break;
     cb(ud, v);
@@ -395,6 +426,7 @@ int store_replay_visits(struct store *s, store_visit_cb cb, void *ud) {
   }
   free(reqs);
   free(named);
+  free(declared);
   free(v);
   return rv;
 }
@@ -407,7 +439,7 @@ int store_get_setting(struct store *s, const char *scope, const char *name,
   int rc = sqlite3_step(st);
   int rv = UV_ENOENT;
   if (rc == SQLITE_ROW) {
-    const char *t = text_col(st, 0);
+    const char *t = store_text(st, 0);
     if (cap == 0 || strlen(t) >= cap) {
       store_seterr(s, "setting %s.%s: value longer than %zu bytes", scope, name,
                    cap);
@@ -435,7 +467,7 @@ int store_load_overrides(struct store *s, store_override_cb cb, void *ud) {
   sqlite3_stmt *st = store_rst(s, RST_OVERRIDES);
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-    cb(ud, text_col(st, 0), text_col(st, 1), text_col(st, 2));
+    cb(ud, store_text(st, 0), store_text(st, 1), store_text(st, 2));
   return finish(s, st, rc, "load overrides");
 }
 
@@ -444,9 +476,9 @@ int store_list_pages(struct store *s, store_page_cb cb, void *ud) {
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
     struct store_page p = {
-        .key = text_col(st, 0),
+        .key = store_text(st, 0),
         .is_template = sqlite3_column_int(st, 1),
-        .mobile = strcmp(text_col(st, 2), "mobile") == 0,
+        .mobile = strcmp(store_text(st, 2), "mobile") == 0,
         .visits = sqlite3_column_int64(st, 3),
         .rules = sqlite3_column_int64(st, 4),
         .last_seen_ms = sqlite3_column_int64(st, 5),

@@ -1,8 +1,8 @@
 /* ctl.h: what heraldctl's files share.
  *
  *   heraldctl.c     the command line, opening the database, `learn`
- *   ctl_io.c        tables, JSON, the tools' own SQLite connection, the
- *                   effective learner parameters, replaying visits
+ *   ctl_io.c        tables, JSON, the effective learner parameters,
+ *                   overrides, replaying visits, finding keys
  *   ctl_show.c      `pages` and `rules`
  *   ctl_tune.c      `threshold`, `min-visits`, `budget`, `mode` (the
  *                   settings table) and `pin`, `block`, `unpin` (overrides)
@@ -12,12 +12,11 @@
  *   ctl_stats.c     `stats`: holdout against treated page loads, push and
  *                   hint outcomes
  *
- * The SQL of the new commands lives in tools/, on a second connection to
- * the same file (ctl.db), so store/ stays the learner's and recorder's. */
+ * Every command reads and writes the database through store/ (store.h),
+ * which holds all of its SQL; nothing here knows the schema. */
 #ifndef TOOLS_CTL_H
 #define TOOLS_CTL_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,7 +34,6 @@ enum {
 
 struct ctl {
   struct store *s;
-  sqlite3 *db;              /* the tools' connection to the same file */
   const char *path;         /* of the database */
   const struct config *cfg; /* -c CONFIG, or NULL */
   int json;                 /* --json */
@@ -112,14 +110,8 @@ void ctl_json_num(double v, int decimals);
 void ctl_json_next(size_t *count);
 void ctl_json_end(size_t count);
 
-/* ctl_sql_open opens the tools' connection to |path| (an existing herald
- * database, already checked by store_open), with a busy timeout so that
- * a database busy with herald's recorder is waited for, not failed. */
-int ctl_sql_open(const char *path, sqlite3 **out);
-
-/* ctl_sqlerr reports SQLite's last error on |c->db| for |what| and
- * returns CTL_ERROR. */
-int ctl_sqlerr(const struct ctl *c, const char *what);
+/* ctl_store_error reports the store's last error and returns CTL_ERROR. */
+int ctl_store_error(const struct ctl *c);
 
 /* A setting an operator may store, with its valid values. */
 struct ctl_setting {

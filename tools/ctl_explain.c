@@ -19,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
+#include "store/store.h"
 #include "tools/ctl.h"
 
 #define RULES_CAP 1024
@@ -59,39 +60,31 @@ static long visits_to(double k, double n, double z, double half_life,
 /* feed_outcomes tells |l| what herald recorded of the pushes of |page|
  * (used: completed and not wasted; unused: cancelled or wasted), scaled
  * to the learner's window so the shares stay as recorded. */
+struct feed {
+  struct learn *l;
+  const char *page;
+};
+
+static void on_outcomes(void *ud, int mobile, const char *res,
+                        const struct store_outcomes *o) {
+  const struct feed *f = ud;
+  int64_t used = o->completed > o->wasted ? o->completed - o->wasted : 0;
+  int64_t unused = o->cancelled + o->wasted, total = used + unused;
+  if (total > 200) {
+    used = used * 200 / total;
+    unused = unused * 200 / total;
+  }
+  for (int64_t i = 0; i < used; i++)
+    learn_outcome(f->l, f->page, mobile, res, 1);
+  for (int64_t i = 0; i < unused; i++)
+    learn_outcome(f->l, f->page, mobile, res, 0);
+}
+
 static int feed_outcomes(const struct ctl *c, struct learn *l,
                          const char *page) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db,
-                         "SELECT o.class, r.key, o.completed, o.cancelled,"
-                         " o.wasted FROM push_outcomes o"
-                         " JOIN pages p ON p.id = o.page_id"
-                         " JOIN resources r ON r.id = o.resource_id"
-                         " WHERE p.key = ?1",
-                         -1, &st, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "push outcomes");
-  sqlite3_bind_text(st, 1, page, -1, SQLITE_STATIC);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    int mobile = strcmp((const char *)sqlite3_column_text(st, 0), "mobile") == 0;
-    const char *res = (const char *)sqlite3_column_text(st, 1);
-    int64_t done = sqlite3_column_int64(st, 2),
-            cancelled = sqlite3_column_int64(st, 3),
-            wasted = sqlite3_column_int64(st, 4);
-    int64_t used = done > wasted ? done - wasted : 0;
-    int64_t unused = cancelled + wasted, total = used + unused;
-    if (total > 200) {
-      used = used * 200 / total;
-      unused = unused * 200 / total;
-    }
-    for (int64_t i = 0; i < used; i++)
-      learn_outcome(l, page, mobile, res, 1);
-    for (int64_t i = 0; i < unused; i++)
-      learn_outcome(l, page, mobile, res, 0);
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE)
-    return ctl_sqlerr(c, "push outcomes");
+  struct feed f = {l, page};
+  if (store_page_outcomes(c->s, page, on_outcomes, &f) != 0)
+    return ctl_store_error(c);
   return CTL_OK;
 }
 
@@ -192,7 +185,7 @@ static void why_level(struct why *w, const struct ctx *x,
 static void explain_one(const struct ctl *c, const struct ctx *x,
                         const struct learn_rule *r, size_t *count) {
   const struct learn_params *p = x->p;
-  struct check ck[12];
+  struct check ck[14];
   size_t nck = 0;
   struct why w = {.len = 0};
   uint32_t total = r->pushes_used + r->pushes_unused;
@@ -213,8 +206,28 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
   int safe = pagekey_rule_ok(x->page, r->key);
   CHECK("path", safe ? "yes" : "no", "%s", safe ? "safe" : "unsafe");
   NEEDED("a path on the page's own origin");
-  CHECK("pushable", r->pushable ? "yes" : "no", "%s", r->pushable ? "yes" : "no");
-  NEEDED("yes (last seen 200, cacheable, no cookie)");
+  /* A resource only declared, never requested: hinted on the backend's
+   * word, never pushed. */
+  int seen = 0;
+  double prior = 0;
+  for (size_t i = 0; i < x->nev; i++) {
+    seen |= x->ev[i].seen;
+    if (x->ev[i].level == r->level)
+      prior = x->ev[i].prior;
+  }
+  if (seen || !r->declared) {
+    CHECK("pushable", r->pushable ? "yes" : "no", "%s",
+          r->pushable ? "yes" : "no");
+    NEEDED("yes (last seen 200, cacheable, no cookie)");
+  } else {
+    CHECK("pushable", "-", "never requested");
+    NEEDED("for push only: a declared hint needs none");
+  }
+  CHECK("declared", "-", "%s", r->declared ? "yes" : "no");
+  if (r->declared)
+    NEEDED("by the backend: k and n include %.1f of prior", prior);
+  else
+    NEEDED("- (a Link: rel=preload or the backend's 103)");
   CHECK("samples n", r->n >= p->min_visits ? "yes" : "no", "%.1f", r->n);
   NEEDED(">= %g (min_visits)", p->min_visits);
   CHECK("clients", r->clients >= p->min_clients ? "yes" : "no", "%d%s",
@@ -308,14 +321,15 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
       w.text[w.len - 1] = '.';
   } else {
     say(&w, "not served: no level has the evidence to decide yet:");
-    if (!r->pushable)
+    if (!r->pushable && (seen || !r->declared))
       say(&w, " it was not pushable when last seen;");
     if (r->n < p->min_visits)
       say(&w, " its samples n %.1f are below min_visits %g;", r->n,
           p->min_visits);
     if (r->clients < p->min_clients)
-      say(&w, " only %d distinct clients fetched it, min_clients is %d;",
-          r->clients, p->min_clients);
+      say(&w, " only %d distinct clients fetched it%s, min_clients is %d;",
+          r->clients, r->declared ? " or got pages declaring it" : "",
+          p->min_clients);
     if (r->wilson < p->hint_threshold) {
       long more = visits_to(r->k, r->n, p->z, x->half_life, p->hint_threshold);
       say(&w, " its Wilson bound %.3f is below hint_threshold %g (short by"
@@ -378,10 +392,11 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
              learn_level_name(e->level));
       ctl_json_str(e->key);
       printf(", \"visits\": %.3f, \"k\": %.3f, \"n\": %.3f, \"lower\": %.4f,"
-             " \"upper\": %.4f, \"clients\": %d, \"hint\": \"%s\","
-             " \"push\": \"%s\"}",
+             " \"upper\": %.4f, \"clients\": %d, \"declared\": %s,"
+             " \"prior\": %.3f, \"hint\": \"%s\", \"push\": \"%s\"}",
              e->visits, e->k, e->n, e->lower, e->upper, e->clients,
-             verdict(e->hint), verdict(e->push));
+             e->declared ? "true" : "false", e->prior, verdict(e->hint),
+             verdict(e->push));
     }
     fputs("], \"checks\": [", stdout);
     for (size_t j = 0; j < nck; j++) {

@@ -1,7 +1,8 @@
 /* ctl_io.c: what every heraldctl command needs: aligned tables and JSON
- * for output, the tools' own SQLite connection, the learner parameters
- * in force (defaults, herald's configuration, the settings table), the
- * operator's overrides, and a replay of the retained visits.
+ * for output, the learner parameters in force (defaults, herald's
+ * configuration, the settings table), the operator's overrides, a replay
+ * of the retained visits, and finding the page or resource an operator
+ * named.
  *
  * A table is collected whole before it is printed, since the widths of
  * its columns depend on every row; JSON goes out as it is made. Keys come
@@ -22,19 +23,15 @@
 #include <strings.h>
 #include <uv.h>
 
+#include "base/util.h"
 #include "config/config.h"
+#include "config/route.h"
 #include "learner/learn.h"
 #include "learner/learner.h"
 #include "learner/obs.h"
 #include "learner/pagekey.h"
-#include "proxy/route.h"
-#include "proxy/util.h"
 #include "store/store.h"
 #include "tools/ctl.h"
-
-/* A busy database (herald's recorder in a write) is waited for this long
- * before a command gives up. */
-#define CTL_BUSY_MS 10000
 
 /* ---- names and keys ------------------------------------------------------ */
 
@@ -214,24 +211,8 @@ void ctl_json_next(size_t *count) {
 
 void ctl_json_end(size_t count) { fputs(count == 0 ? "[]\n" : "\n]\n", stdout); }
 
-/* ---- the tools' connection ----------------------------------------------- */
-
-int ctl_sql_open(const char *path, sqlite3 **out) {
-  sqlite3 *db = NULL;
-  int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
-  if (rc != SQLITE_OK) {
-    fprintf(stderr, "heraldctl: database %s: %s\n", path,
-            db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    sqlite3_close(db);
-    return CTL_ERROR;
-  }
-  sqlite3_busy_timeout(db, CTL_BUSY_MS);
-  *out = db;
-  return CTL_OK;
-}
-
-int ctl_sqlerr(const struct ctl *c, const char *what) {
-  fprintf(stderr, "heraldctl: %s: %s\n", what, sqlite3_errmsg(c->db));
+int ctl_store_error(const struct ctl *c) {
+  fprintf(stderr, "heraldctl: %s\n", store_errmsg(c->s));
   return CTL_ERROR;
 }
 
@@ -257,6 +238,7 @@ static const struct ctl_setting settings[] = {
     {"hint_max_resources", 0, 1e6, 1, 0},
     {"push_max_resources", 0, 1e6, 1, 0},
     {"z", 0, 10, 0, 0},
+    {"declared_prior", 0, 1e8, 0, 0},
     {"half_life", 1e-3, 1e9, 0, 0},
     {"mode", 0, 0, 0, 1},
 };
@@ -335,6 +317,8 @@ static void builtin(const struct ctl *c, const char *name, char *out,
     dv = d.push_max, cv = f ? fp.push_max : dv;
   else if (strcmp(name, "z") == 0)
     dv = d.z, cv = f ? f->learn_z : dv;
+  else if (strcmp(name, "declared_prior") == 0)
+    dv = d.declared_prior, cv = f ? f->learn_declared_prior : dv;
   else if (strcmp(name, "half_life") == 0)
     dv = 100, cv = f ? f->learn_half_life : dv;
   snprintf(out, cap, "%.15g", cv);
@@ -345,27 +329,14 @@ static void builtin(const struct ctl *c, const char *name, char *out,
  * not, -1 on an error (reported). */
 static int stored(const struct ctl *c, const char *scope, const char *name,
                   char *out, size_t cap) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db,
-                         "SELECT value FROM settings"
-                         " WHERE scope = ?1 AND name = ?2",
-                         -1, &st, NULL) != SQLITE_OK) {
-    ctl_sqlerr(c, "settings");
+  int rv = store_get_setting(c->s, scope, name, out, cap);
+  if (rv == UV_ENOENT)
+    return 0;
+  if (rv != 0) {
+    ctl_store_error(c);
     return -1;
   }
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st), rv = 0;
-  if (rc == SQLITE_ROW) {
-    const unsigned char *t = sqlite3_column_text(st, 0);
-    snprintf(out, cap, "%s", t != NULL ? (const char *)t : "");
-    rv = 1;
-  } else if (rc != SQLITE_DONE) {
-    ctl_sqlerr(c, "settings");
-    rv = -1;
-  }
-  sqlite3_finalize(st);
-  return rv;
+  return 1;
 }
 
 int ctl_effective(const struct ctl *c, const char *name, const char *route,
@@ -406,7 +377,7 @@ int ctl_params(const struct ctl *c, const char *route, struct learn_params *p,
       "push_threshold",     "hint_threshold",     "min_visits",
       "min_clients",        "hint_budget",        "push_budget",
       "hint_max_resources", "push_max_resources", "z",
-      "half_life"};
+      "half_life",          "declared_prior"};
   double v[ARRAY_SIZE(names)];
   for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
     char val[64], src[160];
@@ -425,6 +396,7 @@ int ctl_params(const struct ctl *c, const char *route, struct learn_params *p,
   p->push_max = (int)v[7];
   p->z = v[8];
   *half_life = v[9];
+  p->declared_prior = v[10];
   return CTL_OK;
 }
 
@@ -521,43 +493,44 @@ int ctl_replay(const struct ctl *c, struct learn *l, uint64_t *visits) {
 
 /* ---- finding pages and resources ------------------------------------------ */
 
-/* find_key looks |want| up among the keys that |sql| selects (one text
- * column; ?1 is bound to |bind| when not NULL), matched by |match|. */
-static int find_key(const struct ctl *c, const char *sql, const char *bind,
+/* find_key looks |want| up among the keys of the list |which| (|page|:
+ * the page of STORE_KEYS_OVERRIDDEN), matched by ctl_page_matches or,
+ * with a page or for resources, ctl_res_matches. */
+struct find {
+  const char *what, *want, *page;
+  char *out;
+  size_t cap;
+  int found;
+  char other[512];
+};
+
+static int on_key(void *ud, const char *key) {
+  struct find *f = ud;
+  int m = f->page != NULL || strcmp(f->what, "page") != 0
+              ? ctl_res_matches(f->page, key, f->want)
+              : ctl_page_matches(key, f->want);
+  if (!m)
+    return 0;
+  if (strcmp(key, f->want) == 0) { /* an exact key beats any path match */
+    snprintf(f->out, f->cap, "%s", key);
+    f->found = 1;
+    f->other[0] = '\0';
+    return 1;
+  }
+  if (f->found++ == 0)
+    snprintf(f->out, f->cap, "%s", key);
+  else if (f->other[0] == '\0')
+    snprintf(f->other, sizeof f->other, "%s", key);
+  return 0;
+}
+
+static int find_key(const struct ctl *c, enum store_keys which,
                     const char *what, const char *want, const char *page,
                     char *out, size_t cap) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, what);
-  if (bind != NULL)
-    sqlite3_bind_text(st, 1, bind, -1, SQLITE_STATIC);
-  int rc, found = 0;
-  char other[512] = "";
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const unsigned char *t = sqlite3_column_text(st, 0);
-    const char *key = t != NULL ? (const char *)t : "";
-    int m = page != NULL || strcmp(what, "page") != 0
-                ? ctl_res_matches(page, key, want)
-                : ctl_page_matches(key, want);
-    if (!m)
-      continue;
-    if (strcmp(key, want) == 0) { /* an exact key beats any path match */
-      snprintf(out, cap, "%s", key);
-      found = 1;
-      other[0] = '\0';
-      break;
-    }
-    if (found++ == 0)
-      snprintf(out, cap, "%s", key);
-    else if (other[0] == '\0')
-      snprintf(other, sizeof other, "%s", key);
-  }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-    sqlite3_finalize(st);
-    return ctl_sqlerr(c, what);
-  }
-  sqlite3_finalize(st);
-  if (found == 0) {
+  struct find f = {what, want, page, out, cap, 0, ""};
+  if (store_list_keys(c->s, which, page, on_key, &f) != 0)
+    return ctl_store_error(c);
+  if (f.found == 0) {
     if (strcmp(what, "override") == 0)
       fprintf(stderr, "heraldctl: no pin or block of %s on %s\n", want, page);
     else if (page != NULL)
@@ -568,10 +541,10 @@ static int find_key(const struct ctl *c, const char *sql, const char *bind,
       fprintf(stderr, "heraldctl: unknown page %s\n", want);
     return CTL_NOT_FOUND;
   }
-  if (found > 1) {
+  if (f.found > 1) {
     fprintf(stderr,
             "heraldctl: %s %s is ambiguous: %s, %s%s; give the whole key\n",
-            what, want, out, other, found > 2 ? ", ..." : "");
+            what, want, out, f.other, f.found > 2 ? ", ..." : "");
     return CTL_ERROR;
   }
   return CTL_OK;
@@ -579,25 +552,15 @@ static int find_key(const struct ctl *c, const char *sql, const char *bind,
 
 int ctl_find_page(const struct ctl *c, const char *want, char *out,
                   size_t cap) {
-  /* Pages that nothing refers to any more (their visits trimmed, their
-   * rules gone) do not make a bare path ambiguous. */
-  return find_key(c,
-                  "SELECT key FROM pages WHERE visits > 0"
-                  " OR id IN (SELECT page_id FROM rules)"
-                  " OR key IN (SELECT page_key FROM overrides) ORDER BY key",
-                  NULL, "page", want, NULL, out, cap);
+  return find_key(c, STORE_KEYS_PAGES, "page", want, NULL, out, cap);
 }
 
 int ctl_find_resource(const struct ctl *c, const char *page, const char *want,
                       char *out, size_t cap) {
-  return find_key(c, "SELECT key FROM resources ORDER BY key", NULL,
-                  "resource", want, page, out, cap);
+  return find_key(c, STORE_KEYS_RESOURCES, "resource", want, page, out, cap);
 }
 
 int ctl_find_override(const struct ctl *c, const char *page, const char *want,
                       char *out, size_t cap) {
-  return find_key(c,
-                  "SELECT resource_key FROM overrides WHERE page_key = ?1"
-                  " ORDER BY resource_key",
-                  page, "override", want, page, out, cap);
+  return find_key(c, STORE_KEYS_OVERRIDDEN, "override", want, page, out, cap);
 }

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/util.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
 #include "store/store.h"
 #include "tools/ctl.h"
 
@@ -98,7 +98,6 @@ static const char *const outcome_names[NOUTCOMES] = {
 
 struct rules_run {
   const struct ctl *c;
-  sqlite3_stmt *outcomes; /* push_outcomes of (page, class, resource) */
   int failed;
   struct ctl_table t;
   size_t count;
@@ -108,19 +107,13 @@ struct rules_run {
  * herald has recorded none. */
 static void outcomes_of(struct rules_run *run, const char *page, int mobile,
                         const char *res, int64_t *out) {
-  memset(out, 0, NOUTCOMES * sizeof(*out));
-  sqlite3_stmt *st = run->outcomes;
-  sqlite3_bind_text(st, 1, page, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, ctl_class_name(mobile), -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 3, res, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    for (int i = 0; i < NOUTCOMES; i++)
-      out[i] = sqlite3_column_int64(st, i);
-  } else if (rc != SQLITE_DONE && !run->failed) {
-    run->failed = ctl_sqlerr(run->c, "push outcomes");
-  }
-  sqlite3_reset(st);
+  struct store_outcomes o;
+  if (store_get_outcomes(run->c->s, page, mobile, res, &o) != 0 &&
+      !run->failed)
+    run->failed = ctl_store_error(run->c);
+  const int64_t v[NOUTCOMES] = {o.promised, o.completed, o.cancelled,
+                                o.wasted,   o.hinted,    o.hinted_used};
+  memcpy(out, v, sizeof v);
 }
 
 static void rule_json(const char *page, int mobile, const struct learn_rule *r,
@@ -209,17 +202,7 @@ int ctl_rules(const struct ctl *c) {
   run.t.ncols = ARRAY_SIZE(rule_head);
   run.t.head = rule_head;
   run.t.align = "llrllllrrrrrrrllrrrrrr";
-  if (sqlite3_prepare_v2(
-          c->db,
-          "SELECT o.promised, o.completed, o.cancelled, o.wasted, o.hinted,"
-          " o.hinted_used FROM push_outcomes o"
-          " JOIN pages p ON p.id = o.page_id"
-          " JOIN resources r ON r.id = o.resource_id"
-          " WHERE p.key = ?1 AND o.class = ?2 AND r.key = ?3",
-          -1, &run.outcomes, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "push outcomes");
   int rv = store_load_rules(c->s, on_rule, &run);
-  sqlite3_finalize(run.outcomes);
   if (rv != 0 || run.failed) {
     if (rv != 0)
       fprintf(stderr, "heraldctl: %s\n", store_errmsg(c->s));

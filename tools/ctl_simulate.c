@@ -34,9 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/attribution.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
 #include "store/store.h"
 #include "tools/ctl.h"
 

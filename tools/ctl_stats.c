@@ -31,7 +31,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
+#include "store/store.h"
 #include "tools/ctl.h"
 
 /* Below this many timed visits in the treated or the holdout arm, a
@@ -64,11 +65,6 @@ struct diff {
   double ms, lo, hi, rel; /* NAN when not defined */
 };
 
-struct outcomes {
-  int64_t promised, completed, cancelled, wasted, pushed_bytes, hinted,
-      hinted_used;
-};
-
 struct wasted_row {
   char *page, *resource;
   int64_t promised, cancelled, wasted;
@@ -84,7 +80,7 @@ struct stats {
   uint64_t other; /* visits of the other pages */
   struct arm arms[NARMS];
   struct diff diffs[3]; /* treated, push, hints - holdout */
-  struct outcomes oc;
+  struct store_outcomes oc;
   struct wasted_row top[STATS_TOP];
   size_t ntop;
 };
@@ -214,129 +210,52 @@ static void arm_add(struct arm *a, int has_load, double load, int has_bytes,
   }
 }
 
-/* bind_window binds ?1 (since, NULL without --since) and ?2 (the page's
- * id, NULL without --page). */
-static void bind_window(sqlite3_stmt *st, const struct stats *s) {
-  if (s->has_since)
-    sqlite3_bind_int64(st, 1, s->since);
-  else
-    sqlite3_bind_null(st, 1);
-  if (s->page_id >= 0)
-    sqlite3_bind_int64(st, 2, s->page_id);
-  else
-    sqlite3_bind_null(st, 2);
+static void window_of(const struct stats *s, struct store_window *w) {
+  *w = (struct store_window){s->has_since, s->since, s->page_id};
+}
+
+static void on_visit(void *ud, const struct store_window_visit *v) {
+  struct stats *s = ud;
+  if (!v->ruled) {
+    s->other++;
+    return;
+  }
+  const char *d = v->delivery != NULL ? v->delivery : "none";
+  int arm = strcmp(d, "push") == 0      ? ARM_PUSH
+            : strcmp(d, "hints") == 0   ? ARM_HINTS
+            : strcmp(d, "holdout") == 0 ? ARM_HOLDOUT
+                                        : ARM_NONE;
+  arm_add(&s->arms[arm], v->has_load, v->load_ms, v->has_bytes, v->bytes);
+  if (arm == ARM_PUSH || arm == ARM_HINTS)
+    arm_add(&s->arms[ARM_TREATED], v->has_load, v->load_ms, v->has_bytes,
+            v->bytes);
 }
 
 /* read_visits sorts the window's visits into the arms. A page is "with
  * rules" when it had a treated or holdout visit in the window. */
 static int read_visits(const struct ctl *c, struct stats *s) {
-  static const char sql[] =
-      "WITH win AS (SELECT page_id, delivery, load_ms, bytes FROM visits"
-      "  WHERE (?1 IS NULL OR started_at >= ?1)"
-      "  AND (?2 IS NULL OR page_id = ?2 OR template_id = ?2)),"
-      " ruled AS (SELECT DISTINCT page_id FROM win"
-      "  WHERE delivery IN ('push', 'hints', 'holdout'))"
-      " SELECT delivery, load_ms, bytes, page_id IN ruled FROM win";
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "visits");
-  bind_window(st, s);
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (!sqlite3_column_int(st, 3)) {
-      s->other++;
-      continue;
-    }
-    const unsigned char *t = sqlite3_column_text(st, 0);
-    const char *d = t != NULL ? (const char *)t : "none";
-    int arm = strcmp(d, "push") == 0      ? ARM_PUSH
-              : strcmp(d, "hints") == 0   ? ARM_HINTS
-              : strcmp(d, "holdout") == 0 ? ARM_HOLDOUT
-                                          : ARM_NONE;
-    int has_load = sqlite3_column_type(st, 1) != SQLITE_NULL;
-    int has_bytes = sqlite3_column_type(st, 2) != SQLITE_NULL;
-    double load = sqlite3_column_double(st, 1);
-    double bytes = sqlite3_column_double(st, 2);
-    arm_add(&s->arms[arm], has_load, load, has_bytes, bytes);
-    if (arm == ARM_PUSH || arm == ARM_HINTS)
-      arm_add(&s->arms[ARM_TREATED], has_load, load, has_bytes, bytes);
-  }
-  if (rc != SQLITE_DONE) {
-    sqlite3_finalize(st);
-    return ctl_sqlerr(c, "visits");
-  }
-  sqlite3_finalize(st);
-  if (sqlite3_prepare_v2(c->db,
-                         "SELECT count(DISTINCT page_id) FROM visits"
-                         " WHERE (?1 IS NULL OR started_at >= ?1)"
-                         " AND (?2 IS NULL OR page_id = ?2 OR template_id = ?2)"
-                         " AND delivery IN ('push', 'hints', 'holdout')",
-                         -1, &st, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "visits");
-  bind_window(st, s);
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW)
-    s->pages = (uint64_t)sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  return rc == SQLITE_ROW ? CTL_OK : ctl_sqlerr(c, "visits");
+  struct store_window w;
+  window_of(s, &w);
+  if (store_window_visits(c->s, &w, on_visit, s) != 0 ||
+      store_window_ruled_pages(c->s, &w, &s->pages) != 0)
+    return ctl_store_error(c);
+  return CTL_OK;
 }
 
-/* The exact page rows, or the rows of the page --page named. */
-#define OUTCOME_WHERE                                                          \
-  " WHERE (?1 IS NULL OR o.updated_at >= ?1)"                                  \
-  " AND (CASE WHEN ?2 IS NULL THEN p.is_template = 0"                          \
-  " ELSE o.page_id = ?2 END)"
+static void on_wasted(void *ud, const struct store_wasted *w) {
+  struct stats *s = ud;
+  if (s->ntop < STATS_TOP)
+    s->top[s->ntop++] = (struct wasted_row){
+        xstrdup(w->page), xstrdup(w->resource), w->promised, w->cancelled,
+        w->wasted};
+}
 
 static int read_outcomes(const struct ctl *c, struct stats *s) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(
-          c->db,
-          "SELECT total(o.promised), total(o.completed), total(o.cancelled),"
-          " total(o.wasted), total(o.pushed_bytes), total(o.hinted),"
-          " total(o.hinted_used)"
-          " FROM push_outcomes o JOIN pages p ON p.id = o.page_id"
-          OUTCOME_WHERE,
-          -1, &st, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "push outcomes");
-  bind_window(st, s);
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    int64_t *v[] = {&s->oc.promised,   &s->oc.completed,    &s->oc.cancelled,
-                    &s->oc.wasted,     &s->oc.pushed_bytes, &s->oc.hinted,
-                    &s->oc.hinted_used};
-    for (size_t i = 0; i < ARRAY_SIZE(v); i++)
-      *v[i] = sqlite3_column_int64(st, (int)i);
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_ROW)
-    return ctl_sqlerr(c, "push outcomes");
-
-  /* Most unused first (cancelled + wasted, as in the waste ratio), then
-   * the larger share of what was promised. */
-  if (sqlite3_prepare_v2(
-          c->db,
-          "SELECT p.key, r.key, total(o.promised) AS pr,"
-          " total(o.cancelled) AS ca, total(o.wasted) AS wa"
-          " FROM push_outcomes o JOIN pages p ON p.id = o.page_id"
-          " JOIN resources r ON r.id = o.resource_id" OUTCOME_WHERE
-          " GROUP BY o.page_id, o.resource_id HAVING ca + wa > 0"
-          " ORDER BY ca + wa DESC, pr ASC, p.key, r.key LIMIT ?3",
-          -1, &st, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "push outcomes");
-  bind_window(st, s);
-  sqlite3_bind_int(st, 3, STATS_TOP);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW && s->ntop < STATS_TOP) {
-    const unsigned char *pk = sqlite3_column_text(st, 0);
-    const unsigned char *rk = sqlite3_column_text(st, 1);
-    s->top[s->ntop++] = (struct wasted_row){
-        xstrdup(pk != NULL ? (const char *)pk : ""),
-        xstrdup(rk != NULL ? (const char *)rk : ""),
-        sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-        sqlite3_column_int64(st, 4)};
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return ctl_sqlerr(c, "push outcomes");
+  struct store_window w;
+  window_of(s, &w);
+  if (store_window_outcomes(c->s, &w, &s->oc) != 0 ||
+      store_window_wasted(c->s, &w, STATS_TOP, on_wasted, s) != 0)
+    return ctl_store_error(c);
   return CTL_OK;
 }
 
@@ -345,20 +264,8 @@ static int find_page(const struct ctl *c, struct stats *s) {
   int st = ctl_find_page(c, c->page, s->page, sizeof s->page);
   if (st != CTL_OK)
     return st;
-  sqlite3_stmt *q;
-  if (sqlite3_prepare_v2(c->db,
-                         "SELECT id, is_template FROM pages WHERE key = ?1", -1,
-                         &q, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "pages");
-  sqlite3_bind_text(q, 1, s->page, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW) {
-    s->page_id = sqlite3_column_int64(q, 0);
-    s->page_is_template = sqlite3_column_int(q, 1);
-  }
-  sqlite3_finalize(q);
-  if (rc != SQLITE_ROW)
-    return ctl_sqlerr(c, "pages");
+  if (store_page_row(c->s, s->page, &s->page_id, &s->page_is_template) != 0)
+    return ctl_store_error(c);
   return CTL_OK;
 }
 
@@ -531,7 +438,7 @@ static void print_text(const struct stats *s, const char *why) {
   ctl_table_print(&dt);
   printf("verdict    %s\n\n", why);
 
-  const struct outcomes *o = &s->oc;
+  const struct store_outcomes *o = &s->oc;
   char wr[24], hr[24];
   printf("outcomes   push_outcomes rows updated in the window (%s), counts"
          " since each row began\n",
@@ -633,7 +540,7 @@ static void print_json(const struct stats *s, const char *why, int conclusive) {
   printf("},\n \"min_arm_visits\": %d, \"conclusive\": %s, \"verdict\": ",
          STATS_MIN_ARM, conclusive ? "true" : "false");
   ctl_json_str(why);
-  const struct outcomes *o = &s->oc;
+  const struct store_outcomes *o = &s->oc;
   printf(",\n \"outcomes\": {\"promised\": %" PRId64 ", \"completed\": %" PRId64
          ", \"cancelled\": %" PRId64 ", \"wasted\": %" PRId64
          ", \"pushed_bytes\": %" PRId64 ", \"hinted\": %" PRId64

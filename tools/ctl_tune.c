@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/util.h"
+#include "store/store.h"
 #include "tools/ctl.h"
 
 /* ---- settings ------------------------------------------------------------ */
@@ -111,26 +113,14 @@ static int setting_write(const struct ctl *c, const char *name,
     snprintf(scope, sizeof scope, "route:%s", c->route);
   else
     snprintf(scope, sizeof scope, "global");
-  sqlite3_stmt *st;
-  const char *sql =
-      value != NULL
-          ? "INSERT INTO settings(scope, name, value) VALUES(?1, ?2, ?3)"
-            " ON CONFLICT(scope, name) DO UPDATE SET value = excluded.value"
-          : "DELETE FROM settings WHERE scope = ?1 AND name = ?2";
-  if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "settings");
-  sqlite3_bind_text(st, 1, scope, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-  if (value != NULL)
-    sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  sqlite3_finalize(st);
-  if (rc != SQLITE_DONE)
-    return ctl_sqlerr(c, "settings");
-  if (value == NULL && sqlite3_changes(c->db) == 0) {
+  int rv = value != NULL ? store_set_setting(c->s, scope, name, value)
+                         : store_unset_setting(c->s, scope, name);
+  if (rv == UV_ENOENT) {
     fprintf(stderr, "heraldctl: no setting %s in scope %s\n", name, scope);
     return CTL_NOT_FOUND;
   }
+  if (rv != 0)
+    return ctl_store_error(c);
   if (c->json) {
     printf("{\"name\": \"%s\", \"scope\": ", name);
     ctl_json_str(scope);
@@ -191,65 +181,46 @@ int ctl_setting_cmd(const struct ctl *c, const char *cmd) {
 
 /* ---- overrides ------------------------------------------------------------ */
 
-/* current_action reads the override of (page, resource) into |out|: ""
- * when there is none. */
-static int current_action(const struct ctl *c, const char *page,
-                          const char *res, char *out, size_t cap) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db,
-                         "SELECT action FROM overrides"
-                         " WHERE page_key = ?1 AND resource_key = ?2",
-                         -1, &st, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "overrides");
-  sqlite3_bind_text(st, 1, page, -1, SQLITE_STATIC);
-  sqlite3_bind_text(st, 2, res, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st);
-  out[0] = '\0';
-  if (rc == SQLITE_ROW)
-    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return ctl_sqlerr(c, "overrides");
-  return CTL_OK;
-}
-
 /* origins collects the distinct "scheme://authority" of the keys of the
  * pages table whose authority is |host| (any, when NULL), up to 2.
  * Returns how many there are (2 meaning "more than one"), or -1. */
+struct origins {
+  const char *host;
+  char (*out)[512];
+  int n;
+};
+
+static int on_page_key(void *ud, const char *key) {
+  struct origins *o = ud;
+  const char *path = ctl_path_of(key);
+  const char *auth = strstr(key, "://");
+  if (path == NULL || auth == NULL)
+    return 0;
+  size_t olen = (size_t)(path - key);
+  auth += 3;
+  if (o->host != NULL && (strlen(o->host) != (size_t)(path - auth) ||
+                          strncmp(auth, o->host, (size_t)(path - auth)) != 0))
+    return 0;
+  if (olen >= 512)
+    return 0;
+  int dup = 0;
+  for (int i = 0; i < o->n && !dup; i++)
+    dup = strlen(o->out[i]) == olen && strncmp(o->out[i], key, olen) == 0;
+  if (dup)
+    return 0;
+  if (o->n == 2)
+    return 1;
+  memcpy(o->out[o->n], key, olen);
+  o->out[o->n][olen] = '\0';
+  o->n++;
+  return 0;
+}
+
 static int origins(const struct ctl *c, const char *host, char out[2][512]) {
-  sqlite3_stmt *st;
-  if (sqlite3_prepare_v2(c->db, "SELECT key FROM pages ORDER BY key", -1, &st,
-                         NULL) != SQLITE_OK)
-    return (void)ctl_sqlerr(c, "pages"), -1;
-  int n = 0, rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const char *key = (const char *)sqlite3_column_text(st, 0);
-    const char *path = key != NULL ? ctl_path_of(key) : NULL;
-    const char *auth = key != NULL ? strstr(key, "://") : NULL;
-    if (path == NULL || auth == NULL)
-      continue;
-    size_t olen = (size_t)(path - key);
-    auth += 3;
-    if (host != NULL && (strlen(host) != (size_t)(path - auth) ||
-                         strncmp(auth, host, (size_t)(path - auth)) != 0))
-      continue;
-    if (olen >= 512)
-      continue;
-    int dup = 0;
-    for (int i = 0; i < n && !dup; i++)
-      dup = strlen(out[i]) == olen && strncmp(out[i], key, olen) == 0;
-    if (dup)
-      continue;
-    if (n == 2)
-      break;
-    memcpy(out[n], key, olen);
-    out[n][olen] = '\0';
-    n++;
-  }
-  sqlite3_finalize(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return (void)ctl_sqlerr(c, "pages"), -1;
-  return n;
+  struct origins o = {host, out, 0};
+  if (store_list_keys(c->s, STORE_KEYS_ALL_PAGES, NULL, on_page_key, &o) != 0)
+    return (void)ctl_store_error(c), -1;
+  return o.n;
 }
 
 /* resolve_scope turns the SCOPE an operator gave pin, block or unpin into
@@ -321,27 +292,15 @@ int ctl_override_cmd(const struct ctl *c, const char *cmd) {
   else
     st = ctl_find_resource(c, ctl_path_of(page) != NULL ? page : NULL,
                            c->args[1], res, sizeof res);
-  if (st == CTL_OK)
-    st = current_action(c, page, res, was, sizeof was);
+  if (st == CTL_OK && store_get_override(c->s, page, res, was, sizeof was) != 0)
+    st = ctl_store_error(c);
   if (st != CTL_OK)
     return st;
   const char *action = strcmp(cmd, "pin") == 0 ? "pin" : "block";
-  sqlite3_stmt *q;
-  const char *sql =
-      unpin ? "DELETE FROM overrides WHERE page_key = ?1 AND resource_key = ?2"
-            : "INSERT INTO overrides(page_key, resource_key, action)"
-              " VALUES(?1, ?2, ?3) ON CONFLICT(page_key, resource_key)"
-              " DO UPDATE SET action = excluded.action";
-  if (sqlite3_prepare_v2(c->db, sql, -1, &q, NULL) != SQLITE_OK)
-    return ctl_sqlerr(c, "overrides");
-  sqlite3_bind_text(q, 1, page, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 2, res, -1, SQLITE_STATIC);
-  if (!unpin)
-    sqlite3_bind_text(q, 3, action, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(q);
-  sqlite3_finalize(q);
-  if (rc != SQLITE_DONE)
-    return ctl_sqlerr(c, "overrides");
+  int rv = unpin ? store_unset_override(c->s, page, res)
+                 : store_set_override(c->s, page, res, action);
+  if (rv != 0)
+    return ctl_store_error(c);
   if (c->json) {
     fputs("{\"page\": ", stdout);
     ctl_json_str(page);

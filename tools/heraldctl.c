@@ -28,13 +28,16 @@
 #include <time.h>
 #include <uv.h>
 
+#include "base/util.h"
 #include "config/config.h"
 #include "learner/learn.h"
-#include "proxy/util.h"
 #include "store/store.h"
 #include "tools/ctl.h"
 
 #define HERALDCTL_VERSION "0.3.0"
+/* A busy database (herald's recorder in a write) is waited for this long
+ * before a command gives up. */
+#define CTL_BUSY_MS 10000
 /* Rules asked of the learner per page: the served ones (at most
  * max_resources) and near misses, of which the first ones are kept. */
 #define RULES_CAP 1024
@@ -472,7 +475,8 @@ static int open_db(const char *path, struct ctl *c) {
     return CTL_ERROR;
   }
   c->path = path;
-  return ctl_sql_open(path, &c->db);
+  store_busy_timeout(c->s, CTL_BUSY_MS);
+  return CTL_OK;
 }
 
 /* The commands, with their argument counts. */
@@ -622,7 +626,6 @@ int main(int argc, char **argv) {
     status = open_db(path, &c);
   if (status == CTL_OK)
     status = k->run(&c);
-  sqlite3_close(c.db);
   store_close(c.s);
   free(cfg);
   if (fflush(stdout) != 0 && status == CTL_OK) {

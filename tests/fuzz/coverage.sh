@@ -15,17 +15,18 @@ FUZZ_B=${FUZZ_B:-build/fuzz}
 PROFDATA=${LLVM_PROFDATA:-llvm-profdata-14}
 COV=${LLVM_COV:-llvm-cov-14}
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(h1 h2 response config digest pagekey)
+[ ${#names[@]} -eq 0 ] && names=(h1 h2 response config digest pagekey link)
 
 files_of() {
   case $1 in
-  h1) echo proxy/h1.c proxy/http.c proxy/upstream.c ;;
-  h2) echo proxy/h2.c proxy/http.c proxy/upstream.c proxy/hints.c \
+  h1) echo proxy/h1.c base/http.c proxy/upstream.c ;;
+  h2) echo proxy/h2.c base/http.c proxy/upstream.c proxy/hints.c \
     proxy/pushed.c ;;
-  response) echo proxy/upstream.c proxy/http.c ;;
+  response) echo proxy/upstream.c base/http.c ;;
   config) echo config/config.c ;;
   digest) echo proxy/digest.c ;;
   pagekey) echo learner/pagekey.c ;;
+  link) echo proxy/linkfield.c proxy/hints_declared.c ;;
   esac
 }
 

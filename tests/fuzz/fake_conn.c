@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/buf.h"
 #include "proxy/conn.h"
 #include "proxy/server.h"
 #include "proxy/session.h"
-#include "proxy/util.h"
 #include "tests/fuzz/fake.h"
 
 struct conn {
@@ -60,9 +60,17 @@ const char *conn_peer(const struct conn *c) {
 }
 void conn_peer_addr(const struct conn *c, uint8_t out[16]) {
   (void)c;
-  /* IPv4 mapped, as conn.c gives it (proxy/client.h) */
+  /* IPv4 mapped, as conn.c gives it (base/client.h) */
   static const uint8_t a[16] = {[10] = 0xff, [11] = 0xff, 192, 0, 2, 1};
   memcpy(out, a, 16);
+}
+int conn_request_client(const struct conn *c, const struct http_hdr *hdrs,
+                        size_t nhdrs, uint8_t out[16]) {
+  const struct config *cfg = c->srv->cfg;
+  uint8_t peer[16];
+  conn_peer_addr(c, peer);
+  return client_forwarded(cfg->trusted_proxies, cfg->ntrusted_proxies, peer,
+                          hdrs, nhdrs, out);
 }
 int conn_is_tls(const struct conn *c) { return c->tls; }
 uint64_t conn_id(const struct conn *c) { return c->id; }

@@ -16,9 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "config/config.h"
 #include "proxy/pool.h"
-#include "proxy/util.h"
 #include "tests/fuzz/fake.h"
 
 #define MAX_CONNS 512
@@ -361,6 +361,8 @@ void pool_ref(struct pool *p) { (void)p; }
 void pool_unref(struct pool *p) { (void)p; }
 void pool_server_failed(struct bconn *b) { (void)b; }
 void pool_server_ok(struct bconn *b) { (void)b; }
+void pool_server_used(struct bconn *b) { (void)b; }
+void pool_server_error(struct bconn *b) { (void)b; }
 const char *pool_server_name(const struct bconn *b) { return b->server->name; }
 const struct config *pool_config(const struct pool *p) { return p->cfg; }
 uv_loop_t *pool_loop(const struct pool *p) { return p->loop; }

@@ -13,9 +13,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/log.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/log.h"
-#include "proxy/util.h"
 #include "tests/fuzz/fake.h"
 
 static int load(struct config *c, const char *path, char *err, size_t len) {

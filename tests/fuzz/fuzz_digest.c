@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "proxy/digest.h"
-#include "proxy/util.h"
 #include "tests/fuzz/fake.h"
 
 static void check_set(const struct digest *d) {

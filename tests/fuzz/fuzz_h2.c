@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/http.h"
+#include "base/http.h"
+#include "base/util.h"
 #include "proxy/session.h"
-#include "proxy/util.h"
 #include "tests/fuzz/fake.h"
 
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

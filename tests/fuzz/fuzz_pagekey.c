@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/util.h"
 #include "learner/pagekey.h"
-#include "proxy/util.h"
 #include "tests/fuzz/fake.h"
 
 enum { F_PATTERNS, F_KEEP, F_AUTH, F_PATH, F_URL, F_CH, F_UA, NFIELDS };

@@ -6,7 +6,8 @@
  * chosen size, and the consumer may pause the exchange or cancel it from
  * inside a callback, as the front sessions do.
  *
- * What a consumer is promised (upstream.h), checked on every input: at
+ * What a consumer is promised (upstream.h), checked on every input:
+ * interim responses (1xx but 101) only before the head; at
  * most one head, with a final status (200..599) and fields that are
  * tokens with clean values and never hop-by-hop; body bytes only after
  * the head; a complete response carries exactly Content-Length bytes
@@ -17,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/http.h"
+#include "base/http.h"
 #include "proxy/pool.h"
 #include "proxy/upstream.h"
 #include "tests/fuzz/fake.h"
@@ -59,6 +60,18 @@ static void check_fields(const struct http_hdr *h, size_t n, int trailers) {
       fuzz_fail("hop-by-hop field '%.*s' delivered%s", (int)h[i].name_len,
                 h[i].name, trailers ? " in trailers" : "");
   }
+}
+
+/* on_info: interim responses only before the head, never 101 (which
+ * must fail the exchange), with clean fields. */
+static void on_info(void *ud, int status, const struct http_hdr *hdrs,
+                    size_t n) {
+  struct exchange *x = ud;
+  if (x->head || x->ended || x->failed || x->cancelled)
+    fuzz_fail("on_info after head, end, error or cancel");
+  if (status < 100 || status > 199 || status == 101)
+    fuzz_fail("on_info with status %d", status);
+  check_fields(hdrs, n, 0);
 }
 
 static void on_head(void *ud, int status, const struct http_hdr *hdrs,
@@ -119,6 +132,7 @@ static void on_error(void *ud, int status, const char *why) {
 }
 
 static const struct upstream_cb cb = {
+    .on_info = on_info,
     .on_head = on_head,
     .on_body = on_body,
     .on_end = on_end,

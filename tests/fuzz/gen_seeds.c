@@ -15,8 +15,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/util.h"
 #include "proxy/digest.h"
-#include "proxy/util.h"
 
 static const char *root;
 
@@ -321,6 +321,25 @@ static void pagekey_seeds(void) {
   put("pagekey", "ids", "\x40", 1, s2, sizeof(s2) - 1);
 }
 
+static void link_seeds(void) {
+  /* fields: authority, path, then Link field values, one per line */
+  static const char s1[] =
+      "shop.example:443\0/docs/guide/index.html?x=1\0"
+      "</css/a.css>; rel=preload; as=style, <js/b.js?v=2>; rel=\"preload"
+      " modulepreload\"; as=script, <//SHOP.example/f.woff2#x>; "
+      "rel=preload; as=font; crossorigin\n"
+      "<https://evil.example/x.js>; rel=preload; as=script, "
+      "<https://cdn.example>; rel=preconnect, </s.css>; rel=stylesheet\n"
+      "</a>; title=\"x, \\\"y\\\"\"; rel=preload; as=image; anchor=\"#z\"";
+  static const char s2[] =
+      "a\0/\0</%2e%2e/x.js>; rel=preload; as=script, <../y.js>; "
+      "rel=preload; as=script, </\\z.js>; rel=preload; as=script, "
+      "</ok.js>; rel=PRELOAD; AS=SCRIPT; crossorigin=use-credentials, "
+      "<unterminated; rel=preload";
+  put("link", "mixed", "\x01", 1, s1, sizeof(s1) - 1);
+  put("link", "hostile", "\x00", 1, s2, sizeof(s2) - 1);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s DIR\n", argv[0]);
@@ -334,5 +353,6 @@ int main(int argc, char **argv) {
   config_seeds();
   digest_seeds();
   pagekey_seeds();
+  link_seeds();
   return 0;
 }

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.." || exit 2
 B=${B:-build/fuzz}
 SECS=${FUZZ_SECONDS:-30}
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(h1 h2 response config digest pagekey)
+[ ${#names[@]} -eq 0 ] && names=(h1 h2 response config digest pagekey link)
 
 failed=0
 for n in "${names[@]}"; do

@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "config/config.h"
 #include "learner/learn.h"
 #include "learner/obs.h"
 #include "learner/ruleset.h"
 #include "proxy/hints.h"
-#include "proxy/log.h"
 #include "proxy/pushed.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"

@@ -14,6 +14,15 @@
  * the page-load benchmark puts it behind nginx for one route, so the HTML
  * costs a backend "think time" while nginx serves the assets at once.
  *
+ * /decl-page?ms=N&early=1&link=1 is a page whose backend declares what it
+ * needs: early=1 sends its own 103 at once (a same-origin preload of
+ * /decl/c.js, a cross-origin preload and preconnect, a rel=stylesheet,
+ * Set-Cookie and another field), then after N ms the HTML (referencing
+ * /decl/a.css, /decl/c.js and /decl/u.js); link=1 adds Link fields to it
+ * (preloads of /decl/a.css, of //evil.example/x.js and of /decl/never.js,
+ * which the page does not reference). /decl/NAME.css and .js answer as
+ * stylesheet and script.
+ *
  * Usage: fault_backend --listen HOST:PORT [--listen ...] [--log FILE]
  *                      [--page FILE] */
 #include <errno.h>
@@ -30,8 +39,8 @@
 #include <openssl/sha.h>
 #include <uv.h>
 
-#include "proxy/log.h"
-#include "proxy/util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 #define MAX_LISTENERS 8
 /* A head bigger than this is answered 431: big enough that anything herald
@@ -500,6 +509,45 @@ static void on_page_done(uv_timer_t *t) {
   respond(t->data, 200, "text/html; charset=utf-8", NULL, page_body, page_len);
 }
 
+static void on_decl_page_done(uv_timer_t *t) {
+  struct conn *c = t->data;
+  static const char links[] =
+      "Link: </decl/a.css>; rel=preload; as=style, "
+      "<//evil.example/x.js>; rel=preload; as=script\r\n"
+      "Link: </decl/never.js>; rel=preload; as=script\r\n";
+  static const char body[] =
+      "<!doctype html><html><head><title>declared</title>"
+      "<link rel=stylesheet href=/decl/a.css>"
+      "<script src=/decl/c.js></script><script src=/decl/u.js></script>"
+      "</head><body>declared</body></html>\n";
+  respond(c, 200, "text/html", query_get(c, "link", 0) ? links : NULL, body,
+          sizeof(body) - 1);
+}
+
+/* decl_page answers /decl-page (see the top of the file). */
+static void decl_page(struct conn *c) {
+  static const char early[] =
+      "HTTP/1.1 103 Early Hints\r\n"
+      "Link: </decl/c.js>; rel=preload; as=script\r\n"
+      "Link: <https://evil.example/e.css>; rel=preload; as=style, "
+      "<https://cdn.example>; rel=preconnect\r\n"
+      "Link: </decl/s.css>; rel=stylesheet\r\n"
+      "Set-Cookie: early=1\r\n"
+      "X-Early: 1\r\n\r\n";
+  if (query_get(c, "early", 0))
+    conn_write(c, early, sizeof(early) - 1);
+  uv_timer_start(&c->timer, on_decl_page_done,
+                 (uint64_t)query_get(c, "ms", 0), 0);
+}
+
+/* decl_asset answers /decl/NAME.css and /decl/NAME.js. */
+static void decl_asset(struct conn *c) {
+  size_t n = path_len(c);
+  int css = n > 4 && memcmp(c->url + n - 4, ".css", 4) == 0;
+  respond(c, 200, css ? "text/css" : "application/javascript",
+          "Cache-Control: max-age=60\r\n", css ? "b{}\n" : "1;\n", 3);
+}
+
 static void respond_echo(struct conn *c) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   char hex[SHA256_DIGEST_LENGTH * 2 + 1];
@@ -591,6 +639,10 @@ static void dispatch(struct conn *c) {
   } else if (path_is(c, "/page") && page_body != NULL) {
     long long ms = query_get(c, "ms", 0);
     uv_timer_start(&c->timer, on_page_done, (uint64_t)ms, 0);
+  } else if (path_is(c, "/decl-page")) {
+    decl_page(c);
+  } else if (path_len(c) > 6 && memcmp(c->url, "/decl/", 6) == 0) {
+    decl_asset(c);
   } else if (path_is(c, "/chunked")) {
     c->st.kind = ST_CHUNKED;
     c->st.nchunks = (uint64_t)query_get(c, "n", 10);

@@ -17,7 +17,7 @@
  *     close=none sent=1 stop_at=none frames=3 body=0 ...   (one line)
  *
  * Run "h2probe --help" for the modes and every field. */
-#include "proxy/util.h"
+#include "base/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -69,7 +69,8 @@ static const char PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /* What we learned about one of our streams. */
 struct stream {
-  int status;        /* :status of the first response HEADERS, or -1 */
+  int status;        /* :status of the final response HEADERS, or -1 */
+  int interim;       /* informational (1xx) HEADERS received */
   int rst;           /* RST_STREAM code received, or -1 */
   int ended;         /* END_STREAM received */
   long long body;    /* DATA payload bytes received */
@@ -307,8 +308,13 @@ static void decode_block(struct conn *c, int32_t sid, const uint8_t *in,
         fprintf(stderr, "<   %.*s: %.*s\n", (int)nv.namelen, nv.name,
                 (int)nv.valuelen, nv.value);
       if (s != NULL && s->status < 0 && nv.namelen == 7 &&
-          memcmp(nv.name, ":status", 7) == 0 && nv.valuelen == 3)
-        s->status = atoi((const char *)nv.value) % 1000;
+          memcmp(nv.name, ":status", 7) == 0 && nv.valuelen == 3) {
+        int st = atoi((const char *)nv.value) % 1000;
+        if (st >= 100 && st < 200)
+          s->interim++; /* a 103: the final response follows */
+        else
+          s->status = st;
+      }
     }
     if (flags & NGHTTP2_HD_INFLATE_FINAL) {
       nghttp2_hd_inflate_end_headers(c->inflater);
@@ -993,7 +999,9 @@ static void usage(FILE *f) {
       "         sent= stop_at= frames= body= rst_count= refused= responses=\n"
       "         completed= blocked= http1= http1_status= hpack_error=\n"
       "         settings= pings_acked= timeout= elapsed_ms= goaway_debug=\n"
-      "         halfclose_ms=\n"
+      "         halfclose_ms= interim=\n"
+      "  status is the final response's; interim counts the 1xx (103)\n"
+      "  responses before it on stream 1\n"
       "  status/rst/goaway are 'none' when absent; error codes by name\n"
       "  (PROTOCOL_ERROR, ...); sent counts the mode's unit (frames,\n"
       "  pairs, streams); stop_at is sent when GOAWAY or close was seen.\n",
@@ -1699,7 +1707,7 @@ static void print_result(const struct conn *c, const struct opts *o,
          " rst_count=%ld refused=%ld responses=%lld completed=%lld"
          " blocked=%d http1=%d http1_status=%d hpack_error=%d settings=%d"
          " pings_acked=%ld timeout=%d elapsed_ms=%llu pushes_reset=%ld"
-         " goaway_debug=%s halfclose_ms=%s\n",
+         " goaway_debug=%s halfclose_ms=%s interim=%d\n",
          o->mode, status, rst,
          c->got_goaway ? code_name(c->goaway_code) : "none",
          c->got_goaway ? c->goaway_last : -1, c->closed,
@@ -1710,7 +1718,7 @@ static void print_result(const struct conn *c, const struct opts *o,
          timed_out,
          (unsigned long long)(util_now_ms() - c->start_ms), c->pushes_reset,
          c->got_goaway && c->goaway_debug[0] ? c->goaway_debug : "-",
-         halfclose);
+         halfclose, s1 != NULL ? s1->interim : 0);
   fflush(stdout);
 }
 

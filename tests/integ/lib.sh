@@ -170,6 +170,16 @@ wait_pid_exit() {
   return 1
 }
 
+# wait_for FILE TEXT: 0 once FILE contains TEXT (fixed string), within 5 s.
+wait_for() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    grep -qF -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 track_pid() { PIDS+=("$1"); }
 
 # stop_pid PID: TERM, then KILL after 3 s.
@@ -348,10 +358,20 @@ _listen_ports() {
   done
 }
 
+# _host_port ADDR: "host port"; a bare port and localhost are 127.0.0.1,
+# as herald reads them.
 _host_port() {
+  case $1 in
+  *:*) ;;
+  *)
+    echo "127.0.0.1 $1"
+    return
+    ;;
+  esac
   local h=${1%:*}
   h=${h#[}
   h=${h%]}
+  [ "$h" = localhost ] && h=127.0.0.1
   echo "$h ${1##*:}"
 }
 

@@ -3,7 +3,9 @@
 # (counters equal what the clients saw, the histogram is well-formed and
 # counts every backend response, gauges return to 0), the Prometheus text
 # format itself, /healthz (200, then 503 while draining), 404 and 405, the
-# connection cap and idle timeout.
+# connection cap and idle timeout, and per backend server: up/down,
+# requests and errors, /healthz degraded while every server of a backend
+# is down.
 . "$(dirname "$0")/lib.sh"
 
 if [ -n "$HERALD_STANDIN" ]; then
@@ -17,11 +19,13 @@ AP=$(free_port)
 start_herald --listen 127.0.0.1:$HP --backend 127.0.0.1:$NGINX_PORT \
   --admin 127.0.0.1:$AP -o timeouts.shutdown=3000 || finish
 wait_port "$AP" 127.0.0.1 5 "$HERALD_PID" || fail "admin port listens" "$(tail -5 "$HERALD_LOG")"
+FIRST_PID=$HERALD_PID
 ADMIN=http://127.0.0.1:$AP
 
 # metric NAME_WITH_LABELS: its value in the last $WORK/metrics.txt.
 metric() {
-  awk -v k="$1" '$1 == k { print $2; found = 1 } END { if (!found) print "missing" }' "$WORK/metrics.txt"
+  # ENVIRON, not -v: awk would read the backslashes of an escaped label.
+  K=$1 awk '$1 == ENVIRON["K"] { print $2; found = 1 } END { if (!found) print "missing" }' "$WORK/metrics.txt"
 }
 scrape() { hcurl -o "$WORK/metrics.txt" -w '%{http_code}' "$ADMIN/metrics"; }
 
@@ -76,6 +80,10 @@ assert_eq "12 buckets, cumulative counts never decrease" monotone "$mono"
 sum=$(metric herald_backend_response_seconds_sum)
 assert_match "histogram sum is a positive number of seconds" '^[0-9]+\.[0-9]+$' "$sum"
 assert_eq "backend errors 0" 0 "$(metric herald_backend_errors_total)"
+SRV="backend=\"default\",server=\"127.0.0.1:$NGINX_PORT\""
+assert_eq "per server: the requests it was sent" 8 "$(metric "herald_backend_server_requests_total{$SRV}")"
+assert_eq "per server: no errors" 0 "$(metric "herald_backend_server_errors_total{$SRV}")"
+assert_eq "per server: up" 1 "$(metric "herald_backend_server_up{$SRV}")"
 for m in herald_pushes_promised_total herald_pushes_completed_total \
   herald_pushes_cancelled_total herald_pushes_wasted_total herald_push_bytes_total \
   herald_early_hints_sent_total herald_holdout_visits_total herald_rules \
@@ -136,6 +144,77 @@ read -r closed secs <"$WORK/idle.out"
 assert_eq "all 16 silent admin connections closed by the deadline" 16 "$closed"
 assert_le "closed within about 10 s" 11 "$secs"
 assert_eq "/healthz serves again after the idle ones are gone" 200 "$(hcurl -o /dev/null -w '%{http_code}' "$ADMIN/healthz")"
+
+# ---- every server of a backend down: /healthz degraded ------------------------------
+
+start_fault_backend || finish
+DEAD=$(free_port)
+DEAD2=$(free_port)
+HP2=$(free_port)
+AP2=$(free_port)
+cat >"$WORK/degraded.ini" <<EOF
+[listener:a]
+listen = 127.0.0.1:$HP2
+[backend:app]
+server = 127.0.0.1:$FB_PORT
+server = 127.0.0.1:$DEAD2
+[backend:dead"one]
+server = 127.0.0.1:$DEAD
+[route:dead]
+prefix = /dead/
+backend = dead"one
+[admin]
+listen = $AP2
+[timeouts]
+backend_retry_backoff = 100
+EOF
+start_herald -c "$WORK/degraded.ini" || finish
+D=$HERALD_PID
+ADMIN2=http://127.0.0.1:$AP2
+assert_eq "/healthz is ok before any server failed" ok "$(hcurl "$ADMIN2/healthz")"
+assert_eq "a request to the dead backend gets 502" 502 "$(hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP2/dead/x")"
+# Round robin reaches app's dead server; herald retries the live one.
+for i in 1 2 3 4; do
+  assert_eq "app request $i is served" 200 "$(hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP2/ok")"
+done
+out=$(hcurl -i "$ADMIN2/healthz" | tr -d '\r')
+assert_match "/healthz is 503 once every server of a backend is down" '^HTTP/1.1 503' "$out"
+assert_contains "the body says degraded and which backend and server" \
+  "$(printf 'degraded\nbackend '"'"'dead"one'"'"': its server is down: 127.0.0.1:%s' "$DEAD")" "$out"
+assert_not_contains "a backend with a server up is not named" "backend 'app'" "$out"
+hcurl -o "$WORK/metrics.txt" "$ADMIN2/metrics"
+DLB="backend=\"dead\\\"one\",server=\"127.0.0.1:$DEAD\""
+assert_eq "the dead server is down (label escaped)" 0 "$(metric "herald_backend_server_up{$DLB}")"
+assert_eq "its refused connection is an error" 1 "$(metric "herald_backend_server_errors_total{$DLB}")"
+assert_eq "and no request reached it" 0 "$(metric "herald_backend_server_requests_total{$DLB}")"
+AL="backend=\"app\",server=\"127.0.0.1:$FB_PORT\""
+AD="backend=\"app\",server=\"127.0.0.1:$DEAD2\""
+assert_eq "app's live server is up" 1 "$(metric "herald_backend_server_up{$AL}")"
+assert_eq "app's live server took the 4 requests" 4 "$(metric "herald_backend_server_requests_total{$AL}")"
+assert_eq "app's dead server is down" 0 "$(metric "herald_backend_server_up{$AD}")"
+assert_ge "app's dead server has errors" 1 "$(metric "herald_backend_server_errors_total{$AD}")"
+# A reload keeps the counts and what is down.
+kill -HUP "$D"
+for _ in $(seq 1 50); do
+  grep -q "reload: configuration" "$HERALD_LOG" && break
+  sleep 0.1
+done
+hcurl -o "$WORK/metrics.txt" "$ADMIN2/metrics"
+assert_eq "after a reload: the counts stay" 4 "$(metric "herald_backend_server_requests_total{$AL}")"
+assert_eq "after a reload: the dead server is still down" 0 "$(metric "herald_backend_server_up{$DLB}")"
+assert_eq "after a reload: /healthz still degraded" 503 "$(hcurl -o /dev/null -w '%{http_code}' "$ADMIN2/healthz")"
+# The server comes back: the next request past its backoff succeeds.
+"$B/fault_backend" --listen "127.0.0.1:$DEAD" >>"$WORK/fault_backend.log" 2>&1 &
+track_pid $!
+wait_port "$DEAD" || fail "second fault backend listens" ""
+sleep 0.3
+assert_eq "the revived server answers" 200 "$(hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP2/dead/x")"
+assert_eq "/healthz is ok again" ok "$(hcurl "$ADMIN2/healthz")"
+hcurl -o "$WORK/metrics.txt" "$ADMIN2/metrics"
+assert_eq "the revived server is up" 1 "$(metric "herald_backend_server_up{$DLB}")"
+assert_eq "and counted its request" 1 "$(metric "herald_backend_server_requests_total{$DLB}")"
+stop_pid "$D"
+HERALD_PID=$FIRST_PID
 
 # ---- draining -------------------------------------------------------------------------
 

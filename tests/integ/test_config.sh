@@ -75,6 +75,69 @@ EOF
   assert_eq "-o with an unknown key exits 1" 1 $?
   assert_contains "-o error names the key" "bogus" "$(cat "$WORK/o.err")"
 
+  # -t does what the start would: certificates load and match their keys,
+  # backend names resolve, the database's directory and the log files are
+  # usable. Each problem names the config key and the file.
+  gen_cert
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other \
+    -keyout "$WORK/other.key" -out "$WORK/other.pem" >/dev/null 2>&1
+  # tcheck NAME EXPECTED ARGS...: -t with ARGS exits 1 and says EXPECTED.
+  tcheck() {
+    local name=$1 want=$2
+    shift 2
+    out=$(timeout 10 "$HERALD" -t "$@" 2>&1)
+    assert_eq "-t fails: $name" 1 $?
+    assert_contains "-t names it: $name" "$want" "$out"
+  }
+  TL=(--backend "127.0.0.1:$FB_PORT" --listen-tls "127.0.0.1:$HC")
+  out=$(timeout 10 "$HERALD" -t "${TL[@]}" --cert "$CERT" --key "$KEY" 2>&1)
+  assert_eq "-t passes a matching certificate and key" "herald: configuration (flags) is ok" "$out"
+  tcheck "a key given as the certificate" \
+    "listener 'flag1': cert $KEY: holds a private key, not a certificate (are cert and key swapped?)" \
+    "${TL[@]}" --cert "$KEY" --key "$KEY"
+  tcheck "cert and key swapped" \
+    "listener 'flag1': cert $KEY: holds a private key, not a certificate" \
+    "${TL[@]}" --cert "$KEY" --key "$CERT"
+  tcheck "a certificate given as the key" \
+    "listener 'flag1': key $CERT: holds a certificate, not a private key" \
+    "${TL[@]}" --cert "$CERT" --key "$CERT"
+  tcheck "a key that does not match" \
+    "listener 'flag1': key $WORK/other.key does not match cert $CERT" \
+    "${TL[@]}" --cert "$CERT" --key "$WORK/other.key"
+  printf '[listener:pub]\nlisten = 127.0.0.1:%s\ntls = on\ncert = %s\nkey = %s\n[backend:app]\nserver = 127.0.0.1:%s\n' \
+    "$HC" "$CERT" "$WORK/other.key" "$FB_PORT" >"$WORK/tls.ini"
+  tcheck "a mismatched key in the file names its listener section" \
+    "listener 'pub': key $WORK/other.key does not match cert $CERT" -c "$WORK/tls.ini"
+  tcheck "a backend name that does not resolve" \
+    "backend default: cannot resolve no-such-host.invalid:80" \
+    --listen "127.0.0.1:$HC" --backend no-such-host.invalid:80
+  F=(--listen "127.0.0.1:$HC" --backend "127.0.0.1:$FB_PORT")
+  tcheck "a database in a missing directory" \
+    "store.db $WORK/missing/h.db: directory $WORK/missing: No such file or directory" \
+    "${F[@]}" --db "$WORK/missing/h.db"
+  tcheck "a database under a file" \
+    "store.db $WORK/good.ini/h.db: $WORK/good.ini is not a directory" \
+    "${F[@]}" --db "$WORK/good.ini/h.db"
+  mkdir -p "$WORK/adir"
+  tcheck "a database that is a directory" \
+    "store.db $WORK/adir: is a directory" "${F[@]}" --db "$WORK/adir"
+  tcheck "an access log in a missing directory" \
+    "log.access_log $WORK/missing/access.log: directory $WORK/missing: No such file or directory" \
+    "${F[@]}" --access-log "$WORK/missing/access.log"
+  tcheck "an error log in a missing directory" \
+    "log.error_log $WORK/missing/error.log: directory $WORK/missing:" \
+    "${F[@]}" -o "log.error_log=$WORK/missing/error.log"
+  tcheck "a service user that does not exist" \
+    "server.user/group: no such user 'no-such-user-h13'" "${F[@]}" -o server.user=no-such-user-h13
+  out=$(timeout 10 "$HERALD" -t "${F[@]}" --db "$WORK/new.db" 2>&1)
+  assert_eq "-t passes a database that does not exist yet" "herald: configuration (flags) is ok" "$out"
+  [ -e "$WORK/new.db" ] && fail "-t creates no database" "$WORK/new.db exists" ||
+    ok "-t creates no database"
+  # The real start agrees with -t about the certificate.
+  out=$(timeout 10 "$HERALD" "${TL[@]}" --cert "$KEY" --key "$KEY" 2>&1)
+  assert_eq "the start fails on a key given as the certificate" 1 $?
+  assert_contains "with the words -t used" "listener 'flag1': cert $KEY: holds a private key" "$out"
+
   out=$(timeout 10 "$HERALD" --help 2>&1)
   assert_eq "--help exits 0" 0 $?
   assert_contains "--help lists --listen" "--listen" "$out"
@@ -93,6 +156,20 @@ EOF
   else
     fail "herald -c good.ini listens" "$(tail -5 "$HERALD_LOG")"
   fi
+
+  # A bare port (flag) and localhost (file) listen on 127.0.0.1.
+  LP1=$(free_port)
+  LP2=$(free_port)
+  printf '[listener:lo]\nlisten = localhost:%s\n[backend:app]\nserver = 127.0.0.1:%s\n' \
+    "$LP2" "$FB_PORT" >"$WORK/localhost.ini"
+  start_herald -c "$WORK/localhost.ini" --listen "$LP1"
+  out=$(hcurl -w '%{http_code}' "http://127.0.0.1:$LP1/ok" 2>&1)
+  assert_eq "--listen PORT serves on 127.0.0.1:PORT" ok200 "$out"
+  out=$(hcurl -w '%{http_code}' "http://127.0.0.1:$LP2/ok" 2>&1)
+  assert_eq "listen = localhost:PORT serves on 127.0.0.1:PORT" ok200 "$out"
+  assert_contains "the log names the loopback address" "listening on 127.0.0.1:$LP1 " \
+    "$(cat "$HERALD_LOG")"
+  stop_pid "$HERALD_PID"
 else
   skip "-t/-c/--help checks" "not applicable to HERALD_STANDIN=$HERALD_STANDIN"
 fi

@@ -5,7 +5,7 @@
 # under ASan and UBSan, by make asan, not only by a fuzz campaign.
 . "$(dirname "$0")/lib.sh"
 
-for n in h1 h2 response config digest pagekey; do
+for n in h1 h2 response config digest pagekey link; do
   bin=$B/replay_$n
   dir=$ROOT/tests/fuzz/corpus/$n
   if [ ! -x "$bin" ]; then

@@ -80,8 +80,11 @@ done
 assert_eq "rules learned for / and /product/:id" 1 "$ok"
 herald_graceful_stop
 
+# The access log says which request got a 103 ($hints: its Link fields)
+# and which response was pushed ($pushed).
+ALOG=(-o 'log.access_format=$request_uri $status hints=$hints pushed=$pushed')
 start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
-  "${FROZEN[@]}" || finish
+  "${FROZEN[@]}" --access-log "$WORK/hints-access.log" "${ALOG[@]}" || finish
 out=$(nav_frames / "${NAV[@]}")
 assert_match "h2 navigation gets a 103 once rules exist" ':status: 103' "$out"
 assert_eq "exactly one 103, before the 200" ":status: 103|:status: 200" \
@@ -106,6 +109,9 @@ assert_no_match "HTTP/1.1 gets no 103 by default" '103 Early Hints' "$out"
 herald_graceful_stop
 start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
   "${FROZEN[@]}" -o deliver.hints_http1=on || finish
+alog=$(cat "$WORK/hints-access.log")
+assert_match "access log: the navigation's 103 had 8 Link fields" '^/ 200 hints=8 pushed=0$' "$alog"
+assert_match "access log: a subresource got no 103" '^/css/shop\.css 200 hints=0 pushed=0$' "$alog"
 out=$(curl -s -D - -o /dev/null -m 10 --http1.1 -H 'sec-fetch-mode: navigate' "$BASE/" | tr -d '\r')
 assert_match "HTTP/1.1 103 with deliver.hints_http1=on" '^HTTP/1\.1 103 Early Hints$' "$out"
 assert_match "HTTP/1.1 103 carries the Link fields" '^Link: </css/shop\.css>; rel=preload; as=style$' "$out"
@@ -138,7 +144,8 @@ assert_match "deliver.verify=0.5: some navigations get them, some not" '(^| )8( 
 # ---- server push (deliver.mode both / push) -----------------------------------
 herald_graceful_stop
 start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
-  "${FROZEN[@]}" -o deliver.mode=both || finish
+  "${FROZEN[@]}" -o deliver.mode=both --access-log "$WORK/push-access.log" \
+  "${ALOG[@]}" || finish
 out=$(timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1)
 assert_eq "mode both, push-capable client: 8 PUSH_PROMISEs" 8 \
   "$(echo "$out" | grep -c 'recv PUSH_PROMISE frame')"
@@ -169,6 +176,9 @@ mv "$WORK/banner.png" "$WORK/site/img/banner.png"
 herald_graceful_stop
 start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
   "${FROZEN[@]}" -o deliver.mode=push || finish
+alog=$(cat "$WORK/push-access.log")
+assert_match "access log: a pushed response is pushed=1" '^/css/shop\.css 200 hints=0 pushed=1$' "$alog"
+assert_match "access log: the page that got pushes had no 103" '^/ 200 hints=0 pushed=0$' "$alog"
 out=$(timeout 10 nghttp -nv --no-push "${NAV[@]}" "$BASE/" 2>&1)
 assert_no_match "mode push, client without push: no 103" ':status: 103' "$out"
 assert_eq "mode push, client without push: nothing pushed" 0 \

@@ -365,7 +365,7 @@ for p in plain.html missing.html auth.html slow.html; do
   assert_eq "no page row for /$p" 0 "$(q "$DB" "SELECT count(*) FROM pages WHERE key LIKE '%/$p'")"
 done
 
-assert_eq "schema_version is 4" 4 "$(q "$DB" 'SELECT version FROM schema_version')"
+assert_eq "schema_version is 5" 5 "$(q "$DB" 'SELECT version FROM schema_version')"
 assert_eq "every visit recorded with exact URLs" 0 \
   "$(q "$DB" 'SELECT count(*) FROM visits WHERE exact_urls = 0')"
 assert_no_match "main herald: no recording errors or drops" 'recording off|observations dropped|database busy' "$(cat "$HERALD_LOG")"

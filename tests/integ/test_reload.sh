@@ -215,7 +215,7 @@ printf '[listener:tls]\nlisten = 127.0.0.1:%s\ntls = on\ncert = %s\nkey = %s\n[b
   "$TP" "$WORK/b.pem" "$WORK/a.key" "$FB_PORT" >"$INI"
 reload_and_wait 2
 assert_contains "a key that does not match its certificate fails the reload" \
-  "reload failed: listener 'tls': cannot load key" "$(grep "reload failed" "$HERALD_LOG")"
+  "reload failed: listener 'tls': key $WORK/a.key does not match cert $WORK/b.pem" "$(grep "reload failed" "$HERALD_LOG")"
 assert_eq "certificate b stays in force" herald-cert-b "$(subject)"
 
 finish

@@ -23,16 +23,21 @@
 
 static struct visit got[MAXV];
 static struct visit_req got_reqs[MAXV][MAXR];
+static struct visit_declared got_decl[MAXV][OBS_DECLARED_MAX];
 static size_t ngot;
 
 static void collect(void *ud, struct visit *v) {
   (void)ud;
   assert_true(ngot < MAXV);
   assert_true(v->nreqs <= MAXR);
+  assert_true(v->ndeclared <= OBS_DECLARED_MAX);
   got[ngot] = *v;
   if (v->nreqs > 0)
     memcpy(got_reqs[ngot], v->reqs, v->nreqs * sizeof(*v->reqs));
   got[ngot].reqs = got_reqs[ngot];
+  if (v->ndeclared > 0)
+    memcpy(got_decl[ngot], v->declared, v->ndeclared * sizeof(*v->declared));
+  got[ngot].declared = got_decl[ngot];
   ngot++;
 }
 
@@ -1266,6 +1271,79 @@ static void test_holdout_and_hints_flags(void **state) {
   attrib_free(a);
 }
 
+/* What the page's backend declared joins the visit of its page request:
+ * from its 103 or its page's Link fields, once per key (flags merged),
+ * only safe paths of the page's origin, at most OBS_DECLARED_MAX. */
+static void test_declared(void **state) {
+  (void)state;
+  struct attrib *a = new_attrib();
+  struct obs o = navreq(1, 7, 1, 1000, "/docs/");
+  attrib_add(a, &o);
+  struct obs d = o;
+  d.kind = OBS_DECLARED;
+  d.dest = OBS_DEST_SCRIPT;
+  d.flags = OBS_F_TLS | OBS_F_H2 | OBS_F_DECL_EARLY | OBS_F_DECL_NAMED;
+  snprintf(d.path, sizeof(d.path), "/js/a.js?v=2");
+  attrib_add(a, &d);
+  /* The same key again, in the page's Link fields. */
+  d.flags = OBS_F_TLS | OBS_F_H2;
+  attrib_add(a, &d);
+  /* Not safe paths of the page's origin: dropped. */
+  static const char *const bad[] = {"//evil.example/x.js", "/a/../b.js",
+                                    "/a\\b.js"};
+  for (size_t i = 0; i < 3; i++) {
+    snprintf(d.path, sizeof(d.path), "%s", bad[i]);
+    attrib_add(a, &d);
+  }
+  struct obs other = d; /* another authority than the page's */
+  strcpy(other.authority, "cdn.example");
+  snprintf(other.path, sizeof(other.path), "/c.js");
+  attrib_add(a, &other);
+  /* Another stream's page, or another start, is not this visit. */
+  struct obs stray = d;
+  stray.stream_id = 3;
+  snprintf(stray.path, sizeof(stray.path), "/stray.js");
+  attrib_add(a, &stray);
+  for (int i = 0; i < OBS_DECLARED_MAX + 4; i++) {
+    d.dest = OBS_DEST_STYLE;
+    snprintf(d.path, sizeof(d.path), "/css/%d.css", i);
+    attrib_add(a, &d);
+  }
+  o = nav_done(o);
+  attrib_add(a, &o);
+  flush(a);
+  assert_int_equal(ngot, 1);
+  const struct visit *v = &got[0];
+  assert_int_equal(v->ndeclared, OBS_DECLARED_MAX);
+  assert_string_equal(v->declared[0].key, URL "/js/a.js?v=2");
+  assert_int_equal(v->declared[0].dest, OBS_DEST_SCRIPT);
+  assert_int_equal(v->declared[0].flags,
+                   VISIT_DECL_EARLY | VISIT_DECL_NAMED | VISIT_DECL_LINK);
+  assert_string_equal(v->declared[1].key, URL "/css/0.css");
+  assert_int_equal(v->declared[1].flags, VISIT_DECL_LINK);
+  assert_string_equal(v->declared[OBS_DECLARED_MAX - 1].key,
+                      URL "/css/14.css");
+  attrib_free(a);
+
+  /* A visit that is not a 200 HTML page takes its declarations along. */
+  ngot = 0;
+  a = new_attrib();
+  o = navreq(1, 7, 1, 1000, "/");
+  attrib_add(a, &o);
+  d = o;
+  d.kind = OBS_DECLARED;
+  d.dest = OBS_DEST_SCRIPT;
+  d.flags = OBS_F_TLS | OBS_F_H2;
+  snprintf(d.path, sizeof(d.path), "/js/a.js");
+  attrib_add(a, &d);
+  o = nav_done(o);
+  o.status = 500;
+  attrib_add(a, &o);
+  flush(a);
+  assert_int_equal(ngot, 0);
+  attrib_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_basic_visit, setup),
@@ -1299,6 +1377,7 @@ int main(void) {
       cmocka_unit_test_setup(test_visits_per_client_cap, setup),
       cmocka_unit_test_setup(test_pushes, setup),
       cmocka_unit_test_setup(test_holdout_and_hints_flags, setup),
+      cmocka_unit_test_setup(test_declared, setup),
   };
   return cmocka_run_group_tests_name("attribution", tests, NULL, NULL);
 }

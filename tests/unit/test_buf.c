@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/buf.h"
+#include "base/buf.h"
 
 #define BIG 40000
 

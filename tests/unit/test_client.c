@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "proxy/client.h"
-#include "proxy/http.h"
+#include "base/client.h"
+#include "base/http.h"
 
 static const char *fmt(const uint8_t a[16]) {
   static char t[CLIENT_TEXT_MAX];
@@ -107,7 +107,9 @@ static void test_cidrs(void **state) {
 #define XFF(v) {"X-Forwarded-For", 15, v, sizeof(v) - 1}
 
 /* walk resolves a request from |peer| with |hdrs| against a trust list
- * of 10.0.0.0/8 and 2001:db8::/32. */
+ * of 10.0.0.0/8 and 2001:db8::/32; walk_trusted is what client_forwarded
+ * said of the peer. */
+static int walk_trusted;
 static const char *walk(const char *peer, const struct http_hdr *hdrs,
                         size_t n) {
   struct client_cidr set[4];
@@ -118,7 +120,7 @@ static const char *walk(const char *peer, const struct http_hdr *hdrs,
                    0);
   uint8_t p[16], out[16];
   assert_int_equal(client_parse(peer, strlen(peer), 0, p), 0);
-  client_forwarded(set, ns, p, hdrs, n, out);
+  walk_trusted = client_forwarded(set, ns, p, hdrs, n, out);
   return fmt(out);
 }
 
@@ -127,9 +129,11 @@ static void test_forwarded_walk(void **state) {
   /* An untrusted peer's header is ignored, however plausible. */
   const struct http_hdr forged[] = {XFF("198.51.100.1")};
   assert_string_equal(walk("203.0.113.5", forged, 1), "203.0.113.5");
+  assert_int_equal(walk_trusted, 0);
   /* A trusted peer: the right-most untrusted entry. */
   const struct http_hdr one[] = {XFF("198.51.100.1")};
   assert_string_equal(walk("10.0.0.2", one, 1), "198.51.100.1");
+  assert_int_equal(walk_trusted, 1);
   /* A client may put anything on the left; the right decides. */
   const struct http_hdr chain[] = {
       XFF("1.1.1.1, 198.51.100.1 , 10.9.9.9,10.0.0.3")};
@@ -149,6 +153,7 @@ static void test_forwarded_walk(void **state) {
   assert_string_equal(walk("10.0.0.2", junk, 1), "10.7.7.7");
   const struct http_hdr junk2[] = {XFF("198.51.100.1, nonsense")};
   assert_string_equal(walk("10.0.0.2", junk2, 1), "10.0.0.2");
+  assert_int_equal(walk_trusted, 1); /* the peer is, whatever it sent */
   /* Empty entries are skipped; ports and brackets are read. */
   const struct http_hdr ports[] = {
       XFF("[2001:db9::1]:8443, , 198.51.100.4:5000,")};
@@ -157,6 +162,7 @@ static void test_forwarded_walk(void **state) {
   assert_string_equal(walk("2001:db8::9", v6, 1), "2001:db9::1");
   /* No header: the peer. */
   assert_string_equal(walk("10.0.0.2", NULL, 0), "10.0.0.2");
+  assert_int_equal(walk_trusted, 1);
   /* A trusted chain longer than the hop limit ends at the limit. */
   char many[CLIENT_MAX_HOPS * 12 + 64] = "198.51.100.9";
   for (int i = 0; i < CLIENT_MAX_HOPS + 5; i++)
@@ -167,7 +173,7 @@ static void test_forwarded_walk(void **state) {
   /* Without a trust list nothing is believed. */
   uint8_t p[16], out[16];
   client_parse("10.0.0.2", 8, 0, p);
-  client_forwarded(NULL, 0, p, one, 1, out);
+  assert_int_equal(client_forwarded(NULL, 0, p, one, 1, out), 0);
   assert_string_equal(fmt(out), "10.0.0.2");
 }
 

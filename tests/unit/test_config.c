@@ -10,9 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "config/config.h"
-#include "learner/learn.h"
-#include "proxy/log.h"
 
 #define ERRLEN 1024
 #define MAX_TMP 256
@@ -372,7 +371,9 @@ static void test_bad_address(void **state) {
       "127.0.0.1: 80",   /* spaced port */
       "127.0.0.1:+80",   /* signed port */
       "1.2.3:80",        /* not an IPv4 address */
-      "localhost:80",    /* listeners bind: numeric only */
+      "app.internal:80", /* listeners bind: numeric or localhost */
+      "0",               /* a bare port 0 */
+      "123456",          /* not a port */
       "::1:80",          /* IPv6 needs brackets */
       "[::1]",           /* no port */
       "[nope]:80",       /* not IPv6 */
@@ -393,6 +394,53 @@ static void test_bad_address(void **state) {
   assert_err_has(err, ":2: key 'backend:b.server'");
   assert_int_equal(load_text(c, "[admin]\nlisten = nope\n", err), -1);
   assert_err_has(err, ":2: key 'admin.listen'");
+}
+
+/* A listener written as a bare port or as localhost binds loopback, in the
+ * file and on the command line, as admin.listen always has. */
+static void test_listen_forms(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN] = "";
+  assert_int_equal(load_text(c, "[listener:a]\nlisten = 8080\n"
+                                "[listener:b]\nlisten = localhost:8081\n"
+                                "[listener:c]\nlisten = LocalHost:8082\n"
+                                "[admin]\nlisten = localhost:9090\n", err),
+                   0);
+  assert_int_equal(c->nlisteners, 3);
+  for (int i = 0; i < 3; i++) {
+    assert_string_equal(c->listeners[i].host, "127.0.0.1");
+    assert_int_equal(c->listeners[i].port, 8080 + i);
+  }
+  assert_string_equal(c->admin_host, "127.0.0.1");
+  assert_int_equal(c->admin_port, 9090);
+
+  assert_int_equal(from_args(c, ARGV("--listen", "8080", "--listen",
+                                     "localhost:8081", "--listen-tls", "8443",
+                                     "--cert", cert_path, "--key", key_path,
+                                     "--backend", "127.0.0.1:9000"),
+                             err), 0);
+  assert_int_equal(c->nlisteners, 3);
+  assert_string_equal(c->listeners[0].host, "127.0.0.1");
+  assert_int_equal(c->listeners[0].port, 8080);
+  assert_string_equal(c->listeners[1].host, "127.0.0.1");
+  assert_int_equal(c->listeners[1].port, 8081);
+  assert_string_equal(c->listeners[2].host, "127.0.0.1");
+  assert_int_equal(c->listeners[2].port, 8443);
+  assert_int_equal(c->listeners[2].tls, 1);
+
+  /* The same address twice is an overlap, however it is written. */
+  assert_int_equal(from_args(c, ARGV("--listen", "8080", "--listen",
+                                     "localhost:8080", "--backend",
+                                     "127.0.0.1:9000"), err), -1);
+  assert_err_has(err, "port 8080 overlaps");
+  /* Messages quote what was written. */
+  assert_int_equal(from_args(c, ARGV("--listen", "70000", "--backend",
+                                     "127.0.0.1:9000"), err), -1);
+  assert_err_has(err, "--listen: '70000' is not ADDR:PORT or a bare PORT");
+  /* A backend keeps localhost as a name for the resolver. */
+  assert_int_equal(from_args(c, ARGV("--listen", "8080", "--backend",
+                                     "localhost:9000"), err), 0);
+  assert_string_equal(c->backends[0].servers[0].host, "localhost");
 }
 
 static void test_missing_file(void **state) {
@@ -778,8 +826,9 @@ static void test_bad_flags(void **state) {
   assert_string_equal(err, "option '--test=1' takes no argument");
   assert_int_equal(from_args(c, ARGV("-t", "stray"), err), -1);
   assert_string_equal(err, "unexpected argument 'stray'");
-  assert_int_equal(from_args(c, ARGV("--listen", "localhost:80"), err), -1);
-  assert_err_has(err, "--listen: 'localhost:80' is not a numeric");
+  assert_int_equal(from_args(c, ARGV("--listen", "app.internal:80"), err),
+                   -1);
+  assert_err_has(err, "--listen: 'app.internal:80' is not a numeric");
   assert_int_equal(from_args(c, ARGV("-c", "/nonexistent.ini"), err), -1);
   assert_err_has(err, "/nonexistent.ini: cannot open");
   /* The loaded file's errors come through unchanged. */
@@ -844,6 +893,56 @@ static void test_quotes_and_comments(void **state) {
   assert_int_equal(c->log_level, LOG_LEVEL_DEBUG);
 }
 
+/* Without -c the installed file is read, unless the flags are a one-liner;
+ * with neither, the error says what to do. (A machine with herald
+ * installed has the file: then only the one-liner half can be checked
+ * here; test_service.sh runs both against a private /etc.) */
+static void test_default_file(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN] = "";
+  const char *path = "unset";
+  assert_int_equal(config_from_args(c, 5, ARGV("--listen", "8080",
+                                               "--backend", "127.0.0.1:1"),
+                                    &path, NULL, NULL, NULL, err, ERRLEN),
+                   0);
+  assert_null(path);
+  if (access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+    return;
+  assert_int_equal(config_from_args(c, 3, ARGV("-o", "log.level=debug"),
+                                    &path, NULL, NULL, NULL, err, ERRLEN),
+                   -1);
+  assert_err_has(err, "no configuration: " CONFIG_DEFAULT_PATH
+                      " does not exist; give -c FILE, or --listen");
+  /* -h and -V need no configuration at all. */
+  int help = 0;
+  assert_int_equal(config_from_args(c, 2, ARGV("-h"), &path, NULL, &help,
+                                    NULL, err, ERRLEN), 0);
+  assert_int_equal(help, 1);
+}
+
+/* [log] error_log and access_format: the format is checked when read, so
+ * a typo names the file, line and key instead of a silent "-". */
+static void test_log_keys(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN] = "";
+  assert_string_equal(c->access_format, ACCESS_FORMAT_DEFAULT);
+  assert_string_equal(c->error_log, "");
+  assert_int_equal(load_text(c, "[log]\nerror_log = /var/log/h/error.log\n"
+                                "access_format = \"\"$request\" $status\"\"\n",
+                             err), 0);
+  assert_string_equal(c->error_log, "/var/log/h/error.log");
+  assert_string_equal(c->access_format, "\"$request\" $status\"");
+  assert_int_equal(load_text(c, "[log]\n\naccess_format = $status $nope\n",
+                             err), -1);
+  assert_err_has(err, ":3: key 'log.access_format': unknown variable "
+                      "'$nope'");
+  assert_int_equal(from_args(c, ARGV("--listen", "8080", "--backend",
+                                     "127.0.0.1:1", "-o",
+                                     "log.access_format=$msec $pushed"),
+                             err), 0);
+  assert_string_equal(c->access_format, "$msec $pushed");
+}
+
 static void test_usage(void **state) {
   (void)state;
   /* Only that it does not crash; stdout goes to the test log. */
@@ -900,10 +999,10 @@ static void test_learner_keys(void **state) {
   long long hb, pb;
   int hm, pm;
   config_budgets(c, &hb, &hm, &pb, &pm);
-  assert_int_equal(hb, LEARN_DEFAULT_HINT_BUDGET);
-  assert_int_equal(hm, LEARN_DEFAULT_HINT_MAX);
-  assert_int_equal(pb, LEARN_DEFAULT_PUSH_BUDGET);
-  assert_int_equal(pm, LEARN_DEFAULT_PUSH_MAX);
+  assert_int_equal(hb, CONFIG_DEFAULT_HINT_BUDGET);
+  assert_int_equal(hm, CONFIG_DEFAULT_HINT_MAX);
+  assert_int_equal(pb, CONFIG_DEFAULT_PUSH_BUDGET);
+  assert_int_equal(pm, CONFIG_DEFAULT_PUSH_MAX);
   assert_int_equal(c->record_sections, 1);
   assert_true(c->deliver_verify > 0.049 && c->deliver_verify < 0.051);
   /* The defaults leave out well-known crawlers and tools, never a
@@ -1043,6 +1142,7 @@ int main(void) {
       T(test_bad_values),
       T(test_booleans),
       T(test_bad_address),
+      T(test_listen_forms),
       T(test_missing_file),
       T(test_syntax_error),
       T(test_long_line),
@@ -1063,6 +1163,8 @@ int main(void) {
       T(test_help_stops_early),
       T(test_quotes_and_comments),
       T(test_usage),
+      T(test_log_keys),
+      T(test_default_file),
 #undef T
   };
   return cmocka_run_group_tests_name("config", tests, group_setup,

@@ -1,5 +1,5 @@
 /* test_http.c: the HTTP/2 → HTTP/1.1 request mapping (http_req_serialize)
- * and the validators and field collector in proxy/http.c. */
+ * and the validators and field collector in base/http.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proxy/buf.h"
-#include "proxy/http.h"
+#include "base/buf.h"
+#include "base/http.h"
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -190,7 +190,7 @@ static void test_serialize_connection_named_fields(void **state) {
                   "Host: example.com\r\n" TAIL);
 }
 
-/* BUG (proxy/http.c, http_req_serialize): only the LAST Connection field's
+/* BUG (base/http.c, http_req_serialize): only the LAST Connection field's
  * list is honoured (conn_list is overwritten in the first loop). An
  * HTTP/1.1 client may send several Connection field lines (RFC 9110 5.3,
  * 7.6.1: a proxy must remove every field any of them names), and h1.c

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "learner/learn.h"
 #include "tests/unit/learn_fixture.h"
 
@@ -27,7 +28,7 @@ static void test_defaults(void **state) {
   assert_true(p.z == 1.96);
   assert_true(p.min_visits == 20);
   assert_int_equal(p.min_clients, 3);
-  assert_int_equal(p.hint_budget, LEARN_DEFAULT_HINT_BUDGET);
+  assert_int_equal(p.hint_budget, CONFIG_DEFAULT_HINT_BUDGET);
   assert_int_equal(p.hint_max, 16);
   assert_int_equal(p.push_budget, 102400);
   assert_int_equal(p.push_max, 16);

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "proxy/client.h"
+#include "base/client.h"
 #include "proxy/proxyproto.h"
 
 static const uint8_t sig[12] = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "proxy/route.h"
+#include "config/route.h"
 
 /* struct config is a few hundred KB: keep it off the stack. */
 static int setup(void **state) {

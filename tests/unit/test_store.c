@@ -1,7 +1,7 @@
 /* test_store.c: the SQLite store: schema, migrations, visits, errors.
  *
- * Each test gets a fresh directory under /tmp. A second, raw sqlite3
- * connection looks at the file from outside, the way heraldctl or an
+ * Each test gets a fresh directory under /tmp (store_fixture.h). A second,
+ * raw sqlite3 connection looks at the file from outside, the way an
  * operator's sqlite3 shell would. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,45 +18,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "learner/attribution.h"
-#include "proxy/util.h"
+#include "base/util.h"
 #include "store/store.h"
-
-struct fix {
-  char dir[64];
-  char db[256];
-  char err[512];
-};
-
-static int setup(void **state) {
-  struct fix *f = xcalloc(1, sizeof(*f));
-  snprintf(f->dir, sizeof f->dir, "/tmp/herald-store-XXXXXX");
-  if (mkdtemp(f->dir) == NULL)
-    return -1;
-  snprintf(f->db, sizeof f->db, "%s/herald.db", f->dir);
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct fix *f = *state;
-  chmod(f->dir, 0700); /* the read-only case may have left it 0500 */
-  DIR *d = opendir(f->dir);
-  if (d != NULL) {
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-        continue;
-      snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-      unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
+#include "tests/unit/store_fixture.h"
 
 /* raw_int runs |sql| on its own connection and returns the first column
  * of the first row (-1 for no row or NULL). */
@@ -73,17 +37,6 @@ static int64_t raw_int(const char *path, const char *sql) {
   sqlite3_finalize(st);
   sqlite3_close(db);
   return v;
-}
-
-static void raw_exec(const char *path, const char *sql) {
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open_v2(path, &db,
-                                   SQLITE_OPEN_READWRITE |
-                                       SQLITE_OPEN_CREATE,
-                                   NULL),
-                   SQLITE_OK);
-  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-  sqlite3_close(db);
 }
 
 static struct store *open_ok(struct fix *f) {
@@ -186,7 +139,7 @@ static void test_fresh_open(void **state) {
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM schema_version"), 1);
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema"
                                   " WHERE type = 'table'"),
-                   12); /* visit_named since schema 3 */
+                   13); /* visit_named since 4, visit_declared since 5 */
   assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema"
                                   " WHERE name LIKE 'visits_%'"),
                    3); /* started_at, page_id, delivery */
@@ -550,7 +503,7 @@ static void migrate_to_v4(struct fix *f, int from) {
     const char *sql;
     long long want;
   } after[] = {
-      {"SELECT version FROM schema_version", 4},
+      {"SELECT version FROM schema_version", STORE_SCHEMA_VERSION},
       {"SELECT count(*) FROM visits", 1},
       {"SELECT exact_urls FROM visits", 0},
       {"SELECT count(*) FROM visits WHERE network IS NULL", from < 3},
@@ -578,8 +531,52 @@ static void test_migrate_v3_to_v4(void **state) {
   migrate_to_v4(*state, 3);
 }
 
+/* A v4 database gains visit_declared (v5) and keeps everything else:
+ * its visits replay, and a new visit's declarations are written. */
+static void test_migrate_v4_to_v5(void **state) {
+  struct fix *f = *state;
+  for (int i = 0; i < 4; i++)
+    raw_exec(f->db, store_migrations[i]);
+  raw_exec(f->db,
+           "INSERT INTO pages(key, is_template, first_seen, last_seen,"
+           " visits) VALUES('http://a/', 0, 1, 1, 1);"
+           "INSERT INTO resources(key) VALUES('http://a/s.css');"
+           "INSERT INTO visits(page_id, template_id, class, client_token,"
+           " started_at, network, exact_urls) VALUES(1, 1, 'desktop',"
+           " x'00', 1, zeroblob(16), 1);"
+           "INSERT INTO rules(page_id, class, resource_id, ord, channel,"
+           " state, level, rank) VALUES(1, 'desktop', 1, 0, 'hint',"
+           " 'learned', 'page', 'style')");
+  assert_int_equal(raw_int(f->db, "SELECT count(*) FROM sqlite_schema"
+                                  " WHERE name = 'visit_declared'"),
+                   0);
+  struct store *s = open_ok(f);
+  struct visit v;
+  make_visit(&v, "http://a/", "http://a/", 2, 0);
+  struct visit_declared d = {"http://a/d.js", OBS_DEST_SCRIPT,
+                             VISIT_DECL_EARLY};
+  v.declared = &d;
+  v.ndeclared = 1;
+  assert_int_equal(store_add_visit(s, &v), 0);
+  store_close(s);
+  const struct {
+    const char *sql;
+    long long want;
+  } after[] = {
+      {"SELECT version FROM schema_version", 5},
+      {"SELECT count(*) FROM visits", 2},
+      {"SELECT count(*) FROM rules", 1},
+      {"SELECT count(*) FROM visit_declared", 1},
+      {"SELECT count(*) FROM visit_declared vd JOIN resources r ON"
+       " r.id = vd.resource_id WHERE r.key = 'http://a/d.js' AND"
+       " vd.source = '103' AND vd.dest = 3", 1},
+  };
+  for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++)
+    assert_int_equal(raw_int(f->db, after[i].sql), after[i].want);
+}
+
 int main(void) {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup_dir, teardown)
   const struct CMUnitTest tests[] = {
       T(test_fresh_open),        T(test_add_two_visits),
       T(test_template_equals_key), T(test_reopen_keeps_data),
@@ -589,6 +586,7 @@ int main(void) {
       T(test_locked_at_open),    T(test_locked_at_begin),
       T(test_migrate_from_v1),   T(test_migrate_from_v2),
       T(test_migrate_v2_to_v4),  T(test_migrate_v3_to_v4),
+      T(test_migrate_v4_to_v5),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

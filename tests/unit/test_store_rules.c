@@ -2,8 +2,8 @@
  * rules replaced and loaded back, aggregates, the replay of recorded
  * visits, settings, overrides and the page list.
  *
- * Each test gets a fresh directory under /tmp; a raw sqlite3 connection
- * checks what landed in the file. */
+ * Each test gets a fresh database (store_fixture.h); a raw sqlite3
+ * connection checks what landed in the file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,10 +18,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "learner/attribution.h"
-#include "learner/learn.h"
-#include "proxy/util.h"
+#include "base/util.h"
 #include "store/store.h"
+#include "tests/unit/store_fixture.h"
 
 #define PAGE "https://shop.example/"
 #define CSS "https://shop.example/css/site.css"
@@ -29,74 +28,6 @@
 #define JS "https://shop.example/js/app.js"
 #define IMG "https://shop.example/img/logo.png"
 #define NOW 1700000000000ll
-
-struct fix {
-  char dir[64];
-  char db[256];
-  char err[512];
-  struct store *s;
-};
-
-static int setup(void **state) {
-  struct fix *f = xcalloc(1, sizeof(*f));
-  snprintf(f->dir, sizeof f->dir, "/tmp/herald-rules-XXXXXX");
-  if (mkdtemp(f->dir) == NULL)
-    return -1;
-  snprintf(f->db, sizeof f->db, "%s/herald.db", f->dir);
-  if (store_open(&f->s, f->db, f->err, sizeof f->err) != 0) {
-    print_error("store_open: %s\n", f->err);
-    return -1;
-  }
-  *state = f;
-  return 0;
-}
-
-static int teardown(void **state) {
-  struct fix *f = *state;
-  store_close(f->s);
-  DIR *d = opendir(f->dir);
-  if (d != NULL) {
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-        continue;
-      snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-      unlink(p);
-    }
-    closedir(d);
-  }
-  rmdir(f->dir);
-  free(f);
-  return 0;
-}
-
-/* raw_text runs |sql| on its own connection and copies the first column
- * of the first row ("" for none) into a static buffer. */
-static const char *raw_text(const char *path, const char *sql) {
-  static char out[1024];
-  sqlite3 *db;
-  sqlite3_stmt *st;
-  out[0] = '\0';
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
-                   SQLITE_OK);
-  sqlite3_busy_timeout(db, 2000);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL)
-    snprintf(out, sizeof out, "%s", (const char *)sqlite3_column_text(st, 0));
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
-
-static void raw_exec(const char *path, const char *sql) {
-  sqlite3 *db;
-  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL),
-                   SQLITE_OK);
-  sqlite3_busy_timeout(db, 2000);
-  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-  sqlite3_close(db);
-}
 
 static struct learn_rule rule(const char *key, uint8_t dest, uint32_t ch,
                               int ord, uint32_t delay) {
@@ -580,12 +511,66 @@ static void test_replay_without_network(void **state) {
   assert_int_equal(p.v[1].client_token[0], 0xbb);
 }
 
+/* What the backend declared replays with its visit: where it came from
+ * and its destination; a declaration herald's 103 forwarded is also in
+ * the named set, even for a resource no request ever made a row of. */
+static struct visit_declared rdecl[OBS_DECLARED_MAX];
+
+static void on_declared_visit(void *ud, const struct visit *v) {
+  size_t *n = ud;
+  assert_true(v->ndeclared <= OBS_DECLARED_MAX);
+  memcpy(rdecl, v->declared, v->ndeclared * sizeof(*v->declared));
+  *n = v->ndeclared;
+  assert_int_equal(v->nnamed, 1);
+  assert_string_equal(v->named[0].key, "https://shop.example/early.js");
+}
+
+static void test_replay_declared(void **state) {
+  struct fix *f = *state;
+  struct visit v;
+  make_visit(&v, PAGE, PAGE, NOW, 0, 0xaa);
+  struct visit_declared d[3] = {
+      {"https://shop.example/early.js", OBS_DEST_SCRIPT,
+       VISIT_DECL_EARLY | VISIT_DECL_NAMED},
+      {CSS, OBS_DEST_STYLE, VISIT_DECL_LINK},
+      {FONT, OBS_DEST_FONT, VISIT_DECL_LINK | VISIT_DECL_EARLY},
+  };
+  struct visit_named named[1] = {{"https://shop.example/early.js",
+                                  VISIT_NAMED_HINT}};
+  v.declared = d;
+  v.ndeclared = 3;
+  v.named = named;
+  v.nnamed = 1;
+  assert_int_equal(store_add_visit(f->s, &v), 0);
+  assert_int_equal(store_count(f->s, "visit_declared"), 3);
+  size_t n = 0;
+  assert_int_equal(store_replay_visits(f->s, on_declared_visit, &n), 0);
+  assert_int_equal(n, 3);
+  /* By key. */
+  assert_string_equal(rdecl[0].key, CSS);
+  assert_int_equal(rdecl[0].dest, OBS_DEST_STYLE);
+  assert_int_equal(rdecl[0].flags, VISIT_DECL_LINK);
+  assert_string_equal(rdecl[1].key, "https://shop.example/early.js");
+  assert_int_equal(rdecl[1].dest, OBS_DEST_SCRIPT);
+  assert_int_equal(rdecl[1].flags, VISIT_DECL_EARLY);
+  assert_string_equal(rdecl[2].key, FONT);
+  assert_int_equal(rdecl[2].flags, VISIT_DECL_LINK | VISIT_DECL_EARLY);
+  /* The declared resource's row has its destination. */
+  assert_string_equal(raw_text(f->db, "SELECT dest FROM resources WHERE key"
+                                      " = 'https://shop.example/early.js'"),
+                      "3");
+  /* Declarations go with their visit. */
+  assert_int_equal(store_trim_visits(f->s, 0), 0);
+  assert_int_equal(store_count(f->s, "visit_declared"), 0);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
   const struct CMUnitTest tests[] = {
       T(test_replace_rules), T(test_load_rules), T(test_aggregate_upsert),
       T(test_replay),        T(test_settings),   T(test_overrides),
       T(test_list_pages),    T(test_replay_without_network),
+      T(test_replay_declared),
   };
 #undef T
   return cmocka_run_group_tests(tests, NULL, NULL);

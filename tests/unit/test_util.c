@@ -5,7 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 static void test_hostport_ipv4(void **state) {
   char host[64];

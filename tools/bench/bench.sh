@@ -24,7 +24,8 @@
 # (h2load has no per-URL headers), so every request is a navigation and
 # every front page a visit.  Same columns, a ratio row rec-on/rec-off, and
 # per run the recorder's dropped observations (herald logs the exact count
-# when it stops) and the visits written (sqlite3).
+# when it stops) and the visits written (heraldctl stats: every visit is
+# in one arm or among the other pages' visits; treated is push + hints).
 #
 # Page load (unless BENCH_PAGELOAD=0): tools/bench/pageload.sh, run last.
 # Cold-cache loads of the demo shop's front page by build/pageload over an
@@ -418,8 +419,12 @@ rec_extra() {
   local label=$1 rep=$2 db=$3 dropped visits=NA off
   dropped=$(grep -o '[0-9]* dropped (queue full)' "$PROXY_LOG" 2>/dev/null |
     awk '$1 > m { m = $1 } END { print m + 0 }')
-  if [[ -n $db ]] && command -v sqlite3 >/dev/null 2>&1; then
-    visits=$(sqlite3 -cmd '.timeout 5000' "$db" 'SELECT count(*) FROM visits' 2>/dev/null || echo NA)
+  if [[ -n $db ]] && command -v python3 >/dev/null 2>&1; then
+    visits=$("$B/heraldctl" --db "$db" --json stats 2>/dev/null | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(d["arms"][a]["visits"] for a in ("push", "hints", "holdout", "none"))
+      + d["other_visits"])' 2>/dev/null || echo NA)
   elif [[ -z $db ]]; then
     visits=-
   fi

@@ -26,7 +26,7 @@
  * needed. Output, one line (or --json):
  *   pageload: ms 612.4 bytes 23456 requests 9 pushed 0 hinted 8 conns 1 proto h2
  * Exit status 0 when every needed response was a 200 within --timeout. */
-#include "proxy/util.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <llhttp.h>

@@ -88,10 +88,10 @@ case $PAGE in demo | weighted) ;; *) echo "pageload.sh: PL_PAGE demo or weighted
 log() { printf '[pageload %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-for t in nginx openssl curl sqlite3 awk; do
+for t in nginx openssl curl python3 awk; do
   command -v "$t" >/dev/null 2>&1 || die "$t not found (make deps)"
 done
-for b in herald pageload relay fault_backend; do
+for b in herald heraldctl pageload relay fault_backend; do
   [[ -x $B/$b ]] || die "$B/$b not built (make $B/$b)"
 done
 export no_proxy='*' NO_PROXY='*'
@@ -243,18 +243,24 @@ for i in $(seq 1 14); do
 done
 # How many rules depends on herald's byte budget, so wait for a count that
 # holds over two recomputes (learn.interval 300 ms).
+# served_rules: the resources served (push or hint) on $ORIGIN/, one per
+# line, in serving order, as heraldctl lists them (both classes).
+served_rules() {
+  "$B/heraldctl" --db "$DB" --json rules "$ORIGIN/" 2>/dev/null | python3 -c '
+import json, sys
+for r in json.load(sys.stdin):
+    if r["channel"] != "none":
+        print(r["resource"])' 2>/dev/null
+}
 rules=0 prev=-1
 for _ in $(seq 1 40); do
-  rules=$(sqlite3 "$DB" "SELECT count(*) FROM rules r JOIN pages p ON p.id = r.page_id
-    WHERE r.channel IN ('push', 'hint') AND p.key = '$ORIGIN/'" 2>/dev/null)
+  rules=$(served_rules | wc -l)
   [[ ${rules:-0} -gt 0 && $rules == "$prev" ]] && break
   prev=${rules:-0}
   sleep 0.7
 done
 [[ ${rules:-0} -gt 0 ]] || die "herald learned no rules for $ORIGIN/"
-RULES="learned $rules rules for $ORIGIN/ from 14 visits: $(sqlite3 "$DB" "SELECT group_concat(s.key, ' ')
-  FROM rules r JOIN pages p ON p.id = r.page_id JOIN resources s ON s.id = r.resource_id
-  WHERE r.channel IN ('push', 'hint') AND p.key = '$ORIGIN/'" 2>/dev/null | sed "s#$ORIGIN##g")"
+RULES="learned $rules rules for $ORIGIN/ from 14 visits: $(served_rules | sed "s#$ORIGIN##g" | paste -sd' ')"
 log "$RULES"
 echo "$RULES" >"$OUT/pageload-$PAGE-rules.txt"
 stop_pid "$HERALD_PID"

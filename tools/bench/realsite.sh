@@ -92,7 +92,7 @@ REPORT=$ROOT/tools/bench/realsite_report.py
 log() { printf '[realsite %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-for t in nginx openssl curl nghttp python3 sqlite3; do
+for t in nginx openssl curl nghttp python3; do
   command -v "$t" >/dev/null 2>&1 || die "$t not found (make deps)"
 done
 command -v "$CHROMIUM" >/dev/null 2>&1 || die "chromium not found (make deps)"
@@ -378,7 +378,9 @@ run_one() {
   done
   stop_pid "$HERALD_PID"
   "$B/heraldctl" --db "$WORK/herald-$n.db" rules >"$run/rules.txt" 2>&1
-  sqlite3 "$WORK/herald-$n.db" ".backup '$run/herald.db'"
+  # herald has stopped and checkpointed; a -wal left by a crash goes too.
+  cp "$WORK/herald-$n.db" "$run/herald.db"
+  [[ -f $WORK/herald-$n.db-wal ]] && cp "$WORK/herald-$n.db-wal" "$run/herald.db-wal"
   python3 "$REPORT" "$run" --label "run $n: $label" | tee "$run/report.txt"
   printf '%s\t%s\n' "$n" "$label" >>"$OUT/runs.tsv"
 }

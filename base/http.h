@@ -4,13 +4,13 @@
  * struct http_req; upstream.c turns it into bytes for the backend with
  * http_req_serialize. Everything here is pure so the mapping rules that
  * stop request smuggling are unit-tested in isolation. */
-#ifndef PROXY_HTTP_H
-#define PROXY_HTTP_H
+#ifndef BASE_HTTP_H
+#define BASE_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/buf.h"
+#include "base/buf.h"
 
 /* A header field; the bytes are borrowed from whoever built the list. */
 struct http_hdr {
@@ -43,13 +43,16 @@ struct http_req {
                               X-Forwarded-For goes on with client_addr
                               appended; otherwise it is dropped */
   const uint8_t *client;   /* the request's client (16 bytes, see
-                              client_of_request), or NULL: the
+                              conn_request_client), or NULL: the
                               connection's */
 };
 
 /* http_is_hop_by_hop tells whether |name| is a connection-specific field
  * that a proxy must never forward in either direction. */
 int http_is_hop_by_hop(const char *name, size_t len);
+
+/* http_is_tchar: |c| may appear in a token (RFC 9110 5.6.2). */
+int http_is_tchar(unsigned char c);
 
 /* http_list_next walks a comma-separated field value: from |*pos| (start
  * at 0) it finds the next non-empty element, trimmed of spaces and tabs,

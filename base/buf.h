@@ -6,13 +6,13 @@
  * by the loop thread, so a steady-state proxy allocates nothing per request
  * for body bytes. Every queue's owner enforces its own cap by pausing the
  * producer; the queue itself never refuses bytes. */
-#ifndef PROXY_BUF_H
-#define PROXY_BUF_H
+#ifndef BASE_BUF_H
+#define BASE_BUF_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 #define BUF_CHUNK_SIZE 16384
 

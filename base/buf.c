@@ -1,10 +1,10 @@
 /* buf.c: see buf.h. Not thread-safe: the free list belongs to the loop. */
-#include "proxy/buf.h"
+#include "base/buf.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 struct buf_chunk {
   struct buf_chunk *next;

@@ -1,5 +1,5 @@
 /* util.c: allocation that aborts on failure, and tiny string helpers. */
-#include "proxy/util.h"
+#include "base/util.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* route.h: pick a backend for a request by Host and path prefix. */
-#ifndef PROXY_ROUTE_H
-#define PROXY_ROUTE_H
+#ifndef CONFIG_ROUTE_H
+#define CONFIG_ROUTE_H
 
 #include <stddef.h>
 

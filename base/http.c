@@ -1,5 +1,5 @@
 /* http.c: see http.h. */
-#include "proxy/http.h"
+#include "base/http.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/util.h"
+#include "base/util.h"
 
 static const char *const hop_by_hop[] = {
     "connection", "keep-alive", "proxy-connection", "te",
@@ -165,18 +165,17 @@ size_t http_path_escape(const char *p, size_t n, char *out, size_t cap) {
   return w;
 }
 
-static int is_tchar(unsigned char c);
 
 /* te_element checks one list element v[b, e) (trimmed, not empty): a
  * token, then parameters of tokens, ';', '=' and whitespace. Returns the
  * length of the token, or 0 when the element is not of that form. */
 static size_t te_element(const char *v, size_t b, size_t e) {
   size_t t = b;
-  while (t < e && is_tchar((unsigned char)v[t]))
+  while (t < e && http_is_tchar((unsigned char)v[t]))
     t++;
   for (size_t j = t; j < e; j++) {
     unsigned char c = (unsigned char)v[j];
-    if (!is_tchar(c) && c != ';' && c != '=' && c != ' ' && c != '\t')
+    if (!http_is_tchar(c) && c != ';' && c != '=' && c != ' ' && c != '\t')
       return 0;
   }
   return t - b;
@@ -450,7 +449,7 @@ static int fields_bytes(struct http_fields *f, const char *p, size_t n) {
   return 0;
 }
 
-static int is_tchar(unsigned char c) {
+int http_is_tchar(unsigned char c) {
   return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
@@ -470,7 +469,7 @@ int http_fields_name(struct http_fields *f, const char *p, size_t n) {
     f->size += 32;
   }
   for (size_t i = 0; i < n; i++) {
-    if (!is_tchar((unsigned char)p[i]))
+    if (!http_is_tchar((unsigned char)p[i]))
       return HTTP_FIELDS_INVALID;
   }
   int rv = fields_bytes(f, p, n);

@@ -1,5 +1,5 @@
 /* log.c: see log.h. */
-#include "proxy/log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,8 @@
 
 _Atomic int log_level = LOG_LEVEL_INFO;
 static int access_fd = -1;
+/* The files behind stderr and access_fd, for SIGUSR1; "" when not files. */
+static char error_path[1024], access_path[1024];
 
 static const char *level_names[] = {"error", "warn", "info", "debug"};
 
@@ -118,17 +120,92 @@ static void access_stop(void) {
   acc.stop = 0;
 }
 
+static int open_log(const char *path) {
+  return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
+              0644);
+}
+
+int log_error_open(const char *path) {
+  if (path == NULL || path[0] == '\0') {
+    error_path[0] = '\0';
+    return 0;
+  }
+  if (strlen(path) >= sizeof(error_path))
+    return -ENAMETOOLONG;
+  int fd = open_log(path);
+  if (fd < 0)
+    return -errno;
+  /* Everything written to stderr (sanitizers and libraries included)
+   * lands in the file, and a reopen is one atomic dup2 under every
+   * thread's feet. */
+  if (dup2(fd, STDERR_FILENO) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  close(fd);
+  strcpy(error_path, path);
+  return 0;
+}
+
+/* reopen points |target| at a fresh open of |path|: dup2 swaps the file
+ * atomically, so a write in progress on another thread lands whole in
+ * either the old file or the new one. */
+static int reopen(const char *path, int target, char *err, size_t errlen,
+                  const char *what) {
+  int fd = open_log(path);
+  if (fd < 0 || dup2(fd, target) < 0) {
+    snprintf(err, errlen, "cannot reopen the %s %s: %s; still writing to "
+             "the old file", what, path, strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  close(fd);
+  return 0;
+}
+
+int log_reopen(char *err, size_t errlen) {
+  int rv = 0;
+  err[0] = '\0';
+  if (error_path[0] != '\0' &&
+      reopen(error_path, STDERR_FILENO, err, errlen, "error log") < 0)
+    rv = -1;
+  /* access_fd changes only at start and exit, never during a reopen. */
+  if (access_fd >= 0 && access_path[0] != '\0') {
+    size_t n = strlen(err);
+    if (n > 0 && n + 2 < errlen) {
+      memcpy(err + n, "; ", 3);
+      n += 2;
+    }
+    if (reopen(access_path, access_fd, err + n, errlen - n, "access log") < 0)
+      rv = -1;
+    else
+      err[n > 2 ? n - 2 : n] = '\0';
+  }
+  return rv;
+}
+
+const char *log_error_path(void) { return error_path; }
+const char *log_access_path(void) { return access_path; }
+
 int log_access_open(const char *path) {
   access_stop();
   if (access_fd >= 0)
     close(access_fd);
   access_fd = -1;
+  access_path[0] = '\0';
   if (path == NULL || path[0] == '\0')
     return 0;
-  if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0)
+  if (strlen(path) >= sizeof(access_path))
+    return -ENAMETOOLONG;
+  if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0) {
     access_fd = dup(STDOUT_FILENO);
-  else
-    access_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  } else {
+    access_fd = open_log(path);
+    if (access_fd >= 0)
+      strcpy(access_path, path);
+  }
   if (access_fd < 0)
     return -errno;
   if (pthread_create(&acc.thread, NULL, access_writer, NULL) != 0) {
@@ -151,30 +228,18 @@ int log_access_enabled(void) { return access_fd >= 0; }
 
 uint64_t log_access_dropped(void) { return acc.dropped; }
 
-void log_access(const char *fmt, ...) {
+void log_access_line(const char *line, size_t n) {
   if (access_fd < 0)
     return;
-  char line[2048];
-  size_t n = stamp(line, sizeof(line));
-  line[n++] = ' ';
-  va_list ap;
-  va_start(ap, fmt);
-  int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-  va_end(ap);
-  if (m < 0)
-    return;
-  n += (size_t)m;
-  if (n > sizeof(line) - 1)
-    n = sizeof(line) - 1;
-  line[n++] = '\n';
   pthread_mutex_lock(&acc.mu);
-  if (acc.len + n > ACCESS_RING) {
+  if (acc.len + n + 1 > ACCESS_RING) {
     acc.dropped++;
   } else {
     size_t tail = (acc.head + acc.len) % ACCESS_RING;
     for (size_t i = 0; i < n; i++)
       acc.ring[(tail + i) % ACCESS_RING] = line[i];
-    acc.len += n;
+    acc.ring[(tail + n) % ACCESS_RING] = '\n';
+    acc.len += n + 1;
     pthread_cond_signal(&acc.cv);
   }
   pthread_mutex_unlock(&acc.mu);

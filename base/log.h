@@ -1,11 +1,13 @@
-/* log.h: leveled error log on stderr and the optional access log.
+/* log.h: leveled error log on stderr (or a file) and the optional access
+ * log.
  *
  * The level is tested before anything is formatted (Redis's serverLog), and
  * each record is one write(2) so lines from the learner thread never
  * interleave with the loop thread's. */
-#ifndef PROXY_LOG_H
-#define PROXY_LOG_H
+#ifndef BASE_LOG_H
+#define BASE_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
@@ -29,15 +31,32 @@ void log_write(int level, const char *fmt, ...)
 /* log_level_parse maps "error", "warn", "info", "debug" to a level, or -1. */
 int log_level_parse(const char *s);
 
+/* log_error_open sends the error log (stderr, and so anything else the
+ * process writes there) to |path|, appending; NULL or "" leaves stderr
+ * alone. Returns 0 or a negative errno. */
+int log_error_open(const char *path);
+
+/* log_reopen opens the error log and access log files again by name, for
+ * logrotate (SIGUSR1): a renamed file gets no more lines, a new one is
+ * created. stderr and stdout are left alone. On failure the old file is
+ * kept and |err| says which and why; returns 0 or -1. It does disk I/O:
+ * never call it on the loop thread. */
+int log_reopen(char *err, size_t errlen);
+/* The files being written, "" when none (or stderr / stdout). */
+const char *log_error_path(void);
+const char *log_access_path(void);
+
 /* log_access_open opens |path| for appending access records; NULL or ""
- * turns the access log off. Returns 0 or a negative errno. */
+ * turns the access log off, "-" is stdout. Returns 0 or a negative
+ * errno. */
 int log_access_open(const char *path);
 int log_access_enabled(void);
 /* log_access_close flushes and stops the writer thread. */
 void log_access_close(void);
 /* log_access_dropped counts lines dropped because the ring was full. */
 uint64_t log_access_dropped(void);
-/* log_access queues one access record (formatted, without newline). */
-void log_access(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_access_line queues one access record of |n| bytes; the newline is
+ * added here. */
+void log_access_line(const char *line, size_t n);
 
 #endif

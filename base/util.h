@@ -3,8 +3,8 @@
  * herald is an application, so running out of memory aborts (as h2o and
  * Redis do): caps on every buffer and queue are what protect memory, not
  * NULL checks scattered through the hot path. */
-#ifndef PROXY_UTIL_H
-#define PROXY_UTIL_H
+#ifndef BASE_UTIL_H
+#define BASE_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,12 +1,12 @@
 /* route.c: see route.h. Routes are few (at most CONFIG_MAX_ROUTES), so a
  * linear scan beats any index on both speed and clarity. */
-#include "proxy/route.h"
+#include "config/route.h"
 
 #include <string.h>
 
+#include "base/http.h"
+#include "base/util.h"
 #include "config/config.h"
-#include "proxy/http.h"
-#include "proxy/util.h"
 
 int route_match(const struct config_route *routes, int nroutes,
                 const char *host, size_t host_len, const char *path,

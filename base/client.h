@@ -12,15 +12,14 @@
  * (client_network: an IPv4 /24 or IPv6 /48 by default), which an attacker
  * cannot multiply as cheaply as User-Agents or addresses in one network.
  *
- * Everything here is pure except client_of_request, which reads the
- * connection and the configuration in force. */
-#ifndef PROXY_CLIENT_H
-#define PROXY_CLIENT_H
+ * Everything here is pure: proxy/conn.c applies it to a connection and
+ * the configuration in force (conn_request_client). */
+#ifndef BASE_CLIENT_H
+#define BASE_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-struct conn;
 struct http_hdr;
 
 #define CLIENT_TEXT_MAX 46    /* INET6_ADDRSTRLEN */
@@ -63,21 +62,15 @@ int client_trusted(const struct client_cidr *set, int n, const uint8_t a[16]);
  * then each X-Forwarded-For entry from the right (several fields read as
  * one list, in order) until one is not trusted. An entry that is not an
  * address stops the walk at the last address known, as does the hop
- * limit; when every entry is trusted the left-most is the client. */
-void client_forwarded(const struct client_cidr *set, int n,
-                      const uint8_t peer[16], const struct http_hdr *hdrs,
-                      size_t nhdrs, uint8_t out[16]);
+ * limit; when every entry is trusted the left-most is the client. Returns
+ * whether |peer| is trusted (then its X-Forwarded-For may be passed on). */
+int client_forwarded(const struct client_cidr *set, int n,
+                     const uint8_t peer[16], const struct http_hdr *hdrs,
+                     size_t nhdrs, uint8_t out[16]);
 
 /* client_network keeps the first |v4_bits| (IPv4) or |v6_bits| (IPv6)
  * bits of |a| and zeroes the rest: the network counted as one client. */
 void client_network(const uint8_t a[16], int v4_bits, int v6_bits,
                     uint8_t out[16]);
-
-/* client_of_request fills |out| with the client of a request on |c|
- * (client_forwarded over the connection's address and the configured
- * trusted proxies) and returns whether the connection's own address is a
- * trusted proxy (whose X-Forwarded-For may then be passed on). */
-int client_of_request(const struct conn *c, const struct http_hdr *hdrs,
-                      size_t nhdrs, uint8_t out[16]);
 
 #endif

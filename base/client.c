@@ -1,16 +1,13 @@
 /* client.c: see client.h. */
-#include "proxy/client.h"
+#include "base/client.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/config.h"
-#include "proxy/conn.h"
-#include "proxy/http.h"
-#include "proxy/server.h"
-#include "proxy/util.h"
+#include "base/http.h"
+#include "base/util.h"
 
 static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                       0xff, 0xff};
@@ -172,12 +169,12 @@ int client_trusted(const struct client_cidr *set, int n, const uint8_t a[16]) {
   return 0;
 }
 
-void client_forwarded(const struct client_cidr *set, int n,
-                      const uint8_t peer[16], const struct http_hdr *hdrs,
-                      size_t nhdrs, uint8_t out[16]) {
+int client_forwarded(const struct client_cidr *set, int n,
+                     const uint8_t peer[16], const struct http_hdr *hdrs,
+                     size_t nhdrs, uint8_t out[16]) {
   memcpy(out, peer, 16);
   if (n == 0 || !client_trusted(set, n, peer))
-    return;
+    return 0;
   int hops = 0;
   /* Right to left: the last field's last entry is the nearest hop. */
   for (size_t i = nhdrs; i-- > 0;) {
@@ -199,16 +196,17 @@ void client_forwarded(const struct client_cidr *set, int n,
         uint8_t a[16];
         if (++hops > CLIENT_MAX_HOPS ||
             client_parse(h->value + s, end - s, 1, a) != 0)
-          return;
+          return 1;
         memcpy(out, a, 16);
         if (!client_trusted(set, n, a))
-          return;
+          return 1;
       }
       if (start == 0)
         break;
       end = start - 1; /* past the comma */
     }
   }
+  return 1;
 }
 
 void client_network(const uint8_t a[16], int v4_bits, int v6_bits,
@@ -217,15 +215,4 @@ void client_network(const uint8_t a[16], int v4_bits, int v6_bits,
     mask(a, 96 + v4_bits, out);
   else
     mask(a, v6_bits, out);
-}
-
-int client_of_request(const struct conn *c, const struct http_hdr *hdrs,
-                      size_t nhdrs, uint8_t out[16]) {
-  const struct config *cfg = conn_server(c)->cfg;
-  uint8_t peer[16];
-  conn_peer_addr(c, peer);
-  client_forwarded(cfg->trusted_proxies, cfg->ntrusted_proxies, peer, hdrs,
-                   nhdrs, out);
-  return cfg->ntrusted_proxies > 0 &&
-         client_trusted(cfg->trusted_proxies, cfg->ntrusted_proxies, peer);
 }
