@@ -215,9 +215,10 @@ size_t hints_link(const struct ruleset_page *p, size_t i, char *out,
  * fetches, and |cors| LINKFIELD_CORS_ANONYMOUS, with crossorigin,
  * LINKFIELD_CORS_CREDENTIALS with crossorigin=use-credentials) into
  * |out| and returns its length, or 0 when it does not fit, |dest| has no
- * valid as= or the path is not pagekey_path_safe. The path is
- * percent-encoded (http_path_escape: a valid query survives byte for
- * byte), so it cannot end the "<...>" or name another host. */
+ * valid as= or the path is not pagekey_path_safe. The path goes out as
+ * a browser's URL parser leaves it (http_path_escape: the browser then
+ * requests the very URL it requested before), so it cannot end the
+ * "<...>" or name another host. */
 size_t hints_link_path(const char *path, uint8_t dest, uint8_t cors,
                        char *out, size_t cap);
 
