@@ -29,9 +29,11 @@
 #      agents; each client has its own loopback address (one front relay
 #      per address, --bind), 6 of them in 5 /24s for browsers, 5 for the
 #      others. Then RS_SETTLE seconds for herald to write and learn.
-#   2. measure: one Chromium visit to each of RS_NEW_PAGES (never visited
-#      before), then RS_MEASURE to each of RS_PAGES: hint precision and
-#      recall against what the page loads (see realsite_report.py).
+#   2. measure: herald reloaded with deliver.verify = RS_MEASURE_VERIFY
+#      (0: every navigation gets the 103 its rules call for), one Chromium
+#      visit to each of RS_NEW_PAGES (never visited before), then
+#      RS_MEASURE to each of RS_PAGES: hint precision and recall against
+#      what the page loads (see realsite_report.py).
 #   3. load: RS_LOADS loads per arm of each of RS_PAGES and RS_NEW_LOADS of
 #      the first RS_NEW_LOAD_PAGES new pages, arms interleaved (off then
 #      hints, hints then off, ...); medians of load event and LCP.
@@ -55,6 +57,9 @@
 #                        the relay's 1 MB
 #   RS_OPTS              herald options for every run; realsite adds
 #                        -o deliver.holdout=0 before them
+#   RS_MEASURE_VERIFY [0] deliver.verify from the measuring phase on
+#                        (a reload; learning keeps herald's default); set
+#                        empty to keep the default throughout
 #   RS_SWEEP             option sets, separated by ';' (one run each)
 #   RS_SETTLE [12]       seconds between learning and measuring
 #   RS_SEED [1]          the shuffle of the learning navigations
@@ -83,6 +88,7 @@ RTT=${RS_RTT:-100}
 RATE=${RS_RATE:-10000}
 THINK=${RS_THINK:-300}
 QUEUE=${RS_QUEUE:-0}
+MEASURE_VERIFY=${RS_MEASURE_VERIFY-0}
 SETTLE=${RS_SETTLE:-12}
 SEED=${RS_SEED:-1}
 CHROMIUM=${RS_CHROMIUM:-$(command -v chromium || command -v chromium-browser || echo chromium)}
@@ -193,7 +199,7 @@ start_relay() {
   local pid=$!
   STARTED+=("$pid")
   for i in $(seq 1 100); do
-    grep -q '^relay: listening on ' "$log" && return 0
+    grep -q '^relay: listening on ' "$log" 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
@@ -236,6 +242,9 @@ backend = site
 [store]
 db = $2
 EOF
+  # Learning with herald's own verification draws; measuring without.
+  [[ -n ${3:-} ]] && printf '\n[deliver]\nverify = %s\n' "$3" >>"$1"
+  return 0
 }
 
 start_fronts() {
@@ -341,6 +350,22 @@ run_one() {
   done < <(schedule)
   log "run $n: letting herald write and learn (${SETTLE}s)"
   sleep "$SETTLE"
+  if [[ -n $MEASURE_VERIFY ]]; then
+    # A verification draw leaves a whole navigation without its 103 (1 in
+    # 20 by default): it says nothing of the rules' quality, and in a few
+    # measuring visits it would decide the figures. Like the holdout, it
+    # is off while measuring (and loading).
+    write_config "$WORK/herald-$n.ini" "$WORK/herald-$n.db" "$MEASURE_VERIFY"
+    local before t
+    before=$(grep -c 'configuration .* in force' "$run/herald.log")
+    kill -HUP "$HERALD_PID"
+    for t in $(seq 1 100); do
+      (( $(grep -c 'configuration .* in force' "$run/herald.log") > before )) && break
+      sleep 0.1
+    done
+    (( $(grep -c 'configuration .* in force' "$run/herald.log") > before )) ||
+      die "herald did not reload: $(tail -3 "$run/herald.log")"
+  fi
   log "run $n: measuring hints on $(wc -w <<<"$NEW_PAGES") new and $(wc -w <<<"$PAGES") visited pages"
   local i=0 r
   for page in $NEW_PAGES; do
@@ -402,13 +427,19 @@ else
     run_one "$n" "${RS_OPTS:+$RS_OPTS }$(echo $s)" ${RS_OPTS:-} $s
   done
   echo
-  echo "== sweep (visited pages: precision, recall; loads: hints/off medians)"
-  printf '%-4s %6s %6s %6s %6s %8s %8s  %s\n' run prec recall "R d1" "R d2" "load" "LCP" options
+  echo "== sweep: page loads of visited pages (medians, ms; hints/off) and hint quality"
+  printf '%-4s %7s %7s %6s %7s %7s %6s %6s %6s %6s %6s  %s\n' run "load" "off" ratio \
+    "LCP" "off" ratio prec recall "P new" "R new" options
   while IFS=$'\t' read -r k label; do
     awk -F'\t' -v k="$k" -v l="$label" '{ v[$1] = $2 }
-      END { printf "%-4s %6.6s %6.6s %6.6s %6.6s %8.8s %8.8s  %s\n", k, v["visited.precision"],
-            v["visited.recall"], v["visited.recall_d1"], v["visited.recall_d2"],
-            v["load.visited.ratio.load"], v["load.visited.ratio.lcp"], l }' "$OUT/run-$k/summary.tsv"
+      function f(x, d) { return x == "" || x == "nan" ? "-" : sprintf("%.*f", d, x) }
+      END { printf "%-4s %7s %7s %6s %7s %7s %6s %6s %6s %6s %6s  %s\n", k,
+            f(v["load.visited.hints.load"], 0), f(v["load.visited.off.load"], 0),
+            f(v["load.visited.ratio.load"], 2), f(v["load.visited.hints.lcp"], 0),
+            f(v["load.visited.off.lcp"], 0), f(v["load.visited.ratio.lcp"], 2),
+            f(v["visited.precision"], 2), f(v["visited.recall"], 2),
+            f(v["unvisited.precision"], 2), f(v["unvisited.recall"], 2), l }' \
+      "$OUT/run-$k/summary.tsv"
   done <"$OUT/runs.tsv"
 fi
 log "results in $OUT"

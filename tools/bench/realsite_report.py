@@ -23,13 +23,17 @@ What is measured, per Chromium visit of the "measure" phase (hints on):
   recall     |hinted and loaded| / |loaded|, summed over visits
   wrong query  hinted, not loaded, but its path was loaded with another
              query (a preload of a URL the page never asks for)
+  missed     loaded, not named by the 103 the visit got (listed per URL;
+             a visit without a 103 is listed apart)
   styles first  the 103 names at least one stylesheet and nothing else
              before the last one
   used       loaded with initiatorType "early-hints": Chromium took the
              hinted copy (a hinted URL loaded otherwise was fetched twice)
 Page loads ("load" phase): medians per page group and arm of loadEventEnd,
 Largest Contentful Paint and the final response's headers
-(finalResponseHeadersStart, else responseStart), ms from navigation start.
+(finalResponseHeadersStart, else responseStart), ms from navigation start,
+and the element Chromium reported as the LCP most often (tag, and the
+image's path or the text's font).
 """
 import json
 import os
@@ -410,6 +414,8 @@ def selftest():
         ("wrong query: /f.woff2", a["wrong_query"], [o + "/f.woff2"]),
         ("unrequested: /gone.js", a["unrequested"], [o + "/gone.js"]),
         ("used: a j", a["used"], 2),
+        ("missed: loaded, not hinted", a["missed"],
+         [o + "/k.js", o + "/f.woff2?v=1", o + "/g.woff2"]),
         ("styles first: no (b.css after j.js)", a["styles_first"], False),
         ("final response 500", a["final"], 500)]
     q = quality([a])
