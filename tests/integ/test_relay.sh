@@ -89,19 +89,10 @@ assert_eq "SIGTERM: nothing accepts on the port" closed \
 kill "$STALL" 2>/dev/null
 wait "$STALL" 2>/dev/null
 
-# Many small writes toward a server that reads nothing, through a slow
-# link: the 1 MB cap counts payload, so each queued 100-byte chunk must not
-# keep a whole read buffer (that was 160 MB here before the fix).
-SP=$(free_port)
-P4=$(free_port)
-# (Under ASan every free goes to a 256 MB quarantine first; RSS would count
-# that, not the relay's own memory.)
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
-  "$B/relay" --listen "127.0.0.1:$P4" --connect "127.0.0.1:$SP" --rate 100 \
-  2>"$WORK/relay-small.log" &
-RELAY_PID=$!
-track_pid "$RELAY_PID"
-out=$(timeout 20 python3 - "$SP" "$P4" "$RELAY_PID" 2>&1 <<'EOF'
+# pair.py SERVER_PORT RELAY_PORT RELAY_PID (python, stdin after it): a
+# server socket on SERVER_PORT (srv) and a client connected to the relay
+# (c), for the checks below to go on with.
+cat >"$WORK/pair.py" <<'EOF'
 import socket, sys, time
 sp, rp, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 srv = socket.socket()
@@ -114,6 +105,21 @@ for _ in range(100):
         break
     except OSError:
         time.sleep(0.05)
+EOF
+
+# Many small writes toward a server that reads nothing, through a slow
+# link: the 1 MB cap counts payload, so each queued 100-byte chunk must not
+# keep a whole read buffer (that was 160 MB here before the fix).
+SP=$(free_port)
+P4=$(free_port)
+# (Under ASan every free goes to a 256 MB quarantine first; RSS would count
+# that, not the relay's own memory.)
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
+  "$B/relay" --listen "127.0.0.1:$P4" --connect "127.0.0.1:$SP" --rate 100 \
+  2>"$WORK/relay-small.log" &
+RELAY_PID=$!
+track_pid "$RELAY_PID"
+out=$(cat "$WORK/pair.py" - <<'EOF' | timeout 20 python3 - "$SP" "$P4" "$RELAY_PID" 2>&1
 c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 c.settimeout(1)
 peer, _ = srv.accept()
@@ -143,19 +149,8 @@ P6=$(free_port)
   2>"$WORK/relay-queue.log" &
 RELAY_PID=$!
 track_pid "$RELAY_PID"
-out=$(timeout 25 python3 - "$SP" "$P6" 2>&1 <<'EOF'
-import hashlib, socket, sys, threading, time
-sp, rp = int(sys.argv[1]), int(sys.argv[2])
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("127.0.0.1", sp))
-srv.listen(1)
-for _ in range(100):
-    try:
-        c = socket.create_connection(("127.0.0.1", rp))
-        break
-    except OSError:
-        time.sleep(0.05)
+out=$(cat "$WORK/pair.py" - <<'EOF' | timeout 25 python3 - "$SP" "$P6" "$RELAY_PID" 2>&1
+import hashlib, threading
 c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
 peer, _ = srv.accept()
 got, n = hashlib.sha256(), [0]

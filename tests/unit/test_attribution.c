@@ -285,16 +285,20 @@ static void test_emit_order(void **state) {
   struct attrib *a = new_attrib();
   page_visit(a, 1, 10, 1, T0, "/");
   /* Finished (added) last to first. */
-  add_sub(a, 1, 10, 13, T0 + 300, "/f/b.woff2", "/site.css", OBS_DEST_FONT,
-          "font/woff2");
-  add_sub(a, 1, 10, 11, T0 + 300, "/f/a.woff2", "/site.css", OBS_DEST_FONT,
-          "font/woff2");
-  add_sub(a, 1, 10, 9, T0 + 120, "/big.js", "/", OBS_DEST_SCRIPT,
-          "text/javascript");
-  add_sub(a, 1, 10, 7, T0 + 120, "/site.css", "/", OBS_DEST_STYLE,
-          "text/css");
-  add_sub(a, 1, 10, 3, T0 + 110, "/first.css", "/", OBS_DEST_STYLE,
-          "text/css");
+  static const struct {
+    uint64_t stream, at;
+    const char *path, *ref;
+    uint8_t dest;
+  } done[] = {
+      {13, 300, "/f/b.woff2", "/site.css", OBS_DEST_FONT},
+      {11, 300, "/f/a.woff2", "/site.css", OBS_DEST_FONT},
+      {9, 120, "/big.js", "/", OBS_DEST_SCRIPT},
+      {7, 120, "/site.css", "/", OBS_DEST_STYLE},
+      {3, 110, "/first.css", "/", OBS_DEST_STYLE},
+  };
+  for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+    add_sub(a, 1, 10, done[i].stream, T0 + done[i].at, done[i].path,
+            done[i].ref, done[i].dest, "");
   flush(a);
   assert_int_equal(ngot, 1);
   const struct visit *v = &got[0];
