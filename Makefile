@@ -4,6 +4,9 @@
 #   make deps       install the Debian packages herald and its tests need
 #   make test       unit + integration tests (prints "N passed, N failed")
 #   make asan       the same tests on an AddressSanitizer + UBSan build
+#   make tsan       the tests where threads meet (two loops in one
+#                   process, recorder, learner, access-log writer, reload)
+#                   on a ThreadSanitizer build (TSAN_TESTS)
 #   make bench      side-by-side benchmarks against nghttpx
 #   make realsite   hint precision/recall and page loads on a real site
 #                   with headless Chromium (tools/bench/realsite.sh, RS_*)
@@ -100,7 +103,7 @@ FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined \
 FUZZ_SECONDS ?= 30
 SOAK_SECONDS ?= 600
 
-.PHONY: all deps test unit integ asan bench realsite demo clean check-nghttp2 \
+.PHONY: all deps test unit integ asan tsan bench realsite demo clean check-nghttp2 \
         fuzz fuzz-build fuzz-coverage fuzz-seeds soak install uninstall \
         layer-check
 all: $(B)/herald $(B)/heraldctl $(B)/.layers-ok
@@ -244,6 +247,18 @@ test: all $(UNIT_BIN) $(TOOLS_BIN) $(REPLAY_BIN)
 
 asan:
 	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
+
+# make tsan: ThreadSanitizer over the tests where threads meet: two event
+# loops in one process (test_loops), the recorder and learner threads
+# (test_record, test_learner, test_evidence), the access-log writer
+# (test_logs) and reloads handing settings to the learner (test_reload).
+TSAN_TESTS ?= test_loops|test_record|test_learner|test_evidence|test_logs|test_reload
+# A race stops the process at once (exit 66): a unit test fails, and an
+# integration test sees herald die and its log name the race.
+tsan:
+	TESTS='$(TSAN_TESTS)' TSAN_OPTIONS='halt_on_error=1 $(TSAN_OPTIONS)' \
+	  $(MAKE) B=build/tsan OPT=-O1 \
+	  SAN="-fsanitize=thread -fno-omit-frame-pointer" test
 
 bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend
 	@B=$(B) tools/bench/bench.sh

@@ -1,4 +1,4 @@
-/* buf.c: see buf.h. Not thread-safe: the free list belongs to the loop. */
+/* buf.c: see buf.h. A buf_cache belongs to one thread. */
 #include "base/buf.h"
 
 #include <stdlib.h>
@@ -15,14 +15,12 @@ struct buf_chunk {
 /* Chunks kept for reuse; beyond this many, freed chunks go back to malloc
  * so one burst does not pin memory forever. */
 #define FREE_MAX 1024
-static struct buf_chunk *free_list;
-static size_t free_count;
 
-static struct buf_chunk *chunk_get(void) {
-  struct buf_chunk *c = free_list;
+static struct buf_chunk *chunk_get(struct buf_cache *k) {
+  struct buf_chunk *c = k != NULL ? k->free : NULL;
   if (c != NULL) {
-    free_list = c->next;
-    free_count--;
+    k->free = c->next;
+    k->count--;
   } else {
     c = xmalloc(sizeof(*c));
   }
@@ -31,26 +29,30 @@ static struct buf_chunk *chunk_get(void) {
   return c;
 }
 
-static void chunk_put(struct buf_chunk *c) {
-  if (free_count >= FREE_MAX) {
+static void chunk_put(struct buf_cache *k, struct buf_chunk *c) {
+  if (k == NULL || k->count >= FREE_MAX) {
     free(c);
     return;
   }
-  c->next = free_list;
-  free_list = c;
-  free_count++;
+  c->next = k->free;
+  k->free = c;
+  k->count++;
 }
 
-void buf_init(struct buf *q) { memset(q, 0, sizeof(*q)); }
+void buf_init(struct buf *q, struct buf_cache *cache) {
+  q->head = q->tail = NULL;
+  q->len = 0;
+  q->cache = cache;
+}
 
 void buf_cleanup(struct buf *q) {
   struct buf_chunk *c = q->head;
   while (c != NULL) {
     struct buf_chunk *next = c->next;
-    chunk_put(c);
+    chunk_put(q->cache, c);
     c = next;
   }
-  buf_init(q);
+  buf_init(q, q->cache);
 }
 
 void buf_append(struct buf *q, const void *p, size_t n) {
@@ -58,7 +60,7 @@ void buf_append(struct buf *q, const void *p, size_t n) {
   while (n > 0) {
     struct buf_chunk *t = q->tail;
     if (t == NULL || t->end == BUF_CHUNK_SIZE) {
-      struct buf_chunk *c = chunk_get();
+      struct buf_chunk *c = chunk_get(q->cache);
       if (t == NULL)
         q->head = c;
       else
@@ -96,7 +98,7 @@ void buf_consume(struct buf *q, size_t n) {
       q->head = c->next;
       if (q->head == NULL)
         q->tail = NULL;
-      chunk_put(c);
+      chunk_put(q->cache, c);
     }
   }
 }
@@ -126,7 +128,7 @@ void buf_take(struct buf *dst, struct buf *src) {
     dst->tail->next = src->head;
   dst->tail = src->tail;
   dst->len += src->len;
-  buf_init(src);
+  buf_init(src, src->cache);
 }
 
 size_t buf_slices(const struct buf *q, struct iov *out, size_t max) {
@@ -148,11 +150,11 @@ size_t buf_nchunks(const struct buf *q) {
   return n;
 }
 
-void buf_release_cache(void) {
-  while (free_list != NULL) {
-    struct buf_chunk *c = free_list;
-    free_list = c->next;
+void buf_cache_release(struct buf_cache *k) {
+  while (k->free != NULL) {
+    struct buf_chunk *c = k->free;
+    k->free = c->next;
     free(c);
   }
-  free_count = 0;
+  k->count = 0;
 }

@@ -2,10 +2,11 @@
  *
  * Bodies travel through herald in these queues: a backend's response body
  * waits here for the HTTP/2 stream's flow-control window, a client's request
- * body waits here for the backend socket. Chunks come from a free list owned
- * by the loop thread, so a steady-state proxy allocates nothing per request
- * for body bytes. Every queue's owner enforces its own cap by pausing the
- * producer; the queue itself never refuses bytes. */
+ * body waits here for the backend socket. Chunks come from a free list (a
+ * buf_cache) that one thread owns, each event loop its own, so a
+ * steady-state proxy allocates nothing per request for body bytes.
+ * Every queue's owner enforces its own cap by pausing the producer; the
+ * queue itself never refuses bytes. */
 #ifndef BASE_BUF_H
 #define BASE_BUF_H
 
@@ -18,13 +19,25 @@
 
 struct buf_chunk;
 
-struct buf {
-  struct buf_chunk *head, *tail;
-  size_t len; /* bytes queued */
+/* Chunks kept for reuse, by one thread (a loop's, in loop.h). */
+struct buf_cache {
+  struct buf_chunk *free;
+  size_t count;
 };
 
-void buf_init(struct buf *q);
-/* buf_cleanup returns every chunk to the free list. */
+struct buf {
+  struct buf_chunk *head, *tail;
+  size_t len;              /* bytes queued */
+  struct buf_cache *cache; /* where chunks come from and go back to */
+};
+
+/* buf_init makes an empty queue whose chunks come from |cache|, which
+ * must outlive it and belong to the thread using the queue; NULL takes
+ * chunks from malloc and gives them back to free. Chunks that buf_take
+ * moves go back to the cache of the queue they end in. */
+void buf_init(struct buf *q, struct buf_cache *cache);
+/* buf_cleanup returns every chunk to the free list (the queue stays
+ * usable, with the same cache). */
 void buf_cleanup(struct buf *q);
 void buf_append(struct buf *q, const void *p, size_t n);
 /* buf_peek returns the first contiguous slice (valid until the queue is
@@ -40,7 +53,7 @@ void buf_take(struct buf *dst, struct buf *src);
 size_t buf_slices(const struct buf *q, struct iov *out, size_t max);
 /* buf_nchunks counts the chunks a queue holds. */
 size_t buf_nchunks(const struct buf *q);
-/* buf_release_cache frees the free list (at exit, for leak checkers). */
-void buf_release_cache(void);
+/* buf_cache_release frees the chunks kept in |c| (when its loop ends). */
+void buf_cache_release(struct buf_cache *c);
 
 #endif

@@ -16,7 +16,7 @@ static int access_fd = -1;
 /* The files behind stderr and access_fd, for SIGUSR1; "" when not files. */
 static char error_path[1024], access_path[1024];
 
-static const char *level_names[] = {"error", "warn", "info", "debug"};
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 int log_level_parse(const char *s) {
   for (int i = 0; i < 4; i++) {

@@ -10,6 +10,7 @@
 #ifndef CONFIG_CONFIG_H
 #define CONFIG_CONFIG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "base/access_format.h"
@@ -123,6 +124,9 @@ struct config {
   char access_log[CONFIG_PATH_MAX]; /* "" = off, "-" = stdout */
   char error_log[CONFIG_PATH_MAX];  /* "" = stderr (default) */
   char access_format[ACCESS_FORMAT_MAX]; /* proxy/access.h */
+  struct access_format access_compiled;  /* access_format, compiled by
+                                            config_defaults and
+                                            config_validate */
 
   /* [limits] */
   int max_connections;          /* default 10000 */
@@ -204,7 +208,19 @@ struct config {
    * (proxy/privs.h); "" = stay who started it. group "" = the user's. */
   char server_user[CONFIG_NAME_MAX];
   char server_group[CONFIG_NAME_MAX];
+
+  /* References to a configuration from config_new (config_ref). */
+  atomic_int refs;
 };
+
+/* config_new allocates a configuration holding defaults, with one
+ * reference (the caller's). A configuration in force is shared: the
+ * server, each loop's backend pool and every connection pinned to one
+ * hold a reference, from any thread, and the last config_unref frees
+ * it. Once shared it is immutable. */
+struct config *config_new(void);
+void config_ref(struct config *c);
+void config_unref(struct config *c); /* NULL is a no-op */
 
 /* config_budgets resolves the budgets of |c|: a channel's own key, else
  * [learn] budget / max_resources, else the learner's default. */
@@ -219,7 +235,7 @@ int config_ignored(const struct config *c, const char *user_agent,
                    size_t ua_len, const uint8_t *client);
 
 /* config_defaults fills |c| with the default value of every key and no
- * listeners, backends or routes. */
+ * listeners, backends or routes (its references stay as they are). */
 void config_defaults(struct config *c);
 
 /* config_load reads the INI file |path| into |c| (which should hold

@@ -19,6 +19,7 @@
 #include "learner/recorder.h"
 #include "learner/ruleset.h"
 #include "base/log.h"
+#include "proxy/loop.h"
 #include "proxy/pool.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
@@ -55,8 +56,7 @@ struct admin_conn {
   char rbuf[4096];
 };
 
-static llhttp_settings_t settings;
-static int settings_ready;
+static const llhttp_settings_t settings;
 
 /* ---- the growing buffer ------------------------------------------------ */
 
@@ -122,6 +122,7 @@ static void label(struct mbuf *b, const char *v) {
 /* backend_servers: per server of every backend, up or down and its
  * request and error counts. */
 static void backend_servers(struct server *srv, struct mbuf *b) {
+  const struct loop *lp = server_loop(srv);
   static const struct {
     const char *name, *type, *help;
   } m[] = {
@@ -136,10 +137,10 @@ static void backend_servers(struct server *srv, struct mbuf *b) {
   };
   for (size_t k = 0; k < ARRAY_SIZE(m); k++) {
     help(b, m[k].name, m[k].type, m[k].help);
-    for (int i = 0; i < pool_nbackends(srv->pool); i++) {
-      for (int j = 0; j < pool_nservers(srv->pool, i); j++) {
+    for (int i = 0; i < pool_nbackends(lp->pool); i++) {
+      for (int j = 0; j < pool_nservers(lp->pool, i); j++) {
         struct pool_server_state st;
-        pool_server_state(srv->pool, i, j, &st);
+        pool_server_state(lp->pool, i, j, &st);
         uint64_t v = k == 0 ? (uint64_t)st.up
                             : k == 1 ? st.requests : st.errors;
         mbuf_printf(b, "%s{backend=\"", m[k].name);
@@ -156,16 +157,17 @@ static void backend_servers(struct server *srv, struct mbuf *b) {
  * or returns 1 (nothing written) when it is: degraded when every server
  * of some backend is down, since that backend's requests can only fail. */
 int admin_health(struct server *srv, struct mbuf *b) {
+  const struct loop *lp = server_loop(srv);
   int healthy = 1;
-  if (srv->draining) {
+  if (lp->draining) {
     mbuf_printf(b, "draining\n");
     return 0;
   }
-  for (int i = 0; i < pool_nbackends(srv->pool); i++) {
-    int n = pool_nservers(srv->pool, i), down = 0;
+  for (int i = 0; i < pool_nbackends(lp->pool); i++) {
+    int n = pool_nservers(lp->pool, i), down = 0;
     struct pool_server_state st;
     for (int j = 0; j < n; j++) {
-      pool_server_state(srv->pool, i, j, &st);
+      pool_server_state(lp->pool, i, j, &st);
       down += !st.up;
     }
     if (n == 0 || down < n)
@@ -176,7 +178,7 @@ int admin_health(struct server *srv, struct mbuf *b) {
     mbuf_printf(b, "backend '%s': %s down:", st.backend,
                 n == 1 ? "its server is" : "all its servers are");
     for (int j = 0; j < n; j++) {
-      pool_server_state(srv->pool, i, j, &st);
+      pool_server_state(lp->pool, i, j, &st);
       mbuf_printf(b, " %s", st.name);
     }
     mbuf_printf(b, "\n");
@@ -185,7 +187,10 @@ int admin_health(struct server *srv, struct mbuf *b) {
 }
 
 void admin_metrics(struct server *srv, struct mbuf *b) {
-  const struct server_stats *st = &srv->stats;
+  const struct loop *lp = server_loop(srv);
+  const struct loop_stats *st = &lp->stats;
+  uint64_t reloads, reload_failures;
+  server_reloads(srv, &reloads, &reload_failures);
   static const char *classes[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
 
   counter(b, "herald_connections_accepted_total",
@@ -202,7 +207,7 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
           "Idle client connections closed to make room at max_connections.",
           st->conns_evicted);
   gauge(b, "herald_connections_active", "Client connections open.",
-        (double)srv->nconns);
+        (double)lp->nconns);
   gauge(b, "herald_http2_streams_active", "HTTP/2 streams open.",
         (double)st->h2_streams_active);
   help(b, "herald_http2_stream_timeouts_total", "counter",
@@ -232,7 +237,7 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
                 "%llu\n", classes[i], (unsigned long long)h2);
   }
 
-  const struct upstream_stats *us = upstream_stats();
+  const struct upstream_stats *us = &lp->upstream_stats;
   gauge(b, "herald_backend_requests_active",
         "Backend exchanges in progress.", (double)us->active);
   counter(b, "herald_backend_errors_total",
@@ -304,13 +309,13 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
           st->verify_withheld);
 
   gauge(b, "herald_rules", "Rules in the snapshot in force.",
-        srv->rules ? (double)ruleset_rules(srv->rules) : 0);
+        lp->rules ? (double)ruleset_rules(lp->rules) : 0);
   gauge(b, "herald_rule_pages", "Pages with rules in the snapshot in force.",
-        srv->rules ? (double)ruleset_pages(srv->rules) : 0);
+        lp->rules ? (double)ruleset_pages(lp->rules) : 0);
 
   struct recorder_stats rs = {0};
-  if (srv->recorder != NULL)
-    recorder_stats(srv->recorder, &rs);
+  if (server_recorder(srv) != NULL)
+    recorder_stats(server_recorder(srv), &rs);
   gauge(b, "herald_recorder_enabled",
         "1 while recording into the database.", rs.enabled);
   gauge(b, "herald_recorder_queue_depth",
@@ -334,12 +339,12 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
   backend_servers(srv, b);
 
   counter(b, "herald_config_reloads_total",
-          "SIGHUP reloads that took effect.", st->reloads);
+          "SIGHUP reloads that took effect.", reloads);
   counter(b, "herald_config_reload_failures_total",
           "SIGHUP reloads rejected (the running configuration stayed).",
-          st->reload_failures);
+          reload_failures);
   gauge(b, "herald_draining", "1 during a graceful shutdown.",
-        srv->draining ? 1 : 0);
+        lp->draining ? 1 : 0);
 }
 
 /* ---- connections -------------------------------------------------------- */
@@ -472,6 +477,12 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init(ac->rbuf, sizeof(ac->rbuf));
 }
 
+/* Constant, so it needs no initialising on any loop thread. */
+static const llhttp_settings_t settings = {
+    .on_url = on_url,
+    .on_message_complete = on_message_complete,
+};
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct admin_conn *ac = s->data;
   if (nread == 0 || ac->answered)
@@ -533,12 +544,6 @@ static void on_listener_closed(uv_handle_t *h) {
 
 int admin_start(struct admin **out, struct server *srv, const char *host,
                 int port, char *err, size_t errlen) {
-  if (!settings_ready) {
-    llhttp_settings_init(&settings);
-    settings.on_url = on_url;
-    settings.on_message_complete = on_message_complete;
-    settings_ready = 1;
-  }
   struct sockaddr_storage ss;
   int v6 = strchr(host, ':') != NULL;
   int rv = v6 ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)
@@ -554,7 +559,7 @@ int admin_start(struct admin **out, struct server *srv, const char *host,
     free(a);
     return rv;
   }
-  uv_tcp_init(srv->loop, &a->tcp);
+  uv_tcp_init(server_loop(srv)->uv, &a->tcp);
   a->tcp.data = a;
   a->handles_open = 1;
   rv = uv_tcp_bind(&a->tcp, (const struct sockaddr *)&ss,

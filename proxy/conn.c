@@ -1,9 +1,12 @@
 /* conn.c: see conn.h.
  *
- * Reads land in one loop-wide buffer (the loop thread processes each read
- * to completion, so nothing is kept between reads except what a session
- * copies). Cleartext connections sniff the HTTP/2 preface to choose h2c
- * prior knowledge or HTTP/1.1; TLS connections choose by ALPN. Output is a
+ * Reads land in the loop's read buffer (the loop thread processes each
+ * read to completion, so nothing is kept between reads except what a
+ * session copies). A connection pins the loop's backend pool, and with it
+ * the configuration in force, when it is accepted: every request on it
+ * runs under that one configuration, whatever reloads happen meanwhile.
+ * Cleartext connections sniff the HTTP/2 preface to choose h2c prior
+ * knowledge or HTTP/1.1; TLS connections choose by ALPN. Output is a
  * chunk queue handed to uv_write without copying (cleartext) or encrypted
  * once into a write request (TLS). On a listener with proxy_protocol, the
  * PROXY header comes off the stream first (CONN_PROXY, under the header
@@ -23,12 +26,12 @@
 #include "base/util.h"
 #include "config/config.h"
 #include "proxy/clientcount.h"
+#include "proxy/loop.h"
+#include "proxy/pool.h"
 #include "proxy/proxyproto.h"
-#include "proxy/server.h"
 #include "proxy/session.h"
 #include "proxy/tls.h"
 
-#define READ_BUF_SIZE 65536
 #define LINGER_MS 1000
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -47,10 +50,12 @@ struct conn {
   uv_timer_t timer;  /* session timeouts: idle, header, handshake */
   uv_timer_t wtimer; /* write progress */
   uv_timer_t ttimer; /* the session's tick (conn_schedule_tick) */
-  struct server *srv;
-  struct conn *prev, *next;      /* server's list */
-  struct conn *dirty_next;       /* server's dirty list */
-  struct conn *idle_prev, *idle_next; /* server's idle list */
+  struct loop *lp;
+  struct pool *pool;             /* pinned (one reference) at accept */
+  const struct config *cfg;      /* the pool's, for the conn's life */
+  struct conn *prev, *next;      /* loop's list */
+  struct conn *dirty_next;       /* loop's dirty list */
+  struct conn *idle_prev, *idle_next; /* loop's idle list */
   int idle;                      /* on the idle list */
   int counted;                   /* counted under |counted_addr| */
   uint8_t counted_addr[16];      /* see admit_client */
@@ -87,13 +92,12 @@ struct wreq {
   uv_buf_t bufs[];
 };
 
-static uint8_t read_buf[READ_BUF_SIZE];
-static uint8_t plain_buf[READ_BUF_SIZE];
-
 static void do_close(struct conn *c);
 static void start_session(struct conn *c, int h2);
 
-struct server *conn_server(const struct conn *c) { return c->srv; }
+struct loop *conn_loop(const struct conn *c) { return c->lp; }
+const struct config *conn_config(const struct conn *c) { return c->cfg; }
+struct pool *conn_pool(const struct conn *c) { return c->pool; }
 const char *conn_peer(const struct conn *c) { return c->peer; }
 void conn_peer_addr(const struct conn *c, uint8_t out[16]) {
   memcpy(out, c->addr, 16);
@@ -101,7 +105,7 @@ void conn_peer_addr(const struct conn *c, uint8_t out[16]) {
 
 int conn_request_client(const struct conn *c, const struct http_hdr *hdrs,
                         size_t nhdrs, uint8_t out[16]) {
-  const struct config *cfg = c->srv->cfg;
+  const struct config *cfg = c->cfg;
   return client_forwarded(cfg->trusted_proxies, cfg->ntrusted_proxies,
                           c->addr, hdrs, nhdrs, out);
 }
@@ -116,7 +120,7 @@ size_t conn_output_pending(const struct conn *c) {
 
 /* produce_limit: pending output at which the session stops producing. */
 static size_t produce_limit(const struct conn *c) {
-  size_t cap = (size_t)c->srv->cfg->write_buffer;
+  size_t cap = (size_t)c->cfg->write_buffer;
   return c->ahead != 0 && c->ahead < cap ? c->ahead : cap;
 }
 
@@ -151,37 +155,37 @@ void conn_mark_dirty(struct conn *c) {
   if (c->dirty || (c->closing && !c->close_after_flush))
     return;
   c->dirty = 1;
-  if (c->srv->dirty == NULL)
-    server_wake_flush(c->srv);
-  c->dirty_next = c->srv->dirty;
-  c->srv->dirty = c;
+  if (c->lp->dirty == NULL)
+    loop_wake_flush(c->lp);
+  c->dirty_next = c->lp->dirty;
+  c->lp->dirty = c;
 }
 
 /* ---- idle list and client counts ------------------------------------ */
 
 void conn_set_idle(struct conn *c, int idle) {
-  struct server *srv = c->srv;
+  struct loop *lp = c->lp;
   if (idle == c->idle || (idle && c->closing))
     return;
   c->idle = idle;
   if (idle) { /* newest at the tail: the head has been idle longest */
-    c->idle_prev = srv->idle_tail;
+    c->idle_prev = lp->idle_tail;
     c->idle_next = NULL;
-    if (srv->idle_tail)
-      srv->idle_tail->idle_next = c;
+    if (lp->idle_tail)
+      lp->idle_tail->idle_next = c;
     else
-      srv->idle_head = c;
-    srv->idle_tail = c;
+      lp->idle_head = c;
+    lp->idle_tail = c;
     return;
   }
   if (c->idle_prev)
     c->idle_prev->idle_next = c->idle_next;
   else
-    srv->idle_head = c->idle_next;
+    lp->idle_head = c->idle_next;
   if (c->idle_next)
     c->idle_next->idle_prev = c->idle_prev;
   else
-    srv->idle_tail = c->idle_prev;
+    lp->idle_tail = c->idle_prev;
   c->idle_prev = c->idle_next = NULL;
 }
 
@@ -191,34 +195,32 @@ void conn_set_idle(struct conn *c, int idle) {
  * known (at accept; after a PROXY header, once one can carry it), and it
  * may run again if the address changes. Returns 0, or -1: close |c|. */
 static int admit_client(struct conn *c) {
-  struct server *srv = c->srv;
-  static uint64_t last_log;
-  static unsigned unlogged;
+  struct loop *lp = c->lp;
   uint8_t addr[16];
   conn_peer_addr(c, addr);
   if (c->counted)
-    clientcount_remove(srv->clients, c->counted_addr);
+    clientcount_remove(lp->clients, c->counted_addr);
   c->counted = 0;
-  uint32_t open = clientcount_get(srv->clients, addr);
-  if (open >= (uint32_t)srv->cfg->max_connections_per_client) {
-    srv->stats.conns_refused++;
-    srv->stats.conns_client_limited++;
+  uint32_t open = clientcount_get(lp->clients, addr);
+  if (open >= (uint32_t)c->cfg->max_connections_per_client) {
+    lp->stats.conns_refused++;
+    lp->stats.conns_client_limited++;
     /* One line a second: a client hammering at its cap must not flood
      * the log. */
-    uint64_t now = uv_now(srv->loop);
-    if (last_log == 0 || now - last_log >= 1000) {
+    uint64_t now = uv_now(lp->uv);
+    if (lp->refused_logged_ms == 0 || now - lp->refused_logged_ms >= 1000) {
       LOG_WARN("refusing connection from %s: %u open from that address "
                "(limits.max_connections_per_client %d); %u more refused "
                "since the last such line", c->peer, open,
-               srv->cfg->max_connections_per_client, unlogged);
-      last_log = now;
-      unlogged = 0;
+               c->cfg->max_connections_per_client, lp->refused_unlogged);
+      lp->refused_logged_ms = now;
+      lp->refused_unlogged = 0;
     } else {
-      unlogged++;
+      lp->refused_unlogged++;
     }
     return -1;
   }
-  clientcount_add(srv->clients, addr);
+  clientcount_add(lp->clients, addr);
   memcpy(c->counted_addr, addr, 16);
   c->counted = 1;
   return 0;
@@ -230,19 +232,20 @@ static void on_handle_closed(uv_handle_t *h) {
     return;
   conn_set_idle(c, 0);
   if (c->counted)
-    clientcount_remove(c->srv->clients, c->counted_addr);
+    clientcount_remove(c->lp->clients, c->counted_addr);
   if (c->session != NULL)
     c->ops->free(c->session);
+  pool_unref(c->pool);
   tls_conn_free(c->tls);
   free(c->pp);
   buf_cleanup(&c->out);
   if (c->prev)
     c->prev->next = c->next;
   else
-    c->srv->conns = c->next;
+    c->lp->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
-  server_conn_removed(c->srv, c);
+  loop_conn_removed(c->lp, c);
   free(c);
 }
 
@@ -304,14 +307,14 @@ void conn_close(struct conn *c, int graceful) {
 static void on_wtimeout(uv_timer_t *t) {
   struct conn *c = t->data;
   LOG_INFO("conn %llu %s: client made no write progress for %d ms, closing",
-           (unsigned long long)c->id, c->peer, c->srv->cfg->write_timeout);
+           (unsigned long long)c->id, c->peer, c->cfg->write_timeout);
   do_close(c);
 }
 
 /* after_progress: output went out. Below the low-water mark the client
  * is read again and the session may produce (a paused backend resumes). */
 static void after_progress(struct conn *c) {
-  size_t cap = (size_t)c->srv->cfg->write_buffer;
+  size_t cap = (size_t)c->cfg->write_buffer;
   if (c->closing || conn_output_pending(c) >= cap / 2)
     return;
   if (c->read_paused == 1)
@@ -378,7 +381,7 @@ static void submit(struct conn *c, struct buf *data) {
   size_t n = buf_nchunks(data);
   struct wreq *w = xmalloc(sizeof(*w) + n * sizeof(uv_buf_t));
   w->c = c;
-  buf_init(&w->data);
+  buf_init(&w->data, &c->lp->bufs);
   buf_take(&w->data, data);
   w->len = w->data.len;
   struct iov tmp[64];
@@ -409,8 +412,8 @@ static void submit(struct conn *c, struct buf *data) {
   }
   if (!uv_is_active((uv_handle_t *)&c->wtimer))
     uv_timer_start(&c->wtimer, on_wtimeout,
-                   (uint64_t)c->srv->cfg->write_timeout,
-                   (uint64_t)c->srv->cfg->write_timeout);
+                   (uint64_t)c->cfg->write_timeout,
+                   (uint64_t)c->cfg->write_timeout);
 }
 
 static void flush_tls(struct conn *c) {
@@ -432,7 +435,7 @@ static void flush_tls(struct conn *c) {
   if (len == 0)
     return;
   struct buf cipher;
-  buf_init(&cipher);
+  buf_init(&cipher, &c->lp->bufs);
   buf_append(&cipher, p, len);
   tls_out_consume(c->tls, len);
   submit(c, &cipher);
@@ -451,7 +454,7 @@ void conn_flush_now(struct conn *c) {
     start_linger(c);
   if (c->closing)
     return;
-  if (conn_output_pending(c) >= (size_t)c->srv->cfg->write_buffer) {
+  if (conn_output_pending(c) >= (size_t)c->cfg->write_buffer) {
     conn_pause_read(c);
     c->read_paused = 1;
     return;
@@ -461,10 +464,10 @@ void conn_flush_now(struct conn *c) {
 
 /* Runs after every loop turn's I/O callbacks (uv_check): each dirty
  * connection lets its session produce frames, then writes once. */
-void conn_flush_dirty(struct server *srv) {
-  while (srv->dirty != NULL) {
-    struct conn *c = srv->dirty;
-    srv->dirty = c->dirty_next;
+void conn_flush_dirty(struct loop *lp) {
+  while (lp->dirty != NULL) {
+    struct conn *c = lp->dirty;
+    lp->dirty = c->dirty_next;
     c->dirty = 0;
     if (uv_is_closing((uv_handle_t *)&c->tcp))
       continue;
@@ -508,7 +511,7 @@ void conn_set_timeout(struct conn *c, uint64_t ms, const char *why) {
     return;
   c->timeout_why = why;
   c->timeout_ms = ms;
-  c->timeout_set = uv_now(c->srv->loop);
+  c->timeout_set = uv_now(c->lp->uv);
   if (ms == 0)
     return;
   if (!uv_is_active((uv_handle_t *)&c->timer) ||
@@ -534,9 +537,9 @@ void conn_schedule_tick(struct conn *c, uint64_t ms) {
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  (void)h;
+  struct conn *c = h->data;
   (void)suggested;
-  *buf = uv_buf_init((char *)read_buf, sizeof(read_buf));
+  *buf = uv_buf_init((char *)c->lp->read_buf, sizeof(c->lp->read_buf));
 }
 
 static int feed_session(struct conn *c, const uint8_t *p, size_t n) {
@@ -566,7 +569,8 @@ static int feed_session(struct conn *c, const uint8_t *p, size_t n) {
 static int on_tls_bytes(struct conn *c, const uint8_t *p, size_t n) {
   tls_feed(c->tls, p, n);
   for (;;) {
-    int rv = tls_read(c->tls, plain_buf, sizeof(plain_buf));
+    uint8_t *plain = c->lp->plain_buf;
+    int rv = tls_read(c->tls, plain, sizeof(c->lp->plain_buf));
     if (c->state == CONN_TLS_HANDSHAKE && tls_handshake_done(c->tls)) {
       start_session(c, tls_alpn_h2(c->tls));
     }
@@ -581,7 +585,7 @@ static int on_tls_bytes(struct conn *c, const uint8_t *p, size_t n) {
     }
     if (c->closing)
       break;
-    rv = c->ops->recv(c->session, plain_buf, (size_t)rv);
+    rv = c->ops->recv(c->session, plain, (size_t)rv);
     if (rv < 0)
       return rv;
   }
@@ -634,11 +638,11 @@ static int feed_proxy(struct conn *c, const uint8_t *p, size_t n) {
   }
   if (c->tls != NULL) {
     c->state = CONN_TLS_HANDSHAKE;
-    conn_set_timeout(c, (uint64_t)c->srv->cfg->tls_handshake_timeout,
+    conn_set_timeout(c, (uint64_t)c->cfg->tls_handshake_timeout,
                      "TLS handshake");
   } else {
     c->state = CONN_SNIFF;
-    conn_set_timeout(c, (uint64_t)c->srv->cfg->header_timeout, "preface");
+    conn_set_timeout(c, (uint64_t)c->cfg->header_timeout, "preface");
   }
   uint8_t *pp = c->pp;
   size_t len = c->pp_len, hdr = (size_t)rv;
@@ -655,7 +659,6 @@ static int feed_proxy(struct conn *c, const uint8_t *p, size_t n) {
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct conn *c = s->data;
-  (void)buf;
   if (nread == 0)
     return;
   if (nread < 0) {
@@ -681,9 +684,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     return;
   int rv;
   if (c->state == CONN_PROXY)
-    rv = feed_proxy(c, read_buf, (size_t)nread);
+    rv = feed_proxy(c, (const uint8_t *)buf->base, (size_t)nread);
   else
-    rv = feed_after_proxy(c, read_buf, (size_t)nread);
+    rv = feed_after_proxy(c, (const uint8_t *)buf->base, (size_t)nread);
   if (rv < 0) {
     conn_close(c, 1);
   }
@@ -734,8 +737,8 @@ void conn_shutdown(struct conn *c) {
 static void evict(struct conn *c) {
   LOG_INFO("conn %llu %s: closing this idle connection to make room "
            "(limits.max_connections %d)", (unsigned long long)c->id, c->peer,
-           c->srv->cfg->max_connections);
-  c->srv->stats.conns_evicted++;
+           c->cfg->max_connections);
+  c->lp->stats.conns_evicted++;
   if (c->ops == &h2_session_ops) {
     c->ops->shutdown(c->session);
     c->ops->produce(c->session);
@@ -761,30 +764,33 @@ static void peer_name(struct conn *c) {
   }
 }
 
-void conn_accept(struct listener *l) {
-  struct server *srv = l->srv;
+void conn_accept(struct loop *lp, uv_stream_t *server,
+                 struct tls_ctx *tls, int proxy_protocol) {
   struct conn *c = xcalloc(1, sizeof(*c));
-  c->srv = srv;
-  c->id = ++srv->next_conn_id;
-  uv_tcp_init(srv->loop, &c->tcp);
-  uv_timer_init(srv->loop, &c->timer);
-  uv_timer_init(srv->loop, &c->wtimer);
-  uv_timer_init(srv->loop, &c->ttimer);
+  c->lp = lp;
+  c->pool = lp->pool;
+  pool_ref(c->pool);
+  c->cfg = lp->cfg;
+  c->id = ++lp->next_conn_id;
+  uv_tcp_init(lp->uv, &c->tcp);
+  uv_timer_init(lp->uv, &c->timer);
+  uv_timer_init(lp->uv, &c->wtimer);
+  uv_timer_init(lp->uv, &c->ttimer);
   c->tcp.data = c->timer.data = c->wtimer.data = c->ttimer.data = c;
   c->handles_open = 4;
-  buf_init(&c->out);
-  c->next = srv->conns;
-  if (srv->conns)
-    srv->conns->prev = c;
-  srv->conns = c;
-  server_conn_added(srv, c);
-  if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&c->tcp) != 0) {
+  buf_init(&c->out, &lp->bufs);
+  c->next = lp->conns;
+  if (lp->conns)
+    lp->conns->prev = c;
+  lp->conns = c;
+  loop_conn_added(lp, c);
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
     do_close(c);
     return;
   }
-  srv->stats.conns_accepted++;
-  if (srv->draining) {
-    srv->stats.conns_refused++;
+  lp->stats.conns_accepted++;
+  if (lp->draining) {
+    lp->stats.conns_refused++;
     do_close(c);
     return;
   }
@@ -792,34 +798,34 @@ void conn_accept(struct listener *l) {
   peer_name(c);
   /* Behind a PROXY-protocol balancer the client is known only once the
    * header is read (feed_proxy admits it then). */
-  if (!l->proxy_protocol && admit_client(c) != 0) {
+  if (!proxy_protocol && admit_client(c) != 0) {
     do_close(c);
     return;
   }
-  if (srv->nconns > srv->cfg->max_connections) {
+  if (lp->nconns > c->cfg->max_connections) {
     /* Full: an idle connection makes room; without one, refuse. */
-    if (srv->idle_head == NULL) {
-      srv->stats.conns_refused++;
+    if (lp->idle_head == NULL) {
+      lp->stats.conns_refused++;
       LOG_WARN("refusing connection: %d open, none idle "
                "(limits.max_connections %d)",
-               srv->nconns - 1, srv->cfg->max_connections);
+               lp->nconns - 1, c->cfg->max_connections);
       do_close(c);
       return;
     }
-    evict(srv->idle_head);
+    evict(lp->idle_head);
   }
-  if (l->tls)
-    c->tls = tls_conn_new(l->tls_ctx);
-  if (l->proxy_protocol) {
+  if (tls != NULL)
+    c->tls = tls_conn_new(tls);
+  if (proxy_protocol) {
     c->state = CONN_PROXY;
-    conn_set_timeout(c, (uint64_t)srv->cfg->header_timeout, "PROXY header");
-  } else if (l->tls) {
+    conn_set_timeout(c, (uint64_t)c->cfg->header_timeout, "PROXY header");
+  } else if (tls != NULL) {
     c->state = CONN_TLS_HANDSHAKE;
-    conn_set_timeout(c, (uint64_t)srv->cfg->tls_handshake_timeout,
+    conn_set_timeout(c, (uint64_t)c->cfg->tls_handshake_timeout,
                      "TLS handshake");
   } else {
     c->state = CONN_SNIFF;
-    conn_set_timeout(c, (uint64_t)srv->cfg->header_timeout, "preface");
+    conn_set_timeout(c, (uint64_t)c->cfg->header_timeout, "preface");
   }
   conn_resume_read(c);
 }

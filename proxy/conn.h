@@ -16,11 +16,18 @@
 #include <stdint.h>
 #include <uv.h>
 
-struct listener;
-struct server;
+struct config;
 struct conn;
+struct loop;
+struct pool;
+struct tls_ctx;
 
-void conn_accept(struct listener *l);
+/* conn_accept accepts a connection on the listening socket |server| into
+ * the loop |lp|: TLS with |tls| (NULL: cleartext), after a PROXY protocol
+ * header when |proxy_protocol|. The connection pins the loop's pool and
+ * configuration in force (conn_pool, conn_config) until it is freed. */
+void conn_accept(struct loop *lp, uv_stream_t *server, struct tls_ctx *tls,
+                 int proxy_protocol);
 
 /* conn_write queues plaintext for the client (copied). */
 void conn_write(struct conn *c, const void *p, size_t n);
@@ -67,7 +74,12 @@ void conn_set_timeout(struct conn *c, uint64_t ms, const char *why);
  * own (HTTP/2 streams) this way, and ask again from the tick. */
 void conn_schedule_tick(struct conn *c, uint64_t ms);
 
-struct server *conn_server(const struct conn *c);
+/* conn_loop: the loop |c| runs on. conn_config and conn_pool: the
+ * configuration and backend pool |c| pinned when it was accepted, valid
+ * for its whole life; its requests use these, never the loop's. */
+struct loop *conn_loop(const struct conn *c);
+const struct config *conn_config(const struct conn *c);
+struct pool *conn_pool(const struct conn *c);
 const char *conn_peer(const struct conn *c);
 /* conn_peer and conn_peer_addr give the client address, as text and in
  * 16 bytes (IPv4 mapped, see base/client.h): the TCP peer's, or, on a
@@ -88,9 +100,9 @@ int conn_request_client(const struct conn *c, const struct http_hdr *hdrs,
 int conn_is_tls(const struct conn *c);
 uint64_t conn_id(const struct conn *c);
 
-/* Used by server.c. */
+/* Used by loop.c. */
 void conn_shutdown(struct conn *c); /* graceful drain request */
 struct conn *conn_next(const struct conn *c);
-void conn_flush_dirty(struct server *srv);
+void conn_flush_dirty(struct loop *lp);
 
 #endif

@@ -26,7 +26,7 @@
 #include "proxy/conn.h"
 #include "proxy/hints.h"
 #include "proxy/record.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 #include "proxy/session.h"
 #include "proxy/upstream.h"
 
@@ -38,7 +38,8 @@ enum h1_state { H1_IDLE, H1_HEAD, H1_BODY, H1_WAIT, H1_DONE };
 
 struct h1_session {
   struct conn *c;
-  struct server *srv;
+  struct loop *lp;
+  const struct config *cfg; /* the connection's (conn_config) */
   llhttp_t parser;
   struct http_fields fields;
   char url[MAX_URL];
@@ -77,13 +78,12 @@ struct h1_session {
 };
 
 static const struct upstream_cb up_cb;
-static llhttp_settings_t settings;
-static int settings_ready;
+static const llhttp_settings_t settings;
 
 static struct h1_session *from_parser(llhttp_t *p) { return p->data; }
 
 static void set_idle_timer(struct h1_session *s) {
-  conn_set_timeout(s->c, (uint64_t)s->srv->cfg->idle_timeout, "keep-alive idle");
+  conn_set_timeout(s->c, (uint64_t)s->cfg->idle_timeout, "keep-alive idle");
   conn_set_idle(s->c, 1);
 }
 
@@ -106,13 +106,13 @@ static void log_request(struct h1_session *s, int status) {
       .hints = s->hints,
   });
   if (status >= 100 && status < 600) {
-    s->srv->stats.responses[status / 100]++;
-    s->srv->stats.h1_responses[status / 100]++;
+    s->lp->stats.responses[status / 100]++;
+    s->lp->stats.h1_responses[status / 100]++;
   }
   if (s->recording) {
     s->recording = 0;
     record_finish(&s->obs, s->bytes_sent, status == 0);
-    recorder_post(s->srv->recorder, &s->obs);
+    recorder_post(s->lp->recorder, &s->obs);
   }
 }
 
@@ -153,16 +153,16 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
              s->backend, codings);
     upstream_cancel(s->up);
     s->up = NULL;
-    s->srv->stats.backend_errors++;
+    s->lp->stats.backend_errors++;
     answer_error(s, 502);
     return;
   }
   if (s->recording) {
     record_response(&s->obs, status, hdrs, n);
-    hints_page_response(s->srv, &s->obs, hdrs, n, &s->declared);
+    hints_page_response(s->lp, &s->obs, hdrs, n, &s->declared);
   }
   struct buf out;
-  buf_init(&out);
+  buf_init(&out, &s->lp->bufs);
   char line[128];
   int k = snprintf(line, sizeof(line), "HTTP/1.%d %d %s\r\n",
                    s->version == 10 ? 0 : 1, status, http_status_reason(status));
@@ -189,7 +189,7 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
       s->keepalive = 0; /* the body ends when the connection does */
     }
   }
-  if (s->srv->draining || s->requests >= (uint64_t)s->srv->cfg->max_requests_per_conn)
+  if (s->lp->draining || s->requests >= (uint64_t)s->cfg->max_requests_per_conn)
     s->keepalive = 0;
   if (!s->keepalive)
     buf_append(&out, "Connection: close\r\n", 19);
@@ -264,9 +264,9 @@ static void up_error(void *ud, int status, const char *why) {
   (void)why;
   s->backend = upstream_backend_name(s->up);
   s->up = NULL;
-  s->srv->stats.backend_errors++;
+  s->lp->stats.backend_errors++;
   if (status == 504)
-    s->srv->stats.backend_timeouts++;
+    s->lp->stats.backend_timeouts++;
   answer_error(s, status);
 }
 
@@ -337,8 +337,8 @@ static void up_info(void *ud, int status, const struct http_hdr *hdrs,
     return;
   s->backend_103 = 1;
   struct hints_early e;
-  if (hints_backend_103(s->srv, s->recording ? &s->obs : NULL, s->early_ok,
-                        s->early_sent, conn_is_tls(s->c), s->authority,
+  if (hints_backend_103(s->lp, s->cfg, s->recording ? &s->obs : NULL,
+                        s->early_ok, s->early_sent, conn_is_tls(s->c), s->authority,
                         strlen(s->authority),
                         s->path_len ? s->url + s->path_off : "/",
                         s->path_len ? s->path_len : 1, hdrs, n,
@@ -382,7 +382,7 @@ static int on_message_begin(llhttp_t *p) {
   s->hints = 0;
   s->start_ms = util_now_ms();
   conn_set_idle(s->c, 0);
-  conn_set_timeout(s->c, (uint64_t)s->srv->cfg->header_timeout,
+  conn_set_timeout(s->c, (uint64_t)s->cfg->header_timeout,
                    "request header");
   return 0;
 }
@@ -426,7 +426,7 @@ static void send_hints(struct h1_session *s, const struct http_req *req) {
   const struct ruleset_page *p = NULL;
   uint64_t named = 0;
   /* HTTP/1.1 has no push: in push-only mode these clients get nothing. */
-  enum hints_action a = hints_decide(s->srv, req,
+  enum hints_action a = hints_decide(s->lp, s->cfg, req,
                                      s->recording ? &s->obs : NULL, s->c,
                                      s->requests, 0, &p, &named);
   if (a == HINTS_VERIFY)
@@ -435,14 +435,14 @@ static void send_hints(struct h1_session *s, const struct http_req *req) {
     return;
   struct hints_early e;
   if (hints_compose(p, named, NULL, 0, &e) > 0 && write_early(s, &e))
-    s->srv->stats.hints_sent++;
+    s->lp->stats.hints_sent++;
 }
 
 static int on_headers_complete(llhttp_t *p) {
   struct h1_session *s = from_parser(p);
-  const struct config *cfg = s->srv->cfg;
-  s->srv->stats.requests++;
-  s->srv->stats.h1_requests++;
+  const struct config *cfg = s->cfg;
+  s->lp->stats.requests++;
+  s->lp->stats.h1_requests++;
   s->requests++;
   snprintf(s->method, sizeof(s->method), "%s",
            llhttp_method_name((llhttp_method_t)p->method));
@@ -563,7 +563,7 @@ static int on_headers_complete(llhttp_t *p) {
     conn_set_timeout(s->c, (uint64_t)cfg->idle_timeout, "request body");
   else
     conn_set_timeout(s->c, 0, NULL);
-  struct recorder *rec = s->srv->recorder;
+  struct recorder *rec = s->lp->recorder;
   if (recorder_enabled(rec)) {
     s->recording = 1;
     record_request(&s->obs, s->c, s->requests, &req);
@@ -574,11 +574,11 @@ static int on_headers_complete(llhttp_t *p) {
   }
   /* HTTP/1.0 clients know no 1xx; HTTP/1.1 ones get one only with
    * hints_http1. */
-  s->early_ok = (uint8_t)hints_may_send(s->srv, &req,
+  s->early_ok = (uint8_t)hints_may_send(s->cfg, &req,
                                         s->recording ? &s->obs : NULL, s->c,
                                         s->requests);
-  s->up = upstream_start(s->srv->pool, backend, &req, &up_cb, s);
-  if (s->srv->rules != NULL && s->early_ok)
+  s->up = upstream_start(conn_pool(s->c), backend, &req, &up_cb, s);
+  if (s->lp->rules != NULL && s->early_ok)
     send_hints(s, &req);
   if (hdrs != stack_hdrs)
     free(hdrs);
@@ -588,9 +588,9 @@ static int on_headers_complete(llhttp_t *p) {
 static int on_body(llhttp_t *p, const char *at, size_t n) {
   struct h1_session *s = from_parser(p);
   s->body_received += (int64_t)n;
-  if (s->body_received > s->srv->cfg->max_request_body)
+  if (s->body_received > s->cfg->max_request_body)
     return reject(s, 413, "request body larger than limits.max_request_body");
-  conn_set_timeout(s->c, (uint64_t)s->srv->cfg->idle_timeout, "request body");
+  conn_set_timeout(s->c, (uint64_t)s->cfg->idle_timeout, "request body");
   if (s->up == NULL)
     return 0; /* answered already; the body is read and dropped */
   upstream_send_body(s->up, (const uint8_t *)at, n);
@@ -616,18 +616,17 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED;
 }
 
-static void init_settings(void) {
-  llhttp_settings_init(&settings);
-  settings.on_message_begin = on_message_begin;
-  settings.on_url = on_url;
-  settings.on_header_field = on_header_field;
-  settings.on_header_field_complete = on_header_field_complete;
-  settings.on_header_value = on_header_value;
-  settings.on_headers_complete = on_headers_complete;
-  settings.on_body = on_body;
-  settings.on_message_complete = on_message_complete;
-  settings_ready = 1;
-}
+/* Constant, so every loop thread shares it without initialising it. */
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
 
 /* parse runs llhttp over |p| and handles pausing and errors. */
 static int parse(struct h1_session *s, const uint8_t *p, size_t n) {
@@ -684,13 +683,13 @@ static void next_request(struct h1_session *s) {
   s->parser_paused = 0;
   llhttp_resume(&s->parser);
   set_idle_timer(s);
-  if (s->srv->draining) {
+  if (s->lp->draining) {
     s->state = H1_DONE;
     conn_close(s->c, 1);
     return;
   }
   struct buf pending;
-  buf_init(&pending);
+  buf_init(&pending, &s->lp->bufs);
   buf_take(&pending, &s->stash);
   while (pending.len > 0 && !s->parser_paused && s->state != H1_DONE) {
     const uint8_t *p;
@@ -777,16 +776,15 @@ static void h1_free(void *sp) {
 }
 
 void *h1_session_new(struct conn *c) {
-  if (!settings_ready)
-    init_settings();
   struct h1_session *s = xcalloc(1, sizeof(*s));
   s->c = c;
-  s->srv = conn_server(c);
+  s->lp = conn_loop(c);
+  s->cfg = conn_config(c);
   llhttp_init(&s->parser, HTTP_REQUEST, &settings);
   s->parser.data = s;
-  http_fields_init(&s->fields, (size_t)s->srv->cfg->max_header_list_size,
-                   (size_t)s->srv->cfg->max_header_fields);
-  buf_init(&s->stash);
+  http_fields_init(&s->fields, (size_t)s->cfg->max_header_list_size,
+                   (size_t)s->cfg->max_header_fields);
+  buf_init(&s->stash, &s->lp->bufs);
   set_idle_timer(s);
   return s;
 }

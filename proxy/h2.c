@@ -37,7 +37,7 @@
 #include "proxy/pushed.h"
 #include "proxy/preload.h"
 #include "proxy/record.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 #include "proxy/session.h"
 #include "proxy/upstream.h"
 
@@ -118,7 +118,8 @@ static const char *const pseudo_names[] = {":method", ":path", ":scheme",
 
 struct h2_session {
   struct conn *c;
-  struct server *srv;
+  struct loop *lp;
+  const struct config *cfg; /* the connection's (conn_config) */
   nghttp2_session *ng;
   struct h2_stream *streams;
   int nstreams, headers_pending;
@@ -216,7 +217,7 @@ static int in_set(const uint64_t *set, size_t n, uint64_t h) {
 }
 
 static void update_timer(struct h2_session *s) {
-  const struct config *cfg = s->srv->cfg;
+  const struct config *cfg = s->cfg;
   conn_set_idle(s->c, s->headers_pending == 0 && s->nstreams == 0);
   if (s->headers_pending > 0)
     conn_set_timeout(s->c, (uint64_t)cfg->header_timeout, "request header");
@@ -237,7 +238,7 @@ static void update_timer(struct h2_session *s) {
  * any more: such streams are reset at once (reap). */
 
 static uint64_t loop_now(const struct h2_session *s) {
-  return uv_now(s->srv->loop);
+  return uv_now(s->lp->uv);
 }
 
 /* body_waiting: the request body is still to come from the client. */
@@ -293,8 +294,8 @@ static int due(uint64_t since, uint64_t ms, uint64_t now, uint64_t *next) {
 /* sweep resets the streams past their deadline and asks for the next
  * tick at the earliest deadline left. */
 static void sweep(struct h2_session *s) {
-  const struct config *cfg = s->srv->cfg;
-  struct server_stats *stats = &s->srv->stats;
+  const struct config *cfg = s->cfg;
+  struct loop_stats *stats = &s->lp->stats;
   uint64_t now = loop_now(s), next = UINT64_MAX;
   uint64_t body_ms = (uint64_t)cfg->idle_timeout;
   uint64_t send_ms = (uint64_t)cfg->write_timeout;
@@ -344,29 +345,31 @@ static int reap(struct h2_session *s) {
   return n;
 }
 
-/* Closed streams are kept for reuse with their header buffers (loop
- * thread only), so a busy connection allocates little per request. */
+/* Closed streams are kept for reuse with their header buffers (in the
+ * loop, h2_free), so a busy connection allocates little per request. */
 #define STREAM_FREE_MAX 256
-static struct h2_stream *stream_free_list;
-static int stream_free_count;
 
-void h2_release_cache(void) {
-  while (stream_free_list != NULL) {
-    struct h2_stream *st = stream_free_list;
-    stream_free_list = st->next;
+void h2_loop_cleanup(struct loop *lp) {
+  while (lp->h2_free != NULL) {
+    struct h2_stream *st = lp->h2_free;
+    lp->h2_free = st->next;
     http_fields_cleanup(&st->fields);
     http_fields_cleanup(&st->trailers);
     free(st);
   }
-  stream_free_count = 0;
+  lp->h2_nfree = 0;
+  nghttp2_session_callbacks_del(lp->h2_callbacks);
+  lp->h2_callbacks = NULL;
+  nghttp2_option_del(lp->h2_options);
+  lp->h2_options = NULL;
 }
 
-static struct h2_stream *stream_alloc(void) {
-  struct h2_stream *st = stream_free_list;
+static struct h2_stream *stream_alloc(struct loop *lp) {
+  struct h2_stream *st = lp->h2_free;
   if (st == NULL)
     return xcalloc(1, sizeof(*st));
-  stream_free_list = st->next;
-  stream_free_count--;
+  lp->h2_free = st->next;
+  lp->h2_nfree--;
   struct http_fields f = st->fields, t = st->trailers;
   /* The pseudo-header buffers are overwritten before use; clear only the
    * fields before them. */
@@ -383,8 +386,8 @@ static struct h2_stream *stream_alloc(void) {
 }
 
 static struct h2_stream *stream_new(struct h2_session *s, int32_t id) {
-  const struct config *cfg = s->srv->cfg;
-  struct h2_stream *st = stream_alloc();
+  const struct config *cfg = s->cfg;
+  struct h2_stream *st = stream_alloc(s->lp);
   st->s = s;
   st->id = id;
   st->content_length = -1;
@@ -393,14 +396,14 @@ static struct h2_stream *stream_new(struct h2_session *s, int32_t id) {
   st->fields.max_fields = (size_t)cfg->max_header_fields;
   st->trailers.max_size = 65536;
   st->trailers.max_fields = 100;
-  buf_init(&st->resp);
-  buf_init(&st->early_body);
+  buf_init(&st->resp, &s->lp->bufs);
+  buf_init(&st->early_body, &s->lp->bufs);
   st->next = s->streams;
   if (s->streams)
     s->streams->prev = st;
   s->streams = st;
   s->nstreams++;
-  s->srv->stats.h2_streams_active++;
+  s->lp->stats.h2_streams_active++;
   return st;
 }
 
@@ -415,15 +418,15 @@ static void stream_free(struct h2_stream *st) {
   if (st->next)
     st->next->prev = st->prev;
   s->nstreams--;
-  s->srv->stats.h2_streams_active--;
+  s->lp->stats.h2_streams_active--;
   buf_cleanup(&st->resp);
   buf_cleanup(&st->early_body);
   free(st->digest);
   st->digest = NULL;
-  if (stream_free_count < STREAM_FREE_MAX) {
-    st->next = stream_free_list;
-    stream_free_list = st;
-    stream_free_count++;
+  if (s->lp->h2_nfree < STREAM_FREE_MAX) {
+    st->next = s->lp->h2_free;
+    s->lp->h2_free = st;
+    s->lp->h2_nfree++;
     return;
   }
   http_fields_cleanup(&st->fields);
@@ -509,7 +512,7 @@ static void submit_simple(struct h2_stream *st, int status, const char *why) {
   st->resp_eof = 1;
   st->resp_started = st->data_dp = 1;
   st->send_ms = loop_now(s);
-  conn_schedule_tick(s->c, (uint64_t)s->srv->cfg->write_timeout);
+  conn_schedule_tick(s->c, (uint64_t)s->cfg->write_timeout);
   st->status = status;
   nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
   if (nghttp2_submit_response(s->ng, st->id, nv, ARRAY_SIZE(nv), &dp) != 0)
@@ -583,9 +586,9 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
              st->backend, codings);
     upstream_cancel(st->up);
     st->up = NULL;
-    s->srv->stats.backend_errors++;
+    s->lp->stats.backend_errors++;
     if (st->pushed) {
-      s->srv->stats.pushes_refused++;
+      s->lp->stats.pushes_refused++;
       nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
                                 NGHTTP2_CANCEL);
       conn_mark_dirty(s->c);
@@ -596,14 +599,14 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   }
   if (st->recording) {
     record_response(&st->obs, status, hdrs, n);
-    hints_page_response(s->srv, &st->obs, hdrs, n, &st->declared);
+    hints_page_response(s->lp, &st->obs, hdrs, n, &st->declared);
   }
   if (st->pushed && !push_response_ok(status, hdrs, n)) {
     /* Learned as pushable, answered otherwise this time: never deliver
      * it as a push. The client loses nothing; it asks for it itself. */
     LOG_INFO("conn %llu: pushed %s answered %d or not cacheable; reset",
              (unsigned long long)conn_id(s->c), st->pseudo[P_PATH], status);
-    s->srv->stats.pushes_refused++;
+    s->lp->stats.pushes_refused++;
     upstream_cancel(st->up);
     st->up = NULL;
     nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
@@ -613,13 +616,12 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   }
   if (status == 200 && st->pseudo_len[P_METHOD] == 3 &&
       memcmp(st->pseudo[P_METHOD], "GET", 3) == 0)
-    pushed_note_validator(s->srv->validators, st->pseudo[P_AUTHORITY],
+    pushed_note_validator(s->lp->validators, st->pseudo[P_AUTHORITY],
                           st->pseudo_len[P_AUTHORITY], st->pseudo[P_PATH],
                           st->pseudo_len[P_PATH], hdrs, n);
   /* Upstream caps a response at MAX_RESPONSE_FIELDS fields and 64 KB. */
   nghttp2_nv nv[258];
-  static char lower[65536]; /* loop thread only */
-  static char cookie[DIGEST_COOKIE_MAX + 128];
+  char *lower = s->lp->h2_names, *cookie = s->lp->h2_cookie;
   if (n > ARRAY_SIZE(nv) - 3)
     n = ARRAY_SIZE(nv) - 3;
   char code[8];
@@ -630,7 +632,7 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   char *lp = lower;
   size_t k = 1;
   for (size_t i = 0; i < n; i++) {
-    if ((size_t)(lp - lower) + hdrs[i].name_len > sizeof(lower))
+    if ((size_t)(lp - lower) + hdrs[i].name_len > sizeof(s->lp->h2_names))
       break;
     for (size_t j = 0; j < hdrs[i].name_len; j++) {
       char ch = hdrs[i].name[j];
@@ -647,7 +649,7 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   size_t clen;
   if (st->digest != NULL && status < 400 &&
       (clen = pushed_cookie(st->digest, st->pseudo[P_SCHEME][4] == 's',
-                            cookie, sizeof(cookie))) > 0)
+                            cookie, sizeof(s->lp->h2_cookie))) > 0)
     nv[k++] = (nghttp2_nv){(uint8_t *)"set-cookie", (uint8_t *)cookie, 10,
                            clen, NGHTTP2_NV_FLAG_NONE};
   st->status = status;
@@ -666,7 +668,7 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
   } else {
     st->data_dp = 1;
     st->send_ms = loop_now(s);
-    conn_schedule_tick(s->c, (uint64_t)s->srv->cfg->write_timeout);
+    conn_schedule_tick(s->c, (uint64_t)s->cfg->write_timeout);
   }
   conn_mark_dirty(s->c);
 }
@@ -714,9 +716,9 @@ static void up_error(void *ud, int status, const char *why) {
   struct h2_session *s = st->s;
   st->backend = upstream_backend_name(st->up);
   st->up = NULL;
-  s->srv->stats.backend_errors++;
+  s->lp->stats.backend_errors++;
   if (status == 504)
-    s->srv->stats.backend_timeouts++;
+    s->lp->stats.backend_timeouts++;
   if (!st->resp_started) {
     submit_simple(st, status, NULL);
     return;
@@ -744,7 +746,7 @@ static void up_info(void *ud, int status, const struct http_hdr *hdrs,
     return;
   st->backend_103 = 1;
   struct hints_early e;
-  if (hints_backend_103(st->s->srv, st->recording ? &st->obs : NULL,
+  if (hints_backend_103(st->s->lp, st->s->cfg, st->recording ? &st->obs : NULL,
                         st->early_ok, st->early_sent,
                         st->pseudo[P_SCHEME][4] == 's', st->pseudo[P_AUTHORITY],
                         st->pseudo_len[P_AUTHORITY], st->pseudo[P_PATH],
@@ -824,7 +826,7 @@ static int validate(struct h2_stream *st, struct http_req *req,
     st->reject_why = "invalid :authority";
     return 400;
   }
-  const struct config *cfg = s->srv->cfg;
+  const struct config *cfg = s->cfg;
   st->forwarded_trusted =
       conn_request_client(s->c, hdrs, st->fields.n, st->client);
   st->have_client = 1;
@@ -927,7 +929,7 @@ static int push_one(struct h2_stream *st, const struct http_req *req,
       .client_addr = client,
       .client = ps->client,
   };
-  const struct config *cfg = s->srv->cfg;
+  const struct config *cfg = s->cfg;
   size_t hostlen = http_authority_host_len(req->authority, req->authority_len);
   int backend = route_pick(cfg, req->authority, hostlen, preq.path,
                            preq.path_len);
@@ -942,9 +944,9 @@ static int push_one(struct h2_stream *st, const struct http_req *req,
       ps->obs.flags |= OBS_F_TRUNCATED;
     ps->recording = 1;
   }
-  ps->up = upstream_start(s->srv->pool, backend, &preq, &up_cb, ps);
+  ps->up = upstream_start(conn_pool(s->c), backend, &preq, &up_cb, ps);
   s->push_open++;
-  s->srv->stats.pushes_promised++;
+  s->lp->stats.pushes_promised++;
   return 0;
 }
 
@@ -966,7 +968,7 @@ static void record_client_had(struct h2_stream *st, const struct http_req *req,
                    req->authority, st->pseudo[P_PATH]);
   if (n < 0 || (size_t)n >= sizeof(o.referer))
     o.flags |= OBS_F_TRUNCATED;
-  recorder_post(st->s->srv->recorder, &o);
+  recorder_post(st->s->lp->recorder, &o);
 }
 
 /* push_path_ok: the check a 103 applies (pagekey_path_safe), and no byte
@@ -993,7 +995,7 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
           s->ng, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) == 0)
     window = 0; /* new streams could not send a byte */
   struct digest *d = NULL;
-  if (s->srv->cfg->deliver_digest) {
+  if (s->cfg->deliver_digest) {
     d = xmalloc(sizeof(*d));
     pushed_read_cookie(d, req);
   }
@@ -1006,22 +1008,22 @@ static void push_page(struct h2_stream *st, const struct http_req *req,
                              strlen(e->path));
     if (in_set(s->pushed, s->npushed, h))
       continue; /* the client has it from an earlier push */
-    if (d != NULL && pushed_has(s->srv->validators, d, req->authority,
+    if (d != NULL && pushed_has(s->lp->validators, d, req->authority,
                                 req->authority_len, e->path)) {
-      s->srv->stats.pushes_digest_skipped++;
+      s->lp->stats.pushes_digest_skipped++;
       if (st->recording)
         record_client_had(st, req, e);
       continue; /* pushed on an earlier connection */
     }
     if ((uint32_t)s->push_open >= max_streams || window < (int64_t)e->bytes) {
-      s->srv->stats.pushes_skipped++;
+      s->lp->stats.pushes_skipped++;
       break;
     }
     if (push_one(st, req, e) != 0)
       break;
     window -= e->bytes;
     if (d != NULL)
-      pushed_add(s->srv->validators, d, req->authority, req->authority_len,
+      pushed_add(s->lp->validators, d, req->authority, req->authority_len,
                  e->path);
     if (s->npushed < ARRAY_SIZE(s->pushed))
       s->pushed[s->npushed++] = h;
@@ -1043,7 +1045,8 @@ static void deliver(struct h2_stream *st, const struct http_req *req) {
   uint64_t named = 0;
   int can_push = nghttp2_session_get_remote_settings(
                      s->ng, NGHTTP2_SETTINGS_ENABLE_PUSH) != 0;
-  switch (hints_decide(s->srv, req, st->recording ? &st->obs : NULL, s->c,
+  switch (hints_decide(s->lp, s->cfg, req,
+                       st->recording ? &st->obs : NULL, s->c,
                        (uint64_t)st->id, can_push, &p, &named)) {
   case HINTS_PUSH:
     push_page(st, req, p, named);
@@ -1059,7 +1062,7 @@ static void deliver(struct h2_stream *st, const struct http_req *req) {
   struct hints_early e;
   if (hints_compose(p, named, NULL, 0, &e) > 0 &&
       send_early(st, &e, req->authority, req->authority_len))
-    s->srv->stats.hints_sent++;
+    s->lp->stats.hints_sent++;
 }
 
 static void start_request(struct h2_stream *st) {
@@ -1070,8 +1073,8 @@ static void start_request(struct h2_stream *st) {
   struct http_hdr *hdrs = st->fields.n <= ARRAY_SIZE(stack_hdrs)
                               ? stack_hdrs
                               : xmalloc(st->fields.n * sizeof(*hdrs));
-  s->srv->stats.requests++;
-  s->srv->stats.h2_requests++;
+  s->lp->stats.requests++;
+  s->lp->stats.h2_requests++;
   int status = validate(st, &req, hdrs);
   if (status != 0) {
     submit_simple(st, status, st->reject_why);
@@ -1079,7 +1082,7 @@ static void start_request(struct h2_stream *st) {
       free(hdrs);
     return;
   }
-  const struct config *cfg = s->srv->cfg;
+  const struct config *cfg = s->cfg;
   int urgency = preload_take(s->preloads, req.authority, req.authority_len,
                              req.path, req.path_len);
   if (urgency >= 0) {
@@ -1089,7 +1092,7 @@ static void start_request(struct h2_stream *st) {
   }
   size_t hostlen = http_authority_host_len(req.authority, req.authority_len);
   int backend = route_pick(cfg, req.authority, hostlen, req.path, req.path_len);
-  struct recorder *rec = s->srv->recorder;
+  struct recorder *rec = s->lp->recorder;
   if (recorder_enabled(rec)) {
     st->recording = 1;
     record_request(&st->obs, s->c, (uint64_t)st->id, &req);
@@ -1098,19 +1101,19 @@ static void start_request(struct h2_stream *st) {
                origin_hash(req.authority, req.authority_len, req.path,
                            req.path_len))) {
       st->obs.flags |= OBS_F_PUSHED; /* pushed, yet requested again */
-      s->srv->stats.pushes_wasted++;
+      s->lp->stats.pushes_wasted++;
     }
     if (record_maybe_navigation(&st->obs)) {
       st->obs.kind = OBS_NAV_START;
       recorder_post(rec, &st->obs);
     }
   }
-  st->early_ok = (uint8_t)hints_may_send(s->srv, &req,
+  st->early_ok = (uint8_t)hints_may_send(s->cfg, &req,
                                          st->recording ? &st->obs : NULL,
                                          s->c, (uint64_t)st->id);
-  st->up = upstream_start(s->srv->pool, backend, &req, &up_cb, st);
+  st->up = upstream_start(conn_pool(s->c), backend, &req, &up_cb, st);
   /* The request is on its way to the backend; fill its think time. */
-  if (s->srv->rules != NULL && st->early_ok)
+  if (s->lp->rules != NULL && st->early_ok)
     deliver(st, &req);
   if (hdrs != stack_hdrs)
     free(hdrs);
@@ -1156,7 +1159,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
       nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
   if (st == NULL)
     return 0;
-  const struct config *cfg = st->s->srv->cfg;
+  const struct config *cfg = st->s->cfg;
   if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
     /* Request trailers: HTTP/1.1 chunked trailers would need the body to
      * be chunked; herald drops them (they are optional by definition),
@@ -1231,7 +1234,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
       st->request_ended = st->headers_end_stream = 1;
     } else {
       st->body_ms = loop_now(s);
-      conn_schedule_tick(s->c, (uint64_t)s->srv->cfg->idle_timeout);
+      conn_schedule_tick(s->c, (uint64_t)s->cfg->idle_timeout);
     }
     if (s->nready == s->ready_cap) {
       s->ready_cap = s->ready_cap ? s->ready_cap * 2 : 16;
@@ -1284,7 +1287,7 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
     return 0;
   }
   st->body_received += (int64_t)len;
-  if (st->body_received > st->s->srv->cfg->max_request_body) {
+  if (st->body_received > st->s->cfg->max_request_body) {
     if (st->up != NULL)
       upstream_cancel(st->up);
     st->up = NULL;
@@ -1328,22 +1331,22 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
         .pushed = st->pushed,
     });
   if (st->status >= 100 && st->status < 600)
-    s->srv->stats.responses[st->status / 100]++;
+    s->lp->stats.responses[st->status / 100]++;
   int cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||
             st->resp.len > 0;
   if (st->pushed) {
     s->push_open--;
     if (error_code == NGHTTP2_CANCEL || error_code == NGHTTP2_REFUSED_STREAM)
-      s->srv->stats.pushes_cancelled++;
+      s->lp->stats.pushes_cancelled++;
     else if (!cut)
-      s->srv->stats.pushes_completed++;
-    s->srv->stats.push_bytes += st->bytes_sent;
+      s->lp->stats.pushes_completed++;
+    s->lp->stats.push_bytes += st->bytes_sent;
   }
   if (st->recording) {
     record_finish(&st->obs, st->bytes_sent, cut);
     if (st->pushed)
       st->obs.kind = OBS_PUSH;
-    recorder_post(s->srv->recorder, &st->obs);
+    recorder_post(s->lp->recorder, &st->obs);
   }
   nghttp2_session_set_stream_user_data(ng, id, NULL);
   stream_free(st);
@@ -1392,10 +1395,11 @@ static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *frame,
 
 /* ---- session ops ------------------------------------------------------ */
 
-static nghttp2_session_callbacks *callbacks;
-static nghttp2_option *options;
-
-static void init_library(void) {
+/* init_library makes the loop's nghttp2 callbacks and options (read
+ * only once made; one set per loop so no thread initialises another's). */
+static void init_library(struct loop *lp) {
+  nghttp2_session_callbacks *callbacks;
+  nghttp2_option *options;
   nghttp2_session_callbacks_new(&callbacks);
   nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks,
                                                           on_begin_headers);
@@ -1419,16 +1423,21 @@ static void init_library(void) {
   nghttp2_option_set_max_outbound_ack(options, 1000);
   nghttp2_option_set_builtin_recv_extension_type(options,
                                                  NGHTTP2_PRIORITY_UPDATE);
+  lp->h2_callbacks = callbacks;
+  lp->h2_options = options;
 }
 
 void *h2_session_new(struct conn *c) {
-  if (callbacks == NULL)
-    init_library();
+  struct loop *lp = conn_loop(c);
+  if (lp->h2_callbacks == NULL)
+    init_library(lp);
   struct h2_session *s = xcalloc(1, sizeof(*s));
   s->c = c;
-  s->srv = conn_server(c);
-  const struct config *cfg = s->srv->cfg;
-  int rv = nghttp2_session_server_new2(&s->ng, callbacks, s, options);
+  s->lp = conn_loop(c);
+  s->cfg = conn_config(c);
+  const struct config *cfg = s->cfg;
+  int rv = nghttp2_session_server_new2(&s->ng, lp->h2_callbacks, s,
+                                       lp->h2_options);
   if (rv != 0) {
     LOG_ERR("nghttp2_session_server_new2: %s", nghttp2_strerror(rv));
     abort();

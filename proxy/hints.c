@@ -12,7 +12,7 @@
 #include "base/http.h"
 #include "proxy/linkfield.h"
 #include "proxy/record.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 
 void hints_keys_init(struct hints_keys *k, const char *templates,
                      const char *keep_params, int sections) {
@@ -24,15 +24,15 @@ void hints_keys_init(struct hints_keys *k, const char *templates,
 }
 
 /* may_send: see hints_may_send; |o| filled. */
-static int may_send(const struct server *srv, const struct http_req *req,
+static int may_send(const struct config *cfg, const struct http_req *req,
                     const struct obs *o) {
   if (!record_maybe_navigation(o) || (o->flags & OBS_F_AUTHORIZATION))
     return 0;
   return req->version == 20 ||
-         (req->version == 11 && srv->cfg->deliver_hints_http1);
+         (req->version == 11 && cfg->deliver_hints_http1);
 }
 
-int hints_may_send(const struct server *srv, const struct http_req *req,
+int hints_may_send(const struct config *cfg, const struct http_req *req,
                    const struct obs *o, const struct conn *c, uint64_t id) {
   if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
     return 0;
@@ -41,51 +41,51 @@ int hints_may_send(const struct server *srv, const struct http_req *req,
     record_request(&tmp, c, id, req);
     o = &tmp;
   }
-  return may_send(srv, req, o);
+  return may_send(cfg, req, o);
 }
 
 /* page_of returns the rules page of the navigation |req|, whatever its
  * channels, or NULL when there is none. */
-static const struct ruleset_page *page_of(const struct server *srv,
+static const struct ruleset_page *page_of(const struct loop *lp,
+                                          const struct config *cfg,
                                           const struct http_req *req,
                                           const struct obs *o) {
-  const struct config *cfg = srv->cfg;
-  if (srv->rules == NULL || !may_send(srv, req, o))
+  if (lp->rules == NULL || !may_send(cfg, req, o))
     return NULL;
   char key[PAGEKEY_MAX], tmpl[PAGEKEY_MAX];
-  if (pagekey_make(&srv->hint_keys->keys, req->https, o->authority, o->path,
+  if (pagekey_make(&lp->hint_keys->keys, req->https, o->authority, o->path,
                    key, sizeof(key)) < 0)
     return NULL;
   int mobile = cfg->record_single_class ? 0 : (o->flags & OBS_F_MOBILE) != 0;
-  const struct ruleset_page *p = ruleset_lookup(srv->rules, key, mobile);
+  const struct ruleset_page *p = ruleset_lookup(lp->rules, key, mobile);
   if (p != NULL)
     return p;
   /* The nearest wider level the snapshot has (learner/ruleset.h). */
   const char *base = key;
-  if (pagekey_template(&srv->hint_keys->keys, key, tmpl, sizeof(tmpl)) >= 0) {
+  if (pagekey_template(&lp->hint_keys->keys, key, tmpl, sizeof(tmpl)) >= 0) {
     base = tmpl;
     if (strcmp(tmpl, key) != 0 &&
-        (p = ruleset_lookup(srv->rules, tmpl, mobile)) != NULL)
+        (p = ruleset_lookup(lp->rules, tmpl, mobile)) != NULL)
       return p;
   }
   char wide[PAGEKEY_MAX];
-  if (pagekey_section(base, srv->hint_keys->sections, wide, sizeof(wide)) >=
+  if (pagekey_section(base, lp->hint_keys->sections, wide, sizeof(wide)) >=
           0 &&
-      (p = ruleset_lookup(srv->rules, wide, mobile)) != NULL)
+      (p = ruleset_lookup(lp->rules, wide, mobile)) != NULL)
     return p;
   if (pagekey_site(base, wide, sizeof(wide)) >= 0)
-    p = ruleset_lookup(srv->rules, wide, mobile);
+    p = ruleset_lookup(lp->rules, wide, mobile);
   return p;
 }
 
 /* mode_of: the operator's live setting (heraldctl mode, carried by the
  * rules snapshot) wins over the route's configured mode, which wins over
  * [deliver] mode. */
-static int mode_of(const struct server *srv, const struct http_req *req) {
-  const struct config *cfg = srv->cfg;
+static int mode_of(const struct loop *lp, const struct config *cfg,
+                   const struct http_req *req) {
   size_t hostlen = http_authority_host_len(req->authority, req->authority_len);
   int r = route_find(cfg, req->authority, hostlen, req->path, req->path_len);
-  int live = ruleset_mode(srv->rules, r >= 0 ? cfg->routes[r].name : NULL);
+  int live = ruleset_mode(lp->rules, r >= 0 ? cfg->routes[r].name : NULL);
   if (live >= 0)
     return live;
   if (r >= 0 && cfg->routes[r].deliver >= 0)
@@ -95,14 +95,14 @@ static int mode_of(const struct server *srv, const struct http_req *req) {
 
 /* draw returns true with probability |f|. xorshift64* is plenty for
  * sampling. */
-static int draw(struct server *srv, double f) {
+static int draw(struct loop *lp, double f) {
   if (f <= 0)
     return 0;
-  uint64_t x = srv->rng;
+  uint64_t x = lp->rng;
   x ^= x >> 12;
   x ^= x << 25;
   x ^= x >> 27;
-  srv->rng = x;
+  lp->rng = x;
   double u = (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
   return u < f;
 }
@@ -132,11 +132,12 @@ uint8_t hints_dest_of(const char *as) {
   return OBS_DEST_NONE;
 }
 
-int hints_verify_draw(struct server *srv) {
-  return draw(srv, srv->cfg->deliver_verify);
+int hints_verify_draw(struct loop *lp, const struct config *cfg) {
+  return draw(lp, cfg->deliver_verify);
 }
 
-enum hints_action hints_decide(struct server *srv, const struct http_req *req,
+enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
+                               const struct http_req *req,
                                struct obs *o, const struct conn *c,
                                uint64_t id, int can_push,
                                const struct ruleset_page **page,
@@ -146,14 +147,14 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
     record_request(&tmp, c, id, req);
     o = &tmp;
   }
-  const struct ruleset_page *p = page_of(srv, req, o);
+  const struct ruleset_page *p = page_of(lp, cfg, req, o);
   if (p == NULL)
     return HINTS_NONE;
-  int mode = mode_of(srv, req);
+  int mode = mode_of(lp, cfg, req);
   if (mode == CONFIG_DELIVER_OFF)
     return HINTS_NONE;
   if (mode == CONFIG_DELIVER_SHADOW) {
-    srv->stats.hints_shadow++;
+    lp->stats.hints_shadow++;
     return HINTS_NONE;
   }
   enum hints_action a = HINTS_NONE;
@@ -172,13 +173,13 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
   }
   if (a == HINTS_NONE)
     return HINTS_NONE;
-  if (draw(srv, srv->cfg->deliver_holdout)) {
+  if (draw(lp, cfg->deliver_holdout)) {
     o->flags |= OBS_F_HOLDOUT;
-    srv->stats.holdout_visits++;
+    lp->stats.holdout_visits++;
     return HINTS_NONE;
   }
   uint32_t channel = a == HINTS_PUSH ? LEARN_PUSH : LEARN_HINT;
-  int verifying = hints_verify_draw(srv), withheld = 0;
+  int verifying = hints_verify_draw(lp, cfg), withheld = 0;
   uint64_t mask = 0;
   const char *cors;
   for (size_t i = 0; i < p->n && i < 64; i++) {
@@ -190,7 +191,7 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
         !pagekey_path_safe(e->path, strlen(e->path)))
       continue;
     if (verifying) {
-      srv->stats.verify_withheld++;
+      lp->stats.verify_withheld++;
       withheld = 1;
       continue;
     }
@@ -200,8 +201,8 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
     return withheld ? HINTS_VERIFY : HINTS_NONE;
   o->flags |= a == HINTS_PUSH ? OBS_F_GOT_PUSH : OBS_F_GOT_HINTS;
   if (a == HINTS_EARLY) {
-    o->rules_gen = ruleset_gen(srv->rules);
-    o->rules_slot = ruleset_slot(srv->rules, p);
+    o->rules_gen = ruleset_gen(lp->rules);
+    o->rules_slot = ruleset_slot(lp->rules, p);
     o->named_mask = mask;
   }
   *page = p;

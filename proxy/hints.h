@@ -67,7 +67,8 @@
 #include "learner/pagekey.h"
 
 struct conn;
-struct server;
+struct config;
+struct loop;
 struct http_hdr;
 struct http_req;
 struct ruleset_page;
@@ -82,6 +83,10 @@ struct hints_keys {
 
 void hints_keys_init(struct hints_keys *k, const char *templates,
                      const char *keep_params, int sections);
+
+/* The decisions below run on a loop thread: |lp| is that loop (the rules
+ * in force, the counters, the sampling draws, the recorder) and |cfg|
+ * the configuration the request's connection pinned (conn_config). */
 
 /* What a navigation gets: nothing, a 103, or pushes; or nothing at all,
  * not even a backend's 103, because the verification draw left out what
@@ -102,7 +107,8 @@ enum hints_action { HINTS_NONE, HINTS_EARLY, HINTS_PUSH, HINTS_VERIFY };
  * observation also records the snapshot, the page's slot and |*named|.
  * HINTS_VERIFY: there was something to name and the verification draw
  * left all of it out; the caller then passes on no backend 103 either. */
-enum hints_action hints_decide(struct server *srv, const struct http_req *req,
+enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
+                               const struct http_req *req,
                                struct obs *o, const struct conn *c,
                                uint64_t id, int can_push,
                                const struct ruleset_page **page,
@@ -113,7 +119,7 @@ enum hints_action hints_decide(struct server *srv, const struct http_req *req,
  * get a 103, from herald or forwarded from the backend: a GET navigation
  * without Authorization, over HTTP/2, or HTTP/1.1 with [deliver]
  * hints_http1 (never HTTP/1.0). */
-int hints_may_send(const struct server *srv, const struct http_req *req,
+int hints_may_send(const struct config *cfg, const struct http_req *req,
                    const struct obs *o, const struct conn *c, uint64_t id);
 
 /* A link a backend declared, reduced to what herald may name. */
@@ -175,7 +181,8 @@ size_t hints_compose(const struct ruleset_page *p, uint64_t named,
  * observation when recording filled one (else NULL): the declarations go
  * to the recorder (hints_note_declared, those passed on flagged
  * OBS_F_DECL_NAMED), |*count| counting them per navigation. */
-int hints_backend_103(struct server *srv, const struct obs *o, int may,
+int hints_backend_103(struct loop *lp, const struct config *cfg,
+                      const struct obs *o, int may,
                       int sent, int https, const char *authority,
                       size_t alen, const char *path, size_t plen,
                       const struct http_hdr *hdrs, size_t n,
@@ -185,7 +192,7 @@ int hints_backend_103(struct server *srv, const struct obs *o, int may,
  * declares: when |o| is an OBS_NAV_START being recorded and the
  * response (record_response applied) is a 200 text/html, its Link
  * declarations go to the recorder, |*count| as above. */
-void hints_page_response(struct server *srv, const struct obs *o,
+void hints_page_response(struct loop *lp, const struct obs *o,
                          const struct http_hdr *hdrs, size_t n,
                          uint8_t *count);
 
@@ -194,7 +201,7 @@ void hints_page_response(struct server *srv, const struct obs *o,
  * ignored; anything else is no visit and is skipped), with |flags|, plus
  * OBS_F_DECL_NAMED for bit i of |named|; none past OBS_DECLARED_MAX per
  * navigation (|*count|). */
-void hints_note_declared(struct server *srv, const struct obs *page,
+void hints_note_declared(struct loop *lp, const struct obs *page,
                          const struct hints_declared *d, size_t n,
                          uint32_t flags, uint32_t named, uint8_t *count);
 
@@ -202,7 +209,7 @@ void hints_note_declared(struct server *srv, const struct obs *page,
  * (or pushes) would name, with probability [deliver] verify: the
  * learner's only evidence about what herald names. The caller counts
  * each resource so left out (stats.verify_withheld). */
-int hints_verify_draw(struct server *srv);
+int hints_verify_draw(struct loop *lp, const struct config *cfg);
 
 /* hints_link formats entry |i| of |p| as a Link field value into |out|
  * with hints_link_path and returns its length, or 0 (not a hint entry,

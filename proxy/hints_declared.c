@@ -12,7 +12,7 @@
 #include "learner/ruleset.h"
 #include "base/http.h"
 #include "proxy/linkfield.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 #include "base/util.h"
 
 /* has_scheme: |t| starts with "scheme:" (RFC 3986 3.1). */
@@ -176,7 +176,7 @@ size_t hints_compose(const struct ruleset_page *p, uint64_t named,
   return e->n;
 }
 
-void hints_note_declared(struct server *srv, const struct obs *page,
+void hints_note_declared(struct loop *lp, const struct obs *page,
                          const struct hints_declared *d, size_t n,
                          uint32_t flags, uint32_t named, uint8_t *count) {
   if (page == NULL || page->kind != OBS_NAV_START ||
@@ -192,12 +192,13 @@ void hints_note_declared(struct server *srv, const struct obs *page,
     o.referer[0] = '\0';
     o.content_type[0] = '\0';
     snprintf(o.path, sizeof(o.path), "%s", d[i].path);
-    recorder_post(srv->recorder, &o);
+    recorder_post(lp->recorder, &o);
     (*count)++;
   }
 }
 
-int hints_backend_103(struct server *srv, const struct obs *o, int may,
+int hints_backend_103(struct loop *lp, const struct config *cfg,
+                      const struct obs *o, int may,
                       int sent, int https, const char *authority,
                       size_t alen, const char *path, size_t plen,
                       const struct http_hdr *hdrs, size_t n,
@@ -208,10 +209,10 @@ int hints_backend_103(struct server *srv, const struct obs *o, int may,
   size_t nf = 0, of[HINTS_DECLARED_MAX];
   uint32_t named = 0;
   int send = may && !sent;
-  int verifying = send && nd > 0 && hints_verify_draw(srv);
+  int verifying = send && nd > 0 && hints_verify_draw(lp, cfg);
   for (size_t i = 0; send && i < nd; i++) {
     if (verifying) {
-      srv->stats.verify_withheld++;
+      lp->stats.verify_withheld++;
       continue;
     }
     of[nf] = i;
@@ -222,15 +223,15 @@ int hints_backend_103(struct server *srv, const struct obs *o, int may,
     if (e->declared_named >> i & 1)
       named |= 1u << of[i];
   if (send)
-    srv->stats.backend_hints_forwarded++;
+    lp->stats.backend_hints_forwarded++;
   else
-    srv->stats.backend_hints_dropped++;
+    lp->stats.backend_hints_dropped++;
   if (o != NULL)
-    hints_note_declared(srv, o, d, nd, OBS_F_DECL_EARLY, named, count);
+    hints_note_declared(lp, o, d, nd, OBS_F_DECL_EARLY, named, count);
   return send;
 }
 
-void hints_page_response(struct server *srv, const struct obs *o,
+void hints_page_response(struct loop *lp, const struct obs *o,
                          const struct http_hdr *hdrs, size_t n,
                          uint8_t *count) {
   if (o->kind != OBS_NAV_START || o->status != 200 ||
@@ -241,5 +242,5 @@ void hints_page_response(struct server *srv, const struct obs *o,
                                   o->authority, strlen(o->authority),
                                   o->path, strlen(o->path), d,
                                   HINTS_DECLARED_MAX);
-  hints_note_declared(srv, o, d, nd, 0, 0, count);
+  hints_note_declared(lp, o, d, nd, 0, 0, count);
 }

@@ -22,7 +22,7 @@
 #include "base/util.h"
 #include "config/config.h"
 #include "learner/recorder.h"
-#include "proxy/access.h"
+#include "proxy/loop.h"
 #include "base/log.h"
 #include "proxy/notify.h"
 #include "proxy/preflight.h"
@@ -95,57 +95,63 @@ static int open_database(const struct config *cfg, const struct privs *user,
 }
 
 int main(int argc, char **argv) {
-  static struct config cfg; /* large: keep it off the stack */
+  struct config *cfg = config_new(); /* large: keep it off the stack */
   char err[1024] = "";
   const char *path = NULL;
   int test_only = 0, help = 0, version = 0;
 
-  if (config_from_args(&cfg, argc, argv, &path, &test_only, &help, &version,
+  if (config_from_args(cfg, argc, argv, &path, &test_only, &help, &version,
                        err, sizeof(err)) != 0 ||
-      (test_only && preflight_check(&cfg, err, sizeof(err)) != 0)) {
+      (test_only && preflight_check(cfg, err, sizeof(err)) != 0)) {
     fprintf(stderr, "herald: %s\n", err);
     if (test_only)
       fprintf(stderr, "herald: configuration %s test failed\n",
               path ? path : "(flags)");
+    config_unref(cfg);
     return 1;
   }
   if (help) {
     config_usage(argv[0]);
+    config_unref(cfg);
     return 0;
   }
   if (version) {
     printf("herald %s (libuv %s, nghttp2 %s)\n", HERALD_VERSION,
            uv_version_string(), "1.52");
+    config_unref(cfg);
     return 0;
   }
   if (test_only) {
     printf("herald: configuration %s is ok\n", path ? path : "(flags)");
+    config_unref(cfg);
     return 0;
   }
-  log_level = cfg.log_level;
-  int rv = log_error_open(cfg.error_log);
+  log_level = cfg->log_level;
+  int rv = log_error_open(cfg->error_log);
   if (rv != 0) {
-    fprintf(stderr, "herald: cannot open error log %s: %s\n", cfg.error_log,
+    fprintf(stderr, "herald: cannot open error log %s: %s\n", cfg->error_log,
             strerror(-rv));
+    config_unref(cfg);
     return 1;
   }
   LOG_INFO("configuration: %s", path ? path : "command-line flags only");
-  rv = log_access_open(cfg.access_log);
+  rv = log_access_open(cfg->access_log);
   if (rv != 0) {
-    LOG_ERR("cannot open access log %s: %s", cfg.access_log, strerror(-rv));
+    LOG_ERR("cannot open access log %s: %s", cfg->access_log, strerror(-rv));
+    config_unref(cfg);
     return 1;
   }
-  access_format_use(cfg.access_format);
 
   /* Started as root with [server] user: everything that needs root
    * (ports below 1024, files the user may not open) happens first, then
    * herald becomes that user before it serves. */
   static struct privs privs;
   struct privs *user = NULL;
-  if (cfg.server_user[0] != '\0') {
-    if (privs_lookup(cfg.server_user, cfg.server_group, &privs, err,
+  if (cfg->server_user[0] != '\0') {
+    if (privs_lookup(cfg->server_user, cfg->server_group, &privs, err,
                      sizeof(err)) < 0) {
       LOG_ERR("server.user: %s", err);
+      config_unref(cfg);
       return 1;
     }
     if (privs_switching(&privs))
@@ -155,23 +161,26 @@ int main(int argc, char **argv) {
                "(herald runs as uid %d)", privs.user, (int)geteuid());
   }
   struct dblock *lock = NULL;
-  int record = open_database(&cfg, user, &lock);
-  if (record < 0)
+  int record = open_database(cfg, user, &lock);
+  if (record < 0) {
+    config_unref(cfg);
     return 1;
-
+  }
   uv_loop_t *loop = uv_default_loop();
-  static struct server srv;
   int status = 1;
-  if (server_init(&srv, loop, &cfg, err, sizeof(err)) != 0) {
+  struct recorder *rec = NULL;
+  /* The server takes main's reference to the configuration. */
+  struct server *srv = server_new(loop, cfg, argc, argv, err, sizeof(err));
+  cfg = NULL;
+  if (srv == NULL) {
     LOG_ERR("%s", err);
     goto out;
   }
-  srv.argc = argc;
-  srv.argv = argv;
-  srv.recorder = record ? start_recorder(&cfg, &srv) : NULL;
+  rec = record ? start_recorder(server_config(srv), srv) : NULL;
+  server_set_recorder(srv, rec);
   /* Stored rules serve from the first request; a database that takes
    * longer than this to open only delays them. */
-  if (srv.recorder != NULL && recorder_wait_ready(srv.recorder, 3000) != 0)
+  if (rec != NULL && recorder_wait_ready(rec, 3000) != 0)
     LOG_WARN("recorder: database still opening; stored rules apply once loaded");
   if (user != NULL) {
     if (privs_drop(user, err, sizeof(err)) != 0) {
@@ -181,23 +190,25 @@ int main(int argc, char **argv) {
     LOG_INFO("running as user %s (uid %d), group %s (gid %d)", user->user,
              (int)user->uid, user->group, (int)user->gid);
   }
-  server_adopt_rules(&srv);
+  server_adopt_rules(srv);
   LOG_INFO("herald %s started (pid %d)", HERALD_VERSION, (int)uv_os_getpid());
   notify_send("READY=1\nSTATUS=serving\nMAINPID=%d", (int)uv_os_getpid());
-  server_run(&srv);
+  server_run(srv);
   status = 0;
+  const struct loop_stats *st = &server_loop(srv)->stats;
   /* One summary line, so a test or an operator can see what was delivered
    * without a metrics endpoint. */
   LOG_INFO("stats: %" PRIu64 " requests, %" PRIu64 " 103 early hints sent, "
            "%" PRIu64 " shadow, %" PRIu64 " pushes promised",
-           srv.stats.requests, srv.stats.hints_sent, srv.stats.hints_shadow,
-           srv.stats.pushes_promised);
+           st->requests, st->hints_sent, st->hints_shadow,
+           st->pushes_promised);
 out:
   /* The recorder writes what is finished and publishes its last rules
    * while the server's handles are still open. */
-  recorder_stop(srv.recorder);
-  srv.recorder = NULL;
-  server_cleanup(&srv);
+  recorder_stop(rec);
+  if (srv != NULL)
+    server_set_recorder(srv, NULL);
+  server_free(srv);
   uv_loop_close(loop);
   log_access_close();
   dblock_release(lock);

@@ -1,4 +1,5 @@
-/* pool.c: see pool.h. */
+/* pool.c: see pool.h. Every backend read lands in the loop's buffer
+ * (struct loop, backend_buf): the owner handles it before returning. */
 #include "proxy/pool.h"
 
 #include <netdb.h>
@@ -9,6 +10,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
+#include "proxy/loop.h"
 
 #define MAX_BACKOFF_MS 30000
 
@@ -30,11 +32,9 @@ struct pool_backend {
 };
 
 struct pool {
-  uv_loop_t *loop;
-  const struct config *cfg;
-  struct config *owned_cfg; /* freed with the pool, or NULL */
+  struct loop *lp;
+  struct config *cfg;       /* one reference */
   int refs;
-  int retired;              /* no new idle connections */
   struct pool_backend backends[CONFIG_MAX_BACKENDS];
   int nbackends;
 };
@@ -60,11 +60,12 @@ static int resolve(const struct config_server *s,
   return 0;
 }
 
-struct pool *pool_new(uv_loop_t *loop, const struct config *cfg, char *err,
+struct pool *pool_new(struct loop *lp, struct config *cfg, char *err,
                       size_t errlen) {
   struct pool *p = xcalloc(1, sizeof(*p));
-  p->loop = loop;
+  p->lp = lp;
   p->cfg = cfg;
+  config_ref(cfg);
   p->refs = 1;
   p->nbackends = cfg->nbackends;
   for (int i = 0; i < cfg->nbackends; i++) {
@@ -116,23 +117,7 @@ static void idle_remove(struct bconn *b) {
 
 void pool_ref(struct pool *p) { p->refs++; }
 
-void pool_unref(struct pool *p) {
-  if (p == NULL || --p->refs > 0)
-    return;
-  free(p->owned_cfg);
-  free(p);
-}
-
-void pool_own_config(struct pool *p, struct config *cfg) {
-  p->owned_cfg = cfg;
-}
-
-void pool_free(struct pool *p) { pool_retire(p); }
-
-void pool_retire(struct pool *p) {
-  if (p == NULL)
-    return;
-  p->retired = 1;
+static void close_idle(struct pool *p) {
   for (int i = 0; i < p->nbackends; i++) {
     for (int k = 0; k < p->backends[i].nservers; k++) {
       struct pool_server *s = &p->backends[i].servers[k];
@@ -143,6 +128,21 @@ void pool_retire(struct pool *p) {
       }
     }
   }
+}
+
+void pool_unref(struct pool *p) {
+  if (p == NULL || --p->refs > 0)
+    return;
+  close_idle(p);
+  config_unref(p->cfg);
+  free(p);
+}
+
+void pool_free(struct pool *p) { pool_retire(p); }
+
+void pool_retire(struct pool *p) {
+  if (p == NULL)
+    return;
   pool_unref(p);
 }
 
@@ -158,21 +158,19 @@ static struct pool_server *pick(struct pool_backend *pb, uint64_t now) {
   return soonest;
 }
 
-static uint8_t read_buf[65536];
-
 static void on_alloc(uv_handle_t *h, size_t n, uv_buf_t *buf) {
-  (void)h;
+  struct bconn *b = h->data;
+  struct loop *lp = b->server->pool->lp;
   (void)n;
-  *buf = uv_buf_init((char *)read_buf, sizeof(read_buf));
+  *buf = uv_buf_init((char *)lp->backend_buf, sizeof(lp->backend_buf));
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  (void)buf;
   struct bconn *b = s->data;
   if (nread == 0)
     return;
   if (b->owner != NULL && b->on_read != NULL) {
-    b->on_read(b, nread, read_buf);
+    b->on_read(b, nread, (const uint8_t *)buf->base);
     return;
   }
   /* An idle backend connection has nothing to say: EOF means the backend
@@ -270,8 +268,8 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
   b->owner = owner;
   b->on_connect = cb;
   b->on_read = read_cb;
-  uv_tcp_init(p->loop, &b->tcp);
-  uv_timer_init(p->loop, &b->timer);
+  uv_tcp_init(p->lp->uv, &b->tcp);
+  uv_timer_init(p->lp->uv, &b->timer);
   b->tcp.data = b->timer.data = b->connect_req.data = b;
   b->handles_open = 2;
   uv_tcp_nodelay(&b->tcp, 1);
@@ -293,7 +291,7 @@ void pool_put(struct bconn *b) {
   b->on_connect = NULL;
   b->on_read = NULL;
   b->on_timeout = NULL;
-  if (b->closing || p->retired || s->nidle >= p->cfg->backend_keepalive) {
+  if (b->closing || s->nidle >= p->cfg->backend_keepalive) {
     bconn_close(b);
     return;
   }
@@ -336,7 +334,7 @@ void pool_server_ok(struct bconn *b) {
 const char *pool_server_name(const struct bconn *b) { return b->server->name; }
 
 const struct config *pool_config(const struct pool *p) { return p->cfg; }
-uv_loop_t *pool_loop(const struct pool *p) { return p->loop; }
+struct loop *pool_loop(const struct pool *p) { return p->lp; }
 
 int pool_nbackends(const struct pool *p) { return p->nbackends; }
 

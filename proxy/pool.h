@@ -14,6 +14,7 @@
 #include <uv.h>
 
 struct config;
+struct loop;
 struct pool;
 struct pool_server;
 struct bconn;
@@ -43,26 +44,26 @@ struct bconn {
   uint64_t requests;    /* served on this connection so far */
 };
 
-/* pool_new builds the pool of |cfg|'s backends, resolving host names with
- * getaddrinfo (blocking). It touches no libuv state, so a reload runs it
- * on a worker thread; everything else here is loop-thread only. |loop| is
- * only stored. Returns NULL with a message in |err|. The pool holds one
- * reference, its owner's.
+/* pool_new builds the pool of |cfg|'s backends for the loop |lp|,
+ * resolving host names with getaddrinfo (blocking). It touches no libuv
+ * state, so a reload runs it on a worker thread; everything else here is
+ * that loop's thread only. |lp| is only stored. The pool takes a
+ * reference to |cfg| (config_ref), which it gives back when it is freed.
+ * Returns NULL with a message in |err|. The pool holds one reference,
+ * its owner's (the loop's, once in force).
  *
- * Lifetime: every upstream holds a reference while it runs (pool_ref /
- * pool_unref). A reload retires the old pool: pool_retire drops the
- * owner's reference and closes the idle connections; busy ones are closed
- * when their exchange ends instead of going back to the pool; the last
- * pool_unref frees the pool and the configuration given to
- * pool_own_config, so requests in flight finish on the backends and
- * settings they started with. */
-struct pool *pool_new(uv_loop_t *loop, const struct config *cfg, char *err,
+ * Lifetime: every connection (conn.c) and every upstream holds a
+ * reference (pool_ref / pool_unref). A reload retires the old pool:
+ * pool_retire drops the owner's reference; connections pinned to it keep
+ * using it, idle backend connections included, and the last pool_unref
+ * closes its idle connections and frees it with its reference to the
+ * configuration, so requests finish on the backends and settings their
+ * connection started with. */
+struct pool *pool_new(struct loop *lp, struct config *cfg, char *err,
                       size_t errlen);
 void pool_ref(struct pool *p);
 void pool_unref(struct pool *p); /* NULL is a no-op */
 void pool_retire(struct pool *p); /* NULL is a no-op */
-/* pool_own_config makes |cfg| (heap) freed with the pool. */
-void pool_own_config(struct pool *p, struct config *cfg);
 /* pool_free is pool_retire, for a pool nothing else references. */
 void pool_free(struct pool *p);
 
@@ -116,7 +117,7 @@ void pool_server_state(const struct pool *p, int backend, int i,
  * neither resets the metrics nor forgets a server that is down. */
 void pool_inherit(struct pool *p, const struct pool *old);
 const struct config *pool_config(const struct pool *p);
-uv_loop_t *pool_loop(const struct pool *p);
+struct loop *pool_loop(const struct pool *p);
 /* pool_server_name is "host:port" for logs. */
 const char *pool_server_name(const struct bconn *b);
 

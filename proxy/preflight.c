@@ -138,7 +138,7 @@ static int check_log(const char *key, const char *path, char *err,
   return check_dir(key, path, dir, NULL, err, errlen);
 }
 
-int preflight_check(const struct config *cfg, char *err, size_t errlen) {
+int preflight_check(struct config *cfg, char *err, size_t errlen) {
   char why[1024];
   for (int i = 0; i < cfg->nlisteners; i++) {
     const struct config_listener *l = &cfg->listeners[i];

@@ -18,7 +18,7 @@ struct privs;
 
 /* preflight_check returns 0, or -1 with the first problem in |err|,
  * naming the key and the file. */
-int preflight_check(const struct config *cfg, char *err, size_t errlen);
+int preflight_check(struct config *cfg, char *err, size_t errlen);
 
 /* preflight_db checks that the database |db| ([store] db) can be used by
  * |p|'s user (NULL: by this process): its directory exists and is

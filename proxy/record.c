@@ -9,7 +9,6 @@
 #include "config/config.h"
 #include "learner/pagekey.h"
 #include "proxy/conn.h"
-#include "proxy/server.h"
 
 static uint64_t wall_ms(void) {
   struct timespec ts;
@@ -150,7 +149,7 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
    * make visits; checked for navigations only, the one kind that can
    * start one. */
   if (record_maybe_navigation(o) &&
-      config_ignored(conn_server(c)->cfg, ua, ua_len, o->addr))
+      config_ignored(conn_config(c), ua, ua_len, o->addr))
     o->flags |= OBS_F_IGNORED;
 }
 

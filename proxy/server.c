@@ -1,33 +1,75 @@
-/* server.c: see server.h. */
+/* server.c: see server.h.
+ *
+ * The process side of the proxy: what is bound (listeners, the admin
+ * endpoint), what is in force (the configuration; the loop holds its
+ * backend pool), the signals and the reload that swaps both. Connection
+ * state is the loop's (loop.c, conn.c). */
 #include "proxy/server.h"
 
-#include <malloc.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
 #include "learner/learner.h"
 #include "learner/recorder.h"
-#include "proxy/access.h"
-#include "learner/ruleset.h"
 #include "proxy/admin.h"
-#include "proxy/clientcount.h"
 #include "proxy/conn.h"
-#include "base/log.h"
-#include "proxy/notify.h"
-#include "learner/ruleset.h"
 #include "proxy/hints.h"
+#include "proxy/loop.h"
+#include "proxy/notify.h"
 #include "proxy/pool.h"
-#include "proxy/pushed.h"
-#include "proxy/session.h"
 #include "proxy/tls.h"
-#include "proxy/upstream.h"
+
+struct listener {
+  uv_tcp_t tcp;
+  struct listener *next; /* server's list */
+  struct server *srv;
+  int proxy_protocol;      /* connections start with a PROXY header */
+  struct tls_ctx *tls_ctx; /* one reference, NULL for cleartext */
+  char name[300];          /* "host:port" for logs */
+};
+
+struct server {
+  struct loop *lp;
+  uv_loop_t *uv;
+  /* The configuration in force, replaced whole on reload (one
+   * reference). The loop's pool holds it too, and each connection pins
+   * the pool it was accepted under, so a request started under one
+   * configuration finishes under it. */
+  struct config *cfg;
+  /* How to rebuild the configuration on SIGHUP: main's argv. */
+  int argc;
+  char **argv;
+  int reloading; /* a reload is being prepared off the loop */
+  int reopening; /* SIGUSR1: the logs are being reopened off the loop */
+  struct admin *admin; /* NULL when [admin] listen is off */
+  struct recorder *recorder; /* NULL when recording is off; owned by main */
+  struct listener *listeners; /* list; each heap-allocated */
+  int nlisteners;
+  uv_signal_t sigterm, sigint, sighup, sigusr1;
+  uint64_t reloads, reload_failures;
+};
+
+struct loop *server_loop(const struct server *srv) { return srv->lp; }
+const struct config *server_config(const struct server *srv) {
+  return srv->cfg;
+}
+struct recorder *server_recorder(const struct server *srv) {
+  return srv->recorder;
+}
+void server_set_recorder(struct server *srv, struct recorder *rec) {
+  srv->recorder = rec;
+  srv->lp->recorder = rec;
+}
+void server_reloads(const struct server *srv, uint64_t *done,
+                    uint64_t *failed) {
+  *done = srv->reloads;
+  *failed = srv->reload_failures;
+}
 
 static void on_connection(uv_stream_t *s, int status) {
   struct listener *l = s->data;
@@ -35,83 +77,14 @@ static void on_connection(uv_stream_t *s, int status) {
     LOG_WARN("listener %s: accept: %s", l->name, uv_strerror(status));
     return;
   }
-  conn_accept(l);
+  conn_accept(l->srv->lp, s, l->tls_ctx, l->proxy_protocol);
 }
 
-static void on_check(uv_check_t *h) {
-  struct server *srv = h->data;
-  conn_flush_dirty(srv);
-  uv_idle_stop(&srv->flush_idle);
-}
-
-static void on_idle(uv_idle_t *h) { (void)h; }
-
-void server_adopt_rules(struct server *srv) {
-  struct ruleset *rs = atomic_exchange(&srv->rules_pending, NULL);
-  if (rs == NULL)
-    return;
-  struct ruleset *old = srv->rules;
-  srv->rules = rs;
-  /* Nothing on the loop keeps a ruleset across callbacks yet, so the old
-   * one has no other reference. */
-  ruleset_unref(old);
-  LOG_DEBUG("rules: %zu rules for %zu pages now in force", ruleset_rules(rs),
-            ruleset_pages(rs));
-}
-
-static void on_rules(uv_async_t *h) { server_adopt_rules(h->data); }
+void server_adopt_rules(struct server *srv) { loop_adopt_rules(srv->lp); }
 
 void server_publish_rules(void *ud, struct ruleset *rs) {
   struct server *srv = ud;
-  struct ruleset *stale = atomic_exchange(&srv->rules_pending, rs);
-  /* A snapshot the loop never picked up was never shared: free it here. */
-  ruleset_unref(stale);
-  uv_async_send(&srv->rules_async);
-}
-
-void server_wake_flush(struct server *srv) {
-  /* Output marked from a timer or close callback must not wait for the
-   * next socket event: an active idle handle makes this turn's poll
-   * return at once, so the check phase flushes right away. */
-  uv_idle_start(&srv->flush_idle, on_idle);
-}
-
-void server_conn_added(struct server *srv, struct conn *c) {
-  (void)c;
-  if (++srv->nconns > srv->conns_peak)
-    srv->conns_peak = srv->nconns;
-}
-
-/* After a burst of connections (a spike, a slowloris) glibc keeps what
- * they freed in its heap: 2000 slow clients left herald's RSS 24 MB above
- * its idle size for good. Once the count falls to a quarter of its peak
- * since the last trim, free pages go back to the system (malloc_trim
- * releases whole free pages inside the heap too, not only at its top).
- * Small bursts are not worth the heap walk. */
-#define TRIM_MIN_PEAK 256
-
-static void maybe_trim(struct server *srv) {
-  if (srv->conns_peak < TRIM_MIN_PEAK || srv->nconns > srv->conns_peak / 4)
-    return;
-  malloc_trim(0);
-  srv->conns_peak = srv->nconns;
-}
-
-static int shutdown_finished(struct server *srv) {
-  return srv->draining && srv->nconns == 0;
-}
-
-static void stop_loop(struct server *srv) {
-  uv_timer_stop(&srv->drain_timer);
-  uv_stop(srv->loop);
-}
-
-void server_conn_removed(struct server *srv, struct conn *c) {
-  (void)c; /* conn.c keeps the list itself; the server keeps the count */
-  srv->nconns--;
-  maybe_trim(srv);
-  if (shutdown_finished(srv))
-    stop_loop(srv);
+  loop_publish_rules(srv->lp, rs);
 }
 
 static void on_listener_closed(uv_handle_t *h) {
@@ -137,29 +110,14 @@ static void close_listeners(struct server *srv) {
   srv->nlisteners = 0;
 }
 
-static void on_drain_deadline(uv_timer_t *t) {
-  struct server *srv = t->data;
-  LOG_WARN("shutdown deadline reached with %d connections open; closing them",
-           srv->nconns);
-  uv_stop(srv->loop);
-}
-
 void server_shutdown(struct server *srv) {
-  if (srv->draining)
+  if (srv->lp->draining)
     return;
-  srv->draining = 1;
-  notify_send("STOPPING=1\nSTATUS=draining %d connections", srv->nconns);
+  notify_send("STOPPING=1\nSTATUS=draining %d connections", srv->lp->nconns);
   LOG_INFO("shutting down: draining %d connections (deadline %d ms)",
-           srv->nconns, srv->cfg->shutdown_timeout);
+           srv->lp->nconns, srv->cfg->shutdown_timeout);
   close_listeners(srv);
-  for (struct conn *c = srv->conns; c != NULL; c = conn_next(c))
-    conn_shutdown(c);
-  if (shutdown_finished(srv)) {
-    stop_loop(srv);
-    return;
-  }
-  uv_timer_start(&srv->drain_timer, on_drain_deadline,
-                 (uint64_t)srv->cfg->shutdown_timeout, 0);
+  loop_drain(srv->lp, (uint64_t)srv->cfg->shutdown_timeout);
 }
 
 /* ---- SIGUSR1: reopen the logs -------------------------------------------
@@ -203,7 +161,7 @@ static void reopen_logs(struct server *srv) {
   job->srv = srv;
   job->req.data = job;
   srv->reopening = 1;
-  int rv = uv_queue_work(srv->loop, &job->req, reopen_work, reopen_done);
+  int rv = uv_queue_work(srv->uv, &job->req, reopen_work, reopen_done);
   if (rv != 0) {
     srv->reopening = 0;
     free(job);
@@ -243,7 +201,6 @@ static struct listener *listener_new(struct server *srv,
     rv = uv_ip4_addr(cl->host, cl->port, (struct sockaddr_in *)&ss);
   listener_name(l->name, sizeof(l->name), cl->host, cl->port);
   l->srv = srv;
-  l->tls = cl->tls;
   l->proxy_protocol = cl->proxy_protocol;
   l->tls_ctx = ctx;
   if (rv != 0) {
@@ -253,7 +210,7 @@ static struct listener *listener_new(struct server *srv,
     free(l);
     return NULL;
   }
-  uv_tcp_init(srv->loop, &l->tcp);
+  uv_tcp_init(srv->uv, &l->tcp);
   l->tcp.data = l;
   rv = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss,
                    ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
@@ -287,22 +244,21 @@ static int start_admin(struct server *srv, const struct config *cfg,
   return rv;
 }
 
-int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
-                char *err, size_t errlen) {
-  memset(srv, 0, sizeof(*srv));
-  srv->loop = loop;
+struct server *server_new(uv_loop_t *uv, struct config *cfg, int argc,
+                          char **argv, char *err, size_t errlen) {
+  struct server *srv = xcalloc(1, sizeof(*srv));
+  srv->uv = uv;
   srv->cfg = cfg;
-  /* Holdout sampling only needs to differ between runs. */
-  srv->rng = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^
-             0x9e3779b97f4a7c15ull;
-  srv->validators = pushed_validators_new();
-  srv->clients = clientcount_new();
-  srv->hint_keys = xmalloc(sizeof(*srv->hint_keys));
-  hints_keys_init(srv->hint_keys, cfg->record_templates,
+  srv->argc = argc;
+  srv->argv = argv;
+  srv->lp = loop_new(uv, srv);
+  srv->lp->hint_keys = xmalloc(sizeof(*srv->lp->hint_keys));
+  hints_keys_init(srv->lp->hint_keys, cfg->record_templates,
                   cfg->record_keep_params, cfg->record_sections);
-  srv->pool = pool_new(loop, cfg, err, errlen);
-  if (srv->pool == NULL)
-    return UV_EINVAL;
+  struct pool *pool = pool_new(srv->lp, cfg, err, errlen);
+  if (pool == NULL)
+    goto fail;
+  loop_use(srv->lp, pool);
   struct listener **tail = &srv->listeners;
   for (int i = 0; i < cfg->nlisteners; i++) {
     const struct config_listener *cl = &cfg->listeners[i];
@@ -312,12 +268,12 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
       ctx = tls_ctx_new(cl->cert, cl->key, why, sizeof(why));
       if (ctx == NULL) {
         snprintf(err, errlen, "listener '%s': %s", cl->name, why);
-        return UV_EINVAL;
+        goto fail;
       }
     }
     struct listener *l = listener_new(srv, cl, ctx, err, errlen);
     if (l == NULL)
-      return UV_EADDRINUSE;
+      goto fail;
     *tail = l;
     tail = &l->next;
     srv->nlisteners++;
@@ -325,31 +281,26 @@ int server_init(struct server *srv, uv_loop_t *loop, struct config *cfg,
              listener_kind(cl->tls, cl->proxy_protocol));
   }
   if (start_admin(srv, cfg, &srv->admin, err, errlen) != 0)
-    return UV_EADDRINUSE;
-  uv_check_init(loop, &srv->flush_check);
-  srv->flush_check.data = srv;
-  uv_check_start(&srv->flush_check, on_check);
-  uv_idle_init(loop, &srv->flush_idle);
-  srv->flush_idle.data = srv;
-  uv_async_init(loop, &srv->rules_async, on_rules);
-  srv->rules_async.data = srv;
-  uv_unref((uv_handle_t *)&srv->rules_async);
-  uv_timer_init(loop, &srv->drain_timer);
-  srv->drain_timer.data = srv;
+    goto fail;
   uv_signal_t *sigs[] = {&srv->sigterm, &srv->sigint, &srv->sighup,
                          &srv->sigusr1};
   int nums[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
   for (int i = 0; i < 4; i++) {
-    uv_signal_init(loop, sigs[i]);
+    uv_signal_init(uv, sigs[i]);
     sigs[i]->data = srv;
     uv_signal_start(sigs[i], on_signal, nums[i]);
   }
+  /* Process-wide, and the same for every server: a client that goes
+   * away must be a write error, not a signal. */
   signal(SIGPIPE, SIG_IGN);
-  return 0;
+  return srv;
+fail:
+  server_free(srv);
+  return NULL;
 }
 
 int server_run(struct server *srv) {
-  return uv_run(srv->loop, UV_RUN_DEFAULT);
+  return uv_run(srv->uv, UV_RUN_DEFAULT);
 }
 
 static void close_any(uv_handle_t *h, void *arg) {
@@ -358,35 +309,18 @@ static void close_any(uv_handle_t *h, void *arg) {
     uv_close(h, NULL);
 }
 
-void server_cleanup(struct server *srv) {
-  /* Connections still open past the deadline are dropped: their close
-   * callbacks free sessions, which cancel upstreams, which discard their
-   * backend connections. Then the pool closes its idle ones. */
-  struct conn *next;
-  for (struct conn *c = srv->conns; c != NULL; c = next) {
-    next = conn_next(c);
-    conn_close(c, 0);
-  }
+void server_free(struct server *srv) {
+  if (srv == NULL)
+    return;
   close_listeners(srv);
   admin_close(srv->admin);
   srv->admin = NULL;
-  uv_run(srv->loop, UV_RUN_NOWAIT);
-  pool_free(srv->pool);
-  srv->pool = NULL;
-  upstream_shutdown();
-  h2_release_cache();
-  uv_walk(srv->loop, close_any, NULL);
-  uv_run(srv->loop, UV_RUN_DEFAULT);
-  ruleset_unref(atomic_exchange(&srv->rules_pending, NULL));
-  ruleset_unref(srv->rules);
-  srv->rules = NULL;
-  free(srv->hint_keys);
-  srv->hint_keys = NULL;
-  pushed_validators_free(srv->validators);
-  srv->validators = NULL;
-  clientcount_free(srv->clients); /* every conn uncounted itself above */
-  srv->clients = NULL;
-  buf_release_cache();
+  loop_close_handles(srv->lp);
+  uv_walk(srv->uv, close_any, NULL);
+  uv_run(srv->uv, UV_RUN_DEFAULT);
+  loop_free(srv->lp);
+  config_unref(srv->cfg);
+  free(srv);
 }
 
 /* ---- reload ---------------------------------------------------------------
@@ -398,10 +332,10 @@ void server_cleanup(struct server *srv) {
  * the loop, reload_done binds the listeners that are new, and only if every
  * bind succeeds does it commit: listeners whose address is gone are closed,
  * kept ones get their new TLS context, the pool and configuration are
- * swapped (the old pool is retired and lives as long as requests use it),
- * and the learner's settings go to the recorder thread. Connections
- * already open keep running; each new request is routed by the
- * configuration in force when it starts. */
+ * swapped (the old pool is retired and lives as long as connections
+ * pinned to it), and the learner's settings go to the recorder thread.
+ * Connections already open keep running under the configuration they
+ * were accepted with; new connections get the new one. */
 
 struct reload_job {
   uv_work_t req;
@@ -474,11 +408,11 @@ static void restart_keys(const struct config *o, const struct config *n,
 static void reload_work(uv_work_t *req) {
   struct reload_job *job = req->data;
   struct server *srv = job->srv;
-  job->cfg = xcalloc(1, sizeof(*job->cfg));
+  job->cfg = config_new();
   if (config_from_args(job->cfg, srv->argc, srv->argv, NULL, NULL, NULL,
                        NULL, job->err, sizeof(job->err)) != 0)
     goto fail;
-  job->pool = pool_new(srv->loop, job->cfg, job->err, sizeof(job->err));
+  job->pool = pool_new(srv->lp, job->cfg, job->err, sizeof(job->err));
   if (job->pool == NULL)
     goto fail;
   for (int i = 0; i < job->cfg->nlisteners; i++) {
@@ -503,12 +437,8 @@ fail:
 static void job_free(struct reload_job *job) {
   for (int i = 0; i < CONFIG_MAX_LISTENERS; i++)
     tls_ctx_free(job->tls[i]);
-  if (job->pool != NULL) {
-    pool_own_config(job->pool, job->cfg);
-    pool_free(job->pool);
-  } else {
-    free(job->cfg);
-  }
+  pool_free(job->pool);
+  config_unref(job->cfg);
   free(job);
 }
 
@@ -521,7 +451,7 @@ static struct listener *find_listener(struct server *srv, const char *name) {
 }
 
 static void reload_failed(struct server *srv, const char *why) {
-  srv->stats.reload_failures++;
+  srv->reload_failures++;
   LOG_ERR("reload failed: %s; keeping the running configuration", why);
 }
 
@@ -577,11 +507,10 @@ static int reload_apply(struct server *srv, struct reload_job *job) {
       tls_ctx_free(l->tls_ctx);
       l->tls_ctx = job->tls[i];
       job->tls[i] = NULL;
-      l->tls = cfg->listeners[i].tls;
       l->proxy_protocol = cfg->listeners[i].proxy_protocol;
     } else {
       LOG_INFO("reload: listening on %s (%s)", l->name,
-               listener_kind(l->tls, l->proxy_protocol));
+               listener_kind(l->tls_ctx != NULL, l->proxy_protocol));
     }
     *tail = l;
     tail = &l->next;
@@ -593,22 +522,21 @@ static int reload_apply(struct server *srv, struct reload_job *job) {
     srv->admin = admin;
   }
 
-  struct pool *old = srv->pool;
-  pool_inherit(job->pool, old);
-  pool_own_config(job->pool, cfg);
-  srv->pool = job->pool;
+  /* New connections pin the new pool and configuration; open ones keep
+   * theirs (conn.h), so the old pool lives on while they do. */
+  pool_inherit(job->pool, srv->lp->pool);
+  loop_use(srv->lp, job->pool);
+  config_unref(srv->cfg);
   srv->cfg = cfg;
   job->pool = NULL;
   job->cfg = NULL;
-  pool_retire(old);
   log_level = cfg->log_level;
-  access_format_use(cfg->access_format);
   if (srv->recorder != NULL) {
     struct learner_config lc;
     server_learner_config(cfg, srv, &lc);
     recorder_set_learner(srv->recorder, &lc);
   }
-  srv->stats.reloads++;
+  srv->reloads++;
   LOG_INFO("reload: configuration %s in force: %d listeners (%d added, %d "
            "removed), %d backends, %d routes",
            cfg->source[0] ? cfg->source : "(flags)", cfg->nlisteners, added,
@@ -631,7 +559,7 @@ static void reload_done(uv_work_t *req, int status) {
   struct reload_job *job = req->data;
   struct server *srv = job->srv;
   srv->reloading = 0;
-  if (status != 0 || srv->draining) {
+  if (status != 0 || srv->lp->draining) {
     LOG_INFO("reload abandoned: shutting down");
   } else if (job->failed) {
     reload_failed(srv, job->err);
@@ -647,7 +575,7 @@ static void reload_done(uv_work_t *req, int status) {
 }
 
 void server_reload(struct server *srv) {
-  if (srv->draining) {
+  if (srv->lp->draining) {
     LOG_WARN("SIGHUP during shutdown: not reloading");
     return;
   }
@@ -669,7 +597,7 @@ void server_reload(struct server *srv) {
   job->srv = srv;
   job->req.data = job;
   srv->reloading = 1;
-  int rv = uv_queue_work(srv->loop, &job->req, reload_work, reload_done);
+  int rv = uv_queue_work(srv->uv, &job->req, reload_work, reload_done);
   if (rv != 0) {
     srv->reloading = 0;
     free(job);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 struct conn;
+struct loop;
 
 struct session_ops {
   /* recv feeds plaintext from the client. A negative return closes the
@@ -37,7 +38,8 @@ extern const struct session_ops h2_session_ops;
 void *h1_session_new(struct conn *c);
 void *h2_session_new(struct conn *c);
 
-/* h2_release_cache frees recycled streams (at exit, for leak checkers). */
-void h2_release_cache(void);
+/* h2_loop_cleanup frees what h2.c keeps in |lp| (recycled streams,
+ * nghttp2 callbacks and options) once the loop has ended. */
+void h2_loop_cleanup(struct loop *lp);
 
 #endif

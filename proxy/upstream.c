@@ -1,4 +1,6 @@
-/* upstream.c: see upstream.h. */
+/* upstream.c: see upstream.h. Its loop state (finished upstreams kept
+ * for reuse, the deferred-failure timer and list, the counters) is in
+ * struct loop, reached through the pool. */
 #include "proxy/upstream.h"
 
 #include <llhttp.h>
@@ -10,12 +12,14 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
+#include "proxy/loop.h"
 #include "proxy/pool.h"
 
 #define MAX_RESPONSE_HEADER 65536
 #define MAX_RESPONSE_FIELDS 200
 
 struct upstream {
+  struct loop *lp;
   struct pool *pool;
   const struct config *cfg;
   int backend;
@@ -58,24 +62,20 @@ struct bwreq {
   uv_buf_t bufs[];
 };
 
-static llhttp_settings_t settings;
-static int settings_ready;
+static const llhttp_settings_t settings;
 
 const uint32_t upstream_latency_bounds_ms[UPSTREAM_LATENCY_BUCKETS - 1] = {
     5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
-static struct upstream_stats stats;
-
-const struct upstream_stats *upstream_stats(void) { return &stats; }
-
 static void observe_latency(struct upstream *u) {
+  struct upstream_stats *stats = &u->lp->upstream_stats;
   uint64_t us = (uv_hrtime() - u->start_ns) / 1000;
   size_t i = 0;
   while (i < UPSTREAM_LATENCY_BUCKETS - 1 &&
          us > (uint64_t)upstream_latency_bounds_ms[i] * 1000)
     i++;
-  stats.latency[i]++;
-  stats.latency_sum_us += us;
-  stats.responses++;
+  stats->latency[i]++;
+  stats->latency_sum_us += us;
+  stats->responses++;
 }
 
 static void fail(struct upstream *u, int status, const char *why);
@@ -93,15 +93,13 @@ const char *upstream_transfer_codings(const struct upstream *u) {
 /* Finished upstreams are kept for reuse with their header buffers, so a
  * steady stream of requests allocates neither. */
 #define FREE_MAX 256
-static struct upstream *free_list;
-static int free_count;
 
-static struct upstream *upstream_alloc(void) {
-  struct upstream *u = free_list;
+static struct upstream *upstream_alloc(struct loop *lp) {
+  struct upstream *u = lp->upstream_free;
   if (u == NULL)
     return xcalloc(1, sizeof(*u));
-  free_list = u->deferred_next;
-  free_count--;
+  lp->upstream_free = u->deferred_next;
+  lp->upstream_nfree--;
   struct http_fields keep = u->fields;
   memset(u, 0, sizeof(*u));
   u->fields = keep;
@@ -114,15 +112,16 @@ static void upstream_free(struct upstream *u) {
     w->u = NULL;
   /* The pool (and the configuration it holds) may be a retired one that
    * lives only for the exchanges still using it. */
+  struct loop *lp = u->lp;
   pool_unref(u->pool);
   u->pool = NULL;
-  stats.active--;
+  lp->upstream_stats.active--;
   buf_cleanup(&u->head);
   buf_cleanup(&u->body_q);
-  if (free_count < FREE_MAX) {
-    u->deferred_next = free_list;
-    free_list = u;
-    free_count++;
+  if (lp->upstream_nfree < FREE_MAX) {
+    u->deferred_next = lp->upstream_free;
+    lp->upstream_free = u;
+    lp->upstream_nfree++;
     return;
   }
   http_fields_cleanup(&u->fields);
@@ -222,7 +221,7 @@ static void bwrite(struct upstream *u, struct buf *data, size_t body_bytes) {
   struct bwreq *w = xmalloc(sizeof(*w) + n * sizeof(uv_buf_t));
   w->u = u;
   w->body_bytes = body_bytes;
-  buf_init(&w->data);
+  buf_init(&w->data, &u->lp->bufs);
   buf_take(&w->data, data);
   /* A write is one request head or one body piece from one client read
    * (at most 64 KB), so it never spans more than 64 chunks. */
@@ -244,7 +243,7 @@ static void bwrite(struct upstream *u, struct buf *data, size_t body_bytes) {
 
 static void send_head_and_queue(struct upstream *u) {
   struct buf copy;
-  buf_init(&copy);
+  buf_init(&copy, &u->lp->bufs);
   struct iov sl[16];
   size_t n = buf_slices(&u->head, sl, ARRAY_SIZE(sl));
   for (size_t i = 0; i < n; i++)
@@ -481,15 +480,11 @@ static void finish(struct upstream *u) {
 /* Failures before upstream_start returns are reported on a later loop
  * turn, so the consumer never sees a callback for an upstream it has not
  * been handed yet. One timer per loop serves every such upstream. */
-static uv_timer_t deferred_timer;
-static int deferred_timer_ready;
-static struct upstream *deferred;
-
 static void on_deferred(uv_timer_t *t) {
-  (void)t;
-  while (deferred != NULL) {
-    struct upstream *u = deferred;
-    deferred = u->deferred_next;
+  struct loop *lp = t->data;
+  while (lp->upstream_deferred != NULL) {
+    struct upstream *u = lp->upstream_deferred;
+    lp->upstream_deferred = u->deferred_next;
     if (u->dead) {
       upstream_free(u);
       continue;
@@ -502,29 +497,28 @@ static void on_deferred(uv_timer_t *t) {
 static void defer_fail(struct upstream *u, int status, const char *why) {
   u->deferred_status = status;
   u->deferred_why = why;
-  u->deferred_next = deferred;
-  deferred = u;
-  uv_loop_t *loop = pool_loop(u->pool);
-  if (!deferred_timer_ready) {
-    uv_timer_init(loop, &deferred_timer);
-    uv_unref((uv_handle_t *)&deferred_timer);
-    deferred_timer_ready = 1;
-  }
-  uv_timer_start(&deferred_timer, on_deferred, 0, 0);
+  struct loop *lp = u->lp;
+  u->deferred_next = lp->upstream_deferred;
+  lp->upstream_deferred = u;
+  uv_timer_start(&lp->upstream_timer, on_deferred, 0, 0);
 }
 
-void upstream_shutdown(void) {
-  while (free_list != NULL) {
-    struct upstream *u = free_list;
-    free_list = u->deferred_next;
+void upstream_loop_init(struct loop *lp) {
+  uv_timer_init(lp->uv, &lp->upstream_timer);
+  lp->upstream_timer.data = lp;
+  uv_unref((uv_handle_t *)&lp->upstream_timer);
+}
+
+void upstream_loop_cleanup(struct loop *lp) {
+  while (lp->upstream_free != NULL) {
+    struct upstream *u = lp->upstream_free;
+    lp->upstream_free = u->deferred_next;
     http_fields_cleanup(&u->fields);
     free(u);
   }
-  free_count = 0;
-  if (deferred_timer_ready) {
-    uv_close((uv_handle_t *)&deferred_timer, NULL);
-    deferred_timer_ready = 0;
-  }
+  lp->upstream_nfree = 0;
+  if (!uv_is_closing((uv_handle_t *)&lp->upstream_timer))
+    uv_close((uv_handle_t *)&lp->upstream_timer, NULL);
 }
 
 static void fail(struct upstream *u, int status, const char *why) {
@@ -598,35 +592,27 @@ static void start_connect(struct upstream *u, int fresh) {
     on_ready(u);
 }
 
-static void init_settings(void) {
-  llhttp_settings_init(&settings);
-  settings.on_message_begin = on_message_begin;
-  settings.on_header_field = on_header_field;
-  settings.on_header_field_complete = on_header_field_complete;
-  settings.on_header_value = on_header_value;
-  settings.on_headers_complete = on_headers_complete;
-  settings.on_body = on_body;
-  settings.on_message_complete = on_message_complete;
-  settings_ready = 1;
-}
-
-/* Failures before any I/O are reported on the next loop turn so the
- * consumer never sees a callback from inside upstream_start. */
-struct deferred_fail {
-  uv_timer_t timer;
-  struct upstream *u;
+/* Constant, so every loop thread shares it without initialising it. */
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
 };
 
 struct upstream *upstream_start(struct pool *pool, int backend,
                                 const struct http_req *req,
                                 const struct upstream_cb *cb, void *ud) {
-  if (!settings_ready)
-    init_settings();
-  struct upstream *u = upstream_alloc();
+  struct loop *lp = pool_loop(pool);
+  struct upstream *u = upstream_alloc(lp);
+  u->lp = lp;
   u->server = "";
   u->pool = pool;
   pool_ref(pool);
-  stats.active++;
+  lp->upstream_stats.active++;
   u->start_ns = uv_hrtime();
   u->cfg = pool_config(pool);
   u->backend = backend;
@@ -638,8 +624,8 @@ struct upstream *upstream_start(struct pool *pool, int backend,
   u->what[ml] = ' ';
   memcpy(u->what + ml + 1, req->path, pl);
   u->what[ml + 1 + pl] = '\0';
-  buf_init(&u->head);
-  buf_init(&u->body_q);
+  buf_init(&u->head, &lp->bufs);
+  buf_init(&u->body_q, &lp->bufs);
   u->fields.max_size = MAX_RESPONSE_HEADER;
   u->fields.max_fields = MAX_RESPONSE_FIELDS;
   http_req_serialize(req, &u->head);
@@ -659,7 +645,7 @@ void upstream_send_body(struct upstream *u, const uint8_t *p, size_t n) {
   if (n == 0 || u->failed)
     return;
   struct buf q;
-  buf_init(&q);
+  buf_init(&q, &u->lp->bufs);
   if (u->body_chunked) {
     char hdr[24];
     int k = snprintf(hdr, sizeof(hdr), "%zx\r\n", n);
@@ -682,7 +668,7 @@ void upstream_end_body(struct upstream *u) {
   if (!u->body_chunked)
     return;
   struct buf q;
-  buf_init(&q);
+  buf_init(&q, &u->lp->bufs);
   buf_append(&q, "0\r\n\r\n", 5);
   if (u->b != NULL && u->b->connected && u->reading)
     bwrite(u, &q, 0);

@@ -20,6 +20,7 @@
 
 #include "base/http.h"
 
+struct loop;
 struct pool;
 struct upstream;
 
@@ -46,7 +47,8 @@ struct upstream_cb {
 };
 
 /* upstream_start begins forwarding |req| (serialized at once; the caller
- * may free it after the call) to a server of |backend|. Never NULL: a
+ * may free it after the call) to a server of |backend| in |pool|, on the
+ * pool's loop. Never NULL: a
  * failure to even try is reported through on_error on a later turn. */
 struct upstream *upstream_start(struct pool *pool, int backend,
                                 const struct http_req *req,
@@ -93,10 +95,11 @@ struct upstream_stats {
   int64_t active;       /* exchanges in progress (gauge) */
 };
 
-/* upstream_stats: the loop thread's counters (read them on that thread). */
-const struct upstream_stats *upstream_stats(void);
-
-/* upstream_shutdown releases module state when the loop ends. */
-void upstream_shutdown(void);
+/* The counters are struct loop's upstream_stats (read them on that
+ * loop's thread). upstream_loop_init sets up the module's state in a new
+ * loop; upstream_loop_cleanup closes its timer and frees what it kept,
+ * when the loop ends. */
+void upstream_loop_init(struct loop *lp);
+void upstream_loop_cleanup(struct loop *lp);
 
 #endif

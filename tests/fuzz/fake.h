@@ -32,7 +32,7 @@ struct config;
 struct conn;
 struct pool;
 struct bconn;
-struct server;
+struct loop;
 
 /* fuzz_fail reports a broken invariant and aborts. */
 void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
@@ -43,9 +43,10 @@ __attribute__((noreturn));
 /* fake_conn_sink receives everything the session writes to the client. */
 typedef void (*fake_conn_sink)(void *ud, const uint8_t *p, size_t n);
 
-/* fake_conn_new makes a connection on |srv| and starts the session |ops|
- * with |session_new|, as conn.c does once the protocol is known. */
-struct conn *fake_conn_new(struct server *srv, int tls,
+/* fake_conn_new makes a connection on |lp| (pinning its configuration
+ * and pool) and starts the session |ops| with |session_new|, as conn.c
+ * does once the protocol is known. */
+struct conn *fake_conn_new(struct loop *lp, int tls,
                            const struct session_ops *ops,
                            void *(*session_new)(struct conn *c),
                            fake_conn_sink sink, void *sink_ud);
@@ -85,7 +86,7 @@ enum fake_backend_kind {
 };
 
 /* fake_pool_new makes the pool every upstream of the world uses. */
-struct pool *fake_pool_new(uv_loop_t *loop, const struct config *cfg);
+struct pool *fake_pool_new(struct loop *lp, const struct config *cfg);
 /* fake_pool_set: connect outcome for new connections (0, or a UV_E*). */
 void fake_pool_set_connect_status(struct pool *p, int status);
 /* fake_pool_set_get_fail: pool_get returns NULL (no address to try). */
@@ -133,9 +134,9 @@ struct world_opts {
 
 #define WORLD_OPT_BYTES 3
 
-/* world_init builds the server (config, rules, pool) once per process. */
+/* world_init builds the loop (config, rules, pool) once per process. */
 void world_init(void);
-struct server *world_server(void);
+struct loop *world_loop(void);
 struct pool *world_pool(void);
 
 /* world_opts_parse reads WORLD_OPT_BYTES bytes of |p|. */

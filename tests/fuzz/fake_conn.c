@@ -16,12 +16,12 @@
 #include "base/util.h"
 #include "config/config.h"
 #include "proxy/conn.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 #include "proxy/session.h"
 #include "tests/fuzz/fake.h"
 
 struct conn {
-  struct server *srv;
+  struct loop *lp;
   const struct session_ops *ops;
   void *session;
   fake_conn_sink sink;
@@ -37,23 +37,25 @@ struct conn {
 
 static uint64_t next_id;
 
-struct conn *fake_conn_new(struct server *srv, int tls,
+struct conn *fake_conn_new(struct loop *lp, int tls,
                            const struct session_ops *ops,
                            void *(*session_new)(struct conn *c),
                            fake_conn_sink sink, void *sink_ud) {
   struct conn *c = xcalloc(1, sizeof(*c));
-  c->srv = srv;
+  c->lp = lp;
   c->tls = tls;
   c->ops = ops;
   c->sink = sink;
   c->sink_ud = sink_ud;
   c->id = ++next_id;
-  buf_init(&c->out);
+  buf_init(&c->out, &lp->bufs);
   c->session = session_new(c);
   return c;
 }
 
-struct server *conn_server(const struct conn *c) { return c->srv; }
+struct loop *conn_loop(const struct conn *c) { return c->lp; }
+const struct config *conn_config(const struct conn *c) { return c->lp->cfg; }
+struct pool *conn_pool(const struct conn *c) { return c->lp->pool; }
 const char *conn_peer(const struct conn *c) {
   (void)c;
   return "192.0.2.1";
@@ -66,7 +68,7 @@ void conn_peer_addr(const struct conn *c, uint8_t out[16]) {
 }
 int conn_request_client(const struct conn *c, const struct http_hdr *hdrs,
                         size_t nhdrs, uint8_t out[16]) {
-  const struct config *cfg = c->srv->cfg;
+  const struct config *cfg = c->lp->cfg;
   uint8_t peer[16];
   conn_peer_addr(c, peer);
   return client_forwarded(cfg->trusted_proxies, cfg->ntrusted_proxies, peer,
@@ -84,7 +86,7 @@ void conn_keep_output_shallow(struct conn *c) {
 int conn_write_blocked(struct conn *c) {
   if (c->closing)
     return 1;
-  size_t cap = (size_t)c->srv->cfg->write_buffer;
+  size_t cap = (size_t)c->lp->cfg->write_buffer;
   if (c->ahead != 0 && c->ahead < cap)
     cap = c->ahead;
   if (c->out.len < cap)
@@ -167,8 +169,12 @@ void conn_flush_now(struct conn *c) {
 }
 
 /* Not used by the sessions, but part of conn.h. */
-void conn_accept(struct listener *l) {
-  (void)l;
+void conn_accept(struct loop *lp, uv_stream_t *server, struct tls_ctx *tls,
+                 int proxy_protocol) {
+  (void)lp;
+  (void)server;
+  (void)tls;
+  (void)proxy_protocol;
   fuzz_fail("conn_accept called in the fuzz world");
 }
 void conn_shutdown(struct conn *c) { c->ops->shutdown(c->session); }
@@ -176,7 +182,7 @@ struct conn *conn_next(const struct conn *c) {
   (void)c;
   return NULL;
 }
-void conn_flush_dirty(struct server *srv) { (void)srv; }
+void conn_flush_dirty(struct loop *lp) { (void)lp; }
 
 void fake_conn_feed(struct conn *c, const uint8_t *p, size_t n) {
   if (c->closing || n == 0)

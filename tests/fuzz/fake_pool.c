@@ -18,6 +18,7 @@
 
 #include "base/util.h"
 #include "config/config.h"
+#include "proxy/loop.h"
 #include "proxy/pool.h"
 #include "tests/fuzz/fake.h"
 
@@ -49,7 +50,7 @@ struct fconn {
 };
 
 struct pool {
-  uv_loop_t *loop;
+  struct loop *lp;
   const struct config *cfg;
   struct pool_server server;
   struct fconn *conns;
@@ -257,7 +258,7 @@ static void close_conn(struct fconn *f) {
   uv_close((uv_handle_t *)&f->b.tcp, on_closed);
 }
 
-struct pool *fake_pool_new(uv_loop_t *loop, const struct config *cfg) {
+struct pool *fake_pool_new(struct loop *lp, const struct config *cfg) {
   if (!req_settings_ready) {
     llhttp_settings_init(&req_settings);
     req_settings.on_message_begin = req_begin;
@@ -267,7 +268,7 @@ struct pool *fake_pool_new(uv_loop_t *loop, const struct config *cfg) {
     canned_init();
   }
   struct pool *p = xcalloc(1, sizeof(*p));
-  p->loop = loop;
+  p->lp = lp;
   p->cfg = cfg;
   p->server.pool = p;
   snprintf(p->server.name, sizeof(p->server.name), "192.0.2.80:80");
@@ -319,7 +320,7 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
   struct fconn *f = xcalloc(1, sizeof(*f));
   f->b.server = &p->server;
   f->peer = fds[1];
-  uv_tcp_init(p->loop, &f->b.tcp);
+  uv_tcp_init(p->lp->uv, &f->b.tcp);
   f->b.tcp.data = f;
   if (uv_tcp_open(&f->b.tcp, fds[0]) != 0)
     fuzz_fail("uv_tcp_open on a socketpair failed");
@@ -359,13 +360,14 @@ void pool_discard(struct bconn *b) { close_conn((struct fconn *)b); }
 
 void pool_ref(struct pool *p) { (void)p; }
 void pool_unref(struct pool *p) { (void)p; }
+void pool_retire(struct pool *p) { (void)p; }
 void pool_server_failed(struct bconn *b) { (void)b; }
 void pool_server_ok(struct bconn *b) { (void)b; }
 void pool_server_used(struct bconn *b) { (void)b; }
 void pool_server_error(struct bconn *b) { (void)b; }
 const char *pool_server_name(const struct bconn *b) { return b->server->name; }
 const struct config *pool_config(const struct pool *p) { return p->cfg; }
-uv_loop_t *pool_loop(const struct pool *p) { return p->loop; }
+struct loop *pool_loop(const struct pool *p) { return p->lp; }
 
 void fake_pool_close_idle(struct pool *p) {
   struct fconn *f = p->conns;

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/http.h"
+#include "proxy/loop.h"
 #include "proxy/pool.h"
 #include "proxy/upstream.h"
 #include "tests/fuzz/fake.h"
@@ -207,9 +208,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     upstream_cancel(x.u);
   }
   world_settle();
-  if (upstream_stats()->active != 0)
+  if (world_loop()->upstream_stats.active != 0)
     fuzz_fail("%lld upstream exchanges alive at the end",
-              (long long)upstream_stats()->active);
+              (long long)world_loop()->upstream_stats.active);
   if (fake_backend_busy(pool) != 0)
     fuzz_fail("a backend connection is still owned at the end");
   fake_pool_close_idle(pool);

@@ -1,6 +1,6 @@
 /* world.c: the server the protocol harnesses run in (see fake.h).
  *
- * One struct server per process, as herald has: a configuration with two
+ * One loop context per process (struct loop): a configuration with two
  * backends and routes, learned rules for a few pages of a.example (so
  * requests can get 103s and pushes), the pushed-resource validators, and
  * the fake pool. Each input sets a few options (limits, delivery mode,
@@ -16,11 +16,11 @@
 #include "learner/ruleset.h"
 #include "proxy/hints.h"
 #include "proxy/pushed.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 #include "proxy/upstream.h"
 #include "tests/fuzz/fake.h"
 
-static struct server srv;
+static struct loop *lp;
 static struct config cfg;
 static uv_loop_t *loop;
 /* herald's loop always has referenced handles (listeners, signals); the
@@ -30,8 +30,8 @@ static uv_timer_t keep_alive;
 
 static void on_keep_alive(uv_timer_t *t) { (void)t; }
 
-struct server *world_server(void) { return &srv; }
-struct pool *world_pool(void) { return srv.pool; }
+struct loop *world_loop(void) { return lp; }
+struct pool *world_pool(void) { return lp->pool; }
 
 static struct learn_rule rule(const char *key, uint32_t channels, int dest) {
   struct learn_rule r;
@@ -115,14 +115,13 @@ void world_init(void) {
   add_route("", "/off", 0, "web", -1); /* r3: off live (build_rules) */
   cfg.deliver_hints_http1 = 1;
   cfg.deliver_holdout = 0;
-  srv.loop = loop;
-  srv.cfg = &cfg;
-  srv.pool = fake_pool_new(loop, &cfg);
-  srv.rules = build_rules();
-  srv.validators = pushed_validators_new();
-  srv.hint_keys = xmalloc(sizeof(*srv.hint_keys));
-  hints_keys_init(srv.hint_keys, "/product/*", "", cfg.record_sections);
-  srv.rng = 0x9e3779b97f4a7c15ull;
+  lp = loop_new(loop, NULL);
+  lp->cfg = &cfg;
+  lp->pool = fake_pool_new(lp, &cfg);
+  lp->rules = build_rules();
+  lp->hint_keys = xmalloc(sizeof(*lp->hint_keys));
+  hints_keys_init(lp->hint_keys, "/product/*", "", cfg.record_sections);
+  lp->rng = 0x9e3779b97f4a7c15ull;
 }
 
 void world_opts_parse(struct world_opts *o, const uint8_t *p) {
@@ -160,13 +159,13 @@ static void apply(const struct world_opts *o) {
     cfg.max_header_list_size = d.max_header_list_size;
     cfg.max_header_fields = d.max_header_fields;
   }
-  fake_pool_set_connect_status(srv.pool, o->connect_status);
-  fake_pool_set_get_fail(srv.pool, o->get_fail);
+  fake_pool_set_connect_status(lp->pool, o->connect_status);
+  fake_pool_set_get_fail(lp->pool, o->get_fail);
 }
 
 static int turn(struct conn *c, const struct world_opts *o) {
   int any = fake_conn_turn(c);
-  any |= fake_backend_step(srv.pool, o->kind, o->slice);
+  any |= fake_backend_step(lp->pool, o->kind, o->slice);
   uv_run(loop, UV_RUN_NOWAIT);
   any |= fake_conn_turn(c);
   return any;
@@ -186,7 +185,7 @@ void world_run(const struct world_opts *o, const struct session_ops *ops,
                void *(*session_new)(struct conn *c), const uint8_t *data,
                size_t n, fake_conn_sink sink, void *sink_ud) {
   apply(o);
-  struct conn *c = fake_conn_new(&srv, o->tls, ops, session_new, sink,
+  struct conn *c = fake_conn_new(lp, o->tls, ops, session_new, sink,
                                  sink_ud);
   turn(c, o);
   size_t off = 0;
@@ -206,7 +205,7 @@ void world_run(const struct world_opts *o, const struct session_ops *ops,
     settle(c, o);
   }
   if (o->timeout) {
-    fake_backend_timeout(srv.pool);
+    fake_backend_timeout(lp->pool);
     settle(c, o);
     fake_conn_fire_timeout(c);
     settle(c, o);
@@ -215,20 +214,20 @@ void world_run(const struct world_opts *o, const struct session_ops *ops,
   world_settle();
   if (getenv("FUZZ_LOG") != NULL)
     fprintf(stderr, "world: %llu requests, %llu hints, %llu pushes, "
-            "%llu backend errors\n", (unsigned long long)srv.stats.requests,
-            (unsigned long long)srv.stats.hints_sent,
-            (unsigned long long)srv.stats.pushes_promised,
-            (unsigned long long)srv.stats.backend_errors);
-  if (fake_backend_busy(srv.pool) != 0)
+            "%llu backend errors\n", (unsigned long long)lp->stats.requests,
+            (unsigned long long)lp->stats.hints_sent,
+            (unsigned long long)lp->stats.pushes_promised,
+            (unsigned long long)lp->stats.backend_errors);
+  if (fake_backend_busy(lp->pool) != 0)
     fuzz_fail("%d backend connections still owned after the client "
-              "connection was freed", fake_backend_busy(srv.pool));
-  if (upstream_stats()->active != 0)
+              "connection was freed", fake_backend_busy(lp->pool));
+  if (lp->upstream_stats.active != 0)
     fuzz_fail("%lld upstream exchanges alive after the client connection "
-              "was freed", (long long)upstream_stats()->active);
-  if (srv.stats.h2_streams_active != 0)
+              "was freed", (long long)lp->upstream_stats.active);
+  if (lp->stats.h2_streams_active != 0)
     fuzz_fail("h2_streams_active is %lld after the connection was freed",
-              (long long)srv.stats.h2_streams_active);
-  fake_pool_close_idle(srv.pool);
+              (long long)lp->stats.h2_streams_active);
+  fake_pool_close_idle(lp->pool);
   world_settle();
 }
 

@@ -495,7 +495,7 @@ _sanitizer_check() {
   local f
   for f in "$HERALD_LOG" "$WORK"/fault_backend.log "$WORK"/relay*.log; do
     [ -f "$f" ] || continue
-    if grep -Eq 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:' "$f"; then
+    if grep -Eq 'ERROR: (Address|Leak|Undefined)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$f"; then
       fail "sanitizer clean ($(basename "$f"))" "$(grep -E -m3 -A8 'Sanitizer|runtime error' "$f")"
     fi
   done

@@ -537,7 +537,9 @@ timeout 30 h2load -n 1000000 -c 6 -m 10 -H 'sec-fetch-dest: image' -H 'sec-fetch
   >"$WORK/h2load-sub.out" 2>&1 &
 L2=$!
 track_pid "$L2"
-got=$(wait_count "$DB3" 'SELECT count(*) > 0 FROM visits' 1 5)
+# The loads run 30 s; under ASan on a busy machine the first visits can
+# take longer than 5 s to reach the disk (measured: one run in two).
+got=$(wait_count "$DB3" 'SELECT count(*) > 0 FROM visits' 1 20)
 assert_eq "heavy load: visits being written" 1 "$got"
 sleep 0.7
 check "herald alive under heavy recording" herald_alive

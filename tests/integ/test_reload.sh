@@ -5,7 +5,8 @@
 # to the new one); a bad file (logged with file:line and key, the old
 # configuration keeps serving); a route change; a removed listener and a
 # moved admin port; keys that need a restart are named; [learn] settings
-# reach the learner thread; a TLS listener gets its new certificate (and a
+# reach the learner thread; a request in flight keeps the configuration its
+# connection was accepted under; a TLS listener gets its new certificate (and a
 # mismatched key is rejected); and
 # config/herald.ini.example passes herald -t.
 . "$(dirname "$0")/lib.sh"
@@ -164,6 +165,35 @@ for _ in $(seq 1 60); do
 done
 assert_contains "the learner thread picked up the new [learn] settings" \
   "learner: reloaded settings apply from this recompute" "$(cat "$HERALD_LOG")"
+
+# ---- 5b. a request in flight keeps its connection's configuration -------------
+# A chunked upload is under way when a reload lowers limits.max_request_body
+# below its size and routes its path to the other backend: the request was
+# accepted under the old configuration and finishes under it (its whole body
+# reaches the backend it was routed to), while a new connection gets the new
+# limit and route.
+
+write_ini "" "$FB_PORT" "/app" "$AP2" $'[record]\nwindow = 3000\n[limits]\nmax_request_body = 10000000\n'
+reload_and_wait 7
+assert_eq "reload 7 took effect" 0 $?
+head -c 400000 /dev/urandom >"$WORK/up.bin"
+hcurl -m 30 --limit-rate 100K -H 'Transfer-Encoding: chunked' \
+  --data-binary @"$WORK/up.bin" -o "$WORK/up.out" \
+  "http://127.0.0.1:$P1/echo" 2>"$WORK/up.err" &
+UP=$!
+sleep 1
+write_ini "" "$FB_PORT" "/echo" "$AP2" $'[record]\nwindow = 3000\n[limits]\nmax_request_body = 1000\n'
+reload_and_wait 8
+assert_eq "reload 8 took effect" 0 $?
+kill -0 "$UP" 2>/dev/null
+assert_eq "the upload is still running across the reload" 0 $?
+wait "$UP"
+assert_eq "the upload completes (curl exit 0)" 0 $?
+assert_contains "the upload's whole body reached its old backend under its old limit" \
+  '"body_length": 400000' "$(cat "$WORK/up.out")"
+code=$(hcurl -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+  --data-binary @"$WORK/up.bin" "http://127.0.0.1:$P1/echo")
+assert_eq "a new connection gets the new limit (413)" 413 "$code"
 
 # ---- 6. graceful stop after reloads ------------------------------------------------
 

@@ -20,6 +20,8 @@ static void fill_pattern(uint8_t *p, size_t n, unsigned seed) {
     p[i] = (uint8_t)((i + seed) % 251);
 }
 
+static struct buf_cache cache;
+
 static int group_setup(void **state) {
   (void)state;
   fill_pattern(pattern, BIG, 0);
@@ -28,7 +30,7 @@ static int group_setup(void **state) {
 
 static int group_teardown(void **state) {
   (void)state;
-  buf_release_cache();
+  buf_cache_release(&cache);
   return 0;
 }
 
@@ -37,7 +39,7 @@ static void test_empty(void **state) {
   struct buf q;
   const uint8_t *p = (const uint8_t *)"x";
   struct iov v[4];
-  buf_init(&q);
+  buf_init(&q, &cache);
   assert_int_equal(q.len, 0);
   assert_int_equal(buf_peek(&q, &p), 0);
   assert_null(p);
@@ -55,7 +57,7 @@ static void test_empty(void **state) {
 static void test_append_across_chunks(void **state) {
   (void)state;
   struct buf q;
-  buf_init(&q);
+  buf_init(&q, &cache);
   buf_append(&q, pattern, BIG);
   assert_int_equal(q.len, BIG);
   /* 40000 bytes need three 16384-byte chunks. */
@@ -72,7 +74,7 @@ static void test_append_across_chunks(void **state) {
 static void test_append_small_pieces(void **state) {
   (void)state;
   struct buf q;
-  buf_init(&q);
+  buf_init(&q, &cache);
   /* Odd-sized appends, several straddling a chunk boundary. */
   size_t off = 0, step = 1;
   while (off < BIG) {
@@ -99,7 +101,7 @@ static void test_peek_consume(void **state) {
   (void)state;
   struct buf q;
   const uint8_t *p;
-  buf_init(&q);
+  buf_init(&q, &cache);
   buf_append(&q, pattern, BIG);
 
   /* peek shows the first chunk only, without removing anything. */
@@ -146,7 +148,7 @@ static void test_peek_consume(void **state) {
 static void test_copyout_partial(void **state) {
   (void)state;
   struct buf q;
-  buf_init(&q);
+  buf_init(&q, &cache);
   buf_append(&q, "hello, world", 12);
   assert_int_equal(buf_copyout(&q, got, 5), 5);
   assert_memory_equal(got, "hello", 5);
@@ -162,8 +164,8 @@ static void test_take(void **state) {
   static uint8_t other[BIG];
   struct buf dst, src;
   fill_pattern(other, BIG, 7);
-  buf_init(&dst);
-  buf_init(&src);
+  buf_init(&dst, &cache);
+  buf_init(&src, &cache);
   buf_append(&dst, pattern, 20000);
   buf_append(&src, other, 30000);
   size_t dchunks = buf_nchunks(&dst), schunks = buf_nchunks(&src);
@@ -196,8 +198,8 @@ static void test_take(void **state) {
 static void test_take_edge_cases(void **state) {
   (void)state;
   struct buf dst, src;
-  buf_init(&dst);
-  buf_init(&src);
+  buf_init(&dst, &cache);
+  buf_init(&src, &cache);
 
   /* Into an empty queue. */
   buf_append(&src, "abc", 3);
@@ -226,7 +228,7 @@ static void test_slices(void **state) {
   (void)state;
   struct buf q;
   struct iov v[8];
-  buf_init(&q);
+  buf_init(&q, &cache);
   buf_append(&q, pattern, BIG);
   buf_consume(&q, 10);
 
@@ -258,7 +260,7 @@ static void test_slices(void **state) {
 static void test_nchunks(void **state) {
   (void)state;
   struct buf q;
-  buf_init(&q);
+  buf_init(&q, &cache);
   assert_int_equal(buf_nchunks(&q), 0);
   buf_append(&q, pattern, 1);
   assert_int_equal(buf_nchunks(&q), 1);
@@ -277,7 +279,7 @@ static void test_cleanup_then_reuse(void **state) {
   (void)state;
   struct buf q;
   const uint8_t *p;
-  buf_init(&q);
+  buf_init(&q, &cache);
   buf_append(&q, pattern, BIG);
   buf_cleanup(&q);
   assert_int_equal(q.len, 0);
@@ -306,15 +308,49 @@ static void test_cleanup_then_reuse(void **state) {
 static void test_release_cache(void **state) {
   (void)state;
   struct buf q;
-  buf_init(&q);
+  buf_init(&q, &cache);
   buf_append(&q, pattern, BIG);
   buf_cleanup(&q);
-  buf_release_cache();
+  buf_cache_release(&cache);
   /* Queues still work after the free list was emptied. */
   buf_append(&q, pattern, BIG);
   assert_int_equal(buf_copyout(&q, got, sizeof got), BIG);
   assert_memory_equal(got, pattern, BIG);
   buf_cleanup(&q);
+}
+
+/* Each queue's chunks come from and go back to its own cache (one per
+ * loop thread); a queue without one uses malloc alone. */
+static void test_caches(void **state) {
+  (void)state;
+  struct buf_cache a = {0}, b = {0};
+  struct buf qa, qb, qn;
+  buf_init(&qa, &a);
+  buf_init(&qb, &b);
+  buf_init(&qn, NULL);
+  buf_append(&qa, pattern, 2 * BUF_CHUNK_SIZE + 1); /* three chunks */
+  buf_append(&qn, pattern, BUF_CHUNK_SIZE + 1);
+  buf_cleanup(&qa);
+  buf_cleanup(&qn);
+  assert_int_equal(a.count, 3);
+  assert_int_equal(b.count, 0);
+  /* Reuse takes from the queue's own cache only. */
+  buf_append(&qb, pattern, 10);
+  assert_int_equal(a.count, 3);
+  buf_append(&qa, pattern, 10);
+  assert_int_equal(a.count, 2);
+  /* Chunks moved with buf_take go back to the destination's cache. */
+  buf_take(&qb, &qa);
+  assert_ptr_equal(qa.cache, &a);
+  assert_int_equal(qb.len, 20);
+  assert_int_equal(buf_copyout(&qb, got, sizeof got), 20);
+  assert_memory_equal(got, pattern, 10);
+  assert_memory_equal(got + 10, pattern, 10);
+  assert_int_equal(b.count, 2);
+  assert_int_equal(a.count, 2);
+  buf_cache_release(&a);
+  buf_cache_release(&b);
+  assert_int_equal(a.count + b.count, 0);
 }
 
 int main(void) {
@@ -330,6 +366,7 @@ int main(void) {
       cmocka_unit_test(test_nchunks),
       cmocka_unit_test(test_cleanup_then_reuse),
       cmocka_unit_test(test_release_cache),
+      cmocka_unit_test(test_caches),
   };
   return cmocka_run_group_tests_name("buf", tests, group_setup,
                                      group_teardown);

@@ -19,7 +19,7 @@
 #include "proxy/hints.h"
 #include "base/http.h"
 #include "proxy/linkfield.h"
-#include "proxy/server.h"
+#include "proxy/loop.h"
 
 /* link_of formats one entry with |path| and |dest|; "" when refused. */
 static const char *link_of(const char *path, uint8_t dest) {
@@ -297,14 +297,14 @@ static void test_compose_cap(void **state) {
  * when the request already had one. */
 static void test_backend_103(void **state) {
   (void)state;
-  static struct server srv;
+  static struct loop lp;
   static struct config cfg;
   static struct hints_early e;
-  memset(&srv, 0, sizeof(srv));
+  memset(&lp, 0, sizeof(lp));
   config_defaults(&cfg);
   cfg.deliver_verify = 0;
-  srv.cfg = &cfg;
-  srv.rng = 1;
+  lp.cfg = &cfg;
+  lp.rng = 1;
   struct http_hdr h[] = {
       {"Link", 4, "</c.js>; rel=preload; as=script, "
                   "<https://evil.example/e.css>; rel=preload; as=style", 75},
@@ -313,32 +313,32 @@ static void test_backend_103(void **state) {
   };
   h[0].value_len = strlen(h[0].value);
   h[2].value_len = strlen(h[2].value);
-  assert_int_equal(hints_backend_103(&srv, NULL, 1, 0, 1, "a.example", 9,
+  assert_int_equal(hints_backend_103(&lp, &cfg, NULL, 1, 0, 1, "a.example", 9,
                                      "/p", 2, h, 3, NULL, &e),
                    1);
   assert_int_equal(e.n, 1);
   assert_string_equal(e.link[0], "</c.js>; rel=preload; as=script");
-  assert_int_equal(srv.stats.backend_hints_forwarded, 1);
+  assert_int_equal(lp.stats.backend_hints_forwarded, 1);
   /* Already had a 103 (herald's, or the backend's first): never another. */
-  assert_int_equal(hints_backend_103(&srv, NULL, 1, 1, 1, "a.example", 9,
+  assert_int_equal(hints_backend_103(&lp, &cfg, NULL, 1, 1, 1, "a.example", 9,
                                      "/p", 2, h, 3, NULL, &e),
                    0);
   /* Not a request a 103 may go to. */
-  assert_int_equal(hints_backend_103(&srv, NULL, 0, 0, 1, "a.example", 9,
+  assert_int_equal(hints_backend_103(&lp, &cfg, NULL, 0, 0, 1, "a.example", 9,
                                      "/p", 2, h, 3, NULL, &e),
                    0);
   /* Nothing herald may name: no 103 at all. */
-  assert_int_equal(hints_backend_103(&srv, NULL, 1, 0, 1, "a.example", 9,
+  assert_int_equal(hints_backend_103(&lp, &cfg, NULL, 1, 0, 1, "a.example", 9,
                                      "/p", 2, h + 1, 2, NULL, &e),
                    0);
-  assert_int_equal(srv.stats.backend_hints_dropped, 3);
-  assert_int_equal(srv.stats.backend_hints_forwarded, 1);
+  assert_int_equal(lp.stats.backend_hints_dropped, 3);
+  assert_int_equal(lp.stats.backend_hints_forwarded, 1);
   /* Its links are verified like herald's own: all withheld, none. */
   cfg.deliver_verify = 1;
-  assert_int_equal(hints_backend_103(&srv, NULL, 1, 0, 1, "a.example", 9,
+  assert_int_equal(hints_backend_103(&lp, &cfg, NULL, 1, 0, 1, "a.example", 9,
                                      "/p", 2, h, 3, NULL, &e),
                    0);
-  assert_int_equal(srv.stats.verify_withheld, 1);
+  assert_int_equal(lp.stats.verify_withheld, 1);
 }
 
 int main(void) {

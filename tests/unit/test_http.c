@@ -24,7 +24,7 @@ static char out[65536];
  * buf_copyout into |out| and returns it NUL-terminated. */
 static const char *serialize(const struct http_req *r) {
   struct buf b;
-  buf_init(&b);
+  buf_init(&b, NULL);
   http_req_serialize(r, &b);
   size_t n = b.len;
   assert_true(n < sizeof out);
@@ -525,7 +525,7 @@ static void test_serialize_large_head(void **state) {
   };
   struct http_req r = base_req(hdrs, 2);
   struct buf b;
-  buf_init(&b);
+  buf_init(&b, NULL);
   http_req_serialize(&r, &b);
   assert_true(buf_nchunks(&b) >= 3);
   buf_cleanup(&b);
@@ -987,12 +987,6 @@ static void test_fields_reset_reuses(void **state) {
   http_fields_cleanup(&f);
 }
 
-static int group_teardown(void **state) {
-  (void)state;
-  buf_release_cache();
-  return 0;
-}
-
 static void expect_escape_n(const char *in, size_t n, const char *want) {
   char out[256];
   size_t len = http_path_escape(in, n, out, sizeof(out));
@@ -1078,5 +1072,5 @@ int main(void) {
       cmocka_unit_test(test_fields_empty_value),
       cmocka_unit_test(test_fields_reset_reuses),
   };
-  return cmocka_run_group_tests_name("http", tests, NULL, group_teardown);
+  return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
