@@ -29,7 +29,8 @@ static void test_defaults(void **state) {
   assert_true(p.min_visits == 20);
   assert_int_equal(p.min_clients, 3);
   assert_int_equal(p.hint_budget, CONFIG_DEFAULT_HINT_BUDGET);
-  assert_int_equal(p.hint_max, 16);
+  assert_int_equal(p.hint_max, CONFIG_DEFAULT_HINT_MAX);
+  assert_int_equal(p.hint_max, 32);
   assert_int_equal(p.push_budget, 102400);
   assert_int_equal(p.push_max, 16);
 }
@@ -293,6 +294,7 @@ static void test_count_cap(void **state) {
     delays[i] = (uint32_t)(100 - i);
   }
   feed_all_hits(l, PAGE, 100, keys, delays, NULL, NULL, 20);
+  p.hint_max = p.push_max = 16;
   assert_int_equal(get_rules(l, PAGE, 0, &p, NULL), 20);
   assert_int_equal(served(), 16);
   /* The sixteen discovered first (r19 at 81 ms ... r04 at 96 ms). */
