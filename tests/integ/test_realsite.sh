@@ -49,7 +49,7 @@ LEARN_OPTS="-o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold
 OUT=$WORK/out
 B="$B" BENCH_OUT="$OUT" RS_PAGES="/ /intro/overview.html /topics/settings.html" \
   RS_NEW_PAGES="/faq.html /intro/install.html /topics/items.html" RS_VISITS=10 \
-  RS_HTML_ONLY=30 RS_MEASURE=1 RS_LOADS=1 RS_NEW_LOADS=0 RS_SETTLE=4 \
+  RS_HTML_ONLY=30 RS_MEASURE=1 RS_LOADS=1 RS_NEW_LOADS=0 RS_SETTLE=4 RS_SWEEP= \
   RS_OPTS="$(echo $LEARN_OPTS)" timeout -k 5 240 "$ROOT/tools/bench/realsite.sh" \
   >"$WORK/realsite.out" 2>&1
 rc=$?

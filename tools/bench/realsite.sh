@@ -37,9 +37,11 @@
 #   3. load: RS_LOADS loads per arm of each of RS_PAGES and RS_NEW_LOADS of
 #      the first RS_NEW_LOAD_PAGES new pages, arms interleaved (off then
 #      hints, hints then off, ...); medians of load event and LCP.
-# RS_SWEEP runs it all again, from an empty database, per option set:
-#   RS_SWEEP="-o learn.budget=102400; -o learn.budget=600000 -o learn.max_resources=24"
-# and ends with one comparison table.
+# RS_SWEEP runs it all again, from an empty database, per option set
+# ("defaults" is none):
+#   RS_SWEEP="defaults; -o learn.hint_budget=524288 -o learn.hint_max_resources=16"
+# and ends with one comparison table. `make realsite` sweeps the hint
+# budget: herald's defaults (2 MiB, 32), 1 MiB, and 512 KiB with 16.
 #
 # Environment (defaults in brackets):
 #   B [build]            herald, heraldctl and relay
@@ -53,8 +55,11 @@
 #   RS_NEW_LOADS [2]     page loads per arm and new page
 #   RS_NEW_LOAD_PAGES [4]
 #   RS_RTT [100] RS_RATE [10000] RS_THINK [300]
-#   RS_QUEUE [0]         bytes each client link holds (relay --queue); 0:
-#                        the relay's 1 MB
+#   RS_QUEUE [131072]    bytes each client link holds (relay --queue):
+#                        about what a TCP sender keeps in flight on this
+#                        path (10 Mbit/s x 100 ms is 125 KB); 0: the
+#                        relay's own 1 MB, which lets herald hand over a
+#                        whole page's hints at once
 #   RS_OPTS              herald options for every run; realsite adds
 #                        -o deliver.holdout=0 before them
 #   RS_MEASURE_VERIFY [0] deliver.verify from the measuring phase on
@@ -87,7 +92,7 @@ NEW_LOAD_PAGES=${RS_NEW_LOAD_PAGES:-4}
 RTT=${RS_RTT:-100}
 RATE=${RS_RATE:-10000}
 THINK=${RS_THINK:-300}
-QUEUE=${RS_QUEUE:-0}
+QUEUE=${RS_QUEUE:-131072}
 MEASURE_VERIFY=${RS_MEASURE_VERIFY-0}
 SETTLE=${RS_SETTLE:-12}
 SEED=${RS_SEED:-1}
@@ -322,7 +327,7 @@ EOF
 # ---- one run ---------------------------------------------------------------------
 # run_one N LABEL OPTIONS...: a fresh database, learn, measure, load.
 run_one() {
-  local n=$1 label=$2
+  local n=$1 label=${2:-defaults}
   shift 2
   local run=$OUT/run-$n
   mkdir -p "$run/visits"
@@ -418,13 +423,15 @@ log "herald on 127.0.0.1:$HT2; clients dial $BASE from ${#BROWSER_ADDRS[@]} brow
 n=0
 if [[ -z ${RS_SWEEP:-} ]]; then
   # shellcheck disable=SC2086
-  run_one 1 "${RS_OPTS:-defaults}" ${RS_OPTS:-}
+  run_one 1 "$(echo ${RS_OPTS:-})" ${RS_OPTS:-}
 else
   IFS=';' read -ra sets <<<"$RS_SWEEP"
   for s in "${sets[@]}"; do
     n=$((n + 1))
+    s=$(echo $s)
+    [[ $s == defaults ]] && s=
     # shellcheck disable=SC2086
-    run_one "$n" "${RS_OPTS:+$RS_OPTS }$(echo $s)" ${RS_OPTS:-} $s
+    run_one "$n" "$(echo ${RS_OPTS:-} ${s:-})" ${RS_OPTS:-} $s
   done
   echo
   echo "== sweep: page loads of visited pages (medians, ms; hints/off) and hint quality"
