@@ -35,6 +35,7 @@
 #include "proxy/conn.h"
 #include "proxy/hints.h"
 #include "proxy/pushed.h"
+#include "proxy/framescan.h"
 #include "proxy/preload.h"
 #include "proxy/record.h"
 #include "proxy/loop.h"
@@ -138,6 +139,7 @@ struct h2_session {
   size_t npushed;
   int push_open; /* pushed streams promised and not yet closed */
   struct preload_set *preloads; /* what its 103s named; NULL: none */
+  struct framescan scan;        /* PRIORITY frames nghttp2 skips unseen */
   struct bucket glitch, resets;
 };
 
@@ -1252,8 +1254,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
         upstream_end_body(st->up);
     }
     break;
-  case NGHTTP2_PRIORITY:
-  case NGHTTP2_PRIORITY_UPDATE:
+  case NGHTTP2_PRIORITY_UPDATE: /* (PRIORITY: h2_recv counts them) */
     if (!bucket_take(&s->glitch, GLITCH_BURST, GLITCH_RATE))
       calm_down(s, "too many PRIORITY frames");
     break;
@@ -1435,6 +1436,7 @@ void *h2_session_new(struct conn *c) {
   s->c = c;
   s->lp = conn_loop(c);
   s->cfg = conn_config(c);
+  framescan_init(&s->scan);
   const struct config *cfg = s->cfg;
   int rv = nghttp2_session_server_new2(&s->ng, lp->h2_callbacks, s,
                                        lp->h2_options);
@@ -1467,6 +1469,14 @@ static void h2_produce(void *p);
 
 static int h2_recv(void *p, const uint8_t *data, size_t n) {
   struct h2_session *s = p;
+  /* nghttp2 skips PRIORITY frames unseen under RFC 9218 (framescan.h). */
+  for (size_t k = framescan_count(&s->scan, data, n, NGHTTP2_PRIORITY);
+       k > 0; k--) {
+    if (!bucket_take(&s->glitch, GLITCH_BURST, GLITCH_RATE)) {
+      calm_down(s, "too many PRIORITY frames");
+      break;
+    }
+  }
   ssize_t rv = nghttp2_session_mem_recv(s->ng, data, n);
   if (rv < 0) {
     if (!s->terminated)
