@@ -4,10 +4,12 @@
 #   make deps       install the Debian packages herald and its tests need
 #   make test       unit + integration tests (prints "N passed, N failed")
 #   make asan       the same tests on an AddressSanitizer + UBSan build
+#   make integ-workers2  the integration suite with herald on 2 workers
 #   make tsan       the tests where threads meet (two loops in one
-#                   process, recorder, learner, access-log writer, reload)
-#                   on a ThreadSanitizer build (TSAN_TESTS)
-#   make bench      side-by-side benchmarks against nghttpx
+#                   process, recorder, learner, access-log writer, reload,
+#                   workers; herald on 2 workers) on a ThreadSanitizer
+#                   build (TSAN_TESTS)
+#   make bench      side-by-side benchmarks against nghttpx, h2o, nginx
 #   make realsite   hint precision/recall and page loads on a real site
 #                   with headless Chromium (tools/bench/realsite.sh, RS_*)
 #   make demo       herald in front of the sample legacy site
@@ -85,7 +87,7 @@ uniq = $(if $(1),$(firstword $(1)) $(call uniq,$(filter-out $(firstword $(1)),$(
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOLS_BIN  := $(B)/heraldctl $(B)/fault_backend $(B)/h2probe $(B)/relay \
-              $(B)/pageload
+              $(B)/pageload $(B)/connhold
 
 # Fuzz harnesses (tests/fuzz/): sessions and upstreams run on fakes of
 # conn.c and pool.c, the two modules that own sockets. Linked from an
@@ -103,7 +105,7 @@ FUZZ_SAN   := -fsanitize=fuzzer-no-link,address,undefined \
 FUZZ_SECONDS ?= 30
 SOAK_SECONDS ?= 600
 
-.PHONY: all deps test unit integ asan tsan bench realsite demo clean check-nghttp2 \
+.PHONY: all deps test unit integ integ-workers2 asan tsan bench realsite demo clean check-nghttp2 \
         fuzz fuzz-build fuzz-coverage fuzz-seeds soak install uninstall \
         layer-check
 all: $(B)/herald $(B)/heraldctl $(B)/.layers-ok
@@ -136,7 +138,7 @@ $(B)/herald: $(B)/proxy/main.o $(call layer_libs,proxy)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call layer_ldlibs,proxy)
 
 $(B)/heraldctl: $(patsubst %.c,$(B)/%.o,$(wildcard tools/heraldctl.c tools/ctl_*.c)) \
-               $(call layer_libs,learner)
+               $(call layer_libs,learner) $(LLHTTP_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call layer_ldlibs,learner)
 
 $(B)/learnbench: $(B)/tools/bench/learnbench.o $(call layer_libs,learner)
@@ -148,7 +150,13 @@ $(B)/fault_backend: $(B)/tests/integ/fault_backend.o $(B)/libbase.a \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_base) \
 	  $(shell pkg-config --libs libuv 2>/dev/null) $(BSSL_LIBS) -lcrypto
 
-$(B)/pageload: $(B)/tools/bench/pageload.o $(B)/libbase.a $(LLHTTP_LIB)
+$(B)/pageload: $(B)/tools/bench/pageload.o $(B)/tools/bench/netc.o \
+               $(B)/libbase.a $(LLHTTP_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_base) \
+	  $(shell pkg-config --libs libnghttp2 2>/dev/null) $(BSSL_LIBS) -lssl -lcrypto
+
+$(B)/connhold: $(B)/tools/bench/connhold.o $(B)/tools/bench/netc.o \
+               $(B)/libbase.a $(LLHTTP_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_base) \
 	  $(shell pkg-config --libs libnghttp2 2>/dev/null) $(BSSL_LIBS) -lssl -lcrypto
 
@@ -179,7 +187,7 @@ $(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
 UNIT_base    := util buf http client
 UNIT_config  := config route
 UNIT_store   := store store_rules store_admin
-UNIT_learner := attribution learn learn_evidence pagekey ruleset
+UNIT_learner := attribution audit learn learn_evidence pagekey ruleset
 unit_layer = $(firstword $(foreach l,base config store learner,\
                $(if $(filter $(1),$(UNIT_$(l))),$(l))) proxy)
 define unit_rule
@@ -189,8 +197,15 @@ $(B)/tests/test_$(1): $(B)/tests/unit/test_$(1).o \
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ \
 	  $(call layer_ldlibs,$(call unit_layer,$(1))) -lcmocka
 endef
-$(foreach t,$(UNIT_SRC:tests/unit/test_%.c=%),\
+# UNIT_FAKES: tests that drive the sessions on the fuzz harnesses' fakes
+# of conn.c and pool.c (tests/fuzz/fake.h), linked like a harness.
+UNIT_FAKES   := exchange
+$(foreach t,$(filter-out $(UNIT_FAKES),$(UNIT_SRC:tests/unit/test_%.c=%)),\
   $(eval $(call unit_rule,$(t))))
+$(UNIT_FAKES:%=$(B)/tests/test_%): $(B)/tests/test_%: \
+    $(B)/tests/unit/test_%.o $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call layer_ldlibs,proxy) -lcmocka
 
 # layer-check (part of make): each layer's archive linked whole, with
 # only the layers below it and a main that does nothing, must leave no
@@ -237,7 +252,7 @@ deps:
 	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
 	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps \
 	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev llvm-14 \
-	  python-scrapy-doc systemd logrotate
+	  python-scrapy-doc systemd logrotate linux-perf
 
 unit: all $(UNIT_BIN)
 integ: all $(TOOLS_BIN) $(REPLAY_BIN)
@@ -245,22 +260,31 @@ integ: all $(TOOLS_BIN) $(REPLAY_BIN)
 test: all $(UNIT_BIN) $(TOOLS_BIN) $(REPLAY_BIN)
 	@B=$(B) tests/run.sh
 
+# make integ-workers2: the integration suite again with every herald the
+# scripts start running two workers (HERALD_WORKERS, tests/integ/lib.sh);
+# make test runs it with one.
+integ-workers2: all $(TOOLS_BIN) $(REPLAY_BIN)
+	@B=$(B) SUITES=integ HERALD_WORKERS=2 tests/run.sh
+
 asan:
 	$(MAKE) B=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test
 
 # make tsan: ThreadSanitizer over the tests where threads meet: two event
 # loops in one process (test_loops), the recorder and learner threads
 # (test_record, test_learner, test_evidence), the access-log writer
-# (test_logs) and reloads handing settings to the learner (test_reload).
-TSAN_TESTS ?= test_loops|test_record|test_learner|test_evidence|test_logs|test_reload
+# (test_logs), reloads handing settings to the learner (test_reload) and
+# workers handing connections, pools and counters (test_workers); every
+# herald runs two workers.
+TSAN_TESTS ?= test_loops|test_record|test_learner|test_evidence|test_logs|test_reload|test_workers
 # A race stops the process at once (exit 66): a unit test fails, and an
 # integration test sees herald die and its log name the race.
 tsan:
-	TESTS='$(TSAN_TESTS)' TSAN_OPTIONS='halt_on_error=1 $(TSAN_OPTIONS)' \
+	TESTS='$(TSAN_TESTS)' HERALD_WORKERS=2 TSAN_OPTIONS='halt_on_error=1 $(TSAN_OPTIONS)' \
 	  $(MAKE) B=build/tsan OPT=-O1 \
 	  SAN="-fsanitize=thread -fno-omit-frame-pointer" test
 
-bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend
+bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend $(B)/relay \
+       $(B)/connhold
 	@B=$(B) tools/bench/bench.sh
 
 # The hint budget sweep behind herald's defaults (README, "Real site");

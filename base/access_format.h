@@ -25,8 +25,8 @@ struct http_fields;
 #define ACCESS_FORMAT_MAX 1024 /* bytes of template */
 #define ACCESS_ITEMS_MAX 64    /* variables and literal runs in one */
 
-/* A finished request, as h1.c and h2.c describe it. Pointers are borrowed
- * for the call only. */
+/* A finished request, as the proxy's exchange describes it. Pointers are
+ * borrowed for the call only. */
 struct access_entry {
   const uint8_t *client;  /* the request's client (16 bytes), or NULL:
                              the connection's address */

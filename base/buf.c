@@ -131,6 +131,32 @@ void buf_take(struct buf *dst, struct buf *src) {
   buf_init(src, src->cache);
 }
 
+void buf_move(struct buf *dst, struct buf *src, size_t n) {
+  while (n > 0 && src->head != NULL) {
+    struct buf_chunk *c = src->head;
+    size_t avail = c->end - c->start;
+    if (avail > n || avail < BUF_MOVE_MIN) {
+      size_t k = n < avail ? n : avail;
+      buf_append(dst, c->data + c->start, k);
+      buf_consume(src, k);
+      n -= k;
+      continue;
+    }
+    src->head = c->next;
+    if (src->head == NULL)
+      src->tail = NULL;
+    src->len -= avail;
+    c->next = NULL;
+    if (dst->tail == NULL)
+      dst->head = c;
+    else
+      dst->tail->next = c;
+    dst->tail = c;
+    dst->len += avail;
+    n -= avail;
+  }
+}
+
 size_t buf_slices(const struct buf *q, struct iov *out, size_t max) {
   size_t n = 0;
   for (struct buf_chunk *c = q->head; c != NULL && n < max; c = c->next) {

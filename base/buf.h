@@ -48,6 +48,12 @@ size_t buf_copyout(struct buf *q, void *dst, size_t n);
 void buf_consume(struct buf *q, size_t n);
 /* buf_take moves every chunk of |src| to the end of |dst|, no copying. */
 void buf_take(struct buf *dst, struct buf *src);
+/* buf_move moves the first |n| bytes of |src| (at most its length) to the
+ * end of |dst|: a chunk that goes whole and holds at least BUF_MOVE_MIN
+ * bytes is relinked, anything less is copied (so a few bytes never pin a
+ * whole chunk). Relinked chunks go back to |dst|'s cache, as buf_take's. */
+#define BUF_MOVE_MIN 4096
+void buf_move(struct buf *dst, struct buf *src, size_t n);
 /* buf_slices fills up to |max| slices covering the queue's bytes in order
  * (valid until the queue changes) and returns how many it filled. */
 size_t buf_slices(const struct buf *q, struct iov *out, size_t max);

@@ -86,7 +86,7 @@ void config_defaults(struct config *c) {
   c->record_sections = 1;
   c->learn_interval = 5000;
   c->learn_recompute_after = 100;
-  c->deliver_mode = CONFIG_DELIVER_HINTS;
+  c->deliver_mode = CONFIG_DEFAULT_DELIVER;
   c->deliver_holdout = 0.05;
   c->deliver_digest = 1;
   c->deliver_verify = 0.05;

@@ -22,6 +22,7 @@
 #endif
 
 #define CONFIG_MAX_LISTENERS 16
+#define CONFIG_MAX_WORKERS 256
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_SERVERS 16
 #define CONFIG_MAX_ROUTES 64
@@ -75,6 +76,8 @@ enum config_deliver {
   CONFIG_DELIVER_PUSH,   /* server push to clients that accept it */
   CONFIG_DELIVER_BOTH,   /* push where accepted, 103 to everyone else */
 };
+/* A default install delivers what it learned on both channels. */
+#define CONFIG_DEFAULT_DELIVER CONFIG_DELIVER_BOTH
 
 struct config_listener {
   char name[CONFIG_NAME_MAX];
@@ -189,7 +192,7 @@ struct config {
   int learn_recompute_after;   /* or after this many new visits, 100 */
 
   /* [deliver]: what herald sends ahead of a page */
-  int deliver_mode;            /* CONFIG_DELIVER_*, default hints */
+  int deliver_mode;            /* CONFIG_DELIVER_*, default both */
   int deliver_hints_http1;     /* 103 to HTTP/1.1 clients too, default off */
   double deliver_holdout;      /* fraction of navigations sent nothing, 0.05 */
   int deliver_digest;          /* cross-connection pushed-set cookie, on */
@@ -211,6 +214,9 @@ struct config {
    * (proxy/privs.h); "" = stay who started it. group "" = the user's. */
   char server_user[CONFIG_NAME_MAX];
   char server_group[CONFIG_NAME_MAX];
+  /* Event-loop threads (proxy/server.h); 0 = auto, the CPUs the process
+   * may run on (sched_getaffinity), counted at start. */
+  int workers;
 
   /* References to a configuration from config_new (config_ref). */
   atomic_int refs;

@@ -30,6 +30,7 @@ enum {
   OPT_LOG_LEVEL,
   OPT_DB,
   OPT_ADMIN,
+  OPT_WORKERS,
 };
 
 static const struct option long_opts[] = {
@@ -47,6 +48,7 @@ static const struct option long_opts[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"db", required_argument, NULL, OPT_DB},
     {"admin", required_argument, NULL, OPT_ADMIN},
+    {"workers", required_argument, NULL, OPT_WORKERS},
     {NULL, 0, NULL, 0},
 };
 
@@ -259,6 +261,10 @@ static int parse_args(struct config *c, int argc, char **argv,
       if (set_named(c, flag, "admin", "listen", optarg, err, errlen) < 0)
         return -1;
       break;
+    case OPT_WORKERS:
+      if (set_named(c, flag, "server", "workers", optarg, err, errlen) < 0)
+        return -1;
+      break;
     }
   }
   if (optind < argc) {
@@ -348,7 +354,7 @@ void config_usage(const char *argv0) {
   printf(
       "usage: %s [-c FILE] [flags]\n"
       "\n"
-      "Flags override the file; herald.ini.example documents every key.\n"
+      "Flags override the file. herald(8) and herald.ini(5) are the manual.\n"
       "  -c, --config FILE         INI file to read (default: "
       CONFIG_DEFAULT_PATH ",\n"
       "                            unless --listen or --backend is given)\n"
@@ -371,9 +377,11 @@ void config_usage(const char *argv0) {
       "      --log-level LEVEL     error|warn|info|debug (default: info)\n"
       "      --db PATH             SQLite database; recording is on when\n"
       "                            set (default: none)\n"
-      "      --admin [ADDR:]PORT   admin endpoint: /metrics, /healthz (a bare\n"
-      "                            port is 127.0.0.1:PORT)\n"
+      "      --admin [ADDR:]PORT   admin endpoint: /metrics, /healthz, /rules\n"
+      "                            (a bare port is 127.0.0.1:PORT)\n"
       "                            (default: off)\n"
+      "      --workers N|auto      event-loop threads (default: auto, one\n"
+      "                            per CPU herald may run on)\n"
       "  -o, --set SECTION.KEY=VALUE\n"
       "                            set a [log], [limits], [timeouts],\n"
       "                            [store], [record], [learn], [deliver],\n"

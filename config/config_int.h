@@ -19,7 +19,9 @@
 enum key_type {
   KEY_INT, KEY_LLONG, KEY_LEVEL, KEY_PATH, KEY_ADDR, KEY_BOOL, KEY_CLASSES,
   KEY_PATTERNS, KEY_DOUBLE, KEY_DELIVER, KEY_CIDRS, KEY_AGENTS,
+  KEY_WORKERS,
   KEY_ACCESS_FORMAT, KEY_NAME,
+  KEY_SIZE, KEY_LSIZE, /* bytes in an int, a long long: 512k, 1g */
 };
 
 struct key_def {
@@ -28,7 +30,8 @@ struct key_def {
   enum key_type type;
   size_t off;          /* the field in struct config */
   size_t port_off;     /* KEY_ADDR: the port field; KEY_CIDRS: the count */
-  long long min, max;  /* KEY_INT, KEY_LLONG; KEY_CIDRS: max entries */
+  long long min, max;  /* KEY_INT, KEY_LLONG, KEY_SIZE, KEY_LSIZE;
+                          KEY_CIDRS: max entries */
 };
 
 /* config_find_key returns the row of [section] name, or NULL;

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,6 +49,40 @@ static int parse_int(const char *v, long long min, long long max,
   return 0;
 bad:
   snprintf(why, whylen, "'%.64s' is not an integer", v);
+  return -1;
+}
+
+/* parse_size reads bytes as nginx does: digits with an optional k, m or g
+ * (any case, 1024-based): 512k, 100m, 1g. */
+static int parse_size(const char *v, long long min, long long max,
+                      long long *out, char *why, size_t whylen) {
+  static const char units[] = "kmg";
+  char num[24];
+  size_t n = strlen(v);
+  long long mult = 1, x;
+  const char *u =
+      n > 0 ? strchr(units, tolower((unsigned char)v[n - 1])) : NULL;
+  if (u != NULL) {
+    for (const char *p = units; p <= u; p++)
+      mult *= 1024;
+    n--;
+  }
+  if (n == 0 || n >= sizeof num)
+    goto bad;
+  memcpy(num, v, n);
+  num[n] = '\0';
+  if (parse_int(num, 0, LLONG_MAX, &x, why, whylen) < 0)
+    goto bad;
+  if (x > max / mult || x * mult < min) {
+    snprintf(why, whylen, "'%.64s' is out of range (%lld..%lld)", v, min,
+             max);
+    return -1;
+  }
+  *out = x * mult;
+  return 0;
+bad:
+  snprintf(why, whylen, "'%.64s' is not a size (bytes, or with k, m or g)",
+           v);
   return -1;
 }
 
@@ -160,6 +195,8 @@ bad:
 #define FIELD(f) offsetof(struct config, f)
 #define INT_KEY(sec, name, f, lo, hi) \
   { sec, name, KEY_INT, FIELD(f), 0, lo, hi }
+#define SIZE_KEY(sec, name, f, lo, hi) \
+  { sec, name, KEY_SIZE, FIELD(f), 0, lo, hi }
 
 /* Ranges are generous but rule out the typo that would hurt: a zero
  * timeout that fires at once, or a limit a stray digit made absurd. */
@@ -176,12 +213,12 @@ static const struct key_def keys[] = {
   INT_KEY("limits", "max_header_list_size", max_header_list_size, 1024,
           16777216),
   INT_KEY("limits", "max_header_fields", max_header_fields, 1, 10000),
-  {"limits", "max_request_body", KEY_LLONG, FIELD(max_request_body), 0, 1,
+  {"limits", "max_request_body", KEY_LSIZE, FIELD(max_request_body), 0, 1,
    1LL << 40},
   INT_KEY("limits", "max_requests_per_conn", max_requests_per_conn, 1,
           1000000000),
   INT_KEY("limits", "backend_keepalive", backend_keepalive, 1, 10000),
-  INT_KEY("limits", "write_buffer", write_buffer, 4096, 67108864),
+  SIZE_KEY("limits", "write_buffer", write_buffer, 4096, 67108864),
   INT_KEY("timeouts", "idle", idle_timeout, 1, 86400000),
   INT_KEY("timeouts", "header", header_timeout, 1, 86400000),
   INT_KEY("timeouts", "tls_handshake", tls_handshake_timeout, 1, 86400000),
@@ -219,11 +256,11 @@ static const struct key_def keys[] = {
    100000000},
   INT_KEY("learn", "min_visits", learn_min_visits, 1, 1000000),
   INT_KEY("learn", "min_clients", learn_min_clients, 1, 1000000),
-  INT_KEY("learn", "budget", learn_budget, 0, 1000000000),
+  SIZE_KEY("learn", "budget", learn_budget, 0, 1000000000),
   INT_KEY("learn", "max_resources", learn_max_resources, 0, 1000),
-  INT_KEY("learn", "hint_budget", learn_hint_budget, 0, 1000000000),
+  SIZE_KEY("learn", "hint_budget", learn_hint_budget, 0, 1000000000),
   INT_KEY("learn", "hint_max_resources", learn_hint_max, 0, 1000),
-  INT_KEY("learn", "push_budget", learn_push_budget, 0, 1000000000),
+  SIZE_KEY("learn", "push_budget", learn_push_budget, 0, 1000000000),
   INT_KEY("learn", "push_max_resources", learn_push_max, 0, 1000),
   INT_KEY("learn", "interval", learn_interval, 100, 3600000),
   INT_KEY("learn", "recompute_after", learn_recompute_after, 1, 100000000),
@@ -239,6 +276,8 @@ static const struct key_def keys[] = {
   INT_KEY("clients", "ipv6_prefix", client_ipv6_prefix, 16, 128),
   {"server", "user", KEY_NAME, FIELD(server_user), 0, 0, 0},
   {"server", "group", KEY_NAME, FIELD(server_group), 0, 0, 0},
+  {"server", "workers", KEY_WORKERS, FIELD(workers), 0, 1,
+   CONFIG_MAX_WORKERS},
 };
 
 static const char *const deliver_modes[] = {"off", "hints", "shadow", "push",
@@ -300,6 +339,15 @@ int config_set_key(struct config *c, const struct key_def *k, const char *v,
     if (parse_int(v, k->min, k->max, &n, why, whylen) < 0)
       return -1;
     *(long long *)(base + k->off) = n;
+    return 0;
+  case KEY_SIZE:
+  case KEY_LSIZE:
+    if (parse_size(v, k->min, k->max, &n, why, whylen) < 0)
+      return -1;
+    if (k->type == KEY_SIZE)
+      *(int *)(base + k->off) = (int)n;
+    else
+      *(long long *)(base + k->off) = n;
     return 0;
   case KEY_LEVEL: {
     char lower[16];
@@ -384,6 +432,19 @@ int config_set_key(struct config *c, const struct key_def *k, const char *v,
       }
     }
     return config_copy_str(base + k->off, CONFIG_PATH_MAX, v, why, whylen);
+  case KEY_WORKERS:
+    /* "auto" (0): the CPUs the process may run on, counted at start. */
+    if (strcmp(v, "auto") == 0) {
+      *(int *)(base + k->off) = 0;
+      return 0;
+    }
+    if (parse_int(v, k->min, k->max, &n, why, whylen) < 0) {
+      snprintf(why, whylen, "'%.64s' is not auto or a count (%lld..%lld)", v,
+               k->min, k->max);
+      return -1;
+    }
+    *(int *)(base + k->off) = (int)n;
+    return 0;
   case KEY_ADDR: {
     if (*v == '\0') {
       base[k->off] = '\0';

@@ -7,6 +7,8 @@
  * when its counts moved or its list changed. */
 #include "learner/learner.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +19,7 @@
 #include "config/config.h"
 #include "config/route.h"
 #include "learner/attribution.h"
+#include "learner/audit.h"
 #include "learner/learn.h"
 #include "learner/ruleset.h"
 #include "store/store.h"
@@ -52,6 +55,7 @@ struct learner {
   struct override *ovr;
   size_t novr, ovr_cap;
   uint64_t settings_hash; /* of everything load_settings read */
+  struct audit *audit;    /* logs what an operator changed */
   int failed;
 
   struct node_state *nodes;
@@ -154,9 +158,98 @@ static void clear_overrides(struct learner *l) {
   l->novr = 0;
 }
 
+/* The parameters in force before a reading, for the audit's old values. */
+struct before {
+  struct learner *l;
+  struct learn_params global, route[CONFIG_MAX_ROUTES];
+  int global_mode, route_mode[CONFIG_MAX_ROUTES];
+};
+
+static int param_of(const struct learn_params *p, const char *name,
+                    double *out) {
+  static const struct {
+    const char *name;
+    size_t off;
+    char type; /* d double, i int, u uint64_t */
+  } f[] = {
+      {"push_threshold", offsetof(struct learn_params, push_threshold), 'd'},
+      {"hint_threshold", offsetof(struct learn_params, hint_threshold), 'd'},
+      {"z", offsetof(struct learn_params, z), 'd'},
+      {"min_visits", offsetof(struct learn_params, min_visits), 'd'},
+      {"min_clients", offsetof(struct learn_params, min_clients), 'i'},
+      {"hint_budget", offsetof(struct learn_params, hint_budget), 'u'},
+      {"hint_max_resources", offsetof(struct learn_params, hint_max), 'i'},
+      {"push_budget", offsetof(struct learn_params, push_budget), 'u'},
+      {"push_max_resources", offsetof(struct learn_params, push_max), 'i'},
+      {"declared_prior", offsetof(struct learn_params, declared_prior), 'd'},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(f); i++) {
+    if (strcmp(f[i].name, name) != 0)
+      continue;
+    const char *at = (const char *)p + f[i].off;
+    *out = f[i].type == 'd'   ? *(const double *)at
+           : f[i].type == 'i' ? *(const int *)at
+                              : (double)*(const uint64_t *)at;
+    return 0;
+  }
+  return -1;
+}
+
+/* audit_value: the value in force for |scope| without its row, before or
+ * after a reading. */
+static void audit_value(void *ud, const char *scope, const char *name,
+                        int after, char *out, size_t cap) {
+  struct before *b = ud;
+  struct learner *l = b->l;
+  const struct learn_params *p = after ? &l->global : &b->global;
+  /* As the proxy picks a mode (proxy/hints.c): the live route's, the
+   * live global one, the route's deliver, [deliver] mode. */
+  int mode = after ? l->global_mode : b->global_mode, cfg_mode = -1;
+  for (int i = 0; i < l->cfg.nroutes; i++) {
+    if (strncmp(scope, "route:", 6) != 0 ||
+        strcmp(scope + 6, l->cfg.routes[i].name) != 0)
+      continue;
+    p = after ? &l->route_params[i] : &b->route[i];
+    int rm = after ? l->route_mode[i] : b->route_mode[i];
+    if (rm >= 0)
+      mode = rm;
+    cfg_mode = l->cfg.routes[i].deliver;
+  }
+  if (mode < 0)
+    mode = cfg_mode >= 0 ? cfg_mode : l->cfg.deliver_mode;
+  double v;
+  if (strcmp(name, "mode") == 0)
+    snprintf(out, cap, "%s", config_deliver_name(mode));
+  else if (param_of(p, name, &v) == 0)
+    snprintf(out, cap, "%.15g", v);
+  else
+    snprintf(out, cap, "config");
+}
+
+static void on_audit_setting(void *ud, const char *scope, const char *name,
+                             const char *value) {
+  audit_setting(ud, scope, name, value);
+}
+
+/* audit_reading logs what the operator changed since the last reading. */
+static void audit_reading(struct learner *l, struct before *b) {
+  if (store_list_settings(l->st, on_audit_setting, l->audit) != 0) {
+    audit_discard(l->audit);
+    return;
+  }
+  for (size_t i = 0; i < l->novr; i++)
+    audit_override(l->audit, l->ovr[i].scope, l->ovr[i].resource_key,
+                   l->ovr[i].pin ? "pin" : "block");
+  audit_commit(l->audit, audit_value, b);
+}
+
 /* load_settings reads the operator's settings and overrides and returns
  * whether anything differs from the last read. */
 static int load_settings(struct learner *l) {
+  struct before b = {
+      .l = l, .global = l->global, .global_mode = l->global_mode};
+  memcpy(b.route, l->route_params, sizeof(b.route));
+  memcpy(b.route_mode, l->route_mode, sizeof(b.route_mode));
   l->global = l->cfg.params;
   learner_read_params(l->st, "global", &l->global);
   l->global_mode = read_mode(l, "global");
@@ -180,6 +273,7 @@ static int load_settings(struct learner *l) {
                    strlen(l->ovr[i].resource_key) + 1);
     h = util_fnv1a(h, &l->ovr[i].pin, sizeof(l->ovr[i].pin));
   }
+  audit_reading(l, &b);
   int changed = h != l->settings_hash;
   l->settings_hash = h;
   return changed;
@@ -401,6 +495,7 @@ struct learner *learner_new(const struct learner_config *cfg,
   l->cfg = *cfg;
   l->st = st;
   l->learn = learn_new(cfg->half_life, cfg->section_depth);
+  l->audit = audit_new();
   /* The stored rules serve until the first recompute, one interval (or
    * recompute_after visits) from now. */
   struct timespec ts;
@@ -415,11 +510,13 @@ struct learner *learner_new(const struct learner_config *cfg,
   load_flush(&x);
   free(x.rules);
   if (x.unsafe > 0)
-    LOG_WARN("learner: %zu stored rules not served: their resource is not "
-             "a safe path on the page's own origin", x.unsafe);
+    LOG_WARN("learner: %zu stored rule%s not served: their resource is not "
+             "a safe path on the page's own origin",
+             x.unsafe, x.unsafe == 1 ? "" : "s");
   struct ruleset *rs = ruleset_build(x.b);
-  LOG_INFO("learner: serving %zu stored rules for %zu pages",
-           ruleset_rules(rs), ruleset_pages(rs));
+  LOG_INFO("learner: serving %zu stored rule%s for %zu page%s",
+           ruleset_rules(rs), ruleset_rules(rs) == 1 ? "" : "s",
+           ruleset_pages(rs), ruleset_pages(rs) == 1 ? "" : "s");
   publish(l, rs);
 
   uint64_t t0 = mono_us();
@@ -494,12 +591,17 @@ void learner_named(const struct learner *l, struct visit *v) {
   for (size_t i = 0; i < v->ndeclared; i++)
     if (v->declared[i].flags & VISIT_DECL_NAMED)
       add_named(v, &cap, v->declared[i].key, VISIT_NAMED_HINT);
-  if (v->delivery != VISIT_HINTS)
+  /* A pushed visit may have had a 103 too: what its client's limits kept
+   * out of the pushes (proxy/push.h), named exactly by its mask. */
+  int cut_103 = v->delivery == VISIT_PUSH && v->named_mask != 0;
+  if (v->delivery != VISIT_HINTS && !cut_103)
     return;
   const struct ruleset *rs = NULL;
   for (int i = 0; i < LEARNER_SNAPSHOTS && rs == NULL; i++)
     if (l->ring[i] != NULL && ruleset_gen(l->ring[i]) == v->rules_gen)
       rs = l->ring[i];
+  if (rs == NULL && cut_103)
+    return; /* the snapshot is gone: never guess for a pushed visit */
   const struct ruleset_page *p = rs != NULL ? ruleset_at(rs, v->rules_slot)
                                             : learner_page_rules(l, v);
   for (size_t i = 0; p != NULL && i < p->n; i++) {
@@ -514,6 +616,7 @@ void learner_set_config(struct learner *l, const struct learner_config *cfg) {
   l->cfg.params = cfg->params;
   l->cfg.interval_ms = cfg->interval_ms;
   l->cfg.recompute_after = cfg->recompute_after;
+  l->cfg.deliver_mode = cfg->deliver_mode;
   memcpy(l->cfg.routes, cfg->routes, sizeof(l->cfg.routes));
   l->cfg.nroutes = cfg->nroutes;
   /* A changed fingerprint makes the next tick recompute every page. */
@@ -530,6 +633,7 @@ void learner_free(struct learner *l) {
     return;
   clear_overrides(l);
   free(l->ovr);
+  audit_free(l->audit);
   for (int i = 0; i < LEARNER_SNAPSHOTS; i++)
     ruleset_unref(l->ring[i]);
   free(l->nodes);

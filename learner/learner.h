@@ -40,6 +40,7 @@ struct learner_config {
   struct learn_params params;
   uint32_t interval_ms;
   uint32_t recompute_after; /* visits */
+  int deliver_mode;         /* [deliver] mode, for the audit's log lines */
   struct config_route routes[CONFIG_MAX_ROUTES]; /* for route settings */
   int nroutes;
   learner_publish_cb publish; /* may be NULL (heraldctl, tests) */
@@ -92,8 +93,10 @@ void learner_outcome(struct learner *l, const struct visit *v,
  * the backend's declarations its 103 carried (VISIT_DECL_NAMED), and the
  * entries its 103 named, found from the snapshot generation, slot
  * and mask the proxy recorded (the learner keeps its last
- * LEARNER_SNAPSHOTS snapshots). A 103 from an older snapshot is taken to
- * have named every hint entry the page's list has now. The array is
+ * LEARNER_SNAPSHOTS snapshots), for a hinted visit and for a pushed one
+ * whose client's limits sent the rest in a 103. A 103 from an older
+ * snapshot is taken to have named every hint entry the page's list has
+ * now (a pushed visit's, nothing). The array is
  * malloc'ed into v->named (the caller frees it). */
 #define LEARNER_SNAPSHOTS 8
 void learner_named(const struct learner *l, struct visit *v);

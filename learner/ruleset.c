@@ -232,6 +232,18 @@ const struct ruleset_page *ruleset_at(const struct ruleset *rs,
   return &rs->slots[slot].page;
 }
 
+uint32_t ruleset_nslots(const struct ruleset *rs) {
+  return rs != NULL && rs->slots != NULL ? (uint32_t)(rs->mask + 1) : 0;
+}
+
+const char *ruleset_slot_key(const struct ruleset *rs, uint32_t slot,
+                             int *mobile) {
+  if (rs == NULL || slot >= ruleset_nslots(rs) || rs->slots[slot].key == NULL)
+    return NULL;
+  *mobile = rs->slots[slot].mobile;
+  return rs->slots[slot].key;
+}
+
 size_t ruleset_pages(const struct ruleset *rs) { return rs ? rs->npages : 0; }
 size_t ruleset_rules(const struct ruleset *rs) { return rs ? rs->nrules : 0; }
 

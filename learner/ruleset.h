@@ -78,6 +78,13 @@ uint32_t ruleset_slot(const struct ruleset *rs, const struct ruleset_page *p);
 const struct ruleset_page *ruleset_at(const struct ruleset *rs,
                                       uint32_t slot);
 
+/* ruleset_nslots is the number of slots; ruleset_slot_key the key and
+ * class of slot |slot| (NULL for an empty slot), for walking a snapshot
+ * in slot order (the admin listener's /rules). */
+uint32_t ruleset_nslots(const struct ruleset *rs);
+const char *ruleset_slot_key(const struct ruleset *rs, uint32_t slot,
+                             int *mobile);
+
 size_t ruleset_pages(const struct ruleset *rs);
 size_t ruleset_rules(const struct ruleset *rs);
 

@@ -23,6 +23,7 @@
 #include "proxy/pool.h"
 #include "proxy/server.h"
 #include "proxy/upstream.h"
+#include "proxy/worker.h"
 
 struct admin_conn;
 
@@ -186,9 +187,60 @@ int admin_health(struct server *srv, struct mbuf *b) {
   return healthy;
 }
 
+/* add_stats adds |w|'s counters to |sum|. */
+static void add_stats(struct worker_stats *sum, const struct worker_stats *w) {
+  /* Every field of both structs is a 64-bit counter or gauge. */
+  _Static_assert(sizeof(struct loop_stats) % sizeof(uint64_t) == 0 &&
+                 sizeof(struct upstream_stats) % sizeof(uint64_t) == 0,
+                 "stats are arrays of 64-bit counts");
+  uint64_t *d = (uint64_t *)&sum->stats;
+  const uint64_t *s = (const uint64_t *)&w->stats;
+  for (size_t i = 0; i < sizeof(sum->stats) / sizeof(uint64_t); i++)
+    d[i] += s[i];
+  d = (uint64_t *)&sum->upstream;
+  s = (const uint64_t *)&w->upstream;
+  for (size_t i = 0; i < sizeof(sum->upstream) / sizeof(uint64_t); i++)
+    d[i] += s[i];
+  sum->nconns += w->nconns;
+}
+
+void admin_worker_totals(struct server *srv, struct worker_stats *sum) {
+  memset(sum, 0, sizeof(*sum));
+  for (int i = 0; i < server_nworkers(srv); i++) {
+    struct worker_stats w;
+    server_worker_stats(srv, i, &w);
+    add_stats(sum, &w);
+  }
+}
+
+/* per_worker: connections and requests of each worker, so that an
+ * imbalance shows. */
+static void per_worker(struct server *srv, struct mbuf *b) {
+  int n = server_nworkers(srv);
+  help(b, "herald_worker_connections_active", "gauge",
+       "Client connections open, by worker (event-loop thread).");
+  for (int i = 0; i < n; i++) {
+    struct worker_stats w;
+    server_worker_stats(srv, i, &w);
+    mbuf_printf(b, "herald_worker_connections_active{worker=\"%d\"} %d\n",
+                i, w.nconns);
+  }
+  help(b, "herald_worker_requests_total", "counter",
+       "Client requests, by worker (event-loop thread).");
+  for (int i = 0; i < n; i++) {
+    struct worker_stats w;
+    server_worker_stats(srv, i, &w);
+    mbuf_printf(b, "herald_worker_requests_total{worker=\"%d\"} %llu\n", i,
+                (unsigned long long)w.stats.requests);
+  }
+}
+
 void admin_metrics(struct server *srv, struct mbuf *b) {
   const struct loop *lp = server_loop(srv);
-  const struct loop_stats *st = &lp->stats;
+  /* Every worker's counters, summed (each as of its last loop turn). */
+  struct worker_stats total;
+  admin_worker_totals(srv, &total);
+  const struct loop_stats *st = &total.stats;
   uint64_t reloads, reload_failures;
   server_reloads(srv, &reloads, &reload_failures);
   static const char *classes[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -207,7 +259,7 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
           "Idle client connections closed to make room at max_connections.",
           st->conns_evicted);
   gauge(b, "herald_connections_active", "Client connections open.",
-        (double)lp->nconns);
+        (double)total.nconns);
   gauge(b, "herald_http2_streams_active", "HTTP/2 streams open.",
         (double)st->h2_streams_active);
   help(b, "herald_http2_stream_timeouts_total", "counter",
@@ -237,7 +289,7 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
                 "%llu\n", classes[i], (unsigned long long)h2);
   }
 
-  const struct upstream_stats *us = &lp->upstream_stats;
+  const struct upstream_stats *us = &total.upstream;
   gauge(b, "herald_backend_requests_active",
         "Backend exchanges in progress.", (double)us->active);
   counter(b, "herald_backend_errors_total",
@@ -337,6 +389,7 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
         (double)rs.learner_rules);
 
   backend_servers(srv, b);
+  per_worker(srv, b);
 
   counter(b, "herald_config_reloads_total",
           "SIGHUP reloads that took effect.", reloads);
@@ -443,6 +496,10 @@ static void answer(struct admin_conn *ac) {
   if (n == 8 && memcmp(ac->url, "/metrics", 8) == 0) {
     admin_metrics(srv, &ac->body);
     respond(ac, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", "");
+  } else if (n == 6 && memcmp(ac->url, "/rules", 6) == 0) {
+    admin_rules(srv, q != NULL ? q + 1 : NULL,
+                q != NULL ? ac->url_len - n - 1 : 0, &ac->body);
+    respond(ac, 200, "OK", "application/json", "");
   } else if (n == 8 && memcmp(ac->url, "/healthz", 8) == 0) {
     if (admin_health(srv, &ac->body))
       text(ac, 200, "OK", "ok", "");

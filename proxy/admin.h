@@ -11,6 +11,8 @@
  *   GET /healthz   200 "ok" while serving; 503 "draining" during shutdown,
  *                  or "degraded" with a line per backend whose servers are
  *                  all down
+ *   GET /rules     the rules in force, as JSON (admin_rules.c); ?key=K
+ *                  one key
  *   anything else  404; a method other than GET: 405
  *
  * Admin connections are not client connections: they are not counted in
@@ -49,10 +51,24 @@ const char *admin_name(const struct admin *a);
 struct mbuf;
 void admin_metrics(struct server *srv, struct mbuf *b);
 
+/* admin_worker_totals sums what every worker counted (each as of its
+ * last loop turn; main's thread). */
+struct worker_stats;
+void admin_worker_totals(struct server *srv, struct worker_stats *sum);
+
 /* admin_health returns 1 when |srv| is healthy; otherwise 0, with the
  * /healthz body ("draining", or "degraded" and the backends that have no
  * server up) appended to |b|. */
 int admin_health(struct server *srv, struct mbuf *b);
+
+/* admin_rules appends the JSON view of the rules in force (the loop's
+ * snapshot) to |b|: every key, or the one of ?key= in |query| (the URL
+ * after '?', |qlen| bytes; NULL: none), at most ADMIN_RULES_MAX keys and
+ * about ADMIN_RULES_BYTES. */
+#define ADMIN_RULES_MAX 5000
+#define ADMIN_RULES_BYTES (4u << 20)
+void admin_rules(struct server *srv, const char *query, size_t qlen,
+                 struct mbuf *b);
 
 /* A growing text buffer: one allocation that doubles, never one per
  * metric. */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/client.h"
@@ -151,6 +152,32 @@ void conn_write(struct conn *c, const void *p, size_t n) {
   conn_mark_dirty(c);
 }
 
+void conn_write_move(struct conn *c, struct buf *q, size_t n) {
+  if (c->closing && !c->close_after_flush) {
+    buf_consume(q, n);
+    return;
+  }
+  if (c->tls != NULL) {
+    /* SSL_write takes one contiguous run and makes a record of it: a
+     * relinked chunk would leave the 9-byte frame header before it in a
+     * record of its own. Copying keeps header and payload in one. */
+    while (n > 0) {
+      const uint8_t *p;
+      size_t k = buf_peek(q, &p);
+      if (k == 0)
+        break;
+      if (k > n)
+        k = n;
+      buf_append(&c->out, p, k);
+      buf_consume(q, k);
+      n -= k;
+    }
+  } else {
+    buf_move(&c->out, q, n);
+  }
+  conn_mark_dirty(c);
+}
+
 void conn_mark_dirty(struct conn *c) {
   if (c->dirty || (c->closing && !c->close_after_flush))
     return;
@@ -198,11 +225,17 @@ static int admit_client(struct conn *c) {
   struct loop *lp = c->lp;
   uint8_t addr[16];
   conn_peer_addr(c, addr);
+  struct loop_shared *sh = lp->shared;
+  pthread_mutex_lock(&sh->clients_mu);
   if (c->counted)
-    clientcount_remove(lp->clients, c->counted_addr);
+    clientcount_remove(sh->clients, c->counted_addr);
   c->counted = 0;
-  uint32_t open = clientcount_get(lp->clients, addr);
-  if (open >= (uint32_t)c->cfg->max_connections_per_client) {
+  uint32_t open = clientcount_get(sh->clients, addr);
+  int full = open >= (uint32_t)c->cfg->max_connections_per_client;
+  if (!full)
+    clientcount_add(sh->clients, addr);
+  pthread_mutex_unlock(&sh->clients_mu);
+  if (full) {
     lp->stats.conns_refused++;
     lp->stats.conns_client_limited++;
     /* One line a second: a client hammering at its cap must not flood
@@ -220,7 +253,6 @@ static int admit_client(struct conn *c) {
     }
     return -1;
   }
-  clientcount_add(lp->clients, addr);
   memcpy(c->counted_addr, addr, 16);
   c->counted = 1;
   return 0;
@@ -231,8 +263,12 @@ static void on_handle_closed(uv_handle_t *h) {
   if (--c->handles_open > 0)
     return;
   conn_set_idle(c, 0);
-  if (c->counted)
-    clientcount_remove(c->lp->clients, c->counted_addr);
+  if (c->counted) {
+    struct loop_shared *sh = c->lp->shared;
+    pthread_mutex_lock(&sh->clients_mu);
+    clientcount_remove(sh->clients, c->counted_addr);
+    pthread_mutex_unlock(&sh->clients_mu);
+  }
   if (c->session != NULL)
     c->ops->free(c->session);
   pool_unref(c->pool);
@@ -430,14 +466,11 @@ static void flush_tls(struct conn *c) {
       buf_consume(&c->out, sl[i].len);
     }
   }
-  const uint8_t *p;
-  size_t len = tls_out(c->tls, &p);
-  if (len == 0)
+  if (tls_out_pending(c->tls) == 0)
     return;
   struct buf cipher;
   buf_init(&cipher, &c->lp->bufs);
-  buf_append(&cipher, p, len);
-  tls_out_consume(c->tls, len);
+  tls_out_take(c->tls, &cipher);
   submit(c, &cipher);
 }
 
@@ -590,8 +623,7 @@ static int on_tls_bytes(struct conn *c, const uint8_t *p, size_t n) {
       return rv;
   }
   /* The handshake may have produced bytes to send. */
-  const uint8_t *out;
-  if (tls_out(c->tls, &out) > 0)
+  if (tls_out_pending(c->tls) > 0)
     conn_mark_dirty(c);
   return 0;
 }
@@ -764,14 +796,15 @@ static void peer_name(struct conn *c) {
   }
 }
 
-void conn_accept(struct loop *lp, uv_stream_t *server,
-                 struct tls_ctx *tls, int proxy_protocol) {
+/* conn_begin makes a connection on |lp| with its handles initialised and
+ * counted, before its socket is attached. */
+static struct conn *conn_begin(struct loop *lp) {
   struct conn *c = xcalloc(1, sizeof(*c));
   c->lp = lp;
   c->pool = lp->pool;
   pool_ref(c->pool);
   c->cfg = lp->cfg;
-  c->id = ++lp->next_conn_id;
+  c->id = lp->next_conn_id += (uint64_t)lp->nworkers;
   uv_tcp_init(lp->uv, &c->tcp);
   uv_timer_init(lp->uv, &c->timer);
   uv_timer_init(lp->uv, &c->wtimer);
@@ -784,10 +817,38 @@ void conn_accept(struct loop *lp, uv_stream_t *server,
     lp->conns->prev = c;
   lp->conns = c;
   loop_conn_added(lp, c);
+  return c;
+}
+
+static void conn_admit(struct conn *c, struct tls_ctx *tls,
+                       int proxy_protocol);
+
+void conn_accept(struct loop *lp, uv_stream_t *server,
+                 struct tls_ctx *tls, int proxy_protocol) {
+  struct conn *c = conn_begin(lp);
   if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
     do_close(c);
     return;
   }
+  conn_admit(c, tls, proxy_protocol);
+}
+
+void conn_adopt(struct loop *lp, int fd, struct tls_ctx *tls,
+                int proxy_protocol) {
+  struct conn *c = conn_begin(lp);
+  int rv = uv_tcp_open(&c->tcp, fd);
+  if (rv != 0) {
+    LOG_WARN("cannot take an accepted connection: %s", uv_strerror(rv));
+    close(fd);
+    do_close(c);
+    return;
+  }
+  conn_admit(c, tls, proxy_protocol);
+}
+
+static void conn_admit(struct conn *c, struct tls_ctx *tls,
+                       int proxy_protocol) {
+  struct loop *lp = c->lp;
   lp->stats.conns_accepted++;
   if (lp->draining) {
     lp->stats.conns_refused++;
@@ -802,20 +863,23 @@ void conn_accept(struct loop *lp, uv_stream_t *server,
     do_close(c);
     return;
   }
-  if (lp->nconns > c->cfg->max_connections) {
+  /* max_connections counts every loop's connections; only this loop's
+   * idle ones can make room (another loop's belong to its thread). */
+  int open = atomic_load_explicit(&lp->shared->conns, memory_order_relaxed);
+  if (open > c->cfg->max_connections) {
     /* Full: an idle connection makes room; without one, refuse. */
     if (lp->idle_head == NULL) {
       lp->stats.conns_refused++;
       LOG_WARN("refusing connection: %d open, none idle "
                "(limits.max_connections %d)",
-               lp->nconns - 1, c->cfg->max_connections);
+               open - 1, c->cfg->max_connections);
       do_close(c);
       return;
     }
     evict(lp->idle_head);
   }
   if (tls != NULL)
-    c->tls = tls_conn_new(tls);
+    c->tls = tls_conn_new(tls, &c->lp->bufs);
   if (proxy_protocol) {
     c->state = CONN_PROXY;
     conn_set_timeout(c, (uint64_t)c->cfg->header_timeout, "PROXY header");

@@ -28,9 +28,19 @@ struct tls_ctx;
  * configuration in force (conn_pool, conn_config) until it is freed. */
 void conn_accept(struct loop *lp, uv_stream_t *server, struct tls_ctx *tls,
                  int proxy_protocol);
+/* conn_adopt is conn_accept for a socket |fd| another thread accepted
+ * (server.c hands connections to workers): the connection owns |fd|. */
+void conn_adopt(struct loop *lp, int fd, struct tls_ctx *tls,
+                int proxy_protocol);
 
 /* conn_write queues plaintext for the client (copied). */
 void conn_write(struct conn *c, const void *p, size_t n);
+/* conn_write_move queues the first |n| bytes of |q| for the client. On
+ * cleartext its chunks move rather than being copied where they can
+ * (buf_move); over TLS they are copied, so that what precedes them goes
+ * into the same TLS record. */
+struct buf;
+void conn_write_move(struct conn *c, struct buf *q, size_t n);
 /* conn_write_blocked: output is above the high-water mark. */
 int conn_write_blocked(struct conn *c);
 /* conn_output_pending: bytes queued or in flight to the client. */

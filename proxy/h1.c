@@ -6,7 +6,11 @@
  * while they do) until the response is finished, so responses go out in
  * request order without buffering responses. A request that herald
  * rejects is answered with a 4xx and "Connection: close": once framing is
- * in doubt, nothing more from that connection is trusted. */
+ * in doubt, nothing more from that connection is trusted.
+ *
+ * What happens to a request once its head is valid (routing, recording,
+ * the upstream, 103s, the log line) is its exchange's (proxy/exchange.h);
+ * this file is its sink: it frames heads, bodies and 103s as HTTP/1.1. */
 #include <inttypes.h>
 #include <llhttp.h>
 #include <stdio.h>
@@ -19,16 +23,11 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
-#include "config/route.h"
-#include "learner/recorder.h"
-#include "learner/ruleset.h"
-#include "proxy/access.h"
 #include "proxy/conn.h"
+#include "proxy/exchange.h"
 #include "proxy/hints.h"
-#include "proxy/record.h"
 #include "proxy/loop.h"
 #include "proxy/session.h"
-#include "proxy/upstream.h"
 
 #define MAX_URL 8192
 #define BODY_HIGH_WATER (256 * 1024)
@@ -52,32 +51,18 @@ struct h1_session {
   const char *reject_why;
 
   /* the request in progress */
-  struct upstream *up;
-  const char *backend; /* server that answered, pool-owned */
+  struct exchange x;
   int version;       /* 10 or 11 */
   int keepalive;
-  int is_head;
   int64_t body_received;
   int read_paused_for_body, up_paused;
   int resp_started, resp_chunked, resp_done;
-  int status;
-  uint64_t bytes_sent, start_ms;
   char method[24];
   char authority[256];
   uint64_t requests;
-  uint8_t client[16]; /* the request's client, once its head is read */
-  int have_client;
-  int hints;         /* Link fields in the 103 sent for this request */
-  int recording;     /* |obs| is being filled for the recorder */
-  struct obs obs;
-  /* 103 Early Hints (proxy/hints.h): the request may get one; one went
-   * out (never a second); the backend's first 103 was looked at; the
-   * backend's declarations noted; where the path starts in |url|. */
-  uint8_t early_ok, early_sent, backend_103, declared;
-  size_t path_off, path_len;
 };
 
-static const struct upstream_cb up_cb;
+static const struct exchange_sink sink;
 static const llhttp_settings_t settings;
 
 static struct h1_session *from_parser(llhttp_t *p) { return p->data; }
@@ -87,33 +72,28 @@ static void set_idle_timer(struct h1_session *s) {
   conn_set_idle(s->c, 1);
 }
 
+/* new_exchange readies the exchange of the next request. */
+static void new_exchange(struct h1_session *s) {
+  exchange_init(&s->x, s->c, &sink, s);
+  s->x.method = s->method;
+  s->x.authority = s->authority;
+  s->x.fields = &s->fields;
+  s->x.version = 11;
+}
+
+/* log_request ends the exchange: |status| 0 when the response was cut. */
 static void log_request(struct h1_session *s, int status) {
   char path[512];
   size_t n = s->url_len < sizeof(path) - 1 ? s->url_len : sizeof(path) - 1;
   memcpy(path, s->url, n);
   path[n] = '\0';
-  access_log_request(s->c, &(struct access_entry){
-      .client = s->have_client ? s->client : NULL,
-      .proto = s->version == 10 ? "http/1.0" : "http/1.1",
-      .method = s->method,
-      .authority = s->authority,
-      .path = path,
-      .status = status,
-      .bytes = s->bytes_sent,
-      .ms = util_now_ms() - s->start_ms,
-      .backend = s->up ? upstream_backend_name(s->up) : s->backend,
-      .fields = &s->fields,
-      .hints = s->hints,
-  });
-  if (status >= 100 && status < 600) {
-    s->lp->stats.responses[status / 100]++;
-    s->lp->stats.h1_responses[status / 100]++;
-  }
-  if (s->recording) {
-    s->recording = 0;
-    record_finish(&s->obs, s->bytes_sent, status == 0);
-    recorder_post(s->lp->recorder, &s->obs);
-  }
+  s->x.path = path;
+  s->x.path_len = n;
+  s->x.proto = s->version == 10 ? "http/1.0" : "http/1.1";
+  exchange_close(&s->x, &(struct exchange_outcome){.status = status,
+                                                   .cut = status == 0});
+  s->x.path = "";
+  s->x.path_len = 0;
 }
 
 /* send_error answers with a short text response and closes afterwards. */
@@ -127,7 +107,8 @@ static void send_error(struct h1_session *s, int status, const char *why) {
                    "Content-Length: %d\r\nConnection: close\r\n\r\n%s",
                    status, http_status_reason(status), bn, body);
   conn_write(s->c, buf, (size_t)n);
-  s->bytes_sent = (uint64_t)bn;
+  s->x.status = status;
+  s->x.bytes_sent = (uint64_t)bn;
   LOG_INFO("conn %llu %s: HTTP/1.1 %d: %s", (unsigned long long)conn_id(s->c),
            conn_peer(s->c), status, why);
   log_request(s, status);
@@ -138,46 +119,29 @@ static void send_error(struct h1_session *s, int status, const char *why) {
 
 /* ---- response path ---------------------------------------------------- */
 
-static void answer_error(struct h1_session *s, int status);
-
-static void up_head(void *ud, int status, const struct http_hdr *hdrs,
-                    size_t n, int64_t content_length) {
+static void sink_head(void *ud, int status, const struct http_hdr *hdrs,
+                      size_t n, const struct http_hdr *extra, size_t nextra,
+                      int64_t content_length, int bodyless) {
   struct h1_session *s = ud;
-  s->backend = upstream_backend_name(s->up);
-  int bodyless = s->is_head || status == 204 || status == 304;
-  const char *codings = upstream_transfer_codings(s->up);
-  if (!bodyless && codings[0] != '\0' && s->version == 10) {
-    /* HTTP/1.0 has no transfer codings: the coded bytes cannot be told
-     * from a body, so the client gets none of them. */
-    LOG_WARN("backend %s: transfer coding '%s' for an HTTP/1.0 client; 502",
-             s->backend, codings);
-    upstream_cancel(s->up);
-    s->up = NULL;
-    s->lp->stats.backend_errors++;
-    answer_error(s, 502);
-    return;
-  }
-  if (s->recording) {
-    record_response(&s->obs, status, hdrs, n);
-    hints_page_response(s->lp, &s->obs, hdrs, n, &s->declared);
-  }
   struct buf out;
   buf_init(&out, &s->lp->bufs);
   char line[128];
   int k = snprintf(line, sizeof(line), "HTTP/1.%d %d %s\r\n",
                    s->version == 10 ? 0 : 1, status, http_status_reason(status));
   buf_append(&out, line, (size_t)k);
-  for (size_t i = 0; i < n; i++) {
-    buf_append(&out, hdrs[i].name, hdrs[i].name_len);
-    buf_append(&out, ": ", 2);
-    buf_append(&out, hdrs[i].value, hdrs[i].value_len);
-    buf_append(&out, "\r\n", 2);
+  for (size_t j = 0; j < 2; j++) {
+    const struct http_hdr *h = j == 0 ? hdrs : extra;
+    for (size_t i = 0; i < (j == 0 ? n : nextra); i++) {
+      buf_append(&out, h[i].name, h[i].name_len);
+      buf_append(&out, ": ", 2);
+      buf_append(&out, h[i].value, h[i].value_len);
+      buf_append(&out, "\r\n", 2);
+    }
   }
-  /* RFC 9110 7.6.3: a proxy adds itself to Via in both directions. */
-  buf_append(&out, "Via: 1.1 herald\r\n", 17);
   if (!bodyless && content_length < 0) {
     if (s->version == 11) {
       /* Re-chunked here; the backend's own codings stay under it. */
+      const char *codings = exchange_transfer_codings(&s->x);
       buf_append(&out, "Transfer-Encoding: ", 19);
       if (codings[0] != '\0') {
         buf_append(&out, codings, strlen(codings));
@@ -202,11 +166,10 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
     conn_write(s->c, p, len);
     buf_consume(&out, len);
   }
-  s->status = status;
   s->resp_started = 1;
 }
 
-static void up_body(void *ud, const uint8_t *p, size_t n) {
+static void sink_body(void *ud, const uint8_t *p, size_t n) {
   struct h1_session *s = ud;
   if (s->resp_chunked) {
     char hdr[24];
@@ -217,15 +180,15 @@ static void up_body(void *ud, const uint8_t *p, size_t n) {
   } else {
     conn_write(s->c, p, n);
   }
-  s->bytes_sent += n;
-  if (conn_write_blocked(s->c) && s->up != NULL) {
-    upstream_pause(s->up);
+  exchange_sent(&s->x, n);
+  if (conn_write_blocked(s->c) && exchange_busy(&s->x)) {
+    exchange_pause(&s->x);
     s->up_paused = 1;
   }
 }
 
 static void response_done(struct h1_session *s) {
-  log_request(s, s->status);
+  log_request(s, s->x.status);
   s->resp_done = 1;
   if (!s->keepalive || s->peer_eof) {
     s->state = H1_DONE;
@@ -243,7 +206,7 @@ static void response_done(struct h1_session *s) {
    * the next request starts when the body ends. */
 }
 
-static void up_end(void *ud, const struct http_hdr *tr, size_t n) {
+static void sink_end(void *ud, const struct http_hdr *tr, size_t n) {
   struct h1_session *s = ud;
   if (s->resp_chunked) {
     conn_write(s->c, "0\r\n", 3);
@@ -255,24 +218,13 @@ static void up_end(void *ud, const struct http_hdr *tr, size_t n) {
     }
     conn_write(s->c, "\r\n", 2);
   }
-  s->up = NULL;
   response_done(s);
 }
 
-static void up_error(void *ud, int status, const char *why) {
-  struct h1_session *s = ud;
-  (void)why;
-  s->backend = upstream_backend_name(s->up);
-  s->up = NULL;
-  s->lp->stats.backend_errors++;
-  if (status == 504)
-    s->lp->stats.backend_timeouts++;
-  answer_error(s, status);
-}
-
-/* answer_error ends the exchange whose upstream is gone: a short error
+/* sink_error ends the exchange whose upstream is gone: a short error
  * response, or a cut connection if the response had started. */
-static void answer_error(struct h1_session *s, int status) {
+static void sink_error(void *ud, int status) {
+  struct h1_session *s = ud;
   if (s->resp_started) {
     /* A cut-short body can only be signalled by closing without the
      * last chunk (or before Content-Length bytes): never pretend. */
@@ -295,27 +247,26 @@ static void answer_error(struct h1_session *s, int status) {
                    http_status_reason(status), bn,
                    s->keepalive ? "" : "Connection: close\r\n", body);
   conn_write(s->c, buf, (size_t)n);
-  s->status = status;
-  s->bytes_sent = (uint64_t)bn;
+  s->x.status = status;
+  s->x.bytes_sent = (uint64_t)bn;
   s->resp_started = 1;
   response_done(s);
 }
 
-static void up_body_sent(void *ud, size_t n) {
+static void sink_body_sent(void *ud, size_t n) {
   struct h1_session *s = ud;
   (void)n;
-  if (s->read_paused_for_body && s->up != NULL &&
-      upstream_body_pending(s->up) < BODY_HIGH_WATER / 4) {
+  if (s->read_paused_for_body && exchange_busy(&s->x) &&
+      exchange_body_pending(&s->x) < BODY_HIGH_WATER / 4) {
     s->read_paused_for_body = 0;
     conn_resume_read(s->c);
   }
 }
 
-/* write_early writes the request's one 103 Early Hints with the Link
- * fields of |e|. Returns 1 when it went out. */
-static int write_early(struct h1_session *s, const struct hints_early *e) {
-  if (s->early_sent || e->n == 0)
-    return 0;
+/* sink_early writes the request's 103 Early Hints with the Link fields
+ * of |e|. */
+static int sink_early(void *ud, const struct hints_early *e) {
+  struct h1_session *s = ud;
   conn_write(s->c, "HTTP/1.1 103 Early Hints\r\n", 26);
   for (size_t i = 0; i < e->n; i++) {
     conn_write(s->c, "Link: ", 6);
@@ -323,36 +274,17 @@ static int write_early(struct h1_session *s, const struct hints_early *e) {
     conn_write(s->c, "\r\n", 2);
   }
   conn_write(s->c, "\r\n", 2);
-  s->early_sent = 1;
-  s->hints = (int)e->n;
-  return 1;
+  return 0;
 }
 
-/* up_info: a backend's interim response. Only its first 103 matters,
- * and only as hints.h says; 100, 102 and the rest never go on. */
-static void up_info(void *ud, int status, const struct http_hdr *hdrs,
-                    size_t n) {
-  struct h1_session *s = ud;
-  if (status != 103 || s->backend_103 || s->resp_started)
-    return;
-  s->backend_103 = 1;
-  struct hints_early e;
-  if (hints_backend_103(s->lp, s->cfg, s->recording ? &s->obs : NULL,
-                        s->early_ok, s->early_sent, conn_is_tls(s->c), s->authority,
-                        strlen(s->authority),
-                        s->path_len ? s->url + s->path_off : "/",
-                        s->path_len ? s->path_len : 1, hdrs, n,
-                        &s->declared, &e))
-    write_early(s, &e);
-}
-
-static const struct upstream_cb up_cb = {
-    .on_info = up_info,
-    .on_head = up_head,
-    .on_body = up_body,
-    .on_end = up_end,
-    .on_error = up_error,
-    .on_body_sent = up_body_sent,
+/* HTTP/1.1 has no push: reset, push_room and promise stay NULL. */
+static const struct exchange_sink sink = {
+    .head = sink_head,
+    .body = sink_body,
+    .end = sink_end,
+    .error = sink_error,
+    .early = sink_early,
+    .body_sent = sink_body_sent,
 };
 
 /* ---- request path ----------------------------------------------------- */
@@ -371,16 +303,9 @@ static int on_message_begin(llhttp_t *p) {
   s->state = H1_HEAD;
   s->resp_started = s->resp_chunked = s->resp_done = 0;
   s->up_paused = 0;
-  s->status = 0;
-  s->bytes_sent = 0;
   s->body_received = 0;
   s->method[0] = s->authority[0] = '\0';
-  s->backend = NULL;
-  s->recording = 0;
-  s->early_ok = s->early_sent = s->backend_103 = s->declared = 0;
-  s->have_client = 0;
-  s->hints = 0;
-  s->start_ms = util_now_ms();
+  new_exchange(s);
   conn_set_idle(s->c, 0);
   conn_set_timeout(s->c, (uint64_t)s->cfg->header_timeout,
                    "request header");
@@ -420,29 +345,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   return fields_rv(s, http_fields_value(&s->fields, at, n, s->read_start));
 }
 
-/* send_hints writes one 103 Early Hints for a navigation whose page has
- * hint rules (only when [deliver] hints_http1 is on; see proxy/hints.h). */
-static void send_hints(struct h1_session *s, const struct http_req *req) {
-  const struct ruleset_page *p = NULL;
-  uint64_t named = 0;
-  /* HTTP/1.1 has no push: in push-only mode these clients get nothing. */
-  enum hints_action a = hints_decide(s->lp, s->cfg, req,
-                                     s->recording ? &s->obs : NULL, s->c,
-                                     s->requests, 0, &p, &named);
-  if (a == HINTS_VERIFY)
-    s->early_ok = 0; /* the page alone decides: no backend 103 either */
-  if (a != HINTS_EARLY)
-    return;
-  struct hints_early e;
-  if (hints_compose(p, named, NULL, 0, &e) > 0 && write_early(s, &e))
-    s->lp->stats.hints_sent++;
-}
-
 static int on_headers_complete(llhttp_t *p) {
   struct h1_session *s = from_parser(p);
   const struct config *cfg = s->cfg;
-  s->lp->stats.requests++;
-  s->lp->stats.h1_requests++;
+  exchange_count(&s->x);
   s->requests++;
   snprintf(s->method, sizeof(s->method), "%s",
            llhttp_method_name((llhttp_method_t)p->method));
@@ -450,7 +356,6 @@ static int on_headers_complete(llhttp_t *p) {
     return reject(s, 505, "unsupported HTTP version");
   s->version = p->http_minor == 0 ? 10 : 11;
   s->keepalive = llhttp_should_keep_alive(p);
-  s->is_head = p->method == HTTP_HEAD;
   if (p->method == HTTP_CONNECT)
     return reject(s, 501, "CONNECT is not supported");
 
@@ -459,8 +364,8 @@ static int on_headers_complete(llhttp_t *p) {
                               ? stack_hdrs
                               : xmalloc(s->fields.n * sizeof(*hdrs));
   http_fields_export(&s->fields, hdrs);
-  int trusted = conn_request_client(s->c, hdrs, s->fields.n, s->client);
-  s->have_client = 1;
+  int trusted = conn_request_client(s->c, hdrs, s->fields.n, s->x.client);
+  s->x.have_client = 1;
   const char *path = s->url, *auth = NULL;
   size_t path_len = s->url_len, auth_len = 0;
   int hosts = 0;
@@ -523,10 +428,6 @@ static int on_headers_complete(llhttp_t *p) {
     auth_len = 9;
   }
   snprintf(s->authority, sizeof(s->authority), "%.*s", (int)auth_len, auth);
-  /* "http://host" without a path asks for "/", which is not in |url|. */
-  int in_url = path >= s->url && path < s->url + s->url_len;
-  s->path_off = in_url ? (size_t)(path - s->url) : 0;
-  s->path_len = in_url ? path_len : 0;
   int chunked = (p->flags & F_CHUNKED) != 0;
   int64_t cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
   struct http_req req = {
@@ -545,7 +446,7 @@ static int on_headers_complete(llhttp_t *p) {
       .transfer_codings = codings,
       .client_addr = conn_peer(s->c),
       .forwarded_trusted = trusted,
-      .client = s->client,
+      .client = s->x.client,
   };
   /* Upgrade is never forwarded (it is hop-by-hop and dropped from the
    * request); keep parsing this connection as HTTP/1.1. */
@@ -556,30 +457,15 @@ static int on_headers_complete(llhttp_t *p) {
         util_strcaseeq(hdrs[i].value, hdrs[i].value_len, "100-continue"))
       conn_write(s->c, "HTTP/1.1 100 Continue\r\n\r\n", 25);
   }
-  size_t hostlen = http_authority_host_len(auth, auth_len);
-  int backend = route_pick(cfg, auth, hostlen, path, path_len);
   s->state = req.has_body ? H1_BODY : H1_WAIT;
   if (req.has_body)
     conn_set_timeout(s->c, (uint64_t)cfg->idle_timeout, "request body");
   else
     conn_set_timeout(s->c, 0, NULL);
-  struct recorder *rec = s->lp->recorder;
-  if (recorder_enabled(rec)) {
-    s->recording = 1;
-    record_request(&s->obs, s->c, s->requests, &req);
-    if (record_maybe_navigation(&s->obs)) {
-      s->obs.kind = OBS_NAV_START;
-      recorder_post(rec, &s->obs);
-    }
-  }
-  /* HTTP/1.0 clients know no 1xx; HTTP/1.1 ones get one only with
-   * hints_http1. */
-  s->early_ok = (uint8_t)hints_may_send(s->cfg, &req,
-                                        s->recording ? &s->obs : NULL, s->c,
-                                        s->requests);
-  s->up = upstream_start(conn_pool(s->c), backend, &req, &up_cb, s);
-  if (s->lp->rules != NULL && s->early_ok)
-    send_hints(s, &req);
+  s->x.id = s->requests;
+  s->x.version = s->version;
+  s->x.codings_ok = s->version == 11;
+  exchange_start(&s->x, &req);
   if (hdrs != stack_hdrs)
     free(hdrs);
   return 0;
@@ -591,10 +477,10 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
   if (s->body_received > s->cfg->max_request_body)
     return reject(s, 413, "request body larger than limits.max_request_body");
   conn_set_timeout(s->c, (uint64_t)s->cfg->idle_timeout, "request body");
-  if (s->up == NULL)
+  if (!exchange_busy(&s->x))
     return 0; /* answered already; the body is read and dropped */
-  upstream_send_body(s->up, (const uint8_t *)at, n);
-  if (upstream_body_pending(s->up) > BODY_HIGH_WATER &&
+  exchange_send_body(&s->x, (const uint8_t *)at, n);
+  if (exchange_body_pending(&s->x) > BODY_HIGH_WATER &&
       !s->read_paused_for_body) {
     s->read_paused_for_body = 1;
     conn_pause_read(s->c);
@@ -605,8 +491,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
 static int on_message_complete(llhttp_t *p) {
   struct h1_session *s = from_parser(p);
   conn_set_timeout(s->c, 0, NULL);
-  if (s->up != NULL)
-    upstream_end_body(s->up);
+  exchange_end_body(&s->x);
   s->state = H1_WAIT;
   if (s->resp_done) {
     /* The response finished before the body did: move on now. */
@@ -648,10 +533,7 @@ static int parse(struct h1_session *s, const uint8_t *p, size_t n) {
   int status = s->reject_status ? s->reject_status : 400;
   const char *why = s->reject_why ? s->reject_why
                                   : llhttp_get_error_reason(&s->parser);
-  if (s->up != NULL) {
-    upstream_cancel(s->up);
-    s->up = NULL;
-  }
+  exchange_cancel(&s->x);
   if (s->resp_started) {
     conn_close(s->c, 0);
     return -1;
@@ -681,6 +563,7 @@ static void next_request(struct h1_session *s) {
   s->next_ready = 0;
   s->state = H1_IDLE;
   s->parser_paused = 0;
+  new_exchange(s);
   llhttp_resume(&s->parser);
   set_idle_timer(s);
   if (s->lp->draining) {
@@ -724,9 +607,9 @@ static void h1_produce(void *sp) {
 
 static void h1_writable(void *sp) {
   struct h1_session *s = sp;
-  if (s->up_paused && s->up != NULL) {
+  if (s->up_paused && exchange_busy(&s->x)) {
     s->up_paused = 0;
-    upstream_resume(s->up);
+    exchange_resume(&s->x);
   }
 }
 
@@ -754,10 +637,7 @@ static void h1_eof(void *sp) {
      * even when its response went out already (the body would have been
      * read to its end first, to find the next request). A response that
      * is complete is still flushed to it. */
-    if (s->up != NULL) {
-      upstream_cancel(s->up);
-      s->up = NULL;
-    }
+    exchange_cancel(&s->x);
     s->state = H1_DONE;
     conn_close(s->c, s->resp_done);
   } else if (s->state == H1_HEAD) {
@@ -768,8 +648,7 @@ static void h1_eof(void *sp) {
 
 static void h1_free(void *sp) {
   struct h1_session *s = sp;
-  if (s->up != NULL)
-    upstream_cancel(s->up);
+  exchange_cleanup(&s->x);
   http_fields_cleanup(&s->fields);
   buf_cleanup(&s->stash);
   free(s);
@@ -785,6 +664,7 @@ void *h1_session_new(struct conn *c) {
   http_fields_init(&s->fields, (size_t)s->cfg->max_header_list_size,
                    (size_t)s->cfg->max_header_fields);
   buf_init(&s->stash, &s->lp->bufs);
+  new_exchange(s);
   set_idle_timer(s);
   return s;
 }

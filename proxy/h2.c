@@ -12,9 +12,9 @@
  * lifetimes"), and manual window updates so a request body is
  * acknowledged only once it reached the backend socket.
  *
- * Response bodies wait in the stream's chunk queue and are framed with
- * NGHTTP2_DATA_FLAG_NO_COPY, so body bytes are copied once from the
- * backend's read buffer into the queue and once into the output. */
+ * What a stream does with its request and response is h2_stream.c's
+ * (and its exchange's: proxy/exchange.h); this file is the connection:
+ * nghttp2's callbacks and the session ops conn.c calls. */
 #include <inttypes.h>
 #include <stddef.h>
 #include <nghttp2/nghttp2.h>
@@ -28,23 +28,15 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
-#include "config/route.h"
-#include "learner/recorder.h"
-#include "learner/ruleset.h"
-#include "proxy/access.h"
 #include "proxy/conn.h"
-#include "proxy/hints.h"
-#include "proxy/pushed.h"
-#include "proxy/framescan.h"
+#include "proxy/exchange.h"
+#include "proxy/h2_stream.h"
 #include "proxy/preload.h"
-#include "proxy/record.h"
 #include "proxy/loop.h"
 #include "proxy/session.h"
-#include "proxy/upstream.h"
 
 #define STREAM_WINDOW (256 * 1024)
 #define CONN_WINDOW (1024 * 1024)
-#define RESP_HIGH_WATER (64 * 1024)
 #define DISCARD_MAX (4 * 1024 * 1024)
 #define MAX_OUTBOUND_FRAMES 5000
 #define GLITCH_BURST 10000
@@ -56,98 +48,13 @@
  * fifth in quick succession closes the connection. */
 #define OVERSIZE_COST (GLITCH_BURST / 4)
 
-struct bucket {
-  double tokens;
-  uint64_t last_ms;
-};
 
-struct h2_stream {
-  struct h2_session *s;
-  struct h2_stream *prev, *next;
-  int32_t id;
-  struct http_fields fields;   /* regular request fields */
-  char pseudo[4][256];         /* :method :path :scheme :authority */
-  size_t pseudo_len[4];
-  int pseudo_seen[4];
-  size_t header_size, nfields;
-  int reject;                  /* status to answer instead of proxying */
-  const char *reject_why;
-  int oversized;                /* header block past the limits */
-  size_t trailer_size;
-  int64_t content_length;
-  int64_t body_received;
-  int request_ended, headers_done, headers_end_stream;
-  int started;                 /* upstream_start has been called */
-  int invalid;                 /* nghttp2 is resetting it: never start */
-  int reset;                   /* herald reset it (timeout, client gone) */
-  int64_t discarded;           /* upload bytes dropped after a 413 */
-  struct buf early_body;       /* DATA that arrived before the start */
-
-  struct upstream *up;
-  const char *backend;         /* server that answered, pool-owned */
-  struct buf resp;
-  int resp_started, resp_eof, deferred;
-  int data_dp;                 /* the response has a body to frame */
-  int end_sent;                /* END_STREAM went out */
-  /* Loop times of the last progress, for the stream timeouts (see
-   * sweep): request body bytes in, response bytes out. */
-  uint64_t body_ms, send_ms;
-  struct http_fields trailers;
-  int status;
-  uint64_t start_ms;
-  uint64_t bytes_sent;
-  uint8_t client[16];          /* the request's client, once validated */
-  int have_client;
-  int forwarded_trusted;       /* the connection is a trusted proxy */
-  int recording;               /* |obs| is being filled for the recorder */
-  int pushed;                  /* a stream herald promised, not a request */
-  int hints;                   /* Link fields in the 103 sent on it */
-  /* 103 Early Hints (proxy/hints.h): the request may get one; one went
-   * out (never a second); the backend's first 103 was looked at; the
-   * backend's declarations noted for the recorder. */
-  uint8_t early_ok, early_sent, backend_103, declared;
-  struct digest *digest;       /* owned: what the browser has from our
-                                  pushes, sent back in Set-Cookie on this
-                                  page's response; NULL when nothing was
-                                  pushed */
-  struct obs obs;
-};
-
-enum { P_METHOD, P_PATH, P_SCHEME, P_AUTHORITY };
 static const char *const pseudo_names[] = {":method", ":path", ":scheme",
                                            ":authority"};
 
-struct h2_session {
-  struct conn *c;
-  struct loop *lp;
-  const struct config *cfg; /* the connection's (conn_config) */
-  nghttp2_session *ng;
-  struct h2_stream *streams;
-  int nstreams, headers_pending;
-  /* Streams whose request head is complete, started once the current
-   * mem_recv batch is fully processed: a malformed frame later in the
-   * same read (a content-length that DATA contradicts) then resets the
-   * stream before anything reaches the backend. */
-  int32_t *ready;
-  size_t nready, ready_cap;
-  uint64_t requests;
-  int goaway_sent, peer_eof;
-  int terminated; /* a callback gave up on the session (and logged why) */
-  /* Resources pushed on this connection (hashes of their keys): a
-   * resource is pushed at most once per connection. */
-  uint64_t pushed[256];
-  size_t npushed;
-  int push_open; /* pushed streams promised and not yet closed */
-  struct preload_set *preloads; /* what its 103s named; NULL: none */
-  struct framescan scan;        /* PRIORITY frames nghttp2 skips unseen */
-  struct bucket glitch, resets;
-};
-
-static const struct upstream_cb up_cb;
-
 /* ---- small helpers ---------------------------------------------------- */
 
-static int bucket_charge(struct bucket *b, double burst, double rate,
+static int bucket_charge(struct h2_bucket *b, double burst, double rate,
                          double cost) {
   uint64_t now = util_now_ms();
   if (b->last_ms == 0) {
@@ -164,7 +71,7 @@ static int bucket_charge(struct bucket *b, double burst, double rate,
   return 1;
 }
 
-static int bucket_take(struct bucket *b, double burst, double rate) {
+static int bucket_take(struct h2_bucket *b, double burst, double rate) {
   return bucket_charge(b, burst, rate, 1);
 }
 
@@ -202,23 +109,7 @@ static int charge_oversized(struct h2_session *s, struct h2_stream *st) {
 
 /* origin_hash identifies a resource on this connection by authority and
  * path without query, the way pushes and hints name it. */
-static uint64_t origin_hash(const char *authority, size_t alen,
-                            const char *path, size_t plen) {
-  size_t n = 0;
-  while (n < plen && path[n] != '?' && path[n] != '#')
-    n++;
-  return util_fnv1a(util_fnv1a(UTIL_FNV1A_INIT, authority, alen), path, n);
-}
-
-static int in_set(const uint64_t *set, size_t n, uint64_t h) {
-  for (size_t i = 0; i < n; i++) {
-    if (set[i] == h)
-      return 1;
-  }
-  return 0;
-}
-
-static void update_timer(struct h2_session *s) {
+void h2_update_timer(struct h2_session *s) {
   const struct config *cfg = s->cfg;
   conn_set_idle(s->c, s->headers_pending == 0 && s->nstreams == 0);
   if (s->headers_pending > 0)
@@ -229,912 +120,7 @@ static void update_timer(struct h2_session *s) {
     conn_set_timeout(s->c, 0, NULL);
 }
 
-/* ---- stream lifetimes ------------------------------------------------ */
-
-/* A stream's client side can stall it two ways while the connection
- * lives: by never finishing its request body, or by never opening the
- * window for its response. Each stream records its last progress; one
- * tick per connection (conn_schedule_tick) sweeps them and resets those
- * past timeouts.idle (body) or timeouts.write (window), releasing their
- * backend exchange. A client that closed its side (FIN) can do neither
- * any more: such streams are reset at once (reap). */
-
-static uint64_t loop_now(const struct h2_session *s) {
-  return uv_now(s->lp->uv);
-}
-
-/* body_waiting: the request body is still to come from the client. */
-static int body_waiting(const struct h2_stream *st) {
-  return !st->request_ended && !st->pushed;
-}
-
-/* send_waiting: response bytes (or the final empty DATA) wait to go
- * out, which only the flow-control window may be holding up. */
-static int send_waiting(const struct h2_stream *st) {
-  return st->data_dp && !st->end_sent && (st->resp.len > 0 || st->resp_eof);
-}
-
-static int window_open(const struct h2_session *s,
-                       const struct h2_stream *st) {
-  return nghttp2_session_get_stream_remote_window_size(s->ng, st->id) > 0 &&
-         nghttp2_session_get_remote_window_size(s->ng) > 0;
-}
-
-/* reset_stream abandons |st|: its backend exchange is released now, the
- * RST_STREAM goes out with the next write (and nghttp2 then closes it). */
-static void reset_stream(struct h2_stream *st, uint32_t code) {
-  struct h2_session *s = st->s;
-  st->reset = st->started = 1; /* later DATA is dropped (on_data_chunk) */
-  if (st->up != NULL) {
-    upstream_cancel(st->up);
-    st->up = NULL;
-  }
-  nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, code);
-  conn_mark_dirty(s->c);
-}
-
-static void stream_timeout(struct h2_stream *st, const char *what, int ms,
-                           uint64_t *count) {
-  struct h2_session *s = st->s;
-  LOG_INFO("conn %llu %s: stream %d: %s for %d ms; reset",
-           (unsigned long long)conn_id(s->c), conn_peer(s->c), st->id, what,
-           ms);
-  (*count)++;
-  reset_stream(st, NGHTTP2_CANCEL);
-}
-
-/* due: 1 when the deadline |ms| after |since| has passed; else 0, with
- * |*next| lowered to that deadline. */
-static int due(uint64_t since, uint64_t ms, uint64_t now, uint64_t *next) {
-  if (now - since >= ms)
-    return 1;
-  if (since + ms < *next)
-    *next = since + ms;
-  return 0;
-}
-
-/* sweep resets the streams past their deadline and asks for the next
- * tick at the earliest deadline left. */
-static void sweep(struct h2_session *s) {
-  const struct config *cfg = s->cfg;
-  struct loop_stats *stats = &s->lp->stats;
-  uint64_t now = loop_now(s), next = UINT64_MAX;
-  uint64_t body_ms = (uint64_t)cfg->idle_timeout;
-  uint64_t send_ms = (uint64_t)cfg->write_timeout;
-  for (struct h2_stream *st = s->streams; st != NULL; st = st->next) {
-    if (st->reset || !st->headers_done)
-      continue; /* the header timer covers an unfinished head */
-    if (body_waiting(st)) {
-      /* Body bytes herald has yet to hand to the backend hold the
-       * window shut: that wait is the backend's (backend_read). */
-      if (st->up != NULL && upstream_body_pending(st->up) > 0)
-        st->body_ms = now;
-      if (due(st->body_ms, body_ms, now, &next)) {
-        stream_timeout(st, "no request body bytes", cfg->idle_timeout,
-                       &stats->h2_body_timeouts);
-        continue;
-      }
-    }
-    if (send_waiting(st)) {
-      /* With window, a stalled send is the socket's (timeouts.write on
-       * the connection). */
-      if (window_open(s, st))
-        st->send_ms = now;
-      if (due(st->send_ms, send_ms, now, &next))
-        stream_timeout(st, "no flow-control window", cfg->write_timeout,
-                       &stats->h2_send_timeouts);
-    }
-  }
-  if (next != UINT64_MAX)
-    conn_schedule_tick(s->c, next - now);
-}
-
-/* reap (after the client's FIN) resets the streams that need something
- * the client can no longer send: request bytes, or window. Returns how
- * many it reset. */
-static int reap(struct h2_session *s) {
-  int n = 0;
-  for (struct h2_stream *st = s->streams; st != NULL; st = st->next) {
-    if (st->reset)
-      continue;
-    if (body_waiting(st) || (send_waiting(st) && !window_open(s, st))) {
-      LOG_DEBUG("conn %llu: stream %d: client closed its side; reset",
-                (unsigned long long)conn_id(s->c), st->id);
-      reset_stream(st, NGHTTP2_CANCEL);
-      n++;
-    }
-  }
-  return n;
-}
-
-/* Closed streams are kept for reuse with their header buffers (in the
- * loop, h2_free), so a busy connection allocates little per request. */
-#define STREAM_FREE_MAX 256
-
-void h2_loop_cleanup(struct loop *lp) {
-  while (lp->h2_free != NULL) {
-    struct h2_stream *st = lp->h2_free;
-    lp->h2_free = st->next;
-    http_fields_cleanup(&st->fields);
-    http_fields_cleanup(&st->trailers);
-    free(st);
-  }
-  lp->h2_nfree = 0;
-  nghttp2_session_callbacks_del(lp->h2_callbacks);
-  lp->h2_callbacks = NULL;
-  nghttp2_option_del(lp->h2_options);
-  lp->h2_options = NULL;
-}
-
-static struct h2_stream *stream_alloc(struct loop *lp) {
-  struct h2_stream *st = lp->h2_free;
-  if (st == NULL)
-    return xcalloc(1, sizeof(*st));
-  lp->h2_free = st->next;
-  lp->h2_nfree--;
-  struct http_fields f = st->fields, t = st->trailers;
-  /* The pseudo-header buffers are overwritten before use; clear only the
-   * fields before them. */
-  memset(st, 0, offsetof(struct h2_stream, pseudo));
-  memset(&st->pseudo_len, 0,
-         sizeof(*st) - offsetof(struct h2_stream, pseudo_len));
-  for (int i = 0; i < 4; i++)
-    st->pseudo[i][0] = '\0';
-  st->fields = f;
-  st->trailers = t;
-  http_fields_reset(&st->fields);
-  http_fields_reset(&st->trailers);
-  return st;
-}
-
-static struct h2_stream *stream_new(struct h2_session *s, int32_t id) {
-  const struct config *cfg = s->cfg;
-  struct h2_stream *st = stream_alloc(s->lp);
-  st->s = s;
-  st->id = id;
-  st->content_length = -1;
-  st->start_ms = util_now_ms();
-  st->fields.max_size = (size_t)cfg->max_header_list_size;
-  st->fields.max_fields = (size_t)cfg->max_header_fields;
-  st->trailers.max_size = 65536;
-  st->trailers.max_fields = 100;
-  buf_init(&st->resp, &s->lp->bufs);
-  buf_init(&st->early_body, &s->lp->bufs);
-  st->next = s->streams;
-  if (s->streams)
-    s->streams->prev = st;
-  s->streams = st;
-  s->nstreams++;
-  s->lp->stats.h2_streams_active++;
-  return st;
-}
-
-static void stream_free(struct h2_stream *st) {
-  struct h2_session *s = st->s;
-  if (st->up != NULL)
-    upstream_cancel(st->up);
-  if (st->prev)
-    st->prev->next = st->next;
-  else
-    s->streams = st->next;
-  if (st->next)
-    st->next->prev = st->prev;
-  s->nstreams--;
-  s->lp->stats.h2_streams_active--;
-  buf_cleanup(&st->resp);
-  buf_cleanup(&st->early_body);
-  free(st->digest);
-  st->digest = NULL;
-  if (s->lp->h2_nfree < STREAM_FREE_MAX) {
-    st->next = s->lp->h2_free;
-    s->lp->h2_free = st;
-    s->lp->h2_nfree++;
-    return;
-  }
-  http_fields_cleanup(&st->fields);
-  http_fields_cleanup(&st->trailers);
-  free(st);
-}
-
-/* ---- responses -------------------------------------------------------- */
-
-static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf,
-                         size_t length, uint32_t *flags,
-                         nghttp2_data_source *src, void *user_data) {
-  (void)buf;
-  (void)user_data;
-  struct h2_stream *st = src->ptr;
-  size_t n = st->resp.len < length ? st->resp.len : length;
-  if (n == 0 && !st->resp_eof) {
-    st->deferred = 1;
-    return NGHTTP2_ERR_DEFERRED;
-  }
-  *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  if (st->resp_eof && n == st->resp.len) {
-    *flags |= NGHTTP2_DATA_FLAG_EOF;
-    if (st->trailers.n > 0) {
-      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-      nghttp2_nv nv[100];
-      struct http_hdr h[100];
-      http_fields_export(&st->trailers, h);
-      for (size_t i = 0; i < st->trailers.n; i++) {
-        nv[i] = (nghttp2_nv){(uint8_t *)h[i].name, (uint8_t *)h[i].value,
-                             h[i].name_len, h[i].value_len,
-                             NGHTTP2_NV_FLAG_NONE};
-      }
-      nghttp2_submit_trailer(ng, id, nv, st->trailers.n);
-    }
-  }
-  return (ssize_t)n;
-}
-
-static int send_data(nghttp2_session *ng, nghttp2_frame *frame,
-                     const uint8_t *framehd, size_t length,
-                     nghttp2_data_source *src, void *user_data) {
-  (void)ng;
-  struct h2_session *s = user_data;
-  struct h2_stream *st = src->ptr;
-  if (conn_write_blocked(s->c))
-    return NGHTTP2_ERR_WOULDBLOCK;
-  conn_write(s->c, framehd, 9);
-  size_t left = length;
-  while (left > 0) {
-    const uint8_t *p;
-    size_t k = buf_peek(&st->resp, &p);
-    if (k > left)
-      k = left;
-    conn_write(s->c, p, k);
-    buf_consume(&st->resp, k);
-    left -= k;
-  }
-  (void)frame;
-  st->bytes_sent += length;
-  st->send_ms = loop_now(s);
-  /* Below half the high-water mark the backend may send again. */
-  if (st->up != NULL && st->resp.len < RESP_HIGH_WATER / 2)
-    upstream_resume(st->up);
-  return 0;
-}
-
-static void submit_simple(struct h2_stream *st, int status, const char *why) {
-  struct h2_session *s = st->s;
-  char code[8], body[128];
-  snprintf(code, sizeof(code), "%d", status);
-  int n = snprintf(body, sizeof(body), "%d %s\n", status,
-                   http_status_reason(status));
-  char len[16];
-  snprintf(len, sizeof(len), "%d", n);
-  nghttp2_nv nv[] = {
-      {(uint8_t *)":status", (uint8_t *)code, 7, strlen(code), 0},
-      {(uint8_t *)"content-type", (uint8_t *)"text/plain", 12, 10, 0},
-      {(uint8_t *)"content-length", (uint8_t *)len, 14, strlen(len), 0},
-  };
-  buf_cleanup(&st->resp);
-  buf_append(&st->resp, body, (size_t)n);
-  st->resp_eof = 1;
-  st->resp_started = st->data_dp = 1;
-  st->send_ms = loop_now(s);
-  conn_schedule_tick(s->c, (uint64_t)s->cfg->write_timeout);
-  st->status = status;
-  nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
-  if (nghttp2_submit_response(s->ng, st->id, nv, ARRAY_SIZE(nv), &dp) != 0)
-    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
-                              NGHTTP2_INTERNAL_ERROR);
-  if (why != NULL)
-    LOG_INFO("conn %llu %s: stream %d: %d (%s)",
-             (unsigned long long)conn_id(s->c), conn_peer(s->c), st->id,
-             status, why);
-  conn_mark_dirty(s->c);
-}
-
-/* send_early sends the stream's one 103 Early Hints with the Link fields
- * of |e|, for a page on |authority|. Returns 1 when it went out. */
-static int send_early(struct h2_stream *st, const struct hints_early *e,
-                      const char *authority, size_t alen) {
-  struct h2_session *s = st->s;
-  nghttp2_nv nv[HINTS_LINKS_MAX + 1];
-  if (st->early_sent || e->n == 0)
-    return 0;
-  nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)"103", 7, 3,
-                       NGHTTP2_NV_FLAG_NONE};
-  for (size_t i = 0; i < e->n; i++)
-    nv[i + 1] = (nghttp2_nv){(uint8_t *)"link", (uint8_t *)e->link[i], 4,
-                             e->len[i], NGHTTP2_NV_FLAG_NONE};
-  int rv = nghttp2_submit_headers(s->ng, NGHTTP2_FLAG_NONE, st->id, NULL, nv,
-                                  e->n + 1, NULL);
-  if (rv != 0) {
-    LOG_DEBUG("stream %d: cannot send 103: %s", st->id, nghttp2_strerror(rv));
-    return 0;
-  }
-  st->early_sent = 1;
-  st->hints = (int)e->n;
-  /* What it names is then sent in this order (preload.h). */
-  for (size_t i = 0; i < e->n; i++)
-    preload_note(&s->preloads, authority, alen, e->link[i], e->len[i],
-                 e->rank[i], i);
-  conn_mark_dirty(s->c);
-  return 1;
-}
-
-/* push_response_ok: the same test recording applies to call a response
- * pushable (200, no no-store/private, no Set-Cookie, Vary at most
- * Accept-Encoding). */
-static int push_response_ok(int status, const struct http_hdr *hdrs,
-                            size_t n) {
-  struct obs o;
-  memset(&o, 0, offsetof(struct obs, method));
-  o.content_type[0] = '\0';
-  record_response(&o, status, hdrs, n);
-  return status == 200 &&
-         !(o.flags & (OBS_F_NO_STORE | OBS_F_PRIVATE | OBS_F_SET_COOKIE |
-                      OBS_F_VARY_OTHER));
-}
-
-static void up_head(void *ud, int status, const struct http_hdr *hdrs,
-                    size_t n, int64_t content_length) {
-  struct h2_stream *st = ud;
-  struct h2_session *s = st->s;
-  (void)content_length;
-  st->backend = upstream_backend_name(st->up);
-  int head_only = status == 204 || status == 304 ||
-                  (st->pseudo_len[P_METHOD] == 4 &&
-                   memcmp(st->pseudo[P_METHOD], "HEAD", 4) == 0);
-  const char *codings = upstream_transfer_codings(st->up);
-  if (!head_only && codings[0] != '\0') {
-    /* HTTP/2 has no transfer codings (Content-Encoding would claim the
-     * representation itself is coded): the client gets a 502, never the
-     * coded bytes as if they were the body. */
-    LOG_WARN("backend %s: transfer coding '%s' cannot go over HTTP/2; 502",
-             st->backend, codings);
-    upstream_cancel(st->up);
-    st->up = NULL;
-    s->lp->stats.backend_errors++;
-    if (st->pushed) {
-      s->lp->stats.pushes_refused++;
-      nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                NGHTTP2_CANCEL);
-      conn_mark_dirty(s->c);
-      return;
-    }
-    submit_simple(st, 502, NULL);
-    return;
-  }
-  if (st->recording) {
-    record_response(&st->obs, status, hdrs, n);
-    hints_page_response(s->lp, &st->obs, hdrs, n, &st->declared);
-  }
-  if (st->pushed && !push_response_ok(status, hdrs, n)) {
-    /* Learned as pushable, answered otherwise this time: never deliver
-     * it as a push. The client loses nothing; it asks for it itself. */
-    LOG_INFO("conn %llu: pushed %s answered %d or not cacheable; reset",
-             (unsigned long long)conn_id(s->c), st->pseudo[P_PATH], status);
-    s->lp->stats.pushes_refused++;
-    upstream_cancel(st->up);
-    st->up = NULL;
-    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
-                              NGHTTP2_CANCEL);
-    conn_mark_dirty(s->c);
-    return;
-  }
-  if (status == 200 && st->pseudo_len[P_METHOD] == 3 &&
-      memcmp(st->pseudo[P_METHOD], "GET", 3) == 0)
-    pushed_note_validator(s->lp->validators, st->pseudo[P_AUTHORITY],
-                          st->pseudo_len[P_AUTHORITY], st->pseudo[P_PATH],
-                          st->pseudo_len[P_PATH], hdrs, n);
-  /* Upstream caps a response at MAX_RESPONSE_FIELDS fields and 64 KB. */
-  nghttp2_nv nv[258];
-  char *lower = s->lp->h2_names, *cookie = s->lp->h2_cookie;
-  if (n > ARRAY_SIZE(nv) - 3)
-    n = ARRAY_SIZE(nv) - 3;
-  char code[8];
-  snprintf(code, sizeof(code), "%d", status);
-  nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7,
-                       strlen(code), NGHTTP2_NV_FLAG_NONE};
-  /* HTTP/2 field names are lower case; HTTP/1.1 backends use any case. */
-  char *lp = lower;
-  size_t k = 1;
-  for (size_t i = 0; i < n; i++) {
-    if ((size_t)(lp - lower) + hdrs[i].name_len > sizeof(s->lp->h2_names))
-      break;
-    for (size_t j = 0; j < hdrs[i].name_len; j++) {
-      char ch = hdrs[i].name[j];
-      lp[j] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-    }
-    nv[k++] = (nghttp2_nv){(uint8_t *)lp, (uint8_t *)hdrs[i].value,
-                           hdrs[i].name_len, hdrs[i].value_len,
-                           NGHTTP2_NV_FLAG_NONE};
-    lp += hdrs[i].name_len;
-  }
-  /* RFC 9110 7.6.3: a proxy adds itself to Via in both directions. */
-  nv[k++] = (nghttp2_nv){(uint8_t *)"via", (uint8_t *)"1.1 herald", 3, 10,
-                         NGHTTP2_NV_FLAG_NONE};
-  size_t clen;
-  if (st->digest != NULL && status < 400 &&
-      (clen = pushed_cookie(st->digest, st->pseudo[P_SCHEME][4] == 's',
-                            cookie, sizeof(s->lp->h2_cookie))) > 0)
-    nv[k++] = (nghttp2_nv){(uint8_t *)"set-cookie", (uint8_t *)cookie, 10,
-                           clen, NGHTTP2_NV_FLAG_NONE};
-  st->status = status;
-  st->resp_started = 1;
-  nghttp2_data_provider dp = {.source.ptr = st, .read_callback = read_body};
-  int rv = nghttp2_submit_response(s->ng, st->id, nv, k,
-                                   head_only ? NULL : &dp);
-  if (rv != 0) {
-    LOG_WARN("stream %d: cannot submit response: %s", st->id,
-             nghttp2_strerror(rv));
-    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
-                              NGHTTP2_INTERNAL_ERROR);
-  }
-  if (head_only) {
-    st->resp_eof = 1;
-  } else {
-    st->data_dp = 1;
-    st->send_ms = loop_now(s);
-    conn_schedule_tick(s->c, (uint64_t)s->cfg->write_timeout);
-  }
-  conn_mark_dirty(s->c);
-}
-
-static void up_body(void *ud, const uint8_t *p, size_t n) {
-  struct h2_stream *st = ud;
-  if (st->resp.len == 0)
-    st->send_ms = loop_now(st->s); /* waiting for window starts now */
-  buf_append(&st->resp, p, n);
-  if (st->resp.len >= RESP_HIGH_WATER && st->up != NULL)
-    upstream_pause(st->up);
-  if (st->deferred) {
-    st->deferred = 0;
-    nghttp2_session_resume_data(st->s->ng, st->id);
-  }
-  conn_mark_dirty(st->s->c);
-}
-
-static void up_end(void *ud, const struct http_hdr *tr, size_t n) {
-  struct h2_stream *st = ud;
-  st->up = NULL;
-  st->resp_eof = 1;
-  for (size_t i = 0; i < n; i++) {
-    /* Trailer names go out as HTTP/2 fields: lower-case them. */
-    char name[256];
-    size_t len = tr[i].name_len < sizeof(name) ? tr[i].name_len : sizeof(name);
-    for (size_t j = 0; j < len; j++) {
-      char ch = tr[i].name[j];
-      name[j] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-    }
-    if (http_fields_name(&st->trailers, name, len) != 0 ||
-        http_fields_value(&st->trailers, tr[i].value, tr[i].value_len,
-                          tr[i].value) != 0)
-      break;
-  }
-  if (st->deferred) {
-    st->deferred = 0;
-    nghttp2_session_resume_data(st->s->ng, st->id);
-  }
-  conn_mark_dirty(st->s->c);
-}
-
-static void up_error(void *ud, int status, const char *why) {
-  struct h2_stream *st = ud;
-  struct h2_session *s = st->s;
-  st->backend = upstream_backend_name(st->up);
-  st->up = NULL;
-  s->lp->stats.backend_errors++;
-  if (status == 504)
-    s->lp->stats.backend_timeouts++;
-  if (!st->resp_started) {
-    submit_simple(st, status, NULL);
-    return;
-  }
-  /* The head is out: the only honest signal left is a reset, never a
-   * clean END_STREAM on a body that was cut short. */
-  (void)why;
-  nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
-                            NGHTTP2_INTERNAL_ERROR);
-  conn_mark_dirty(s->c);
-}
-
-static void up_body_sent(void *ud, size_t n) {
-  struct h2_stream *st = ud;
-  nghttp2_session_consume(st->s->ng, st->id, n);
-  conn_mark_dirty(st->s->c);
-}
-
-/* up_info: a backend's interim response. Only its first 103 matters,
- * and only as hints.h says; 100, 102 and the rest never go on. */
-static void up_info(void *ud, int status, const struct http_hdr *hdrs,
-                    size_t n) {
-  struct h2_stream *st = ud;
-  if (status != 103 || st->pushed || st->backend_103)
-    return;
-  st->backend_103 = 1;
-  struct hints_early e;
-  if (hints_backend_103(st->s->lp, st->s->cfg, st->recording ? &st->obs : NULL,
-                        st->early_ok, st->early_sent,
-                        st->pseudo[P_SCHEME][4] == 's', st->pseudo[P_AUTHORITY],
-                        st->pseudo_len[P_AUTHORITY], st->pseudo[P_PATH],
-                        st->pseudo_len[P_PATH], hdrs, n, &st->declared, &e))
-    send_early(st, &e, st->pseudo[P_AUTHORITY], st->pseudo_len[P_AUTHORITY]);
-}
-
-static const struct upstream_cb up_cb = {
-    .on_info = up_info,
-    .on_head = up_head,
-    .on_body = up_body,
-    .on_end = up_end,
-    .on_error = up_error,
-    .on_body_sent = up_body_sent,
-};
-
-/* ---- requests --------------------------------------------------------- */
-
-static void reject(struct h2_stream *st, int status, const char *why) {
-  if (st->reject == 0) {
-    st->reject = status;
-    st->reject_why = why;
-  }
-}
-
-/* validate applies herald's request policy on top of nghttp2's checks and
- * fills |req|. Returns 0 or an HTTP status to answer with. */
-static int validate(struct h2_stream *st, struct http_req *req,
-                    struct http_hdr *hdrs) {
-  struct h2_session *s = st->s;
-  if (st->reject)
-    return st->reject;
-  const char *method = st->pseudo[P_METHOD];
-  size_t mlen = st->pseudo_len[P_METHOD];
-  if (mlen == 7 && memcmp(method, "CONNECT", 7) == 0) {
-    st->reject_why = "CONNECT is not supported";
-    return 501;
-  }
-  const char *scheme = conn_is_tls(s->c) ? "https" : "http";
-  if (!st->pseudo_seen[P_SCHEME] ||
-      !util_strcaseeq(st->pseudo[P_SCHEME], st->pseudo_len[P_SCHEME], scheme)) {
-    st->reject_why = ":scheme does not match the connection";
-    return 400;
-  }
-  if (!http_path_valid(st->pseudo[P_PATH], st->pseudo_len[P_PATH],
-                       mlen == 7 && memcmp(method, "OPTIONS", 7) == 0)) {
-    st->reject_why = "invalid :path";
-    return 400;
-  }
-  http_fields_export(&st->fields, hdrs);
-  const struct http_hdr *host = NULL;
-  for (size_t i = 0; i < st->fields.n; i++) {
-    if (util_strcaseeq(hdrs[i].name, hdrs[i].name_len, "host")) {
-      if (host != NULL) {
-        st->reject_why = "more than one host field";
-        return 400;
-      }
-      host = &hdrs[i];
-    }
-  }
-  const char *auth = st->pseudo[P_AUTHORITY];
-  size_t alen = st->pseudo_len[P_AUTHORITY];
-  if (!st->pseudo_seen[P_AUTHORITY]) {
-    if (host == NULL) {
-      st->reject_why = "no :authority and no host";
-      return 400;
-    }
-    auth = host->value;
-    alen = host->value_len;
-  } else if (host != NULL &&
-             (host->value_len != alen ||
-              strncasecmp(host->value, auth, alen) != 0)) {
-    st->reject_why = "host differs from :authority";
-    return 400;
-  }
-  if (!http_authority_valid(auth, alen)) {
-    st->reject_why = "invalid :authority";
-    return 400;
-  }
-  const struct config *cfg = s->cfg;
-  st->forwarded_trusted =
-      conn_request_client(s->c, hdrs, st->fields.n, st->client);
-  st->have_client = 1;
-  if (st->content_length > cfg->max_request_body) {
-    st->reject_why = "request body larger than limits.max_request_body";
-    return 413;
-  }
-  *req = (struct http_req){
-      .method = method,
-      .method_len = mlen,
-      .path = st->pseudo[P_PATH],
-      .path_len = st->pseudo_len[P_PATH],
-      .authority = auth,
-      .authority_len = alen,
-      .https = conn_is_tls(s->c),
-      .version = 20,
-      .hdrs = hdrs,
-      .nhdrs = st->fields.n,
-      .content_length = st->content_length,
-      .has_body = !st->headers_end_stream,
-      .client_addr = conn_peer(s->c),
-      .forwarded_trusted = st->forwarded_trusted,
-      .client = st->client,
-  };
-  return 0;
-}
-
-/* push_one promises |e| on the page stream |st| and fetches it from the
- * backend as if the client had asked, with the page request's
- * user-agent, accept-encoding, accept-language and cache-control (never
- * cookies or authorization). Returns 0, or -1 when no more can be pushed
- * on this connection now. */
-static int push_one(struct h2_stream *st, const struct http_req *req,
-                    const struct ruleset_entry *e) {
-  struct h2_session *s = st->s;
-  static const char *const copied[] = {"user-agent", "accept-encoding",
-                                       "accept-language", "cache-control"};
-  nghttp2_nv nv[4 + ARRAY_SIZE(copied)];
-  struct http_hdr hdrs[ARRAY_SIZE(copied)];
-  size_t n = 0, nh = 0;
-  const char *scheme = req->https ? "https" : "http";
-  nv[n++] = (nghttp2_nv){(uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0};
-  nv[n++] = (nghttp2_nv){(uint8_t *)":scheme", (uint8_t *)scheme, 7,
-                         strlen(scheme), 0};
-  nv[n++] = (nghttp2_nv){(uint8_t *)":authority", (uint8_t *)req->authority,
-                         10, req->authority_len, 0};
-  nv[n++] = (nghttp2_nv){(uint8_t *)":path", (uint8_t *)e->path, 5,
-                         strlen(e->path), 0};
-  for (size_t i = 0; i < req->nhdrs; i++) {
-    for (size_t k = 0; k < ARRAY_SIZE(copied); k++) {
-      const struct http_hdr *h = &req->hdrs[i];
-      if (nh < ARRAY_SIZE(hdrs) &&
-          util_strcaseeq(h->name, h->name_len, copied[k])) {
-        hdrs[nh++] = *h;
-        nv[n++] = (nghttp2_nv){(uint8_t *)copied[k], (uint8_t *)h->value,
-                               strlen(copied[k]), h->value_len, 0};
-      }
-    }
-  }
-  int32_t id = nghttp2_submit_push_promise(s->ng, NGHTTP2_FLAG_NONE, st->id,
-                                           nv, n, NULL);
-  if (id < 0) {
-    LOG_DEBUG("stream %d: no push of %s: %s", st->id, e->path,
-              nghttp2_strerror(id));
-    return -1;
-  }
-  struct h2_stream *ps = stream_new(s, id);
-  nghttp2_session_set_stream_user_data(s->ng, id, ps);
-  ps->pushed = ps->started = ps->headers_done = 1;
-  ps->request_ended = ps->headers_end_stream = 1;
-  /* herald's own request for the page's client: the backend is told that
-   * client, not whoever relayed the page request. */
-  memcpy(ps->client, st->client, sizeof(ps->client));
-  ps->have_client = st->have_client;
-  char client[CLIENT_TEXT_MAX];
-  client_format(ps->client, client, sizeof(client));
-  const char *pv[4] = {"GET", e->path, scheme, NULL};
-  size_t pl[4] = {3, strlen(e->path), strlen(scheme), req->authority_len};
-  for (int i = 0; i < 4; i++) {
-    const char *v = i == P_AUTHORITY ? req->authority : pv[i];
-    size_t len = pl[i] < sizeof(ps->pseudo[i]) ? pl[i] : sizeof(ps->pseudo[i]) - 1;
-    memcpy(ps->pseudo[i], v, len);
-    ps->pseudo[i][len] = '\0';
-    ps->pseudo_len[i] = len;
-    ps->pseudo_seen[i] = 1;
-  }
-  struct http_req preq = {
-      .method = "GET",
-      .method_len = 3,
-      .path = ps->pseudo[P_PATH],
-      .path_len = ps->pseudo_len[P_PATH],
-      .authority = req->authority,
-      .authority_len = req->authority_len,
-      .https = req->https,
-      .version = 20,
-      .hdrs = hdrs,
-      .nhdrs = nh,
-      .content_length = -1,
-      .has_body = 0,
-      .client_addr = client,
-      .client = ps->client,
-  };
-  const struct config *cfg = s->cfg;
-  size_t hostlen = http_authority_host_len(req->authority, req->authority_len);
-  int backend = route_pick(cfg, req->authority, hostlen, preq.path,
-                           preq.path_len);
-  if (st->recording) {
-    /* What becomes of the push goes to the recorder as OBS_PUSH, tied to
-     * the page's stream; the copied user-agent keeps the client token. */
-    record_request(&ps->obs, s->c, (uint64_t)st->id, &preq);
-    int n = snprintf(ps->obs.referer, sizeof(ps->obs.referer), "%s://%.*s%s",
-                     scheme, (int)req->authority_len, req->authority,
-                     st->pseudo[P_PATH]);
-    if (n < 0 || (size_t)n >= sizeof(ps->obs.referer))
-      ps->obs.flags |= OBS_F_TRUNCATED;
-    ps->recording = 1;
-  }
-  ps->up = upstream_start(conn_pool(s->c), backend, &preq, &up_cb, ps);
-  s->push_open++;
-  s->lp->stats.pushes_promised++;
-  return 0;
-}
-
-/* record_client_had tells the recorder that the page's resource |e| was
- * not pushed because the browser has it: the page still used it. */
-static void record_client_had(struct h2_stream *st, const struct http_req *req,
-                              const struct ruleset_entry *e) {
-  struct obs o = st->obs; /* the page's: client, connection, stream */
-  o.kind = OBS_PUSH;
-  o.flags = (st->obs.flags & (OBS_F_TLS | OBS_F_H2)) | OBS_F_CLIENT_HAD;
-  o.dest = e->dest;
-  o.status = 0;
-  o.bytes = 0;
-  o.end_ms = o.start_ms;
-  o.content_type[0] = '\0';
-  snprintf(o.path, sizeof(o.path), "%s", e->path);
-  int n = snprintf(o.referer, sizeof(o.referer), "%s://%.*s%s",
-                   req->https ? "https" : "http", (int)req->authority_len,
-                   req->authority, st->pseudo[P_PATH]);
-  if (n < 0 || (size_t)n >= sizeof(o.referer))
-    o.flags |= OBS_F_TRUNCATED;
-  recorder_post(st->s->lp->recorder, &o);
-}
-
-/* push_path_ok: the check a 103 applies (pagekey_path_safe), and no byte
- * that would need escaping, since a promised :path goes out as it is. */
-static int push_path_ok(const char *path) {
-  char esc[PAGEKEY_MAX];
-  size_t n = strlen(path);
-  return pagekey_path_safe(path, n) &&
-         http_path_escape(path, n, esc, sizeof(esc)) == n;
-}
-
-/* push_page pushes the page's push rules not yet pushed on this
- * connection, in rule order, while the client's stream limit and the
- * connection's send window have room: a push the client cannot take at
- * once only queues behind the page. The learner already cut the list to
- * the byte budget and count cap. */
-static void push_page(struct h2_stream *st, const struct http_req *req,
-                      const struct ruleset_page *p, uint64_t named) {
-  struct h2_session *s = st->s;
-  uint32_t max_streams = nghttp2_session_get_remote_settings(
-      s->ng, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-  int64_t window = nghttp2_session_get_remote_window_size(s->ng);
-  if (nghttp2_session_get_remote_settings(
-          s->ng, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) == 0)
-    window = 0; /* new streams could not send a byte */
-  struct digest *d = NULL;
-  if (s->cfg->deliver_digest) {
-    d = xmalloc(sizeof(*d));
-    pushed_read_cookie(d, req);
-  }
-  size_t before = s->npushed;
-  for (size_t i = 0; i < p->n; i++) {
-    const struct ruleset_entry *e = &p->entries[i];
-    if (i >= 64 || !(named >> i & 1) || !push_path_ok(e->path))
-      continue; /* not a push rule, left out to verify it, or unsafe */
-    uint64_t h = origin_hash(req->authority, req->authority_len, e->path,
-                             strlen(e->path));
-    if (in_set(s->pushed, s->npushed, h))
-      continue; /* the client has it from an earlier push */
-    if (d != NULL && pushed_has(s->lp->validators, d, req->authority,
-                                req->authority_len, e->path)) {
-      s->lp->stats.pushes_digest_skipped++;
-      if (st->recording)
-        record_client_had(st, req, e);
-      continue; /* pushed on an earlier connection */
-    }
-    if ((uint32_t)s->push_open >= max_streams || window < (int64_t)e->bytes) {
-      s->lp->stats.pushes_skipped++;
-      break;
-    }
-    if (push_one(st, req, e) != 0)
-      break;
-    window -= e->bytes;
-    if (d != NULL)
-      pushed_add(s->lp->validators, d, req->authority, req->authority_len,
-                 e->path);
-    if (s->npushed < ARRAY_SIZE(s->pushed))
-      s->pushed[s->npushed++] = h;
-  }
-  if (d != NULL && s->npushed > before) {
-    free(st->digest);
-    st->digest = d; /* goes out with the page's response headers */
-  } else {
-    free(d);
-  }
-  conn_mark_dirty(s->c);
-}
-
-/* deliver pushes a navigation's page rules to a client that takes push,
- * or sends it one 103 Early Hints (see proxy/hints.h). */
-static void deliver(struct h2_stream *st, const struct http_req *req) {
-  struct h2_session *s = st->s;
-  const struct ruleset_page *p = NULL;
-  uint64_t named = 0;
-  int can_push = nghttp2_session_get_remote_settings(
-                     s->ng, NGHTTP2_SETTINGS_ENABLE_PUSH) != 0;
-  switch (hints_decide(s->lp, s->cfg, req,
-                       st->recording ? &st->obs : NULL, s->c,
-                       (uint64_t)st->id, can_push, &p, &named)) {
-  case HINTS_PUSH:
-    push_page(st, req, p, named);
-    return;
-  case HINTS_NONE:
-    return;
-  case HINTS_VERIFY:
-    st->early_ok = 0; /* the page alone decides: no backend 103 either */
-    return;
-  case HINTS_EARLY:
-    break;
-  }
-  struct hints_early e;
-  if (hints_compose(p, named, NULL, 0, &e) > 0 &&
-      send_early(st, &e, req->authority, req->authority_len))
-    s->lp->stats.hints_sent++;
-}
-
-static void start_request(struct h2_stream *st) {
-  struct h2_session *s = st->s;
-  st->started = 1;
-  struct http_req req;
-  struct http_hdr stack_hdrs[128];
-  struct http_hdr *hdrs = st->fields.n <= ARRAY_SIZE(stack_hdrs)
-                              ? stack_hdrs
-                              : xmalloc(st->fields.n * sizeof(*hdrs));
-  s->lp->stats.requests++;
-  s->lp->stats.h2_requests++;
-  int status = validate(st, &req, hdrs);
-  if (status != 0) {
-    submit_simple(st, status, st->reject_why);
-    if (hdrs != stack_hdrs)
-      free(hdrs);
-    return;
-  }
-  const struct config *cfg = s->cfg;
-  int urgency = preload_take(s->preloads, req.authority, req.authority_len,
-                             req.path, req.path_len);
-  if (urgency >= 0) {
-    /* A preload this connection's 103 caused: sent in herald's order. */
-    nghttp2_extpri pri = {.urgency = (uint32_t)urgency, .inc = 0};
-    nghttp2_session_change_extpri_stream_priority(s->ng, st->id, &pri, 1);
-  }
-  size_t hostlen = http_authority_host_len(req.authority, req.authority_len);
-  int backend = route_pick(cfg, req.authority, hostlen, req.path, req.path_len);
-  struct recorder *rec = s->lp->recorder;
-  if (recorder_enabled(rec)) {
-    st->recording = 1;
-    record_request(&st->obs, s->c, (uint64_t)st->id, &req);
-    if (s->npushed > 0 &&
-        in_set(s->pushed, s->npushed,
-               origin_hash(req.authority, req.authority_len, req.path,
-                           req.path_len))) {
-      st->obs.flags |= OBS_F_PUSHED; /* pushed, yet requested again */
-      s->lp->stats.pushes_wasted++;
-    }
-    if (record_maybe_navigation(&st->obs)) {
-      st->obs.kind = OBS_NAV_START;
-      recorder_post(rec, &st->obs);
-    }
-  }
-  st->early_ok = (uint8_t)hints_may_send(s->cfg, &req,
-                                         st->recording ? &st->obs : NULL,
-                                         s->c, (uint64_t)st->id);
-  st->up = upstream_start(conn_pool(s->c), backend, &req, &up_cb, st);
-  /* The request is on its way to the backend; fill its think time. */
-  if (s->lp->rules != NULL && st->early_ok)
-    deliver(st, &req);
-  if (hdrs != stack_hdrs)
-    free(hdrs);
-  const uint8_t *p;
-  size_t k;
-  while ((k = buf_peek(&st->early_body, &p)) > 0) {
-    upstream_send_body(st->up, p, k);
-    buf_consume(&st->early_body, k);
-  }
-  if (st->request_ended)
-    upstream_end_body(st->up);
-  if (++s->requests >= (uint64_t)cfg->max_requests_per_conn &&
-      !s->goaway_sent) {
-    /* Enough for one connection: finish what is open, take no more. */
-    nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR,
-                          NULL, 0);
-    s->goaway_sent = 1;
-  }
-}
+/* ---- nghttp2 callbacks ------------------------------------------------ */
 
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
                             void *user_data) {
@@ -1142,10 +128,10 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
   if (frame->hd.type != NGHTTP2_HEADERS ||
       frame->headers.cat != NGHTTP2_HCAT_REQUEST)
     return 0;
-  struct h2_stream *st = stream_new(s, frame->hd.stream_id);
+  struct h2_stream *st = h2_stream_new(s, frame->hd.stream_id);
   nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, st);
   s->headers_pending++;
-  update_timer(s);
+  h2_update_timer(s);
   return 0;
 }
 
@@ -1177,7 +163,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   st->nfields++;
   if (st->header_size > (size_t)cfg->max_header_list_size ||
       st->nfields > (size_t)cfg->max_header_fields) {
-    reject(st, 431, "request header fields too large");
+    h2_stream_reject(st, 431, "request header fields too large");
     return charge_oversized(st->s, st);
   }
   if (st->reject)
@@ -1186,7 +172,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
     for (int i = 0; i < 4; i++) {
       if (util_strcaseeq((const char *)name, namelen, pseudo_names[i])) {
         if (valuelen >= sizeof(st->pseudo[i])) {
-          reject(st, i == P_PATH ? 414 : 400, "pseudo-header too long");
+          h2_stream_reject(st, i == H2_P_PATH ? 414 : 400,
+                           "pseudo-header too long");
           return 0;
         }
         memcpy(st->pseudo[i], value, valuelen);
@@ -1200,7 +187,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   if (util_strcaseeq((const char *)name, namelen, "content-length")) {
     char tmp[24];
     if (valuelen == 0 || valuelen >= sizeof(tmp)) {
-      reject(st, 400, "bad content-length");
+      h2_stream_reject(st, 400, "bad content-length");
       return 0;
     }
     memcpy(tmp, value, valuelen);
@@ -1210,7 +197,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   if (http_fields_name(&st->fields, (const char *)name, namelen) != 0 ||
       http_fields_value(&st->fields, (const char *)value, valuelen,
                         (const char *)value) != 0)
-    reject(st, 400, "invalid header field");
+    h2_stream_reject(st, 400, "invalid header field");
   return 0;
 }
 
@@ -1224,18 +211,17 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
     if (st == NULL || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
       if (st != NULL && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         st->request_ended = 1;
-        if (st->up != NULL)
-          upstream_end_body(st->up);
+        exchange_end_body(&st->x);
       }
       break;
     }
     s->headers_pending--;
     st->headers_done = 1;
-    update_timer(s);
+    h2_update_timer(s);
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
       st->request_ended = st->headers_end_stream = 1;
     } else {
-      st->body_ms = loop_now(s);
+      st->body_ms = h2_loop_now(s);
       conn_schedule_tick(s->c, (uint64_t)s->cfg->idle_timeout);
     }
     if (s->nready == s->ready_cap) {
@@ -1250,8 +236,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
       calm_down(s, "too many empty DATA frames");
     if (st != NULL && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
       st->request_ended = 1;
-      if (st->up != NULL)
-        upstream_end_body(st->up);
+      exchange_end_body(&st->x);
     }
     break;
   case NGHTTP2_PRIORITY_UPDATE: /* (PRIORITY: h2_recv counts them) */
@@ -1277,8 +262,8 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
   (void)user_data;
   struct h2_stream *st = nghttp2_session_get_stream_user_data(ng, id);
   if (st != NULL)
-    st->body_ms = loop_now(st->s);
-  if (st == NULL || (st->started && st->up == NULL)) {
+    st->body_ms = h2_loop_now(st->s);
+  if (st == NULL || (st->started && !exchange_busy(&st->x))) {
     /* Nobody will read it: give the window back at once. After a 413 the
      * client may finish its upload (curl reports an error if the stream
      * is reset under it), but only so much: then the stream is reset. */
@@ -1289,22 +274,21 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t id,
   }
   st->body_received += (int64_t)len;
   if (st->body_received > st->s->cfg->max_request_body) {
-    if (st->up != NULL)
-      upstream_cancel(st->up);
-    st->up = NULL;
+    exchange_cancel(&st->x);
     st->started = 1;
     nghttp2_session_consume(ng, id, len);
     if (!st->resp_started) {
-      submit_simple(st, 413, "request body larger than limits.max_request_body");
+      h2_stream_simple(st, 413,
+                       "request body larger than limits.max_request_body");
     } else {
       nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
     }
     return 0;
   }
-  if (st->up == NULL)
+  if (!st->started)
     buf_append(&st->early_body, data, len);
   else
-    upstream_send_body(st->up, data, len);
+    exchange_send_body(&st->x, data, len);
   return 0;
 }
 
@@ -1316,42 +300,17 @@ static int on_stream_close(nghttp2_session *ng, int32_t id,
     return 0;
   if (!st->headers_done)
     s->headers_pending--;
-  if (st->resp_started || error_code != NGHTTP2_NO_ERROR)
-    access_log_request(s->c, &(struct access_entry){
-        .client = st->have_client ? st->client : NULL,
-        .proto = "h2",
-        .method = st->pseudo[P_METHOD],
-        .authority = st->pseudo[P_AUTHORITY],
-        .path = st->pseudo[P_PATH],
-        .status = error_code == NGHTTP2_NO_ERROR ? st->status : 0,
-        .bytes = st->bytes_sent,
-        .ms = util_now_ms() - st->start_ms,
-        .backend = st->up ? upstream_backend_name(st->up) : st->backend,
-        .fields = &st->fields,
-        .hints = st->hints,
-        .pushed = st->pushed,
-    });
-  if (st->status >= 100 && st->status < 600)
-    s->lp->stats.responses[st->status / 100]++;
-  int cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||
-            st->resp.len > 0;
-  if (st->pushed) {
-    s->push_open--;
-    if (error_code == NGHTTP2_CANCEL || error_code == NGHTTP2_REFUSED_STREAM)
-      s->lp->stats.pushes_cancelled++;
-    else if (!cut)
-      s->lp->stats.pushes_completed++;
-    s->lp->stats.push_bytes += st->bytes_sent;
-  }
-  if (st->recording) {
-    record_finish(&st->obs, st->bytes_sent, cut);
-    if (st->pushed)
-      st->obs.kind = OBS_PUSH;
-    recorder_post(s->lp->recorder, &st->obs);
-  }
+  exchange_close(&st->x, &(struct exchange_outcome){
+      .status = error_code == NGHTTP2_NO_ERROR ? st->x.status : 0,
+      .cut = error_code != NGHTTP2_NO_ERROR || !st->resp_eof ||
+             st->resp.len > 0,
+      .cancelled = error_code == NGHTTP2_CANCEL ||
+                   error_code == NGHTTP2_REFUSED_STREAM,
+      .quiet = !st->resp_started && error_code == NGHTTP2_NO_ERROR,
+  });
   nghttp2_session_set_stream_user_data(ng, id, NULL);
-  stream_free(st);
-  update_timer(s);
+  h2_stream_free(st);
+  h2_update_timer(s);
   return 0;
 }
 
@@ -1381,10 +340,7 @@ static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *frame,
       nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
   if (st != NULL) {
     st->invalid = 1;
-    if (st->up != NULL) {
-      upstream_cancel(st->up);
-      st->up = NULL;
-    }
+    exchange_cancel(&st->x);
   }
   LOG_INFO("conn %llu %s: invalid frame type %d on stream %d: %s",
            (unsigned long long)conn_id(s->c), conn_peer(s->c), frame->hd.type,
@@ -1415,7 +371,8 @@ static void init_library(struct loop *lp) {
                                                        on_frame_send);
   nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
       callbacks, on_invalid_frame);
-  nghttp2_session_callbacks_set_send_data_callback(callbacks, send_data);
+  nghttp2_session_callbacks_set_send_data_callback(callbacks,
+                                                   h2_stream_send_data);
   nghttp2_option_new(&options);
   nghttp2_option_set_no_auto_window_update(options, 1);
   nghttp2_option_set_max_continuations(options, 8);
@@ -1428,13 +385,21 @@ static void init_library(struct loop *lp) {
   lp->h2_options = options;
 }
 
+void h2_loop_cleanup(struct loop *lp) {
+  h2_stream_cache_free(lp);
+  nghttp2_session_callbacks_del(lp->h2_callbacks);
+  lp->h2_callbacks = NULL;
+  nghttp2_option_del(lp->h2_options);
+  lp->h2_options = NULL;
+}
+
 void *h2_session_new(struct conn *c) {
   struct loop *lp = conn_loop(c);
   if (lp->h2_callbacks == NULL)
     init_library(lp);
   struct h2_session *s = xcalloc(1, sizeof(*s));
   s->c = c;
-  s->lp = conn_loop(c);
+  s->lp = lp;
   s->cfg = conn_config(c);
   framescan_init(&s->scan);
   const struct config *cfg = s->cfg;
@@ -1460,7 +425,7 @@ void *h2_session_new(struct conn *c) {
                                         CONN_WINDOW);
   /* Scheduling by urgency only works on what is still in nghttp2. */
   conn_keep_output_shallow(c);
-  update_timer(s);
+  h2_update_timer(s);
   conn_mark_dirty(c);
   return s;
 }
@@ -1503,7 +468,7 @@ static int h2_recv(void *p, const uint8_t *data, size_t n) {
     struct h2_stream *st =
         nghttp2_session_get_stream_user_data(s->ng, s->ready[i]);
     if (st != NULL && !st->started && !st->invalid)
-      start_request(st);
+      h2_stream_start(st);
   }
   s->nready = 0;
   if (nghttp2_session_get_outbound_queue_size(s->ng) > MAX_OUTBOUND_FRAMES)
@@ -1530,7 +495,7 @@ static void h2_produce(void *p) {
     }
     /* After the client's FIN, whatever nghttp2 could not send now waits
      * for a window that will never open. */
-    if (!s->peer_eof || conn_write_blocked(s->c) || reap(s) == 0)
+    if (!s->peer_eof || conn_write_blocked(s->c) || h2_stream_reap(s) == 0)
       break;
   }
 }
@@ -1563,17 +528,17 @@ static void h2_eof(void *p) {
    * that need more from the client are reset now (and h2_produce resets
    * those that run out of window later). */
   s->peer_eof = 1;
-  reap(s);
+  h2_stream_reap(s);
   if (s->nstreams == 0)
     conn_close(s->c, 0);
 }
 
-static void h2_tick(void *p) { sweep(p); }
+static void h2_tick(void *p) { h2_stream_sweep(p); }
 
 static void h2_free(void *p) {
   struct h2_session *s = p;
   while (s->streams != NULL)
-    stream_free(s->streams);
+    h2_stream_free(s->streams);
   nghttp2_session_del(s->ng);
   free(s->ready);
   preload_free(s->preloads);

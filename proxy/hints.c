@@ -136,6 +136,14 @@ int hints_verify_draw(struct loop *lp, const struct config *cfg) {
   return draw(lp, cfg->deliver_verify);
 }
 
+/* note_named records on |o| which entries of |p| a 103 names. */
+static void note_named(const struct loop *lp, struct obs *o,
+                       const struct ruleset_page *p, uint64_t mask) {
+  o->rules_gen = ruleset_gen(lp->rules);
+  o->rules_slot = ruleset_slot(lp->rules, p);
+  o->named_mask = mask;
+}
+
 enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
                                const struct http_req *req,
                                struct obs *o, const struct conn *c,
@@ -164,8 +172,11 @@ enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
       if (p->entries[i].channels & LEARN_PUSH)
         a = HINTS_PUSH;
     }
-  } else if (mode != CONFIG_DELIVER_PUSH) {
-    /* (A push-only route sends nothing to a client that refuses push.) */
+  }
+  if (a == HINTS_NONE && mode != CONFIG_DELIVER_PUSH) {
+    /* A client that refuses push, or a page with nothing to push (its
+     * rules are hints only): the 103. A push-only route sends nothing to
+     * a client that refuses push. */
     for (size_t i = 0; i < p->n && a == HINTS_NONE; i++) {
       if (p->entries[i].channels & LEARN_HINT)
         a = HINTS_EARLY;
@@ -200,14 +211,40 @@ enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
   if (mask == 0)
     return withheld ? HINTS_VERIFY : HINTS_NONE;
   o->flags |= a == HINTS_PUSH ? OBS_F_GOT_PUSH : OBS_F_GOT_HINTS;
-  if (a == HINTS_EARLY) {
-    o->rules_gen = ruleset_gen(lp->rules);
-    o->rules_slot = ruleset_slot(lp->rules, p);
-    o->named_mask = mask;
-  }
+  if (a == HINTS_EARLY)
+    note_named(lp, o, p, mask);
   *page = p;
   *named = mask;
   return a;
+}
+
+int hints_push_fallback(struct loop *lp, const struct config *cfg,
+                        const struct http_req *req, struct obs *o,
+                        const struct ruleset_page *p, uint64_t cut,
+                        int none_pushed, struct hints_early *e) {
+  if (mode_of(lp, cfg, req) != CONFIG_DELIVER_BOTH)
+    return 0;
+  uint64_t mask = 0;
+  const char *cors;
+  for (size_t i = 0; i < p->n && i < 64; i++) {
+    const struct ruleset_entry *x = &p->entries[i];
+    /* Cut from the pushes, or a hint the learner would not push (not
+     * pushable, or below the push threshold): the 103 carries it. */
+    int hint_only = (x->channels & (LEARN_HINT | LEARN_PUSH)) == LEARN_HINT;
+    if (((cut >> i & 1) || hint_only) && (x->channels & LEARN_HINT) &&
+        as_of(x->dest, &cors) != NULL &&
+        pagekey_path_safe(x->path, strlen(x->path)))
+      mask |= 1ull << i;
+  }
+  if (mask == 0 || hints_compose(p, mask, NULL, 0, e) == 0)
+    return 0;
+  if (o != NULL) {
+    o->flags |= OBS_F_GOT_HINTS;
+    if (none_pushed)
+      o->flags &= ~(uint32_t)OBS_F_GOT_PUSH;
+    note_named(lp, o, p, mask);
+  }
+  return 1;
 }
 
 size_t hints_link(const struct ruleset_page *p, size_t i, char *out,

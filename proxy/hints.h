@@ -67,6 +67,7 @@
 #include "learner/pagekey.h"
 
 struct conn;
+struct hints_early;
 struct config;
 struct loop;
 struct http_hdr;
@@ -113,6 +114,19 @@ enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
                                uint64_t id, int can_push,
                                const struct ruleset_page **page,
                                uint64_t *named);
+
+/* hints_push_fallback composes into |e| the 103 of a navigation that
+ * got pushes: the entries |cut| of |p| that the client's limits kept out
+ * of the pushes (push.h), and the page's hint-only entries (hints the
+ * learner would not push), those a 103 can name, when the delivery mode
+ * is both (a push-only mode sends no 103). |o| (the request's observation, or NULL) then records the
+ * snapshot, the page's slot and what the 103 names, like hints_decide's
+ * 103; with |none_pushed| the navigation counts as one that got hints,
+ * not pushes. Returns 1 when there is a 103 to send. */
+int hints_push_fallback(struct loop *lp, const struct config *cfg,
+                        const struct http_req *req, struct obs *o,
+                        const struct ruleset_page *p, uint64_t cut,
+                        int none_pushed, struct hints_early *e);
 
 /* hints_may_send: the request |req| on |c| (|id| its stream or request
  * number; |o| its observation when recording filled one, else NULL) may

@@ -13,6 +13,7 @@
 #include "learner/ruleset.h"
 #include "proxy/clientcount.h"
 #include "proxy/conn.h"
+#include "proxy/health.h"
 #include "proxy/hints.h"
 #include "proxy/pool.h"
 #include "proxy/pushed.h"
@@ -36,7 +37,9 @@ struct loop *loop_new(uv_loop_t *uv, struct server *srv) {
   lp->rng = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32) ^
             (uint64_t)(uintptr_t)lp ^ 0x9e3779b97f4a7c15ull;
   lp->validators = pushed_validators_new();
-  lp->clients = clientcount_new();
+  lp->own_shared = loop_shared_new();
+  lp->shared = lp->own_shared;
+  lp->nworkers = 1;
   uv_check_init(uv, &lp->flush_check);
   lp->flush_check.data = lp;
   uv_check_start(&lp->flush_check, on_check);
@@ -49,6 +52,32 @@ struct loop *loop_new(uv_loop_t *uv, struct server *srv) {
   lp->drain_timer.data = lp;
   upstream_loop_init(lp);
   return lp;
+}
+
+struct loop_shared *loop_shared_new(void) {
+  struct loop_shared *sh = xcalloc(1, sizeof(*sh));
+  atomic_init(&sh->conns, 0);
+  pthread_mutex_init(&sh->clients_mu, NULL);
+  sh->clients = clientcount_new();
+  sh->health = health_new();
+  return sh;
+}
+
+void loop_shared_free(struct loop_shared *sh) {
+  if (sh == NULL)
+    return;
+  clientcount_free(sh->clients); /* every conn uncounted itself */
+  pthread_mutex_destroy(&sh->clients_mu);
+  health_free(sh->health);
+  free(sh);
+}
+
+void loop_set_worker(struct loop *lp, int worker, int nworkers,
+                     struct loop_shared *sh) {
+  lp->worker = worker;
+  lp->nworkers = nworkers;
+  lp->next_conn_id = (uint64_t)worker;
+  lp->shared = sh;
 }
 
 void loop_use(struct loop *lp, struct pool *pool) {
@@ -87,6 +116,7 @@ void loop_wake_flush(struct loop *lp) {
 
 void loop_conn_added(struct loop *lp, struct conn *c) {
   (void)c;
+  atomic_fetch_add_explicit(&lp->shared->conns, 1, memory_order_relaxed);
   if (++lp->nconns > lp->conns_peak)
     lp->conns_peak = lp->nconns;
 }
@@ -114,6 +144,7 @@ static void stop(struct loop *lp) {
 void loop_conn_removed(struct loop *lp, struct conn *c) {
   (void)c; /* conn.c keeps the list itself; the loop keeps the count */
   lp->nconns--;
+  atomic_fetch_sub_explicit(&lp->shared->conns, 1, memory_order_relaxed);
   maybe_trim(lp);
   if (lp->draining && lp->nconns == 0)
     stop(lp);
@@ -155,6 +186,18 @@ void loop_close_handles(struct loop *lp) {
   upstream_loop_cleanup(lp);
 }
 
+static void close_any(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+void loop_close_all(struct loop *lp) {
+  loop_close_handles(lp);
+  uv_walk(lp->uv, close_any, NULL);
+  uv_run(lp->uv, UV_RUN_DEFAULT);
+}
+
 void loop_free(struct loop *lp) {
   if (lp == NULL)
     return;
@@ -163,7 +206,7 @@ void loop_free(struct loop *lp) {
   ruleset_unref(lp->rules);
   free(lp->hint_keys);
   pushed_validators_free(lp->validators);
-  clientcount_free(lp->clients); /* every conn uncounted itself */
+  loop_shared_free(lp->own_shared);
   buf_cache_release(&lp->bufs);
   free(lp);
 }

@@ -18,6 +18,8 @@
 #ifndef PROXY_LOOP_H
 #define PROXY_LOOP_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -29,6 +31,7 @@ struct clientcount;
 struct config;
 struct conn;
 struct h2_stream;
+struct health;
 struct hints_keys;
 struct nghttp2_option;
 struct nghttp2_session_callbacks;
@@ -39,6 +42,22 @@ struct ruleset;
 struct server;
 
 #define LOOP_READ_BUF 65536
+
+/* What every loop of one process shares (server.c makes one; a loop made
+ * without a server makes its own): the limits that count across loops.
+ * Connections open in the process, for limits.max_connections (atomic),
+ * and the connections per client address, for
+ * limits.max_connections_per_client (a table under a mutex, touched at
+ * accept and close only); and the backend servers' health. */
+struct loop_shared {
+  atomic_int conns;
+  pthread_mutex_t clients_mu;
+  struct clientcount *clients;
+  struct health *health; /* backend servers' down state (health.h) */
+};
+
+struct loop_shared *loop_shared_new(void);
+void loop_shared_free(struct loop_shared *sh); /* NULL is a no-op */
 
 /* What one loop counted since it started (reloads keep them). */
 struct loop_stats {
@@ -64,7 +83,7 @@ struct loop_stats {
   uint64_t verify_withheld; /* resources left out of a navigation's hints
                                or pushes to verify them */
   /* Responses to HTTP/1.1 clients by class; the HTTP/2 share is
-   * responses[] minus these (only h1.c and h2.c count responses). */
+   * responses[] minus these (only exchange.c counts responses). */
   uint64_t h1_responses[6];
   int64_t h2_streams_active; /* HTTP/2 streams open now (gauge) */
   /* HTTP/2 streams reset because the client sent no request body bytes
@@ -101,10 +120,15 @@ struct loop {
   /* Connections with nothing in progress, longest idle first: the ones
    * closed to make room at max_connections (see conn_set_idle). */
   struct conn *idle_head, *idle_tail;
-  struct clientcount *clients; /* connections open per client address */
+  /* Shared with the other loops of the process (limits): never NULL. */
+  struct loop_shared *shared;
+  struct loop_shared *own_shared; /* made by loop_new when alone */
   struct conn *dirty; /* conns with output to flush after this turn */
   int draining;       /* graceful shutdown: no new connections */
+  /* Connection ids are unique in the process: loop |worker| of
+   * |nworkers| numbers its connections worker+1, worker+1+nworkers, ... */
   uint64_t next_conn_id;
+  int worker, nworkers;
   uv_check_t flush_check;
   uv_idle_t flush_idle; /* keeps poll from blocking while conns are dirty */
   uv_timer_t drain_timer;
@@ -121,7 +145,7 @@ struct loop {
   uv_timer_t upstream_timer;
   struct upstream_stats upstream_stats;
 
-  /* ---- HTTP/2 (h2.c) ---- */
+  /* ---- HTTP/2 (h2.c, h2_stream.c; h2_cookie: exchange.c) ---- */
   struct h2_stream *h2_free; /* closed streams for reuse */
   int h2_nfree;
   struct nghttp2_session_callbacks *h2_callbacks;
@@ -139,7 +163,14 @@ struct loop {
  * run it). loop_free releases what the modules keep once |uv| has
  * stopped and every handle of it is closed (loop_close_handles). */
 struct loop *loop_new(uv_loop_t *uv, struct server *srv);
+/* loop_set_worker makes |lp| loop |worker| of |nworkers| sharing |sh|
+ * (owned by the caller, outliving the loop); before it runs. */
+void loop_set_worker(struct loop *lp, int worker, int nworkers,
+                     struct loop_shared *sh);
 void loop_close_handles(struct loop *lp);
+/* loop_close_all is loop_close_handles, then closes every other handle on
+ * the uv loop and runs it until they are closed. */
+void loop_close_all(struct loop *lp);
 void loop_free(struct loop *lp);
 
 /* loop_use puts |pool| (one reference, which the loop takes) in force;

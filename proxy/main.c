@@ -22,7 +22,9 @@
 #include "base/util.h"
 #include "config/config.h"
 #include "learner/recorder.h"
+#include "proxy/admin.h"
 #include "proxy/loop.h"
+#include "proxy/worker.h"
 #include "base/log.h"
 #include "proxy/notify.h"
 #include "proxy/preflight.h"
@@ -195,7 +197,9 @@ int main(int argc, char **argv) {
   notify_send("READY=1\nSTATUS=serving\nMAINPID=%d", (int)uv_os_getpid());
   server_run(srv);
   status = 0;
-  const struct loop_stats *st = &server_loop(srv)->stats;
+  struct worker_stats total;
+  admin_worker_totals(srv, &total);
+  const struct loop_stats *st = &total.stats;
   /* One summary line, so a test or an operator can see what was delivered
    * without a metrics endpoint. */
   LOG_INFO("stats: %" PRIu64 " requests, %" PRIu64 " 103 early hints sent, "

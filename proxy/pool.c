@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
+#include "proxy/health.h"
 #include "proxy/loop.h"
 
 #define MAX_BACKOFF_MS 30000
@@ -20,9 +21,10 @@ struct pool_server {
   char name[CONFIG_HOST_MAX + 8];
   struct bconn *idle;
   int nidle;
-  uint64_t down_until; /* 0 when up; stays set until a success */
-  uint64_t backoff;
-  uint64_t requests, errors; /* for /metrics, kept across reloads */
+  /* Down state and counts: shared with every worker's pool and with the
+   * pools of later reloads (health.h), or |own| for a pool of no loop. */
+  struct health_entry *h;
+  struct health_entry own;
 };
 
 struct pool_backend {
@@ -77,6 +79,9 @@ struct pool *pool_new(struct loop *lp, struct config *cfg, char *err,
       s->pool = p;
       snprintf(s->name, sizeof(s->name), "%s:%d", cb->servers[k].host,
                cb->servers[k].port);
+      s->h = lp != NULL && lp->shared != NULL
+                 ? health_get(lp->shared->health, cb->name, s->name)
+                 : &s->own;
       char why[256];
       if (resolve(&cb->servers[k], &s->addr, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "backend %s: cannot resolve %s: %s", cb->name,
@@ -146,14 +151,22 @@ void pool_retire(struct pool *p) {
   pool_unref(p);
 }
 
+static uint64_t down_until(const struct pool_server *s) {
+  return atomic_load_explicit(&s->h->down_until, memory_order_relaxed);
+}
+
 static struct pool_server *pick(struct pool_backend *pb, uint64_t now) {
   struct pool_server *soonest = NULL;
+  uint64_t soonest_until = 0;
   for (int i = 0; i < pb->nservers; i++) {
     struct pool_server *s = &pb->servers[pb->next++ % (unsigned)pb->nservers];
-    if (s->down_until <= now)
+    uint64_t until = down_until(s);
+    if (until <= now)
       return s;
-    if (soonest == NULL || s->down_until < soonest->down_until)
+    if (soonest == NULL || until < soonest_until) {
       soonest = s;
+      soonest_until = until;
+    }
   }
   return soonest;
 }
@@ -307,28 +320,37 @@ void pool_discard(struct bconn *b) {
   bconn_close(b);
 }
 
-void pool_server_used(struct bconn *b) { b->server->requests++; }
+static void add(atomic_uint_fast64_t *v) {
+  atomic_fetch_add_explicit(v, 1, memory_order_relaxed);
+}
 
-void pool_server_error(struct bconn *b) { b->server->errors++; }
+void pool_server_used(struct bconn *b) { add(&b->server->h->requests); }
+
+void pool_server_error(struct bconn *b) { add(&b->server->h->errors); }
 
 void pool_server_failed(struct bconn *b) {
   struct pool_server *s = b->server;
-  s->errors++;
+  struct health_entry *h = s->h;
+  add(&h->errors);
+  /* Two workers failing at once may both double the backoff: harmless. */
   uint64_t base = (uint64_t)s->pool->cfg->backend_retry_backoff;
-  s->backoff = s->backoff ? s->backoff * 2 : base;
-  if (s->backoff > MAX_BACKOFF_MS)
-    s->backoff = MAX_BACKOFF_MS;
-  s->down_until = util_now_ms() + s->backoff;
+  uint64_t backoff = atomic_load(&h->backoff);
+  backoff = backoff ? backoff * 2 : base;
+  if (backoff > MAX_BACKOFF_MS)
+    backoff = MAX_BACKOFF_MS;
+  atomic_store(&h->backoff, backoff);
+  atomic_store(&h->down_until, util_now_ms() + backoff);
   LOG_WARN("backend server %s marked down for %llu ms", s->name,
-           (unsigned long long)s->backoff);
+           (unsigned long long)backoff);
 }
 
 void pool_server_ok(struct bconn *b) {
   struct pool_server *s = b->server;
-  if (s->down_until != 0)
+  if (down_until(s) == 0)
+    return;
+  if (atomic_exchange(&s->h->down_until, 0) != 0)
     LOG_INFO("backend server %s is up again", s->name);
-  s->down_until = 0;
-  s->backoff = 0;
+  atomic_store(&s->h->backoff, 0);
 }
 
 const char *pool_server_name(const struct bconn *b) { return b->server->name; }
@@ -349,9 +371,9 @@ void pool_server_state(const struct pool *p, int backend, int i,
   const struct pool_server *s = &p->backends[backend].servers[i];
   out->backend = p->cfg->backends[backend].name;
   out->name = s->name;
-  out->up = s->down_until == 0;
-  out->requests = s->requests;
-  out->errors = s->errors;
+  out->up = down_until(s) == 0;
+  out->requests = atomic_load_explicit(&s->h->requests, memory_order_relaxed);
+  out->errors = atomic_load_explicit(&s->h->errors, memory_order_relaxed);
 }
 
 void pool_inherit(struct pool *p, const struct pool *old) {
@@ -364,12 +386,12 @@ void pool_inherit(struct pool *p, const struct pool *old) {
         struct pool_server *s = &p->backends[i].servers[k];
         for (int m = 0; m < old->backends[j].nservers; m++) {
           const struct pool_server *o = &old->backends[j].servers[m];
-          if (strcmp(o->name, s->name) != 0)
+          if (strcmp(o->name, s->name) != 0 || s->h == o->h)
             continue;
-          s->requests = o->requests;
-          s->errors = o->errors;
-          s->down_until = o->down_until;
-          s->backoff = o->backoff;
+          atomic_store(&s->h->requests, atomic_load(&o->h->requests));
+          atomic_store(&s->h->errors, atomic_load(&o->h->errors));
+          atomic_store(&s->h->down_until, atomic_load(&o->h->down_until));
+          atomic_store(&s->h->backoff, atomic_load(&o->h->backoff));
         }
       }
     }

@@ -1,7 +1,7 @@
 /* pushed.h: what a browser already has from herald's pushes, across
  * connections.
  *
- * Within one connection herald never pushes a resource twice (h2.c keeps
+ * Within one connection herald never pushes a resource twice (push.c keeps
  * the set). Across connections it keeps the set in the browser itself: a
  * cookie, herald_pd, set on the page response of every navigation that got
  * pushes, holding a digest (proxy/digest.h) of hash(authority, path,

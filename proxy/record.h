@@ -1,9 +1,10 @@
 /* record.h: what the loop thread notes about a request for the recorder.
  *
- * A front session keeps one struct obs per request and fills it in three
- * steps: from the validated request head, from the response head, and at
- * the end. Each step is a single pass over fields the session already
- * has; nothing here allocates or blocks. Posting is recorder_post. */
+ * An exchange (exchange.h) keeps one struct obs per request and fills
+ * it in three steps: from the validated request head, from the response
+ * head, and at the end. Each step is a single pass over fields the
+ * exchange already has; nothing here allocates or blocks. Posting is
+ * recorder_post. */
 #ifndef PROXY_RECORD_H
 #define PROXY_RECORD_H
 

@@ -6,16 +6,21 @@
  * state is the loop's (loop.c, conn.c). */
 #include "proxy/server.h"
 
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
 #include "learner/learner.h"
 #include "learner/recorder.h"
+#include "learner/ruleset.h"
 #include "proxy/admin.h"
 #include "proxy/conn.h"
 #include "proxy/hints.h"
@@ -23,9 +28,17 @@
 #include "proxy/notify.h"
 #include "proxy/pool.h"
 #include "proxy/tls.h"
+#include "proxy/worker.h"
 
 struct listener {
   uv_tcp_t tcp;
+  /* With more than one worker the socket is watched with a poll handle
+   * and accepted here (accept4), so each connection can go to any
+   * worker's loop; one worker: uv_listen as ever. */
+  uv_poll_t poll;
+  uv_timer_t pause; /* out of descriptors: accept again in a moment */
+  int handing_out;  /* poll and pause are initialised */
+  int handles_open;
   struct listener *next; /* server's list */
   struct server *srv;
   int proxy_protocol;      /* connections start with a PROXY header */
@@ -34,7 +47,13 @@ struct listener {
 };
 
 struct server {
-  struct loop *lp;
+  struct loop *lp; /* worker 0's: main's thread */
+  /* workers = N: workers[1..N-1] run their own loops on their own
+   * threads (worker.h); all N share |shared| (the process-wide limits). */
+  int nworkers;
+  struct worker *workers[CONFIG_MAX_WORKERS];
+  struct loop_shared *shared;
+  unsigned next_pick; /* round-robin among equally loaded workers */
   uv_loop_t *uv;
   /* The configuration in force, replaced whole on reload (one
    * reference). The loop's pool holds it too, and each connection pins
@@ -61,9 +80,25 @@ const struct config *server_config(const struct server *srv) {
 struct recorder *server_recorder(const struct server *srv) {
   return srv->recorder;
 }
+int server_nworkers(const struct server *srv) { return srv->nworkers; }
+
+struct loop *server_worker_loop(const struct server *srv, int i) {
+  return i == 0 ? srv->lp : worker_loop(srv->workers[i]);
+}
+
+void server_worker_stats(const struct server *srv, int i,
+                         struct worker_stats *out) {
+  if (i == 0)
+    loop_snapshot(srv->lp, out);
+  else
+    worker_stats(srv->workers[i], out);
+}
+
 void server_set_recorder(struct server *srv, struct recorder *rec) {
+  /* Before the workers run, or after they have stopped. */
   srv->recorder = rec;
-  srv->lp->recorder = rec;
+  for (int i = 0; i < srv->nworkers; i++)
+    server_worker_loop(srv, i)->recorder = rec;
 }
 void server_reloads(const struct server *srv, uint64_t *done,
                     uint64_t *failed) {
@@ -80,21 +115,105 @@ static void on_connection(uv_stream_t *s, int status) {
   conn_accept(l->srv->lp, s, l->tls_ctx, l->proxy_protocol);
 }
 
-void server_adopt_rules(struct server *srv) { loop_adopt_rules(srv->lp); }
+/* pick_worker: the worker with the fewest connections (open or on their
+ * way), the next in turn among equals. */
+static int pick_worker(struct server *srv) {
+  int best = -1, best_load = 0;
+  for (int k = 0; k < srv->nworkers; k++) {
+    int i = (int)((srv->next_pick + (unsigned)k) % (unsigned)srv->nworkers);
+    int load = i == 0 ? srv->lp->nconns : worker_load(srv->workers[i]);
+    if (best < 0 || load < best_load) {
+      best = i;
+      best_load = load;
+    }
+  }
+  srv->next_pick = (unsigned)best + 1;
+  return best;
+}
+
+/* A burst of connections is accepted in one go, up to this many a turn,
+ * so one listener cannot starve the others. */
+#define ACCEPT_BATCH 64
+/* Out of descriptors, the pending connection stays readable: accepting
+ * pauses this long instead of spinning (libuv's uv_listen closes a spare
+ * descriptor to refuse one; here the kernel's backlog holds them). */
+#define ACCEPT_PAUSE_MS 100
+
+static void on_acceptable(uv_poll_t *h, int status, int events);
+
+static void on_pause_over(uv_timer_t *t) {
+  struct listener *l = t->data;
+  uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
+}
+
+static void on_acceptable(uv_poll_t *h, int status, int events) {
+  struct listener *l = h->data;
+  struct server *srv = l->srv;
+  (void)events;
+  if (status != 0) {
+    LOG_WARN("listener %s: poll: %s", l->name, uv_strerror(status));
+    return;
+  }
+  uv_os_fd_t lfd;
+  if (uv_fileno((uv_handle_t *)&l->tcp, &lfd) != 0)
+    return;
+  for (int n = 0; n < ACCEPT_BATCH; n++) {
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return;
+      LOG_WARN("listener %s: accept: %s; pausing accepts for %d ms", l->name,
+               strerror(errno), ACCEPT_PAUSE_MS);
+      uv_poll_stop(&l->poll);
+      uv_timer_start(&l->pause, on_pause_over, ACCEPT_PAUSE_MS, 0);
+      return;
+    }
+    if (srv->lp->draining) {
+      close(fd);
+      continue;
+    }
+    int i = pick_worker(srv);
+    if (i == 0)
+      conn_adopt(srv->lp, fd, l->tls_ctx, l->proxy_protocol);
+    else
+      worker_hand(srv->workers[i], fd, l->tls_ctx, l->proxy_protocol);
+  }
+}
+
+void server_adopt_rules(struct server *srv) {
+  /* Before the workers run. */
+  for (int i = 0; i < srv->nworkers; i++)
+    loop_adopt_rules(server_worker_loop(srv, i));
+}
 
 void server_publish_rules(void *ud, struct ruleset *rs) {
   struct server *srv = ud;
+  /* One snapshot for every loop: each holds its own reference. */
+  for (int i = 1; i < srv->nworkers; i++) {
+    ruleset_ref(rs);
+    loop_publish_rules(worker_loop(srv->workers[i]), rs);
+  }
   loop_publish_rules(srv->lp, rs);
 }
 
 static void on_listener_closed(uv_handle_t *h) {
   struct listener *l = h->data;
+  if (--l->handles_open > 0)
+    return;
   /* Connections accepted here hold their own SSL references. */
   tls_ctx_free(l->tls_ctx);
   free(l);
 }
 
 static void close_listener(struct listener *l) {
+  uv_handle_t *p = (uv_handle_t *)&l->poll;
+  uv_handle_t *t = (uv_handle_t *)&l->pause;
+  if (l->handing_out && !uv_is_closing(p)) {
+    uv_close(p, on_listener_closed);
+    uv_close(t, on_listener_closed);
+  }
   uv_handle_t *h = (uv_handle_t *)&l->tcp;
   if (!uv_is_closing(h))
     uv_close(h, on_listener_closed);
@@ -113,10 +232,13 @@ static void close_listeners(struct server *srv) {
 void server_shutdown(struct server *srv) {
   if (srv->lp->draining)
     return;
-  notify_send("STOPPING=1\nSTATUS=draining %d connections", srv->lp->nconns);
-  LOG_INFO("shutting down: draining %d connections (deadline %d ms)",
-           srv->lp->nconns, srv->cfg->shutdown_timeout);
+  int open = atomic_load(&srv->shared->conns);
+  notify_send("STOPPING=1\nSTATUS=draining %d connections", open);
+  LOG_INFO("shutting down: draining %d connections (deadline %d ms)", open,
+           srv->cfg->shutdown_timeout);
   close_listeners(srv);
+  for (int i = 1; i < srv->nworkers; i++)
+    worker_drain(srv->workers[i], (uint64_t)srv->cfg->shutdown_timeout);
   loop_drain(srv->lp, (uint64_t)srv->cfg->shutdown_timeout);
 }
 
@@ -182,6 +304,9 @@ static void on_signal(uv_signal_t *h, int signum) {
   server_shutdown(srv);
 }
 
+static int listen_handing_out(struct server *srv, struct listener *l,
+                              int port);
+
 static void listener_name(char *out, size_t cap, const char *host, int port) {
   snprintf(out, cap, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
 }
@@ -212,16 +337,50 @@ static struct listener *listener_new(struct server *srv,
   }
   uv_tcp_init(srv->uv, &l->tcp);
   l->tcp.data = l;
+  l->handles_open = 1;
   rv = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss,
                    ss.ss_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
-  if (rv == 0)
+  if (rv == 0 && srv->nworkers == 1)
     rv = uv_listen((uv_stream_t *)&l->tcp, 511, on_connection);
+  else if (rv == 0)
+    rv = listen_handing_out(srv, l, cl->port);
   if (rv != 0) {
     snprintf(err, errlen, "listener %s: %s", l->name, uv_strerror(rv));
     close_listener(l);
     return NULL;
   }
   return l;
+}
+
+/* listen_handing_out listens on |l|'s bound socket and watches it with a
+ * poll handle: on_acceptable accepts and hands connections out. */
+static int listen_handing_out(struct server *srv, struct listener *l,
+                              int port) {
+  uv_os_fd_t fd;
+  int rv = uv_fileno((uv_handle_t *)&l->tcp, &fd);
+  if (rv != 0)
+    return rv;
+  /* libuv reports a bind's EADDRINUSE at uv_listen; listen() on the
+   * socket left unbound would pick a port of its own. (sin_port and
+   * sin6_port sit at the same offset.) */
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  rv = uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &len);
+  if (rv == 0 && port != 0 &&
+      ntohs(((struct sockaddr_in *)&ss)->sin_port) != port)
+    rv = UV_EADDRINUSE;
+  if (rv != 0)
+    return rv;
+  if (listen(fd, 511) != 0)
+    return -errno;
+  rv = uv_poll_init_socket(srv->uv, &l->poll, fd);
+  if (rv != 0)
+    return rv;
+  uv_timer_init(srv->uv, &l->pause);
+  l->poll.data = l->pause.data = l;
+  l->handing_out = 1;
+  l->handles_open = 3;
+  return uv_poll_start(&l->poll, UV_READABLE, on_acceptable);
 }
 
 static const char *listener_kind(int tls, int proxy_protocol) {
@@ -244,6 +403,32 @@ static int start_admin(struct server *srv, const struct config *cfg,
   return rv;
 }
 
+/* cpus_allowed: the CPUs this process may run on (workers = auto). */
+static int cpus_allowed(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0)
+    return 1;
+  int n = CPU_COUNT(&set);
+  if (n < 1)
+    n = 1;
+  return n > CONFIG_MAX_WORKERS ? CONFIG_MAX_WORKERS : n;
+}
+
+/* prepare_loop gives worker |i|'s loop its page-key settings and the
+ * backend pool of |cfg|. */
+static int prepare_loop(struct server *srv, int i, struct config *cfg,
+                        char *err, size_t errlen) {
+  struct loop *lp = server_worker_loop(srv, i);
+  lp->hint_keys = xmalloc(sizeof(*lp->hint_keys));
+  hints_keys_init(lp->hint_keys, cfg->record_templates,
+                  cfg->record_keep_params, cfg->record_sections);
+  struct pool *pool = pool_new(lp, cfg, err, errlen);
+  if (pool == NULL)
+    return -1;
+  loop_use(lp, pool);
+  return 0;
+}
+
 struct server *server_new(uv_loop_t *uv, struct config *cfg, int argc,
                           char **argv, char *err, size_t errlen) {
   struct server *srv = xcalloc(1, sizeof(*srv));
@@ -251,14 +436,16 @@ struct server *server_new(uv_loop_t *uv, struct config *cfg, int argc,
   srv->cfg = cfg;
   srv->argc = argc;
   srv->argv = argv;
+  srv->nworkers = cfg->workers > 0 ? cfg->workers : cpus_allowed();
+  srv->shared = loop_shared_new();
   srv->lp = loop_new(uv, srv);
-  srv->lp->hint_keys = xmalloc(sizeof(*srv->lp->hint_keys));
-  hints_keys_init(srv->lp->hint_keys, cfg->record_templates,
-                  cfg->record_keep_params, cfg->record_sections);
-  struct pool *pool = pool_new(srv->lp, cfg, err, errlen);
-  if (pool == NULL)
-    goto fail;
-  loop_use(srv->lp, pool);
+  loop_set_worker(srv->lp, 0, srv->nworkers, srv->shared);
+  for (int i = 1; i < srv->nworkers; i++)
+    srv->workers[i] = worker_new(srv, i, srv->nworkers, srv->shared);
+  for (int i = 0; i < srv->nworkers; i++) {
+    if (prepare_loop(srv, i, cfg, err, errlen) != 0)
+      goto fail;
+  }
   struct listener **tail = &srv->listeners;
   for (int i = 0; i < cfg->nlisteners; i++) {
     const struct config_listener *cl = &cfg->listeners[i];
@@ -300,13 +487,22 @@ fail:
 }
 
 int server_run(struct server *srv) {
-  return uv_run(srv->uv, UV_RUN_DEFAULT);
-}
-
-static void close_any(uv_handle_t *h, void *arg) {
-  (void)arg;
-  if (!uv_is_closing(h))
-    uv_close(h, NULL);
+  if (srv->nworkers > 1)
+    LOG_INFO("%d workers: one event loop thread each", srv->nworkers);
+  for (int i = 1; i < srv->nworkers; i++) {
+    int rv = worker_start(srv->workers[i]);
+    if (rv != 0) {
+      /* Its share goes to the others: pick_worker sees its inbox grow. */
+      LOG_ERR("worker %d: cannot start its thread: %s", i, uv_strerror(rv));
+      abort();
+    }
+  }
+  int rv = uv_run(srv->uv, UV_RUN_DEFAULT);
+  /* Worker 0 has drained; the others finish theirs (each within the
+   * same deadline). */
+  for (int i = 1; i < srv->nworkers; i++)
+    worker_join(srv->workers[i]);
+  return rv;
 }
 
 void server_free(struct server *srv) {
@@ -315,10 +511,11 @@ void server_free(struct server *srv) {
   close_listeners(srv);
   admin_close(srv->admin);
   srv->admin = NULL;
-  loop_close_handles(srv->lp);
-  uv_walk(srv->uv, close_any, NULL);
-  uv_run(srv->uv, UV_RUN_DEFAULT);
+  loop_close_all(srv->lp);
+  for (int i = 1; i < srv->nworkers; i++)
+    worker_free(srv->workers[i]);
   loop_free(srv->lp);
+  loop_shared_free(srv->shared);
   config_unref(srv->cfg);
   free(srv);
 }
@@ -341,7 +538,7 @@ struct reload_job {
   uv_work_t req;
   struct server *srv;
   struct config *cfg;
-  struct pool *pool;
+  struct pool *pools[CONFIG_MAX_WORKERS]; /* one per worker */
   struct tls_ctx *tls[CONFIG_MAX_LISTENERS];
   int failed;
   char err[1536];
@@ -356,6 +553,7 @@ void server_learner_config(const struct config *cfg, struct server *srv,
   out->section_depth = cfg->record_sections;
   out->interval_ms = (uint32_t)cfg->learn_interval;
   out->recompute_after = (uint32_t)cfg->learn_recompute_after;
+  out->deliver_mode = cfg->deliver_mode;
   out->publish = server_publish_rules;
   out->publish_ud = srv;
   memcpy(out->routes, cfg->routes, sizeof(out->routes));
@@ -376,6 +574,7 @@ static void restart_keys(const struct config *o, const struct config *n,
       {"log.error_log", strcmp(o->error_log, n->error_log) != 0},
       {"server.user", strcmp(o->server_user, n->server_user) != 0},
       {"server.group", strcmp(o->server_group, n->server_group) != 0},
+      {"server.workers", o->workers != n->workers},
       {"store.db", strcmp(o->db, n->db) != 0},
       {"record.enabled", o->record_enabled != n->record_enabled},
       {"record.window", o->record_window != n->record_window},
@@ -412,9 +611,13 @@ static void reload_work(uv_work_t *req) {
   if (config_from_args(job->cfg, srv->argc, srv->argv, NULL, NULL, NULL,
                        NULL, job->err, sizeof(job->err)) != 0)
     goto fail;
-  job->pool = pool_new(srv->lp, job->cfg, job->err, sizeof(job->err));
-  if (job->pool == NULL)
-    goto fail;
+  for (int i = 0; i < srv->nworkers; i++) {
+    /* worker_loop only reads a pointer set before the workers ran. */
+    job->pools[i] = pool_new(server_worker_loop(srv, i), job->cfg, job->err,
+                             sizeof(job->err));
+    if (job->pools[i] == NULL)
+      goto fail;
+  }
   for (int i = 0; i < job->cfg->nlisteners; i++) {
     const struct config_listener *cl = &job->cfg->listeners[i];
     if (!cl->tls)
@@ -437,7 +640,8 @@ fail:
 static void job_free(struct reload_job *job) {
   for (int i = 0; i < CONFIG_MAX_LISTENERS; i++)
     tls_ctx_free(job->tls[i]);
-  pool_free(job->pool);
+  for (int i = 0; i < CONFIG_MAX_WORKERS; i++)
+    pool_free(job->pools[i]);
   config_unref(job->cfg);
   free(job);
 }
@@ -524,11 +728,15 @@ static int reload_apply(struct server *srv, struct reload_job *job) {
 
   /* New connections pin the new pool and configuration; open ones keep
    * theirs (conn.h), so the old pool lives on while they do. */
-  pool_inherit(job->pool, srv->lp->pool);
-  loop_use(srv->lp, job->pool);
+  pool_inherit(job->pools[0], srv->lp->pool);
+  loop_use(srv->lp, job->pools[0]);
+  job->pools[0] = NULL;
+  for (int i = 1; i < srv->nworkers; i++) {
+    worker_use_pool(srv->workers[i], job->pools[i]);
+    job->pools[i] = NULL;
+  }
   config_unref(srv->cfg);
   srv->cfg = cfg;
-  job->pool = NULL;
   job->cfg = NULL;
   log_level = cfg->log_level;
   if (srv->recorder != NULL) {

@@ -4,9 +4,11 @@
  * listeners with their TLS contexts, the admin endpoint, the signal
  * handlers and its event loop's context (struct loop, loop.h: the
  * connections, the backend pool, the rules in force). Its struct is
- * opaque: sessions see only their connection and loop. One server per
- * process today; two can run on two threads (tests/unit/test_loops.c),
- * sharing nothing but rule snapshots and the recorder. */
+ * opaque: sessions see only their connection and loop. With [server]
+ * workers = N the server runs N loops (worker.h): its own on main's
+ * thread, which accepts and hands connections out, and N-1 on threads of
+ * their own; they share rule snapshots, the recorder and the
+ * process-wide limits (struct loop_shared). */
 #ifndef PROXY_SERVER_H
 #define PROXY_SERVER_H
 
@@ -33,8 +35,19 @@ struct server *server_new(uv_loop_t *uv, struct config *cfg, int argc,
 void server_set_recorder(struct server *srv, struct recorder *rec);
 struct recorder *server_recorder(const struct server *srv);
 
-/* server_loop: the server's loop context. */
+/* server_loop: the server's loop context (worker 0's, on main's
+ * thread). */
 struct loop *server_loop(const struct server *srv);
+
+/* server_nworkers: event-loop threads ([server] workers, auto resolved).
+ * server_worker_loop is worker |i|'s loop (touch it only on its thread,
+ * or before the workers run); server_worker_stats copies what worker |i|
+ * counted as of its last turn (main's thread). */
+struct worker_stats;
+int server_nworkers(const struct server *srv);
+struct loop *server_worker_loop(const struct server *srv, int i);
+void server_worker_stats(const struct server *srv, int i,
+                         struct worker_stats *out);
 
 /* server_config: the configuration in force (new connections pin it). */
 const struct config *server_config(const struct server *srv);

@@ -1,8 +1,9 @@
-/* tls.h: BoringSSL over libuv through memory BIOs.
+/* tls.h: BoringSSL over libuv through BIOs in memory.
  *
  * The socket stays libuv's: ciphertext read from it is fed in with
  * tls_feed, plaintext comes out of tls_read, plaintext to send goes into
- * tls_write and the resulting ciphertext is drained with tls_out. The
+ * tls_write and the resulting ciphertext is queued in chunks that
+ * tls_out_take hands over without copying. The
  * handshake runs inside tls_read, so it never blocks the loop. BoringSSL's
  * 1/0 returns are converted to 0 / negative UV_E* codes here and nowhere
  * else. */
@@ -22,10 +23,14 @@ struct tls_conn;
  * not on the loop thread. */
 struct tls_ctx *tls_ctx_new(const char *cert_file, const char *key_file,
                             char *err, size_t errlen);
-void tls_ctx_free(struct tls_ctx *ctx); /* NULL is a no-op; refcounted */
+void tls_ctx_free(struct tls_ctx *ctx); /* NULL is a no-op; refcounted,
+                                          atomically: any thread */
 void tls_ctx_ref(struct tls_ctx *ctx);
 
-struct tls_conn *tls_conn_new(struct tls_ctx *ctx);
+struct buf_cache;
+/* tls_conn_new: ciphertext to send is queued in chunks from |bufs| (the
+ * connection's loop's cache, see buf.h). */
+struct tls_conn *tls_conn_new(struct tls_ctx *ctx, struct buf_cache *bufs);
 void tls_conn_free(struct tls_conn *t); /* NULL is a no-op */
 
 /* tls_feed hands ciphertext from the socket to the TLS engine. */
@@ -39,10 +44,12 @@ int tls_read(struct tls_conn *t, uint8_t *out, size_t cap);
 /* tls_write encrypts all of |p|; returns 0 or UV_EPROTO. */
 int tls_write(struct tls_conn *t, const uint8_t *p, size_t n);
 
-/* tls_out returns ciphertext waiting to be sent (valid until the next tls_
- * call) and its length; tls_out_consume drops |n| bytes of it. */
-size_t tls_out(struct tls_conn *t, const uint8_t **out);
-void tls_out_consume(struct tls_conn *t, size_t n);
+struct buf;
+/* tls_out_pending: bytes of ciphertext waiting to be sent (tls_write's,
+ * and the handshake's and alerts' from tls_read). tls_out_take moves all
+ * of it to the end of |dst|, which then owns it. */
+size_t tls_out_pending(const struct tls_conn *t);
+void tls_out_take(struct tls_conn *t, struct buf *dst);
 
 int tls_handshake_done(const struct tls_conn *t);
 /* tls_alpn_h2 tells whether ALPN selected "h2". */

@@ -1,6 +1,6 @@
 /* upstream.h: one request/response exchange with an HTTP/1.1 backend.
  *
- * A front session (h1.c or h2.c) starts an upstream with a validated
+ * An exchange (exchange.c) starts an upstream with a validated
  * request head, streams the request body into it, and receives the
  * response through callbacks. The response is parsed strictly with llhttp
  * (plus checks llhttp 8 leaves out: obs-fold, non-token names, bad status),

@@ -298,4 +298,19 @@ struct store_import_counts {
 int store_import(struct store *s, const char *doc, size_t len, int64_t now_ms,
                  struct store_import_counts *out);
 
+/* store_live_rules reads |doc|, the JSON a running herald's admin
+ * listener answers GET /rules with (proxy/admin_rules.c), through
+ * SQLite's JSON functions: |head| gets its generation and whether it was
+ * truncated, and |cb| is called once per rule in serving order, or once
+ * with |resource| NULL for a key with an empty list. UV_EINVAL when
+ * |doc| is not that document. No table is read. */
+struct store_live {
+  int64_t gen;
+  int truncated;
+};
+typedef void (*store_live_cb)(void *ud, const char *key, int mobile,
+                              const char *resource, const char *channel);
+int store_live_rules(struct store *s, const char *doc, struct store_live *head,
+                     store_live_cb cb, void *ud);
+
 #endif

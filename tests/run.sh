@@ -12,12 +12,16 @@
 #                    TESTS='test_config|bad_input'
 #   UNIT_TIMEOUT=S   per unit binary (default 120)
 #   INTEG_TIMEOUT=S  per integration script (default 300)
+#   SUITES=integ     only the integration scripts (default: "unit integ")
+#   HERALD_WORKERS=N the integration scripts' herald runs N workers
+#                    (tests/integ/lib.sh; make integ-workers2)
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
 B=${B:-build}
 export B
 TESTS=${TESTS:-}
+SUITES=${SUITES:-unit integ}
 UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
 INTEG_TIMEOUT=${INTEG_TIMEOUT:-300}
 
@@ -30,6 +34,7 @@ selected() { [ -z "$TESTS" ] || printf '%s\n' "$1" | grep -Eq -- "$TESTS"; }
 # ---- unit tests -------------------------------------------------------------
 
 for t in "$B"/tests/test_*; do
+  case " $SUITES " in *" unit "*) ;; *) break ;; esac
   [ -f "$t" ] && [ -x "$t" ] || continue
   name=$(basename "$t")
   selected "$name" || continue

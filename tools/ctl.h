@@ -1,9 +1,12 @@
 /* ctl.h: what heraldctl's files share.
  *
  *   heraldctl.c     the command line, opening the database, `learn`
- *   ctl_io.c        tables, JSON, the effective learner parameters,
+ *   ctl_io.c        JSON, sizes, the effective learner parameters,
  *                   overrides, replaying visits, finding keys
+ *   ctl_table.c     tables for a terminal and for a script
  *   ctl_show.c      `pages` and `rules`
+ *   ctl_help.c      the help of heraldctl and of each command
+ *   ctl_live.c      `rules --live`: what a running herald serves
  *   ctl_tune.c      `threshold`, `min-visits`, `budget`, `mode` (the
  *                   settings table) and `pin`, `block`, `unpin` (overrides)
  *   ctl_explain.c   `explain PAGE RESOURCE`
@@ -19,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct config;
 struct learn;
@@ -46,6 +50,7 @@ struct ctl {
   const char *threshold;    /* --threshold A or A..B (simulate) */
   const char *step;         /* --step S (simulate) */
   const char *min_visits;   /* --min-visits N (simulate) */
+  const char *live;         /* rules --live ADMIN */
   int has_since;            /* --since T given (stats) */
   int64_t since_ms;         /* its Unix ms */
 };
@@ -61,6 +66,13 @@ int ctl_simulate(const struct ctl *c);
 int ctl_export(const struct ctl *c);
 int ctl_import(const struct ctl *c);
 int ctl_stats(const struct ctl *c);
+
+int ctl_rules_live(const struct ctl *c); /* rules --live */
+
+/* ctl_help prints the global help; ctl_help_command that of command
+ * |name| (-1: no such command). */
+void ctl_help(FILE *f);
+int ctl_help_command(const char *name);
 
 /* ctl_parse_since parses `stats --since` |s| into Unix ms in |*out|: a
  * duration before |now_ms| (90s, 30m, 1h, 7d, 2w), Unix ms (0, or from
@@ -88,18 +100,51 @@ const char *ctl_short_key(const char *page, const char *res);
 const char *ctl_class_name(int mobile);
 const char *ctl_dest_name(uint8_t dest);
 
-/* An aligned table: the rows are collected, then printed with every
- * column as wide as its widest cell. |align| has 'l' or 'r' per column. */
+/* ---- ctl_table.c --------------------------------------------------------- */
+
+/* A table: the rows are collected, then printed in the layout of
+ * ctl_table_layout (see ctl_table.c) with every column as wide as its
+ * widest cell. |align| has 'l' or 'r' per column; |show| (NULL: all 'd')
+ * 'd' for a default column, 'w' for one shown with --wide or -o on a
+ * terminal, 'g' for a heading column (printed above its rows on a
+ * terminal). */
+#define CTL_TABLE_WIDTH 100
 struct ctl_table {
   size_t ncols;
   const char *const *head;
   const char *align;
   char **cells; /* nrows * ncols, owned */
   size_t nrows, cap;
+  const char *show;
 };
+struct ctl_layout {
+  int terminal;     /* stdout is a terminal: for a person */
+  int wide;         /* --wide: every column, nothing shortened */
+  const char *cols; /* -o col,col,...: exactly these, or NULL */
+};
+void ctl_table_layout(const struct ctl_layout *l); /* once, by main */
+int ctl_human(void); /* the terminal layout is in use */
 void ctl_table_add(struct ctl_table *t, const char *const *row);
+/* ctl_table_check reports (CTL_ERROR) a -o that names no column of |t|. */
+int ctl_table_check(const struct ctl_table *t);
 void ctl_table_print(struct ctl_table *t); /* and frees the rows */
 void ctl_table_free(struct ctl_table *t);
+
+/* ctl_printf prints prose: on a terminal each line is broken at a space
+ * before CTL_TABLE_WIDTH, the rest of it indented by |hang| columns. */
+void ctl_printf(int hang, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ctl_fmt_size writes |bytes| for a person: 512, 100k, 1.5M (1024-based);
+ * |exact| keeps a value that no suffix writes exactly as it is (30000),
+ * else it is rounded to one decimal (29.3k). ctl_parse_size reads a byte
+ * count with an optional k, M or G (1024-based; 1.5M is 1572864); -1
+ * when |s| is none or not a whole number of bytes. */
+const char *ctl_fmt_size(double bytes, int exact, char *out, size_t cap);
+int ctl_parse_size(const char *s, double *out);
+
+/* ctl_plural returns |one| or |many| for |n|. */
+const char *ctl_plural(uint64_t n, const char *one, const char *many);
 
 /* JSON on stdout: ctl_json_str writes a string literal (escaped, bytes
  * that are not UTF-8 become U+FFFD); ctl_json_num a finite number or
@@ -110,6 +155,11 @@ void ctl_json_num(double v, int decimals);
 void ctl_json_next(size_t *count);
 void ctl_json_end(size_t count);
 
+/* ctl_audit notes in the database that heraldctl |what| ("learn",
+ * "import") did |text|, for a running herald to log (learner/audit.h);
+ * a failure is a warning on stderr. */
+void ctl_audit(const struct ctl *c, const char *what, const char *text);
+
 /* ctl_store_error reports the store's last error and returns CTL_ERROR. */
 int ctl_store_error(const struct ctl *c);
 
@@ -119,6 +169,7 @@ struct ctl_setting {
   double min, max;  /* numbers */
   int integer;      /* 1: whole numbers only */
   int is_mode;      /* mode: off|hints|shadow|push|both */
+  int is_size;      /* bytes: 100k and 1.5M are taken */
 };
 
 /* ctl_setting_find returns the setting |name| (settings key), or NULL. */

@@ -327,9 +327,9 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
       say(&w, " its samples n %.1f are below min_visits %g;", r->n,
           p->min_visits);
     if (r->clients < p->min_clients)
-      say(&w, " only %d distinct clients fetched it%s, min_clients is %d;",
-          r->clients, r->declared ? " or got pages declaring it" : "",
-          p->min_clients);
+      say(&w, " only %d distinct %s fetched it%s, min_clients is %d;",
+          r->clients, r->clients == 1 ? "client" : "clients",
+          r->declared ? " or got pages declaring it" : "", p->min_clients);
     if (r->wilson < p->hint_threshold) {
       long more = visits_to(r->k, r->n, p->z, x->half_life, p->hint_threshold);
       say(&w, " its Wilson bound %.3f is below hint_threshold %g (short by"
@@ -417,13 +417,14 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
   if (*count > 0)
     putchar('\n');
   (*count)++;
-  printf("page      %s (%s, %.1f decayed visits, route %s)\n", x->page,
-         ctl_class_name(x->mobile), x->visits,
-         x->route != NULL ? x->route : "none");
-  printf("resource  %s (%s, rank %s, %" PRIu64 " bytes, median delay %" PRIu32
-         "ms, depth %u)\n",
-         r->key, ctl_dest_name(r->dest), learn_rank_name(r->rank), r->bytes,
-         r->median_delay_ms, r->depth);
+  ctl_printf(10, "page      %s (%s, %.1f decayed visits, route %s)\n", x->page,
+             ctl_class_name(x->mobile), x->visits,
+             x->route != NULL ? x->route : "none");
+  ctl_printf(10,
+             "resource  %s (%s, rank %s, %" PRIu64
+             " bytes, median delay %" PRIu32 "ms, depth %u)\n",
+             r->key, ctl_dest_name(r->dest), learn_rank_name(r->rank), r->bytes,
+             r->median_delay_ms, r->depth);
   if (r->ord >= 0)
     printf("decision  %s, position %d, %s level\n\n", decision(r->channels),
            r->ord, learn_level_name(r->level));
@@ -432,7 +433,7 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
   static const char *const lhead[] = {"LEVEL", "KEY",   "VISITS", "K",
                                       "N",     "LOWER", "UPPER",  "CLIENTS",
                                       "HINT",  "PUSH"};
-  struct ctl_table lt = {10, lhead, "llrrrrrrll", NULL, 0, 0};
+  struct ctl_table lt = {10, lhead, "llrrrrrrll", NULL, 0, 0, NULL};
   for (size_t j = 0; j < x->nev; j++) {
     const struct learn_evidence *e = &x->ev[j];
     char v[32], k[32], n[32], lo[32], hi[32], cl[32];
@@ -451,13 +452,13 @@ static void explain_one(const struct ctl *c, const struct ctx *x,
   ctl_table_print(&lt);
   putchar('\n');
   static const char *const head[] = {"CHECK", "VALUE", "NEEDED", "OK"};
-  struct ctl_table t = {4, head, "llll", NULL, 0, 0};
+  struct ctl_table t = {4, head, "llll", NULL, 0, 0, NULL};
   for (size_t j = 0; j < nck; j++) {
     const char *row[] = {ck[j].name, ck[j].value, ck[j].needed, ck[j].ok};
     ctl_table_add(&t, row);
   }
   ctl_table_print(&t);
-  printf("\nwhy: %s\n", w.text);
+  ctl_printf(5, "\nwhy: %s\n", w.text);
 }
 
 int ctl_explain(const struct ctl *c) {

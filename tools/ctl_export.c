@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "base/util.h"
+#include "learner/audit.h"
 #include "learner/learn.h"
 #include "store/store.h"
 #include "tools/ctl.h"
@@ -84,6 +85,9 @@ static void print_row(struct rows_run *run, const char *const *names,
 
 static void on_setting(void *ud, const char *scope, const char *name,
                        const char *value) {
+  /* What heraldctl noted for herald's log is no setting to carry over. */
+  if (strcmp(scope, AUDIT_SCOPE) == 0)
+    return;
   static const char *const names[] = {"scope", "name", "value"};
   const char *const values[] = {scope, name, value};
   print_row(ud, names, values, 3);
@@ -232,15 +236,24 @@ int ctl_import(const struct ctl *c) {
   if (st == CTL_OK && store_import(c->s, doc, len, now, &n) != 0)
     st = ctl_store_error(c);
   if (st == CTL_OK) {
+    char what[256];
+    snprintf(
+        what, sizeof what,
+        "%d %s, %d %s, %d %s for %" PRId64 " %s (page and class)", n.settings,
+        ctl_plural((uint64_t)n.settings, "setting", "settings"), n.overrides,
+        ctl_plural((uint64_t)n.overrides, "override", "overrides"), n.rules,
+        ctl_plural((uint64_t)n.rules, "rule", "rules"), n.pages,
+        ctl_plural((uint64_t)n.pages, "page", "pages"));
+    ctl_audit(c, "import", what);
     if (c->json)
       printf("{\"settings\": %d, \"overrides\": %d, \"rules\": %d,"
              " \"pages\": %" PRId64 "}\n",
              n.settings, n.overrides, n.rules, n.pages);
     else
-      printf("imported %d settings, %d overrides, %d rules for %" PRId64
-             " pages (page and class); a running herald serves them from its"
-             " next start\n",
-             n.settings, n.overrides, n.rules, n.pages);
+      printf("imported %s; a running herald applies the settings and"
+             " overrides within one learner interval and serves the rules"
+             " from its next start\n",
+             what);
   }
   free(doc);
   return st;

@@ -4,11 +4,10 @@
  * of the retained visits, and finding the page or resource an operator
  * named.
  *
- * A table is collected whole before it is printed, since the widths of
- * its columns depend on every row; JSON goes out as it is made. Keys come
- * from request paths, so they are printed defensively: control bytes
- * become '?' in a table, and JSON escapes them and replaces bytes that
- * are not UTF-8 with U+FFFD, so the output always parses.
+ * JSON goes out as it is made (tables are ctl_table.c's). Keys come from
+ * request paths, so they are printed defensively: JSON escapes control
+ * bytes and replaces bytes that are not UTF-8 with U+FFFD, so the output
+ * always parses.
  *
  * Parameters are looked up the way herald's learner looks them up
  * (learner/learner.c): built-in defaults, then [learn] of the
@@ -21,11 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <uv.h>
 
 #include "base/util.h"
 #include "config/config.h"
 #include "config/route.h"
+#include "learner/audit.h"
 #include "learner/learn.h"
 #include "learner/learner.h"
 #include "learner/obs.h"
@@ -85,64 +86,6 @@ int ctl_res_matches(const char *page, const char *key, const char *want) {
   if (page == NULL || ctl_path_of(page) == NULL)
     return ctl_page_matches(key, want);
   return want[0] == '/' && strcmp(ctl_short_key(page, key), want) == 0;
-}
-
-/* ---- aligned tables ------------------------------------------------------ */
-
-static char *sanitized(const char *s) {
-  char *c = xstrdup(s);
-  for (char *p = c; *p != '\0'; p++)
-    if ((unsigned char)*p < 0x20 || *p == 0x7f)
-      *p = '?';
-  return c;
-}
-
-void ctl_table_add(struct ctl_table *t, const char *const *row) {
-  if (t->nrows == t->cap) {
-    t->cap = t->cap != 0 ? t->cap * 2 : 32;
-    t->cells = xrealloc(t->cells, t->cap * t->ncols * sizeof(*t->cells));
-  }
-  for (size_t i = 0; i < t->ncols; i++)
-    t->cells[t->nrows * t->ncols + i] = sanitized(row[i]);
-  t->nrows++;
-}
-
-static void print_row(const struct ctl_table *t, const size_t *w,
-                      const char *const *row) {
-  for (size_t i = 0; i < t->ncols; i++) {
-    int last = i + 1 == t->ncols;
-    int pad = (int)w[i];
-    if (t->align[i] == 'r')
-      printf("%*s", pad, row[i]);
-    else
-      printf("%-*s", last ? 0 : pad, row[i]);
-    fputs(last ? "\n" : "  ", stdout);
-  }
-}
-
-void ctl_table_free(struct ctl_table *t) {
-  for (size_t i = 0; i < t->nrows * t->ncols; i++)
-    free(t->cells[i]);
-  free(t->cells);
-  t->cells = NULL;
-  t->nrows = t->cap = 0;
-}
-
-void ctl_table_print(struct ctl_table *t) {
-  size_t *w = xcalloc(t->ncols, sizeof(*w));
-  for (size_t i = 0; i < t->ncols; i++)
-    w[i] = strlen(t->head[i]);
-  for (size_t r = 0; r < t->nrows; r++)
-    for (size_t i = 0; i < t->ncols; i++) {
-      size_t n = strlen(t->cells[r * t->ncols + i]);
-      if (n > w[i])
-        w[i] = n;
-    }
-  print_row(t, w, t->head);
-  for (size_t r = 0; r < t->nrows; r++)
-    print_row(t, w, (const char *const *)&t->cells[r * t->ncols]);
-  free(w);
-  ctl_table_free(t);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -211,6 +154,18 @@ void ctl_json_next(size_t *count) {
 
 void ctl_json_end(size_t count) { fputs(count == 0 ? "[]\n" : "\n]\n", stdout); }
 
+void ctl_audit(const struct ctl *c, const char *what, const char *text) {
+  char ts[32], v[512];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  snprintf(v, sizeof v, "%s at %s", text, ts);
+  if (store_set_setting(c->s, AUDIT_SCOPE, what, v) != 0)
+    fprintf(stderr, "heraldctl: warning: noting the %s for herald's log: %s\n",
+            what, store_errmsg(c->s));
+}
+
 int ctl_store_error(const struct ctl *c) {
   fprintf(stderr, "heraldctl: %s\n", store_errmsg(c->s));
   return CTL_ERROR;
@@ -226,21 +181,67 @@ int ctl_parse_num(const char *s, double *out) {
   return 0;
 }
 
+static const char size_units[] = " kMGT";
+
+const char *ctl_fmt_size(double bytes, int exact, char *out, size_t cap) {
+  int u = 0;
+  double v = bytes;
+  while (u + 1 < (int)sizeof size_units - 1 && v >= 1024) {
+    if (exact && fmod(v * 10, 1024) != 0)
+      break;
+    v /= 1024;
+    u++;
+  }
+  if (u == 0)
+    snprintf(out, cap, "%.0f", bytes);
+  else if (v == floor(v) || v >= 100)
+    snprintf(out, cap, "%.0f%c", v, size_units[u]);
+  else
+    snprintf(out, cap, "%.1f%c", v, size_units[u]);
+  return out;
+}
+
+int ctl_parse_size(const char *s, double *out) {
+  char num[64];
+  size_t n = strlen(s);
+  if (n == 0 || n >= sizeof num)
+    return -1;
+  memcpy(num, s, n + 1);
+  double mul = 1;
+  const char *u = strchr(size_units + 1, num[n - 1]);
+  char lower = num[n - 1] == 'K' ? 'k' : 0;
+  if (u != NULL || lower) {
+    int e = lower ? 1 : (int)(u - size_units);
+    while (e-- > 0)
+      mul *= 1024;
+    num[n - 1] = '\0';
+  }
+  double v;
+  if (ctl_parse_num(num, &v) != 0 || v * mul != floor(v * mul))
+    return -1;
+  *out = v * mul;
+  return 0;
+}
+
+const char *ctl_plural(uint64_t n, const char *one, const char *many) {
+  return n == 1 ? one : many;
+}
+
 /* ---- settings -------------------------------------------------------------- */
 
 static const struct ctl_setting settings[] = {
-    {"push_threshold", 0, 1, 0, 0},
-    {"hint_threshold", 0, 1, 0, 0},
-    {"min_visits", 0, 1e12, 0, 0},
-    {"min_clients", 0, 1e9, 1, 0},
-    {"hint_budget", 0, 1e15, 1, 0},
-    {"push_budget", 0, 1e15, 1, 0},
-    {"hint_max_resources", 0, 1e6, 1, 0},
-    {"push_max_resources", 0, 1e6, 1, 0},
-    {"z", 0, 10, 0, 0},
-    {"declared_prior", 0, 1e8, 0, 0},
-    {"half_life", 1e-3, 1e9, 0, 0},
-    {"mode", 0, 0, 0, 1},
+    {"push_threshold", 0, 1, 0, 0, 0},
+    {"hint_threshold", 0, 1, 0, 0, 0},
+    {"min_visits", 0, 1e12, 0, 0, 0},
+    {"min_clients", 0, 1e9, 1, 0, 0},
+    {"hint_budget", 0, 1e15, 1, 0, 1},
+    {"push_budget", 0, 1e15, 1, 0, 1},
+    {"hint_max_resources", 0, 1e6, 1, 0, 0},
+    {"push_max_resources", 0, 1e6, 1, 0, 0},
+    {"z", 0, 10, 0, 0, 0},
+    {"declared_prior", 0, 1e8, 0, 0, 0},
+    {"half_life", 1e-3, 1e9, 0, 0, 0},
+    {"mode", 0, 0, 0, 1, 0},
 };
 
 static const char *const modes[] = {"off", "hints", "shadow", "push", "both"};
@@ -265,10 +266,14 @@ int ctl_setting_check(const struct ctl_setting *set, const char *value,
     return -1;
   }
   double v;
-  if (ctl_parse_num(value, &v) != 0 || v < set->min || v > set->max ||
+  int bad = set->is_size ? ctl_parse_size(value, &v) : ctl_parse_num(value, &v);
+  if (bad != 0 || v < set->min || v > set->max ||
       (set->integer && v != floor(v))) {
     snprintf(why, whycap, "want %s from %g to %g",
-             set->integer ? "an integer" : "a number", set->min, set->max);
+             set->is_size   ? "bytes (100k, 1.5M)"
+             : set->integer ? "an integer"
+                            : "a number",
+             set->min, set->max);
     return -1;
   }
   if (set->integer)
@@ -289,14 +294,9 @@ static void builtin(const struct ctl *c, const char *name, char *out,
   if (f != NULL)
     learner_params_from_config(f, &fp);
   if (strcmp(name, "mode") == 0) {
-    int m = f != NULL ? f->deliver_mode : CONFIG_DELIVER_HINTS;
-    static const char *const by_enum[] = {
-        [CONFIG_DELIVER_OFF] = "off",   [CONFIG_DELIVER_HINTS] = "hints",
-        [CONFIG_DELIVER_SHADOW] = "shadow", [CONFIG_DELIVER_PUSH] = "push",
-        [CONFIG_DELIVER_BOTH] = "both"};
-    snprintf(out, cap, "%s",
-             m >= 0 && m < (int)ARRAY_SIZE(by_enum) ? by_enum[m] : "hints");
-    *from_cfg = m != CONFIG_DELIVER_HINTS;
+    int m = f != NULL ? f->deliver_mode : CONFIG_DEFAULT_DELIVER;
+    snprintf(out, cap, "%s", config_deliver_name(m));
+    *from_cfg = m != CONFIG_DEFAULT_DELIVER;
     return;
   }
   if (strcmp(name, "push_threshold") == 0)

@@ -68,6 +68,8 @@ int ctl_pages(const struct ctl *c) {
   run.t.ncols = ARRAY_SIZE(page_head);
   run.t.head = page_head;
   run.t.align = "lllrrl";
+  if (!c->json && ctl_table_check(&run.t) != CTL_OK)
+    return CTL_ERROR;
   int rv = store_list_pages(c->s, on_page, &run);
   if (rv != 0) {
     fprintf(stderr, "heraldctl: %s\n", store_errmsg(c->s));
@@ -167,7 +169,10 @@ static void on_rule(void *ud, const char *page, int mobile,
   snprintf(n, sizeof n, "%.1f", r->n);
   snprintf(k, sizeof k, "%.1f", r->k);
   snprintf(clients, sizeof clients, "%d", r->clients);
-  snprintf(bytes, sizeof bytes, "%" PRIu64, r->bytes);
+  if (ctl_human())
+    ctl_fmt_size((double)r->bytes, 0, bytes, sizeof bytes);
+  else
+    snprintf(bytes, sizeof bytes, "%" PRIu64, r->bytes);
   snprintf(delay, sizeof delay, "%" PRIu32 "ms", r->median_delay_ms);
   for (int i = 0; i < NOUTCOMES; i++)
     snprintf(ocs[i], sizeof ocs[i], "%" PRId64, oc[i]);
@@ -202,6 +207,13 @@ int ctl_rules(const struct ctl *c) {
   run.t.ncols = ARRAY_SIZE(rule_head);
   run.t.head = rule_head;
   run.t.align = "llrllllrrrrrrrllrrrrrr";
+  /* On a terminal: what goes out (resource, type, channel, state), in
+   * what order (ord) and how sure (wilson, n, clients), and its size. */
+  run.t.show = "ggdddwwwddwddwddwwwwww";
+  if (c->live != NULL)
+    return ctl_rules_live(c);
+  if (!c->json && ctl_table_check(&run.t) != CTL_OK)
+    return CTL_ERROR;
   int rv = store_load_rules(c->s, on_rule, &run);
   if (rv != 0 || run.failed) {
     if (rv != 0)
@@ -211,6 +223,10 @@ int ctl_rules(const struct ctl *c) {
   }
   if (c->page != NULL && run.count == 0) {
     /* Nothing was printed for JSON: the array never opened. */
+    char key[4096];
+    int st = ctl_find_page(c, c->page, key, sizeof key);
+    if (st != CTL_OK)
+      return st;
     if (c->mobile >= 0)
       fprintf(stderr, "heraldctl: no rules for %s (%s)\n", c->page,
               ctl_class_name(c->mobile));

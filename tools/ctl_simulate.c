@@ -304,17 +304,20 @@ int ctl_simulate(const struct ctl *c) {
     }
     fputs(nsc ? "\n]}\n" : "]}\n", stdout);
   } else if (st == CTL_OK) {
-    printf("replayed %" PRIu64 " visits of %zu pages in order (%" PRIu64
-           " page loads scored); each visit is scored against rules learned"
-           " from the visits before it\n"
-           "push and hint threshold = THRESHOLD; z %g, min_visits %g,"
-           " min_clients %d, hint_budget %" PRIu64
-           ", hint_max_resources %d\n\n",
-           s.visits, s.pages.n, s.scored, s.base.z, s.base.min_visits,
-           s.base.min_clients, s.base.hint_budget, s.base.hint_max);
+    ctl_printf(2,
+               "replayed %" PRIu64 " %s of %zu %s in order (%" PRIu64
+               " page loads scored); each visit is scored against rules learned"
+               " from the visits before it\n"
+               "push and hint threshold = THRESHOLD; z %g, min_visits %g,"
+               " min_clients %d, hint_budget %" PRIu64
+               ", hint_max_resources %d\n\n",
+               s.visits, ctl_plural(s.visits, "visit", "visits"), s.pages.n,
+               ctl_plural(s.pages.n, "page", "pages"), s.scored, s.base.z,
+               s.base.min_visits, s.base.min_clients, s.base.hint_budget,
+               s.base.hint_max);
     static const char *const head[] = {"THRESHOLD", "PRECISION", "RECALL",
                                        "BYTES/VISIT", "PAGES", "VISITS"};
-    struct ctl_table tb = {6, head, "rrrrrr", NULL, 0, 0};
+    struct ctl_table tb = {6, head, "rrrrrr", NULL, 0, 0, NULL};
     for (size_t t = 0; t < nsc; t++) {
       const struct score *sc = &s.sc[t];
       char th[16], pr[16], rc[16], bpv[32], pages[48], vis[48];
@@ -335,7 +338,7 @@ int ctl_simulate(const struct ctl *c) {
     printf("\nby the level that decided (precision/recall share):\n");
     static const char *const lhead[] = {"THRESHOLD", "PAGE", "TEMPLATE",
                                         "SECTION", "SITE"};
-    struct ctl_table lt = {5, lhead, "rrrrr", NULL, 0, 0};
+    struct ctl_table lt = {5, lhead, "rrrrr", NULL, 0, 0, NULL};
     for (size_t t = 0; t < nsc; t++) {
       const struct score *sc = &s.sc[t];
       char th[16], cell[LEARN_LEVELS][32];

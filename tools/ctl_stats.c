@@ -337,13 +337,13 @@ static void verdict(const struct stats *s, char *out, size_t cap,
     snprintf(out, cap, "no treated or holdout visits: nothing to compare");
   } else if (h->n < STATS_MIN_ARM) {
     snprintf(out, cap,
-             "holdout arm too small to conclude: %zu visits, want at least "
+             "holdout arm too small to conclude: %zu %s, want at least "
              "%d (deliver.holdout sets its share)",
-             h->n, STATS_MIN_ARM);
+             h->n, ctl_plural(h->n, "visit", "visits"), STATS_MIN_ARM);
   } else if (t->n < STATS_MIN_ARM) {
     snprintf(out, cap,
-             "treated arm too small to conclude: %zu visits, want at least %d",
-             t->n, STATS_MIN_ARM);
+             "treated arm too small to conclude: %zu %s, want at least %d",
+             t->n, ctl_plural(t->n, "visit", "visits"), STATS_MIN_ARM);
   } else if (d->hi < 0 || d->lo > 0) {
     *conclusive = 1;
     char rel[32] = "";
@@ -396,10 +396,12 @@ static void print_text(const struct stats *s, const char *why) {
   if (s->page[0] != '\0')
     printf("page       %s%s\n", s->page,
            s->page_is_template ? " (a template: every page under it)" : "");
-  printf("compared   %" PRIu64 " page%s with rules (a treated or holdout visit"
-         " in the window); %" PRIu64 " visit%s of other pages not counted\n\n",
-         s->pages, s->pages == 1 ? "" : "s", s->other,
-         s->other == 1 ? "" : "s");
+  ctl_printf(11,
+             "compared   %" PRIu64 " page%s with rules (a treated or holdout"
+             " visit in the window); %" PRIu64
+             " visit%s of other pages not counted\n\n",
+             s->pages, s->pages == 1 ? "" : "s", s->other,
+             s->other == 1 ? "" : "s");
 
   static const char *const head[] = {"ARM",     "VISITS",    "MEDIAN MS",
                                      "MEAN MS", "95% CI MS", "MEAN BYTES"};
@@ -436,13 +438,14 @@ static void print_text(const struct stats *s, const char *why) {
     ctl_table_add(&dt, row);
   }
   ctl_table_print(&dt);
-  printf("verdict    %s\n\n", why);
+  ctl_printf(11, "verdict    %s\n\n", why);
 
   const struct store_outcomes *o = &s->oc;
   char wr[24], hr[24];
-  printf("outcomes   push_outcomes rows updated in the window (%s), counts"
-         " since each row began\n",
-         s->page[0] != '\0' ? "this page" : "exact pages, not templates");
+  ctl_printf(11,
+             "outcomes   push_outcomes rows updated in the window (%s), counts"
+             " since each row began\n",
+             s->page[0] != '\0' ? "this page" : "exact pages, not templates");
   printf("pushes     promised %" PRId64 ", completed %" PRId64
          ", cancelled %" PRId64 ", wasted %" PRId64 ", pushed bytes %" PRId64
          "\n",

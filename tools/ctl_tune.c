@@ -72,7 +72,7 @@ static void print_value(const char *name, const char *value) {
 static int setting_get(const struct ctl *c, const char *const *names,
                        size_t n) {
   static const char *const head[] = {"SETTING", "VALUE", "SOURCE"};
-  struct ctl_table t = {3, head, "lrl", NULL, 0, 0};
+  struct ctl_table t = {3, head, "lrl", NULL, 0, 0, NULL};
   size_t count = 0;
   for (size_t i = 0; i < n; i++) {
     char value[64], source[160];
@@ -95,7 +95,12 @@ static int setting_get(const struct ctl *c, const char *const *names,
         fputs("null", stdout);
       putchar('}');
     } else {
+      /* A size for a person; bytes for a script. */
+      const struct ctl_setting *set = ctl_setting_find(names[i]);
+      char size[32];
       const char *row[] = {names[i], value, source};
+      if (ctl_human() && set != NULL && set->is_size)
+        row[1] = ctl_fmt_size(strtod(value, NULL), 1, size, sizeof size);
       ctl_table_add(&t, row);
     }
   }
@@ -131,6 +136,10 @@ static int setting_write(const struct ctl *c, const char *name,
       fputs("null", stdout);
     fputs("}\n", stdout);
   } else if (value != NULL) {
+    char size[32];
+    const struct ctl_setting *set = ctl_setting_find(name);
+    if (set != NULL && set->is_size)
+      value = ctl_fmt_size(strtod(value, NULL), 1, size, sizeof size);
     printf("%s = %s (%s); a running herald applies it within one learner"
            " interval\n",
            name, value, scope);

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "base/util.h"
@@ -41,97 +42,6 @@
 /* Rules asked of the learner per page: the served ones (at most
  * max_resources) and near misses, of which the first ones are kept. */
 #define RULES_CAP 1024
-
-static void usage(FILE *f) {
-  fputs(
-      "usage: heraldctl [--db PATH | -c CONFIG] [--json] [OPTIONS] COMMAND"
-      " [ARGS]\n"
-      "\n"
-      "Reads and tunes herald's rule database, also while herald runs.\n"
-      "Options may come before or after the command. PAGE is a page key as\n"
-      "stored (http://127.0.0.1:8080/product/:id) or a bare path\n"
-      "(/product/:id, any host); RESOURCE a key or a path on the page's\n"
-      "origin.\n"
-      "\n"
-      "Showing:\n"
-      "  pages               every page and template key with retained\n"
-      "                      visits or rules, one row per class: template\n"
-      "                      or not, visits, rules (push or hint), last seen\n"
-      "  rules [PAGE]        the rules of every page, or of PAGE: page, class,\n"
-      "                      ord (serving order), resource, type, confidence\n"
-      "                      (k/n), wilson (its lower bound), decayed n and\n"
-      "                      k, clients, bytes, delay (median after the\n"
-      "                      page), channel (push = push and hint, hint),\n"
-      "                      state (learned, pinned, blocked), and push\n"
-      "                      outcomes: promised, completed, cancelled,\n"
-      "                      wasted, hinted, hinted_used\n"
-      "  explain PAGE RESOURCE\n"
-      "                      the numbers behind the learner's decision for\n"
-      "                      one resource, and what keeps a near miss out\n"
-      "  simulate            replay the retained visits in order, learning\n"
-      "                      only from earlier ones, and print per threshold\n"
-      "                      precision, recall, bytes pushed per visit and\n"
-      "                      pages covered\n"
-      "  stats [--since T] [--page PAGE]\n"
-      "                      did delivery help: visits, median and mean load\n"
-      "                      time (95% CI) and mean bytes per arm (push,\n"
-      "                      hints, treated, holdout, none) over the pages\n"
-      "                      with rules, treated - holdout with its 95% CI\n"
-      "                      and a verdict; push and hint outcome totals,\n"
-      "                      waste ratio, hint use ratio, the most wasted\n"
-      "                      resources\n"
-      "\n"
-      "Tuning (a running herald applies a change within one learner\n"
-      "interval; without herald, `heraldctl learn` applies it):\n"
-      "  threshold get|set|unset [VALUE] [--channel push|hint] [--route R]\n"
-      "                      Wilson bound a resource needs (0 to 1)\n"
-      "  min-visits get|set|unset [N] [--route R]\n"
-      "                      decayed visits a resource needs\n"
-      "  budget get|set|unset [BYTES] [--channel push|hint] [--route R]\n"
-      "                      bytes hinted (in a 103) or pushed per page;\n"
-      "                      without --channel, both\n"
-      "  max-resources get|set|unset [N] [--channel push|hint] [--route R]\n"
-      "                      resources hinted or pushed per page\n"
-      "  mode get|set|unset [off|hints|shadow|push|both] [--route R]\n"
-      "                      what herald delivers\n"
-      "                      get prints the value in force and where it comes\n"
-      "                      from: route:R, global, config or default\n"
-      "  pin SCOPE RESOURCE  always serve RESOURCE on the pages of SCOPE\n"
-      "  block SCOPE RESOURCE never serve it there\n"
-      "  unpin SCOPE RESOURCE remove a pin or a block\n"
-      "                      SCOPE: a page (key or bare path), site:HOST\n"
-      "                      (every page of HOST), route:NAME, or a path\n"
-      "                      pattern ('/docs/**', '/product/*', or with\n"
-      "                      scheme://host)\n"
-      "  learn [DB]          replay the retained visits into a fresh learner\n"
-      "                      and replace every rule\n"
-      "\n"
-      "Moving:\n"
-      "  export              rules, overrides and settings as JSON on stdout\n"
-      "  import [FILE|-]     read what export wrote (stdin without FILE)\n"
-      "\n"
-      "Options:\n"
-      "  --db PATH           the database file\n"
-      "  -c, --config FILE   herald's configuration: its [store] db, [learn]\n"
-      "                      values, [deliver] mode and routes\n"
-      "  --json              JSON instead of a table (every command)\n"
-      "  --class CLASS       desktop or mobile only (pages, rules, explain)\n"
-      "  --route R           the settings of route R, not the global ones\n"
-      "  --channel C         push or hint (threshold, budget, max-resources)\n"
-      "  --threshold A..B    thresholds to simulate (default 0.5..0.95)\n"
-      "  --step S            their step (default 0.05)\n"
-      "  --min-visits N      min_visits for simulate (default: in force)\n"
-      "  --since T           stats from T on: a duration back from now (90s,\n"
-      "                      30m, 1h, 7d, 2w), Unix ms, or a UTC date\n"
-      "                      (2026-11-26 or 2026-11-26T10:00:00)\n"
-      "  --page PAGE         stats of one page (key or bare path)\n"
-      "  -h, --help          this text\n"
-      "  -V, --version       print the version\n"
-      "\n"
-      "Exit status: 0 ok; 1 not found (page, resource, route, override);\n"
-      "2 bad usage, a bad value, no or a bad database, or another error.\n",
-      f);
-}
 
 static int usage_error(const char *fmt, const char *arg) {
   fputs("heraldctl: ", stderr);
@@ -308,6 +218,19 @@ static int cmd_learn(const struct ctl *c) {
       int lv = learn_level_of(run.l, run.pages[i].key, run.pages[i].mobile);
       by[lv >= 0 ? lv : LEARN_PAGE]++;
     }
+    char what[256];
+    snprintf(what, sizeof what,
+             "%" PRIu64 " %s for %zu %s (%zu %s, %zu %s, %zu %s, %zu %s)"
+             " from %" PRIu64 " %s",
+             nrules, ctl_plural(nrules, "rule", "rules"), run.npages,
+             ctl_plural(run.npages, "key", "keys"), by[LEARN_PAGE],
+             ctl_plural(by[LEARN_PAGE], "page", "pages"), by[LEARN_TEMPLATE],
+             ctl_plural(by[LEARN_TEMPLATE], "template", "templates"),
+             by[LEARN_SECTION],
+             ctl_plural(by[LEARN_SECTION], "section", "sections"),
+             by[LEARN_SITE], ctl_plural(by[LEARN_SITE], "site", "sites"),
+             run.visits, ctl_plural(run.visits, "visit", "visits"));
+    ctl_audit(c, "learn", what);
     if (c->json)
       printf("{\"rules\": %" PRIu64 ", \"keys\": %zu, \"pages\": %zu,"
              " \"templates\": %zu, \"sections\": %zu, \"sites\": %zu,"
@@ -315,10 +238,7 @@ static int cmd_learn(const struct ctl *c) {
              nrules, run.npages, by[LEARN_PAGE], by[LEARN_TEMPLATE],
              by[LEARN_SECTION], by[LEARN_SITE], run.visits);
     else
-      printf("learned %" PRIu64 " rules for %zu keys (%zu pages, %zu"
-             " templates, %zu sections, %zu sites) from %" PRIu64 " visits\n",
-             nrules, run.npages, by[LEARN_PAGE], by[LEARN_TEMPLATE],
-             by[LEARN_SECTION], by[LEARN_SITE], run.visits);
+      printf("learned %s\n", what);
   }
   learn_run_free(&run);
   return status;
@@ -331,8 +251,8 @@ static int cmd_learn(const struct ctl *c) {
 
 struct args {
   const char *db, *config, *cls, *route, *channel, *threshold, *step,
-      *min_visits, *since, *page;
-  int json, help, version;
+      *min_visits, *since, *page, *cols, *live;
+  int json, help, version, wide;
   const char *pos[MAX_POS]; /* command and its arguments */
   int npos;
 };
@@ -372,6 +292,7 @@ static int parse_args(int argc, char **argv, struct args *a) {
       {"--min-visits", offsetof(struct args, min_visits)},
       {"--since", offsetof(struct args, since)},
       {"--page", offsetof(struct args, page)},
+      {"--live", offsetof(struct args, live)},
   };
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
@@ -394,8 +315,12 @@ static int parse_args(int argc, char **argv, struct args *a) {
       a->help = 1;
     } else if (strcmp(s, "-V") == 0 || strcmp(s, "--version") == 0) {
       a->version = 1;
+    } else if (strcmp(s, "--wide") == 0) {
+      a->wide = 1;
     } else if (strcmp(s, "-c") == 0) {
       dst = &a->config, name = "-c";
+    } else if (strcmp(s, "-o") == 0) {
+      dst = &a->cols, name = "-o";
     } else {
       for (size_t k = 0; k < ARRAY_SIZE(valued); k++) {
         if (is_opt(s, valued[k].name)) {
@@ -567,8 +492,18 @@ static int check_command(const struct args *a, struct ctl *c,
     st = only_for(a->since, "--since", cmd, "stats");
   if (st == CTL_OK)
     st = only_for(a->page, "--page", cmd, "stats");
+  if (st == CTL_OK)
+    st = only_for(a->cols, "-o", cmd, "pages rules");
+  if (st == CTL_OK && a->wide)
+    st = only_for("", "--wide", cmd, "pages rules");
+  if (st == CTL_OK)
+    st = only_for(a->live, "--live", cmd, "rules");
   if (st != CTL_OK)
     return st;
+  if (a->wide && a->cols != NULL)
+    return usage_error("%s", "--wide and -o: one or the other");
+  if (a->live != NULL && a->cols != NULL)
+    return usage_error("%s", "--live prints its own columns: no -o");
   if (a->page != NULL)
     c->page = a->page;
   if (a->since != NULL) {
@@ -596,6 +531,7 @@ static int check_command(const struct args *a, struct ctl *c,
   c->threshold = a->threshold;
   c->step = a->step;
   c->min_visits = a->min_visits;
+  c->live = a->live;
   *out = k;
   return CTL_OK;
 }
@@ -609,8 +545,16 @@ int main(int argc, char **argv) {
   int status = parse_args(argc, argv, &a);
   if (status != CTL_OK)
     return status;
+  /* heraldctl COMMAND --help, heraldctl help COMMAND: that command's. */
+  int help_cmd = a.npos == 2 && strcmp(a.pos[0], "help") == 0;
+  if ((a.help && a.npos >= 1) || help_cmd) {
+    const char *name = a.pos[help_cmd ? 1 : 0];
+    if (ctl_help_command(name) == 0)
+      return CTL_OK;
+    return usage_error("unknown command '%s'", name);
+  }
   if (a.help || (a.npos == 1 && strcmp(a.pos[0], "help") == 0)) {
-    usage(stdout);
+    ctl_help(stdout);
     return CTL_OK;
   }
   /* "version" as a command too, as the first cut accepted. */
@@ -619,6 +563,8 @@ int main(int argc, char **argv) {
     return CTL_OK;
   }
   status = check_command(&a, &c, &k);
+  struct ctl_layout lay = {isatty(STDOUT_FILENO), a.wide, a.cols};
+  ctl_table_layout(&lay);
   if (status == CTL_OK)
     status = find_db(&a, &cfg, &path);
   c.cfg = cfg;

@@ -113,6 +113,12 @@ struct bconn *fake_pool_busy_conn(struct pool *p);
 void fake_bconn_connect(struct bconn *b, int status);
 void fake_bconn_deliver(struct bconn *b, const uint8_t *p, size_t n);
 void fake_bconn_eof(struct bconn *b);
+/* fake_pool_fail_nth_connect: the |n|th new connection from now on is
+ * refused (0: none). */
+void fake_pool_fail_nth_connect(struct pool *p, int n);
+/* fake_pool_set_peer_closed: the backend end of new connections is
+ * closed as they connect, so herald's request write fails (EPIPE). */
+void fake_pool_set_peer_closed(struct pool *p, int closed);
 /* fake_bconn_drain reads and checks what herald wrote on |b| so far. */
 void fake_bconn_drain(struct bconn *b);
 
@@ -138,6 +144,18 @@ struct world_opts {
 void world_init(void);
 struct loop *world_loop(void);
 struct pool *world_pool(void);
+
+/* world_config: the world's configuration, for tests that tune it. */
+struct config *world_config(void);
+
+/* world_apply puts the options' limits, delivery mode and backend
+ * outcomes in force (world_run does it first). */
+void world_apply(const struct world_opts *o);
+
+/* world_turn: one turn of the world: the session produces and its output
+ * is flushed, the backend steps, the loop runs. Returns 1 if anything
+ * happened. */
+int world_turn(struct conn *c, const struct world_opts *o);
 
 /* world_opts_parse reads WORLD_OPT_BYTES bytes of |p|. */
 void world_opts_parse(struct world_opts *o, const uint8_t *p);

@@ -102,6 +102,15 @@ void conn_write(struct conn *c, const void *p, size_t n) {
   c->dirty = 1;
 }
 
+void conn_write_move(struct conn *c, struct buf *q, size_t n) {
+  if (c->closing && !c->close_after_flush) {
+    buf_consume(q, n);
+    return;
+  }
+  buf_move(&c->out, q, n);
+  c->dirty = 1;
+}
+
 void conn_mark_dirty(struct conn *c) {
   if (c->closing && !c->close_after_flush)
     return;

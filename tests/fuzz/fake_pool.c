@@ -36,6 +36,7 @@ struct fconn {
   int peer;           /* the backend's end of the socketpair */
   int connect_done, eof_sent, idle;
   unsigned gen;       /* bumped each time an owner takes it */
+  int refuse;         /* its connect fails (fake_pool_fail_nth_connect) */
   /* the backend's view of the requests */
   llhttp_t parser;
   int in_msg, heads, done, last_head_is_head;
@@ -54,7 +55,8 @@ struct pool {
   const struct config *cfg;
   struct pool_server server;
   struct fconn *conns;
-  int connect_status, get_fail;
+  int connect_status, get_fail, peer_closed;
+  int fail_nth, created; /* the fail_nth new connection is refused */
 };
 
 static llhttp_settings_t req_settings;
@@ -281,6 +283,15 @@ void fake_pool_set_connect_status(struct pool *p, int status) {
 
 void fake_pool_set_get_fail(struct pool *p, int fail) { p->get_fail = fail; }
 
+void fake_pool_fail_nth_connect(struct pool *p, int n) {
+  p->fail_nth = n;
+  p->created = 0;
+}
+
+void fake_pool_set_peer_closed(struct pool *p, int closed) {
+  p->peer_closed = closed;
+}
+
 static void take(struct fconn *f, void *owner, bconn_connect_cb cb,
                  bconn_read_cb read_cb) {
   f->b.owner = owner;
@@ -320,6 +331,7 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
   struct fconn *f = xcalloc(1, sizeof(*f));
   f->b.server = &p->server;
   f->peer = fds[1];
+  f->refuse = p->fail_nth > 0 && ++p->created == p->fail_nth;
   uv_tcp_init(p->lp->uv, &f->b.tcp);
   f->b.tcp.data = f;
   if (uv_tcp_open(&f->b.tcp, fds[0]) != 0)
@@ -415,6 +427,13 @@ static int still(struct pool *p, const struct snap *s) {
 void fake_bconn_connect(struct bconn *b, int status) {
   struct fconn *f = (struct fconn *)b;
   f->connect_done = 1;
+  if (status == 0 && b->server->pool->peer_closed && f->peer >= 0) {
+    /* The backend is gone before herald writes: EOF on read, EPIPE on
+     * write. */
+    close(f->peer);
+    f->peer = -1;
+    f->eof_sent = 1;
+  }
   b->deadline = 0;
   if (status == 0)
     b->connected = 1;
@@ -485,7 +504,8 @@ int fake_backend_step(struct pool *p, enum fake_backend_kind kind,
       continue;
     struct fconn *f = s[i].f;
     if (!f->connect_done) {
-      fake_bconn_connect(&f->b, p->connect_status);
+      fake_bconn_connect(&f->b, f->refuse ? UV_ECONNREFUSED
+                                          : p->connect_status);
       any = 1;
       continue;
     }

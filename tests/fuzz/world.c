@@ -31,6 +31,7 @@ static uv_timer_t keep_alive;
 static void on_keep_alive(uv_timer_t *t) { (void)t; }
 
 struct loop *world_loop(void) { return lp; }
+struct config *world_config(void) { return &cfg; }
 struct pool *world_pool(void) { return lp->pool; }
 
 static struct learn_rule rule(const char *key, uint32_t channels, int dest) {
@@ -70,6 +71,9 @@ static struct ruleset *build_rules(void) {
       /* A section's rules serve its pages never seen. */
       snprintf(page, sizeof(page), "%s://a.example/docs/**", schemes[s]);
       ruleset_builder_add(b, page, mobile, r, 2);
+      /* Hints only (nothing the learner would push). */
+      snprintf(page, sizeof(page), "%s://a.example/hintonly", schemes[s]);
+      ruleset_builder_add(b, page, mobile, r + 2, 2);
       snprintf(page, sizeof(page), "%s://a.example/off", schemes[s]);
       ruleset_builder_add(b, page, mobile, r, 2);
     }
@@ -140,7 +144,7 @@ void world_opts_parse(struct world_opts *o, const uint8_t *p) {
   o->chunk = p[2] == 0 ? 0 : p[2] < 128 ? p[2] : (size_t)(p[2] - 127) * 128;
 }
 
-static void apply(const struct world_opts *o) {
+void world_apply(const struct world_opts *o) {
   struct config d;
   config_defaults(&d);
   cfg.deliver_mode = o->deliver;
@@ -163,7 +167,7 @@ static void apply(const struct world_opts *o) {
   fake_pool_set_get_fail(lp->pool, o->get_fail);
 }
 
-static int turn(struct conn *c, const struct world_opts *o) {
+int world_turn(struct conn *c, const struct world_opts *o) {
   int any = fake_conn_turn(c);
   any |= fake_backend_step(lp->pool, o->kind, o->slice);
   uv_run(loop, UV_RUN_NOWAIT);
@@ -172,7 +176,7 @@ static int turn(struct conn *c, const struct world_opts *o) {
 }
 
 static void settle(struct conn *c, const struct world_opts *o) {
-  for (int i = 0; i < 64 && turn(c, o); i++)
+  for (int i = 0; i < 64 && world_turn(c, o); i++)
     ;
 }
 
@@ -184,20 +188,20 @@ void world_settle(void) {
 void world_run(const struct world_opts *o, const struct session_ops *ops,
                void *(*session_new)(struct conn *c), const uint8_t *data,
                size_t n, fake_conn_sink sink, void *sink_ud) {
-  apply(o);
+  world_apply(o);
   struct conn *c = fake_conn_new(lp, o->tls, ops, session_new, sink,
                                  sink_ud);
-  turn(c, o);
+  world_turn(c, o);
   size_t off = 0;
   while (off < n && !fake_conn_closed(c)) {
     for (int i = 0; i < 8 && fake_conn_read_paused(c); i++)
-      turn(c, o);
+      world_turn(c, o);
     if (fake_conn_read_paused(c))
       break; /* the client cannot send more until something times out */
     size_t k = o->chunk == 0 || o->chunk > n - off ? n - off : o->chunk;
     fake_conn_feed(c, data + off, k);
     off += k;
-    turn(c, o);
+    world_turn(c, o);
   }
   settle(c, o);
   if (o->eof) {

@@ -13,6 +13,9 @@
 #   B               build dir holding herald, fault_backend (default build)
 #   HERALD_STANDIN  "nghttpx": run nghttpx instead of herald, mapping the
 #                   flags herald takes, to check the harness itself
+#   HERALD_WORKERS  event-loop threads start_herald asks for (default 1;
+#                   make integ-workers2 runs the suite with 2). A test that
+#                   needs a count passes --workers itself, after these.
 #   KEEP_WORK=1     keep $WORK (logs, configs) after the script exits
 #   VERBOSE=1       print client output of failing checks in full
 
@@ -22,6 +25,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B="$ROOT/$B" ;; esac
 HERALD_STANDIN=${HERALD_STANDIN:-}
+HERALD_WORKERS=${HERALD_WORKERS:-1}
 TEST_NAME=$(basename "$0" .sh)
 WORK=$(mktemp -d "/tmp/herald-$TEST_NAME.XXXXXX")
 HERALD_LOG=$WORK/herald.log
@@ -109,6 +113,26 @@ assert_ge() {
 
 skip() { printf 'skip - %s: %s\n' "$1" "${2:-}"; }
 
+# skip_unless NAME [--no-standin WHY] [--built BIN...] [--cmd TOOL...]: skip
+# the whole script (and finish) if a stand-in runs instead of herald, a
+# binary of $B is not built or a tool is not installed.
+skip_unless() {
+  local name=$1 kind= x
+  shift
+  for x in "$@"; do
+    case $x in
+    --no-standin | --built | --cmd) kind=$x; continue ;;
+    esac
+    if [ "$kind" = --no-standin ] && [ -n "$HERALD_STANDIN" ]; then
+      skip "$name" "$x"; finish
+    elif [ "$kind" = --built ] && [ ! -x "$B/$x" ]; then
+      skip "$name" "$B/$x not built"; finish
+    elif [ "$kind" = --cmd ] && ! command -v "$x" >/dev/null 2>&1; then
+      skip "$name" "$x not installed (make deps)"; finish
+    fi
+  done
+}
+
 # ---- processes and ports ---------------------------------------------------
 
 # Ports come from a per-script window (derived from the PID, below the
@@ -163,8 +187,11 @@ wait_pid_exit() {
   local pid=$1 secs=${2:-10} i
   for ((i = 0; i < secs * 20; i++)); do
     if ! kill -0 "$pid" 2>/dev/null; then return 0; fi
-    # A zombie child still answers kill -0; look at its state.
-    if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ]; then return 0; fi
+    # A zombie child still answers kill -0; look at its state. The leader
+    # of a threaded process is a zombie while its other threads still
+    # exit (and hold its descriptors and locks): wait for them too.
+    if [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] &&
+      [ "$(ls "/proc/$pid/task" 2>/dev/null | wc -l)" -le 1 ]; then return 0; fi
     sleep 0.05
   done
   return 1
@@ -415,7 +442,7 @@ start_herald() {
       fail "start_herald" "$B/herald not built"
       return 1
     fi
-    cmd=("$B/herald" "$@")
+    cmd=("$B/herald" --workers "$HERALD_WORKERS" "$@")
   fi
   echo "== $(date +%T) ${cmd[*]}" >>"$HERALD_LOG"
   "${cmd[@]}" >>"$HERALD_LOG" 2>&1 &

@@ -27,7 +27,8 @@ assert_eq "demo (oneshot) exits 0" 0 "$rc"
 
 assert_contains "prints the TLS curl command" "curl --http2 -k https://127.0.0.1:$TP/" "$out"
 assert_contains "prints the h2c curl command" "curl --http2-prior-knowledge http://127.0.0.1:$HP/" "$out"
-assert_contains "prints the nghttp command" "nghttp -nv http://127.0.0.1:$HP/" "$out"
+assert_contains "prints the command that shows the pushes, with a navigation's headers" \
+  "nghttp -nv -H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document' https://127.0.0.1:$TP/ | grep PUSH_PROMISE" "$out"
 assert_contains "prints the access log path" "$RUN/access.log" "$out"
 assert_contains "oneshot: says it stops instead of waiting for Ctrl-C" "DEMO_ONESHOT=1: stopping now" "$out"
 assert_contains "front page check passed" "https://127.0.0.1:$TP/ -> 200 2" "$out"
@@ -87,6 +88,14 @@ done
 assert_contains "interactive: prints Ctrl-C to stop" "Ctrl-C to stop" "$(cat "$WORK/interactive.out")"
 out=$(hcurl --http2 -k -o /dev/null -w '%{http_code} %{http_version}' "https://127.0.0.1:$TP/product/456.html" 2>&1)
 assert_eq "interactive: product page over h2" "200 2" "$out"
+# The banner's commands show what it says they show: run them as printed.
+push_line=$(grep -E '^ +nghttp -nv -H .*grep PUSH_PROMISE$' "$WORK/interactive.out" | head -1)
+hints_line=$(grep -E '^ +nghttp -nv --no-push .*link:.$' "$WORK/interactive.out" | head -1)
+assert_eq "interactive: the banner's push command shows 8 PUSH_PROMISEs" 8 \
+  "$(timeout 20 bash -c "$push_line" 2>&1 | grep -c 'recv PUSH_PROMISE')"
+hints_out=$(timeout 20 bash -c "$hints_line" 2>&1)
+assert_match "interactive: the banner's 103 command shows the 103" ':status: 103' "$hints_out"
+assert_match "interactive: ... and its stylesheet" 'link: </css/shop\.css>; rel=preload; as=style' "$hints_out"
 sleep 0.3
 check "interactive: still running" kill -0 "$DEMO_PID"
 kill -TERM "$DEMO_PID" 2>/dev/null

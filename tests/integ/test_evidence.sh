@@ -53,7 +53,7 @@ start_herald --listen-tls "127.0.0.1:$HT" --cert "$CERT" --key "$KEY" \
   --backend "127.0.0.1:$NGINX_PORT" --db "$DB" -o record.window=1000 \
   -o record.flush=100 -o learn.interval=200 -o learn.min_visits=5 \
   -o learn.min_clients=1 -o learn.hint_threshold=0.6 -o learn.push_threshold=0.7 \
-  -o deliver.holdout=0 -o deliver.verify=0 || finish
+  -o deliver.holdout=0 -o deliver.verify=0 -o deliver.mode=hints || finish
 
 load() { timeout 20 "$B/pageload" --timeout 15000 "127.0.0.1:$HT" "${1:-/}" >>"$WORK/pageload.log" 2>&1; }
 # links PATH: the Link fields of one navigation's 103 (nghttp: its

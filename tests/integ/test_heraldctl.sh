@@ -63,7 +63,7 @@ q "INSERT INTO settings VALUES('global','min_visits','5'),('global','hint_thresh
 
 ctl --db "$DB" learn
 assert_eq "learn exits 0" 0 "$RC"
-assert_match "learn prints its counts" "^learned [1-9][0-9]* rules for 2 keys \(1 pages, 0 templates, 0 sections, 1 sites\) from $VISITS visits$" "$OUT"
+assert_match "learn prints its counts, singular where one" "^learned [1-9][0-9]* rules for 2 keys \(1 page, 0 templates, 0 sections, 1 site\) from $VISITS visits$" "$OUT"
 assert_eq "learn: nothing on stderr" "" "$ERR"
 first=$OUT
 assert_ge "rules rows written" 3 "$(q "SELECT count(*) FROM rules WHERE channel IN ('push','hint')")"
@@ -131,13 +131,63 @@ assert_eq "rules / (bare path, options after the command) exits 0" 0 "$RC"
 assert_eq "rules / matches the same rules" "$(q "SELECT count(*) FROM rules r JOIN pages p ON p.id = r.page_id WHERE p.key = '$PAGE'")" "$(json_py 'len(d)')"
 ctl --db "$DB" rules /nope.html
 assert_eq "unknown page: exit 1" 1 "$RC"
-assert_eq "unknown page: one line" "heraldctl: no rules for /nope.html" "$ERR"
+assert_eq "unknown page: one line, as every command says it" "heraldctl: unknown page /nope.html" "$ERR"
 assert_eq "unknown page: nothing on stdout" "" "$OUT"
 ctl --db "$DB" --class mobile rules /
 assert_eq "rules --class mobile (none recorded): exit 1" 1 "$RC"
 assert_contains "rules --class mobile: says so" "no rules for / (mobile)" "$ERR"
 ctl --db "$DB" --class desktop rules /
 assert_eq "rules --class desktop: exit 0" 0 "$RC"
+
+# ---- on a terminal: 100 columns, the page a heading -----------------------------
+
+# tty ARGS...: heraldctl on a pseudo-terminal (script(1)), output in $OUT.
+tty() {
+  OUT=$(script -qec "$(printf '%q ' "$CTL" "$@")" /dev/null </dev/null | tr -d '\r')
+}
+# widest: the longest line of $OUT, in characters.
+widest() { printf '%s\n' "$OUT" | awk '{ if (length($0) > w) w = length($0) } END { print w + 0 }'; }
+# A resource with a long path, as deep asset trees have, on the page.
+LONG=$N/static/$(printf 'build-%s/' a1b2c3d4 e5f6a7b8 c9d0e1f2 a3b4c5d6 e7f8a9b0)app.bundle.min.js
+q "INSERT INTO resources(key, dest, bytes) VALUES('$LONG', 3, 123456);
+   INSERT INTO rules(page_id, class, resource_id, ord, channel, confidence, wilson, n, k, clients, bytes, state)
+   SELECT p.id, 'desktop', r.id, 99, 'hint', 1, 0.9, 30, 30, 4, 123456, 'learned'
+   FROM pages p, resources r WHERE p.key = '$PAGE' AND r.key = '$LONG'" >/dev/null
+tty --db "$DB" rules
+log "rules on a terminal:"
+printf '%s\n' "$OUT" | sed 's/^/#   /'
+assert_le "rules on a terminal: at most 100 columns" 100 "$(widest)"
+assert_match "rules on a terminal: the default columns" \
+  '^  ORD +RESOURCE +TYPE +WILSON +N +CLIENTS +BYTES +CHANNEL +STATE$' "$(printf '%s\n' "$OUT" | head -1)"
+assert_eq "rules on a terminal: the page is a heading, once" 1 \
+  "$(printf '%s\n' "$OUT" | grep -c "^$PAGE (desktop)$")"
+assert_match "rules on a terminal: rows under it, without the page" '^  +[0-9]+ +/style\.css +style ' "$OUT"
+assert_match "rules on a terminal: a long path shortened in its middle" \
+  '^ +99 +/static/.*\.\.\..*app\.bundle\.min\.js +script ' "$OUT"
+assert_match "rules on a terminal: sizes for a person" ' 121k +hint +learned$' "$OUT"
+tty --db "$DB" rules --wide
+assert_ge "rules --wide: every column, wider than 100" 101 "$(widest)"
+assert_contains "rules --wide: the long path whole" "${LONG#$N}" "$OUT"
+assert_match "rules --wide: the outcome columns" 'HINTED_USED$' "$(printf '%s\n' "$OUT" | head -1)"
+tty --db "$DB" rules -o resource,ord,wilson
+assert_match "rules -o: those columns in that order" '^RESOURCE +ORD +WILSON$' \
+  "$(printf '%s\n' "$OUT" | head -1)"
+ctl --db "$DB" rules -o resource,channel
+assert_match "rules -o piped: the same columns" '^RESOURCE +CHANNEL$' "$(printf '%s\n' "$OUT" | head -1)"
+assert_contains "rules -o piped: nothing shortened" "${LONG#$N}" "$OUT"
+ctl --db "$DB" rules -o resource,colour
+assert_eq "rules -o with an unknown column: exit 2" 2 "$RC"
+assert_match "rules -o: names the column and lists the others" "no column 'colour'; the columns: page, class, ord, resource" "$ERR"
+ctl --db "$DB" rules
+assert_contains "rules piped: the long path whole" "${LONG#$N}" "$OUT"
+ctl --db "$DB" explain / /app.js --wide
+assert_eq "--wide applies to tables it selects (pages, rules): exit 2" 2 "$RC"
+for cmd in "pages" "explain / /app.js" "stats" "simulate" "threshold get"; do
+  # shellcheck disable=SC2086
+  tty --db "$DB" $cmd
+  assert_le "$cmd on a terminal: at most 100 columns" 100 "$(widest)"
+done
+q "DELETE FROM rules WHERE ord = 99; DELETE FROM resources WHERE key = '$LONG'" >/dev/null
 
 # ---- pages -----------------------------------------------------------------------
 
@@ -174,14 +224,14 @@ assert_eq "-c missing file: one line" 1 "$(printf '%s\n' "$ERR" | wc -l)"
 cp "$DB" "$WORK/cfg.db"
 sqlite3 "$WORK/cfg.db" "DELETE FROM settings"
 ctl --db "$WORK/cfg.db" learn
-assert_eq "default thresholds: no rules from $VISITS visits" "learned 0 rules for 2 keys (1 pages, 0 templates, 0 sections, 1 sites) from $VISITS visits" "$OUT"
+assert_eq "default thresholds: no rules from $VISITS visits" "learned 0 rules for 2 keys (1 page, 0 templates, 0 sections, 1 site) from $VISITS visits" "$OUT"
 printf '[store]\ndb = %s\n[learn]\nmin_visits = 5\nhint_threshold = 0.5\npush_threshold = 0.6\n' \
   "$WORK/cfg.db" >"$WORK/learn.ini"
 ctl -c "$WORK/learn.ini" learn
 assert_match "[learn] of -c CONFIG lowers the thresholds" "^learned [1-9][0-9]* rules for 2 keys" "$OUT"
 sqlite3 "$WORK/cfg.db" "INSERT INTO settings VALUES('global', 'min_visits', '1000')"
 ctl -c "$WORK/learn.ini" learn
-assert_eq "a setting beats the configuration" "learned 0 rules for 2 keys (1 pages, 0 templates, 0 sections, 1 sites) from $VISITS visits" "$OUT"
+assert_eq "a setting beats the configuration" "learned 0 rules for 2 keys (1 page, 0 templates, 0 sections, 1 site) from $VISITS visits" "$OUT"
 
 # ---- overrides: a blocked resource is never served ------------------------------------
 
@@ -245,9 +295,25 @@ assert_contains "bad setting: named" "global.min_visits = 'lots'" "$ERR"
 
 ctl --help
 assert_eq "--help exits 0" 0 "$RC"
-for w in pages rules learn --db --config --json --class --help --version; do
+for w in pages rules learn --db --config --json --help --version "COMMAND --help"; do
   assert_contains "--help mentions $w" "$w" "$OUT"
 done
+assert_le "--help: the commands in one line each, not every option" 40 \
+  "$(printf '%s\n' "$OUT" | wc -l)"
+for cmd in pages rules explain simulate stats threshold min-visits budget \
+  max-resources mode pin block unpin learn export import; do
+  ctl "$cmd" --help
+  assert_eq "$cmd --help: exit 0" 0 "$RC"
+  assert_match "$cmd --help: its own usage" "^usage: heraldctl $cmd" "$(printf '%s\n' "$OUT" | head -1)"
+  assert_contains "$cmd --help: an example" "Example:" "$OUT"
+  assert_le "$cmd --help: short, not the global help" 30 "$(printf '%s\n' "$OUT" | wc -l)"
+done
+ctl help budget
+assert_contains "help COMMAND: the command's" "100k, 1.5M" "$OUT"
+ctl rules --help --db /nonexistent.db
+assert_eq "COMMAND --help opens nothing" "0 " "$RC $ERR"
+ctl frobnicate --help
+assert_eq "--help of an unknown command: exit 2" 2 "$RC"
 ctl --version
 assert_match "--version" '^heraldctl [0-9]+\.[0-9]+\.[0-9]+$' "$OUT"
 

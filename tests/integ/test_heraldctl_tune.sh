@@ -58,6 +58,7 @@ links() {
 
 start_nginx || finish
 HP=$(free_port)
+AP=$(free_port)
 BASE=http://127.0.0.1:$HP
 cat >"$WORK/herald.ini" <<EOF
 [listener:main]
@@ -79,12 +80,16 @@ min_clients = 2
 hint_threshold = 0.5
 push_threshold = 0.6
 [deliver]
+; the checks below read the 103 nghttp gets (it takes push)
+mode = hints
 ; every navigation checked below must get what was learned
 holdout = 0
 verify = 0
 [clients]
 ; the scripted visitors name their networks in X-Forwarded-For
 trusted_proxies = 127.0.0.1
+[admin]
+listen = 127.0.0.1:$AP
 EOF
 start_herald -c "$WORK/herald.ini" || finish
 for ((i = 0; i < 20; i++)); do
@@ -107,7 +112,9 @@ assert_eq "budget get --json: both channels' defaults" \
 ctl --db "$DB" min-visits get
 assert_match "min-visits get without the config: the default" '^min_visits +20 +default$' "$OUT"
 ctl "${CFG[@]}" mode get
-assert_match "mode get: hints by default" '^mode +hints +default$' "$OUT"
+assert_match "mode get: hints from the configuration" '^mode +hints +config$' "$OUT"
+ctl --db "$DB" mode get
+assert_match "mode get without the configuration: both by default" '^mode +both +default$' "$OUT"
 
 # ---- a live threshold change changes the next navigation's 103 ------------------------
 
@@ -121,6 +128,11 @@ assert_eq "threshold set --json" "push_threshold global 0.999" \
 assert_eq "stored in settings" "global|hint_threshold|0.999 global|push_threshold|0.999" \
   "$(q "SELECT scope, name, value FROM settings ORDER BY name" | tr '\n' ' ' | sed 's/ $//')"
 check "the running herald drops every rule within an interval" wait_eq 0 served
+# audited: what changed, old and new value, scope, in herald's log
+check "audit: the hint threshold change logged, old and new" \
+  wait_for "$HERALD_LOG" "[info] operator change: hint_threshold 0.5 -> 0.999 (global)"
+check "audit: the push threshold change logged" \
+  wait_for "$HERALD_LOG" "[info] operator change: push_threshold 0.6 -> 0.999 (global)"
 assert_eq "after: no 103, just 200" ":status: 200|0" "$(links)"
 ctl "${CFG[@]}" threshold get --channel hint
 assert_match "threshold get: the global setting" '^hint_threshold +0\.999 +global$' "$OUT"
@@ -132,6 +144,8 @@ ctl "${CFG[@]}" threshold get --route site
 assert_match "threshold get --route: the route's hint" '^hint_threshold +0\.5 +route:site$' "$OUT"
 assert_match "threshold get --route: push falls back to global" '^push_threshold +0\.999 +global$' "$OUT"
 check "the route setting brings 4 hint rules back" wait_eq 4 hints
+check "audit: a route's setting logged with its scope" \
+  wait_for "$HERALD_LOG" "operator change: hint_threshold 0.999 -> 0.5 (route:site)"
 assert_eq "route setting: a 103 with 4 Link fields again" ":status: 103 :status: 200|4" "$(links)"
 ctl "${CFG[@]}" threshold set --route nosuch --channel hint 0.5
 assert_eq "--route not in the config: exit 1" 1 "$RC"
@@ -145,9 +159,26 @@ assert_eq "unset twice: nothing to unset, exit 1" 1 "$RC"
 assert_eq "settings empty again" 0 "$(q 'SELECT count(*) FROM settings')"
 ctl "${CFG[@]}" mode set both
 assert_eq "mode set both" "0 both" "$RC $(q "SELECT value FROM settings WHERE name = 'mode'")"
+check "audit: mode hints (the configuration's) -> both" \
+  wait_for "$HERALD_LOG" "operator change: mode hints -> both (global)"
 ctl "${CFG[@]}" mode get --json
 assert_eq "mode get --json" "both global" "$(json_py 'd[0]["value"] + " " + d[0]["source"]')"
 ctl "${CFG[@]}" mode unset
+check "audit: mode unset, back to the configuration's" \
+  wait_for "$HERALD_LOG" "operator change: mode both -> hints (global, unset)"
+ctl "${CFG[@]}" budget set --channel hint 1.5M
+assert_eq "budget set 1.5M: stored in bytes" "1572864" \
+  "$(q "SELECT value FROM settings WHERE scope = 'global' AND name = 'hint_budget'")"
+assert_match "budget set 1.5M: says it as given" '^hint_budget = 1\.5M \(global\)' "$OUT"
+check "audit: the budget change logged" \
+  wait_for "$HERALD_LOG" "operator change: hint_budget 2097152 -> 1572864 (global)"
+ctl "${CFG[@]}" budget set --channel push 100k
+assert_eq "budget set 100k: 102400 bytes" "102400" \
+  "$(q "SELECT value FROM settings WHERE scope = 'global' AND name = 'push_budget'")"
+ctl "${CFG[@]}" budget set 1.5x
+assert_eq "budget set 1.5x: exit 2" "2 heraldctl: budget '1.5x': want bytes (100k, 1.5M) from 0 to 1e+15" "$RC $ERR"
+ctl "${CFG[@]}" budget set 0.5
+assert_eq "budget set 0.5: not a whole byte, exit 2" 2 "$RC"
 ctl "${CFG[@]}" budget set 30000
 ctl "${CFG[@]}" budget get
 assert_match "budget set/get: the push budget" '^push_budget +30000 +global$' "$OUT"
@@ -180,6 +211,8 @@ assert_eq "block: exit 0" 0 "$RC"
 assert_match "block: says what it did" "^blocked /app.js on $BASE/; a running herald applies it" "$OUT"
 assert_eq "block: stored" "$BASE/|$BASE/app.js|block" "$(q 'SELECT * FROM overrides')"
 check "blocked: app.js leaves the served rules" wait_eq 3 served
+check "audit: the block logged" \
+  wait_for "$HERALD_LOG" "operator change: block $BASE/app.js on $BASE/ (was none)"
 ctl "${CFG[@]}" rules /
 assert_match "rules: app.js blocked" "^$BASE/ +desktop +- +/app.js +script .* none +blocked( +[0-9]+){6}$" "$OUT"
 out=$(timeout 10 nghttp -nv "${NAV[@]}" "$BASE/" 2>&1)
@@ -199,6 +232,8 @@ assert_eq "pinned: one Link field, the stylesheet" "link: </style.css>; rel=prel
   "$(printf '%s\n' "$out" | grep -o 'link: <.*')"
 ctl "${CFG[@]}" unpin / /app.js
 assert_match "unpin a block" "^unblocked /app.js on $BASE/" "$OUT"
+check "audit: the unblock logged" \
+  wait_for "$HERALD_LOG" "operator change: unblock $BASE/app.js on $BASE/ (was block)"
 ctl "${CFG[@]}" unpin / /style.css
 assert_match "unpin a pin" "^unpinned /style.css on $BASE/" "$OUT"
 ctl "${CFG[@]}" unpin / /style.css
@@ -255,6 +290,45 @@ for ((i = 0; i < 10; i++)); do
     >/dev/null 2>>"$WORK/browser.err"
 done
 check "4 push rules again" wait_eq 4 q "SELECT count(*) FROM rules r JOIN pages p ON p.id = r.page_id WHERE p.key = '$BASE/' AND r.channel = 'push'"
+
+# ---- the rules in force: GET /rules and rules --live ----------------------------------
+
+# live_same: what rules --live --json says of herald against the database.
+live_same() { "$CTL" "${CFG[@]}" rules --live "$AP" --json 2>/dev/null |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["same"])'; }
+check "rules --live: herald serves what the database holds" wait_eq True live_same
+hcurl -D "$WORK/rules.head" -o "$WORK/rules.json" "http://127.0.0.1:$AP/rules"
+assert_match "GET /rules: 200, JSON" '^content-type: application/json' "$(tr -d '\r' <"$WORK/rules.head" | tr A-Z a-z)"
+assert_eq "GET /rules: the site key's 4 push rules, on the origin" "4 push True False" "$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+k = [x for x in d["keys"] if x["key"] == sys.argv[2] + "/**" and x["class"] == "desktop"][0]
+print(len(k["rules"]), k["rules"][0]["channel"],
+      all(r["resource"].startswith(sys.argv[2] + "/") for r in k["rules"]), d["truncated"])' \
+  "$WORK/rules.json" "$BASE")"
+assert_eq "GET /rules?key=: that key only" "1" "$(hcurl "http://127.0.0.1:$AP/rules?key=$BASE/**" |
+  python3 -c 'import json,sys; print(len(json.load(sys.stdin)["keys"]))')"
+ctl "${CFG[@]}" rules --live "$AP"
+assert_eq "rules --live: exit 0" 0 "$RC"
+assert_match "rules --live: the rules, each found in the database" "/style\.css +push +same$" "$OUT"
+assert_match "rules --live: says they agree" "^the database holds the same lists for these keys$" "$OUT"
+# The database diverges (as after heraldctl learn or import under a running
+# herald): the site's list loses its push channel there, not in herald.
+q "UPDATE rules SET channel = 'none' WHERE page_id = (SELECT id FROM pages WHERE key = '$BASE/**')" >/dev/null
+ctl "${CFG[@]}" rules --live "$AP"
+assert_match "rules --live: says they differ" "^it differs from the database on 1 key " "$OUT"
+assert_match "rules --live: the rows not there" "/style\.css +push +not there$" "$OUT"
+ctl "${CFG[@]}" rules --live "$AP" --json
+assert_eq "rules --live --json: same false, the key" "False $BASE/**" "$(json_py 'str(d["same"]) + " " + d["differs"][0]["key"]')"
+ctl "${CFG[@]}" rules --live 127.0.0.1:1
+assert_eq "rules --live on nothing: exit 2, one line" "2 1" "$RC $(printf '%s\n' "$ERR" | wc -l)"
+assert_contains "rules --live on nothing: says why" "is herald running" "$ERR"
+ctl "${CFG[@]}" rules --live "$HP"
+assert_eq "rules --live on a client listener: exit 2" 2 "$RC"
+# heraldctl learn under the running herald: logged when herald sees it.
+ctl "${CFG[@]}" learn
+check "audit: heraldctl learn logged by the running herald" \
+  wait_for "$HERALD_LOG" "operator change: heraldctl learn: "
 herald_graceful_stop
 check "herald exits on SIGTERM" wait_pid_exit "$HERALD_PID" 10
 
@@ -309,7 +383,7 @@ assert_eq "simulate: exit 0" 0 "$RC"
 log "simulate:"
 printf '%s\n' "$OUT" | sed 's/^/#   /'
 nv=$(q 'SELECT count(*) FROM visits')
-assert_match "simulate: what it replayed" "^replayed $nv visits of 1 pages in order" "$OUT"
+assert_match "simulate: what it replayed" "^replayed $nv visits of 1 page in order" "$OUT"
 assert_match "simulate: header" '^THRESHOLD +PRECISION +RECALL +BYTES/VISIT +PAGES +VISITS$' "$OUT"
 assert_eq "simulate: 10 thresholds from 0.5 to 0.95" "0.500 0.950 10" \
   "$(printf '%s\n' "$OUT" | awk '/^by the level/{exit} /^ *0\.[0-9][0-9][0-9] /{n++; if (!f) f=$1; l=$1} END {print f, l, n}')"
@@ -349,7 +423,7 @@ assert_eq "export: parses, with what the database holds" "1 1 $(q 'SELECT count(
 : >"$WORK/fresh.db"
 ctl --db "$WORK/fresh.db" import "$WORK/export.json"
 assert_eq "import: exit 0" 0 "$RC"
-assert_match "import: counts" '^imported 1 settings, 1 overrides, [1-9][0-9]* rules for [1-9][0-9]* pages' "$OUT"
+assert_match "import: counts, singular where one" '^imported 1 setting, 1 override, [1-9][0-9]* rules? for [1-9][0-9]* pages? ' "$OUT"
 "$CTL" --db "$DB" rules --json >"$WORK/a.json"
 "$CTL" --db "$WORK/fresh.db" rules --json >"$WORK/b.json"
 # Outcomes are measurements of the old instance, not rules: not exported.
@@ -391,7 +465,7 @@ for bad in "threshold set --channel hint 1.5" "threshold set --channel push -0.1
   assert_eq "heraldctl $bad: exit 2" 2 "$RC"
   assert_eq "heraldctl $bad: one line" 1 "$(printf '%s\n' "$ERR" | wc -l)"
 done
-assert_eq "nothing stored by the refused values" "1" "$(q 'SELECT count(*) FROM settings')"
+assert_eq "nothing stored by the refused values" "1" "$(q "SELECT count(*) FROM settings WHERE scope <> 'heraldctl'")"
 ctl --db "$WORK/none.db" threshold get
 assert_eq "missing database: exit 2" 2 "$RC"
 assert_eq "missing database: one clear line" "heraldctl: no database at $WORK/none.db (no such file)" "$ERR"
@@ -401,8 +475,15 @@ assert_eq "not a herald database: exit 2" 2 "$RC"
 assert_contains "not a herald database: says so" "not a herald database" "$ERR"
 ctl --help
 for w in pages rules learn explain simulate threshold min-visits budget mode pin block unpin \
-  export import --json --route --channel --threshold --step --min-visits --class; do
+  export import --json; do
   assert_contains "--help mentions $w" "$w" "$OUT"
+done
+# Each option is in the help of the commands that take it.
+for cw in "threshold --route" "threshold --channel" "budget --channel" "mode --route" \
+  "simulate --threshold" "simulate --step" "simulate --min-visits" "rules --class" \
+  "explain --class" "stats --since" "stats --page" "rules --live"; do
+  ctl ${cw%% *} --help
+  assert_contains "${cw%% *} --help mentions ${cw#* }" "${cw#* }" "$OUT"
 done
 
 # ---- an empty database ------------------------------------------------------------

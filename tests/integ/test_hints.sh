@@ -38,9 +38,12 @@ LEARN=(--db "$DB" -o record.window=1000 -o record.flush=100
 # Once learned, the rules are frozen (no recompute for an hour): every
 # check below is itself a navigation without subresources, a visit that
 # would otherwise lower the very confidence it checks.
+# nghttp takes push: the 103 checks say deliver.mode=hints (the default is
+# both, checked below).
 FROZEN=(--db "$DB" -o learn.interval=3600000 -o learn.recompute_after=100000000
   -o learn.min_visits=5 -o learn.min_clients=2 -o learn.hint_threshold=0.6
-  -o learn.push_threshold=0.65 -o deliver.holdout=0 -o deliver.verify=0)
+  -o learn.push_threshold=0.65 -o deliver.holdout=0 -o deliver.verify=0
+  -o deliver.mode=hints)
 BASE=http://127.0.0.1:$HP
 NAV=(-H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document')
 

@@ -9,16 +9,8 @@
 # hints beat off by at least the stylesheet -> font round trips.
 . "$(dirname "$0")/lib.sh"
 
-if [ "$HERALD_STANDIN" = nghttpx ]; then
-  skip "pageload" "herald's own feature; no stand-in"
-  finish
-fi
-for b in pageload relay fault_backend; do
-  if [ ! -x "$B/$b" ]; then
-    skip "pageload" "$B/$b not built"
-    finish
-  fi
-done
+skip_unless pageload --no-standin "herald's own feature; no stand-in" \
+  --built pageload relay fault_backend
 
 out=$(B="$B" BENCH_OUT="$WORK/out" PL_PAGES=demo PL_RUNS=1 PL_RTT=20 PL_THINK=50 \
   timeout -k 5 120 "$ROOT/tools/bench/pageload.sh" 2>&1)

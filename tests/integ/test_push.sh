@@ -9,7 +9,8 @@
 #   - the page response sets the herald_pd digest cookie, and a visit that
 #     carries it back gets no duplicate pushes (a malformed one is ignored);
 #   - the client's SETTINGS_MAX_CONCURRENT_STREAMS caps the pushes, and a
-#     zero initial window stops them;
+#     zero initial window stops them; in mode both, what they keep out of
+#     the pushes goes out in a 103 instead;
 #   - a holdout visit gets neither pushes nor hints, and is recorded so;
 #   - per-route modes from the config and the live mode setting in the
 #     database switch delivery without a restart;
@@ -119,10 +120,11 @@ start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
   "${FROZEN[@]}" -o deliver.mode=push --admin "127.0.0.1:$AP" || finish
 # page_status CLIENT_OUTPUT: the :status line of the first request nghttp
 # sent (nghttp numbers it after its PRIORITY anchor streams).
+# With a second argument N: its Nth :status line (the final after a 103).
 page_status() {
   local sid
   sid=$(grep -m1 -o 'send HEADERS frame <[^>]*stream_id=[0-9]*' <<<"$1" | grep -o '[0-9]*$')
-  grep -m1 "recv (stream_id=$sid) :status: " <<<"$1"
+  grep "recv (stream_id=$sid) :status: " <<<"$1" | sed -n "${2:-1}p"
 }
 
 # ---- pushes fill the backend's think time --------------------------------------
@@ -217,6 +219,45 @@ assert_ge "a pushed visit's load time covers the think time" "$THINK_MS" \
   "$(q "SELECT min(v.load_ms) FROM visits v JOIN pages p ON p.id = v.page_id WHERE p.key = '$PAGE' AND v.delivery = 'push' AND v.started_at >= $since")"
 assert_ge "pushes the client took count as its requests (delivered)" 1 \
   "$(q "SELECT count(*) FROM visit_requests q JOIN visits v ON v.id = q.visit_id WHERE v.delivery = 'push' AND q.delivered = 1")"
+herald_graceful_stop
+
+# ---- push cut by the client's limits: the rest goes out in the 103 ------------
+# Mode both: what the client's stream limit or window keeps out of the
+# pushes is named in a 103 instead of being dropped (links: the 103's).
+start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
+  "${FROZEN[@]}" -o deliver.mode=both || finish
+links_103() { grep -c 'recv (stream_id=[0-9]*) link: <' <<<"$1"; }
+# named_since MS: what the pushed visits since MS were named, by channel.
+named_since() {
+  q "SELECT n.channel || ':' || count(*) FROM visit_named n JOIN visits v ON v.id = n.visit_id JOIN pages p ON p.id = v.page_id WHERE p.key = '$PAGE' AND v.delivery = 'push' AND v.started_at >= $1 GROUP BY n.channel ORDER BY n.channel" | tr '\n' ' '
+}
+since=$(date +%s%3N)
+out=$(timeout 10 nghttp -nv --max-concurrent-streams=2 "${NAV[@]}" "$PAGE" 2>&1)
+assert_eq "mode both, SETTINGS_MAX_CONCURRENT_STREAMS=2: two pushes" 2 "$(promises "$out")"
+assert_match "  and a 103 for the rest" ':status: 103' "$out"
+assert_eq "  which names each resource not pushed" "$((N - 2))" "$(links_103 "$out")"
+assert_match "  then the page" ':status: 103 .* :status: 200$' \
+  "$(page_status "$out") $(page_status "$out" 2)"
+named=
+for _ in $(seq 1 60); do
+  named=$(named_since "$since")
+  [ -n "$named" ] && break
+  sleep 0.25
+done
+assert_eq "  the visit counts as pushed, named: its 103's and its pushes" \
+  "hint:$((N - 2)) push:2 " "$named"
+out=$(timeout 10 nghttp -nv "${NAV[@]}" "$PAGE" 2>&1)
+assert_eq "mode both, room for every push: all pushed" "$N" "$(promises "$out")"
+assert_no_match "  and no 103" ':status: 103' "$out"
+# A zero initial window: no push could send a byte, so none is promised;
+# everything goes in the 103 (the page's body waits for a window the
+# probe never opens, so only its head is read).
+res=$("$B/h2probe" req 127.0.0.1 "$HP" -H ':method: GET' -H ':scheme: http' \
+  -H ":authority: 127.0.0.1:$HP" -H ':path: /slow' -H 'sec-fetch-mode: navigate' \
+  --window 0 --reset-pushes --wait 1500 2>/dev/null | tail -1)
+assert_match "mode both, initial window 0: no pushes" "pushes_reset=0 " "$res"
+assert_match "  a 103 instead" " interim=1$" "$res"
+assert_match "  then the page's head" " status=200 " "$res"
 herald_graceful_stop
 
 # ---- holdout ------------------------------------------------------------------

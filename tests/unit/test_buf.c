@@ -195,6 +195,63 @@ static void test_take(void **state) {
   buf_cleanup(&dst);
 }
 
+/* A DATA frame's payload moves into the output: whole chunks of at least
+ * BUF_MOVE_MIN bytes are relinked (their bytes stay where they were),
+ * the rest is copied, and both queues keep their bytes in order. */
+static void test_move(void **state) {
+  (void)state;
+  struct buf dst, src;
+  buf_init(&dst, &cache);
+  buf_init(&src, &cache);
+  buf_append(&dst, "HDR", 3);
+  buf_append(&src, pattern, 2 * BUF_CHUNK_SIZE + 100);
+  const uint8_t *first;
+  buf_peek(&src, &first);
+
+  /* One chunk and a part of the next: the first is relinked, the part
+   * copied. */
+  buf_move(&dst, &src, BUF_CHUNK_SIZE + 10);
+  assert_int_equal(dst.len, 3 + BUF_CHUNK_SIZE + 10);
+  assert_int_equal(src.len, BUF_CHUNK_SIZE + 90);
+  struct iov sl[8];
+  size_t k = buf_slices(&dst, sl, 8);
+  assert_true(k >= 2);
+  assert_ptr_equal(sl[1].base, first);
+  assert_int_equal(sl[1].len, BUF_CHUNK_SIZE);
+
+  /* The rest of a part-consumed chunk (over the minimum) is relinked;
+   * more than the queue holds moves what it holds. */
+  buf_move(&dst, &src, BIG * 2);
+  assert_int_equal(src.len, 0);
+  assert_null(src.head);
+  assert_null(src.tail);
+  assert_int_equal(dst.len, 3 + 2 * BUF_CHUNK_SIZE + 100);
+
+  /* Bytes appended to either queue afterwards land in order. */
+  buf_append(&dst, "END", 3);
+  buf_append(&src, "x", 1);
+  static uint8_t all[2 * BUF_CHUNK_SIZE + 106];
+  assert_int_equal(buf_copyout(&dst, all, sizeof all), sizeof all);
+  assert_memory_equal(all, "HDR", 3);
+  assert_memory_equal(all + 3, pattern, 2 * BUF_CHUNK_SIZE + 100);
+  assert_memory_equal(all + 3 + 2 * BUF_CHUNK_SIZE + 100, "END", 3);
+  assert_int_equal(src.len, 1);
+
+  /* A small whole chunk is copied, not relinked: a few bytes must not
+   * pin a chunk in the output. */
+  buf_cleanup(&src);
+  buf_append(&src, pattern, 100);
+  buf_peek(&src, &first);
+  buf_move(&dst, &src, 100);
+  k = buf_slices(&dst, sl, 8);
+  assert_int_equal(k, 1);
+  assert_true(sl[0].base != first);
+  assert_memory_equal(sl[0].base, pattern, 100);
+  assert_int_equal(src.len, 0);
+  buf_cleanup(&src);
+  buf_cleanup(&dst);
+}
+
 static void test_take_edge_cases(void **state) {
   (void)state;
   struct buf dst, src;
@@ -362,6 +419,7 @@ int main(void) {
       cmocka_unit_test(test_copyout_partial),
       cmocka_unit_test(test_take),
       cmocka_unit_test(test_take_edge_cases),
+      cmocka_unit_test(test_move),
       cmocka_unit_test(test_slices),
       cmocka_unit_test(test_nchunks),
       cmocka_unit_test(test_cleanup_then_reuse),

@@ -326,6 +326,35 @@ static void test_integer_range(void **state) {
   assert_true(c->max_request_body == 1099511627776LL);
 }
 
+/* Byte counts take k, m and g, as nginx reads them. */
+static void test_sizes(void **state) {
+  struct config *c = *state;
+  char err[ERRLEN] = "";
+  assert_int_equal(load_text(c, "[learn]\nhint_budget = 512k\n"
+                                "push_budget = 100K\nbudget = 1m\n"
+                                "[limits]\nmax_request_body = 1g\n"
+                                "write_buffer = 64k\n", err), 0);
+  assert_int_equal(c->learn_hint_budget, 524288);
+  assert_int_equal(c->learn_push_budget, 102400);
+  assert_int_equal(c->learn_budget, 1048576);
+  assert_true(c->max_request_body == 1073741824LL);
+  assert_int_equal(c->write_buffer, 65536);
+  assert_int_equal(load_text(c, "[learn]\nhint_budget = 2000\n", err), 0);
+  assert_int_equal(c->learn_hint_budget, 2000);
+  static const char *bad[] = {"1.5m", "k", "10x", "-1k", "1 k", "10kb"};
+  char text[128];
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    snprintf(text, sizeof text, "[learn]\npush_budget = %s\n", bad[i]);
+    assert_int_equal(load_text(c, text, err), -1);
+    assert_err_has(err, ":2: key 'learn.push_budget': '");
+    assert_err_has(err, "is not a size (bytes, or with k, m or g)");
+  }
+  assert_int_equal(load_text(c, "[learn]\npush_budget = 2g\n", err), -1);
+  assert_err_has(err, "'2g' is out of range (0..1000000000)");
+  assert_int_equal(load_text(c, "[limits]\nwrite_buffer = 1k\n", err), -1);
+  assert_err_has(err, "'1k' is out of range (4096..");
+}
+
 static void test_bad_values(void **state) {
   struct config *c = *state;
   char err[ERRLEN] = "";
@@ -1139,6 +1168,7 @@ int main(void) {
       T(test_unknown_section),
       T(test_bad_integer),
       T(test_integer_range),
+      T(test_sizes),
       T(test_bad_values),
       T(test_booleans),
       T(test_bad_address),

@@ -9,7 +9,12 @@
  * The backend is a blocking thread per connection answering every
  * request with the same small page; the clients are blocking sockets on
  * two more threads, one per loop, each running HTTP/1.1 keep-alive
- * requests and h2c streams (nghttp2 as the client). */
+ * requests and h2c streams (nghttp2 as the client).
+ *
+ * test_workers runs one server with workers = 2: main's loop hands the
+ * clients' connections to both workers, the one snapshot reaches both,
+ * and the workers' summed counters are exactly the requests sent, each
+ * worker having served some. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,8 +41,10 @@
 #include "learner/learn.h"
 #include "learner/obs.h"
 #include "learner/ruleset.h"
+#include "proxy/admin.h"
 #include "proxy/loop.h"
 #include "proxy/server.h"
+#include "proxy/worker.h"
 
 #define NLOOPS 2
 #define ROUNDS 40 /* per client: one HTTP/1.1 and one h2c request each */
@@ -168,7 +175,10 @@ struct proxy {
   uv_async_t stop;
   uv_sem_t ready;
   pthread_t thread;
-  uint64_t requests; /* the loop's count, read after it stopped */
+  int workers;
+  /* Counts read after the loop stopped: all workers', and each's. */
+  uint64_t requests;
+  uint64_t worker_requests[2];
 };
 
 static void on_stop(uv_async_t *h) {
@@ -189,15 +199,22 @@ static void *proxy_run(void *arg) {
   p->stop.data = p;
   uv_sem_post(&p->ready);
   server_run(p->srv);
-  p->requests = server_loop(p->srv)->stats.requests;
+  struct worker_stats total, w;
+  admin_worker_totals(p->srv, &total);
+  p->requests = total.stats.requests;
+  for (int i = 0; i < server_nworkers(p->srv) && i < 2; i++) {
+    server_worker_stats(p->srv, i, &w);
+    p->worker_requests[i] = w.stats.requests;
+  }
   server_free(p->srv); /* closes the stop handle too */
   uv_loop_close(&p->uv);
   return NULL;
 }
 
-static void proxy_start(struct proxy *p, int backend_port) {
+static void proxy_start(struct proxy *p, int backend_port, int workers) {
   p->port = free_port();
   p->cfg = config_new();
+  p->cfg->workers = workers;
   struct config_listener *l = &p->cfg->listeners[p->cfg->nlisteners++];
   snprintf(l->name, sizeof(l->name), "main");
   snprintf(l->host, sizeof(l->host), "127.0.0.1");
@@ -208,6 +225,8 @@ static void proxy_start(struct proxy *p, int backend_port) {
   b->servers[0].port = backend_port;
   b->nservers = 1;
   p->cfg->deliver_hints_http1 = 1;
+  /* The 103 is what is counted: its h2c client would take push (both). */
+  p->cfg->deliver_mode = CONFIG_DELIVER_HINTS;
   p->cfg->deliver_holdout = 0;
   p->cfg->deliver_verify = 0;
   uv_sem_init(&p->ready, 0);
@@ -401,16 +420,21 @@ out:
   return NULL;
 }
 
-/* wait_for_rules: the snapshot published from this thread reaches both
- * loops (each swaps it in on its own turn). */
-static int wait_for_rules(struct proxy *p) {
-  for (int i = 0; i < 200; i++) {
+/* wait_for_rules: the snapshot published from this thread reaches the
+ * loops (each swaps it in on its own turn): |in_a_row| navigations on
+ * fresh connections in a row get its 103. |*probes| counts the requests
+ * sent. */
+static int wait_for_rules(struct proxy *p, int in_a_row, int *probes) {
+  int hinted = 0;
+  for (int i = 0; i < 400; i++) {
     int fd = dial(p->port);
     struct result r;
     int rv = fd >= 0 ? h1_get(fd, &r) : -1;
     if (fd >= 0)
       close(fd);
-    if (rv == 0 && r.hints > 0)
+    *probes += fd >= 0;
+    hinted = rv == 0 && r.hints > 0 ? hinted + 1 : 0;
+    if (hinted == in_a_row)
       return 0;
     usleep(10000);
   }
@@ -424,7 +448,7 @@ static void test_two_loops(void **state) {
   struct client cl[NLOOPS];
   backend_start(&be);
   for (int i = 0; i < NLOOPS; i++)
-    proxy_start(&px[i], be.port);
+    proxy_start(&px[i], be.port, 1);
 
   /* One snapshot, shared: each loop takes a reference. */
   struct ruleset *rs = build_rules();
@@ -433,8 +457,9 @@ static void test_two_loops(void **state) {
     server_publish_rules(px[i].srv, rs);
   }
   ruleset_unref(rs);
+  int probes = 0;
   for (int i = 0; i < NLOOPS; i++)
-    assert_int_equal(wait_for_rules(&px[i]), 0);
+    assert_int_equal(wait_for_rules(&px[i], 1, &probes), 0);
 
   for (int i = 0; i < NLOOPS; i++) {
     memset(&cl[i], 0, sizeof(cl[i]));
@@ -458,10 +483,52 @@ static void test_two_loops(void **state) {
   }
 }
 
+#define NCLIENTS 4
+
+static void test_workers(void **state) {
+  (void)state;
+  struct backend be;
+  static struct proxy px;
+  struct client cl[NCLIENTS];
+  backend_start(&be);
+  proxy_start(&px, be.port, 2);
+
+  struct ruleset *rs = build_rules();
+  server_publish_rules(px.srv, rs);
+  int probes = 0;
+  assert_int_equal(wait_for_rules(&px, 8, &probes), 0);
+
+  /* Eight long-lived connections (an HTTP/1.1 and an h2c one per
+   * client), open at once. */
+  for (int i = 0; i < NCLIENTS; i++) {
+    memset(&cl[i], 0, sizeof(cl[i]));
+    cl[i].port = px.port;
+    pthread_create(&cl[i].thread, NULL, client_run, &cl[i]);
+  }
+  for (int i = 0; i < NCLIENTS; i++)
+    pthread_join(cl[i].thread, NULL);
+  proxy_stop(&px);
+  backend_stop(&be);
+
+  uint64_t sent = (uint64_t)probes;
+  for (int i = 0; i < NCLIENTS; i++) {
+    assert_int_equal(cl[i].failed, 0);
+    assert_int_equal(cl[i].ok, 2 * ROUNDS);
+    assert_int_equal(cl[i].hinted, 2 * ROUNDS);
+    sent += (uint64_t)cl[i].ok;
+  }
+  /* Nothing lost or counted twice, and both workers served. */
+  assert_int_equal(px.requests, sent);
+  assert_int_equal(px.worker_requests[0] + px.worker_requests[1], sent);
+  assert_true(px.worker_requests[0] >= ROUNDS);
+  assert_true(px.worker_requests[1] >= ROUNDS);
+}
+
 int main(void) {
   log_level = LOG_LEVEL_WARN;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_two_loops),
+      cmocka_unit_test(test_workers),
   };
   return cmocka_run_group_tests_name("loops", tests, NULL, NULL);
 }

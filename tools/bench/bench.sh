@@ -1,20 +1,40 @@
 #!/usr/bin/env bash
-# bench.sh -- herald and nghttpx side by side, one worker each, on loopback.
+# bench.sh -- herald beside nghttpx, h2o and nginx as HTTP/2 front proxies
+# on loopback, every proxy in front of the same nginx backend.
 #
 # Usage: B=build tools/bench/bench.sh        (what "make bench" runs)
 #
-# Starts its own nginx backend (1 worker, static 1k.bin and 100k.bin,
-# keep-alive), then for every cell (h2c 1 KB, h2c 100 KB, TLS 1 KB, TLS
-# 100 KB) runs h2load against the two proxies interleaved A B A B ..., each
-# proxy freshly started for each run so its peak RSS is per run.  Proxies
-# are pinned to CPU 1, the backend and h2load to CPU 0 (as shared/peers
-# does).  Each run is fixed-duration (-D) after a warm-up.
+# Method (as ../shared/peers measures): an nginx backend (1 worker, static
+# 1k.bin and 100k.bin, keep-alive) and, for every cell (h2c 1 KB, h2c
+# 100 KB, TLS 1 KB, TLS 100 KB), h2load -c 100 -m 10 against each proxy in
+# turn, interleaved: repetition r runs every cell against every proxy, the
+# proxies' order rotated by one each repetition. Each proxy is started
+# afresh for each run, so its peak RSS is that run's. One worker each:
+# proxies pinned to CPU 1, the backend and h2load to CPU 0. Each run is
+# fixed-duration (-D) after a warm-up (--warm-up-time).
 #
 # Per run: req/s (h2load), p50/p99 latency (from h2load's per-request
 # --log-file), proxy CPU time over the measured window (utime+stime of the
 # proxy's process tree from /proc/PID/stat) divided by the requests done,
-# and peak RSS (sum of VmHWM over the tree).  The table shows medians over
-# the repetitions and a ratio row A/B per cell.
+# peak RSS (sum of VmHWM over the tree), and the CPU the rest of the
+# machine used meanwhile (all CPUs' busy time from /proc/stat minus proxy,
+# backend, h2load and ksoftirqd; in % of one core). The machine may be
+# shared: before a run the bench waits (BENCH_QUIET_WAIT s at most) until
+# others use less than BENCH_OTHER_MAX % of a core, and a run during which
+# they used more is retried (BENCH_RETRIES times), keeping the quietest
+# attempt. Tables
+# show medians; the key one is CPU µs per request with herald's ratio to
+# the best other proxy per cell (lower is better).
+#
+# 2 workers (unless BENCH_WORKERS2=0): the same cells with every proxy at
+# 2 workers and nothing pinned; req/s (and CPU/req). herald runs with
+# --workers 2 (or -o server.workers=2) as soon as herald -t accepts it;
+# until then it runs its one event loop, unpinned, in a column labelled
+# herald-1loop, and the section says so.
+#
+# Memory per connection (unless BENCH_CONNMEM=0): tools/bench/connmem.sh;
+# the RSS an idle HTTP/2 connection (h2c and TLS), an idle HTTP/1.1
+# connection and one stream in flight cost each proxy.
 #
 # Recording overhead (unless BENCH_RECORD=0): herald with --db against
 # herald without, interleaved rec-on rec-off rec-on ..., on a page mix over
@@ -22,7 +42,7 @@
 # h2load cycling through the nine URLs with "sec-fetch-dest: document",
 # "sec-fetch-mode: navigate" and "referer: <front page>" on every request
 # (h2load has no per-URL headers), so every request is a navigation and
-# every front page a visit.  Same columns, a ratio row rec-on/rec-off, and
+# every front page a visit. Same columns, a ratio row rec-on/rec-off, and
 # per run the recorder's dropped observations (herald logs the exact count
 # when it stops) and the visits written (heraldctl stats: every visit is
 # in one arm or among the other pages' visits; treated is push + hints).
@@ -37,44 +57,96 @@
 # Environment:
 #   B=build               where herald is ($B/herald)
 #   BENCH_ONLY=pageload   run only the page-load section
-#   BENCH_PAGELOAD=1      the page-load section (0: skip it)
-#   BENCH_QUICK=1         one short rep per cell (about a minute)
-#   BENCH_A=herald BENCH_B=nghttpx   the two proxies (herald|nghttpx; the
-#                         same name twice compares a proxy with itself)
-#   BENCH_REPS=3 BENCH_DURATION=8 BENCH_WARMUP=2 BENCH_C=32 BENCH_M=10
+#   BENCH_QUICK=1         a sanity run of every section: one short
+#                         repetition per cell, 200 connections for memory,
+#                         one page load per arm
+#   BENCH_PROXIES="herald nghttpx h2o nginx"   the proxies compared, in
+#                         order; a name given twice runs twice (NAME-2),
+#                         which shows the noise of one proxy against itself
+#                         (BENCH_A/BENCH_B, if set, are the first two)
+#   BENCH_HERALD2=PATH    herald-2 (herald's second appearance in
+#                         BENCH_PROXIES) runs this binary: an interleaved
+#                         A/B of two builds, e.g. BENCH_PROXIES="herald
+#                         herald" BENCH_HERALD2=/tmp/herald-before
+#   BENCH_REPS=3 BENCH_DURATION=8 BENCH_WARMUP=2 BENCH_C=100 BENCH_M=10
+#   BENCH_THREADS=1       h2load -t
 #   BENCH_CELLS="h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"
-#                         (BENCH_CELLS= runs no A/B cell: the recording
-#                         section alone)
+#                         (BENCH_CELLS= runs no throughput cell)
+#   BENCH_WORKERS2=1      the 2-worker section (0: skip); BENCH_W2_REPS
+#                         (default BENCH_REPS)
+#   BENCH_HERALD_WORKERS=0  run herald with one loop even if it has
+#                         workers (unset: herald -t decides)
+#   BENCH_CONNMEM=1       the memory section (0: skip); BENCH_CONN_KINDS
+#                         (default "h2c-idle tls-idle h1-idle h2c-stream");
+#                         BENCH_CONN_N=1000
+#                         connections measured (quick: 200) after
+#                         BENCH_CONN_WARM=64; BENCH_CONN_REPS=1
+#   BENCH_OTHER_MAX=50 BENCH_RETRIES=1 BENCH_QUIET_WAIT=5   (quick: 0 retries,
+#                         no wait)
 #   BENCH_RECORD=1        the recording-overhead section (0: skip it)
 #   BENCH_LEARN=1         the learner section: learnbench (BENCH_LEARN_VISITS,
-#                         default 1000000 visits over 10000 pages) and loop
-#                         latency while herald replays and recomputes (0: skip)
+#                         default 1000000 visits over 10000 pages; quick:
+#                         100000) and loop latency while herald replays
+#                         BENCH_LEARN_DB_VISITS (100000; quick: 20000) and
+#                         recomputes (0: skip)
 #   BENCH_RECORD_REPS=2 BENCH_RECORD_DURATION=6   (quick: 1 and 3)
-#   BENCH_OUT=DIR         results (default $B/bench/<timestamp>): raw.tsv,
-#                         summary.tsv, h2load/*.txt, logs
+#   BENCH_PAGELOAD=1      the page-load section (0: skip it)
+#   BENCH_OUT=DIR         results (default $B/bench/<timestamp>): raw*.tsv
+#                         (every run), summary*.tsv (medians), ratios.tsv,
+#                         attempts.tsv, tables.md (what is printed),
+#                         h2load/*.txt, logs
 #   BENCH_PIN=0           do not pin to CPUs
+#   BENCH_PROFILE=1       profile herald instead of comparing: only
+#                         herald, only the throughput cells (other sections
+#                         off unless asked for); during each measured
+#                         window perf samples herald (perf record -e
+#                         cpu-clock, $OUT/profile/CELL.repN.data) and
+#                         counts its system calls (perf stat on the
+#                         raw_syscalls and syscalls tracepoints); the
+#                         report gives syscalls per request and each
+#                         cell's hottest symbols and libraries. Its CPU
+#                         figures include the sampling's cost: compare
+#                         them with nothing.
 #
 # Everything started here is stopped at exit, by the PIDs recorded here.
 set -uo pipefail
 
 B=${B:-build}
 QUICK=${BENCH_QUICK:-0}
-A=${BENCH_A:-herald}
-BB=${BENCH_B:-nghttpx}
-if [[ $QUICK == 1 ]]; then
-  REPS=${BENCH_REPS:-1}; DUR=${BENCH_DURATION:-4}; WARM=${BENCH_WARMUP:-1}
-else
-  REPS=${BENCH_REPS:-3}; DUR=${BENCH_DURATION:-8}; WARM=${BENCH_WARMUP:-2}
+PROFILE=${BENCH_PROFILE:-0}
+if [[ $PROFILE == 1 ]]; then
+  BENCH_PROXIES=${BENCH_PROXIES:-herald}
+  BENCH_WORKERS2=${BENCH_WORKERS2:-0} BENCH_CONNMEM=${BENCH_CONNMEM:-0}
+  BENCH_RECORD=${BENCH_RECORD:-0} BENCH_LEARN=${BENCH_LEARN:-0}
+  BENCH_PAGELOAD=${BENCH_PAGELOAD:-0}
 fi
-C=${BENCH_C:-32}; M=${BENCH_M:-10}
-CELLS=${BENCH_CELLS-"h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"}
-REC=${BENCH_RECORD:-1}
-LEARN=${BENCH_LEARN:-1}
-LEARN_VISITS=${BENCH_LEARN_VISITS:-1000000}
+if [[ -n ${BENCH_PROXIES:-} ]]; then
+  read -r -a PROXIES <<<"$BENCH_PROXIES"
+elif [[ -n ${BENCH_A:-}${BENCH_B:-} ]]; then
+  PROXIES=("${BENCH_A:-herald}" "${BENCH_B:-nghttpx}")
+else
+  PROXIES=(herald nghttpx h2o nginx)
+fi
 if [[ $QUICK == 1 ]]; then
+  REPS=${BENCH_REPS:-1}; DUR=${BENCH_DURATION:-2}; WARM=${BENCH_WARMUP:-1}
+  CONN_N=${BENCH_CONN_N:-200}; RETRIES=${BENCH_RETRIES:-0}; QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
   REC_REPS=${BENCH_RECORD_REPS:-1}; REC_DUR=${BENCH_RECORD_DURATION:-3}
 else
+  REPS=${BENCH_REPS:-3}; DUR=${BENCH_DURATION:-8}; WARM=${BENCH_WARMUP:-2}
+  CONN_N=${BENCH_CONN_N:-1000}; RETRIES=${BENCH_RETRIES:-1}; QUIET_WAIT=${BENCH_QUIET_WAIT:-5}
   REC_REPS=${BENCH_RECORD_REPS:-2}; REC_DUR=${BENCH_RECORD_DURATION:-6}
+fi
+C=${BENCH_C:-100}; M=${BENCH_M:-10}; THREADS=${BENCH_THREADS:-1}
+CELLS=${BENCH_CELLS-"h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"}
+W2=${BENCH_WORKERS2:-1}; W2_REPS=${BENCH_W2_REPS:-$REPS}
+CONNMEM=${BENCH_CONNMEM:-1}; CONN_WARM=${BENCH_CONN_WARM:-64}; CONN_REPS=${BENCH_CONN_REPS:-1}
+OTHER_MAX=${BENCH_OTHER_MAX:-50}
+REC=${BENCH_RECORD:-1}
+LEARN=${BENCH_LEARN:-1}
+if [[ $QUICK == 1 ]]; then
+  LEARN_VISITS=${BENCH_LEARN_VISITS:-100000}; LEARN_DB_VISITS=${BENCH_LEARN_DB_VISITS:-20000}
+else
+  LEARN_VISITS=${BENCH_LEARN_VISITS:-1000000}; LEARN_DB_VISITS=${BENCH_LEARN_DB_VISITS:-100000}
 fi
 PIN=${BENCH_PIN:-1}
 HZ=$(getconf CLK_TCK)
@@ -89,38 +161,54 @@ fi
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-for p in "$A" "$BB"; do
-  case $p in herald|nghttpx) ;; *) die "unknown proxy '$p' (herald|nghttpx)" ;; esac
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/../.." && pwd)
+. "$BENCH_DIR/proxies.sh"
+. "$BENCH_DIR/tables.sh"
+. "$BENCH_DIR/connmem.sh"
+. "$BENCH_DIR/profile.sh"
+
+# Labels: the proxy names; a name's second appearance is NAME-2, and so on.
+LABELS=()
+declare -A SEEN=()
+for p in "${PROXIES[@]}"; do
+  case $p in herald | nghttpx | h2o | nginx) ;; *) die "unknown proxy '$p' (herald|nghttpx|h2o|nginx)" ;; esac
+  SEEN[$p]=$(( ${SEEN[$p]:-0} + 1 ))
+  if (( SEEN[$p] == 1 )); then LABELS+=("$p"); else LABELS+=("$p-${SEEN[$p]}"); fi
 done
-for t in nginx h2load openssl awk; do
+H_LABEL=
+for i in "${!PROXIES[@]}"; do
+  [[ ${PROXIES[$i]} == herald ]] && { H_LABEL=${LABELS[$i]}; break; }
+done
+PROFILE_TOOLS=; [[ $PROFILE == 1 ]] && PROFILE_TOOLS=perf
+for t in nginx h2load openssl awk ss $PROFILE_TOOLS; do
   command -v "$t" >/dev/null 2>&1 || die "$t not found (make deps)"
 done
-if [[ $A == nghttpx || $BB == nghttpx ]]; then
-  command -v nghttpx >/dev/null 2>&1 || die "nghttpx not found (make deps)"
-fi
-if [[ $A == herald || $BB == herald ]]; then
-  [[ -x $B/herald ]] || die "$B/herald not built (make), or run with BENCH_A=nghttpx"
-  HERALD=$(cd "$(dirname "$B/herald")" && pwd)/herald
-fi
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-if [[ $REC != 0 ]]; then
-  if [[ ! -x $B/herald ]]; then
-    log "no $B/herald: recording-overhead section skipped"; REC=0
-  elif [[ ! -f $ROOT/tools/demo/site/index.html ]]; then
-    log "no tools/demo/site: recording-overhead section skipped"; REC=0
-  else
-    HERALD=$(cd "$(dirname "$B/herald")" && pwd)/herald
+for p in nghttpx h2o; do
+  if [[ " ${PROXIES[*]} " == *" $p "* ]]; then
+    command -v "$p" >/dev/null 2>&1 || die "$p not found (make deps)"
   fi
+done
+if [[ -n $H_LABEL || $REC != 0 || $LEARN != 0 ]]; then
+  [[ -x $B/herald ]] || die "$B/herald not built (make), or leave herald out"
+  HERALD=$(cd "$(dirname "$B/herald")" && pwd)/herald
+  HERALD_WORKERS=$(herald_workers_style)
+else
+  HERALD_WORKERS=none
+fi
+if [[ $CONNMEM != 0 ]]; then
+  for b in connhold fault_backend; do
+    [[ -x $B/$b ]] || die "$B/$b not built (make $B/$b)"
+  done
+fi
+if [[ $REC != 0 && ! -f $ROOT/tools/demo/site/index.html ]]; then
+  log "no tools/demo/site: recording-overhead section skipped"; REC=0
 fi
 if [[ $PIN == 1 ]] && command -v taskset >/dev/null 2>&1 && (( $(nproc) >= 2 )); then
   PIN_PROXY="taskset -c 1"; PIN_LOAD="taskset -c 0"
 else
-  PIN_PROXY=""; PIN_LOAD=""
+  PIN_PROXY=""; PIN_LOAD=""; PIN=0
 fi
-
-# Labels: the proxy names, told apart when both sides run the same proxy.
-LA=$A LB=$BB
-if [[ $A == "$BB" ]]; then LA=$A-a; LB=$BB-b; fi
 
 OUT=${BENCH_OUT:-$B/bench/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$OUT/h2load" || die "cannot create $OUT"
@@ -153,7 +241,7 @@ forget() {
 # stop_pid PID: SIGTERM the PID and its children, SIGKILL survivors after 3 s
 stop_pid() {
   local pid=$1 all p i alive
-  kill -0 "$pid" 2>/dev/null || return 0
+  kill -0 "$pid" 2>/dev/null || { forget "$pid"; return 0; }
   all=$(tree "$pid" | tr '\n' ' ')
   kill -TERM "$pid" 2>/dev/null
   for i in $(seq 1 30); do
@@ -167,7 +255,7 @@ stop_pid() {
   forget "$pid"
 }
 
-. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+. "$BENCH_DIR/common.sh"
 
 # ticks PID...: summed utime+stime (clock ticks) of the given processes
 ticks() {
@@ -179,14 +267,45 @@ ticks() {
   done
   echo "$s"
 }
-# hwm_kb PID...: summed VmHWM
-hwm_kb() {
-  local p s=0 v
+# status_kb FIELD PID...: FIELD of /proc/PID/status (VmHWM: peak RSS,
+# VmRSS: RSS now) summed over the PIDs, in KB
+status_kb() {
+  local f=$1 p s=0 v
+  shift
   for p in "$@"; do
-    v=$(awk '/^VmHWM/{print $2}' /proc/"$p"/status 2>/dev/null)
+    v=$(awk -v f="$f:" '$1 == f { print $2 }' /proc/"$p"/status 2>/dev/null)
     s=$((s + ${v:-0}))
   done
   echo "$s"
+}
+# busy_ticks: busy time of all CPUs (user nice system irq softirq steal)
+# less the kernel's softirq threads, which mostly carry our own loopback
+# traffic
+busy_ticks() {
+  local all
+  all=$(awk '/^cpu /{ print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)
+  echo $(( all - $(ticks $(ps -eo pid=,comm= | awk '$2 ~ /^ksoftirqd/ { print $1 }')) ))
+}
+
+# wait_quiet: until the rest of the machine uses under OTHER_MAX % of a
+# core (1 s samples; nothing of ours runs now but the idle backend), at
+# most QUIET_WAIT seconds
+wait_quiet() {
+  local i a b pct
+  for (( i = 0; i < QUIET_WAIT; i++ )); do
+    a=$(busy_ticks); sleep 1; b=$(busy_ticks)
+    pct=$(( 100 * (b - a) / HZ ))
+    (( pct < OTHER_MAX )) && return 0
+    (( i == 0 )) && log "machine busy (others use ${pct}% of a core), waiting up to ${QUIET_WAIT}s"
+  done
+  return 0
+}
+
+# backend_cpus CPUS: move the backend's threads to CPUS
+backend_cpus() {
+  local p
+  [[ $PIN == 1 ]] || return 0
+  for p in $(tree "$BACKEND_PID"); do taskset -a -p -c "$1" "$p" >/dev/null 2>&1; done
 }
 
 # ------------------------------------------------------------- site, certs
@@ -207,7 +326,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
 # Same choices as shared/peers: 1 worker, no access log, sendfile, open file
 # cache, keep-alive effectively unlimited so the proxies' pools stay warm.
 pick_port BP
-cat >"$WORK/backend.conf" <<EOF
+cat >"$WORK/backend.conf" <<EOF2
 worker_processes 1;
 worker_rlimit_nofile $NOFILE;
 pid $WORK/run/backend.pid;
@@ -236,51 +355,15 @@ http {
     root $WORK/site;
   }
 }
-EOF
+EOF2
 $PIN_LOAD nginx -p "$WORK/backend" -c "$WORK/backend.conf" >>"$OUT/backend.log" 2>&1 &
 BACKEND_PID=$!
 STARTED+=("$BACKEND_PID")
 wait_port "$BP" "$BACKEND_PID" || die "backend nginx did not start (see $OUT/backend.log)"
+BACKEND_PORT=$BP
 log "backend nginx pid $BACKEND_PID on :$BP"
 
-# -------------------------------------------------------------------- proxies
-# start_proxy NAME: fresh proxy on new ports; sets PROXY_PID, H2C_PORT, TLS_PORT.
-# HERALD_EXTRA (array) is added to herald's arguments; PROXY_LOG, if set,
-# is the log file instead of $OUT/NAME.log.
-HERALD_EXTRA=()
-PROXY_LOG=
-start_proxy() {
-  local name=$1 logf=${PROXY_LOG:-$OUT/$1.log}
-  pick_port H2C_PORT; pick_port TLS_PORT
-  case $name in
-    herald)
-      # One event-loop thread by design. h2load's timed mode never
-      # reconnects after a GOAWAY, and nghttpx has no per-connection
-      # request cap, so lift herald's (default 10000) for the comparison.
-      $PIN_PROXY "$HERALD" --listen "127.0.0.1:$H2C_PORT" --listen-tls "127.0.0.1:$TLS_PORT" \
-        --cert "$WORK/cert.pem" --key "$WORK/key.pem" --backend "127.0.0.1:$BP" \
-        -o limits.max_requests_per_conn=100000000 "${HERALD_EXTRA[@]}" \
-        >>"$logf" 2>&1 &
-      ;;
-    nghttpx)
-      # shared/peers' choices: one worker, h2c + TLS frontends, no OCSP,
-      # backend keep-alive 60 s, no access log, fd limit raised.
-      $PIN_PROXY nghttpx --conf=/dev/null -n1 \
-        --backend="127.0.0.1,$BP" \
-        --frontend="127.0.0.1,$H2C_PORT;no-tls" --frontend="127.0.0.1,$TLS_PORT" \
-        --no-ocsp --backend-keep-alive-timeout=60s \
-        --errorlog-file="$logf" --rlimit-nofile="$NOFILE" \
-        "$WORK/key.pem" "$WORK/cert.pem" >>"$logf" 2>&1 &
-      ;;
-  esac
-  PROXY_PID=$!
-  STARTED+=("$PROXY_PID")
-  if ! wait_port "$H2C_PORT" "$PROXY_PID" || ! wait_port "$TLS_PORT" "$PROXY_PID"; then
-    tail -n 5 "$logf" >&2
-    die "$name did not start (see $logf)"
-  fi
-}
-
+# ------------------------------------------------------------------- runs
 # wait_line FILE PATTERN SECONDS: until PATTERN appears in FILE (or timeout)
 wait_line() {
   local i n=$(( $3 * 50 ))
@@ -292,32 +375,42 @@ wait_line() {
   return 1
 }
 
+RAW_HDR='cell\tproxy\trep\treq_s\tdone\tfailed\tp50_ms\tp99_ms\tcpu_us_req\tproxy_cpu_pct\tpeak_rss_mb\tother_cpu_pct\ttry\n'
 RAW=$OUT/raw.tsv
-printf 'cell\tproxy\trep\treq_s\tdone\tfailed\tp50_ms\tp99_ms\tcpu_us_req\tproxy_cpu_pct\tpeak_rss_mb\n' >"$RAW"
+printf "$RAW_HDR" >"$RAW"
+printf "workers\t$RAW_HDR" >"$OUT/attempts.tsv"
+WORKERS=1
 
-# one_run CELL LABEL PROXY REP: one measured h2load run, one line in $RAW.
-# CELL is MODE:FILE (MODE h2c or tls), or page:h2c for the page mix.
-one_run() {
-  local cell=$1 label=$2 proxy=$3 rep=$4 mode=${1%%:*} file=${1#*:}
-  local url of lf pids t0 t1 rss rps done failed p50 p99 tls_opt=() p
+# attempt CELL LABEL PROXY REP TRY: one measured h2load run against a fresh
+# proxy with $WORKERS workers; its line goes to attempts.tsv and
+# $WORK/run/attempt.tsv. CELL is MODE:FILE (MODE h2c or tls), or page:h2c
+# for the page mix.
+attempt() {
+  local cell=$1 label=$2 proxy=$3 rep=$4 try=$5 mode=${1%%:*} file=${1#*:}
+  local url of lf pids bpids t0 t1 b0 b1 g0 g1 s0 s1 rss rps done failed p50 p99 opt=() p
   local -a urls=()
-  start_proxy "$proxy"
+  local gen_pin=$PIN_LOAD
+  [[ $WORKERS == 1 ]] || gen_pin=""
+  wait_quiet
+  HERALD_BIN=$HERALD
+  [[ $label == herald-2* && -n ${BENCH_HERALD2:-} ]] && HERALD_BIN=$BENCH_HERALD2
+  start_proxy "$proxy" "$WORKERS"
   if [[ $mode == page ]]; then
     for p in "${PAGE_MIX[@]}"; do urls+=("http://127.0.0.1:$H2C_PORT$p"); done
-    tls_opt=(-H 'sec-fetch-dest: document' -H 'sec-fetch-mode: navigate'
+    opt=(-H 'sec-fetch-dest: document' -H 'sec-fetch-mode: navigate'
       -H "referer: http://127.0.0.1:$H2C_PORT/")
     file=mix
   elif [[ $mode == tls ]]; then
     urls=("https://127.0.0.1:$TLS_PORT/$file")
-    tls_opt=(--tls13-ciphers=TLS_AES_128_GCM_SHA256)
+    opt=(--tls13-ciphers=TLS_AES_128_GCM_SHA256)
   else
     urls=("http://127.0.0.1:$H2C_PORT/$file")
   fi
-  of=$OUT/h2load/${mode}_${file%.bin}.$label.rep$rep.txt
+  of=$OUT/h2load/${mode}_${file%.bin}.$label.w$WORKERS.rep$rep.try$try.txt
   lf=$WORK/run/latency.log
   rm -f "$lf"
   sleep 0.3
-  $PIN_LOAD h2load -c "$C" -m "$M" -t 1 "${tls_opt[@]}" -D "$DUR" --warm-up-time "$WARM" \
+  $gen_pin h2load -c "$C" -m "$M" -t "$THREADS" "${opt[@]}" -D "$DUR" --warm-up-time "$WARM" \
     --log-file="$lf" "${urls[@]}" >"$of" 2>&1 &
   GEN_PID=$!
   STARTED+=("$GEN_PID")
@@ -325,12 +418,15 @@ one_run() {
   # to the end of the main duration, as h2load reports them.
   wait_line "$of" 'Main benchmark duration is started' $((WARM + 15))
   pids=$(tree "$PROXY_PID" | tr '\n' ' ')
-  t0=$(ticks $pids)
+  bpids=$(tree "$BACKEND_PID" | tr '\n' ' ')
+  t0=$(ticks $pids); b0=$(ticks $bpids); g0=$(ticks "$GEN_PID"); s0=$(busy_ticks)
+  [[ $PROFILE == 1 && $proxy == herald ]] && profile_start "${mode}_${file%.bin}.rep$rep.try$try"
   wait_line "$of" 'Main benchmark duration is over' $((DUR + 15))
-  t1=$(ticks $pids)
+  t1=$(ticks $pids); b1=$(ticks $bpids); g1=$(ticks "$GEN_PID"); s1=$(busy_ticks)
   wait "$GEN_PID" 2>/dev/null
   forget "$GEN_PID"
-  rss=$(hwm_kb $pids)
+  [[ $PROFILE == 1 && $proxy == herald ]] && profile_stop
+  rss=$(status_kb VmHWM $pids)
   stop_pid "$PROXY_PID"
 
   rps=$(awk '/^finished in/{gsub(",", "", $4); print $4}' "$of")
@@ -342,76 +438,84 @@ one_run() {
          END { if (NR == 0) { print "NA NA"; exit }
                a = int(NR * 0.50 + 0.999); b = int(NR * 0.99 + 0.999)
                printf "%.3f %.3f\n", v[a] / 1000, v[b] / 1000 }')
+  rm -f "$lf"
   awk -v OFS='\t' -v cell="$cell" -v label="$label" -v rep="$rep" -v rps="${rps:-0}" \
       -v done="${done:-0}" -v failed="${failed:-NA}" -v p50="$p50" -v p99="$p99" \
-      -v dt=$((t1 - t0)) -v hz="$HZ" -v dur="$DUR" -v rss="$rss" 'BEGIN {
+      -v dt=$((t1 - t0)) -v db=$((b1 - b0)) -v dg=$((g1 - g0)) -v ds=$((s1 - s0)) \
+      -v hz="$HZ" -v dur="$DUR" -v rss="$rss" -v try="$try" 'BEGIN {
       us = done > 0 ? sprintf("%.2f", 1e6 * dt / hz / done) : "NA"
+      other = 100 * (ds - dt - db - dg) / hz / dur; if (other < 0) other = 0
       print cell, label, rep, rps, done, failed, p50, p99, us,
-            sprintf("%.1f", 100 * dt / hz / dur), sprintf("%.1f", rss / 1024) }' >>"$RAW"
-  tail -n 1 "$RAW" | awk -F'\t' '{ printf "[bench] %-14s %-10s rep %s  %10s req/s  p50 %7s ms  p99 %7s ms  cpu %7s us/req (%s%%)  rss %6s MB  failed %s\n",
-                                   $1, $2, $3, $4, $7, $8, $9, $10, $11, $6 }' >&2
-  rm -f "$lf"
+            sprintf("%.1f", 100 * dt / hz / dur), sprintf("%.1f", rss / 1024),
+            sprintf("%.1f", other), try }' >"$WORK/run/attempt.tsv"
+  [[ $PROFILE == 1 && $proxy == herald ]] && profile_note "$WORK/run/attempt.tsv"
+  printf '%s\t' "$WORKERS" >>"$OUT/attempts.tsv"
+  cat "$WORK/run/attempt.tsv" >>"$OUT/attempts.tsv"
+  awk -F'\t' -v w="$WORKERS" '{ printf "[bench] %-14s %-10s w%s rep %s.%s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %7s us/req (%s%%)  rss %6s MB  other %5s%%  failed %s\n",
+                                $1, $2, w, $3, $13, $4, $7, $8, $9, $10, $11, $12, $6 }' "$WORK/run/attempt.tsv" >&2
 }
 
-runs=$(( $(wc -w <<<"$CELLS") * 2 * REPS ))
-log "output in $OUT; $A vs $BB; cells: $CELLS; $REPS reps x ${DUR}s (+${WARM}s warm-up); h2load -c $C -m $M; $runs runs"
+# one_run CELL LABEL PROXY REP: attempt, again while others used more than
+# OTHER_MAX % of a core (at most RETRIES times); the quietest goes to $RAW
+one_run() {
+  local try best="" other best_other=
+  for (( try = 1; try <= RETRIES + 1; try++ )); do
+    attempt "$@" "$try"
+    other=$(cut -f 12 "$WORK/run/attempt.tsv")
+    if [[ -z $best ]] || awk -v a="$other" -v b="$best_other" 'BEGIN { exit !(a < b) }'; then
+      best=$(cat "$WORK/run/attempt.tsv"); best_other=$other
+    fi
+    awk -v o="$other" -v m="$OTHER_MAX" 'BEGIN { exit !(o > m) }' || break
+    (( try <= RETRIES )) && log "others used ${other}% of a core during the run: again"
+  done
+  printf '%s\n' "$best" >>"$RAW"
+}
+
+# matrix REPS LABEL...: every cell against every proxy given (by label),
+# interleaved, the proxies' order rotated by one each repetition
+matrix() {
+  local reps=$1 rep cell i j n; shift
+  local -a labels=("$@")
+  n=${#labels[@]}
+  for rep in $(seq 1 "$reps"); do
+    for cell in $CELLS; do
+      for (( j = 0; j < n; j++ )); do
+        i=$(( (j + rep - 1) % n ))
+        one_run "$cell" "${labels[$i]}" "$(proxy_of "${labels[$i]}")" "$rep"
+      done
+    done
+  done
+}
+proxy_of() { echo "${1%%-[0-9]*}"; }
+
+# Without workers herald's 2-worker column is its one loop, and says so.
+W2_LABELS=() W2_H_LABEL=
+for l in "${LABELS[@]}"; do
+  if [[ $(proxy_of "$l") == herald && $HERALD_WORKERS == none ]]; then
+    W2_LABELS+=("$l-1loop")
+    [[ $l == "$H_LABEL" ]] && W2_H_LABEL=$l-1loop
+  else
+    W2_LABELS+=("$l")
+    [[ $l == "$H_LABEL" ]] && W2_H_LABEL=$l
+  fi
+done
+ncells=$(wc -w <<<"$CELLS")
+runs=$(( ncells * ${#LABELS[@]} * REPS ))
+[[ $W2 != 0 ]] && runs="$runs + $(( ncells * ${#W2_LABELS[@]} * W2_REPS )) (2 workers)"
+log "output in $OUT; proxies: ${LABELS[*]}; cells: $CELLS; $REPS reps x ${DUR}s (+${WARM}s warm-up); h2load -c $C -m $M -t $THREADS; $runs runs"
 {
   echo "date: $(date -Is)"
   echo "h2load: $(h2load --version 2>&1 | head -n 1)"
-  echo "nghttpx: $(nghttpx --version 2>&1 | head -n 1)"
-  echo "A=$A B=$BB REPS=$REPS DUR=$DUR WARM=$WARM C=$C M=$M PIN=$PIN cpus=$(nproc)"
+  for p in "${PROXIES[@]}"; do echo "$p: $(proxy_version "$p")"; done | sort -u
+  echo "herald workers: $HERALD_WORKERS"
+  echo "PROXIES=${PROXIES[*]} REPS=$REPS DUR=$DUR WARM=$WARM C=$C M=$M THREADS=$THREADS PIN=$PIN cpus=$(nproc)"
+  echo "W2=$W2 W2_REPS=$W2_REPS CONNMEM=$CONNMEM CONN_N=$CONN_N CONN_WARM=$CONN_WARM OTHER_MAX=$OTHER_MAX RETRIES=$RETRIES"
+  echo "load before: $(cat /proc/loadavg)"
 } >"$OUT/params.txt"
 
 RAW_RECORD=$OUT/raw-record.tsv
 RAW_LEARN=$OUT/raw-learn.tsv
 EXTRA_RECORD=$OUT/record-extra.tsv
-rec_runs=0
-[[ $REC != 0 ]] && rec_runs=$((2 * REC_REPS))
-log "recording overhead: $([[ $REC != 0 ]] && echo "$rec_runs runs of ${REC_DUR}s, herald --db vs none, page mix over h2c" || echo skipped)"
-
-# ------------------------------------------------------------------- summary
-# summarize RAW LABEL_A LABEL_B: medians per cell and label, and a ratio row
-summarize() {
-  awk -F'\t' -v OFS='\t' -v la="$2" -v lb="$3" '
-  function isort(a, n,   i, j, t) {
-    for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j+1] = a[j]; a[j+1] = t }
-  }
-  function med(s,   a, n, i, k, m) {
-    n = split(s, a, " "); k = 0
-    for (i = 1; i <= n; i++) if (a[i] != "NA") m[++k] = a[i] + 0
-    if (k == 0) return "NA"
-    isort(m, k)
-    return (k % 2) ? m[(k+1)/2] : (m[k/2] + m[k/2+1]) / 2
-  }
-  function fmt(f, v) { return v == "NA" ? "NA" : sprintf(f, v) }
-  function ratio(x, y) { return (x == "NA" || y == "NA" || y == 0) ? "NA" : sprintf("%.2f", x / y) }
-  NR == 1 { next }
-  { k = $1 SUBSEP $2
-    if (!($1 in seen)) { seen[$1] = 1; cells[++nc] = $1 }
-    rps[k] = rps[k] " " $4; p50[k] = p50[k] " " $7; p99[k] = p99[k] " " $8
-    us[k] = us[k] " " $9; rss[k] = rss[k] " " $11 }
-  END {
-    print "cell", "proxy", "req/s", "p50_ms", "p99_ms", "cpu_us/req", "peak_rss_MB"
-    for (i = 1; i <= nc; i++) {
-      c = cells[i]
-      for (j = 1; j <= 2; j++) {
-        l = (j == 1) ? la : lb; k = c SUBSEP l
-        R[j] = med(rps[k]); P50[j] = med(p50[k]); P99[j] = med(p99[k]); U[j] = med(us[k])
-        M = med(rss[k])
-        print c, l, fmt("%.0f", R[j]), fmt("%.3f", P50[j]), fmt("%.3f", P99[j]),
-              fmt("%.2f", U[j]), fmt("%.1f", M)
-      }
-      print c, la "/" lb, ratio(R[1], R[2]), "-", ratio(P99[1], P99[2]), ratio(U[1], U[2]), "-"
-    }
-  }' "$1"
-}
-
-# warn_bad RAW: runs that completed nothing or had failures
-warn_bad() {
-  awk -F'\t' 'NR > 1 && ($5 == 0 || ($6 != 0 && $6 != "NA")) {
-      bad = bad sprintf("\n  %s %s rep %s: %s done, %s failed", $1, $2, $3, $5, $6); n++ }
-    END { if (n) printf "WARNING: %d run(s) completed no requests or had failures (see h2load/):%s\n", n, bad }' "$1"
-}
 
 # rec_extra LABEL REP DB: the recorder's dropped observations (herald logs
 # the exact count when it stops) and the visits written.
@@ -434,24 +538,40 @@ print(sum(d["arms"][a]["visits"] for a in ("push", "hints", "holdout", "none"))
   log "  $label rep $rep: observations dropped $dropped, visits written $visits"
 }
 
+# ---------------------------------------------------------------- sections
 if [[ -n $CELLS ]]; then
-  for rep in $(seq 1 "$REPS"); do
-    for cell in $CELLS; do
-      one_run "$cell" "$LA" "$A" "$rep"
-      one_run "$cell" "$LB" "$BB" "$rep"
-    done
-  done
-  summarize "$RAW" "$LA" "$LB" >"$OUT/summary.tsv"
+  log "1 worker each: proxies on CPU 1, backend and h2load on CPU 0"
+  matrix "$REPS" "${LABELS[@]}"
+  summarize "$RAW" >"$OUT/summary.tsv"
+  [[ -n $H_LABEL ]] && ratios "$OUT/summary.tsv" "$H_LABEL" >"$OUT/ratios.tsv"
+fi
+
+if [[ -n $CELLS && $W2 != 0 && ${#W2_LABELS[@]} -gt 0 ]]; then
+  log "2 workers each: nothing pinned"
+  MAIN_RAW=$RAW RAW=$OUT/raw-w2.tsv WORKERS=2
+  printf "$RAW_HDR" >"$RAW"
+  backend_cpus 0,1
+  matrix "$W2_REPS" "${W2_LABELS[@]}"
+  backend_cpus 0
+  summarize "$RAW" >"$OUT/summary-w2.tsv"
+  RAW=$MAIN_RAW WORKERS=1
+fi
+
+if [[ $CONNMEM != 0 ]]; then
+  log "memory per connection: $CONN_N connections after $CONN_WARM, per proxy and kind"
+  connmem_section
 fi
 
 if [[ $REC != 0 ]]; then
-  # Each run gets a fresh database and its own log. DUR is one_run's.
+  # Each run gets a fresh database and its own log. DUR is attempt's.
   MAIN_DUR=$DUR MAIN_RAW=$RAW
   DUR=$REC_DUR RAW=$RAW_RECORD
-  printf 'cell\tproxy\trep\treq_s\tdone\tfailed\tp50_ms\tp99_ms\tcpu_us_req\tproxy_cpu_pct\tpeak_rss_mb\n' >"$RAW"
+  printf "$RAW_HDR" >"$RAW"
   printf 'proxy\trep\tdropped\tvisits\n' >"$EXTRA_RECORD"
+  log "recording overhead: $((2 * REC_REPS)) runs of ${REC_DUR}s, herald --db vs none, page mix over h2c"
   for rep in $(seq 1 "$REC_REPS"); do
     HERALD_EXTRA=(--db "$WORK/run/record.$rep.db") PROXY_LOG=$OUT/herald-rec-on.rep$rep.log
+    rm -f "$WORK/run/record.$rep.db"
     one_run page:h2c rec-on herald "$rep"
     rec_extra rec-on "$rep" "$WORK/run/record.$rep.db"
     HERALD_EXTRA=() PROXY_LOG=$OUT/herald-rec-off.rep$rep.log
@@ -460,21 +580,22 @@ if [[ $REC != 0 ]]; then
   done
   HERALD_EXTRA=() PROXY_LOG=
   DUR=$MAIN_DUR RAW=$MAIN_RAW
-  summarize "$RAW_RECORD" rec-on rec-off >"$OUT/summary-record.tsv"
+  summarize "$RAW_RECORD" >"$OUT/summary-record.tsv"
 fi
 
 if [[ $LEARN != 0 ]]; then
   # 1. The learner alone: digest synthetic visits, recompute every rule.
   [[ -x $B/learnbench ]] || die "$B/learnbench not built (make $B/learnbench)"
+  log "learner: learnbench, $LEARN_VISITS visits"
   LEARN_OUT=$("$B/learnbench" --visits "$LEARN_VISITS" --pages 10000 \
-    --db "$WORK/run/learn.db" --db-visits 100000)
+    --db "$WORK/run/learn.db" --db-visits "$LEARN_DB_VISITS")
   # 2. The loop while the learner works: herald starts on a database of
-  # 100000 retained visits (it replays them on its learner thread) and
-  # then recomputes every page's rules every 100 ms, against herald
-  # without a database; h2c 1 KB, interleaved.
+  # LEARN_DB_VISITS retained visits (it replays them on its learner
+  # thread) and then recomputes every page's rules every 100 ms, against
+  # herald without a database; h2c 1 KB, interleaved.
   MAIN_DUR=$DUR MAIN_RAW=$RAW
   DUR=$REC_DUR RAW=$RAW_LEARN
-  printf 'cell\tproxy\trep\treq_s\tdone\tfailed\tp50_ms\tp99_ms\tcpu_us_req\tproxy_cpu_pct\tpeak_rss_mb\n' >"$RAW"
+  printf "$RAW_HDR" >"$RAW"
   for rep in $(seq 1 "$REC_REPS"); do
     cp "$WORK/run/learn.db" "$WORK/run/learn.$rep.db"
     HERALD_EXTRA=(--db "$WORK/run/learn.$rep.db" -o learn.interval=100
@@ -485,39 +606,108 @@ if [[ $LEARN != 0 ]]; then
   done
   HERALD_EXTRA=() PROXY_LOG=
   DUR=$MAIN_DUR RAW=$MAIN_RAW
-  summarize "$RAW_LEARN" learner-on learner-off >"$OUT/summary-learn.tsv"
+  summarize "$RAW_LEARN" >"$OUT/summary-learn.tsv"
 fi
+echo "load after: $(cat /proc/loadavg)" >>"$OUT/params.txt"
 
-if [[ -n $CELLS ]]; then
-  echo
-  echo "herald bench: medians of $REPS run(s) per cell; ${DUR}s each after ${WARM}s warm-up; h2load -c $C -m $M"
-  echo "ratio rows are $LA/$LB (req/s: higher is better; p99 and cpu/req: lower is better)"
-  column -t -s $'\t' <"$OUT/summary.tsv"
-  warn_bad "$RAW"
-fi
-if [[ $REC != 0 ]]; then
-  echo
-  echo "recording overhead: herald --db vs no --db, medians of $REC_REPS run(s); ${REC_DUR}s each after ${WARM}s warm-up; h2load -c $C -m $M"
-  echo "page mix over h2c: ${PAGE_MIX[*]} (every request a navigation with Referer /)"
-  echo "ratio row is rec-on/rec-off (req/s: higher is better; p99 and cpu/req: lower is better)"
-  column -t -s $'\t' <"$OUT/summary-record.tsv"
-  awk -F'\t' 'NR > 1 && $1 == "rec-on" { d = d sep "rep " $2 ": " $3; v = v sep "rep " $2 ": " $4; sep = ", " }
-    END { print "recorder: observations dropped " d "; visits written " v }' "$EXTRA_RECORD"
-  warn_bad "$RAW_RECORD"
-fi
-if [[ $LEARN != 0 ]]; then
-  echo
-  echo "learner: $LEARN_VISITS synthetic visits over 10000 pages (targets: under 10 s and 200 MB)"
-  printf '%s\n' "$LEARN_OUT"
-  echo "loop latency while the learner replays 100000 visits and recomputes all rules every 100 ms,"
-  echo "vs no database; h2c 1 KB, medians of $REC_REPS run(s), ${REC_DUR}s each (ratio learner-on/learner-off)"
-  column -t -s $'\t' <"$OUT/summary-learn.tsv"
-  warn_bad "$RAW_LEARN"
-fi
+# ------------------------------------------------------------------ report
+# other_note RAW: the median CPU the rest of the machine used during runs
+other_note() {
+  awk -F'\t' "$TABLES_AWK"'NR > 1 { s = s " " $12 } END {
+    printf "Others on the machine used a median %s%% of a core during these runs.\n", fmt("%.0f", med(s)) }' "$1"
+}
+
+report() {
+  local pin_note="proxies pinned to CPU 1, nginx backend and h2load to CPU 0"
+  [[ $PIN == 1 ]] || pin_note="nothing pinned (BENCH_PIN=0)"
+  if [[ -n $CELLS ]]; then
+    echo
+    echo "### One worker each"
+    echo
+    echo "$(nproc) CPUs, $pin_note; h2load -c $C -m $M -t $THREADS, ${DUR}s after ${WARM}s warm-up;"
+    echo "medians of $REPS interleaved run(s), each proxy freshly started for each run. $(other_note "$RAW")"
+    echo
+    echo "CPU µs per request (lower is better; best of the others in bold):"
+    echo
+    md_matrix "$OUT/summary.tsv" cpu_us_req "$H_LABEL" "${LABELS[@]}"
+    if [[ -s $OUT/ratios.tsv ]]; then
+      echo
+      echo "$H_LABEL against the best other proxy per cell (CPU/request and p99: lower is better):"
+      echo
+      awk -F'\t' "$TABLES_AWK"'NR == 1 { print "| Cell | best other | its µs/req | herald µs/req | herald / best | herald p99 / its p99 |"
+          print "|---|---|---|---|---|---|"; next }
+        { printf "| %s | %s | %s | %s | %s | %s |\n", cellname($1), $3, $4, $2, $5, $8 }' "$OUT/ratios.tsv"
+    fi
+    echo
+    echo "Every figure (peak RSS: VmHWM summed over the process tree, fresh process per run):"
+    echo
+    md_detail "$OUT/summary.tsv"
+    warn_bad "$RAW"
+  fi
+  if [[ -s $OUT/summary-w2.tsv ]]; then
+    echo
+    echo "### Two workers each"
+    echo
+    echo "Nothing pinned (proxy, backend and h2load share both CPUs); medians of $W2_REPS run(s)."
+    echo "$(other_note "$OUT/raw-w2.tsv")"
+    if [[ $W2_H_LABEL == *-1loop ]]; then
+      echo "herald has no workers yet (herald -t refuses --workers 2): $W2_H_LABEL is"
+      echo "herald with its one event loop, unpinned, against the others' two workers."
+    fi
+    echo
+    echo "req/s (CPU µs per request), higher is better; best of the others in bold:"
+    echo
+    md_matrix "$OUT/summary-w2.tsv" req_s "$W2_H_LABEL" "${W2_LABELS[@]}"
+    echo
+    md_detail "$OUT/summary-w2.tsv"
+    warn_bad "$OUT/raw-w2.tsv"
+  fi
+  if [[ $CONNMEM != 0 ]]; then
+    echo
+    echo "### Memory per connection"
+    echo
+    echo "KB of RSS per connection: (RSS after $CONN_N more connections - RSS before) / $CONN_N,"
+    echo "after $CONN_WARM warm-up connections, one worker, fresh process per figure; medians of $CONN_REPS."
+    echo "A stream in flight: its h2c connection's cost minus an idle one's; it includes the"
+    echo "backend connection the proxy holds for it."
+    echo
+    md_connmem "$OUT/summary-connmem.tsv"
+    awk -F'\t' 'NR > 1 && $8 != "ok" { printf "WARNING: %s %s rep %s: %s\n", $1, $2, $3, $8 }' "$OUT/raw-connmem.tsv"
+  fi
+  if [[ $REC != 0 ]]; then
+    echo
+    echo "### Recording overhead"
+    echo
+    echo "herald --db vs no --db, medians of $REC_REPS run(s); ${REC_DUR}s each after ${WARM}s warm-up; h2load -c $C -m $M."
+    echo "Page mix over h2c: ${PAGE_MIX[*]} (every request a navigation with Referer /)."
+    echo
+    md_pair "$OUT/summary-record.tsv" rec-on rec-off
+    echo
+    awk -F'\t' 'NR > 1 && $1 == "rec-on" { d = d sep "rep " $2 ": " $3; v = v sep "rep " $2 ": " $4; sep = ", " }
+      END { print "Recorder: observations dropped " d "; visits written " v "." }' "$EXTRA_RECORD"
+    warn_bad "$RAW_RECORD"
+  fi
+  if [[ $LEARN != 0 ]]; then
+    echo
+    echo "### The learner"
+    echo
+    echo "$LEARN_VISITS synthetic visits over 10000 pages (targets: under 10 s and 200 MB):"
+    echo
+    sed 's/^/    /' <<<"$LEARN_OUT"
+    echo
+    echo "Loop latency while the learner replays $LEARN_DB_VISITS visits and recomputes all rules every 100 ms,"
+    echo "vs no database; h2c 1 KB, medians of $REC_REPS run(s), ${REC_DUR}s each:"
+    echo
+    md_pair "$OUT/summary-learn.tsv" learner-on learner-off
+    warn_bad "$RAW_LEARN"
+  fi
+}
+{ report; [[ $PROFILE == 1 ]] && profile_report; } | tee "$OUT/tables.md"
 echo
-if [[ -n $CELLS ]]; then log "raw: $RAW  summary: $OUT/summary.tsv"; fi
-if [[ $REC != 0 ]]; then log "recording: raw: $RAW_RECORD  summary: $OUT/summary-record.tsv  extra: $EXTRA_RECORD"; fi
+log "tables: $OUT/tables.md  raw and summary TSVs: $OUT"
 if [[ $PAGELOAD != 0 ]]; then
   # Its own processes and ports; the backend above is idle by now.
+  # A quick run loads each page once per arm.
+  [[ $QUICK == 1 ]] && export PL_RUNS=${PL_RUNS:-1}
   B=$B BENCH_OUT=$OUT "$ROOT/tools/bench/pageload.sh"
 fi

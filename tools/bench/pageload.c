@@ -22,19 +22,16 @@
  * stylesheets reference). A hinted or pushed resource the page does not
  * reference is counted but not waited for.
  *
- * Plain non-blocking sockets and poll(): a single load, no event library
- * needed. Output, one line (or --json):
+ * Non-blocking sockets (netc.h) and poll(): a single load, no event
+ * library needed. Output, one line (or --json):
  *   pageload: ms 612.4 bytes 23456 requests 9 pushed 0 hinted 8 conns 1 proto h2
  * Exit status 0 when every needed response was a 200 within --timeout. */
 #include "base/util.h"
+#include "tools/bench/netc.h"
 
 #include <errno.h>
 #include <llhttp.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
-#include <openssl/ssl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -72,15 +69,12 @@ struct res {
 };
 
 struct conn {
-  int fd;
-  SSL *ssl;
+  struct netc net;
   int connected, ready; /* TCP up; TLS done (or cleartext) */
   double syn_at;        /* the kernel's handshake is done; up from then */
   nghttp2_session *h2;
   llhttp_t parser;   /* HTTP/1.1 */
   struct res *cur;   /* HTTP/1.1: the response being read, NULL if idle */
-  char *out;         /* bytes not yet written */
-  size_t out_len;
   char promise_path[MAX_PATH]; /* :path of the PUSH_PROMISE being read */
 };
 
@@ -168,15 +162,12 @@ static int all_needed_done(void) {
 /* ---- output and connections ---- */
 
 static void out_add(struct conn *c, const void *p, size_t n) {
-  if (c->out_len + n > OUT_CAP)
+  if (c->net.out_len + n > OUT_CAP)
     die("output buffer full");
-  c->out = xrealloc(c->out, c->out_len + n);
-  memcpy(c->out + c->out_len, p, n);
-  c->out_len += n;
+  netc_queue(&c->net, p, n);
 }
 
-/* conn_flush writes what it can; a short write leaves the rest for the
- * next POLLOUT (SSL_write is retried with the same bytes, as it must). */
+/* conn_flush writes what it can; the rest waits for the next POLLOUT. */
 static void conn_flush(struct conn *c) {
   if (c->h2) {
     const uint8_t *data;
@@ -186,42 +177,16 @@ static void conn_flush(struct conn *c) {
     if (n < 0)
       die("nghttp2_session_mem_send: %s", nghttp2_strerror((int)n));
   }
-  while (c->ready && c->out_len > 0) {
-    ssize_t n;
-    if (c->ssl) {
-      int w = SSL_write(c->ssl, c->out, (int)c->out_len);
-      if (w <= 0) {
-        int e = SSL_get_error(c->ssl, w);
-        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-          return;
-        die("SSL_write failed (%d)", e);
-      }
-      n = w;
-    } else {
-      n = write(c->fd, c->out, c->out_len);
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-      if (n < 0)
-        die("write: %s", strerror(errno));
-    }
-    memmove(c->out, c->out + n, c->out_len - (size_t)n);
-    c->out_len -= (size_t)n;
-  }
+  int rv = c->ready ? netc_flush(&c->net) : 0;
+  if (rv < 0)
+    die("write: %s", strerror(-rv));
 }
 
 static void conn_open(struct conn *c) {
-  struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-  int rv = getaddrinfo(L.host, L.port, &hints, &ai);
-  if (rv != 0)
-    die("%s: %s", L.host, gai_strerror(rv));
-  c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (c->fd < 0)
-    die("socket: %s", strerror(errno));
-  int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS)
-    die("connect: %s", strerror(errno));
-  freeaddrinfo(ai);
+  c->net.fd = -1;
+  int rv = netc_connect(&c->net, L.host, L.port);
+  if (rv < 0)
+    die("connect %s:%s: %s", L.host, L.port, strerror(-rv));
   vlog("conn %d: connecting", (int)(c - L.conns));
 }
 
@@ -712,62 +677,32 @@ static void conn_ready(struct conn *c) {
     h1_next(c);
     return;
   }
-  if (c->ssl) {
-    const uint8_t *alpn;
-    unsigned len;
-    SSL_get0_alpn_selected(c->ssl, &alpn, &len);
-    if (len != 2 || memcmp(alpn, "h2", 2) != 0)
-      die("server did not select h2 in ALPN");
-  }
+  if (c->net.ssl && !netc_alpn_is(&c->net, "h2"))
+    die("server did not select h2 in ALPN");
   h2_start(c);
   request(&L.res[0]);
 }
 
 static void conn_handshake(struct conn *c) {
-  if (c->ssl == NULL) {
-    c->ssl = SSL_new(L.ctx);
-    SSL_set_fd(c->ssl, c->fd);
-    SSL_set_connect_state(c->ssl);
-    static const uint8_t h2[] = "\x02h2", h1[] = "\x08http/1.1";
-    if (L.h1)
-      SSL_set_alpn_protos(c->ssl, h1, sizeof(h1) - 1);
-    else
-      SSL_set_alpn_protos(c->ssl, h2, sizeof(h2) - 1);
-  }
-  int rv = SSL_do_handshake(c->ssl);
-  if (rv == 1) {
+  static const uint8_t h2[] = "\x02h2", h1[] = "\x08http/1.1";
+  int rv = L.h1 ? netc_handshake(&c->net, L.ctx, h1, sizeof(h1) - 1)
+                : netc_handshake(&c->net, L.ctx, h2, sizeof(h2) - 1);
+  if (rv == 1)
     conn_ready(c);
-    return;
-  }
-  int e = SSL_get_error(c->ssl, rv);
-  if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-    die("TLS handshake failed (%d)", e);
+  else if (rv < 0)
+    die("TLS handshake failed");
 }
 
 static void conn_read(struct conn *c) {
   uint8_t buf[64 * 1024];
   for (;;) {
-    ssize_t n;
-    if (c->ssl) {
-      int r = SSL_read(c->ssl, buf, sizeof(buf));
-      if (r <= 0) {
-        int e = SSL_get_error(c->ssl, r);
-        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-          break;
-        n = 0; /* closed (cleanly or not): handled below */
-      } else {
-        n = r;
-      }
-    } else {
-      n = read(c->fd, buf, sizeof(buf));
-      if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        break;
-    }
-    if (n <= 0) {
+    ssize_t n = netc_read(&c->net, buf, sizeof(buf));
+    if (n == 0)
+      break;
+    if (n < 0) { /* closed, cleanly or not */
       if (!all_needed_done())
         die("conn %d closed by the server", (int)(c - L.conns));
-      close(c->fd);
-      c->fd = -1;
+      netc_close(&c->net);
       return;
     }
     if (c->h2) {
@@ -799,11 +734,9 @@ static void conn_up(struct conn *c) {
 
 static void on_event(struct conn *c, short ev) {
   if (!c->connected && c->syn_at == 0 && (ev & (POLLOUT | POLLERR | POLLHUP))) {
-    int err = 0;
-    socklen_t len = sizeof(err);
-    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    int err = netc_connected(&c->net);
     if (err != 0)
-      die("connect %s:%s: %s", L.host, L.port, strerror(err));
+      die("connect %s:%s: %s", L.host, L.port, strerror(-err));
     /* A userspace relay accepts at once: the kernel completes the
      * handshake on loopback. The SYN, SYN-ACK round trip of the emulated
      * link is added here, so each new connection costs its 1 RTT. */
@@ -821,7 +754,7 @@ static void on_event(struct conn *c, short ev) {
   }
   if (ev & POLLIN)
     conn_read(c);
-  if (c->fd >= 0)
+  if (c->net.fd >= 0)
     conn_flush(c);
   if (L.h1)
     for (int i = 0; i < L.nconns; i++)
@@ -878,17 +811,8 @@ int main(int argc, char **argv) {
   snprintf(L.port, sizeof(L.port), "%d", port);
   snprintf(L.authority, sizeof(L.authority), "%s", target);
   signal(SIGPIPE, SIG_IGN);
-  if (L.tls) {
-    /* No session cache: every load is a full handshake, as a cold visit. */
-    L.ctx = SSL_CTX_new(TLS_method());
-    SSL_CTX_set_min_proto_version(L.ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(L.ctx, SSL_VERIFY_NONE, NULL);
-    SSL_CTX_set_session_cache_mode(L.ctx, SSL_SESS_CACHE_OFF);
-    /* conn_flush retries a blocked SSL_write with a buffer that may have
-     * grown and moved since. */
-    SSL_CTX_set_mode(L.ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                                SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  }
+  if (L.tls)
+    L.ctx = netc_tls_ctx(); /* no session cache: a cold visit */
 
   L.t0 = now_ms();
   struct res *page = res_get(path, D_DOCUMENT, NULL);
@@ -901,11 +825,11 @@ int main(int argc, char **argv) {
     struct pollfd pfd[MAX_CONNS];
     for (int i = 0; i < L.nconns; i++) {
       struct conn *c = &L.conns[i];
-      pfd[i].fd = c->fd;
+      pfd[i].fd = c->net.fd;
       pfd[i].events = POLLIN;
       if (!c->connected && c->syn_at != 0)
         pfd[i].events = 0; /* waiting out --connect-rtt */
-      else if (!c->connected || c->out_len > 0 ||
+      else if (!c->connected || c->net.out_len > 0 ||
           (c->h2 && nghttp2_session_want_write(c->h2)))
         pfd[i].events |= POLLOUT;
     }
@@ -928,7 +852,7 @@ int main(int argc, char **argv) {
       struct conn *c = &L.conns[i];
       if (!c->connected && c->syn_at != 0 && now_ms() >= c->syn_at)
         conn_up(c);
-      else if (pfd[i].revents && c->fd >= 0)
+      else if (pfd[i].revents && c->net.fd >= 0)
         on_event(c, pfd[i].revents);
     }
     end = now_ms();
@@ -957,13 +881,9 @@ int main(int argc, char **argv) {
            ms, bytes, needed, L.requests, L.pushed, L.hinted, L.nconns, proto,
            complete ? "" : " INCOMPLETE");
   for (int i = 0; i < L.nconns; i++) {
-    if (L.conns[i].ssl)
-      SSL_free(L.conns[i].ssl);
     if (L.conns[i].h2)
       nghttp2_session_del(L.conns[i].h2);
-    if (L.conns[i].fd >= 0)
-      close(L.conns[i].fd);
-    free(L.conns[i].out);
+    netc_close(&L.conns[i].net);
   }
   for (int i = 0; i < L.nres; i++)
     free(L.res[i].body);

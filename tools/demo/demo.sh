@@ -281,13 +281,25 @@ teach() {
   say "learned (heraldctl --db $RUN/herald.db rules /):"
   "$B/heraldctl" --db "$RUN/herald.db" rules / | sed 's/^/    /'
   local pushes hints
-  pushes=$(nghttp -nv -H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document' "$t/" 2>&1 |
-    grep -c 'recv PUSH_PROMISE') || true
-  say "next visit, a client that takes push: $pushes PUSH_PROMISEs (nghttp -nv $t/)"
-  hints=$(nghttp -nv --no-push -H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document' "$t/" 2>&1 |
+  pushes=$(nghttp -nv "${NAV[@]}" "$t/" 2>&1 | grep -c 'recv PUSH_PROMISE') || true
+  say "next visit, a client that takes push: $pushes PUSH_PROMISEs ($(push_cmd "$t"))"
+  hints=$(nghttp -nv --no-push "${NAV[@]}" "$t/" 2>&1 |
     grep -E ':status: 103|link: ' | sed 's/^.*recv (stream_id=[0-9]*) /    /') || true
-  say "next visit, a client without push (today's browsers) gets 103 Early Hints:"
+  say "next visit, a client without push (today's browsers) gets 103 Early Hints ($(hints_cmd "$t")):"
   printf '%s\n' "$hints"
+}
+
+# What makes a request a navigation, as a browser sends it: without these
+# headers herald sends neither pushes nor a 103 (nghttp's User-Agent is
+# in record.ignore_agents, so these looks are never counted as visits).
+NAV=(-H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document')
+# push_cmd URL, hints_cmd URL: the commands that show the pushes and the
+# 103 of the next navigation, exactly as the banner prints them.
+push_cmd() {
+  printf "nghttp -nv -H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document' %s/ | grep PUSH_PROMISE" "$1"
+}
+hints_cmd() {
+  printf "nghttp -nv --no-push -H 'sec-fetch-mode: navigate' -H 'sec-fetch-dest: document' %s/ | grep -E ':status: 103|link:'" "$1"
 }
 
 print_instructions() {
@@ -304,11 +316,13 @@ print_instructions() {
  Pages:  ${PAGES[*]}
 
  Try:
-   curl --http2 -k $t/
-   curl --http2-prior-knowledge $h/
-   nghttp -nv $h/
-   nghttp -nv --no-push -H 'sec-fetch-mode: navigate' $t/   (the 103 Early Hints)
-   $B/heraldctl --db $RUN/herald.db rules          (what herald learned)
+   curl --http2 -k $t/                 (HTTP/2 over TLS)
+   curl --http2-prior-knowledge $h/    (h2c)
+   $(push_cmd "$t")
+                                       (the pushes a navigation gets)
+   $(hints_cmd "$t")
+                                       (the 103 a client without push gets)
+   $B/heraldctl --db $RUN/herald.db rules /        (what herald learned)
    nghttp -nas $t/product/123.html     (page + its assets, with timings)
    curl -k -sS -o /dev/null -w '%{http_version} %{http_code}\\n' $t/about.html
    a browser at $t/ (accept the certificate warning)
