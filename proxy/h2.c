@@ -423,8 +423,6 @@ void *h2_session_new(struct conn *c) {
   nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, ARRAY_SIZE(iv));
   nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
                                         CONN_WINDOW);
-  /* Scheduling by urgency only works on what is still in nghttp2. */
-  conn_keep_output_shallow(c);
   h2_update_timer(s);
   conn_mark_dirty(c);
   return s;
