@@ -287,8 +287,11 @@ bench: all $(B)/learnbench $(B)/pageload $(B)/fault_backend $(B)/relay \
        $(B)/connhold
 	@B=$(B) tools/bench/bench.sh
 
+# The hint budget sweep behind herald's defaults (README, "Real site");
+# RS_SWEEP= (empty) for one run, RS_* as tools/bench/realsite.sh says.
 realsite: all $(B)/relay
-	@B=$(B) tools/bench/realsite.sh
+	@B=$(B) RS_SWEEP="$${RS_SWEEP-defaults; -o learn.hint_budget=1048576; -o learn.hint_budget=524288 -o learn.hint_max_resources=16}" \
+	  tools/bench/realsite.sh
 
 demo: all
 	@B=$(B) tools/demo/demo.sh

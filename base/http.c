@@ -132,23 +132,31 @@ int http_path_valid(const char *p, size_t len, int is_options) {
   return 1;
 }
 
-/* uri_char: a pchar (RFC 3986 3.3) other than pct-encoded, or '/' or
- * '?' (3.4): what a path and query hold unescaped. */
-static int uri_char(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-      (c >= '0' && c <= '9'))
+/* escaped: whether a browser's URL parser (WHATWG URL Standard, special
+ * schemes) percent-encodes byte |c| in a path (|query| 0) or a query:
+ * the C0 control set (controls, DEL, non-ASCII) and space, '"', '#', '<',
+ * '>'; in a path also '^', '`', '{', '}' (the path set; its '?' starts
+ * the query) and '\\', which it reads as '/' (so a literal one can only
+ * be %5C); in a query also '\'' (the special-query set). */
+static int escaped(unsigned char c, int query) {
+  if (c <= 0x20 || c >= 0x7f)
     return 1;
-  return c != '\0' && strchr("-._~!$&'()*+,;=:@/?", c) != NULL;
+  if (c == '"' || c == '#' || c == '<' || c == '>')
+    return 1;
+  if (query)
+    return c == '\'';
+  return c == '^' || c == '`' || c == '{' || c == '}' || c == '\\';
 }
 
 size_t http_path_escape(const char *p, size_t n, char *out, size_t cap) {
   static const char hex[] = "0123456789ABCDEF";
   size_t w = 0;
+  int query = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)p[i];
-    int keep = uri_char(c) || (c == '%' && n - i >= 3 &&
-                               isxdigit((unsigned char)p[i + 1]) &&
-                               isxdigit((unsigned char)p[i + 2]));
+    if (c == '?')
+      query = 1;
+    int keep = !escaped(c, query);
     if (w + (keep ? 1 : 3) >= cap)
       return 0;
     if (keep) {

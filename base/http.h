@@ -78,14 +78,19 @@ size_t http_authority_host_len(const char *p, size_t len);
  * control bytes), or "*" when |is_options|. */
 int http_path_valid(const char *p, size_t len, int is_options);
 
-/* http_path_escape copies the path and query |p| (|n| bytes) into |out|
- * as RFC 3986 requires inside a URI reference: every byte that is not a
- * pchar, '/' or '?' (controls, space, '"', '#', '<', '>', '[', ']',
- * backslash, '^', '`', '{', '|', '}', DEL, non-ASCII) becomes %HH, and
- * so does a '%' that does not start a %HH escape. Every other byte, valid
- * escapes included, is copied unchanged, so a valid query survives byte
- * for byte and nothing can close a Link's "<...>" (RFC 8288). Returns the length
- * written (NUL-terminated), or 0 when it does not fit in |cap|. */
+/* http_path_escape copies the origin-form path and query |p| (|n| bytes)
+ * into |out| as a browser's URL parser (WHATWG URL Standard, http and
+ * https) would leave them, so that a URL herald writes into a Link field
+ * (RFC 8288) or a PUSH_PROMISE is requested exactly as the browser
+ * requested it before: only what the parser percent-encodes becomes %HH.
+ * That is controls, space, DEL, non-ASCII, '"', '#', '<' and '>'
+ * anywhere; in the path also '^', '`', '{', '}' and '\\' (read as '/');
+ * in the query (from the first '?') also '\''. Everything else is copied
+ * unchanged: escapes, '%', and the bytes browsers send raw ('|', '[', ']',
+ * and in a query '^', '`', '{', '}', '\\'). '<', '>', controls and space
+ * are always encoded, so nothing can close a Link's "<...>" or end its
+ * field. Returns the length written (NUL-terminated), or 0 when it does
+ * not fit in |cap|. */
 size_t http_path_escape(const char *p, size_t n, char *out, size_t cap);
 
 /* http_transfer_codings reads the Transfer-Encoding fields of |hdrs| (one

@@ -79,6 +79,7 @@ struct client {
 /* One attributed resource until it is emitted as a struct visit_req. */
 struct areq {
   char *key;
+  uint64_t conn_id, stream_id; /* with delay_ms, the order it was made in */
   uint64_t bytes;
   uint32_t flags;
   uint32_t delay_ms;
@@ -125,6 +126,7 @@ struct req {
   const char *ref_page; /* the Referer as a page key (kept parameters) */
   int origin_only;      /* the Referer names the origin only (its root) */
   uint64_t conn_id;
+  uint64_t stream_id;
   uint64_t start_ms;
   uint64_t end_ms;
   uint64_t bytes;
@@ -408,6 +410,8 @@ static int record(struct attrib *a, struct avisit *v, const struct req *r,
   struct areq *q = &v->reqs[v->nreqs++];
   memset(q, 0, sizeof(*q));
   q->key = xstrdup(r->key);
+  q->conn_id = r->conn_id;
+  q->stream_id = r->stream_id;
   q->bytes = r->bytes;
   q->status = r->status;
   q->dest = r->dest != OBS_DEST_NONE ? r->dest : derive_dest(r->content_type);
@@ -603,6 +607,7 @@ static void done(struct attrib *a, const struct obs *o) {
   r.ref_page = ref_page;
   r.origin_only = ref[0] != '\0' && pagekey_is_origin(ref);
   r.conn_id = o->conn_id;
+  r.stream_id = o->stream_id;
   r.start_ms = o->start_ms;
   r.end_ms = o->end_ms;
   r.bytes = o->bytes;
@@ -770,7 +775,18 @@ static int requested_key(const struct avisit *v, const char *key) {
   return 0;
 }
 
-/* emit_visit hands |v| to |emit| as a struct visit and frees it. */
+/* made_before: request |x| was made before |y| (requests are recorded as
+ * they end; many start in the same millisecond, in stream order). */
+static int made_before(const struct areq *x, const struct areq *y) {
+  if (x->delay_ms != y->delay_ms)
+    return x->delay_ms < y->delay_ms;
+  if (x->conn_id != y->conn_id)
+    return x->conn_id < y->conn_id;
+  return x->stream_id < y->stream_id;
+}
+
+/* emit_visit hands |v| to |emit| as a struct visit and frees it. Its
+ * requests go out in the order the client made them (struct visit). */
 static void emit_visit(struct attrib *a, struct avisit *v,
                        attrib_emit_cb emit, void *ud) {
   struct visit out;
@@ -797,9 +813,24 @@ static void emit_visit(struct attrib *a, struct avisit *v,
   out.nreqs = v->nreqs;
   size_t cap = v->nreqs + v->npushes;
   out.reqs = cap != 0 ? xcalloc(cap, sizeof(*out.reqs)) : NULL;
+  /* at[k]: the recorded request that goes out k-th (an insertion sort: a
+   * visit has a few dozen, mostly in order already); place[i]: where
+   * recorded request i goes, for the parents. */
+  size_t *at = xmalloc(2 * (v->nreqs + 1) * sizeof(*at));
+  size_t *place = at + v->nreqs + 1;
   for (size_t i = 0; i < v->nreqs; i++) {
-    const struct areq *q = &v->reqs[i];
-    struct visit_req *w = &out.reqs[i];
+    size_t k = i;
+    while (k > 0 && made_before(&v->reqs[i], &v->reqs[at[k - 1]])) {
+      at[k] = at[k - 1];
+      k--;
+    }
+    at[k] = i;
+  }
+  for (size_t k = 0; k < v->nreqs; k++)
+    place[at[k]] = k;
+  for (size_t k = 0; k < v->nreqs; k++) {
+    const struct areq *q = &v->reqs[at[k]];
+    struct visit_req *w = &out.reqs[k];
     copy_field(w->key, PAGEKEY_MAX, q->key, PAGEKEY_MAX);
     memcpy(w->method, q->method, sizeof(w->method));
     memcpy(w->content_type, q->content_type, sizeof(w->content_type));
@@ -807,11 +838,12 @@ static void emit_visit(struct attrib *a, struct avisit *v,
     w->dest = q->dest;
     w->urgency = q->urgency;
     w->depth = q->depth;
-    w->parent = q->parent;
+    w->parent = q->parent >= 0 ? (int)place[q->parent] : -1;
     w->flags = q->flags;
     w->delay_ms = q->delay_ms;
     w->bytes = q->bytes;
   }
+  free(at);
   for (size_t i = 0; i < v->npushes; i++) {
     const struct visit_push *p = &v->pushes[i];
     if (!p->completed || requested_key(v, p->key))

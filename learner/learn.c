@@ -325,6 +325,7 @@ struct entry *learn_entry_add(struct learn *l, struct page *p, uint32_t res,
   uint32_t ei = p->nres++;
   struct entry *e = &p->ents[ei];
   memset(e, 0, sizeof(*e));
+  e->place = LEARN_PLACE_NONE;
   e->res = res;
   e->hash = hash;
   e->first_v = p->v;

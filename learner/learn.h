@@ -45,8 +45,8 @@
  * stopped needing a resource herald names on every visit, so they come
  * from visits where herald did not name it: the holdout arm, clients that
  * got no 103 (HTTP/1.1, push-only routes), and the proxy's verification
- * draws ([deliver] verify: each named resource is left out of a
- * navigation's 103 or pushes with that probability, independently).
+ * draws ([deliver] verify: a navigation gets none of what it would be
+ * named with that probability).
  * Two rules make those few samples decisive:
  *   - Superseded: on a visit where herald named X, the page genuinely
  *     requested (not named) another URL with X's path and another query
@@ -104,10 +104,19 @@
  *
  * ORDER AND BUDGETS. Served resources are ordered by how much the page
  * needs them first (enum learn_rank: render-blocking stylesheets,
- * synchronous scripts, fonts, the rest), then median discovery delay,
- * then depth, then key. The rank comes from the browser's own statements
- * when it makes them: Sec-Fetch-Dest (or the content type) and the RFC
- * 9218 urgency of its genuine requests (Chromium sends u=0 for a
+ * synchronous scripts, fonts, the rest), then by the order the browser
+ * asks for them in: the median place of each among the requests of its
+ * rank in a visit (0: first), then median discovery delay, then depth,
+ * then key. The place is learned only from visits herald named nothing
+ * to (before its rules exist, the holdout and verification draws, clients
+ * without a 103): in one where it did, the genuine requests left are not
+ * the page's order. The place is also what the browser's own timing
+ * cannot tell apart: fonts it asks for in one write reach herald in the
+ * same millisecond, in the order its layout needs them, the one for the
+ * first text first. A resource never seen in such a visit comes after
+ * those of its rank that were. The rank comes from the browser's own
+ * statements when it makes them: Sec-Fetch-Dest (or the content type) and
+ * the RFC 9218 urgency of its genuine requests (Chromium sends u=0 for a
  * render-blocking stylesheet and u=4 for a print one, u=1 or 2 for a
  * parser-blocking script and no field, meaning u=3, for an async or
  * deferred one). Each channel then has its own byte budget and count cap:
@@ -161,8 +170,10 @@ struct learn_params {
 
 void learn_params_defaults(struct learn_params *p);
 
-/* learn_rule_order compares two rules in serving order: rank, median
- * delay, depth, key. */
+#define LEARN_PLACE_NONE 255
+
+/* learn_rule_order compares two rules in serving order: rank, place,
+ * median delay, depth, key. */
 struct learn_rule;
 int learn_rule_order(const struct learn_rule *a, const struct learn_rule *b);
 

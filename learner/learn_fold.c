@@ -131,9 +131,12 @@ static uint32_t find(const struct learn *l, const struct page *p,
 }
 
 /* hit counts a genuine request |r| (resource id |res|) in node |pi|
- * from the client network |fp|. */
+ * from the client network |fp|; |place| is its place among the visit's
+ * requests of its rank, or LEARN_PLACE_NONE when the visit says nothing
+ * about the page's order. */
 static void hit(struct learn *l, uint32_t pi, uint32_t res, uint32_t hash,
-                const struct visit_req *r, uint8_t urgency, uint32_t fp) {
+                const struct visit_req *r, uint8_t urgency, uint32_t fp,
+                uint8_t place) {
   struct page *p = &l->pages[pi];
   uint32_t ei = find(l, p, res, hash);
   struct entry *e;
@@ -150,6 +153,13 @@ static void hit(struct learn *l, uint32_t pi, uint32_t res, uint32_t hash,
     uint32_t c = learn_clock(p, e);
     e->k = learn_entry_k(l, e, c) + 1;
     e->kc = c;
+  }
+  if (place != LEARN_PLACE_NONE) {
+    /* A median of small integers: one step towards each sample. */
+    if (e->place == LEARN_PLACE_NONE || e->place == place)
+      e->place = place;
+    else
+      e->place = (uint8_t)(e->place < place ? e->place + 1 : e->place - 1);
   }
   if (e->flags & ENTRY_SEEN) {
     e->median = frugal_median(e->median, r->delay_ms);
@@ -316,6 +326,11 @@ int learn_visit(struct learn *l, const struct visit *v) {
     int prio = 0;
     for (size_t i = 0; i < v->nreqs && !prio; i++)
       prio = v->reqs[i].urgency != VISIT_URGENCY_NONE;
+    /* Places count only where the page alone chose what to fetch. */
+    int order_known = v->nnamed == 0;
+    for (size_t i = 0; i < v->nreqs && order_known; i++)
+      order_known = !(v->reqs[i].flags & VISIT_REQ_DELIVERED);
+    uint8_t seen[LEARN_RANK_OTHER + 1] = {0};
     for (size_t i = 0; i < v->nreqs; i++) {
       const struct visit_req *r = &v->reqs[i];
       if (ids[i] == NONE)
@@ -329,8 +344,15 @@ int learn_visit(struct learn *l, const struct visit *v) {
       uint8_t urg = r->urgency != VISIT_URGENCY_NONE ? r->urgency
                     : prio                          ? 3
                                                     : VISIT_URGENCY_NONE;
+      uint8_t place = LEARN_PLACE_NONE;
+      if (order_known) {
+        uint8_t rank = learn_rank_of(r->dest, urg);
+        place = seen[rank];
+        if (seen[rank] < LEARN_PLACE_NONE - 1)
+          seen[rank]++;
+      }
       for (size_t j = 0; j < nn; j++)
-        hit(l, nodes[j], ids[i], hashes[i], r, urg, net);
+        hit(l, nodes[j], ids[i], hashes[i], r, urg, net, place);
     }
     /* Named and not requested: the browser had it, or herald's hint
      * changed nothing; either way the page did not decide. */

@@ -57,6 +57,8 @@ struct entry {
   uint8_t urgency;   /* latest, VISIT_URGENCY_NONE unknown */
   uint8_t flags;     /* ENTRY_* */
   uint8_t nclients;  /* distinct clients, saturates at LEARN_MAX_CLIENTS */
+  uint8_t place;     /* frugal median of its place among the requests of
+                        its rank in a visit (learn.h); LEARN_PLACE_NONE */
 };
 
 /* A node: one key (page, template, section or site) and class. */

@@ -115,31 +115,42 @@ struct cand {
   uint64_t bytes;
   uint32_t median, channels, used, unused;
   int clients;
-  uint8_t depth, dest, urgency, rank, state, level;
+  uint8_t depth, dest, urgency, rank, state, level, place;
 };
 
-/* order: rank, then median delay, then depth, then key. */
-static int order(uint8_t rank1, uint32_t median1, uint8_t depth1,
-                 const char *key1, uint8_t rank2, uint32_t median2,
-                 uint8_t depth2, const char *key2) {
-  if (rank1 != rank2)
-    return rank1 < rank2 ? -1 : 1;
-  if (median1 != median2)
-    return median1 < median2 ? -1 : 1;
-  if (depth1 != depth2)
-    return depth1 < depth2 ? -1 : 1;
-  return strcmp(key1, key2);
+/* The attributes serving order compares (learn.h, ORDER AND BUDGETS). */
+struct order_key {
+  uint8_t rank, place, depth;
+  uint32_t median;
+  const char *key;
+};
+
+/* order: rank, then place, then median delay, then depth, then key. */
+static int order(struct order_key a, struct order_key b) {
+  if (a.rank != b.rank)
+    return a.rank < b.rank ? -1 : 1;
+  if (a.place != b.place)
+    return a.place < b.place ? -1 : 1;
+  if (a.median != b.median)
+    return a.median < b.median ? -1 : 1;
+  if (a.depth != b.depth)
+    return a.depth < b.depth ? -1 : 1;
+  return strcmp(a.key, b.key);
 }
 
 static int cmp_served(const void *a, const void *b) {
   const struct cand *x = a, *y = b;
-  return order(x->rank, x->median, x->depth, x->key, y->rank, y->median,
-               y->depth, y->key);
+  return order((struct order_key){x->rank, x->place, x->depth, x->median,
+                                  x->key},
+               (struct order_key){y->rank, y->place, y->depth, y->median,
+                                  y->key});
 }
 
 int learn_rule_order(const struct learn_rule *x, const struct learn_rule *y) {
-  return order(x->rank, x->median_delay_ms, x->depth, x->key, y->rank,
-               y->median_delay_ms, y->depth, y->key);
+  return order((struct order_key){x->rank, x->place, x->depth,
+                                  x->median_delay_ms, x->key},
+               (struct order_key){y->rank, y->place, y->depth,
+                                  y->median_delay_ms, y->key});
 }
 
 /* to_front moves the candidates with a channel to the front of |c|
@@ -190,7 +201,9 @@ static void declared_attrs(const struct entry *e, struct cand *c) {
 }
 
 /* observed fills the resource's own attributes (size, type, delay) from
- * the most specific entry that saw a genuine request of it. */
+ * the most specific entry that saw a genuine request of it. (Its place
+ * comes from the most specific entry that knows one: a page first
+ * visited after its site's rules were served never learns its own.) */
 static void observed(const struct entry *e, struct cand *c) {
   c->bytes = e->bytes;
   c->median = e->median;
@@ -215,7 +228,10 @@ static void walk(struct learn *l, const uint32_t *nodes, size_t nn,
   c->res = res;
   c->rank = LEARN_RANK_OTHER;
   c->urgency = VISIT_URGENCY_NONE;
-  for (size_t j = 0; j < nn && (hint < 0 || push < 0 || !got_attrs); j++) {
+  c->place = LEARN_PLACE_NONE;
+  for (size_t j = 0; j < nn && (hint < 0 || push < 0 || !got_attrs ||
+                                c->place == LEARN_PLACE_NONE);
+       j++) {
     const struct page *p = &l->pages[nodes[j]];
     uint32_t ei = learn_entry_of(l, p, res);
     if (ei == NONE)
@@ -229,6 +245,8 @@ static void walk(struct learn *l, const uint32_t *nodes, size_t nn,
       observed(e, c);
       got_attrs = 1;
     }
+    if (c->place == LEARN_PLACE_NONE)
+      c->place = e->place;
     if (decl == NULL && w.declared)
       decl = e;
     if (hint < 0) {
@@ -316,6 +334,7 @@ static void write_rule(const struct cand *c, int ord, struct learn_rule *r) {
   r->clients = c->clients;
   r->bytes = c->bytes;
   r->median_delay_ms = c->median;
+  r->place = c->place;
   r->pushable = (uint8_t)c->w.pushable;
   r->superseded = (uint8_t)c->w.superseded;
   r->suspended = (uint8_t)(c->w.suspended_hint || c->w.suspended_push);

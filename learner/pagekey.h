@@ -95,8 +95,9 @@ int pagekey_is_origin(const char *key);
  * '/'), no control byte, space, '"', '<', '>' or '#', and only well-formed
  * %HH escapes.
  * Bytes browsers send unescaped although RFC 3986 does not allow them
- * ('|', '^', '{', '}', '[', ']', '`', non-ASCII) pass: whatever writes the
- * path into a header percent-encodes them (http_path_escape). */
+ * ('|', '[', ']', in a query '^', '`', '{', '}') pass, and so does
+ * non-ASCII: whatever writes the path into a header leaves it as a
+ * browser's URL parser would (http_path_escape). */
 int pagekey_path_safe(const char *path, size_t len);
 
 /* pagekey_rule_ok tells whether |resource_key| may be served for

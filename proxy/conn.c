@@ -13,8 +13,12 @@
  * timeout); its source address then stands for the client everywhere. */
 #include "proxy/conn.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -73,6 +77,8 @@ struct conn {
 
   struct buf out;   /* plaintext queued by the session */
   size_t inflight;  /* bytes handed to uv_write, not yet completed */
+  size_t ahead;     /* pending bytes that stop the session producing; 0:
+                       limits.write_buffer (conn_keep_output_shallow) */
   int reading, read_paused, closing, close_after_flush, shutting;
   int want_produce; /* the session stopped producing on a full queue */
   int handles_open; /* tcp + three timers; freed when this reaches 0 */
@@ -113,10 +119,27 @@ size_t conn_output_pending(const struct conn *c) {
   return c->out.len + c->inflight;
 }
 
+/* produce_limit: pending output at which the session stops producing. */
+static size_t produce_limit(const struct conn *c) {
+  size_t cap = (size_t)c->cfg->write_buffer;
+  return c->ahead != 0 && c->ahead < cap ? c->ahead : cap;
+}
+
+void conn_keep_output_shallow(struct conn *c) {
+  c->ahead = CONN_SHALLOW_AHEAD;
+  uv_os_fd_t fd;
+  int lowat = CONN_SHALLOW_LOWAT;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+      setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat,
+                 sizeof(lowat)) != 0)
+    LOG_DEBUG("conn %llu %s: TCP_NOTSENT_LOWAT: %s",
+              (unsigned long long)c->id, c->peer, strerror(errno));
+}
+
 int conn_write_blocked(struct conn *c) {
   if (c->closing)
     return 1;
-  if (conn_output_pending(c) < (size_t)c->cfg->write_buffer)
+  if (conn_output_pending(c) < produce_limit(c))
     return 0;
   c->want_produce = 1; /* the caller stops producing: wake it later */
   return 1;
@@ -334,7 +357,7 @@ static void after_progress(struct conn *c) {
     conn_resume_read(c);
   if (c->session != NULL) {
     c->ops->writable(c->session);
-    if (c->want_produce) {
+    if (c->want_produce && conn_output_pending(c) < produce_limit(c) / 2) {
       c->want_produce = 0;
       conn_mark_dirty(c);
     }

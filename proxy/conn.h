@@ -45,6 +45,17 @@ void conn_write_move(struct conn *c, struct buf *q, size_t n);
 int conn_write_blocked(struct conn *c);
 /* conn_output_pending: bytes queued or in flight to the client. */
 size_t conn_output_pending(const struct conn *c);
+/* conn_keep_output_shallow: from now on the session orders its own
+ * output (HTTP/2 streams by urgency, once it has sent a 103), so what is
+ * committed ahead of its next choice must stay small: conn_write_blocked
+ * turns true at CONN_SHALLOW_AHEAD bytes pending instead of the write
+ * buffer, and the kernel keeps at most
+ * CONN_SHALLOW_LOWAT unsent bytes (TCP_NOTSENT_LOWAT). A response that
+ * arrives late (the page after its 103's preloads) then waits behind
+ * those and what the network holds, not behind everything queued. */
+#define CONN_SHALLOW_AHEAD (32 * 1024)
+#define CONN_SHALLOW_LOWAT (16 * 1024)
+void conn_keep_output_shallow(struct conn *c);
 /* conn_flush_now sends queued output (normally done after the loop turn). */
 void conn_flush_now(struct conn *c);
 /* conn_mark_dirty asks for the session's produce step and a flush after

@@ -79,6 +79,9 @@ static void deliver(struct exchange *x, const struct http_req *req) {
                        &named)) {
   case HINTS_NONE:
     return;
+  case HINTS_VERIFY:
+    x->early_ok = 0; /* the page alone decides: no backend 103 either */
+    return;
   case HINTS_PUSH: {
     int pushed = 0;
     uint64_t cut = push_page(x, req, p, named, &pushed);

@@ -31,6 +31,7 @@
 #include "proxy/conn.h"
 #include "proxy/exchange.h"
 #include "proxy/h2_stream.h"
+#include "proxy/preload.h"
 #include "proxy/loop.h"
 #include "proxy/session.h"
 
@@ -238,7 +239,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame,
       exchange_end_body(&st->x);
     }
     break;
-  case NGHTTP2_PRIORITY:
+  case NGHTTP2_PRIORITY_UPDATE: /* (PRIORITY: h2_recv counts them) */
     if (!bucket_take(&s->glitch, GLITCH_BURST, GLITCH_RATE))
       calm_down(s, "too many PRIORITY frames");
     break;
@@ -378,6 +379,8 @@ static void init_library(struct loop *lp) {
   nghttp2_option_set_stream_reset_rate_limit(options, 1000, 33);
   nghttp2_option_set_max_deflate_dynamic_table_size(options, 4096);
   nghttp2_option_set_max_outbound_ack(options, 1000);
+  nghttp2_option_set_builtin_recv_extension_type(options,
+                                                 NGHTTP2_PRIORITY_UPDATE);
   lp->h2_callbacks = callbacks;
   lp->h2_options = options;
 }
@@ -398,6 +401,7 @@ void *h2_session_new(struct conn *c) {
   s->c = c;
   s->lp = lp;
   s->cfg = conn_config(c);
+  framescan_init(&s->scan);
   const struct config *cfg = s->cfg;
   int rv = nghttp2_session_server_new2(&s->ng, lp->h2_callbacks, s,
                                        lp->h2_options);
@@ -411,6 +415,10 @@ void *h2_session_new(struct conn *c) {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
        (uint32_t)cfg->max_header_list_size},
+      /* RFC 9218: nghttp2 then sends what the client said it needs
+       * first (its priority field and PRIORITY_UPDATE), whatever the
+       * client's own setting. */
+      {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
   };
   nghttp2_submit_settings(s->ng, NGHTTP2_FLAG_NONE, iv, ARRAY_SIZE(iv));
   nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
@@ -424,6 +432,14 @@ static void h2_produce(void *p);
 
 static int h2_recv(void *p, const uint8_t *data, size_t n) {
   struct h2_session *s = p;
+  /* nghttp2 skips PRIORITY frames unseen under RFC 9218 (framescan.h). */
+  for (size_t k = framescan_count(&s->scan, data, n, NGHTTP2_PRIORITY);
+       k > 0; k--) {
+    if (!bucket_take(&s->glitch, GLITCH_BURST, GLITCH_RATE)) {
+      calm_down(s, "too many PRIORITY frames");
+      break;
+    }
+  }
   ssize_t rv = nghttp2_session_mem_recv(s->ng, data, n);
   if (rv < 0) {
     if (!s->terminated)
@@ -523,6 +539,7 @@ static void h2_free(void *p) {
     h2_stream_free(s->streams);
   nghttp2_session_del(s->ng);
   free(s->ready);
+  preload_free(s->preloads);
   free(s);
 }
 

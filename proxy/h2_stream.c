@@ -21,6 +21,7 @@
 #include "proxy/conn.h"
 #include "proxy/hints.h"
 #include "proxy/loop.h"
+#include "proxy/preload.h"
 #include "proxy/session.h"
 
 #define RESP_HIGH_WATER (64 * 1024)
@@ -335,6 +336,16 @@ static int sink_early(void *ud, const struct hints_early *e) {
     LOG_DEBUG("stream %d: cannot send 103: %s", st->id, nghttp2_strerror(rv));
     return -1;
   }
+  /* What it names is then sent in this order (preload.h). Ordering by
+   * urgency only works on what is still in nghttp2, so from the first
+   * 103 on the connection keeps its output shallow; one that never sends
+   * a 103 (an API client, a benchmark) keeps the full write buffer, which
+   * costs 14-28% less CPU per 100 KB response. */
+  if (s->preloads == NULL)
+    conn_keep_output_shallow(s->c);
+  for (size_t i = 0; i < e->n; i++)
+    preload_note(&s->preloads, st->x.req_authority, st->x.req_alen,
+                 e->link[i], e->len[i], e->rank[i], i);
   conn_mark_dirty(s->c);
   return 0;
 }
@@ -647,6 +658,13 @@ void h2_stream_start(struct h2_stream *st) {
     return;
   }
   st->x.path_len = st->pseudo_len[H2_P_PATH];
+  int urgency = preload_take(s->preloads, req.authority, req.authority_len,
+                             req.path, req.path_len);
+  if (urgency >= 0) {
+    /* A preload this connection's 103 caused: sent in herald's order. */
+    nghttp2_extpri pri = {.urgency = (uint32_t)urgency, .inc = 0};
+    nghttp2_session_change_extpri_stream_priority(s->ng, st->id, &pri, 1);
+  }
   exchange_start(&st->x, &req);
   if (hdrs != stack_hdrs)
     free(hdrs);

@@ -19,7 +19,10 @@
 #include "base/buf.h"
 #include "base/http.h"
 #include "proxy/exchange.h"
+#include "proxy/framescan.h"
 #include "proxy/push.h"
+
+struct preload_set;
 
 /* A token bucket (cheap frames, resets herald sends). */
 struct h2_bucket {
@@ -79,6 +82,9 @@ struct h2_session {
   int goaway_sent, peer_eof;
   int terminated; /* a callback gave up on the session (and logged why) */
   struct push_conn push; /* what was pushed on this connection */
+  struct preload_set *preloads; /* what its 103s named (proxy/preload.h);
+                                   NULL: none */
+  struct framescan scan;        /* PRIORITY frames nghttp2 skips unseen */
   struct h2_bucket glitch, resets;
 };
 

@@ -132,11 +132,8 @@ uint8_t hints_dest_of(const char *as) {
   return OBS_DEST_NONE;
 }
 
-int hints_verify_withhold(struct loop *lp, const struct config *cfg) {
-  if (!draw(lp, cfg->deliver_verify))
-    return 0;
-  lp->stats.verify_withheld++;
-  return 1;
+int hints_verify_draw(struct loop *lp, const struct config *cfg) {
+  return draw(lp, cfg->deliver_verify);
 }
 
 /* note_named records on |o| which entries of |p| a 103 names. */
@@ -193,6 +190,7 @@ enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
     return HINTS_NONE;
   }
   uint32_t channel = a == HINTS_PUSH ? LEARN_PUSH : LEARN_HINT;
+  int verifying = hints_verify_draw(lp, cfg), withheld = 0;
   uint64_t mask = 0;
   const char *cors;
   for (size_t i = 0; i < p->n && i < 64; i++) {
@@ -203,12 +201,15 @@ enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
         (a == HINTS_EARLY && as_of(e->dest, &cors) == NULL) ||
         !pagekey_path_safe(e->path, strlen(e->path)))
       continue;
-    if (hints_verify_withhold(lp, cfg))
+    if (verifying) {
+      lp->stats.verify_withheld++;
+      withheld = 1;
       continue;
+    }
     mask |= 1ull << i;
   }
   if (mask == 0)
-    return HINTS_NONE;
+    return withheld ? HINTS_VERIFY : HINTS_NONE;
   o->flags |= a == HINTS_PUSH ? OBS_F_GOT_PUSH : OBS_F_GOT_HINTS;
   if (a == HINTS_EARLY)
     note_named(lp, o, p, mask);

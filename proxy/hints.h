@@ -12,11 +12,16 @@
  * snapshot, else of the nearest wider level present: its template, its
  * section, its site (learner/ruleset.h).
  *
- * Verification: each resource that would be named is left out with
- * probability [deliver] verify, independently, so that a resource herald
- * names on every visit still gets visits where the page alone decides
- * whether to fetch it (learner/learn.h, "what makes a hinted resource
- * leave"). What was named is recorded with the navigation, exactly.
+ * Verification: with probability [deliver] verify a navigation that
+ * would get something gets nothing (every resource left out at once), so
+ * that a resource herald names on every visit still gets visits where the
+ * page alone decides whether to fetch it (learner/learn.h, "what makes a
+ * hinted resource leave"), and the learner sees the page's own order. One
+ * draw for the whole navigation: a page waits for the slowest of what it
+ * needs, so leaving out one resource costs a navigation about as much as
+ * leaving out all; drawn per resource, most navigations of a page with a
+ * dozen rules would pay. What was named is recorded with the navigation,
+ * exactly.
  *
  * What the backend declares. A backend may name what its pages need
  * itself: Link: rel=preload fields on a page's response, or its own 103
@@ -38,9 +43,10 @@
  *     baseline) is passed on once, rebuilt by hints_compose from its
  *     usable links only: no other field (Set-Cookie, Content-Security-
  *     Policy, anything else) and no other link; a later one is dropped.
- *     Its links are subject to the verification draw like herald's own:
- *     what a 103 names is no evidence, so a declared resource the page
- *     no longer requests could otherwise never be seen to leave.
+ *     It is subject to the verification draw like herald's own (passed
+ *     on whole or not at all): what a 103 names is no evidence, so a
+ *     declared resource the page no longer requests could otherwise never
+ *     be seen to leave.
  *     It goes only where herald's own may go (hints_may_send): a GET
  *     navigation without Authorization, over HTTP/2, or HTTP/1.1 with
  *     [deliver] hints_http1.
@@ -83,8 +89,10 @@ void hints_keys_init(struct hints_keys *k, const char *templates,
  * in force, the counters, the sampling draws, the recorder) and |cfg|
  * the configuration the request's connection pinned (conn_config). */
 
-/* What a navigation gets: nothing, a 103, or pushes. */
-enum hints_action { HINTS_NONE, HINTS_EARLY, HINTS_PUSH };
+/* What a navigation gets: nothing, a 103, or pushes; or nothing at all,
+ * not even a backend's 103, because the verification draw left out what
+ * herald would have named (HINTS_VERIFY: the page alone decides). */
+enum hints_action { HINTS_NONE, HINTS_EARLY, HINTS_PUSH, HINTS_VERIFY };
 
 /* hints_decide decides for the request |req| on |c| (|id|: its stream or
  * request number) by the delivery mode (the operator's live setting for
@@ -96,9 +104,10 @@ enum hints_action { HINTS_NONE, HINTS_EARLY, HINTS_PUSH };
  * _GOT_PUSH). Shadow and holdout decisions are counted here. On
  * HINTS_EARLY or HINTS_PUSH, |*page| is the page's rules and |*named| the
  * entries to name (bit i: entry i; entries past 63 are never named): of
- * the action's channel, with a valid as= for a 103, less those the
- * verification draw left out. For a 103 the observation also records the
- * snapshot, the page's slot and |*named|. */
+ * the action's channel, with a valid as= for a 103. For a 103 the
+ * observation also records the snapshot, the page's slot and |*named|.
+ * HINTS_VERIFY: there was something to name and the verification draw
+ * left all of it out; the caller then passes on no backend 103 either. */
 enum hints_action hints_decide(struct loop *lp, const struct config *cfg,
                                const struct http_req *req,
                                struct obs *o, const struct conn *c,
@@ -158,6 +167,7 @@ struct hints_early {
   size_t n;                          /* fields in link[] */
   size_t len[HINTS_LINKS_MAX];
   char link[HINTS_LINKS_MAX][HINTS_LINK_LEN];
+  uint8_t rank[HINTS_LINKS_MAX];     /* enum learn_rank of link[i] */
   uint32_t declared_named; /* bit i: the 103 names declared link i */
   int own;                 /* it names one of herald's own entries */
 };
@@ -179,8 +189,8 @@ size_t hints_compose(const struct ruleset_page *p, uint64_t named,
  * |may| (hints_may_send) and the request got no 103 yet (|sent| 0) and
  * a link is usable, composes the 103 to pass on into |e| and returns 1
  * (the caller sends it and notes that one went out); else 0, counted as
- * dropped. Each link passed on is subject to the verification draw like
- * herald's own (hints_verify_withhold): a declaration the page never
+ * dropped. It is subject to the verification draw like herald's own
+ * (hints_verify_draw: one for the 103): a declaration the page never
  * requests must be seen unnamed to leave. |o| is the request's
  * observation when recording filled one (else NULL): the declarations go
  * to the recorder (hints_note_declared, those passed on flagged
@@ -209,10 +219,11 @@ void hints_note_declared(struct loop *lp, const struct obs *page,
                          const struct hints_declared *d, size_t n,
                          uint32_t flags, uint32_t named, uint8_t *count);
 
-/* hints_verify_withhold draws whether to leave one resource a 103 (or
- * push) would name out of it, with probability [deliver] verify, and
- * counts it: the learner's only evidence about what herald names. */
-int hints_verify_withhold(struct loop *lp, const struct config *cfg);
+/* hints_verify_draw draws whether a navigation gets none of what a 103
+ * (or pushes) would name, with probability [deliver] verify: the
+ * learner's only evidence about what herald names. The caller counts
+ * each resource so left out (stats.verify_withheld). */
+int hints_verify_draw(struct loop *lp, const struct config *cfg);
 
 /* hints_link formats entry |i| of |p| as a Link field value into |out|
  * with hints_link_path and returns its length, or 0 (not a hint entry,
@@ -225,9 +236,10 @@ size_t hints_link(const struct ruleset_page *p, size_t i, char *out,
  * fetches, and |cors| LINKFIELD_CORS_ANONYMOUS, with crossorigin,
  * LINKFIELD_CORS_CREDENTIALS with crossorigin=use-credentials) into
  * |out| and returns its length, or 0 when it does not fit, |dest| has no
- * valid as= or the path is not pagekey_path_safe. The path is
- * percent-encoded (http_path_escape: a valid query survives byte for
- * byte), so it cannot end the "<...>" or name another host. */
+ * valid as= or the path is not pagekey_path_safe. The path goes out as
+ * a browser's URL parser leaves it (http_path_escape: the browser then
+ * requests the very URL it requested before), so it cannot end the
+ * "<...>" or name another host. */
 size_t hints_link_path(const char *path, uint8_t dest, uint8_t cors,
                        char *out, size_t cap);
 

@@ -165,6 +165,7 @@ size_t hints_compose(const struct ruleset_page *p, uint64_t named,
               : hints_link(p, it->i, e->link[e->n], HINTS_LINK_LEN);
       if (len == 0)
         continue;
+      e->rank[e->n] = rank;
       e->len[e->n++] = len;
       if (it->declared)
         e->declared_named |= 1u << it->i;
@@ -208,9 +209,12 @@ int hints_backend_103(struct loop *lp, const struct config *cfg,
   size_t nf = 0, of[HINTS_DECLARED_MAX];
   uint32_t named = 0;
   int send = may && !sent;
+  int verifying = send && nd > 0 && hints_verify_draw(lp, cfg);
   for (size_t i = 0; send && i < nd; i++) {
-    if (hints_verify_withhold(lp, cfg))
+    if (verifying) {
+      lp->stats.verify_withheld++;
       continue;
+    }
     of[nf] = i;
     fwd[nf++] = d[i];
   }

@@ -131,7 +131,9 @@ struct visit {
   uint64_t load_ms;        /* page start to end of last attributed response */
   uint64_t bytes;          /* page + attributed + pushed response bytes */
   uint8_t delivery;        /* enum visit_delivery */
-  struct visit_req *reqs;  /* in attribution order */
+  struct visit_req *reqs;  /* in the order the client made them (start
+                              time, then connection and stream), then the
+                              completed pushes */
   size_t nreqs;
   struct visit_push *pushes;
   size_t npushes;
@@ -187,6 +189,9 @@ struct learn_rule {
   int clients;            /* at most LEARN_MAX_CLIENTS */
   uint64_t bytes;          /* latest size seen */
   uint32_t median_delay_ms;
+  uint8_t place;           /* median place among its rank's requests in a
+                              visit, from 0; LEARN_PLACE_NONE (learn.h)
+                              unknown */
   uint8_t pushable;        /* the latest request was VISIT_REQ_PUSHABLE */
   uint8_t superseded;      /* at |level|, see learner/learn.h */
   uint8_t suspended;

@@ -28,6 +28,7 @@ struct conn {
   void *sink_ud;
   struct buf out;
   int tls, dirty, closing, close_after_flush, read_paused, want_produce;
+  size_t ahead; /* conn_keep_output_shallow; 0: limits.write_buffer */
   int lingering; /* closing, output all sent: the session hears nothing */
   uint64_t timeout_ms, tick_ms;
   const char *timeout_why;
@@ -78,10 +79,17 @@ uint64_t conn_id(const struct conn *c) { return c->id; }
 int conn_closing(const struct conn *c) { return c->closing; }
 size_t conn_output_pending(const struct conn *c) { return c->out.len; }
 
+void conn_keep_output_shallow(struct conn *c) {
+  c->ahead = CONN_SHALLOW_AHEAD; /* no socket here, so no TCP_NOTSENT_LOWAT */
+}
+
 int conn_write_blocked(struct conn *c) {
   if (c->closing)
     return 1;
-  if (c->out.len < (size_t)c->lp->cfg->write_buffer)
+  size_t cap = (size_t)c->lp->cfg->write_buffer;
+  if (c->ahead != 0 && c->ahead < cap)
+    cap = c->ahead;
+  if (c->out.len < cap)
     return 0;
   c->want_produce = 1;
   return 1;

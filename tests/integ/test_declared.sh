@@ -17,7 +17,9 @@
 #     stylesheet first, while /decl/u.js (the same evidence, undeclared)
 #     is not hinted; the backend's 103 is then dropped, so exactly one 103
 #     reaches the client (h2probe, curl); evil.example and never.js are
-#     never named, nor recorded.
+#     never named, nor recorded;
+#   - a navigation the verification draw leaves out gets no 103 at all,
+#     not the backend's either.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$HERALD_STANDIN" = nghttpx ]; then
@@ -155,6 +157,28 @@ log "$rules"
 assert_match "heraldctl rules: the declared stylesheet is a hint" 'decl/a\.css.*hint' "$rules"
 assert_no_match "the undeclared script, with the same evidence, is not yet" \
   'decl/u\.js.*hint' "$rules"
+
+# ---- a verification draw leaves the whole navigation alone --------------------
+# With rules, a navigation the draw picks gets no 103 at all: neither
+# herald's nor the backend's (which would name c.js, and a request it
+# causes is no evidence either). Rules frozen: the probes are no visits.
+herald_graceful_stop
+start_herald --listen "127.0.0.1:$HP" --listen-tls "127.0.0.1:$HT" \
+  --cert "$CERT" --key "$KEY" --backend "127.0.0.1:$FB_PORT" --db "$DB" \
+  -o learn.interval=3600000 -o learn.recompute_after=100000000 \
+  -o learn.min_clients=1 -o deliver.holdout=0 -o deliver.verify=0.5 || finish
+seen=
+for i in $(seq 1 12); do
+  probe --tls "$HT" "$PAGE&v=$i" "${NAV[@]}"
+  case $R in
+  *interim=0*) seen="$seen none" ;;
+  *) seen="$seen $(printf '%s\n' "$E" | grep -o '/decl/[a-z.]*' | paste -sd +)" ;;
+  esac
+done
+log "verify 0.5, 12 navigations:$seen"
+assert_eq "verify 0.5: each navigation gets herald's whole 103 or none" "" \
+  "$(echo $seen | tr ' ' '\n' | grep -vxE 'none|/decl/a\.css\+/decl/c\.js')"
+assert_contains "verify 0.5: some get none" " none" "$seen"
 
 herald_graceful_stop
 finish

@@ -107,7 +107,7 @@ assert_match "threshold get: push from the config" '^push_threshold +0\.6 +confi
 assert_match "threshold get: hint from the config" '^hint_threshold +0\.5 +config$' "$OUT"
 ctl "${CFG[@]}" budget get --json
 assert_eq "budget get --json: both channels' defaults" \
-  "push_budget 102400 default None hint_budget 524288 default None" \
+  "push_budget 102400 default None hint_budget 2097152 default None" \
   "$(json_py '" ".join(str(x) for e in d for x in [e["name"], e["value"], e["source"], e["route"]])')"
 ctl --db "$DB" min-visits get
 assert_match "min-visits get without the config: the default" '^min_visits +20 +default$' "$OUT"
@@ -171,7 +171,7 @@ assert_eq "budget set 1.5M: stored in bytes" "1572864" \
   "$(q "SELECT value FROM settings WHERE scope = 'global' AND name = 'hint_budget'")"
 assert_match "budget set 1.5M: says it as given" '^hint_budget = 1\.5M \(global\)' "$OUT"
 check "audit: the budget change logged" \
-  wait_for "$HERALD_LOG" "operator change: hint_budget 524288 -> 1572864 (global)"
+  wait_for "$HERALD_LOG" "operator change: hint_budget 2097152 -> 1572864 (global)"
 ctl "${CFG[@]}" budget set --channel push 100k
 assert_eq "budget set 100k: 102400 bytes" "102400" \
   "$(q "SELECT value FROM settings WHERE scope = 'global' AND name = 'push_budget'")"
@@ -192,7 +192,7 @@ assert_match "budget --route: the other channel from global" \
 ctl "${CFG[@]}" max-resources set --channel push 3
 ctl "${CFG[@]}" max-resources get
 assert_match "max-resources set/get" '^push_max_resources +3 +global$' "$OUT"
-assert_match "max-resources get: the hint cap's default" '^hint_max_resources +16 +default$' "$OUT"
+assert_match "max-resources get: the hint cap's default" '^hint_max_resources +32 +default$' "$OUT"
 ctl "${CFG[@]}" max-resources unset --channel push
 ctl "${CFG[@]}" budget unset --channel hint --route site
 ctl "${CFG[@]}" budget unset
@@ -363,7 +363,7 @@ css=$(q "SELECT bytes FROM resources WHERE key = '$BASE/style.css'")
 ctl "${CFG[@]}" budget set "$css"
 ctl "${CFG[@]}" explain / /app.js
 assert_match "explain cut by the budget" "^why: not served: it qualifies for push and hint \(at the page level\), but does not fit the budget of that channel; it is skipped and the list goes on\.$" "$OUT"
-assert_match "explain: the hint budget check" "^hint budget +$css \+ [0-9]+ bytes, #2 +<= $css \(hint_budget\), <= 16 \(hint_max_resources\) +no$" "$OUT"
+assert_match "explain: the hint budget check" "^hint budget +$css \+ [0-9]+ bytes, #2 +<= $css \(hint_budget\), <= 32 \(hint_max_resources\) +no$" "$OUT"
 ctl "${CFG[@]}" budget unset
 ctl "${CFG[@]}" block / /img/a.png
 ctl "${CFG[@]}" explain / /img/a.png

@@ -6,6 +6,7 @@
 # navigations with Authorization and HTTP/1.1 clients (unless
 # deliver.hints_http1 is on) get none; deliver.mode shadow and off send
 # none. A never-visited page of a learned template gets the template's.
+# deliver.verify withholds whole navigations, not single resources.
 . "$(dirname "$0")/lib.sh"
 
 if [ "$HERALD_STANDIN" = nghttpx ]; then
@@ -127,6 +128,21 @@ for mode in shadow off; do
   assert_no_match "deliver.mode=$mode sends no 103" ':status: 103' "$out"
   assert_match "deliver.mode=$mode still answers 200" ':status: 200' "$out"
 done
+
+# deliver.verify leaves whole navigations out: each 103 names all 8
+# resources or there is none (a page waits for the slowest of what it
+# needs, so one left out would cost the navigation almost as much).
+herald_graceful_stop
+start_herald --listen "127.0.0.1:$HP" --backend "127.0.0.1:$NGINX_PORT" \
+  "${FROZEN[@]}" -o deliver.verify=0.5 || finish
+counts=
+for i in $(seq 1 16); do
+  counts="$counts $(nav_frames "/?v$i" "${NAV[@]}" | grep -c '^link: ')"
+done
+assert_eq "deliver.verify=0.5: every 103 has all 8 Links or there is none ($counts)" "" \
+  "$(echo $counts | tr ' ' '\n' | grep -vxE '0|8')"
+assert_match "deliver.verify=0.5: some navigations get them, some not" '(^| )8( |$).*(^| )0( |$)|(^| )0( |$).*(^| )8( |$)' \
+  "$counts"
 
 # ---- server push (deliver.mode both / push) -----------------------------------
 herald_graceful_stop

@@ -3,7 +3,8 @@
 # benchmarks put between a client and a server. It must add the round-trip
 # time it is asked for (and not much more), hold a bandwidth limit, deliver
 # every byte in order, forward a half-close, keep its memory bounded when
-# the reader stalls, and exit 0 on SIGTERM.
+# the reader stalls (and hold no more than --queue when asked), and exit 0
+# on SIGTERM.
 . "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$B/relay" ]; then
@@ -88,19 +89,10 @@ assert_eq "SIGTERM: nothing accepts on the port" closed \
 kill "$STALL" 2>/dev/null
 wait "$STALL" 2>/dev/null
 
-# Many small writes toward a server that reads nothing, through a slow
-# link: the 1 MB cap counts payload, so each queued 100-byte chunk must not
-# keep a whole read buffer (that was 160 MB here before the fix).
-SP=$(free_port)
-P4=$(free_port)
-# (Under ASan every free goes to a 256 MB quarantine first; RSS would count
-# that, not the relay's own memory.)
-ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
-  "$B/relay" --listen "127.0.0.1:$P4" --connect "127.0.0.1:$SP" --rate 100 \
-  2>"$WORK/relay-small.log" &
-RELAY_PID=$!
-track_pid "$RELAY_PID"
-out=$(timeout 20 python3 - "$SP" "$P4" "$RELAY_PID" 2>&1 <<'EOF'
+# pair.py SERVER_PORT RELAY_PORT RELAY_PID (python, stdin after it): a
+# server socket on SERVER_PORT (srv) and a client connected to the relay
+# (c), for the checks below to go on with.
+cat >"$WORK/pair.py" <<'EOF'
 import socket, sys, time
 sp, rp, pid = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 srv = socket.socket()
@@ -113,6 +105,21 @@ for _ in range(100):
         break
     except OSError:
         time.sleep(0.05)
+EOF
+
+# Many small writes toward a server that reads nothing, through a slow
+# link: the 1 MB cap counts payload, so each queued 100-byte chunk must not
+# keep a whole read buffer (that was 160 MB here before the fix).
+SP=$(free_port)
+P4=$(free_port)
+# (Under ASan every free goes to a 256 MB quarantine first; RSS would count
+# that, not the relay's own memory.)
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
+  "$B/relay" --listen "127.0.0.1:$P4" --connect "127.0.0.1:$SP" --rate 100 \
+  2>"$WORK/relay-small.log" &
+RELAY_PID=$!
+track_pid "$RELAY_PID"
+out=$(cat "$WORK/pair.py" - <<'EOF' | timeout 20 python3 - "$SP" "$P4" "$RELAY_PID" 2>&1
 c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 c.settimeout(1)
 peer, _ = srv.accept()
@@ -131,6 +138,54 @@ assert_ge "small writes: over 1 MB accepted before the relay pushed back" 1024 \
   "$(echo "$out" | awk '{print $1}')"
 assert_le "small writes: relay RSS stays under 25 MB" 25000 "$(echo "$out" | awk '{print $2}')"
 stop_pid "$RELAY_PID"
+
+# --queue 65536: what a sender can put onto a slow link stays near the
+# queue (plus the small socket buffers on both sides), as with a TCP
+# sender's window, where the default lets it hand over about 1 MB at once;
+# what it sent still arrives whole and in order.
+SP=$(free_port)
+P6=$(free_port)
+"$B/relay" --listen "127.0.0.1:$P6" --connect "127.0.0.1:$SP" --rate 100 --queue 65536 \
+  2>"$WORK/relay-queue.log" &
+RELAY_PID=$!
+track_pid "$RELAY_PID"
+out=$(cat "$WORK/pair.py" - <<'EOF' | timeout 25 python3 - "$SP" "$P6" "$RELAY_PID" 2>&1
+import hashlib, threading
+c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
+peer, _ = srv.accept()
+got, n = hashlib.sha256(), [0]
+def drain():
+    while True:
+        d = peer.recv(65536)
+        if not d:
+            return
+        got.update(d)
+        n[0] += len(d)
+threading.Thread(target=drain, daemon=True).start()
+c.setblocking(False)
+sent, t, want = 0, time.time(), hashlib.sha256()
+while time.time() - t < 1:
+    try:
+        chunk = bytes([sent // 1000 % 251]) * 1000
+        k = c.send(chunk)
+        want.update(chunk[:k])
+        sent += k
+    except BlockingIOError:
+        time.sleep(0.001)
+# 100 kbit/s is 12.5 KB/s: wait for all of it.
+t = time.time()
+while n[0] < sent and time.time() - t < 20:
+    time.sleep(0.05)
+print(sent // 1024, "same" if got.hexdigest() == want.hexdigest() else "differ")
+EOF
+)
+kb=$(echo "$out" | awk '{print $1}')
+assert_ge "--queue 65536: the sender put >= 64 KB onto the link" 64 "$kb"
+assert_le "--queue 65536: and at most 200 KB (got $kb KB)" 200 "$kb"
+assert_eq "--queue 65536: every byte arrives, in order" same "$(echo "$out" | awk '{print $2}')"
+stop_pid "$RELAY_PID"
+out=$("$B/relay" --listen "127.0.0.1:$(free_port)" --connect "127.0.0.1:1" --queue 100 2>&1)
+assert_eq "--queue below two reads: exit status 2" 2 "$?"
 
 # --bind: the server sees the chosen source address (the real-site test
 # makes herald see several clients through relays bound to 127.0.x.y).

@@ -276,6 +276,43 @@ static void test_out_of_order(void **state) {
   attrib_free(a);
 }
 
+/* A visit lists its requests in the order the client made them: by start,
+ * then connection and stream (fonts asked for in one write start in the
+ * same millisecond, in the order the page needs them), whatever order
+ * they finish in; parents point at their new places. */
+static void test_emit_order(void **state) {
+  (void)state;
+  struct attrib *a = new_attrib();
+  page_visit(a, 1, 10, 1, T0, "/");
+  /* Finished (added) last to first. */
+  static const struct {
+    uint64_t stream, at;
+    const char *path, *ref;
+    uint8_t dest;
+  } done[] = {
+      {13, 300, "/f/b.woff2", "/site.css", OBS_DEST_FONT},
+      {11, 300, "/f/a.woff2", "/site.css", OBS_DEST_FONT},
+      {9, 120, "/big.js", "/", OBS_DEST_SCRIPT},
+      {7, 120, "/site.css", "/", OBS_DEST_STYLE},
+      {3, 110, "/first.css", "/", OBS_DEST_STYLE},
+  };
+  for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+    add_sub(a, 1, 10, done[i].stream, T0 + done[i].at, done[i].path,
+            done[i].ref, done[i].dest, "");
+  flush(a);
+  assert_int_equal(ngot, 1);
+  const struct visit *v = &got[0];
+  assert_int_equal(v->nreqs, 5);
+  const char *want[] = {"/first.css", "/site.css", "/big.js", "/f/a.woff2",
+                        "/f/b.woff2"};
+  for (int i = 0; i < 5; i++)
+    assert_int_equal(req_index(v, want[i]), i);
+  assert_int_equal(v->reqs[3].parent, 1);
+  assert_int_equal(v->reqs[4].parent, 1);
+  assert_int_equal(v->reqs[1].parent, -1);
+  attrib_free(a);
+}
+
 static void test_window(void **state) {
   (void)state;
   struct attrib *a = new_attrib(); /* 5 s */
@@ -1316,6 +1353,7 @@ int main(void) {
       cmocka_unit_test_setup(test_basic_visit, setup),
       cmocka_unit_test_setup(test_depth_chain, setup),
       cmocka_unit_test_setup(test_out_of_order, setup),
+      cmocka_unit_test_setup(test_emit_order, setup),
       cmocka_unit_test_setup(test_window, setup),
       cmocka_unit_test_setup(test_cross_origin, setup),
       cmocka_unit_test_setup(test_other_client, setup),

@@ -78,11 +78,19 @@ static void sim_visit(struct sim *s) {
   begin(PAGE, NULL, 0, s->visits++ % s->clients);
   vis.named = named;
   vis.declared = decl;
-  int own = 0;
+  int own = 0, verifying = 0;
+  /* herald draws verify once per navigation (proxy/hints.h): when it had
+   * something to name and the draw left it out, the backend's 103 is not
+   * passed on either; with nothing of its own, the backend's 103 gets a
+   * draw of its own. */
   if (learn_serving_key(s->l, PAGE, NULL, 0, key, sizeof(key)) == 0) {
     size_t n = learn_rules(s->l, key, 0, &s->p, NULL, rules, MAXRULES);
-    for (size_t i = 0; i < n; i++) {
-      if (!(rules[i].channels & LEARN_HINT) || rng_unit() < s->verify)
+    int have = 0;
+    for (size_t i = 0; i < n; i++)
+      have |= (rules[i].channels & LEARN_HINT) != 0;
+    verifying = have && rng_unit() < s->verify;
+    for (size_t i = 0; i < n && !verifying; i++) {
+      if (!(rules[i].channels & LEARN_HINT))
         continue;
       name(rules[i].key);
       fetch(rules[i].key, rules[i].dest);
@@ -90,8 +98,10 @@ static void sim_visit(struct sim *s) {
     }
   }
   /* The backend's 103: dropped behind herald's own, else passed on. */
+  int withheld =
+      verifying || (!own && s->nearly > 0 && rng_unit() < s->verify);
   for (size_t i = 0; i < s->nearly; i++) {
-    if (own || rng_unit() < s->verify) {
+    if (own || withheld) {
       declare(&s->early[i], VISIT_DECL_EARLY);
       continue;
     }

@@ -16,6 +16,9 @@ a short settle time, and writes one JSON object (to --out, else stdout):
                          responseStart, firstInterimResponseStart,
                          loadEventEnd, ...
   lcp                    Largest Contentful Paint, ms (0: none reported)
+  lcp_element            what it painted: {size, url (an image's), tag,
+                         text (its first 60 characters), font (family,
+                         weight, style)}
   resources              Resource Timing entries: {name, initiatorType,
                          startTime, responseEnd, transferSize}; initiator
                          "early-hints" means the 103's preload was used
@@ -23,6 +26,7 @@ a short settle time, and writes one JSON object (to --out, else stdout):
                          (link href, script src, img src): depth 1
   requests               what the network saw: {url, type, initiator,
                          initiator_url, from_early_hints, status,
+                         connection (Chromium's id of the connection),
                          dest, priority} (the last two as sent, from
                          Network.requestWillBeSentExtraInfo)
   error                  set when the load did not complete
@@ -64,11 +68,21 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--remote-debugging-pipe", "about:blank"]
 
 COLLECT = r"""(async () => {
+  let lcp_element = null;
   const lcp = await new Promise(done => {
     let v = 0;
     try {
       new PerformanceObserver(l => {
-        for (const e of l.getEntries()) v = e.startTime;
+        for (const e of l.getEntries()) {
+          v = e.startTime;
+          const el = e.element;
+          lcp_element = {size: e.size, url: e.url || '',
+            tag: el ? el.tagName : '',
+            text: el ? (el.textContent || '').trim().slice(0, 60) : '',
+            font: el ? getComputedStyle(el).fontFamily + ' ' +
+              getComputedStyle(el).fontWeight + ' ' +
+              getComputedStyle(el).fontStyle : ''};
+        }
       }).observe({type: 'largest-contentful-paint', buffered: true});
     } catch (e) {}
     setTimeout(() => done(v), 50);
@@ -80,8 +94,8 @@ COLLECT = r"""(async () => {
   const refs = [];
   document.querySelectorAll('link[href], script[src], img[src]').forEach(
     e => refs.push(e.href || e.currentSrc || e.src));
-  return JSON.stringify({nav: nav ? nav.toJSON() : null, lcp, resources,
-                         refs});
+  return JSON.stringify({nav: nav ? nav.toJSON() : null, lcp, lcp_element,
+                         resources, refs});
 })()"""
 
 
@@ -237,7 +251,8 @@ def visit(args, cdp, out):
             resp = p.get("response", {})
             reqs.setdefault(p["requestId"], {}).update(
                 status=resp.get("status", 0),
-                from_early_hints=bool(resp.get("fromEarlyHints")))
+                from_early_hints=bool(resp.get("fromEarlyHints")),
+                connection=resp.get("connectionId", 0))
     out["requests"] = [r for r in reqs.values() if "url" in r]
 
 

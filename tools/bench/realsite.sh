@@ -29,15 +29,19 @@
 #      agents; each client has its own loopback address (one front relay
 #      per address, --bind), 6 of them in 5 /24s for browsers, 5 for the
 #      others. Then RS_SETTLE seconds for herald to write and learn.
-#   2. measure: one Chromium visit to each of RS_NEW_PAGES (never visited
-#      before), then RS_MEASURE to each of RS_PAGES: hint precision and
-#      recall against what the page loads (see realsite_report.py).
+#   2. measure: herald reloaded with deliver.verify = RS_MEASURE_VERIFY
+#      (0: every navigation gets the 103 its rules call for), one Chromium
+#      visit to each of RS_NEW_PAGES (never visited before), then
+#      RS_MEASURE to each of RS_PAGES: hint precision and recall against
+#      what the page loads (see realsite_report.py).
 #   3. load: RS_LOADS loads per arm of each of RS_PAGES and RS_NEW_LOADS of
 #      the first RS_NEW_LOAD_PAGES new pages, arms interleaved (off then
 #      hints, hints then off, ...); medians of load event and LCP.
-# RS_SWEEP runs it all again, from an empty database, per option set:
-#   RS_SWEEP="-o learn.budget=102400; -o learn.budget=600000 -o learn.max_resources=24"
-# and ends with one comparison table.
+# RS_SWEEP runs it all again, from an empty database, per option set
+# ("defaults" is none):
+#   RS_SWEEP="defaults; -o learn.hint_budget=524288 -o learn.hint_max_resources=16"
+# and ends with one comparison table. `make realsite` sweeps the hint
+# budget: herald's defaults (2 MiB, 32), 1 MiB, and 512 KiB with 16.
 #
 # Environment (defaults in brackets):
 #   B [build]            herald, heraldctl and relay
@@ -51,8 +55,16 @@
 #   RS_NEW_LOADS [2]     page loads per arm and new page
 #   RS_NEW_LOAD_PAGES [4]
 #   RS_RTT [100] RS_RATE [10000] RS_THINK [300]
+#   RS_QUEUE [131072]    bytes each client link holds (relay --queue):
+#                        about what a TCP sender keeps in flight on this
+#                        path (10 Mbit/s x 100 ms is 125 KB); 0: the
+#                        relay's own 1 MB, which lets herald hand over a
+#                        whole page's hints at once
 #   RS_OPTS              herald options for every run; realsite adds
 #                        -o deliver.holdout=0 before them
+#   RS_MEASURE_VERIFY [0] deliver.verify from the measuring phase on
+#                        (a reload; learning keeps herald's default); set
+#                        empty to keep the default throughout
 #   RS_SWEEP             option sets, separated by ';' (one run each)
 #   RS_SETTLE [12]       seconds between learning and measuring
 #   RS_SEED [1]          the shuffle of the learning navigations
@@ -80,6 +92,8 @@ NEW_LOAD_PAGES=${RS_NEW_LOAD_PAGES:-4}
 RTT=${RS_RTT:-100}
 RATE=${RS_RATE:-10000}
 THINK=${RS_THINK:-300}
+QUEUE=${RS_QUEUE:-131072}
+MEASURE_VERIFY=${RS_MEASURE_VERIFY-0}
 SETTLE=${RS_SETTLE:-12}
 SEED=${RS_SEED:-1}
 CHROMIUM=${RS_CHROMIUM:-$(command -v chromium || command -v chromium-browser || echo chromium)}
@@ -190,7 +204,7 @@ start_relay() {
   local pid=$!
   STARTED+=("$pid")
   for i in $(seq 1 100); do
-    grep -q '^relay: listening on ' "$log" && return 0
+    grep -q '^relay: listening on ' "$log" 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
@@ -233,13 +247,16 @@ backend = site
 [store]
 db = $2
 EOF
+  # Learning with herald's own verification draws; measuring without.
+  [[ -n ${3:-} ]] && printf '\n[deliver]\nverify = %s\n' "$3" >>"$1"
+  return 0
 }
 
 start_fronts() {
   local a
   for a in "${BROWSER_ADDRS[@]}" "${BOT_ADDRS[@]}"; do
     start_relay "$WORK/relay-front-$a.log" --listen "$a:$HT" --connect "127.0.0.1:$HT2" \
-      --rtt "$RTT" --rate "$RATE" --bind "$a"
+      --rtt "$RTT" --rate "$RATE" --bind "$a" ${QUEUE_OPT[@]+"${QUEUE_OPT[@]}"}
   done
 }
 
@@ -310,7 +327,7 @@ EOF
 # ---- one run ---------------------------------------------------------------------
 # run_one N LABEL OPTIONS...: a fresh database, learn, measure, load.
 run_one() {
-  local n=$1 label=$2
+  local n=$1 label=${2:-defaults}
   shift 2
   local run=$OUT/run-$n
   mkdir -p "$run/visits"
@@ -338,6 +355,22 @@ run_one() {
   done < <(schedule)
   log "run $n: letting herald write and learn (${SETTLE}s)"
   sleep "$SETTLE"
+  if [[ -n $MEASURE_VERIFY ]]; then
+    # A verification draw leaves a whole navigation without its 103 (1 in
+    # 20 by default): it says nothing of the rules' quality, and in a few
+    # measuring visits it would decide the figures. Like the holdout, it
+    # is off while measuring (and loading).
+    write_config "$WORK/herald-$n.ini" "$WORK/herald-$n.db" "$MEASURE_VERIFY"
+    local before t
+    before=$(grep -c 'configuration .* in force' "$run/herald.log")
+    kill -HUP "$HERALD_PID"
+    for t in $(seq 1 100); do
+      (( $(grep -c 'configuration .* in force' "$run/herald.log") > before )) && break
+      sleep 0.1
+    done
+    (( $(grep -c 'configuration .* in force' "$run/herald.log") > before )) ||
+      die "herald did not reload: $(tail -3 "$run/herald.log")"
+  fi
   log "run $n: measuring hints on $(wc -w <<<"$NEW_PAGES") new and $(wc -w <<<"$PAGES") visited pages"
   local i=0 r
   for page in $NEW_PAGES; do
@@ -382,28 +415,38 @@ run_one() {
   printf '%s\t%s\n' "$n" "$label" >>"$OUT/runs.tsv"
 }
 
+QUEUE_OPT=()
+[[ $QUEUE != 0 ]] && QUEUE_OPT=(--queue "$QUEUE")
 start_fronts
 log "herald on 127.0.0.1:$HT2; clients dial $BASE from ${#BROWSER_ADDRS[@]} browser and ${#BOT_ADDRS[@]} HTML-only addresses (${RTT} ms RTT, ${RATE} kbit/s)"
 : >"$OUT/runs.tsv"
 n=0
 if [[ -z ${RS_SWEEP:-} ]]; then
   # shellcheck disable=SC2086
-  run_one 1 "${RS_OPTS:-defaults}" ${RS_OPTS:-}
+  run_one 1 "$(echo ${RS_OPTS:-})" ${RS_OPTS:-}
 else
   IFS=';' read -ra sets <<<"$RS_SWEEP"
   for s in "${sets[@]}"; do
     n=$((n + 1))
+    s=$(echo $s)
+    [[ $s == defaults ]] && s=
     # shellcheck disable=SC2086
-    run_one "$n" "${RS_OPTS:+$RS_OPTS }$(echo $s)" ${RS_OPTS:-} $s
+    run_one "$n" "$(echo ${RS_OPTS:-} ${s:-})" ${RS_OPTS:-} $s
   done
   echo
-  echo "== sweep (visited pages: precision, recall; loads: hints/off medians)"
-  printf '%-4s %6s %6s %6s %6s %8s %8s  %s\n' run prec recall "R d1" "R d2" "load" "LCP" options
+  echo "== sweep: page loads of visited pages (medians, ms; hints/off) and hint quality"
+  printf '%-4s %7s %7s %6s %7s %7s %6s %6s %6s %6s %6s  %s\n' run "load" "off" ratio \
+    "LCP" "off" ratio prec recall "P new" "R new" options
   while IFS=$'\t' read -r k label; do
     awk -F'\t' -v k="$k" -v l="$label" '{ v[$1] = $2 }
-      END { printf "%-4s %6.6s %6.6s %6.6s %6.6s %8.8s %8.8s  %s\n", k, v["visited.precision"],
-            v["visited.recall"], v["visited.recall_d1"], v["visited.recall_d2"],
-            v["load.visited.ratio.load"], v["load.visited.ratio.lcp"], l }' "$OUT/run-$k/summary.tsv"
+      function f(x, d) { return x == "" || x == "nan" ? "-" : sprintf("%.*f", d, x) }
+      END { printf "%-4s %7s %7s %6s %7s %7s %6s %6s %6s %6s %6s  %s\n", k,
+            f(v["load.visited.hints.load"], 0), f(v["load.visited.off.load"], 0),
+            f(v["load.visited.ratio.load"], 2), f(v["load.visited.hints.lcp"], 0),
+            f(v["load.visited.off.lcp"], 0), f(v["load.visited.ratio.lcp"], 2),
+            f(v["visited.precision"], 2), f(v["visited.recall"], 2),
+            f(v["unvisited.precision"], 2), f(v["unvisited.recall"], 2), l }' \
+      "$OUT/run-$k/summary.tsv"
   done <"$OUT/runs.tsv"
 fi
 log "results in $OUT"

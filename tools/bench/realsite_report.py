@@ -23,13 +23,17 @@ What is measured, per Chromium visit of the "measure" phase (hints on):
   recall     |hinted and loaded| / |loaded|, summed over visits
   wrong query  hinted, not loaded, but its path was loaded with another
              query (a preload of a URL the page never asks for)
+  missed     loaded, not named by the 103 the visit got (listed per URL;
+             a visit without a 103 is listed apart)
   styles first  the 103 names at least one stylesheet and nothing else
              before the last one
   used       loaded with initiatorType "early-hints": Chromium took the
              hinted copy (a hinted URL loaded otherwise was fetched twice)
 Page loads ("load" phase): medians per page group and arm of loadEventEnd,
 Largest Contentful Paint and the final response's headers
-(finalResponseHeadersStart, else responseStart), ms from navigation start.
+(finalResponseHeadersStart, else responseStart), ms from navigation start,
+and the element Chromium reported as the LCP most often (tag, and the
+image's path or the text's font).
 """
 import json
 import os
@@ -85,7 +89,8 @@ def analyse_visit(v):
     out = {"hinted": len(hinted), "hits": 0, "hits_d": [0, 0, 0],
            "hinted_d": [0, 0, 0], "loaded_d": [0, 0, 0],
            "loaded": len(loaded), "used": len(used & set(hinted)),
-           "wrong_query": [], "unrequested": [], "got_103": bool(hints)}
+           "wrong_query": [], "unrequested": [], "got_103": bool(hints),
+           "missed": [u for u, _ in loaded if u not in hinted]}
     for u, _ in loaded:
         out["loaded_d"][depth[u]] += 1
     as_of = {h["url"].split("#")[0]: h["as"] for h in hints}
@@ -110,6 +115,10 @@ def analyse_visit(v):
     out["final"] = nav.get("finalResponseHeadersStart") or \
         nav.get("responseStart", 0)
     out["interim"] = nav.get("firstInterimResponseStart", 0)
+    e = v.get("lcp_element") or {}
+    out["lcp_what"] = ("%s %s" % (e.get("tag", ""), e.get("url") and
+                                  path_of(e["url"]) or
+                                  "(%s)" % e.get("font", ""))).strip()
     return out
 
 
@@ -129,7 +138,7 @@ def quality(visits):
          "loaded": 0, "used": 0, "styles_first": 0, "wrong_query": 0,
          "unrequested": 0}
     hd, ld, kd = [0, 0, 0], [0, 0, 0], [0, 0, 0]
-    wrong, unreq = {}, {}
+    wrong, unreq, missed = {}, {}, {}
     for a in visits:
         s["with_103"] += a["got_103"]
         s["styles_first"] += a["styles_first"]
@@ -143,6 +152,9 @@ def quality(visits):
             wrong[u] = wrong.get(u, 0) + 1
         for u in a["unrequested"]:
             unreq[u] = unreq.get(u, 0) + 1
+        if a["got_103"]:
+            for u in a["missed"]:
+                missed[u] = missed.get(u, 0) + 1
     s["wrong_query"] = sum(wrong.values())
     s["unrequested"] = sum(unreq.values())
     s["precision"] = ratio(s["hits"], s["hinted"])
@@ -153,6 +165,7 @@ def quality(visits):
     s["styles_first_ratio"] = ratio(s["styles_first"], s["visits"])
     s["used_ratio"] = ratio(s["used"], s["hits"])
     s["wrong_urls"], s["unrequested_urls"] = wrong, unreq
+    s["missed_urls"] = missed
     return s
 
 
@@ -277,6 +290,14 @@ def report(run, label):
                            key=lambda x: -x[1])[:5]:
             per_page_lines.append("  %s: hinted, never requested, in %d "
                                   "visits: %s" % (group, n, path_of(u)))
+        for u, n in sorted(q["missed_urls"].items(),
+                           key=lambda x: -x[1])[:5]:
+            per_page_lines.append("  %s: loaded, not in the 103 it got, in "
+                                  "%d visits: %s" % (group, n, path_of(u)))
+        nohint = [a["page"] for a in an if not a["got_103"]]
+        if nohint:
+            per_page_lines.append("  %s: no 103 in %d visits: %s" % (
+                group, len(nohint), " ".join(sorted(set(nohint)))))
         if an:
             per_page_lines.append("  %s: per visit, loaded %.1f (depth 1 "
                                   "%.1f, depth 2 %.1f), hinted %.1f, used "
@@ -301,6 +322,7 @@ def report(run, label):
                 "LCP"))
         p(hdr)
         p("-" * len(hdr))
+        lcp_lines = []
         for group in ("visited", "unvisited"):
             med = {}
             for arm in ("off", "hints"):
@@ -322,6 +344,12 @@ def report(run, label):
                    ratio(sum(a["used"] for a in an), len(an)),
                    fmt(m["response"], 0), fmt(m["load"], 0),
                    fmt(m["lcp"], 0)))
+                whats = {}
+                for a in an:
+                    whats[a["lcp_what"]] = whats.get(a["lcp_what"], 0) + 1
+                w, c = max(whats.items(), key=lambda x: x[1])
+                lcp_lines.append("  %s %s: LCP element %s in %d of %d" %
+                                 (group, arm, w or "?", c, len(an)))
                 for k, x in m.items():
                     summary["load.%s.%s.%s" % (group, arm, k)] = x
                 summary["load.%s.%s.n" % (group, arm)] = len(an)
@@ -335,6 +363,8 @@ def report(run, label):
                    fmt(r["load"]), fmt(r["lcp"])))
                 for k, x in r.items():
                     summary["load.%s.ratio.%s" % (group, k)] = x
+        for line in lcp_lines:
+            p(line)
     with open(os.path.join(run, "summary.tsv"), "w") as f:
         for k, x in summary.items():
             if isinstance(x, float):
@@ -384,6 +414,8 @@ def selftest():
         ("wrong query: /f.woff2", a["wrong_query"], [o + "/f.woff2"]),
         ("unrequested: /gone.js", a["unrequested"], [o + "/gone.js"]),
         ("used: a j", a["used"], 2),
+        ("missed: loaded, not hinted", a["missed"],
+         [o + "/k.js", o + "/f.woff2?v=1", o + "/g.woff2"]),
         ("styles first: no (b.css after j.js)", a["styles_first"], False),
         ("final response 500", a["final"], 500)]
     q = quality([a])

@@ -1,7 +1,7 @@
 /* relay.c: a TCP relay that adds latency and a bandwidth limit on loopback.
  *
  *   relay --listen HOST:PORT --connect HOST:PORT [--rtt MS] [--rate KBIT]
- *         [--bind HOST]
+ *         [--bind HOST] [--queue BYTES]
  *
  * Tests and benchmarks need a network that is slower than loopback: a
  * browser loses the race with a 103 that arrives within a millisecond of
@@ -25,7 +25,14 @@
  * Memory is bounded per direction: once more than RELAY_HIGH bytes are
  * queued or being written, reading from the source stops, and resumes when
  * the writes drain below RELAY_LOW. Any error (connect, read, write) closes
- * both sides; the pair is freed when its four handles have closed. */
+ * both sides; the pair is freed when its four handles have closed.
+ *
+ * --queue BYTES bounds the bytes a direction holds (queued at the
+ * bottleneck plus those propagating) instead, and keeps the kernel's
+ * receive buffers small, so the sender sees the link fill as a TCP sender
+ * would: data it cannot send stays with it. By default a sender may put
+ * about 1 MB onto the link at once: at 10 Mbit/s that is 0.8 s of queue,
+ * more than any fresh TCP connection could have in flight. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -88,6 +95,8 @@ static struct sockaddr_storage connect_addr;
 static struct sockaddr_storage bind_addr; /* ss_family 0: no --bind */
 static uint64_t delay_ns; /* one way: rtt / 2 */
 static uint64_t rate_bps; /* bits per second; 0 = unlimited */
+static size_t queue_high = RELAY_HIGH, queue_low = RELAY_LOW;
+static int small_rcvbuf; /* --queue: the kernel holds little beyond it */
 static struct pair pairs = {.next = &pairs, .prev = &pairs};
 static int stopping;
 
@@ -178,7 +187,7 @@ static void on_written(uv_write_t *req, int status) {
     pair_close(d->pair);
     return;
   }
-  if (!d->reading && !d->eof && d->queued < RELAY_LOW)
+  if (!d->reading && !d->eof && d->queued < queue_low)
     dir_read_start(d);
 }
 
@@ -295,7 +304,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   }
   c->len = (size_t)nread;
   dir_enqueue(d, c);
-  if (d->queued > RELAY_HIGH && !d->pair->closing) {
+  if (d->queued >= queue_high && !d->pair->closing) {
     uv_read_stop(s);
     d->reading = 0;
   }
@@ -326,6 +335,14 @@ static void on_connect(uv_connect_t *req, int status) {
     dir_read_start(&p->down);
 }
 
+/* set_small_rcvbuf: with --queue, what the kernel takes from a sender the
+ * relay is not reading stays near one read (the kernel doubles it). */
+static void set_small_rcvbuf(uv_handle_t *h) {
+  int size = RELAY_READ;
+  if (small_rcvbuf)
+    uv_recv_buffer_size(h, &size);
+}
+
 static void dir_init(struct dir *d, struct pair *p, uv_tcp_t *from,
                      uv_tcp_t *to) {
   d->pair = p;
@@ -342,7 +359,9 @@ static void on_accept(uv_stream_t *server, int status) {
   }
   struct pair *p = xcalloc(1, sizeof(*p));
   uv_tcp_init(loop, &p->client);
-  uv_tcp_init(loop, &p->server);
+  /* The socket exists now, so its buffer is set before it connects. */
+  uv_tcp_init_ex(loop, &p->server, connect_addr.ss_family);
+  set_small_rcvbuf((uv_handle_t *)&p->server);
   dir_init(&p->up, p, &p->client, &p->server);
   dir_init(&p->down, p, &p->server, &p->client);
   p->handles_open = 4;
@@ -387,7 +406,7 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 static void usage(void) {
   fputs("usage: relay --listen HOST:PORT --connect HOST:PORT [--rtt MS]"
-        " [--rate KBIT] [--bind HOST]\n",
+        " [--rate KBIT] [--bind HOST] [--queue BYTES]\n",
         stderr);
   exit(2);
 }
@@ -406,7 +425,7 @@ static uint64_t parse_num(const char *opt, const char *v) {
 
 int main(int argc, char **argv) {
   const char *listen_s = NULL, *connect_s = NULL, *bind_s = NULL;
-  uint64_t rtt_ms = 0, rate_kbit = 0;
+  uint64_t rtt_ms = 0, rate_kbit = 0, queue = 0;
   for (int i = 1; i < argc; i++) {
     if (i + 1 >= argc)
       usage();
@@ -420,11 +439,20 @@ int main(int argc, char **argv) {
       rate_kbit = parse_num("--rate", argv[++i]);
     else if (strcmp(argv[i], "--bind") == 0)
       bind_s = argv[++i];
+    else if (strcmp(argv[i], "--queue") == 0)
+      queue = parse_num("--queue", argv[++i]);
     else
       usage();
   }
-  if (listen_s == NULL || connect_s == NULL || rtt_ms > 3600000)
+  if (listen_s == NULL || connect_s == NULL || rtt_ms > 3600000 ||
+      (queue != 0 && (queue < 2 * RELAY_READ || queue > (1u << 30))))
     usage();
+  if (queue != 0) {
+    /* Reading resumes once a whole read fits again. */
+    queue_high = (size_t)queue;
+    queue_low = queue_high - RELAY_READ;
+    small_rcvbuf = 1;
+  }
   delay_ns = rtt_ms * 1000000 / 2;
   rate_bps = rate_kbit * 1000;
 
@@ -450,6 +478,8 @@ int main(int argc, char **argv) {
   loop = uv_default_loop();
   uv_tcp_init(loop, &listener);
   int rv = uv_tcp_bind(&listener, (const struct sockaddr *)&listen_addr, 0);
+  if (rv == 0) /* accepted sockets inherit it */
+    set_small_rcvbuf((uv_handle_t *)&listener);
   if (rv == 0)
     rv = uv_listen((uv_stream_t *)&listener, 128, on_accept);
   if (rv != 0) {
