@@ -272,10 +272,13 @@ asan:
 # make tsan: ThreadSanitizer over the tests where threads meet: two event
 # loops in one process (test_loops), the recorder and learner threads
 # (test_record, test_learner, test_evidence), the access-log writer
-# (test_logs), reloads handing settings to the learner (test_reload) and
-# workers handing connections, pools and counters (test_workers); every
+# (test_logs), reloads handing settings to the learner (test_reload),
+# workers handing connections, pools and counters (test_workers), and the
+# paths every worker takes into shared state: /metrics and /rules reading
+# the workers' counters (test_admin), 103s and pushes posting to the one
+# recorder from both workers (test_hints, test_push, test_declared); every
 # herald runs two workers.
-TSAN_TESTS ?= test_loops|test_record|test_learner|test_evidence|test_logs|test_reload|test_workers
+TSAN_TESTS ?= test_loops|test_record|test_learner|test_evidence|test_logs|test_reload|test_workers|test_admin|test_hints|test_push|test_declared
 # A race stops the process at once (exit 66): a unit test fails, and an
 # integration test sees herald die and its log name the race.
 tsan:

@@ -226,7 +226,13 @@ void log_access_close(void) {
 
 int log_access_enabled(void) { return access_fd >= 0; }
 
-uint64_t log_access_dropped(void) { return acc.dropped; }
+uint64_t log_access_dropped(void) {
+  /* Every loop thread adds to it under the lock. */
+  pthread_mutex_lock(&acc.mu);
+  uint64_t n = acc.dropped;
+  pthread_mutex_unlock(&acc.mu);
+  return n;
+}
 
 void log_access_line(const char *line, size_t n) {
   if (access_fd < 0)

@@ -53,7 +53,8 @@ int log_access_open(const char *path);
 int log_access_enabled(void);
 /* log_access_close flushes and stops the writer thread. */
 void log_access_close(void);
-/* log_access_dropped counts lines dropped because the ring was full. */
+/* log_access_dropped counts lines dropped because the ring was full (any
+ * thread). */
 uint64_t log_access_dropped(void);
 /* log_access_line queues one access record of |n| bytes; the newline is
  * added here. */

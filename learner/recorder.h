@@ -64,7 +64,8 @@ int recorder_start(struct recorder **out, const struct recorder_config *cfg);
 int recorder_wait_ready(struct recorder *r, uint32_t timeout_ms);
 
 /* recorder_post copies |o| into the queue. Returns 0, or -1 when it was
- * dropped (queue full, or recording off). Safe from one producer thread. */
+ * dropped (queue full, or recording off). Any thread: every worker loop
+ * posts. */
 int recorder_post(struct recorder *r, const struct obs *o);
 
 /* recorder_enabled: cheap check before building an observation. */

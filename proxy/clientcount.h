@@ -9,7 +9,8 @@
  * probing and backward-shift deletion: no tombstones, so a churn of
  * addresses never slows lookups; the table grows at half full and never
  * shrinks (24 bytes a slot, a few hundred KB at max_connections).
- * Loop thread only. */
+ * Not thread-safe: every loop of the process counts in one table, under
+ * loop_shared.clients_mu (proxy/loop.h). */
 #ifndef PROXY_CLIENTCOUNT_H
 #define PROXY_CLIENTCOUNT_H
 

@@ -20,7 +20,8 @@ void hints_keys_init(struct hints_keys *k, const char *templates,
   k->sections = sections;
   snprintf(k->patterns, sizeof(k->patterns), "%s", templates);
   pagekey_split_patterns(&k->keys, k->patterns);
-  k->keys.keep_params = keep_params;
+  snprintf(k->keep_params, sizeof(k->keep_params), "%s", keep_params);
+  k->keys.keep_params = k->keep_params;
 }
 
 /* may_send: see hints_may_send; |o| filled. */

@@ -74,12 +74,15 @@ struct http_hdr;
 struct http_req;
 struct ruleset_page;
 
-/* hints_keys holds the page-key settings the loop needs (patterns cut
- * from the config). */
+/* hints_keys holds the page-key settings the loop needs, copied: they
+ * are read at start and kept to the end (restart-only keys), while the
+ * configuration they came from is freed by a reload on any loop's thread,
+ * so |keys| points into these buffers, never into a config. */
 struct hints_keys {
   struct pagekey_config keys;
-  char patterns[1024];
-  int sections; /* [record] sections */
+  char patterns[1024];    /* [record] templates, cut in place */
+  char keep_params[1024]; /* [record] keep_params */
+  int sections;           /* [record] sections */
 };
 
 void hints_keys_init(struct hints_keys *k, const char *templates,

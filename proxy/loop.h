@@ -7,8 +7,12 @@
  * every module reaches it through what it works on: a connection
  * (conn_loop), a pool (pool_loop), a session (which keeps its conn). Two
  * loops in one process share only immutable data (rule snapshots and
- * configurations, both refcounted with atomics) and the thread-safe
- * hand-offs (the recorder's queue, the log writer).
+ * configurations, both refcounted with atomics), the process-wide limits
+ * and backend health (struct loop_shared: atomics and mutexes) and the
+ * thread-safe hand-offs (the recorder's queue, the log writer). Nothing
+ * a loop keeps may point into a configuration it does not hold a
+ * reference to: a reload frees the old one on whichever thread lets go
+ * of it last.
  *
  * Fields are grouped by the module that owns them, and only that module
  * writes them, except the counters (stats), which every session adds to.

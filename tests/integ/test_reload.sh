@@ -195,6 +195,22 @@ code=$(hcurl -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
   --data-binary @"$WORK/up.bin" "http://127.0.0.1:$P1/echo")
 assert_eq "a new connection gets the new limit (413)" 413 "$code"
 
+# ---- 5c. page keys outlive the configuration they were read from -------------------
+# Every loop makes page keys with the [record] settings read at start
+# (restart-only keys). The reloads above have freed the start configuration
+# (its pools retired): a navigation whose query string is matched against
+# record.keep_params must not read it (under make asan the old code died
+# here with a heap-use-after-free, the configuration freed by main's thread
+# and read by the loop serving the request). Both workers get one.
+
+for i in 1 2 3 4; do
+  code=$(hcurl -o /dev/null -w '%{http_code}' --http2-prior-knowledge \
+    -H 'sec-fetch-dest: document' -H 'sec-fetch-mode: navigate' -H 'accept: text/html' \
+    "http://127.0.0.1:$P1/index.html?page=$i&utm_source=x")
+  assert_eq "navigation $i with a query string after the reloads: 200" 200 "$code"
+done
+check "herald alive after navigations with query strings" herald_alive
+
 # ---- 6. graceful stop after reloads ------------------------------------------------
 
 herald_graceful_stop
