@@ -870,9 +870,19 @@ static void conn_admit(struct conn *c, struct tls_ctx *tls,
     /* Full: an idle connection makes room; without one, refuse. */
     if (lp->idle_head == NULL) {
       lp->stats.conns_refused++;
-      LOG_WARN("refusing connection: %d open, none idle "
-               "(limits.max_connections %d)",
-               open - 1, c->cfg->max_connections);
+      /* One line a second, as for a client at its cap: a flood of
+       * connections at the limit must not flood the log too. */
+      uint64_t now = uv_now(lp->uv);
+      if (lp->full_logged_ms == 0 || now - lp->full_logged_ms >= 1000) {
+        LOG_WARN("refusing connection: %d open, none idle "
+                 "(limits.max_connections %d); %u more refused since the "
+                 "last such line", open - 1, c->cfg->max_connections,
+                 lp->full_unlogged);
+        lp->full_logged_ms = now;
+        lp->full_unlogged = 0;
+      } else {
+        lp->full_unlogged++;
+      }
       do_close(c);
       return;
     }

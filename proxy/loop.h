@@ -138,6 +138,8 @@ struct loop {
   uv_timer_t drain_timer;
   uint64_t refused_logged_ms; /* per-client refusals: one line a second */
   unsigned refused_unlogged;
+  uint64_t full_logged_ms;     /* max_connections refusals: likewise */
+  unsigned full_unlogged;
   uint8_t read_buf[LOOP_READ_BUF];  /* every client read lands here */
   uint8_t plain_buf[LOOP_READ_BUF]; /* TLS plaintext of one read */
 

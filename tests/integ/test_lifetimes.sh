@@ -272,6 +272,11 @@ for i in $(seq 1 50); do
 done
 out=$(h2_status)
 assert_ne "full of busy connections: a new client is refused" 200 "$out"
+# A flood at the limit is logged one line a second, not one per refusal.
+for i in $(seq 20); do h2_status >/dev/null; done
+lines=$(grep -c 'refusing connection: .* none idle' "$HERALD_LOG")
+assert_ge "full: refusals are logged" 1 "$lines"
+assert_le "full: 21 refusals, at most one line a second" 3 "$lines"
 wait "${pids[@]}"
 assert_eq "full of busy connections: none evicted" 1 "$(metric "$AP" herald_connections_evicted_total)"
 assert_eq "full of busy connections: their 4 requests completed" "200 200 200 200" \
