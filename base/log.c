@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -249,4 +250,18 @@ void log_access_line(const char *line, size_t n) {
     pthread_cond_signal(&acc.cv);
   }
   pthread_mutex_unlock(&acc.mu);
+}
+
+int log_limit_pass(struct log_limit *l, uint64_t now_ms, uint64_t period_ms,
+                   unsigned *held) {
+  uint64_t last = atomic_load_explicit(&l->last_ms, memory_order_relaxed);
+  /* 0 means never logged; the thread that wins the exchange logs. */
+  if ((last == 0 || (now_ms >= last && now_ms - last >= period_ms)) &&
+      atomic_compare_exchange_strong(&l->last_ms, &last,
+                                     now_ms ? now_ms : 1)) {
+    *held = atomic_exchange(&l->held, 0);
+    return 1;
+  }
+  atomic_fetch_add_explicit(&l->held, 1, memory_order_relaxed);
+  return 0;
 }

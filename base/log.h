@@ -60,4 +60,20 @@ uint64_t log_access_dropped(void);
  * added here. */
 void log_access_line(const char *line, size_t n);
 
+/* A line that can repeat quickly (a refusal per connection in a flood)
+ * is logged at most once per period, whichever thread hits it; the line
+ * says how many were held back. Zero-initialised; lives as long as its
+ * users. */
+struct log_limit {
+  _Atomic uint64_t last_ms;
+  _Atomic unsigned held;
+};
+
+/* log_limit_pass: 1 when the caller should log now (|*held| gets the
+ * number of lines held back since the last one), 0 when it should not
+ * (and the line is counted as held). |now_ms| is any monotonic
+ * millisecond clock the users share (uv_now of any loop). */
+int log_limit_pass(struct log_limit *l, uint64_t now_ms, uint64_t period_ms,
+                   unsigned *held);
+
 #endif

@@ -51,7 +51,7 @@ struct recorder {
   atomic_uint queue_depth;
   atomic_uint_fast64_t l_cycles, l_cycle_us, l_rules, l_pages;
   struct learner_config *_Atomic pending_learner; /* from a reload */
-  atomic_uint_fast64_t last_drop_log_ms; /* every worker loop posts */
+  struct log_limit drop_log; /* every worker loop posts */
 
   /* recorder thread only */
   struct store *store;
@@ -89,16 +89,10 @@ int recorder_post(struct recorder *r, const struct obs *o) {
   if (r->len == r->cfg.queue_cap) {
     pthread_mutex_unlock(&r->mu);
     uint64_t n = atomic_fetch_add(&r->dropped, 1) + 1;
-    uint64_t now = util_now_ms();
-    uint64_t last = atomic_load_explicit(&r->last_drop_log_ms,
-                                         memory_order_relaxed);
-    /* One line per 10 s whichever worker drops: the worker that wins
-     * the exchange logs. */
-    if (now - last >= 10000 &&
-        atomic_compare_exchange_strong(&r->last_drop_log_ms, &last, now)) {
+    unsigned held;
+    if (log_limit_pass(&r->drop_log, util_now_ms(), 10000, &held))
       LOG_WARN("recorder queue full (record.queue %u): %llu observations "
                "dropped so far", r->cfg.queue_cap, (unsigned long long)n);
-    }
     return -1;
   }
   memcpy(&r->fill[r->len], o, sizeof(*o));

@@ -240,17 +240,12 @@ static int admit_client(struct conn *c) {
     lp->stats.conns_client_limited++;
     /* One line a second: a client hammering at its cap must not flood
      * the log. */
-    uint64_t now = uv_now(lp->uv);
-    if (lp->refused_logged_ms == 0 || now - lp->refused_logged_ms >= 1000) {
+    unsigned held;
+    if (log_limit_pass(&sh->refused_client_log, uv_now(lp->uv), 1000, &held))
       LOG_WARN("refusing connection from %s: %u open from that address "
                "(limits.max_connections_per_client %d); %u more refused "
                "since the last such line", c->peer, open,
-               c->cfg->max_connections_per_client, lp->refused_unlogged);
-      lp->refused_logged_ms = now;
-      lp->refused_unlogged = 0;
-    } else {
-      lp->refused_unlogged++;
-    }
+               c->cfg->max_connections_per_client, held);
     return -1;
   }
   memcpy(c->counted_addr, addr, 16);
@@ -872,17 +867,12 @@ static void conn_admit(struct conn *c, struct tls_ctx *tls,
       lp->stats.conns_refused++;
       /* One line a second, as for a client at its cap: a flood of
        * connections at the limit must not flood the log too. */
-      uint64_t now = uv_now(lp->uv);
-      if (lp->full_logged_ms == 0 || now - lp->full_logged_ms >= 1000) {
+      unsigned held;
+      if (log_limit_pass(&lp->shared->refused_full_log, uv_now(lp->uv), 1000,
+                         &held))
         LOG_WARN("refusing connection: %d open, none idle "
                  "(limits.max_connections %d); %u more refused since the "
-                 "last such line", open - 1, c->cfg->max_connections,
-                 lp->full_unlogged);
-        lp->full_logged_ms = now;
-        lp->full_unlogged = 0;
-      } else {
-        lp->full_unlogged++;
-      }
+                 "last such line", open - 1, c->cfg->max_connections, held);
       do_close(c);
       return;
     }

@@ -28,6 +28,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "proxy/digest.h"
 #include "proxy/upstream.h"
 
@@ -58,6 +59,8 @@ struct loop_shared {
   pthread_mutex_t clients_mu;
   struct clientcount *clients;
   struct health *health; /* backend servers' down state (health.h) */
+  /* Refusals are logged one line a second for the whole process. */
+  struct log_limit refused_client_log, refused_full_log;
 };
 
 struct loop_shared *loop_shared_new(void);
@@ -136,10 +139,6 @@ struct loop {
   uv_check_t flush_check;
   uv_idle_t flush_idle; /* keeps poll from blocking while conns are dirty */
   uv_timer_t drain_timer;
-  uint64_t refused_logged_ms; /* per-client refusals: one line a second */
-  unsigned refused_unlogged;
-  uint64_t full_logged_ms;     /* max_connections refusals: likewise */
-  unsigned full_unlogged;
   uint8_t read_buf[LOOP_READ_BUF];  /* every client read lands here */
   uint8_t plain_buf[LOOP_READ_BUF]; /* TLS plaintext of one read */
 

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "base/log.h"
 #include "base/util.h"
 
 static void test_hostport_ipv4(void **state) {
@@ -129,9 +130,30 @@ static void test_fnv1a(void **state) {
   assert_true(util_mix64(1) != util_mix64(2));
 }
 
+/* A repeating line passes once per period and then reports how many it
+ * held back. */
+static void test_log_limit(void **state) {
+  (void)state;
+  struct log_limit l = {0};
+  unsigned held = 99;
+  assert_int_equal(log_limit_pass(&l, 5000, 1000, &held), 1);
+  assert_int_equal(held, 0);
+  assert_int_equal(log_limit_pass(&l, 5000, 1000, &held), 0);
+  assert_int_equal(log_limit_pass(&l, 5500, 1000, &held), 0);
+  assert_int_equal(log_limit_pass(&l, 5999, 1000, &held), 0);
+  assert_int_equal(log_limit_pass(&l, 6000, 1000, &held), 1);
+  assert_int_equal(held, 3);
+  assert_int_equal(log_limit_pass(&l, 6001, 1000, &held), 0);
+  /* A clock at 0 (a loop that has not yet run) still logs once. */
+  struct log_limit z = {0};
+  assert_int_equal(log_limit_pass(&z, 0, 1000, &held), 1);
+  assert_int_equal(log_limit_pass(&z, 0, 1000, &held), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fnv1a),
+      cmocka_unit_test(test_log_limit),
       cmocka_unit_test(test_hostport_ipv4),
       cmocka_unit_test(test_hostport_name),
       cmocka_unit_test(test_hostport_ipv6),
