@@ -23,7 +23,11 @@
 #include "proxy/loop.h"
 #include "proxy/session.h"
 
-#define RESP_HIGH_WATER (64 * 1024)
+/* A response queued up to this mark never pauses the backend read (each
+ * pause and resume costs an epoll_ctl): 128 KB lets the typical large
+ * asset through in one go, and bounds a stream's queue at 128 KB plus
+ * one backend read. */
+#define RESP_HIGH_WATER (128 * 1024)
 
 static const struct exchange_sink sink;
 
