@@ -30,6 +30,7 @@
 #include "config/config.h"
 #include "proxy/conn.h"
 #include "proxy/exchange.h"
+#include "proxy/h2_mem.h"
 #include "proxy/h2_stream.h"
 #include "proxy/loop.h"
 #include "proxy/session.h"
@@ -380,6 +381,7 @@ static void init_library(struct loop *lp) {
   nghttp2_option_set_max_outbound_ack(options, 1000);
   lp->h2_callbacks = callbacks;
   lp->h2_options = options;
+  lp->h2_mem = h2_mem_new();
 }
 
 void h2_loop_cleanup(struct loop *lp) {
@@ -388,6 +390,8 @@ void h2_loop_cleanup(struct loop *lp) {
   lp->h2_callbacks = NULL;
   nghttp2_option_del(lp->h2_options);
   lp->h2_options = NULL;
+  h2_mem_free(lp->h2_mem);
+  lp->h2_mem = NULL;
 }
 
 void *h2_session_new(struct conn *c) {
@@ -399,10 +403,11 @@ void *h2_session_new(struct conn *c) {
   s->lp = lp;
   s->cfg = conn_config(c);
   const struct config *cfg = s->cfg;
-  int rv = nghttp2_session_server_new2(&s->ng, lp->h2_callbacks, s,
-                                       lp->h2_options);
+  int rv = nghttp2_session_server_new3(&s->ng, lp->h2_callbacks, s,
+                                       lp->h2_options,
+                                       h2_mem_nghttp2(lp->h2_mem));
   if (rv != 0) {
-    LOG_ERR("nghttp2_session_server_new2: %s", nghttp2_strerror(rv));
+    LOG_ERR("nghttp2_session_server_new3: %s", nghttp2_strerror(rv));
     abort();
   }
   nghttp2_settings_entry iv[] = {
