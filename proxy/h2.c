@@ -54,6 +54,26 @@ static const char *const pseudo_names[] = {":method", ":path", ":scheme",
 
 /* ---- small helpers ---------------------------------------------------- */
 
+/* pseudo_index: which of pseudo_names |name| is, -1 for none; told apart
+ * by length (and :method from :scheme by a letter) before one compare. */
+static int pseudo_index(const char *name, size_t len) {
+  int i;
+  switch (len) {
+  case 5:
+    i = H2_P_PATH;
+    break;
+  case 7:
+    i = (name[1] | 0x20) == 'm' ? H2_P_METHOD : H2_P_SCHEME;
+    break;
+  case 10:
+    i = H2_P_AUTHORITY;
+    break;
+  default:
+    return -1;
+  }
+  return util_strcaseeq(name, len, pseudo_names[i]) ? i : -1;
+}
+
 static int bucket_charge(struct h2_bucket *b, double burst, double rate,
                          double cost) {
   uint64_t now = util_now_ms();
@@ -169,18 +189,17 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   if (st->reject)
     return 0;
   if (namelen > 0 && name[0] == ':') {
-    for (int i = 0; i < 4; i++) {
-      if (util_strcaseeq((const char *)name, namelen, pseudo_names[i])) {
-        if (valuelen >= sizeof(st->pseudo[i])) {
-          h2_stream_reject(st, i == H2_P_PATH ? 414 : 400,
-                           "pseudo-header too long");
-          return 0;
-        }
-        memcpy(st->pseudo[i], value, valuelen);
-        st->pseudo[i][valuelen] = '\0';
-        st->pseudo_len[i] = valuelen;
-        st->pseudo_seen[i] = 1;
+    int i = pseudo_index((const char *)name, namelen);
+    if (i >= 0) {
+      if (valuelen >= sizeof(st->pseudo[i])) {
+        h2_stream_reject(st, i == H2_P_PATH ? 414 : 400,
+                         "pseudo-header too long");
+        return 0;
       }
+      memcpy(st->pseudo[i], value, valuelen);
+      st->pseudo[i][valuelen] = '\0';
+      st->pseudo_len[i] = valuelen;
+      st->pseudo_seen[i] = 1;
     }
     return 0;
   }
