@@ -16,7 +16,7 @@ struct buf_chunk {
  * so one burst does not pin memory forever. */
 #define FREE_MAX 1024
 
-static struct buf_chunk *chunk_get(struct buf_cache *k) {
+static struct buf_chunk *chunk_get(struct buf_cache *k, size_t headroom) {
   struct buf_chunk *c = k != NULL ? k->free : NULL;
   if (c != NULL) {
     k->free = c->next;
@@ -25,7 +25,7 @@ static struct buf_chunk *chunk_get(struct buf_cache *k) {
     c = xmalloc(sizeof(*c));
   }
   c->next = NULL;
-  c->start = c->end = 0;
+  c->start = c->end = headroom;
   return c;
 }
 
@@ -39,10 +39,29 @@ static void chunk_put(struct buf_cache *k, struct buf_chunk *c) {
   k->count++;
 }
 
-void buf_init(struct buf *q, struct buf_cache *cache) {
+static void reset(struct buf *q) {
   q->head = q->tail = NULL;
   q->len = 0;
+}
+
+void buf_init(struct buf *q, struct buf_cache *cache) {
+  reset(q);
   q->cache = cache;
+  q->headroom = 0;
+}
+
+void buf_set_headroom(struct buf *q, size_t n) {
+  q->headroom = n < BUF_HEADROOM_MAX ? n : BUF_HEADROOM_MAX;
+}
+
+int buf_prepend(struct buf *q, const void *p, size_t n) {
+  struct buf_chunk *c = q->head;
+  if (c == NULL || c->start < n)
+    return 0;
+  c->start -= n;
+  memcpy(c->data + c->start, p, n);
+  q->len += n;
+  return 1;
 }
 
 void buf_cleanup(struct buf *q) {
@@ -52,15 +71,23 @@ void buf_cleanup(struct buf *q) {
     chunk_put(q->cache, c);
     c = next;
   }
-  buf_init(q, q->cache);
+  reset(q);
 }
 
 void buf_append(struct buf *q, const void *p, size_t n) {
+  struct buf_chunk *last = q->tail;
+  if (last != NULL && BUF_CHUNK_SIZE - last->end >= n) {
+    /* Most appends are a few bytes that fit the last chunk. */
+    memcpy(last->data + last->end, p, n);
+    last->end += n;
+    q->len += n;
+    return;
+  }
   const uint8_t *src = p;
   while (n > 0) {
     struct buf_chunk *t = q->tail;
     if (t == NULL || t->end == BUF_CHUNK_SIZE) {
-      struct buf_chunk *c = chunk_get(q->cache);
+      struct buf_chunk *c = chunk_get(q->cache, q->headroom);
       if (t == NULL)
         q->head = c;
       else
@@ -128,7 +155,7 @@ void buf_take(struct buf *dst, struct buf *src) {
     dst->tail->next = src->head;
   dst->tail = src->tail;
   dst->len += src->len;
-  buf_init(src, src->cache);
+  reset(src);
 }
 
 void buf_move(struct buf *dst, struct buf *src, size_t n) {

@@ -29,6 +29,7 @@ struct buf {
   struct buf_chunk *head, *tail;
   size_t len;              /* bytes queued */
   struct buf_cache *cache; /* where chunks come from and go back to */
+  size_t headroom;         /* kept free before a new chunk's bytes */
 };
 
 /* buf_init makes an empty queue whose chunks come from |cache|, which
@@ -36,6 +37,17 @@ struct buf {
  * chunks from malloc and gives them back to free. Chunks that buf_take
  * moves go back to the cache of the queue they end in. */
 void buf_init(struct buf *q, struct buf_cache *cache);
+/* buf_set_headroom makes every chunk |q| starts from now on keep |n|
+ * bytes (at most BUF_HEADROOM_MAX) free before its first byte, so a
+ * header can go there later (buf_prepend) and travel with the bytes
+ * after it in one contiguous run. Such chunks hold |n| bytes fewer.
+ * buf_cleanup and buf_take keep the setting. */
+#define BUF_HEADROOM_MAX 64
+void buf_set_headroom(struct buf *q, size_t n);
+/* buf_prepend puts the |n| bytes at |p| before the first byte of |q| when
+ * its first chunk has that much room before it (headroom, or bytes
+ * already consumed); returns 1 then, else 0 and |q| is unchanged. */
+int buf_prepend(struct buf *q, const void *p, size_t n);
 /* buf_cleanup returns every chunk to the free list (the queue stays
  * usable, with the same cache). */
 void buf_cleanup(struct buf *q);

@@ -69,15 +69,13 @@ uint64_t util_mix64(uint64_t h) {
   return h;
 }
 
-int util_strcaseeq(const char *a, size_t alen, const char *b) {
-  size_t i;
-  /* Header names: ASCII only, and most comparisons fail on the first
-   * byte, so no locale-aware tolower. */
-  for (i = 0; i < alen; i++) {
-    if (b[i] == '\0' || lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+int util_memcaseeq(const char *a, const char *b, size_t n) {
+  /* Header names: ASCII only, so no locale-aware tolower. */
+  for (size_t i = 0; i < n; i++) {
+    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
       return 0;
   }
-  return b[i] == '\0';
+  return 1;
 }
 
 int util_parse_hostport(const char *s, char *host, size_t hostcap, int *port) {

@@ -30,9 +30,16 @@ char *xstrndup(const char *s, size_t n);
 /* util_now_ms returns a monotonic clock in milliseconds. */
 uint64_t util_now_ms(void);
 
+/* util_memcaseeq compares |n| bytes of |a| and |b| ignoring ASCII case. */
+int util_memcaseeq(const char *a, const char *b, size_t n);
+
 /* util_strcaseeq compares |a| of |alen| bytes with the NUL-terminated |b|
- * ignoring ASCII case. */
-int util_strcaseeq(const char *a, size_t alen, const char *b);
+ * ignoring ASCII case. Inline so that the length of a literal |b| is a
+ * constant and most field names are told apart by their length alone
+ * (header classification runs for every field of every request). */
+static inline int util_strcaseeq(const char *a, size_t alen, const char *b) {
+  return alen == strlen(b) && util_memcaseeq(a, b, alen);
+}
 
 /* FNV-1a over |n| bytes, continuing from |h| (start from UTIL_FNV1A_INIT).
  * Fast and unkeyed: for in-memory tables and fingerprints, never for

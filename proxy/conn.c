@@ -178,6 +178,15 @@ void conn_write_move(struct conn *c, struct buf *q, size_t n) {
   conn_mark_dirty(c);
 }
 
+void conn_write_frames(struct conn *c, struct buf *q, size_t n) {
+  if (c->closing && !c->close_after_flush) {
+    buf_consume(q, n);
+    return;
+  }
+  buf_move(&c->out, q, n);
+  conn_mark_dirty(c);
+}
+
 void conn_mark_dirty(struct conn *c) {
   if (c->dirty || (c->closing && !c->close_after_flush))
     return;

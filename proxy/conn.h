@@ -41,6 +41,10 @@ void conn_write(struct conn *c, const void *p, size_t n);
  * into the same TLS record. */
 struct buf;
 void conn_write_move(struct conn *c, struct buf *q, size_t n);
+/* conn_write_frames is conn_write_move for bytes that are whole frames,
+ * each header contiguous with its payload: their chunks move over TLS
+ * too, since no record would hold a header apart from its payload. */
+void conn_write_frames(struct conn *c, struct buf *q, size_t n);
 /* conn_write_blocked: output is above the high-water mark. */
 int conn_write_blocked(struct conn *c);
 /* conn_output_pending: bytes queued or in flight to the client. */

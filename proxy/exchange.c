@@ -43,7 +43,7 @@ void exchange_init(struct exchange *x, struct conn *c,
   x->ud = ud;
   x->method = x->authority = x->path = "";
   x->proto = "-";
-  x->start_ms = util_now_ms();
+  x->start_ms = uv_now(x->lp->uv); /* the loop's time: no clock read */
 }
 
 void exchange_count(struct exchange *x) {
@@ -198,7 +198,7 @@ void exchange_close(struct exchange *x, const struct exchange_outcome *o) {
         .path = x->path,
         .status = o->status,
         .bytes = x->bytes_sent,
-        .ms = util_now_ms() - x->start_ms,
+        .ms = uv_now(x->lp->uv) - x->start_ms,
         .backend = x->up ? upstream_backend_name(x->up) : x->backend,
         .fields = x->fields,
         .hints = x->hints,

@@ -30,6 +30,7 @@
 #include "config/config.h"
 #include "proxy/conn.h"
 #include "proxy/exchange.h"
+#include "proxy/h2_mem.h"
 #include "proxy/h2_stream.h"
 #include "proxy/preload.h"
 #include "proxy/loop.h"
@@ -53,6 +54,26 @@ static const char *const pseudo_names[] = {":method", ":path", ":scheme",
                                            ":authority"};
 
 /* ---- small helpers ---------------------------------------------------- */
+
+/* pseudo_index: which of pseudo_names |name| is, -1 for none; told apart
+ * by length (and :method from :scheme by a letter) before one compare. */
+static int pseudo_index(const char *name, size_t len) {
+  int i;
+  switch (len) {
+  case 5:
+    i = H2_P_PATH;
+    break;
+  case 7:
+    i = (name[1] | 0x20) == 'm' ? H2_P_METHOD : H2_P_SCHEME;
+    break;
+  case 10:
+    i = H2_P_AUTHORITY;
+    break;
+  default:
+    return -1;
+  }
+  return util_strcaseeq(name, len, pseudo_names[i]) ? i : -1;
+}
 
 static int bucket_charge(struct h2_bucket *b, double burst, double rate,
                          double cost) {
@@ -169,18 +190,17 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   if (st->reject)
     return 0;
   if (namelen > 0 && name[0] == ':') {
-    for (int i = 0; i < 4; i++) {
-      if (util_strcaseeq((const char *)name, namelen, pseudo_names[i])) {
-        if (valuelen >= sizeof(st->pseudo[i])) {
-          h2_stream_reject(st, i == H2_P_PATH ? 414 : 400,
-                           "pseudo-header too long");
-          return 0;
-        }
-        memcpy(st->pseudo[i], value, valuelen);
-        st->pseudo[i][valuelen] = '\0';
-        st->pseudo_len[i] = valuelen;
-        st->pseudo_seen[i] = 1;
+    int i = pseudo_index((const char *)name, namelen);
+    if (i >= 0) {
+      if (valuelen >= sizeof(st->pseudo[i])) {
+        h2_stream_reject(st, i == H2_P_PATH ? 414 : 400,
+                         "pseudo-header too long");
+        return 0;
       }
+      memcpy(st->pseudo[i], value, valuelen);
+      st->pseudo[i][valuelen] = '\0';
+      st->pseudo_len[i] = valuelen;
+      st->pseudo_seen[i] = 1;
     }
     return 0;
   }
@@ -383,6 +403,7 @@ static void init_library(struct loop *lp) {
                                                  NGHTTP2_PRIORITY_UPDATE);
   lp->h2_callbacks = callbacks;
   lp->h2_options = options;
+  lp->h2_mem = h2_mem_new();
 }
 
 void h2_loop_cleanup(struct loop *lp) {
@@ -391,6 +412,8 @@ void h2_loop_cleanup(struct loop *lp) {
   lp->h2_callbacks = NULL;
   nghttp2_option_del(lp->h2_options);
   lp->h2_options = NULL;
+  h2_mem_free(lp->h2_mem);
+  lp->h2_mem = NULL;
 }
 
 void *h2_session_new(struct conn *c) {
@@ -403,10 +426,11 @@ void *h2_session_new(struct conn *c) {
   s->cfg = conn_config(c);
   framescan_init(&s->scan);
   const struct config *cfg = s->cfg;
-  int rv = nghttp2_session_server_new2(&s->ng, lp->h2_callbacks, s,
-                                       lp->h2_options);
+  int rv = nghttp2_session_server_new3(&s->ng, lp->h2_callbacks, s,
+                                       lp->h2_options,
+                                       h2_mem_nghttp2(lp->h2_mem));
   if (rv != 0) {
-    LOG_ERR("nghttp2_session_server_new2: %s", nghttp2_strerror(rv));
+    LOG_ERR("nghttp2_session_server_new3: %s", nghttp2_strerror(rv));
     abort();
   }
   nghttp2_settings_entry iv[] = {

@@ -3,8 +3,11 @@
  *
  * Response bodies wait in the stream's chunk queue and are framed with
  * NGHTTP2_DATA_FLAG_NO_COPY, so body bytes are copied once, from the
- * backend's read buffer into the queue; a DATA frame's payload then moves
- * into the output by whole chunks (conn_write_move). */
+ * backend's read buffer into the queue. The queue's chunks keep 9 bytes
+ * of headroom and a DATA frame takes at most one chunk, so a frame that
+ * takes a chunk whole gets its header written in place and the chunk
+ * moves into the output (conn_write_frames), over TLS too, where header
+ * and payload then fill one record. */
 #include "proxy/h2_stream.h"
 
 #include <inttypes.h>
@@ -24,7 +27,11 @@
 #include "proxy/preload.h"
 #include "proxy/session.h"
 
-#define RESP_HIGH_WATER (64 * 1024)
+/* A response queued up to this mark never pauses the backend read (each
+ * pause and resume costs an epoll_ctl): 128 KB lets the typical large
+ * asset through in one go, and bounds a stream's queue at 128 KB plus
+ * one backend read. */
+#define RESP_HIGH_WATER (128 * 1024)
 
 static const struct exchange_sink sink;
 
@@ -199,6 +206,7 @@ struct h2_stream *h2_stream_new(struct h2_session *s, int32_t id) {
   st->trailers.max_size = 65536;
   st->trailers.max_fields = 100;
   buf_init(&st->resp, &s->lp->bufs);
+  buf_set_headroom(&st->resp, 9); /* a DATA frame's header */
   buf_init(&st->early_body, &s->lp->bufs);
   st->next = s->streams;
   if (s->streams)
@@ -241,7 +249,13 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf,
   (void)buf;
   (void)user_data;
   struct h2_stream *st = src->ptr;
-  size_t n = st->resp.len < length ? st->resp.len : length;
+  /* One frame per chunk at most: a frame that takes its chunk whole gets
+   * its header written in the chunk's headroom and the chunk moves
+   * (h2_stream_send_data). */
+  const uint8_t *head;
+  size_t n = buf_peek(&st->resp, &head);
+  if (n > length)
+    n = length;
   if (n == 0 && !st->resp_eof) {
     st->deferred = 1;
     return NGHTTP2_ERR_DEFERRED;
@@ -273,8 +287,17 @@ int h2_stream_send_data(nghttp2_session *ng, nghttp2_frame *frame,
   struct h2_stream *st = src->ptr;
   if (conn_write_blocked(s->c))
     return NGHTTP2_ERR_WOULDBLOCK;
-  conn_write(s->c, framehd, 9);
-  conn_write_move(s->c, &st->resp, length);
+  const uint8_t *head;
+  if (length >= BUF_MOVE_MIN && buf_peek(&st->resp, &head) == length &&
+      buf_prepend(&st->resp, framehd, 9)) {
+    /* The frame is its chunk: header and payload move as one run, over
+     * TLS too, where they then fill one record. (Smaller frames are
+     * copied whichever way.) */
+    conn_write_frames(s->c, &st->resp, 9 + length);
+  } else {
+    conn_write(s->c, framehd, 9);
+    conn_write_move(s->c, &st->resp, length);
+  }
   (void)frame;
   exchange_sent(&st->x, length);
   st->send_ms = h2_loop_now(s);

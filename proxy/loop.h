@@ -35,6 +35,7 @@
 struct clientcount;
 struct config;
 struct conn;
+struct h2_mem;
 struct h2_stream;
 struct health;
 struct hints_keys;
@@ -155,6 +156,7 @@ struct loop {
   int h2_nfree;
   struct nghttp2_session_callbacks *h2_callbacks;
   struct nghttp2_option *h2_options;
+  struct h2_mem *h2_mem; /* nghttp2's allocator (h2_mem.h) */
   /* A response head's field names, lower-cased, and its Set-Cookie for
    * the push digest: scratch for the one head being submitted. */
   char h2_names[65536];

@@ -261,7 +261,9 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
   if (backend < 0 || backend >= p->nbackends)
     backend = 0;
   struct pool_backend *pb = &p->backends[backend];
-  struct pool_server *s = pick(pb, util_now_ms());
+  /* The loop's time (the monotonic clock util_now_ms marks servers down
+   * by, as of this loop turn) is close enough and costs no clock read. */
+  struct pool_server *s = pick(pb, uv_now(p->lp->uv));
   if (s == NULL) {
     *err = UV_EINVAL;
     return NULL;

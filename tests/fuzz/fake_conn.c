@@ -111,6 +111,10 @@ void conn_write_move(struct conn *c, struct buf *q, size_t n) {
   c->dirty = 1;
 }
 
+void conn_write_frames(struct conn *c, struct buf *q, size_t n) {
+  conn_write_move(c, q, n);
+}
+
 void conn_mark_dirty(struct conn *c) {
   if (c->closing && !c->close_after_flush)
     return;

@@ -410,6 +410,66 @@ static void test_caches(void **state) {
   assert_int_equal(a.count + b.count, 0);
 }
 
+/* A queue with headroom keeps room before each new chunk's bytes, where a
+ * frame header goes in place and then moves with its payload. */
+static void test_headroom_prepend(void **state) {
+  (void)state;
+  struct buf q, out;
+  buf_init(&q, &cache);
+  buf_init(&out, &cache);
+  /* No chunk, no room: nothing happens. */
+  assert_int_equal(buf_prepend(&q, "HDR", 3), 0);
+  assert_int_equal(q.len, 0);
+  buf_set_headroom(&q, 9);
+  buf_append(&q, pattern, BIG);
+  /* Chunks hold 9 bytes fewer: the first is full at BUF_CHUNK_SIZE - 9. */
+  const uint8_t *p;
+  assert_int_equal(buf_peek(&q, &p), BUF_CHUNK_SIZE - 9);
+  assert_int_equal(buf_prepend(&q, "123456789", 9), 1);
+  assert_int_equal(q.len, BIG + 9);
+  assert_int_equal(buf_peek(&q, &p), BUF_CHUNK_SIZE);
+  assert_memory_equal(p, "123456789", 9);
+  assert_memory_equal(p + 9, pattern, BUF_CHUNK_SIZE - 9);
+  /* No more room before the first byte now. */
+  assert_int_equal(buf_prepend(&q, "x", 1), 0);
+  /* Header and payload move as one chunk. */
+  buf_move(&out, &q, BUF_CHUNK_SIZE);
+  struct iov sl[4];
+  assert_int_equal(buf_slices(&out, sl, 4), 1);
+  assert_ptr_equal(sl[0].base, p);
+  assert_int_equal(sl[0].len, BUF_CHUNK_SIZE);
+  /* Consumed bytes are room too; the next chunk had its headroom. */
+  buf_consume(&q, 100);
+  assert_int_equal(buf_prepend(&q, "ABCDEFGHIJKL", 12), 1);
+  assert_int_equal(buf_copyout(&q, got, 12 + 10), 22);
+  assert_memory_equal(got, "ABCDEFGHIJKL", 12);
+  assert_memory_equal(got + 12, pattern + BUF_CHUNK_SIZE - 9 + 100, 10);
+  /* buf_cleanup and buf_take keep the setting. */
+  buf_cleanup(&q);
+  assert_int_equal(q.headroom, 9);
+  buf_append(&q, "abc", 3);
+  assert_int_equal(buf_prepend(&q, "123456789", 9), 1);
+  buf_take(&out, &q);
+  assert_int_equal(q.headroom, 9);
+  assert_int_equal(out.headroom, 0);
+  buf_append(&q, "z", 1);
+  assert_int_equal(buf_prepend(&q, "123456789", 9), 1);
+  assert_int_equal(buf_copyout(&q, got, sizeof got), 10);
+  assert_memory_equal(got, "123456789z", 10);
+  /* Without headroom a fresh chunk has none (a prepend waits for bytes
+   * to be consumed); headroom is capped. */
+  buf_append(&out, "y", 1);
+  struct buf r;
+  buf_init(&r, &cache);
+  buf_append(&r, "y", 1);
+  assert_int_equal(buf_prepend(&r, "x", 1), 0);
+  buf_set_headroom(&r, 1000);
+  assert_int_equal(r.headroom, BUF_HEADROOM_MAX);
+  buf_cleanup(&r);
+  buf_cleanup(&q);
+  buf_cleanup(&out);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_empty),
@@ -425,6 +485,7 @@ int main(void) {
       cmocka_unit_test(test_cleanup_then_reuse),
       cmocka_unit_test(test_release_cache),
       cmocka_unit_test(test_caches),
+      cmocka_unit_test(test_headroom_prepend),
   };
   return cmocka_run_group_tests_name("buf", tests, group_setup,
                                      group_teardown);
