@@ -72,7 +72,8 @@ static int pseudo_index(const char *name, size_t len) {
   default:
     return -1;
   }
-  return util_strcaseeq(name, len, pseudo_names[i]) ? i : -1;
+  /* nghttp2 lets only lower-case names through (RFC 9113 8.2.1). */
+  return memcmp(name, pseudo_names[i], len) == 0 ? i : -1;
 }
 
 static int bucket_charge(struct h2_bucket *b, double burst, double rate,
@@ -204,7 +205,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
     }
     return 0;
   }
-  if (util_strcaseeq((const char *)name, namelen, "content-length")) {
+  if (namelen == 14 && memcmp(name, "content-length", 14) == 0) {
     char tmp[24];
     if (valuelen == 0 || valuelen >= sizeof(tmp)) {
       h2_stream_reject(st, 400, "bad content-length");

@@ -62,7 +62,8 @@ struct h2_stream {
    * h2_stream_sweep): request body bytes in, response bytes out. */
   uint64_t body_ms, send_ms;
   struct http_fields trailers;
-  struct exchange x;           /* the request (or push) and its response */
+  struct exchange x; /* the request (or push) and its response; last:
+                        stream_alloc clears what comes before it */
 };
 
 struct h2_session {
