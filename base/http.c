@@ -457,12 +457,12 @@ void http_fields_cleanup(struct http_fields *f) {
   memset(f, 0, sizeof(*f));
 }
 
-static int fields_bytes(struct http_fields *f, const char *p, size_t n) {
+/* fields_room makes room for |n| (> 0) more bytes; returns where they go,
+ * or NULL past the size cap. */
+static char *fields_room(struct http_fields *f, size_t n) {
   f->size += n;
   if (f->size > f->max_size)
-    return HTTP_FIELDS_TOO_BIG;
-  if (n == 0)
-    return 0; /* llhttp reports empty pieces; f->buf may still be NULL */
+    return NULL;
   if (f->len + n > f->cap) {
     size_t cap = f->cap ? f->cap : 1024;
     while (cap < f->len + n)
@@ -470,7 +470,16 @@ static int fields_bytes(struct http_fields *f, const char *p, size_t n) {
     f->buf = xrealloc(f->buf, cap);
     f->cap = cap;
   }
-  memcpy(f->buf + f->len, p, n);
+  return f->buf + f->len;
+}
+
+static int fields_bytes(struct http_fields *f, const char *p, size_t n) {
+  if (n == 0)
+    return 0; /* llhttp reports empty pieces; f->buf may still be NULL */
+  char *dst = fields_room(f, n);
+  if (dst == NULL)
+    return HTTP_FIELDS_TOO_BIG;
+  memcpy(dst, p, n);
   f->len += n;
   return 0;
 }
@@ -512,13 +521,20 @@ int http_fields_name(struct http_fields *f, const char *p, size_t n) {
     f->in_value = 0;
     f->size += 32;
   }
+  if (n == 0)
+    return 0; /* llhttp reports empty pieces; f->buf may still be NULL */
+  char *dst = fields_room(f, n);
+  if (dst == NULL)
+    return HTTP_FIELDS_TOO_BIG;
+  /* Names are short: checked and copied in one pass. */
   for (size_t i = 0; i < n; i++) {
     if (!tchar_table[(unsigned char)p[i]])
       return HTTP_FIELDS_INVALID;
+    dst[i] = p[i];
   }
-  int rv = fields_bytes(f, p, n);
+  f->len += n;
   f->ent[f->n - 1].nlen += (uint32_t)n;
-  return rv;
+  return 0;
 }
 
 int http_fields_name_end(struct http_fields *f) {
