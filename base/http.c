@@ -64,11 +64,14 @@ int http_token_listed(const char *list, size_t list_len, const char *name,
   return 0;
 }
 
-static int is_regname_char(unsigned char c) {
+static inline int is_regname_char(unsigned char c) {
   /* unreserved / sub-delims / pct-encoded from RFC 3986, minus those that
-   * no real host name uses and a backend might treat specially. */
-  return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-         c == '%';
+   * no real host name uses and a backend might treat specially. ASCII
+   * letters by folding case (only they fold into a..z), not the locale's
+   * isalnum: every request's authority goes through here. */
+  unsigned char folded = c | 0x20;
+  return (folded >= 'a' && folded <= 'z') || (c >= '0' && c <= '9') ||
+         c == '-' || c == '.' || c == '_' || c == '~' || c == '%';
 }
 
 int http_authority_valid(const char *p, size_t len) {

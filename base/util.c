@@ -83,31 +83,47 @@ static inline uint64_t lower8(uint64_t x) {
 int util_memcaseeq(const char *a, const char *b, size_t n) {
   /* Header names: ASCII only, so no locale-aware tolower; eight bytes a
    * step, since every field of every message goes through here. */
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++) {
+      if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+        return 0;
+    }
+    return 1;
+  }
+  /* Whole words, the last one ending at the last byte (it may overlap the
+   * one before: comparing bytes twice changes nothing). */
+  for (size_t i = 0;; i += 8) {
+    if (i + 8 > n)
+      i = n - 8;
     uint64_t x, y;
     memcpy(&x, a + i, 8);
     memcpy(&y, b + i, 8);
     if (x != y && lower8(x) != lower8(y))
       return 0;
+    if (i + 8 == n)
+      return 1;
   }
-  for (; i < n; i++) {
-    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
-      return 0;
-  }
-  return 1;
 }
 
 void util_lower_copy(char *dst, const char *src, size_t n) {
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++)
+      dst[i] = (char)lower((unsigned char)src[i]);
+    return;
+  }
+  /* As util_memcaseeq, the last word ends at the last byte; writing a
+   * lower-cased byte twice writes the same byte, also when |dst| is
+   * |src|. */
+  for (size_t i = 0;; i += 8) {
+    if (i + 8 > n)
+      i = n - 8;
     uint64_t x;
     memcpy(&x, src + i, 8);
     x = lower8(x);
     memcpy(dst + i, &x, 8);
+    if (i + 8 == n)
+      return;
   }
-  for (; i < n; i++)
-    dst[i] = (char)lower((unsigned char)src[i]);
 }
 
 int util_parse_hostport(const char *s, char *host, size_t hostcap, int *port) {

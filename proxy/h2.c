@@ -152,6 +152,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
     return 0;
   struct h2_stream *st = h2_stream_new(s, frame->hd.stream_id);
   nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, st);
+  s->decoding = st;
   s->headers_pending++;
   h2_update_timer(s);
   return 0;
@@ -162,11 +163,12 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
                      const uint8_t *value, size_t valuelen, uint8_t flags,
                      void *user_data) {
   (void)flags;
-  (void)user_data;
+  struct h2_session *s = user_data;
   if (frame->hd.type != NGHTTP2_HEADERS)
     return 0;
-  struct h2_stream *st =
-      nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+  struct h2_stream *st = s->decoding;
+  if (st == NULL || st->id != frame->hd.stream_id)
+    st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
   if (st == NULL)
     return 0;
   const struct config *cfg = st->s->cfg;

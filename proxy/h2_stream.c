@@ -221,6 +221,8 @@ struct h2_stream *h2_stream_new(struct h2_session *s, int32_t id) {
 
 void h2_stream_free(struct h2_stream *st) {
   struct h2_session *s = st->s;
+  if (s->decoding == st)
+    s->decoding = NULL;
   exchange_cleanup(&st->x);
   if (st->prev)
     st->prev->next = st->next;

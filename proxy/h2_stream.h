@@ -87,6 +87,9 @@ struct h2_session {
                                    NULL: none */
   struct framescan scan;        /* PRIORITY frames nghttp2 skips unseen */
   struct h2_bucket glitch, resets;
+  /* The stream whose header block is being decoded (NULL: none): its
+   * fields arrive one callback each, without a lookup per field. */
+  struct h2_stream *decoding;
 };
 
 /* h2_stream_new opens stream |id| of |s|; h2_stream_free closes it (its
