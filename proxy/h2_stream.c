@@ -152,7 +152,7 @@ int h2_stream_reap(struct h2_session *s) {
 
 /* Closed streams are kept for reuse with their header buffers (in the
  * loop, h2_free), so a busy connection allocates little per request. */
-#define STREAM_FREE_MAX 256
+#define STREAM_FREE_MAX 1024
 
 void h2_stream_cache_free(struct loop *lp) {
   while (lp->h2_free != NULL) {

@@ -92,7 +92,7 @@ const char *upstream_transfer_codings(const struct upstream *u) {
 
 /* Finished upstreams are kept for reuse with their header buffers, so a
  * steady stream of requests allocates neither. */
-#define FREE_MAX 256
+#define FREE_MAX 1024
 
 static struct upstream *upstream_alloc(struct loop *lp) {
   struct upstream *u = lp->upstream_free;
