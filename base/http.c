@@ -58,22 +58,20 @@ int http_token_listed(const char *list, size_t list_len, const char *name,
   size_t pos = 0, n;
   const char *item;
   while (http_list_next(list, list_len, &pos, &item, &n)) {
-    size_t k;
-    for (k = 0; n == name_len && k < name_len; k++) {
-      if (tolower((unsigned char)item[k]) != tolower((unsigned char)name[k]))
-        break;
-    }
-    if (n == name_len && k == name_len)
+    if (n == name_len && util_memcaseeq(item, name, n))
       return 1;
   }
   return 0;
 }
 
-static int is_regname_char(unsigned char c) {
+static inline int is_regname_char(unsigned char c) {
   /* unreserved / sub-delims / pct-encoded from RFC 3986, minus those that
-   * no real host name uses and a backend might treat specially. */
-  return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-         c == '%';
+   * no real host name uses and a backend might treat specially. ASCII
+   * letters by folding case (only they fold into a..z), not the locale's
+   * isalnum: every request's authority goes through here. */
+  unsigned char folded = c | 0x20;
+  return (folded >= 'a' && folded <= 'z') || (c >= '0' && c <= '9') ||
+         c == '-' || c == '.' || c == '_' || c == '~' || c == '%';
 }
 
 int http_authority_valid(const char *p, size_t len) {
@@ -250,12 +248,33 @@ int http_method_idempotent(const char *m, size_t len) {
   return 0;
 }
 
-static void put(struct buf *out, const char *s, size_t n) {
-  buf_append(out, s, n);
-}
-static void puts_(struct buf *out, const char *s) { put(out, s, strlen(s)); }
+/* A request head is written in a couple of dozen small pieces; they are
+ * gathered here and go to the queue in one append or a few. */
+struct out {
+  struct buf *q;
+  size_t len;
+  char b[2048];
+};
 
-static void put_field(struct buf *out, const char *name, size_t nlen,
+static void flush(struct out *out) {
+  buf_append(out->q, out->b, out->len);
+  out->len = 0;
+}
+
+static void put(struct out *out, const char *s, size_t n) {
+  if (out->len + n > sizeof(out->b)) {
+    flush(out);
+    if (n > sizeof(out->b)) {
+      buf_append(out->q, s, n);
+      return;
+    }
+  }
+  memcpy(out->b + out->len, s, n);
+  out->len += n;
+}
+static void puts_(struct out *out, const char *s) { put(out, s, strlen(s)); }
+
+static void put_field(struct out *out, const char *name, size_t nlen,
                       const char *value, size_t vlen) {
   put(out, name, nlen);
   put(out, ": ", 2);
@@ -281,7 +300,7 @@ static int replaced_by_proxy(const char *name, size_t len) {
          util_strcaseeq(name, len, "cookie");
 }
 
-static void put_joined(struct buf *out, const struct http_req *req,
+static void put_joined(struct out *out, const struct http_req *req,
                        const char *field, const char *sep,
                        const char *extra) {
   size_t seen = 0;
@@ -323,7 +342,10 @@ static int named_by_connection(const struct http_req *req, const char *name,
   return 0;
 }
 
-void http_req_serialize(const struct http_req *req, struct buf *out) {
+void http_req_serialize(const struct http_req *req, struct buf *q) {
+  struct out o, *out = &o;
+  o.q = q;
+  o.len = 0;
   int has_connection = 0;
   for (size_t i = 0; i < req->nhdrs; i++) {
     const struct http_hdr *h = &req->hdrs[i];
@@ -378,6 +400,7 @@ void http_req_serialize(const struct http_req *req, struct buf *out) {
                                          : "1.1 herald";
   put_joined(out, req, "via", ", ", via);
   put(out, "\r\n", 2);
+  flush(out);
 }
 
 const char *http_status_reason(int status) {
@@ -437,12 +460,12 @@ void http_fields_cleanup(struct http_fields *f) {
   memset(f, 0, sizeof(*f));
 }
 
-static int fields_bytes(struct http_fields *f, const char *p, size_t n) {
+/* fields_room makes room for |n| (> 0) more bytes; returns where they go,
+ * or NULL past the size cap. */
+static char *fields_room(struct http_fields *f, size_t n) {
   f->size += n;
   if (f->size > f->max_size)
-    return HTTP_FIELDS_TOO_BIG;
-  if (n == 0)
-    return 0; /* llhttp reports empty pieces; f->buf may still be NULL */
+    return NULL;
   if (f->len + n > f->cap) {
     size_t cap = f->cap ? f->cap : 1024;
     while (cap < f->len + n)
@@ -450,14 +473,41 @@ static int fields_bytes(struct http_fields *f, const char *p, size_t n) {
     f->buf = xrealloc(f->buf, cap);
     f->cap = cap;
   }
-  memcpy(f->buf + f->len, p, n);
+  return f->buf + f->len;
+}
+
+static int fields_bytes(struct http_fields *f, const char *p, size_t n) {
+  if (n == 0)
+    return 0; /* llhttp reports empty pieces; f->buf may still be NULL */
+  char *dst = fields_room(f, n);
+  if (dst == NULL)
+    return HTTP_FIELDS_TOO_BIG;
+  memcpy(dst, p, n);
   f->len += n;
   return 0;
 }
 
-int http_is_tchar(unsigned char c) {
-  return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
+/* tchar_table: RFC 9110 5.6.2's tchar, by byte; every field name of every
+ * message is checked against it. */
+static const uint8_t tchar_table[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+    ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+    ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+int http_is_tchar(unsigned char c) { return tchar_table[c]; }
 
 int http_fields_name(struct http_fields *f, const char *p, size_t n) {
   if (f->in_value || f->n == 0) {
@@ -474,13 +524,20 @@ int http_fields_name(struct http_fields *f, const char *p, size_t n) {
     f->in_value = 0;
     f->size += 32;
   }
+  if (n == 0)
+    return 0; /* llhttp reports empty pieces; f->buf may still be NULL */
+  char *dst = fields_room(f, n);
+  if (dst == NULL)
+    return HTTP_FIELDS_TOO_BIG;
+  /* Names are short: checked and copied in one pass. */
   for (size_t i = 0; i < n; i++) {
-    if (!http_is_tchar((unsigned char)p[i]))
+    if (!tchar_table[(unsigned char)p[i]])
       return HTTP_FIELDS_INVALID;
+    dst[i] = p[i];
   }
-  int rv = fields_bytes(f, p, n);
+  f->len += n;
   f->ent[f->n - 1].nlen += (uint32_t)n;
-  return rv;
+  return 0;
 }
 
 int http_fields_name_end(struct http_fields *f) {

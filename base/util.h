@@ -33,6 +33,10 @@ uint64_t util_now_ms(void);
 /* util_memcaseeq compares |n| bytes of |a| and |b| ignoring ASCII case. */
 int util_memcaseeq(const char *a, const char *b, size_t n);
 
+/* util_lower_copy copies |n| bytes of |src| to |dst| with the ASCII
+ * capitals lower-cased (HTTP/2 field names). */
+void util_lower_copy(char *dst, const char *src, size_t n);
+
 /* util_strcaseeq compares |a| of |alen| bytes with the NUL-terminated |b|
  * ignoring ASCII case. Inline so that the length of a literal |b| is a
  * constant and most field names are told apart by their length alone

@@ -131,8 +131,7 @@ void exchange_start(struct exchange *x, const struct http_req *req) {
   /* HTTP/1.0 clients know no 1xx; HTTP/1.1 ones get one only with
    * hints_http1. */
   x->early_ok = (uint8_t)hints_may_send(x->cfg, req,
-                                        x->recording ? &x->obs : NULL, x->c,
-                                        x->id);
+                                        x->recording ? &x->obs : NULL);
   x->up = upstream_start(conn_pool(x->c), backend, req, &up_cb, x);
   /* The request is on its way to the backend; fill its think time. */
   if (lp->rules != NULL && x->early_ok)
@@ -276,7 +275,10 @@ static void up_head(void *ud, int status, const struct http_hdr *hdrs,
     refuse(x, 0);
     return;
   }
-  if (x->push != NULL && status == 200 && strcmp(x->method, "GET") == 0)
+  /* Validators matter only for what rules may push; a herald without
+   * rules has nothing to note them for. */
+  if (x->push != NULL && lp->rules != NULL && status == 200 &&
+      strcmp(x->method, "GET") == 0)
     pushed_note_validator(lp->validators, x->req_authority, x->req_alen,
                           x->req_path, x->req_plen, hdrs, n);
   /* RFC 9110 7.6.3: a proxy adds itself to Via in both directions. */

@@ -41,8 +41,8 @@ struct h1_session {
   const struct config *cfg; /* the connection's (conn_config) */
   llhttp_t parser;
   struct http_fields fields;
-  char url[MAX_URL];
-  size_t url_len;
+  char *url;                /* request target, grown to at most MAX_URL */
+  size_t url_len, url_cap;
   const char *read_start;
   enum h1_state state;
   struct buf stash;  /* bytes after a complete request, parsed later */
@@ -85,7 +85,8 @@ static void new_exchange(struct h1_session *s) {
 static void log_request(struct h1_session *s, int status) {
   char path[512];
   size_t n = s->url_len < sizeof(path) - 1 ? s->url_len : sizeof(path) - 1;
-  memcpy(path, s->url, n);
+  if (n > 0)
+    memcpy(path, s->url, n);
   path[n] = '\0';
   s->x.path = path;
   s->x.path_len = n;
@@ -314,8 +315,16 @@ static int on_message_begin(llhttp_t *p) {
 
 static int on_url(llhttp_t *p, const char *at, size_t n) {
   struct h1_session *s = from_parser(p);
-  if (s->url_len + n > sizeof(s->url))
+  if (s->url_len + n > MAX_URL)
     return reject(s, 414, "request target too long");
+  if (s->url_len + n > s->url_cap) {
+    /* Most targets are short: an idle connection keeps a small one. */
+    size_t cap = s->url_cap ? s->url_cap : 256;
+    while (cap < s->url_len + n)
+      cap *= 2;
+    s->url = xrealloc(s->url, cap);
+    s->url_cap = cap;
+  }
   memcpy(s->url + s->url_len, at, n);
   s->url_len += n;
   return 0;
@@ -651,6 +660,7 @@ static void h1_free(void *sp) {
   exchange_cleanup(&s->x);
   http_fields_cleanup(&s->fields);
   buf_cleanup(&s->stash);
+  free(s->url);
   free(s);
 }
 

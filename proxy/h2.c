@@ -72,7 +72,8 @@ static int pseudo_index(const char *name, size_t len) {
   default:
     return -1;
   }
-  return util_strcaseeq(name, len, pseudo_names[i]) ? i : -1;
+  /* nghttp2 lets only lower-case names through (RFC 9113 8.2.1). */
+  return memcmp(name, pseudo_names[i], len) == 0 ? i : -1;
 }
 
 static int bucket_charge(struct h2_bucket *b, double burst, double rate,
@@ -151,6 +152,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
     return 0;
   struct h2_stream *st = h2_stream_new(s, frame->hd.stream_id);
   nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, st);
+  s->decoding = st;
   s->headers_pending++;
   h2_update_timer(s);
   return 0;
@@ -161,11 +163,12 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
                      const uint8_t *value, size_t valuelen, uint8_t flags,
                      void *user_data) {
   (void)flags;
-  (void)user_data;
+  struct h2_session *s = user_data;
   if (frame->hd.type != NGHTTP2_HEADERS)
     return 0;
-  struct h2_stream *st =
-      nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
+  struct h2_stream *st = s->decoding;
+  if (st == NULL || st->id != frame->hd.stream_id)
+    st = nghttp2_session_get_stream_user_data(ng, frame->hd.stream_id);
   if (st == NULL)
     return 0;
   const struct config *cfg = st->s->cfg;
@@ -204,7 +207,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
     }
     return 0;
   }
-  if (util_strcaseeq((const char *)name, namelen, "content-length")) {
+  if (namelen == 14 && memcmp(name, "content-length", 14) == 0) {
     char tmp[24];
     if (valuelen == 0 || valuelen >= sizeof(tmp)) {
       h2_stream_reject(st, 400, "bad content-length");

@@ -152,7 +152,7 @@ int h2_stream_reap(struct h2_session *s) {
 
 /* Closed streams are kept for reuse with their header buffers (in the
  * loop, h2_free), so a busy connection allocates little per request. */
-#define STREAM_FREE_MAX 256
+#define STREAM_FREE_MAX 1024
 
 void h2_stream_cache_free(struct loop *lp) {
   while (lp->h2_free != NULL) {
@@ -172,11 +172,13 @@ static struct h2_stream *stream_alloc(struct loop *lp) {
   lp->h2_free = st->next;
   lp->h2_nfree--;
   struct http_fields f = st->fields, t = st->trailers;
-  /* The pseudo-header buffers are overwritten before use; clear only the
-   * fields before them. */
+  /* The pseudo-header buffers are overwritten before use, and the
+   * exchange is exchange_init's (which leaves its obs to the recording):
+   * clear only the fields around them. */
   memset(st, 0, offsetof(struct h2_stream, pseudo));
   memset(&st->pseudo_len, 0,
-         sizeof(*st) - offsetof(struct h2_stream, pseudo_len));
+         offsetof(struct h2_stream, x) -
+             offsetof(struct h2_stream, pseudo_len));
   for (int i = 0; i < 4; i++)
     st->pseudo[i][0] = '\0';
   st->fields = f;
@@ -219,6 +221,8 @@ struct h2_stream *h2_stream_new(struct h2_session *s, int32_t id) {
 
 void h2_stream_free(struct h2_stream *st) {
   struct h2_session *s = st->s;
+  if (s->decoding == st)
+    s->decoding = NULL;
   exchange_cleanup(&st->x);
   if (st->prev)
     st->prev->next = st->next;
@@ -381,10 +385,7 @@ static size_t lower_nv(nghttp2_nv *nv, size_t k, const struct http_hdr *h,
   for (size_t i = 0; i < n; i++) {
     if ((size_t)(*lp - lower) + h[i].name_len > cap)
       break;
-    for (size_t j = 0; j < h[i].name_len; j++) {
-      char ch = h[i].name[j];
-      (*lp)[j] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
-    }
+    util_lower_copy(*lp, h[i].name, h[i].name_len);
     nv[k++] = (nghttp2_nv){(uint8_t *)*lp, (uint8_t *)h[i].value,
                            h[i].name_len, h[i].value_len,
                            NGHTTP2_NV_FLAG_NONE};
@@ -405,10 +406,11 @@ static void sink_head(void *ud, int status, const struct http_hdr *hdrs,
   size_t cap = sizeof(s->lp->h2_names);
   if (n > ARRAY_SIZE(nv) - 1 - nextra)
     n = ARRAY_SIZE(nv) - 1 - nextra;
-  char code[8];
-  snprintf(code, sizeof(code), "%d", status);
-  nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7,
-                       strlen(code), NGHTTP2_NV_FLAG_NONE};
+  /* Upstream passes 200..599 only (1xx go through sink_info). */
+  char code[3] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                  (char)('0' + status % 10)};
+  nv[0] = (nghttp2_nv){(uint8_t *)":status", (uint8_t *)code, 7, 3,
+                       NGHTTP2_NV_FLAG_NONE};
   char *lp = lower;
   /* herald's own fields (short names) always fit after the backend's. */
   size_t k = lower_nv(nv, 1, hdrs, n, lower, cap - 64, &lp);

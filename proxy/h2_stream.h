@@ -62,7 +62,8 @@ struct h2_stream {
    * h2_stream_sweep): request body bytes in, response bytes out. */
   uint64_t body_ms, send_ms;
   struct http_fields trailers;
-  struct exchange x;           /* the request (or push) and its response */
+  struct exchange x; /* the request (or push) and its response; last:
+                        stream_alloc clears what comes before it */
 };
 
 struct h2_session {
@@ -86,6 +87,9 @@ struct h2_session {
                                    NULL: none */
   struct framescan scan;        /* PRIORITY frames nghttp2 skips unseen */
   struct h2_bucket glitch, resets;
+  /* The stream whose header block is being decoded (NULL: none): its
+   * fields arrive one callback each, without a lookup per field. */
+  struct h2_stream *decoding;
 };
 
 /* h2_stream_new opens stream |id| of |s|; h2_stream_free closes it (its

@@ -34,15 +34,17 @@ static int may_send(const struct config *cfg, const struct http_req *req,
 }
 
 int hints_may_send(const struct config *cfg, const struct http_req *req,
-                   const struct obs *o, const struct conn *c, uint64_t id) {
+                   const struct obs *o) {
   if (req->method_len != 3 || memcmp(req->method, "GET", 3) != 0)
     return 0;
-  struct obs tmp;
-  if (o == NULL) {
-    record_request(&tmp, c, id, req);
-    o = &tmp;
-  }
-  return may_send(cfg, req, o);
+  if (o != NULL)
+    return may_send(cfg, req, o);
+  uint32_t flags;
+  if (!record_request_navigation(req, &flags) ||
+      (flags & OBS_F_AUTHORIZATION))
+    return 0;
+  return req->version == 20 ||
+         (req->version == 11 && cfg->deliver_hints_http1);
 }
 
 /* page_of returns the rules page of the navigation |req|, whatever its

@@ -131,13 +131,12 @@ int hints_push_fallback(struct loop *lp, const struct config *cfg,
                         const struct ruleset_page *p, uint64_t cut,
                         int none_pushed, struct hints_early *e);
 
-/* hints_may_send: the request |req| on |c| (|id| its stream or request
- * number; |o| its observation when recording filled one, else NULL) may
- * get a 103, from herald or forwarded from the backend: a GET navigation
- * without Authorization, over HTTP/2, or HTTP/1.1 with [deliver]
- * hints_http1 (never HTTP/1.0). */
+/* hints_may_send: the request |req| (|o| its observation when recording
+ * filled one, else NULL) may get a 103, from herald or forwarded from the
+ * backend: a GET navigation without Authorization, over HTTP/2, or
+ * HTTP/1.1 with [deliver] hints_http1 (never HTTP/1.0). */
 int hints_may_send(const struct config *cfg, const struct http_req *req,
-                   const struct obs *o, const struct conn *c, uint64_t id);
+                   const struct obs *o);
 
 /* A link a backend declared, reduced to what herald may name. */
 #define HINTS_DECLARED_MAX OBS_DECLARED_MAX

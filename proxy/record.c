@@ -64,6 +64,63 @@ uint8_t record_urgency(const char *v, size_t n) {
   return 3;
 }
 
+/* nav_field notes what |h| says about the request being a navigation
+ * (Accept, Authorization, Sec-Fetch-*) in |flags| and |dest|; returns 0
+ * when |h| is none of those. Names of fewer than 6 bytes never are. */
+static int nav_field(const struct http_hdr *h, uint32_t *flags,
+                     uint8_t *dest) {
+  const char *name = h->name;
+  size_t len = h->name_len;
+  switch (name[0] | 0x20) {
+  case 'a':
+    if (util_strcaseeq(name, len, "accept")) {
+      if (contains(h->value, h->value_len, "text/html"))
+        *flags |= OBS_F_ACCEPT_HTML;
+      return 1;
+    }
+    if (util_strcaseeq(name, len, "authorization")) {
+      *flags |= OBS_F_AUTHORIZATION;
+      return 1;
+    }
+    return 0;
+  case 's':
+    if (len <= 10 || !util_strcaseeq(name, 10, "sec-fetch-"))
+      return 0;
+    *flags |= OBS_F_SEC_FETCH;
+    if (util_strcaseeq(name, len, "sec-fetch-dest")) {
+      *dest = dest_of(h->value, h->value_len);
+      if (*dest == OBS_DEST_DOCUMENT)
+        *flags |= OBS_F_NAVIGATE;
+    } else if (util_strcaseeq(name, len, "sec-fetch-mode") &&
+               util_strcaseeq(h->value, h->value_len, "navigate")) {
+      *flags |= OBS_F_NAVIGATE;
+    }
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+/* maybe_navigation: record_maybe_navigation from the method and flags. */
+static int maybe_navigation(int is_get, uint32_t flags) {
+  if (!is_get)
+    return 0;
+  if (flags & OBS_F_SEC_FETCH)
+    return (flags & OBS_F_NAVIGATE) != 0;
+  return (flags & OBS_F_ACCEPT_HTML) != 0;
+}
+
+int record_request_navigation(const struct http_req *req, uint32_t *flags) {
+  uint8_t dest = OBS_DEST_NONE;
+  *flags = 0;
+  for (size_t i = 0; i < req->nhdrs; i++) {
+    if (req->hdrs[i].name_len >= 6)
+      nav_field(&req->hdrs[i], flags, &dest);
+  }
+  return maybe_navigation(
+      req->method_len == 3 && memcmp(req->method, "GET", 3) == 0, *flags);
+}
+
 void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
                     const struct http_req *req) {
   memset(o, 0, sizeof(*o));
@@ -89,20 +146,12 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
     const struct http_hdr *h = &req->hdrs[i];
     const char *name = h->name;
     size_t len = h->name_len;
-    if (len < 6)
+    if (len < 6 || nav_field(h, &o->flags, &o->dest))
       continue;
     switch (name[0] | 0x20) {
     case 'r':
       if (util_strcaseeq(name, len, "referer"))
         copy(o, o->referer, sizeof(o->referer), h->value, h->value_len);
-      break;
-    case 'a':
-      if (util_strcaseeq(name, len, "accept")) {
-        if (contains(h->value, h->value_len, "text/html"))
-          o->flags |= OBS_F_ACCEPT_HTML;
-      } else if (util_strcaseeq(name, len, "authorization")) {
-        o->flags |= OBS_F_AUTHORIZATION;
-      }
       break;
     case 'p':
       /* Chromium and Firefox state what they need first (RFC 9218). */
@@ -121,17 +170,7 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
         o->flags |= OBS_F_CONDITIONAL;
       break;
     case 's':
-      if (len > 10 && util_strcaseeq(name, 10, "sec-fetch-")) {
-        o->flags |= OBS_F_SEC_FETCH;
-        if (util_strcaseeq(name, len, "sec-fetch-dest")) {
-          o->dest = dest_of(h->value, h->value_len);
-          if (o->dest == OBS_DEST_DOCUMENT)
-            o->flags |= OBS_F_NAVIGATE;
-        } else if (util_strcaseeq(name, len, "sec-fetch-mode") &&
-                   util_strcaseeq(h->value, h->value_len, "navigate")) {
-          o->flags |= OBS_F_NAVIGATE;
-        }
-      } else if (util_strcaseeq(name, len, "sec-ch-ua-mobile")) {
+      if (util_strcaseeq(name, len, "sec-ch-ua-mobile")) {
         ch = h->value;
         ch_len = h->value_len;
       }
@@ -154,11 +193,7 @@ void record_request(struct obs *o, const struct conn *c, uint64_t stream_id,
 }
 
 int record_maybe_navigation(const struct obs *o) {
-  if (strcmp(o->method, "GET") != 0)
-    return 0;
-  if (o->flags & OBS_F_SEC_FETCH)
-    return (o->flags & OBS_F_NAVIGATE) != 0;
-  return (o->flags & OBS_F_ACCEPT_HTML) != 0;
+  return maybe_navigation(strcmp(o->method, "GET") == 0, o->flags);
 }
 
 static int vary_other(const char *v, size_t n) {

@@ -29,6 +29,11 @@ uint8_t record_urgency(const char *value, size_t len);
 /* record_maybe_navigation: worth an OBS_NAV_START (the recorder decides). */
 int record_maybe_navigation(const struct obs *o);
 
+/* record_request_navigation is record_maybe_navigation for |req| itself,
+ * without filling an obs (for a herald that records nothing); sets
+ * |*flags| to the OBS_F_ bits it looked at. */
+int record_request_navigation(const struct http_req *req, uint32_t *flags);
+
 /* record_response notes the response head. */
 void record_response(struct obs *o, int status, const struct http_hdr *hdrs,
                      size_t n);

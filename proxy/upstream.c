@@ -92,7 +92,7 @@ const char *upstream_transfer_codings(const struct upstream *u) {
 
 /* Finished upstreams are kept for reuse with their header buffers, so a
  * steady stream of requests allocates neither. */
-#define FREE_MAX 256
+#define FREE_MAX 1024
 
 static struct upstream *upstream_alloc(struct loop *lp) {
   struct upstream *u = lp->upstream_free;
@@ -292,6 +292,18 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n) {
   return fields_rv(u, http_fields_value(&u->fields, at, n, u->read_start));
 }
 
+/* named_by_connection tells whether |h| is among the |ntok| tokens of the
+ * Connection field (a few at most: compared by length first). */
+static int named_by_connection(const struct iov *tok, size_t ntok,
+                               const struct http_hdr *h) {
+  for (size_t t = 0; t < ntok; t++) {
+    if (tok[t].len == h->name_len &&
+        util_memcaseeq((const char *)tok[t].base, h->name, h->name_len))
+      return 1;
+  }
+  return 0;
+}
+
 /* export_fields copies the collector's fields minus hop-by-hop ones and
  * those the Connection field names. */
 static size_t export_fields(struct upstream *u, struct http_hdr *out) {
@@ -302,12 +314,29 @@ static size_t export_fields(struct upstream *u, struct http_hdr *out) {
     if (util_strcaseeq(out[i].name, out[i].name_len, "connection"))
       conn = &out[i];
   }
+  /* The Connection field's tokens, split once; a long list is searched
+   * per field instead. */
+  struct iov tok[8];
+  size_t ntok = 0;
+  int long_list = 0;
   struct http_hdr connv = conn ? *conn : (struct http_hdr){0};
+  if (conn != NULL) {
+    size_t pos = 0, len;
+    const char *item;
+    while (http_list_next(connv.value, connv.value_len, &pos, &item, &len)) {
+      if (ntok == ARRAY_SIZE(tok)) {
+        long_list = 1;
+        break;
+      }
+      tok[ntok++] = (struct iov){(const uint8_t *)item, len};
+    }
+  }
   for (size_t i = 0; i < n; i++) {
     if (http_is_hop_by_hop(out[i].name, out[i].name_len))
       continue;
-    if (conn && http_token_listed(connv.value, connv.value_len, out[i].name,
-                                  out[i].name_len))
+    if (long_list ? http_token_listed(connv.value, connv.value_len,
+                                      out[i].name, out[i].name_len)
+                  : named_by_connection(tok, ntok, &out[i]))
       continue;
     out[k++] = out[i];
   }

@@ -144,6 +144,28 @@ out=$(printf 'GET /status?code=200 HTTP/1.1\r\nHost: a\r\n\r\nGET /status?code=2
   raw_http 127.0.0.1 "$HF" 3 | tr -d '\r' | grep -Eo '^HTTP/1\.1 [0-9]+' | tr '\n' ' ')
 assert_eq "pipelined HTTP/1.1 answered in order" "HTTP/1.1 200 HTTP/1.1 201 HTTP/1.1 202 " "$out"
 
+# Request targets of every size up to the 8 KB bound reach the backend
+# whole, one after another on one keep-alive connection (the session's
+# buffer for the target grows with them); one byte more is a 414.
+long_target() { printf '/echo?q=%s' "$(head -c "$1" /dev/zero | tr '\0' a)"; }
+args=() want=""
+for n in 10 250 300 1000 5000 8184 40; do
+  args+=(-o "$WORK/long$n" "$F$(long_target "$n")")
+  want+="$((n + 8)) "
+done
+conns=$(hcurl --http1.1 -s -w '%{num_connects}' "${args[@]}" 2>/dev/null)
+assert_eq "7 requests with long targets on one connection" "1000000" "$conns"
+got=""
+for n in 10 250 300 1000 5000 8184 40; do
+  p=$(sed -n 's/.*"path": "\([^"]*\)".*/\1/p' "$WORK/long$n")
+  got+="${#p} "
+done
+assert_eq "HTTP/1.1 targets of 18 to 8192 bytes reach the backend whole" "$want" "$got"
+out=$(printf 'GET %s HTTP/1.1\r\nHost: a\r\n\r\nGET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n' \
+  "$(long_target 20)" "$(long_target 8185)" | raw_http 127.0.0.1 "$HF" 3 | tr -d '\r' |
+  grep -Eo '^HTTP/1\.1 [0-9]+' | tr '\n' ' ')
+assert_eq "a short target then one of 8193 bytes: 200, then 414" "HTTP/1.1 200 HTTP/1.1 414 " "$out"
+
 out=$(hcurl --http1.1 -o /dev/null -o /dev/null -w '%{num_connects} ' "$N/index.html" "$N/style.css" 2>&1)
 assert_eq "HTTP/1.1 keep-alive reuses the connection" "1 0 " "$out"
 # Over TLS: curl 7.88 fails reusing an h2c prior-knowledge connection

@@ -118,6 +118,49 @@ static void test_strcaseeq(void **state) {
 }
 
 /* The published FNV-1a 64 test vectors, and continuation from a prefix. */
+/* Every byte against every byte, at each of the 16 positions of a
+ * 16-byte run (two whole words) and in the tail after them: only ASCII
+ * letters may match across case; '@' and '`', '[' and '{', bytes with the
+ * top bit set never do. */
+static int ref_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+static void test_memcaseeq_every_byte(void **state) {
+  (void)state;
+  char a[19], b[19];
+  for (int pos = 0; pos < 19; pos++) {
+    for (int x = 0; x < 256; x++) {
+      for (int y = 0; y < 256; y++) {
+        memset(a, 'k', sizeof(a));
+        memset(b, 'K', sizeof(b));
+        a[pos] = (char)x;
+        b[pos] = (char)y;
+        int want = ref_lower(x) == ref_lower(y);
+        if (util_memcaseeq(a, b, sizeof(a)) != want)
+          fail_msg("pos %d: %#x vs %#x: want %d", pos, x, y, want);
+      }
+    }
+  }
+}
+
+static void test_lower_copy(void **state) {
+  (void)state;
+  char src[300], dst[300], want[300];
+  for (int i = 0; i < 300; i++) {
+    src[i] = (char)(i % 256);
+    want[i] = (char)ref_lower(i % 256);
+  }
+  for (size_t n = 0; n <= 300; n += 7) {
+    memset(dst, '#', sizeof(dst));
+    util_lower_copy(dst, src, n);
+    assert_memory_equal(dst, want, n);
+    if (n < 300)
+      assert_int_equal(dst[n], '#');
+  }
+  char name[] = "Content-Type";
+  util_lower_copy(name, name, strlen(name));
+  assert_string_equal(name, "content-type");
+}
+
 static void test_fnv1a(void **state) {
   (void)state;
   assert_true(util_fnv1a(UTIL_FNV1A_INIT, "", 0) == 0xcbf29ce484222325ull);
@@ -161,6 +204,8 @@ int main(void) {
       cmocka_unit_test(test_hostport_port_range),
       cmocka_unit_test(test_hostport_garbage),
       cmocka_unit_test(test_strcaseeq),
+      cmocka_unit_test(test_memcaseeq_every_byte),
+      cmocka_unit_test(test_lower_copy),
   };
   return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
