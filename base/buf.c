@@ -7,13 +7,14 @@
 #include "base/util.h"
 
 /* A chunk's bytes are base[start, end): its own data[] (cap bytes of it),
- * or a slab's when |slab| is set (a slice, which takes no appends). */
+ * or a slab's when |slab| is set (a slice, whose cap is its end: it takes
+ * no appends). A full chunk's base, cap and slab never change. */
 struct buf_chunk {
   struct buf_chunk *next;
   uint8_t *base;
   struct buf_slab *slab;
-  uint32_t start, end, cap;
-  uint32_t small; /* from the small free list */
+  size_t start, end, cap;
+  int small; /* from the small free list */
   uint8_t data[];
 };
 
@@ -34,58 +35,76 @@ struct buf_slab {
 #define SMALL_MAX 16384
 #define SLABS_MAX 4096
 
-static struct buf_chunk *chunk_get(struct buf_cache *k, size_t headroom,
-                                   int small) {
-  struct buf_chunk *c = NULL;
-  if (k != NULL) {
-    if (small && k->small != NULL) {
-      c = k->small;
-      k->small = c->next;
-      if (--k->nsmall < k->lo_small)
-        k->lo_small = k->nsmall;
-    } else if (!small && k->free != NULL) {
-      c = k->free;
-      k->free = c->next;
-      if (--k->count < k->lo_count)
-        k->lo_count = k->count;
-    }
-  }
-  if (c == NULL) {
-    c = xmalloc(sizeof(*c) + (small ? SMALL_CAP : BUF_CHUNK_SIZE));
-    c->small = (uint32_t)small;
-  }
-  c->next = NULL;
+/* chunk_new: the free list is empty (rare under load: out of line). */
+__attribute__((noinline)) static struct buf_chunk *chunk_new(int small) {
+  struct buf_chunk *c = xmalloc(sizeof(*c) +
+                                (small ? SMALL_CAP : BUF_CHUNK_SIZE));
+  c->small = small;
   c->base = c->data;
   c->slab = NULL;
-  c->cap = small ? (uint32_t)SMALL_CAP : BUF_CHUNK_SIZE;
-  c->start = c->end = (uint32_t)(headroom < c->cap ? headroom : 0);
+  c->cap = small ? SMALL_CAP : BUF_CHUNK_SIZE;
   return c;
 }
 
-static void chunk_put(struct buf_cache *k, struct buf_chunk *c) {
+static inline struct buf_chunk *chunk_get(struct buf_cache *k,
+                                          size_t headroom) {
+  struct buf_chunk *c = k != NULL ? k->free : NULL;
+  if (c != NULL) {
+    k->free = c->next;
+    if (--k->count < k->lo_count)
+      k->lo_count = k->count;
+  } else {
+    c = chunk_new(0);
+  }
+  c->next = NULL;
+  c->start = c->end = headroom;
+  return c;
+}
+
+/* small_get takes a small chunk, its bytes its own (a slice sets them). */
+static inline struct buf_chunk *small_get(struct buf_cache *k,
+                                          size_t headroom) {
+  struct buf_chunk *c = k != NULL ? k->small : NULL;
+  if (c != NULL) {
+    k->small = c->next;
+    if (--k->nsmall < k->lo_small)
+      k->lo_small = k->nsmall;
+    c->base = c->data;
+    c->cap = SMALL_CAP;
+  } else {
+    c = chunk_new(1);
+  }
+  c->next = NULL;
+  c->start = c->end = headroom;
+  return c;
+}
+
+static void small_put(struct buf_cache *k, struct buf_chunk *c) {
   if (c->slab != NULL) {
     buf_slab_unref(k, c->slab);
     c->slab = NULL;
   }
-  if (k == NULL) {
+  if (k == NULL || k->nsmall >= SMALL_MAX) {
     free(c);
-  } else if (c->small) {
-    if (k->nsmall >= SMALL_MAX) {
-      free(c);
-      return;
-    }
-    c->next = k->small;
-    k->small = c;
-    k->nsmall++;
-  } else {
-    if (k->count >= FREE_MAX) {
-      free(c);
-      return;
-    }
-    c->next = k->free;
-    k->free = c;
-    k->count++;
+    return;
   }
+  c->next = k->small;
+  k->small = c;
+  k->nsmall++;
+}
+
+static inline void chunk_put(struct buf_cache *k, struct buf_chunk *c) {
+  if (c->small) {
+    small_put(k, c);
+    return;
+  }
+  if (k == NULL || k->count >= FREE_MAX) {
+    free(c);
+    return;
+  }
+  c->next = k->free;
+  k->free = c;
+  k->count++;
 }
 
 /* ---- slabs ------------------------------------------------------------ */
@@ -155,7 +174,7 @@ int buf_prepend(struct buf *q, const void *p, size_t n) {
   struct buf_chunk *c = q->head;
   if (c == NULL || c->slab != NULL || c->start < n)
     return 0;
-  c->start -= (uint32_t)n;
+  c->start -= n;
   memcpy(c->base + c->start, p, n);
   q->len += n;
   return 1;
@@ -165,7 +184,7 @@ int buf_slice_prepend(struct buf *q, const void *p, size_t n) {
   struct buf_chunk *c = q->head;
   if (c == NULL || c->slab == NULL || c->start < n)
     return 0;
-  c->start -= (uint32_t)n;
+  c->start -= n;
   memcpy(c->base + c->start, p, n);
   q->len += n;
   return 1;
@@ -181,17 +200,17 @@ void buf_cleanup(struct buf *q) {
   reset(q);
 }
 
-static size_t room(const struct buf_chunk *c) {
-  return c->slab != NULL ? 0 : c->cap - c->end;
-}
+static size_t room(const struct buf_chunk *c) { return c->cap - c->end; }
 
 /* new_tail starts a chunk for |n| more bytes: a small one right after a
  * slice when they fit (a frame header between two payloads), else a
  * full one. */
 static struct buf_chunk *new_tail(struct buf *q, size_t n) {
   struct buf_chunk *t = q->tail;
-  int small = t != NULL && t->slab != NULL && n <= SMALL_CAP - q->headroom;
-  struct buf_chunk *c = chunk_get(q->cache, q->headroom, small);
+  struct buf_chunk *c = t != NULL && t->slab != NULL &&
+                                n <= SMALL_CAP - q->headroom
+                            ? small_get(q->cache, q->headroom)
+                            : chunk_get(q->cache, q->headroom);
   link_tail(q, c);
   return c;
 }
@@ -201,7 +220,7 @@ void buf_append(struct buf *q, const void *p, size_t n) {
   if (last != NULL && room(last) >= n) {
     /* Most appends are a few bytes that fit the last chunk. */
     memcpy(last->base + last->end, p, n);
-    last->end += (uint32_t)n;
+    last->end += n;
     q->len += n;
     return;
   }
@@ -213,7 +232,7 @@ void buf_append(struct buf *q, const void *p, size_t n) {
     size_t r = room(t);
     size_t k = n < r ? n : r;
     memcpy(t->base + t->end, src, k);
-    t->end += (uint32_t)k;
+    t->end += k;
     src += k;
     n -= k;
     q->len += k;
@@ -225,19 +244,18 @@ void buf_reserve(struct buf *q, size_t n) {
     return;
   if (n > BUF_CHUNK_SIZE - q->headroom)
     return;
-  struct buf_chunk *c = chunk_get(q->cache, q->headroom, 0);
-  link_tail(q, c);
+  link_tail(q, chunk_get(q->cache, q->headroom));
 }
 
 /* slice_of makes a slice chunk for |n| bytes of |s| at offset |off|. */
 static struct buf_chunk *slice_of(struct buf_cache *k, struct buf_slab *s,
                                   size_t off, size_t n) {
-  struct buf_chunk *c = chunk_get(k, 0, 1);
+  struct buf_chunk *c = small_get(k, 0);
   s->refs++;
   c->slab = s;
   c->base = s->data;
-  c->start = (uint32_t)off;
-  c->end = (uint32_t)(off + n);
+  c->start = off;
+  c->end = (off + n);
   c->cap = c->end;
   return c;
 }
@@ -265,7 +283,7 @@ void buf_consume(struct buf *q, size_t n) {
     struct buf_chunk *c = q->head;
     size_t avail = c->end - c->start;
     size_t k = n < avail ? n : avail;
-    c->start += (uint32_t)k;
+    c->start += k;
     n -= k;
     q->len -= k;
     if (c->start == c->end) {
@@ -318,7 +336,7 @@ void buf_move(struct buf *dst, struct buf *src, size_t n) {
       link_tail(dst, slice_of(dst->cache, c->slab, c->start, k));
       dst->len += k;
       dst->slices++;
-      c->start += (uint32_t)k;
+      c->start += k;
       src->len -= k;
       n -= k;
       continue;

@@ -77,6 +77,7 @@ struct conn {
 
   struct buf out;   /* plaintext queued by the session */
   size_t inflight;  /* bytes handed to uv_write, not yet completed */
+  size_t sealed;    /* plaintext encrypted ahead of the flush (TLS) */
   size_t ahead;     /* pending bytes that stop the session producing; 0:
                        limits.write_buffer (conn_keep_output_shallow) */
   int reading, read_paused, closing, close_after_flush, shutting;
@@ -116,8 +117,7 @@ int conn_closing(const struct conn *c) { return c->closing; }
 struct conn *conn_next(const struct conn *c) { return c->next; }
 
 size_t conn_output_pending(const struct conn *c) {
-  size_t n = c->out.len + c->inflight;
-  return c->tls != NULL ? n + tls_out_pending(c->tls) : n;
+  return c->out.len + c->inflight + c->sealed;
 }
 
 /* produce_limit: pending output at which the session stops producing. */
@@ -179,7 +179,7 @@ void conn_write_frame(struct conn *c, const void *hd, size_t hdlen,
     return;
   }
   const uint8_t *p;
-  if (c->tls != NULL && buf_peek(q, &p) >= n &&
+  if (c->tls != NULL && q->slices > 0 && buf_peek(q, &p) >= n &&
       buf_slice_prepend(q, hd, hdlen)) {
     /* A slice's frame. The slab bytes before its payload are dead: the
      * backend's framing, or the stream's previous frame, which went out
@@ -192,6 +192,7 @@ void conn_write_frame(struct conn *c, const void *hd, size_t hdlen,
       buf_consume(q, hdlen + n);
       return;
     }
+    c->sealed += hdlen + n;
     if (tls_write(c->tls, p, hdlen + n) != 0) {
       LOG_INFO("conn %llu %s: TLS write: %s", (unsigned long long)c->id,
                c->peer, tls_last_error(c->tls));
@@ -500,6 +501,7 @@ static void submit(struct conn *c, struct buf *data) {
 static void flush_tls(struct conn *c) {
   if (encrypt_out(c) != 0)
     return;
+  c->sealed = 0;
   if (tls_out_pending(c->tls) == 0)
     return;
   struct buf cipher;

@@ -658,7 +658,8 @@ static void test_cache_trim(void **state) {
   struct buf_cache k = {0};
   struct buf q;
   buf_init(&q, &k);
-  buf_append(&q, pattern, 4 * BUF_CHUNK_SIZE);
+  for (int i = 0; i < 4; i++)
+    buf_append(&q, pattern, BUF_CHUNK_SIZE);
   struct buf_slab *s[3];
   for (int i = 0; i < 3; i++)
     s[i] = buf_slab_get(&k);
