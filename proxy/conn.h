@@ -36,11 +36,13 @@ void conn_adopt(struct loop *lp, int fd, struct tls_ctx *tls,
 /* conn_write queues plaintext for the client (copied). */
 void conn_write(struct conn *c, const void *p, size_t n);
 /* conn_write_frame queues a frame for the client: the |hdlen| bytes at
- * |hd| (copied), then the first |n| bytes of |q|. On cleartext the
- * payload's chunks and slices move rather than being copied where they
- * can (buf_move), and go out in one writev with the header; over TLS
- * header and payload are copied into one contiguous run (one record when
- * they fit 16 KB). */
+ * |hd|, then the first |n| bytes of |q|. On cleartext the header is
+ * copied and the payload's chunks and slices move rather than being
+ * copied where they can (buf_move), to go out in one writev with the
+ * header. Over TLS header and payload make one contiguous run, one record
+ * when they fit 16 KB: a payload that is the start of a slice is
+ * encrypted from its slab at once, the header written over the dead bytes
+ * before it (buf_slice_prepend); any other is copied with the header. */
 struct buf;
 void conn_write_frame(struct conn *c, const void *hd, size_t hdlen,
                       struct buf *q, size_t n);

@@ -4,13 +4,14 @@
  * Response bodies wait in the stream's chunk queue and are framed with
  * NGHTTP2_DATA_FLAG_NO_COPY. A run of body bytes of at least SLICE_MIN
  * stays in the backend's read slab: the queue holds a slice of it (buf.h)
- * and over cleartext the frames' payloads go to the socket from there,
- * uncopied, each after its 9-byte header (conn_write_frame). Shorter runs
- * are copied into the queue, whose chunks keep 9 bytes of headroom; a
- * DATA frame takes at most one chunk, so a frame that takes a chunk whole
- * gets its header written in place and the chunk moves into the output
- * (conn_write_frames), over TLS too, where header and payload then fill
- * one record. Over TLS a slice's frame is copied into one record. */
+ * and the frames' payloads go to the socket from there, uncopied
+ * (conn_write_frame: over cleartext in one writev after a copied 9-byte
+ * header, over TLS encrypted with the header written before them in the
+ * slab). Shorter runs are copied into the queue, whose chunks keep 9
+ * bytes of headroom; a DATA frame takes at most one chunk, so a frame
+ * that takes a chunk whole gets its header written in place and the chunk
+ * moves into the output (conn_write_frames), over TLS too, where header
+ * and payload then fill one record. */
 #include "proxy/h2_stream.h"
 
 #include <inttypes.h>
@@ -39,9 +40,9 @@
  * (64 KB) instead of copied: a slice pins its whole slab, so short runs,
  * which would pin much for little, are copied. */
 #define SLICE_MIN 16384
-/* A stream whose queue references this many slabs pauses its backend as
- * the high-water mark would: queued slices pin at most this many slabs
- * (plus the one of the read that crossed it), whatever their length. */
+/* A stream whose queue holds this many slices pauses its backend as the
+ * high-water mark would. One read's slices share its slab, so queued
+ * slices pin at most this many slabs, whatever their length. */
 #define RESP_SLABS_MAX 3
 
 static const struct exchange_sink sink;
