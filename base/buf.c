@@ -46,33 +46,32 @@ __attribute__((noinline)) static struct buf_chunk *chunk_new(int small) {
   return c;
 }
 
-static inline struct buf_chunk *chunk_get(struct buf_cache *k,
-                                          size_t headroom) {
-  struct buf_chunk *c = k != NULL ? k->free : NULL;
+/* pop takes the first chunk of a free list of |*n| (NULL when empty),
+ * keeping |*lo| the list's lowest length since the last trim. */
+static inline struct buf_chunk *pop(struct buf_chunk **list, size_t *n,
+                                    size_t *lo) {
+  struct buf_chunk *c = *list;
   if (c != NULL) {
-    k->free = c->next;
-    if (--k->count < k->lo_count)
-      k->lo_count = k->count;
-  } else {
-    c = chunk_new(0);
+    *list = c->next;
+    if (--*n < *lo)
+      *lo = *n;
   }
-  c->next = NULL;
-  c->start = c->end = headroom;
   return c;
 }
 
-/* small_get takes a small chunk, its bytes its own (a slice sets them). */
-static inline struct buf_chunk *small_get(struct buf_cache *k,
-                                          size_t headroom) {
-  struct buf_chunk *c = k != NULL ? k->small : NULL;
-  if (c != NULL) {
-    k->small = c->next;
-    if (--k->nsmall < k->lo_small)
-      k->lo_small = k->nsmall;
+/* chunk_get takes a full chunk, or a small one (a slice sets its bytes
+ * after). */
+static inline struct buf_chunk *chunk_get(struct buf_cache *k,
+                                          size_t headroom, int small) {
+  struct buf_chunk *c = NULL;
+  if (k != NULL)
+    c = small ? pop(&k->small, &k->nsmall, &k->lo_small)
+              : pop(&k->free, &k->count, &k->lo_count);
+  if (c == NULL)
+    c = chunk_new(small);
+  if (small) {
     c->base = c->data;
     c->cap = SMALL_CAP;
-  } else {
-    c = chunk_new(1);
   }
   c->next = NULL;
   c->start = c->end = headroom;
@@ -207,10 +206,8 @@ static size_t room(const struct buf_chunk *c) { return c->cap - c->end; }
  * full one. */
 static struct buf_chunk *new_tail(struct buf *q, size_t n) {
   struct buf_chunk *t = q->tail;
-  struct buf_chunk *c = t != NULL && t->slab != NULL &&
-                                n <= SMALL_CAP - q->headroom
-                            ? small_get(q->cache, q->headroom)
-                            : chunk_get(q->cache, q->headroom);
+  int small = t != NULL && t->slab != NULL && n <= SMALL_CAP - q->headroom;
+  struct buf_chunk *c = chunk_get(q->cache, q->headroom, small);
   link_tail(q, c);
   return c;
 }
@@ -244,13 +241,13 @@ void buf_reserve(struct buf *q, size_t n) {
     return;
   if (n > BUF_CHUNK_SIZE - q->headroom)
     return;
-  link_tail(q, chunk_get(q->cache, q->headroom));
+  link_tail(q, chunk_get(q->cache, q->headroom, 0));
 }
 
 /* slice_of makes a slice chunk for |n| bytes of |s| at offset |off|. */
 static struct buf_chunk *slice_of(struct buf_cache *k, struct buf_slab *s,
                                   size_t off, size_t n) {
-  struct buf_chunk *c = small_get(k, 0);
+  struct buf_chunk *c = chunk_get(k, 0, 1);
   s->refs++;
   c->slab = s;
   c->base = s->data;
