@@ -6,30 +6,97 @@
 
 #include "base/util.h"
 
+/* A chunk's bytes are base[start, end): its own data[] (cap bytes of it),
+ * or a slab's when |slab| is set (a slice, whose cap is its end: it takes
+ * no appends). A full chunk's base, cap and slab never change. */
 struct buf_chunk {
   struct buf_chunk *next;
-  size_t start, end;
-  uint8_t data[BUF_CHUNK_SIZE];
+  uint8_t *base;
+  struct buf_slab *slab;
+  size_t start, end, cap;
+  int small; /* from the small free list */
+  uint8_t data[];
 };
 
-/* Chunks kept for reuse; beyond this many, freed chunks go back to malloc
- * so one burst does not pin memory forever. */
-#define FREE_MAX 1024
+struct buf_slab {
+  struct buf_slab *next; /* free list */
+  size_t refs;
+  uint8_t data[BUF_SLAB_SIZE];
+};
 
-static struct buf_chunk *chunk_get(struct buf_cache *k, size_t headroom) {
-  struct buf_chunk *c = k != NULL ? k->free : NULL;
+/* A small chunk is 128 bytes in all: a slice, or the few bytes (a frame
+ * header) queued after one. */
+#define SMALL_CAP (128 - sizeof(struct buf_chunk))
+
+/* Free-list caps: a safety bound only; buf_cache_trim gives back what a
+ * burst left. 4096 chunks are 64 MB, 4096 slabs 256 MB, 16384 small
+ * chunks 2 MB; a list never holds more than was in use at once. */
+#define FREE_MAX 4096
+#define SMALL_MAX 16384
+#define SLABS_MAX 4096
+
+/* chunk_new: the free list is empty (rare under load: out of line). */
+__attribute__((noinline)) static struct buf_chunk *chunk_new(int small) {
+  struct buf_chunk *c = xmalloc(sizeof(*c) +
+                                (small ? SMALL_CAP : BUF_CHUNK_SIZE));
+  c->small = small;
+  c->base = c->data;
+  c->slab = NULL;
+  c->cap = small ? SMALL_CAP : BUF_CHUNK_SIZE;
+  return c;
+}
+
+/* pop takes the first chunk of a free list of |*n| (NULL when empty),
+ * keeping |*lo| the list's lowest length since the last trim. */
+static inline struct buf_chunk *pop(struct buf_chunk **list, size_t *n,
+                                    size_t *lo) {
+  struct buf_chunk *c = *list;
   if (c != NULL) {
-    k->free = c->next;
-    k->count--;
-  } else {
-    c = xmalloc(sizeof(*c));
+    *list = c->next;
+    if (--*n < *lo)
+      *lo = *n;
+  }
+  return c;
+}
+
+/* chunk_get takes a full chunk, or a small one (a slice sets its bytes
+ * after). */
+static inline struct buf_chunk *chunk_get(struct buf_cache *k,
+                                          size_t headroom, int small) {
+  struct buf_chunk *c = NULL;
+  if (k != NULL)
+    c = small ? pop(&k->small, &k->nsmall, &k->lo_small)
+              : pop(&k->free, &k->count, &k->lo_count);
+  if (c == NULL)
+    c = chunk_new(small);
+  if (small) {
+    c->base = c->data;
+    c->cap = SMALL_CAP;
   }
   c->next = NULL;
   c->start = c->end = headroom;
   return c;
 }
 
-static void chunk_put(struct buf_cache *k, struct buf_chunk *c) {
+static void small_put(struct buf_cache *k, struct buf_chunk *c) {
+  if (c->slab != NULL) {
+    buf_slab_unref(k, c->slab);
+    c->slab = NULL;
+  }
+  if (k == NULL || k->nsmall >= SMALL_MAX) {
+    free(c);
+    return;
+  }
+  c->next = k->small;
+  k->small = c;
+  k->nsmall++;
+}
+
+static inline void chunk_put(struct buf_cache *k, struct buf_chunk *c) {
+  if (c->small) {
+    small_put(k, c);
+    return;
+  }
   if (k == NULL || k->count >= FREE_MAX) {
     free(c);
     return;
@@ -39,9 +106,57 @@ static void chunk_put(struct buf_cache *k, struct buf_chunk *c) {
   k->count++;
 }
 
+/* ---- slabs ------------------------------------------------------------ */
+
+struct buf_slab *buf_slab_get(struct buf_cache *k) {
+  struct buf_slab *s = k != NULL ? k->slabs : NULL;
+  if (s != NULL) {
+    k->slabs = s->next;
+    if (--k->nslabs < k->lo_slabs)
+      k->lo_slabs = k->nslabs;
+  } else {
+    s = xmalloc(sizeof(*s));
+  }
+  s->next = NULL;
+  s->refs = 1;
+  return s;
+}
+
+void buf_slab_unref(struct buf_cache *k, struct buf_slab *s) {
+  if (s == NULL || --s->refs > 0)
+    return;
+  if (k == NULL || k->nslabs >= SLABS_MAX) {
+    free(s);
+    return;
+  }
+  s->next = k->slabs;
+  k->slabs = s;
+  k->nslabs++;
+}
+
+uint8_t *buf_slab_data(struct buf_slab *s) { return s->data; }
+
+int buf_slab_shared(const struct buf_slab *s) { return s->refs > 1; }
+
+int buf_slab_holds(const struct buf_slab *s, const uint8_t *p, size_t n) {
+  return p >= s->data && p + n <= s->data + BUF_SLAB_SIZE;
+}
+
+/* ---- queues ----------------------------------------------------------- */
+
 static void reset(struct buf *q) {
   q->head = q->tail = NULL;
   q->len = 0;
+  q->slices = 0;
+}
+
+static void link_tail(struct buf *q, struct buf_chunk *c) {
+  c->next = NULL;
+  if (q->tail == NULL)
+    q->head = c;
+  else
+    q->tail->next = c;
+  q->tail = c;
 }
 
 void buf_init(struct buf *q, struct buf_cache *cache) {
@@ -56,10 +171,20 @@ void buf_set_headroom(struct buf *q, size_t n) {
 
 int buf_prepend(struct buf *q, const void *p, size_t n) {
   struct buf_chunk *c = q->head;
-  if (c == NULL || c->start < n)
+  if (c == NULL || c->slab != NULL || c->start < n)
     return 0;
   c->start -= n;
-  memcpy(c->data + c->start, p, n);
+  memcpy(c->base + c->start, p, n);
+  q->len += n;
+  return 1;
+}
+
+int buf_slice_prepend(struct buf *q, const void *p, size_t n) {
+  struct buf_chunk *c = q->head;
+  if (c == NULL || c->slab == NULL || c->start < n)
+    return 0;
+  c->start -= n;
+  memcpy(c->base + c->start, p, n);
   q->len += n;
   return 1;
 }
@@ -74,11 +199,24 @@ void buf_cleanup(struct buf *q) {
   reset(q);
 }
 
+static size_t room(const struct buf_chunk *c) { return c->cap - c->end; }
+
+/* new_tail starts a chunk for |n| more bytes: a small one right after a
+ * slice when they fit (a frame header between two payloads), else a
+ * full one. */
+static struct buf_chunk *new_tail(struct buf *q, size_t n) {
+  struct buf_chunk *t = q->tail;
+  int small = t != NULL && t->slab != NULL && n <= SMALL_CAP - q->headroom;
+  struct buf_chunk *c = chunk_get(q->cache, q->headroom, small);
+  link_tail(q, c);
+  return c;
+}
+
 void buf_append(struct buf *q, const void *p, size_t n) {
   struct buf_chunk *last = q->tail;
-  if (last != NULL && BUF_CHUNK_SIZE - last->end >= n) {
+  if (last != NULL && room(last) >= n) {
     /* Most appends are a few bytes that fit the last chunk. */
-    memcpy(last->data + last->end, p, n);
+    memcpy(last->base + last->end, p, n);
     last->end += n;
     q->len += n;
     return;
@@ -86,17 +224,11 @@ void buf_append(struct buf *q, const void *p, size_t n) {
   const uint8_t *src = p;
   while (n > 0) {
     struct buf_chunk *t = q->tail;
-    if (t == NULL || t->end == BUF_CHUNK_SIZE) {
-      struct buf_chunk *c = chunk_get(q->cache, q->headroom);
-      if (t == NULL)
-        q->head = c;
-      else
-        t->next = c;
-      q->tail = t = c;
-    }
-    size_t room = BUF_CHUNK_SIZE - t->end;
-    size_t k = n < room ? n : room;
-    memcpy(t->data + t->end, src, k);
+    if (t == NULL || room(t) == 0)
+      t = new_tail(q, n);
+    size_t r = room(t);
+    size_t k = n < r ? n : r;
+    memcpy(t->base + t->end, src, k);
     t->end += k;
     src += k;
     n -= k;
@@ -104,12 +236,42 @@ void buf_append(struct buf *q, const void *p, size_t n) {
   }
 }
 
+void buf_reserve(struct buf *q, size_t n) {
+  if (q->tail != NULL && room(q->tail) >= n)
+    return;
+  if (n > BUF_CHUNK_SIZE - q->headroom)
+    return;
+  link_tail(q, chunk_get(q->cache, q->headroom, 0));
+}
+
+/* slice_of makes a slice chunk for |n| bytes of |s| at offset |off|. */
+static struct buf_chunk *slice_of(struct buf_cache *k, struct buf_slab *s,
+                                  size_t off, size_t n) {
+  struct buf_chunk *c = chunk_get(k, 0, 1);
+  s->refs++;
+  c->slab = s;
+  c->base = s->data;
+  c->start = off;
+  c->end = (off + n);
+  c->cap = c->end;
+  return c;
+}
+
+void buf_append_slice(struct buf *q, struct buf_slab *s, const uint8_t *p,
+                      size_t n) {
+  if (n == 0)
+    return;
+  link_tail(q, slice_of(q->cache, s, (size_t)(p - s->data), n));
+  q->len += n;
+  q->slices++;
+}
+
 size_t buf_peek(const struct buf *q, const uint8_t **out) {
   if (q->head == NULL) {
     *out = NULL;
     return 0;
   }
-  *out = q->head->data + q->head->start;
+  *out = q->head->base + q->head->start;
   return q->head->end - q->head->start;
 }
 
@@ -125,6 +287,8 @@ void buf_consume(struct buf *q, size_t n) {
       q->head = c->next;
       if (q->head == NULL)
         q->tail = NULL;
+      if (c->slab != NULL)
+        q->slices--;
       chunk_put(q->cache, c);
     }
   }
@@ -155,6 +319,7 @@ void buf_take(struct buf *dst, struct buf *src) {
     dst->tail->next = src->head;
   dst->tail = src->tail;
   dst->len += src->len;
+  dst->slices += src->slices;
   reset(src);
 }
 
@@ -162,9 +327,19 @@ void buf_move(struct buf *dst, struct buf *src, size_t n) {
   while (n > 0 && src->head != NULL) {
     struct buf_chunk *c = src->head;
     size_t avail = c->end - c->start;
+    size_t k = n < avail ? n : avail;
+    if (c->slab != NULL && k >= BUF_MOVE_MIN && k < avail) {
+      /* The first bytes of a slice: a second slice of the same slab. */
+      link_tail(dst, slice_of(dst->cache, c->slab, c->start, k));
+      dst->len += k;
+      dst->slices++;
+      c->start += k;
+      src->len -= k;
+      n -= k;
+      continue;
+    }
     if (avail > n || avail < BUF_MOVE_MIN) {
-      size_t k = n < avail ? n : avail;
-      buf_append(dst, c->data + c->start, k);
+      buf_append(dst, c->base + c->start, k);
       buf_consume(src, k);
       n -= k;
       continue;
@@ -173,13 +348,12 @@ void buf_move(struct buf *dst, struct buf *src, size_t n) {
     if (src->head == NULL)
       src->tail = NULL;
     src->len -= avail;
-    c->next = NULL;
-    if (dst->tail == NULL)
-      dst->head = c;
-    else
-      dst->tail->next = c;
-    dst->tail = c;
+    link_tail(dst, c);
     dst->len += avail;
+    if (c->slab != NULL) {
+      src->slices--;
+      dst->slices++;
+    }
     n -= avail;
   }
 }
@@ -189,7 +363,7 @@ size_t buf_slices(const struct buf *q, struct iov *out, size_t max) {
   for (struct buf_chunk *c = q->head; c != NULL && n < max; c = c->next) {
     if (c->end == c->start)
       continue;
-    out[n].base = c->data + c->start;
+    out[n].base = c->base + c->start;
     out[n].len = c->end - c->start;
     n++;
   }
@@ -203,11 +377,39 @@ size_t buf_nchunks(const struct buf *q) {
   return n;
 }
 
-void buf_cache_release(struct buf_cache *k) {
-  while (k->free != NULL) {
-    struct buf_chunk *c = k->free;
-    k->free = c->next;
+/* free_chunks frees |n| chunks of the list at |*head|. */
+static void free_chunks(struct buf_chunk **head, size_t n) {
+  while (n-- > 0 && *head != NULL) {
+    struct buf_chunk *c = *head;
+    *head = c->next;
     free(c);
   }
-  k->count = 0;
+}
+
+static void free_slabs(struct buf_slab **head, size_t n) {
+  while (n-- > 0 && *head != NULL) {
+    struct buf_slab *s = *head;
+    *head = s->next;
+    free(s);
+  }
+}
+
+void buf_cache_trim(struct buf_cache *k) {
+  free_chunks(&k->free, k->lo_count);
+  k->count -= k->lo_count;
+  free_chunks(&k->small, k->lo_small);
+  k->nsmall -= k->lo_small;
+  free_slabs(&k->slabs, k->lo_slabs);
+  k->nslabs -= k->lo_slabs;
+  k->lo_count = k->count;
+  k->lo_small = k->nsmall;
+  k->lo_slabs = k->nslabs;
+}
+
+void buf_cache_release(struct buf_cache *k) {
+  free_chunks(&k->free, SIZE_MAX);
+  free_chunks(&k->small, SIZE_MAX);
+  free_slabs(&k->slabs, SIZE_MAX);
+  k->count = k->nsmall = k->nslabs = 0;
+  k->lo_count = k->lo_small = k->lo_slabs = 0;
 }

@@ -6,7 +6,18 @@
  * buf_cache) that one thread owns, each event loop its own, so a
  * steady-state proxy allocates nothing per request for body bytes.
  * Every queue's owner enforces its own cap by pausing the producer; the
- * queue itself never refuses bytes. */
+ * queue itself never refuses bytes.
+ *
+ * A queue can also hold slices: chunks that own no bytes but reference
+ * part of a slab, a larger refcounted buffer one backend read lands in
+ * (buf_slab_get, buf_append_slice), so a large response body travels from
+ * the backend read to the client's socket without being copied. A slab
+ * goes back to its cache when its last reference (the reader's, every
+ * slice's) is dropped. Slice chunks, and the small chunks that hold the
+ * few bytes queued after a slice (a frame header), come from a second
+ * free list of 128-byte chunks. Free lists keep what was freed (up to a
+ * cap) and give back, on each buf_cache_trim, whatever sat unused since
+ * the trim before. */
 #ifndef BASE_BUF_H
 #define BASE_BUF_H
 
@@ -19,15 +30,23 @@
 
 struct buf_chunk;
 
-/* Chunks kept for reuse, by one thread (a loop's, in loop.h). */
+struct buf_slab;
+
+/* Chunks and slabs kept for reuse, by one thread (a loop's, in loop.h).
+ * |count|, |nsmall| and |nslabs| are the lengths of the free lists; the
+ * lo_* fields their lowest since the last buf_cache_trim. */
 struct buf_cache {
-  struct buf_chunk *free;
-  size_t count;
+  struct buf_chunk *free;   /* BUF_CHUNK_SIZE chunks */
+  struct buf_chunk *small;  /* slices and small chunks */
+  struct buf_slab *slabs;
+  size_t count, nsmall, nslabs;
+  size_t lo_count, lo_small, lo_slabs;
 };
 
 struct buf {
   struct buf_chunk *head, *tail;
   size_t len;              /* bytes queued */
+  size_t slices;           /* slice chunks among them */
   struct buf_cache *cache; /* where chunks come from and go back to */
   size_t headroom;         /* kept free before a new chunk's bytes */
 };
@@ -46,7 +65,8 @@ void buf_init(struct buf *q, struct buf_cache *cache);
 void buf_set_headroom(struct buf *q, size_t n);
 /* buf_prepend puts the |n| bytes at |p| before the first byte of |q| when
  * its first chunk has that much room before it (headroom, or bytes
- * already consumed); returns 1 then, else 0 and |q| is unchanged. */
+ * already consumed); returns 1 then, else 0 and |q| is unchanged. A slice
+ * never has room: the bytes before it are another's. */
 int buf_prepend(struct buf *q, const void *p, size_t n);
 /* buf_cleanup returns every chunk to the free list (the queue stays
  * usable, with the same cache). */
@@ -63,15 +83,59 @@ void buf_take(struct buf *dst, struct buf *src);
 /* buf_move moves the first |n| bytes of |src| (at most its length) to the
  * end of |dst|: a chunk that goes whole and holds at least BUF_MOVE_MIN
  * bytes is relinked, anything less is copied (so a few bytes never pin a
- * whole chunk). Relinked chunks go back to |dst|'s cache, as buf_take's. */
+ * whole chunk). A slice is relinked, or split without copying when only
+ * its first bytes go, as long as the part that moves holds BUF_MOVE_MIN
+ * bytes. Relinked chunks go back to |dst|'s cache, as buf_take's. */
 #define BUF_MOVE_MIN 4096
 void buf_move(struct buf *dst, struct buf *src, size_t n);
 /* buf_slices fills up to |max| slices covering the queue's bytes in order
  * (valid until the queue changes) and returns how many it filled. */
 size_t buf_slices(const struct buf *q, struct iov *out, size_t max);
+/* buf_reserve makes the next |n| bytes appended to |q| (at most
+ * BUF_CHUNK_SIZE) land in one contiguous run, starting a chunk if the
+ * last has less room. */
+void buf_reserve(struct buf *q, size_t n);
 /* buf_nchunks counts the chunks a queue holds. */
 size_t buf_nchunks(const struct buf *q);
-/* buf_cache_release frees the chunks kept in |c| (when its loop ends). */
+/* buf_cache_release frees the chunks and slabs kept in |c| (when its
+ * loop ends). */
 void buf_cache_release(struct buf_cache *c);
+/* buf_cache_trim frees what sat in |c|'s free lists, unused, since the
+ * previous trim: called periodically, the lists shrink back after a
+ * burst and stay as long as the load that fills them goes on. */
+void buf_cache_trim(struct buf_cache *c);
+
+/* ---- slabs and slices ---- */
+
+/* A slab's bytes: BUF_SLAB_HEADROOM bytes reserved at the start (room for
+ * a frame header before the first byte read), then BUF_SLAB_READ for a
+ * read. */
+#define BUF_SLAB_HEADROOM 64
+#define BUF_SLAB_READ 65536
+#define BUF_SLAB_SIZE (BUF_SLAB_HEADROOM + BUF_SLAB_READ)
+/* buf_slab_get takes a slab from |c| (NULL: malloc) holding one
+ * reference, the caller's. */
+struct buf_slab *buf_slab_get(struct buf_cache *c);
+/* buf_slab_unref drops one reference; the last returns the slab to |c|
+ * (NULL: free). */
+void buf_slab_unref(struct buf_cache *c, struct buf_slab *s);
+uint8_t *buf_slab_data(struct buf_slab *s);
+/* buf_slab_shared: 1 when a reference besides the caller's is held (a
+ * slice still reads its bytes). */
+int buf_slab_shared(const struct buf_slab *s);
+/* buf_slab_holds: 1 when the |n| bytes at |p| lie inside |s|. */
+int buf_slab_holds(const struct buf_slab *s, const uint8_t *p, size_t n);
+/* buf_slice_prepend is buf_prepend for a queue whose first chunk is a
+ * slice: it writes the |n| bytes at |p| over the |n| bytes before the
+ * slice's first byte in its slab and makes them part of the slice.
+ * Returns 1 then, else 0 (no slice first, or no room in the slab). Only
+ * for a caller that knows nothing reads those bytes any more: the TLS
+ * writer, once it has encrypted every byte before them. */
+int buf_slice_prepend(struct buf *q, const void *p, size_t n);
+/* buf_append_slice queues the |n| bytes at |p|, which lie in |s|, as a
+ * slice: no copy, one more reference to |s| until the slice's bytes are
+ * consumed. The caller must not change those bytes while it lives. */
+void buf_append_slice(struct buf *q, struct buf_slab *s, const uint8_t *p,
+                      size_t n);
 
 #endif

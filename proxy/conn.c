@@ -77,6 +77,7 @@ struct conn {
 
   struct buf out;   /* plaintext queued by the session */
   size_t inflight;  /* bytes handed to uv_write, not yet completed */
+  size_t sealed;    /* plaintext encrypted ahead of the flush (TLS) */
   size_t ahead;     /* pending bytes that stop the session producing; 0:
                        limits.write_buffer (conn_keep_output_shallow) */
   int reading, read_paused, closing, close_after_flush, shutting;
@@ -116,7 +117,7 @@ int conn_closing(const struct conn *c) { return c->closing; }
 struct conn *conn_next(const struct conn *c) { return c->next; }
 
 size_t conn_output_pending(const struct conn *c) {
-  return c->out.len + c->inflight;
+  return c->out.len + c->inflight + c->sealed;
 }
 
 /* produce_limit: pending output at which the session stops producing. */
@@ -152,17 +153,57 @@ void conn_write(struct conn *c, const void *p, size_t n) {
   conn_mark_dirty(c);
 }
 
-void conn_write_move(struct conn *c, struct buf *q, size_t n) {
+/* encrypt_out encrypts the plaintext queued in |c->out|, each chunk a
+ * record. Returns 0, or -1 when TLS failed (|c| is closing then). */
+static int encrypt_out(struct conn *c) {
+  struct iov sl[16];
+  size_t n;
+  while ((n = buf_slices(&c->out, sl, ARRAY_SIZE(sl))) > 0) {
+    for (size_t i = 0; i < n; i++) {
+      if (tls_write(c->tls, sl[i].base, sl[i].len) != 0) {
+        LOG_INFO("conn %llu %s: TLS write: %s", (unsigned long long)c->id,
+                 c->peer, tls_last_error(c->tls));
+        do_close(c);
+        return -1;
+      }
+      buf_consume(&c->out, sl[i].len);
+    }
+  }
+  return 0;
+}
+
+void conn_write_frame(struct conn *c, const void *hd, size_t hdlen,
+                      struct buf *q, size_t n) {
   if (c->closing && !c->close_after_flush) {
     buf_consume(q, n);
     return;
   }
-  if (c->tls != NULL) {
-    /* SSL_write takes one contiguous run and makes a record of it: a
-     * relinked chunk would leave the 9-byte frame header before it in a
-     * record of its own. Copying keeps header and payload in one. */
+  const uint8_t *p;
+  if (c->tls != NULL && q->slices > 0 && buf_peek(q, &p) >= n &&
+      buf_slice_prepend(q, hd, hdlen)) {
+    /* A slice's frame. The slab bytes before its payload are dead: the
+     * backend's framing, or the stream's previous frame, which went out
+     * before this one and was encrypted or copied then (over TLS no
+     * slice waits in the output). So the header goes there, and header
+     * and payload are encrypted into one record from the slab, uncopied,
+     * after what the output holds (encrypted first, to keep the order). */
+    buf_peek(q, &p);
+    if (encrypt_out(c) != 0) {
+      buf_consume(q, hdlen + n);
+      return;
+    }
+    c->sealed += hdlen + n;
+    if (tls_write(c->tls, p, hdlen + n) != 0) {
+      LOG_INFO("conn %llu %s: TLS write: %s", (unsigned long long)c->id,
+               c->peer, tls_last_error(c->tls));
+      do_close(c);
+    }
+    buf_consume(q, hdlen + n);
+  } else if (c->tls != NULL) {
+    /* Header and payload in one contiguous run: one record. */
+    buf_reserve(&c->out, hdlen + n);
+    buf_append(&c->out, hd, hdlen);
     while (n > 0) {
-      const uint8_t *p;
       size_t k = buf_peek(q, &p);
       if (k == 0)
         break;
@@ -173,6 +214,7 @@ void conn_write_move(struct conn *c, struct buf *q, size_t n) {
       n -= k;
     }
   } else {
+    buf_append(&c->out, hd, hdlen);
     buf_move(&c->out, q, n);
   }
   conn_mark_dirty(c);
@@ -457,19 +499,9 @@ static void submit(struct conn *c, struct buf *data) {
 }
 
 static void flush_tls(struct conn *c) {
-  struct iov sl[16];
-  size_t n;
-  while ((n = buf_slices(&c->out, sl, ARRAY_SIZE(sl))) > 0) {
-    for (size_t i = 0; i < n; i++) {
-      if (tls_write(c->tls, sl[i].base, sl[i].len) != 0) {
-        LOG_INFO("conn %llu %s: TLS write: %s", (unsigned long long)c->id,
-                 c->peer, tls_last_error(c->tls));
-        do_close(c);
-        return;
-      }
-      buf_consume(&c->out, sl[i].len);
-    }
-  }
+  if (encrypt_out(c) != 0)
+    return;
+  c->sealed = 0;
   if (tls_out_pending(c->tls) == 0)
     return;
   struct buf cipher;

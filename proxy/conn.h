@@ -35,15 +35,20 @@ void conn_adopt(struct loop *lp, int fd, struct tls_ctx *tls,
 
 /* conn_write queues plaintext for the client (copied). */
 void conn_write(struct conn *c, const void *p, size_t n);
-/* conn_write_move queues the first |n| bytes of |q| for the client. On
- * cleartext its chunks move rather than being copied where they can
- * (buf_move); over TLS they are copied, so that what precedes them goes
- * into the same TLS record. */
+/* conn_write_frame queues a frame for the client: the |hdlen| bytes at
+ * |hd|, then the first |n| bytes of |q|. On cleartext the header is
+ * copied and the payload's chunks and slices move rather than being
+ * copied where they can (buf_move), to go out in one writev with the
+ * header. Over TLS header and payload make one contiguous run, one record
+ * when they fit 16 KB: a payload that is the start of a slice is
+ * encrypted from its slab at once, the header written over the dead bytes
+ * before it (buf_slice_prepend); any other is copied with the header. */
 struct buf;
-void conn_write_move(struct conn *c, struct buf *q, size_t n);
-/* conn_write_frames is conn_write_move for bytes that are whole frames,
- * each header contiguous with its payload: their chunks move over TLS
- * too, since no record would hold a header apart from its payload. */
+void conn_write_frame(struct conn *c, const void *hd, size_t hdlen,
+                      struct buf *q, size_t n);
+/* conn_write_frames queues the first |n| bytes of |q|, which are whole
+ * frames, each header contiguous with its payload: their chunks move over
+ * TLS too, since no record would hold a header apart from its payload. */
 void conn_write_frames(struct conn *c, struct buf *q, size_t n);
 /* conn_write_blocked: output is above the high-water mark. */
 int conn_write_blocked(struct conn *c);

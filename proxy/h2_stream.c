@@ -2,10 +2,14 @@
  * the exchange's sink, and the stream's lifetime (see h2_stream.h).
  *
  * Response bodies wait in the stream's chunk queue and are framed with
- * NGHTTP2_DATA_FLAG_NO_COPY, so body bytes are copied once, from the
- * backend's read buffer into the queue. The queue's chunks keep 9 bytes
- * of headroom and a DATA frame takes at most one chunk, so a frame that
- * takes a chunk whole gets its header written in place and the chunk
+ * NGHTTP2_DATA_FLAG_NO_COPY. A run of body bytes of at least SLICE_MIN
+ * stays in the backend's read slab: the queue holds a slice of it (buf.h)
+ * and the frames' payloads go to the socket from there, uncopied
+ * (conn_write_frame: over cleartext in one writev after a copied 9-byte
+ * header, over TLS encrypted with the header written before them in the
+ * slab). Shorter runs are copied into the queue, whose chunks keep 9
+ * bytes of headroom; a DATA frame takes at most one chunk, so a frame
+ * that takes a chunk whole gets its header written in place and the chunk
  * moves into the output (conn_write_frames), over TLS too, where header
  * and payload then fill one record. */
 #include "proxy/h2_stream.h"
@@ -32,6 +36,14 @@
  * asset through in one go, and bounds a stream's queue at 128 KB plus
  * one backend read. */
 #define RESP_HIGH_WATER (128 * 1024)
+/* Body runs this long are kept as slices of the backend's read slab
+ * (64 KB) instead of copied: a slice pins its whole slab, so short runs,
+ * which would pin much for little, are copied. */
+#define SLICE_MIN 16384
+/* A stream whose queue holds this many slices pauses its backend as the
+ * high-water mark would. One read's slices share its slab, so queued
+ * slices pin at most this many slabs, whatever their length. */
+#define RESP_SLABS_MAX 3
 
 static const struct exchange_sink sink;
 
@@ -260,6 +272,10 @@ static ssize_t read_body(nghttp2_session *ng, int32_t id, uint8_t *buf,
   size_t n = buf_peek(&st->resp, &head);
   if (n > length)
     n = length;
+  /* A frame fits one 16 KB TLS record with its header (a slice may be
+   * longer than a chunk). */
+  if (n > BUF_CHUNK_SIZE - 9)
+    n = BUF_CHUNK_SIZE - 9;
   if (n == 0 && !st->resp_eof) {
     st->deferred = 1;
     return NGHTTP2_ERR_DEFERRED;
@@ -299,14 +315,13 @@ int h2_stream_send_data(nghttp2_session *ng, nghttp2_frame *frame,
      * copied whichever way.) */
     conn_write_frames(s->c, &st->resp, 9 + length);
   } else {
-    conn_write(s->c, framehd, 9);
-    conn_write_move(s->c, &st->resp, length);
+    conn_write_frame(s->c, framehd, 9, &st->resp, length);
   }
   (void)frame;
   exchange_sent(&st->x, length);
   st->send_ms = h2_loop_now(s);
   /* Below half the high-water mark the backend may send again. */
-  if (st->resp.len < RESP_HIGH_WATER / 2)
+  if (st->resp.len < RESP_HIGH_WATER / 2 && st->resp.slices < RESP_SLABS_MAX)
     exchange_resume(&st->x);
   return 0;
 }
@@ -447,8 +462,12 @@ static void sink_body(void *ud, const uint8_t *p, size_t n) {
   struct h2_stream *st = ud;
   if (st->resp.len == 0)
     st->send_ms = h2_loop_now(st->s); /* waiting for window starts now */
-  buf_append(&st->resp, p, n);
-  if (st->resp.len >= RESP_HIGH_WATER)
+  struct buf_slab *slab = st->s->lp->backend_slab;
+  if (n >= SLICE_MIN && slab != NULL && buf_slab_holds(slab, p, n))
+    buf_append_slice(&st->resp, slab, p, n);
+  else
+    buf_append(&st->resp, p, n);
+  if (st->resp.len >= RESP_HIGH_WATER || st->resp.slices >= RESP_SLABS_MAX)
     exchange_pause(&st->x);
   resume_data(st);
 }

@@ -29,6 +29,17 @@ static void on_idle(uv_idle_t *h) { (void)h; }
 
 static void on_rules(uv_async_t *h) { loop_adopt_rules(h->data); }
 
+/* Body chunks and slabs freed under load stay in the loop's free lists
+ * (a thousand streams cycle through thousands of them); every TRIM_MS,
+ * what sat there unused since the last tick goes back to malloc, so a
+ * burst's memory is returned within two ticks of its end. */
+#define TRIM_MS 5000
+
+static void on_trim(uv_timer_t *t) {
+  struct loop *lp = t->data;
+  buf_cache_trim(&lp->bufs);
+}
+
 struct loop *loop_new(uv_loop_t *uv, struct server *srv) {
   struct loop *lp = xcalloc(1, sizeof(*lp));
   lp->uv = uv;
@@ -50,6 +61,10 @@ struct loop *loop_new(uv_loop_t *uv, struct server *srv) {
   uv_unref((uv_handle_t *)&lp->rules_async);
   uv_timer_init(uv, &lp->drain_timer);
   lp->drain_timer.data = lp;
+  uv_timer_init(uv, &lp->trim_timer);
+  lp->trim_timer.data = lp;
+  uv_timer_start(&lp->trim_timer, on_trim, TRIM_MS, TRIM_MS);
+  uv_unref((uv_handle_t *)&lp->trim_timer);
   upstream_loop_init(lp);
   return lp;
 }
@@ -207,6 +222,7 @@ void loop_free(struct loop *lp) {
   free(lp->hint_keys);
   pushed_validators_free(lp->validators);
   loop_shared_free(lp->own_shared);
+  buf_slab_unref(&lp->bufs, lp->backend_slab);
   buf_cache_release(&lp->bufs);
   free(lp);
 }

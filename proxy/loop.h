@@ -144,7 +144,10 @@ struct loop {
   uint8_t plain_buf[LOOP_READ_BUF]; /* TLS plaintext of one read */
 
   /* ---- backends (pool.c, upstream.c) ---- */
-  uint8_t backend_buf[LOOP_READ_BUF]; /* every backend read lands here */
+  /* Every backend read lands in this slab (pool.c); one reference is the
+   * loop's. Body bytes kept from it as slices (h2_stream.c) hold more;
+   * while any does, the next read takes a fresh slab. */
+  struct buf_slab *backend_slab;
   struct upstream *upstream_free;     /* finished upstreams for reuse */
   int upstream_nfree;
   struct upstream *upstream_deferred; /* failures reported next turn */
@@ -164,6 +167,7 @@ struct loop {
 
   /* ---- byte queues (base/buf.h): chunks for reuse ---- */
   struct buf_cache bufs;
+  uv_timer_t trim_timer; /* buf_cache_trim of |bufs|, every few seconds */
 };
 
 /* loop_new makes the context of a loop on |uv| for |srv| (it does not

@@ -1,5 +1,7 @@
-/* pool.c: see pool.h. Every backend read lands in the loop's buffer
- * (struct loop, backend_buf): the owner handles it before returning. */
+/* pool.c: see pool.h. Every backend read lands in the loop's slab
+ * (struct loop, backend_slab): the owner handles it before returning,
+ * keeping body bytes from it only as slices (buf.h), which make the next
+ * read take a fresh slab. */
 #include "proxy/pool.h"
 
 #include <netdb.h>
@@ -7,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/log.h"
 #include "base/util.h"
 #include "config/config.h"
@@ -175,7 +178,13 @@ static void on_alloc(uv_handle_t *h, size_t n, uv_buf_t *buf) {
   struct bconn *b = h->data;
   struct loop *lp = b->server->pool->lp;
   (void)n;
-  *buf = uv_buf_init((char *)lp->backend_buf, sizeof(lp->backend_buf));
+  struct buf_slab *s = lp->backend_slab;
+  if (s == NULL || buf_slab_shared(s)) {
+    buf_slab_unref(&lp->bufs, s);
+    s = lp->backend_slab = buf_slab_get(&lp->bufs);
+  }
+  *buf = uv_buf_init((char *)buf_slab_data(s) + BUF_SLAB_HEADROOM,
+                     BUF_SLAB_READ);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {

@@ -102,7 +102,7 @@ void conn_write(struct conn *c, const void *p, size_t n) {
   c->dirty = 1;
 }
 
-void conn_write_move(struct conn *c, struct buf *q, size_t n) {
+void conn_write_frames(struct conn *c, struct buf *q, size_t n) {
   if (c->closing && !c->close_after_flush) {
     buf_consume(q, n);
     return;
@@ -111,8 +111,15 @@ void conn_write_move(struct conn *c, struct buf *q, size_t n) {
   c->dirty = 1;
 }
 
-void conn_write_frames(struct conn *c, struct buf *q, size_t n) {
-  conn_write_move(c, q, n);
+void conn_write_frame(struct conn *c, const void *hd, size_t hdlen,
+                      struct buf *q, size_t n) {
+  if (c->closing && !c->close_after_flush) {
+    buf_consume(q, n);
+    return;
+  }
+  buf_append(&c->out, hd, hdlen);
+  buf_move(&c->out, q, n);
+  c->dirty = 1;
 }
 
 void conn_mark_dirty(struct conn *c) {

@@ -470,6 +470,223 @@ static void test_headroom_prepend(void **state) {
   buf_cleanup(&out);
 }
 
+/* fill_slab writes |n| pattern bytes at |off| of a fresh slab's read
+ * area and returns that slab (one reference, the caller's). */
+static struct buf_slab *fill_slab(struct buf_cache *k, size_t off, size_t n,
+                                  uint8_t **at) {
+  struct buf_slab *s = buf_slab_get(k);
+  *at = buf_slab_data(s) + BUF_SLAB_HEADROOM + off;
+  memcpy(*at, pattern, n);
+  return s;
+}
+
+/* A slice queues a slab's bytes without copying them and holds the slab
+ * until they are consumed; the slab then goes back to the cache. */
+static void test_slice_refs(void **state) {
+  (void)state;
+  struct buf_cache k = {0};
+  struct buf q;
+  buf_init(&q, &k);
+  uint8_t *at;
+  struct buf_slab *s = fill_slab(&k, 100, BIG, &at);
+  assert_false(buf_slab_shared(s));
+  assert_true(buf_slab_holds(s, at, BIG));
+  assert_false(buf_slab_holds(s, at, BUF_SLAB_SIZE));
+  buf_append_slice(&q, s, at, BIG);
+  assert_true(buf_slab_shared(s));
+  assert_int_equal(q.len, BIG);
+  assert_int_equal(q.slices, 1);
+  const uint8_t *p;
+  assert_int_equal(buf_peek(&q, &p), BIG);
+  assert_ptr_equal(p, at); /* the slab's bytes, not a copy */
+  /* The reader lets go: the slice alone keeps the slab. */
+  buf_slab_unref(&k, s);
+  assert_int_equal(k.nslabs, 0);
+  buf_consume(&q, BIG - 1);
+  assert_int_equal(k.nslabs, 0);
+  assert_int_equal(buf_peek(&q, &p), 1);
+  assert_int_equal(*p, pattern[BIG - 1]);
+  buf_consume(&q, 1);
+  assert_int_equal(q.slices, 0);
+  assert_int_equal(k.nslabs, 1);
+  /* Reused from the cache; a cleanup drops the slices' references. */
+  s = fill_slab(&k, 0, 1000, &at);
+  assert_int_equal(k.nslabs, 0);
+  buf_append_slice(&q, s, at, 500);
+  buf_append_slice(&q, s, at + 500, 500);
+  buf_append_slice(&q, s, at, 0); /* nothing: no slice */
+  assert_int_equal(q.slices, 2);
+  buf_cleanup(&q);
+  assert_int_equal(q.slices, 0);
+  assert_true(!buf_slab_shared(s));
+  buf_slab_unref(&k, s);
+  assert_int_equal(k.nslabs, 1);
+  buf_cache_release(&k);
+  assert_int_equal(k.nslabs, 0);
+}
+
+/* buf_move splits a slice without copying; a piece under BUF_MOVE_MIN is
+ * copied, so a few bytes never pin a slab. */
+static void test_slice_move(void **state) {
+  (void)state;
+  struct buf_cache k = {0};
+  struct buf q, out;
+  buf_init(&q, &k);
+  buf_init(&out, &k);
+  uint8_t *at;
+  struct buf_slab *s = fill_slab(&k, 0, BIG, &at);
+  buf_append_slice(&q, s, at, BIG);
+  buf_slab_unref(&k, s);
+  buf_move(&out, &q, 16000);
+  struct iov v[8];
+  assert_int_equal(buf_slices(&out, v, 8), 1);
+  assert_ptr_equal(v[0].base, at);
+  assert_int_equal(v[0].len, 16000);
+  assert_int_equal(out.slices, 1);
+  assert_int_equal(q.slices, 1);
+  assert_int_equal(q.len, BIG - 16000);
+  /* A short piece is copied: out gains no slice. */
+  buf_move(&out, &q, 100);
+  assert_int_equal(out.slices, 1);
+  assert_int_equal(buf_slices(&out, v, 8), 2);
+  assert_true(v[1].base < at || v[1].base >= at + BIG);
+  /* The rest goes whole: relinked. */
+  buf_move(&out, &q, q.len);
+  assert_int_equal(q.len, 0);
+  assert_int_equal(q.slices, 0);
+  assert_int_equal(out.slices, 2);
+  assert_int_equal(buf_slices(&out, v, 8), 3);
+  assert_ptr_equal(v[2].base, at + 16100);
+  assert_int_equal(buf_copyout(&out, got, sizeof got), BIG);
+  assert_memory_equal(got, pattern, BIG);
+  assert_int_equal(out.slices, 0);
+  assert_int_equal(k.nslabs, 1);
+  buf_cache_release(&k);
+}
+
+/* Bytes appended after a slice go in a small chunk when few (a frame
+ * header between payloads), in full chunks when many; order holds. */
+static void test_slice_then_append(void **state) {
+  (void)state;
+  struct buf_cache k = {0};
+  struct buf q;
+  buf_init(&q, &k);
+  uint8_t *at;
+  struct buf_slab *s = fill_slab(&k, 0, 5000, &at);
+  buf_append(&q, "head", 4);
+  buf_append_slice(&q, s, at, 5000);
+  buf_append(&q, "123456789", 9);
+  buf_append_slice(&q, s, at, 5000);
+  buf_append(&q, pattern, BIG);
+  buf_slab_unref(&k, s);
+  assert_int_equal(q.len, 4 + 5000 + 9 + 5000 + BIG);
+  /* "head", slice, the header in a small chunk, slice, then BIG in full
+   * chunks (too many bytes for a small one). */
+  assert_int_equal(buf_nchunks(&q), 1 + 1 + 1 + 1 + 3);
+  assert_int_equal(k.count, 0);
+  struct iov v[16];
+  size_t n = buf_slices(&q, v, 16);
+  assert_int_equal(n, 7);
+  assert_int_equal(v[2].len, 9);
+  assert_int_equal(v[4].len, BUF_CHUNK_SIZE);
+  static uint8_t all[4 + 5000 + 9 + 5000 + BIG];
+  assert_int_equal(buf_copyout(&q, all, sizeof all), sizeof all);
+  assert_memory_equal(all, "head", 4);
+  assert_memory_equal(all + 4, pattern, 5000);
+  assert_memory_equal(all + 5004, "123456789", 9);
+  assert_memory_equal(all + 5013, pattern, 5000);
+  assert_memory_equal(all + 10013, pattern, BIG);
+  assert_int_equal(k.nslabs, 1);
+  assert_int_equal(k.nsmall, 3); /* two slices and the small chunk */
+  buf_cache_release(&k);
+}
+
+/* A slice has no room for buf_prepend (the bytes before it are
+ * another's); buf_slice_prepend writes over them when the caller knows
+ * they are dead, only within the slab. buf_reserve keeps a run whole. */
+static void test_slice_prepend_reserve(void **state) {
+  (void)state;
+  struct buf_cache k = {0};
+  struct buf q;
+  buf_init(&q, &k);
+  buf_set_headroom(&q, 9);
+  uint8_t *at;
+  struct buf_slab *s = fill_slab(&k, 0, 30000, &at);
+  uint8_t *data = buf_slab_data(s);
+  assert_int_equal(buf_slice_prepend(&q, "x", 1), 0); /* empty */
+  buf_append(&q, "abc", 3);
+  assert_int_equal(buf_slice_prepend(&q, "x", 1), 0); /* not a slice */
+  buf_consume(&q, 3);
+  buf_append_slice(&q, s, at + 20000, 10000);
+  assert_int_equal(buf_prepend(&q, "123456789", 9), 0);
+  assert_int_equal(buf_slice_prepend(&q, "123456789", 9), 1);
+  assert_int_equal(q.len, 10009);
+  const uint8_t *p;
+  assert_int_equal(buf_peek(&q, &p), 10009);
+  assert_ptr_equal(p, at + 20000 - 9);
+  assert_memory_equal(p, "123456789", 9);
+  assert_memory_equal(p + 9, pattern + 20000, 10000);
+  buf_cleanup(&q);
+  /* No room before the slab's first byte. */
+  buf_append_slice(&q, s, data + 4, 100);
+  assert_int_equal(buf_slice_prepend(&q, "123456789", 9), 0);
+  assert_int_equal(buf_slice_prepend(&q, "1234", 4), 1);
+  buf_cleanup(&q);
+  buf_slab_unref(&k, s);
+  /* buf_reserve: a run that would straddle two chunks starts a new one. */
+  struct buf r;
+  buf_init(&r, &k);
+  buf_append(&r, pattern, BUF_CHUNK_SIZE - 100);
+  buf_reserve(&r, 50); /* fits: nothing */
+  assert_int_equal(buf_nchunks(&r), 1);
+  buf_reserve(&r, 200);
+  buf_append(&r, pattern, 200);
+  assert_int_equal(buf_nchunks(&r), 2);
+  struct iov v[4];
+  assert_int_equal(buf_slices(&r, v, 4), 2);
+  assert_int_equal(v[1].len, 200);
+  buf_reserve(&r, BUF_CHUNK_SIZE + 1); /* too big to matter: nothing */
+  assert_int_equal(buf_nchunks(&r), 2);
+  buf_cleanup(&r);
+  buf_cache_release(&k);
+}
+
+/* The free lists keep what load frees and give back, on each trim, what
+ * sat unused since the trim before. */
+static void test_cache_trim(void **state) {
+  (void)state;
+  struct buf_cache k = {0};
+  struct buf q;
+  buf_init(&q, &k);
+  for (int i = 0; i < 4; i++)
+    buf_append(&q, pattern, BUF_CHUNK_SIZE);
+  struct buf_slab *s[3];
+  for (int i = 0; i < 3; i++)
+    s[i] = buf_slab_get(&k);
+  buf_cleanup(&q);
+  for (int i = 0; i < 3; i++)
+    buf_slab_unref(&k, s[i]);
+  assert_int_equal(k.count, 4);
+  assert_int_equal(k.nslabs, 3);
+  buf_cache_trim(&k); /* the lists were empty: everything was used */
+  assert_int_equal(k.count, 4);
+  assert_int_equal(k.nslabs, 3);
+  /* One chunk and one slab used in this period: the rest goes. */
+  buf_append(&q, "x", 1);
+  buf_slab_unref(&k, buf_slab_get(&k));
+  buf_cleanup(&q);
+  buf_cache_trim(&k);
+  assert_int_equal(k.count, 1);
+  assert_int_equal(k.nslabs, 1);
+  buf_cache_trim(&k); /* idle: all of it */
+  assert_int_equal(k.count + k.nslabs + k.nsmall, 0);
+  /* The lists work after trims. */
+  buf_append(&q, pattern, 10);
+  assert_int_equal(buf_copyout(&q, got, 10), 10);
+  assert_memory_equal(got, pattern, 10);
+  buf_cache_release(&k);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_empty),
@@ -486,6 +703,11 @@ int main(void) {
       cmocka_unit_test(test_release_cache),
       cmocka_unit_test(test_caches),
       cmocka_unit_test(test_headroom_prepend),
+      cmocka_unit_test(test_slice_refs),
+      cmocka_unit_test(test_slice_move),
+      cmocka_unit_test(test_slice_then_append),
+      cmocka_unit_test(test_slice_prepend_reserve),
+      cmocka_unit_test(test_cache_trim),
   };
   return cmocka_run_group_tests_name("buf", tests, group_setup,
                                      group_teardown);
