@@ -315,6 +315,10 @@ static int on_message_begin(llhttp_t *p) {
 
 static int on_url(llhttp_t *p, const char *at, size_t n) {
   struct h1_session *s = from_parser(p);
+  /* llhttp may report an empty piece ("CONNECT \r\n"): nothing to keep,
+   * and s->url may still be NULL. */
+  if (n == 0)
+    return 0;
   if (s->url_len + n > MAX_URL)
     return reject(s, 414, "request target too long");
   if (s->url_len + n > s->url_cap) {
