@@ -21,7 +21,6 @@ struct buf_chunk {
 struct buf_slab {
   struct buf_slab *next; /* free list */
   size_t refs;
-  size_t used; /* data[0, used) holds the reads so far */
   uint8_t data[BUF_SLAB_SIZE];
 };
 
@@ -120,29 +119,7 @@ struct buf_slab *buf_slab_get(struct buf_cache *k) {
   }
   s->next = NULL;
   s->refs = 1;
-  s->used = 0;
   return s;
-}
-
-uint8_t *buf_slab_next(struct buf_cache *k, struct buf_slab **cur,
-                       size_t *len) {
-  struct buf_slab *s = *cur;
-  if (s != NULL && s->refs == 1)
-    s->used = 0; /* no slice reads it: every byte is free again */
-  if (s == NULL ||
-      BUF_SLAB_SIZE - s->used < BUF_SLAB_HEADROOM + BUF_SLAB_READ_MIN) {
-    buf_slab_unref(k, s);
-    s = *cur = buf_slab_get(k);
-  }
-  size_t off = s->used + BUF_SLAB_HEADROOM;
-  *len = BUF_SLAB_SIZE - off;
-  return s->data + off;
-}
-
-void buf_slab_filled(struct buf_slab *s, const uint8_t *p, size_t n) {
-  size_t end = (size_t)(p - s->data) + n;
-  if (end > s->used)
-    s->used = end;
 }
 
 void buf_slab_unref(struct buf_cache *k, struct buf_slab *s) {
@@ -204,7 +181,7 @@ int buf_prepend(struct buf *q, const void *p, size_t n) {
 
 int buf_slice_prepend(struct buf *q, const void *p, size_t n) {
   struct buf_chunk *c = q->head;
-  if (c == NULL || c->slab == NULL || n > BUF_SLAB_HEADROOM || c->start < n)
+  if (c == NULL || c->slab == NULL || c->start < n)
     return 0;
   c->start -= n;
   memcpy(c->base + c->start, p, n);

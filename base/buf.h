@@ -9,13 +9,11 @@
  * queue itself never refuses bytes.
  *
  * A queue can also hold slices: chunks that own no bytes but reference
- * part of a slab, a larger refcounted buffer backend reads land in
- * (buf_slab_next, buf_append_slice), so a large response body travels
- * from the backend read to the client's socket without being copied. One
- * slab takes several reads, one after another, while it has room, so
- * slices of many reads, of many streams, may share it; it goes back to
- * its cache when its last reference (the reader's, every slice's) is
- * dropped. Slice chunks, and the small chunks that hold the
+ * part of a slab, a larger refcounted buffer one backend read lands in
+ * (buf_slab_get, buf_append_slice), so a large response body travels from
+ * the backend read to the client's socket without being copied. A slab
+ * goes back to its cache when its last reference (the reader's, every
+ * slice's) is dropped. Slice chunks, and the small chunks that hold the
  * few bytes queued after a slice (a frame header), come from a second
  * free list of 128-byte chunks. Free lists keep what was freed (up to a
  * cap) and give back, on each buf_cache_trim, whatever sat unused since
@@ -110,35 +108,14 @@ void buf_cache_trim(struct buf_cache *c);
 /* ---- slabs and slices ---- */
 
 /* A slab's bytes: BUF_SLAB_HEADROOM bytes reserved at the start (room for
- * a frame header before the first byte read), then BUF_SLAB_READ for
- * reads. A slab serves several reads in turn, bump-allocator style
- * (buf_slab_next): each read lands BUF_SLAB_HEADROOM bytes after the end
- * of the one before, so the bytes just before a read's first byte belong
- * to no read and a header written there (buf_slice_prepend) never
- * touches another read's bytes. */
+ * a frame header before the first byte read), then BUF_SLAB_READ for a
+ * read. */
 #define BUF_SLAB_HEADROOM 64
 #define BUF_SLAB_READ 65536
 #define BUF_SLAB_SIZE (BUF_SLAB_HEADROOM + BUF_SLAB_READ)
-/* The least room buf_slab_next hands out for a read: with less left, a
- * slab is done and the next read takes a fresh one. A larger minimum
- * means fewer, longer reads but more of each slab left unused: at 32 KB
- * peak RSS rose 10-15 % (100 KB responses, h2load -c 100 -m 10). */
-#define BUF_SLAB_READ_MIN 16384
 /* buf_slab_get takes a slab from |c| (NULL: malloc) holding one
- * reference, the caller's, with nothing read into it yet. */
+ * reference, the caller's. */
 struct buf_slab *buf_slab_get(struct buf_cache *c);
-/* buf_slab_next returns where the next read goes and, in |*len|, how much
- * room it has (at least BUF_SLAB_READ_MIN): in |*cur|, a slab the caller
- * holds one reference to (or NULL), after the last read recorded by
- * buf_slab_filled; from its start when nothing else references it (no
- * slice reads its bytes any more). When |*cur| has too little room left,
- * the caller's reference is dropped (the slab goes back to |c| when no
- * slice holds it) and |*cur| becomes a fresh slab from |c|. */
-uint8_t *buf_slab_next(struct buf_cache *c, struct buf_slab **cur,
-                       size_t *len);
-/* buf_slab_filled records that a read put |n| bytes at |p|, where
- * buf_slab_next said: the next read goes after them. */
-void buf_slab_filled(struct buf_slab *s, const uint8_t *p, size_t n);
 /* buf_slab_unref drops one reference; the last returns the slab to |c|
  * (NULL: free). */
 void buf_slab_unref(struct buf_cache *c, struct buf_slab *s);
@@ -149,14 +126,11 @@ int buf_slab_shared(const struct buf_slab *s);
 /* buf_slab_holds: 1 when the |n| bytes at |p| lie inside |s|. */
 int buf_slab_holds(const struct buf_slab *s, const uint8_t *p, size_t n);
 /* buf_slice_prepend is buf_prepend for a queue whose first chunk is a
- * slice: it writes the |n| bytes at |p| (at most BUF_SLAB_HEADROOM) over
- * the |n| bytes before the slice's first byte in its slab and makes them
- * part of the slice. Returns 1 then, else 0 (no slice first, |n| too
- * large, or no room in the slab). Those bytes are the gap before the
- * slice's read or earlier bytes of that same read, never another read's;
- * only for a caller that knows nothing reads them any more: the TLS
- * writer, once it has encrypted every byte before them (the rest of
- * their read goes to one stream, in order). */
+ * slice: it writes the |n| bytes at |p| over the |n| bytes before the
+ * slice's first byte in its slab and makes them part of the slice.
+ * Returns 1 then, else 0 (no slice first, or no room in the slab). Only
+ * for a caller that knows nothing reads those bytes any more: the TLS
+ * writer, once it has encrypted every byte before them. */
 int buf_slice_prepend(struct buf *q, const void *p, size_t n);
 /* buf_append_slice queues the |n| bytes at |p|, which lie in |s|, as a
  * slice: no copy, one more reference to |s| until the slice's bytes are

@@ -182,12 +182,10 @@ void conn_write_frame(struct conn *c, const void *hd, size_t hdlen,
   if (c->tls != NULL && q->slices > 0 && buf_peek(q, &p) >= n &&
       buf_slice_prepend(q, hd, hdlen)) {
     /* A slice's frame. The slab bytes before its payload are dead: the
-     * gap left before its read (buf_slab_next), the backend's framing,
-     * or the stream's previous frame from the same read, which went out
+     * backend's framing, or the stream's previous frame, which went out
      * before this one and was encrypted or copied then (over TLS no
-     * slice waits in the output); never another read's, which may be
-     * another stream's. So the header goes there, and header and
-     * payload are encrypted into one record from the slab, uncopied,
+     * slice waits in the output). So the header goes there, and header
+     * and payload are encrypted into one record from the slab, uncopied,
      * after what the output holds (encrypted first, to keep the order). */
     buf_peek(q, &p);
     if (encrypt_out(c) != 0) {

@@ -37,20 +37,16 @@
  * one backend read. */
 #define RESP_HIGH_WATER (128 * 1024)
 /* Body runs this long are kept as slices of the backend's read slab
- * instead of copied. A slab takes one read after another while it has
- * room (buf_slab_next), so a short read no longer leaves most of a slab
- * unused while a slice of it pins the slab: the 36 KB last read of a
- * 100 KB response is sliced like the rest (h2c: 37,500 instructions a request
- * instead of 65,000, same peak RSS under h2load -c 100 -m 10). Shorter
- * runs are copied: at 8 KB a 100 KB response often made RESP_SLABS_MAX
- * slices and paused its backend (0.8 epoll_ctl a request), and a few
- * bytes never pin a 64 KB slab. */
-#define SLICE_MIN (16 * 1024)
+ * (64 KB) instead of copied: a slice pins its whole slab, so shorter runs,
+ * which would pin much for little, are copied. The last read of a
+ * response is often a short one (36 KB of a 100 KB body): copied, it
+ * takes three 16 KB chunks and leaves the slab to the next read; sliced,
+ * it held a 64 KB slab per response in flight (+15 % peak RSS under
+ * h2load -c 100 -m 10 with 100 KB responses, measured). */
+#define SLICE_MIN (40 * 1024)
 /* A stream whose queue holds this many slices pauses its backend as the
- * high-water mark would. A slice lies in one slab, so queued slices pin
- * at most this many slabs (192 KB), whatever their length; reads for
- * other streams may share those slabs, so a stream's share is often
- * less, never more. */
+ * high-water mark would. One read's slices share its slab, so queued
+ * slices pin at most this many slabs, whatever their length. */
 #define RESP_SLABS_MAX 3
 
 static const struct exchange_sink sink;

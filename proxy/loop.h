@@ -144,10 +144,9 @@ struct loop {
   uint8_t plain_buf[LOOP_READ_BUF]; /* TLS plaintext of one read */
 
   /* ---- backends (pool.c, upstream.c) ---- */
-  /* Every backend read lands in this slab (pool.c), after the reads
-   * before it while it has room; one reference is the loop's. Body bytes
-   * kept from it as slices (h2_stream.c) hold more; while any does, the
-   * bytes they read stay as they are. */
+  /* Every backend read lands in this slab (pool.c); one reference is the
+   * loop's. Body bytes kept from it as slices (h2_stream.c) hold more;
+   * while any does, the next read takes a fresh slab. */
   struct buf_slab *backend_slab;
   struct upstream *upstream_free;     /* finished upstreams for reuse */
   int upstream_nfree;

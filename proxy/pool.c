@@ -1,9 +1,7 @@
 /* pool.c: see pool.h. Every backend read lands in the loop's slab
- * (struct loop, backend_slab), after the reads before it while the slab
- * has room (buf_slab_next): the owner handles it before returning,
- * keeping body bytes from it only as slices (buf.h), which keep the
- * slab's bytes from being read over; the slab goes back to the free list
- * when its last slice does and the loop has moved on to another. */
+ * (struct loop, backend_slab): the owner handles it before returning,
+ * keeping body bytes from it only as slices (buf.h), which make the next
+ * read take a fresh slab. */
 #include "proxy/pool.h"
 
 #include <netdb.h>
@@ -179,21 +177,20 @@ static struct pool_server *pick(struct pool_backend *pb, uint64_t now) {
 static void on_alloc(uv_handle_t *h, size_t n, uv_buf_t *buf) {
   struct bconn *b = h->data;
   struct loop *lp = b->server->pool->lp;
-  (void)n; /* libuv asks 64 KB; any room lets a read progress */
-  size_t len;
-  uint8_t *p = buf_slab_next(&lp->bufs, &lp->backend_slab, &len);
-  *buf = uv_buf_init((char *)p, (unsigned)len);
+  (void)n;
+  struct buf_slab *s = lp->backend_slab;
+  if (s == NULL || buf_slab_shared(s)) {
+    buf_slab_unref(&lp->bufs, s);
+    s = lp->backend_slab = buf_slab_get(&lp->bufs);
+  }
+  *buf = uv_buf_init((char *)buf_slab_data(s) + BUF_SLAB_HEADROOM,
+                     BUF_SLAB_READ);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   struct bconn *b = s->data;
   if (nread == 0)
     return;
-  if (nread > 0) {
-    struct loop *lp = b->server->pool->lp;
-    buf_slab_filled(lp->backend_slab, (const uint8_t *)buf->base,
-                    (size_t)nread);
-  }
   if (b->owner != NULL && b->on_read != NULL) {
     b->on_read(b, nread, (const uint8_t *)buf->base);
     return;

@@ -159,19 +159,15 @@ out=$(hcurl --http1.1 -o "$WORK/chunked" -w '%{http_code}' "$F/chunked?n=100&siz
 assert_eq "h1 /chunked status" 200 "$out"
 assert_eq "h1 /chunked 100 x 1000 bytes intact" "$(sha "$WORK/p100k")" "$(sha "$WORK/chunked")"
 
-# Body runs of 16 KB and more reach the client as slices of the backend's
+# Body runs of 40 KB and more reach the client as slices of the backend's
 # read, uncopied. 45 KB chunks put the chunk framing between a slice and
 # the copied bytes around it in one read: over TLS a DATA frame's header
 # is written over the bytes before its payload, so a header written too
-# early would corrupt the previous chunk's last bytes. Reads for several
-# streams share a slab, each after a gap the header of a slice at a
-# read's first byte goes in (without the gap, the previous read's last
-# bytes, another stream's, were corrupted: 4 or 5 of 6 bodies intact).
-# Six responses at once on one connection interleave their frames (over
-# TLS: curl 7.88 cannot run parallel transfers over h2c prior
-# knowledge); /big sends 1 MB, 64 KB a read. A client that reads slowly
-# makes the stream's queue hold slices (and pause the backend) until it
-# catches up.
+# early would corrupt the previous chunk's last bytes. Six responses at once on one connection
+# interleave their frames (over TLS: curl 7.88 cannot run parallel
+# transfers over h2c prior knowledge); /big sends 1 MB, 64 KB a read. A
+# client that reads slowly makes the stream's queue hold slices (and
+# pause the backend) until it catches up.
 pattern 450000 >"$WORK/p450k"
 pattern 1000000 >"$WORK/p1m"
 HFT=$(free_port)

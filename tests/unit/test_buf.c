@@ -651,130 +651,6 @@ static void test_slice_prepend_reserve(void **state) {
   buf_cache_release(&k);
 }
 
-/* A slab serves several reads in turn: each lands BUF_SLAB_HEADROOM bytes
- * after the one before while at least BUF_SLAB_READ_MIN bytes are left,
- * then a fresh slab is taken; with no slice left, a slab starts over. */
-static void test_slab_bump(void **state) {
-  (void)state;
-  struct buf_cache k = {0};
-  struct buf q;
-  buf_init(&q, &k);
-  struct buf_slab *cur = NULL;
-  size_t len;
-  uint8_t *a = buf_slab_next(&k, &cur, &len);
-  struct buf_slab *first = cur;
-  uint8_t *data = buf_slab_data(cur);
-  assert_ptr_equal(a, data + BUF_SLAB_HEADROOM);
-  assert_int_equal(len, BUF_SLAB_READ);
-  /* Nothing read (EAGAIN, EOF): the next read goes to the same place. */
-  assert_ptr_equal(buf_slab_next(&k, &cur, &len), a);
-  /* A read copied out and gone: the slab is free again, from its start. */
-  memcpy(a, pattern, 1000);
-  buf_slab_filled(cur, a, 1000);
-  assert_ptr_equal(buf_slab_next(&k, &cur, &len), a);
-  /* A read kept as a slice: the next one lands after it and its gap. */
-  memcpy(a, pattern, 20000);
-  buf_slab_filled(cur, a, 20000);
-  buf_append_slice(&q, cur, a, 20000);
-  uint8_t *b = buf_slab_next(&k, &cur, &len);
-  assert_ptr_equal(cur, first);
-  assert_ptr_equal(b, a + 20000 + BUF_SLAB_HEADROOM);
-  assert_int_equal(len, BUF_SLAB_SIZE - (size_t)(b - data));
-  /* Reads copied out while a slice holds the slab still move on (the
-   * bytes before are another read's, whoever holds them). */
-  memcpy(b, pattern + 1, 25000);
-  buf_slab_filled(cur, b, 25000);
-  uint8_t *c = buf_slab_next(&k, &cur, &len);
-  assert_ptr_equal(cur, first);
-  assert_ptr_equal(c, b + 25000 + BUF_SLAB_HEADROOM);
-  assert_true(len >= BUF_SLAB_READ_MIN);
-  assert_int_equal(len, BUF_SLAB_SIZE - (size_t)(c - data));
-  /* Three reads share the slab. */
-  memcpy(c, pattern + 2, len - BUF_SLAB_READ_MIN);
-  buf_slab_filled(cur, c, len - BUF_SLAB_READ_MIN);
-  buf_append_slice(&q, cur, c, len - BUF_SLAB_READ_MIN);
-  assert_int_equal(q.slices, 2);
-  /* BUF_SLAB_READ_MIN bytes left, the gap's included: not enough, so the
-   * next read takes a fresh slab, and the old one lives on for its slices
-   * alone. */
-  uint8_t *d = buf_slab_next(&k, &cur, &len);
-  assert_ptr_not_equal(cur, first);
-  assert_ptr_equal(d, buf_slab_data(cur) + BUF_SLAB_HEADROOM);
-  assert_int_equal(len, BUF_SLAB_READ);
-  assert_int_equal(k.nslabs, 0);
-  /* Each slice still reads its own read's bytes. */
-  const uint8_t *p;
-  assert_int_equal(buf_peek(&q, &p), 20000);
-  assert_ptr_equal(p, a);
-  assert_memory_equal(p, pattern, 20000);
-  buf_consume(&q, 20000);
-  assert_int_equal(k.nslabs, 0); /* the second slice holds it */
-  size_t n = buf_peek(&q, &p);
-  assert_ptr_equal(p, c);
-  assert_memory_equal(p, pattern + 2, n);
-  buf_consume(&q, n);
-  /* The last slice gone: the slab goes back to the cache. */
-  assert_int_equal(k.nslabs, 1);
-  buf_slab_unref(&k, cur);
-  assert_int_equal(k.nslabs, 2);
-  /* A slab from the cache starts empty. */
-  cur = NULL;
-  a = buf_slab_next(&k, &cur, &len);
-  assert_int_equal(k.nslabs, 1);
-  assert_ptr_equal(a, buf_slab_data(cur) + BUF_SLAB_HEADROOM);
-  assert_int_equal(len, BUF_SLAB_READ);
-  buf_slab_unref(&k, cur);
-  buf_cleanup(&q);
-  buf_cache_release(&k);
-}
-
-/* The header the TLS writer puts before a slice of a read that shares
- * its slab goes in the gap before that read: the read before, still
- * queued as a slice, keeps every byte. */
-static void test_slab_gap(void **state) {
-  (void)state;
-  struct buf_cache k = {0};
-  struct buf q1, q2;
-  buf_init(&q1, &k);
-  buf_init(&q2, &k);
-  struct buf_slab *cur = NULL;
-  size_t len;
-  uint8_t *a = buf_slab_next(&k, &cur, &len);
-  memcpy(a, pattern, 30000);
-  buf_slab_filled(cur, a, 30000);
-  buf_append_slice(&q1, cur, a, 30000);
-  uint8_t *b = buf_slab_next(&k, &cur, &len);
-  memcpy(b, pattern + 7, 20000);
-  buf_slab_filled(cur, b, 20000);
-  buf_append_slice(&q2, cur, b, 20000);
-  /* As much header as the gap holds; more is refused. */
-  uint8_t hd[BUF_SLAB_HEADROOM + 1];
-  memset(hd, 0xA5, sizeof hd);
-  assert_int_equal(buf_slice_prepend(&q2, hd, sizeof hd), 0);
-  assert_int_equal(buf_slice_prepend(&q2, hd, BUF_SLAB_HEADROOM), 1);
-  const uint8_t *p;
-  assert_int_equal(buf_peek(&q2, &p), BUF_SLAB_HEADROOM + 20000);
-  assert_ptr_equal(p, a + 30000);
-  assert_memory_equal(p, hd, BUF_SLAB_HEADROOM);
-  assert_memory_equal(p + BUF_SLAB_HEADROOM, pattern + 7, 20000);
-  /* The first read, last byte included, is untouched. */
-  assert_int_equal(buf_copyout(&q1, got, sizeof got), 30000);
-  assert_memory_equal(got, pattern, 30000);
-  /* The first read of a slab has its gap too: the slab's headroom. */
-  buf_cleanup(&q2);
-  buf_slab_unref(&k, cur);
-  cur = NULL;
-  a = buf_slab_next(&k, &cur, &len);
-  buf_slab_filled(cur, a, 100);
-  buf_append_slice(&q2, cur, a, 100);
-  assert_int_equal(buf_slice_prepend(&q2, hd, BUF_SLAB_HEADROOM), 1);
-  assert_int_equal(buf_peek(&q2, &p), BUF_SLAB_HEADROOM + 100);
-  assert_ptr_equal(p, buf_slab_data(cur));
-  buf_cleanup(&q2);
-  buf_slab_unref(&k, cur);
-  buf_cache_release(&k);
-}
-
 /* The free lists keep what load frees and give back, on each trim, what
  * sat unused since the trim before. */
 static void test_cache_trim(void **state) {
@@ -831,8 +707,6 @@ int main(void) {
       cmocka_unit_test(test_slice_move),
       cmocka_unit_test(test_slice_then_append),
       cmocka_unit_test(test_slice_prepend_reserve),
-      cmocka_unit_test(test_slab_bump),
-      cmocka_unit_test(test_slab_gap),
       cmocka_unit_test(test_cache_trim),
   };
   return cmocka_run_group_tests_name("buf", tests, group_setup,
