@@ -162,7 +162,7 @@ sleep 0.1
 GONE=$!
 sleep 0.1
 # Third: the one that must still be served.
-hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/delay?ms=1&id=next" \
+hcurl -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$HP/delay?ms=1&id=next" \
   >"$WORK/next.code" &
 NEXT=$!
 sleep 0.2
@@ -175,7 +175,11 @@ assert_eq "metrics: the reset and closed ones left the queue" 1 \
   "$(metric herald_backend_requests_queued)"
 wait "$HOLD" "$NEXT"
 assert_eq "the holder is served" 200 "$(cat "$WORK/hold.code")"
-assert_eq "the waiter behind the cancelled ones is served" 200 "$(cat "$WORK/next.code")"
+read -r code secs <"$WORK/next.code"
+assert_eq "the waiter behind the cancelled ones is served" 200 "$code"
+# Started ~0.4 s in, served when the holder's connection comes back at
+# 1.5 s: not at its 5 s deadline.
+assert_le "it is served when the connection comes back (ms)" 2500 "$(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }')"
 assert_not_contains "a reset waiter never reaches the backend" "id=reset" "$(cat "$FB_LOG")"
 assert_not_contains "a closed waiter never reaches the backend" "id=closed" "$(cat "$FB_LOG")"
 scrape
@@ -187,13 +191,15 @@ assert_eq "metrics: cancelled waiters are no timeouts" 0 "$(metric herald_backen
 hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/delay?ms=600&id=d1" >"$WORK/d1.code" &
 D1=$!
 wait_for "$FB_LOG" "id=d1"
-hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/delay?ms=1&id=d2" >"$WORK/d2.code" &
+hcurl -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$HP/delay?ms=1&id=d2" >"$WORK/d2.code" &
 D2=$!
 sleep 0.2
 herald_graceful_stop
 wait "$D1" "$D2"
 assert_eq "draining: the request in progress is served" 200 "$(cat "$WORK/d1.code")"
-assert_eq "draining: the queued request is served too" 200 "$(cat "$WORK/d2.code")"
+read -r code secs <"$WORK/d2.code"
+assert_eq "draining: the queued request is served too" 200 "$code"
+assert_le "draining: as soon as the connection is free (ms)" 2000 "$(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }')"
 wait_pid_exit "$HERALD_PID" 10
 wait "$HERALD_PID"
 assert_eq "herald exits 0 after the drain" 0 $?
@@ -218,7 +224,7 @@ wait_port "$AP" 127.0.0.1 5 "$HERALD_PID" || fail "admin port" "$(tail -5 "$HERA
 hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/delay?ms=800&id=r1" >"$WORK/r1.code" &
 R1=$!
 wait_for "$FB_LOG" "id=r1"
-hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/delay?ms=1&id=r2" >"$WORK/r2.code" &
+hcurl -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$HP/delay?ms=1&id=r2" >"$WORK/r2.code" &
 R2=$!
 sleep 0.2
 sed -i 's/backend_max_connections = 1/backend_max_connections = 4/' "$WORK/reload.ini"
@@ -226,7 +232,9 @@ kill -HUP "$HERALD_PID"
 wait_for "$HERALD_LOG" "reload: configuration"
 wait "$R1" "$R2"
 assert_eq "reload: the request in progress is served" 200 "$(cat "$WORK/r1.code")"
-assert_eq "reload: the request queued on the old pool is served" 200 "$(cat "$WORK/r2.code")"
+read -r code secs <"$WORK/r2.code"
+assert_eq "reload: the request queued on the old pool is served" 200 "$code"
+assert_le "reload: as soon as the connection is free (ms)" 2000 "$(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }')"
 scrape
 assert_eq "reload: nothing left queued" 0 "$(metric herald_backend_requests_queued)"
 
