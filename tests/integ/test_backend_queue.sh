@@ -52,32 +52,45 @@ restart() {
 # whose path has id=ID.
 status_of() { awk -v id="id=$1" '$NF ~ id"$" { print $5 }' "$2"; }
 
+# ms_of SECONDS: curl's time_total in whole milliseconds.
+ms_of() { awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'; }
+# hold_then_queue TAG MS: a request holding the only backend connection
+# for MS ms (TAG1), then one queued behind it (TAG2); pids in HOLDER and
+# WAITER.
+hold_then_queue() {
+  hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/delay?ms=$2&id=${1}1" \
+    >"$WORK/${1}1.code" &
+  HOLDER=$!
+  wait_for "$FB_LOG" "id=${1}1"
+  hcurl -o /dev/null -w '%{http_code} %{time_total}' \
+    "http://127.0.0.1:$HP/delay?ms=1&id=${1}2" >"$WORK/${1}2.code" &
+  WAITER=$!
+  sleep 0.2
+}
+# both_served TAG WHAT: both got 200, the waiter as soon as the holder's
+# connection came back (not at its deadline).
+both_served() {
+  local code secs
+  wait "$HOLDER" "$WAITER"
+  assert_eq "$2: the request in progress is served" 200 "$(cat "$WORK/${1}1.code")"
+  read -r code secs <"$WORK/${1}2.code"
+  assert_eq "$2: the queued request is served" 200 "$code"
+  assert_le "$2: as soon as the connection is free (ms)" 2000 "$(ms_of "$secs")"
+}
+
 # ---- a bad value for each key: file, line and key ----------------------
-cat >"$WORK/bad1.ini" <<EOF
-[listener:plain]
-listen = 127.0.0.1:$HP
-[backend:app]
-server = 127.0.0.1:$FB_PORT
-[limits]
-backend_max_connections = 0
-EOF
-cat >"$WORK/bad2.ini" <<EOF
-[listener:plain]
-listen = 127.0.0.1:$HP
-[backend:app]
-server = 127.0.0.1:$FB_PORT
-[limits]
-backend_keepalive = 4
-backend_queue = many
-EOF
-cat >"$WORK/bad3.ini" <<EOF
-[listener:plain]
-listen = 127.0.0.1:$HP
-[backend:app]
-server = 127.0.0.1:$FB_PORT
-[timeouts]
-backend_queue = 0
-EOF
+# ini FILE SECTION LINE...: a file with a listener and a backend, then
+# SECTION with the LINEs (the last on line 5 + the number of LINEs).
+ini() {
+  local f=$1 sec=$2
+  shift 2
+  printf '[listener:plain]\nlisten = 127.0.0.1:%s\n[backend:app]\nserver = 127.0.0.1:%s\n[%s]\n' \
+    "$HP" "$FB_PORT" "$sec" >"$WORK/$f"
+  printf '%s\n' "$@" >>"$WORK/$f"
+}
+ini bad1.ini limits "backend_max_connections = 0"
+ini bad2.ini limits "backend_keepalive = 4" "backend_queue = many"
+ini bad3.ini timeouts "backend_queue = 0"
 for spec in "bad1.ini:6:limits.backend_max_connections" \
   "bad2.ini:7:limits.backend_queue" "bad3.ini:6:timeouts.backend_queue"; do
   file=${spec%%:*} key=${spec##*:}
@@ -179,7 +192,7 @@ read -r code secs <"$WORK/next.code"
 assert_eq "the waiter behind the cancelled ones is served" 200 "$code"
 # Started ~0.4 s in, served when the holder's connection comes back at
 # 1.5 s: not at its 5 s deadline.
-assert_le "it is served when the connection comes back (ms)" 2500 "$(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }')"
+assert_le "it is served when the connection comes back (ms)" 2500 "$(ms_of "$secs")"
 assert_not_contains "a reset waiter never reaches the backend" "id=reset" "$(cat "$FB_LOG")"
 assert_not_contains "a closed waiter never reaches the backend" "id=closed" "$(cat "$FB_LOG")"
 scrape
@@ -188,18 +201,9 @@ assert_eq "metrics: cancelled waiters are no timeouts" 0 "$(metric herald_backen
 
 # ---- a graceful shutdown serves the queue within its drain ----------------
 : >"$FB_LOG"
-hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/delay?ms=600&id=d1" >"$WORK/d1.code" &
-D1=$!
-wait_for "$FB_LOG" "id=d1"
-hcurl -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$HP/delay?ms=1&id=d2" >"$WORK/d2.code" &
-D2=$!
-sleep 0.2
+hold_then_queue d 600
 herald_graceful_stop
-wait "$D1" "$D2"
-assert_eq "draining: the request in progress is served" 200 "$(cat "$WORK/d1.code")"
-read -r code secs <"$WORK/d2.code"
-assert_eq "draining: the queued request is served too" 200 "$code"
-assert_le "draining: as soon as the connection is free (ms)" 2000 "$(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }')"
+both_served d draining
 wait_pid_exit "$HERALD_PID" 10
 wait "$HERALD_PID"
 assert_eq "herald exits 0 after the drain" 0 $?
@@ -208,33 +212,15 @@ HERALD_PID=
 # ---- a reload: queued requests finish on the pool they started with ------
 # The old pool is retired, not closed: its waiters hold it, and its
 # connection, released, goes to them.
-cat >"$WORK/reload.ini" <<EOF
-[listener:plain]
-listen = 127.0.0.1:$HP
-[backend:app]
-server = 127.0.0.1:$FB_PORT
-[limits]
-backend_max_connections = 1
-[admin]
-listen = 127.0.0.1:$AP
-EOF
+ini reload.ini limits "backend_max_connections = 1" "[admin]" "listen = 127.0.0.1:$AP"
 start_herald --workers 1 -c "$WORK/reload.ini" || finish
 wait_port "$AP" 127.0.0.1 5 "$HERALD_PID" || fail "admin port" "$(tail -5 "$HERALD_LOG")"
 : >"$FB_LOG"
-hcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/delay?ms=800&id=r1" >"$WORK/r1.code" &
-R1=$!
-wait_for "$FB_LOG" "id=r1"
-hcurl -o /dev/null -w '%{http_code} %{time_total}' "http://127.0.0.1:$HP/delay?ms=1&id=r2" >"$WORK/r2.code" &
-R2=$!
-sleep 0.2
+hold_then_queue r 800
 sed -i 's/backend_max_connections = 1/backend_max_connections = 4/' "$WORK/reload.ini"
 kill -HUP "$HERALD_PID"
 wait_for "$HERALD_LOG" "reload: configuration"
-wait "$R1" "$R2"
-assert_eq "reload: the request in progress is served" 200 "$(cat "$WORK/r1.code")"
-read -r code secs <"$WORK/r2.code"
-assert_eq "reload: the request queued on the old pool is served" 200 "$code"
-assert_le "reload: as soon as the connection is free (ms)" 2000 "$(awk -v s="$secs" 'BEGIN { printf "%d", s * 1000 }')"
+both_served r "reload (old pool)"
 scrape
 assert_eq "reload: nothing left queued" 0 "$(metric herald_backend_requests_queued)"
 
