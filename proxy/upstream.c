@@ -639,9 +639,8 @@ static void on_served(struct pool_waiter *w, struct bconn *b, int err) {
   }
   if (err == UV_ETIMEDOUT) {
     lp->upstream_stats.queue_timeouts++;
-    fail(u, 503, "no connection free within timeouts.backend_queue "
-                 "(the server is at limits.backend_max_connections); "
-                 "not sent");
+    fail(u, 503, "no connection free within timeouts.backend_queue (server "
+                 "at limits.backend_max_connections); not sent");
     return;
   }
   fail(u, 502, uv_strerror(err));
@@ -650,10 +649,6 @@ static void on_served(struct pool_waiter *w, struct bconn *b, int err) {
 static void start_connect(struct upstream *u, int fresh) {
   int err = 0;
   u->attempts++;
-  u->waiter.on_served = on_served;
-  u->waiter.connect_cb = on_connected;
-  u->waiter.read_cb = on_read;
-  u->waiter.owner = u;
   struct bconn *b = pool_get(u->pool, u->backend, fresh, &u->waiter, &err);
   if (b != NULL) {
     use_conn(u, b);
@@ -726,6 +721,10 @@ struct upstream *upstream_start(struct pool *pool, int backend,
   u->is_head_req = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
   u->retryable = http_method_idempotent(req->method, req->method_len) &&
                  !req->has_body;
+  u->waiter = (struct pool_waiter){.on_served = on_served,
+                                   .connect_cb = on_connected,
+                                   .read_cb = on_read,
+                                   .owner = u};
   u->starting = 1;
   start_connect(u, 0);
   u->starting = 0;
