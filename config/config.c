@@ -56,6 +56,8 @@ void config_defaults(struct config *c) {
   c->max_request_body = 104857600;
   c->max_requests_per_conn = 10000;
   c->backend_keepalive = 1024;
+  c->backend_max_connections = 1024;
+  c->backend_queue = 4096;
   c->write_buffer = 262144;
   c->idle_timeout = 60000;
   c->header_timeout = 10000;
@@ -64,6 +66,7 @@ void config_defaults(struct config *c) {
   c->backend_connect_timeout = 5000;
   c->backend_read_timeout = 30000;
   c->backend_idle_timeout = 60000;
+  c->backend_queue_timeout = 5000;
   c->shutdown_timeout = 10000;
   c->backend_retry_backoff = 1000;
   c->record_enabled = 1;

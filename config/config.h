@@ -144,6 +144,10 @@ struct config {
   long long max_request_body;   /* bytes, default 104857600 (100 MiB) */
   int max_requests_per_conn;    /* then GOAWAY / Connection: close, 10000 */
   int backend_keepalive;        /* idle pooled connections per server, 1024*/
+  int backend_max_connections;  /* open (idle included) per server and
+                                   worker, 1024 */
+  int backend_queue;            /* requests waiting for one server's
+                                   connection, per worker, 4096 */
   int write_buffer;             /* per-connection output high-water, 262144 */
 
   /* [timeouts], milliseconds */
@@ -154,6 +158,7 @@ struct config {
   int backend_connect_timeout; /* 5000 */
   int backend_read_timeout;    /* backend silent while we wait, 30000 */
   int backend_idle_timeout;    /* pooled idle connection kept, 60000 */
+  int backend_queue_timeout;   /* waiting for a backend connection, 5000 */
   int shutdown_timeout;        /* graceful drain deadline, 10000 */
   int backend_retry_backoff;   /* first down-server backoff, 1000 */
 

@@ -135,6 +135,10 @@ static void backend_servers(struct server *srv, struct mbuf *b) {
       {"herald_backend_server_errors_total", "counter",
        "Connections to the server and exchanges with it that failed "
        "(refused, timed out, closed early, malformed response)."},
+      {"herald_backend_server_connections", "gauge",
+       "Connections to the server open now, idle and connecting included, "
+       "summed over workers (each worker opens at most "
+       "limits.backend_max_connections)."},
   };
   for (size_t k = 0; k < ARRAY_SIZE(m); k++) {
     help(b, m[k].name, m[k].type, m[k].help);
@@ -142,8 +146,10 @@ static void backend_servers(struct server *srv, struct mbuf *b) {
       for (int j = 0; j < pool_nservers(lp->pool, i); j++) {
         struct pool_server_state st;
         pool_server_state(lp->pool, i, j, &st);
-        uint64_t v = k == 0 ? (uint64_t)st.up
-                            : k == 1 ? st.requests : st.errors;
+        uint64_t v = k == 0   ? (uint64_t)st.up
+                     : k == 1 ? st.requests
+                     : k == 2 ? st.errors
+                              : (uint64_t)(st.conns > 0 ? st.conns : 0);
         mbuf_printf(b, "%s{backend=\"", m[k].name);
         label(b, st.backend);
         mbuf_printf(b, "\",server=\"");
@@ -292,6 +298,16 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
   const struct upstream_stats *us = &total.upstream;
   gauge(b, "herald_backend_requests_active",
         "Backend exchanges in progress.", (double)us->active);
+  gauge(b, "herald_backend_requests_queued",
+        "Requests waiting for a connection to a server at "
+        "limits.backend_max_connections.", (double)us->queued);
+  counter(b, "herald_backend_queue_timeouts_total",
+          "Requests answered 503 after waiting timeouts.backend_queue for a "
+          "backend connection (never sent).", us->queue_timeouts);
+  counter(b, "herald_backend_queue_full_total",
+          "Requests answered 503 at once because limits.backend_queue "
+          "requests already waited for their server (never sent).",
+          us->queue_full);
   counter(b, "herald_backend_errors_total",
           "Backend exchanges that failed (502, 504 or a cut-short body).",
           st->backend_errors);

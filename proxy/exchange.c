@@ -312,7 +312,9 @@ static void up_error(void *ud, int status, const char *why) {
   (void)why; /* upstream.c logged it */
   x->backend = upstream_backend_name(x->up);
   x->up = NULL;
-  x->lp->stats.backend_errors++;
+  /* A 503 never reached the backend: the queue counters have it. */
+  if (status != 503)
+    x->lp->stats.backend_errors++;
   if (status == 504)
     x->lp->stats.backend_timeouts++;
   if (x->pushed && !x->head_sent) {

@@ -24,6 +24,7 @@ struct health_entry {
   atomic_uint_fast64_t down_until; /* ms; 0 when up, set until a success */
   atomic_uint_fast64_t backoff;    /* ms of the last down period */
   atomic_uint_fast64_t requests, errors; /* for /metrics */
+  atomic_int_fast64_t conns; /* backend connections open (every worker) */
 };
 
 struct health *health_new(void);

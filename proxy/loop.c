@@ -66,6 +66,7 @@ struct loop *loop_new(uv_loop_t *uv, struct server *srv) {
   uv_timer_start(&lp->trim_timer, on_trim, TRIM_MS, TRIM_MS);
   uv_unref((uv_handle_t *)&lp->trim_timer);
   upstream_loop_init(lp);
+  pool_loop_init(lp);
   return lp;
 }
 
@@ -199,6 +200,7 @@ void loop_close_handles(struct loop *lp) {
   lp->pool = NULL;
   lp->cfg = NULL;
   upstream_loop_cleanup(lp);
+  pool_loop_cleanup(lp);
 }
 
 static void close_any(uv_handle_t *h, void *arg) {

@@ -148,11 +148,18 @@ struct loop {
    * loop's. Body bytes kept from it as slices (h2_stream.c) hold more;
    * while any does, the next read takes a fresh slab. */
   struct buf_slab *backend_slab;
+  /* Servers (of any pool of this loop) with requests waiting for a
+   * connection, and the timer that serves them and expires their
+   * deadlines (pool.c). */
+  struct pool_server *pool_waiting;
+  uv_timer_t pool_timer;
+  unsigned pool_pass;
   struct upstream *upstream_free;     /* finished upstreams for reuse */
   int upstream_nfree;
   struct upstream *upstream_deferred; /* failures reported next turn */
   uv_timer_t upstream_timer;
   struct upstream_stats upstream_stats;
+  struct log_limit upstream_queue_full_log;
 
   /* ---- HTTP/2 (h2.c, h2_stream.c; h2_cookie: exchange.c) ---- */
   struct h2_stream *h2_free; /* closed streams for reuse */

@@ -24,6 +24,11 @@ struct pool_server {
   char name[CONFIG_HOST_MAX + 8];
   struct bconn *idle;
   int nidle;
+  int nconns; /* open on this pool, idle and connecting included */
+  struct pool_waiter *wait_head, *wait_tail;
+  int nwaiting;
+  struct pool_server *waiting_next, *waiting_prev; /* lp->pool_waiting */
+  unsigned served_pass; /* on_pool_timer's */
   /* Down state and counts: shared with every worker's pool and with the
    * pools of later reloads (health.h), or |own| for a pool of no loop. */
   struct health_entry *h;
@@ -103,10 +108,19 @@ static void on_bconn_closed(uv_handle_t *h) {
     free(b);
 }
 
+static void schedule_waiters(struct pool_server *s);
+
+/* bconn_close frees the connection's slot at once (the socket is gone
+ * for the backend's purposes), so a waiter may open a new one. */
 static void bconn_close(struct bconn *b) {
   if (b->closing)
     return;
   b->closing = 1;
+  struct pool_server *s = b->server;
+  s->nconns--;
+  atomic_fetch_sub_explicit(&s->h->conns, 1, memory_order_relaxed);
+  if (s->nwaiting > 0)
+    schedule_waiters(s);
   uv_close((uv_handle_t *)&b->timer, on_bconn_closed);
   uv_close((uv_handle_t *)&b->tcp, on_bconn_closed);
 }
@@ -158,20 +172,34 @@ static uint64_t down_until(const struct pool_server *s) {
   return atomic_load_explicit(&s->h->down_until, memory_order_relaxed);
 }
 
-static struct pool_server *pick(struct pool_backend *pb, uint64_t now) {
-  struct pool_server *soonest = NULL;
+static int has_room(const struct pool_server *s, int cap) {
+  return s->nwaiting == 0 && (s->idle != NULL || s->nconns < cap);
+}
+
+/* pick: the next up server in round-robin order that has room, else the
+ * first up one (its queue), else the down one due back soonest. */
+static struct pool_server *pick(struct pool_backend *pb, uint64_t now,
+                                int cap) {
+  struct pool_server *soonest = NULL, *full = NULL;
   uint64_t soonest_until = 0;
   for (int i = 0; i < pb->nservers; i++) {
     struct pool_server *s = &pb->servers[pb->next++ % (unsigned)pb->nservers];
     uint64_t until = down_until(s);
-    if (until <= now)
-      return s;
+    if (until <= now) {
+      if (has_room(s, cap))
+        return s;
+      if (full == NULL)
+        full = s;
+      continue;
+    }
+    if (full != NULL)
+      continue;
     if (soonest == NULL || until < soonest_until) {
       soonest = s;
       soonest_until = until;
     }
   }
-  return soonest;
+  return full != NULL ? full : soonest;
 }
 
 static void on_alloc(uv_handle_t *h, size_t n, uv_buf_t *buf) {
@@ -264,34 +292,31 @@ void pool_set_deadline(struct bconn *b, uint64_t ms) {
     uv_timer_start(&b->timer, on_timer, ms, 0);
 }
 
-struct bconn *pool_get(struct pool *p, int backend, int fresh,
-                       bconn_connect_cb cb, bconn_read_cb read_cb,
-                       void *owner, int *err) {
-  if (backend < 0 || backend >= p->nbackends)
-    backend = 0;
-  struct pool_backend *pb = &p->backends[backend];
-  /* The loop's time (the monotonic clock util_now_ms marks servers down
-   * by, as of this loop turn) is close enough and costs no clock read. */
-  struct pool_server *s = pick(pb, uv_now(p->lp->uv));
-  if (s == NULL) {
-    *err = UV_EINVAL;
-    return NULL;
-  }
-  if (!fresh && s->idle != NULL) {
-    struct bconn *b = s->idle;
-    idle_remove(b);
-    b->deadline = 0;
-    b->owner = owner;
-    b->on_connect = cb;
-    b->on_read = read_cb;
-    b->reused = 1;
-    return b;
-  }
+/* take_idle hands the first idle connection of |s| to |w|'s owner. */
+static struct bconn *take_idle(struct pool_server *s,
+                               const struct pool_waiter *w) {
+  struct bconn *b = s->idle;
+  idle_remove(b);
+  b->deadline = 0;
+  b->owner = w->owner;
+  b->on_connect = w->connect_cb;
+  b->on_read = w->read_cb;
+  b->reused = 1;
+  return b;
+}
+
+/* open_new starts a connection to |s| for |w|'s owner; NULL with |*err|
+ * when the connect could not even start. */
+static struct bconn *open_new(struct pool_server *s,
+                              const struct pool_waiter *w, int *err) {
+  struct pool *p = s->pool;
   struct bconn *b = xcalloc(1, sizeof(*b));
   b->server = s;
-  b->owner = owner;
-  b->on_connect = cb;
-  b->on_read = read_cb;
+  b->owner = w->owner;
+  b->on_connect = w->connect_cb;
+  b->on_read = w->read_cb;
+  s->nconns++;
+  atomic_fetch_add_explicit(&s->h->conns, 1, memory_order_relaxed);
   uv_tcp_init(p->lp->uv, &b->tcp);
   uv_timer_init(p->lp->uv, &b->timer);
   b->tcp.data = b->timer.data = b->connect_req.data = b;
@@ -308,6 +333,185 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
   return b;
 }
 
+/* ---- the wait queue ---------------------------------------------------- */
+
+static void on_pool_timer(uv_timer_t *t);
+
+static void waiting_link(struct pool_server *s) {
+  struct loop *lp = s->pool->lp;
+  s->waiting_prev = NULL;
+  s->waiting_next = lp->pool_waiting;
+  if (lp->pool_waiting != NULL)
+    lp->pool_waiting->waiting_prev = s;
+  lp->pool_waiting = s;
+}
+
+static void waiting_unlink(struct pool_server *s) {
+  struct loop *lp = s->pool->lp;
+  if (s->waiting_prev != NULL)
+    s->waiting_prev->waiting_next = s->waiting_next;
+  else
+    lp->pool_waiting = s->waiting_next;
+  if (s->waiting_next != NULL)
+    s->waiting_next->waiting_prev = s->waiting_prev;
+  s->waiting_next = s->waiting_prev = NULL;
+}
+
+static void arm_timer(struct loop *lp, uint64_t deadline) {
+  uint64_t now = uv_now(lp->uv), ms = deadline > now ? deadline - now : 0;
+  if (!uv_is_active((uv_handle_t *)&lp->pool_timer) ||
+      uv_timer_get_due_in(&lp->pool_timer) > ms)
+    uv_timer_start(&lp->pool_timer, on_pool_timer, ms, 0);
+}
+
+static void enqueue(struct pool_server *s, struct pool_waiter *w) {
+  struct pool *p = s->pool;
+  w->server = s;
+  w->queued = 1;
+  w->deadline = uv_now(p->lp->uv) + (uint64_t)p->cfg->backend_queue_timeout;
+  w->next = NULL;
+  w->prev = s->wait_tail;
+  if (s->wait_tail != NULL)
+    s->wait_tail->next = w;
+  else
+    s->wait_head = w;
+  s->wait_tail = w;
+  if (s->nwaiting++ == 0)
+    waiting_link(s);
+  /* One pool's waiters all wait timeouts.backend_queue, so the queue is
+   * in deadline order too: only its head's deadline needs a timer. */
+  if (w == s->wait_head)
+    arm_timer(p->lp, w->deadline);
+}
+
+static void dequeue(struct pool_waiter *w) {
+  struct pool_server *s = w->server;
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else
+    s->wait_head = w->next;
+  if (w->next != NULL)
+    w->next->prev = w->prev;
+  else
+    s->wait_tail = w->prev;
+  w->next = w->prev = NULL;
+  w->queued = 0;
+  if (--s->nwaiting == 0)
+    waiting_unlink(s);
+}
+
+void pool_cancel_wait(struct pool_waiter *w) {
+  if (w->queued)
+    dequeue(w);
+}
+
+const char *pool_waiter_server(const struct pool_waiter *w) {
+  return w->server->name;
+}
+
+/* schedule_waiters: |s| may have a connection or a slot for its first
+ * waiter; serve it on the timer, after the caller's callback unwinds. */
+static void schedule_waiters(struct pool_server *s) {
+  struct loop *lp = s->pool->lp;
+  uv_timer_start(&lp->pool_timer, on_pool_timer, 0, 0);
+}
+
+/* serve_waiters is the one place a connection becomes a waiter's: an
+ * idle one first, else a new one while |s| is under the cap. (Pipelining
+ * a safe request onto a busy connection would be the next choice here.)
+ * Then waiters whose deadline has passed leave with UV_ETIMEDOUT. Each
+ * on_served may release or close connections or cancel other waiters,
+ * so the queue is re-read after every call. */
+static void serve_waiters(struct pool_server *s, uint64_t now) {
+  int cap = s->pool->cfg->backend_max_connections;
+  while (s->wait_head != NULL) {
+    struct pool_waiter *w = s->wait_head;
+    struct bconn *b = NULL;
+    int err = 0;
+    if (s->idle != NULL)
+      b = take_idle(s, w);
+    else if (s->nconns < cap)
+      b = open_new(s, w, &err);
+    else if (w->deadline <= now)
+      err = UV_ETIMEDOUT;
+    else
+      break;
+    dequeue(w);
+    w->on_served(w, b, err);
+  }
+}
+
+static void on_pool_timer(uv_timer_t *t) {
+  struct loop *lp = t->data;
+  uint64_t now = uv_now(lp->uv);
+  /* Served servers leave the list (their queue emptied) or are marked
+   * done for this pass; each pass restarts from the list's head since a
+   * callback may have changed it. */
+  unsigned mark = ++lp->pool_pass ? lp->pool_pass : ++lp->pool_pass;
+  for (;;) {
+    struct pool_server *s = lp->pool_waiting;
+    while (s != NULL && s->served_pass == mark)
+      s = s->waiting_next;
+    if (s == NULL)
+      break;
+    s->served_pass = mark;
+    struct pool *p = s->pool;
+    pool_ref(p); /* a waiter's exchange may drop the last other one */
+    serve_waiters(s, now);
+    pool_unref(p);
+  }
+  uint64_t next = 0;
+  for (struct pool_server *s = lp->pool_waiting; s != NULL;
+       s = s->waiting_next) {
+    if (next == 0 || s->wait_head->deadline < next)
+      next = s->wait_head->deadline;
+  }
+  if (next != 0)
+    arm_timer(lp, next);
+}
+
+void pool_loop_init(struct loop *lp) {
+  uv_timer_init(lp->uv, &lp->pool_timer);
+  lp->pool_timer.data = lp;
+  uv_unref((uv_handle_t *)&lp->pool_timer);
+}
+
+void pool_loop_cleanup(struct loop *lp) {
+  if (!uv_is_closing((uv_handle_t *)&lp->pool_timer))
+    uv_close((uv_handle_t *)&lp->pool_timer, NULL);
+}
+
+struct bconn *pool_get(struct pool *p, int backend, int fresh,
+                       struct pool_waiter *w, int *err) {
+  if (backend < 0 || backend >= p->nbackends)
+    backend = 0;
+  struct pool_backend *pb = &p->backends[backend];
+  int cap = p->cfg->backend_max_connections;
+  /* The loop's time (the monotonic clock util_now_ms marks servers down
+   * by, as of this loop turn) is close enough and costs no clock read. */
+  struct pool_server *s = pick(pb, uv_now(p->lp->uv), cap);
+  if (s == NULL) {
+    *err = UV_EINVAL;
+    return NULL;
+  }
+  /* Under the cap with nobody waiting this is two compares; waiters
+   * first keeps the queue FIFO. */
+  if (s->nwaiting == 0 || fresh) {
+    if (!fresh && s->idle != NULL)
+      return take_idle(s, w);
+    if (s->nconns < cap)
+      return open_new(s, w, err);
+  }
+  w->server = s; /* named in the caller's log line either way */
+  if (s->nwaiting >= p->cfg->backend_queue) {
+    *err = UV_EBUSY;
+    return NULL;
+  }
+  enqueue(s, w);
+  *err = 0;
+  return NULL;
+}
+
 void pool_put(struct bconn *b) {
   struct pool_server *s = b->server;
   struct pool *p = s->pool;
@@ -315,7 +519,9 @@ void pool_put(struct bconn *b) {
   b->on_connect = NULL;
   b->on_read = NULL;
   b->on_timeout = NULL;
-  if (b->closing || s->nidle >= p->cfg->backend_keepalive) {
+  if (s->nwaiting > 0 && !b->closing)
+    schedule_waiters(s); /* kept idle for a moment, whatever keepalive */
+  else if (b->closing || s->nidle >= p->cfg->backend_keepalive) {
     bconn_close(b);
     return;
   }
@@ -385,6 +591,7 @@ void pool_server_state(const struct pool *p, int backend, int i,
   out->up = down_until(s) == 0;
   out->requests = atomic_load_explicit(&s->h->requests, memory_order_relaxed);
   out->errors = atomic_load_explicit(&s->h->errors, memory_order_relaxed);
+  out->conns = atomic_load_explicit(&s->h->conns, memory_order_relaxed);
 }
 
 void pool_inherit(struct pool *p, const struct pool *old) {

@@ -6,7 +6,33 @@
  * 30 s) expires; when every server of a group is down the one due soonest
  * is tried anyway, so a single-server backend recovers on the next
  * request. Idle connections wait in a per-server list; one that the
- * backend closes (or sends bytes on) while idle is dropped at once. */
+ * backend closes (or sends bytes on) while idle is dropped at once.
+ *
+ * Connections per server are capped (limits.backend_max_connections, idle
+ * ones included, per worker: a process opens at most workers times that).
+ * A request that finds its server at the cap waits in that server's FIFO
+ * queue (limits.backend_queue long, timeouts.backend_queue at most). The
+ * queue is per server, not per backend group, because the cap protects
+ * one server's fixed number of workers and a released connection is a
+ * connection to that server: handing it to the head of that server's
+ * queue is O(1), needs no search across servers, and a waiter's request
+ * goes where a connection is. The pick still spreads load: round-robin
+ * prefers an up server with room, so a request queues only when every
+ * up server of its group is at the cap. A waiter stays with its server:
+ * if the server goes down, the waiter gets a fresh connection there when
+ * a slot frees, fails to connect, and moves on through upstream.c's
+ * usual try-another-server path, as a request that was never queued.
+ *
+ * A released connection goes to the first waiter instead of the idle
+ * list; a closed one lets the first waiter open a new one. Both hand-offs
+ * happen in one place (serve_waiters in pool.c, where pipelining safe
+ * requests onto busy connections would go), on a zero-delay timer rather
+ * than inside the releasing owner's callback, so a waiter's exchange
+ * never starts inside another's. A waiter leaves the queue when served,
+ * when its deadline passes (the owner answers 503), or when its owner
+ * cancels it (pool_cancel_wait). A retired pool keeps serving its
+ * waiters, which hold references to it; a draining worker keeps serving
+ * them until its shutdown deadline closes their client connections. */
 #ifndef PROXY_POOL_H
 #define PROXY_POOL_H
 
@@ -28,6 +54,25 @@ typedef void (*bconn_connect_cb)(struct bconn *b, int status);
 typedef void (*bconn_read_cb)(struct bconn *b, ssize_t nread,
                               const uint8_t *data);
 typedef void (*bconn_timeout_cb)(struct bconn *b);
+
+/* A request waiting for a connection: kept inside its owner (no
+ * allocation per request), linked into one server's queue. The pool
+ * fills |deadline| and the links; the owner fills the rest before
+ * pool_get. |on_served| runs once, from the pool's timer: with a
+ * connection (as pool_get would have returned it: connected and reused,
+ * or connecting with |connect_cb| to follow), or with NULL and an error,
+ * UV_ETIMEDOUT when timeouts.backend_queue passed, or UV_ECANCELED. It is
+ * not called after pool_cancel_wait. */
+struct pool_waiter {
+  struct pool_waiter *next, *prev;
+  struct pool_server *server;
+  uint64_t deadline; /* loop time in ms */
+  void (*on_served)(struct pool_waiter *w, struct bconn *b, int err);
+  bconn_connect_cb connect_cb;
+  bconn_read_cb read_cb;
+  void *owner;
+  int queued;
+};
 
 struct bconn {
   uv_tcp_t tcp;
@@ -69,11 +114,20 @@ void pool_free(struct pool *p);
 
 /* pool_get returns a connection to a server of |backend|: an idle one
  * (b->connected set, reused set) unless |fresh|, else a new one whose
- * |cb| runs when the connect finishes. |owner| is stored in b->owner.
- * Returns NULL with |*err| set when no address could be tried. */
+ * connect_cb runs when the connect finishes; b->owner is |w|'s owner.
+ * When the server is at limits.backend_max_connections it returns NULL
+ * with |*err| 0 and |w| queued (w->on_served follows), or with |*err|
+ * UV_EBUSY when the queue is full; with another negative UV_E* when no
+ * address could be tried. |fresh| (a retry after a pooled connection
+ * failed) also takes a free slot ahead of the waiters: the request
+ * already waited its turn. */
 struct bconn *pool_get(struct pool *p, int backend, int fresh,
-                       bconn_connect_cb cb, bconn_read_cb read_cb,
-                       void *owner, int *err);
+                       struct pool_waiter *w, int *err);
+/* pool_cancel_wait takes a queued |w| out of its queue (no-op if not
+ * queued); its on_served will not run. */
+void pool_cancel_wait(struct pool_waiter *w);
+/* pool_waiter_server: "host:port" of the server |w| waits for. */
+const char *pool_waiter_server(const struct pool_waiter *w);
 
 /* pool_set_deadline gives |b| a deadline |ms| from now (0 clears it):
  * connect timeout, then the owner's read timeout, then the idle timeout.
@@ -106,6 +160,7 @@ struct pool_server_state {
   const char *name;     /* "host:port" as configured */
   int up;
   uint64_t requests, errors;
+  int64_t conns;        /* open now, every worker and pool of the process */
 };
 int pool_nbackends(const struct pool *p);
 int pool_nservers(const struct pool *p, int backend);
@@ -120,5 +175,9 @@ const struct config *pool_config(const struct pool *p);
 struct loop *pool_loop(const struct pool *p);
 /* pool_server_name is "host:port" for logs. */
 const char *pool_server_name(const struct bconn *b);
+
+/* pool_loop_init / pool_loop_cleanup: the loop's queue timer (loop.c). */
+void pool_loop_init(struct loop *lp);
+void pool_loop_cleanup(struct loop *lp);
 
 #endif

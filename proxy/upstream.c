@@ -49,6 +49,8 @@ struct upstream {
   const char *deferred_why;
   struct upstream *deferred_next;
   struct bwreq *writes; /* in flight; unlinked from |u| when it is freed */
+  struct pool_waiter waiter; /* queued for a connection (pool.h) */
+  int quiet;            /* fail() logs nothing: the caller did */
   uint64_t start_ns;    /* uv_hrtime at upstream_start */
 };
 
@@ -550,21 +552,31 @@ void upstream_loop_cleanup(struct loop *lp) {
     uv_close((uv_handle_t *)&lp->upstream_timer, NULL);
 }
 
+static void leave_queue(struct upstream *u) {
+  if (!u->waiter.queued)
+    return;
+  pool_cancel_wait(&u->waiter);
+  u->lp->upstream_stats.queued--;
+}
+
 static void fail(struct upstream *u, int status, const char *why) {
   if (u->failed)
     return;
   u->failed = 1;
+  leave_queue(u);
   if (u->b != NULL && u->reading)
     pool_server_error(u->b); /* connect failures count in pool.c */
   if (u->starting) {
-    LOG_WARN("backend %s: %s (%s)", u->server[0] ? u->server : "-", why,
-             u->what);
+    if (!u->quiet)
+      LOG_WARN("backend %s: %s (%s)", u->server[0] ? u->server : "-", why,
+               u->what);
     release(u, 0);
     defer_fail(u, status, why);
     return;
   }
-  LOG_WARN("backend %s: %s (%s)%s", u->server[0] ? u->server : "-",
-           why, u->what, u->head_delivered ? ", response cut short" : "");
+  if (!u->quiet)
+    LOG_WARN("backend %s: %s (%s)%s", u->server[0] ? u->server : "-",
+             why, u->what, u->head_delivered ? ", response cut short" : "");
   release(u, 0);
   if (u->in_cb > 0) {
     /* Deliver the error after the parser unwinds. */
@@ -607,18 +619,63 @@ static void on_connected(struct bconn *b, int status) {
                               : uv_strerror(status));
 }
 
+/* use_conn: |b| is the upstream's connection from now on. */
+static void use_conn(struct upstream *u, struct bconn *b) {
+  u->b = b;
+  b->on_timeout = on_read_timeout;
+  u->server = pool_server_name(b);
+  if (b->connected)
+    on_ready(u);
+}
+
+/* on_served: the pool's answer to a queued request (pool.h). */
+static void on_served(struct pool_waiter *w, struct bconn *b, int err) {
+  struct upstream *u = container_of(w, struct upstream, waiter);
+  struct loop *lp = u->lp;
+  lp->upstream_stats.queued--;
+  if (b != NULL) {
+    use_conn(u, b);
+    return;
+  }
+  if (err == UV_ETIMEDOUT) {
+    lp->upstream_stats.queue_timeouts++;
+    fail(u, 503, "no connection free within timeouts.backend_queue (server "
+                 "at limits.backend_max_connections); not sent");
+    return;
+  }
+  fail(u, 502, uv_strerror(err));
+}
+
 static void start_connect(struct upstream *u, int fresh) {
   int err = 0;
   u->attempts++;
-  u->b = pool_get(u->pool, u->backend, fresh, on_connected, on_read, u, &err);
-  if (u->b == NULL) {
-    fail(u, 502, uv_strerror(err));
+  struct bconn *b = pool_get(u->pool, u->backend, fresh, &u->waiter, &err);
+  if (b != NULL) {
+    use_conn(u, b);
     return;
   }
-  u->b->on_timeout = on_read_timeout;
-  u->server = pool_server_name(u->b);
-  if (u->b->connected)
-    on_ready(u);
+  if (err == 0) {
+    /* Queued: the log names the server it waits for. */
+    u->server = pool_waiter_server(&u->waiter);
+    u->lp->upstream_stats.queued++;
+    return;
+  }
+  if (err == UV_EBUSY) {
+    /* A flood fills the queue: one line a second says so. */
+    struct loop *lp = u->lp;
+    lp->upstream_stats.queue_full++;
+    u->server = pool_waiter_server(&u->waiter);
+    unsigned held;
+    if (log_limit_pass(&lp->upstream_queue_full_log, uv_now(lp->uv), 1000,
+                       &held))
+      LOG_WARN("backend %s: queue full (limits.backend_queue requests wait "
+               "for a connection): 503 for %s (and %u more since the last "
+               "line)", u->server, u->what, held);
+    u->quiet = 1;
+    fail(u, 503, "queue full");
+    return;
+  }
+  fail(u, 502, uv_strerror(err));
 }
 
 /* Constant, so every loop thread shares it without initialising it. */
@@ -664,6 +721,10 @@ struct upstream *upstream_start(struct pool *pool, int backend,
   u->is_head_req = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
   u->retryable = http_method_idempotent(req->method, req->method_len) &&
                  !req->has_body;
+  u->waiter = (struct pool_waiter){.on_served = on_served,
+                                   .connect_cb = on_connected,
+                                   .read_cb = on_read,
+                                   .owner = u};
   u->starting = 1;
   start_connect(u, 0);
   u->starting = 0;
@@ -730,6 +791,7 @@ void upstream_resume(struct upstream *u) {
 void upstream_cancel(struct upstream *u) {
   if (u == NULL || u->dead)
     return;
+  leave_queue(u); /* the backend never sees it */
   release(u, 0);
   if (u->failed && u->deferred_why != NULL) {
     u->dead = 1; /* on the deferred list; freed there */

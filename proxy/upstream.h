@@ -39,8 +39,11 @@ struct upstream_cb {
   void (*on_body)(void *ud, const uint8_t *p, size_t n);
   /* The response is complete; trailers valid during the call. */
   void (*on_end)(void *ud, const struct http_hdr *trailers, size_t n);
-  /* The exchange failed. |status| is 502 or 504 (used when no head was
-   * delivered); after a head the consumer must abort its response. */
+  /* The exchange failed. |status| is 502 or 504, or 503 when the request
+   * never left herald: its server was at limits.backend_max_connections
+   * and the queue was full or timeouts.backend_queue passed (used when no
+   * head was delivered); after a head the consumer must abort its
+   * response. */
   void (*on_error)(void *ud, int status, const char *why);
   /* |n| request body bytes reached the backend socket (flow control). */
   void (*on_body_sent)(void *ud, size_t n);
@@ -93,6 +96,9 @@ struct upstream_stats {
   uint64_t latency_sum_us;
   uint64_t responses;   /* complete responses (the histogram's count) */
   int64_t active;       /* exchanges in progress (gauge) */
+  int64_t queued;       /* of those, waiting for a connection (gauge) */
+  uint64_t queue_timeouts; /* 503: timeouts.backend_queue passed */
+  uint64_t queue_full;     /* 503: limits.backend_queue were waiting */
 };
 
 /* The counters are struct loop's upstream_stats (read them on that

@@ -23,6 +23,12 @@
  * which the page does not reference). /decl/NAME.css and .js answer as
  * stylesheet and script.
  *
+ * /conns answers "open N peak M": connections open now that carried a
+ * request other than /count or /conns (so asking does not count), and
+ * the most open at once since the start or the last /conns?reset=1 (which
+ * sets the peak to the open count). Tests use it to check a proxy's cap
+ * on backend connections from the backend's side.
+ *
  * Usage: fault_backend --listen HOST:PORT [--listen ...] [--log FILE]
  *                      [--page FILE] */
 #include <errno.h>
@@ -106,6 +112,7 @@ struct conn {
   int expect_continue;
   int is_head;
   int counted;
+  int counted_open; /* in open_conns (see /conns) */
   uint64_t body_len;
   SHA256_CTX sha;
   int keepalive;
@@ -128,6 +135,7 @@ static int nlisteners;
 static uv_signal_t sig_term, sig_int;
 static struct conn *conns;
 static uint64_t request_count;
+static int open_conns, peak_conns; /* /conns */
 static int log_fd = -1;
 static llhttp_settings_t settings;
 static char read_buf[64 * 1024];
@@ -296,6 +304,8 @@ static void conn_close(struct conn *c) {
   if (c->closed)
     return;
   c->closed = 1;
+  if (c->counted_open)
+    open_conns--;
   if (c->prev)
     c->prev->next = c->next;
   else
@@ -789,6 +799,12 @@ static void dispatch(struct conn *c) {
     char body[64];
     snprintf(body, sizeof(body), "status %lld\n", code);
     respond_text(c, (int)code, body);
+  } else if (path_is(c, "/conns")) {
+    char body[64];
+    snprintf(body, sizeof(body), "open %d peak %d\n", open_conns, peak_conns);
+    if (query_get(c, "reset", 0) == 1)
+      peak_conns = open_conns;
+    respond_text(c, 200, body);
   } else if (path_is(c, "/count")) {
     char body[32];
     snprintf(body, sizeof(body), "%" PRIu64 "\n", request_count);
@@ -886,7 +902,9 @@ static void log_request(const char *method, const char *url, size_t url_len) {
   free(b.p);
 }
 
-static int is_count_path(const struct conn *c) { return path_is(c, "/count"); }
+static int is_count_path(const struct conn *c) {
+  return path_is(c, "/count") || path_is(c, "/conns");
+}
 
 static void head_complete(struct conn *c, size_t pos) {
   c->in_head = 0;
@@ -904,8 +922,14 @@ static void head_complete(struct conn *c, size_t pos) {
   c->is_head = llhttp_get_method(&c->parser) == HTTP_HEAD;
   log_request(llhttp_method_name((llhttp_method_t)llhttp_get_method(&c->parser)),
               c->url, c->url_len);
-  if (!is_count_path(c))
+  if (!is_count_path(c)) {
     request_count++;
+    if (!c->counted_open) {
+      c->counted_open = 1;
+      if (++open_conns > peak_conns)
+        peak_conns = open_conns;
+    }
+  }
   c->counted = 1;
   /* Interim 100 only for HTTP/1.1: 1.0 clients do not understand it. */
   if (c->expect_continue && llhttp_get_http_major(&c->parser) == 1 &&

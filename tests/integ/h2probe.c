@@ -877,6 +877,8 @@ struct opts {
   long long fstream, fstep; /* --stream, --stream-step */
   const char *fpayload; /* --payload, hex */
   int open_first;       /* --open */
+  int after_ms;         /* --after: frame mode waits this long after --open */
+  int abort_close;      /* --abort: frame mode ends with a TCP RST */
   const char *path, *authority, *variant;
   int verbose;
   struct hdr hdrs[MAX_HEADERS];
@@ -975,7 +977,10 @@ static void usage(FILE *f) {
       "                         --stream S [--stream-step K] --payload HEX;\n"
       "                         --open first sends GET --path on stream 1\n"
       "                         (PRIORITY/WINDOW_UPDATE floods, WINDOW_UPDATE\n"
-      "                         0, window overflow); reads meanwhile\n"
+      "                         0, window overflow); reads meanwhile;\n"
+      "                         --after MS waits MS (or until stream 1\n"
+      "                         is answered) between the GET and them;\n"
+      "                         --abort: instead of them, close with RST\n"
       "options:\n"
       "  --timeout S     hard limit for the whole run (default 20)\n"
       "  --wait MS       how long to wait for answers after sending\n"
@@ -1125,6 +1130,11 @@ static void parse_args(int argc, char **argv, struct opts *o) {
       o->fpayload = next;
     } else if (strcmp(a, "--open") == 0) {
       o->open_first = 1;
+    } else if (strcmp(a, "--abort") == 0) {
+      o->abort_close = 1;
+    } else if (strcmp(a, "--after") == 0) {
+      NEED_ARG;
+      o->after_ms = (int)parse_num(next, "--after");
     } else if (strcmp(a, "--no-handshake") == 0) {
       o->no_handshake = 1;
     } else if (strcmp(a, "-v") == 0) {
@@ -1501,6 +1511,17 @@ static void mode_frame(struct conn *c, const struct opts *o) {
     out_frame(c, FT_HEADERS, FL_END_STREAM | FL_END_HEADERS, 1, hb, len);
     free(hb);
     flush(c, 1, 0);
+    /* --after: let the request get where it is going (say, a queue)
+     * before the frames, unless it is answered first. */
+    if (o->after_ms > 0)
+      pump(c, o->after_ms, s1_done);
+  }
+  if (o->abort_close) {
+    /* Linger 0: the close that follows sends RST, not FIN (a FIN is a
+     * half-close after which answers are still owed). */
+    struct linger l = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    return;
   }
   uint32_t sid = (uint32_t)o->fstream;
   for (long long i = 0; i < o->n; i++) {

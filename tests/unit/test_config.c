@@ -123,6 +123,9 @@ static void test_defaults(void **state) {
   assert_true(c->max_request_body == 104857600LL);
   assert_int_equal(c->max_requests_per_conn, 10000);
   assert_int_equal(c->backend_keepalive, 1024);
+  assert_int_equal(c->backend_max_connections, 1024);
+  assert_int_equal(c->backend_queue, 4096);
+  assert_int_equal(c->backend_queue_timeout, 5000);
   assert_int_equal(c->write_buffer, 262144);
   assert_int_equal(c->idle_timeout, 60000);
   assert_int_equal(c->header_timeout, 10000);
@@ -177,6 +180,8 @@ static void test_full_file(void **state) {
       "max_request_body = 5000000000\n"
       "max_requests_per_conn = 1000\n"
       "backend_keepalive = 8\n"
+      "backend_max_connections = 9\n"
+      "backend_queue = 10\n"
       "write_buffer = 65536\n"
       "[timeouts]\n"
       "idle = 1001\n"
@@ -186,6 +191,7 @@ static void test_full_file(void **state) {
       "backend_connect = 1005\n"
       "backend_read = 1006\n"
       "backend_idle = 1007\n"
+      "backend_queue = 1010\n"
       "shutdown = 1008\n"
       "backend_retry_backoff = 1009\n"
       "[store]\n"
@@ -237,6 +243,9 @@ static void test_full_file(void **state) {
   assert_true(c->max_request_body == 5000000000LL);
   assert_int_equal(c->max_requests_per_conn, 1000);
   assert_int_equal(c->backend_keepalive, 8);
+  assert_int_equal(c->backend_max_connections, 9);
+  assert_int_equal(c->backend_queue, 10);
+  assert_int_equal(c->backend_queue_timeout, 1010);
   assert_int_equal(c->write_buffer, 65536);
   assert_int_equal(c->idle_timeout, 1001);
   assert_int_equal(c->header_timeout, 1002);
