@@ -102,7 +102,7 @@ static int two_connected(struct fixture *f) {
   return f->own[0].connected && f->own[1].connected && f->naccepted == 2;
 }
 static int first_waiter_served(struct fixture *f) { return f->own[2].served; }
-static int waiter_timed_out(struct fixture *f) { return f->own[4].served; }
+static int fifth_waiter_served(struct fixture *f) { return f->own[4].served; }
 
 static int setup(void **state) {
   struct fixture *f = xcalloc(1, sizeof(*f));
@@ -182,7 +182,7 @@ static void test_cap_and_queue(void **state) {
   assert_int_equal(err, 0);
   pool_cancel_wait(&f->own[3].w);
   pool_discard(f->own[1].b);
-  run_until(f, waiter_timed_out);
+  run_until(f, fifth_waiter_served);
   assert_int_equal(f->own[3].served, 0);
   assert_int_equal(f->own[4].served, 1);
   assert_int_equal(f->own[4].err, 0);
