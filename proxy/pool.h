@@ -24,7 +24,7 @@
  * usual try-another-server path, as a request that was never queued.
  *
  * With limits.backend_pipeline N > 1, a request that may be pipelined
- * (the owner says so: upstream.c allows GET and HEAD without a body) and
+ * (the owner says so: upstream.c allows GET without a body) and
  * finds its server at the cap goes onto a busy connection whose owner
  * allows requests behind its own and that carries fewer than N, instead
  * of waiting: pool_get returns that connection with w->pipelined set.

@@ -527,8 +527,10 @@ static void on_read(struct bconn *b, ssize_t nread, const uint8_t *read_buf) {
        * our request: try once more on a fresh connection. */
       LOG_DEBUG("backend %s closed a pooled connection, retrying %s",
                 u->server, u->what);
-      if (u->was_pipelined)
+      if (u->was_pipelined) {
         u->lp->upstream_stats.pipeline_retries++;
+        u->pipelinable = u->waiter.pipelinable = 0;
+      }
       release(u, 0);
       start_connect(u, 1);
       return;
@@ -565,6 +567,19 @@ static void on_read(struct bconn *b, ssize_t nread, const uint8_t *read_buf) {
       return;
     }
     if (!u->complete) {
+      if (e != HPE_OK && u->was_pipelined && !u->head_delivered &&
+          u->attempts < 3) {
+        /* Not an answer: most likely the bytes the response before ours
+         * did not announce. Ours is still unanswered; send it again. */
+        LOG_WARN("backend %s: malformed response to pipelined %s (%s); "
+                 "connection discarded, request sent again", u->server,
+                 u->what, llhttp_get_error_reason(&u->parser));
+        u->lp->upstream_stats.pipeline_retries++;
+        u->pipelinable = u->waiter.pipelinable = 0;
+        release(u, 0);
+        start_connect(u, 1);
+        return;
+      }
       if (e != HPE_OK) {
         char why[160];
         snprintf(why, sizeof(why), "malformed response: %s",
@@ -644,7 +659,10 @@ static void defer_fail(struct upstream *u, int status, const char *why) {
  * inside another exchange's callback). */
 static void resend(struct upstream *u) {
   struct loop *lp = u->lp;
-  lp->upstream_stats.pipeline_retries++;
+  /* Sent again on a connection of its own: behind the request that broke
+   * this one, it could be lost with it again, and ahead of others it
+   * could take them along. */
+  u->pipelinable = u->waiter.pipelinable = 0;
   if (u->attempts >= 3) {
     u->failed = 1;
     LOG_WARN("backend %s: connection closed before the answer to %s, "
@@ -652,6 +670,7 @@ static void resend(struct upstream *u) {
     defer_fail(u, 502, "backend closed the connection before answering");
     return;
   }
+  lp->upstream_stats.pipeline_retries++;
   u->retry_pending = 1;
   u->deferred_next = lp->upstream_deferred;
   lp->upstream_deferred = u;
@@ -860,9 +879,11 @@ struct upstream *upstream_start(struct pool *pool, int backend,
   u->is_head_req = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
   u->retryable = http_method_idempotent(req->method, req->method_len) &&
                  !req->has_body;
+  /* GET only: a HEAD's answer is where a backend most often sends bytes
+   * its framing does not announce (a body), which would become the next
+   * request's answer. */
   u->pipelinable = u->cfg->backend_pipeline > 1 && !req->has_body &&
-                   ((req->method_len == 3 && memcmp(req->method, "GET", 3) == 0) ||
-                    u->is_head_req);
+                   req->method_len == 3 && memcmp(req->method, "GET", 3) == 0;
   u->waiter = (struct pool_waiter){.on_served = on_served,
                                    .connect_cb = on_connected,
                                    .read_cb = on_read,
