@@ -23,10 +23,19 @@
  * a slot frees, fails to connect, and moves on through upstream.c's
  * usual try-another-server path, as a request that was never queued.
  *
+ * With limits.backend_pipeline N > 1, a request that may be pipelined
+ * (the owner says so: upstream.c allows GET and HEAD without a body) and
+ * finds its server at the cap goes onto a busy connection whose owner
+ * allows requests behind its own and that carries fewer than N, instead
+ * of waiting: pool_get returns that connection with w->pipelined set.
+ * Such connections are kept in a per-server list, rotated on every pick,
+ * so the pick is O(1) and spreads requests across connections; the owner
+ * keeps the list true with pool_pipe_update.
+ *
  * A released connection goes to the first waiter instead of the idle
  * list; a closed one lets the first waiter open a new one. Both hand-offs
- * happen in one place (serve_waiters in pool.c, where pipelining safe
- * requests onto busy connections would go), on a zero-delay timer rather
+ * happen in one place (serve_waiters in pool.c, which also pipelines a
+ * waiter that may be), on a zero-delay timer rather
  * than inside the releasing owner's callback, so a waiter's exchange
  * never starts inside another's. A waiter leaves the queue when served,
  * when its deadline passes (the owner answers 503), or when its owner
@@ -72,6 +81,8 @@ struct pool_waiter {
   bconn_read_cb read_cb;
   void *owner;
   int queued;
+  int pipelinable; /* owner's: may go behind another request */
+  int pipelined;   /* pool's: the connection is busy, |owner| is behind */
 };
 
 struct bconn {
@@ -87,6 +98,13 @@ struct bconn {
   uint64_t deadline;           /* loop time in ms, 0 = none */
   int connected, reused, closing, handles_open, read_paused;
   uint64_t requests;    /* served on this connection so far */
+  /* Pipelining: requests on the connection (the owner's and those behind
+   * it; the pool counts the ones it adds), whether the owner allows more,
+   * and the server's list of connections that take more. */
+  int pipe_depth, pipe_open;
+  int pipe_stop; /* owner's: nothing more may follow; resend what did */
+  struct bconn *pipe_next, *pipe_prev;
+  int pipe_linked;
 };
 
 /* pool_new builds the pool of |cfg|'s backends for the loop |lp|,
@@ -123,6 +141,10 @@ void pool_free(struct pool *p);
  * already waited its turn. */
 struct bconn *pool_get(struct pool *p, int backend, int fresh,
                        struct pool_waiter *w, int *err);
+/* pool_pipe_update: the owner of |b| changed b->pipe_open or lowered
+ * b->pipe_depth; |b| joins or leaves its server's list of connections
+ * that take requests behind their owner's. */
+void pool_pipe_update(struct bconn *b);
 /* pool_cancel_wait takes a queued |w| out of its queue (no-op if not
  * queued); its on_served will not run. */
 void pool_cancel_wait(struct pool_waiter *w);
@@ -140,7 +162,7 @@ void pool_pause_read(struct bconn *b);
 void pool_resume_read(struct bconn *b);
 
 /* pool_put returns a healthy connection for reuse (the owner has stopped
- * reading and forgets it). */
+ * reading and forgets it; nothing is pipelined behind it). */
 void pool_put(struct bconn *b);
 /* pool_discard closes a connection (its owner forgets it). */
 void pool_discard(struct bconn *b);
