@@ -15,6 +15,7 @@
 # (herald_backend_pipelined_total, herald_backend_pipeline_retries_total):
 # - cap 1, pipeline 8: 8 streams on one client connection, one backend
 #   connection, requests pipelined, each answer to its own request;
+#   pipeline 3: 3 on the connection, the other 5 in the queue;
 # - HEAD, a chunked body, a large body and a HEAD of a large body behind
 #   one another: every answer complete and framed right;
 # - a POST and a GET with a body are never pipelined: they wait;
@@ -210,6 +211,22 @@ assert_ge "pipeline 8: metrics: requests pipelined ($(pipelined))" 1 "$(pipeline
 assert_eq "pipeline 8: metrics: the backend's count" "$fbp" "$(pipelined)"
 assert_eq "pipeline 8: metrics: nothing resent" 0 "$(retries)"
 assert_eq "pipeline 8: metrics: nothing left queued" 0 "$(metric herald_backend_requests_queued)"
+
+# ---- 1b. pipeline 3: no more than 3 on the connection, the rest queue -----
+restart -o limits.backend_max_connections=1 -o limits.backend_pipeline=3
+warm
+par n 8 '/echo?ms=250&id=n-%d' &
+PAR=$!
+# All 8 arrive together; until the first answer (250 ms) 3 are on the
+# connection and 5 wait.
+wait_for "$FB_LOG" "id=n-1"
+scrape
+assert_eq "pipeline 3: the other 5 wait in the queue" 5 "$(metric herald_backend_requests_queued)"
+wait "$PAR"
+par_check n 8 "pipeline 3"
+assert_eq "pipeline 3: the backend had one connection" "peak 1" "$(peak)"
+scrape
+assert_ge "pipeline 3: metrics: requests pipelined ($(pipelined))" 2 "$(pipelined)"
 
 # ---- 2. HEAD, chunked, large bodies behind one another --------------------
 # A HEAD answer has no body whatever its Content-Length says, and a
