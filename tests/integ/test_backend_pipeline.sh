@@ -17,13 +17,17 @@
 #   connection, requests pipelined, each answer to its own request;
 #   pipeline 3: 3 on the connection, the other 5 in the queue;
 # - HEAD, a chunked body, a large body and a HEAD of a large body behind
-#   one another: every answer complete and framed right;
+#   one another, and answers whose framing is a trap (1xx first, 304 and
+#   204 with framing fields, trailers): every answer complete and right;
 # - a POST and a GET with a body are never pipelined: they wait;
-# - an answer with Connection: close, and a close with no answer, ahead
-#   of pipelined requests: those are resent and served (the unanswered
-#   one gets 502);
-# - a client cancelling the request being answered, or one pipelined
-#   behind it: the others get their own answers, and later ones too;
+# - an answer with Connection: close (first or pipelined), a close with
+#   no answer (first or pipelined), a garbled answer, a read timeout,
+#   ahead of pipelined requests: those are resent and served (the
+#   unanswered one gets 502, the timed-out one 504);
+# - a client cancelling (RST_STREAM, or closing its connection) the
+#   request being answered or one pipelined behind it: the others get
+#   their own answers, and later ones too;
+# - a graceful stop serves what is pipelined;
 # - unset: the requests queue as before, nothing pipelined;
 # - 0 and 65 are refused with file:line:key.
 # Every herald here runs one worker: the cap is per worker, and requests
@@ -264,6 +268,33 @@ scrape
 assert_ge "mixed: metrics: requests pipelined" 1 "$(pipelined)"
 assert_eq "mixed: metrics: nothing resent" 0 "$(retries)"
 
+# ---- 2b. answers whose framing is a trap, behind one another --------------
+# 1xx before the final answer (one with a Content-Length), a 304 with a
+# Content-Length and no body, a 204 that says chunked and has no body,
+# trailers: each must end where it ends, or the next is misread.
+restart "${PIPE[@]}"
+warm
+get i0 '/echo?ms=300&id=i0'
+wait_for "$FB_LOG" "id=i0"
+get i1 '/interim?id=i1'
+sleep 0.05
+get i2 '/304-cl?id=i2'
+sleep 0.05
+get i3 '/204-chunked?id=i3'
+sleep 0.05
+get i4 '/trailers?id=i4'
+sleep 0.05
+get i5 '/echo?id=i5'
+wait_bg
+own i0 "framing"
+assert_eq "framing: after interim answers, the final one" "200 final ok" \
+  "$(code_of i1) $(cat "$WORK/i1.body")"
+assert_eq "framing: 304 with a Content-Length" 304 "$(code_of i2)"
+assert_eq "framing: 204 that says chunked" 204 "$(code_of i3)"
+assert_eq "framing: chunked with trailers" "200 hello" "$(code_of i4) $(cat "$WORK/i4.body")"
+own i5 "framing"
+assert_ge "framing: the backend got requests pipelined" 1 "$(fb_pipelined)"
+
 # ---- 3. a POST, a GET with a body: never pipelined ------------------------
 restart "${PIPE[@]}"
 warm
@@ -324,6 +355,70 @@ scrape
 assert_ge "drop: metrics: requests pipelined" 1 "$(pipelined)"
 assert_ge "drop: metrics: requests resent ($(retries))" 1 "$(retries)"
 
+# ---- 5b. a pipelined request that itself ends the connection --------------
+# e1 is pipelined behind e0 and the backend drops the connection on it:
+# e1 may be resent (it is a GET) but must end, in 502, not loop; e2
+# behind it is served.
+restart "${PIPE[@]}"
+warm
+get e0 '/echo?ms=300&id=e0'
+wait_for "$FB_LOG" "id=e0"
+get e1 '/drop?ms=50&id=e1'
+sleep 0.05
+get e2 '/echo?id=e2'
+wait_bg
+own e0 "dropped follower"
+assert_eq "dropped follower: e1 gets 502" 502 "$(code_of e1)"
+assert_le "dropped follower: e1 was sent a bounded number of times" 3 "$(sent_times e1)"
+own e2 "dropped follower"
+
+# ---- 5c'. a pipelined request answered with garbage ----------------------
+restart "${PIPE[@]}"
+warm
+get g0 '/echo?ms=300&id=g0'
+wait_for "$FB_LOG" "id=g0"
+get g1 '/garbage?id=g1'
+sleep 0.05
+get g2 '/echo?id=g2'
+wait_bg
+own g0 "garbage"
+assert_eq "garbage: the garbled answer gets 502" 502 "$(code_of g1)"
+own g2 "garbage"
+
+# ---- 5d. Connection: close on a pipelined request ------------------------
+restart "${PIPE[@]}"
+warm
+get f0 '/echo?ms=300&id=f0'
+wait_for "$FB_LOG" "id=f0"
+get f1 '/echo?close=1&id=f1'
+sleep 0.05
+get f2 '/echo?id=f2'
+sleep 0.05
+get f3 '/echo?id=f3'
+wait_bg
+for i in 0 1 2 3; do own "f$i" "close on a follower"; done
+for i in 1 2 3; do
+  assert_eq "close on a follower: f$i reached the backend once" 1 "$(sent_times "f$i")"
+done
+
+# ---- 5c. a backend read timeout ahead of pipelined requests ---------------
+restart "${PIPE[@]}" -o timeouts.backend_read=300
+warm
+get t0 '/echo?ms=1500&id=t0'
+wait_for "$FB_LOG" "id=t0"
+for i in 1 2; do
+  get "t$i" "/echo?id=t$i"
+  sleep 0.05
+done
+wait_bg
+assert_eq "read timeout: the slow request gets 504" 504 "$(code_of t0)"
+for i in 1 2; do
+  own "t$i" "read timeout"
+  assert_le "read timeout: t$i did not wait for the slow answer (ms)" 1200 "$(ms_of "t$i")"
+done
+scrape
+assert_ge "read timeout: metrics: requests resent ($(retries))" 1 "$(retries)"
+
 # ---- 6. the client cancels the request being answered ----------------------
 # x0's body takes 3 s; its client resets the stream 600 ms in. The ones
 # behind it must not wait for that body, nor get any of it.
@@ -376,5 +471,49 @@ par_check k 8 "after a cancelled follower"
 scrape
 assert_ge "cancel follower: metrics: requests pipelined" 1 "$(pipelined)"
 assert_eq "cancel follower: nothing left queued" 0 "$(metric herald_backend_requests_queued)"
+
+# ---- 7b. clients that close their connections ------------------------------
+# An HTTP/1.1 client gives up on the request being answered (curl
+# --max-time), and an HTTP/2 client drops its connection (RST) on a
+# pipelined one: the others are served.
+restart "${PIPE[@]}"
+warm
+get h0 '/slowbody?ms=100&n=30&id=h0' -m 0.6
+wait_for "$FB_LOG" "id=h0"
+get h1 '/echo?id=h1'
+sleep 0.05
+"$B/h2probe" frame 127.0.0.1 "$HP" 0 --open --path '/echo?ms=100&id=h2' \
+  --after 200 --abort --type 3 >"$WORK/h2.out" 2>&1 &
+PROBE=$!
+sleep 0.05
+get h3 '/echo?id=h3'
+wait_bg
+wait "$PROBE"
+assert_contains "closed clients: h0's client gave up mid-body" "Operation timed out" \
+  "$(cat "$WORK/h0.err")"
+for i in 1 3; do
+  own "h$i" "closed clients"
+  assert_le "closed clients: h$i did not wait for the abandoned body (ms)" 2000 "$(ms_of "h$i")"
+done
+par h 4 '/echo?id=h-%d'
+par_check h 4 "after closed clients"
+
+# ---- 10. a graceful stop serves what is pipelined ------------------------
+restart "${PIPE[@]}"
+warm
+get s0 '/echo?ms=400&id=s0'
+wait_for "$FB_LOG" "id=s0"
+for i in 1 2 3; do
+  get "s$i" "/echo?ms=20&id=s$i"
+  sleep 0.05
+done
+sleep 0.1
+herald_graceful_stop
+wait_bg
+for i in 0 1 2 3; do own "s$i" "graceful stop"; done
+wait_pid_exit "$HERALD_PID" 10
+wait "$HERALD_PID"
+assert_eq "graceful stop: herald exits 0 after the drain" 0 $?
+HERALD_PID=
 
 finish
