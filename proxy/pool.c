@@ -568,7 +568,10 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
       return open_new(s, w, err);
   }
   w->server = s; /* named in the caller's log line either way */
-  struct bconn *b = pipe_pick(s, w);
+  /* Behind waiters it waits too, so a request that may not be pipelined
+   * is not passed forever by ones that may: pipelining stops while it
+   * waits, the connections drain and one comes free for it. */
+  struct bconn *b = s->nwaiting == 0 ? pipe_pick(s, w) : NULL;
   if (b != NULL) {
     w->pipelined = 1;
     return b;

@@ -30,7 +30,10 @@
  * of waiting: pool_get returns that connection with w->pipelined set.
  * Such connections are kept in a per-server list, rotated on every pick,
  * so the pick is O(1) and spreads requests across connections; the owner
- * keeps the list true with pool_pipe_update.
+ * keeps the list true with pool_pipe_update. The queue stays FIFO: a
+ * request never goes onto a busy connection ahead of a waiter, so one
+ * that may not be pipelined (a POST) holds back those behind it while
+ * the busy connections drain, and gets the first that comes free.
  *
  * A released connection goes to the first waiter instead of the idle
  * list; a closed one lets the first waiter open a new one. Both hand-offs

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # test_backend_pipeline.sh: opt-in HTTP/1.1 pipelining to backends
 # (limits.backend_pipeline = N, 1..64, default 1 = off). When a server is
-# at limits.backend_max_connections, a GET or HEAD without a body goes
-# behind the requests on a busy connection (fewer than N outstanding, all
-# such GET/HEAD) instead of waiting in the queue; answers are read in
+# at limits.backend_max_connections, a GET without a body goes behind the
+# requests on a busy connection (fewer than N outstanding, all such GETs)
+# instead of waiting in the queue (and never ahead of a waiter, so a HEAD
+# or a POST in the queue is served in turn); answers are read in
 # order, and a request whose answer never began when its connection ended
 # (close, Connection: close, error, a cancelled request ahead) is resent.
 #
@@ -16,9 +17,9 @@
 # - cap 1, pipeline 8: 8 streams on one client connection, one backend
 #   connection, requests pipelined, each answer to its own request;
 #   pipeline 3: 3 on the connection, the other 5 in the queue;
-# - HEAD, a chunked body, a large body and a HEAD of a large body behind
-#   one another, and answers whose framing is a trap (1xx first, 304 and
-#   204 with framing fields, trailers): every answer complete and right;
+# - a chunked body and a large body behind one another, and HEADs, which
+#   wait, and answers whose framing is a trap (1xx first, 304 and 204 with
+#   framing fields, trailers): every answer complete and right;
 # - a POST and a GET with a body are never pipelined: they wait;
 # - an answer with Connection: close (first or pipelined), a close with
 #   no answer (first or pipelined), a garbled answer, a read timeout,
@@ -232,23 +233,28 @@ assert_eq "pipeline 3: the backend had one connection" "peak 1" "$(peak)"
 scrape
 assert_ge "pipeline 3: metrics: requests pipelined ($(pipelined))" 2 "$(pipelined)"
 
-# ---- 2. HEAD, chunked, large bodies behind one another --------------------
-# A HEAD answer has no body whatever its Content-Length says, and a
-# chunked body ends at its last chunk: got wrong, the answers after them
-# are taken apart at the wrong place.
+# ---- 2. chunked, large bodies behind one another; HEADs wait --------------
+# A chunked body ends at its last chunk and a large one at its length: got
+# wrong, the answers after them are taken apart at the wrong place. A
+# HEAD is never pipelined (a HEAD's answer is where backends most often
+# send an unannounced body): it waits its turn in the queue.
 restart "${PIPE[@]}"
 warm
-get m0 '/echo?ms=300&id=m0'
+get m0 '/echo?ms=800&id=m0'
 wait_for "$FB_LOG" "id=m0"
-get m1 '/echo?id=m1' -I
-sleep 0.05
 get m2 '/chunked?n=40&size=1000&id=m2'
 sleep 0.05
 get m3 '/big?size=2000000&id=m3'
 sleep 0.05
-get m4 '/big?size=5000&id=m4' -I
-sleep 0.05
 get m5 '/echo?id=m5'
+sleep 0.05
+get m1 '/echo?id=m1' -I
+sleep 0.05
+get m4 '/big?size=5000&id=m4' -I
+sleep 0.1
+scrape
+assert_eq "mixed: the GETs go behind the first" 3 "$(pipelined)"
+assert_eq "mixed: the HEADs wait in the queue" 2 "$(metric herald_backend_requests_queued)"
 wait_bg
 own m0 "mixed"
 assert_eq "mixed: HEAD is answered" 200 "$(code_of m1)"

@@ -12,9 +12,10 @@
  *
  * Pipelining (limits.backend_pipeline = 3): at the cap, a request that
  * may be pipelined goes onto a busy connection whose owner allows it,
- * never more than three requests on one, rotating across connections;
- * one that may not waits; a waiter that may is served as soon as a
- * connection opens up; pool_put ends pipelining on the connection. */
+ * never more than three requests on one; one that may not waits, and
+ * the queue stays FIFO (nothing passes a waiter); a waiter that may is
+ * served as soon as a connection opens up; pool_put ends pipelining on
+ * the connection. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -241,6 +242,9 @@ static struct bconn *get_pipelinable(struct fixture *f, int i, int *err) {
 }
 
 static int sixth_waiter_served(struct fixture *f) { return f->own[5].served; }
+static int seventh_waiter_served(struct fixture *f) {
+  return f->own[6].served;
+}
 
 /* open_pipe: what upstream.c does when |b|'s owner allows followers. */
 static void open_pipe(struct bconn *b, int open) {
@@ -282,30 +286,36 @@ static void test_pipeline(void **state) {
   assert_int_equal(f->own[4].w.pipelined, 1);
   assert_int_equal(b1->pipe_depth, 2);
   assert_int_equal(f->own[5].served, 0);
-  /* A response done on b0: it takes requests again, after b1, which
-   * waited longer since its last pick; then b1 is full and b0 next. */
+  /* FIFO: a pipelinable request waits behind the waiter, though b1 has
+   * room; b0 taking requests again serves neither, since the first may
+   * not be pipelined and the other must not pass it. */
+  assert_null(get_pipelinable(f, 6, &err));
+  assert_int_equal(err, 0);
   b0->pipe_depth--;
   pool_pipe_update(b0);
-  assert_ptr_equal(get_pipelinable(f, 6, &err), b1);
-  assert_int_equal(b1->pipe_depth, 3);
-  assert_ptr_equal(get_pipelinable(f, 2, &err), b0);
-  assert_int_equal(b0->pipe_depth, 3);
-  /* An owner that stops allowing followers (a slow client, a
-   * Connection: close) is not picked even with room. */
-  b1->pipe_depth--;
-  open_pipe(b1, 0);
-  assert_null(get_pipelinable(f, 3, &err));
-  assert_int_equal(err, 0);
-  pool_cancel_wait(&f->own[3].w);
-  /* pool_put hands b1 to the waiter that may not be pipelined, as its
-   * owner, with nothing behind it. */
-  pool_put(b1);
-  assert_int_equal(b1->pipe_depth, 0);
   run_until(f, sixth_waiter_served);
+  assert_int_equal(f->own[5].served, 0);
+  assert_int_equal(f->own[6].served, 0);
+  /* b1 drains: pool_put hands it to the waiter that may not be
+   * pipelined, as its owner, with nothing behind; then the next waiter
+   * goes behind b0's owner. */
+  pool_put(b1);
+  run_until(f, seventh_waiter_served);
   assert_ptr_equal(f->own[5].b, b1);
   assert_int_equal(f->own[5].w.pipelined, 0);
   assert_ptr_equal(b1->owner, &f->own[5]);
   assert_int_equal(b1->pipe_depth, 1);
+  assert_ptr_equal(f->own[6].b, b0);
+  assert_int_equal(f->own[6].w.pipelined, 1);
+  assert_int_equal(b0->pipe_depth, 3);
+  /* An owner that stops allowing followers (a slow client, a
+   * Connection: close) is not picked even with room. */
+  b0->pipe_depth--;
+  open_pipe(b0, 0);
+  open_pipe(b1, 0);
+  assert_null(get_pipelinable(f, 3, &err));
+  assert_int_equal(err, 0);
+  pool_cancel_wait(&f->own[3].w);
   struct pool_server_state st;
   pool_server_state(f->pool, 0, 0, &st);
   assert_int_equal(st.conns, 2);
