@@ -42,6 +42,12 @@ for h in herald herald-pipelined; do
   assert_match "1 worker: every figure of $h, with peak RSS" \
     "\| h2c 1 KB \| $h \| 1 \| $NUM \| $NUM \| $NUM \| $NUM \| $NUM \| $NUM \| 0 \|" "$one"
 done
+# what each herald ran with, as the kernel had its command line
+cmd() { awk -F'\t' -v l="$1" -v w="$2" '$1 == l && $2 == w { print $3 }' "$OUT/commands.tsv" 2>/dev/null; }
+PIPE_OPTS="-o limits.backend_max_connections=50 -o limits.backend_pipeline=4"
+assert_contains "herald-pipelined ran with BENCH_PIPE's options" "$PIPE_OPTS" "$(cmd herald-pipelined 1)"
+assert_match "herald ran with its defaults" '/herald --listen' "$(cmd herald 1)"
+assert_not_contains "herald ran without pipelining" "backend_pipeline" "$(cmd herald 1)"
 assert_eq "ratios.tsv: herald's and herald-pipelined's ratios to nginx" \
   "h2c:1k.bin nginx 12" \
   "$(awk -F'\t' 'NR == 2 && $5 != "NA" && $10 != "NA" { print $1, $3, NF }' "$OUT/ratios.tsv" 2>/dev/null)"
@@ -62,6 +68,8 @@ assert_match "2 workers: req/s (CPU) of each and both ratios" \
   "^\| h2c 1 KB \| $NUM \($NUM\) \| $NUM \($NUM\) \| \*\*$NUM \($NUM\)\*\* \| $NUM \| $NUM \|$" "$two"
 assert_contains "2 workers: herald's columns are $h2 and ${h2/herald/herald-pipelined}" \
   "| Cell | $h2 | ${h2/herald/herald-pipelined} | nginx | $h2 / best | ${h2/herald/herald-pipelined} / best |" "$two"
+assert_contains "2 workers: herald-pipelined ran with BENCH_PIPE's options" \
+  "$PIPE_OPTS" "$(cmd "${h2/herald/herald-pipelined}" 2)"
 assert_eq "2 workers: one run per proxy, recorded with 2 workers" \
   3 "$(awk -F'\t' '$1 == 2' "$OUT/attempts.tsv" 2>/dev/null | wc -l)"
 

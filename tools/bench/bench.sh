@@ -108,7 +108,8 @@
 #   BENCH_PAGELOAD=1      the page-load section (0: skip it)
 #   BENCH_OUT=DIR         results (default $B/bench/<timestamp>): raw*.tsv
 #                         (every run), summary*.tsv (medians), ratios.tsv,
-#                         attempts.tsv, tables.md (what is printed),
+#                         attempts.tsv, commands.tsv (each label's proxy
+#                         command line), tables.md (what is printed),
 #                         h2load/*.txt, logs
 #   BENCH_PIN=0           do not pin to CPUs
 #   BENCH_PROFILE=1       profile herald instead of comparing: only
@@ -424,6 +425,7 @@ attempt() {
   local prof=0
   [[ $PROFILE == 1 && $proxy == herald && $label != herald-pipelined* ]] && prof=1
   start_proxy "$proxy" "$WORKERS"
+  command_note "$label"
   if [[ $mode == page ]]; then
     for p in "${PAGE_MIX[@]}"; do urls+=("http://127.0.0.1:$H2C_PORT$p"); done
     opt=(-H 'sec-fetch-dest: document' -H 'sec-fetch-mode: navigate'
@@ -482,6 +484,16 @@ attempt() {
   cat "$WORK/run/attempt.tsv" >>"$OUT/attempts.tsv"
   awk -F'\t' -v w="$WORKERS" '{ printf "[bench] %-14s %-16s w%s rep %s.%s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %7s us/req (%s%%)  rss %6s MB  other %5s%%  failed %s\n",
                                 $1, $2, w, $3, $13, $4, $7, $8, $9, $10, $11, $12, $6 }' "$WORK/run/attempt.tsv" >&2
+}
+
+# command_note LABEL: the proxy's command line as the kernel has it (so
+# what herald-pipelined really ran with), once per label and worker count,
+# in commands.tsv
+command_note() {
+  local c
+  grep -q "^$1	$WORKERS	" "$OUT/commands.tsv" 2>/dev/null && return 0
+  c=$(tr '\0' ' ' <"/proc/$PROXY_PID/cmdline" 2>/dev/null)
+  printf '%s\t%s\t%s\n' "$1" "$WORKERS" "${c% }" >>"$OUT/commands.tsv"
 }
 
 # one_run CELL LABEL PROXY REP: attempt, again while others used more than
@@ -544,12 +556,15 @@ for l in "${LABELS[@]}"; do
   [[ $l == "$P_LABEL" ]] && W2_P_LABEL=$w2
 done
 # ratio_spec H P LABELS...: md_matrix's ratio columns: H and P (each over
-# the best other proxy) and, for an A/B of two builds, H over herald-2
+# the best other proxy) and, for an A/B of two builds, each over its
+# second appearance (herald/herald-2, herald-pipelined/herald-pipelined-2)
 ratio_spec() {
-  local h=$1 p=$2 l spec; shift 2
+  local h=$1 p=$2 x l spec; shift 2
   spec="$h $p"
-  for l in "$@"; do
-    [[ -n $h && ( $l == herald-2 || $l == herald-2-1loop ) ]] && spec="$spec $h/$l"
+  for x in $h $p; do
+    for l in "$@"; do
+      [[ $l == "${x%-1loop}-2" || $l == "${x%-1loop}-2-1loop" ]] && spec="$spec $x/$l"
+    done
   done
   echo $spec
 }
@@ -706,7 +721,8 @@ report() {
     echo "Nothing pinned (proxy, backend and h2load share both CPUs); medians of $W2_REPS run(s)."
     echo "$(other_note "$OUT/raw-w2.tsv")"
     if [[ $HERALD_WORKERS == none && -n $W2_H_LABEL$W2_P_LABEL ]]; then
-      echo "herald has no workers yet (herald -t refuses --workers 2): $(echo $W2_H_LABEL $W2_P_LABEL | sed 's/ / and /') is"
+      local is=is; [[ -n $W2_H_LABEL && -n $W2_P_LABEL ]] && is=are
+      echo "herald has no workers yet (herald -t refuses --workers 2): $(echo $W2_H_LABEL $W2_P_LABEL | sed 's/ / and /') $is"
       echo "herald with its one event loop, unpinned, against the others' two workers."
     fi
     [[ -n $W2_P_LABEL ]] && echo "$PIPE_NOTE; the cap is per worker."
