@@ -26,6 +26,7 @@ struct pool_server {
   int nidle;
   int nconns; /* open on this pool, idle and connecting included */
   struct bconn *pipe_first, *pipe_last; /* take requests behind (pool.h) */
+  uint64_t avg_body; /* response body bytes, exponential average (x16) */
   struct pool_waiter *wait_head, *wait_tail;
   int nwaiting;
   struct pool_server *waiting_next, *waiting_prev; /* lp->pool_waiting */
@@ -161,7 +162,8 @@ void pool_pipe_update(struct bconn *b) {
 static struct bconn *pipe_pick(struct pool_server *s,
                                const struct pool_waiter *w) {
   struct bconn *b = s->pipe_first;
-  if (b == NULL || !w->pipelinable)
+  if (b == NULL || !w->pipelinable ||
+      s->avg_body > (uint64_t)POOL_PIPE_MAX_AVG_BODY * 16)
     return NULL;
   pipe_unlink(b);
   if (++b->pipe_depth < s->pool->cfg->backend_pipeline)
@@ -637,8 +639,10 @@ void pool_server_failed(struct bconn *b) {
            (unsigned long long)backoff);
 }
 
-void pool_server_ok(struct bconn *b) {
+void pool_server_ok(struct bconn *b, uint64_t body_bytes) {
   struct pool_server *s = b->server;
+  /* avg += (x - avg) / 16, kept scaled by 16 in integers. */
+  s->avg_body += body_bytes - s->avg_body / 16;
   if (down_until(s) == 0)
     return;
   if (atomic_exchange(&s->h->down_until, 0) != 0)

@@ -30,7 +30,13 @@
  * of waiting: pool_get returns that connection with w->pipelined set.
  * Such connections are kept in a per-server list, rotated on every pick,
  * so the pick is O(1) and spreads requests across connections; the owner
- * keeps the list true with pool_pipe_update. The queue stays FIFO: a
+ * keeps the list true with pool_pipe_update. Pipelining is for small
+ * answers: while a server's response bodies average more than
+ * POOL_PIPE_MAX_AVG_BODY (an exponential average over its last few dozen,
+ * fed by pool_server_ok), its requests wait for a connection of their
+ * own instead, since a request behind a large answer waits for all of it
+ * to reach a client, and holding many large answers at once costs more
+ * copying through colder memory than it saves. The queue stays FIFO: a
  * request never goes onto a busy connection ahead of a waiter, so one
  * that may not be pipelined (a POST) holds back those behind it while
  * the busy connections drain, and gets the first that comes free.
@@ -170,16 +176,19 @@ void pool_put(struct bconn *b);
 /* pool_discard closes a connection (its owner forgets it). */
 void pool_discard(struct bconn *b);
 /* pool_server_failed marks the connection's server down with backoff
- * (and counts an error); pool_server_ok clears it. A server stays down,
+ * (and counts an error); pool_server_ok clears it, and counts a complete
+ * answer with |body_bytes| of body towards the server's average. A server stays down,
  * as /healthz and /metrics report it, until an exchange with it succeeds.
  * pool_server_used counts a request sent to the server, pool_server_error
  * an exchange with it that failed after the connection was made. */
 void pool_server_failed(struct bconn *b);
-void pool_server_ok(struct bconn *b);
+void pool_server_ok(struct bconn *b, uint64_t body_bytes);
 void pool_server_used(struct bconn *b);
 void pool_server_error(struct bconn *b);
 
 /* The servers' state, for the admin endpoint (loop thread). */
+#define POOL_PIPE_MAX_AVG_BODY 16384
+
 struct pool_server_state {
   const char *backend;  /* [backend:NAME] */
   const char *name;     /* "host:port" as configured */

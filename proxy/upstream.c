@@ -56,6 +56,7 @@ struct upstream {
    * to be resent. */
   struct upstream *pipe_next;
   int pipelinable, follower, was_pipelined, retry_pending;
+  uint64_t body_bytes; /* of the response, for pool.h's average */
   int quiet;            /* fail() logs nothing: the caller did */
   uint64_t start_ns;    /* uv_hrtime at upstream_start */
 };
@@ -483,6 +484,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
   struct upstream *u = from_parser(p);
   if (u->dead)
     return HPE_PAUSED;
+  u->body_bytes += n;
   u->cb->on_body(u->ud, (const uint8_t *)at, n);
   return u->dead ? HPE_PAUSED : 0;
 }
@@ -614,7 +616,7 @@ static void finish(struct upstream *u) {
   struct http_hdr tr[MAX_RESPONSE_FIELDS];
   size_t n = export_fields(u, tr);
   if (u->b != NULL)
-    pool_server_ok(u->b);
+    pool_server_ok(u->b, u->body_bytes);
   observe_latency(u);
   release(u, reuse);
   u->in_cb++;
@@ -637,6 +639,7 @@ static void on_deferred(uv_timer_t *t) {
     }
     if (u->retry_pending) {
       u->retry_pending = 0;
+      lp->upstream_stats.pipeline_retries++;
       start_connect(u, 1);
       continue;
     }
@@ -670,7 +673,6 @@ static void resend(struct upstream *u) {
     defer_fail(u, 502, "backend closed the connection before answering");
     return;
   }
-  lp->upstream_stats.pipeline_retries++;
   u->retry_pending = 1;
   u->deferred_next = lp->upstream_deferred;
   lp->upstream_deferred = u;

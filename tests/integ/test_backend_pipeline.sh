@@ -18,7 +18,7 @@
 #   connection, requests pipelined, each answer to its own request;
 #   pipeline 3: 3 on the connection, the other 5 in the queue;
 # - a chunked body and a large body behind one another, and HEADs, which
-#   wait, and answers whose framing is a trap (1xx first, 304 and 204 with
+#   wait; requests wait too while the server's answers average over 16 KB; answers whose framing is a trap (1xx first, 304 and 204 with
 #   framing fields, trailers): every answer complete and right;
 # - a POST and a GET with a body are never pipelined: they wait;
 # - an answer with Connection: close (first or pipelined), a close with
@@ -273,6 +273,39 @@ assert_ge "mixed: the backend got requests pipelined" 1 "$(fb_pipelined)"
 scrape
 assert_ge "mixed: metrics: requests pipelined" 1 "$(pipelined)"
 assert_eq "mixed: metrics: nothing resent" 0 "$(retries)"
+
+# ---- 2a. large answers: the requests wait instead --------------------------
+# While a server's answers average more than 16 KB of body, a request
+# behind one would wait for all of it to reach its client: requests wait
+# for a connection of their own, and pipelining comes back once the
+# average is small again.
+restart "${PIPE[@]}"
+warm
+for i in 1 2 3 4 5 6; do hcurl -o /dev/null "$URL/big?size=200000&id=l$i"; done
+get l0 '/echo?ms=400&id=l0'
+wait_for "$FB_LOG" "id=l0"
+get l7 '/echo?id=l7'
+get l8 '/echo?id=l8'
+sleep 0.15
+scrape
+assert_eq "large answers: nothing goes behind" 0 "$(pipelined)"
+assert_eq "large answers: the GETs wait in the queue" 2 "$(metric herald_backend_requests_queued)"
+wait_bg
+own l0 "large answers"
+own l7 "large answers"
+own l8 "large answers"
+# 60 small answers bring the average back under 16 KB.
+for i in $(seq 1 60); do printf 'url = "%s/echo?id=s%s"\n-o /dev/null\n' "$URL" "$i"; done >"$WORK/small.cfg"
+hcurl -K "$WORK/small.cfg"
+get p0 '/echo?ms=400&id=p0'
+wait_for "$FB_LOG" "id=p0"
+get p1 '/echo?id=p1'
+get p2 '/echo?id=p2'
+wait_bg
+own p1 "small again"
+own p2 "small again"
+scrape
+assert_eq "small again: the GETs go behind" 2 "$(pipelined)"
 
 # ---- 2b. answers whose framing is a trap, behind one another --------------
 # 1xx before the final answer (one with a Content-Length), a 304 with a
