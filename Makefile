@@ -256,7 +256,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	  build-essential pkg-config libuv1-dev libnghttp2-dev libsqlite3-dev \
 	  android-libboringssl-dev node-llhttp libinih-dev libcmocka-dev chromium \
-	  nghttp2-client nghttp2-proxy curl nginx openssl sqlite3 python3 procps \
+	  nghttp2-client nghttp2-proxy h2o curl nginx openssl sqlite3 python3 procps \
 	  bsdextrautils e2fsprogs iproute2 clang-14 libclang-rt-14-dev llvm-14 \
 	  python-scrapy-doc systemd logrotate linux-perf
 

@@ -58,6 +58,7 @@ void config_defaults(struct config *c) {
   c->backend_keepalive = 1024;
   c->backend_max_connections = 1024;
   c->backend_queue = 4096;
+  c->backend_pipeline = 1;
   c->write_buffer = 262144;
   c->idle_timeout = 60000;
   c->header_timeout = 10000;

@@ -148,6 +148,8 @@ struct config {
                                    worker, 1024 */
   int backend_queue;            /* requests waiting for one server's
                                    connection, per worker, 4096 */
+  int backend_pipeline;         /* requests per connection at the cap
+                                   (GET/HEAD only), 1 = no pipelining */
   int write_buffer;             /* per-connection output high-water, 262144 */
 
   /* [timeouts], milliseconds */

@@ -221,6 +221,7 @@ static const struct key_def keys[] = {
   INT_KEY("limits", "backend_max_connections", backend_max_connections, 1,
           1000000),
   INT_KEY("limits", "backend_queue", backend_queue, 0, 1000000),
+  INT_KEY("limits", "backend_pipeline", backend_pipeline, 1, 64),
   SIZE_KEY("limits", "write_buffer", write_buffer, 4096, 67108864),
   INT_KEY("timeouts", "idle", idle_timeout, 1, 86400000),
   INT_KEY("timeouts", "header", header_timeout, 1, 86400000),

@@ -308,6 +308,13 @@ void admin_metrics(struct server *srv, struct mbuf *b) {
           "Requests answered 503 at once because limits.backend_queue "
           "requests already waited for their server (never sent).",
           us->queue_full);
+  counter(b, "herald_backend_pipelined_total",
+          "Requests sent behind another on a busy backend connection "
+          "(limits.backend_pipeline).", us->pipelined);
+  counter(b, "herald_backend_pipeline_retries_total",
+          "Pipelined requests resent on another connection because theirs "
+          "closed or was abandoned before their response began.",
+          us->pipeline_retries);
   counter(b, "herald_backend_errors_total",
           "Backend exchanges that failed (502, 504 or a cut-short body).",
           st->backend_errors);

@@ -25,6 +25,8 @@ struct pool_server {
   struct bconn *idle;
   int nidle;
   int nconns; /* open on this pool, idle and connecting included */
+  struct bconn *pipe_first, *pipe_last; /* take requests behind (pool.h) */
+  uint64_t avg_body; /* response body bytes, exponential average (x16) */
   struct pool_waiter *wait_head, *wait_tail;
   int nwaiting;
   struct pool_server *waiting_next, *waiting_prev; /* lp->pool_waiting */
@@ -110,12 +112,72 @@ static void on_bconn_closed(uv_handle_t *h) {
 
 static void schedule_waiters(struct pool_server *s);
 
+/* ---- connections that take pipelined requests --------------------------- */
+
+static void pipe_unlink(struct bconn *b) {
+  struct pool_server *s = b->server;
+  if (!b->pipe_linked)
+    return;
+  if (b->pipe_prev != NULL)
+    b->pipe_prev->pipe_next = b->pipe_next;
+  else
+    s->pipe_first = b->pipe_next;
+  if (b->pipe_next != NULL)
+    b->pipe_next->pipe_prev = b->pipe_prev;
+  else
+    s->pipe_last = b->pipe_prev;
+  b->pipe_next = b->pipe_prev = NULL;
+  b->pipe_linked = 0;
+}
+
+static void pipe_append(struct bconn *b) {
+  struct pool_server *s = b->server;
+  b->pipe_next = NULL;
+  b->pipe_prev = s->pipe_last;
+  if (s->pipe_last != NULL)
+    s->pipe_last->pipe_next = b;
+  else
+    s->pipe_first = b;
+  s->pipe_last = b;
+  b->pipe_linked = 1;
+}
+
+void pool_pipe_update(struct bconn *b) {
+  struct pool_server *s = b->server;
+  int take = b->pipe_open && !b->closing && b->owner != NULL &&
+             b->pipe_depth < s->pool->cfg->backend_pipeline;
+  if (take == b->pipe_linked)
+    return;
+  if (!take) {
+    pipe_unlink(b);
+    return;
+  }
+  pipe_append(b);
+  if (s->nwaiting > 0)
+    schedule_waiters(s);
+}
+
+/* pipe_pick: the connection of |s| given a request behind its owner's
+ * longest ago, now carrying one more, or NULL. */
+static struct bconn *pipe_pick(struct pool_server *s,
+                               const struct pool_waiter *w) {
+  struct bconn *b = s->pipe_first;
+  if (b == NULL || !w->pipelinable ||
+      s->avg_body > (uint64_t)POOL_PIPE_MAX_AVG_BODY * 16)
+    return NULL;
+  pipe_unlink(b);
+  if (++b->pipe_depth < s->pool->cfg->backend_pipeline)
+    pipe_append(b);
+  return b;
+}
+
 /* bconn_close frees the connection's slot at once (the socket is gone
  * for the backend's purposes), so a waiter may open a new one. */
 static void bconn_close(struct bconn *b) {
   if (b->closing)
     return;
   b->closing = 1;
+  pipe_unlink(b);
   struct pool_server *s = b->server;
   s->nconns--;
   atomic_fetch_sub_explicit(&s->h->conns, 1, memory_order_relaxed);
@@ -302,6 +364,7 @@ static struct bconn *take_idle(struct pool_server *s,
   b->on_connect = w->connect_cb;
   b->on_read = w->read_cb;
   b->reused = 1;
+  b->pipe_depth = 1;
   return b;
 }
 
@@ -315,6 +378,7 @@ static struct bconn *open_new(struct pool_server *s,
   b->owner = w->owner;
   b->on_connect = w->connect_cb;
   b->on_read = w->read_cb;
+  b->pipe_depth = 1;
   s->nconns++;
   atomic_fetch_add_explicit(&s->h->conns, 1, memory_order_relaxed);
   uv_tcp_init(p->lp->uv, &b->tcp);
@@ -417,9 +481,9 @@ static void schedule_waiters(struct pool_server *s) {
 }
 
 /* serve_waiters is the one place a connection becomes a waiter's: an
- * idle one first, else a new one while |s| is under the cap. (Pipelining
- * a safe request onto a busy connection would be the next choice here.)
- * Then waiters whose deadline has passed leave with UV_ETIMEDOUT. Each
+ * idle one first, else a new one while |s| is under the cap, else a busy
+ * one the waiter may be pipelined on. Then waiters whose deadline has
+ * passed leave with UV_ETIMEDOUT. Each
  * on_served may release or close connections or cancel other waiters,
  * so the queue is re-read after every call. */
 static void serve_waiters(struct pool_server *s, uint64_t now) {
@@ -432,6 +496,8 @@ static void serve_waiters(struct pool_server *s, uint64_t now) {
       b = take_idle(s, w);
     else if (s->nconns < cap)
       b = open_new(s, w, &err);
+    else if ((b = pipe_pick(s, w)) != NULL)
+      w->pipelined = 1;
     else if (w->deadline <= now)
       err = UV_ETIMEDOUT;
     else
@@ -483,6 +549,7 @@ void pool_loop_cleanup(struct loop *lp) {
 
 struct bconn *pool_get(struct pool *p, int backend, int fresh,
                        struct pool_waiter *w, int *err) {
+  w->pipelined = 0;
   if (backend < 0 || backend >= p->nbackends)
     backend = 0;
   struct pool_backend *pb = &p->backends[backend];
@@ -503,6 +570,14 @@ struct bconn *pool_get(struct pool *p, int backend, int fresh,
       return open_new(s, w, err);
   }
   w->server = s; /* named in the caller's log line either way */
+  /* Behind waiters it waits too, so a request that may not be pipelined
+   * is not passed forever by ones that may: pipelining stops while it
+   * waits, the connections drain and one comes free for it. */
+  struct bconn *b = s->nwaiting == 0 ? pipe_pick(s, w) : NULL;
+  if (b != NULL) {
+    w->pipelined = 1;
+    return b;
+  }
   if (s->nwaiting >= p->cfg->backend_queue) {
     *err = UV_EBUSY;
     return NULL;
@@ -519,6 +594,9 @@ void pool_put(struct bconn *b) {
   b->on_connect = NULL;
   b->on_read = NULL;
   b->on_timeout = NULL;
+  b->pipe_open = b->pipe_stop = 0;
+  b->pipe_depth = 0;
+  pipe_unlink(b);
   if (s->nwaiting > 0 && !b->closing)
     schedule_waiters(s); /* kept idle for a moment, whatever keepalive */
   else if (b->closing || s->nidle >= p->cfg->backend_keepalive) {
@@ -561,8 +639,10 @@ void pool_server_failed(struct bconn *b) {
            (unsigned long long)backoff);
 }
 
-void pool_server_ok(struct bconn *b) {
+void pool_server_ok(struct bconn *b, uint64_t body_bytes) {
   struct pool_server *s = b->server;
+  /* avg += (x - avg) / 16, kept scaled by 16 in integers. */
+  s->avg_body += body_bytes - s->avg_body / 16;
   if (down_until(s) == 0)
     return;
   if (atomic_exchange(&s->h->down_until, 0) != 0)

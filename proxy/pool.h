@@ -23,10 +23,28 @@
  * a slot frees, fails to connect, and moves on through upstream.c's
  * usual try-another-server path, as a request that was never queued.
  *
+ * With limits.backend_pipeline N > 1, a request that may be pipelined
+ * (the owner says so: upstream.c allows GET without a body) and
+ * finds its server at the cap goes onto a busy connection whose owner
+ * allows requests behind its own and that carries fewer than N, instead
+ * of waiting: pool_get returns that connection with w->pipelined set.
+ * Such connections are kept in a per-server list, rotated on every pick,
+ * so the pick is O(1) and spreads requests across connections; the owner
+ * keeps the list true with pool_pipe_update. Pipelining is for small
+ * answers: while a server's response bodies average more than
+ * POOL_PIPE_MAX_AVG_BODY (an exponential average over its last few dozen,
+ * fed by pool_server_ok), its requests wait for a connection of their
+ * own instead, since a request behind a large answer waits for all of it
+ * to reach a client, and holding many large answers at once costs more
+ * copying through colder memory than it saves. The queue stays FIFO: a
+ * request never goes onto a busy connection ahead of a waiter, so one
+ * that may not be pipelined (a POST) holds back those behind it while
+ * the busy connections drain, and gets the first that comes free.
+ *
  * A released connection goes to the first waiter instead of the idle
  * list; a closed one lets the first waiter open a new one. Both hand-offs
- * happen in one place (serve_waiters in pool.c, where pipelining safe
- * requests onto busy connections would go), on a zero-delay timer rather
+ * happen in one place (serve_waiters in pool.c, which also pipelines a
+ * waiter that may be), on a zero-delay timer rather
  * than inside the releasing owner's callback, so a waiter's exchange
  * never starts inside another's. A waiter leaves the queue when served,
  * when its deadline passes (the owner answers 503), or when its owner
@@ -72,6 +90,8 @@ struct pool_waiter {
   bconn_read_cb read_cb;
   void *owner;
   int queued;
+  int pipelinable; /* owner's: may go behind another request */
+  int pipelined;   /* pool's: the connection is busy, |owner| is behind */
 };
 
 struct bconn {
@@ -87,6 +107,13 @@ struct bconn {
   uint64_t deadline;           /* loop time in ms, 0 = none */
   int connected, reused, closing, handles_open, read_paused;
   uint64_t requests;    /* served on this connection so far */
+  /* Pipelining: requests on the connection (the owner's and those behind
+   * it; the pool counts the ones it adds), whether the owner allows more,
+   * and the server's list of connections that take more. */
+  int pipe_depth, pipe_open;
+  int pipe_stop; /* owner's: nothing more may follow; resend what did */
+  struct bconn *pipe_next, *pipe_prev;
+  int pipe_linked;
 };
 
 /* pool_new builds the pool of |cfg|'s backends for the loop |lp|,
@@ -123,6 +150,10 @@ void pool_free(struct pool *p);
  * already waited its turn. */
 struct bconn *pool_get(struct pool *p, int backend, int fresh,
                        struct pool_waiter *w, int *err);
+/* pool_pipe_update: the owner of |b| changed b->pipe_open or lowered
+ * b->pipe_depth; |b| joins or leaves its server's list of connections
+ * that take requests behind their owner's. */
+void pool_pipe_update(struct bconn *b);
 /* pool_cancel_wait takes a queued |w| out of its queue (no-op if not
  * queued); its on_served will not run. */
 void pool_cancel_wait(struct pool_waiter *w);
@@ -140,21 +171,24 @@ void pool_pause_read(struct bconn *b);
 void pool_resume_read(struct bconn *b);
 
 /* pool_put returns a healthy connection for reuse (the owner has stopped
- * reading and forgets it). */
+ * reading and forgets it; nothing is pipelined behind it). */
 void pool_put(struct bconn *b);
 /* pool_discard closes a connection (its owner forgets it). */
 void pool_discard(struct bconn *b);
 /* pool_server_failed marks the connection's server down with backoff
- * (and counts an error); pool_server_ok clears it. A server stays down,
+ * (and counts an error); pool_server_ok clears it, and counts a complete
+ * answer with |body_bytes| of body towards the server's average. A server stays down,
  * as /healthz and /metrics report it, until an exchange with it succeeds.
  * pool_server_used counts a request sent to the server, pool_server_error
  * an exchange with it that failed after the connection was made. */
 void pool_server_failed(struct bconn *b);
-void pool_server_ok(struct bconn *b);
+void pool_server_ok(struct bconn *b, uint64_t body_bytes);
 void pool_server_used(struct bconn *b);
 void pool_server_error(struct bconn *b);
 
 /* The servers' state, for the admin endpoint (loop thread). */
+#define POOL_PIPE_MAX_AVG_BODY 16384
+
 struct pool_server_state {
   const char *backend;  /* [backend:NAME] */
   const char *name;     /* "host:port" as configured */

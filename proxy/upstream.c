@@ -50,6 +50,13 @@ struct upstream {
   struct upstream *deferred_next;
   struct bwreq *writes; /* in flight; unlinked from |u| when it is freed */
   struct pool_waiter waiter; /* queued for a connection (pool.h) */
+  /* Pipelining (limits.backend_pipeline): the requests sent after this
+   * one on its connection, in order; |follower| while another's response
+   * is still being read there; |retry_pending| while on the deferred list
+   * to be resent. */
+  struct upstream *pipe_next;
+  int pipelinable, follower, was_pipelined, retry_pending;
+  uint64_t body_bytes; /* of the response, for pool.h's average */
   int quiet;            /* fail() logs nothing: the caller did */
   uint64_t start_ns;    /* uv_hrtime at upstream_start */
 };
@@ -130,19 +137,92 @@ static void upstream_free(struct upstream *u) {
   free(u);
 }
 
-/* release hands the backend connection back or closes it. */
+/* ---- pipelining ------------------------------------------------------- */
+
+/* The connection's owner (the request whose response is being read) is
+ * the head of a list of the requests sent on it; the others wait their
+ * turn. Only the owner ever receives bytes, so a request behind it can
+ * always be resent elsewhere: whatever makes the connection unusable
+ * before their turn (the owner failing or being cancelled, a
+ * Connection: close, a request behind it abandoned, whose answer nobody
+ * would read) resends them on a later loop turn. */
+
+static void arm_read_timer(struct upstream *u);
+static void resend(struct upstream *u);
+
+/* pipe_update tells the pool whether more may follow the owner of |b|. */
+static void pipe_update(struct bconn *b) {
+  struct upstream *h = b->owner;
+  b->pipe_open = h != NULL && h->pipelinable && h->reading && !h->paused &&
+                 !b->pipe_stop;
+  pool_pipe_update(b);
+}
+
+/* pipe_leave takes the follower |u| out of the list of |b|: its answer
+ * will still come, so nothing more may use the connection after the
+ * answers before it. */
+static void pipe_leave(struct upstream *u, struct bconn *b) {
+  for (struct upstream **pp = &((struct upstream *)b->owner)->pipe_next;
+       *pp != NULL; pp = &(*pp)->pipe_next) {
+    if (*pp == u) {
+      *pp = u->pipe_next;
+      break;
+    }
+  }
+  u->pipe_next = NULL;
+  u->follower = 0;
+  b->pipe_depth--;
+  b->pipe_stop = 1;
+  pipe_update(b);
+}
+
+/* hand_off: the owner's response is complete; |next| reads its own. */
+static void hand_off(struct bconn *b, struct upstream *next) {
+  next->follower = 0;
+  b->owner = next;
+  b->pipe_depth--;
+  if (next->paused) {
+    pool_pause_read(b);
+  } else {
+    pool_resume_read(b);
+    arm_read_timer(next);
+  }
+  pipe_update(b);
+}
+
+/* release hands the backend connection back, to the request behind, or
+ * closes it (resending the requests behind). */
 static void release(struct upstream *u, int reuse) {
   struct bconn *b = u->b;
   if (b == NULL)
     return;
   u->b = NULL;
   u->reading = 0;
+  if (u->follower) {
+    pipe_leave(u, b);
+    return;
+  }
   b->deadline = 0;
   b->requests++;
-  if (reuse)
-    pool_put(b);
-  else
-    pool_discard(b);
+  struct upstream *next = u->pipe_next;
+  u->pipe_next = NULL;
+  if (reuse && !b->pipe_stop) {
+    if (next != NULL)
+      hand_off(b, next);
+    else
+      pool_put(b);
+    return;
+  }
+  pool_discard(b);
+  while (next != NULL) {
+    struct upstream *f = next;
+    next = f->pipe_next;
+    f->pipe_next = NULL;
+    f->b = NULL;
+    f->follower = 0;
+    f->reading = 0;
+    resend(f);
+  }
 }
 
 /* ---- writing to the backend ------------------------------------------ */
@@ -389,6 +469,10 @@ static int on_headers_complete(llhttp_t *p) {
     cl = -1;
   u->head_delivered = 1;
   buf_cleanup(&u->head); /* no retry once the backend has answered */
+  if (u->pipelinable && u->b != NULL && !llhttp_should_keep_alive(p)) {
+    u->b->pipe_stop = 1; /* the last answer: resend those behind */
+    pipe_update(u->b);
+  }
   u->cb->on_head(u->ud, status, hdrs, n, cl);
   http_fields_reset(&u->fields); /* trailers come next, if any */
   if (u->dead)
@@ -400,6 +484,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n) {
   struct upstream *u = from_parser(p);
   if (u->dead)
     return HPE_PAUSED;
+  u->body_bytes += n;
   u->cb->on_body(u->ud, (const uint8_t *)at, n);
   return u->dead ? HPE_PAUSED : 0;
 }
@@ -412,6 +497,8 @@ static int on_message_complete(llhttp_t *p) {
   return HPE_PAUSED; /* anything after the response is not ours */
 }
 
+/* on_read_timeout: only the owner waits on the backend; those behind
+ * it are resent if it fails. */
 static void on_read_timeout(struct bconn *b) {
   struct upstream *u = b->owner;
   if (u != NULL && !u->paused)
@@ -424,9 +511,12 @@ static void arm_read_timer(struct upstream *u) {
     pool_set_deadline(u->b, (uint64_t)u->cfg->backend_read_timeout);
 }
 
+/* can_retry: a pooled connection closed before any answer, or a
+ * pipelined request's turn came and the connection closed. */
 static int can_retry(struct upstream *u) {
-  return u->b != NULL && u->b->reused && u->retryable == 1 &&
-         !u->got_bytes && u->attempts < 2;
+  return u->b != NULL && (u->b->reused || u->was_pipelined) &&
+         u->retryable == 1 && !u->got_bytes &&
+         u->attempts < (u->was_pipelined ? 3 : 2);
 }
 
 static void on_read(struct bconn *b, ssize_t nread, const uint8_t *read_buf) {
@@ -439,6 +529,10 @@ static void on_read(struct bconn *b, ssize_t nread, const uint8_t *read_buf) {
        * our request: try once more on a fresh connection. */
       LOG_DEBUG("backend %s closed a pooled connection, retrying %s",
                 u->server, u->what);
+      if (u->was_pipelined) {
+        u->lp->upstream_stats.pipeline_retries++;
+        u->pipelinable = u->waiter.pipelinable = 0;
+      }
       release(u, 0);
       start_connect(u, 1);
       return;
@@ -461,35 +555,58 @@ static void on_read(struct bconn *b, ssize_t nread, const uint8_t *read_buf) {
                                  : uv_strerror((int)nread));
     return;
   }
-  arm_read_timer(u);
-  u->got_bytes = 1;
-  u->read_start = (const char *)read_buf;
-  u->in_cb++;
-  llhttp_errno_t e = llhttp_execute(&u->parser, (const char *)read_buf,
-                                    (size_t)nread);
-  u->in_cb--;
-  if (u->dead) {
-    if (u->in_cb == 0)
-      upstream_free(u);
-    return;
-  }
-  if (u->complete) {
+  const char *at = (const char *)read_buf, *end = at + nread;
+  for (;;) {
+    arm_read_timer(u);
+    u->got_bytes = 1;
+    u->read_start = at;
+    u->in_cb++;
+    llhttp_errno_t e = llhttp_execute(&u->parser, at, (size_t)(end - at));
+    u->in_cb--;
+    if (u->dead) {
+      if (u->in_cb == 0)
+        upstream_free(u);
+      return;
+    }
+    if (!u->complete) {
+      if (e != HPE_OK && u->was_pipelined && !u->head_delivered &&
+          u->attempts < 3) {
+        /* Not an answer: most likely the bytes the response before ours
+         * did not announce. Ours is still unanswered; send it again. */
+        LOG_WARN("backend %s: malformed response to pipelined %s (%s); "
+                 "connection discarded, request sent again", u->server,
+                 u->what, llhttp_get_error_reason(&u->parser));
+        u->lp->upstream_stats.pipeline_retries++;
+        u->pipelinable = u->waiter.pipelinable = 0;
+        release(u, 0);
+        start_connect(u, 1);
+        return;
+      }
+      if (e != HPE_OK) {
+        char why[160];
+        snprintf(why, sizeof(why), "malformed response: %s",
+                 llhttp_get_error_reason(&u->parser));
+        fail(u, 502, why);
+      }
+      return;
+    }
     const char *pos = llhttp_get_error_pos(&u->parser);
-    int extra = pos != NULL && pos < (const char *)read_buf + nread;
-    if (extra) {
+    int extra = pos != NULL && pos < end;
+    struct upstream *next = u->pipe_next;
+    if (extra && next == NULL) {
       LOG_WARN("backend %s: bytes after the response to %s; connection "
                "discarded", u->server, u->what);
       u->parser.flags &= ~(unsigned)F_CONNECTION_KEEP_ALIVE;
       u->retryable = -1; /* marker: do not reuse */
     }
-    finish(u);
-    return;
-  }
-  if (e != HPE_OK) {
-    char why[160];
-    snprintf(why, sizeof(why), "malformed response: %s",
-             llhttp_get_error_reason(&u->parser));
-    fail(u, 502, why);
+    finish(u); /* hands the connection to |next| if it may */
+    /* The rest is the next response, unless finishing closed the
+     * connection (its requests are resent) or on_end's consumer
+     * abandoned |next|, which closes it too. */
+    if (!extra || next == NULL || b->closing || b->owner != next)
+      return;
+    u = next;
+    at = pos;
   }
 }
 
@@ -499,7 +616,7 @@ static void finish(struct upstream *u) {
   struct http_hdr tr[MAX_RESPONSE_FIELDS];
   size_t n = export_fields(u, tr);
   if (u->b != NULL)
-    pool_server_ok(u->b);
+    pool_server_ok(u->b, u->body_bytes);
   observe_latency(u);
   release(u, reuse);
   u->in_cb++;
@@ -520,6 +637,12 @@ static void on_deferred(uv_timer_t *t) {
       upstream_free(u);
       continue;
     }
+    if (u->retry_pending) {
+      u->retry_pending = 0;
+      lp->upstream_stats.pipeline_retries++;
+      start_connect(u, 1);
+      continue;
+    }
     u->cb->on_error(u->ud, u->deferred_status, u->deferred_why);
     upstream_free(u);
   }
@@ -529,6 +652,28 @@ static void defer_fail(struct upstream *u, int status, const char *why) {
   u->deferred_status = status;
   u->deferred_why = why;
   struct loop *lp = u->lp;
+  u->deferred_next = lp->upstream_deferred;
+  lp->upstream_deferred = u;
+  uv_timer_start(&lp->upstream_timer, on_deferred, 0, 0);
+}
+
+/* resend: |u| was sent behind another request on a connection that will
+ * not answer it; send it again from a later loop turn (the caller may be
+ * inside another exchange's callback). */
+static void resend(struct upstream *u) {
+  struct loop *lp = u->lp;
+  /* Sent again on a connection of its own: behind the request that broke
+   * this one, it could be lost with it again, and ahead of others it
+   * could take them along. */
+  u->pipelinable = u->waiter.pipelinable = 0;
+  if (u->attempts >= 3) {
+    u->failed = 1;
+    LOG_WARN("backend %s: connection closed before the answer to %s, "
+             "sent %d times", u->server, u->what, u->attempts);
+    defer_fail(u, 502, "backend closed the connection before answering");
+    return;
+  }
+  u->retry_pending = 1;
   u->deferred_next = lp->upstream_deferred;
   lp->upstream_deferred = u;
   uv_timer_start(&lp->upstream_timer, on_deferred, 0, 0);
@@ -592,10 +737,13 @@ static void fail(struct upstream *u, int status, const char *why) {
 static void on_ready(struct upstream *u) {
   pool_server_used(u->b);
   u->reading = 1;
-  u->paused = 0;
   llhttp_init(&u->parser, HTTP_RESPONSE, &settings);
   u->parser.data = u;
-  arm_read_timer(u);
+  if (!u->follower) {
+    u->paused = 0;
+    arm_read_timer(u);
+    pipe_update(u->b); /* before the write, which may fail and free |u| */
+  }
   send_head_and_queue(u);
 }
 
@@ -622,8 +770,20 @@ static void on_connected(struct bconn *b, int status) {
 /* use_conn: |b| is the upstream's connection from now on. */
 static void use_conn(struct upstream *u, struct bconn *b) {
   u->b = b;
-  b->on_timeout = on_read_timeout;
   u->server = pool_server_name(b);
+  if (u->waiter.pipelined) {
+    /* Behind the connection's owner and those already behind it: the
+     * socket's write queue keeps the requests in this order. */
+    struct upstream *t = b->owner;
+    while (t->pipe_next != NULL)
+      t = t->pipe_next;
+    t->pipe_next = u;
+    u->follower = u->was_pipelined = 1;
+    u->lp->upstream_stats.pipelined++;
+    on_ready(u);
+    return;
+  }
+  b->on_timeout = on_read_timeout;
   if (b->connected)
     on_ready(u);
 }
@@ -721,10 +881,16 @@ struct upstream *upstream_start(struct pool *pool, int backend,
   u->is_head_req = req->method_len == 4 && memcmp(req->method, "HEAD", 4) == 0;
   u->retryable = http_method_idempotent(req->method, req->method_len) &&
                  !req->has_body;
+  /* GET only: a HEAD's answer is where a backend most often sends bytes
+   * its framing does not announce (a body), which would become the next
+   * request's answer. */
+  u->pipelinable = u->cfg->backend_pipeline > 1 && !req->has_body &&
+                   req->method_len == 3 && memcmp(req->method, "GET", 3) == 0;
   u->waiter = (struct pool_waiter){.on_served = on_served,
                                    .connect_cb = on_connected,
                                    .read_cb = on_read,
-                                   .owner = u};
+                                   .owner = u,
+                                   .pipelinable = u->pipelinable};
   u->starting = 1;
   start_connect(u, 0);
   u->starting = 0;
@@ -774,17 +940,21 @@ void upstream_pause(struct upstream *u) {
   if (u->paused || u->b == NULL)
     return;
   u->paused = 1;
+  if (u->follower)
+    return; /* hand_off pauses the connection when its turn comes */
   pool_pause_read(u->b);
   pool_set_deadline(u->b, 0); /* waiting on the client, not the backend */
+  pipe_update(u->b); /* nothing more behind a stalled response */
 }
 
 void upstream_resume(struct upstream *u) {
   if (!u->paused)
     return;
   u->paused = 0;
-  if (u->b != NULL) {
+  if (u->b != NULL && !u->follower) {
     pool_resume_read(u->b);
     arm_read_timer(u);
+    pipe_update(u->b);
   }
 }
 
@@ -793,7 +963,7 @@ void upstream_cancel(struct upstream *u) {
     return;
   leave_queue(u); /* the backend never sees it */
   release(u, 0);
-  if (u->failed && u->deferred_why != NULL) {
+  if ((u->failed && u->deferred_why != NULL) || u->retry_pending) {
     u->dead = 1; /* on the deferred list; freed there */
     return;
   }

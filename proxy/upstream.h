@@ -99,6 +99,8 @@ struct upstream_stats {
   int64_t queued;       /* of those, waiting for a connection (gauge) */
   uint64_t queue_timeouts; /* 503: timeouts.backend_queue passed */
   uint64_t queue_full;     /* 503: limits.backend_queue were waiting */
+  uint64_t pipelined;      /* sent behind another on a busy connection */
+  uint64_t pipeline_retries; /* of those, resent: no answer began */
 };
 
 /* The counters are struct loop's upstream_stats (read them on that

@@ -29,6 +29,17 @@
  * sets the peak to the open count). Tests use it to check a proxy's cap
  * on backend connections from the backend's side.
  *
+ * /echo?ms=N answers the echo after N ms; /echo?close=1 answers it with
+ * Connection: close and closes. /drop?ms=N closes the connection after N
+ * ms without answering. /pipelined answers "pipelined N": requests (other
+ * than /count, /conns, /pipelined) whose head had arrived before the
+ * response to the one ahead of them on their connection was queued, that
+ * is, requests a proxy pipelined; ?reset=1 zeroes it. With these the
+ * pipelining tests see, from the backend's side, what was pipelined and
+ * what a close takes with it (pipelined requests behind an answer with
+ * Connection: close, or behind a drop, are read and discarded, never
+ * answered).
+ *
  * Usage: fault_backend --listen HOST:PORT [--listen ...] [--log FILE]
  *                      [--page FILE] */
 #include <errno.h>
@@ -116,6 +127,7 @@ struct conn {
   uint64_t body_len;
   SHA256_CTX sha;
   int keepalive;
+  int ahead; /* input was waiting when the last response was queued */
 
   /* The response being written. */
   int busy;
@@ -136,6 +148,7 @@ static uv_signal_t sig_term, sig_int;
 static struct conn *conns;
 static uint64_t request_count;
 static int open_conns, peak_conns; /* /conns */
+static uint64_t pipelined_count;   /* /pipelined */
 static int log_fd = -1;
 static llhttp_settings_t settings;
 static char read_buf[64 * 1024];
@@ -400,6 +413,9 @@ static void conn_done(struct conn *c, int force_close) {
   reset_request(c);
   if (c->closed)
     return;
+  /* Bytes already here are a request sent before this answer was: the
+   * peer pipelined it (its head is counted once it is complete). */
+  c->ahead = c->parse_off < c->in_len;
   if (force_close || !c->keepalive) {
     linger_close(c);
     return;
@@ -515,6 +531,13 @@ static void on_slow_tick(uv_timer_t *t) {
 
 static void on_delay_done(uv_timer_t *t) { respond_text(t->data, 200, "ok"); }
 
+static void respond_echo(struct conn *c);
+static void on_echo_done(uv_timer_t *t) { respond_echo(t->data); }
+
+/* /drop: the request is never answered; what was pipelined behind it is
+ * discarded with the connection. */
+static void on_drop_done(uv_timer_t *t) { conn_done(t->data, 1); }
+
 static void on_page_done(uv_timer_t *t) {
   respond(t->data, 200, "text/html; charset=utf-8", NULL, page_body, page_len);
 }
@@ -592,6 +615,8 @@ static void respond_echo(struct conn *c) {
   }
   sb_printf(&b, "%s],\n  \"body_length\": %" PRIu64 ",\n  \"body_sha256\": \"%s\"\n}\n",
             first ? "" : "\n  ", c->body_len, hex);
+  if (query_get(c, "close", 0) == 1)
+    c->keepalive = 0; /* respond says Connection: close, conn_done closes */
   respond(c, 200, "application/json", NULL, b.p, b.len);
   free(b.p);
 }
@@ -640,7 +665,13 @@ static void te_coded(struct conn *c) {
 static void dispatch(struct conn *c) {
   char hdr[512];
   if (path_is(c, "/echo")) {
-    respond_echo(c);
+    long long ms = query_get(c, "ms", 0);
+    if (ms > 0)
+      uv_timer_start(&c->timer, on_echo_done, (uint64_t)ms, 0);
+    else
+      respond_echo(c);
+  } else if (path_is(c, "/drop")) {
+    uv_timer_start(&c->timer, on_drop_done, (uint64_t)query_get(c, "ms", 0), 0);
   } else if (path_is(c, "/headers")) {
     respond(c, 200, "text/plain", NULL, c->head, c->head_len);
   } else if (path_is(c, "/delay")) {
@@ -805,6 +836,12 @@ static void dispatch(struct conn *c) {
     if (query_get(c, "reset", 0) == 1)
       peak_conns = open_conns;
     respond_text(c, 200, body);
+  } else if (path_is(c, "/pipelined")) {
+    char body[64];
+    snprintf(body, sizeof(body), "pipelined %" PRIu64 "\n", pipelined_count);
+    if (query_get(c, "reset", 0) == 1)
+      pipelined_count = 0;
+    respond_text(c, 200, body);
   } else if (path_is(c, "/count")) {
     char body[32];
     snprintf(body, sizeof(body), "%" PRIu64 "\n", request_count);
@@ -903,7 +940,7 @@ static void log_request(const char *method, const char *url, size_t url_len) {
 }
 
 static int is_count_path(const struct conn *c) {
-  return path_is(c, "/count") || path_is(c, "/conns");
+  return path_is(c, "/count") || path_is(c, "/conns") || path_is(c, "/pipelined");
 }
 
 static void head_complete(struct conn *c, size_t pos) {
@@ -924,6 +961,8 @@ static void head_complete(struct conn *c, size_t pos) {
               c->url, c->url_len);
   if (!is_count_path(c)) {
     request_count++;
+    if (c->ahead)
+      pipelined_count++;
     if (!c->counted_open) {
       c->counted_open = 1;
       if (++open_conns > peak_conns)
@@ -931,6 +970,7 @@ static void head_complete(struct conn *c, size_t pos) {
     }
   }
   c->counted = 1;
+  c->ahead = 0;
   /* Interim 100 only for HTTP/1.1: 1.0 clients do not understand it. */
   if (c->expect_continue && llhttp_get_http_major(&c->parser) == 1 &&
       llhttp_get_http_minor(&c->parser) >= 1)

@@ -8,7 +8,14 @@
  * released connection goes to the first waiter (FIFO), a discarded one
  * lets the next open a new one; a cancelled waiter is skipped; the
  * deadline answers UV_ETIMEDOUT; the pool never counts more than two
- * open. */
+ * open.
+ *
+ * Pipelining (limits.backend_pipeline = 3): at the cap, a request that
+ * may be pipelined goes onto a busy connection whose owner allows it,
+ * never more than three requests on one; one that may not waits, and
+ * the queue stays FIFO (nothing passes a waiter); a waiter that may is
+ * served as soon as a connection opens up; pool_put ends pipelining on
+ * the connection. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,7 +34,7 @@
 #include "proxy/loop.h"
 #include "proxy/pool.h"
 
-#define NOWNERS 5
+#define NOWNERS 7
 
 struct owner {
   struct pool_waiter w;
@@ -77,6 +84,7 @@ static void on_served(struct pool_waiter *w, struct bconn *b, int err) {
 
 static struct bconn *get(struct fixture *f, int i, int *err) {
   struct owner *o = &f->own[i];
+  o->w.pipelinable = 0;
   o->w.on_served = on_served;
   o->w.connect_cb = on_connected;
   o->w.read_cb = on_read;
@@ -221,10 +229,106 @@ static void test_deadline(void **state) {
   pool_discard(f->own[1].b);
 }
 
+static struct bconn *get_pipelinable(struct fixture *f, int i, int *err) {
+  struct owner *o = &f->own[i];
+  o->w = (struct pool_waiter){.on_served = on_served,
+                              .connect_cb = on_connected,
+                              .read_cb = on_read,
+                              .owner = o,
+                              .pipelinable = 1};
+  *err = 1;
+  o->b = pool_get(f->pool, 0, 0, &o->w, err);
+  return o->b;
+}
+
+static int sixth_waiter_served(struct fixture *f) { return f->own[5].served; }
+static int seventh_waiter_served(struct fixture *f) {
+  return f->own[6].served;
+}
+
+/* open_pipe: what upstream.c does when |b|'s owner allows followers. */
+static void open_pipe(struct bconn *b, int open) {
+  b->pipe_open = open;
+  pool_pipe_update(b);
+}
+
+static void test_pipeline(void **state) {
+  struct fixture *f = *state;
+  int err;
+  struct config *cfg = (struct config *)pool_config(f->pool);
+  cfg->backend_pipeline = 3;
+  cfg->backend_queue_timeout = 5000; /* nobody times out here */
+  struct bconn *b0 = get(f, 0, &err), *b1 = get(f, 1, &err);
+  run_until(f, two_connected);
+  assert_true(two_connected(f));
+  assert_int_equal(b0->pipe_depth, 1);
+  /* Only b0's owner allows requests behind its own. */
+  open_pipe(b0, 1);
+  assert_ptr_equal(get_pipelinable(f, 2, &err), b0);
+  assert_int_equal(f->own[2].w.pipelined, 1);
+  assert_ptr_equal(b0->owner, &f->own[0]); /* still the owner's */
+  assert_ptr_equal(get_pipelinable(f, 3, &err), b0);
+  assert_int_equal(b0->pipe_depth, 3);
+  /* Full (3 on b0), b1 closed to followers: a pipelinable request
+   * waits, and one that may not be pipelined waits behind it. */
+  assert_null(get_pipelinable(f, 4, &err));
+  assert_int_equal(err, 0);
+  assert_int_equal(f->own[4].w.pipelined, 0);
+  assert_null(get(f, 5, &err));
+  assert_int_equal(err, 0);
+  /* b1 opens up: the first waiter goes behind its owner, on the timer;
+   * the second may not, and still waits. */
+  open_pipe(b1, 1);
+  assert_int_equal(f->own[4].served, 0);
+  run_until(f, fifth_waiter_served);
+  assert_int_equal(f->own[4].served, 1);
+  assert_ptr_equal(f->own[4].b, b1);
+  assert_int_equal(f->own[4].w.pipelined, 1);
+  assert_int_equal(b1->pipe_depth, 2);
+  assert_int_equal(f->own[5].served, 0);
+  /* FIFO: a pipelinable request waits behind the waiter, though b1 has
+   * room; b0 taking requests again serves neither, since the first may
+   * not be pipelined and the other must not pass it. */
+  assert_null(get_pipelinable(f, 6, &err));
+  assert_int_equal(err, 0);
+  b0->pipe_depth--;
+  pool_pipe_update(b0);
+  run_until(f, sixth_waiter_served);
+  assert_int_equal(f->own[5].served, 0);
+  assert_int_equal(f->own[6].served, 0);
+  /* b1 drains: pool_put hands it to the waiter that may not be
+   * pipelined, as its owner, with nothing behind; then the next waiter
+   * goes behind b0's owner. */
+  pool_put(b1);
+  run_until(f, seventh_waiter_served);
+  assert_ptr_equal(f->own[5].b, b1);
+  assert_int_equal(f->own[5].w.pipelined, 0);
+  assert_ptr_equal(b1->owner, &f->own[5]);
+  assert_int_equal(b1->pipe_depth, 1);
+  assert_ptr_equal(f->own[6].b, b0);
+  assert_int_equal(f->own[6].w.pipelined, 1);
+  assert_int_equal(b0->pipe_depth, 3);
+  /* An owner that stops allowing followers (a slow client, a
+   * Connection: close) is not picked even with room. */
+  b0->pipe_depth--;
+  open_pipe(b0, 0);
+  open_pipe(b1, 0);
+  assert_null(get_pipelinable(f, 3, &err));
+  assert_int_equal(err, 0);
+  pool_cancel_wait(&f->own[3].w);
+  struct pool_server_state st;
+  pool_server_state(f->pool, 0, 0, &st);
+  assert_int_equal(st.conns, 2);
+  assert_int_equal(f->naccepted, 2);
+  pool_discard(b0);
+  pool_discard(b1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_cap_and_queue, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pipeline, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,14 @@
 # they used more is retried (BENCH_RETRIES times), keeping the quietest
 # attempt. Tables
 # show medians; the key one is CPU µs per request with herald's ratio to
-# the best other proxy per cell (lower is better).
+# the best other proxy per cell (lower is better), and herald-pipelined's.
+#
+# Two herald configurations: herald is herald as shipped (its defaults);
+# herald-pipelined is the same binary tuned with opt-in backend
+# pipelining, -o limits.backend_max_connections=CAP
+# -o limits.backend_pipeline=DEPTH (BENCH_PIPE), not the default. "The
+# best other proxy" is always nghttpx, h2o or nginx, never a herald
+# configuration.
 #
 # 2 workers (unless BENCH_WORKERS2=0): the same cells with every proxy at
 # 2 workers and nothing pinned; req/s (and CPU/req). herald runs with
@@ -60,14 +67,22 @@
 #   BENCH_QUICK=1         a sanity run of every section: one short
 #                         repetition per cell, 200 connections for memory,
 #                         one page load per arm
-#   BENCH_PROXIES="herald nghttpx h2o nginx"   the proxies compared, in
-#                         order; a name given twice runs twice (NAME-2),
-#                         which shows the noise of one proxy against itself
-#                         (BENCH_A/BENCH_B, if set, are the first two)
+#   BENCH_PROXIES="herald herald-pipelined nghttpx h2o nginx"   the
+#                         proxies compared, in order; a name given twice
+#                         runs twice (NAME-2), which shows the noise of one
+#                         proxy against itself (BENCH_A/BENCH_B, if set,
+#                         are the first two)
+#   BENCH_PIPE="100 10"   herald-pipelined's CAP and DEPTH: herald with
+#                         -o limits.backend_max_connections=CAP
+#                         -o limits.backend_pipeline=DEPTH (DEPTH > 1; in
+#                         the 2-worker section CAP is per worker, as
+#                         herald counts it)
 #   BENCH_HERALD2=PATH    herald-2 (herald's second appearance in
-#                         BENCH_PROXIES) runs this binary: an interleaved
-#                         A/B of two builds, e.g. BENCH_PROXIES="herald
-#                         herald" BENCH_HERALD2=/tmp/herald-before
+#                         BENCH_PROXIES; herald-pipelined-2 likewise) runs
+#                         this binary: an interleaved A/B of two builds,
+#                         e.g. BENCH_PROXIES="herald herald"
+#                         BENCH_HERALD2=/tmp/herald-before; the matrix then
+#                         has a herald / herald-2 column
 #   BENCH_REPS=3 BENCH_DURATION=8 BENCH_WARMUP=2 BENCH_C=100 BENCH_M=10
 #   BENCH_THREADS=1       h2load -t
 #   BENCH_CELLS="h2c:1k.bin h2c:100k.bin tls:1k.bin tls:100k.bin"
@@ -93,7 +108,8 @@
 #   BENCH_PAGELOAD=1      the page-load section (0: skip it)
 #   BENCH_OUT=DIR         results (default $B/bench/<timestamp>): raw*.tsv
 #                         (every run), summary*.tsv (medians), ratios.tsv,
-#                         attempts.tsv, tables.md (what is printed),
+#                         attempts.tsv, commands.tsv (each label's proxy
+#                         command line), tables.md (what is printed),
 #                         h2load/*.txt, logs
 #   BENCH_PIN=0           do not pin to CPUs
 #   BENCH_PROFILE=1       profile herald instead of comparing: only
@@ -125,8 +141,10 @@ if [[ -n ${BENCH_PROXIES:-} ]]; then
 elif [[ -n ${BENCH_A:-}${BENCH_B:-} ]]; then
   PROXIES=("${BENCH_A:-herald}" "${BENCH_B:-nghttpx}")
 else
-  PROXIES=(herald nghttpx h2o nginx)
+  PROXIES=(herald herald-pipelined nghttpx h2o nginx)
 fi
+read -r PIPE_CAP PIPE_DEPTH PIPE_REST <<<"${BENCH_PIPE:-100 10}"
+
 if [[ $QUICK == 1 ]]; then
   REPS=${BENCH_REPS:-1}; DUR=${BENCH_DURATION:-2}; WARM=${BENCH_WARMUP:-1}
   CONN_N=${BENCH_CONN_N:-200}; RETRIES=${BENCH_RETRIES:-0}; QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
@@ -172,14 +190,20 @@ ROOT=$(cd "$BENCH_DIR/../.." && pwd)
 LABELS=()
 declare -A SEEN=()
 for p in "${PROXIES[@]}"; do
-  case $p in herald | nghttpx | h2o | nginx) ;; *) die "unknown proxy '$p' (herald|nghttpx|h2o|nginx)" ;; esac
+  case $p in herald | herald-pipelined | nghttpx | h2o | nginx) ;;
+    *) die "unknown proxy '$p' (herald|herald-pipelined|nghttpx|h2o|nginx)" ;; esac
   SEEN[$p]=$(( ${SEEN[$p]:-0} + 1 ))
   if (( SEEN[$p] == 1 )); then LABELS+=("$p"); else LABELS+=("$p-${SEEN[$p]}"); fi
 done
-H_LABEL=
-for i in "${!PROXIES[@]}"; do
-  [[ ${PROXIES[$i]} == herald ]] && { H_LABEL=${LABELS[$i]}; break; }
-done
+# H_LABEL, P_LABEL: the first herald and herald-pipelined, the ones whose
+# ratios to the best other proxy are shown (empty when not compared).
+H_LABEL= P_LABEL=
+[[ -n ${SEEN[herald]:-} ]] && H_LABEL=herald
+[[ -n ${SEEN[herald-pipelined]:-} ]] && P_LABEL=herald-pipelined
+[[ $PIPE_CAP =~ ^[1-9][0-9]*$ && $PIPE_DEPTH =~ ^[1-9][0-9]*$ && -z $PIPE_REST ]] &&
+  (( PIPE_DEPTH > 1 )) || die "BENCH_PIPE must be \"CAP DEPTH\", two integers, DEPTH > 1 (got '${BENCH_PIPE:-}')"
+PIPE_OPTS=(-o "limits.backend_max_connections=$PIPE_CAP" -o "limits.backend_pipeline=$PIPE_DEPTH")
+PIPE_NOTE="herald-pipelined is the same herald binary with ${PIPE_OPTS[*]} (opt-in backend pipelining, not the default)"
 PROFILE_TOOLS=; [[ $PROFILE == 1 ]] && PROFILE_TOOLS=perf
 for t in nginx h2load openssl awk ss $PROFILE_TOOLS; do
   command -v "$t" >/dev/null 2>&1 || die "$t not found (make deps)"
@@ -189,10 +213,14 @@ for p in nghttpx h2o; do
     command -v "$p" >/dev/null 2>&1 || die "$p not found (make deps)"
   fi
 done
-if [[ -n $H_LABEL || $REC != 0 || $LEARN != 0 ]]; then
+if [[ -n $H_LABEL$P_LABEL || $REC != 0 || $LEARN != 0 ]]; then
   [[ -x $B/herald ]] || die "$B/herald not built (make), or leave herald out"
   HERALD=$(cd "$(dirname "$B/herald")" && pwd)/herald
   HERALD_WORKERS=$(herald_workers_style)
+  if [[ -n $P_LABEL ]] && ! "$HERALD" -t --listen 127.0.0.1:1 --backend 127.0.0.1:1 \
+      "${PIPE_OPTS[@]}" >/dev/null 2>&1; then
+    die "$B/herald -t refuses ${PIPE_OPTS[*]}: leave herald-pipelined out"
+  fi
 else
   HERALD_WORKERS=none
 fi
@@ -392,9 +420,12 @@ attempt() {
   local gen_pin=$PIN_LOAD
   [[ $WORKERS == 1 ]] || gen_pin=""
   wait_quiet
-  HERALD_BIN=$HERALD
-  [[ $label == herald-2* && -n ${BENCH_HERALD2:-} ]] && HERALD_BIN=$BENCH_HERALD2
+  herald_for "$label"
+  # The profile is herald's as shipped: herald-pipelined is not sampled.
+  local prof=0
+  [[ $PROFILE == 1 && $proxy == herald && $label != herald-pipelined* ]] && prof=1
   start_proxy "$proxy" "$WORKERS"
+  command_note "$label"
   if [[ $mode == page ]]; then
     for p in "${PAGE_MIX[@]}"; do urls+=("http://127.0.0.1:$H2C_PORT$p"); done
     opt=(-H 'sec-fetch-dest: document' -H 'sec-fetch-mode: navigate'
@@ -420,12 +451,12 @@ attempt() {
   pids=$(tree "$PROXY_PID" | tr '\n' ' ')
   bpids=$(tree "$BACKEND_PID" | tr '\n' ' ')
   t0=$(ticks $pids); b0=$(ticks $bpids); g0=$(ticks "$GEN_PID"); s0=$(busy_ticks)
-  [[ $PROFILE == 1 && $proxy == herald ]] && profile_start "${mode}_${file%.bin}.rep$rep.try$try"
+  [[ $prof == 1 ]] && profile_start "${mode}_${file%.bin}.rep$rep.try$try"
   wait_line "$of" 'Main benchmark duration is over' $((DUR + 15))
   t1=$(ticks $pids); b1=$(ticks $bpids); g1=$(ticks "$GEN_PID"); s1=$(busy_ticks)
   wait "$GEN_PID" 2>/dev/null
   forget "$GEN_PID"
-  [[ $PROFILE == 1 && $proxy == herald ]] && profile_stop
+  [[ $prof == 1 ]] && profile_stop
   rss=$(status_kb VmHWM $pids)
   stop_pid "$PROXY_PID"
 
@@ -448,11 +479,21 @@ attempt() {
       print cell, label, rep, rps, done, failed, p50, p99, us,
             sprintf("%.1f", 100 * dt / hz / dur), sprintf("%.1f", rss / 1024),
             sprintf("%.1f", other), try }' >"$WORK/run/attempt.tsv"
-  [[ $PROFILE == 1 && $proxy == herald ]] && profile_note "$WORK/run/attempt.tsv"
+  [[ $prof == 1 ]] && profile_note "$WORK/run/attempt.tsv"
   printf '%s\t' "$WORKERS" >>"$OUT/attempts.tsv"
   cat "$WORK/run/attempt.tsv" >>"$OUT/attempts.tsv"
-  awk -F'\t' -v w="$WORKERS" '{ printf "[bench] %-14s %-10s w%s rep %s.%s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %7s us/req (%s%%)  rss %6s MB  other %5s%%  failed %s\n",
+  awk -F'\t' -v w="$WORKERS" '{ printf "[bench] %-14s %-16s w%s rep %s.%s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %7s us/req (%s%%)  rss %6s MB  other %5s%%  failed %s\n",
                                 $1, $2, w, $3, $13, $4, $7, $8, $9, $10, $11, $12, $6 }' "$WORK/run/attempt.tsv" >&2
+}
+
+# command_note LABEL: the proxy's command line as the kernel has it (so
+# what herald-pipelined really ran with), once per label and worker count,
+# in commands.tsv
+command_note() {
+  local c
+  grep -q "^$1	$WORKERS	" "$OUT/commands.tsv" 2>/dev/null && return 0
+  c=$(tr '\0' ' ' <"/proc/$PROXY_PID/cmdline" 2>/dev/null)
+  printf '%s\t%s\t%s\n' "$1" "$WORKERS" "${c% }" >>"$OUT/commands.tsv"
 }
 
 # one_run CELL LABEL PROXY REP: attempt, again while others used more than
@@ -486,19 +527,47 @@ matrix() {
     done
   done
 }
-proxy_of() { echo "${1%%-[0-9]*}"; }
+# proxy_of LABEL: the proxy a label runs; herald-pipelined is herald
+# (its options come from herald_for)
+proxy_of() {
+  local p=${1%%-[0-9]*}
+  [[ $p == herald-pipelined ]] && p=herald
+  echo "$p"
+}
+# herald_for LABEL: set HERALD_BIN and HERALD_CONF (herald's options, for
+# start_herald) for a run labelled LABEL: herald's second appearance runs
+# BENCH_HERALD2, if set; herald-pipelined* adds PIPE_OPTS.
+herald_for() {
+  HERALD_BIN=$HERALD HERALD_CONF=()
+  [[ $1 == herald-2* || $1 == herald-pipelined-2* ]] && [[ -n ${BENCH_HERALD2:-} ]] &&
+    HERALD_BIN=$BENCH_HERALD2
+  [[ $1 == herald-pipelined* ]] && HERALD_CONF=("${PIPE_OPTS[@]}")
+  return 0
+}
 
-# Without workers herald's 2-worker column is its one loop, and says so.
-W2_LABELS=() W2_H_LABEL=
+# Without workers herald's 2-worker column is its one loop, and says so
+# (herald-pipelined's too).
+W2_LABELS=() W2_H_LABEL= W2_P_LABEL=
 for l in "${LABELS[@]}"; do
-  if [[ $(proxy_of "$l") == herald && $HERALD_WORKERS == none ]]; then
-    W2_LABELS+=("$l-1loop")
-    [[ $l == "$H_LABEL" ]] && W2_H_LABEL=$l-1loop
-  else
-    W2_LABELS+=("$l")
-    [[ $l == "$H_LABEL" ]] && W2_H_LABEL=$l
-  fi
+  w2=$l
+  [[ $(proxy_of "$l") == herald && $HERALD_WORKERS == none ]] && w2=$l-1loop
+  W2_LABELS+=("$w2")
+  [[ $l == "$H_LABEL" ]] && W2_H_LABEL=$w2
+  [[ $l == "$P_LABEL" ]] && W2_P_LABEL=$w2
 done
+# ratio_spec H P LABELS...: md_matrix's ratio columns: H and P (each over
+# the best other proxy) and, for an A/B of two builds, each over its
+# second appearance (herald/herald-2, herald-pipelined/herald-pipelined-2)
+ratio_spec() {
+  local h=$1 p=$2 x l spec; shift 2
+  spec="$h $p"
+  for x in $h $p; do
+    for l in "$@"; do
+      [[ $l == "${x%-1loop}-2" || $l == "${x%-1loop}-2-1loop" ]] && spec="$spec $x/$l"
+    done
+  done
+  echo $spec
+}
 ncells=$(wc -w <<<"$CELLS")
 runs=$(( ncells * ${#LABELS[@]} * REPS ))
 [[ $W2 != 0 ]] && runs="$runs + $(( ncells * ${#W2_LABELS[@]} * W2_REPS )) (2 workers)"
@@ -506,7 +575,8 @@ log "output in $OUT; proxies: ${LABELS[*]}; cells: $CELLS; $REPS reps x ${DUR}s 
 {
   echo "date: $(date -Is)"
   echo "h2load: $(h2load --version 2>&1 | head -n 1)"
-  for p in "${PROXIES[@]}"; do echo "$p: $(proxy_version "$p")"; done | sort -u
+  for p in "${PROXIES[@]}"; do echo "$p: $(proxy_version "$(proxy_of "$p")")"; done | sort -u
+  [[ -n $P_LABEL ]] && echo "herald-pipelined options: ${PIPE_OPTS[*]}"
   echo "herald workers: $HERALD_WORKERS"
   echo "PROXIES=${PROXIES[*]} REPS=$REPS DUR=$DUR WARM=$WARM C=$C M=$M THREADS=$THREADS PIN=$PIN cpus=$(nproc)"
   echo "W2=$W2 W2_REPS=$W2_REPS CONNMEM=$CONNMEM CONN_N=$CONN_N CONN_WARM=$CONN_WARM OTHER_MAX=$OTHER_MAX RETRIES=$RETRIES"
@@ -543,7 +613,7 @@ if [[ -n $CELLS ]]; then
   log "1 worker each: proxies on CPU 1, backend and h2load on CPU 0"
   matrix "$REPS" "${LABELS[@]}"
   summarize "$RAW" >"$OUT/summary.tsv"
-  [[ -n $H_LABEL ]] && ratios "$OUT/summary.tsv" "$H_LABEL" >"$OUT/ratios.tsv"
+  [[ -n $H_LABEL$P_LABEL ]] && ratios "$OUT/summary.tsv" "$H_LABEL" "$P_LABEL" >"$OUT/ratios.tsv"
 fi
 
 if [[ -n $CELLS && $W2 != 0 && ${#W2_LABELS[@]} -gt 0 ]]; then
@@ -627,16 +697,16 @@ report() {
     echo "$(nproc) CPUs, $pin_note; h2load -c $C -m $M -t $THREADS, ${DUR}s after ${WARM}s warm-up;"
     echo "medians of $REPS interleaved run(s), each proxy freshly started for each run. $(other_note "$RAW")"
     echo
-    echo "CPU µs per request (lower is better; best of the others in bold):"
+    [[ -n $P_LABEL ]] && echo "$PIPE_NOTE."
     echo
-    md_matrix "$OUT/summary.tsv" cpu_us_req "$H_LABEL" "${LABELS[@]}"
+    echo "CPU µs per request (lower is better; best of the others, herald configurations aside, in bold):"
+    echo
+    md_matrix "$OUT/summary.tsv" cpu_us_req "$(ratio_spec "$H_LABEL" "$P_LABEL" "${LABELS[@]}")" "${LABELS[@]}"
     if [[ -s $OUT/ratios.tsv ]]; then
       echo
-      echo "$H_LABEL against the best other proxy per cell (CPU/request and p99: lower is better):"
+      echo "$(echo $H_LABEL $P_LABEL | sed 's/ / and /') against the best other proxy (not herald) per cell (CPU/request and p99: lower is better):"
       echo
-      awk -F'\t' "$TABLES_AWK"'NR == 1 { print "| Cell | best other | its µs/req | herald µs/req | herald / best | herald p99 / its p99 |"
-          print "|---|---|---|---|---|---|"; next }
-        { printf "| %s | %s | %s | %s | %s | %s |\n", cellname($1), $3, $4, $2, $5, $8 }' "$OUT/ratios.tsv"
+      md_ratios "$OUT/ratios.tsv" "$H_LABEL" "$P_LABEL"
     fi
     echo
     echo "Every figure (peak RSS: VmHWM summed over the process tree, fresh process per run):"
@@ -650,14 +720,16 @@ report() {
     echo
     echo "Nothing pinned (proxy, backend and h2load share both CPUs); medians of $W2_REPS run(s)."
     echo "$(other_note "$OUT/raw-w2.tsv")"
-    if [[ $W2_H_LABEL == *-1loop ]]; then
-      echo "herald has no workers yet (herald -t refuses --workers 2): $W2_H_LABEL is"
+    if [[ $HERALD_WORKERS == none && -n $W2_H_LABEL$W2_P_LABEL ]]; then
+      local is=is; [[ -n $W2_H_LABEL && -n $W2_P_LABEL ]] && is=are
+      echo "herald has no workers yet (herald -t refuses --workers 2): $(echo $W2_H_LABEL $W2_P_LABEL | sed 's/ / and /') $is"
       echo "herald with its one event loop, unpinned, against the others' two workers."
     fi
+    [[ -n $W2_P_LABEL ]] && echo "$PIPE_NOTE; the cap is per worker."
     echo
-    echo "req/s (CPU µs per request), higher is better; best of the others in bold:"
+    echo "req/s (CPU µs per request), higher is better; best of the others, herald configurations aside, in bold:"
     echo
-    md_matrix "$OUT/summary-w2.tsv" req_s "$W2_H_LABEL" "${W2_LABELS[@]}"
+    md_matrix "$OUT/summary-w2.tsv" req_s "$(ratio_spec "$W2_H_LABEL" "$W2_P_LABEL" "${W2_LABELS[@]}")" "${W2_LABELS[@]}"
     echo
     md_detail "$OUT/summary-w2.tsv"
     warn_bad "$OUT/raw-w2.tsv"
@@ -670,6 +742,7 @@ report() {
     echo "after $CONN_WARM warm-up connections, one worker, fresh process per figure; medians of $CONN_REPS."
     echo "A stream in flight: its h2c connection's cost minus an idle one's; it includes the"
     echo "backend connection the proxy holds for it."
+    [[ -n $P_LABEL ]] && echo "herald-pipelined is not measured here: its options change only how herald uses backend connections."
     echo
     md_connmem "$OUT/summary-connmem.tsv"
     awk -F'\t' 'NR > 1 && $8 != "ok" { printf "WARNING: %s %s rep %s: %s\n", $1, $2, $3, $8 }' "$OUT/raw-connmem.tsv"

@@ -20,6 +20,11 @@
 # (RSS after - RSS before) / CONN_N. A stream in flight costs the
 # difference between h2c-stream and h2c-idle.
 #
+# herald-pipelined is left out: its options change only how herald uses
+# backend connections, and h2c-stream's CONN_N held requests would
+# outnumber its CAP x DEPTH slots and wait in herald's queue, never
+# reaching the backend.
+#
 # Globals read: B, WORK, OUT, PROXIES, LABELS, CONN_N, CONN_WARM,
 # CONN_REPS, PIN_LOAD. Writes $OUT/raw-connmem.tsv and
 # $OUT/summary-connmem.tsv.
@@ -42,6 +47,7 @@ hold_cmd() {
 connmem_one() {
   local proxy=$1 label=$2 kind=$3 rep=$4 args=() pids r0 r1 a1 a2 st want i
   local note=ok
+  herald_for "$label"
   start_proxy "$proxy" 1
   case $kind in
     h2c-idle) args=(--connect "127.0.0.1:$H2C_PORT") ;;
@@ -99,7 +105,8 @@ connmem_section() {
   for rep in $(seq 1 "$CONN_REPS"); do
     for kind in $CONN_KINDS; do
       for i in "${!PROXIES[@]}"; do
-        connmem_one "${PROXIES[$i]}" "${LABELS[$i]}" "$kind" "$rep"
+        [[ ${PROXIES[$i]} == herald-pipelined ]] && continue
+        connmem_one "$(proxy_of "${LABELS[$i]}")" "${LABELS[$i]}" "$kind" "$rep"
       done
     done
   done

@@ -13,8 +13,10 @@
 # With one worker the proxy is pinned ($PIN_PROXY); with more it floats.
 #
 # Globals read: WORK, OUT, NOFILE, HERALD (HERALD_BIN instead, if set),
-# PIN_PROXY, BACKEND_PORT (the
-# backend), HERALD_EXTRA (array: more herald arguments), PROXY_LOG (log
+# PIN_PROXY, BACKEND_PORT (the backend), HERALD_CONF (array: the herald
+# configuration's options, herald-pipelined's -o limits.backend_*; set per
+# label by bench.sh's herald_for), HERALD_EXTRA (array: more herald
+# arguments, a section's own), PROXY_LOG (log
 # file instead of $OUT/NAME.log), LONG_TIMEOUTS (1: every idle, keep-alive
 # and backend read timeout raised to 10 minutes and herald's per-client
 # connection cap lifted, for the memory section, whose connections sit
@@ -23,6 +25,7 @@
 # H1_PORT (cleartext HTTP/1.1: H2C_PORT except for nginx, whose h2c
 # listener speaks nothing else).
 
+HERALD_CONF=()
 HERALD_EXTRA=()
 PROXY_LOG=
 LONG_TIMEOUTS=0
@@ -96,7 +99,7 @@ start_herald() {
   $pin "${HERALD_BIN:-$HERALD}" --listen "127.0.0.1:$H2C_PORT" --listen-tls "127.0.0.1:$TLS_PORT" \
     --cert "$WORK/cert.pem" --key "$WORK/key.pem" \
     --backend "127.0.0.1:$BACKEND_PORT" \
-    -o limits.max_requests_per_conn=100000000 "${args[@]}" "${HERALD_EXTRA[@]}" \
+    -o limits.max_requests_per_conn=100000000 "${args[@]}" "${HERALD_CONF[@]}" "${HERALD_EXTRA[@]}" \
     >>"$logf" 2>&1 &
 }
 

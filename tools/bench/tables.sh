@@ -47,32 +47,62 @@ summarize() {
   }' "$1"
 }
 
-# ratios SUMMARY HERALD: per cell, herald's CPU per request against the
-# best (lowest) other proxy's, and its p99 against that proxy's:
+# A herald configuration is a label that starts with herald (herald,
+# herald-2, herald-pipelined, herald-1loop, ...). "The best other proxy"
+# of a cell is the best of the rest (nghttpx, h2o, nginx), never one of
+# them: a tuned herald, or a second build, is no peer to measure against.
+TABLES_AWK=$TABLES_AWK'
+function is_herald(l) { return l ~ /^herald(-|$)/ }
+'
+
+# ratios SUMMARY HERALD PIPELINED: per cell, HERALD's CPU per request
+# against the best (lowest) other proxy's, and its p99 against that
+# proxy's; then the same for PIPELINED (herald-pipelined). Either label
+# may be empty or absent from a cell (its figures are then NA):
 #   cell herald_us best best_us ratio herald_p99 best_p99 p99_ratio
+#   pipelined_us pipelined_ratio pipelined_p99 pipelined_p99_ratio
 ratios() {
-  awk -F'\t' -v OFS='\t' -v h="$2" "$TABLES_AWK"'
+  awk -F'\t' -v OFS='\t' -v h="$2" -v pl="$3" "$TABLES_AWK"'
   NR == 1 { next }
   { if (!($1 in seen)) { seen[$1] = 1; cells[++nc] = $1 }
-    if ($2 == h) { hu[$1] = $7; hp[$1] = $6 }
-    else if ($7 != "NA" && (!($1 in bu) || $7 + 0 < bu[$1] + 0)) { bu[$1] = $7; bn[$1] = $2; bp[$1] = $6 } }
+    if (h != "" && $2 == h) { hu[$1] = $7; hp[$1] = $6 }
+    else if (pl != "" && $2 == pl) { pu[$1] = $7; pp[$1] = $6 }
+    else if (!is_herald($2) && $7 != "NA" && (!($1 in bu) || $7 + 0 < bu[$1] + 0)) {
+      bu[$1] = $7; bn[$1] = $2; bp[$1] = $6 } }
   END {
-    print "cell", "herald_us", "best", "best_us", "ratio", "herald_p99", "best_p99", "p99_ratio"
+    print "cell", "herald_us", "best", "best_us", "ratio", "herald_p99", "best_p99", "p99_ratio",
+          "pipelined_us", "pipelined_ratio", "pipelined_p99", "pipelined_p99_ratio"
     for (i = 1; i <= nc; i++) { c = cells[i]
-      if (!(c in hu) || !(c in bu)) continue
-      print c, hu[c], bn[c], bu[c], ratio(hu[c], bu[c]), hp[c], bp[c], ratio(hp[c], bp[c]) }
+      if (!(c in bu) || !((c in hu) || (c in pu))) continue
+      if (!(c in hu)) { hu[c] = "NA"; hp[c] = "NA" }
+      if (!(c in pu)) { pu[c] = "NA"; pp[c] = "NA" }
+      print c, hu[c], bn[c], bu[c], ratio(hu[c], bu[c]), hp[c], bp[c], ratio(hp[c], bp[c]),
+            pu[c], ratio(pu[c], bu[c]), pp[c], ratio(pp[c], bp[c]) }
   }' "$1"
 }
 
-# md_matrix SUMMARY COLUMN HERALD LABELS...: one row per cell, one column
+# md_ratios RATIOS H P: the ratios table for people, one row per cell and
+# herald configuration (H and P, the labels ratios was given; an empty
+# one has no row)
+md_ratios() {
+  awk -F'\t' -v h="$2" -v pl="$3" "$TABLES_AWK"'
+  function row(c, l, us, r, p99r) {
+    if (l != "" && us != "NA") printf "| %s | %s | %s | %s | %s | %s | %s |\n", c, l, us, $3, $4, r, p99r }
+  NR == 1 { print "| Cell | herald configuration | µs/req | best other | its µs/req | / best | p99 / its p99 |"
+            print "|---|---|---|---|---|---|---|"; next }
+  { row(cellname($1), h, $2, $5, $8); row(cellname($1), pl, $9, $10, $12) }' "$1"
+}
+
+# md_matrix SUMMARY COLUMN RATIOS LABELS...: one row per cell, one column
 # per label, the summary's COLUMN (cpu_us_req or req_s) in each; the best
-# label other than HERALD in bold; then HERALD over that best. For cpu the
-# best is the lowest; for req_s the highest, and each value carries its
-# CPU per request in parentheses. A label with no run in a cell shows
-# NA_TEXT (default "–").
+# label that is no herald configuration in bold; then one column per word
+# of RATIOS: "X" is label X over that best, "X/Y" label X over label Y
+# (an A/B of two builds). For cpu the best is the lowest; for req_s the
+# highest, and each value carries its CPU per request in parentheses. A
+# label with no run in a cell shows "–".
 md_matrix() {
-  local sum=$1 col=$2 h=$3; shift 3
-  awk -F'\t' -v col="$col" -v h="$h" -v labels="$*" -v na="${NA_TEXT:-–}" "$TABLES_AWK"'
+  local sum=$1 col=$2 rs=$3; shift 3
+  awk -F'\t' -v col="$col" -v rs="$rs" -v labels="$*" "$TABLES_AWK"'
   function better(a, b) { return col == "req_s" ? a + 0 > b + 0 : a + 0 < b + 0 }
   function show(c, l,   v) {
     v = val[c, l]
@@ -84,22 +114,29 @@ md_matrix() {
   { if (!($1 in seen)) { seen[$1] = 1; cells[++nc] = $1 }
     val[$1, $2] = (col == "req_s") ? $4 : $7; us[$1, $2] = $7; have[$1, $2] = 1 }
   END {
-    nl = split(labels, L, " "); hh = 0
-    for (j = 1; j <= nl; j++) if (L[j] == h) hh = 1
+    nl = split(labels, L, " ")
+    for (j = 1; j <= nl; j++) inl[L[j]] = 1
+    # the ratio columns whose labels are all in the table
+    n = split(rs, R0, " "); nr = 0
+    for (k = 1; k <= n; k++) {
+      x = R0[k]; y = ""
+      if (index(x, "/")) { y = substr(x, index(x, "/") + 1); x = substr(x, 1, index(x, "/") - 1) }
+      if (!(x in inl) || (y != "" && !(y in inl)) || (y == "" && nl < 2)) continue
+      RX[++nr] = x; RY[nr] = y }
     printf "| Cell |"; for (j = 1; j <= nl; j++) printf " %s |", L[j]
-    if (hh && nl > 1) printf " %s / best |", h
-    printf "\n|---|"; for (j = 1; j <= nl; j++) printf "---|"; if (hh && nl > 1) printf "---|"; printf "\n"
+    for (k = 1; k <= nr; k++) printf " %s / %s |", RX[k], (RY[k] == "" ? "best" : RY[k])
+    printf "\n|---|"; for (j = 1; j <= nl + nr; j++) printf "---|"; printf "\n"
     for (i = 1; i <= nc; i++) { c = cells[i]; best = ""
       for (j = 1; j <= nl; j++) { l = L[j]
-        if (l == h || !have[c, l] || val[c, l] == "NA") continue
+        if (is_herald(l) || !have[c, l] || val[c, l] == "NA") continue
         if (best == "" || better(val[c, l], val[c, best])) best = l }
       printf "| %s |", cellname(c)
       for (j = 1; j <= nl; j++) { l = L[j]
-        if (!have[c, l]) printf " %s |", (l == h ? na : "–")
+        if (!have[c, l]) printf " – |"
         else if (l == best) printf " **%s** |", show(c, l)
         else printf " %s |", show(c, l) }
-      if (hh && nl > 1) {
-        if (have[c, h] && best != "") printf " %s |", ratio(val[c, h], val[c, best])
+      for (k = 1; k <= nr; k++) { y = (RY[k] == "") ? best : RY[k]
+        if (have[c, RX[k]] && y != "" && have[c, y]) printf " %s |", ratio(val[c, RX[k]], val[c, y])
         else printf " – |" }
       printf "\n" }
   }' "$sum"
