@@ -385,7 +385,12 @@ void pool_ref(struct pool *p) { (void)p; }
 void pool_unref(struct pool *p) { (void)p; }
 void pool_retire(struct pool *p) { (void)p; }
 void pool_server_failed(struct bconn *b) { (void)b; }
-void pool_server_ok(struct bconn *b) { (void)b; }
+void pool_server_ok(struct bconn *b, uint64_t body_bytes) {
+  (void)b, (void)body_bytes;
+}
+/* Nothing is pipelined here: no connection is ever offered to a second
+ * request. */
+void pool_pipe_update(struct bconn *b) { (void)b; }
 void pool_server_used(struct bconn *b) { (void)b; }
 void pool_server_error(struct bconn *b) { (void)b; }
 const char *pool_server_name(const struct bconn *b) { return b->server->name; }
