@@ -91,9 +91,13 @@ start_herald() {
   args=($(herald_workers_args "$w"))
   # Without workers herald runs its one loop wherever it is asked for more
   # (the bench labels that column herald-1loop).
+  # The memory section holds more streams than the default backend cap
+  # (1024): each is measured with the backend connection it holds, as
+  # the peers, which have no cap, hold theirs.
   if [[ $LONG_TIMEOUTS == 1 ]]; then
     args+=(-o limits.max_connections_per_client=1000000
       -o limits.max_connections=1000000
+      -o limits.backend_max_connections=1000000
       -o timeouts.idle=600000 -o timeouts.backend_read=600000)
   fi
   $pin "${HERALD_BIN:-$HERALD}" --listen "127.0.0.1:$H2C_PORT" --listen-tls "127.0.0.1:$TLS_PORT" \
