@@ -150,6 +150,13 @@ static void upstream_free(struct upstream *u) {
 static void arm_read_timer(struct upstream *u);
 static void resend(struct upstream *u);
 
+/* stop_pipelining: |u| is sent again, on a connection of its own. Behind
+ * the request that broke its last one it could be lost with it again,
+ * and ahead of others it could take them along. */
+static void stop_pipelining(struct upstream *u) {
+  u->pipelinable = u->waiter.pipelinable = 0;
+}
+
 /* pipe_update tells the pool whether more may follow the owner of |b|. */
 static void pipe_update(struct bconn *b) {
   struct upstream *h = b->owner;
@@ -531,7 +538,7 @@ static void on_read(struct bconn *b, ssize_t nread, const uint8_t *read_buf) {
                 u->server, u->what);
       if (u->was_pipelined) {
         u->lp->upstream_stats.pipeline_retries++;
-        u->pipelinable = u->waiter.pipelinable = 0;
+        stop_pipelining(u);
       }
       release(u, 0);
       start_connect(u, 1);
@@ -577,7 +584,7 @@ static void on_read(struct bconn *b, ssize_t nread, const uint8_t *read_buf) {
                  "connection discarded, request sent again", u->server,
                  u->what, llhttp_get_error_reason(&u->parser));
         u->lp->upstream_stats.pipeline_retries++;
-        u->pipelinable = u->waiter.pipelinable = 0;
+        stop_pipelining(u);
         release(u, 0);
         start_connect(u, 1);
         return;
@@ -648,24 +655,25 @@ static void on_deferred(uv_timer_t *t) {
   }
 }
 
-static void defer_fail(struct upstream *u, int status, const char *why) {
-  u->deferred_status = status;
-  u->deferred_why = why;
+/* defer puts |u| on the loop's deferred list, for on_deferred. */
+static void defer(struct upstream *u) {
   struct loop *lp = u->lp;
   u->deferred_next = lp->upstream_deferred;
   lp->upstream_deferred = u;
   uv_timer_start(&lp->upstream_timer, on_deferred, 0, 0);
 }
 
+static void defer_fail(struct upstream *u, int status, const char *why) {
+  u->deferred_status = status;
+  u->deferred_why = why;
+  defer(u);
+}
+
 /* resend: |u| was sent behind another request on a connection that will
  * not answer it; send it again from a later loop turn (the caller may be
  * inside another exchange's callback). */
 static void resend(struct upstream *u) {
-  struct loop *lp = u->lp;
-  /* Sent again on a connection of its own: behind the request that broke
-   * this one, it could be lost with it again, and ahead of others it
-   * could take them along. */
-  u->pipelinable = u->waiter.pipelinable = 0;
+  stop_pipelining(u);
   if (u->attempts >= 3) {
     u->failed = 1;
     LOG_WARN("backend %s: connection closed before the answer to %s, "
@@ -674,9 +682,7 @@ static void resend(struct upstream *u) {
     return;
   }
   u->retry_pending = 1;
-  u->deferred_next = lp->upstream_deferred;
-  lp->upstream_deferred = u;
-  uv_timer_start(&lp->upstream_timer, on_deferred, 0, 0);
+  defer(u);
 }
 
 void upstream_loop_init(struct loop *lp) {
