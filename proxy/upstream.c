@@ -470,6 +470,11 @@ static int on_headers_complete(llhttp_t *p) {
     llhttp_set_error_reason(p, "invalid Transfer-Encoding");
     return -1;
   }
+  if ((p->flags & F_CONTENT_LENGTH) && p->content_length > INT64_MAX) {
+    /* llhttp takes any uint64; sinks and HTTP/2 take int64. */
+    llhttp_set_error_reason(p, "Content-Length too large");
+    return -1;
+  }
   size_t n = export_fields(u, hdrs);
   int64_t cl = (p->flags & F_CONTENT_LENGTH) ? (int64_t)p->content_length : -1;
   if (status == 204 || status == 304)

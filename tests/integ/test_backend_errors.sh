@@ -112,7 +112,7 @@ done
 
 # ---- malformed responses: 502, nothing of them leaks ------------------------
 
-for p in garbage dup-cl cl-te bare-lf obs-fold nul empty-name bigheader badstatus \
+for p in garbage dup-cl huge-cl cl-te bare-lf obs-fold nul empty-name bigheader badstatus \
   101; do
   out=$(hcurl --http2-prior-knowledge -D - -o "$WORK/body" -w '%{http_code}' "$F/$p" 2>&1 | tr -d '\r')
   assert_match "h2 /$p: 502" '502$' "$out"
