@@ -732,7 +732,7 @@ static void dispatch(struct conn *c) {
   } else if (path_is(c, "/huge-cl")) {
     /* Fits llhttp's uint64 counter, not an int64. */
     static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-                            "X-Injected: 1\r\n"
+                            "x-injected: 1\r\n"
                             "Content-Length: 9223372036854775808\r\n\r\nok";
     send_raw(c, r, sizeof(r) - 1);
   } else if (path_is(c, "/cl-te")) {
