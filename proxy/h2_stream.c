@@ -35,10 +35,11 @@
  * below half of it. 128 KB let a 100 KB asset through without a pause
  * (each pause and resume costs an epoll_ctl) but cost more than the
  * calls: under h2load -c 100 -m 10 with 100 KB answers over h2c, 32 KB
- * took 54 CPU us/request where 128 KB took 71 (16 KB: 54, 64 KB: 65;
- * TLS 100 KB even), as every stream in flight then holds its whole
- * answer, and herald's copies and writes run over a working set several
- * times the cache. A stream holds at most this plus one backend read. */
+ * took 54 CPU us/request where 128 KB took 71 (other A/Bs against 128 KB:
+ * 16 KB took 0.87 of its cost, 64 KB 0.99; TLS 100 KB even at 0.99), as
+ * every stream in flight then holds its whole answer, and herald's
+ * copies and writes run over a working set several times the cache. A
+ * stream holds at most this plus one backend read. */
 #define RESP_HIGH_WATER (32 * 1024)
 /* Body runs this long are kept as slices of the backend's read slab
  * (64 KB) instead of copied: a slice pins its whole slab, so shorter runs,
@@ -48,10 +49,14 @@
  * it held a 64 KB slab per response in flight (+15 % peak RSS under
  * h2load -c 100 -m 10 with 100 KB responses, measured). */
 #define SLICE_MIN (40 * 1024)
-/* A stream whose queue holds this many slices pauses its backend as the
- * high-water mark would. One read's slices share its slab, so queued
- * slices pin at most this many slabs, whatever their length. */
-#define RESP_SLABS_MAX 3
+/* A read brings at most one slice, and a slice alone fills the queue to
+ * the mark, so the backend pauses after each read that brings one and
+ * resumes only once the queue is under half the mark: a queue holds at
+ * most two slices (one partly sent, the next read's), and a stream pins
+ * at most two slabs. */
+_Static_assert(2 * SLICE_MIN > BUF_SLAB_READ, "one slice per read");
+_Static_assert(SLICE_MIN >= RESP_HIGH_WATER,
+               "a slice pauses the backend by itself");
 
 static const struct exchange_sink sink;
 
@@ -329,7 +334,7 @@ int h2_stream_send_data(nghttp2_session *ng, nghttp2_frame *frame,
   exchange_sent(&st->x, length);
   st->send_ms = h2_loop_now(s);
   /* Below half the high-water mark the backend may send again. */
-  if (st->resp.len < RESP_HIGH_WATER / 2 && st->resp.slices < RESP_SLABS_MAX)
+  if (st->resp.len < RESP_HIGH_WATER / 2)
     exchange_resume(&st->x);
   return 0;
 }
@@ -475,7 +480,7 @@ static void sink_body(void *ud, const uint8_t *p, size_t n) {
     buf_append_slice(&st->resp, slab, p, n);
   else
     buf_append(&st->resp, p, n);
-  if (st->resp.len >= RESP_HIGH_WATER || st->resp.slices >= RESP_SLABS_MAX)
+  if (st->resp.len >= RESP_HIGH_WATER)
     exchange_pause(&st->x);
   resume_data(st);
 }
