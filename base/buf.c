@@ -14,7 +14,7 @@ struct buf_chunk {
   uint8_t *base;
   struct buf_slab *slab;
   size_t start, end, cap;
-  int small; /* from the small free list */
+  int cls; /* which free list it came from: FULL, MID or SMALL */
   uint8_t data[];
 };
 
@@ -24,25 +24,33 @@ struct buf_slab {
   uint8_t data[BUF_SLAB_SIZE];
 };
 
-/* A small chunk is 128 bytes in all: a slice, or the few bytes (a frame
- * header) queued after one. */
+/* Chunk classes. A small chunk is 128 bytes in all: a slice, or the few
+ * bytes (a frame header) queued after one. A mid chunk is 2 KB in all:
+ * the first chunk of a queue whose first append fits it, which is most
+ * request heads and small answers. Such a queue used to pin a full 16 KB
+ * chunk for a few hundred bytes: with 1,000 requests in flight, 16 MB of
+ * a 30 MB peak. */
+enum { FULL, MID, SMALL };
 #define SMALL_CAP (128 - sizeof(struct buf_chunk))
+#define MID_CAP (2048 - sizeof(struct buf_chunk))
+static const size_t class_cap[] = {BUF_CHUNK_SIZE, MID_CAP, SMALL_CAP};
 
 /* Free-list caps: a safety bound only; buf_cache_trim gives back what a
- * burst left. 4096 chunks are 64 MB, 4096 slabs 256 MB, 16384 small
- * chunks 2 MB; a list never holds more than was in use at once. */
+ * burst left. 4096 chunks are 64 MB, 4096 slabs 256 MB, 16384 mid
+ * chunks 32 MB, 16384 small chunks 2 MB; a list never holds more than
+ * was in use at once. */
 #define FREE_MAX 4096
+#define MID_MAX 16384
 #define SMALL_MAX 16384
 #define SLABS_MAX 4096
 
 /* chunk_new: the free list is empty (rare under load: out of line). */
-__attribute__((noinline)) static struct buf_chunk *chunk_new(int small) {
-  struct buf_chunk *c = xmalloc(sizeof(*c) +
-                                (small ? SMALL_CAP : BUF_CHUNK_SIZE));
-  c->small = small;
+__attribute__((noinline)) static struct buf_chunk *chunk_new(int cls) {
+  struct buf_chunk *c = xmalloc(sizeof(*c) + class_cap[cls]);
+  c->cls = cls;
   c->base = c->data;
   c->slab = NULL;
-  c->cap = small ? SMALL_CAP : BUF_CHUNK_SIZE;
+  c->cap = class_cap[cls];
   return c;
 }
 
@@ -59,17 +67,18 @@ static inline struct buf_chunk *pop(struct buf_chunk **list, size_t *n,
   return c;
 }
 
-/* chunk_get takes a full chunk, or a small one (a slice sets its bytes
+/* chunk_get takes a chunk of class |cls| (a slice sets its bytes
  * after). */
 static inline struct buf_chunk *chunk_get(struct buf_cache *k,
-                                          size_t headroom, int small) {
+                                          size_t headroom, int cls) {
   struct buf_chunk *c = NULL;
   if (k != NULL)
-    c = small ? pop(&k->small, &k->nsmall, &k->lo_small)
-              : pop(&k->free, &k->count, &k->lo_count);
+    c = cls == FULL  ? pop(&k->free, &k->count, &k->lo_count)
+        : cls == MID ? pop(&k->mid, &k->nmid, &k->lo_mid)
+                     : pop(&k->small, &k->nsmall, &k->lo_small);
   if (c == NULL)
-    c = chunk_new(small);
-  if (small) {
+    c = chunk_new(cls);
+  if (cls == SMALL) {
     c->base = c->data;
     c->cap = SMALL_CAP;
   }
@@ -93,17 +102,22 @@ static void small_put(struct buf_cache *k, struct buf_chunk *c) {
 }
 
 static inline void chunk_put(struct buf_cache *k, struct buf_chunk *c) {
-  if (c->small) {
+  if (c->cls == SMALL) {
     small_put(k, c);
     return;
   }
-  if (k == NULL || k->count >= FREE_MAX) {
+  int mid = c->cls == MID;
+  if (k == NULL || (mid ? k->nmid >= MID_MAX : k->count >= FREE_MAX)) {
     free(c);
     return;
   }
-  c->next = k->free;
-  k->free = c;
-  k->count++;
+  struct buf_chunk **list = mid ? &k->mid : &k->free;
+  c->next = *list;
+  *list = c;
+  if (mid)
+    k->nmid++;
+  else
+    k->count++;
 }
 
 /* ---- slabs ------------------------------------------------------------ */
@@ -202,12 +216,18 @@ void buf_cleanup(struct buf *q) {
 static size_t room(const struct buf_chunk *c) { return c->cap - c->end; }
 
 /* new_tail starts a chunk for |n| more bytes: a small one right after a
- * slice when they fit (a frame header between two payloads), else a
- * full one. */
+ * slice when they fit (a frame header between two payloads), a mid one
+ * for an empty queue when they fit, else a full one. Only the first
+ * chunk may be mid: a queue that goes on growing is a body on the move,
+ * which wants full chunks (a DATA frame or a TLS record per chunk). */
 static struct buf_chunk *new_tail(struct buf *q, size_t n) {
   struct buf_chunk *t = q->tail;
-  int small = t != NULL && t->slab != NULL && n <= SMALL_CAP - q->headroom;
-  struct buf_chunk *c = chunk_get(q->cache, q->headroom, small);
+  int cls = FULL;
+  if (t == NULL && n <= MID_CAP - q->headroom)
+    cls = MID;
+  else if (t != NULL && t->slab != NULL && n <= SMALL_CAP - q->headroom)
+    cls = SMALL;
+  struct buf_chunk *c = chunk_get(q->cache, q->headroom, cls);
   link_tail(q, c);
   return c;
 }
@@ -241,13 +261,13 @@ void buf_reserve(struct buf *q, size_t n) {
     return;
   if (n > BUF_CHUNK_SIZE - q->headroom)
     return;
-  link_tail(q, chunk_get(q->cache, q->headroom, 0));
+  link_tail(q, chunk_get(q->cache, q->headroom, FULL));
 }
 
 /* slice_of makes a slice chunk for |n| bytes of |s| at offset |off|. */
 static struct buf_chunk *slice_of(struct buf_cache *k, struct buf_slab *s,
                                   size_t off, size_t n) {
-  struct buf_chunk *c = chunk_get(k, 0, 1);
+  struct buf_chunk *c = chunk_get(k, 0, SMALL);
   s->refs++;
   c->slab = s;
   c->base = s->data;
@@ -397,19 +417,23 @@ static void free_slabs(struct buf_slab **head, size_t n) {
 void buf_cache_trim(struct buf_cache *k) {
   free_chunks(&k->free, k->lo_count);
   k->count -= k->lo_count;
+  free_chunks(&k->mid, k->lo_mid);
+  k->nmid -= k->lo_mid;
   free_chunks(&k->small, k->lo_small);
   k->nsmall -= k->lo_small;
   free_slabs(&k->slabs, k->lo_slabs);
   k->nslabs -= k->lo_slabs;
   k->lo_count = k->count;
+  k->lo_mid = k->nmid;
   k->lo_small = k->nsmall;
   k->lo_slabs = k->nslabs;
 }
 
 void buf_cache_release(struct buf_cache *k) {
   free_chunks(&k->free, SIZE_MAX);
+  free_chunks(&k->mid, SIZE_MAX);
   free_chunks(&k->small, SIZE_MAX);
   free_slabs(&k->slabs, SIZE_MAX);
-  k->count = k->nsmall = k->nslabs = 0;
-  k->lo_count = k->lo_small = k->lo_slabs = 0;
+  k->count = k->nmid = k->nsmall = k->nslabs = 0;
+  k->lo_count = k->lo_mid = k->lo_small = k->lo_slabs = 0;
 }

@@ -15,7 +15,9 @@
  * goes back to its cache when its last reference (the reader's, every
  * slice's) is dropped. Slice chunks, and the small chunks that hold the
  * few bytes queued after a slice (a frame header), come from a second
- * free list of 128-byte chunks. Free lists keep what was freed (up to a
+ * free list of 128-byte chunks. A queue's first chunk comes from a third,
+ * of 2 KB chunks, when the first append fits one: a request head or a
+ * small answer does not hold 16 KB. Free lists keep what was freed (up to a
  * cap) and give back, on each buf_cache_trim, whatever sat unused since
  * the trim before. */
 #ifndef BASE_BUF_H
@@ -33,14 +35,15 @@ struct buf_chunk;
 struct buf_slab;
 
 /* Chunks and slabs kept for reuse, by one thread (a loop's, in loop.h).
- * |count|, |nsmall| and |nslabs| are the lengths of the free lists; the
+ * |count|, |nmid|, |nsmall| and |nslabs| are the lengths of the free lists; the
  * lo_* fields their lowest since the last buf_cache_trim. */
 struct buf_cache {
   struct buf_chunk *free;   /* BUF_CHUNK_SIZE chunks */
+  struct buf_chunk *mid;    /* 2 KB chunks: a queue's first, when it fits */
   struct buf_chunk *small;  /* slices and small chunks */
   struct buf_slab *slabs;
-  size_t count, nsmall, nslabs;
-  size_t lo_count, lo_small, lo_slabs;
+  size_t count, nmid, nsmall, nslabs;
+  size_t lo_count, lo_mid, lo_small, lo_slabs;
 };
 
 struct buf {
