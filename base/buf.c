@@ -26,10 +26,7 @@ struct buf_slab {
 
 /* Chunk classes. A small chunk is 128 bytes in all: a slice, or the few
  * bytes (a frame header) queued after one. A mid chunk is 2 KB in all:
- * the first chunk of a queue whose first append fits it, which is most
- * request heads and small answers. Such a queue used to pin a full 16 KB
- * chunk for a few hundred bytes: with 1,000 requests in flight, 16 MB of
- * a 30 MB peak. */
+ * the first chunk of a buf_set_small_first queue. */
 enum { FULL, MID, SMALL };
 #define SMALL_CAP (128 - sizeof(struct buf_chunk))
 #define MID_CAP (2048 - sizeof(struct buf_chunk))
@@ -177,7 +174,10 @@ void buf_init(struct buf *q, struct buf_cache *cache) {
   reset(q);
   q->cache = cache;
   q->headroom = 0;
+  q->small_first = 0;
 }
+
+void buf_set_small_first(struct buf *q) { q->small_first = 1; }
 
 void buf_set_headroom(struct buf *q, size_t n) {
   q->headroom = n < BUF_HEADROOM_MAX ? n : BUF_HEADROOM_MAX;
@@ -217,13 +217,13 @@ static size_t room(const struct buf_chunk *c) { return c->cap - c->end; }
 
 /* new_tail starts a chunk for |n| more bytes: a small one right after a
  * slice when they fit (a frame header between two payloads), a mid one
- * for an empty queue when they fit, else a full one. Only the first
- * chunk may be mid: a queue that goes on growing is a body on the move,
- * which wants full chunks (a DATA frame or a TLS record per chunk). */
+ * for an empty small_first queue when they fit, else a full one. Only
+ * the first chunk may be mid: a queue that goes on growing is a body on
+ * the move, which wants full chunks (a DATA frame per chunk). */
 static struct buf_chunk *new_tail(struct buf *q, size_t n) {
   struct buf_chunk *t = q->tail;
   int cls = FULL;
-  if (t == NULL && n <= MID_CAP - q->headroom)
+  if (t == NULL && q->small_first && n <= MID_CAP - q->headroom)
     cls = MID;
   else if (t != NULL && t->slab != NULL && n <= SMALL_CAP - q->headroom)
     cls = SMALL;

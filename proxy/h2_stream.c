@@ -234,6 +234,7 @@ struct h2_stream *h2_stream_new(struct h2_session *s, int32_t id) {
   st->trailers.max_fields = 100;
   buf_init(&st->resp, &s->lp->bufs);
   buf_set_headroom(&st->resp, 9); /* a DATA frame's header */
+  buf_set_small_first(&st->resp); /* a small answer may wait for a window */
   buf_init(&st->early_body, &s->lp->bufs);
   st->next = s->streams;
   if (s->streams)

@@ -882,6 +882,7 @@ struct upstream *upstream_start(struct pool *pool, int backend,
   memcpy(u->what + ml + 1, req->path, pl);
   u->what[ml + 1 + pl] = '\0';
   buf_init(&u->head, &lp->bufs);
+  buf_set_small_first(&u->head); /* kept until answered, for a resend */
   buf_init(&u->body_q, &lp->bufs);
   u->fields.max_size = MAX_RESPONSE_HEADER;
   u->fields.max_fields = MAX_RESPONSE_FIELDS;

@@ -84,8 +84,7 @@ static void test_append_small_pieces(void **state) {
     step = step * 3 % 4099 + 1;
     assert_int_equal(q.len, off);
   }
-  /* A 2 KB chunk first (the first append was small), then full ones. */
-  assert_int_equal(buf_nchunks(&q), 4);
+  assert_int_equal(buf_nchunks(&q), 3);
   /* Copied out in uneven portions too. */
   size_t done = 0;
   while (done < BIG) {
@@ -322,12 +321,7 @@ static void test_nchunks(void **state) {
   assert_int_equal(buf_nchunks(&q), 0);
   buf_append(&q, pattern, 1);
   assert_int_equal(buf_nchunks(&q), 1);
-  /* That chunk is a 2 KB one: 16 KB more need a full one after it. */
   buf_append(&q, pattern, BUF_CHUNK_SIZE - 1);
-  assert_int_equal(buf_nchunks(&q), 2);
-  buf_cleanup(&q);
-  /* A first append too big for a 2 KB chunk starts a full one. */
-  buf_append(&q, pattern, BUF_CHUNK_SIZE);
   assert_int_equal(buf_nchunks(&q), 1);
   buf_append(&q, pattern, 1);
   assert_int_equal(buf_nchunks(&q), 2);
@@ -398,31 +392,22 @@ static void test_caches(void **state) {
   assert_int_equal(a.count, 3);
   assert_int_equal(b.count, 0);
   /* Reuse takes from the queue's own cache only. */
-  buf_append(&qb, pattern, 3000);
+  buf_append(&qb, pattern, 10);
   assert_int_equal(a.count, 3);
-  buf_append(&qa, pattern, 3000);
+  buf_append(&qa, pattern, 10);
   assert_int_equal(a.count, 2);
   /* Chunks moved with buf_take go back to the destination's cache. */
   buf_take(&qb, &qa);
   assert_ptr_equal(qa.cache, &a);
-  assert_int_equal(qb.len, 6000);
-  assert_int_equal(buf_copyout(&qb, got, sizeof got), 6000);
-  assert_memory_equal(got, pattern, 3000);
-  assert_memory_equal(got + 3000, pattern, 3000);
+  assert_int_equal(qb.len, 20);
+  assert_int_equal(buf_copyout(&qb, got, sizeof got), 20);
+  assert_memory_equal(got, pattern, 10);
+  assert_memory_equal(got + 10, pattern, 10);
   assert_int_equal(b.count, 2);
   assert_int_equal(a.count, 2);
-  /* A small first append takes a 2 KB chunk, from its own list. */
-  buf_append(&qa, pattern, 10);
-  buf_cleanup(&qa);
-  assert_int_equal(a.count, 2);
-  assert_int_equal(a.nmid, 1);
-  buf_append(&qa, pattern, 20);
-  assert_int_equal(a.nmid, 0);
-  assert_int_equal(buf_copyout(&qa, got, sizeof got), 20);
-  assert_int_equal(a.nmid, 1);
   buf_cache_release(&a);
   buf_cache_release(&b);
-  assert_int_equal(a.count + b.count + a.nmid + b.nmid, 0);
+  assert_int_equal(a.count + b.count, 0);
 }
 
 /* A queue with headroom keeps room before each new chunk's bytes, where a
@@ -687,22 +672,61 @@ static void test_cache_trim(void **state) {
   assert_int_equal(k.count, 4);
   assert_int_equal(k.nslabs, 3);
   /* One chunk and one slab used in this period: the rest goes. */
-  buf_append(&q, pattern, BUF_CHUNK_SIZE);
+  buf_append(&q, "x", 1);
   buf_slab_unref(&k, buf_slab_get(&k));
-  buf_cleanup(&q);
-  buf_append(&q, "x", 1); /* a 2 KB chunk, new: that list was empty */
   buf_cleanup(&q);
   buf_cache_trim(&k);
   assert_int_equal(k.count, 1);
   assert_int_equal(k.nslabs, 1);
-  assert_int_equal(k.nmid, 1);
   buf_cache_trim(&k); /* idle: all of it */
-  assert_int_equal(k.count + k.nslabs + k.nsmall + k.nmid, 0);
+  assert_int_equal(k.count + k.nslabs + k.nsmall, 0);
   /* The lists work after trims. */
   buf_append(&q, pattern, 10);
   assert_int_equal(buf_copyout(&q, got, 10), 10);
   assert_memory_equal(got, pattern, 10);
   buf_cache_release(&k);
+}
+
+/* A small_first queue starts from a 2 KB chunk when its first append
+ * fits one, and goes on in full chunks; a default queue is unchanged. */
+static void test_small_first(void **state) {
+  (void)state;
+  struct buf_cache k = {0};
+  struct buf q, d;
+  const uint8_t *p;
+  buf_init(&d, &k);
+  buf_init(&q, &k);
+  buf_set_small_first(&q);
+  buf_append(&d, pattern, 1);
+  buf_append(&d, pattern + 1, BUF_CHUNK_SIZE - 1);
+  assert_int_equal(buf_nchunks(&d), 1);
+  buf_append(&q, pattern, 1);
+  buf_append(&q, pattern + 1, BUF_CHUNK_SIZE - 1);
+  assert_int_equal(buf_nchunks(&q), 2);
+  size_t first = buf_peek(&q, &p);
+  assert_true(first > 1900 && first < 2048);
+  assert_int_equal(buf_copyout(&q, got, sizeof got), BUF_CHUNK_SIZE);
+  assert_memory_equal(got, pattern, BUF_CHUNK_SIZE);
+  assert_int_equal(k.nmid, 1);
+  /* A first append too big for it starts a full chunk. */
+  buf_append(&q, pattern, 4000);
+  assert_int_equal(buf_nchunks(&q), 1);
+  assert_int_equal(buf_peek(&q, &p), 4000);
+  assert_int_equal(k.nmid, 1);
+  buf_cleanup(&q);
+  /* The setting outlives buf_cleanup, and the 2 KB chunk is reused. */
+  buf_append(&q, pattern, 10);
+  assert_int_equal(k.nmid, 0);
+  buf_cleanup(&q);
+  assert_int_equal(k.nmid, 1);
+  /* Trims give 2 KB chunks back like the others. */
+  buf_cache_trim(&k);
+  assert_int_equal(k.nmid, 1);
+  buf_cache_trim(&k);
+  assert_int_equal(k.nmid, 0);
+  buf_cleanup(&d);
+  buf_cache_release(&k);
+  assert_int_equal(k.count + k.nmid, 0);
 }
 
 int main(void) {
@@ -726,6 +750,7 @@ int main(void) {
       cmocka_unit_test(test_slice_then_append),
       cmocka_unit_test(test_slice_prepend_reserve),
       cmocka_unit_test(test_cache_trim),
+      cmocka_unit_test(test_small_first),
   };
   return cmocka_run_group_tests_name("buf", tests, group_setup,
                                      group_teardown);
