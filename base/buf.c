@@ -14,7 +14,7 @@ struct buf_chunk {
   uint8_t *base;
   struct buf_slab *slab;
   size_t start, end, cap;
-  int cls; /* which free list it came from: FULL, MID or SMALL */
+  int cls; /* its class (enum buf_class): the free list it goes back to */
   uint8_t data[];
 };
 
@@ -24,21 +24,19 @@ struct buf_slab {
   uint8_t data[BUF_SLAB_SIZE];
 };
 
-/* Chunk classes. A small chunk is 128 bytes in all: a slice, or the few
- * bytes (a frame header) queued after one. A mid chunk is 2 KB in all:
- * the first chunk of a buf_set_small_first queue. */
-enum { FULL, MID, SMALL };
+/* A small chunk is 128 bytes in all: a slice, or the few bytes (a frame
+ * header) queued after one. A mid chunk is 2 KB in all: the first chunk
+ * of a buf_set_small_first queue. */
 #define SMALL_CAP (128 - sizeof(struct buf_chunk))
 #define MID_CAP (2048 - sizeof(struct buf_chunk))
-static const size_t class_cap[] = {BUF_CHUNK_SIZE, MID_CAP, SMALL_CAP};
+static const size_t class_cap[BUF_CLASSES] = {BUF_CHUNK_SIZE, MID_CAP,
+                                              SMALL_CAP};
 
 /* Free-list caps: a safety bound only; buf_cache_trim gives back what a
- * burst left. 4096 chunks are 64 MB, 4096 slabs 256 MB, 16384 mid
- * chunks 32 MB, 16384 small chunks 2 MB; a list never holds more than
- * was in use at once. */
-#define FREE_MAX 4096
-#define MID_MAX 16384
-#define SMALL_MAX 16384
+ * burst left. 4096 full chunks are 64 MB, 16384 mid chunks 32 MB, 16384
+ * small chunks 2 MB, 4096 slabs 256 MB; a list never holds more than was
+ * in use at once. */
+static const size_t class_max[BUF_CLASSES] = {4096, 16384, 16384};
 #define SLABS_MAX 4096
 
 /* chunk_new: the free list is empty (rare under load: out of line). */
@@ -51,31 +49,19 @@ __attribute__((noinline)) static struct buf_chunk *chunk_new(int cls) {
   return c;
 }
 
-/* pop takes the first chunk of a free list of |*n| (NULL when empty),
- * keeping |*lo| the list's lowest length since the last trim. */
-static inline struct buf_chunk *pop(struct buf_chunk **list, size_t *n,
-                                    size_t *lo) {
-  struct buf_chunk *c = *list;
-  if (c != NULL) {
-    *list = c->next;
-    if (--*n < *lo)
-      *lo = *n;
-  }
-  return c;
-}
-
 /* chunk_get takes a chunk of class |cls| (a slice sets its bytes
- * after). */
+ * after), keeping the list's lowest length since the last trim. */
 static inline struct buf_chunk *chunk_get(struct buf_cache *k,
                                           size_t headroom, int cls) {
-  struct buf_chunk *c = NULL;
-  if (k != NULL)
-    c = cls == FULL  ? pop(&k->free, &k->count, &k->lo_count)
-        : cls == MID ? pop(&k->mid, &k->nmid, &k->lo_mid)
-                     : pop(&k->small, &k->nsmall, &k->lo_small);
-  if (c == NULL)
+  struct buf_chunk *c = k != NULL ? k->free[cls] : NULL;
+  if (c != NULL) {
+    k->free[cls] = c->next;
+    if (--k->n[cls] < k->lo[cls])
+      k->lo[cls] = k->n[cls];
+  } else {
     c = chunk_new(cls);
-  if (cls == SMALL) {
+  }
+  if (cls == BUF_SMALL) {
     c->base = c->data;
     c->cap = SMALL_CAP;
   }
@@ -84,37 +70,19 @@ static inline struct buf_chunk *chunk_get(struct buf_cache *k,
   return c;
 }
 
-static void small_put(struct buf_cache *k, struct buf_chunk *c) {
-  if (c->slab != NULL) {
+static inline void chunk_put(struct buf_cache *k, struct buf_chunk *c) {
+  if (c->slab != NULL) { /* a slice */
     buf_slab_unref(k, c->slab);
     c->slab = NULL;
   }
-  if (k == NULL || k->nsmall >= SMALL_MAX) {
+  int cls = c->cls;
+  if (k == NULL || k->n[cls] >= class_max[cls]) {
     free(c);
     return;
   }
-  c->next = k->small;
-  k->small = c;
-  k->nsmall++;
-}
-
-static inline void chunk_put(struct buf_cache *k, struct buf_chunk *c) {
-  if (c->cls == SMALL) {
-    small_put(k, c);
-    return;
-  }
-  int mid = c->cls == MID;
-  if (k == NULL || (mid ? k->nmid >= MID_MAX : k->count >= FREE_MAX)) {
-    free(c);
-    return;
-  }
-  struct buf_chunk **list = mid ? &k->mid : &k->free;
-  c->next = *list;
-  *list = c;
-  if (mid)
-    k->nmid++;
-  else
-    k->count++;
+  c->next = k->free[cls];
+  k->free[cls] = c;
+  k->n[cls]++;
 }
 
 /* ---- slabs ------------------------------------------------------------ */
@@ -222,11 +190,11 @@ static size_t room(const struct buf_chunk *c) { return c->cap - c->end; }
  * the move, which wants full chunks (a DATA frame per chunk). */
 static struct buf_chunk *new_tail(struct buf *q, size_t n) {
   struct buf_chunk *t = q->tail;
-  int cls = FULL;
+  int cls = BUF_FULL;
   if (t == NULL && q->small_first && n <= MID_CAP - q->headroom)
-    cls = MID;
+    cls = BUF_MID;
   else if (t != NULL && t->slab != NULL && n <= SMALL_CAP - q->headroom)
-    cls = SMALL;
+    cls = BUF_SMALL;
   struct buf_chunk *c = chunk_get(q->cache, q->headroom, cls);
   link_tail(q, c);
   return c;
@@ -261,13 +229,13 @@ void buf_reserve(struct buf *q, size_t n) {
     return;
   if (n > BUF_CHUNK_SIZE - q->headroom)
     return;
-  link_tail(q, chunk_get(q->cache, q->headroom, FULL));
+  link_tail(q, chunk_get(q->cache, q->headroom, BUF_FULL));
 }
 
 /* slice_of makes a slice chunk for |n| bytes of |s| at offset |off|. */
 static struct buf_chunk *slice_of(struct buf_cache *k, struct buf_slab *s,
                                   size_t off, size_t n) {
-  struct buf_chunk *c = chunk_get(k, 0, SMALL);
+  struct buf_chunk *c = chunk_get(k, 0, BUF_SMALL);
   s->refs++;
   c->slab = s;
   c->base = s->data;
@@ -415,25 +383,21 @@ static void free_slabs(struct buf_slab **head, size_t n) {
 }
 
 void buf_cache_trim(struct buf_cache *k) {
-  free_chunks(&k->free, k->lo_count);
-  k->count -= k->lo_count;
-  free_chunks(&k->mid, k->lo_mid);
-  k->nmid -= k->lo_mid;
-  free_chunks(&k->small, k->lo_small);
-  k->nsmall -= k->lo_small;
+  for (int cls = 0; cls < BUF_CLASSES; cls++) {
+    free_chunks(&k->free[cls], k->lo[cls]);
+    k->n[cls] -= k->lo[cls];
+    k->lo[cls] = k->n[cls];
+  }
   free_slabs(&k->slabs, k->lo_slabs);
   k->nslabs -= k->lo_slabs;
-  k->lo_count = k->count;
-  k->lo_mid = k->nmid;
-  k->lo_small = k->nsmall;
   k->lo_slabs = k->nslabs;
 }
 
 void buf_cache_release(struct buf_cache *k) {
-  free_chunks(&k->free, SIZE_MAX);
-  free_chunks(&k->mid, SIZE_MAX);
-  free_chunks(&k->small, SIZE_MAX);
+  for (int cls = 0; cls < BUF_CLASSES; cls++) {
+    free_chunks(&k->free[cls], SIZE_MAX);
+    k->n[cls] = k->lo[cls] = 0;
+  }
   free_slabs(&k->slabs, SIZE_MAX);
-  k->count = k->nmid = k->nsmall = k->nslabs = 0;
-  k->lo_count = k->lo_mid = k->lo_small = k->lo_slabs = 0;
+  k->nslabs = k->lo_slabs = 0;
 }

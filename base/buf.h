@@ -15,7 +15,7 @@
  * goes back to its cache when its last reference (the reader's, every
  * slice's) is dropped. Slice chunks, and the small chunks that hold the
  * few bytes queued after a slice (a frame header), come from a second
- * free list of 128-byte chunks. A queue set to (buf_set_small_first)
+ * free list of 128-byte chunks. A queue set with buf_set_small_first
  * takes its first chunk from a third, of 2 KB chunks, when its first
  * append fits one. Free lists keep what was freed (up to a
  * cap) and give back, on each buf_cache_trim, whatever sat unused since
@@ -34,16 +34,20 @@ struct buf_chunk;
 
 struct buf_slab;
 
+/* Chunk classes, each with its own free list: BUF_FULL chunks hold
+ * BUF_CHUNK_SIZE bytes, BUF_MID ones 2 KB in all (buf_set_small_first),
+ * BUF_SMALL ones 128 bytes in all (slices, and the few bytes queued
+ * after one). */
+enum buf_class { BUF_FULL, BUF_MID, BUF_SMALL, BUF_CLASSES };
+
 /* Chunks and slabs kept for reuse, by one thread (a loop's, in loop.h).
- * |count|, |nmid|, |nsmall| and |nslabs| are the lengths of the free lists; the
- * lo_* fields their lowest since the last buf_cache_trim. */
+ * |n| and |nslabs| are the lengths of the free lists; |lo| and
+ * |lo_slabs| their lowest since the last buf_cache_trim. */
 struct buf_cache {
-  struct buf_chunk *free;   /* BUF_CHUNK_SIZE chunks */
-  struct buf_chunk *mid;    /* 2 KB chunks: see buf_set_small_first */
-  struct buf_chunk *small;  /* slices and small chunks */
+  struct buf_chunk *free[BUF_CLASSES];
+  size_t n[BUF_CLASSES], lo[BUF_CLASSES];
   struct buf_slab *slabs;
-  size_t count, nmid, nsmall, nslabs;
-  size_t lo_count, lo_mid, lo_small, lo_slabs;
+  size_t nslabs, lo_slabs;
 };
 
 struct buf {

@@ -389,13 +389,13 @@ static void test_caches(void **state) {
   buf_append(&qn, pattern, BUF_CHUNK_SIZE + 1);
   buf_cleanup(&qa);
   buf_cleanup(&qn);
-  assert_int_equal(a.count, 3);
-  assert_int_equal(b.count, 0);
+  assert_int_equal(a.n[BUF_FULL], 3);
+  assert_int_equal(b.n[BUF_FULL], 0);
   /* Reuse takes from the queue's own cache only. */
   buf_append(&qb, pattern, 10);
-  assert_int_equal(a.count, 3);
+  assert_int_equal(a.n[BUF_FULL], 3);
   buf_append(&qa, pattern, 10);
-  assert_int_equal(a.count, 2);
+  assert_int_equal(a.n[BUF_FULL], 2);
   /* Chunks moved with buf_take go back to the destination's cache. */
   buf_take(&qb, &qa);
   assert_ptr_equal(qa.cache, &a);
@@ -403,11 +403,11 @@ static void test_caches(void **state) {
   assert_int_equal(buf_copyout(&qb, got, sizeof got), 20);
   assert_memory_equal(got, pattern, 10);
   assert_memory_equal(got + 10, pattern, 10);
-  assert_int_equal(b.count, 2);
-  assert_int_equal(a.count, 2);
+  assert_int_equal(b.n[BUF_FULL], 2);
+  assert_int_equal(a.n[BUF_FULL], 2);
   buf_cache_release(&a);
   buf_cache_release(&b);
-  assert_int_equal(a.count + b.count, 0);
+  assert_int_equal(a.n[BUF_FULL] + b.n[BUF_FULL], 0);
 }
 
 /* A queue with headroom keeps room before each new chunk's bytes, where a
@@ -583,7 +583,7 @@ static void test_slice_then_append(void **state) {
   /* "head", slice, the header in a small chunk, slice, then BIG in full
    * chunks (too many bytes for a small one). */
   assert_int_equal(buf_nchunks(&q), 1 + 1 + 1 + 1 + 3);
-  assert_int_equal(k.count, 0);
+  assert_int_equal(k.n[BUF_FULL], 0);
   struct iov v[16];
   size_t n = buf_slices(&q, v, 16);
   assert_int_equal(n, 7);
@@ -597,7 +597,7 @@ static void test_slice_then_append(void **state) {
   assert_memory_equal(all + 5013, pattern, 5000);
   assert_memory_equal(all + 10013, pattern, BIG);
   assert_int_equal(k.nslabs, 1);
-  assert_int_equal(k.nsmall, 3); /* two slices and the small chunk */
+  assert_int_equal(k.n[BUF_SMALL], 3); /* two slices and the small chunk */
   buf_cache_release(&k);
 }
 
@@ -666,20 +666,20 @@ static void test_cache_trim(void **state) {
   buf_cleanup(&q);
   for (int i = 0; i < 3; i++)
     buf_slab_unref(&k, s[i]);
-  assert_int_equal(k.count, 4);
+  assert_int_equal(k.n[BUF_FULL], 4);
   assert_int_equal(k.nslabs, 3);
   buf_cache_trim(&k); /* the lists were empty: everything was used */
-  assert_int_equal(k.count, 4);
+  assert_int_equal(k.n[BUF_FULL], 4);
   assert_int_equal(k.nslabs, 3);
   /* One chunk and one slab used in this period: the rest goes. */
   buf_append(&q, "x", 1);
   buf_slab_unref(&k, buf_slab_get(&k));
   buf_cleanup(&q);
   buf_cache_trim(&k);
-  assert_int_equal(k.count, 1);
+  assert_int_equal(k.n[BUF_FULL], 1);
   assert_int_equal(k.nslabs, 1);
   buf_cache_trim(&k); /* idle: all of it */
-  assert_int_equal(k.count + k.nslabs + k.nsmall, 0);
+  assert_int_equal(k.n[BUF_FULL] + k.nslabs + k.n[BUF_SMALL], 0);
   /* The lists work after trims. */
   buf_append(&q, pattern, 10);
   assert_int_equal(buf_copyout(&q, got, 10), 10);
@@ -707,26 +707,26 @@ static void test_small_first(void **state) {
   assert_true(first > 1900 && first < 2048);
   assert_int_equal(buf_copyout(&q, got, sizeof got), BUF_CHUNK_SIZE);
   assert_memory_equal(got, pattern, BUF_CHUNK_SIZE);
-  assert_int_equal(k.nmid, 1);
+  assert_int_equal(k.n[BUF_MID], 1);
   /* A first append too big for it starts a full chunk. */
   buf_append(&q, pattern, 4000);
   assert_int_equal(buf_nchunks(&q), 1);
   assert_int_equal(buf_peek(&q, &p), 4000);
-  assert_int_equal(k.nmid, 1);
+  assert_int_equal(k.n[BUF_MID], 1);
   buf_cleanup(&q);
   /* The setting outlives buf_cleanup, and the 2 KB chunk is reused. */
   buf_append(&q, pattern, 10);
-  assert_int_equal(k.nmid, 0);
+  assert_int_equal(k.n[BUF_MID], 0);
   buf_cleanup(&q);
-  assert_int_equal(k.nmid, 1);
+  assert_int_equal(k.n[BUF_MID], 1);
   /* Trims give 2 KB chunks back like the others. */
   buf_cache_trim(&k);
-  assert_int_equal(k.nmid, 1);
+  assert_int_equal(k.n[BUF_MID], 1);
   buf_cache_trim(&k);
-  assert_int_equal(k.nmid, 0);
+  assert_int_equal(k.n[BUF_MID], 0);
   buf_cleanup(&d);
   buf_cache_release(&k);
-  assert_int_equal(k.count + k.nmid, 0);
+  assert_int_equal(k.n[BUF_FULL] + k.n[BUF_MID], 0);
 }
 
 int main(void) {
